@@ -1,1 +1,16 @@
-//! The sentry.
+// SPDX-License-Identifier: Apache-2.0
+//! The sentry: the sandbox's kernel.
+//!
+//! Every system call an application makes is caught by a [`platform`] and serviced here, by
+//! the [`syscalls`] table acting on the sentry's own objects: tasks ([`kernel`]), address
+//! spaces ([`mm`]), files ([`vfs`], [`fsimpl`]). See DESIGN.md for the map and the invariants.
+#![deny(unsafe_code)]
+
+pub mod elf;
+pub mod fsimpl;
+mod host;
+pub mod kernel;
+pub mod mm;
+pub mod platform;
+pub mod syscalls;
+pub mod vfs;

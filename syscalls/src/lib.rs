@@ -11,7 +11,7 @@ pub mod abi;
 mod errno;
 mod sysno;
 
-pub use bytemuck::{Pod, Zeroable};
+pub use bytemuck::{bytes_of, bytes_of_mut, Pod, Zeroable};
 pub use errno::Errno;
 pub use sysno::{Sysno, NAMES as SYSNO_NAMES, SYSNO_COUNT};
 

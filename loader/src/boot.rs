@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Booting a sandbox for `sandbox run`: build the kernel (mounts, platform), create the first
+//! task with the host's stdio, load the program, run it, and turn its end into an exit status.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::sync::{Arc, Mutex};
+
+use sentry::fsimpl::dev::DevFs;
+use sentry::fsimpl::host::{HostFs, HostStream};
+use sentry::fsimpl::synthetic::EmptyFs;
+use sentry::kernel::{self, Credentials, ExitStatus, FsContext, Kernel, SigHand, Task};
+use sentry::mm::MemoryManager;
+use sentry::platform::ptrace::PtracePlatform;
+use sentry::platform::Platform;
+use sentry::vfs::path::Mounts;
+use sentry::vfs::{FdTable, File};
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use crate::cli::run::{PlatformKind, RunArgs};
+
+/// Exit status when the sandbox itself fails.
+pub const EXIT_SANDBOX_ERROR: i32 = 125;
+/// Exit status when the program cannot be executed.
+pub const EXIT_CANNOT_EXECUTE: i32 = 126;
+/// Exit status when the program is not found.
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn init_logging(args: &RunArgs) -> Result<(), String> {
+    use tracing_subscriber::fmt;
+    match &args.debug_log {
+        Some(path) => {
+            let f = std::fs::File::create(path)
+                .map_err(|e| format!("--debug-log {}: {e}", path.display()))?;
+            fmt()
+                .with_writer(Mutex::new(f))
+                .with_max_level(tracing::Level::DEBUG)
+                .with_ansi(false)
+                .init();
+        }
+        None => {
+            fmt()
+                .with_writer(std::io::stderr)
+                .with_max_level(tracing::Level::ERROR)
+                .without_time()
+                .init();
+        }
+    }
+    Ok(())
+}
+
+fn environment(args: &RunArgs) -> Result<Vec<Vec<u8>>, String> {
+    let mut env: Vec<(Vec<u8>, Vec<u8>)> = if args.clear_env {
+        Vec::new()
+    } else {
+        std::env::vars_os()
+            .map(|(k, v)| (k.into_vec(), v.into_vec()))
+            .collect()
+    };
+    for kv in &args.env {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("--env {kv}: expected KEY=VALUE"))?;
+        if k.is_empty() {
+            return Err(format!("--env {kv}: empty KEY"));
+        }
+        env.retain(|(ek, _)| ek != k.as_bytes());
+        env.push((k.as_bytes().to_vec(), v.as_bytes().to_vec()));
+    }
+    Ok(env
+        .into_iter()
+        .map(|(mut k, v)| {
+            k.push(b'=');
+            k.extend(v);
+            k
+        })
+        .collect())
+}
+
+fn host_limits() -> [Rlimit; RLIM_NLIMITS as usize] {
+    let mut limits = [Rlimit {
+        rlim_cur: RLIM_INFINITY,
+        rlim_max: RLIM_INFINITY,
+    }; RLIM_NLIMITS as usize];
+    for (i, l) in limits.iter_mut().enumerate() {
+        if let Some(r) = crate::host_unsafe::getrlimit(i as u32) {
+            *l = r;
+        }
+    }
+    limits
+}
+
+fn mounts() -> Result<Mounts, Errno> {
+    let mut m = Mounts::new(Arc::new(HostFs::new("/")?));
+    m.mount("/dev", Arc::new(DevFs::new(kernel::DEVFS_DEV)));
+    m.mount("/proc", Arc::new(EmptyFs::new(kernel::EMPTYFS_DEV)));
+    m.mount("/sys", Arc::new(EmptyFs::new(kernel::EMPTYFS_DEV + 1)));
+    Ok(m)
+}
+
+/// The host's stdio, passed through as the sandbox's fds 0, 1 and 2.
+fn stdio() -> FdTable {
+    let mut fds = FdTable::default();
+    for fd in 0..3 {
+        // SAFETY-free: borrow the host's stdio only long enough to duplicate it.
+        let Ok(flags) = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL) else {
+            continue;
+        };
+        let Ok(dup) = crate::host_unsafe::borrow_fd(fd).try_clone_to_owned() else {
+            continue;
+        };
+        let keep = O_ACCMODE | O_APPEND | O_NONBLOCK | O_LARGEFILE;
+        let file = File::new(
+            Box::new(HostStream::new(dup)),
+            flags as u32 & keep,
+            format!("host:[{fd}]"),
+        );
+        let _ = fds.install(fd, file, false, 1 << 20);
+    }
+    fds
+}
+
+/// Finds PROGRAM as a shell would: as a path when it has a slash, else in PATH.
+fn find_program(
+    k: &Kernel,
+    creds: &Credentials,
+    cwd: &str,
+    name: &[u8],
+    path_env: &[u8],
+) -> Result<Vec<u8>, Errno> {
+    let check = |p: &[u8]| -> Result<(), Errno> {
+        let r = k.resolve(cwd, p, true)?;
+        let st = r.stat.ok_or(Errno::ENOENT)?;
+        if st.st_mode & S_IFMT != S_IFREG || !creds.may(st.st_mode, st.st_uid, st.st_gid, X_OK) {
+            return Err(Errno::EACCES);
+        }
+        Ok(())
+    };
+    if name.contains(&b'/') {
+        check(name)?;
+        return Ok(name.to_vec());
+    }
+    let mut denied = false;
+    for dir in path_env.split(|b| *b == b':') {
+        let mut p = if dir.is_empty() {
+            b".".to_vec()
+        } else {
+            dir.to_vec()
+        };
+        p.push(b'/');
+        p.extend_from_slice(name);
+        match check(&p) {
+            Ok(()) => return Ok(p),
+            Err(Errno::EACCES) => denied = true,
+            Err(_) => {}
+        }
+    }
+    Err(if denied { Errno::EACCES } else { Errno::ENOENT })
+}
+
+fn fail(msg: impl std::fmt::Display, code: i32) -> i32 {
+    eprintln!("sandbox: {msg}");
+    code
+}
+
+/// `sandbox run`.
+pub fn run(args: RunArgs) -> i32 {
+    if let Err(e) = init_logging(&args) {
+        return fail(e, EXIT_SANDBOX_ERROR);
+    }
+    crate::host_unsafe::ignore_sigpipe();
+    let env = match environment(&args) {
+        Ok(e) => e,
+        Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
+    };
+    let cwd = match &args.cwd {
+        Some(d) => d.clone(),
+        None => match std::env::current_dir() {
+            Ok(d) => d,
+            Err(e) => return fail(format!("current directory: {e}"), EXIT_SANDBOX_ERROR),
+        },
+    };
+    let platform: Box<dyn Platform> = match args.platform {
+        PlatformKind::Ptrace => match PtracePlatform::new() {
+            Ok(p) => Box::new(p),
+            Err(e) => return fail(format!("ptrace platform: {e}"), EXIT_SANDBOX_ERROR),
+        },
+    };
+    let mounts = match mounts() {
+        Ok(m) => m,
+        Err(e) => return fail(format!("root file system: {e}"), EXIT_SANDBOX_ERROR),
+    };
+    let k = Kernel::new(platform, mounts, args.strace);
+    let creds = Credentials {
+        uid: (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::geteuid().as_raw(),
+        ),
+        gid: (
+            nix::unistd::getgid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        ),
+        groups: nix::unistd::getgroups()
+            .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+            .unwrap_or_default(),
+    };
+    // The working directory, resolved in the sandbox's view.
+    let cwd_bytes = cwd.as_os_str().as_bytes().to_vec();
+    let cwd = match k.resolve("/", &cwd_bytes, true) {
+        Ok(r) if r.stat.is_some_and(|s| s.st_mode & S_IFMT == S_IFDIR) => r.path,
+        Ok(_) => {
+            return fail(
+                format!("--cwd {}: Not a directory", cwd.display()),
+                EXIT_SANDBOX_ERROR,
+            )
+        }
+        Err(e) => {
+            return fail(
+                format!("--cwd {}: {}", cwd.display(), e.description()),
+                EXIT_SANDBOX_ERROR,
+            )
+        }
+    };
+    let argv: Vec<Vec<u8>> = args.command.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let name = argv[0].clone();
+    let path_env = env
+        .iter()
+        .find_map(|e| e.strip_prefix(b"PATH=").map(<[u8]>::to_vec))
+        .unwrap_or_else(|| DEFAULT_PATH.as_bytes().to_vec());
+    let shown = OsString::from_vec(name.clone())
+        .to_string_lossy()
+        .into_owned();
+    let program = match find_program(&k, &creds, &cwd, &name, &path_env) {
+        Ok(p) => p,
+        Err(Errno::EACCES) => {
+            return fail(format!("{shown}: Permission denied"), EXIT_CANNOT_EXECUTE)
+        }
+        Err(Errno::ENOENT) if !name.contains(&b'/') => {
+            return fail(format!("{shown}: command not found"), EXIT_NOT_FOUND)
+        }
+        Err(e) => return fail(format!("{shown}: {}", e.description()), EXIT_NOT_FOUND),
+    };
+
+    // The first task runs on a thread of its own: the one that traces its stub.
+    let k2 = k.clone();
+    let handle = std::thread::Builder::new().name("task-1".into()).spawn(
+        move || -> Result<ExitStatus, (String, i32)> {
+            let (space, ctx) = k2
+                .platform
+                .new_process()
+                .map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR))?;
+            let limits = host_limits();
+            let mut mm = MemoryManager::new(space);
+            mm.as_limit = limits[RLIMIT_AS as usize].rlim_cur;
+            let regs = ctx.initial_registers();
+            let mut t = Task {
+                k: k2.clone(),
+                tid: 1,
+                tgid: 1,
+                ppid: 0,
+                regs,
+                ctx,
+                mm: Arc::new(Mutex::new(mm)),
+                fds: Arc::new(Mutex::new(stdio())),
+                fs: Arc::new(Mutex::new(FsContext { cwd, umask: 0o022 })),
+                creds,
+                sighand: Arc::new(Mutex::new(SigHand::default())),
+                sigmask: 0,
+                altstack: (0, 2, 0),
+                limits: Arc::new(Mutex::new(limits)),
+                clear_child_tid: 0,
+                robust_list: (0, 0),
+                comm: [0; 16],
+                exit: None,
+            };
+            let base = program.rsplit(|b| *b == b'/').next().unwrap_or(&program);
+            let n = base.len().min(15);
+            t.comm[..n].copy_from_slice(&base[..n]);
+            let loaded = sentry::elf::load(&mut t, &program, argv, env).map_err(|e| {
+                t.ctx.kill();
+                match e {
+                    Errno::ENOEXEC => (
+                        format!(
+                            "{shown}: cannot execute: not an ELF executable or script it can load"
+                        ),
+                        EXIT_CANNOT_EXECUTE,
+                    ),
+                    Errno::EACCES => (format!("{shown}: Permission denied"), EXIT_CANNOT_EXECUTE),
+                    Errno::ENOENT => (
+                        format!("{shown}: No such file or directory (its interpreter?)"),
+                        EXIT_NOT_FOUND,
+                    ),
+                    e => (
+                        format!("{shown}: cannot execute: {}", e.description()),
+                        EXIT_CANNOT_EXECUTE,
+                    ),
+                }
+            })?;
+            t.regs.rip = loaded.entry;
+            t.regs.rsp = loaded.sp;
+            for r in [
+                &mut t.regs.rax,
+                &mut t.regs.rbx,
+                &mut t.regs.rcx,
+                &mut t.regs.rdx,
+                &mut t.regs.rsi,
+                &mut t.regs.rdi,
+                &mut t.regs.rbp,
+                &mut t.regs.r8,
+                &mut t.regs.r9,
+                &mut t.regs.r10,
+                &mut t.regs.r11,
+                &mut t.regs.r12,
+                &mut t.regs.r13,
+                &mut t.regs.r14,
+                &mut t.regs.r15,
+            ] {
+                *r = 0;
+            }
+            t.regs.fs_base = 0;
+            t.regs.gs_base = 0;
+            Ok(kernel::run(t))
+        },
+    );
+    let handle = match handle {
+        Ok(h) => h,
+        Err(e) => return fail(format!("starting a sentry thread: {e}"), EXIT_SANDBOX_ERROR),
+    };
+    match handle.join() {
+        Ok(Ok(status)) => status.shell_status(),
+        Ok(Err((msg, code))) => fail(msg, code),
+        Err(_) => fail("the sentry's task thread panicked", EXIT_SANDBOX_ERROR),
+    }
+}

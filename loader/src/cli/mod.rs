@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The command line: one struct per command.
+
+pub mod run;
+pub mod syscalls;
+
+use clap::{Parser, Subcommand};
+
+/// Run untrusted Linux programs in a user-space kernel.
+#[derive(Parser, Debug)]
+#[command(name = "sandbox", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a program in a new sandbox and exit with its status.
+    Run(run::RunArgs),
+    /// Print the system call table: every x86_64 system call with its support level.
+    Syscalls(syscalls::SyscallsArgs),
+}

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Loading an executable into a fresh address space: ELF (static, static-pie, dynamic with
+//! PT_INTERP looked up in the sandbox's root view) and `#!` scripts, then the initial stack.
+//!
+//! vDSO: the host's vDSO stays mapped (read-only, where the host kernel put it) and is offered
+//! through AT_SYSINFO_EHDR, so clock_gettime, gettimeofday, time and getcpu run without a trap.
+//! It reads only the host's clock pages; the sandbox's own view of wall time (settimeofday in
+//! the sandbox) will need the sentry's vDSO instead, as gVisor has.
+
+pub mod stack;
+
+use std::sync::Arc;
+
+use goblin::elf::header::{Header, EM_X86_64, ET_DYN, ET_EXEC};
+use goblin::elf::program_header::{ProgramHeader, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD};
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use crate::kernel::Task;
+use crate::mm::{page_down, page_up, MemoryManager, PIE_BASE, STACK_TOP};
+use crate::vfs::File;
+
+/// Longest `#!` line Linux reads.
+const BINPRM_BUF_SIZE: usize = 256;
+/// Deepest chain of interpreters.
+const MAX_INTERP_DEPTH: u32 = 4;
+
+/// An executable, opened and checked, before it is mapped.
+struct Image {
+    file: Arc<File>,
+    header: Header,
+    phdrs: Vec<ProgramHeader>,
+}
+
+/// Where the program starts.
+pub struct Loaded {
+    /// Entry point (the interpreter's, for a dynamic executable).
+    pub entry: u64,
+    /// Initial stack pointer.
+    pub sp: u64,
+}
+
+fn read_exact_at(f: &File, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = f.ops.read_at(&mut buf[done..], off + done as u64)?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(done)
+}
+
+/// Opens an executable for exec: it must be a regular file with execute permission.
+pub fn open_exec(t: &Task, path: &[u8]) -> Result<Arc<File>, Errno> {
+    let r = t.resolve_at(AT_FDCWD, path, true)?;
+    let st = r.stat.ok_or(Errno::ENOENT)?;
+    if st.st_mode & S_IFMT == S_IFDIR {
+        return Err(Errno::EACCES);
+    }
+    if st.st_mode & S_IFMT != S_IFREG || !t.creds.may(st.st_mode, st.st_uid, st.st_gid, X_OK) {
+        return Err(Errno::EACCES);
+    }
+    let ops = r.fs.open(&r.rel, O_RDONLY)?;
+    Ok(File::new(ops, O_RDONLY, r.path))
+}
+
+fn parse(file: Arc<File>) -> Result<Image, Errno> {
+    let mut head = [0u8; 64];
+    if read_exact_at(&file, &mut head, 0)? < 64 || &head[..4] != b"\x7fELF" {
+        return Err(Errno::ENOEXEC);
+    }
+    let header = goblin::elf::Elf::parse_header(&head).map_err(|_| Errno::ENOEXEC)?;
+    if header.e_ident[4] != 2 || header.e_ident[5] != 1 || header.e_machine != EM_X86_64 {
+        return Err(Errno::ENOEXEC);
+    }
+    if header.e_type != ET_EXEC && header.e_type != ET_DYN {
+        return Err(Errno::ENOEXEC);
+    }
+    if header.e_phentsize as usize != 56 || header.e_phnum == 0 || header.e_phnum > 128 {
+        return Err(Errno::ENOEXEC);
+    }
+    let size = header.e_phnum as usize * 56;
+    let mut buf = vec![0u8; size];
+    if read_exact_at(&file, &mut buf, header.e_phoff)? != size {
+        return Err(Errno::ENOEXEC);
+    }
+    let ctx = goblin::container::Ctx::new(
+        goblin::container::Container::Big,
+        goblin::container::Endian::Little,
+    );
+    let phdrs =
+        ProgramHeader::parse(&buf, 0, header.e_phnum as usize, ctx).map_err(|_| Errno::ENOEXEC)?;
+    Ok(Image {
+        file,
+        header,
+        phdrs,
+    })
+}
+
+fn prot_of(ph: &ProgramHeader) -> u32 {
+    let mut p = 0;
+    if ph.p_flags & PF_R != 0 {
+        p |= PROT_READ;
+    }
+    if ph.p_flags & PF_W != 0 {
+        p |= PROT_WRITE;
+    }
+    if ph.p_flags & PF_X != 0 {
+        p |= PROT_EXEC;
+    }
+    p
+}
+
+/// Maps an image's PT_LOAD segments; returns (load bias, end of the highest segment).
+fn map_image(mm: &mut MemoryManager, img: &Image, base: Option<u64>) -> Result<(u64, u64), Errno> {
+    let loads: Vec<&ProgramHeader> = img.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
+    if loads.is_empty() {
+        return Err(Errno::ENOEXEC);
+    }
+    let lo = loads
+        .iter()
+        .map(|p| page_down(p.p_vaddr))
+        .min()
+        .unwrap_or(0);
+    let hi = loads
+        .iter()
+        .map(|p| p.p_vaddr.saturating_add(p.p_memsz))
+        .max()
+        .unwrap_or(0);
+    let span = page_up(hi.checked_sub(lo).ok_or(Errno::ENOEXEC)?).ok_or(Errno::ENOEXEC)?;
+    let bias = if img.header.e_type == ET_DYN {
+        // Reserve the whole span first so the segments land together.
+        let want = base.unwrap_or(0);
+        let at = mm.mmap(want, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, None)?;
+        at - lo
+    } else {
+        0
+    };
+    let mut end = 0;
+    for ph in loads {
+        if ph.p_filesz > ph.p_memsz || ph.p_vaddr % PAGE_SIZE != ph.p_offset % PAGE_SIZE {
+            return Err(Errno::ENOEXEC);
+        }
+        let prot = prot_of(ph);
+        let vaddr = bias.checked_add(ph.p_vaddr).ok_or(Errno::ENOEXEC)?;
+        let start = page_down(vaddr);
+        let file_end = vaddr + ph.p_filesz;
+        let mem_end = vaddr.checked_add(ph.p_memsz).ok_or(Errno::ENOEXEC)?;
+        if ph.p_filesz > 0 {
+            let off = ph.p_offset - (vaddr - start);
+            let len = page_up(file_end - start).ok_or(Errno::ENOEXEC)?;
+            mm.mmap(
+                start,
+                len,
+                prot,
+                MAP_PRIVATE | MAP_FIXED,
+                Some((img.file.clone(), off)),
+            )?;
+        }
+        if ph.p_memsz > ph.p_filesz {
+            let file_page_end = if ph.p_filesz > 0 {
+                page_up(file_end).ok_or(Errno::ENOEXEC)?
+            } else {
+                start
+            };
+            if ph.p_filesz > 0 && file_page_end > file_end {
+                // The tail of the last file page is .bss: zero it (Linux's padzero).
+                mm.write_force(file_end, &vec![0u8; (file_page_end - file_end) as usize])?;
+            }
+            let anon_end = page_up(mem_end).ok_or(Errno::ENOEXEC)?;
+            if anon_end > file_page_end {
+                mm.mmap(
+                    file_page_end,
+                    anon_end - file_page_end,
+                    prot,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                    None,
+                )?;
+            }
+        }
+        end = end.max(mem_end);
+    }
+    Ok((bias, end))
+}
+
+/// Address of the program headers in memory.
+fn phdr_addr(img: &Image, bias: u64) -> u64 {
+    for ph in &img.phdrs {
+        if ph.p_type == goblin::elf::program_header::PT_PHDR {
+            return bias + ph.p_vaddr;
+        }
+    }
+    for ph in img.phdrs.iter().filter(|p| p.p_type == PT_LOAD) {
+        if ph.p_offset <= img.header.e_phoff && img.header.e_phoff < ph.p_offset + ph.p_filesz {
+            return bias + ph.p_vaddr + (img.header.e_phoff - ph.p_offset);
+        }
+    }
+    0
+}
+
+/// Reads the `#!` line of a script: (interpreter, optional argument).
+fn parse_shebang(file: &File) -> Result<Option<(Vec<u8>, Option<Vec<u8>>)>, Errno> {
+    let mut buf = [0u8; BINPRM_BUF_SIZE];
+    let n = read_exact_at(file, &mut buf, 0)?;
+    if n < 2 || &buf[..2] != b"#!" {
+        return Ok(None);
+    }
+    let line = &buf[2..n];
+    let line = match line.iter().position(|b| *b == b'\n') {
+        Some(i) => &line[..i],
+        None if n == BINPRM_BUF_SIZE => return Err(Errno::ENOEXEC),
+        None => line,
+    };
+    let trimmed: &[u8] = {
+        let s = line
+            .iter()
+            .position(|b| *b != b' ' && *b != b'\t')
+            .unwrap_or(line.len());
+        let e = line
+            .iter()
+            .rposition(|b| *b != b' ' && *b != b'\t')
+            .map(|i| i + 1)
+            .unwrap_or(s);
+        &line[s..e.max(s)]
+    };
+    if trimmed.is_empty() {
+        return Err(Errno::ENOEXEC);
+    }
+    let split = trimmed.iter().position(|b| *b == b' ' || *b == b'\t');
+    Ok(Some(match split {
+        None => (trimmed.to_vec(), None),
+        Some(i) => {
+            let arg = &trimmed[i..];
+            let s = arg
+                .iter()
+                .position(|b| *b != b' ' && *b != b'\t')
+                .unwrap_or(arg.len());
+            (trimmed[..i].to_vec(), Some(arg[s..].to_vec()))
+        }
+    }))
+}
+
+/// Loads `path` with `argv` and `envp` into the task's (fresh) address space and returns where
+/// it starts. Follows `#!` scripts.
+pub fn load(
+    t: &mut Task,
+    path: &[u8],
+    mut argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<Loaded, Errno> {
+    let execfn = path.to_vec();
+    let mut path = path.to_vec();
+    let mut depth = 0;
+    let file = loop {
+        let file = open_exec(t, &path)?;
+        match parse_shebang(&file)? {
+            None => break file,
+            Some((interp, arg)) => {
+                depth += 1;
+                if depth > MAX_INTERP_DEPTH {
+                    return Err(Errno::ELOOP);
+                }
+                let mut new_argv = vec![interp.clone()];
+                new_argv.extend(arg);
+                new_argv.push(path.clone());
+                new_argv.extend(argv.into_iter().skip(1));
+                argv = new_argv;
+                path = interp;
+            }
+        }
+    };
+    let main = parse(file)?;
+    let interp = match main.phdrs.iter().find(|p| p.p_type == PT_INTERP) {
+        Some(ph) => {
+            if ph.p_filesz < 2 || ph.p_filesz > 4096 {
+                return Err(Errno::ENOEXEC);
+            }
+            let mut name = vec![0u8; ph.p_filesz as usize];
+            read_exact_at(&main.file, &mut name, ph.p_offset)?;
+            let name: Vec<u8> = name.into_iter().take_while(|b| *b != 0).collect();
+            let f =
+                open_exec(t, &name)
+                    .map_err(|e| if e == Errno::EACCES { Errno::EACCES } else { e })?;
+            let img = parse(f)?;
+            if img.header.e_type != ET_DYN && img.header.e_type != ET_EXEC {
+                return Err(Errno::ELIBBAD);
+            }
+            Some(img)
+        }
+        None => None,
+    };
+
+    let stack_size = t.rlimit(RLIMIT_STACK).clamp(128 << 10, 1 << 30);
+    let mut mm = t.mm();
+    mm.set_stack_size(stack_size);
+    let (bias, end) = map_image(&mut mm, &main, Some(PIE_BASE))?;
+    let brk = page_up(end).ok_or(Errno::ENOEXEC)?;
+    mm.brk_start = brk;
+    mm.brk = brk;
+    let mut entry = bias + main.header.e_entry;
+    let mut base = 0;
+    if let Some(img) = &interp {
+        let (ibias, _) = map_image(&mut mm, img, None)?;
+        base = ibias;
+        entry = ibias + img.header.e_entry;
+    }
+
+    // The stack.
+    let stack_start = STACK_TOP - stack_size;
+    mm.mmap(
+        stack_start,
+        stack_size,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+        None,
+    )?;
+    mm.set_name(stack_start, "[stack]");
+    let mut random = [0u8; 16];
+    crate::fsimpl::dev::fill_random(&mut random)?;
+    let (uid, gid) = (t.creds.uid, t.creds.gid);
+    let mut auxv = Vec::new();
+    if let Some(vdso) = mm.vdso() {
+        auxv.push((AT_SYSINFO_EHDR, vdso));
+    }
+    auxv.extend_from_slice(&[
+        (AT_MINSIGSTKSZ, 2048),
+        (AT_HWCAP, crate::host::hwcap(AT_HWCAP)),
+        (AT_PAGESZ, PAGE_SIZE),
+        (AT_CLKTCK, 100),
+        (AT_PHDR, phdr_addr(&main, bias)),
+        (AT_PHENT, 56),
+        (AT_PHNUM, u64::from(main.header.e_phnum)),
+        (AT_BASE, base),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, bias + main.header.e_entry),
+        (AT_UID, u64::from(uid.0)),
+        (AT_EUID, u64::from(uid.1)),
+        (AT_GID, u64::from(gid.0)),
+        (AT_EGID, u64::from(gid.1)),
+        (AT_SECURE, 0),
+        (AT_HWCAP2, crate::host::hwcap(AT_HWCAP2)),
+    ]);
+    let img = stack::build(
+        STACK_TOP,
+        &stack::StackSpec {
+            argv: &argv,
+            envp: &envp,
+            execfn: &execfn,
+            random,
+            auxv: &auxv,
+        },
+    );
+    if img.bytes.len() as u64 > stack_size / 4 {
+        return Err(Errno::E2BIG);
+    }
+    mm.copy_out(img.sp, &img.bytes)?;
+    Ok(Loaded { entry, sp: img.sp })
+}

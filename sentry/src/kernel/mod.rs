@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Tasks, the kernel object that owns them, credentials and limits.
+//!
+//! A [`Task`] is one application thread driven by one sentry thread (its tracer, for the ptrace
+//! platform). State that Linux shares between threads and processes by clone flags (memory, fd
+//! table, fs context, signal handlers, limits) sits behind `Arc<Mutex<_>>` so the processes
+//! issue can share or copy it as the flags say.
+
+pub mod futex;
+mod run;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Instant;
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+pub use self::run::{run, signal_name};
+use crate::mm::MemoryManager;
+use crate::platform::{Context, Platform, Registers};
+use crate::vfs::path::{self, Mounts, Resolved};
+use crate::vfs::{FdTable, File};
+
+/// Device number of pipes (pipefs).
+pub const PIPEFS_DEV: u64 = 0xc;
+/// Device number of /dev.
+pub const DEVFS_DEV: u64 = 0x5;
+/// Device number of the empty /proc and /sys.
+pub const EMPTYFS_DEV: u64 = 0x15;
+
+/// How a task (or the whole sandbox) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// exit(2) with this status.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+}
+
+impl ExitStatus {
+    /// The status a shell would report: the code, or 128+N for signal N.
+    pub fn shell_status(self) -> i32 {
+        match self {
+            ExitStatus::Code(c) => c & 0xff,
+            ExitStatus::Signal(s) => 128 + s,
+        }
+    }
+}
+
+/// The sandbox's system-wide state.
+pub struct Kernel {
+    /// How application code runs.
+    pub platform: Box<dyn Platform>,
+    /// The mount table.
+    pub mounts: RwLock<Mounts>,
+    /// Print every system call (`--strace`).
+    pub strace: bool,
+    /// uname(2) fields.
+    pub uts: Utsname,
+    /// When the sandbox started (CLOCK_BOOTTIME-ish for sysinfo).
+    pub boot: Instant,
+    /// The futex wait queues.
+    pub futexes: futex::FutexTable,
+    next_ino: AtomicU64,
+    unimplemented_seen: Mutex<HashSet<u32>>,
+}
+
+fn uts_field(s: &str) -> [u8; 65] {
+    let mut f = [0u8; 65];
+    let b = s.as_bytes();
+    let n = b.len().min(64);
+    f[..n].copy_from_slice(&b[..n]);
+    f
+}
+
+impl Kernel {
+    /// A kernel over `platform` with the given root file system and `/dev`, `/proc`, `/sys`.
+    pub fn new(platform: Box<dyn Platform>, mounts: Mounts, strace: bool) -> Arc<Kernel> {
+        let host = nix::sys::utsname::uname().ok();
+        let release = host
+            .as_ref()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let version = host
+            .as_ref()
+            .map(|u| u.version().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Arc::new(Kernel {
+            platform,
+            mounts: RwLock::new(mounts),
+            strace,
+            uts: Utsname {
+                sysname: uts_field("Linux"),
+                nodename: uts_field("sandbox"),
+                release: uts_field(&release),
+                version: uts_field(&version),
+                machine: uts_field("x86_64"),
+                domainname: uts_field("(none)"),
+            },
+            boot: Instant::now(),
+            futexes: futex::FutexTable::default(),
+            next_ino: AtomicU64::new(1000),
+            unimplemented_seen: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// A fresh inode number for synthetic objects (pipes).
+    pub fn new_ino(&self) -> u64 {
+        self.next_ino.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether this is the first time system call `nr` was found unimplemented.
+    pub fn first_unimplemented(&self, nr: u32) -> bool {
+        self.unimplemented_seen
+            .lock()
+            .map(|mut s| s.insert(nr))
+            .unwrap_or(false)
+    }
+
+    /// Resolves a path from directory `start`.
+    pub fn resolve(&self, start: &str, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
+        let mounts = self.mounts.read().unwrap_or_else(|e| e.into_inner());
+        path::resolve(&mounts, start, path, follow)
+    }
+}
+
+/// Credentials (virtual: what the application sees and what permission checks use).
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    /// Real, effective, saved user ids.
+    pub uid: (u32, u32, u32),
+    /// Real, effective, saved group ids.
+    pub gid: (u32, u32, u32),
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+impl Credentials {
+    /// Whether `mode` bits of a file owned by (uid, gid) with mode `fmode` allow `want` (R_OK,
+    /// W_OK, X_OK bits) to the effective ids, with root's overrides.
+    pub fn may(&self, fmode: u32, uid: u32, gid: u32, want: u32) -> bool {
+        let euid = self.uid.1;
+        if euid == 0 {
+            // CAP_DAC_OVERRIDE: all but execute of a file with no execute bit at all.
+            let is_dir = fmode & S_IFMT == S_IFDIR;
+            return want & X_OK == 0 || is_dir || fmode & 0o111 != 0;
+        }
+        let bits = if euid == uid {
+            (fmode >> 6) & 7
+        } else if self.gid.1 == gid || self.groups.contains(&gid) {
+            (fmode >> 3) & 7
+        } else {
+            fmode & 7
+        };
+        bits & want == want
+    }
+}
+
+/// Per-process file system context: working directory and umask.
+#[derive(Debug, Clone)]
+pub struct FsContext {
+    /// The working directory, an absolute resolved path.
+    pub cwd: String,
+    /// The file mode creation mask.
+    pub umask: u32,
+}
+
+/// Signal dispositions (shared by CLONE_SIGHAND); delivery comes with the signals issue.
+#[derive(Clone)]
+pub struct SigHand {
+    /// Actions, indexed by signal number - 1.
+    pub actions: [KernelSigaction; 64],
+}
+
+impl Default for SigHand {
+    fn default() -> Self {
+        SigHand {
+            actions: [KernelSigaction::default(); 64],
+        }
+    }
+}
+
+/// Locks a mutex, going on if a panicking thread poisoned it (the data stays consistent: every
+/// critical section here leaves it so).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One application thread.
+pub struct Task {
+    /// The kernel.
+    pub k: Arc<Kernel>,
+    /// Thread id (in the sandbox's PID namespace).
+    pub tid: i32,
+    /// Thread group id (the process id).
+    pub tgid: i32,
+    /// Parent's process id (0 for the first process: its parent is outside the sandbox).
+    pub ppid: i32,
+    /// The registers, valid while the task is stopped in the sentry.
+    pub regs: Registers,
+    /// How the task runs.
+    pub ctx: Box<dyn Context>,
+    /// The address space.
+    pub mm: Arc<Mutex<MemoryManager>>,
+    /// The fd table.
+    pub fds: Arc<Mutex<FdTable>>,
+    /// cwd and umask.
+    pub fs: Arc<Mutex<FsContext>>,
+    /// Credentials.
+    pub creds: Credentials,
+    /// Signal handlers.
+    pub sighand: Arc<Mutex<SigHand>>,
+    /// Blocked signals.
+    pub sigmask: u64,
+    /// The alternate signal stack (ss_sp, ss_flags, ss_size).
+    pub altstack: (u64, i32, u64),
+    /// Resource limits.
+    pub limits: Arc<Mutex<[Rlimit; RLIM_NLIMITS as usize]>>,
+    /// set_tid_address(2).
+    pub clear_child_tid: u64,
+    /// set_robust_list(2): head and length.
+    pub robust_list: (u64, u64),
+    /// The thread's name (prctl PR_SET_NAME, /proc/[pid]/comm).
+    pub comm: [u8; 16],
+    /// Set by exit and exit_group, or a fatal signal: the task loop ends it.
+    pub exit: Option<ExitStatus>,
+}
+
+impl Task {
+    /// The i-th system call argument.
+    pub fn arg(&self, i: usize) -> u64 {
+        match i {
+            0 => self.regs.rdi,
+            1 => self.regs.rsi,
+            2 => self.regs.rdx,
+            3 => self.regs.r10,
+            4 => self.regs.r8,
+            _ => self.regs.r9,
+        }
+    }
+
+    /// The memory manager.
+    pub fn mm(&self) -> MutexGuard<'_, MemoryManager> {
+        lock(&self.mm)
+    }
+
+    /// The fd table.
+    pub fn fds(&self) -> MutexGuard<'_, FdTable> {
+        lock(&self.fds)
+    }
+
+    /// A file by fd.
+    pub fn file(&self, fd: i32) -> Result<Arc<File>, Errno> {
+        self.fds().file(fd)
+    }
+
+    /// A resource limit's soft value.
+    pub fn rlimit(&self, which: u32) -> u64 {
+        lock(&self.limits)
+            .get(which as usize)
+            .map(|r| r.rlim_cur)
+            .unwrap_or(RLIM_INFINITY)
+    }
+
+    /// Copies application memory in.
+    pub fn copy_in(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        self.mm().copy_in(addr, buf)
+    }
+
+    /// Copies into application memory.
+    pub fn copy_out(&self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+        self.mm().copy_out(addr, buf)
+    }
+
+    /// Copies a plain ABI value in.
+    pub fn read_val<T: syscalls::Pod>(&self, addr: u64) -> Result<T, Errno> {
+        let mut v = T::zeroed();
+        self.copy_in(addr, bytemuck_bytes_mut(&mut v))?;
+        Ok(v)
+    }
+
+    /// Copies a plain ABI value out.
+    pub fn write_val<T: syscalls::Pod>(&self, addr: u64, v: &T) -> Result<(), Errno> {
+        self.copy_out(addr, syscalls::bytes_of(v))
+    }
+
+    /// Reads a path argument (at most PATH_MAX bytes).
+    pub fn read_path(&self, addr: u64) -> Result<Vec<u8>, Errno> {
+        let p = self.mm().read_cstr(addr, path::PATH_MAX - 1)?;
+        Ok(p)
+    }
+
+    /// The working directory.
+    pub fn cwd(&self) -> String {
+        lock(&self.fs).cwd.clone()
+    }
+
+    /// Resolves a path relative to `dirfd` (AT_FDCWD or a directory fd), as the *at calls do.
+    /// With AT_EMPTY_PATH semantics left to the caller.
+    pub fn resolve_at(&self, dirfd: i32, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
+        let start = if path.first() == Some(&b'/') {
+            String::from("/")
+        } else if dirfd == AT_FDCWD {
+            self.cwd()
+        } else {
+            let f = self.file(dirfd)?;
+            if f.ops.stat()?.st_mode & S_IFMT != S_IFDIR {
+                return Err(Errno::ENOTDIR);
+            }
+            f.path.clone()
+        };
+        self.k.resolve(&start, path, follow)
+    }
+}
+
+fn bytemuck_bytes_mut<T: syscalls::Pod>(v: &mut T) -> &mut [u8] {
+    syscalls::bytes_of_mut(v)
+}

@@ -1,0 +1,726 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Address spaces: the sentry's record of every mapping (VMA) of an application process, the
+//! decisions of mmap, munmap, mprotect, mremap and brk, and copy in/out of application memory.
+//!
+//! The host kernel keeps the page tables; this module decides every mapping and realises it
+//! through the platform's [`AddressSpace`]. Nothing the application asks for is passed to the
+//! host without being decided here first.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use crate::platform::{AddressSpace, MapFile};
+use crate::vfs::File;
+
+/// Lowest address an application may map (Linux's default vm.mmap_min_addr).
+pub const MMAP_MIN_ADDR: u64 = 0x10000;
+/// Top of the initial stack (the area above it belongs to the platform).
+pub const STACK_TOP: u64 = 0x7fff_fe00_0000;
+/// Highest address usable by the application (exclusive).
+pub const APP_TOP: u64 = STACK_TOP;
+/// Where position-independent executables are loaded (Linux's ELF_ET_DYN_BASE without ASLR).
+pub const PIE_BASE: u64 = 0x5555_5555_4000;
+/// Room kept between the stack and the top-down mmap area.
+const STACK_GAP: u64 = 128 << 20;
+
+/// Rounds up to a page.
+pub fn page_up(x: u64) -> Option<u64> {
+    x.checked_add(PAGE_SIZE - 1).map(|v| v & !(PAGE_SIZE - 1))
+}
+
+/// Rounds down to a page.
+pub fn page_down(x: u64) -> u64 {
+    x & !(PAGE_SIZE - 1)
+}
+
+/// What backs a mapping.
+#[derive(Clone)]
+pub enum Backing {
+    /// Anonymous memory.
+    Anon,
+    /// A file, from `offset` at the mapping's start.
+    File {
+        /// The open file.
+        file: Arc<File>,
+        /// Offset of the mapping's first byte.
+        offset: u64,
+    },
+    /// The platform's host vDSO.
+    Vdso,
+    /// The platform's own pages; no application access.
+    Reserved(&'static str),
+}
+
+/// One mapping.
+#[derive(Clone)]
+pub struct Vma {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+    /// PROT_* bits.
+    pub prot: u32,
+    /// MAP_SHARED (else private).
+    pub shared: bool,
+    /// What backs it.
+    pub backing: Backing,
+    /// A name for /proc/[pid]/maps (`[heap]`, `[stack]`), if any.
+    pub name: Option<&'static str>,
+}
+
+impl Vma {
+    fn app(&self) -> bool {
+        !matches!(self.backing, Backing::Reserved(_) | Backing::Vdso)
+    }
+}
+
+/// The memory manager of one application process.
+pub struct MemoryManager {
+    space: Box<dyn AddressSpace>,
+    vmas: BTreeMap<u64, Vma>,
+    /// Start of the heap (end of the executable's data), page-aligned.
+    pub brk_start: u64,
+    /// The current program break (not page-aligned).
+    pub brk: u64,
+    /// Top of the top-down area where mmap places what the application does not place.
+    mmap_top: u64,
+    /// The limit on the total size (RLIMIT_AS), in bytes.
+    pub as_limit: u64,
+}
+
+impl MemoryManager {
+    /// A memory manager over a fresh platform address space.
+    pub fn new(space: Box<dyn AddressSpace>) -> MemoryManager {
+        let mut mm = MemoryManager {
+            vmas: BTreeMap::new(),
+            brk_start: 0,
+            brk: 0,
+            mmap_top: STACK_TOP - (8 << 20) - STACK_GAP,
+            as_limit: u64::MAX,
+            space,
+        };
+        let layout = mm.space.layout().clone();
+        for (start, end, name) in layout.reserved {
+            mm.vmas.insert(
+                start,
+                Vma {
+                    start,
+                    end,
+                    prot: PROT_NONE,
+                    shared: false,
+                    backing: Backing::Reserved(name),
+                    name: Some(name),
+                },
+            );
+        }
+        if let Some((start, end)) = layout.vdso {
+            mm.vmas.insert(
+                start,
+                Vma {
+                    start,
+                    end,
+                    prot: PROT_READ | PROT_EXEC,
+                    shared: false,
+                    backing: Backing::Vdso,
+                    name: Some("[vdso]"),
+                },
+            );
+        }
+        mm
+    }
+
+    /// The host vDSO's address, if the platform offers one.
+    pub fn vdso(&self) -> Option<u64> {
+        self.vmas
+            .values()
+            .find(|v| matches!(v.backing, Backing::Vdso))
+            .map(|v| v.start)
+    }
+
+    /// All mappings, in address order.
+    pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
+        self.vmas.values()
+    }
+
+    /// Whether any mapping overlaps `[start, end)`.
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        if let Some((_, v)) = self.vmas.range(..end).next_back() {
+            if v.end > start {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Whether any platform-owned region overlaps `[start, end)`.
+    fn overlaps_reserved(&self, start: u64, end: u64) -> bool {
+        self.vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > start)
+            .any(|(_, v)| !v.app())
+    }
+
+    /// Finds a free range of `len` bytes, top-down below `mmap_top`.
+    fn find_free(&self, len: u64) -> Result<u64, Errno> {
+        let mut top = self.mmap_top;
+        for (_, v) in self.vmas.range(..self.mmap_top).rev() {
+            if v.end <= top && top - v.end >= len {
+                return Ok(top - len);
+            }
+            top = top.min(v.start);
+        }
+        if top >= MMAP_MIN_ADDR + len {
+            return Ok(top - len);
+        }
+        Err(Errno::ENOMEM)
+    }
+
+    /// Makes `addr` a boundary between mappings.
+    fn split_at(&mut self, addr: u64) {
+        let Some((&start, v)) = self.vmas.range(..addr).next_back() else {
+            return;
+        };
+        if v.end <= addr {
+            return;
+        }
+        let mut hi = v.clone();
+        hi.start = addr;
+        if let Backing::File { offset, .. } = &mut hi.backing {
+            *offset += addr - start;
+        }
+        if let Some(lo) = self.vmas.get_mut(&start) {
+            lo.end = addr;
+        }
+        self.vmas.insert(addr, hi);
+    }
+
+    /// Removes the records of `[start, end)` (the host side is the caller's business).
+    fn remove_range(&mut self, start: u64, end: u64) {
+        self.split_at(start);
+        self.split_at(end);
+        let keys: Vec<u64> = self.vmas.range(start..end).map(|(k, _)| *k).collect();
+        for k in keys {
+            self.vmas.remove(&k);
+        }
+    }
+
+    /// Total bytes mapped by the application.
+    fn mapped_bytes(&self) -> u64 {
+        self.vmas
+            .values()
+            .filter(|v| v.app())
+            .map(|v| v.end - v.start)
+            .sum()
+    }
+
+    /// Checks that `[start, end)` is entirely covered by application mappings.
+    fn fully_mapped(&self, start: u64, end: u64) -> bool {
+        let mut at = start;
+        if let Some((_, v)) = self.vmas.range(..=start).next_back() {
+            if v.end > start {
+                if !v.app() {
+                    return false;
+                }
+                at = v.end;
+            }
+        }
+        for (_, v) in self.vmas.range(start..end) {
+            if at >= end {
+                break;
+            }
+            if v.start > at || !v.app() {
+                return false;
+            }
+            at = v.end;
+        }
+        at >= end
+    }
+
+    /// Implements the address decision and mapping of mmap(2). Arguments are validated by the
+    /// caller except for the address range.
+    pub fn mmap(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: u32,
+        flags: u32,
+        file: Option<(Arc<File>, u64)>,
+    ) -> Result<u64, Errno> {
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        if len == 0 || len > APP_TOP {
+            return Err(Errno::ENOMEM);
+        }
+        let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+        let start = if fixed {
+            if addr % PAGE_SIZE != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+            if addr < MMAP_MIN_ADDR {
+                return Err(Errno::EPERM);
+            }
+            if end > APP_TOP || self.overlaps_reserved(addr, end) {
+                return Err(Errno::ENOMEM);
+            }
+            if flags & MAP_FIXED_NOREPLACE != 0
+                && flags & MAP_FIXED == 0
+                && self.overlaps(addr, end)
+            {
+                return Err(Errno::EEXIST);
+            }
+            addr
+        } else {
+            let hint = page_down(addr);
+            match hint.checked_add(len) {
+                Some(end)
+                    if hint >= MMAP_MIN_ADDR && end <= APP_TOP && !self.overlaps(hint, end) =>
+                {
+                    hint
+                }
+                _ => self.find_free(len)?,
+            }
+        };
+        let end = start + len;
+        if self.mapped_bytes() + len > self.as_limit {
+            return Err(Errno::ENOMEM);
+        }
+        let shared = flags & MAP_TYPE == MAP_SHARED || flags & MAP_TYPE == MAP_SHARED_VALIDATE;
+        let mut host_flags = if shared { MAP_SHARED } else { MAP_PRIVATE };
+        host_flags |= flags & (MAP_NORESERVE | MAP_POPULATE);
+        let map_file = match &file {
+            Some((f, off)) => {
+                let fd = f.ops.host_fd().ok_or(Errno::ENODEV)?;
+                Some(MapFile {
+                    fd,
+                    key: f.id,
+                    offset: *off,
+                })
+            }
+            None => {
+                host_flags |= MAP_ANONYMOUS;
+                None
+            }
+        };
+        self.space.map(start, len, prot, host_flags, map_file)?;
+        self.remove_range(start, end);
+        let backing = match file {
+            Some((file, offset)) => Backing::File { file, offset },
+            None => Backing::Anon,
+        };
+        self.vmas.insert(
+            start,
+            Vma {
+                start,
+                end,
+                prot,
+                shared,
+                backing,
+                name: None,
+            },
+        );
+        Ok(start)
+    }
+
+    /// Records a name for the mapping starting at `start` (`[stack]`, `[heap]`).
+    pub fn set_name(&mut self, start: u64, name: &'static str) {
+        if let Some(v) = self.vmas.get_mut(&start) {
+            v.name = Some(name);
+        }
+    }
+
+    /// Implements munmap(2).
+    pub fn munmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        if addr % PAGE_SIZE != 0 || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::EINVAL)?;
+        let end = addr
+            .checked_add(len)
+            .filter(|e| *e <= TASK_SIZE)
+            .ok_or(Errno::EINVAL)?;
+        // Unmap the application's parts only; the platform's regions stay.
+        let end = end.min(APP_TOP);
+        if addr >= end {
+            return Ok(());
+        }
+        let mut gaps = Vec::new();
+        let mut at = addr;
+        for (_, v) in self
+            .vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > addr)
+        {
+            if !v.app() {
+                gaps.push((v.start.max(addr), v.end.min(end)));
+            }
+        }
+        gaps.sort();
+        let mut pieces = Vec::new();
+        for (s, e) in gaps {
+            if s > at {
+                pieces.push((at, s));
+            }
+            at = at.max(e);
+        }
+        if at < end {
+            pieces.push((at, end));
+        }
+        for (s, e) in pieces {
+            self.space.unmap(s, e - s)?;
+            self.remove_range(s, e);
+        }
+        Ok(())
+    }
+
+    /// Implements mprotect(2).
+    pub fn mprotect(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        if addr % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let prot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        if !self.fully_mapped(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        // A shared mapping of a file opened read-only cannot become writable.
+        for (_, v) in self
+            .vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > addr)
+        {
+            if let (true, Backing::File { file, .. }) = (v.shared, &v.backing) {
+                if prot & PROT_WRITE != 0 && !file.writable() {
+                    return Err(Errno::EACCES);
+                }
+            }
+        }
+        self.space.protect(addr, len, prot)?;
+        self.split_at(addr);
+        self.split_at(end);
+        for (_, v) in self.vmas.range_mut(addr..end) {
+            v.prot = prot;
+        }
+        Ok(())
+    }
+
+    /// Implements mremap(2).
+    pub fn mremap(
+        &mut self,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        flags: u32,
+        new_addr: u64,
+    ) -> Result<u64, Errno> {
+        if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 || old % PAGE_SIZE != 0
+        {
+            return Err(Errno::EINVAL);
+        }
+        if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if flags & MREMAP_DONTUNMAP != 0 {
+            return Err(Errno::EINVAL); // Not supported yet; Linux also refuses it for many mappings.
+        }
+        let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
+        let new_len = page_up(new_len).ok_or(Errno::EINVAL)?;
+        if new_len == 0 || old_len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let old_end = old.checked_add(old_len).ok_or(Errno::EFAULT)?;
+        // The old range must lie within one mapping.
+        let vma = match self.vmas.range(..=old).next_back() {
+            Some((_, v)) if v.end >= old_end && v.app() => v.clone(),
+            _ => return Err(Errno::EFAULT),
+        };
+        let fixed = flags & MREMAP_FIXED != 0;
+        if !fixed && new_len <= old_len {
+            if new_len < old_len {
+                self.munmap(old + new_len, old_len - new_len)?;
+            }
+            return Ok(old);
+        }
+        if !fixed {
+            // Grow in place if the space after is free.
+            let new_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
+            if old_end == vma.end && new_end <= APP_TOP && !self.overlaps(old_end, new_end) {
+                self.space.map_grow(old, old_len, new_len)?;
+                if let Some(v) = self.vmas.range_mut(..=old).next_back().map(|(_, v)| v) {
+                    v.end = new_end;
+                }
+                return Ok(old);
+            }
+            if flags & MREMAP_MAYMOVE == 0 {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        let dest = if fixed {
+            if new_addr % PAGE_SIZE != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let dend = new_addr.checked_add(new_len).ok_or(Errno::EINVAL)?;
+            if new_addr < MMAP_MIN_ADDR || dend > APP_TOP || self.overlaps_reserved(new_addr, dend)
+            {
+                return Err(Errno::EINVAL);
+            }
+            if new_addr < old_end && old < dend {
+                return Err(Errno::EINVAL);
+            }
+            self.munmap(new_addr, new_len)?;
+            new_addr
+        } else {
+            self.find_free(new_len)?
+        };
+        self.space.remap(old, old_len, dest, new_len)?;
+        // Move the records.
+        self.split_at(old);
+        self.split_at(old_end);
+        let moved: Vec<Vma> = self
+            .vmas
+            .range(old..old_end)
+            .map(|(_, v)| v.clone())
+            .collect();
+        self.remove_range(old, old_end);
+        let mut v = moved.into_iter().next().unwrap_or(vma);
+        v.start = dest;
+        v.end = dest + new_len;
+        self.vmas.insert(dest, v);
+        Ok(dest)
+    }
+
+    /// Implements brk(2): returns the new (or, on failure, the old) break.
+    pub fn set_brk(&mut self, new: u64) -> u64 {
+        if new < self.brk_start {
+            return self.brk;
+        }
+        let (Some(old_top), Some(new_top)) = (page_up(self.brk), page_up(new)) else {
+            return self.brk;
+        };
+        if new_top > old_top {
+            if new_top > self.mmap_top.min(APP_TOP) || self.overlaps(old_top, new_top) {
+                return self.brk;
+            }
+            if self.mapped_bytes() + (new_top - old_top) > self.as_limit {
+                return self.brk;
+            }
+            let prot = PROT_READ | PROT_WRITE;
+            if self
+                .space
+                .map(
+                    old_top,
+                    new_top - old_top,
+                    prot,
+                    MAP_PRIVATE | MAP_ANONYMOUS,
+                    None,
+                )
+                .is_err()
+            {
+                return self.brk;
+            }
+            // Extend the heap record if there is one right below.
+            match self.vmas.range_mut(..old_top).next_back() {
+                Some((_, v)) if v.end == old_top && v.name == Some("[heap]") => v.end = new_top,
+                _ => {
+                    self.vmas.insert(
+                        old_top,
+                        Vma {
+                            start: old_top,
+                            end: new_top,
+                            prot,
+                            shared: false,
+                            backing: Backing::Anon,
+                            name: Some("[heap]"),
+                        },
+                    );
+                }
+            }
+        } else if new_top < old_top {
+            if self.space.unmap(new_top, old_top - new_top).is_err() {
+                return self.brk;
+            }
+            self.remove_range(new_top, old_top);
+        }
+        self.brk = new;
+        new
+    }
+
+    /// Implements madvise(2).
+    pub fn madvise(&mut self, addr: u64, len: u64, advice: u32) -> Result<(), Errno> {
+        if addr % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let known = matches!(
+            advice,
+            MADV_NORMAL
+                | MADV_RANDOM
+                | MADV_SEQUENTIAL
+                | MADV_WILLNEED
+                | MADV_DONTNEED
+                | MADV_FREE
+                | MADV_REMOVE
+                | MADV_DONTFORK
+                | MADV_DOFORK
+                | MADV_MERGEABLE
+                | MADV_UNMERGEABLE
+                | MADV_HUGEPAGE
+                | MADV_NOHUGEPAGE
+                | MADV_DONTDUMP
+                | MADV_DODUMP
+                | MADV_WIPEONFORK
+                | MADV_KEEPONFORK
+                | MADV_COLD
+                | MADV_PAGEOUT
+                | MADV_POPULATE_READ
+                | MADV_POPULATE_WRITE
+        );
+        if !known {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::EINVAL)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+        if !self.fully_mapped(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        match advice {
+            // These change contents or residency: the host must do them.
+            MADV_DONTNEED | MADV_FREE | MADV_REMOVE | MADV_POPULATE_READ | MADV_POPULATE_WRITE
+            | MADV_WIPEONFORK | MADV_KEEPONFORK | MADV_DONTFORK | MADV_DOFORK => {
+                self.space.advise(addr, len, advice)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Implements msync(2).
+    pub fn msync(&mut self, addr: u64, len: u64, flags: u32) -> Result<(), Errno> {
+        if addr % PAGE_SIZE != 0
+            || flags & !(MS_ASYNC | MS_SYNC | MS_INVALIDATE) != 0
+            || (flags & MS_ASYNC != 0 && flags & MS_SYNC != 0)
+        {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        if len == 0 {
+            return Ok(());
+        }
+        if !self.fully_mapped(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        let shared = self
+            .vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > addr)
+            .any(|(_, v)| v.shared);
+        if shared {
+            self.space.sync(addr, len, flags)?;
+        }
+        Ok(())
+    }
+
+    /// Implements the check of mincore(2): every page of the range must be mapped. Returns
+    /// the number of pages; all mapped pages are reported resident (as gVisor does).
+    pub fn mincore_pages(&self, addr: u64, len: u64) -> Result<u64, Errno> {
+        if addr % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        if end > TASK_SIZE {
+            return Err(Errno::ENOMEM);
+        }
+        if !self.fully_mapped(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(len / PAGE_SIZE)
+    }
+
+    /// Checks that `[addr, addr+len)` is application memory with `prot` access.
+    fn check(&self, addr: u64, len: usize, prot: u32) -> Result<(), Errno> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        let mut at = addr;
+        let first = self.vmas.range(..=addr).next_back().map(|(_, v)| v);
+        let mut iter = first
+            .into_iter()
+            .chain(self.vmas.range(addr + 1..end).map(|(_, v)| v));
+        while at < end {
+            let Some(v) = iter.next() else {
+                return Err(Errno::EFAULT);
+            };
+            if v.end <= at {
+                continue;
+            }
+            if v.start > at || v.prot & prot != prot || matches!(v.backing, Backing::Reserved(_)) {
+                return Err(Errno::EFAULT);
+            }
+            at = v.end;
+        }
+        Ok(())
+    }
+
+    /// Copies application memory in (EFAULT if any of it is not readable).
+    pub fn copy_in(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        self.check(addr, buf.len(), PROT_READ)?;
+        self.space.read(addr, buf)
+    }
+
+    /// Copies into application memory (EFAULT if any of it is not writable).
+    pub fn copy_out(&self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+        self.check(addr, buf.len(), PROT_WRITE)?;
+        self.space.write(addr, buf)
+    }
+
+    /// Writes application memory whatever its protection (ELF loading only).
+    pub fn write_force(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+        self.space.write_force(addr, buf)
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+    pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        loop {
+            let chunk = (PAGE_SIZE - at % PAGE_SIZE) as usize;
+            let mut buf = vec![0u8; chunk];
+            self.copy_in(at, &mut buf)?;
+            if let Some(nul) = buf.iter().position(|b| *b == 0) {
+                out.extend_from_slice(&buf[..nul]);
+                if out.len() > max {
+                    return Err(Errno::ENAMETOOLONG);
+                }
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf);
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            at += chunk as u64;
+        }
+    }
+
+    /// Sets the top of the mmap area below a stack of `stack_size` bytes.
+    pub fn set_stack_size(&mut self, stack_size: u64) {
+        let size = stack_size.clamp(128 << 10, 1 << 30);
+        self.mmap_top = STACK_TOP - size - STACK_GAP;
+    }
+}

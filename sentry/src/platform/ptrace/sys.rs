@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The host calls of the ptrace platform that need `unsafe`: starting a stub process.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::unistd::Pid;
+
+/// File descriptor number at which the stub keeps its end of the fd-donation socket.
+pub const STUB_SOCK_FD: i32 = 0;
+
+/// Forks and, in the child, becomes a traced stub: kill me when my parent dies, keep only the
+/// donation socket (as fd 0), trace me, then execute the stub image from `image` (a memfd).
+/// The child stops at its first instruction (the exec SIGTRAP) with nothing of the sentry's
+/// left in its address space.
+pub fn spawn_stub(image: &OwnedFd, sock: &OwnedFd) -> nix::Result<Pid> {
+    let image = image.as_raw_fd();
+    let sock = sock.as_raw_fd();
+    let argv0: &CStr = c"sandbox-stub";
+    let argv = [argv0.as_ptr(), std::ptr::null()];
+    let envp = [std::ptr::null::<libc::c_char>()];
+    // SAFETY: fork has no memory-safety preconditions of its own. JUSTIFICATION: the child of a
+    // multi-threaded process may only make async-signal-safe calls, so it uses the raw libc
+    // calls below (no allocation, no locks) and either execs or _exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(nix::Error::last());
+    }
+    if pid > 0 {
+        return Ok(Pid::from_raw(pid));
+    }
+    // Child. SAFETY: each call takes plain integers or pointers to the static, NUL-terminated
+    // strings and arrays above, which stay valid until execveat; none allocates.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+            libc::_exit(120);
+        }
+        // The parent may already be gone (then the signal above never comes).
+        if libc::getppid() == 1 {
+            libc::_exit(121);
+        }
+        // Keep the socket as fd 0 and the image as fd 1 (close-on-exec); close everything else.
+        let hi_sock = libc::fcntl(sock, libc::F_DUPFD, 10);
+        let hi_img = libc::fcntl(image, libc::F_DUPFD, 10);
+        if hi_sock < 0
+            || hi_img < 0
+            || libc::dup2(hi_sock, STUB_SOCK_FD) < 0
+            || libc::dup3(hi_img, 1, libc::O_CLOEXEC) < 0
+        {
+            libc::_exit(123);
+        }
+        libc::syscall(libc::SYS_close_range, 2u32, u32::MAX, 0u32);
+        // Its own process group, so the terminal's signals reach the sentry, which decides.
+        libc::setpgid(0, 0);
+        if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
+            libc::_exit(124);
+        }
+        libc::syscall(
+            libc::SYS_execveat,
+            1,
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        );
+        libc::_exit(125);
+    }
+}
+
+/// Binds the calling thread and `pid` to one CPU (the one the caller runs on), so a stop and a
+/// resume never cross vCPUs (DESIGN.md "Known traps").
+pub fn pin_together(pid: Pid) {
+    // SAFETY: sched_getcpu takes no arguments.
+    let cpu = unsafe { libc::sched_getcpu() };
+    if cpu < 0 {
+        return;
+    }
+    let mut set = nix::sched::CpuSet::new();
+    if set.set(cpu as usize).is_err() {
+        return;
+    }
+    let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), &set);
+    let _ = nix::sched::sched_setaffinity(pid, &set);
+}
+
+/// The faulting address of a fault signal's siginfo.
+pub fn si_addr(info: &libc::siginfo_t) -> u64 {
+    // SAFETY: reading a union field of a fully initialised siginfo_t; for the fault signals the
+    // kernel fills si_addr, and for any other it is just an unused integer.
+    unsafe { info.si_addr() as u64 }
+}

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The system call table and its handlers, one `sys_<area>.rs` per family (gVisor
+//! `pkg/sentry/syscalls/linux`).
+//!
+//! A handler decodes its arguments, validates them (unknown flag bits give EINVAL), looks up the
+//! objects it acts on, copies application memory only through the task's memory manager, and
+//! returns the value for `rax` or an errno. Control outcomes (exit) are set on the task.
+
+mod strace;
+mod sys_file;
+mod sys_futex;
+mod sys_mm;
+mod sys_process;
+mod sys_time;
+pub mod table;
+
+use syscalls::{Errno, Sysno};
+
+use crate::kernel::Task;
+
+/// What a handler returns: the value for `rax`, or an errno.
+pub type SysResult = Result<u64, Errno>;
+
+/// Services the system call the task stopped at, leaving the result in its `rax`.
+pub fn dispatch(t: &mut Task) {
+    let nr = t.regs.orig_rax;
+    let entry = u32::try_from(nr).ok().and_then(table::lookup);
+    let trace = t.k.strace;
+    if trace {
+        strace::enter(t, nr, entry);
+    }
+    let result = match entry.and_then(|e| e.handler) {
+        Some(handler) => handler(t),
+        None => {
+            let name = Sysno(nr as u32);
+            if nr <= u64::from(u32::MAX) && t.k.first_unimplemented(nr as u32) {
+                tracing::warn!("unimplemented system call {name} ({nr}): ENOSYS");
+            }
+            Err(Errno::ENOSYS)
+        }
+    };
+    // Internal restart codes never reach the application until signals can interrupt calls.
+    let rax = match result {
+        Ok(v) => v,
+        Err(e) => (-(e.0 as i64)) as u64,
+    };
+    if trace {
+        strace::exit(t, nr, entry, result);
+    }
+    t.regs.rax = rax;
+}
+
+/// The i-th argument as a file descriptor.
+pub(crate) fn fd_arg(t: &Task, i: usize) -> i32 {
+    t.arg(i) as i32
+}

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: Apache-2.0
+//! futex(2) and kill(2)/tkill(2)/tgkill(2) aimed at the caller itself.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::SysResult;
+use crate::kernel::futex::{deadline_after, FutexKey};
+use crate::kernel::{lock, ExitStatus, Task};
+
+const FUTEX_WAIT: u32 = 0;
+const FUTEX_WAKE: u32 = 1;
+const FUTEX_REQUEUE: u32 = 3;
+const FUTEX_CMP_REQUEUE: u32 = 4;
+const FUTEX_WAKE_OP: u32 = 5;
+const FUTEX_WAIT_BITSET: u32 = 9;
+const FUTEX_WAKE_BITSET: u32 = 10;
+const FUTEX_PRIVATE_FLAG: u32 = 128;
+const FUTEX_CLOCK_REALTIME: u32 = 256;
+const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
+
+fn key(t: &Task, addr: u64) -> Result<FutexKey, Errno> {
+    if addr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(FutexKey {
+        space: Arc::as_ptr(&t.mm) as usize,
+        addr,
+    })
+}
+
+fn load(t: &Task, addr: u64) -> Result<u32, Errno> {
+    t.read_val::<u32>(addr)
+}
+
+/// The deadline of a futex wait: relative for FUTEX_WAIT, absolute for FUTEX_WAIT_BITSET.
+fn deadline(t: &Task, addr: u64, absolute: bool, realtime: bool) -> Result<Option<Instant>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let ts: Timespec = t.read_val(addr)?;
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(Errno::EINVAL);
+    }
+    let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+    if !absolute {
+        return Ok(deadline_after(d));
+    }
+    let now = if realtime {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+    } else {
+        let m = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+            .map_err(|e| Errno(e as i32))?;
+        Duration::new(m.tv_sec() as u64, m.tv_nsec() as u32)
+    };
+    Ok(Some(
+        deadline_after(d.saturating_sub(now)).unwrap_or_else(Instant::now),
+    ))
+}
+
+fn wake_op_apply(op: u32, old: u32) -> (u32, bool) {
+    let (kind, cmp) = ((op >> 28) & 7, (op >> 24) & 15);
+    let mut oparg = (op >> 12) & 0xfff;
+    let cmparg = op & 0xfff;
+    if (op >> 28) & 8 != 0 {
+        oparg = 1u32.checked_shl(oparg).unwrap_or(0);
+    }
+    let oparg_s = ((oparg << 20) as i32 >> 20) as u32; // sign-extend the 12-bit value
+    let new = match kind {
+        0 => oparg_s,
+        1 => old.wrapping_add(oparg_s),
+        2 => old | oparg_s,
+        3 => old & !oparg_s,
+        4 => old ^ oparg_s,
+        _ => old,
+    };
+    let (o, c) = (old as i32, ((cmparg << 20) as i32) >> 20);
+    let pass = match cmp {
+        0 => o == c,
+        1 => o != c,
+        2 => o < c,
+        3 => o <= c,
+        4 => o > c,
+        5 => o >= c,
+        _ => false,
+    };
+    (new, pass)
+}
+
+/// Implements futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, WAIT_BITSET, WAKE_BITSET.
+pub fn sys_futex(t: &mut Task) -> SysResult {
+    let (uaddr, op, val, timeout, uaddr2, val3) = (
+        t.arg(0),
+        t.arg(1) as u32,
+        t.arg(2) as u32,
+        t.arg(3),
+        t.arg(4),
+        t.arg(5) as u32,
+    );
+    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    if op & FUTEX_CLOCK_REALTIME != 0 && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT {
+        return Err(Errno::ENOSYS);
+    }
+    let k = key(t, uaddr)?;
+    let table = &t.k.futexes;
+    match cmd {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            let bitset = if cmd == FUTEX_WAIT {
+                FUTEX_BITSET_MATCH_ANY
+            } else {
+                val3
+            };
+            if bitset == 0 {
+                return Err(Errno::EINVAL);
+            }
+            let dl = deadline(
+                t,
+                timeout,
+                cmd == FUTEX_WAIT_BITSET,
+                op & FUTEX_CLOCK_REALTIME != 0,
+            )?;
+            table
+                .wait(k, bitset, dl, || Ok(load(t, uaddr)? == val))
+                .map(|_| 0)
+        }
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => {
+            let bitset = if cmd == FUTEX_WAKE {
+                FUTEX_BITSET_MATCH_ANY
+            } else {
+                val3
+            };
+            if bitset == 0 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(u64::from(table.wake(k, bitset, val)))
+        }
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            let k2 = key(t, uaddr2)?;
+            let m = timeout as u32; // val2 travels in the timeout argument
+            if (val as i32) < 0 || (m as i32) < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let cmp = cmd == FUTEX_CMP_REQUEUE;
+            table
+                .requeue(k, k2, val, m, || Ok(!cmp || load(t, uaddr)? == val3))
+                .map(u64::from)
+        }
+        FUTEX_WAKE_OP => {
+            let k2 = key(t, uaddr2)?;
+            let n2 = timeout as u32;
+            table
+                .wake_op(k, k2, val, n2, || {
+                    let old = load(t, uaddr2)?;
+                    let (new, pass) = wake_op_apply(val3, old);
+                    t.write_val(uaddr2, &new)?;
+                    Ok(pass)
+                })
+                .map(u64::from)
+        }
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+/// Default action of a signal: true when it terminates the process.
+fn default_is_fatal(sig: i32) -> bool {
+    !matches!(
+        sig,
+        SIGCHLD | SIGCONT | SIGURG | SIGWINCH | SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU
+    )
+}
+
+/// Sends `sig` to the caller itself. Handlers are recorded but not yet run (the signals issue);
+/// a signal whose action is the default and fatal ends the process as Linux would.
+fn signal_self(t: &mut Task, sig: i32) -> SysResult {
+    if !(0..=NSIG).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    if sig == 0 {
+        return Ok(0);
+    }
+    let action = lock(&t.sighand).actions[sig as usize - 1];
+    let blocked = t.sigmask & (1 << (sig - 1)) != 0 && sig != SIGKILL && sig != SIGSTOP;
+    if sig == SIGKILL || (action.handler == SIG_DFL && !blocked && default_is_fatal(sig)) {
+        t.exit = Some(ExitStatus::Signal(sig));
+    } else if action.handler != SIG_IGN && action.handler != SIG_DFL {
+        tracing::warn!("signal {sig} to a handler: delivery comes with the signals issue; dropped");
+    }
+    Ok(0)
+}
+
+/// Implements kill(2) for the caller's own process (the only one until the processes issue).
+pub fn sys_kill(t: &mut Task) -> SysResult {
+    let pid = t.arg(0) as i32;
+    if pid == t.tgid || pid == 0 || pid == -1 || pid == -t.tgid {
+        return signal_self(t, t.arg(1) as i32);
+    }
+    Err(Errno::ESRCH)
+}
+
+/// Implements tkill(2).
+pub fn sys_tkill(t: &mut Task) -> SysResult {
+    let tid = t.arg(0) as i32;
+    if tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if tid != t.tid {
+        return Err(Errno::ESRCH);
+    }
+    signal_self(t, t.arg(1) as i32)
+}
+
+/// Implements tgkill(2).
+pub fn sys_tgkill(t: &mut Task) -> SysResult {
+    let (tgid, tid) = (t.arg(0) as i32, t.arg(1) as i32);
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if tgid != t.tgid || tid != t.tid {
+        return Err(Errno::ESRCH);
+    }
+    signal_self(t, t.arg(2) as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wake_op_apply;
+
+    #[test]
+    fn wake_op_encoding() {
+        // FUTEX_OP(FUTEX_OP_ADD, 1, FUTEX_OP_CMP_GT, 0): glibc's pthread_cond_signal shape.
+        let op = (1 << 28) | (4 << 24) | (1 << 12);
+        assert_eq!(wake_op_apply(op, 5), (6, true));
+        assert_eq!(wake_op_apply(op, 0), (1, false));
+        // FUTEX_OP_SET with the shift flag: 1 << 3.
+        let op = (8 << 28) | (3 << 12);
+        assert_eq!(wake_op_apply(op, 0).0, 8);
+    }
+}

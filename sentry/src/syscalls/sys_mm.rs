@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Memory system calls: brk, mmap, munmap, mprotect, mremap, madvise, mincore, msync.
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::SysResult;
+use crate::kernel::Task;
+
+/// Implements brk(2).
+pub fn sys_brk(t: &mut Task) -> SysResult {
+    Ok(t.mm().set_brk(t.arg(0)))
+}
+
+/// Implements mmap(2).
+pub fn sys_mmap(t: &mut Task) -> SysResult {
+    let (addr, len, prot, flags, fd, off) = (
+        t.arg(0),
+        t.arg(1),
+        t.arg(2) as u32,
+        t.arg(3) as u32,
+        t.arg(4) as i32,
+        t.arg(5),
+    );
+    if off % PAGE_SIZE != 0 || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    match flags & MAP_TYPE {
+        MAP_SHARED | MAP_PRIVATE => {}
+        MAP_SHARED_VALIDATE => {
+            let known = MAP_TYPE
+                | MAP_FIXED
+                | MAP_ANONYMOUS
+                | MAP_32BIT
+                | MAP_GROWSDOWN
+                | MAP_DENYWRITE
+                | MAP_EXECUTABLE
+                | MAP_LOCKED
+                | MAP_NORESERVE
+                | MAP_POPULATE
+                | MAP_NONBLOCK
+                | MAP_STACK
+                | MAP_HUGETLB
+                | MAP_FIXED_NOREPLACE
+                | MAP_SYNC;
+            if flags & !known != 0 {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            if flags & MAP_SYNC != 0 {
+                return Err(Errno::EOPNOTSUPP);
+            }
+        }
+        _ => return Err(Errno::EINVAL),
+    }
+    let prot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+    let file = if flags & MAP_ANONYMOUS != 0 {
+        None
+    } else {
+        let file = t.file(fd)?;
+        if !file.readable() {
+            return Err(Errno::EACCES);
+        }
+        let shared = flags & MAP_TYPE != MAP_PRIVATE;
+        if shared && prot & PROT_WRITE != 0 && !file.writable() {
+            return Err(Errno::EACCES);
+        }
+        let st = file.ops.stat()?;
+        if st.st_mode & S_IFMT == S_IFDIR {
+            return Err(Errno::ENODEV);
+        }
+        if file.ops.host_fd().is_none() {
+            return Err(Errno::ENODEV);
+        }
+        off.checked_add(len).ok_or(Errno::EOVERFLOW)?;
+        Some((file, off))
+    };
+    if flags & MAP_32BIT != 0 && flags & MAP_FIXED == 0 {
+        // Only meaningful below 2 GiB; honour it as a hint.
+        let mut mm = t.mm();
+        return mm.mmap(
+            if addr == 0 { 0x4000_0000 } else { addr },
+            len,
+            prot,
+            flags,
+            file,
+        );
+    }
+    t.mm().mmap(addr, len, prot, flags, file)
+}
+
+/// Implements munmap(2).
+pub fn sys_munmap(t: &mut Task) -> SysResult {
+    t.mm().munmap(t.arg(0), t.arg(1)).map(|_| 0)
+}
+
+/// Implements mprotect(2).
+pub fn sys_mprotect(t: &mut Task) -> SysResult {
+    t.mm()
+        .mprotect(t.arg(0), t.arg(1), t.arg(2) as u32)
+        .map(|_| 0)
+}
+
+/// Implements mremap(2).
+pub fn sys_mremap(t: &mut Task) -> SysResult {
+    t.mm()
+        .mremap(t.arg(0), t.arg(1), t.arg(2), t.arg(3) as u32, t.arg(4))
+}
+
+/// Implements madvise(2).
+pub fn sys_madvise(t: &mut Task) -> SysResult {
+    t.mm()
+        .madvise(t.arg(0), t.arg(1), t.arg(2) as u32)
+        .map(|_| 0)
+}
+
+/// Implements msync(2).
+pub fn sys_msync(t: &mut Task) -> SysResult {
+    t.mm().msync(t.arg(0), t.arg(1), t.arg(2) as u32).map(|_| 0)
+}
+
+/// Implements mincore(2).
+pub fn sys_mincore(t: &mut Task) -> SysResult {
+    let pages = t.mm().mincore_pages(t.arg(0), t.arg(1))?;
+    let ones = vec![1u8; (pages as usize).min(1 << 16)];
+    let mut done = 0u64;
+    while done < pages {
+        let n = (pages - done).min(ones.len() as u64);
+        t.copy_out(t.arg(2) + done, &ones[..n as usize])?;
+        done += n;
+    }
+    Ok(0)
+}

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Process-level system calls of the foundation: ids, uname, limits, exit, signal state
+//! bookkeeping, arch_prctl, prctl, getrandom, sysinfo.
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::SysResult;
+use crate::kernel::{lock, ExitStatus, Task};
+
+/// For calls refused on purpose with ENOSYS (glibc falls back).
+pub fn sys_enosys(_t: &mut Task) -> SysResult {
+    Err(Errno::ENOSYS)
+}
+
+/// Implements getpid(2).
+pub fn sys_getpid(t: &mut Task) -> SysResult {
+    Ok(t.tgid as u64)
+}
+
+/// Implements gettid(2).
+pub fn sys_gettid(t: &mut Task) -> SysResult {
+    Ok(t.tid as u64)
+}
+
+/// Implements getppid(2).
+pub fn sys_getppid(t: &mut Task) -> SysResult {
+    Ok(t.ppid as u64)
+}
+
+/// Implements getpgrp(2).
+pub fn sys_getpgrp(t: &mut Task) -> SysResult {
+    Ok(t.tgid as u64)
+}
+
+fn own_or_esrch(t: &Task, pid: i32) -> SysResult {
+    if pid == 0 || pid == t.tgid {
+        Ok(t.tgid as u64)
+    } else if pid < 0 {
+        Err(Errno::EINVAL)
+    } else {
+        Err(Errno::ESRCH)
+    }
+}
+
+/// Implements getpgid(2).
+pub fn sys_getpgid(t: &mut Task) -> SysResult {
+    own_or_esrch(t, t.arg(0) as i32)
+}
+
+/// Implements getsid(2).
+pub fn sys_getsid(t: &mut Task) -> SysResult {
+    own_or_esrch(t, t.arg(0) as i32)
+}
+
+/// Implements getuid(2).
+pub fn sys_getuid(t: &mut Task) -> SysResult {
+    Ok(u64::from(t.creds.uid.0))
+}
+
+/// Implements geteuid(2).
+pub fn sys_geteuid(t: &mut Task) -> SysResult {
+    Ok(u64::from(t.creds.uid.1))
+}
+
+/// Implements getgid(2).
+pub fn sys_getgid(t: &mut Task) -> SysResult {
+    Ok(u64::from(t.creds.gid.0))
+}
+
+/// Implements getegid(2).
+pub fn sys_getegid(t: &mut Task) -> SysResult {
+    Ok(u64::from(t.creds.gid.1))
+}
+
+fn write_ids(t: &Task, ids: (u32, u32, u32)) -> SysResult {
+    t.write_val(t.arg(0), &ids.0)?;
+    t.write_val(t.arg(1), &ids.1)?;
+    t.write_val(t.arg(2), &ids.2)?;
+    Ok(0)
+}
+
+/// Implements getresuid(2).
+pub fn sys_getresuid(t: &mut Task) -> SysResult {
+    write_ids(t, t.creds.uid)
+}
+
+/// Implements getresgid(2).
+pub fn sys_getresgid(t: &mut Task) -> SysResult {
+    write_ids(t, t.creds.gid)
+}
+
+/// Implements getgroups(2).
+pub fn sys_getgroups(t: &mut Task) -> SysResult {
+    let size = t.arg(0) as i32;
+    let groups = &t.creds.groups;
+    if size < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if size == 0 {
+        return Ok(groups.len() as u64);
+    }
+    if (size as usize) < groups.len() {
+        return Err(Errno::EINVAL);
+    }
+    let bytes: Vec<u8> = groups.iter().flat_map(|g| g.to_le_bytes()).collect();
+    t.copy_out(t.arg(1), &bytes)?;
+    Ok(groups.len() as u64)
+}
+
+/// Implements uname(2).
+pub fn sys_uname(t: &mut Task) -> SysResult {
+    t.write_val(t.arg(0), &t.k.uts).map(|_| 0)
+}
+
+/// Implements umask(2).
+pub fn sys_umask(t: &mut Task) -> SysResult {
+    let mut fs = lock(&t.fs);
+    let old = fs.umask;
+    fs.umask = t.arg(0) as u32 & 0o777;
+    Ok(u64::from(old))
+}
+
+/// Implements exit(2). With one thread per process until the processes issue, it ends the
+/// process.
+pub fn sys_exit(t: &mut Task) -> SysResult {
+    t.exit = Some(ExitStatus::Code(t.arg(0) as i32 & 0xff));
+    Ok(0)
+}
+
+/// Implements exit_group(2).
+pub fn sys_exit_group(t: &mut Task) -> SysResult {
+    t.exit = Some(ExitStatus::Code(t.arg(0) as i32 & 0xff));
+    Ok(0)
+}
+
+/// Implements arch_prctl(2).
+pub fn sys_arch_prctl(t: &mut Task) -> SysResult {
+    let (code, addr) = (t.arg(0) as u32, t.arg(1));
+    match code {
+        ARCH_SET_FS | ARCH_SET_GS => {
+            if addr >= TASK_SIZE {
+                return Err(Errno::EPERM);
+            }
+            if code == ARCH_SET_FS {
+                t.regs.fs_base = addr;
+            } else {
+                t.regs.gs_base = addr;
+            }
+            Ok(0)
+        }
+        ARCH_GET_FS => {
+            let v = t.regs.fs_base;
+            t.write_val(addr, &v).map(|_| 0)
+        }
+        ARCH_GET_GS => {
+            let v = t.regs.gs_base;
+            t.write_val(addr, &v).map(|_| 0)
+        }
+        ARCH_GET_CPUID => Ok(1),
+        ARCH_SET_CPUID => Err(Errno::ENODEV),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Implements set_tid_address(2).
+pub fn sys_set_tid_address(t: &mut Task) -> SysResult {
+    t.clear_child_tid = t.arg(0);
+    Ok(t.tid as u64)
+}
+
+/// Implements set_robust_list(2).
+pub fn sys_set_robust_list(t: &mut Task) -> SysResult {
+    if t.arg(1) != 24 {
+        return Err(Errno::EINVAL);
+    }
+    t.robust_list = (t.arg(0), t.arg(1));
+    Ok(0)
+}
+
+fn check_resource(r: u64) -> Result<usize, Errno> {
+    if r >= u64::from(RLIM_NLIMITS) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(r as usize)
+}
+
+fn set_limit(t: &Task, which: usize, new: Rlimit) -> Result<(), Errno> {
+    if new.rlim_cur > new.rlim_max {
+        return Err(Errno::EINVAL);
+    }
+    let mut limits = lock(&t.limits);
+    let old = limits[which];
+    // Root here lacks CAP_SYS_RESOURCE on the host, and the sandbox does not grant more.
+    if new.rlim_max > old.rlim_max {
+        return Err(Errno::EPERM);
+    }
+    if which == RLIMIT_NOFILE as usize && new.rlim_max > 1 << 20 {
+        return Err(Errno::EPERM);
+    }
+    limits[which] = new;
+    drop(limits);
+    if which == RLIMIT_AS as usize {
+        t.mm().as_limit = new.rlim_cur;
+    }
+    Ok(())
+}
+
+/// Implements getrlimit(2).
+pub fn sys_getrlimit(t: &mut Task) -> SysResult {
+    let which = check_resource(t.arg(0))?;
+    let lim = lock(&t.limits)[which];
+    t.write_val(t.arg(1), &lim).map(|_| 0)
+}
+
+/// Implements setrlimit(2).
+pub fn sys_setrlimit(t: &mut Task) -> SysResult {
+    let which = check_resource(t.arg(0))?;
+    let new: Rlimit = t.read_val(t.arg(1))?;
+    set_limit(t, which, new).map(|_| 0)
+}
+
+/// Implements prlimit64(2) for the calling process.
+pub fn sys_prlimit64(t: &mut Task) -> SysResult {
+    let pid = t.arg(0) as i32;
+    if pid != 0 && pid != t.tgid {
+        return Err(Errno::ESRCH);
+    }
+    let which = check_resource(t.arg(1))?;
+    let (new_addr, old_addr) = (t.arg(2), t.arg(3));
+    let new: Option<Rlimit> = if new_addr != 0 {
+        Some(t.read_val(new_addr)?)
+    } else {
+        None
+    };
+    let old = lock(&t.limits)[which];
+    if let Some(new) = new {
+        set_limit(t, which, new)?;
+    }
+    if old_addr != 0 {
+        t.write_val(old_addr, &old)?;
+    }
+    Ok(0)
+}
+
+/// Implements getrandom(2).
+pub fn sys_getrandom(t: &mut Task) -> SysResult {
+    let (buf, len, flags) = (t.arg(0), t.arg(1) as usize, t.arg(2) as u32);
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
+        || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.min(0x7fff_f000).min(if flags & GRND_RANDOM != 0 {
+        512
+    } else {
+        1 << 25
+    });
+    let mut done = 0;
+    let mut chunk = vec![0u8; len.min(1 << 16)];
+    while done < len {
+        let n = (len - done).min(chunk.len());
+        crate::fsimpl::dev::fill_random(&mut chunk[..n])?;
+        if let Err(e) = t.copy_out(buf + done as u64, &chunk[..n]) {
+            if done == 0 {
+                return Err(e);
+            }
+            break;
+        }
+        done += n;
+    }
+    Ok(done as u64)
+}
+
+/// Implements sysinfo(2).
+pub fn sys_sysinfo(t: &mut Task) -> SysResult {
+    let host = nix::sys::sysinfo::sysinfo().map_err(|e| Errno(e as i32))?;
+    let info = Sysinfo {
+        uptime: t.k.boot.elapsed().as_secs() as i64,
+        loads: [0; 3],
+        totalram: host.ram_total(),
+        freeram: host.ram_unused(),
+        procs: 1,
+        mem_unit: 1,
+        ..Default::default()
+    };
+    t.write_val(t.arg(0), &info).map(|_| 0)
+}
+
+/// Implements sched_yield(2).
+pub fn sys_sched_yield(_t: &mut Task) -> SysResult {
+    std::thread::yield_now();
+    Ok(0)
+}
+
+/// Implements sched_getaffinity(2): the CPUs the host lets the sandbox use.
+pub fn sys_sched_getaffinity(t: &mut Task) -> SysResult {
+    let pid = t.arg(0) as i32;
+    let len = t.arg(1) as usize;
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if pid != 0 && pid != t.tid {
+        return Err(Errno::ESRCH);
+    }
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    // The kernel's cpumask size (nr_cpu_ids rounded up to longs).
+    let need = ncpu.div_ceil(64) * 8;
+    if len < need || len % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut mask = vec![0u8; need];
+    for cpu in 0..ncpu {
+        mask[cpu / 8] |= 1 << (cpu % 8);
+    }
+    t.copy_out(t.arg(2), &mask)?;
+    Ok(need as u64)
+}
+
+/// Implements rt_sigaction(2): records the action (delivery comes with the signals issue).
+pub fn sys_rt_sigaction(t: &mut Task) -> SysResult {
+    let (sig, act, oldact, size) = (t.arg(0) as i32, t.arg(1), t.arg(2), t.arg(3));
+    if size != 8 || !(1..=NSIG).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    let new: Option<KernelSigaction> = if act != 0 {
+        Some(t.read_val(act)?)
+    } else {
+        None
+    };
+    if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
+        return Err(Errno::EINVAL);
+    }
+    let old = lock(&t.sighand).actions[sig as usize - 1];
+    if oldact != 0 {
+        t.write_val(oldact, &old)?;
+    }
+    if let Some(mut new) = new {
+        new.mask &= !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
+        lock(&t.sighand).actions[sig as usize - 1] = new;
+    }
+    Ok(0)
+}
+
+/// Implements rt_sigprocmask(2).
+pub fn sys_rt_sigprocmask(t: &mut Task) -> SysResult {
+    let (how, set, oldset, size) = (t.arg(0) as u32, t.arg(1), t.arg(2), t.arg(3));
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let old = t.sigmask;
+    if set != 0 {
+        let s: u64 = t.read_val(set)?;
+        let s = s & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
+        t.sigmask = match how {
+            SIG_BLOCK => old | s,
+            SIG_UNBLOCK => old & !s,
+            SIG_SETMASK => s,
+            _ => return Err(Errno::EINVAL),
+        };
+    }
+    if oldset != 0 {
+        t.write_val(oldset, &old)?;
+    }
+    Ok(0)
+}
+
+/// Implements sigaltstack(2): records the stack.
+pub fn sys_sigaltstack(t: &mut Task) -> SysResult {
+    const SS_ONSTACK: i32 = 1;
+    const SS_DISABLE: i32 = 2;
+    const SS_AUTODISARM: i32 = 1 << 31;
+    const MINSIGSTKSZ: u64 = 2048;
+    let (ss, old) = (t.arg(0), t.arg(1));
+    if old != 0 {
+        let (sp, flags, size) = t.altstack;
+        let flags = if size == 0 { SS_DISABLE } else { flags };
+        let mut b = [0u8; 24];
+        b[0..8].copy_from_slice(&sp.to_le_bytes());
+        b[8..12].copy_from_slice(&flags.to_le_bytes());
+        b[16..24].copy_from_slice(&size.to_le_bytes());
+        t.copy_out(old, &b)?;
+    }
+    if ss != 0 {
+        let mut b = [0u8; 24];
+        t.copy_in(ss, &mut b)?;
+        let sp = u64::from_le_bytes(b[0..8].try_into().unwrap_or_default());
+        let flags = i32::from_le_bytes(b[8..12].try_into().unwrap_or_default());
+        let size = u64::from_le_bytes(b[16..24].try_into().unwrap_or_default());
+        if flags & !(SS_DISABLE | SS_ONSTACK | SS_AUTODISARM) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if flags & SS_DISABLE != 0 {
+            t.altstack = (0, SS_DISABLE, 0);
+        } else {
+            if size < MINSIGSTKSZ {
+                return Err(Errno::ENOMEM);
+            }
+            t.altstack = (sp, flags & SS_AUTODISARM, size);
+        }
+    }
+    Ok(0)
+}
+
+/// Implements prctl(2) for the options the foundation needs.
+pub fn sys_prctl(t: &mut Task) -> SysResult {
+    const PR_SET_PDEATHSIG: u64 = 1;
+    const PR_GET_PDEATHSIG: u64 = 2;
+    const PR_GET_DUMPABLE: u64 = 3;
+    const PR_SET_DUMPABLE: u64 = 4;
+    const PR_SET_NAME: u64 = 15;
+    const PR_GET_NAME: u64 = 16;
+    const PR_SET_NO_NEW_PRIVS: u64 = 38;
+    const PR_GET_NO_NEW_PRIVS: u64 = 39;
+    let (opt, a2) = (t.arg(0), t.arg(1));
+    match opt {
+        PR_SET_NAME => {
+            let mut name = [0u8; 16];
+            let s = t.mm().read_cstr(a2, 4096)?;
+            let n = s.len().min(15);
+            name[..n].copy_from_slice(&s[..n]);
+            t.comm = name;
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let comm = t.comm;
+            t.copy_out(a2, &comm).map(|_| 0)
+        }
+        PR_GET_DUMPABLE => Ok(1),
+        PR_SET_DUMPABLE if a2 <= 1 => Ok(0),
+        PR_SET_NO_NEW_PRIVS if a2 == 1 => Ok(0),
+        PR_GET_NO_NEW_PRIVS => Ok(0),
+        PR_SET_PDEATHSIG if a2 <= 64 => Ok(0),
+        PR_GET_PDEATHSIG => t.write_val(a2, &0i32).map(|_| 0),
+        _ => Err(Errno::EINVAL),
+    }
+}

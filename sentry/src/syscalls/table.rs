@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The system call table as data: every x86_64 number with its name, support level, a note and
+//! how `--strace` decodes its arguments (gVisor `syscalls/linux/linux64.go`).
+
+use std::sync::OnceLock;
+
+use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
+
+use super::{
+    sys_file as f, sys_futex as fx, sys_mm as m, sys_process as p, sys_time as tm, SysResult,
+};
+use crate::kernel::Task;
+
+/// A handler.
+pub type Handler = fn(&mut Task) -> SysResult;
+
+/// How much of a system call the sentry implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Support {
+    /// As Linux does it.
+    Full,
+    /// Implemented, with documented gaps.
+    Partial,
+    /// Returns an errno on purpose (as Linux does for an unprivileged caller, or a probe glibc
+    /// falls back from).
+    Refused,
+    /// Not implemented: ENOSYS, logged once.
+    Unimplemented,
+}
+
+impl Support {
+    /// The word `sandbox syscalls` prints.
+    pub fn label(self) -> &'static str {
+        match self {
+            Support::Full => "full",
+            Support::Partial => "partial",
+            Support::Refused => "refused",
+            Support::Unimplemented => "unimplemented",
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    /// The name.
+    pub name: &'static str,
+    /// The handler, if implemented.
+    pub handler: Option<Handler>,
+    /// Support level.
+    pub support: Support,
+    /// What is missing or why.
+    pub note: &'static str,
+    /// Argument kinds for --strace, one character each (see `strace.rs`).
+    pub args: &'static str,
+}
+
+macro_rules! rows {
+    ($( $name:ident => $support:ident, $handler:expr, $args:literal, $note:literal; )*) => {
+        &[ $( (stringify!($name), Support::$support, $handler, $args, $note), )* ]
+    };
+}
+
+type Row = (
+    &'static str,
+    Support,
+    Option<Handler>,
+    &'static str,
+    &'static str,
+);
+
+/// The implemented (or deliberately refused) system calls.
+const ROWS: &[Row] = rows! {
+    read => Full, Some(f::sys_read), "fBu", "";
+    write => Full, Some(f::sys_write), "fbu", "";
+    open => Partial, Some(f::sys_open), "sOo", "creating files needs the files issue: EROFS on the read-only root";
+    close => Full, Some(f::sys_close), "f", "";
+    stat => Full, Some(f::sys_stat), "sp", "";
+    fstat => Full, Some(f::sys_fstat), "fp", "";
+    lstat => Full, Some(f::sys_lstat), "sp", "";
+    lseek => Full, Some(f::sys_lseek), "fDd", "";
+    mmap => Partial, Some(m::sys_mmap), "pxPMfx", "MAP_GROWSDOWN maps the whole range at once; MAP_HUGETLB/MAP_LOCKED ignored";
+    mprotect => Full, Some(m::sys_mprotect), "pxP", "";
+    munmap => Full, Some(m::sys_munmap), "px", "";
+    brk => Full, Some(m::sys_brk), "p", "";
+    rt_sigaction => Partial, Some(p::sys_rt_sigaction), "Sppu", "recorded; delivery comes with the signals issue";
+    rt_sigprocmask => Partial, Some(p::sys_rt_sigprocmask), "dppu", "recorded; delivery comes with the signals issue";
+    ioctl => Partial, Some(f::sys_ioctl), "fxp", "TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ, FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; ENOTTY otherwise";
+    pread64 => Full, Some(f::sys_pread64), "fBuD", "";
+    pwrite64 => Full, Some(f::sys_pwrite64), "fbuD", "";
+    readv => Full, Some(f::sys_readv), "fpd", "";
+    writev => Full, Some(f::sys_writev), "fpd", "";
+    access => Full, Some(f::sys_access), "so", "";
+    pipe => Full, Some(f::sys_pipe), "p", "";
+    sched_yield => Full, Some(p::sys_sched_yield), "", "";
+    mremap => Partial, Some(m::sys_mremap), "pxxxp", "MREMAP_DONTUNMAP refused (EINVAL)";
+    msync => Full, Some(m::sys_msync), "pxx", "";
+    mincore => Partial, Some(m::sys_mincore), "pxp", "every mapped page is reported resident";
+    madvise => Full, Some(m::sys_madvise), "pxd", "";
+    dup => Full, Some(f::sys_dup), "f", "";
+    dup2 => Full, Some(f::sys_dup2), "ff", "";
+    nanosleep => Partial, Some(tm::sys_nanosleep), "pp", "not interruptible until signals";
+    getpid => Full, Some(p::sys_getpid), "", "";
+    exit => Partial, Some(p::sys_exit), "d", "ends the process (single-threaded until the processes issue)";
+    uname => Full, Some(p::sys_uname), "p", "";
+    fcntl => Partial, Some(f::sys_fcntl), "fdx", "F_DUPFD*, F_GETFD/F_SETFD, F_GETFL/F_SETFL; locks come with the files issue";
+    getdents64 => Full, Some(f::sys_getdents64), "fpu", "";
+    getcwd => Full, Some(f::sys_getcwd), "pu", "";
+    chdir => Full, Some(f::sys_chdir), "s", "";
+    fchdir => Full, Some(f::sys_fchdir), "f", "";
+    readlink => Full, Some(f::sys_readlink), "spu", "";
+    umask => Full, Some(p::sys_umask), "o", "";
+    gettimeofday => Full, Some(tm::sys_gettimeofday), "pp", "";
+    getrlimit => Full, Some(p::sys_getrlimit), "dp", "";
+    getrusage => Partial, Some(tm::sys_getrusage), "dp", "the sandbox's own CPU times";
+    sysinfo => Full, Some(p::sys_sysinfo), "p", "";
+    times => Partial, Some(tm::sys_times), "p", "the sandbox's own CPU times";
+    getuid => Full, Some(p::sys_getuid), "", "";
+    getgid => Full, Some(p::sys_getgid), "", "";
+    geteuid => Full, Some(p::sys_geteuid), "", "";
+    getegid => Full, Some(p::sys_getegid), "", "";
+    getppid => Full, Some(p::sys_getppid), "", "";
+    getpgrp => Partial, Some(p::sys_getpgrp), "", "one process group until the processes issue";
+    getgroups => Full, Some(p::sys_getgroups), "dp", "";
+    getresuid => Full, Some(p::sys_getresuid), "ppp", "";
+    getresgid => Full, Some(p::sys_getresgid), "ppp", "";
+    getpgid => Partial, Some(p::sys_getpgid), "d", "one process group until the processes issue";
+    getsid => Partial, Some(p::sys_getsid), "d", "one session until the processes issue";
+    sigaltstack => Partial, Some(p::sys_sigaltstack), "pp", "recorded; delivery comes with the signals issue";
+    arch_prctl => Partial, Some(p::sys_arch_prctl), "xp", "ARCH_SET/GET_FS/GS; CPUID faulting refused";
+    prctl => Partial, Some(p::sys_prctl), "dxxxx", "PR_SET/GET_NAME, PR_GET/SET_DUMPABLE, PR_SET_NO_NEW_PRIVS; EINVAL otherwise";
+    setrlimit => Partial, Some(p::sys_setrlimit), "dp", "recorded, enforced for RLIMIT_NOFILE, RLIMIT_STACK, RLIMIT_AS";
+    gettid => Full, Some(p::sys_gettid), "", "";
+    time => Full, Some(tm::sys_time), "p", "";
+    sched_getaffinity => Partial, Some(p::sys_sched_getaffinity), "dup", "the host's CPUs";
+    set_tid_address => Full, Some(p::sys_set_tid_address), "p", "";
+    clock_gettime => Full, Some(tm::sys_clock_gettime), "dp", "";
+    clock_getres => Full, Some(tm::sys_clock_getres), "dp", "";
+    clock_nanosleep => Partial, Some(tm::sys_clock_nanosleep), "ddpp", "not interruptible until signals";
+    exit_group => Full, Some(p::sys_exit_group), "d", "";
+    openat => Partial, Some(f::sys_openat), "FsOo", "creating files needs the files issue: EROFS on the read-only root";
+    newfstatat => Full, Some(f::sys_newfstatat), "Fspx", "";
+    readlinkat => Full, Some(f::sys_readlinkat), "Fspu", "";
+    faccessat => Full, Some(f::sys_faccessat), "Fso", "";
+    set_robust_list => Partial, Some(p::sys_set_robust_list), "px", "recorded; walked at exit once threads exist";
+    dup3 => Full, Some(f::sys_dup3), "ffx", "";
+    pipe2 => Full, Some(f::sys_pipe2), "px", "";
+    preadv => Full, Some(f::sys_preadv), "fpdD", "";
+    pwritev => Full, Some(f::sys_pwritev), "fpdD", "";
+    prlimit64 => Partial, Some(p::sys_prlimit64), "ddpp", "own process only until the processes issue";
+    getrandom => Full, Some(p::sys_getrandom), "Bux", "";
+    statx => Full, Some(f::sys_statx), "Fsxxp", "";
+    rseq => Refused, Some(p::sys_enosys), "pxdx", "ENOSYS: glibc then runs without restartable sequences";
+    faccessat2 => Full, Some(f::sys_faccessat2), "Fsox", "";
+    getxattr => Partial, Some(f::sys_getxattr), "ssBu", "host xattrs, read-only";
+    lgetxattr => Partial, Some(f::sys_lgetxattr), "ssBu", "host xattrs, read-only";
+    fgetxattr => Partial, Some(f::sys_fgetxattr), "fsBu", "host xattrs, read-only";
+    futex => Partial, Some(fx::sys_futex), "pxdpps", "WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, *_BITSET; private keys only; PI operations ENOSYS";
+    kill => Partial, Some(fx::sys_kill), "dS", "the caller's own process only; handlers recorded, not run, until the signals issue";
+    tkill => Partial, Some(fx::sys_tkill), "dS", "the caller only, until the signals issue";
+    tgkill => Partial, Some(fx::sys_tgkill), "ddS", "the caller only, until the signals issue";
+    close_range => Full, Some(f::sys_close_range), "ffx", "";
+};
+
+/// Where a not-yet-implemented call is planned.
+fn note_for_missing(name: &str) -> &'static str {
+    const PROCESSES: &[&str] = &[
+        "clone",
+        "clone3",
+        "fork",
+        "vfork",
+        "execve",
+        "execveat",
+        "wait4",
+        "waitid",
+        "kill",
+        "tkill",
+        "tgkill",
+        "rt_sigreturn",
+        "rt_sigpending",
+        "rt_sigsuspend",
+        "rt_sigtimedwait",
+        "rt_sigqueueinfo",
+        "rt_tgsigqueueinfo",
+        "pause",
+        "alarm",
+        "setitimer",
+        "getitimer",
+        "timer_create",
+        "timer_settime",
+        "timer_gettime",
+        "timer_getoverrun",
+        "timer_delete",
+        "futex",
+        "get_robust_list",
+        "setpgid",
+        "setsid",
+        "setuid",
+        "setgid",
+        "setreuid",
+        "setregid",
+        "setresuid",
+        "setresgid",
+        "setgroups",
+        "setfsuid",
+        "setfsgid",
+        "capget",
+        "capset",
+        "pidfd_open",
+        "pidfd_send_signal",
+        "ptrace",
+        "sched_setaffinity",
+        "sched_setscheduler",
+        "sched_getscheduler",
+        "sched_setparam",
+        "sched_getparam",
+        "sched_get_priority_max",
+        "sched_get_priority_min",
+        "getpriority",
+        "setpriority",
+        "getcpu",
+        "membarrier",
+        "personality",
+        "clock_settime",
+        "settimeofday",
+        "adjtimex",
+        "clock_adjtime",
+        "restart_syscall",
+        "exit_group",
+    ];
+    const NETWORK: &[&str] = &[
+        "socket",
+        "socketpair",
+        "connect",
+        "accept",
+        "accept4",
+        "bind",
+        "listen",
+        "sendto",
+        "recvfrom",
+        "sendmsg",
+        "recvmsg",
+        "sendmmsg",
+        "recvmmsg",
+        "shutdown",
+        "getsockname",
+        "getpeername",
+        "setsockopt",
+        "getsockopt",
+    ];
+    if PROCESSES.contains(&name) {
+        "comes with the processes issue"
+    } else if NETWORK.contains(&name) {
+        "comes with the network issue"
+    } else if name.contains("xattr")
+        || name.starts_with("inotify")
+        || name.contains("mkdir")
+        || name.contains("link")
+        || name.contains("rename")
+        || name.contains("chmod")
+        || name.contains("chown")
+        || name.contains("mount")
+        || name.contains("truncate")
+        || name.contains("sync")
+        || name.contains("statfs")
+        || matches!(
+            name,
+            "mknod"
+                | "mknodat"
+                | "creat"
+                | "utime"
+                | "utimes"
+                | "utimensat"
+                | "futimesat"
+                | "fallocate"
+                | "sendfile"
+                | "splice"
+                | "tee"
+                | "copy_file_range"
+                | "flock"
+                | "chroot"
+                | "memfd_create"
+                | "openat2"
+                | "name_to_handle_at"
+                | "open_by_handle_at"
+                | "fadvise64"
+                | "readahead"
+                | "pivot_root"
+        )
+    {
+        "comes with the files issue"
+    } else {
+        "not implemented"
+    }
+}
+
+fn build() -> Vec<Entry> {
+    let mut table: Vec<Entry> = SYSNO_NAMES
+        .iter()
+        .map(|name| Entry {
+            name,
+            handler: None,
+            support: Support::Unimplemented,
+            note: note_for_missing(name),
+            args: "xxxxxx",
+        })
+        .collect();
+    for (name, support, handler, args, note) in ROWS {
+        if let Some(nr) = syscalls::Sysno::from_name(name) {
+            table[nr.0 as usize] = Entry {
+                name: SYSNO_NAMES[nr.0 as usize],
+                handler: *handler,
+                support: *support,
+                note,
+                args,
+            };
+        }
+    }
+    debug_assert_eq!(table.len(), SYSNO_COUNT);
+    table
+}
+
+static TABLE: OnceLock<Vec<Entry>> = OnceLock::new();
+
+/// The whole table, indexed by number (numbers x86_64 lacks have an empty name).
+pub fn all() -> &'static [Entry] {
+    TABLE.get_or_init(build)
+}
+
+/// The entry of a system call number.
+pub fn lookup(nr: u32) -> Option<&'static Entry> {
+    all().get(nr as usize).filter(|e| !e.name.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_names_a_real_syscall() {
+        for (name, support, handler, args, _) in ROWS {
+            assert!(
+                syscalls::Sysno::from_name(name).is_some(),
+                "{name} is not an x86_64 system call"
+            );
+            assert!(args.len() <= 6, "{name}: more than six arguments");
+            assert_eq!(
+                handler.is_some(),
+                *support != Support::Unimplemented,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn table_covers_every_number() {
+        let t = all();
+        assert_eq!(t.len(), SYSNO_COUNT);
+        assert_eq!(lookup(0).map(|e| e.name), Some("read"));
+        assert_eq!(lookup(231).map(|e| e.support), Some(Support::Full));
+        assert!(lookup(335).is_none()); // a hole in the x86_64 numbering
+        assert_eq!(lookup(56).map(|e| e.support), Some(Support::Unimplemented));
+        // clone, for now
+    }
+}

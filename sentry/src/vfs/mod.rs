@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The virtual file system: open file descriptions ([`File`]), their operations ([`FileOps`]),
+//! fd tables ([`FdTable`]), file systems ([`Filesystem`]) and path resolution ([`path`]).
+//!
+//! Ownership: an fd table holds `Arc<File>`s; a `File` (one open file description, shared by
+//! dup and fork) owns its `FileOps` object, which owns whatever host resource backs it. Memory
+//! mappings hold the `Arc<File>` they map.
+
+pub mod path;
+
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+/// Operations of an open file. Each default is the errno Linux gives for a file that does not
+/// support the operation.
+pub trait FileOps: Send + Sync {
+    /// Whether the file is a stream (pipe, terminal, socket): it has no position; pread and
+    /// pwrite give ESPIPE.
+    fn is_stream(&self) -> bool {
+        false
+    }
+    /// Reads at `offset` (positional files). Linux: EINVAL for files that cannot be read.
+    fn read_at(&self, _buf: &mut [u8], _offset: u64) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// Writes at `offset` (positional files).
+    fn write_at(&self, _buf: &[u8], _offset: u64) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// Reads from a stream.
+    fn read_stream(&self, _buf: &mut [u8], _nonblock: bool) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// Writes to a stream.
+    fn write_stream(&self, _buf: &[u8], _nonblock: bool) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// For files whose position lives on the host (the host's stdio): seeks there.
+    fn host_seek(&self, _offset: i64, _whence: u32) -> Option<Result<u64, Errno>> {
+        None
+    }
+    /// fstat(2).
+    fn stat(&self) -> Result<Stat, Errno>;
+    /// getdents64(2) into `buf` from directory position `*pos`; returns the bytes written.
+    /// Linux: ENOTDIR for a file that is not a directory.
+    fn getdents(&self, _buf: &mut [u8], _pos: &mut u64) -> Result<usize, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+    /// An ioctl whose argument (already copied in, and copied out after) is `data`.
+    fn ioctl(&self, _req: u32, _data: &mut [u8]) -> Result<u64, Errno> {
+        Err(Errno::ENOTTY)
+    }
+    /// Bytes ready to read (FIONREAD); ENOTTY where the file has no such notion.
+    fn readable_bytes(&self) -> Result<usize, Errno> {
+        Err(Errno::ENOTTY)
+    }
+    /// The host descriptor to map, for files that can be mapped. Linux: ENODEV otherwise.
+    fn host_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+}
+
+static NEXT_FILE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// An open file description: shared by dup(2) and fork(2), with one position and one set of
+/// status flags.
+pub struct File {
+    /// Unique over the sentry's life (keys the platform's cache of donated fds).
+    pub id: u64,
+    /// What the file does.
+    pub ops: Box<dyn FileOps>,
+    /// Access mode and status flags (O_RDONLY..., O_APPEND, O_NONBLOCK, ...).
+    flags: AtomicU32,
+    /// The file position.
+    pub pos: Mutex<u64>,
+    /// The path it was opened by (absolute in the sandbox), for /proc and --strace.
+    pub path: String,
+}
+
+impl File {
+    /// A new open file description.
+    pub fn new(ops: Box<dyn FileOps>, flags: u32, path: impl Into<String>) -> Arc<File> {
+        Arc::new(File {
+            id: NEXT_FILE_ID.fetch_add(1, Ordering::Relaxed),
+            ops,
+            flags: AtomicU32::new(flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)),
+            pos: Mutex::new(0),
+            path: path.into(),
+        })
+    }
+
+    /// The status flags (F_GETFL).
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// Changes the flags F_SETFL may change (O_APPEND, O_NONBLOCK, O_ASYNC, O_DIRECT, O_NOATIME).
+    pub fn set_flags(&self, flags: u32) {
+        let settable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+        let old = self.flags();
+        self.flags
+            .store((old & !settable) | (flags & settable), Ordering::Relaxed);
+    }
+
+    fn is_path(&self) -> bool {
+        self.flags() & O_PATH != 0
+    }
+
+    /// Whether the description was opened for reading.
+    pub fn readable(&self) -> bool {
+        !self.is_path() && matches!(self.flags() & O_ACCMODE, O_RDONLY | O_RDWR)
+    }
+
+    /// Whether the description was opened for writing.
+    pub fn writable(&self) -> bool {
+        !self.is_path() && matches!(self.flags() & O_ACCMODE, O_WRONLY | O_RDWR)
+    }
+
+    fn position(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.pos.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// read(2).
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        if !self.readable() {
+            return Err(Errno::EBADF);
+        }
+        if self.ops.is_stream() {
+            return self.ops.read_stream(buf, self.flags() & O_NONBLOCK != 0);
+        }
+        let mut pos = self.position();
+        let n = self.ops.read_at(buf, *pos)?;
+        *pos += n as u64;
+        Ok(n)
+    }
+
+    /// write(2).
+    pub fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        if self.ops.is_stream() {
+            return self.ops.write_stream(buf, self.flags() & O_NONBLOCK != 0);
+        }
+        let mut pos = self.position();
+        if self.flags() & O_APPEND != 0 {
+            *pos = self.ops.stat()?.st_size as u64;
+        }
+        let n = self.ops.write_at(buf, *pos)?;
+        *pos += n as u64;
+        Ok(n)
+    }
+
+    /// pread64(2).
+    pub fn pread(&self, buf: &mut [u8], offset: i64) -> Result<usize, Errno> {
+        if !self.readable() {
+            return Err(Errno::EBADF);
+        }
+        if self.ops.is_stream() {
+            return Err(Errno::ESPIPE);
+        }
+        if offset < 0 {
+            return Err(Errno::EINVAL);
+        }
+        self.ops.read_at(buf, offset as u64)
+    }
+
+    /// pwrite64(2).
+    pub fn pwrite(&self, buf: &[u8], offset: i64) -> Result<usize, Errno> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        if self.ops.is_stream() {
+            return Err(Errno::ESPIPE);
+        }
+        if offset < 0 {
+            return Err(Errno::EINVAL);
+        }
+        self.ops.write_at(buf, offset as u64)
+    }
+
+    /// lseek(2).
+    pub fn seek(&self, offset: i64, whence: u32) -> Result<u64, Errno> {
+        if let Some(r) = self.ops.host_seek(offset, whence) {
+            return r;
+        }
+        if self.ops.is_stream() {
+            return Err(Errno::ESPIPE);
+        }
+        let mut pos = self.position();
+        let base: i64 = match whence {
+            SEEK_SET => 0,
+            SEEK_CUR => *pos as i64,
+            SEEK_END => self.ops.stat()?.st_size,
+            SEEK_DATA | SEEK_HOLE => {
+                let size = self.ops.stat()?.st_size;
+                if offset < 0 || offset >= size {
+                    return Err(Errno::ENXIO);
+                }
+                let new = if whence == SEEK_DATA { offset } else { size };
+                *pos = new as u64;
+                return Ok(new as u64);
+            }
+            _ => return Err(Errno::EINVAL),
+        };
+        let new = base.checked_add(offset).ok_or(Errno::EOVERFLOW)?;
+        if new < 0 {
+            return Err(Errno::EINVAL);
+        }
+        *pos = new as u64;
+        Ok(new as u64)
+    }
+
+    /// getdents64(2).
+    pub fn getdents(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        if self.is_path() {
+            return Err(Errno::EBADF);
+        }
+        let mut pos = self.position();
+        self.ops.getdents(buf, &mut pos)
+    }
+}
+
+/// Appends one `linux_dirent64` record to `buf` at `*used`; false if it does not fit.
+pub fn put_dirent(
+    buf: &mut [u8],
+    used: &mut usize,
+    ino: u64,
+    next_off: i64,
+    dtype: u8,
+    name: &[u8],
+) -> bool {
+    let reclen = (DIRENT64_NAME_OFFSET + name.len() + 1 + 7) & !7;
+    if *used + reclen > buf.len() {
+        return false;
+    }
+    let rec = &mut buf[*used..*used + reclen];
+    rec.fill(0);
+    rec[0..8].copy_from_slice(&ino.to_le_bytes());
+    rec[8..16].copy_from_slice(&next_off.to_le_bytes());
+    rec[16..18].copy_from_slice(&(reclen as u16).to_le_bytes());
+    rec[18] = dtype;
+    rec[DIRENT64_NAME_OFFSET..DIRENT64_NAME_OFFSET + name.len()].copy_from_slice(name);
+    *used += reclen;
+    true
+}
+
+/// Serves getdents64 from a fixed list of entries; the position is the index.
+pub fn getdents_from_list(
+    entries: &[(u64, u8, &[u8])],
+    buf: &mut [u8],
+    pos: &mut u64,
+) -> Result<usize, Errno> {
+    let mut used = 0;
+    while let Some((ino, dtype, name)) = entries.get(*pos as usize) {
+        if !put_dirent(buf, &mut used, *ino, *pos as i64 + 1, *dtype, name) {
+            if used == 0 {
+                return Err(Errno::EINVAL);
+            }
+            break;
+        }
+        *pos += 1;
+    }
+    Ok(used)
+}
+
+/// A file system: what a mount serves. Paths are relative to its root, without leading `/`
+/// (`""` is the root), and contain no symlinks except possibly the last component.
+pub trait Filesystem: Send + Sync {
+    /// lstat of a path.
+    fn lstat(&self, rel: &str) -> Result<Stat, Errno>;
+    /// readlink of a path. Linux: EINVAL when it is not a symlink.
+    fn readlink(&self, rel: &str) -> Result<Vec<u8>, Errno>;
+    /// Opens an existing path (the last component is not followed). `flags` are open(2)'s.
+    fn open(&self, rel: &str, flags: u32) -> Result<Box<dyn FileOps>, Errno>;
+    /// Creates and opens a regular file. Linux: EROFS on a read-only file system.
+    fn create(&self, _rel: &str, _flags: u32, _mode: u32) -> Result<Box<dyn FileOps>, Errno> {
+        Err(Errno::EROFS)
+    }
+    /// Whether the file system refuses writes.
+    fn read_only(&self) -> bool;
+    /// getxattr(2) of a path. Linux: ENODATA when the attribute is absent.
+    fn getxattr(&self, _rel: &str, _name: &[u8], _follow: bool) -> Result<Vec<u8>, Errno> {
+        Err(Errno::ENODATA)
+    }
+    /// listxattr(2) of a path.
+    fn listxattr(&self, _rel: &str) -> Result<Vec<u8>, Errno> {
+        Ok(Vec::new())
+    }
+}
+
+/// One fd table entry.
+#[derive(Clone)]
+pub struct FdEntry {
+    /// The open file description.
+    pub file: Arc<File>,
+    /// FD_CLOEXEC.
+    pub cloexec: bool,
+}
+
+/// A table of file descriptors.
+#[derive(Clone, Default)]
+pub struct FdTable {
+    fds: Vec<Option<FdEntry>>,
+}
+
+impl FdTable {
+    /// Looks up an fd.
+    pub fn get(&self, fd: i32) -> Result<&FdEntry, Errno> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.fds.get(i))
+            .and_then(|e| e.as_ref())
+            .ok_or(Errno::EBADF)
+    }
+
+    /// Looks up an fd's file.
+    pub fn file(&self, fd: i32) -> Result<Arc<File>, Errno> {
+        self.get(fd).map(|e| e.file.clone())
+    }
+
+    /// Sets FD_CLOEXEC.
+    pub fn set_cloexec(&mut self, fd: i32, cloexec: bool) -> Result<(), Errno> {
+        let e = usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.fds.get_mut(i))
+            .and_then(|e| e.as_mut());
+        e.ok_or(Errno::EBADF)?.cloexec = cloexec;
+        Ok(())
+    }
+
+    /// Installs `file` at the lowest free fd >= `min`, below `limit` (EMFILE otherwise).
+    pub fn alloc(
+        &mut self,
+        file: Arc<File>,
+        cloexec: bool,
+        min: i32,
+        limit: u64,
+    ) -> Result<i32, Errno> {
+        let min = usize::try_from(min).map_err(|_| Errno::EINVAL)?;
+        let limit = usize::try_from(limit.min(1 << 20)).unwrap_or(1 << 20);
+        if min >= limit {
+            return Err(Errno::EMFILE);
+        }
+        let slot = (min..limit)
+            .find(|i| self.fds.get(*i).is_none_or(|e| e.is_none()))
+            .ok_or(Errno::EMFILE)?;
+        if slot >= self.fds.len() {
+            self.fds.resize(slot + 1, None);
+        }
+        self.fds[slot] = Some(FdEntry { file, cloexec });
+        Ok(slot as i32)
+    }
+
+    /// Installs `file` at exactly `fd`, returning what was there.
+    pub fn install(
+        &mut self,
+        fd: i32,
+        file: Arc<File>,
+        cloexec: bool,
+        limit: u64,
+    ) -> Result<Option<FdEntry>, Errno> {
+        let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        if i as u64 >= limit.min(1 << 20) {
+            return Err(Errno::EBADF);
+        }
+        if i >= self.fds.len() {
+            self.fds.resize(i + 1, None);
+        }
+        Ok(self.fds[i].replace(FdEntry { file, cloexec }))
+    }
+
+    /// Removes an fd.
+    pub fn remove(&mut self, fd: i32) -> Result<FdEntry, Errno> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.fds.get_mut(i))
+            .and_then(|e| e.take())
+            .ok_or(Errno::EBADF)
+    }
+
+    /// The open fds, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (i32, &FdEntry)> {
+        self.fds
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (i as i32, e)))
+    }
+}
