@@ -140,6 +140,15 @@ impl FileOps for DevFile {
     fn stat(&self) -> Result<Stat, Errno> {
         Ok(self.stat)
     }
+
+    fn host_seek(&self, _offset: i64, _whence: u32) -> Option<Result<u64, Errno>> {
+        // null_lseek and noop_llseek: the position stays 0.
+        Some(Ok(0))
+    }
+
+    fn maps_as_anonymous(&self) -> bool {
+        self.dev == Dev::Zero
+    }
 }
 
 /// Fills `buf` from the host's random source.

@@ -146,8 +146,24 @@ pub fn sys_close_range(t: &mut Task) -> SysResult {
 }
 
 /// Reads up to `count` bytes from `file` into application memory at `addr`.
+/// Linux's access_ok: the range must lie in user space (the pages themselves are checked on
+/// copy).
+fn access_ok(addr: u64, len: u64) -> Result<(), Errno> {
+    match addr.checked_add(len) {
+        Some(end) if end <= TASK_SIZE => Ok(()),
+        _ => Err(Errno::EFAULT),
+    }
+}
+
 fn read_into(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>) -> SysResult {
+    if !file.readable() {
+        return Err(Errno::EBADF);
+    }
+    if offset.is_some() && file.ops.is_stream() {
+        return Err(Errno::ESPIPE);
+    }
     let count = count.min(MAX_RW_COUNT) as usize;
+    access_ok(addr, count as u64)?;
     if count == 0 {
         // Still check the descriptor can be read.
         return match offset {
@@ -188,7 +204,14 @@ fn read_into(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>) 
 
 /// Writes `count` bytes of application memory at `addr` to `file`.
 fn write_from(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>) -> SysResult {
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    if offset.is_some() && file.ops.is_stream() {
+        return Err(Errno::ESPIPE);
+    }
     let count = count.min(MAX_RW_COUNT) as usize;
+    access_ok(addr, count as u64)?;
     if count == 0 {
         return match offset {
             Some(off) => file.pwrite(&[], off).map(|n| n as u64),
@@ -522,10 +545,16 @@ pub fn sys_readlinkat(t: &mut Task) -> SysResult {
 /// Implements getdents64(2).
 pub fn sys_getdents64(t: &mut Task) -> SysResult {
     let file = t.file(fd_arg(t, 0))?;
-    let count = (t.arg(2) as u32 as usize).min(CHUNK);
-    let mut buf = vec![0u8; count];
+    let (addr, count) = (t.arg(1), t.arg(2) as u32 as usize);
+    access_ok(addr, count as u64)?;
+    let mut buf = vec![0u8; count.min(CHUNK)];
+    let saved = *file.pos.lock().unwrap_or_else(|e| e.into_inner());
     let n = file.getdents(&mut buf)?;
-    t.copy_out(t.arg(1), &buf[..n])?;
+    if let Err(e) = t.copy_out(addr, &buf[..n]) {
+        // Nothing was consumed: the next call sees the same entries.
+        *file.pos.lock().unwrap_or_else(|e| e.into_inner()) = saved;
+        return Err(e);
+    }
     Ok(n as u64)
 }
 

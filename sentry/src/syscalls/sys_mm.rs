@@ -53,6 +53,15 @@ pub fn sys_mmap(t: &mut Task) -> SysResult {
         _ => return Err(Errno::EINVAL),
     }
     let prot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+    if flags & MAP_ANONYMOUS != 0 && !matches!(flags & MAP_TYPE, MAP_SHARED | MAP_PRIVATE) {
+        return Err(Errno::EINVAL);
+    }
+    let anon_file = flags & MAP_ANONYMOUS == 0 && t.file(fd)?.ops.maps_as_anonymous();
+    let flags = if anon_file {
+        flags | MAP_ANONYMOUS
+    } else {
+        flags
+    };
     let file = if flags & MAP_ANONYMOUS != 0 {
         None
     } else {

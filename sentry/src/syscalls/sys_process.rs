@@ -8,8 +8,21 @@ use syscalls::Errno;
 use super::SysResult;
 use crate::kernel::{lock, ExitStatus, Task};
 
-/// For calls refused on purpose with ENOSYS (glibc falls back).
-pub fn sys_enosys(_t: &mut Task) -> SysResult {
+/// Implements rseq(2)'s argument checks; a valid registration is refused with ENOSYS, which
+/// glibc takes as "run without restartable sequences".
+pub fn sys_rseq(t: &mut Task) -> SysResult {
+    const RSEQ_FLAG_UNREGISTER: u64 = 1;
+    let (addr, len, flags) = (t.arg(0), t.arg(1) as u32, t.arg(2));
+    if flags & !RSEQ_FLAG_UNREGISTER != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & RSEQ_FLAG_UNREGISTER != 0 {
+        // Nothing was ever registered.
+        return Err(Errno::EINVAL);
+    }
+    if len < 32 || addr % 32 != 0 {
+        return Err(Errno::EINVAL);
+    }
     Err(Errno::ENOSYS)
 }
 
@@ -276,7 +289,7 @@ pub fn sys_getrandom(t: &mut Task) -> SysResult {
 pub fn sys_sysinfo(t: &mut Task) -> SysResult {
     let host = nix::sys::sysinfo::sysinfo().map_err(|e| Errno(e as i32))?;
     let info = Sysinfo {
-        uptime: t.k.boot.elapsed().as_secs() as i64,
+        uptime: host.uptime().as_secs() as i64,
         loads: [0; 3],
         totalram: host.ram_total(),
         freeram: host.ram_unused(),

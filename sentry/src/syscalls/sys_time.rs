@@ -116,10 +116,10 @@ pub fn sys_clock_nanosleep(t: &mut Task) -> SysResult {
         | CLOCK_BOOTTIME
         | CLOCK_TAI
         | CLOCK_PROCESS_CPUTIME_ID => clock(id)?,
-        CLOCK_THREAD_CPUTIME_ID => return Err(Errno::EINVAL),
+        CLOCK_THREAD_CPUTIME_ID => return Err(Errno::EOPNOTSUPP),
         CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => return Err(Errno::EPERM),
         _ if id < 0 => clock(id)?,
-        _ => return Err(Errno::EOPNOTSUPP),
+        _ => return Err(Errno::EINVAL),
     };
     let ts = read_timespec(t, req)?;
     if flags & TIMER_ABSTIME != 0 {

@@ -58,6 +58,10 @@ pub trait FileOps: Send + Sync {
     fn readable_bytes(&self) -> Result<usize, Errno> {
         Err(Errno::ENOTTY)
     }
+    /// Whether mapping the file gives anonymous memory (/dev/zero).
+    fn maps_as_anonymous(&self) -> bool {
+        false
+    }
     /// The host descriptor to map, for files that can be mapped. Linux: ENODEV otherwise.
     fn host_fd(&self) -> Option<BorrowedFd<'_>> {
         None
