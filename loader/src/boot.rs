@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 use sentry::fsimpl::dev::DevFs;
 use sentry::fsimpl::host::{HostFs, HostStream};
 use sentry::fsimpl::synthetic::EmptyFs;
-use sentry::kernel::{self, Credentials, ExitStatus, FsContext, Kernel, SigHand, Task};
-use sentry::mm::MemoryManager;
+use sentry::kernel::{self, Credentials, ExitStatus, FsContext, Kernel, Task};
 use sentry::platform::ptrace::PtracePlatform;
 use sentry::platform::Platform;
 use sentry::vfs::path::Mounts;
-use sentry::vfs::{FdTable, File};
+use sentry::fsimpl::tmpfs::TmpFs;
+use sentry::vfs::{FdTable, File, Owner};
 use syscalls::abi::*;
 use syscalls::Errno;
 
@@ -95,9 +95,10 @@ fn host_limits() -> [Rlimit; RLIM_NLIMITS as usize] {
 
 fn mounts() -> Result<Mounts, Errno> {
     let mut m = Mounts::new(Arc::new(HostFs::new("/")?));
-    m.mount("/dev", Arc::new(DevFs::new(kernel::DEVFS_DEV)));
-    m.mount("/proc", Arc::new(EmptyFs::new(kernel::EMPTYFS_DEV)));
-    m.mount("/sys", Arc::new(EmptyFs::new(kernel::EMPTYFS_DEV + 1)));
+    m.mount("/dev", DevFs::new(kernel::DEVFS_DEV));
+    m.mount("/proc", EmptyFs::new(kernel::EMPTYFS_DEV));
+    m.mount("/sys", EmptyFs::new(kernel::EMPTYFS_DEV + 1));
+    m.mount("/tmp", TmpFs::new(0x20, 0o1777, Owner::default(), None));
     Ok(m)
 }
 
@@ -248,92 +249,38 @@ pub fn run(args: RunArgs) -> i32 {
 
     // The first task runs on a thread of its own: the one that traces its stub.
     let k2 = k.clone();
-    let handle = std::thread::Builder::new().name("task-1".into()).spawn(
-        move || -> Result<ExitStatus, (String, i32)> {
-            let (space, ctx) = k2
-                .platform
-                .new_process()
-                .map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR))?;
-            let limits = host_limits();
-            let mut mm = MemoryManager::new(space);
-            mm.as_limit = limits[RLIMIT_AS as usize].rlim_cur;
-            let regs = ctx.initial_registers();
-            let mut t = Task {
-                k: k2.clone(),
-                tid: 1,
-                tgid: 1,
-                ppid: 0,
-                regs,
-                ctx,
-                mm: Arc::new(Mutex::new(mm)),
-                fds: Arc::new(Mutex::new(stdio())),
-                fs: Arc::new(Mutex::new(FsContext { cwd, umask: 0o022 })),
-                creds,
-                sighand: Arc::new(Mutex::new(SigHand::default())),
-                sigmask: 0,
-                altstack: (0, 2, 0),
-                limits: Arc::new(Mutex::new(limits)),
-                clear_child_tid: 0,
-                robust_list: (0, 0),
-                comm: [0; 16],
-                exit: None,
-            };
-            let base = program.rsplit(|b| *b == b'/').next().unwrap_or(&program);
-            let n = base.len().min(15);
-            t.comm[..n].copy_from_slice(&base[..n]);
-            let loaded = sentry::elf::load(&mut t, &program, argv, env).map_err(|e| {
-                t.ctx.kill();
-                match e {
-                    Errno::ENOEXEC => (
-                        format!(
-                            "{shown}: cannot execute: not an ELF executable or script it can load"
-                        ),
-                        EXIT_CANNOT_EXECUTE,
-                    ),
-                    Errno::EACCES => (format!("{shown}: Permission denied"), EXIT_CANNOT_EXECUTE),
-                    Errno::ENOENT => (
-                        format!("{shown}: No such file or directory (its interpreter?)"),
-                        EXIT_NOT_FOUND,
-                    ),
-                    e => (
-                        format!("{shown}: cannot execute: {}", e.description()),
-                        EXIT_CANNOT_EXECUTE,
-                    ),
+    let handle = std::thread::Builder::new().name("task-1".into()).spawn(move || -> Result<(), (String, i32)> {
+        let ctx = k2.platform.new_process().map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR))?;
+        let base = program.rsplit(|b| *b == b'/').next().unwrap_or(&program).to_vec();
+        let fs = FsContext { cwd, umask: 0o022 };
+        let mut t = Task::new_init(k2.clone(), ctx, stdio(), fs, creds, host_limits(), &base);
+        if let Err(e) = kernel::load_initial(&mut t, &program, argv, env) {
+            t.ctx.kill_process();
+            return Err(match e {
+                Errno::ENOEXEC => {
+                    (format!("{shown}: cannot execute: not an ELF executable or script it can load"), EXIT_CANNOT_EXECUTE)
                 }
-            })?;
-            t.regs.rip = loaded.entry;
-            t.regs.rsp = loaded.sp;
-            for r in [
-                &mut t.regs.rax,
-                &mut t.regs.rbx,
-                &mut t.regs.rcx,
-                &mut t.regs.rdx,
-                &mut t.regs.rsi,
-                &mut t.regs.rdi,
-                &mut t.regs.rbp,
-                &mut t.regs.r8,
-                &mut t.regs.r9,
-                &mut t.regs.r10,
-                &mut t.regs.r11,
-                &mut t.regs.r12,
-                &mut t.regs.r13,
-                &mut t.regs.r14,
-                &mut t.regs.r15,
-            ] {
-                *r = 0;
-            }
-            t.regs.fs_base = 0;
-            t.regs.gs_base = 0;
-            Ok(kernel::run(t))
-        },
-    );
+                Errno::EACCES => (format!("{shown}: Permission denied"), EXIT_CANNOT_EXECUTE),
+                Errno::ENOENT => (format!("{shown}: No such file or directory (its interpreter?)"), EXIT_NOT_FOUND),
+                e => (format!("{shown}: cannot execute: {}", e.description()), EXIT_CANNOT_EXECUTE),
+            });
+        }
+        kernel::run(t);
+        Ok(())
+    });
     let handle = match handle {
         Ok(h) => h,
         Err(e) => return fail(format!("starting a sentry thread: {e}"), EXIT_SANDBOX_ERROR),
     };
     match handle.join() {
-        Ok(Ok(status)) => status.shell_status(),
-        Ok(Err((msg, code))) => fail(msg, code),
-        Err(_) => fail("the sentry's task thread panicked", EXIT_SANDBOX_ERROR),
+        Ok(Ok(())) => {}
+        Ok(Err((msg, code))) => return fail(msg, code),
+        Err(_) => return fail("the sentry's task thread panicked", EXIT_SANDBOX_ERROR),
     }
+    // PID 1's end is the sandbox's; its thread may have ended before its other threads.
+    let mut done = kernel::lock(&k.init_exit);
+    while done.is_none() {
+        done = k.init_cond.wait(done).unwrap_or_else(|e| e.into_inner());
+    }
+    done.map(ExitStatus::shell_status).unwrap_or(EXIT_SANDBOX_ERROR)
 }

@@ -4,6 +4,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
+pub use crate::abi_files::*;
+
 /// Size of a page on x86_64.
 pub const PAGE_SIZE: u64 = 4096;
 /// One past the highest user address (47-bit user space).

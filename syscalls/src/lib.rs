@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod abi;
+mod abi_files;
 mod errno;
 mod sysno;
 

@@ -18,6 +18,7 @@ use syscalls::Errno;
 
 use crate::kernel::Task;
 use crate::mm::{page_down, page_up, MemoryManager, PIE_BASE, STACK_TOP};
+use crate::platform::Context;
 use crate::vfs::File;
 
 /// Longest `#!` line Linux reads.
@@ -62,8 +63,9 @@ pub fn open_exec(t: &Task, path: &[u8]) -> Result<Arc<File>, Errno> {
     if st.st_mode & S_IFMT != S_IFREG || !t.creds.may(st.st_mode, st.st_uid, st.st_gid, X_OK) {
         return Err(Errno::EACCES);
     }
-    let ops = r.fs.open(&r.rel, O_RDONLY)?;
-    Ok(File::new(ops, O_RDONLY, r.path))
+    let inode = r.inode.clone().ok_or(Errno::ENOENT)?;
+    let ops = inode.open(O_RDONLY)?;
+    Ok(File::open_inode(ops, O_RDONLY, r.path, inode, r.mount))
 }
 
 fn parse(file: Arc<File>) -> Result<Image, Errno> {
@@ -114,7 +116,7 @@ fn prot_of(ph: &ProgramHeader) -> u32 {
 }
 
 /// Maps an image's PT_LOAD segments; returns (load bias, end of the highest segment).
-fn map_image(mm: &mut MemoryManager, img: &Image, base: Option<u64>) -> Result<(u64, u64), Errno> {
+fn map_image(mm: &mut MemoryManager, ctx: &mut dyn Context, img: &Image, base: Option<u64>) -> Result<(u64, u64), Errno> {
     let loads: Vec<&ProgramHeader> = img.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
     if loads.is_empty() {
         return Err(Errno::ENOEXEC);
@@ -133,7 +135,7 @@ fn map_image(mm: &mut MemoryManager, img: &Image, base: Option<u64>) -> Result<(
     let bias = if img.header.e_type == ET_DYN {
         // Reserve the whole span first so the segments land together.
         let want = base.unwrap_or(0);
-        let at = mm.mmap(want, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, None)?;
+        let at = mm.mmap(ctx, want, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, None)?;
         at - lo
     } else {
         0
@@ -152,6 +154,7 @@ fn map_image(mm: &mut MemoryManager, img: &Image, base: Option<u64>) -> Result<(
             let off = ph.p_offset - (vaddr - start);
             let len = page_up(file_end - start).ok_or(Errno::ENOEXEC)?;
             mm.mmap(
+                ctx,
                 start,
                 len,
                 prot,
@@ -167,11 +170,12 @@ fn map_image(mm: &mut MemoryManager, img: &Image, base: Option<u64>) -> Result<(
             };
             if ph.p_filesz > 0 && file_page_end > file_end {
                 // The tail of the last file page is .bss: zero it (Linux's padzero).
-                mm.write_force(file_end, &vec![0u8; (file_page_end - file_end) as usize])?;
+                mm.write_force(ctx, file_end, &vec![0u8; (file_page_end - file_end) as usize])?;
             }
             let anon_end = page_up(mem_end).ok_or(Errno::ENOEXEC)?;
             if anon_end > file_page_end {
                 mm.mmap(
+                    ctx,
                     file_page_end,
                     anon_end - file_page_end,
                     prot,
@@ -245,7 +249,9 @@ fn parse_shebang(file: &File) -> Result<Option<(Vec<u8>, Option<Vec<u8>>)>, Errn
 /// Loads `path` with `argv` and `envp` into the task's (fresh) address space and returns where
 /// it starts. Follows `#!` scripts.
 pub fn load(
-    t: &mut Task,
+    t: &Task,
+    mm: &mut MemoryManager,
+    ctx: &mut dyn Context,
     path: &[u8],
     mut argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
@@ -293,16 +299,15 @@ pub fn load(
     };
 
     let stack_size = t.rlimit(RLIMIT_STACK).clamp(128 << 10, 1 << 30);
-    let mut mm = t.mm();
     mm.set_stack_size(stack_size);
-    let (bias, end) = map_image(&mut mm, &main, Some(PIE_BASE))?;
+    let (bias, end) = map_image(mm, ctx, &main, Some(PIE_BASE))?;
     let brk = page_up(end).ok_or(Errno::ENOEXEC)?;
     mm.brk_start = brk;
     mm.brk = brk;
     let mut entry = bias + main.header.e_entry;
     let mut base = 0;
     if let Some(img) = &interp {
-        let (ibias, _) = map_image(&mut mm, img, None)?;
+        let (ibias, _) = map_image(mm, ctx, img, None)?;
         base = ibias;
         entry = ibias + img.header.e_entry;
     }
@@ -310,6 +315,7 @@ pub fn load(
     // The stack.
     let stack_start = STACK_TOP - stack_size;
     mm.mmap(
+        ctx,
         stack_start,
         stack_size,
         PROT_READ | PROT_WRITE,

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-//! devfs: the character devices every program expects (null, zero, full, random, urandom).
+//! devfs: the character devices every program expects (null, zero, full, random, urandom,
+//! tty), and the fd, stdin, stdout, stderr links.
 
 use syscalls::abi::*;
 use syscalls::Errno;
 
-use super::synthetic::dir_stat;
-use crate::vfs::{getdents_from_list, FileOps, Filesystem};
+use std::sync::Arc;
+
+use super::synthetic::{SynthDir, SynthFs, SynthLink};
+use crate::kernel;
+use crate::vfs::{FileOps, Inode, SetAttr};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Dev {
@@ -16,31 +20,60 @@ enum Dev {
     Urandom,
 }
 
-const DEVICES: [(&str, Dev, u32, u32); 5] = [
+const DEVICES: [(&str, Dev, u32, u32); 6] = [
     ("null", Dev::Null, 1, 3),
     ("zero", Dev::Zero, 1, 5),
     ("full", Dev::Full, 1, 7),
     ("random", Dev::Random, 1, 8),
     ("urandom", Dev::Urandom, 1, 9),
+    ("tty", Dev::Null, 5, 0),
 ];
 
-/// The /dev file system.
-pub struct DevFs {
-    dev: u64,
+/// Character devices by (major, minor).
+fn device_of(rdev: u64) -> Option<(usize, Dev)> {
+    let (major, minor) = dev_split(rdev);
+    DEVICES
+        .iter()
+        .enumerate()
+        .find(|(_, d)| d.2 == major && d.3 == minor)
+        .map(|(i, d)| (i, d.1))
 }
 
-impl DevFs {
-    /// A devfs with device number `dev`.
-    pub fn new(dev: u64) -> DevFs {
-        DevFs { dev }
-    }
+/// Opens the character device `rdev` (for device nodes in any file system). Linux: ENXIO for
+/// a device with no driver.
+pub fn open_device(rdev: u64, _flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+    let (i, dev) = device_of(rdev).ok_or(Errno::ENXIO)?;
+    let (major, minor) = dev_split(rdev);
+    Ok(Box::new(DevFile {
+        dev,
+        stat: dev_stat(kernel::DEVFS_DEV, i as u64 + 2, major, minor),
+    }))
+}
 
-    fn find(rel: &str) -> Option<(usize, Dev, u32, u32)> {
-        DEVICES
-            .iter()
-            .enumerate()
-            .find(|(_, d)| d.0 == rel)
-            .map(|(i, d)| (i, d.1, d.2, d.3))
+/// The /dev file system: the devices, fd/stdin/stdout/stderr links into /proc/self/fd, and
+/// `shm` and `pts` left to mounts (shm is a tmpfs; pts waits for terminals and is absent).
+pub struct DevFs;
+
+impl DevFs {
+    /// A devfs with device number `dev`, with an empty `shm` directory to mount a tmpfs on.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(dev: u64) -> Arc<SynthFs> {
+        let mut entries: Vec<(&str, Arc<dyn Inode>)> = Vec::new();
+        for (i, d) in DEVICES.iter().enumerate() {
+            entries.push((
+                d.0,
+                Arc::new(DevNode {
+                    stat: dev_stat(dev, i as u64 + 2, d.2, d.3),
+                }),
+            ));
+        }
+        let base = DEVICES.len() as u64 + 2;
+        entries.push(("fd", SynthLink::new(dev, base, "/proc/self/fd")));
+        entries.push(("stdin", SynthLink::new(dev, base + 1, "/proc/self/fd/0")));
+        entries.push(("stdout", SynthLink::new(dev, base + 2, "/proc/self/fd/1")));
+        entries.push(("stderr", SynthLink::new(dev, base + 3, "/proc/self/fd/2")));
+        entries.push(("shm", SynthDir::with_mode(dev, base + 4, 0o1777, Vec::new())));
+        SynthFs::new("devtmpfs", TMPFS_MAGIC, false, SynthDir::with_mode(dev, 1, 0o755, entries))
     }
 }
 
@@ -56,60 +89,36 @@ fn dev_stat(fsdev: u64, ino: u64, major: u32, minor: u32) -> Stat {
     }
 }
 
-impl Filesystem for DevFs {
-    fn lstat(&self, rel: &str) -> Result<Stat, Errno> {
-        if rel.is_empty() {
-            return Ok(dir_stat(self.dev, 1));
-        }
-        let (i, _, major, minor) = Self::find(rel).ok_or(Errno::ENOENT)?;
-        Ok(dev_stat(self.dev, i as u64 + 2, major, minor))
+/// A device node of devfs.
+struct DevNode {
+    stat: Stat,
+}
+
+impl Inode for DevNode {
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(self.stat)
     }
 
-    fn readlink(&self, rel: &str) -> Result<Vec<u8>, Errno> {
-        self.lstat(rel).and(Err(Errno::EINVAL))
-    }
-
-    fn open(&self, rel: &str, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
-        if rel.is_empty() {
-            if matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR) {
-                return Err(Errno::EISDIR);
-            }
-            return Ok(Box::new(DevDir { dev: self.dev }));
+    fn open(&self, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+        if self.stat.st_rdev == makedev(5, 0) {
+            // The sandbox has no controlling terminal yet (Linux: ENXIO without one).
+            return Err(Errno::ENXIO);
         }
-        if flags & O_DIRECTORY != 0 {
-            return Err(Errno::ENOTDIR);
-        }
-        let (i, dev, major, minor) = Self::find(rel).ok_or(Errno::ENOENT)?;
+        let _ = flags;
+        let (_, dev) = device_of(self.stat.st_rdev).ok_or(Errno::ENXIO)?;
         Ok(Box::new(DevFile {
             dev,
-            stat: dev_stat(self.dev, i as u64 + 2, major, minor),
+            stat: self.stat,
         }))
     }
 
-    fn read_only(&self) -> bool {
-        false
-    }
-}
-
-struct DevDir {
-    dev: u64,
-}
-
-impl FileOps for DevDir {
-    fn read_at(&self, _buf: &mut [u8], _offset: u64) -> Result<usize, Errno> {
-        Err(Errno::EISDIR)
+    fn setattr(&self, _a: &SetAttr) -> Result<(), Errno> {
+        // chmod and utimes of device nodes are accepted and forgotten.
+        Ok(())
     }
 
-    fn stat(&self) -> Result<Stat, Errno> {
-        Ok(dir_stat(self.dev, 1))
-    }
-
-    fn getdents(&self, buf: &mut [u8], pos: &mut u64) -> Result<usize, Errno> {
-        let mut list: Vec<(u64, u8, &[u8])> = vec![(1, DT_DIR, b"."), (1, DT_DIR, b"..")];
-        for (i, d) in DEVICES.iter().enumerate() {
-            list.push((i as u64 + 2, DT_CHR, d.0.as_bytes()));
-        }
-        getdents_from_list(&list, buf, pos)
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

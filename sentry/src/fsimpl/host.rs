@@ -6,15 +6,15 @@
 //! open is `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)` beneath the
 //! view's root (symlinks are followed by the sentry's own path walk, never by the host).
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 
-use nix::fcntl::AtFlags;
 use nix::sys::stat::FileStat;
 use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::host_unsafe;
-use crate::vfs::{FileOps, Filesystem};
+use crate::vfs::{FileOps, Filesystem, Inode};
 
 fn errno(e: nix::Error) -> Errno {
     Errno(e as i32)
@@ -46,7 +46,7 @@ pub fn stat_from_host(s: &FileStat) -> Stat {
 
 /// The host tree under `root`, read-only.
 pub struct HostFs {
-    root: OwnedFd,
+    root: Arc<HostInode>,
 }
 
 impl HostFs {
@@ -61,64 +61,122 @@ impl HostFs {
         )
         .map_err(errno)?;
         Ok(HostFs {
-            root: host_unsafe::own_fd(fd),
+            root: Arc::new(HostInode {
+                fd: host_unsafe::own_fd(fd),
+                parent: None,
+                name: Vec::new(),
+            }),
         })
-    }
-
-    fn rel<'a>(rel: &'a str) -> &'a str {
-        if rel.is_empty() {
-            "."
-        } else {
-            rel
-        }
     }
 }
 
 impl Filesystem for HostFs {
-    fn lstat(&self, rel: &str) -> Result<Stat, Errno> {
-        let st = nix::sys::stat::fstatat(
-            Some(std::os::fd::AsRawFd::as_raw_fd(&self.root)),
-            Self::rel(rel),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(errno)?;
-        Ok(stat_from_host(&st))
+    fn root(&self) -> Arc<dyn Inode> {
+        self.root.clone()
     }
 
-    fn readlink(&self, rel: &str) -> Result<Vec<u8>, Errno> {
-        let target = nix::fcntl::readlinkat(
-            Some(std::os::fd::AsRawFd::as_raw_fd(&self.root)),
-            Self::rel(rel),
-        )
-        .map_err(errno)?;
-        Ok(std::os::unix::ffi::OsStringExt::into_vec(target))
-    }
-
-    fn open(&self, rel: &str, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
-        let write = matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR) || flags & O_TRUNC != 0;
-        if write && flags & O_PATH == 0 {
-            return Err(Errno::EROFS);
-        }
-        let mut host = libc::O_NOFOLLOW | libc::O_NONBLOCK;
-        if flags & O_PATH != 0 {
-            host |= libc::O_PATH;
-        }
-        if flags & O_DIRECTORY != 0 {
-            host |= libc::O_DIRECTORY;
-        }
-        let fd = host_unsafe::open_beneath(self.root.as_fd(), rel, host)?;
-        Ok(Box::new(HostFile { fd }))
+    fn name(&self) -> &'static str {
+        "hostfs"
     }
 
     fn read_only(&self) -> bool {
         true
     }
 
-    fn getxattr(&self, rel: &str, name: &[u8], _follow: bool) -> Result<Vec<u8>, Errno> {
-        let fd =
-            host_unsafe::open_beneath(self.root.as_fd(), rel, libc::O_NOFOLLOW | libc::O_NONBLOCK)
-                .map_err(|e| if e == Errno::ELOOP { Errno::ENODATA } else { e })?;
-        host_unsafe::fgetxattr(fd.as_fd(), name)
+    fn statfs(&self) -> Result<Statfs, Errno> {
+        let s = nix::sys::statfs::fstatfs(&self.root.fd).map_err(errno)?;
+        Ok(Statfs {
+            f_type: s.filesystem_type().0,
+            f_bsize: s.block_size(),
+            f_blocks: s.blocks(),
+            f_bfree: s.blocks_free(),
+            f_bavail: s.blocks_available(),
+            f_files: s.files(),
+            f_ffree: s.files_free(),
+            f_namelen: s.maximum_name_length(),
+            f_frsize: s.block_size(),
+            f_flags: ST_RDONLY,
+            ..Default::default()
+        })
+    }
+}
+
+/// A host file, held by an O_PATH descriptor opened without following symlinks; opened for
+/// I/O again from its parent by name, beneath it, checked to be the same file.
+pub struct HostInode {
+    fd: OwnedFd,
+    parent: Option<Arc<HostInode>>,
+    name: Vec<u8>,
+}
+
+fn same_file(a: &Stat, b: &Stat) -> bool {
+    a.st_dev == b.st_dev && a.st_ino == b.st_ino
+}
+
+impl Inode for HostInode {
+    fn stat(&self) -> Result<Stat, Errno> {
+        nix::sys::stat::fstat(self.fd.as_raw_fd())
+            .map(|s| stat_from_host(&s))
+            .map_err(errno)
+    }
+
+    fn open(&self, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+        let write = matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR) || flags & O_TRUNC != 0;
+        if write && flags & O_PATH == 0 {
+            return Err(Errno::EROFS);
+        }
+        let mut host = libc::O_NOFOLLOW | libc::O_NONBLOCK;
+        if flags & O_DIRECTORY != 0 {
+            host |= libc::O_DIRECTORY;
+        }
+        let fd = match &self.parent {
+            Some(p) => host_unsafe::open_beneath(p.fd.as_fd(), &self.name, host)?,
+            None => host_unsafe::open_beneath(self.fd.as_fd(), b".", host)?,
+        };
+        let file = HostFile { fd };
+        if !same_file(&file.stat()?, &self.stat()?) {
+            return Err(Errno::ESTALE);
+        }
+        Ok(Box::new(file))
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+        let fd = host_unsafe::open_beneath(self.fd.as_fd(), name, libc::O_PATH | libc::O_NOFOLLOW)?;
+        Ok(Arc::new(HostInode {
+            fd,
+            parent: self.parent_of_child(),
+            name: name.to_vec(),
+        }))
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        host_unsafe::readlink_fd(self.fd.as_fd())
+    }
+
+    fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        if self.stat()?.st_mode & S_IFMT == S_IFLNK {
+            return Err(Errno::ENODATA);
+        }
+        let f = self.open(O_RDONLY)?;
+        let fd = f.host_fd().ok_or(Errno::ENODATA)?;
+        host_unsafe::fgetxattr(fd, name)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl HostInode {
+    /// The parent to record in a child: this directory itself. The `Arc` is rebuilt from the
+    /// descriptor (children only need it to reopen themselves by name).
+    fn parent_of_child(&self) -> Option<Arc<HostInode>> {
+        let fd = self.fd.try_clone().ok()?;
+        Some(Arc::new(HostInode {
+            fd,
+            parent: None,
+            name: Vec::new(),
+        }))
     }
 }
 

@@ -26,8 +26,8 @@ fn errno() -> Errno {
 }
 
 /// openat2(2) beneath `dir`, following no symlink at all and no magic link.
-pub fn open_beneath(dir: BorrowedFd<'_>, rel: &str, flags: i32) -> Result<OwnedFd, Errno> {
-    let rel = if rel.is_empty() { "." } else { rel };
+pub fn open_beneath(dir: BorrowedFd<'_>, rel: &[u8], flags: i32) -> Result<OwnedFd, Errno> {
+    let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
     let path = std::ffi::CString::new(rel).map_err(|_| Errno::EINVAL)?;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
@@ -50,6 +50,21 @@ pub fn open_beneath(dir: BorrowedFd<'_>, rel: &str, flags: i32) -> Result<OwnedF
     }
     // SAFETY: the kernel just returned this new descriptor, owned by no one else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// readlinkat(2) of an O_PATH descriptor of a symlink itself (empty path).
+pub fn readlink_fd(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: the path is a NUL-terminated empty string and `buf` is valid for writes of its
+    // length.
+    let n = unsafe {
+        libc::readlinkat(fd.as_raw_fd(), c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+    };
+    if n < 0 {
+        return Err(errno());
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
 }
 
 /// getdents64(2) on a host directory.

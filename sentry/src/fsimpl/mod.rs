@@ -6,3 +6,4 @@ pub mod host;
 pub(crate) mod host_unsafe;
 pub mod pipe;
 pub mod synthetic;
+pub mod tmpfs;

@@ -6,19 +6,34 @@
 //! table, fs context, signal handlers, limits) sits behind `Arc<Mutex<_>>` so the processes
 //! issue can share or copy it as the flags say.
 
+pub mod block;
+mod exec;
+mod exit;
+mod fork;
 pub mod futex;
 mod run;
+pub mod signal;
+mod signal_deliver;
+pub mod tree;
+mod wait;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
 use syscalls::abi::*;
 use syscalls::Errno;
 
+pub use self::exec::{exec, load_initial, read_string_array};
+pub use self::fork::flags as fork_flags;
+pub use self::exit::{exit_group, init_exit_status};
+pub use self::fork::{clone_task, spawn, CloneArgs};
 pub use self::run::{run, signal_name};
+pub use self::signal_deliver::{sigreturn, send_process_signal, send_thread_signal, SendTarget};
+pub use self::wait::{do_wait, WaitOptions, WaitTarget};
 use crate::mm::MemoryManager;
+use self::tree::{ProcTree, TaskShared};
 use crate::platform::{Context, Platform, Registers};
 use crate::vfs::path::{self, Mounts, Resolved};
 use crate::vfs::{FdTable, File};
@@ -63,6 +78,12 @@ pub struct Kernel {
     pub boot: Instant,
     /// The futex wait queues.
     pub futexes: futex::FutexTable,
+    /// The process table.
+    pub tree: Mutex<ProcTree>,
+    /// How PID 1 ended, once it has: the sandbox's exit status.
+    pub init_exit: Mutex<Option<ExitStatus>>,
+    /// Notified when PID 1 ends.
+    pub init_cond: Condvar,
     next_ino: AtomicU64,
     unimplemented_seen: Mutex<HashSet<u32>>,
 }
@@ -101,6 +122,9 @@ impl Kernel {
             },
             boot: Instant::now(),
             futexes: futex::FutexTable::default(),
+            tree: Mutex::new(ProcTree::default()),
+            init_exit: Mutex::new(None),
+            init_cond: Condvar::new(),
             next_ino: AtomicU64::new(1000),
             unimplemented_seen: Mutex::new(HashSet::new()),
         })
@@ -188,16 +212,37 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Waits of a vfork(2) parent for its child to exec or exit.
+#[derive(Default)]
+pub struct VforkDone {
+    done: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl VforkDone {
+    /// The child has exec'd or exited.
+    pub fn complete(&self) {
+        *lock(&self.done) = true;
+        self.cond.notify_all();
+    }
+
+    /// Waits for [`VforkDone::complete`].
+    pub fn wait(&self) {
+        let mut g = lock(&self.done);
+        while !*g {
+            g = self.cond.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
 /// One application thread.
 pub struct Task {
     /// The kernel.
     pub k: Arc<Kernel>,
     /// Thread id (in the sandbox's PID namespace).
     pub tid: i32,
-    /// Thread group id (the process id).
-    pub tgid: i32,
-    /// Parent's process id (0 for the first process: its parent is outside the sandbox).
-    pub ppid: i32,
+    /// What other sentry threads see of this task (signals, waking).
+    pub shared: Arc<TaskShared>,
     /// The registers, valid while the task is stopped in the sentry.
     pub regs: Registers,
     /// How the task runs.
@@ -210,10 +255,6 @@ pub struct Task {
     pub fs: Arc<Mutex<FsContext>>,
     /// Credentials.
     pub creds: Credentials,
-    /// Signal handlers.
-    pub sighand: Arc<Mutex<SigHand>>,
-    /// Blocked signals.
-    pub sigmask: u64,
     /// The alternate signal stack (ss_sp, ss_flags, ss_size).
     pub altstack: (u64, i32, u64),
     /// Resource limits.
@@ -224,11 +265,92 @@ pub struct Task {
     pub robust_list: (u64, u64),
     /// The thread's name (prctl PR_SET_NAME, /proc/[pid]/comm).
     pub comm: [u8; 16],
-    /// Set by exit and exit_group, or a fatal signal: the task loop ends it.
+    /// Set by exit(2): the task loop ends this thread.
     pub exit: Option<ExitStatus>,
+    /// The parent of a vfork child waits on this until the child execs or exits.
+    pub vfork_done: Option<Arc<VforkDone>>,
+    /// Set right after a system call, so signal delivery may restart it.
+    pub syscall_return: bool,
+    /// The parent-death signal (PR_SET_PDEATHSIG).
+    pub pdeath_signal: i32,
+    /// The mask to restore after a sigsuspend's signal is delivered.
+    pub saved_sigmask: Option<signal::SigSet>,
 }
 
 impl Task {
+    /// The first task of a sandbox: PID 1, with no parent inside the sandbox.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_init(
+        k: Arc<Kernel>,
+        ctx: Box<dyn Context>,
+        fds: FdTable,
+        fs: FsContext,
+        creds: Credentials,
+        limits: [Rlimit; RLIM_NLIMITS as usize],
+        comm: &[u8],
+    ) -> Task {
+        let mut mm = MemoryManager::new(ctx.address_space());
+        mm.as_limit = limits[RLIMIT_AS as usize].rlim_cur;
+        let tid = {
+            let mut tree = lock(&k.tree);
+            tree.alloc_pid().unwrap_or(1)
+        };
+        let tg = tree::ThreadGroup::new(tid, Arc::new(Mutex::new(SigHand::default())));
+        let shared = TaskShared::new(tid, tg.clone(), 0);
+        {
+            let mut tree = lock(&k.tree);
+            tree.threads.insert(tid, shared.clone());
+            lock(&tg.tasks).push(shared.clone());
+            tree.procs.insert(
+                tid,
+                tree::Proc {
+                    tg,
+                    parent: 0,
+                    children: Default::default(),
+                    pgid: tid,
+                    sid: tid,
+                    zombie: None,
+                    exit_signal: SIGCHLD,
+                    report: None,
+                    subreaper: false,
+                    uid: creds.uid.0,
+                    execed: true,
+                },
+            );
+        }
+        *lock(&shared.interrupter) = Some(ctx.interrupter());
+        let mut c = [0u8; 16];
+        let n = comm.len().min(15);
+        c[..n].copy_from_slice(&comm[..n]);
+        Task {
+            regs: ctx.initial_registers(),
+            k,
+            tid,
+            shared,
+            ctx,
+            mm: Arc::new(Mutex::new(mm)),
+            fds: Arc::new(Mutex::new(fds)),
+            fs: Arc::new(Mutex::new(fs)),
+            creds,
+            altstack: (0, 2, 0),
+            limits: Arc::new(Mutex::new(limits)),
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            comm: c,
+            exit: None,
+            vfork_done: None,
+            syscall_return: false,
+            pdeath_signal: 0,
+            saved_sigmask: None,
+        }
+    }
+
+    /// The six system call arguments.
+    pub fn args(&self) -> [u64; 6] {
+        let r = &self.regs;
+        [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]
+    }
+
     /// The i-th system call argument.
     pub fn arg(&self, i: usize) -> u64 {
         match i {
@@ -239,6 +361,31 @@ impl Task {
             4 => self.regs.r8,
             _ => self.regs.r9,
         }
+    }
+
+    /// The process id.
+    pub fn tgid(&self) -> i32 {
+        self.shared.tg.tgid
+    }
+
+    /// The parent's process id (0 for the first process).
+    pub fn ppid(&self) -> i32 {
+        lock(&self.k.tree).procs.get(&self.tgid()).map(|p| p.parent).unwrap_or(0)
+    }
+
+    /// The signal mask.
+    pub fn sigmask(&self) -> signal::SigSet {
+        *lock(&self.shared.sigmask)
+    }
+
+    /// Sets the signal mask (SIGKILL and SIGSTOP are never blocked).
+    pub fn set_sigmask(&self, mask: signal::SigSet) {
+        *lock(&self.shared.sigmask) = mask & !signal::UNBLOCKABLE;
+    }
+
+    /// The signal dispositions.
+    pub fn sighand(&self) -> Arc<Mutex<SigHand>> {
+        self.shared.tg.sighand()
     }
 
     /// The memory manager.

@@ -1,99 +1,66 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The task loop: run the application thread until it traps, service the trap, repeat.
+//! The task loop: deliver signals, run the application thread until it traps, service the
+//! trap, repeat; then exit.
+
+use std::sync::atomic::Ordering;
 
 use syscalls::abi::*;
 
-use super::{ExitStatus, Task};
+use super::signal_deliver::{deliver, fault, kill_group};
+use super::{block, ExitStatus, Task};
 use crate::platform::Trap;
 
-/// Runs a task until it exits; returns how it ended.
-pub fn run(mut t: Task) -> ExitStatus {
+/// Runs a task on the calling sentry thread until it exits.
+pub fn run(mut t: Task) {
+    block::set_current(Some(t.shared.clone()));
     loop {
+        if t.exit.is_some() || t.shared.tg.killed.load(Ordering::Acquire) || t.shared.must_exit.load(Ordering::Acquire) {
+            break;
+        }
+        deliver(&mut t);
+        if t.shared.tg.killed.load(Ordering::Acquire) {
+            break;
+        }
         let trap = match t.ctx.switch(&mut t.regs) {
             Ok(trap) => trap,
             Err(e) => {
                 tracing::error!("task {}: platform failure: {e}", t.tid);
-                t.ctx.kill();
-                return ExitStatus::Signal(SIGKILL);
+                kill_group(&t.shared.tg, ExitStatus::Signal(SIGKILL));
+                break;
             }
         };
         match trap {
-            Trap::Syscall => {
-                crate::syscalls::dispatch(&mut t);
-                if let Some(status) = t.exit {
-                    t.ctx.kill();
-                    return status;
-                }
-            }
+            Trap::Syscall => crate::syscalls::dispatch(&mut t),
             Trap::Fault { signo, code, addr } => {
-                // Handlers come with the signals issue; until then every fault takes the default
-                // action (terminate with a core dump), as it does with no handler installed.
-                tracing::debug!(
-                    "task {}: fault signal {signo} code {code} at {addr:#x}, rip {:#x}",
-                    t.tid,
-                    t.regs.rip
-                );
+                tracing::debug!("task {}: fault signal {signo} code {code} at {addr:#x}, rip {:#x}", t.tid, t.regs.rip);
                 if t.k.strace {
-                    eprintln!(
-                        "[{}] --- {} {{si_code={code}, si_addr={addr:#x}}} ---",
-                        t.tid,
-                        signal_name(signo)
-                    );
-                    eprintln!(
-                        "[{}] +++ killed by {} (core dumped) +++",
-                        t.tid,
-                        signal_name(signo)
-                    );
+                    eprintln!("[{}] --- {} {{si_code={code}, si_addr={addr:#x}}} ---", t.tid, signal_name(signo));
                 }
-                t.ctx.kill();
-                return ExitStatus::Signal(signo);
+                fault(&mut t, signo, code, addr);
             }
-            Trap::Signal { signo } => {
-                tracing::debug!("task {}: host signal {signo} suppressed", t.tid);
-            }
+            Trap::Interrupted => {}
             Trap::Died { signo } => {
                 tracing::warn!("task {}: stub died (signal {signo})", t.tid);
-                return ExitStatus::Signal(if signo == 0 { SIGKILL } else { signo });
+                kill_group(&t.shared.tg, ExitStatus::Signal(if signo == 0 { SIGKILL } else { signo }));
             }
         }
     }
+    if t.k.strace {
+        if let Some(ExitStatus::Signal(s)) = *super::lock(&t.shared.tg.exit_status) {
+            eprintln!("[{}] +++ killed by {} +++", t.tid, signal_name(s));
+        }
+    }
+    super::exit::do_exit(t);
+    block::set_current(None);
 }
 
 /// The conventional name of a signal.
 pub fn signal_name(sig: i32) -> &'static str {
     const NAMES: [&str; 32] = [
-        "SIG0",
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
+        "SIG0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL",
+        "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT",
+        "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF",
+        "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
     ];
     NAMES.get(sig as usize).copied().unwrap_or("SIGRT")
 }

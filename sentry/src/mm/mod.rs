@@ -12,7 +12,7 @@ use std::sync::Arc;
 use syscalls::abi::*;
 use syscalls::Errno;
 
-use crate::platform::{AddressSpace, MapFile};
+use crate::platform::{AddressSpace, Context, MapFile};
 use crate::vfs::File;
 
 /// Lowest address an application may map (Linux's default vm.mmap_min_addr).
@@ -79,7 +79,7 @@ impl Vma {
 
 /// The memory manager of one application process.
 pub struct MemoryManager {
-    space: Box<dyn AddressSpace>,
+    space: Arc<dyn AddressSpace>,
     vmas: BTreeMap<u64, Vma>,
     /// Start of the heap (end of the executable's data), page-aligned.
     pub brk_start: u64,
@@ -93,7 +93,7 @@ pub struct MemoryManager {
 
 impl MemoryManager {
     /// A memory manager over a fresh platform address space.
-    pub fn new(space: Box<dyn AddressSpace>) -> MemoryManager {
+    pub fn new(space: Arc<dyn AddressSpace>) -> MemoryManager {
         let mut mm = MemoryManager {
             vmas: BTreeMap::new(),
             brk_start: 0,
@@ -130,6 +130,18 @@ impl MemoryManager {
             );
         }
         mm
+    }
+
+    /// The memory manager of a forked child: the same mappings over the child's copy.
+    pub fn fork(&self, space: Arc<dyn AddressSpace>) -> MemoryManager {
+        MemoryManager {
+            space,
+            vmas: self.vmas.clone(),
+            brk_start: self.brk_start,
+            brk: self.brk,
+            mmap_top: self.mmap_top,
+            as_limit: self.as_limit,
+        }
     }
 
     /// The host vDSO's address, if the platform offers one.
@@ -244,6 +256,7 @@ impl MemoryManager {
     /// caller except for the address range.
     pub fn mmap(
         &mut self,
+        ctx: &mut dyn Context,
         addr: u64,
         len: u64,
         prot: u32,
@@ -305,7 +318,7 @@ impl MemoryManager {
                 None
             }
         };
-        self.space.map(start, len, prot, host_flags, map_file)?;
+        ctx.map(start, len, prot, host_flags, map_file)?;
         self.remove_range(start, end);
         let backing = match file {
             Some((file, offset)) => Backing::File { file, offset },
@@ -333,7 +346,7 @@ impl MemoryManager {
     }
 
     /// Implements munmap(2).
-    pub fn munmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+    pub fn munmap(&mut self, ctx: &mut dyn Context, addr: u64, len: u64) -> Result<(), Errno> {
         if addr % PAGE_SIZE != 0 || len == 0 {
             return Err(Errno::EINVAL);
         }
@@ -371,14 +384,14 @@ impl MemoryManager {
             pieces.push((at, end));
         }
         for (s, e) in pieces {
-            self.space.unmap(s, e - s)?;
+            ctx.unmap(s, e - s)?;
             self.remove_range(s, e);
         }
         Ok(())
     }
 
     /// Implements mprotect(2).
-    pub fn mprotect(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+    pub fn mprotect(&mut self, ctx: &mut dyn Context, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
         if addr % PAGE_SIZE != 0 {
             return Err(Errno::EINVAL);
         }
@@ -407,7 +420,7 @@ impl MemoryManager {
                 }
             }
         }
-        self.space.protect(addr, len, prot)?;
+        ctx.protect(addr, len, prot)?;
         self.split_at(addr);
         self.split_at(end);
         for (_, v) in self.vmas.range_mut(addr..end) {
@@ -419,6 +432,7 @@ impl MemoryManager {
     /// Implements mremap(2).
     pub fn mremap(
         &mut self,
+        ctx: &mut dyn Context,
         old: u64,
         old_len: u64,
         new_len: u64,
@@ -449,7 +463,7 @@ impl MemoryManager {
         let fixed = flags & MREMAP_FIXED != 0;
         if !fixed && new_len <= old_len {
             if new_len < old_len {
-                self.munmap(old + new_len, old_len - new_len)?;
+                self.munmap(ctx, old + new_len, old_len - new_len)?;
             }
             return Ok(old);
         }
@@ -457,7 +471,7 @@ impl MemoryManager {
             // Grow in place if the space after is free.
             let new_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
             if old_end == vma.end && new_end <= APP_TOP && !self.overlaps(old_end, new_end) {
-                self.space.map_grow(old, old_len, new_len)?;
+                ctx.map_grow(old, old_len, new_len)?;
                 if let Some(v) = self.vmas.range_mut(..=old).next_back().map(|(_, v)| v) {
                     v.end = new_end;
                 }
@@ -479,12 +493,12 @@ impl MemoryManager {
             if new_addr < old_end && old < dend {
                 return Err(Errno::EINVAL);
             }
-            self.munmap(new_addr, new_len)?;
+            self.munmap(ctx, new_addr, new_len)?;
             new_addr
         } else {
             self.find_free(new_len)?
         };
-        self.space.remap(old, old_len, dest, new_len)?;
+        ctx.remap(old, old_len, dest, new_len)?;
         // Move the records.
         self.split_at(old);
         self.split_at(old_end);
@@ -502,7 +516,7 @@ impl MemoryManager {
     }
 
     /// Implements brk(2): returns the new (or, on failure, the old) break.
-    pub fn set_brk(&mut self, new: u64) -> u64 {
+    pub fn set_brk(&mut self, ctx: &mut dyn Context, new: u64) -> u64 {
         if new < self.brk_start {
             return self.brk;
         }
@@ -517,9 +531,7 @@ impl MemoryManager {
                 return self.brk;
             }
             let prot = PROT_READ | PROT_WRITE;
-            if self
-                .space
-                .map(
+            if ctx.map(
                     old_top,
                     new_top - old_top,
                     prot,
@@ -548,7 +560,7 @@ impl MemoryManager {
                 }
             }
         } else if new_top < old_top {
-            if self.space.unmap(new_top, old_top - new_top).is_err() {
+            if ctx.unmap(new_top, old_top - new_top).is_err() {
                 return self.brk;
             }
             self.remove_range(new_top, old_top);
@@ -558,7 +570,7 @@ impl MemoryManager {
     }
 
     /// Implements madvise(2).
-    pub fn madvise(&mut self, addr: u64, len: u64, advice: u32) -> Result<(), Errno> {
+    pub fn madvise(&mut self, ctx: &mut dyn Context, addr: u64, len: u64, advice: u32) -> Result<(), Errno> {
         if addr % PAGE_SIZE != 0 {
             return Err(Errno::EINVAL);
         }
@@ -601,14 +613,14 @@ impl MemoryManager {
             // These change contents or residency: the host must do them.
             MADV_DONTNEED | MADV_FREE | MADV_REMOVE | MADV_POPULATE_READ | MADV_POPULATE_WRITE
             | MADV_WIPEONFORK | MADV_KEEPONFORK | MADV_DONTFORK | MADV_DOFORK => {
-                self.space.advise(addr, len, advice)
+                ctx.advise(addr, len, advice)
             }
             _ => Ok(()),
         }
     }
 
     /// Implements msync(2).
-    pub fn msync(&mut self, addr: u64, len: u64, flags: u32) -> Result<(), Errno> {
+    pub fn msync(&mut self, ctx: &mut dyn Context, addr: u64, len: u64, flags: u32) -> Result<(), Errno> {
         if addr % PAGE_SIZE != 0
             || flags & !(MS_ASYNC | MS_SYNC | MS_INVALIDATE) != 0
             || (flags & MS_ASYNC != 0 && flags & MS_SYNC != 0)
@@ -630,7 +642,7 @@ impl MemoryManager {
             .take_while(|(_, v)| v.end > addr)
             .any(|(_, v)| v.shared);
         if shared {
-            self.space.sync(addr, len, flags)?;
+            ctx.sync(addr, len, flags)?;
         }
         Ok(())
     }
@@ -691,8 +703,8 @@ impl MemoryManager {
     }
 
     /// Writes application memory whatever its protection (ELF loading only).
-    pub fn write_force(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
-        self.space.write_force(addr, buf)
+    pub fn write_force(&mut self, ctx: &mut dyn Context, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+        ctx.write_force(addr, buf)
     }
 
     /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 //! How application code runs and traps into the sentry.
 //!
-//! A [`Platform`] makes address spaces; an [`AddressSpace`] is one application process's host
-//! memory, changed only as the sentry decides; a [`Context`] runs one application thread until
-//! it traps ([`Trap`]). The kernel only ever sees these traits, never which platform runs
-//! (gVisor `pkg/sentry/platform/platform.go`).
+//! A [`Platform`] starts processes; an [`AddressSpace`] is one application process's host
+//! memory (read and written by the sentry); a [`Context`] is one application thread: it runs
+//! until it traps ([`Trap`]), and, while stopped, it is the thread through which the host-side
+//! effects of the sentry's decisions are made (mappings, new threads, new processes). The kernel
+//! only ever sees these traits, never which platform runs (gVisor `pkg/sentry/platform`).
 
 pub mod ptrace;
 
 use std::os::fd::BorrowedFd;
+use std::sync::Arc;
 
 use syscalls::Errno;
 
@@ -30,12 +32,10 @@ pub enum Trap {
         /// The faulting address (`si_addr`).
         addr: u64,
     },
-    /// An asynchronous host signal reached the stub (it is suppressed, never delivered).
-    Signal {
-        /// The signal number.
-        signo: i32,
-    },
-    /// The host process died under us (killed from outside the sandbox).
+    /// The thread was interrupted ([`Interrupter::interrupt`]) or an asynchronous host signal
+    /// reached it; the signal is suppressed, never delivered.
+    Interrupted,
+    /// The host thread died under us (killed from outside the sandbox).
     Died {
         /// The signal that killed it, or 0.
         signo: i32,
@@ -70,7 +70,7 @@ impl PlatformError {
 pub struct MapFile<'a> {
     /// The host descriptor.
     pub fd: BorrowedFd<'a>,
-    /// A key unique to the open host file (e.g. its file description's address).
+    /// A key unique to the open host file (e.g. its file description's id).
     pub key: u64,
     /// Offset in the file.
     pub offset: u64,
@@ -86,18 +86,39 @@ pub struct HostLayout {
     pub vdso: Option<(u64, u64)>,
 }
 
-/// One application process's host memory. All changes are decided by the sentry's memory
-/// manager; the platform only realises them.
-pub trait AddressSpace: Send {
+/// One application process's host memory, as the sentry reads and writes it. Changes to the
+/// mappings go through a stopped [`Context`] of the process.
+pub trait AddressSpace: Send + Sync {
+    /// Reads application memory; fails with EFAULT where the host cannot read.
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno>;
+    /// Writes application memory, honouring page protections (EFAULT on read-only pages).
+    fn write(&self, addr: u64, buf: &[u8]) -> Result<(), Errno>;
+    /// The host layout of this address space.
+    fn layout(&self) -> &HostLayout;
+}
+
+/// Makes a running application thread trap into the sentry soon (to deliver a signal).
+/// Callable from any sentry thread.
+pub trait Interrupter: Send + Sync {
+    /// Interrupts the thread if it is running application code; harmless otherwise (the next
+    /// switch may then return [`Trap::Interrupted`] at once).
+    fn interrupt(&self);
+}
+
+/// One application thread's execution context, owned by the sentry thread that drives it.
+pub trait Context: Send {
+    /// Runs the thread with `regs` until it traps; `regs` then holds its state.
+    fn switch(&mut self, regs: &mut Registers) -> Result<Trap, PlatformError>;
+    /// The thread's platform state right after its address space was created (segment
+    /// selectors and flags), to build a first application state from.
+    fn initial_registers(&self) -> Registers;
+    /// The address space this thread runs in.
+    fn address_space(&self) -> Arc<dyn AddressSpace>;
+    /// What other sentry threads use to interrupt this one.
+    fn interrupter(&self) -> Arc<dyn Interrupter>;
+
     /// Maps `[addr, addr+len)` exactly (MAP_FIXED), anonymous or from `file`.
-    fn map(
-        &mut self,
-        addr: u64,
-        len: u64,
-        prot: u32,
-        flags: u32,
-        file: Option<MapFile<'_>>,
-    ) -> Result<(), Errno>;
+    fn map(&mut self, addr: u64, len: u64, prot: u32, flags: u32, file: Option<MapFile<'_>>) -> Result<(), Errno>;
     /// Unmaps `[addr, addr+len)`.
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno>;
     /// Changes the protection of `[addr, addr+len)`.
@@ -110,31 +131,121 @@ pub trait AddressSpace: Send {
     fn advise(&mut self, addr: u64, len: u64, advice: u32) -> Result<(), Errno>;
     /// msync(2) of a shared file mapping.
     fn sync(&mut self, addr: u64, len: u64, flags: u32) -> Result<(), Errno>;
-    /// Reads application memory; fails with EFAULT where the host cannot read.
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno>;
-    /// Writes application memory, honouring page protections (EFAULT on read-only pages).
-    fn write(&self, addr: u64, buf: &[u8]) -> Result<(), Errno>;
     /// Writes application memory whatever the protections (the ELF loader's privilege).
     fn write_force(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno>;
-    /// The host layout of this address space.
-    fn layout(&self) -> &HostLayout;
+    /// The thread's extended (FPU/SSE/AVX) state, as XSAVE lays it out.
+    fn fpu_state(&mut self) -> Result<Vec<u8>, PlatformError>;
+    /// Restores extended state saved by [`Context::fpu_state`].
+    fn set_fpu_state(&mut self, state: &[u8]) -> Result<(), PlatformError>;
+
+    /// A new thread in this address space, stopped; adopt it on its own sentry thread.
+    fn new_thread(&mut self) -> Result<Box<dyn NewContext>, PlatformError>;
+    /// A new process whose address space is a copy-on-write copy of this one, stopped.
+    fn fork(&mut self) -> Result<Box<dyn NewContext>, PlatformError>;
+    /// Ends this host thread (its process ends with its last thread).
+    fn exit_thread(&mut self);
+    /// Ends the whole host process this thread belongs to.
+    fn kill_process(&mut self);
 }
 
-/// One application thread's execution context.
-pub trait Context: Send {
-    /// Runs the thread with `regs` until it traps; `regs` then holds its state.
-    fn switch(&mut self, regs: &mut Registers) -> Result<Trap, PlatformError>;
-    /// The thread's state right after its address space was created (the platform's own
-    /// start state, e.g. segment selectors), to build the first application state from.
-    fn initial_registers(&self) -> Registers;
-    /// Ends the thread (and, for the last one, its host process) and reaps it.
-    fn kill(&mut self);
+/// A thread or process just created, before the sentry thread that will drive it takes it.
+pub trait NewContext: Send {
+    /// The new thread's address space (a copy for a fork, the same for a thread).
+    fn address_space(&self) -> Arc<dyn AddressSpace>;
+    /// Takes the new thread over from the calling sentry thread, which will drive it from now on.
+    fn adopt(self: Box<Self>) -> Result<Box<dyn Context>, PlatformError>;
 }
 
 /// A way to run application code.
 pub trait Platform: Send + Sync {
-    /// A new, empty address space with one stopped thread in it.
-    fn new_process(&self) -> Result<(Box<dyn AddressSpace>, Box<dyn Context>), PlatformError>;
+    /// A new process with an empty address space and one stopped thread, driven by the calling
+    /// sentry thread.
+    fn new_process(&self) -> Result<Box<dyn Context>, PlatformError>;
     /// The platform's name, as `--platform` spells it.
     fn name(&self) -> &'static str;
+}
+
+/// A context with no thread behind it: a placeholder while a task's real context is out being
+/// used on its own (loading the first image). Every operation fails.
+pub struct Detached;
+
+/// Nothing to interrupt.
+struct NoInterrupt;
+
+impl Interrupter for NoInterrupt {
+    fn interrupt(&self) {}
+}
+
+/// No memory.
+struct NoMemory;
+
+impl AddressSpace for NoMemory {
+    fn read(&self, _addr: u64, _buf: &mut [u8]) -> Result<(), Errno> {
+        Err(Errno::EFAULT)
+    }
+    fn write(&self, _addr: u64, _buf: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EFAULT)
+    }
+    fn layout(&self) -> &HostLayout {
+        static EMPTY: std::sync::OnceLock<HostLayout> = std::sync::OnceLock::new();
+        EMPTY.get_or_init(HostLayout::default)
+    }
+}
+
+impl Context for Detached {
+    fn switch(&mut self, _regs: &mut Registers) -> Result<Trap, PlatformError> {
+        Ok(Trap::Died { signo: 0 })
+    }
+    fn initial_registers(&self) -> Registers {
+        // SAFETY-free zero state: every field is a plain integer.
+        Registers {
+            r15: 0, r14: 0, r13: 0, r12: 0, rbp: 0, rbx: 0, r11: 0, r10: 0, r9: 0, r8: 0, rax: 0, rcx: 0,
+            rdx: 0, rsi: 0, rdi: 0, orig_rax: 0, rip: 0, cs: 0, eflags: 0, rsp: 0, ss: 0, fs_base: 0,
+            gs_base: 0, ds: 0, es: 0, fs: 0, gs: 0,
+        }
+    }
+    fn address_space(&self) -> Arc<dyn AddressSpace> {
+        Arc::new(NoMemory)
+    }
+    fn interrupter(&self) -> Arc<dyn Interrupter> {
+        Arc::new(NoInterrupt)
+    }
+    fn map(&mut self, _: u64, _: u64, _: u32, _: u32, _: Option<MapFile<'_>>) -> Result<(), Errno> {
+        Err(Errno::ENOMEM)
+    }
+    fn unmap(&mut self, _: u64, _: u64) -> Result<(), Errno> {
+        Err(Errno::ENOMEM)
+    }
+    fn protect(&mut self, _: u64, _: u64, _: u32) -> Result<(), Errno> {
+        Err(Errno::ENOMEM)
+    }
+    fn map_grow(&mut self, _: u64, _: u64, _: u64) -> Result<(), Errno> {
+        Err(Errno::ENOMEM)
+    }
+    fn remap(&mut self, _: u64, _: u64, _: u64, _: u64) -> Result<(), Errno> {
+        Err(Errno::ENOMEM)
+    }
+    fn advise(&mut self, _: u64, _: u64, _: u32) -> Result<(), Errno> {
+        Err(Errno::ENOMEM)
+    }
+    fn sync(&mut self, _: u64, _: u64, _: u32) -> Result<(), Errno> {
+        Err(Errno::ENOMEM)
+    }
+    fn write_force(&mut self, _: u64, _: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EFAULT)
+    }
+    fn fpu_state(&mut self) -> Result<Vec<u8>, PlatformError> {
+        Err(PlatformError::Stub("detached".into()))
+    }
+    fn set_fpu_state(&mut self, _: &[u8]) -> Result<(), PlatformError> {
+        Err(PlatformError::Stub("detached".into()))
+    }
+    fn new_thread(&mut self) -> Result<Box<dyn NewContext>, PlatformError> {
+        Err(PlatformError::Stub("detached".into()))
+    }
+    fn fork(&mut self) -> Result<Box<dyn NewContext>, PlatformError> {
+        Err(PlatformError::Stub("detached".into()))
+    }
+    fn exit_thread(&mut self) {}
+    fn kill_process(&mut self) {}
 }

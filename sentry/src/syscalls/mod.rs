@@ -11,6 +11,8 @@ mod sys_file;
 mod sys_futex;
 mod sys_mm;
 mod sys_process;
+mod sys_signal;
+mod sys_task;
 mod sys_time;
 pub mod table;
 
@@ -29,6 +31,7 @@ pub fn dispatch(t: &mut Task) {
     if trace {
         strace::enter(t, nr, entry);
     }
+    t.syscall_return = true;
     let result = match entry.and_then(|e| e.handler) {
         Some(handler) => handler(t),
         None => {
@@ -39,7 +42,7 @@ pub fn dispatch(t: &mut Task) {
             Err(Errno::ENOSYS)
         }
     };
-    // Internal restart codes never reach the application until signals can interrupt calls.
+    // Internal restart codes (ERESTARTSYS...) stay in rax for signal delivery to resolve.
     let rax = match result {
         Ok(v) => v,
         Err(e) => (-(e.0 as i64)) as u64,

@@ -9,7 +9,7 @@ use syscalls::Errno;
 
 use super::SysResult;
 use crate::kernel::futex::{deadline_after, FutexKey};
-use crate::kernel::{lock, ExitStatus, Task};
+use crate::kernel::Task;
 
 const FUTEX_WAIT: u32 = 0;
 const FUTEX_WAKE: u32 = 1;
@@ -164,66 +164,6 @@ pub fn sys_futex(t: &mut Task) -> SysResult {
         }
         _ => Err(Errno::ENOSYS),
     }
-}
-
-/// Default action of a signal: true when it terminates the process.
-fn default_is_fatal(sig: i32) -> bool {
-    !matches!(
-        sig,
-        SIGCHLD | SIGCONT | SIGURG | SIGWINCH | SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU
-    )
-}
-
-/// Sends `sig` to the caller itself. Handlers are recorded but not yet run (the signals issue);
-/// a signal whose action is the default and fatal ends the process as Linux would.
-fn signal_self(t: &mut Task, sig: i32) -> SysResult {
-    if !(0..=NSIG).contains(&sig) {
-        return Err(Errno::EINVAL);
-    }
-    if sig == 0 {
-        return Ok(0);
-    }
-    let action = lock(&t.sighand).actions[sig as usize - 1];
-    let blocked = t.sigmask & (1 << (sig - 1)) != 0 && sig != SIGKILL && sig != SIGSTOP;
-    if sig == SIGKILL || (action.handler == SIG_DFL && !blocked && default_is_fatal(sig)) {
-        t.exit = Some(ExitStatus::Signal(sig));
-    } else if action.handler != SIG_IGN && action.handler != SIG_DFL {
-        tracing::warn!("signal {sig} to a handler: delivery comes with the signals issue; dropped");
-    }
-    Ok(0)
-}
-
-/// Implements kill(2) for the caller's own process (the only one until the processes issue).
-pub fn sys_kill(t: &mut Task) -> SysResult {
-    let pid = t.arg(0) as i32;
-    if pid == t.tgid || pid == 0 || pid == -1 || pid == -t.tgid {
-        return signal_self(t, t.arg(1) as i32);
-    }
-    Err(Errno::ESRCH)
-}
-
-/// Implements tkill(2).
-pub fn sys_tkill(t: &mut Task) -> SysResult {
-    let tid = t.arg(0) as i32;
-    if tid <= 0 {
-        return Err(Errno::EINVAL);
-    }
-    if tid != t.tid {
-        return Err(Errno::ESRCH);
-    }
-    signal_self(t, t.arg(1) as i32)
-}
-
-/// Implements tgkill(2).
-pub fn sys_tgkill(t: &mut Task) -> SysResult {
-    let (tgid, tid) = (t.arg(0) as i32, t.arg(1) as i32);
-    if tgid <= 0 || tid <= 0 {
-        return Err(Errno::EINVAL);
-    }
-    if tgid != t.tgid || tid != t.tid {
-        return Err(Errno::ESRCH);
-    }
-    signal_self(t, t.arg(2) as i32)
 }
 
 #[cfg(test)]

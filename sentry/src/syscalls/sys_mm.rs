@@ -5,11 +5,13 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::SysResult;
-use crate::kernel::Task;
+use crate::kernel::{lock, Task};
 
 /// Implements brk(2).
 pub fn sys_brk(t: &mut Task) -> SysResult {
-    Ok(t.mm().set_brk(t.arg(0)))
+    let a = t.args();
+    let mut mm = lock(&t.mm);
+    Ok(mm.set_brk(t.ctx.as_mut(), a[0]))
 }
 
 /// Implements mmap(2).
@@ -83,48 +85,42 @@ pub fn sys_mmap(t: &mut Task) -> SysResult {
         off.checked_add(len).ok_or(Errno::EOVERFLOW)?;
         Some((file, off))
     };
-    if flags & MAP_32BIT != 0 && flags & MAP_FIXED == 0 {
-        // Only meaningful below 2 GiB; honour it as a hint.
-        let mut mm = t.mm();
-        return mm.mmap(
-            if addr == 0 { 0x4000_0000 } else { addr },
-            len,
-            prot,
-            flags,
-            file,
-        );
-    }
-    t.mm().mmap(addr, len, prot, flags, file)
+    let addr = if flags & MAP_32BIT != 0 && flags & MAP_FIXED == 0 && addr == 0 {
+        0x4000_0000 // only meaningful below 2 GiB; honoured as a hint
+    } else {
+        addr
+    };
+    lock(&t.mm).mmap(t.ctx.as_mut(), addr, len, prot, flags, file)
 }
 
 /// Implements munmap(2).
 pub fn sys_munmap(t: &mut Task) -> SysResult {
-    t.mm().munmap(t.arg(0), t.arg(1)).map(|_| 0)
+    let a = t.args();
+    lock(&t.mm).munmap(t.ctx.as_mut(), a[0], a[1]).map(|_| 0)
 }
 
 /// Implements mprotect(2).
 pub fn sys_mprotect(t: &mut Task) -> SysResult {
-    t.mm()
-        .mprotect(t.arg(0), t.arg(1), t.arg(2) as u32)
-        .map(|_| 0)
+    let a = t.args();
+    lock(&t.mm).mprotect(t.ctx.as_mut(), a[0], a[1], a[2] as u32).map(|_| 0)
 }
 
 /// Implements mremap(2).
 pub fn sys_mremap(t: &mut Task) -> SysResult {
-    t.mm()
-        .mremap(t.arg(0), t.arg(1), t.arg(2), t.arg(3) as u32, t.arg(4))
+    let a = t.args();
+    lock(&t.mm).mremap(t.ctx.as_mut(), a[0], a[1], a[2], a[3] as u32, a[4])
 }
 
 /// Implements madvise(2).
 pub fn sys_madvise(t: &mut Task) -> SysResult {
-    t.mm()
-        .madvise(t.arg(0), t.arg(1), t.arg(2) as u32)
-        .map(|_| 0)
+    let a = t.args();
+    lock(&t.mm).madvise(t.ctx.as_mut(), a[0], a[1], a[2] as u32).map(|_| 0)
 }
 
 /// Implements msync(2).
 pub fn sys_msync(t: &mut Task) -> SysResult {
-    t.mm().msync(t.arg(0), t.arg(1), t.arg(2) as u32).map(|_| 0)
+    let a = t.args();
+    lock(&t.mm).msync(t.ctx.as_mut(), a[0], a[1], a[2] as u32).map(|_| 0)
 }
 
 /// Implements mincore(2).

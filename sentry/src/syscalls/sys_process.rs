@@ -6,7 +6,7 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::SysResult;
-use crate::kernel::{lock, ExitStatus, Task};
+use crate::kernel::{lock, Task};
 
 /// Implements rseq(2)'s argument checks; a valid registration is refused with ENOSYS, which
 /// glibc takes as "run without restartable sequences".
@@ -28,42 +28,12 @@ pub fn sys_rseq(t: &mut Task) -> SysResult {
 
 /// Implements getpid(2).
 pub fn sys_getpid(t: &mut Task) -> SysResult {
-    Ok(t.tgid as u64)
+    Ok(t.tgid() as u64)
 }
 
 /// Implements gettid(2).
 pub fn sys_gettid(t: &mut Task) -> SysResult {
     Ok(t.tid as u64)
-}
-
-/// Implements getppid(2).
-pub fn sys_getppid(t: &mut Task) -> SysResult {
-    Ok(t.ppid as u64)
-}
-
-/// Implements getpgrp(2).
-pub fn sys_getpgrp(t: &mut Task) -> SysResult {
-    Ok(t.tgid as u64)
-}
-
-fn own_or_esrch(t: &Task, pid: i32) -> SysResult {
-    if pid == 0 || pid == t.tgid {
-        Ok(t.tgid as u64)
-    } else if pid < 0 {
-        Err(Errno::EINVAL)
-    } else {
-        Err(Errno::ESRCH)
-    }
-}
-
-/// Implements getpgid(2).
-pub fn sys_getpgid(t: &mut Task) -> SysResult {
-    own_or_esrch(t, t.arg(0) as i32)
-}
-
-/// Implements getsid(2).
-pub fn sys_getsid(t: &mut Task) -> SysResult {
-    own_or_esrch(t, t.arg(0) as i32)
 }
 
 /// Implements getuid(2).
@@ -132,19 +102,6 @@ pub fn sys_umask(t: &mut Task) -> SysResult {
     let old = fs.umask;
     fs.umask = t.arg(0) as u32 & 0o777;
     Ok(u64::from(old))
-}
-
-/// Implements exit(2). With one thread per process until the processes issue, it ends the
-/// process.
-pub fn sys_exit(t: &mut Task) -> SysResult {
-    t.exit = Some(ExitStatus::Code(t.arg(0) as i32 & 0xff));
-    Ok(0)
-}
-
-/// Implements exit_group(2).
-pub fn sys_exit_group(t: &mut Task) -> SysResult {
-    t.exit = Some(ExitStatus::Code(t.arg(0) as i32 & 0xff));
-    Ok(0)
 }
 
 /// Implements arch_prctl(2).
@@ -236,7 +193,7 @@ pub fn sys_setrlimit(t: &mut Task) -> SysResult {
 /// Implements prlimit64(2) for the calling process.
 pub fn sys_prlimit64(t: &mut Task) -> SysResult {
     let pid = t.arg(0) as i32;
-    if pid != 0 && pid != t.tgid {
+    if pid != 0 && pid != t.tgid() {
         return Err(Errno::ESRCH);
     }
     let which = check_resource(t.arg(1))?;
@@ -330,91 +287,6 @@ pub fn sys_sched_getaffinity(t: &mut Task) -> SysResult {
     }
     t.copy_out(t.arg(2), &mask)?;
     Ok(need as u64)
-}
-
-/// Implements rt_sigaction(2): records the action (delivery comes with the signals issue).
-pub fn sys_rt_sigaction(t: &mut Task) -> SysResult {
-    let (sig, act, oldact, size) = (t.arg(0) as i32, t.arg(1), t.arg(2), t.arg(3));
-    if size != 8 || !(1..=NSIG).contains(&sig) {
-        return Err(Errno::EINVAL);
-    }
-    let new: Option<KernelSigaction> = if act != 0 {
-        Some(t.read_val(act)?)
-    } else {
-        None
-    };
-    if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
-        return Err(Errno::EINVAL);
-    }
-    let old = lock(&t.sighand).actions[sig as usize - 1];
-    if oldact != 0 {
-        t.write_val(oldact, &old)?;
-    }
-    if let Some(mut new) = new {
-        new.mask &= !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
-        lock(&t.sighand).actions[sig as usize - 1] = new;
-    }
-    Ok(0)
-}
-
-/// Implements rt_sigprocmask(2).
-pub fn sys_rt_sigprocmask(t: &mut Task) -> SysResult {
-    let (how, set, oldset, size) = (t.arg(0) as u32, t.arg(1), t.arg(2), t.arg(3));
-    if size != 8 {
-        return Err(Errno::EINVAL);
-    }
-    let old = t.sigmask;
-    if set != 0 {
-        let s: u64 = t.read_val(set)?;
-        let s = s & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
-        t.sigmask = match how {
-            SIG_BLOCK => old | s,
-            SIG_UNBLOCK => old & !s,
-            SIG_SETMASK => s,
-            _ => return Err(Errno::EINVAL),
-        };
-    }
-    if oldset != 0 {
-        t.write_val(oldset, &old)?;
-    }
-    Ok(0)
-}
-
-/// Implements sigaltstack(2): records the stack.
-pub fn sys_sigaltstack(t: &mut Task) -> SysResult {
-    const SS_ONSTACK: i32 = 1;
-    const SS_DISABLE: i32 = 2;
-    const SS_AUTODISARM: i32 = 1 << 31;
-    const MINSIGSTKSZ: u64 = 2048;
-    let (ss, old) = (t.arg(0), t.arg(1));
-    if old != 0 {
-        let (sp, flags, size) = t.altstack;
-        let flags = if size == 0 { SS_DISABLE } else { flags };
-        let mut b = [0u8; 24];
-        b[0..8].copy_from_slice(&sp.to_le_bytes());
-        b[8..12].copy_from_slice(&flags.to_le_bytes());
-        b[16..24].copy_from_slice(&size.to_le_bytes());
-        t.copy_out(old, &b)?;
-    }
-    if ss != 0 {
-        let mut b = [0u8; 24];
-        t.copy_in(ss, &mut b)?;
-        let sp = u64::from_le_bytes(b[0..8].try_into().unwrap_or_default());
-        let flags = i32::from_le_bytes(b[8..12].try_into().unwrap_or_default());
-        let size = u64::from_le_bytes(b[16..24].try_into().unwrap_or_default());
-        if flags & !(SS_DISABLE | SS_ONSTACK | SS_AUTODISARM) != 0 {
-            return Err(Errno::EINVAL);
-        }
-        if flags & SS_DISABLE != 0 {
-            t.altstack = (0, SS_DISABLE, 0);
-        } else {
-            if size < MINSIGSTKSZ {
-                return Err(Errno::ENOMEM);
-            }
-            t.altstack = (sp, flags & SS_AUTODISARM, size);
-        }
-    }
-    Ok(0)
 }
 
 /// Implements prctl(2) for the options the foundation needs.

@@ -2,7 +2,7 @@
 //! Time system calls. (With the host vDSO mapped, most clock reads never trap; these serve the
 //! rest.)
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::time::{clock_getres, clock_gettime, ClockId};
 use syscalls::abi::*;
@@ -96,17 +96,6 @@ fn read_timespec(t: &Task, addr: u64) -> Result<Timespec, Errno> {
     Ok(ts)
 }
 
-fn sleep(ts: Timespec) {
-    std::thread::sleep(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
-}
-
-/// Implements nanosleep(2).
-pub fn sys_nanosleep(t: &mut Task) -> SysResult {
-    let ts = read_timespec(t, t.arg(0))?;
-    sleep(ts);
-    Ok(0)
-}
-
 /// Implements clock_nanosleep(2).
 pub fn sys_clock_nanosleep(t: &mut Task) -> SysResult {
     let (id, flags, req) = (t.arg(0) as i32, t.arg(1) as u32, t.arg(2));
@@ -122,18 +111,27 @@ pub fn sys_clock_nanosleep(t: &mut Task) -> SysResult {
         _ => return Err(Errno::EINVAL),
     };
     let ts = read_timespec(t, req)?;
-    if flags & TIMER_ABSTIME != 0 {
+    let start = Instant::now();
+    let d = if flags & TIMER_ABSTIME != 0 {
         let cur = now(clock_id)?;
         let target = ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128;
         let cur = cur.tv_sec as i128 * 1_000_000_000 + cur.tv_nsec as i128;
-        if target > cur {
-            let d = (target - cur) as u128;
-            std::thread::sleep(Duration::from_nanos(d.min(u64::MAX as u128) as u64));
-        }
+        Duration::from_nanos((target - cur).clamp(0, u64::MAX as i128) as u64)
     } else {
-        sleep(ts);
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    };
+    let deadline = start.checked_add(d).unwrap_or(start + Duration::from_secs(1 << 40));
+    match crate::kernel::block::sleep_until(deadline) {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            if flags & TIMER_ABSTIME == 0 && t.arg(3) != 0 {
+                let left = d.saturating_sub(start.elapsed());
+                let rem = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
+                t.write_val(t.arg(3), &rem)?;
+            }
+            Err(if e == Errno::ERESTARTSYS { Errno::ERESTARTNOHAND } else { e })
+        }
     }
-    Ok(0)
 }
 
 fn ticks(d: Timespec) -> i64 {

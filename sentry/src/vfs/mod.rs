@@ -6,6 +6,8 @@
 //! dup and fork) owns its `FileOps` object, which owns whatever host resource backs it. Memory
 //! mappings hold the `Arc<File>` they map.
 
+pub mod inode;
+pub mod mount;
 pub mod path;
 
 use std::os::fd::BorrowedFd;
@@ -14,6 +16,9 @@ use std::sync::{Arc, Mutex};
 
 use syscalls::abi::*;
 use syscalls::Errno;
+
+pub use self::inode::{downcast, dtype_of, now, Filesystem, Inode, Owner, SetAttr, TimeSpec};
+pub use self::mount::Mount;
 
 /// Operations of an open file. Each default is the errno Linux gives for a file that does not
 /// support the operation.
@@ -66,6 +71,16 @@ pub trait FileOps: Send + Sync {
     fn host_fd(&self) -> Option<BorrowedFd<'_>> {
         None
     }
+    /// fsync(2) and fdatasync(2). Linux: EINVAL for files that cannot be synced (pipes do
+    /// nothing, and neither do synthetic files).
+    fn sync(&self) -> Result<(), Errno> {
+        Ok(())
+    }
+    /// fallocate(2) (the VFS has checked the mode and range). Linux: EOPNOTSUPP where the file
+    /// system lacks it.
+    fn allocate(&self, _mode: u32, _offset: u64, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
 }
 
 static NEXT_FILE_ID: AtomicU64 = AtomicU64::new(1);
@@ -83,6 +98,10 @@ pub struct File {
     pub pos: Mutex<u64>,
     /// The path it was opened by (absolute in the sandbox), for /proc and --strace.
     pub path: String,
+    /// The file it was opened from (None for pipes, sockets and the host's stdio).
+    pub inode: Option<Arc<dyn Inode>>,
+    /// The mount it was opened through.
+    pub mount: Option<Arc<Mount>>,
 }
 
 impl File {
@@ -94,6 +113,27 @@ impl File {
             flags: AtomicU32::new(flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)),
             pos: Mutex::new(0),
             path: path.into(),
+            inode: None,
+            mount: None,
+        })
+    }
+
+    /// A new open file description of a file reached through `mount`.
+    pub fn open_inode(
+        ops: Box<dyn FileOps>,
+        flags: u32,
+        path: impl Into<String>,
+        inode: Arc<dyn Inode>,
+        mount: Arc<Mount>,
+    ) -> Arc<File> {
+        Arc::new(File {
+            id: NEXT_FILE_ID.fetch_add(1, Ordering::Relaxed),
+            ops,
+            flags: AtomicU32::new(flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)),
+            pos: Mutex::new(0),
+            path: path.into(),
+            inode: Some(inode),
+            mount: Some(mount),
         })
     }
 
@@ -270,31 +310,6 @@ pub fn getdents_from_list(
         *pos += 1;
     }
     Ok(used)
-}
-
-/// A file system: what a mount serves. Paths are relative to its root, without leading `/`
-/// (`""` is the root), and contain no symlinks except possibly the last component.
-pub trait Filesystem: Send + Sync {
-    /// lstat of a path.
-    fn lstat(&self, rel: &str) -> Result<Stat, Errno>;
-    /// readlink of a path. Linux: EINVAL when it is not a symlink.
-    fn readlink(&self, rel: &str) -> Result<Vec<u8>, Errno>;
-    /// Opens an existing path (the last component is not followed). `flags` are open(2)'s.
-    fn open(&self, rel: &str, flags: u32) -> Result<Box<dyn FileOps>, Errno>;
-    /// Creates and opens a regular file. Linux: EROFS on a read-only file system.
-    fn create(&self, _rel: &str, _flags: u32, _mode: u32) -> Result<Box<dyn FileOps>, Errno> {
-        Err(Errno::EROFS)
-    }
-    /// Whether the file system refuses writes.
-    fn read_only(&self) -> bool;
-    /// getxattr(2) of a path. Linux: ENODATA when the attribute is absent.
-    fn getxattr(&self, _rel: &str, _name: &[u8], _follow: bool) -> Result<Vec<u8>, Errno> {
-        Err(Errno::ENODATA)
-    }
-    /// listxattr(2) of a path.
-    fn listxattr(&self, _rel: &str) -> Result<Vec<u8>, Errno> {
-        Ok(Vec::new())
-    }
 }
 
 /// One fd table entry.

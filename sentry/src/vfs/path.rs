@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Mounts and path resolution as Linux does it: component by component, symlinks followed in
-//! the sentry (ELOOP after 40), `..` clamped at the root, trailing slashes demanding a
-//! directory, ENAMETOOLONG for long components.
+//! Path resolution as Linux does it: component by component over inodes, mount points crossed
+//! by absolute path, symlinks followed in the sentry (ELOOP after 40), `..` clamped at the root
+//! and leaving a mount through its mount point, trailing slashes demanding a directory,
+//! ENAMETOOLONG for long components, search permission on every directory walked, and
+//! openat2's RESOLVE_* restrictions.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -9,7 +11,9 @@ use std::sync::Arc;
 use syscalls::abi::*;
 use syscalls::Errno;
 
-use super::Filesystem;
+pub use super::mount::{Mount, Mounts};
+use super::Inode;
+use crate::kernel::Credentials;
 
 /// Longest path the kernel accepts, NUL included.
 pub const PATH_MAX: usize = 4096;
@@ -18,75 +22,56 @@ pub const NAME_MAX: usize = 255;
 /// Most symlinks followed in one resolution.
 pub const MAX_SYMLINKS: u32 = 40;
 
-/// The mount table: file systems by absolute mount point.
-pub struct Mounts {
-    /// Sorted longest mount point first, so the first prefix match is the right one.
-    mounts: Vec<(String, Arc<dyn Filesystem>)>,
-}
-
-impl Mounts {
-    /// A mount table with `root` at `/`.
-    pub fn new(root: Arc<dyn Filesystem>) -> Mounts {
-        Mounts {
-            mounts: vec![("/".to_string(), root)],
-        }
-    }
-
-    /// Mounts `fs` at the absolute path `at`.
-    pub fn mount(&mut self, at: &str, fs: Arc<dyn Filesystem>) {
-        self.mounts.retain(|(p, _)| p != at);
-        self.mounts.push((at.to_string(), fs));
-        self.mounts.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
-    }
-
-    /// The file system serving an absolute, normalised path, and the path relative to it.
-    pub fn lookup<'a>(&self, abs: &'a str) -> (Arc<dyn Filesystem>, &'a str) {
-        for (at, fs) in &self.mounts {
-            if at == "/" {
-                return (fs.clone(), abs.trim_start_matches('/'));
-            }
-            if let Some(rest) = abs.strip_prefix(at.as_str()) {
-                if rest.is_empty() || rest.starts_with('/') {
-                    return (fs.clone(), rest.trim_start_matches('/'));
-                }
-            }
-        }
-        // The root is always mounted; fall back to it.
-        (
-            self.mounts[self.mounts.len() - 1].1.clone(),
-            abs.trim_start_matches('/'),
-        )
-    }
-}
-
 /// The result of resolving a path.
 pub struct Resolved {
-    /// The absolute, normalised path, without symlinks (but the last component, when not
-    /// followed).
+    /// The absolute path, without symlinks (but the last component, when not followed).
     pub path: String,
-    /// The file system serving it.
-    pub fs: Arc<dyn Filesystem>,
-    /// The path relative to that file system.
-    pub rel: String,
-    /// Its lstat, or `None` when the last component does not exist (its parent does).
+    /// The mount the last component lives on.
+    pub mount: Arc<Mount>,
+    /// The file, or `None` when the last component does not exist (its parent does).
+    pub inode: Option<Arc<dyn Inode>>,
+    /// The directory holding the last component (the file itself for `/`).
+    pub parent: Arc<dyn Inode>,
+    /// The last component: a name, `.`, `..`, or empty for the root.
+    pub name: Vec<u8>,
+    /// Its stat, when it exists.
     pub stat: Option<Stat>,
     /// Whether the path ended with a slash.
     pub trailing_slash: bool,
+    /// Whether the file is the root of its mount (it cannot be removed or renamed: EBUSY).
+    pub is_mount_root: bool,
 }
 
-fn join(stack: &[String]) -> String {
-    if stack.is_empty() {
-        return "/".to_string();
-    }
-    let mut s = String::new();
-    for c in stack {
-        s.push('/');
-        s.push_str(c);
-    }
-    s
+/// How to resolve.
+#[derive(Clone, Copy, Default)]
+pub struct WalkOpts<'a> {
+    /// Follow a symlink in the last component.
+    pub follow: bool,
+    /// Check search permission on each directory with these credentials.
+    pub creds: Option<&'a Credentials>,
+    /// The task's root directory (chroot), `/` when `None`.
+    pub root: Option<&'a str>,
+    /// openat2 RESOLVE_* flags.
+    pub resolve: u64,
 }
 
-fn components(path: &[u8]) -> Result<VecDeque<String>, Errno> {
+#[derive(Clone)]
+struct Node {
+    path: String,
+    inode: Arc<dyn Inode>,
+    mount: Arc<Mount>,
+}
+
+fn child_path(parent: &str, name: &[u8]) -> String {
+    let name = String::from_utf8_lossy(name);
+    if parent == "/" {
+        format!("/{name}")
+    } else {
+        format!("{parent}/{name}")
+    }
+}
+
+fn components(path: &[u8]) -> Result<VecDeque<Vec<u8>>, Errno> {
     let mut out = VecDeque::new();
     for c in path.split(|b| *b == b'/') {
         if c.is_empty() {
@@ -95,120 +80,231 @@ fn components(path: &[u8]) -> Result<VecDeque<String>, Errno> {
         if c.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        // Names are bytes on Linux; keep non-UTF-8 ones losslessly enough for the host view.
-        out.push_back(String::from_utf8(c.to_vec()).map_err(|_| Errno::EILSEQ)?);
+        out.push_back(c.to_vec());
     }
     Ok(out)
 }
 
+struct Walker<'a> {
+    mounts: &'a Mounts,
+    opts: WalkOpts<'a>,
+    stack: Vec<Node>,
+    /// `..` never pops below this depth (the root, or the start for RESOLVE_IN_ROOT).
+    floor: usize,
+    /// Where absolute paths and symlinks restart.
+    root: Vec<Node>,
+}
+
+impl Walker<'_> {
+    fn top(&self) -> &Node {
+        // The stack always holds at least the root.
+        &self.stack[self.stack.len() - 1]
+    }
+
+    /// Looks `name` up in the top directory, crossing into a mount mounted there.
+    fn lookup(&self, name: &[u8]) -> Result<Node, Errno> {
+        let top = self.top();
+        let st = top.inode.stat()?;
+        if st.st_mode & S_IFMT != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        if let Some(c) = self.opts.creds {
+            if !c.may(st.st_mode, st.st_uid, st.st_gid, X_OK) {
+                return Err(Errno::EACCES);
+            }
+        }
+        let inode = top.inode.lookup(name)?;
+        let path = child_path(&top.path, name);
+        if let Some(m) = self.mounts.at(&path) {
+            if self.opts.resolve & RESOLVE_NO_XDEV != 0 {
+                return Err(Errno::EXDEV);
+            }
+            return Ok(Node {
+                path,
+                inode: m.root.clone(),
+                mount: m,
+            });
+        }
+        Ok(Node {
+            path,
+            inode,
+            mount: top.mount.clone(),
+        })
+    }
+
+    fn dotdot(&mut self) -> Result<(), Errno> {
+        if self.stack.len() > self.floor {
+            if self.opts.resolve & RESOLVE_NO_XDEV != 0 {
+                let n = self.stack.len();
+                if !Arc::ptr_eq(&self.stack[n - 1].mount, &self.stack[n - 2].mount) {
+                    return Err(Errno::EXDEV);
+                }
+            }
+            self.stack.pop();
+        } else if self.opts.resolve & RESOLVE_BENEATH != 0 {
+            return Err(Errno::EXDEV);
+        }
+        Ok(())
+    }
+}
+
+/// Walks an already resolved absolute path (no symlinks in it) from `/`.
+fn descend(mounts: &Mounts, path: &str) -> Result<Vec<Node>, Errno> {
+    let root = mounts.root();
+    let mut w = Walker {
+        mounts,
+        opts: WalkOpts::default(),
+        stack: vec![Node {
+            path: "/".into(),
+            inode: root.root.clone(),
+            mount: root,
+        }],
+        floor: 1,
+        root: Vec::new(),
+    };
+    for c in components(path.as_bytes())? {
+        if c == b"." {
+            continue;
+        }
+        if c == b".." {
+            w.dotdot()?;
+            continue;
+        }
+        let n = w.lookup(&c)?;
+        w.stack.push(n);
+    }
+    Ok(w.stack)
+}
+
 /// Resolves `path` from the directory `start` (an absolute, resolved path), following the last
-/// component if it is a symlink and `follow` is set.
+/// component if it is a symlink and `follow` is set. No permission checks: for the kernel's
+/// own look-ups (exec, start-up).
 pub fn resolve(mounts: &Mounts, start: &str, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
+    walk(mounts, start, path, WalkOpts { follow, ..Default::default() })
+}
+
+/// Resolves `path` from `start` with the given options.
+pub fn walk(mounts: &Mounts, start: &str, path: &[u8], opts: WalkOpts<'_>) -> Result<Resolved, Errno> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
     if path.len() >= PATH_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
-    let trailing_slash = path.ends_with(b"/");
-    let mut stack: Vec<String> = if path[0] == b'/' {
-        Vec::new()
+    let scoped = opts.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0;
+    let root = if opts.resolve & RESOLVE_IN_ROOT != 0 {
+        descend(mounts, start)?
     } else {
-        start
-            .split('/')
-            .filter(|c| !c.is_empty())
-            .map(str::to_string)
-            .collect()
+        descend(mounts, opts.root.unwrap_or("/"))?
     };
+    let start_stack = if path[0] == b'/' && opts.resolve & RESOLVE_BENEATH == 0 {
+        root.clone()
+    } else if path[0] == b'/' {
+        return Err(Errno::EXDEV);
+    } else {
+        descend(mounts, start)?
+    };
+    let floor = if scoped { start_stack.len() } else { root.len() };
+    let mut w = Walker {
+        mounts,
+        opts,
+        stack: start_stack,
+        floor,
+        root,
+    };
+    let trailing_slash = path.ends_with(b"/");
     let mut pending = components(path)?;
     let mut links = 0;
-    let mut last_stat: Option<Stat> = None;
-    // The root (or start) directory itself.
-    if pending.is_empty() {
-        let abs = join(&stack);
-        let (fs, rel) = mounts.lookup(&abs);
-        let st = fs.lstat(rel)?;
-        return Ok(Resolved {
-            rel: rel.to_string(),
-            path: abs,
-            fs,
-            stat: Some(st),
-            trailing_slash,
-        });
-    }
+    let mut last_name: Vec<u8> = Vec::new();
     while let Some(c) = pending.pop_front() {
         let is_last = pending.is_empty();
-        if c == "." || c == ".." {
-            if c == ".." {
-                stack.pop();
+        if c == b"." || c == b".." {
+            if c == b".." {
+                w.dotdot()?;
+            } else if w.top().inode.stat()?.st_mode & S_IFMT != S_IFDIR {
+                return Err(Errno::ENOTDIR);
             }
             if is_last {
-                let abs = join(&stack);
-                let (fs, rel) = mounts.lookup(&abs);
-                last_stat = Some(fs.lstat(rel)?);
+                last_name = c;
             }
             continue;
         }
-        stack.push(c);
-        let abs = join(&stack);
-        let (fs, rel) = mounts.lookup(&abs);
-        match fs.lstat(rel) {
+        let node = match w.lookup(&c) {
+            Ok(n) => n,
             Err(Errno::ENOENT) if is_last => {
+                let top = w.top().clone();
                 return Ok(Resolved {
-                    rel: rel.to_string(),
-                    path: abs,
-                    fs,
+                    path: child_path(&top.path, &c),
+                    mount: top.mount,
+                    inode: None,
+                    parent: top.inode,
+                    name: c,
                     stat: None,
                     trailing_slash,
+                    is_mount_root: false,
                 });
             }
             Err(e) => return Err(e),
-            Ok(st) if st.st_mode & S_IFMT == S_IFLNK && (!is_last || follow || trailing_slash) => {
-                links += 1;
-                if links > MAX_SYMLINKS {
-                    return Err(Errno::ELOOP);
-                }
-                let target = fs.readlink(rel)?;
-                if target.is_empty() {
-                    return Err(Errno::ENOENT);
-                }
-                stack.pop();
-                if target[0] == b'/' {
-                    stack.clear();
-                }
-                let mut more = components(&target)?;
-                if more.is_empty() && is_last {
-                    // A link to "/": the root itself.
-                    let abs = join(&stack);
-                    let (fs, rel) = mounts.lookup(&abs);
-                    last_stat = Some(fs.lstat(rel)?);
-                }
-                while let Some(m) = more.pop_back() {
-                    pending.push_front(m);
-                }
+        };
+        let st = node.inode.stat()?;
+        if st.st_mode & S_IFMT == S_IFLNK && (!is_last || opts.follow || trailing_slash) {
+            if opts.resolve & RESOLVE_NO_SYMLINKS != 0 {
+                return Err(Errno::ELOOP);
             }
-            Ok(st) if !is_last && st.st_mode & S_IFMT != S_IFDIR => return Err(Errno::ENOTDIR),
-            Ok(st) => {
-                if is_last {
-                    last_stat = Some(st);
-                }
+            links += 1;
+            if links > MAX_SYMLINKS {
+                return Err(Errno::ELOOP);
             }
+            let target = node.inode.readlink()?;
+            if target.is_empty() {
+                return Err(Errno::ENOENT);
+            }
+            if target[0] == b'/' {
+                if opts.resolve & RESOLVE_BENEATH != 0 {
+                    return Err(Errno::EXDEV);
+                }
+                w.stack = w.root.clone();
+            }
+            let mut more = components(&target)?;
+            if more.is_empty() && is_last {
+                last_name = Vec::new();
+            }
+            while let Some(m) = more.pop_back() {
+                pending.push_front(m);
+            }
+            continue;
+        }
+        if !is_last && st.st_mode & S_IFMT != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        w.stack.push(node);
+        if is_last {
+            last_name = c;
         }
     }
-    let abs = join(&stack);
-    let (fs, rel) = mounts.lookup(&abs);
-    let stat = match last_stat {
-        Some(s) => s,
-        None => fs.lstat(rel)?,
+    let n = w.stack.len();
+    let node = w.stack[n - 1].clone();
+    let parent = if n >= 2 {
+        w.stack[n - 2].inode.clone()
+    } else {
+        node.inode.clone()
     };
+    let is_mount_root = n == 1 || Arc::ptr_eq(&node.inode, &node.mount.root);
+    let stat = node.inode.stat()?;
     if trailing_slash && stat.st_mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
+    if n == 1 {
+        last_name = Vec::new();
+    }
     Ok(Resolved {
-        rel: rel.to_string(),
-        path: abs,
-        fs,
+        path: node.path,
+        mount: node.mount,
+        inode: Some(node.inode),
+        parent,
+        name: last_name,
         stat: Some(stat),
         trailing_slash,
+        is_mount_root,
     })
 }

@@ -10,10 +10,20 @@
 
 /// Where the stub's image is mapped.
 pub const STUB_BASE: u64 = 0x7fff_ff00_0000;
-/// The stub's code: `syscall; int3; jmp -5`.
+/// The injection point: `syscall; int3; jmp back`.
 pub const STUB_CODE: u64 = STUB_BASE + 0x800;
-/// The address a host system call made from the stub reports as its instruction pointer.
+/// The address a host system call made from the injection point reports as its instruction
+/// pointer.
 pub const STUB_SYSCALL_RET: u64 = STUB_CODE + 2;
+/// The clone point: `syscall`; the parent stops at an `int3`, the child parks itself in a
+/// futex wait (untraced, it can do nothing else) until a sentry thread seizes it.
+pub const STUB_CLONE: u64 = STUB_BASE + 0x840;
+/// Instruction pointer of the clone system call.
+pub const STUB_CLONE_RET: u64 = STUB_CLONE + 2;
+/// Where the parent stops after an injected clone (past its `int3`).
+pub const STUB_CLONE_PARENT_STOP: u64 = STUB_CLONE + 8;
+/// Instruction pointer of the parked child's futex wait.
+pub const STUB_PARK_RET: u64 = STUB_CLONE + 32;
 /// The stub's read-write data page.
 pub const STUB_DATA: u64 = STUB_BASE + 0x1000;
 /// End of the stub's image.
@@ -33,14 +43,19 @@ pub const DATA_BYTE: u64 = 344;
 pub const DATA_CMSG: u64 = 352;
 /// Size of the control buffer: CMSG_SPACE(sizeof(int)).
 pub const CMSG_SPACE_ONE_FD: u64 = 24;
+/// A `struct sigaction` ignoring a signal (SIGCHLD: stubs never wait for their children).
+pub const DATA_SIGIGN: u64 = 384;
+/// The word a parked child waits on (always 0).
+pub const DATA_PARK: u64 = 448;
 
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 
-/// The backstop filter, in classic BPF: allow a system call only from the stub's `syscall`
-/// instruction, kill the process otherwise. (seccompiler matches numbers and arguments, not the
-/// instruction pointer, so this one is written by hand.)
+/// The backstop filter, in classic BPF: a host system call is allowed only from the stub's
+/// injection and clone points, or the futex wait of a parked child; anything else kills the
+/// process. (seccompiler matches numbers and arguments, not the instruction pointer, so this one
+/// is written by hand.)
 pub fn backstop_filter() -> Vec<[u8; 8]> {
     const LD_W_ABS: u16 = 0x20;
     const JEQ_K: u16 = 0x15;
@@ -53,16 +68,43 @@ pub fn backstop_filter() -> Vec<[u8; 8]> {
         b[4..8].copy_from_slice(&k.to_le_bytes());
         b
     };
+    const _: () = assert!(STUB_SYSCALL_RET >> 32 == STUB_PARK_RET >> 32);
     vec![
-        ins(LD_W_ABS, 0, 0, 4), // seccomp_data.arch
-        ins(JEQ_K, 0, 5, AUDIT_ARCH_X86_64),
-        ins(LD_W_ABS, 0, 0, 8), // instruction_pointer, low half
-        ins(JEQ_K, 0, 3, STUB_SYSCALL_RET as u32),
-        ins(LD_W_ABS, 0, 0, 12), // instruction_pointer, high half
-        ins(JEQ_K, 0, 1, (STUB_SYSCALL_RET >> 32) as u32),
-        ins(RET_K, 0, 0, SECCOMP_RET_ALLOW),
-        ins(RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),
+        /* 0 */ ins(LD_W_ABS, 0, 0, 4), // seccomp_data.arch
+        /* 1 */ ins(JEQ_K, 0, 9, AUDIT_ARCH_X86_64),
+        /* 2 */ ins(LD_W_ABS, 0, 0, 12), // instruction_pointer, high half
+        /* 3 */ ins(JEQ_K, 0, 7, (STUB_SYSCALL_RET >> 32) as u32),
+        /* 4 */ ins(LD_W_ABS, 0, 0, 8), // instruction_pointer, low half
+        /* 5 */ ins(JEQ_K, 4, 0, STUB_SYSCALL_RET as u32),
+        /* 6 */ ins(JEQ_K, 3, 0, STUB_CLONE_RET as u32),
+        /* 7 */ ins(JEQ_K, 0, 3, STUB_PARK_RET as u32),
+        /* 8 */ ins(LD_W_ABS, 0, 0, 0), // nr
+        /* 9 */ ins(JEQ_K, 0, 1, 202), // futex
+        /* 10 */ ins(RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        /* 11 */ ins(RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),
     ]
+}
+
+/// The clone point's code (see [`STUB_CLONE`]).
+fn clone_code() -> Vec<u8> {
+    let mut c = vec![
+        0x0f, 0x05, // syscall (clone)
+        0x48, 0x85, 0xc0, // test rax, rax
+        0x74, 0x01, // jz child
+        0xcc, // int3 (parent)
+        // child:
+        0xb8, 0xca, 0x00, 0x00, 0x00, // mov eax, 202 (futex)
+        0x48, 0xbf, // movabs rdi, imm64
+    ];
+    c.extend_from_slice(&(STUB_DATA + DATA_PARK).to_le_bytes());
+    c.extend_from_slice(&[
+        0x31, 0xf6, // xor esi, esi (FUTEX_WAIT)
+        0x31, 0xd2, // xor edx, edx (val 0)
+        0x4d, 0x31, 0xd2, // xor r10, r10 (no timeout)
+        0x0f, 0x05, // syscall
+        0xeb, 0xe6, // jmp child
+    ]);
+    c
 }
 
 /// Builds the stub's ELF image: one read-execute page (headers and code) and one read-write
@@ -82,7 +124,7 @@ pub fn build() -> Vec<u8> {
     put(&mut img, 52, &64u16.to_le_bytes()); // e_ehsize
     put(&mut img, 54, &56u16.to_le_bytes()); // e_phentsize
     put(&mut img, 56, &2u16.to_le_bytes()); // e_phnum
-                                            // Program headers: PT_LOAD R+X for page 0, PT_LOAD R+W for page 1.
+    // Program headers: PT_LOAD R+X for page 0, PT_LOAD R+W for page 1.
     for (i, (off, flags)) in [(0u64, 5u32), (0x1000u64, 6u32)].into_iter().enumerate() {
         let ph = 64 + i * 56;
         put(&mut img, ph, &1u32.to_le_bytes()); // PT_LOAD
@@ -95,23 +137,18 @@ pub fn build() -> Vec<u8> {
         put(&mut img, ph + 48, &0x1000u64.to_le_bytes()); // p_align
     }
     // Code: syscall; int3; jmp back to the syscall.
-    put(&mut img, 0x800, &[0x0f, 0x05, 0xcc, 0xeb, 0xfb]);
+    put(&mut img, (STUB_CODE - STUB_BASE) as usize, &[0x0f, 0x05, 0xcc, 0xeb, 0xfb]);
+    put(&mut img, (STUB_CLONE - STUB_BASE) as usize, &clone_code());
     // Data: struct sock_fprog { u16 len; u64 filter; } and the filter.
     let filter = backstop_filter();
     let d = 0x1000usize;
-    put(
-        &mut img,
-        d + DATA_FPROG as usize,
-        &(filter.len() as u16).to_le_bytes(),
-    );
-    put(
-        &mut img,
-        d + DATA_FPROG as usize + 8,
-        &(STUB_DATA + DATA_FILTER).to_le_bytes(),
-    );
+    put(&mut img, d + DATA_FPROG as usize, &(filter.len() as u16).to_le_bytes());
+    put(&mut img, d + DATA_FPROG as usize + 8, &(STUB_DATA + DATA_FILTER).to_le_bytes());
     for (i, ins) in filter.iter().enumerate() {
         put(&mut img, d + DATA_FILTER as usize + i * 8, ins);
     }
+    // struct sigaction { handler = SIG_IGN, flags, restorer, mask }.
+    put(&mut img, d + DATA_SIGIGN as usize, &1u64.to_le_bytes());
     img
 }
 
@@ -127,5 +164,12 @@ mod tests {
         assert_eq!(elf.program_headers.len(), 2);
         assert_eq!(&img[0x800..0x802], &[0x0f, 0x05]);
         assert!(backstop_filter().len() * 8 + DATA_FILTER as usize <= DATA_MSGHDR as usize);
+        let code = clone_code();
+        // The parked child's syscall ends where the filter expects, and its jump lands on the
+        // child's first instruction.
+        assert_eq!(&code[30..32], &[0x0f, 0x05]);
+        assert_eq!(STUB_CLONE + 32, STUB_PARK_RET);
+        assert_eq!(34i64 + i64::from(code[33] as i8), 8);
+        assert_eq!(code[7], 0xcc);
     }
 }

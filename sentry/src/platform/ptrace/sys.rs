@@ -90,3 +90,41 @@ pub fn si_addr(info: &libc::siginfo_t) -> u64 {
     // kernel fills si_addr, and for any other it is just an unused integer.
     unsafe { info.si_addr() as u64 }
 }
+
+/// tgkill(2) on a host thread.
+pub fn tgkill(pid: Pid, tid: Pid, sig: nix::sys::signal::Signal) {
+    // SAFETY: tgkill takes plain integers.
+    unsafe {
+        libc::syscall(libc::SYS_tgkill, pid.as_raw(), tid.as_raw(), sig as i32);
+    }
+}
+
+const NT_X86_XSTATE: libc::c_int = 0x202;
+/// Room for the largest XSAVE area (AVX-512 needs 2,696 bytes; AMX more).
+const XSTATE_MAX: usize = 16 << 10;
+
+/// PTRACE_GETREGSET(NT_X86_XSTATE): the thread's XSAVE area.
+pub fn get_xstate(tid: Pid) -> nix::Result<Vec<u8>> {
+    let mut buf = vec![0u8; XSTATE_MAX];
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: `iov` describes `buf`, valid for writes of its length during the call; the kernel
+    // shrinks iov_len to what it wrote.
+    let r = unsafe { libc::ptrace(libc::PTRACE_GETREGSET, tid.as_raw(), NT_X86_XSTATE as usize, &mut iov as *mut libc::iovec) };
+    if r < 0 {
+        return Err(nix::Error::last());
+    }
+    buf.truncate(iov.iov_len);
+    Ok(buf)
+}
+
+/// PTRACE_SETREGSET(NT_X86_XSTATE).
+pub fn set_xstate(tid: Pid, state: &[u8]) -> nix::Result<()> {
+    let mut copy = state.to_vec();
+    let mut iov = libc::iovec { iov_base: copy.as_mut_ptr().cast(), iov_len: copy.len() };
+    // SAFETY: `iov` describes `copy`, valid for reads of its length during the call.
+    let r = unsafe { libc::ptrace(libc::PTRACE_SETREGSET, tid.as_raw(), NT_X86_XSTATE as usize, &mut iov as *mut libc::iovec) };
+    if r < 0 {
+        return Err(nix::Error::last());
+    }
+    Ok(())
+}

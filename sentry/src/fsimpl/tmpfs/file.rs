@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+//! tmpfs regular files: the bytes live in a host memfd, so a mapping of the file is the
+//! memfd's, shared between every process that maps it.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+
+use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::dir::DirFile;
+use super::{Kind, Shared, TmpInode};
+use crate::kernel::lock;
+use crate::vfs::{FileOps, Inode};
+
+fn errno(e: nix::Error) -> Errno {
+    Errno(e as i32)
+}
+
+/// Largest file size (Linux's MAX_LFS_FILESIZE).
+const MAX_FILE_SIZE: u64 = i64::MAX as u64;
+
+/// A regular file's contents.
+pub(crate) struct Data {
+    pub(crate) fd: OwnedFd,
+    /// Serialises size changes, so the storage charge matches the memfd's size.
+    size_lock: Mutex<()>,
+}
+
+impl Data {
+    pub(crate) fn new() -> Result<Data, Errno> {
+        let fd = memfd_create(c"tmpfs", MemFdCreateFlag::MFD_CLOEXEC).map_err(errno)?;
+        Ok(Data {
+            fd,
+            size_lock: Mutex::new(()),
+        })
+    }
+
+    fn size(&self) -> Result<u64, Errno> {
+        nix::sys::stat::fstat(self.fd.as_raw_fd())
+            .map(|s| s.st_size as u64)
+            .map_err(errno)
+    }
+
+    pub(crate) fn size_blocks(&self) -> Result<(i64, i64), Errno> {
+        let s = nix::sys::stat::fstat(self.fd.as_raw_fd()).map_err(errno)?;
+        Ok((s.st_size, s.st_blocks))
+    }
+
+    pub(crate) fn truncate(&self, fs: &Shared, size: u64) -> Result<(), Errno> {
+        if size > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        let _g = lock(&self.size_lock);
+        let old = self.size()?;
+        fs.charge(old, size)?;
+        if let Err(e) = nix::unistd::ftruncate(&self.fd, size as i64) {
+            let _ = fs.charge(size, old);
+            return Err(errno(e));
+        }
+        Ok(())
+    }
+
+    fn write(&self, fs: &Shared, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        let end = offset.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
+        if end > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        let _g = lock(&self.size_lock);
+        let old = self.size()?;
+        if end > old {
+            fs.charge(old, end)?;
+        }
+        match nix::sys::uio::pwrite(&self.fd, buf, offset as i64) {
+            Ok(n) => {
+                let now = offset + n as u64;
+                if end > old && now < end {
+                    let _ = fs.charge(end, now.max(old));
+                }
+                Ok(n)
+            }
+            Err(e) => {
+                if end > old {
+                    let _ = fs.charge(end, old);
+                }
+                Err(errno(e))
+            }
+        }
+    }
+}
+
+impl Drop for TmpInode {
+    fn drop(&mut self) {
+        if let (Kind::File(d), Some(fs)) = (&self.kind, self.fs.upgrade()) {
+            if let Ok(size) = d.size() {
+                let _ = fs.charge(size, 0);
+            }
+        }
+    }
+}
+
+/// An open tmpfs regular file.
+struct RegFile {
+    node: Arc<TmpInode>,
+}
+
+impl RegFile {
+    fn data(&self) -> &Data {
+        match &self.node.kind {
+            Kind::File(d) => d,
+            // `open_file` makes a RegFile only of a regular file.
+            _ => unreachable!("a RegFile is always of a regular file"),
+        }
+    }
+}
+
+impl FileOps for RegFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        if offset > MAX_FILE_SIZE {
+            return Ok(0);
+        }
+        nix::sys::uio::pread(&self.data().fd, buf, offset as i64).map_err(errno)
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let fs = self.node.shared()?;
+        let n = self.data().write(&fs, buf, offset)?;
+        self.node.touch(true, true);
+        Ok(n)
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        self.node.stat()
+    }
+
+    fn host_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.data().fd.as_fd())
+    }
+
+    fn allocate(&self, mode: u32, offset: u64, len: u64) -> Result<(), Errno> {
+        use nix::fcntl::FallocateFlags;
+        let fs = self.node.shared()?;
+        let d = self.data();
+        let _g = lock(&d.size_lock);
+        let old = d.size()?;
+        let end = offset.checked_add(len).ok_or(Errno::EFBIG)?;
+        let grows = mode & FALLOC_FL_KEEP_SIZE == 0 && end > old;
+        if grows {
+            fs.charge(old, end)?;
+        }
+        let flags = FallocateFlags::from_bits(mode as i32).ok_or(Errno::EOPNOTSUPP)?;
+        let r = nix::fcntl::fallocate(d.fd.as_raw_fd(), flags, offset as i64, len as i64);
+        if let Err(e) = r {
+            if grows {
+                let _ = fs.charge(end, old);
+            }
+            return Err(errno(e));
+        }
+        self.node.touch(true, true);
+        Ok(())
+    }
+}
+
+impl TmpInode {
+    pub(crate) fn open_file(&self, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+        let node = self.this.upgrade().ok_or(Errno::ESTALE)?;
+        match &self.kind {
+            Kind::File(_) => Ok(Box::new(RegFile { node })),
+            Kind::Dir(_) => Ok(Box::new(DirFile { node })),
+            Kind::Symlink(_) => Err(Errno::ELOOP),
+            Kind::Special => {
+                let m = lock(&self.meta);
+                match m.mode & S_IFMT {
+                    S_IFCHR => crate::fsimpl::dev::open_device(m.rdev, flags),
+                    // Named FIFOs need pipes that open by name (the pipe code makes anonymous
+                    // pairs only): refused for now. Linux: ENXIO opening a socket file.
+                    _ => Err(Errno::ENXIO),
+                }
+            }
+        }
+    }
+}

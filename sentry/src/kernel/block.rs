@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Blocking in the sentry, interruptibly.
+//!
+//! Every task has a [`Waker`]; objects a task can wait for (pipes, futexes, child processes)
+//! keep a [`WaitQueue`] of wakers and notify it when something changes. A signal sent to a task
+//! notifies its waker too, so every blocking wait ([`block_on`]) ends with ERESTARTSYS when a
+//! signal is pending, and the syscall layer turns that into EINTR or a restart as Linux does.
+//!
+//! Each sentry thread drives exactly one task, so the task being served is a thread-local
+//! ([`set_current`]); file operations deep in the VFS block through it without a task argument.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+use syscalls::Errno;
+
+use super::lock;
+use super::tree::TaskShared;
+
+/// Wakes one task.
+#[derive(Default)]
+pub struct Waker {
+    seq: Mutex<u64>,
+    cond: Condvar,
+}
+
+impl Waker {
+    /// Records an event and wakes the task if it waits.
+    pub fn notify(&self) {
+        *lock(&self.seq) += 1;
+        self.cond.notify_all();
+    }
+
+    fn seq(&self) -> u64 {
+        *lock(&self.seq)
+    }
+
+    /// Waits for an event after `seen`; false when the deadline passed first.
+    fn wait(&self, seen: u64, deadline: Option<Instant>) -> bool {
+        let mut g = lock(&self.seq);
+        while *g == seen {
+            match deadline {
+                None => g = self.cond.wait(g).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    g = self.cond.wait_timeout(g, d - now).unwrap_or_else(|e| e.into_inner()).0;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The wakers of the tasks waiting for one object.
+#[derive(Default)]
+pub struct WaitQueue {
+    list: Mutex<Vec<Arc<Waker>>>,
+}
+
+impl WaitQueue {
+    /// Wakes every waiting task (each rechecks its condition).
+    pub fn notify_all(&self) {
+        for w in lock(&self.list).iter() {
+            w.notify();
+        }
+    }
+
+    fn add(&self, w: &Arc<Waker>) {
+        lock(&self.list).push(w.clone());
+    }
+
+    fn remove(&self, w: &Arc<Waker>) {
+        let mut l = lock(&self.list);
+        if let Some(i) = l.iter().position(|x| Arc::ptr_eq(x, w)) {
+            l.swap_remove(i);
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<TaskShared>>> = const { RefCell::new(None) };
+}
+
+/// Makes `task` the one this sentry thread serves.
+pub fn set_current(task: Option<Arc<TaskShared>>) {
+    CURRENT.with(|c| *c.borrow_mut() = task);
+}
+
+/// The task this sentry thread serves, if any.
+pub fn current() -> Option<Arc<TaskShared>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Blocks the current task until `ready` gives a result, a signal is pending (ERESTARTSYS) or
+/// the deadline passes (ETIMEDOUT). `ready` is rechecked after every notification of `queues`.
+pub fn block_on<T>(
+    queues: &[&WaitQueue],
+    deadline: Option<Instant>,
+    mut ready: impl FnMut() -> Option<Result<T, Errno>>,
+) -> Result<T, Errno> {
+    let Some(task) = current() else {
+        // Not on a task thread (tests): poll.
+        loop {
+            if let Some(r) = ready() {
+                return r;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Errno::ETIMEDOUT);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    };
+    let waker = task.waker.clone();
+    for q in queues {
+        q.add(&waker);
+    }
+    let result = loop {
+        let seen = waker.seq();
+        if let Some(r) = ready() {
+            break r;
+        }
+        if task.signal_pending() {
+            break Err(Errno::ERESTARTSYS);
+        }
+        if !waker.wait(seen, deadline) {
+            break match ready() {
+                Some(r) => r,
+                None => Err(Errno::ETIMEDOUT),
+            };
+        }
+    };
+    for q in queues {
+        q.remove(&waker);
+    }
+    result
+}
+
+/// Sleeps the current task until the deadline or a signal (ERESTARTSYS).
+pub fn sleep_until(deadline: Instant) -> Result<(), Errno> {
+    match block_on::<()>(&[], Some(deadline), || None) {
+        Err(Errno::ETIMEDOUT) => Ok(()),
+        r => r,
+    }
+}
+
+/// Waits, ignoring signals, until `ready()` holds; rechecked on every notification of `queue`
+/// or of the current task's waker.
+pub fn wait_uninterruptible(queue: &WaitQueue, mut ready: impl FnMut() -> bool) {
+    let Some(task) = current() else {
+        while !ready() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        return;
+    };
+    let waker = task.waker.clone();
+    queue.add(&waker);
+    loop {
+        let seen = waker.seq();
+        if ready() {
+            break;
+        }
+        waker.wait(seen, None);
+    }
+    queue.remove(&waker);
+}

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: Apache-2.0
+//! execve(2): the new image is built in a fresh stub; only once it is complete does the task
+//! give up its old one (the point of no return), so a failed exec leaves the caller intact.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::block::wait_uninterruptible;
+use super::{lock, Task};
+use crate::mm::MemoryManager;
+
+/// Longest single argument or environment string (MAX_ARG_STRLEN).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+
+/// Reads a NULL-terminated array of string pointers (argv or envp), charging `total`.
+pub fn read_string_array(t: &Task, addr: u64, total: &mut usize, limit: usize) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    for i in 0.. {
+        let p: u64 = t.read_val(addr + i * 8)?;
+        if p == 0 {
+            break;
+        }
+        let s = t.mm().read_cstr(p, MAX_ARG_STRLEN).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+        *total += s.len() + 1 + 8;
+        if *total > limit {
+            return Err(Errno::E2BIG);
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// Ends every other thread of the caller's group and waits for them to go.
+fn de_thread(t: &Task) {
+    let tg = t.shared.tg.clone();
+    let others: Vec<_> = lock(&tg.tasks).iter().filter(|x| x.tid != t.tid).cloned().collect();
+    if others.is_empty() {
+        return;
+    }
+    for o in &others {
+        o.must_exit.store(true, Ordering::Release);
+        o.kick();
+    }
+    wait_uninterruptible(&tg.resume, || lock(&tg.tasks).len() <= 1);
+}
+
+/// Loads the first image into a task fresh from [`crate::platform::Platform::new_process`].
+pub fn load_initial(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), Errno> {
+    let mut ctx = std::mem::replace(&mut t.ctx, Box::new(crate::platform::Detached));
+    let mm = t.mm.clone();
+    let r = crate::elf::load(t, &mut lock(&mm), ctx.as_mut(), path, argv, envp);
+    t.ctx = ctx;
+    let loaded = r?;
+    *lock(&t.shared.interrupter) = Some(t.ctx.interrupter());
+    let mut regs = t.ctx.initial_registers();
+    regs.rip = loaded.entry;
+    regs.rsp = loaded.sp;
+    t.regs = regs;
+    Ok(())
+}
+
+/// Replaces the task's image with `path` (already resolved by the caller's view).
+pub fn exec(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), Errno> {
+    let mut ctx = t.k.platform.new_process().map_err(|e| {
+        tracing::error!("execve: a new stub: {e}");
+        Errno::ENOMEM
+    })?;
+    let mut mm = MemoryManager::new(ctx.address_space());
+    mm.as_limit = t.rlimit(RLIMIT_AS);
+    let loaded = match crate::elf::load(t, &mut mm, ctx.as_mut(), path, argv, envp) {
+        Ok(l) => l,
+        Err(e) => {
+            ctx.kill_process();
+            return Err(e);
+        }
+    };
+    // The point of no return.
+    de_thread(t);
+    let mut old_ctx = std::mem::replace(&mut t.ctx, ctx);
+    let old_mm = std::mem::replace(&mut t.mm, Arc::new(Mutex::new(mm)));
+    if Arc::strong_count(&old_mm) == 1 {
+        old_ctx.kill_process();
+    } else {
+        old_ctx.exit_thread();
+    }
+    drop(old_ctx);
+    drop(old_mm);
+    *lock(&t.shared.interrupter) = Some(t.ctx.interrupter());
+    // Descriptors: unshare, then close the close-on-exec ones.
+    if Arc::strong_count(&t.fds) > 1 {
+        let copy = lock(&t.fds).clone();
+        t.fds = Arc::new(Mutex::new(copy));
+    }
+    let closed = {
+        let mut fds = lock(&t.fds);
+        let doomed: Vec<i32> = fds.iter().filter(|(_, e)| e.cloexec).map(|(fd, _)| fd).collect();
+        doomed.into_iter().filter_map(|fd| fds.remove(fd).ok()).collect::<Vec<_>>()
+    };
+    drop(closed);
+    if Arc::strong_count(&t.fs) > 1 {
+        let copy = lock(&t.fs).clone();
+        t.fs = Arc::new(Mutex::new(copy));
+    }
+    // Caught signals go back to their default action; ignored ones stay ignored.
+    let tg = t.shared.tg.clone();
+    let mut handlers = lock(&tg.sighand()).clone();
+    for a in handlers.actions.iter_mut() {
+        if a.handler != SIG_IGN {
+            *a = KernelSigaction::default();
+        }
+    }
+    *lock(&tg.sighand) = Arc::new(Mutex::new(handlers));
+    t.altstack = (0, 2, 0);
+    t.robust_list = (0, 0);
+    t.clear_child_tid = 0;
+    let base = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
+    t.comm = [0; 16];
+    let n = base.len().min(15);
+    t.comm[..n].copy_from_slice(&base[..n]);
+    if let Some(p) = lock(&t.k.tree).procs.get_mut(&tg.tgid) {
+        p.execed = true;
+    }
+    if let Some(v) = t.vfork_done.take() {
+        v.complete();
+    }
+    let mut regs = t.ctx.initial_registers();
+    regs.rip = loaded.entry;
+    regs.rsp = loaded.sp;
+    for r in [
+        &mut regs.rax, &mut regs.rbx, &mut regs.rcx, &mut regs.rdx, &mut regs.rsi, &mut regs.rdi, &mut regs.rbp,
+        &mut regs.r8, &mut regs.r9, &mut regs.r10, &mut regs.r11, &mut regs.r12, &mut regs.r13, &mut regs.r14,
+        &mut regs.r15,
+    ] {
+        *r = 0;
+    }
+    regs.fs_base = 0;
+    regs.gs_base = 0;
+    t.regs = regs;
+    Ok(())
+}

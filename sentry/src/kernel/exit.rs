@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Exit: a thread ends, its process becomes a zombie with its last thread, its children go to
+//! the reaper, its parent is told; PID 1's end is the sandbox's.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use syscalls::abi::*;
+
+use super::signal::{child_info, CLD_DUMPED, CLD_EXITED, CLD_KILLED};
+use super::signal_deliver::{kill_group, send_process_signal};
+use super::tree::{dumps_core, wait_status, ThreadGroup};
+use super::{lock, ExitStatus, Kernel, Task};
+
+/// Ends the whole process with `status` (exit_group(2)).
+pub fn exit_group(t: &Task, status: ExitStatus) {
+    kill_group(&t.shared.tg, status);
+}
+
+/// How PID 1 ended, if it has.
+pub fn init_exit_status(k: &Kernel) -> Option<ExitStatus> {
+    *lock(&k.init_exit)
+}
+
+/// Ends the task: the last act of its sentry thread.
+pub(super) fn do_exit(mut t: Task) {
+    let k = t.k.clone();
+    let tg = t.shared.tg.clone();
+    let status = if tg.killed.load(Ordering::Acquire) {
+        lock(&tg.exit_status).unwrap_or(ExitStatus::Signal(SIGKILL))
+    } else {
+        t.exit.unwrap_or(ExitStatus::Code(0))
+    };
+    // CLONE_CHILD_CLEARTID: zero the word and wake a joiner.
+    if t.clear_child_tid != 0 {
+        let addr = t.clear_child_tid;
+        if t.write_val(addr, &0u32).is_ok() {
+            let key = super::futex::FutexKey { space: Arc::as_ptr(&t.mm) as usize, addr };
+            k.futexes.wake(key, u32::MAX, 1);
+        }
+    }
+    if let Some(v) = t.vfork_done.take() {
+        v.complete();
+    }
+    t.shared.exited.store(true, Ordering::Release);
+    *lock(&t.shared.interrupter) = None;
+    let last = {
+        let mut tree = lock(&k.tree);
+        tree.threads.remove(&t.tid);
+        let mut tasks = lock(&tg.tasks);
+        tasks.retain(|x| x.tid != t.tid);
+        tasks.is_empty()
+    };
+    // The host side: the last user of an address space takes its process with it.
+    if Arc::strong_count(&t.mm) == 1 {
+        t.ctx.kill_process();
+    } else {
+        t.ctx.exit_thread();
+    }
+    tg.resume.notify_all(); // an exec waiting for the other threads to go
+    let Task { fds, mm, fs, .. } = t;
+    drop(fds); // closes files (pipe ends!) before the parent hears of the exit
+    drop(mm);
+    drop(fs);
+    if last {
+        if !tg.killed.load(Ordering::Acquire) {
+            *lock(&tg.exit_status) = Some(status);
+        }
+        become_zombie(&k, &tg, status);
+    }
+}
+
+fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
+    let tgid = tg.tgid;
+    let mut notify: Vec<(Arc<ThreadGroup>, Option<Siginfo>)> = Vec::new();
+    let mut init_gone = false;
+    {
+        let mut tree = lock(&k.tree);
+        let reaper = tree.reaper_for(tgid);
+        let Some(me) = tree.procs.get_mut(&tgid) else { return };
+        me.zombie = Some(status);
+        let children: Vec<i32> = std::mem::take(&mut me.children).into_iter().collect();
+        let (parent, exit_signal, uid) = (me.parent, me.exit_signal, me.uid);
+        // Orphans go to the reaper (init, or a subreaper).
+        let reaper = if reaper == tgid { 0 } else { reaper };
+        for c in children {
+            if let Some(cp) = tree.procs.get_mut(&c) {
+                cp.parent = reaper;
+            }
+            if let Some(rp) = tree.procs.get_mut(&reaper) {
+                rp.children.insert(c);
+                notify.push((rp.tg.clone(), None));
+            }
+        }
+        if parent == 0 {
+            init_gone = tgid == 1;
+            if !init_gone {
+                tree.procs.remove(&tgid);
+            }
+        } else if let Some(pp) = tree.procs.get(&parent) {
+            let ptg = pp.tg.clone();
+            let act = lock(&ptg.sighand()).actions[SIGCHLD as usize - 1];
+            let autoreap = exit_signal == SIGCHLD && (act.handler == SIG_IGN || act.flags & SA_NOCLDWAIT != 0);
+            let info = if exit_signal > 0 && !(exit_signal == SIGCHLD && act.handler == SIG_IGN) {
+                let (code, st) = match status {
+                    ExitStatus::Code(c) => (CLD_EXITED, c),
+                    ExitStatus::Signal(s) if dumps_core(s) => (CLD_DUMPED, s),
+                    ExitStatus::Signal(s) => (CLD_KILLED, s),
+                };
+                let mut i = child_info(code, tgid, uid, st);
+                i.si_signo = exit_signal;
+                Some(i)
+            } else {
+                None
+            };
+            if autoreap {
+                tree.procs.remove(&tgid);
+                if let Some(pp) = tree.procs.get_mut(&parent) {
+                    pp.children.remove(&tgid);
+                }
+            }
+            notify.push((ptg, info));
+        }
+    }
+    for (ptg, info) in notify {
+        if let Some(info) = info {
+            send_process_signal(k, &ptg, info);
+        }
+        ptg.child_events.notify_all();
+    }
+    if init_gone {
+        // Linux kills every other process of the namespace when its init ends.
+        let others: Vec<Arc<ThreadGroup>> =
+            lock(&k.tree).procs.values().filter(|p| p.zombie.is_none()).map(|p| p.tg.clone()).collect();
+        for o in others {
+            kill_group(&o, ExitStatus::Signal(SIGKILL));
+        }
+        *lock(&k.init_exit) = Some(status);
+        k.init_cond.notify_all();
+    }
+    let _ = wait_status(status, false);
+}

@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: Apache-2.0
+//! clone(2), fork(2), vfork(2): new threads and processes, each driven by a sentry thread of
+//! its own from birth (the platform keeps the new host thread parked until then).
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::tree::{Proc, TaskShared, ThreadGroup};
+use super::{lock, ExitStatus, Task, VforkDone};
+use crate::platform::NewContext;
+
+/// clone flags.
+pub mod flags {
+    #![allow(missing_docs)]
+    pub const CSIGNAL: u64 = 0xff;
+    pub const CLONE_VM: u64 = 0x100;
+    pub const CLONE_FS: u64 = 0x200;
+    pub const CLONE_FILES: u64 = 0x400;
+    pub const CLONE_SIGHAND: u64 = 0x800;
+    pub const CLONE_PIDFD: u64 = 0x1000;
+    pub const CLONE_PTRACE: u64 = 0x2000;
+    pub const CLONE_VFORK: u64 = 0x4000;
+    pub const CLONE_PARENT: u64 = 0x8000;
+    pub const CLONE_THREAD: u64 = 0x10000;
+    pub const CLONE_NEWNS: u64 = 0x20000;
+    pub const CLONE_SYSVSEM: u64 = 0x40000;
+    pub const CLONE_SETTLS: u64 = 0x80000;
+    pub const CLONE_PARENT_SETTID: u64 = 0x100000;
+    pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+    pub const CLONE_DETACHED: u64 = 0x400000;
+    pub const CLONE_UNTRACED: u64 = 0x800000;
+    pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
+    pub const CLONE_NEWCGROUP: u64 = 0x2000000;
+    pub const CLONE_NEWUTS: u64 = 0x4000000;
+    pub const CLONE_NEWIPC: u64 = 0x8000000;
+    pub const CLONE_NEWUSER: u64 = 0x10000000;
+    pub const CLONE_NEWPID: u64 = 0x20000000;
+    pub const CLONE_NEWNET: u64 = 0x40000000;
+    pub const CLONE_IO: u64 = 0x80000000;
+    pub const CLONE_CLEAR_SIGHAND: u64 = 0x100000000;
+    pub const CLONE_INTO_CGROUP: u64 = 0x200000000;
+    pub const NAMESPACES: u64 =
+        CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+}
+use flags::*;
+
+/// The arguments of clone(2)/clone3(2).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CloneArgs {
+    /// Flags, exit signal in the low byte for clone(2).
+    pub flags: u64,
+    /// The exit signal (clone3's separate field).
+    pub exit_signal: i32,
+    /// The child's stack pointer, or 0.
+    pub stack: u64,
+    /// Where CLONE_PARENT_SETTID writes the tid.
+    pub parent_tid: u64,
+    /// Where CLONE_CHILD_SETTID writes and CLONE_CHILD_CLEARTID clears.
+    pub child_tid: u64,
+    /// CLONE_SETTLS's new fs base.
+    pub tls: u64,
+}
+
+fn validate(a: &CloneArgs) -> Result<(), Errno> {
+    let f = a.flags;
+    if f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if f & CLONE_FS != 0 && f & CLONE_NEWNS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if f & (CLONE_THREAD | CLONE_PARENT) != 0 && a.exit_signal != 0 && f & CLONE_THREAD != 0 {
+        // A thread's exit signal is ignored; Linux does not reject it.
+    }
+    if !(0..=NSIG).contains(&a.exit_signal) {
+        return Err(Errno::EINVAL);
+    }
+    if f & CLONE_PIDFD != 0 || f & CLONE_INTO_CGROUP != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if f & CLONE_CLEAR_SIGHAND != 0 && f & CLONE_SIGHAND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if f & NAMESPACES != 0 {
+        // Namespaces inside the sandbox are refused as Linux refuses an unprivileged caller.
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
+/// Creates a thread or process as clone(2) does; returns the child's tid.
+pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
+    validate(&a)?;
+    let f = a.flags;
+    let k = t.k.clone();
+    let tid = lock(&k.tree).alloc_pid().ok_or(Errno::EAGAIN)?;
+    if f & CLONE_THREAD == 0 {
+        let nproc = t.rlimit(RLIMIT_NPROC);
+        let count = lock(&k.tree).procs.values().filter(|p| p.zombie.is_none()).count() as u64;
+        if count >= nproc && t.creds.uid.1 != 0 {
+            return Err(Errno::EAGAIN);
+        }
+    }
+    // The host side, and the memory manager copied under its lock so nothing changes between.
+    let (pending, mm): (Box<dyn NewContext>, _) = if f & CLONE_VM != 0 {
+        let p = t.ctx.new_thread().map_err(|e| {
+            tracing::error!("clone: {e}");
+            Errno::EAGAIN
+        })?;
+        (p, t.mm.clone())
+    } else {
+        let guard = lock(&t.mm);
+        let p = t.ctx.fork().map_err(|e| {
+            tracing::error!("fork: {e}");
+            Errno::EAGAIN
+        })?;
+        let child = guard.fork(p.address_space());
+        (p, Arc::new(Mutex::new(child)))
+    };
+    let fds = if f & CLONE_FILES != 0 { t.fds.clone() } else { Arc::new(Mutex::new(lock(&t.fds).clone())) };
+    let fs = if f & CLONE_FS != 0 { t.fs.clone() } else { Arc::new(Mutex::new(lock(&t.fs).clone())) };
+    let limits = if f & CLONE_THREAD != 0 { t.limits.clone() } else { Arc::new(Mutex::new(*lock(&t.limits))) };
+    let tg = if f & CLONE_THREAD != 0 {
+        t.shared.tg.clone()
+    } else {
+        let sighand = if f & CLONE_SIGHAND != 0 {
+            t.sighand()
+        } else {
+            let mut copy = lock(&t.sighand()).clone();
+            if f & CLONE_CLEAR_SIGHAND != 0 {
+                for a in copy.actions.iter_mut() {
+                    if a.handler != SIG_IGN {
+                        *a = KernelSigaction::default();
+                    }
+                }
+            }
+            Arc::new(Mutex::new(copy))
+        };
+        ThreadGroup::new(tid, sighand)
+    };
+    let shared = TaskShared::new(tid, tg.clone(), t.sigmask());
+    let mut regs = t.regs;
+    regs.rax = 0;
+    if a.stack != 0 {
+        regs.rsp = a.stack;
+    }
+    if f & CLONE_SETTLS != 0 {
+        regs.fs_base = a.tls;
+    }
+    let vfork = (f & CLONE_VFORK != 0).then(|| Arc::new(VforkDone::default()));
+    let child_space = pending.address_space();
+    if f & CLONE_CHILD_SETTID != 0 {
+        let _ = child_space.write(a.child_tid, &tid.to_le_bytes());
+    }
+    if f & CLONE_PARENT_SETTID != 0 {
+        t.write_val(a.parent_tid, &tid)?;
+    }
+    // Enter the process table.
+    {
+        let mut tree = lock(&k.tree);
+        tree.threads.insert(tid, shared.clone());
+        lock(&tg.tasks).push(shared.clone());
+        if f & CLONE_THREAD == 0 {
+            let me = t.tgid();
+            let (parent, pgid, sid, uid) = match tree.procs.get(&me) {
+                Some(p) => (if f & CLONE_PARENT != 0 { p.parent } else { me }, p.pgid, p.sid, p.uid),
+                None => (me, me, me, t.creds.uid.0),
+            };
+            let exit_signal = if a.exit_signal != 0 { a.exit_signal } else { (f & CSIGNAL) as i32 };
+            tree.procs.insert(
+                tid,
+                Proc {
+                    tg: tg.clone(),
+                    parent,
+                    children: Default::default(),
+                    pgid,
+                    sid,
+                    zombie: None,
+                    exit_signal,
+                    report: None,
+                    subreaper: false,
+                    uid,
+                    execed: false,
+                },
+            );
+            if let Some(pp) = tree.procs.get_mut(&parent) {
+                pp.children.insert(tid);
+            }
+        }
+    }
+    let child = ChildSpec {
+        tid,
+        shared,
+        regs,
+        mm,
+        fds,
+        fs,
+        limits,
+        creds: t.creds.clone(),
+        altstack: if f & CLONE_VM != 0 && f & CLONE_VFORK == 0 { (0, 2, 0) } else { t.altstack },
+        clear_child_tid: if f & CLONE_CHILD_CLEARTID != 0 { a.child_tid } else { 0 },
+        comm: t.comm,
+        vfork_done: vfork.clone(),
+    };
+    spawn(k.clone(), pending, child);
+    if let Some(v) = vfork {
+        v.wait();
+    }
+    Ok(tid)
+}
+
+/// What a new task starts with.
+pub struct ChildSpec {
+    tid: i32,
+    shared: Arc<TaskShared>,
+    regs: crate::platform::Registers,
+    mm: Arc<Mutex<crate::mm::MemoryManager>>,
+    fds: Arc<Mutex<crate::vfs::FdTable>>,
+    fs: Arc<Mutex<super::FsContext>>,
+    limits: Arc<Mutex<[Rlimit; RLIM_NLIMITS as usize]>>,
+    creds: super::Credentials,
+    altstack: (u64, i32, u64),
+    clear_child_tid: u64,
+    comm: [u8; 16],
+    vfork_done: Option<Arc<VforkDone>>,
+}
+
+/// Starts the sentry thread of a new task: it adopts the parked host thread and runs it.
+pub fn spawn(k: Arc<super::Kernel>, pending: Box<dyn NewContext>, c: ChildSpec) {
+    let name = format!("task-{}", c.tid);
+    let shared = c.shared.clone();
+    let started = std::thread::Builder::new().name(name).spawn(move || {
+        let ctx = match pending.adopt() {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                tracing::error!("task {}: could not take over its thread: {e}", c.tid);
+                if let Some(v) = &c.vfork_done {
+                    v.complete();
+                }
+                super::signal_deliver::kill_group(&c.shared.tg, ExitStatus::Signal(SIGKILL));
+                return;
+            }
+        };
+        *lock(&c.shared.interrupter) = Some(ctx.interrupter());
+        let t = Task {
+            k,
+            tid: c.tid,
+            shared: c.shared,
+            regs: c.regs,
+            ctx,
+            mm: c.mm,
+            fds: c.fds,
+            fs: c.fs,
+            creds: c.creds,
+            altstack: c.altstack,
+            limits: c.limits,
+            clear_child_tid: c.clear_child_tid,
+            robust_list: (0, 0),
+            comm: c.comm,
+            exit: None,
+            vfork_done: c.vfork_done,
+            syscall_return: false,
+            pdeath_signal: 0,
+            saved_sigmask: None,
+        };
+        super::run(t);
+    });
+    if let Err(e) = started {
+        tracing::error!("could not start a sentry thread: {e}");
+        shared.exited.store(true, Ordering::Release);
+    }
+}

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The process table: thread groups, their parents and children, process groups and sessions,
+//! zombies and what wait(2) reports. One lock (the kernel's `tree`) guards all of it, as
+//! gVisor's TaskSet mutex does, so there is no lock order to get wrong.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use syscalls::abi::*;
+
+use super::block::{WaitQueue, Waker};
+use super::signal::{bit, SigQueue, SigSet};
+use super::{lock, ExitStatus, SigHand};
+use crate::platform::Interrupter;
+
+/// What other sentry threads may touch of a task.
+pub struct TaskShared {
+    /// Thread id.
+    pub tid: i32,
+    /// Its thread group.
+    pub tg: Arc<ThreadGroup>,
+    /// Signals sent to this thread.
+    pub pending: Mutex<SigQueue>,
+    /// Blocked signals.
+    pub sigmask: Mutex<SigSet>,
+    /// Wakes the task when it blocks in the sentry.
+    pub waker: Arc<Waker>,
+    /// Interrupts the task when it runs application code.
+    pub interrupter: Mutex<Option<Arc<dyn Interrupter>>>,
+    /// Set once the task has exited.
+    pub exited: AtomicBool,
+    /// Set when another thread's execve ends this one.
+    pub must_exit: AtomicBool,
+}
+
+impl TaskShared {
+    /// A new task of `tg`.
+    pub fn new(tid: i32, tg: Arc<ThreadGroup>, sigmask: SigSet) -> Arc<TaskShared> {
+        Arc::new(TaskShared {
+            tid,
+            tg,
+            pending: Mutex::new(SigQueue::default()),
+            sigmask: Mutex::new(sigmask),
+            waker: Arc::new(Waker::default()),
+            interrupter: Mutex::new(None),
+            exited: AtomicBool::new(false),
+            must_exit: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether a signal the task does not block is pending (or its group is being killed).
+    pub fn signal_pending(&self) -> bool {
+        if self.tg.killed.load(Ordering::Acquire) || self.must_exit.load(Ordering::Acquire) {
+            return true;
+        }
+        let mask = *lock(&self.sigmask);
+        let own = lock(&self.pending).set;
+        let shared = lock(&self.tg.pending).set;
+        (own | shared) & !mask != 0
+    }
+
+    /// Makes the task notice a signal: wakes it if blocked, interrupts it if running.
+    pub fn kick(&self) {
+        self.waker.notify();
+        if let Some(i) = lock(&self.interrupter).as_ref() {
+            i.interrupt();
+        }
+    }
+
+    /// Whether the task blocks `sig`.
+    pub fn blocks(&self, sig: i32) -> bool {
+        *lock(&self.sigmask) & bit(sig) != 0
+    }
+}
+
+/// A thread group (an application process): what its threads share.
+pub struct ThreadGroup {
+    /// The process id.
+    pub tgid: i32,
+    /// Signals sent to the process.
+    pub pending: Mutex<SigQueue>,
+    /// Signal dispositions (replaced by an unshared copy at exec when shared).
+    pub sighand: Mutex<Arc<Mutex<SigHand>>>,
+    /// Notified when a child changes state (exit, stop, continue).
+    pub child_events: WaitQueue,
+    /// Notified when the group is continued after a stop, or killed.
+    pub resume: WaitQueue,
+    /// Set when the group is being killed (exit_group, a fatal signal): every thread exits.
+    pub killed: AtomicBool,
+    /// The group's exit status once `killed` is set.
+    pub exit_status: Mutex<Option<ExitStatus>>,
+    /// Group stop: the stop signal, while stopped.
+    pub stopped: Mutex<Option<i32>>,
+    /// Its live threads.
+    pub tasks: Mutex<Vec<Arc<TaskShared>>>,
+}
+
+impl ThreadGroup {
+    /// A new thread group.
+    pub fn new(tgid: i32, sighand: Arc<Mutex<SigHand>>) -> Arc<ThreadGroup> {
+        Arc::new(ThreadGroup {
+            tgid,
+            pending: Mutex::new(SigQueue::default()),
+            sighand: Mutex::new(sighand),
+            child_events: WaitQueue::default(),
+            resume: WaitQueue::default(),
+            killed: AtomicBool::new(false),
+            exit_status: Mutex::new(None),
+            stopped: Mutex::new(None),
+            tasks: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Wakes every thread of the group (to notice a signal, a stop or a kill).
+    pub fn kick_all(&self) {
+        for t in lock(&self.tasks).iter() {
+            t.kick();
+        }
+    }
+
+    /// The current dispositions.
+    pub fn sighand(&self) -> Arc<Mutex<SigHand>> {
+        lock(&self.sighand).clone()
+    }
+}
+
+/// A state change a parent has not yet collected with wait(2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// Stopped by this signal (WUNTRACED).
+    Stopped(i32),
+    /// Continued (WCONTINUED).
+    Continued,
+}
+
+/// One process in the table.
+pub struct Proc {
+    /// Its thread group.
+    pub tg: Arc<ThreadGroup>,
+    /// The parent's pid (0: outside the sandbox).
+    pub parent: i32,
+    /// Children's pids.
+    pub children: BTreeSet<i32>,
+    /// Process group.
+    pub pgid: i32,
+    /// Session.
+    pub sid: i32,
+    /// How it ended, once all its threads have: a zombie until reaped.
+    pub zombie: Option<ExitStatus>,
+    /// The signal sent to the parent at exit (SIGCHLD, or another for clone children).
+    pub exit_signal: i32,
+    /// A stop or continue not yet reported to wait(2).
+    pub report: Option<Report>,
+    /// PR_SET_CHILD_SUBREAPER.
+    pub subreaper: bool,
+    /// Real uid (for SIGCHLD's siginfo).
+    pub uid: u32,
+    /// Whether it has called execve since fork (setpgid's EACCES).
+    pub execed: bool,
+}
+
+/// The whole table.
+#[derive(Default)]
+pub struct ProcTree {
+    /// Processes by pid.
+    pub procs: BTreeMap<i32, Proc>,
+    /// Threads by tid.
+    pub threads: BTreeMap<i32, Arc<TaskShared>>,
+    last_pid: i32,
+}
+
+/// Largest pid (Linux's default pid_max).
+pub const PID_MAX: i32 = 4_194_304;
+
+impl ProcTree {
+    /// A fresh pid (tids and pids share one space).
+    pub fn alloc_pid(&mut self) -> Option<i32> {
+        for _ in 0..PID_MAX {
+            self.last_pid = if self.last_pid >= PID_MAX - 1 { 300 } else { self.last_pid + 1 };
+            let p = self.last_pid;
+            if !self.threads.contains_key(&p) && !self.procs.contains_key(&p) && !self.pgid_in_use(p) {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    fn pgid_in_use(&self, p: i32) -> bool {
+        self.procs.values().any(|x| x.pgid == p || x.sid == p)
+    }
+
+    /// Live processes (not zombies) in process group `pgid`.
+    pub fn group_members(&self, pgid: i32) -> Vec<i32> {
+        self.procs.iter().filter(|(_, p)| p.pgid == pgid && p.zombie.is_none()).map(|(k, _)| *k).collect()
+    }
+
+    /// The process that adopts the orphans of `pid`: the nearest subreaper ancestor, else init.
+    pub fn reaper_for(&self, pid: i32) -> i32 {
+        let mut at = self.procs.get(&pid).map(|p| p.parent).unwrap_or(0);
+        while at > 0 {
+            match self.procs.get(&at) {
+                Some(p) if p.subreaper && p.zombie.is_none() => return at,
+                Some(p) => at = p.parent,
+                None => break,
+            }
+        }
+        1
+    }
+}
+
+/// The wait(2) status word of an exit.
+pub fn wait_status(e: ExitStatus, core: bool) -> i32 {
+    match e {
+        ExitStatus::Code(c) => (c & 0xff) << 8,
+        ExitStatus::Signal(s) => s | if core { 0x80 } else { 0 },
+    }
+}
+
+/// Whether `sig`'s default action dumps core (the status's core bit).
+pub fn dumps_core(sig: i32) -> bool {
+    matches!(
+        sig,
+        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGXCPU | SIGXFSZ | SIGSYS
+    )
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+//! wait4(2) and waitid(2): collecting children's exits, stops and continues.
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::block::block_on;
+use super::tree::{dumps_core, wait_status, Report};
+use super::{lock, ExitStatus, Task};
+
+/// Which children a wait is for.
+#[derive(Debug, Clone, Copy)]
+pub enum WaitTarget {
+    /// Any child.
+    Any,
+    /// The child with this pid.
+    Pid(i32),
+    /// Children in this process group.
+    Pgid(i32),
+}
+
+/// wait options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WaitOptions {
+    /// WNOHANG.
+    pub nohang: bool,
+    /// WEXITED (implied by wait4).
+    pub exited: bool,
+    /// WUNTRACED / WSTOPPED.
+    pub stopped: bool,
+    /// WCONTINUED.
+    pub continued: bool,
+    /// WNOWAIT: leave the child waitable.
+    pub nowait: bool,
+    /// __WCLONE: only clone children; __WALL: all.
+    pub clone_only: bool,
+    /// __WALL.
+    pub all: bool,
+}
+
+/// What a wait found.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitResult {
+    /// The child's pid.
+    pub pid: i32,
+    /// The wait4 status word.
+    pub status: i32,
+    /// waitid's si_code (CLD_*) and si_status.
+    pub code: i32,
+    /// si_status for waitid.
+    pub si_status: i32,
+    /// The child's uid.
+    pub uid: u32,
+}
+
+/// Waits for a child as wait4/waitid do; `Ok(None)` for WNOHANG with nothing to report.
+pub fn do_wait(t: &Task, target: WaitTarget, opts: WaitOptions) -> Result<Option<WaitResult>, Errno> {
+    let k = t.k.clone();
+    let me = t.tgid();
+    let my_pgid = lock(&k.tree).procs.get(&me).map(|p| p.pgid).unwrap_or(0);
+    block_on(&[&t.shared.tg.child_events], None, || {
+        let mut tree = lock(&k.tree);
+        let children: Vec<i32> = tree.procs.get(&me).map(|p| p.children.iter().copied().collect()).unwrap_or_default();
+        let mut any = false;
+        for c in children {
+            let Some(cp) = tree.procs.get(&c) else { continue };
+            let matches = match target {
+                WaitTarget::Any => true,
+                WaitTarget::Pid(p) => p == c,
+                WaitTarget::Pgid(g) => cp.pgid == if g == 0 { my_pgid } else { g },
+            };
+            let is_clone = cp.exit_signal != SIGCHLD;
+            if !matches || (!opts.all && is_clone != opts.clone_only) {
+                continue;
+            }
+            any = true;
+            if let (Some(st), true) = (cp.zombie, opts.exited) {
+                let (code, si_status) = match st {
+                    ExitStatus::Code(x) => (super::signal::CLD_EXITED, x),
+                    ExitStatus::Signal(s) if dumps_core(s) => (super::signal::CLD_DUMPED, s),
+                    ExitStatus::Signal(s) => (super::signal::CLD_KILLED, s),
+                };
+                let r = WaitResult { pid: c, status: wait_status(st, dumps_core_of(st)), code, si_status, uid: cp.uid };
+                if !opts.nowait {
+                    tree.procs.remove(&c);
+                    if let Some(p) = tree.procs.get_mut(&me) {
+                        p.children.remove(&c);
+                    }
+                }
+                return Some(Ok(Some(r)));
+            }
+            let uid = cp.uid;
+            match cp.report {
+                Some(Report::Stopped(sig)) if opts.stopped => {
+                    if !opts.nowait {
+                        if let Some(cp) = tree.procs.get_mut(&c) {
+                            cp.report = None;
+                        }
+                    }
+                    let r = WaitResult { pid: c, status: (sig << 8) | 0x7f, code: super::signal::CLD_STOPPED, si_status: sig, uid };
+                    return Some(Ok(Some(r)));
+                }
+                Some(Report::Continued) if opts.continued => {
+                    if !opts.nowait {
+                        if let Some(cp) = tree.procs.get_mut(&c) {
+                            cp.report = None;
+                        }
+                    }
+                    let r = WaitResult { pid: c, status: 0xffff, code: super::signal::CLD_CONTINUED, si_status: SIGCONT, uid };
+                    return Some(Ok(Some(r)));
+                }
+                _ => {}
+            }
+        }
+        if !any {
+            return Some(Err(Errno::ECHILD));
+        }
+        if opts.nohang {
+            return Some(Ok(None));
+        }
+        None
+    })
+}
+
+fn dumps_core_of(st: ExitStatus) -> bool {
+    matches!(st, ExitStatus::Signal(s) if dumps_core(s))
+}

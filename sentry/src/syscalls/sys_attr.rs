@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Attributes and data management: chmod, chown, utimes, truncate, fallocate, the sync family,
+//! fadvise and readahead.
+
+use std::sync::Arc;
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::walk_at;
+use crate::kernel::Task;
+use crate::syscalls::{fd_arg, SysResult};
+use crate::vfs::{File, Inode, Mount, SetAttr, TimeSpec};
+
+/// The file a path-or-fd attribute call acts on.
+pub(crate) struct Target {
+    pub(crate) inode: Arc<dyn Inode>,
+    pub(crate) mount: Option<Arc<Mount>>,
+    pub(crate) stat: Stat,
+}
+
+impl Target {
+    fn read_only(&self) -> bool {
+        self.mount.as_ref().is_some_and(|m| m.read_only())
+    }
+}
+
+/// `path` from `dirfd`, or with an empty path and AT_EMPTY_PATH the file `dirfd` itself.
+pub(crate) fn target_at(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Result<Target, Errno> {
+    let path = if path_addr == 0 && flags & AT_EMPTY_PATH != 0 {
+        Vec::new()
+    } else {
+        t.read_path(path_addr)?
+    };
+    if path.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        if dirfd != AT_FDCWD {
+            return target_fd(t, dirfd);
+        }
+    }
+    let path: &[u8] = if path.is_empty() { b"." } else { &path };
+    let r = walk_at(t, dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    Ok(Target {
+        inode: r.inode.ok_or(Errno::ENOENT)?,
+        stat: r.stat.ok_or(Errno::ENOENT)?,
+        mount: Some(r.mount),
+    })
+}
+
+/// The file an fd refers to (EBADF for descriptors with no file behind them, such as the
+/// host's stdio: their attributes belong to the host).
+pub(crate) fn target_fd(t: &Task, fd: i32) -> Result<Target, Errno> {
+    let f: Arc<File> = t.file(fd)?;
+    let inode = f.inode.clone().ok_or(Errno::EPERM)?;
+    Ok(Target {
+        stat: inode.stat()?,
+        inode,
+        mount: f.mount.clone(),
+    })
+}
+
+fn is_owner(t: &Task, st: &Stat) -> bool {
+    t.creds.uid.1 == 0 || t.creds.uid.1 == st.st_uid
+}
+
+fn in_group(t: &Task, gid: u32) -> bool {
+    t.creds.gid.1 == gid || t.creds.groups.contains(&gid)
+}
+
+fn chmod(t: &Task, tg: Target, mode: u32) -> SysResult {
+    if tg.stat.st_mode & S_IFMT == S_IFLNK {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if !is_owner(t, &tg.stat) {
+        return Err(Errno::EPERM);
+    }
+    if tg.read_only() {
+        return Err(Errno::EROFS);
+    }
+    let mut mode = mode & 0o7777;
+    if t.creds.uid.1 != 0 && !in_group(t, tg.stat.st_gid) {
+        mode &= !S_ISGID;
+    }
+    tg.inode.setattr(&SetAttr {
+        mode: Some(mode),
+        ..Default::default()
+    })?;
+    Ok(0)
+}
+
+/// Implements chmod(2).
+pub fn sys_chmod(t: &mut Task) -> SysResult {
+    let tg = target_at(t, AT_FDCWD, t.arg(0), 0)?;
+    chmod(t, tg, t.arg(1) as u32)
+}
+
+/// Implements fchmod(2).
+pub fn sys_fchmod(t: &mut Task) -> SysResult {
+    let tg = target_fd(t, fd_arg(t, 0))?;
+    chmod(t, tg, t.arg(1) as u32)
+}
+
+/// Implements fchmodat(2) (no flags argument).
+pub fn sys_fchmodat(t: &mut Task) -> SysResult {
+    let tg = target_at(t, fd_arg(t, 0), t.arg(1), 0)?;
+    chmod(t, tg, t.arg(2) as u32)
+}
+
+/// Implements fchmodat2(2).
+pub fn sys_fchmodat2(t: &mut Task) -> SysResult {
+    let flags = t.arg(3) as u32;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let tg = target_at(t, fd_arg(t, 0), t.arg(1), flags)?;
+    chmod(t, tg, t.arg(2) as u32)
+}
+
+fn chown(t: &Task, tg: Target, uid: u32, gid: u32) -> SysResult {
+    let st = tg.stat;
+    let uid = (uid != u32::MAX).then_some(uid);
+    let gid = (gid != u32::MAX).then_some(gid);
+    if t.creds.uid.1 != 0 {
+        let uid_ok = uid.is_none_or(|u| u == st.st_uid && u == t.creds.uid.1);
+        let gid_ok = gid.is_none_or(|g| g == st.st_gid || (t.creds.uid.1 == st.st_uid && in_group(t, g)));
+        if !uid_ok || !gid_ok || (t.creds.uid.1 != st.st_uid && (uid.is_some() || gid.is_some())) {
+            return Err(Errno::EPERM);
+        }
+    }
+    if tg.read_only() {
+        return Err(Errno::EROFS);
+    }
+    let mut a = SetAttr {
+        uid,
+        gid,
+        ..Default::default()
+    };
+    let fmt = st.st_mode & S_IFMT;
+    if (uid.is_some() || gid.is_some()) && fmt != S_IFDIR && fmt != S_IFLNK {
+        let mut mode = st.st_mode & 0o7777 & !S_ISUID;
+        if mode & 0o010 != 0 {
+            mode &= !S_ISGID;
+        }
+        if mode != st.st_mode & 0o7777 {
+            a.mode = Some(mode);
+        }
+    }
+    tg.inode.setattr(&a)?;
+    Ok(0)
+}
+
+/// Implements chown(2).
+pub fn sys_chown(t: &mut Task) -> SysResult {
+    let tg = target_at(t, AT_FDCWD, t.arg(0), 0)?;
+    chown(t, tg, t.arg(1) as u32, t.arg(2) as u32)
+}
+
+/// Implements lchown(2).
+pub fn sys_lchown(t: &mut Task) -> SysResult {
+    let tg = target_at(t, AT_FDCWD, t.arg(0), AT_SYMLINK_NOFOLLOW)?;
+    chown(t, tg, t.arg(1) as u32, t.arg(2) as u32)
+}
+
+/// Implements fchown(2).
+pub fn sys_fchown(t: &mut Task) -> SysResult {
+    let tg = target_fd(t, fd_arg(t, 0))?;
+    chown(t, tg, t.arg(1) as u32, t.arg(2) as u32)
+}
+
+/// Implements fchownat(2).
+pub fn sys_fchownat(t: &mut Task) -> SysResult {
+    let flags = t.arg(4) as u32;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let tg = target_at(t, fd_arg(t, 0), t.arg(1), flags)?;
+    chown(t, tg, t.arg(2) as u32, t.arg(3) as u32)
+}
+
+fn to_time(ts: Timespec) -> Result<Option<TimeSpec>, Errno> {
+    match ts.tv_nsec {
+        UTIME_OMIT => Ok(None),
+        UTIME_NOW => Ok(Some(TimeSpec::Now)),
+        n if (0..1_000_000_000).contains(&n) => Ok(Some(TimeSpec::At(ts.tv_sec, n))),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Sets the times of `tg`: `None` means both now (a NULL times argument).
+fn set_times(t: &Task, tg: Target, times: Option<[Timespec; 2]>) -> SysResult {
+    let (atime, mtime) = match times {
+        None => (Some(TimeSpec::Now), Some(TimeSpec::Now)),
+        Some([a, m]) => (to_time(a)?, to_time(m)?),
+    };
+    if atime.is_none() && mtime.is_none() {
+        return Ok(0);
+    }
+    let only_now = atime.is_none_or(|a| a == TimeSpec::Now) && mtime.is_none_or(|m| m == TimeSpec::Now);
+    if tg.read_only() {
+        return Err(Errno::EROFS);
+    }
+    if !is_owner(t, &tg.stat) {
+        if !only_now {
+            return Err(Errno::EPERM);
+        }
+        if !t.creds.may(tg.stat.st_mode, tg.stat.st_uid, tg.stat.st_gid, W_OK) {
+            return Err(Errno::EACCES);
+        }
+    }
+    tg.inode.setattr(&SetAttr {
+        atime,
+        mtime,
+        ..Default::default()
+    })?;
+    Ok(0)
+}
+
+/// Implements utimensat(2) (a NULL path acts on `dirfd` itself, as Linux allows).
+pub fn sys_utimensat(t: &mut Task) -> SysResult {
+    let (dirfd, path, times_addr, flags) = (fd_arg(t, 0), t.arg(1), t.arg(2), t.arg(3) as u32);
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let times = if times_addr == 0 {
+        None
+    } else {
+        Some([t.read_val::<Timespec>(times_addr)?, t.read_val::<Timespec>(times_addr + 16)?])
+    };
+    if let Some(ts) = times {
+        to_time(ts[0])?;
+        to_time(ts[1])?;
+    }
+    let tg = if path == 0 {
+        if dirfd == AT_FDCWD {
+            return Err(Errno::EFAULT);
+        }
+        target_fd(t, dirfd)?
+    } else {
+        target_at(t, dirfd, path, flags)?
+    };
+    set_times(t, tg, times)
+}
+
+fn timevals(t: &Task, addr: u64) -> Result<Option<[Timespec; 2]>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let mut out = [Timespec::default(); 2];
+    for (i, o) in out.iter_mut().enumerate() {
+        let tv: Timeval = t.read_val(addr + 16 * i as u64)?;
+        if !(0..1_000_000).contains(&tv.tv_usec) {
+            return Err(Errno::EINVAL);
+        }
+        *o = Timespec {
+            tv_sec: tv.tv_sec,
+            tv_nsec: tv.tv_usec * 1000,
+        };
+    }
+    Ok(Some(out))
+}
+
+/// Implements utimes(2).
+pub fn sys_utimes(t: &mut Task) -> SysResult {
+    let times = timevals(t, t.arg(1))?;
+    let tg = target_at(t, AT_FDCWD, t.arg(0), 0)?;
+    set_times(t, tg, times)
+}
+
+/// Implements futimesat(2).
+pub fn sys_futimesat(t: &mut Task) -> SysResult {
+    let times = timevals(t, t.arg(2))?;
+    let tg = target_at(t, fd_arg(t, 0), t.arg(1), 0)?;
+    set_times(t, tg, times)
+}
+
+/// Implements utime(2).
+pub fn sys_utime(t: &mut Task) -> SysResult {
+    let times = if t.arg(1) == 0 {
+        None
+    } else {
+        let v: [i64; 2] = [t.read_val(t.arg(1))?, t.read_val(t.arg(1) + 8)?];
+        Some([
+            Timespec { tv_sec: v[0], tv_nsec: 0 },
+            Timespec { tv_sec: v[1], tv_nsec: 0 },
+        ])
+    };
+    let tg = target_at(t, AT_FDCWD, t.arg(0), 0)?;
+    set_times(t, tg, times)
+}
+
+fn truncate(tg: &Target, len: i64) -> SysResult {
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    match tg.stat.st_mode & S_IFMT {
+        S_IFDIR => return Err(Errno::EISDIR),
+        S_IFREG => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    if tg.read_only() {
+        return Err(Errno::EROFS);
+    }
+    tg.inode.setattr(&SetAttr {
+        size: Some(len as u64),
+        ..Default::default()
+    })?;
+    Ok(0)
+}
+
+/// Implements truncate(2).
+pub fn sys_truncate(t: &mut Task) -> SysResult {
+    let len = t.arg(1) as i64;
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let tg = target_at(t, AT_FDCWD, t.arg(0), 0)?;
+    if tg.stat.st_mode & S_IFMT != S_IFDIR && !t.creds.may(tg.stat.st_mode, tg.stat.st_uid, tg.stat.st_gid, W_OK) {
+        return Err(Errno::EACCES);
+    }
+    truncate(&tg, len)
+}
+
+/// Implements ftruncate(2).
+pub fn sys_ftruncate(t: &mut Task) -> SysResult {
+    let file = t.file(fd_arg(t, 0))?;
+    let len = t.arg(1) as i64;
+    if len < 0 || !file.writable() {
+        return Err(Errno::EINVAL);
+    }
+    let inode = file.inode.clone().ok_or(Errno::EINVAL)?;
+    let tg = Target {
+        stat: inode.stat()?,
+        inode,
+        mount: None,
+    };
+    truncate(&tg, len)
+}
+
+/// Implements fallocate(2).
+pub fn sys_fallocate(t: &mut Task) -> SysResult {
+    let (fd, mode, off, len) = (fd_arg(t, 0), t.arg(1) as u32, t.arg(2) as i64, t.arg(3) as i64);
+    let file = t.file(fd)?;
+    if off < 0 || len <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let known = FALLOC_FL_KEEP_SIZE
+        | FALLOC_FL_PUNCH_HOLE
+        | FALLOC_FL_COLLAPSE_RANGE
+        | FALLOC_FL_ZERO_RANGE
+        | FALLOC_FL_INSERT_RANGE
+        | FALLOC_FL_UNSHARE_RANGE
+        | FALLOC_FL_NO_HIDE_STALE;
+    if mode & !known != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if mode & FALLOC_FL_PUNCH_HOLE != 0 && mode & FALLOC_FL_KEEP_SIZE == 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    let st = file.ops.stat()?;
+    match st.st_mode & S_IFMT {
+        S_IFREG => {}
+        S_IFDIR => return Err(Errno::EISDIR),
+        S_IFIFO => return Err(Errno::ESPIPE),
+        _ => return Err(Errno::ENODEV),
+    }
+    if off.checked_add(len).is_none() {
+        return Err(Errno::EFBIG);
+    }
+    // Linux's tmpfs supports only these (shmem_fallocate).
+    if mode & !(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    file.ops.allocate(mode, off as u64, len as u64)?;
+    Ok(0)
+}
+
+fn sync_fd(t: &Task, fd: i32) -> SysResult {
+    let file = t.file(fd)?;
+    if file.inode.is_none() {
+        return Err(Errno::EINVAL);
+    }
+    file.ops.sync()?;
+    Ok(0)
+}
+
+/// Implements fsync(2).
+pub fn sys_fsync(t: &mut Task) -> SysResult {
+    sync_fd(t, fd_arg(t, 0))
+}
+
+/// Implements fdatasync(2).
+pub fn sys_fdatasync(t: &mut Task) -> SysResult {
+    sync_fd(t, fd_arg(t, 0))
+}
+
+/// Implements sync(2): the sandbox's own files are in memory; host files are the host's.
+pub fn sys_sync(_t: &mut Task) -> SysResult {
+    Ok(0)
+}
+
+/// Implements syncfs(2).
+pub fn sys_syncfs(t: &mut Task) -> SysResult {
+    t.file(fd_arg(t, 0))?;
+    Ok(0)
+}
+
+/// Implements sync_file_range(2).
+pub fn sys_sync_file_range(t: &mut Task) -> SysResult {
+    let (fd, off, n, flags) = (fd_arg(t, 0), t.arg(1) as i64, t.arg(2) as i64, t.arg(3));
+    if flags & !7 != 0 || off < 0 || n < 0 || off.checked_add(n).is_none() {
+        return Err(Errno::EINVAL);
+    }
+    let file = t.file(fd)?;
+    match file.ops.stat()?.st_mode & S_IFMT {
+        S_IFREG | S_IFDIR | S_IFBLK | S_IFLNK => Ok(0),
+        _ => Err(Errno::ESPIPE),
+    }
+}
+
+/// Implements fadvise64(2): advice is accepted and has no effect.
+pub fn sys_fadvise64(t: &mut Task) -> SysResult {
+    let (fd, len, advice) = (fd_arg(t, 0), t.arg(2) as i64, t.arg(3));
+    let file = t.file(fd)?;
+    if file.ops.is_stream() && file.ops.stat()?.st_mode & S_IFMT == S_IFIFO {
+        return Err(Errno::ESPIPE);
+    }
+    if advice > 5 || len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// Implements readahead(2).
+pub fn sys_readahead(t: &mut Task) -> SysResult {
+    let file = t.file(fd_arg(t, 0))?;
+    if !file.readable() {
+        return Err(Errno::EBADF);
+    }
+    if file.ops.stat()?.st_mode & S_IFMT != S_IFREG || (t.arg(1) as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}

@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Directories and names: getdents, cwd, mkdir, mknod, unlink, rmdir, rename, link, symlink.
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::{may_change_dir, new_owner, sticky_allows, walk_at};
+use crate::kernel::{lock, Task};
+use crate::syscalls::{fd_arg, SysResult};
+use crate::vfs::path::Resolved;
+
+use super::rw::{access_ok, CHUNK};
+
+/// Implements getdents64(2).
+pub fn sys_getdents64(t: &mut Task) -> SysResult {
+    let file = t.file(fd_arg(t, 0))?;
+    let (addr, count) = (t.arg(1), t.arg(2) as u32 as usize);
+    access_ok(addr, count as u64)?;
+    let mut buf = vec![0u8; count.min(CHUNK)];
+    let saved = *file.pos.lock().unwrap_or_else(|e| e.into_inner());
+    let n = file.getdents(&mut buf)?;
+    if let Err(e) = t.copy_out(addr, &buf[..n]) {
+        // Nothing was consumed: the next call sees the same entries.
+        *file.pos.lock().unwrap_or_else(|e| e.into_inner()) = saved;
+        return Err(e);
+    }
+    Ok(n as u64)
+}
+
+/// Implements getcwd(2).
+pub fn sys_getcwd(t: &mut Task) -> SysResult {
+    let mut cwd = t.cwd().into_bytes();
+    cwd.push(0);
+    if (t.arg(1) as usize) < cwd.len() {
+        return Err(Errno::ERANGE);
+    }
+    t.copy_out(t.arg(0), &cwd)?;
+    Ok(cwd.len() as u64)
+}
+
+fn set_cwd(t: &Task, st: &Stat, path: String) -> SysResult {
+    if st.st_mode & S_IFMT != S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, X_OK) {
+        return Err(Errno::EACCES);
+    }
+    lock(&t.fs).cwd = path;
+    Ok(0)
+}
+
+/// Implements chdir(2).
+pub fn sys_chdir(t: &mut Task) -> SysResult {
+    let path = t.read_path(t.arg(0))?;
+    let r = walk_at(t, AT_FDCWD, &path, true)?;
+    let st = r.stat.ok_or(Errno::ENOENT)?;
+    set_cwd(t, &st, r.path)
+}
+
+/// Implements fchdir(2).
+pub fn sys_fchdir(t: &mut Task) -> SysResult {
+    let file = t.file(fd_arg(t, 0))?;
+    let st = file.ops.stat()?;
+    set_cwd(t, &st, file.path.clone())
+}
+
+/// A new name must not exist, and must be a plain name (not `.`, `..` or the root).
+fn new_name(r: &Resolved) -> Result<(), Errno> {
+    if r.inode.is_some() || r.name.is_empty() || r.name == b"." || r.name == b".." {
+        return Err(Errno::EEXIST);
+    }
+    Ok(())
+}
+
+fn do_mkdir(t: &Task, dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
+    let path = t.read_path(path_addr)?;
+    let r = walk_at(t, dirfd, &path, false)?;
+    new_name(&r)?;
+    let dir = may_change_dir(t, &r)?;
+    let umask = lock(&t.fs).umask;
+    let mut mode = mode & 0o1777 & !umask;
+    if dir.st_mode & S_ISGID != 0 {
+        mode |= S_ISGID;
+    }
+    r.parent.mkdir(&r.name, mode, new_owner(t, &dir))?;
+    Ok(0)
+}
+
+/// Implements mkdir(2).
+pub fn sys_mkdir(t: &mut Task) -> SysResult {
+    do_mkdir(t, AT_FDCWD, t.arg(0), t.arg(1) as u32)
+}
+
+/// Implements mkdirat(2).
+pub fn sys_mkdirat(t: &mut Task) -> SysResult {
+    do_mkdir(t, fd_arg(t, 0), t.arg(1), t.arg(2) as u32)
+}
+
+fn do_mknod(t: &Task, dirfd: i32, path_addr: u64, mode: u32, dev: u64) -> SysResult {
+    let fmt = mode & S_IFMT;
+    let fmt = if fmt == 0 { S_IFREG } else { fmt };
+    match fmt {
+        S_IFREG | S_IFIFO | S_IFSOCK => {}
+        S_IFCHR | S_IFBLK => {
+            if t.creds.uid.1 != 0 {
+                return Err(Errno::EPERM);
+            }
+        }
+        S_IFDIR => return Err(Errno::EPERM),
+        _ => return Err(Errno::EINVAL),
+    }
+    let path = t.read_path(path_addr)?;
+    let r = walk_at(t, dirfd, &path, false)?;
+    new_name(&r)?;
+    if r.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
+    let dir = may_change_dir(t, &r)?;
+    let umask = lock(&t.fs).umask;
+    let rdev = if matches!(fmt, S_IFCHR | S_IFBLK) { dev } else { 0 };
+    r.parent
+        .mknod(&r.name, fmt | (mode & 0o7777 & !umask), rdev, new_owner(t, &dir))?;
+    Ok(0)
+}
+
+/// Implements mknod(2).
+pub fn sys_mknod(t: &mut Task) -> SysResult {
+    do_mknod(t, AT_FDCWD, t.arg(0), t.arg(1) as u32, t.arg(2) as u32 as u64)
+}
+
+/// Implements mknodat(2).
+pub fn sys_mknodat(t: &mut Task) -> SysResult {
+    do_mknod(t, fd_arg(t, 0), t.arg(1), t.arg(2) as u32, t.arg(3) as u32 as u64)
+}
+
+/// Checks that `r`'s last component may be removed or renamed away by the task.
+fn may_remove(t: &Task, r: &Resolved) -> Result<Stat, Errno> {
+    let dir = may_change_dir(t, r)?;
+    let st = r.stat.ok_or(Errno::ENOENT)?;
+    if !sticky_allows(t, &dir, &st) {
+        return Err(Errno::EPERM);
+    }
+    if r.is_mount_root {
+        return Err(Errno::EBUSY);
+    }
+    Ok(st)
+}
+
+fn do_unlink(t: &Task, dirfd: i32, path_addr: u64) -> SysResult {
+    let path = t.read_path(path_addr)?;
+    let r = walk_at(t, dirfd, &path, false)?;
+    r.inode.as_ref().ok_or(Errno::ENOENT)?;
+    if r.name.is_empty() || r.name == b"." || r.name == b".." {
+        return Err(Errno::EISDIR);
+    }
+    let st = r.stat.ok_or(Errno::ENOENT)?;
+    if st.st_mode & S_IFMT == S_IFDIR {
+        return Err(Errno::EISDIR);
+    }
+    if r.trailing_slash {
+        return Err(Errno::ENOTDIR);
+    }
+    may_remove(t, &r)?;
+    r.parent.unlink(&r.name)?;
+    Ok(0)
+}
+
+fn do_rmdir(t: &Task, dirfd: i32, path_addr: u64) -> SysResult {
+    let path = t.read_path(path_addr)?;
+    let r = walk_at(t, dirfd, &path, false)?;
+    r.inode.as_ref().ok_or(Errno::ENOENT)?;
+    match r.name.as_slice() {
+        b"." => return Err(Errno::EINVAL),
+        b".." => return Err(Errno::ENOTEMPTY),
+        b"" => return Err(Errno::EBUSY),
+        _ => {}
+    }
+    let st = r.stat.ok_or(Errno::ENOENT)?;
+    if st.st_mode & S_IFMT != S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    may_remove(t, &r)?;
+    r.parent.rmdir(&r.name)?;
+    Ok(0)
+}
+
+/// Implements unlink(2).
+pub fn sys_unlink(t: &mut Task) -> SysResult {
+    do_unlink(t, AT_FDCWD, t.arg(0))
+}
+
+/// Implements rmdir(2).
+pub fn sys_rmdir(t: &mut Task) -> SysResult {
+    do_rmdir(t, AT_FDCWD, t.arg(0))
+}
+
+/// Implements unlinkat(2).
+pub fn sys_unlinkat(t: &mut Task) -> SysResult {
+    let flags = t.arg(2) as u32;
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & AT_REMOVEDIR != 0 {
+        do_rmdir(t, fd_arg(t, 0), t.arg(1))
+    } else {
+        do_unlink(t, fd_arg(t, 0), t.arg(1))
+    }
+}
+
+fn do_rename(t: &Task, olddir: i32, old_addr: u64, newdir: i32, new_addr: u64, flags: u32) -> SysResult {
+    if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) != 0
+        || (flags & RENAME_EXCHANGE != 0 && flags & (RENAME_NOREPLACE | RENAME_WHITEOUT) != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let (old, new) = (t.read_path(old_addr)?, t.read_path(new_addr)?);
+    let ro = walk_at(t, olddir, &old, false)?;
+    let rn = walk_at(t, newdir, &new, false)?;
+    for r in [&ro, &rn] {
+        if r.name.is_empty() || r.name == b"." || r.name == b".." {
+            return Err(Errno::EBUSY);
+        }
+    }
+    let src = ro.stat.ok_or(Errno::ENOENT)?;
+    if flags & RENAME_WHITEOUT != 0 {
+        // Whiteouts are the overlay's own business: refused as for an unprivileged caller.
+        return Err(Errno::EPERM);
+    }
+    if !std::sync::Arc::ptr_eq(&ro.mount, &rn.mount) {
+        return Err(Errno::EXDEV);
+    }
+    may_remove(t, &ro)?;
+    let dst_dir = may_change_dir(t, &rn)?;
+    if let Some(dst) = rn.stat {
+        if flags & RENAME_NOREPLACE != 0 {
+            return Err(Errno::EEXIST);
+        }
+        if !sticky_allows(t, &dst_dir, &dst) {
+            return Err(Errno::EPERM);
+        }
+        if rn.is_mount_root {
+            return Err(Errno::EBUSY);
+        }
+        let (sd, dd) = (src.st_mode & S_IFMT == S_IFDIR, dst.st_mode & S_IFMT == S_IFDIR);
+        if flags & RENAME_EXCHANGE == 0 {
+            if sd && !dd {
+                return Err(Errno::ENOTDIR);
+            }
+            if !sd && dd {
+                return Err(Errno::EISDIR);
+            }
+        }
+    } else if flags & RENAME_EXCHANGE != 0 {
+        return Err(Errno::ENOENT);
+    }
+    if src.st_mode & S_IFMT != S_IFDIR && (ro.trailing_slash || rn.trailing_slash) {
+        return Err(Errno::ENOTDIR);
+    }
+    // A directory cannot move below itself.
+    let below = |a: &str, b: &str| b.len() > a.len() && b.starts_with(a) && b.as_bytes()[a.len()] == b'/';
+    if below(&ro.path, &rn.path) {
+        return Err(Errno::EINVAL);
+    }
+    if flags & RENAME_EXCHANGE != 0 && below(&rn.path, &ro.path) {
+        return Err(Errno::EINVAL);
+    }
+    if rn.stat.is_some() && below(&rn.path, &ro.path) {
+        return Err(Errno::ENOTEMPTY);
+    }
+    ro.parent.rename(&ro.name, &rn.parent, &rn.name, flags)?;
+    Ok(0)
+}
+
+/// Implements rename(2).
+pub fn sys_rename(t: &mut Task) -> SysResult {
+    do_rename(t, AT_FDCWD, t.arg(0), AT_FDCWD, t.arg(1), 0)
+}
+
+/// Implements renameat(2).
+pub fn sys_renameat(t: &mut Task) -> SysResult {
+    do_rename(t, fd_arg(t, 0), t.arg(1), fd_arg(t, 2), t.arg(3), 0)
+}
+
+/// Implements renameat2(2).
+pub fn sys_renameat2(t: &mut Task) -> SysResult {
+    do_rename(t, fd_arg(t, 0), t.arg(1), fd_arg(t, 2), t.arg(3), t.arg(4) as u32)
+}
+
+fn do_link(t: &Task, olddir: i32, old_addr: u64, newdir: i32, new_addr: u64, flags: u32) -> SysResult {
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let old = t.read_path(old_addr)?;
+    let (target, tmount, tst) = if old.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        let f = t.file(olddir)?;
+        let inode = f.inode.clone().ok_or(Errno::ENOENT)?;
+        let st = inode.stat()?;
+        (inode, f.mount.clone().ok_or(Errno::ENOENT)?, st)
+    } else {
+        let r = walk_at(t, olddir, &old, flags & AT_SYMLINK_FOLLOW != 0)?;
+        let st = r.stat.ok_or(Errno::ENOENT)?;
+        (r.inode.ok_or(Errno::ENOENT)?, r.mount, st)
+    };
+    if tst.st_mode & S_IFMT == S_IFDIR {
+        return Err(Errno::EPERM);
+    }
+    let new = t.read_path(new_addr)?;
+    let rn = walk_at(t, newdir, &new, false)?;
+    new_name(&rn)?;
+    if rn.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
+    if !std::sync::Arc::ptr_eq(&tmount, &rn.mount) {
+        return Err(Errno::EXDEV);
+    }
+    may_change_dir(t, &rn)?;
+    rn.parent.link(&rn.name, &target)?;
+    Ok(0)
+}
+
+/// Implements link(2).
+pub fn sys_link(t: &mut Task) -> SysResult {
+    do_link(t, AT_FDCWD, t.arg(0), AT_FDCWD, t.arg(1), 0)
+}
+
+/// Implements linkat(2).
+pub fn sys_linkat(t: &mut Task) -> SysResult {
+    do_link(t, fd_arg(t, 0), t.arg(1), fd_arg(t, 2), t.arg(3), t.arg(4) as u32)
+}
+
+fn do_symlink(t: &Task, target_addr: u64, dirfd: i32, path_addr: u64) -> SysResult {
+    let target = t.read_path(target_addr)?;
+    if target.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let path = t.read_path(path_addr)?;
+    let r = walk_at(t, dirfd, &path, false)?;
+    new_name(&r)?;
+    if r.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
+    let dir = may_change_dir(t, &r)?;
+    r.parent.symlink(&r.name, &target, new_owner(t, &dir))?;
+    Ok(0)
+}
+
+/// Implements symlink(2).
+pub fn sys_symlink(t: &mut Task) -> SysResult {
+    do_symlink(t, t.arg(0), AT_FDCWD, t.arg(1))
+}
+
+/// Implements symlinkat(2).
+pub fn sys_symlinkat(t: &mut Task) -> SysResult {
+    do_symlink(t, t.arg(0), fd_arg(t, 1), t.arg(2))
+}

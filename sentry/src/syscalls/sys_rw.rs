@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: Apache-2.0
+//! read, write and their positional and vectored forms, lseek, sendfile, copy_file_range.
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use crate::kernel::Task;
+use crate::syscalls::{fd_arg, SysResult};
+use crate::vfs::File;
+
+/// Largest count one read or write moves (Linux's MAX_RW_COUNT).
+pub(crate) const MAX_RW_COUNT: u64 = 0x7fff_f000;
+/// Largest chunk the sentry buffers at once.
+pub(crate) const CHUNK: usize = 1 << 20;
+/// Most iovecs in one call (UIO_MAXIOV).
+const UIO_MAXIOV: u64 = 1024;
+
+
+/// Linux's access_ok: the range must lie in user space (the pages themselves are checked on
+/// copy).
+pub(crate) fn access_ok(addr: u64, len: u64) -> Result<(), Errno> {
+    match addr.checked_add(len) {
+        Some(end) if end <= TASK_SIZE => Ok(()),
+        _ => Err(Errno::EFAULT),
+    }
+}
+
+fn read_into(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>) -> SysResult {
+    if !file.readable() {
+        return Err(Errno::EBADF);
+    }
+    if offset.is_some() && file.ops.is_stream() {
+        return Err(Errno::ESPIPE);
+    }
+    let count = count.min(MAX_RW_COUNT) as usize;
+    access_ok(addr, count as u64)?;
+    if count == 0 {
+        // Still check the descriptor can be read.
+        return match offset {
+            Some(off) => file.pread(&mut [], off).map(|n| n as u64),
+            None => file.read(&mut []).map(|n| n as u64),
+        };
+    }
+    let mut done = 0usize;
+    let mut buf = vec![0u8; count.min(CHUNK)];
+    while done < count {
+        let want = (count - done).min(CHUNK);
+        let got = match offset {
+            Some(off) => file.pread(&mut buf[..want], off + done as i64),
+            None => file.read(&mut buf[..want]),
+        };
+        let n = match got {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        if let Err(e) = t.copy_out(addr + done as u64, &buf[..n]) {
+            if done == 0 {
+                if offset.is_none() && !file.ops.is_stream() {
+                    // Give the data back: the position did not move as far as Linux's would.
+                    let _ = file.seek(-(n as i64), SEEK_CUR);
+                }
+                return Err(e);
+            }
+            break;
+        }
+        done += n;
+        if n < want || file.ops.is_stream() {
+            break;
+        }
+    }
+    Ok(done as u64)
+}
+
+/// Writes `count` bytes of application memory at `addr` to `file`.
+fn write_from(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>) -> SysResult {
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    if offset.is_some() && file.ops.is_stream() {
+        return Err(Errno::ESPIPE);
+    }
+    let count = count.min(MAX_RW_COUNT) as usize;
+    access_ok(addr, count as u64)?;
+    if count == 0 {
+        return match offset {
+            Some(off) => file.pwrite(&[], off).map(|n| n as u64),
+            None => file.write(&[]).map(|n| n as u64),
+        };
+    }
+    let mut done = 0usize;
+    let mut buf = vec![0u8; count.min(CHUNK)];
+    while done < count {
+        let want = (count - done).min(CHUNK);
+        if let Err(e) = t.copy_in(addr + done as u64, &mut buf[..want]) {
+            if done == 0 {
+                return Err(e);
+            }
+            break;
+        }
+        let got = match offset {
+            Some(off) => file.pwrite(&buf[..want], off + done as i64),
+            None => file.write(&buf[..want]),
+        };
+        match got {
+            Ok(n) => {
+                done += n;
+                if n < want {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done as u64)
+}
+
+/// Implements read(2).
+pub fn sys_read(t: &mut Task) -> SysResult {
+    let file = t.file(fd_arg(t, 0))?;
+    read_into(t, &file, t.arg(1), t.arg(2), None)
+}
+
+/// Implements write(2).
+pub fn sys_write(t: &mut Task) -> SysResult {
+    let file = t.file(fd_arg(t, 0))?;
+    write_from(t, &file, t.arg(1), t.arg(2), None)
+}
+
+/// Implements pread64(2).
+pub fn sys_pread64(t: &mut Task) -> SysResult {
+    let file = t.file(fd_arg(t, 0))?;
+    let off = t.arg(3) as i64;
+    if off < 0 {
+        return Err(Errno::EINVAL);
+    }
+    read_into(t, &file, t.arg(1), t.arg(2), Some(off))
+}
+
+/// Implements pwrite64(2).
+pub fn sys_pwrite64(t: &mut Task) -> SysResult {
+    let file = t.file(fd_arg(t, 0))?;
+    let off = t.arg(3) as i64;
+    if off < 0 {
+        return Err(Errno::EINVAL);
+    }
+    write_from(t, &file, t.arg(1), t.arg(2), Some(off))
+}
+
+fn read_iovecs(t: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> {
+    if count > UIO_MAXIOV {
+        return Err(Errno::EINVAL);
+    }
+    let mut v = Vec::with_capacity(count as usize);
+    let mut total: u64 = 0;
+    for i in 0..count {
+        let iov: Iovec = t.read_val(addr + i * 16)?;
+        if iov.len > i64::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+        total = total.saturating_add(iov.len);
+        if total > i64::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+        v.push(iov);
+    }
+    Ok(v)
+}
+
+fn do_readv(t: &Task, fd: i32, iov_addr: u64, cnt: u64, offset: Option<i64>) -> SysResult {
+    let file = t.file(fd)?;
+    let iovs = read_iovecs(t, iov_addr, cnt)?;
+    let total: u64 = iovs.iter().map(|v| v.len).sum::<u64>().min(MAX_RW_COUNT);
+    let mut buf = vec![0u8; (total as usize).min(CHUNK * 8)];
+    let n = match offset {
+        Some(off) => file.pread(&mut buf, off)?,
+        None => file.read(&mut buf)?,
+    };
+    let mut copied = 0usize;
+    for iov in iovs {
+        if copied >= n {
+            break;
+        }
+        let k = (iov.len as usize).min(n - copied);
+        if let Err(e) = t.copy_out(iov.base, &buf[copied..copied + k]) {
+            if copied == 0 {
+                return Err(e);
+            }
+            break;
+        }
+        copied += k;
+    }
+    Ok(copied as u64)
+}
+
+fn do_writev(t: &Task, fd: i32, iov_addr: u64, cnt: u64, offset: Option<i64>) -> SysResult {
+    let file = t.file(fd)?;
+    let iovs = read_iovecs(t, iov_addr, cnt)?;
+    let mut buf = Vec::new();
+    for iov in iovs {
+        let k = iov.len.min(MAX_RW_COUNT - buf.len() as u64) as usize;
+        let start = buf.len();
+        buf.resize(start + k, 0);
+        if let Err(e) = t.copy_in(iov.base, &mut buf[start..]) {
+            buf.truncate(start);
+            if start == 0 {
+                return Err(e);
+            }
+            break;
+        }
+        if buf.len() as u64 >= MAX_RW_COUNT {
+            break;
+        }
+    }
+    let n = match offset {
+        Some(off) => file.pwrite(&buf, off)?,
+        None => file.write(&buf)?,
+    };
+    Ok(n as u64)
+}
+
+/// Implements readv(2).
+pub fn sys_readv(t: &mut Task) -> SysResult {
+    do_readv(t, fd_arg(t, 0), t.arg(1), t.arg(2), None)
+}
+
+/// Implements writev(2).
+pub fn sys_writev(t: &mut Task) -> SysResult {
+    do_writev(t, fd_arg(t, 0), t.arg(1), t.arg(2), None)
+}
+
+/// Implements preadv(2).
+pub fn sys_preadv(t: &mut Task) -> SysResult {
+    let off = t.arg(3) as i64;
+    if off < 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_readv(t, fd_arg(t, 0), t.arg(1), t.arg(2), Some(off))
+}
+
+/// Implements pwritev(2).
+pub fn sys_pwritev(t: &mut Task) -> SysResult {
+    let off = t.arg(3) as i64;
+    if off < 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_writev(t, fd_arg(t, 0), t.arg(1), t.arg(2), Some(off))
+}
+
+/// Implements lseek(2).
+pub fn sys_lseek(t: &mut Task) -> SysResult {
+    let file = t.file(fd_arg(t, 0))?;
+    file.seek(t.arg(1) as i64, t.arg(2) as u32)
+}
+
+/// Moves up to `count` bytes from `src` (at `*in_off` or its position) to `dst`.
+fn transfer(src: &File, dst: &File, in_off: Option<i64>, out_off: Option<i64>, count: u64) -> Result<(u64, i64, i64), Errno> {
+    if !src.readable() || !dst.writable() {
+        return Err(Errno::EBADF);
+    }
+    if dst.flags() & O_APPEND != 0 && out_off.is_some() {
+        return Err(Errno::EINVAL);
+    }
+    let count = count.min(MAX_RW_COUNT) as usize;
+    let (mut ioff, mut ooff) = (in_off.unwrap_or(0), out_off.unwrap_or(0));
+    let mut done = 0usize;
+    let mut buf = vec![0u8; count.min(CHUNK)];
+    while done < count {
+        let want = (count - done).min(CHUNK);
+        let n = match in_off {
+            Some(_) => src.pread(&mut buf[..want], ioff),
+            None => src.read(&mut buf[..want]),
+        };
+        let n = match n {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        let w = match out_off {
+            Some(_) => dst.pwrite(&buf[..n], ooff),
+            None => dst.write(&buf[..n]),
+        };
+        let w = match w {
+            Ok(w) => w,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        ioff += w as i64;
+        ooff += w as i64;
+        done += w;
+        if w < n {
+            if in_off.is_none() && !src.ops.is_stream() {
+                let _ = src.seek(w as i64 - n as i64, SEEK_CUR);
+            }
+            break;
+        }
+        if n < want {
+            break;
+        }
+    }
+    Ok((done as u64, ioff, ooff))
+}
+
+fn read_off(t: &Task, addr: u64) -> Result<Option<i64>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let off: i64 = t.read_val(addr)?;
+    if off < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(off))
+}
+
+/// Implements sendfile(2).
+pub fn sys_sendfile(t: &mut Task) -> SysResult {
+    let (out_fd, in_fd, off_addr, count) = (fd_arg(t, 0), fd_arg(t, 1), t.arg(2), t.arg(3));
+    let (src, dst) = (t.file(in_fd)?, t.file(out_fd)?);
+    if src.ops.is_stream() && off_addr != 0 {
+        return Err(Errno::ESPIPE);
+    }
+    let off = read_off(t, off_addr)?;
+    if dst.flags() & O_APPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (n, ioff, _) = transfer(&src, &dst, off, None, count)?;
+    if off.is_some() {
+        t.write_val(off_addr, &ioff)?;
+    }
+    Ok(n)
+}
+
+/// Implements copy_file_range(2).
+pub fn sys_copy_file_range(t: &mut Task) -> SysResult {
+    let (in_fd, in_addr, out_fd, out_addr, len, flags) =
+        (fd_arg(t, 0), t.arg(1), fd_arg(t, 2), t.arg(3), t.arg(4), t.arg(5));
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (src, dst) = (t.file(in_fd)?, t.file(out_fd)?);
+    if !src.readable() || !dst.writable() || dst.flags() & O_APPEND != 0 {
+        return Err(Errno::EBADF);
+    }
+    let (ss, ds) = (src.ops.stat()?, dst.ops.stat()?);
+    if ss.st_mode & S_IFMT == S_IFDIR || ds.st_mode & S_IFMT == S_IFDIR {
+        return Err(Errno::EISDIR);
+    }
+    if ss.st_mode & S_IFMT != S_IFREG || ds.st_mode & S_IFMT != S_IFREG {
+        return Err(Errno::EINVAL);
+    }
+    let (ioff, ooff) = (read_off(t, in_addr)?, read_off(t, out_addr)?);
+    let (n, ni, no) = transfer(&src, &dst, ioff, ooff, len)?;
+    if ioff.is_some() {
+        t.write_val(in_addr, &ni)?;
+    }
+    if ooff.is_some() {
+        t.write_val(out_addr, &no)?;
+    }
+    Ok(n)
+}

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: Apache-2.0
+//! stat and friends, access, readlink, statfs.
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::walk_at;
+use crate::kernel::Task;
+use crate::syscalls::{fd_arg, SysResult};
+use crate::vfs::path::Resolved;
+use crate::vfs::Mount;
+
+/// Resolves the target of a stat-like call: `path` from `dirfd`, or the fd itself for an empty
+/// path with AT_EMPTY_PATH.
+pub(crate) fn stat_at(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Result<Stat, Errno> {
+    let path = t.read_path(path_addr)?;
+    if path.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        if dirfd == AT_FDCWD {
+            return walk_at(t, AT_FDCWD, b".", true)?.stat.ok_or(Errno::ENOENT);
+        }
+        return t.file(dirfd)?.ops.stat();
+    }
+    let r = walk_at(t, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    r.stat.ok_or(Errno::ENOENT)
+}
+/// Implements stat(2).
+pub fn sys_stat(t: &mut Task) -> SysResult {
+    let st = stat_at(t, AT_FDCWD, t.arg(0), 0)?;
+    t.write_val(t.arg(1), &st).map(|_| 0)
+}
+
+/// Implements lstat(2).
+pub fn sys_lstat(t: &mut Task) -> SysResult {
+    let st = stat_at(t, AT_FDCWD, t.arg(0), AT_SYMLINK_NOFOLLOW)?;
+    t.write_val(t.arg(1), &st).map(|_| 0)
+}
+
+/// Implements fstat(2).
+pub fn sys_fstat(t: &mut Task) -> SysResult {
+    let st = t.file(fd_arg(t, 0))?.ops.stat()?;
+    t.write_val(t.arg(1), &st).map(|_| 0)
+}
+
+/// Implements newfstatat(2).
+pub fn sys_newfstatat(t: &mut Task) -> SysResult {
+    let flags = t.arg(3) as u32;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let st = stat_at(t, fd_arg(t, 0), t.arg(1), flags)?;
+    t.write_val(t.arg(2), &st).map(|_| 0)
+}
+
+/// Implements statx(2).
+pub fn sys_statx(t: &mut Task) -> SysResult {
+    let (dirfd, path, flags, mask, buf) = (
+        fd_arg(t, 0),
+        t.arg(1),
+        t.arg(2) as u32,
+        t.arg(3) as u32,
+        t.arg(4),
+    );
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0
+        || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
+        || mask & STATX__RESERVED != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let st = stat_at(t, dirfd, path, flags)?;
+    let ts = |sec: i64, nsec: i64| StatxTimestamp {
+        tv_sec: sec,
+        tv_nsec: nsec as u32,
+        __reserved: 0,
+    };
+    let (rmaj, rmin) = dev_split(st.st_rdev);
+    let (dmaj, dmin) = dev_split(st.st_dev);
+    let sx = Statx {
+        stx_mask: STATX_BASIC_STATS,
+        stx_blksize: st.st_blksize as u32,
+        stx_nlink: st.st_nlink as u32,
+        stx_uid: st.st_uid,
+        stx_gid: st.st_gid,
+        stx_mode: st.st_mode as u16,
+        stx_ino: st.st_ino,
+        stx_size: st.st_size as u64,
+        stx_blocks: st.st_blocks as u64,
+        stx_atime: ts(st.st_atime, st.st_atime_nsec),
+        stx_ctime: ts(st.st_ctime, st.st_ctime_nsec),
+        stx_mtime: ts(st.st_mtime, st.st_mtime_nsec),
+        stx_rdev_major: rmaj,
+        stx_rdev_minor: rmin,
+        stx_dev_major: dmaj,
+        stx_dev_minor: dmin,
+        ..Default::default()
+    };
+    t.write_val(buf, &sx).map(|_| 0)
+}
+
+fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> SysResult {
+    if mode & !(R_OK | W_OK | X_OK) != 0
+        || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let path = t.read_path(path_addr)?;
+    let (st, ro) = if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        (stat_at(t, dirfd, path_addr, flags)?, false)
+    } else {
+        let r = walk_at(t, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+        let ro = r.mount.read_only();
+        (r.stat.ok_or(Errno::ENOENT)?, ro)
+    };
+    if mode & W_OK != 0 && ro && matches!(st.st_mode & S_IFMT, S_IFREG | S_IFDIR | S_IFLNK) {
+        return Err(Errno::EROFS);
+    }
+    if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, mode) {
+        return Err(Errno::EACCES);
+    }
+    Ok(0)
+}
+
+/// Implements access(2).
+pub fn sys_access(t: &mut Task) -> SysResult {
+    do_access(t, AT_FDCWD, t.arg(0), t.arg(1) as u32, 0)
+}
+
+/// Implements faccessat(2) (the system call has no flags argument).
+pub fn sys_faccessat(t: &mut Task) -> SysResult {
+    do_access(t, fd_arg(t, 0), t.arg(1), t.arg(2) as u32, 0)
+}
+
+/// Implements faccessat2(2).
+pub fn sys_faccessat2(t: &mut Task) -> SysResult {
+    do_access(t, fd_arg(t, 0), t.arg(1), t.arg(2) as u32, t.arg(3) as u32)
+}
+
+fn do_readlink(t: &Task, dirfd: i32, path_addr: u64, buf: u64, size: u64) -> SysResult {
+    if size as i32 <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = t.read_path(path_addr)?;
+    let r: Resolved = walk_at(t, dirfd, &path, false)?;
+    let st = r.stat.ok_or(Errno::ENOENT)?;
+    if st.st_mode & S_IFMT != S_IFLNK {
+        return Err(Errno::EINVAL);
+    }
+    let target = r.inode.as_ref().ok_or(Errno::ENOENT)?.readlink()?;
+    let n = target.len().min(size as usize);
+    t.copy_out(buf, &target[..n])?;
+    Ok(n as u64)
+}
+
+/// Implements readlink(2).
+pub fn sys_readlink(t: &mut Task) -> SysResult {
+    do_readlink(t, AT_FDCWD, t.arg(0), t.arg(1), t.arg(2))
+}
+
+/// Implements readlinkat(2).
+pub fn sys_readlinkat(t: &mut Task) -> SysResult {
+    do_readlink(t, fd_arg(t, 0), t.arg(1), t.arg(2), t.arg(3))
+}
+
+fn statfs_of(m: &Mount) -> Result<Statfs, Errno> {
+    let mut s = m.fs.statfs()?;
+    if m.ro {
+        s.f_flags |= ST_RDONLY;
+    }
+    Ok(s)
+}
+
+/// Implements statfs(2).
+pub fn sys_statfs(t: &mut Task) -> SysResult {
+    let path = t.read_path(t.arg(0))?;
+    let r = walk_at(t, AT_FDCWD, &path, true)?;
+    r.stat.ok_or(Errno::ENOENT)?;
+    let s = statfs_of(&r.mount)?;
+    t.write_val(t.arg(1), &s).map(|_| 0)
+}
+
+/// Implements fstatfs(2).
+pub fn sys_fstatfs(t: &mut Task) -> SysResult {
+    let file = t.file(fd_arg(t, 0))?;
+    let s = match &file.mount {
+        Some(m) => statfs_of(m)?,
+        // Pipes and the host's stdio: pipefs-like.
+        None => crate::vfs::inode::synthetic_statfs(0x5049_5045),
+    };
+    t.write_val(t.arg(1), &s).map(|_| 0)
+}

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Process system calls: clone, fork, vfork, execve, exit, wait, process groups and sessions.
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::SysResult;
+use crate::kernel::{self, lock, CloneArgs, ExitStatus, Task, WaitOptions, WaitTarget};
+
+/// Implements clone(2) (x86_64 argument order: flags, stack, parent_tid, child_tid, tls).
+pub fn sys_clone(t: &mut Task) -> SysResult {
+    let flags = t.arg(0);
+    let a = CloneArgs {
+        flags: flags & !0xff & 0xffff_ffff,
+        exit_signal: (flags & 0xff) as i32,
+        stack: t.arg(1),
+        parent_tid: t.arg(2),
+        child_tid: t.arg(3),
+        tls: t.arg(4),
+    };
+    kernel::clone_task(t, a).map(|tid| tid as u64)
+}
+
+/// Implements clone3(2).
+pub fn sys_clone3(t: &mut Task) -> SysResult {
+    let (addr, size) = (t.arg(0), t.arg(1) as usize);
+    const VER0: usize = 64;
+    if size < VER0 || size > 4096 {
+        return Err(Errno::EINVAL);
+    }
+    let mut b = vec![0u8; size];
+    t.copy_in(addr, &mut b)?;
+    if b[88.min(size)..].iter().any(|x| *x != 0) {
+        // Fields past set_tid_size/cgroup that we do not know must be zero.
+        return Err(Errno::E2BIG);
+    }
+    let q = |i: usize| if (i + 1) * 8 <= size { u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or_default()) } else { 0 };
+    // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
+    // tls, set_tid, set_tid_size, cgroup.
+    let (flags, exit_signal, stack, stack_size) = (q(0), q(4), q(5), q(6));
+    if exit_signal > NSIG as u64 || flags & 0xff != 0 || q(9) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if (stack == 0) != (stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let a = CloneArgs {
+        flags,
+        exit_signal: exit_signal as i32,
+        stack: if stack != 0 { stack + stack_size } else { 0 },
+        parent_tid: q(3),
+        child_tid: q(2),
+        tls: q(7),
+    };
+    kernel::clone_task(t, a).map(|tid| tid as u64)
+}
+
+/// Implements fork(2).
+pub fn sys_fork(t: &mut Task) -> SysResult {
+    kernel::clone_task(t, CloneArgs { exit_signal: SIGCHLD, ..Default::default() }).map(|tid| tid as u64)
+}
+
+/// Implements vfork(2).
+pub fn sys_vfork(t: &mut Task) -> SysResult {
+    use kernel::fork_flags::{CLONE_VFORK, CLONE_VM};
+    kernel::clone_task(t, CloneArgs { flags: CLONE_VM | CLONE_VFORK, exit_signal: SIGCHLD, ..Default::default() })
+        .map(|tid| tid as u64)
+}
+
+fn do_execve(t: &mut Task, dirfd: i32, path_addr: u64, argv: u64, envp: u64, flags: u32) -> SysResult {
+    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = t.read_path(path_addr)?;
+    let limit = (t.rlimit(RLIMIT_STACK).min(1 << 30) / 4).max(128 << 10) as usize;
+    let mut total = 0;
+    let argv = kernel::read_string_array(t, argv, &mut total, limit)?;
+    let envp = kernel::read_string_array(t, envp, &mut total, limit)?;
+    let full = if path.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        t.file(dirfd)?.path.clone().into_bytes()
+    } else if path[0] == b'/' || dirfd == AT_FDCWD {
+        path.clone()
+    } else {
+        let base = t.file(dirfd)?.path.clone();
+        let mut p = base.into_bytes();
+        p.push(b'/');
+        p.extend_from_slice(&path);
+        p
+    };
+    if flags & AT_SYMLINK_NOFOLLOW != 0 {
+        let r = t.resolve_at(dirfd, &path, false)?;
+        if r.stat.is_some_and(|s| s.st_mode & S_IFMT == S_IFLNK) {
+            return Err(Errno::ELOOP);
+        }
+    }
+    let argv = if argv.is_empty() { vec![Vec::new()] } else { argv };
+    kernel::exec(t, &full, argv, envp)?;
+    Ok(0)
+}
+
+/// Implements execve(2).
+pub fn sys_execve(t: &mut Task) -> SysResult {
+    do_execve(t, AT_FDCWD, t.arg(0), t.arg(1), t.arg(2), 0)
+}
+
+/// Implements execveat(2).
+pub fn sys_execveat(t: &mut Task) -> SysResult {
+    do_execve(t, t.arg(0) as i32, t.arg(1), t.arg(2), t.arg(3), t.arg(4) as u32)
+}
+
+/// Implements exit(2): ends the calling thread.
+pub fn sys_exit(t: &mut Task) -> SysResult {
+    t.exit = Some(ExitStatus::Code(t.arg(0) as i32 & 0xff));
+    Ok(0)
+}
+
+/// Implements exit_group(2).
+pub fn sys_exit_group(t: &mut Task) -> SysResult {
+    kernel::exit_group(t, ExitStatus::Code(t.arg(0) as i32 & 0xff));
+    Ok(0)
+}
+
+const WNOHANG: u32 = 1;
+const WUNTRACED: u32 = 2;
+const WEXITED: u32 = 4;
+const WCONTINUED: u32 = 8;
+const WNOWAIT: u32 = 0x0100_0000;
+const WNOTHREAD: u32 = 0x2000_0000;
+const WALL: u32 = 0x4000_0000;
+const WCLONE: u32 = 0x8000_0000;
+
+/// Implements wait4(2).
+pub fn sys_wait4(t: &mut Task) -> SysResult {
+    let (pid, status, options, rusage) = (t.arg(0) as i32, t.arg(1), t.arg(2) as u32, t.arg(3));
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = match pid {
+        -1 => WaitTarget::Any,
+        0 => WaitTarget::Pgid(0),
+        p if p < -1 => WaitTarget::Pgid(-p),
+        p => WaitTarget::Pid(p),
+    };
+    if pid == i32::MIN {
+        return Err(Errno::ESRCH);
+    }
+    let opts = WaitOptions {
+        nohang: options & WNOHANG != 0,
+        exited: true,
+        stopped: options & WUNTRACED != 0,
+        continued: options & WCONTINUED != 0,
+        nowait: false,
+        clone_only: options & WCLONE != 0,
+        all: options & WALL != 0,
+    };
+    match kernel::do_wait(t, target, opts)? {
+        None => Ok(0),
+        Some(r) => {
+            if status != 0 {
+                t.write_val(status, &r.status)?;
+            }
+            if rusage != 0 {
+                t.write_val(rusage, &Rusage::default())?;
+            }
+            Ok(r.pid as u64)
+        }
+    }
+}
+
+/// Implements waitid(2).
+pub fn sys_waitid(t: &mut Task) -> SysResult {
+    const P_ALL: u32 = 0;
+    const P_PID: u32 = 1;
+    const P_PGID: u32 = 2;
+    const P_PIDFD: u32 = 3;
+    let (idtype, id, infop, options, rusage) = (t.arg(0) as u32, t.arg(1) as i32, t.arg(2), t.arg(3) as u32, t.arg(4));
+    if options & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE) != 0
+        || options & (WEXITED | WUNTRACED | WCONTINUED) == 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let target = match idtype {
+        P_ALL => WaitTarget::Any,
+        P_PID if id > 0 => WaitTarget::Pid(id),
+        P_PGID if id >= 0 => WaitTarget::Pgid(id),
+        P_PIDFD => return Err(Errno::EINVAL),
+        _ => return Err(Errno::EINVAL),
+    };
+    let opts = WaitOptions {
+        nohang: options & WNOHANG != 0,
+        exited: options & WEXITED != 0,
+        stopped: options & WUNTRACED != 0,
+        continued: options & WCONTINUED != 0,
+        nowait: options & WNOWAIT != 0,
+        clone_only: options & WCLONE != 0,
+        all: options & WALL != 0,
+    };
+    let r = kernel::do_wait(t, target, opts)?;
+    if infop != 0 {
+        let info = match r {
+            None => Siginfo { si_signo: 0, si_errno: 0, si_code: 0, _pad0: 0, fields: [0; 14] },
+            Some(r) => {
+                let mut i = kernel::signal::child_info(r.code, r.pid, r.uid, r.si_status);
+                i.si_signo = SIGCHLD;
+                i
+            }
+        };
+        t.write_val(infop, &info)?;
+    }
+    if rusage != 0 {
+        t.write_val(rusage, &Rusage::default())?;
+    }
+    Ok(0)
+}
+
+/// Implements getppid(2).
+pub fn sys_getppid(t: &mut Task) -> SysResult {
+    Ok(t.ppid() as u64)
+}
+
+fn target_pid(t: &Task, pid: i32) -> Result<i32, Errno> {
+    match pid {
+        0 => Ok(t.tgid()),
+        p if p < 0 => Err(Errno::EINVAL),
+        p => Ok(p),
+    }
+}
+
+/// Implements getpgid(2).
+pub fn sys_getpgid(t: &mut Task) -> SysResult {
+    let pid = target_pid(t, t.arg(0) as i32)?;
+    let tree = lock(&t.k.tree);
+    tree.procs.get(&pid).map(|p| p.pgid as u64).ok_or(Errno::ESRCH)
+}
+
+/// Implements getpgrp(2).
+pub fn sys_getpgrp(t: &mut Task) -> SysResult {
+    let tree = lock(&t.k.tree);
+    Ok(tree.procs.get(&t.tgid()).map(|p| p.pgid).unwrap_or(0) as u64)
+}
+
+/// Implements getsid(2).
+pub fn sys_getsid(t: &mut Task) -> SysResult {
+    let pid = target_pid(t, t.arg(0) as i32)?;
+    let tree = lock(&t.k.tree);
+    tree.procs.get(&pid).map(|p| p.sid as u64).ok_or(Errno::ESRCH)
+}
+
+/// Implements setpgid(2).
+pub fn sys_setpgid(t: &mut Task) -> SysResult {
+    let me = t.tgid();
+    let pid = target_pid(t, t.arg(0) as i32)?;
+    let pgid = t.arg(1) as i32;
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let pgid = if pgid == 0 { pid } else { pgid };
+    let mut tree = lock(&t.k.tree);
+    let my_sid = tree.procs.get(&me).map(|p| p.sid).ok_or(Errno::ESRCH)?;
+    let target = tree.procs.get(&pid).ok_or(Errno::ESRCH)?;
+    if pid != me {
+        if target.parent != me || target.zombie.is_some() {
+            return Err(Errno::ESRCH);
+        }
+        if target.sid != my_sid {
+            return Err(Errno::EPERM);
+        }
+        if target.execed {
+            return Err(Errno::EACCES);
+        }
+    }
+    if target.sid == pid {
+        return Err(Errno::EPERM); // a session leader
+    }
+    if pgid != pid && !tree.procs.values().any(|p| p.pgid == pgid && p.sid == my_sid && p.zombie.is_none()) {
+        return Err(Errno::EPERM);
+    }
+    if let Some(p) = tree.procs.get_mut(&pid) {
+        p.pgid = pgid;
+    }
+    Ok(0)
+}
+
+/// Implements setsid(2).
+pub fn sys_setsid(t: &mut Task) -> SysResult {
+    let me = t.tgid();
+    let mut tree = lock(&t.k.tree);
+    if tree.procs.values().any(|p| p.pgid == me) {
+        return Err(Errno::EPERM);
+    }
+    let p = tree.procs.get_mut(&me).ok_or(Errno::ESRCH)?;
+    p.pgid = me;
+    p.sid = me;
+    Ok(me as u64)
+}

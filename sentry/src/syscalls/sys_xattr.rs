@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Extended attributes: get, set, list and remove, by path, by path without following, and by
+//! fd. Namespaces as Linux checks them: user.* on regular files and directories with the
+//! file's read or write permission, trusted.* for root only, security.*, system.* refused.
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::attr::{target_at, target_fd, Target};
+use crate::kernel::Task;
+use crate::syscalls::{fd_arg, SysResult};
+
+fn xattr_name(t: &Task, addr: u64) -> Result<Vec<u8>, Errno> {
+    let name = t.mm().read_cstr(addr, XATTR_NAME_MAX).map_err(|e| {
+        if e == Errno::ENAMETOOLONG {
+            Errno::ERANGE
+        } else {
+            e
+        }
+    })?;
+    if name.is_empty() {
+        return Err(Errno::ERANGE);
+    }
+    Ok(name)
+}
+
+enum Ns {
+    User,
+    Trusted,
+    Security,
+}
+
+fn namespace(name: &[u8]) -> Result<Ns, Errno> {
+    if name.starts_with(b"user.") && name.len() > 5 {
+        Ok(Ns::User)
+    } else if name.starts_with(b"trusted.") && name.len() > 8 {
+        Ok(Ns::Trusted)
+    } else if name.starts_with(b"security.") && name.len() > 9 {
+        Ok(Ns::Security)
+    } else {
+        Err(Errno::EOPNOTSUPP)
+    }
+}
+
+/// Where a value may be read (`write` false) or written.
+fn check(t: &Task, tg: &Target, name: &[u8], write: bool) -> Result<(), Errno> {
+    let root = t.creds.uid.1 == 0;
+    let st = &tg.stat;
+    match namespace(name)? {
+        Ns::User => {
+            if !matches!(st.st_mode & S_IFMT, S_IFREG | S_IFDIR) {
+                return Err(if write { Errno::EPERM } else { Errno::ENODATA });
+            }
+            let want = if write { W_OK } else { R_OK };
+            if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, want) {
+                return Err(Errno::EACCES);
+            }
+        }
+        Ns::Trusted if !root => return Err(if write { Errno::EPERM } else { Errno::ENODATA }),
+        Ns::Trusted => {}
+        Ns::Security => {
+            if write && !root {
+                return Err(Errno::EPERM);
+            }
+        }
+    }
+    if write && tg.mount.as_ref().is_some_and(|m| m.read_only()) {
+        return Err(Errno::EROFS);
+    }
+    Ok(())
+}
+
+fn out(t: &Task, value: &[u8], buf: u64, size: u64) -> SysResult {
+    if size == 0 {
+        return Ok(value.len() as u64);
+    }
+    if (size as usize) < value.len() {
+        return Err(Errno::ERANGE);
+    }
+    t.copy_out(buf, value)?;
+    Ok(value.len() as u64)
+}
+
+fn get(t: &Task, tg: Target, name_addr: u64, buf: u64, size: u64) -> SysResult {
+    let name = xattr_name(t, name_addr)?;
+    check(t, &tg, &name, false)?;
+    let value = tg.inode.getxattr(&name)?;
+    if size as usize > XATTR_SIZE_MAX && value.len() > XATTR_SIZE_MAX {
+        return Err(Errno::E2BIG);
+    }
+    out(t, &value, buf, size)
+}
+
+fn set(t: &Task, tg: Target, name_addr: u64, val: u64, size: u64, flags: u32) -> SysResult {
+    if flags & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let name = xattr_name(t, name_addr)?;
+    if size as usize > XATTR_SIZE_MAX {
+        return Err(Errno::E2BIG);
+    }
+    let mut value = vec![0u8; size as usize];
+    t.copy_in(val, &mut value)?;
+    check(t, &tg, &name, true)?;
+    tg.inode.setxattr(&name, &value, flags)?;
+    Ok(0)
+}
+
+fn list(t: &Task, tg: Target, buf: u64, size: u64) -> SysResult {
+    let root = t.creds.uid.1 == 0;
+    let mut all = Vec::new();
+    for n in tg.inode.listxattr()? {
+        if n.starts_with(b"trusted.") && !root {
+            continue;
+        }
+        all.extend_from_slice(&n);
+        all.push(0);
+    }
+    if all.len() > XATTR_LIST_MAX {
+        return Err(Errno::E2BIG);
+    }
+    out(t, &all, buf, size)
+}
+
+fn remove(t: &Task, tg: Target, name_addr: u64) -> SysResult {
+    let name = xattr_name(t, name_addr)?;
+    check(t, &tg, &name, true)?;
+    tg.inode.removexattr(&name)?;
+    Ok(0)
+}
+
+fn path_target(t: &Task, follow: bool) -> Result<Target, Errno> {
+    let flags = if follow { 0 } else { AT_SYMLINK_NOFOLLOW };
+    target_at(t, AT_FDCWD, t.arg(0), flags)
+}
+
+/// Implements getxattr(2).
+pub fn sys_getxattr(t: &mut Task) -> SysResult {
+    get(t, path_target(t, true)?, t.arg(1), t.arg(2), t.arg(3))
+}
+
+/// Implements lgetxattr(2).
+pub fn sys_lgetxattr(t: &mut Task) -> SysResult {
+    get(t, path_target(t, false)?, t.arg(1), t.arg(2), t.arg(3))
+}
+
+/// Implements fgetxattr(2).
+pub fn sys_fgetxattr(t: &mut Task) -> SysResult {
+    get(t, target_fd(t, fd_arg(t, 0))?, t.arg(1), t.arg(2), t.arg(3))
+}
+
+/// Implements setxattr(2).
+pub fn sys_setxattr(t: &mut Task) -> SysResult {
+    set(t, path_target(t, true)?, t.arg(1), t.arg(2), t.arg(3), t.arg(4) as u32)
+}
+
+/// Implements lsetxattr(2).
+pub fn sys_lsetxattr(t: &mut Task) -> SysResult {
+    set(t, path_target(t, false)?, t.arg(1), t.arg(2), t.arg(3), t.arg(4) as u32)
+}
+
+/// Implements fsetxattr(2).
+pub fn sys_fsetxattr(t: &mut Task) -> SysResult {
+    set(t, target_fd(t, fd_arg(t, 0))?, t.arg(1), t.arg(2), t.arg(3), t.arg(4) as u32)
+}
+
+/// Implements listxattr(2).
+pub fn sys_listxattr(t: &mut Task) -> SysResult {
+    list(t, path_target(t, true)?, t.arg(1), t.arg(2))
+}
+
+/// Implements llistxattr(2).
+pub fn sys_llistxattr(t: &mut Task) -> SysResult {
+    list(t, path_target(t, false)?, t.arg(1), t.arg(2))
+}
+
+/// Implements flistxattr(2).
+pub fn sys_flistxattr(t: &mut Task) -> SysResult {
+    list(t, target_fd(t, fd_arg(t, 0))?, t.arg(1), t.arg(2))
+}
+
+/// Implements removexattr(2).
+pub fn sys_removexattr(t: &mut Task) -> SysResult {
+    remove(t, path_target(t, true)?, t.arg(1))
+}
+
+/// Implements lremovexattr(2).
+pub fn sys_lremovexattr(t: &mut Task) -> SysResult {
+    remove(t, path_target(t, false)?, t.arg(1))
+}
+
+/// Implements fremovexattr(2).
+pub fn sys_fremovexattr(t: &mut Task) -> SysResult {
+    remove(t, target_fd(t, fd_arg(t, 0))?, t.arg(1))
+}

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Inodes and file systems: what a mount serves.
+//!
+//! A [`Filesystem`] has a root [`Inode`]; path resolution ([`super::path`]) walks inodes one
+//! component at a time with [`Inode::lookup`]. Directory operations take the parent directory
+//! and a single name (never a path, never `.` or `..`: the VFS has checked that). Every default
+//! gives the errno Linux gives when a file system lacks the operation.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::FileOps;
+
+/// The owner a new file gets: the creating task's fs ids (or the directory's group, setgid).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Owner {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+/// A time to set: a given time or "now" (UTIME_NOW), resolved by the file system's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSpec {
+    /// The current time.
+    Now,
+    /// This time (seconds, nanoseconds).
+    At(i64, i64),
+}
+
+/// Attribute changes (chmod, chown, truncate, utimensat); `None` leaves a field as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SetAttr {
+    /// New permission bits (07777).
+    pub mode: Option<u32>,
+    /// New owner.
+    pub uid: Option<u32>,
+    /// New group.
+    pub gid: Option<u32>,
+    /// New size (regular files).
+    pub size: Option<u64>,
+    /// New access time.
+    pub atime: Option<TimeSpec>,
+    /// New modification time.
+    pub mtime: Option<TimeSpec>,
+}
+
+/// A file: regular, directory, symlink, device, FIFO or socket.
+pub trait Inode: Send + Sync + Any {
+    /// stat(2) of the file.
+    fn stat(&self) -> Result<Stat, Errno>;
+
+    /// Opens the file (the VFS has checked permissions and the file type). `flags` are
+    /// open(2)'s.
+    fn open(&self, flags: u32) -> Result<Box<dyn FileOps>, Errno>;
+
+    /// The child `name` of a directory. Linux: ENOENT when absent, ENOTDIR on a non-directory.
+    fn lookup(&self, _name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// A symlink's target. Linux: EINVAL when the file is not a symlink.
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// Creates a non-directory, non-symlink child (regular file, FIFO, device, socket); `mode`
+    /// includes the file type. Linux: EPERM when the file system cannot.
+    fn mknod(&self, _name: &[u8], _mode: u32, _rdev: u64, _o: Owner) -> Result<Arc<dyn Inode>, Errno> {
+        Err(Errno::EPERM)
+    }
+
+    /// Creates a directory.
+    fn mkdir(&self, _name: &[u8], _mode: u32, _o: Owner) -> Result<Arc<dyn Inode>, Errno> {
+        Err(Errno::EPERM)
+    }
+
+    /// Creates a symlink.
+    fn symlink(&self, _name: &[u8], _target: &[u8], _o: Owner) -> Result<Arc<dyn Inode>, Errno> {
+        Err(Errno::EPERM)
+    }
+
+    /// Makes `name` a new hard link to `target` (same file system: the VFS checked the mount).
+    fn link(&self, _name: &[u8], _target: &Arc<dyn Inode>) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+
+    /// Removes a non-directory entry.
+    fn unlink(&self, _name: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+
+    /// Removes an empty directory entry.
+    fn rmdir(&self, _name: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+
+    /// Renames `old` in this directory to `new` in `new_dir` (same file system), with
+    /// renameat2's RENAME_NOREPLACE/RENAME_EXCHANGE. The VFS has checked the entries' types
+    /// match and that `new_dir` is not below `old`.
+    fn rename(
+        &self,
+        _old: &[u8],
+        _new_dir: &Arc<dyn Inode>,
+        _new: &[u8],
+        _flags: u32,
+    ) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+
+    /// Changes attributes. Linux: EPERM where the file system does not keep them.
+    fn setattr(&self, _a: &SetAttr) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+
+    /// getxattr(2). Linux: EOPNOTSUPP where the file system has no xattrs.
+    fn getxattr(&self, _name: &[u8]) -> Result<Vec<u8>, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// setxattr(2) with XATTR_CREATE/XATTR_REPLACE.
+    fn setxattr(&self, _name: &[u8], _value: &[u8], _flags: u32) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// listxattr(2): the names.
+    fn listxattr(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        Ok(Vec::new())
+    }
+
+    /// removexattr(2).
+    fn removexattr(&self, _name: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// The object itself, for file systems that downcast their own inodes (link, rename).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A file system: a tree of inodes under one root, with one device number.
+pub trait Filesystem: Send + Sync {
+    /// The root directory.
+    fn root(&self) -> Arc<dyn Inode>;
+    /// The type name /proc/mounts shows ("tmpfs", "overlay", "proc", ...).
+    fn name(&self) -> &'static str;
+    /// Whether the file system refuses every change (EROFS).
+    fn read_only(&self) -> bool {
+        false
+    }
+    /// statfs(2).
+    fn statfs(&self) -> Result<Statfs, Errno>;
+}
+
+/// The statfs of a synthetic file system with no blocks.
+pub fn synthetic_statfs(magic: i64) -> Statfs {
+    Statfs {
+        f_type: magic,
+        f_bsize: 4096,
+        f_namelen: 255,
+        f_frsize: 4096,
+        ..Default::default()
+    }
+}
+
+/// The current wall-clock time as (seconds, nanoseconds).
+pub fn now() -> (i64, i64) {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (d.as_secs() as i64, i64::from(d.subsec_nanos()))
+}
+
+/// The directory-entry type of a mode.
+pub fn dtype_of(mode: u32) -> u8 {
+    match mode & S_IFMT {
+        S_IFREG => DT_REG,
+        S_IFDIR => DT_DIR,
+        S_IFLNK => DT_LNK,
+        S_IFCHR => DT_CHR,
+        S_IFBLK => DT_BLK,
+        S_IFIFO => DT_FIFO,
+        S_IFSOCK => DT_SOCK,
+        _ => DT_UNKNOWN,
+    }
+}
+
+/// The concrete inode behind `i`, when it is a `T` (a file system's own inodes, for link and
+/// rename).
+pub fn downcast<T: Inode>(i: &Arc<dyn Inode>) -> Option<Arc<T>> {
+    let any: Arc<dyn Any + Send + Sync> = i.clone();
+    any.downcast::<T>().ok()
+}

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+//! File-system parts of the x86_64 Linux ABI: statfs, renameat2, utimensat, xattrs, fallocate,
+//! memfd seals, locks, openat2. Re-exported from [`crate::abi`].
+#![allow(missing_docs)] // The names are the kernel's; see the man pages.
+
+use bytemuck::{Pod, Zeroable};
+
+pub const S_ISUID: u32 = 0o4000;
+pub const S_ISGID: u32 = 0o2000;
+pub const S_ISVTX: u32 = 0o1000;
+
+/// `struct statfs` as x86_64 statfs(2) fills it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct Statfs {
+    pub f_type: i64,
+    pub f_bsize: i64,
+    pub f_blocks: u64,
+    pub f_bfree: u64,
+    pub f_bavail: u64,
+    pub f_files: u64,
+    pub f_ffree: u64,
+    pub f_fsid: [i32; 2],
+    pub f_namelen: i64,
+    pub f_frsize: i64,
+    pub f_flags: i64,
+    pub f_spare: [i64; 4],
+}
+
+// File system magic numbers (statfs f_type).
+pub const TMPFS_MAGIC: i64 = 0x0102_1994;
+pub const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
+pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+pub const SYSFS_MAGIC: i64 = 0x6265_6572;
+pub const V9FS_MAGIC: i64 = 0x0102_1997;
+
+// statfs f_flags.
+pub const ST_RDONLY: i64 = 0x1;
+pub const ST_NOSUID: i64 = 0x2;
+pub const ST_NODEV: i64 = 0x4;
+pub const ST_NOEXEC: i64 = 0x8;
+pub const ST_RELATIME: i64 = 0x1000;
+
+// renameat2(2).
+pub const RENAME_NOREPLACE: u32 = 1;
+pub const RENAME_EXCHANGE: u32 = 2;
+pub const RENAME_WHITEOUT: u32 = 4;
+
+// utimensat(2).
+pub const UTIME_NOW: i64 = (1 << 30) - 1;
+pub const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+// xattrs.
+pub const XATTR_CREATE: u32 = 1;
+pub const XATTR_REPLACE: u32 = 2;
+pub const XATTR_NAME_MAX: usize = 255;
+pub const XATTR_SIZE_MAX: usize = 65536;
+pub const XATTR_LIST_MAX: usize = 65536;
+
+// fallocate(2).
+pub const FALLOC_FL_KEEP_SIZE: u32 = 0x01;
+pub const FALLOC_FL_PUNCH_HOLE: u32 = 0x02;
+pub const FALLOC_FL_NO_HIDE_STALE: u32 = 0x04;
+pub const FALLOC_FL_COLLAPSE_RANGE: u32 = 0x08;
+pub const FALLOC_FL_ZERO_RANGE: u32 = 0x10;
+pub const FALLOC_FL_INSERT_RANGE: u32 = 0x20;
+pub const FALLOC_FL_UNSHARE_RANGE: u32 = 0x40;
+
+// memfd_create(2) and seals.
+pub const MFD_CLOEXEC: u32 = 0x1;
+pub const MFD_ALLOW_SEALING: u32 = 0x2;
+pub const MFD_HUGETLB: u32 = 0x4;
+pub const MFD_NOEXEC_SEAL: u32 = 0x8;
+pub const MFD_EXEC: u32 = 0x10;
+pub const F_SEAL_SEAL: u32 = 0x1;
+pub const F_SEAL_SHRINK: u32 = 0x2;
+pub const F_SEAL_GROW: u32 = 0x4;
+pub const F_SEAL_WRITE: u32 = 0x8;
+pub const F_SEAL_FUTURE_WRITE: u32 = 0x10;
+pub const F_SEAL_EXEC: u32 = 0x20;
+
+// flock(2) and record locks.
+pub const LOCK_SH: u32 = 1;
+pub const LOCK_EX: u32 = 2;
+pub const LOCK_NB: u32 = 4;
+pub const LOCK_UN: u32 = 8;
+pub const F_RDLCK: i16 = 0;
+pub const F_WRLCK: i16 = 1;
+pub const F_UNLCK: i16 = 2;
+pub const F_OFD_GETLK: u32 = 36;
+pub const F_OFD_SETLK: u32 = 37;
+pub const F_OFD_SETLKW: u32 = 38;
+
+/// `struct flock` (x86_64: the same layout as flock64).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct Flock {
+    pub l_type: i16,
+    pub l_whence: i16,
+    pub __pad: u32,
+    pub l_start: i64,
+    pub l_len: i64,
+    pub l_pid: i32,
+    pub __pad2: u32,
+}
+
+// openat2(2).
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+pub const RESOLVE_CACHED: u64 = 0x20;
+
+/// `struct open_how` of openat2(2).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct OpenHow {
+    pub flags: u64,
+    pub mode: u64,
+    pub resolve: u64,
+}
