@@ -4,17 +4,14 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use sentry::fsimpl::dev::DevFs;
-use sentry::fsimpl::host::{HostFs, HostStream};
-use sentry::fsimpl::synthetic::EmptyFs;
+use sentry::fsimpl::host::HostStream;
 use sentry::kernel::{self, Credentials, ExitStatus, FsContext, Kernel, Task};
 use sentry::platform::ptrace::PtracePlatform;
 use sentry::platform::Platform;
 use sentry::vfs::path::Mounts;
-use sentry::fsimpl::tmpfs::TmpFs;
-use sentry::vfs::{FdTable, File, Owner};
+use sentry::vfs::{FdTable, File};
 use syscalls::abi::*;
 use syscalls::Errno;
 
@@ -93,13 +90,12 @@ fn host_limits() -> [Rlimit; RLIM_NLIMITS as usize] {
     limits
 }
 
-fn mounts() -> Result<Mounts, Errno> {
-    let mut m = Mounts::new(Arc::new(HostFs::new("/")?));
-    m.mount("/dev", DevFs::new(kernel::DEVFS_DEV));
-    m.mount("/proc", EmptyFs::new(kernel::EMPTYFS_DEV));
-    m.mount("/sys", EmptyFs::new(kernel::EMPTYFS_DEV + 1));
-    m.mount("/tmp", TmpFs::new(0x20, 0o1777, Owner::default(), None));
-    Ok(m)
+#[path = "mount_opts.rs"]
+mod mount_opts;
+
+/// The mount table from the file options (`--rootfs`, `--volume`, `--overlay`, `--tmpfs`).
+fn mounts(args: &RunArgs) -> Result<Mounts, String> {
+    sentry::fsimpl::setup::build(&mount_opts::spec(args)?)
 }
 
 /// The host's stdio, passed through as the sandbox's fds 0, 1 and 2.
@@ -190,9 +186,9 @@ pub fn run(args: RunArgs) -> i32 {
             Err(e) => return fail(format!("ptrace platform: {e}"), EXIT_SANDBOX_ERROR),
         },
     };
-    let mounts = match mounts() {
+    let mounts = match mounts(&args) {
         Ok(m) => m,
-        Err(e) => return fail(format!("root file system: {e}"), EXIT_SANDBOX_ERROR),
+        Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     };
     let k = Kernel::new(platform, mounts, args.strace);
     let creds = Credentials {
@@ -247,27 +243,49 @@ pub fn run(args: RunArgs) -> i32 {
         Err(e) => return fail(format!("{shown}: {}", e.description()), EXIT_NOT_FOUND),
     };
 
+    let with_init = args.init;
     // The first task runs on a thread of its own: the one that traces its stub.
     let k2 = k.clone();
-    let handle = std::thread::Builder::new().name("task-1".into()).spawn(move || -> Result<(), (String, i32)> {
-        let ctx = k2.platform.new_process().map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR))?;
-        let base = program.rsplit(|b| *b == b'/').next().unwrap_or(&program).to_vec();
-        let fs = FsContext { cwd, umask: 0o022 };
-        let mut t = Task::new_init(k2.clone(), ctx, stdio(), fs, creds, host_limits(), &base);
-        if let Err(e) = kernel::load_initial(&mut t, &program, argv, env) {
-            t.ctx.kill_process();
-            return Err(match e {
-                Errno::ENOEXEC => {
-                    (format!("{shown}: cannot execute: not an ELF executable or script it can load"), EXIT_CANNOT_EXECUTE)
-                }
-                Errno::EACCES => (format!("{shown}: Permission denied"), EXIT_CANNOT_EXECUTE),
-                Errno::ENOENT => (format!("{shown}: No such file or directory (its interpreter?)"), EXIT_NOT_FOUND),
-                e => (format!("{shown}: cannot execute: {}", e.description()), EXIT_CANNOT_EXECUTE),
-            });
-        }
-        kernel::run(t);
-        Ok(())
-    });
+    let handle = std::thread::Builder::new().name("task-1".into()).spawn(
+        move || -> Result<(), (String, i32)> {
+            let ctx = k2
+                .platform
+                .new_process()
+                .map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR))?;
+            let base = program
+                .rsplit(|b| *b == b'/')
+                .next()
+                .unwrap_or(&program)
+                .to_vec();
+            let fs = FsContext { cwd, umask: 0o022 };
+            if with_init {
+                Task::start_virtual_init(&k2, creds.uid.0);
+            }
+            let mut t = Task::new_init(k2.clone(), ctx, stdio(), fs, creds, host_limits(), &base);
+            if let Err(e) = kernel::load_initial(&mut t, &program, argv, env) {
+                t.ctx.kill_process();
+                return Err(match e {
+                    Errno::ENOEXEC => (
+                        format!(
+                            "{shown}: cannot execute: not an ELF executable or script it can load"
+                        ),
+                        EXIT_CANNOT_EXECUTE,
+                    ),
+                    Errno::EACCES => (format!("{shown}: Permission denied"), EXIT_CANNOT_EXECUTE),
+                    Errno::ENOENT => (
+                        format!("{shown}: No such file or directory (its interpreter?)"),
+                        EXIT_NOT_FOUND,
+                    ),
+                    e => (
+                        format!("{shown}: cannot execute: {}", e.description()),
+                        EXIT_CANNOT_EXECUTE,
+                    ),
+                });
+            }
+            kernel::run(t);
+            Ok(())
+        },
+    );
     let handle = match handle {
         Ok(h) => h,
         Err(e) => return fail(format!("starting a sentry thread: {e}"), EXIT_SANDBOX_ERROR),
@@ -282,5 +300,6 @@ pub fn run(args: RunArgs) -> i32 {
     while done.is_none() {
         done = k.init_cond.wait(done).unwrap_or_else(|e| e.into_inner());
     }
-    done.map(ExitStatus::shell_status).unwrap_or(EXIT_SANDBOX_ERROR)
+    done.map(ExitStatus::shell_status)
+        .unwrap_or(EXIT_SANDBOX_ERROR)
 }

@@ -511,6 +511,34 @@ pub const FIOCLEX: u32 = 0x5451;
 pub const FIONCLEX: u32 = 0x5450;
 pub const FIOASYNC: u32 = 0x5452;
 
+// ---- poll(2), epoll(7) ----
+pub const POLLIN: u32 = 0x1;
+pub const POLLPRI: u32 = 0x2;
+pub const POLLOUT: u32 = 0x4;
+pub const POLLERR: u32 = 0x8;
+pub const POLLHUP: u32 = 0x10;
+pub const POLLNVAL: u32 = 0x20;
+pub const POLLRDNORM: u32 = 0x40;
+pub const POLLRDBAND: u32 = 0x80;
+pub const POLLWRNORM: u32 = 0x100;
+pub const POLLWRBAND: u32 = 0x200;
+pub const POLLRDHUP: u32 = 0x2000;
+pub const EPOLL_CTL_ADD: u32 = 1;
+pub const EPOLL_CTL_DEL: u32 = 2;
+pub const EPOLL_CTL_MOD: u32 = 3;
+pub const EPOLLEXCLUSIVE: u32 = 1 << 28;
+pub const EPOLLWAKEUP: u32 = 1 << 29;
+pub const EPOLLONESHOT: u32 = 1 << 30;
+pub const EPOLLET: u32 = 1 << 31;
+
+/// `struct epoll_event` (packed on x86_64).
+#[repr(C, packed)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct EpollEvent {
+    pub events: u32,
+    pub data: u64,
+}
+
 // ---- arch_prctl ----
 pub const ARCH_SET_GS: u32 = 0x1001;
 pub const ARCH_SET_FS: u32 = 0x1002;

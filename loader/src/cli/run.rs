@@ -42,9 +42,33 @@ pub struct RunArgs {
     #[arg(long)]
     pub clear_env: bool,
 
+    /// Run a minimal init of the sentry's own as PID 1 (it reaps orphans); the program runs as
+    /// its child, PID 2, and the sandbox exits with the program's status. Test suites such as
+    /// LTP expect this (gVisor puts catatonit in front of them).
+    #[arg(long)]
+    pub init: bool,
+
     /// The program's working directory [default: the current directory].
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
+
+    /// Use the host directory DIR as the sandbox's root instead of the host's `/`.
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+
+    /// Expose the host directory HOST at GUEST (absolute) in the sandbox; `:ro` refuses writes
+    /// (EROFS), `:rw` (the default) writes through to the host (repeatable).
+    #[arg(short = 'v', long = "volume", value_name = "HOST:GUEST[:ro|:rw]")]
+    pub volumes: Vec<String>,
+
+    /// Where writes to the root go: `memory` (a tmpfs upper layer, gone with the sandbox) or
+    /// `none` (the root is read-only).
+    #[arg(long, value_name = "memory|none", default_value = "memory")]
+    pub overlay: String,
+
+    /// Mount an empty tmpfs at GUEST, limited to N bytes (K, M, G suffixes) (repeatable).
+    #[arg(long = "tmpfs", value_name = "GUEST[:size=N]")]
+    pub tmpfs: Vec<String>,
 
     /// The program and its arguments.
     #[arg(value_name = "PROGRAM", required = true, num_args = 1.., allow_hyphen_values = false)]

@@ -116,7 +116,12 @@ fn prot_of(ph: &ProgramHeader) -> u32 {
 }
 
 /// Maps an image's PT_LOAD segments; returns (load bias, end of the highest segment).
-fn map_image(mm: &mut MemoryManager, ctx: &mut dyn Context, img: &Image, base: Option<u64>) -> Result<(u64, u64), Errno> {
+fn map_image(
+    mm: &mut MemoryManager,
+    ctx: &mut dyn Context,
+    img: &Image,
+    base: Option<u64>,
+) -> Result<(u64, u64), Errno> {
     let loads: Vec<&ProgramHeader> = img.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
     if loads.is_empty() {
         return Err(Errno::ENOEXEC);
@@ -135,7 +140,14 @@ fn map_image(mm: &mut MemoryManager, ctx: &mut dyn Context, img: &Image, base: O
     let bias = if img.header.e_type == ET_DYN {
         // Reserve the whole span first so the segments land together.
         let want = base.unwrap_or(0);
-        let at = mm.mmap(ctx, want, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, None)?;
+        let at = mm.mmap(
+            ctx,
+            want,
+            span,
+            PROT_NONE,
+            MAP_PRIVATE | MAP_ANONYMOUS,
+            None,
+        )?;
         at - lo
     } else {
         0
@@ -170,7 +182,11 @@ fn map_image(mm: &mut MemoryManager, ctx: &mut dyn Context, img: &Image, base: O
             };
             if ph.p_filesz > 0 && file_page_end > file_end {
                 // The tail of the last file page is .bss: zero it (Linux's padzero).
-                mm.write_force(ctx, file_end, &vec![0u8; (file_page_end - file_end) as usize])?;
+                mm.write_force(
+                    ctx,
+                    file_end,
+                    &vec![0u8; (file_page_end - file_end) as usize],
+                )?;
             }
             let anon_end = page_up(mem_end).ok_or(Errno::ENOEXEC)?;
             if anon_end > file_page_end {

@@ -72,8 +72,16 @@ impl DevFs {
         entries.push(("stdin", SynthLink::new(dev, base + 1, "/proc/self/fd/0")));
         entries.push(("stdout", SynthLink::new(dev, base + 2, "/proc/self/fd/1")));
         entries.push(("stderr", SynthLink::new(dev, base + 3, "/proc/self/fd/2")));
-        entries.push(("shm", SynthDir::with_mode(dev, base + 4, 0o1777, Vec::new())));
-        SynthFs::new("devtmpfs", TMPFS_MAGIC, false, SynthDir::with_mode(dev, 1, 0o755, entries))
+        entries.push((
+            "shm",
+            SynthDir::with_mode(dev, base + 4, 0o1777, Vec::new()),
+        ));
+        SynthFs::new(
+            "devtmpfs",
+            TMPFS_MAGIC,
+            false,
+            SynthDir::with_mode(dev, 1, 0o755, entries),
+        )
     }
 }
 

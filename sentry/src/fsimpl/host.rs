@@ -280,4 +280,20 @@ impl FileOps for HostStream {
         host_unsafe::ioctl(self.fd.as_fd(), FIONREAD, &mut n)?;
         Ok(i32::from_le_bytes(n).max(0) as usize)
     }
+
+    fn poll_events(&self) -> u32 {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut fds = [PollFd::new(
+            self.fd.as_fd(),
+            PollFlags::POLLIN | PollFlags::POLLOUT,
+        )];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(_) => fds[0].revents().map(|r| r.bits() as u32).unwrap_or(0),
+            Err(_) => POLLERR,
+        }
+    }
+
+    fn polls_host(&self) -> bool {
+        true
+    }
 }

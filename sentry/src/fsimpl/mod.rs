@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-//! File system implementations: the host view, devices, pipes and synthetic directories.
+//! File system implementations: tmpfs, overlay, the host view, devices, pipes and synthetic
+//! directories.
 
 pub mod dev;
 pub mod host;
 pub(crate) mod host_unsafe;
+pub mod overlay;
 pub mod pipe;
+pub mod setup;
 pub mod synthetic;
 pub mod tmpfs;

@@ -5,11 +5,12 @@
 //! (SIGPIPE comes with the signals issue); a read with no writer left returns 0.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use syscalls::abi::*;
 use syscalls::Errno;
 
+use crate::kernel::block::{block_on, WaitQueue};
 use crate::vfs::FileOps;
 
 /// Atomic write size.
@@ -27,17 +28,14 @@ struct State {
 /// The shared part of a pipe.
 pub struct Pipe {
     state: Mutex<State>,
-    cond: Condvar,
+    /// Readers and writers waiting for a change.
+    queue: WaitQueue,
     ino: u64,
 }
 
 impl Pipe {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn wait<'a>(&self, g: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        self.cond.wait(g).unwrap_or_else(|e| e.into_inner())
     }
 
     fn stat(&self) -> Stat {
@@ -61,7 +59,7 @@ pub fn new_pipe(ino: u64) -> (Box<dyn FileOps>, Box<dyn FileOps>) {
             writers: 1,
             capacity: PIPE_SIZE,
         }),
-        cond: Condvar::new(),
+        queue: WaitQueue::default(),
         ino,
     });
     (Box::new(ReadEnd(pipe.clone())), Box::new(WriteEnd(pipe)))
@@ -75,14 +73,14 @@ pub struct WriteEnd(Arc<Pipe>);
 impl Drop for ReadEnd {
     fn drop(&mut self) {
         self.0.lock().readers -= 1;
-        self.0.cond.notify_all();
+        self.0.queue.notify_all();
     }
 }
 
 impl Drop for WriteEnd {
     fn drop(&mut self) {
         self.0.lock().writers -= 1;
-        self.0.cond.notify_all();
+        self.0.queue.notify_all();
     }
 }
 
@@ -95,24 +93,25 @@ impl FileOps for ReadEnd {
         if buf.is_empty() {
             return Ok(0);
         }
-        let mut g = self.0.lock();
-        loop {
+        let pipe = &self.0;
+        block_on(&[&pipe.queue], None, || {
+            let mut g = pipe.lock();
             if !g.buf.is_empty() {
                 let n = buf.len().min(g.buf.len());
                 for (i, b) in g.buf.drain(..n).enumerate() {
                     buf[i] = b;
                 }
-                self.0.cond.notify_all();
-                return Ok(n);
+                pipe.queue.notify_all();
+                return Some(Ok(n));
             }
             if g.writers == 0 {
-                return Ok(0);
+                return Some(Ok(0));
             }
             if nonblock {
-                return Err(Errno::EAGAIN);
+                return Some(Err(Errno::EAGAIN));
             }
-            g = self.0.wait(g);
-        }
+            None
+        })
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
@@ -121,6 +120,22 @@ impl FileOps for ReadEnd {
 
     fn readable_bytes(&self) -> Result<usize, Errno> {
         Ok(self.0.lock().buf.len())
+    }
+
+    fn poll_events(&self) -> u32 {
+        let g = self.0.lock();
+        let mut ev = 0;
+        if !g.buf.is_empty() {
+            ev |= POLLIN | POLLRDNORM;
+        }
+        if g.writers == 0 {
+            ev |= POLLHUP;
+        }
+        ev
+    }
+
+    fn poll_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.0.queue)
     }
 }
 
@@ -133,41 +148,48 @@ impl FileOps for WriteEnd {
         if buf.is_empty() {
             return Ok(0);
         }
-        let mut g = self.0.lock();
+        let pipe = &self.0;
         let mut done = 0;
-        loop {
-            if g.readers == 0 {
-                return if done > 0 {
-                    Ok(done)
+        let r = block_on(&[&pipe.queue], None, || {
+            let mut g = pipe.lock();
+            loop {
+                if g.readers == 0 {
+                    return Some(if done > 0 {
+                        Ok(done)
+                    } else {
+                        Err(Errno::EPIPE)
+                    });
+                }
+                let room = g.capacity - g.buf.len();
+                let left = buf.len() - done;
+                // Up to PIPE_BUF bytes go in at once or not at all.
+                let fits = if left <= PIPE_BUF {
+                    room >= left
                 } else {
-                    Err(Errno::EPIPE)
+                    room > 0
                 };
-            }
-            let room = g.capacity - g.buf.len();
-            let left = buf.len() - done;
-            // Up to PIPE_BUF bytes go in at once or not at all.
-            let fits = if left <= PIPE_BUF {
-                room >= left
-            } else {
-                room > 0
-            };
-            if fits {
+                if !fits {
+                    if nonblock {
+                        return Some(if done > 0 {
+                            Ok(done)
+                        } else {
+                            Err(Errno::EAGAIN)
+                        });
+                    }
+                    return None;
+                }
                 let n = left.min(room);
                 g.buf.extend(&buf[done..done + n]);
                 done += n;
-                self.0.cond.notify_all();
+                pipe.queue.notify_all();
                 if done == buf.len() {
-                    return Ok(done);
+                    return Some(Ok(done));
                 }
-            } else if nonblock {
-                return if done > 0 {
-                    Ok(done)
-                } else {
-                    Err(Errno::EAGAIN)
-                };
-            } else {
-                g = self.0.wait(g);
             }
+        });
+        match r {
+            Err(Errno::ERESTARTSYS) if done > 0 => Ok(done),
+            r => r,
         }
     }
 
@@ -177,5 +199,21 @@ impl FileOps for WriteEnd {
 
     fn readable_bytes(&self) -> Result<usize, Errno> {
         Ok(self.0.lock().buf.len())
+    }
+
+    fn poll_events(&self) -> u32 {
+        let g = self.0.lock();
+        if g.readers == 0 {
+            return POLLERR;
+        }
+        if g.capacity - g.buf.len() >= PIPE_BUF {
+            POLLOUT | POLLWRNORM
+        } else {
+            0
+        }
+    }
+
+    fn poll_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.0.queue)
     }
 }

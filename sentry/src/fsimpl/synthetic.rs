@@ -37,7 +37,12 @@ impl SynthDir {
     }
 
     /// The same, with permission bits `perm` (e.g. 0o755 for /dev).
-    pub fn with_mode(dev: u64, ino: u64, perm: u32, entries: Vec<(&str, Arc<dyn Inode>)>) -> Arc<SynthDir> {
+    pub fn with_mode(
+        dev: u64,
+        ino: u64,
+        perm: u32,
+        entries: Vec<(&str, Arc<dyn Inode>)>,
+    ) -> Arc<SynthDir> {
         Arc::new(SynthDir {
             dev,
             ino,
@@ -58,7 +63,10 @@ impl Inode for SynthDir {
     }
 
     fn open(&self, _flags: u32) -> Result<Box<dyn FileOps>, Errno> {
-        let mut list = vec![(self.ino, DT_DIR, b".".to_vec()), (self.ino, DT_DIR, b"..".to_vec())];
+        let mut list = vec![
+            (self.ino, DT_DIR, b".".to_vec()),
+            (self.ino, DT_DIR, b"..".to_vec()),
+        ];
         for (name, i) in &self.entries {
             let st = i.stat()?;
             list.push((st.st_ino, dtype_of(st.st_mode), name.clone()));
@@ -100,7 +108,11 @@ impl FileOps for ListDir {
     }
 
     fn getdents(&self, buf: &mut [u8], pos: &mut u64) -> Result<usize, Errno> {
-        let refs: Vec<(u64, u8, &[u8])> = self.list.iter().map(|(i, t, n)| (*i, *t, n.as_slice())).collect();
+        let refs: Vec<(u64, u8, &[u8])> = self
+            .list
+            .iter()
+            .map(|(i, t, n)| (*i, *t, n.as_slice()))
+            .collect();
         getdents_from_list(&refs, buf, pos)
     }
 }
@@ -220,7 +232,12 @@ pub struct SynthFs {
 
 impl SynthFs {
     /// A file system named `name` (statfs type `magic`) with root `root`.
-    pub fn new(name: &'static str, magic: i64, read_only: bool, root: Arc<dyn Inode>) -> Arc<SynthFs> {
+    pub fn new(
+        name: &'static str,
+        magic: i64,
+        read_only: bool,
+        root: Arc<dyn Inode>,
+    ) -> Arc<SynthFs> {
         Arc::new(SynthFs {
             name,
             magic,
@@ -255,6 +272,11 @@ impl EmptyFs {
     /// An empty file system with device number `dev`.
     #[allow(clippy::new_ret_no_self)]
     pub fn new(dev: u64) -> Arc<SynthFs> {
-        SynthFs::new("none", PROC_SUPER_MAGIC, true, SynthDir::new(dev, 1, Vec::new()))
+        SynthFs::new(
+            "none",
+            PROC_SUPER_MAGIC,
+            true,
+            SynthDir::new(dev, 1, Vec::new()),
+        )
     }
 }

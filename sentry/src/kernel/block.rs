@@ -47,7 +47,11 @@ impl Waker {
                     if now >= d {
                         return false;
                     }
-                    g = self.cond.wait_timeout(g, d - now).unwrap_or_else(|e| e.into_inner()).0;
+                    g = self
+                        .cond
+                        .wait_timeout(g, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
                 }
             }
         }

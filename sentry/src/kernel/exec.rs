@@ -16,7 +16,12 @@ use crate::mm::MemoryManager;
 const MAX_ARG_STRLEN: usize = 32 * 4096;
 
 /// Reads a NULL-terminated array of string pointers (argv or envp), charging `total`.
-pub fn read_string_array(t: &Task, addr: u64, total: &mut usize, limit: usize) -> Result<Vec<Vec<u8>>, Errno> {
+pub fn read_string_array(
+    t: &Task,
+    addr: u64,
+    total: &mut usize,
+    limit: usize,
+) -> Result<Vec<Vec<u8>>, Errno> {
     let mut out = Vec::new();
     if addr == 0 {
         return Ok(out);
@@ -26,7 +31,13 @@ pub fn read_string_array(t: &Task, addr: u64, total: &mut usize, limit: usize) -
         if p == 0 {
             break;
         }
-        let s = t.mm().read_cstr(p, MAX_ARG_STRLEN).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+        let s = t.mm().read_cstr(p, MAX_ARG_STRLEN).map_err(|e| {
+            if e == Errno::ENAMETOOLONG {
+                Errno::E2BIG
+            } else {
+                e
+            }
+        })?;
         *total += s.len() + 1 + 8;
         if *total > limit {
             return Err(Errno::E2BIG);
@@ -39,7 +50,11 @@ pub fn read_string_array(t: &Task, addr: u64, total: &mut usize, limit: usize) -
 /// Ends every other thread of the caller's group and waits for them to go.
 fn de_thread(t: &Task) {
     let tg = t.shared.tg.clone();
-    let others: Vec<_> = lock(&tg.tasks).iter().filter(|x| x.tid != t.tid).cloned().collect();
+    let others: Vec<_> = lock(&tg.tasks)
+        .iter()
+        .filter(|x| x.tid != t.tid)
+        .cloned()
+        .collect();
     if others.is_empty() {
         return;
     }
@@ -51,7 +66,12 @@ fn de_thread(t: &Task) {
 }
 
 /// Loads the first image into a task fresh from [`crate::platform::Platform::new_process`].
-pub fn load_initial(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), Errno> {
+pub fn load_initial(
+    t: &mut Task,
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<(), Errno> {
     let mut ctx = std::mem::replace(&mut t.ctx, Box::new(crate::platform::Detached));
     let mm = t.mm.clone();
     let r = crate::elf::load(t, &mut lock(&mm), ctx.as_mut(), path, argv, envp);
@@ -66,7 +86,12 @@ pub fn load_initial(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec
 }
 
 /// Replaces the task's image with `path` (already resolved by the caller's view).
-pub fn exec(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), Errno> {
+pub fn exec(
+    t: &mut Task,
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<(), Errno> {
     let mut ctx = t.k.platform.new_process().map_err(|e| {
         tracing::error!("execve: a new stub: {e}");
         Errno::ENOMEM
@@ -99,8 +124,15 @@ pub fn exec(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -
     }
     let closed = {
         let mut fds = lock(&t.fds);
-        let doomed: Vec<i32> = fds.iter().filter(|(_, e)| e.cloexec).map(|(fd, _)| fd).collect();
-        doomed.into_iter().filter_map(|fd| fds.remove(fd).ok()).collect::<Vec<_>>()
+        let doomed: Vec<i32> = fds
+            .iter()
+            .filter(|(_, e)| e.cloexec)
+            .map(|(fd, _)| fd)
+            .collect();
+        doomed
+            .into_iter()
+            .filter_map(|fd| fds.remove(fd).ok())
+            .collect::<Vec<_>>()
     };
     drop(closed);
     if Arc::strong_count(&t.fs) > 1 {
@@ -133,8 +165,20 @@ pub fn exec(t: &mut Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -
     regs.rip = loaded.entry;
     regs.rsp = loaded.sp;
     for r in [
-        &mut regs.rax, &mut regs.rbx, &mut regs.rcx, &mut regs.rdx, &mut regs.rsi, &mut regs.rdi, &mut regs.rbp,
-        &mut regs.r8, &mut regs.r9, &mut regs.r10, &mut regs.r11, &mut regs.r12, &mut regs.r13, &mut regs.r14,
+        &mut regs.rax,
+        &mut regs.rbx,
+        &mut regs.rcx,
+        &mut regs.rdx,
+        &mut regs.rsi,
+        &mut regs.rdi,
+        &mut regs.rbp,
+        &mut regs.r8,
+        &mut regs.r9,
+        &mut regs.r10,
+        &mut regs.r11,
+        &mut regs.r12,
+        &mut regs.r13,
+        &mut regs.r14,
         &mut regs.r15,
     ] {
         *r = 0;

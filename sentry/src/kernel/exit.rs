@@ -35,7 +35,10 @@ pub(super) fn do_exit(mut t: Task) {
     if t.clear_child_tid != 0 {
         let addr = t.clear_child_tid;
         if t.write_val(addr, &0u32).is_ok() {
-            let key = super::futex::FutexKey { space: Arc::as_ptr(&t.mm) as usize, addr };
+            let key = super::futex::FutexKey {
+                space: Arc::as_ptr(&t.mm) as usize,
+                addr,
+            };
             k.futexes.wake(key, u32::MAX, 1);
         }
     }
@@ -73,11 +76,13 @@ pub(super) fn do_exit(mut t: Task) {
 fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
     let tgid = tg.tgid;
     let mut notify: Vec<(Arc<ThreadGroup>, Option<Siginfo>)> = Vec::new();
-    let mut init_gone = false;
+    let init_gone;
     {
         let mut tree = lock(&k.tree);
         let reaper = tree.reaper_for(tgid);
-        let Some(me) = tree.procs.get_mut(&tgid) else { return };
+        let Some(me) = tree.procs.get_mut(&tgid) else {
+            return;
+        };
         me.zombie = Some(status);
         let children: Vec<i32> = std::mem::take(&mut me.children).into_iter().collect();
         let (parent, exit_signal, uid) = (me.parent, me.exit_signal, me.uid);
@@ -87,20 +92,32 @@ fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
             if let Some(cp) = tree.procs.get_mut(&c) {
                 cp.parent = reaper;
             }
+            let vinit = k.virtual_init.load(Ordering::Acquire);
+            let dead = tree.procs.get(&c).is_some_and(|cp| cp.zombie.is_some());
+            if dead && reaper == vinit && vinit != 0 {
+                tree.procs.remove(&c); // the sentry's init reaps at once
+                continue;
+            }
             if let Some(rp) = tree.procs.get_mut(&reaper) {
                 rp.children.insert(c);
                 notify.push((rp.tg.clone(), None));
             }
         }
-        if parent == 0 {
-            init_gone = tgid == 1;
-            if !init_gone {
+        let vinit = k.virtual_init.load(Ordering::Acquire);
+        init_gone = tgid == k.main_pid.load(Ordering::Acquire);
+        if parent == 0 || (parent == vinit && vinit != 0) {
+            // No parent to wait: the sentry's init reaps at once.
+            if !(init_gone && parent == 0) {
                 tree.procs.remove(&tgid);
+                if let Some(pp) = tree.procs.get_mut(&parent) {
+                    pp.children.remove(&tgid);
+                }
             }
         } else if let Some(pp) = tree.procs.get(&parent) {
             let ptg = pp.tg.clone();
             let act = lock(&ptg.sighand()).actions[SIGCHLD as usize - 1];
-            let autoreap = exit_signal == SIGCHLD && (act.handler == SIG_IGN || act.flags & SA_NOCLDWAIT != 0);
+            let autoreap =
+                exit_signal == SIGCHLD && (act.handler == SIG_IGN || act.flags & SA_NOCLDWAIT != 0);
             let info = if exit_signal > 0 && !(exit_signal == SIGCHLD && act.handler == SIG_IGN) {
                 let (code, st) = match status {
                     ExitStatus::Code(c) => (CLD_EXITED, c),
@@ -130,8 +147,12 @@ fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
     }
     if init_gone {
         // Linux kills every other process of the namespace when its init ends.
-        let others: Vec<Arc<ThreadGroup>> =
-            lock(&k.tree).procs.values().filter(|p| p.zombie.is_none()).map(|p| p.tg.clone()).collect();
+        let others: Vec<Arc<ThreadGroup>> = lock(&k.tree)
+            .procs
+            .values()
+            .filter(|p| p.zombie.is_none() && !lock(&p.tg.tasks).is_empty())
+            .map(|p| p.tg.clone())
+            .collect();
         for o in others {
             kill_group(&o, ExitStatus::Signal(SIGKILL));
         }

@@ -42,8 +42,13 @@ pub mod flags {
     pub const CLONE_IO: u64 = 0x80000000;
     pub const CLONE_CLEAR_SIGHAND: u64 = 0x100000000;
     pub const CLONE_INTO_CGROUP: u64 = 0x200000000;
-    pub const NAMESPACES: u64 =
-        CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+    pub const NAMESPACES: u64 = CLONE_NEWNS
+        | CLONE_NEWCGROUP
+        | CLONE_NEWUTS
+        | CLONE_NEWIPC
+        | CLONE_NEWUSER
+        | CLONE_NEWPID
+        | CLONE_NEWNET;
 }
 use flags::*;
 
@@ -102,7 +107,11 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
     let tid = lock(&k.tree).alloc_pid().ok_or(Errno::EAGAIN)?;
     if f & CLONE_THREAD == 0 {
         let nproc = t.rlimit(RLIMIT_NPROC);
-        let count = lock(&k.tree).procs.values().filter(|p| p.zombie.is_none()).count() as u64;
+        let count = lock(&k.tree)
+            .procs
+            .values()
+            .filter(|p| p.zombie.is_none())
+            .count() as u64;
         if count >= nproc && t.creds.uid.1 != 0 {
             return Err(Errno::EAGAIN);
         }
@@ -123,9 +132,21 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         let child = guard.fork(p.address_space());
         (p, Arc::new(Mutex::new(child)))
     };
-    let fds = if f & CLONE_FILES != 0 { t.fds.clone() } else { Arc::new(Mutex::new(lock(&t.fds).clone())) };
-    let fs = if f & CLONE_FS != 0 { t.fs.clone() } else { Arc::new(Mutex::new(lock(&t.fs).clone())) };
-    let limits = if f & CLONE_THREAD != 0 { t.limits.clone() } else { Arc::new(Mutex::new(*lock(&t.limits))) };
+    let fds = if f & CLONE_FILES != 0 {
+        t.fds.clone()
+    } else {
+        Arc::new(Mutex::new(lock(&t.fds).clone()))
+    };
+    let fs = if f & CLONE_FS != 0 {
+        t.fs.clone()
+    } else {
+        Arc::new(Mutex::new(lock(&t.fs).clone()))
+    };
+    let limits = if f & CLONE_THREAD != 0 {
+        t.limits.clone()
+    } else {
+        Arc::new(Mutex::new(*lock(&t.limits)))
+    };
     let tg = if f & CLONE_THREAD != 0 {
         t.shared.tg.clone()
     } else {
@@ -169,10 +190,19 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         if f & CLONE_THREAD == 0 {
             let me = t.tgid();
             let (parent, pgid, sid, uid) = match tree.procs.get(&me) {
-                Some(p) => (if f & CLONE_PARENT != 0 { p.parent } else { me }, p.pgid, p.sid, p.uid),
+                Some(p) => (
+                    if f & CLONE_PARENT != 0 { p.parent } else { me },
+                    p.pgid,
+                    p.sid,
+                    p.uid,
+                ),
                 None => (me, me, me, t.creds.uid.0),
             };
-            let exit_signal = if a.exit_signal != 0 { a.exit_signal } else { (f & CSIGNAL) as i32 };
+            let exit_signal = if a.exit_signal != 0 {
+                a.exit_signal
+            } else {
+                (f & CSIGNAL) as i32
+            };
             tree.procs.insert(
                 tid,
                 Proc {
@@ -203,8 +233,16 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         fs,
         limits,
         creds: t.creds.clone(),
-        altstack: if f & CLONE_VM != 0 && f & CLONE_VFORK == 0 { (0, 2, 0) } else { t.altstack },
-        clear_child_tid: if f & CLONE_CHILD_CLEARTID != 0 { a.child_tid } else { 0 },
+        altstack: if f & CLONE_VM != 0 && f & CLONE_VFORK == 0 {
+            (0, 2, 0)
+        } else {
+            t.altstack
+        },
+        clear_child_tid: if f & CLONE_CHILD_CLEARTID != 0 {
+            a.child_tid
+        } else {
+            0
+        },
         comm: t.comm,
         vfork_done: vfork.clone(),
     };

@@ -6,11 +6,13 @@
 //! will be keyed by the backing object once processes share memory (the processes issue).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use syscalls::Errno;
 
+use super::block::{self, Waker};
 use super::lock;
 
 /// A futex's identity.
@@ -24,8 +26,18 @@ pub struct FutexKey {
 
 struct Waiter {
     bitset: u32,
-    woken: Mutex<bool>,
-    cond: Condvar,
+    woken: AtomicBool,
+    /// The waiting task's waker (None off task threads, e.g. in unit tests: then it polls).
+    waker: Option<Arc<Waker>>,
+}
+
+impl Waiter {
+    fn wake(&self) {
+        self.woken.store(true, Ordering::Release);
+        if let Some(w) = &self.waker {
+            w.notify();
+        }
+    }
 }
 
 /// All the futex wait queues of a kernel.
@@ -44,10 +56,11 @@ impl FutexTable {
         deadline: Option<Instant>,
         check: impl FnOnce() -> Result<bool, Errno>,
     ) -> Result<(), Errno> {
+        let waker = block::current().map(|t| t.waker.clone());
         let w = Arc::new(Waiter {
             bitset,
-            woken: Mutex::new(false),
-            cond: Condvar::new(),
+            woken: AtomicBool::new(false),
+            waker,
         });
         {
             let mut q = lock(&self.queues);
@@ -56,28 +69,13 @@ impl FutexTable {
             }
             q.entry(key).or_default().push(w.clone());
         }
-        let mut woken = lock(&w.woken);
-        while !*woken {
-            match deadline {
-                None => woken = w.cond.wait(woken).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        break;
-                    }
-                    woken = w
-                        .cond
-                        .wait_timeout(woken, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
-            }
-        }
-        if *woken {
+        let r = block::block_on(&[], deadline, || {
+            w.woken.load(Ordering::Acquire).then_some(Ok(()))
+        });
+        if r.is_ok() {
             return Ok(());
         }
-        drop(woken);
-        // Timed out: leave the queue, unless a wake raced us (then report the wake).
+        // Timed out or interrupted: leave the queue, unless a wake raced us (then report it).
         let mut q = lock(&self.queues);
         if let Some(list) = q.get_mut(&key) {
             list.retain(|x| !Arc::ptr_eq(x, &w));
@@ -85,10 +83,10 @@ impl FutexTable {
                 q.remove(&key);
             }
         }
-        if *lock(&w.woken) {
+        if w.woken.load(Ordering::Acquire) {
             Ok(())
         } else {
-            Err(Errno::ETIMEDOUT)
+            r
         }
     }
 
@@ -111,9 +109,7 @@ impl FutexTable {
         let mut i = 0;
         while i < list.len() && woken < n {
             if list[i].bitset & bitset != 0 {
-                let w = list.remove(i);
-                *lock(&w.woken) = true;
-                w.cond.notify_one();
+                list.remove(i).wake();
                 woken += 1;
             } else {
                 i += 1;

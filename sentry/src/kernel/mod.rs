@@ -26,14 +26,14 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 pub use self::exec::{exec, load_initial, read_string_array};
-pub use self::fork::flags as fork_flags;
 pub use self::exit::{exit_group, init_exit_status};
+pub use self::fork::flags as fork_flags;
 pub use self::fork::{clone_task, spawn, CloneArgs};
 pub use self::run::{run, signal_name};
-pub use self::signal_deliver::{sigreturn, send_process_signal, send_thread_signal, SendTarget};
+pub use self::signal_deliver::{send_process_signal, send_thread_signal, sigreturn, SendTarget};
+use self::tree::{ProcTree, TaskShared};
 pub use self::wait::{do_wait, WaitOptions, WaitTarget};
 use crate::mm::MemoryManager;
-use self::tree::{ProcTree, TaskShared};
 use crate::platform::{Context, Platform, Registers};
 use crate::vfs::path::{self, Mounts, Resolved};
 use crate::vfs::{FdTable, File};
@@ -84,6 +84,11 @@ pub struct Kernel {
     pub init_exit: Mutex<Option<ExitStatus>>,
     /// Notified when PID 1 ends.
     pub init_cond: Condvar,
+    /// The pid of the sentry's own init, or 0 without `--init`.
+    pub virtual_init: std::sync::atomic::AtomicI32,
+    /// The process whose end is the sandbox's end: PID 1, or with `--init` the program the
+    /// sentry's own init started (PID 2).
+    pub main_pid: std::sync::atomic::AtomicI32,
     next_ino: AtomicU64,
     unimplemented_seen: Mutex<HashSet<u32>>,
 }
@@ -125,6 +130,8 @@ impl Kernel {
             tree: Mutex::new(ProcTree::default()),
             init_exit: Mutex::new(None),
             init_cond: Condvar::new(),
+            main_pid: std::sync::atomic::AtomicI32::new(1),
+            virtual_init: std::sync::atomic::AtomicI32::new(0),
             next_ino: AtomicU64::new(1000),
             unimplemented_seen: Mutex::new(HashSet::new()),
         })
@@ -278,7 +285,40 @@ pub struct Task {
 }
 
 impl Task {
-    /// The first task of a sandbox: PID 1, with no parent inside the sandbox.
+    /// Makes PID 1 a minimal init of the sentry's own, with no stub behind it: it reaps every
+    /// orphan (and its own children) and has no other behaviour; the program then runs as its
+    /// child, PID 2, and the sandbox ends when the program does (`sandbox run --init`).
+    pub fn start_virtual_init(k: &Arc<Kernel>, uid: u32) {
+        let mut tree = lock(&k.tree);
+        let pid = tree.alloc_pid().unwrap_or(1);
+        let tg = tree::ThreadGroup::new(pid, Arc::new(Mutex::new(SigHand::default())));
+        // Every signal to init is ignored, as the kernel protects init from signals it has
+        // no handler for.
+        for a in lock(&tg.sighand()).actions.iter_mut() {
+            a.handler = SIG_IGN;
+        }
+        tree.procs.insert(
+            pid,
+            tree::Proc {
+                tg,
+                parent: 0,
+                children: Default::default(),
+                pgid: pid,
+                sid: pid,
+                zombie: None,
+                exit_signal: SIGCHLD,
+                report: None,
+                subreaper: false,
+                uid,
+                execed: true,
+            },
+        );
+        k.virtual_init
+            .store(pid, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The first task of a sandbox: PID 1, with no parent inside the sandbox (or PID 2, the
+    /// child of the sentry's init, after [`Task::start_virtual_init`]).
     #[allow(clippy::too_many_arguments)]
     pub fn new_init(
         k: Arc<Kernel>,
@@ -297,15 +337,20 @@ impl Task {
         };
         let tg = tree::ThreadGroup::new(tid, Arc::new(Mutex::new(SigHand::default())));
         let shared = TaskShared::new(tid, tg.clone(), 0);
+        let init = k.virtual_init.load(std::sync::atomic::Ordering::Acquire);
+        k.main_pid.store(tid, std::sync::atomic::Ordering::Release);
         {
             let mut tree = lock(&k.tree);
+            if let Some(p) = tree.procs.get_mut(&init) {
+                p.children.insert(tid);
+            }
             tree.threads.insert(tid, shared.clone());
             lock(&tg.tasks).push(shared.clone());
             tree.procs.insert(
                 tid,
                 tree::Proc {
                     tg,
-                    parent: 0,
+                    parent: init,
                     children: Default::default(),
                     pgid: tid,
                     sid: tid,
@@ -370,7 +415,11 @@ impl Task {
 
     /// The parent's process id (0 for the first process).
     pub fn ppid(&self) -> i32 {
-        lock(&self.k.tree).procs.get(&self.tgid()).map(|p| p.parent).unwrap_or(0)
+        lock(&self.k.tree)
+            .procs
+            .get(&self.tgid())
+            .map(|p| p.parent)
+            .unwrap_or(0)
     }
 
     /// The signal mask.

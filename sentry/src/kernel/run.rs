@@ -14,7 +14,10 @@ use crate::platform::Trap;
 pub fn run(mut t: Task) {
     block::set_current(Some(t.shared.clone()));
     loop {
-        if t.exit.is_some() || t.shared.tg.killed.load(Ordering::Acquire) || t.shared.must_exit.load(Ordering::Acquire) {
+        if t.exit.is_some()
+            || t.shared.tg.killed.load(Ordering::Acquire)
+            || t.shared.must_exit.load(Ordering::Acquire)
+        {
             break;
         }
         deliver(&mut t);
@@ -32,16 +35,27 @@ pub fn run(mut t: Task) {
         match trap {
             Trap::Syscall => crate::syscalls::dispatch(&mut t),
             Trap::Fault { signo, code, addr } => {
-                tracing::debug!("task {}: fault signal {signo} code {code} at {addr:#x}, rip {:#x}", t.tid, t.regs.rip);
+                tracing::debug!(
+                    "task {}: fault signal {signo} code {code} at {addr:#x}, rip {:#x}",
+                    t.tid,
+                    t.regs.rip
+                );
                 if t.k.strace {
-                    eprintln!("[{}] --- {} {{si_code={code}, si_addr={addr:#x}}} ---", t.tid, signal_name(signo));
+                    eprintln!(
+                        "[{}] --- {} {{si_code={code}, si_addr={addr:#x}}} ---",
+                        t.tid,
+                        signal_name(signo)
+                    );
                 }
                 fault(&mut t, signo, code, addr);
             }
             Trap::Interrupted => {}
             Trap::Died { signo } => {
                 tracing::warn!("task {}: stub died (signal {signo})", t.tid);
-                kill_group(&t.shared.tg, ExitStatus::Signal(if signo == 0 { SIGKILL } else { signo }));
+                kill_group(
+                    &t.shared.tg,
+                    ExitStatus::Signal(if signo == 0 { SIGKILL } else { signo }),
+                );
             }
         }
     }
@@ -57,10 +71,38 @@ pub fn run(mut t: Task) {
 /// The conventional name of a signal.
 pub fn signal_name(sig: i32) -> &'static str {
     const NAMES: [&str; 32] = [
-        "SIG0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL",
-        "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT",
-        "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF",
-        "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+        "SIG0",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
     ];
     NAMES.get(sig as usize).copied().unwrap_or("SIGRT")
 }

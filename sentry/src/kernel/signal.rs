@@ -34,9 +34,8 @@ pub enum DefaultAction {
 /// The default action of a signal.
 pub fn default_action(sig: i32) -> DefaultAction {
     match sig {
-        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGXCPU | SIGXFSZ | SIGSYS => {
-            DefaultAction::Core
-        }
+        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGXCPU | SIGXFSZ
+        | SIGSYS => DefaultAction::Core,
         SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => DefaultAction::Stop,
         SIGCONT => DefaultAction::Continue,
         SIGCHLD | SIGURG | SIGWINCH => DefaultAction::Ignore,
@@ -111,12 +110,24 @@ impl SigQueue {
 pub fn user_info(sig: i32, code: i32, pid: i32, uid: u32) -> Siginfo {
     let mut fields = [0u64; 14];
     fields[0] = (pid as u32 as u64) | (u64::from(uid) << 32);
-    Siginfo { si_signo: sig, si_errno: 0, si_code: code, _pad0: 0, fields }
+    Siginfo {
+        si_signo: sig,
+        si_errno: 0,
+        si_code: code,
+        _pad0: 0,
+        fields,
+    }
 }
 
 /// A siginfo sent by the kernel itself.
 pub fn kernel_info(sig: i32) -> Siginfo {
-    Siginfo { si_signo: sig, si_errno: 0, si_code: SI_KERNEL, _pad0: 0, fields: [0; 14] }
+    Siginfo {
+        si_signo: sig,
+        si_errno: 0,
+        si_code: SI_KERNEL,
+        _pad0: 0,
+        fields: [0; 14],
+    }
 }
 
 /// SI_TKILL.
@@ -139,7 +150,13 @@ pub fn child_info(code: i32, pid: i32, uid: u32, status: i32) -> Siginfo {
     let mut fields = [0u64; 14];
     fields[0] = (pid as u32 as u64) | (u64::from(uid) << 32);
     fields[1] = status as u32 as u64;
-    Siginfo { si_signo: SIGCHLD, si_errno: 0, si_code: code, _pad0: 0, fields }
+    Siginfo {
+        si_signo: SIGCHLD,
+        si_errno: 0,
+        si_code: code,
+        _pad0: 0,
+        fields,
+    }
 }
 
 #[cfg(test)]

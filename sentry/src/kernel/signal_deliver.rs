@@ -10,7 +10,7 @@ use syscalls::Errno;
 
 use super::block::wait_uninterruptible;
 use super::signal::{bit, child_info, default_action, kernel_info, DefaultAction, UNBLOCKABLE};
-use super::tree::{dumps_core, Report, TaskShared, ThreadGroup};
+use super::tree::{Report, TaskShared, ThreadGroup};
 use super::{lock, ExitStatus, Kernel, Task};
 
 /// Where a signal goes.
@@ -22,7 +22,8 @@ pub enum SendTarget {
     Thread(i32),
 }
 
-const STOP_SIGNALS: u64 = (1 << (SIGSTOP - 1)) | (1 << (SIGTSTP - 1)) | (1 << (SIGTTIN - 1)) | (1 << (SIGTTOU - 1));
+const STOP_SIGNALS: u64 =
+    (1 << (SIGSTOP - 1)) | (1 << (SIGTSTP - 1)) | (1 << (SIGTTIN - 1)) | (1 << (SIGTTOU - 1));
 
 /// Ends every thread of `tg` with `status` (the first status wins).
 pub fn kill_group(tg: &ThreadGroup, status: ExitStatus) {
@@ -41,10 +42,14 @@ pub fn kill_group(tg: &ThreadGroup, status: ExitStatus) {
 fn report_to_parent(k: &Kernel, tgid: i32, report: Report) {
     let parent_tg = {
         let mut tree = lock(&k.tree);
-        let Some(p) = tree.procs.get_mut(&tgid) else { return };
+        let Some(p) = tree.procs.get_mut(&tgid) else {
+            return;
+        };
         p.report = Some(report);
         let (parent, uid) = (p.parent, p.uid);
-        let Some(pp) = tree.procs.get(&parent) else { return };
+        let Some(pp) = tree.procs.get(&parent) else {
+            return;
+        };
         Some((pp.tg.clone(), uid))
     };
     let Some((ptg, uid)) = parent_tg else { return };
@@ -87,7 +92,11 @@ fn on_send(k: &Kernel, tg: &Arc<ThreadGroup>, sig: i32) -> bool {
     }
     let act = lock(&tg.sighand()).actions[sig as usize - 1];
     let ignored = act.handler == SIG_IGN
-        || (act.handler == SIG_DFL && matches!(default_action(sig), DefaultAction::Ignore | DefaultAction::Continue));
+        || (act.handler == SIG_DFL
+            && matches!(
+                default_action(sig),
+                DefaultAction::Ignore | DefaultAction::Continue
+            ));
     !ignored
 }
 
@@ -143,11 +152,15 @@ pub fn deliver(t: &mut Task) {
             return;
         }
         if lock(&tg.stopped).is_some() {
-            wait_uninterruptible(&tg.resume, || lock(&tg.stopped).is_none() || tg.killed.load(Ordering::Acquire));
+            wait_uninterruptible(&tg.resume, || {
+                lock(&tg.stopped).is_none() || tg.killed.load(Ordering::Acquire)
+            });
             continue;
         }
         let mask = t.sigmask();
-        let next = lock(&t.shared.pending).pop(mask).or_else(|| lock(&tg.pending).pop(mask));
+        let next = lock(&t.shared.pending)
+            .pop(mask)
+            .or_else(|| lock(&tg.pending).pop(mask));
         let Some(p) = next else { break };
         let sig = p.info.si_signo;
         let sighand = t.sighand();
@@ -214,12 +227,15 @@ fn sigcontext(t: &Task, mask: u64, fpstate: u64, altstack: (u64, i32, u64)) -> V
     q(altstack.2);
     // struct sigcontext.
     for v in [
-        r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx, r.rax, r.rcx,
-        r.rsp, r.rip, r.eflags,
+        r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx,
+        r.rax, r.rcx, r.rsp, r.rip, r.eflags,
     ] {
         q(v);
     }
-    q((r.cs & 0xffff) | ((r.gs & 0xffff) << 16) | ((r.fs & 0xffff) << 32) | ((r.ss & 0xffff) << 48));
+    q((r.cs & 0xffff)
+        | ((r.gs & 0xffff) << 16)
+        | ((r.fs & 0xffff) << 32)
+        | ((r.ss & 0xffff) << 48));
     q(0); // err
     q(0); // trapno
     q(mask); // oldmask
@@ -236,16 +252,31 @@ fn setup_frame(t: &mut Task, sig: i32, info: &Siginfo, act: &KernelSigaction) ->
     let cur_mask = t.sigmask();
     // After sigsuspend, the frame restores the mask from before the call.
     let old_mask = t.saved_sigmask.take().unwrap_or(cur_mask);
-    let altstack = (t.altstack.0, if on_altstack(t, t.regs.rsp) { SS_ONSTACK } else { t.altstack.1 }, t.altstack.2);
+    let altstack = (
+        t.altstack.0,
+        if on_altstack(t, t.regs.rsp) {
+            SS_ONSTACK
+        } else {
+            t.altstack.1
+        },
+        t.altstack.2,
+    );
     let mut sp = t.regs.rsp;
-    if act.flags & SA_ONSTACK != 0 && t.altstack.2 != 0 && t.altstack.1 & SS_DISABLE == 0 && !on_altstack(t, sp) {
+    if act.flags & SA_ONSTACK != 0
+        && t.altstack.2 != 0
+        && t.altstack.1 & SS_DISABLE == 0
+        && !on_altstack(t, sp)
+    {
         sp = t.altstack.0 + t.altstack.2;
     } else {
         sp = sp.wrapping_sub(128); // the red zone
     }
     let mut fp = t.ctx.fpu_state().map_err(|_| Errno::EFAULT)?;
     let len = fp.len();
-    let xcr0 = fp.get(464..472).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())).unwrap_or(0);
+    let xcr0 = fp
+        .get(464..472)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        .unwrap_or(0);
     if len >= 512 {
         let mut sw = [0u8; 48];
         sw[0..4].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
@@ -313,7 +344,8 @@ pub fn sigreturn(t: &mut Task) -> Result<u64, Errno> {
     r.rcx = sc(14);
     r.rsp = sc(15);
     r.rip = sc(16);
-    const FIX_EFLAGS: u64 = 0x0001 | 0x0004 | 0x0010 | 0x0040 | 0x0080 | 0x0100 | 0x0400 | 0x0800 | 0x40000 | 0x10000;
+    const FIX_EFLAGS: u64 =
+        0x0001 | 0x0004 | 0x0010 | 0x0040 | 0x0080 | 0x0100 | 0x0400 | 0x0800 | 0x40000 | 0x10000;
     r.eflags = (r.eflags & !FIX_EFLAGS) | (sc(17) & FIX_EFLAGS);
     r.orig_rax = u64::MAX;
     let fpstate = sc(23);
@@ -356,9 +388,4 @@ pub fn fault(t: &mut Task, signo: i32, code: i32, addr: u64) {
     info.si_code = code;
     info.fields[0] = addr;
     lock(&t.shared.pending).push(info);
-}
-
-/// Whether an exit status carries the core bit.
-pub fn core_dumped(status: ExitStatus) -> bool {
-    matches!(status, ExitStatus::Signal(s) if dumps_core(s))
 }

@@ -177,9 +177,16 @@ impl ProcTree {
     /// A fresh pid (tids and pids share one space).
     pub fn alloc_pid(&mut self) -> Option<i32> {
         for _ in 0..PID_MAX {
-            self.last_pid = if self.last_pid >= PID_MAX - 1 { 300 } else { self.last_pid + 1 };
+            self.last_pid = if self.last_pid >= PID_MAX - 1 {
+                300
+            } else {
+                self.last_pid + 1
+            };
             let p = self.last_pid;
-            if !self.threads.contains_key(&p) && !self.procs.contains_key(&p) && !self.pgid_in_use(p) {
+            if !self.threads.contains_key(&p)
+                && !self.procs.contains_key(&p)
+                && !self.pgid_in_use(p)
+            {
                 return Some(p);
             }
         }
@@ -192,7 +199,11 @@ impl ProcTree {
 
     /// Live processes (not zombies) in process group `pgid`.
     pub fn group_members(&self, pgid: i32) -> Vec<i32> {
-        self.procs.iter().filter(|(_, p)| p.pgid == pgid && p.zombie.is_none()).map(|(k, _)| *k).collect()
+        self.procs
+            .iter()
+            .filter(|(_, p)| p.pgid == pgid && p.zombie.is_none())
+            .map(|(k, _)| *k)
+            .collect()
     }
 
     /// The process that adopts the orphans of `pid`: the nearest subreaper ancestor, else init.
@@ -221,6 +232,15 @@ pub fn wait_status(e: ExitStatus, core: bool) -> i32 {
 pub fn dumps_core(sig: i32) -> bool {
     matches!(
         sig,
-        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGXCPU | SIGXFSZ | SIGSYS
+        SIGQUIT
+            | SIGILL
+            | SIGTRAP
+            | SIGABRT
+            | SIGBUS
+            | SIGFPE
+            | SIGSEGV
+            | SIGXCPU
+            | SIGXFSZ
+            | SIGSYS
     )
 }

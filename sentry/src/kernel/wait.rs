@@ -54,16 +54,26 @@ pub struct WaitResult {
 }
 
 /// Waits for a child as wait4/waitid do; `Ok(None)` for WNOHANG with nothing to report.
-pub fn do_wait(t: &Task, target: WaitTarget, opts: WaitOptions) -> Result<Option<WaitResult>, Errno> {
+pub fn do_wait(
+    t: &Task,
+    target: WaitTarget,
+    opts: WaitOptions,
+) -> Result<Option<WaitResult>, Errno> {
     let k = t.k.clone();
     let me = t.tgid();
     let my_pgid = lock(&k.tree).procs.get(&me).map(|p| p.pgid).unwrap_or(0);
     block_on(&[&t.shared.tg.child_events], None, || {
         let mut tree = lock(&k.tree);
-        let children: Vec<i32> = tree.procs.get(&me).map(|p| p.children.iter().copied().collect()).unwrap_or_default();
+        let children: Vec<i32> = tree
+            .procs
+            .get(&me)
+            .map(|p| p.children.iter().copied().collect())
+            .unwrap_or_default();
         let mut any = false;
         for c in children {
-            let Some(cp) = tree.procs.get(&c) else { continue };
+            let Some(cp) = tree.procs.get(&c) else {
+                continue;
+            };
             let matches = match target {
                 WaitTarget::Any => true,
                 WaitTarget::Pid(p) => p == c,
@@ -80,7 +90,13 @@ pub fn do_wait(t: &Task, target: WaitTarget, opts: WaitOptions) -> Result<Option
                     ExitStatus::Signal(s) if dumps_core(s) => (super::signal::CLD_DUMPED, s),
                     ExitStatus::Signal(s) => (super::signal::CLD_KILLED, s),
                 };
-                let r = WaitResult { pid: c, status: wait_status(st, dumps_core_of(st)), code, si_status, uid: cp.uid };
+                let r = WaitResult {
+                    pid: c,
+                    status: wait_status(st, dumps_core_of(st)),
+                    code,
+                    si_status,
+                    uid: cp.uid,
+                };
                 if !opts.nowait {
                     tree.procs.remove(&c);
                     if let Some(p) = tree.procs.get_mut(&me) {
@@ -97,7 +113,13 @@ pub fn do_wait(t: &Task, target: WaitTarget, opts: WaitOptions) -> Result<Option
                             cp.report = None;
                         }
                     }
-                    let r = WaitResult { pid: c, status: (sig << 8) | 0x7f, code: super::signal::CLD_STOPPED, si_status: sig, uid };
+                    let r = WaitResult {
+                        pid: c,
+                        status: (sig << 8) | 0x7f,
+                        code: super::signal::CLD_STOPPED,
+                        si_status: sig,
+                        uid,
+                    };
                     return Some(Ok(Some(r)));
                 }
                 Some(Report::Continued) if opts.continued => {
@@ -106,7 +128,13 @@ pub fn do_wait(t: &Task, target: WaitTarget, opts: WaitOptions) -> Result<Option
                             cp.report = None;
                         }
                     }
-                    let r = WaitResult { pid: c, status: 0xffff, code: super::signal::CLD_CONTINUED, si_status: SIGCONT, uid };
+                    let r = WaitResult {
+                        pid: c,
+                        status: 0xffff,
+                        code: super::signal::CLD_CONTINUED,
+                        si_status: SIGCONT,
+                        uid,
+                    };
                     return Some(Ok(Some(r)));
                 }
                 _ => {}

@@ -391,7 +391,13 @@ impl MemoryManager {
     }
 
     /// Implements mprotect(2).
-    pub fn mprotect(&mut self, ctx: &mut dyn Context, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+    pub fn mprotect(
+        &mut self,
+        ctx: &mut dyn Context,
+        addr: u64,
+        len: u64,
+        prot: u32,
+    ) -> Result<(), Errno> {
         if addr % PAGE_SIZE != 0 {
             return Err(Errno::EINVAL);
         }
@@ -531,7 +537,8 @@ impl MemoryManager {
                 return self.brk;
             }
             let prot = PROT_READ | PROT_WRITE;
-            if ctx.map(
+            if ctx
+                .map(
                     old_top,
                     new_top - old_top,
                     prot,
@@ -570,7 +577,13 @@ impl MemoryManager {
     }
 
     /// Implements madvise(2).
-    pub fn madvise(&mut self, ctx: &mut dyn Context, addr: u64, len: u64, advice: u32) -> Result<(), Errno> {
+    pub fn madvise(
+        &mut self,
+        ctx: &mut dyn Context,
+        addr: u64,
+        len: u64,
+        advice: u32,
+    ) -> Result<(), Errno> {
         if addr % PAGE_SIZE != 0 {
             return Err(Errno::EINVAL);
         }
@@ -620,7 +633,13 @@ impl MemoryManager {
     }
 
     /// Implements msync(2).
-    pub fn msync(&mut self, ctx: &mut dyn Context, addr: u64, len: u64, flags: u32) -> Result<(), Errno> {
+    pub fn msync(
+        &mut self,
+        ctx: &mut dyn Context,
+        addr: u64,
+        len: u64,
+        flags: u32,
+    ) -> Result<(), Errno> {
         if addr % PAGE_SIZE != 0
             || flags & !(MS_ASYNC | MS_SYNC | MS_INVALIDATE) != 0
             || (flags & MS_ASYNC != 0 && flags & MS_SYNC != 0)
@@ -703,7 +722,12 @@ impl MemoryManager {
     }
 
     /// Writes application memory whatever its protection (ELF loading only).
-    pub fn write_force(&mut self, ctx: &mut dyn Context, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+    pub fn write_force(
+        &mut self,
+        ctx: &mut dyn Context,
+        addr: u64,
+        buf: &[u8],
+    ) -> Result<(), Errno> {
         ctx.write_force(addr, buf)
     }
 

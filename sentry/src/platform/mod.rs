@@ -118,7 +118,14 @@ pub trait Context: Send {
     fn interrupter(&self) -> Arc<dyn Interrupter>;
 
     /// Maps `[addr, addr+len)` exactly (MAP_FIXED), anonymous or from `file`.
-    fn map(&mut self, addr: u64, len: u64, prot: u32, flags: u32, file: Option<MapFile<'_>>) -> Result<(), Errno>;
+    fn map(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: u32,
+        flags: u32,
+        file: Option<MapFile<'_>>,
+    ) -> Result<(), Errno>;
     /// Unmaps `[addr, addr+len)`.
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno>;
     /// Changes the protection of `[addr, addr+len)`.
@@ -199,9 +206,33 @@ impl Context for Detached {
     fn initial_registers(&self) -> Registers {
         // SAFETY-free zero state: every field is a plain integer.
         Registers {
-            r15: 0, r14: 0, r13: 0, r12: 0, rbp: 0, rbx: 0, r11: 0, r10: 0, r9: 0, r8: 0, rax: 0, rcx: 0,
-            rdx: 0, rsi: 0, rdi: 0, orig_rax: 0, rip: 0, cs: 0, eflags: 0, rsp: 0, ss: 0, fs_base: 0,
-            gs_base: 0, ds: 0, es: 0, fs: 0, gs: 0,
+            r15: 0,
+            r14: 0,
+            r13: 0,
+            r12: 0,
+            rbp: 0,
+            rbx: 0,
+            r11: 0,
+            r10: 0,
+            r9: 0,
+            r8: 0,
+            rax: 0,
+            rcx: 0,
+            rdx: 0,
+            rsi: 0,
+            rdi: 0,
+            orig_rax: 0,
+            rip: 0,
+            cs: 0,
+            eflags: 0,
+            rsp: 0,
+            ss: 0,
+            fs_base: 0,
+            gs_base: 0,
+            ds: 0,
+            es: 0,
+            fs: 0,
+            gs: 0,
         }
     }
     fn address_space(&self) -> Arc<dyn AddressSpace> {

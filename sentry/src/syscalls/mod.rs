@@ -10,6 +10,7 @@ mod strace;
 mod sys_file;
 mod sys_futex;
 mod sys_mm;
+mod sys_poll;
 mod sys_process;
 mod sys_signal;
 mod sys_task;
@@ -42,6 +43,11 @@ pub fn dispatch(t: &mut Task) {
             Err(Errno::ENOSYS)
         }
     };
+    // A write to a pipe or socket nobody reads raises SIGPIPE as well as EPIPE.
+    if result == Err(Errno::EPIPE) && matches!(nr, 1 | 20 | 18 | 296 | 328) {
+        let info = crate::kernel::signal::user_info(syscalls::abi::SIGPIPE, 0x80, 0, 0);
+        crate::kernel::send_thread_signal(&t.k, &t.shared.clone(), info);
+    }
     // Internal restart codes (ERESTARTSYS...) stay in rax for signal delivery to resolve.
     let rax = match result {
         Ok(v) => v,

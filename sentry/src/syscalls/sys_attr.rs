@@ -124,7 +124,8 @@ fn chown(t: &Task, tg: Target, uid: u32, gid: u32) -> SysResult {
     let gid = (gid != u32::MAX).then_some(gid);
     if t.creds.uid.1 != 0 {
         let uid_ok = uid.is_none_or(|u| u == st.st_uid && u == t.creds.uid.1);
-        let gid_ok = gid.is_none_or(|g| g == st.st_gid || (t.creds.uid.1 == st.st_uid && in_group(t, g)));
+        let gid_ok =
+            gid.is_none_or(|g| g == st.st_gid || (t.creds.uid.1 == st.st_uid && in_group(t, g)));
         if !uid_ok || !gid_ok || (t.creds.uid.1 != st.st_uid && (uid.is_some() || gid.is_some())) {
             return Err(Errno::EPERM);
         }
@@ -197,7 +198,8 @@ fn set_times(t: &Task, tg: Target, times: Option<[Timespec; 2]>) -> SysResult {
     if atime.is_none() && mtime.is_none() {
         return Ok(0);
     }
-    let only_now = atime.is_none_or(|a| a == TimeSpec::Now) && mtime.is_none_or(|m| m == TimeSpec::Now);
+    let only_now =
+        atime.is_none_or(|a| a == TimeSpec::Now) && mtime.is_none_or(|m| m == TimeSpec::Now);
     if tg.read_only() {
         return Err(Errno::EROFS);
     }
@@ -205,7 +207,10 @@ fn set_times(t: &Task, tg: Target, times: Option<[Timespec; 2]>) -> SysResult {
         if !only_now {
             return Err(Errno::EPERM);
         }
-        if !t.creds.may(tg.stat.st_mode, tg.stat.st_uid, tg.stat.st_gid, W_OK) {
+        if !t
+            .creds
+            .may(tg.stat.st_mode, tg.stat.st_uid, tg.stat.st_gid, W_OK)
+        {
             return Err(Errno::EACCES);
         }
     }
@@ -226,7 +231,10 @@ pub fn sys_utimensat(t: &mut Task) -> SysResult {
     let times = if times_addr == 0 {
         None
     } else {
-        Some([t.read_val::<Timespec>(times_addr)?, t.read_val::<Timespec>(times_addr + 16)?])
+        Some([
+            t.read_val::<Timespec>(times_addr)?,
+            t.read_val::<Timespec>(times_addr + 16)?,
+        ])
     };
     if let Some(ts) = times {
         to_time(ts[0])?;
@@ -282,8 +290,14 @@ pub fn sys_utime(t: &mut Task) -> SysResult {
     } else {
         let v: [i64; 2] = [t.read_val(t.arg(1))?, t.read_val(t.arg(1) + 8)?];
         Some([
-            Timespec { tv_sec: v[0], tv_nsec: 0 },
-            Timespec { tv_sec: v[1], tv_nsec: 0 },
+            Timespec {
+                tv_sec: v[0],
+                tv_nsec: 0,
+            },
+            Timespec {
+                tv_sec: v[1],
+                tv_nsec: 0,
+            },
         ])
     };
     let tg = target_at(t, AT_FDCWD, t.arg(0), 0)?;
@@ -316,7 +330,11 @@ pub fn sys_truncate(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let tg = target_at(t, AT_FDCWD, t.arg(0), 0)?;
-    if tg.stat.st_mode & S_IFMT != S_IFDIR && !t.creds.may(tg.stat.st_mode, tg.stat.st_uid, tg.stat.st_gid, W_OK) {
+    if tg.stat.st_mode & S_IFMT != S_IFDIR
+        && !t
+            .creds
+            .may(tg.stat.st_mode, tg.stat.st_uid, tg.stat.st_gid, W_OK)
+    {
         return Err(Errno::EACCES);
     }
     truncate(&tg, len)
@@ -340,7 +358,12 @@ pub fn sys_ftruncate(t: &mut Task) -> SysResult {
 
 /// Implements fallocate(2).
 pub fn sys_fallocate(t: &mut Task) -> SysResult {
-    let (fd, mode, off, len) = (fd_arg(t, 0), t.arg(1) as u32, t.arg(2) as i64, t.arg(3) as i64);
+    let (fd, mode, off, len) = (
+        fd_arg(t, 0),
+        t.arg(1) as u32,
+        t.arg(2) as i64,
+        t.arg(3) as i64,
+    );
     let file = t.file(fd)?;
     if off < 0 || len <= 0 {
         return Err(Errno::EINVAL);

@@ -117,20 +117,40 @@ fn do_mknod(t: &Task, dirfd: i32, path_addr: u64, mode: u32, dev: u64) -> SysRes
     }
     let dir = may_change_dir(t, &r)?;
     let umask = lock(&t.fs).umask;
-    let rdev = if matches!(fmt, S_IFCHR | S_IFBLK) { dev } else { 0 };
-    r.parent
-        .mknod(&r.name, fmt | (mode & 0o7777 & !umask), rdev, new_owner(t, &dir))?;
+    let rdev = if matches!(fmt, S_IFCHR | S_IFBLK) {
+        dev
+    } else {
+        0
+    };
+    r.parent.mknod(
+        &r.name,
+        fmt | (mode & 0o7777 & !umask),
+        rdev,
+        new_owner(t, &dir),
+    )?;
     Ok(0)
 }
 
 /// Implements mknod(2).
 pub fn sys_mknod(t: &mut Task) -> SysResult {
-    do_mknod(t, AT_FDCWD, t.arg(0), t.arg(1) as u32, t.arg(2) as u32 as u64)
+    do_mknod(
+        t,
+        AT_FDCWD,
+        t.arg(0),
+        t.arg(1) as u32,
+        t.arg(2) as u32 as u64,
+    )
 }
 
 /// Implements mknodat(2).
 pub fn sys_mknodat(t: &mut Task) -> SysResult {
-    do_mknod(t, fd_arg(t, 0), t.arg(1), t.arg(2) as u32, t.arg(3) as u32 as u64)
+    do_mknod(
+        t,
+        fd_arg(t, 0),
+        t.arg(1),
+        t.arg(2) as u32,
+        t.arg(3) as u32 as u64,
+    )
 }
 
 /// Checks that `r`'s last component may be removed or renamed away by the task.
@@ -207,7 +227,14 @@ pub fn sys_unlinkat(t: &mut Task) -> SysResult {
     }
 }
 
-fn do_rename(t: &Task, olddir: i32, old_addr: u64, newdir: i32, new_addr: u64, flags: u32) -> SysResult {
+fn do_rename(
+    t: &Task,
+    olddir: i32,
+    old_addr: u64,
+    newdir: i32,
+    new_addr: u64,
+    flags: u32,
+) -> SysResult {
     if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) != 0
         || (flags & RENAME_EXCHANGE != 0 && flags & (RENAME_NOREPLACE | RENAME_WHITEOUT) != 0)
     {
@@ -241,7 +268,10 @@ fn do_rename(t: &Task, olddir: i32, old_addr: u64, newdir: i32, new_addr: u64, f
         if rn.is_mount_root {
             return Err(Errno::EBUSY);
         }
-        let (sd, dd) = (src.st_mode & S_IFMT == S_IFDIR, dst.st_mode & S_IFMT == S_IFDIR);
+        let (sd, dd) = (
+            src.st_mode & S_IFMT == S_IFDIR,
+            dst.st_mode & S_IFMT == S_IFDIR,
+        );
         if flags & RENAME_EXCHANGE == 0 {
             if sd && !dd {
                 return Err(Errno::ENOTDIR);
@@ -257,7 +287,8 @@ fn do_rename(t: &Task, olddir: i32, old_addr: u64, newdir: i32, new_addr: u64, f
         return Err(Errno::ENOTDIR);
     }
     // A directory cannot move below itself.
-    let below = |a: &str, b: &str| b.len() > a.len() && b.starts_with(a) && b.as_bytes()[a.len()] == b'/';
+    let below =
+        |a: &str, b: &str| b.len() > a.len() && b.starts_with(a) && b.as_bytes()[a.len()] == b'/';
     if below(&ro.path, &rn.path) {
         return Err(Errno::EINVAL);
     }
@@ -283,10 +314,24 @@ pub fn sys_renameat(t: &mut Task) -> SysResult {
 
 /// Implements renameat2(2).
 pub fn sys_renameat2(t: &mut Task) -> SysResult {
-    do_rename(t, fd_arg(t, 0), t.arg(1), fd_arg(t, 2), t.arg(3), t.arg(4) as u32)
+    do_rename(
+        t,
+        fd_arg(t, 0),
+        t.arg(1),
+        fd_arg(t, 2),
+        t.arg(3),
+        t.arg(4) as u32,
+    )
 }
 
-fn do_link(t: &Task, olddir: i32, old_addr: u64, newdir: i32, new_addr: u64, flags: u32) -> SysResult {
+fn do_link(
+    t: &Task,
+    olddir: i32,
+    old_addr: u64,
+    newdir: i32,
+    new_addr: u64,
+    flags: u32,
+) -> SysResult {
     if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -325,7 +370,14 @@ pub fn sys_link(t: &mut Task) -> SysResult {
 
 /// Implements linkat(2).
 pub fn sys_linkat(t: &mut Task) -> SysResult {
-    do_link(t, fd_arg(t, 0), t.arg(1), fd_arg(t, 2), t.arg(3), t.arg(4) as u32)
+    do_link(
+        t,
+        fd_arg(t, 0),
+        t.arg(1),
+        fd_arg(t, 2),
+        t.arg(3),
+        t.arg(4) as u32,
+    )
 }
 
 fn do_symlink(t: &Task, target_addr: u64, dirfd: i32, path_addr: u64) -> SysResult {

@@ -178,7 +178,9 @@ pub fn sys_pipe2(t: &mut Task) -> SysResult {
 /// Checks a `struct flock` as fcntl's lock commands do.
 fn check_flock(t: &Task, file: &File, addr: u64, cmd: u32) -> SysResult {
     let mut fl: Flock = t.read_val(addr)?;
-    if !matches!(fl.l_type, F_RDLCK | F_WRLCK | F_UNLCK) || !matches!(fl.l_whence as u32, SEEK_SET | SEEK_CUR | SEEK_END) {
+    if !matches!(fl.l_type, F_RDLCK | F_WRLCK | F_UNLCK)
+        || !matches!(fl.l_whence as u32, SEEK_SET | SEEK_CUR | SEEK_END)
+    {
         return Err(Errno::EINVAL);
     }
     if matches!(cmd, F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW) && fl.l_pid != 0 {

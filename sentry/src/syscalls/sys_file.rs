@@ -103,7 +103,10 @@ pub(crate) fn may_change_dir(t: &Task, r: &Resolved) -> Result<Stat, Errno> {
     if dir.st_mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    if !t.creds.may(dir.st_mode, dir.st_uid, dir.st_gid, W_OK | X_OK) {
+    if !t
+        .creds
+        .may(dir.st_mode, dir.st_uid, dir.st_gid, W_OK | X_OK)
+    {
         return Err(Errno::EACCES);
     }
     if r.mount.read_only() {
@@ -252,12 +255,33 @@ fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> Sys
     let umask = lock(&t.fs).umask;
     let name = format!(".#tmpfile.{}", t.k.new_ino());
     let node = dir
-        .mknod(name.as_bytes(), S_IFREG | (mode & 0o7777 & !umask), 0, new_owner(t, &st))
-        .map_err(|e| if e == Errno::EPERM { Errno::EOPNOTSUPP } else { e })?;
+        .mknod(
+            name.as_bytes(),
+            S_IFREG | (mode & 0o7777 & !umask),
+            0,
+            new_owner(t, &st),
+        )
+        .map_err(|e| {
+            if e == Errno::EPERM {
+                Errno::EOPNOTSUPP
+            } else {
+                e
+            }
+        })?;
     dir.unlink(name.as_bytes())?;
     let ops = node.open(flags)?;
-    let path = format!("{}/#{} (deleted)", r.path.trim_end_matches('/'), node.stat()?.st_ino);
-    let file = File::open_inode(ops, flags & !O_TMPFILE | O_RDWR & flags, path, node, r.mount);
+    let path = format!(
+        "{}/#{} (deleted)",
+        r.path.trim_end_matches('/'),
+        node.stat()?.st_ino
+    );
+    let file = File::open_inode(
+        ops,
+        flags & !O_TMPFILE | O_RDWR & flags,
+        path,
+        node,
+        r.mount,
+    );
     install(t, file, flags & O_CLOEXEC != 0)
 }
 
@@ -281,7 +305,14 @@ pub fn sys_open(t: &mut Task) -> SysResult {
 
 /// Implements creat(2).
 pub fn sys_creat(t: &mut Task) -> SysResult {
-    do_open(t, AT_FDCWD, t.arg(0), O_CREAT | O_WRONLY | O_TRUNC, t.arg(1) as u32, 0)
+    do_open(
+        t,
+        AT_FDCWD,
+        t.arg(0),
+        O_CREAT | O_WRONLY | O_TRUNC,
+        t.arg(1) as u32,
+        0,
+    )
 }
 
 /// Implements openat(2).
@@ -318,7 +349,9 @@ pub fn sys_openat2(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let flags = how.flags as u32;
-    if how.mode & !0o7777 != 0 || (how.mode != 0 && flags & O_CREAT == 0 && flags & O_TMPFILE != O_TMPFILE) {
+    if how.mode & !0o7777 != 0
+        || (how.mode != 0 && flags & O_CREAT == 0 && flags & O_TMPFILE != O_TMPFILE)
+    {
         return Err(Errno::EINVAL);
     }
     if how.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) == RESOLVE_BENEATH | RESOLVE_IN_ROOT {

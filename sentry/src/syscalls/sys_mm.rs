@@ -102,7 +102,9 @@ pub fn sys_munmap(t: &mut Task) -> SysResult {
 /// Implements mprotect(2).
 pub fn sys_mprotect(t: &mut Task) -> SysResult {
     let a = t.args();
-    lock(&t.mm).mprotect(t.ctx.as_mut(), a[0], a[1], a[2] as u32).map(|_| 0)
+    lock(&t.mm)
+        .mprotect(t.ctx.as_mut(), a[0], a[1], a[2] as u32)
+        .map(|_| 0)
 }
 
 /// Implements mremap(2).
@@ -114,13 +116,17 @@ pub fn sys_mremap(t: &mut Task) -> SysResult {
 /// Implements madvise(2).
 pub fn sys_madvise(t: &mut Task) -> SysResult {
     let a = t.args();
-    lock(&t.mm).madvise(t.ctx.as_mut(), a[0], a[1], a[2] as u32).map(|_| 0)
+    lock(&t.mm)
+        .madvise(t.ctx.as_mut(), a[0], a[1], a[2] as u32)
+        .map(|_| 0)
 }
 
 /// Implements msync(2).
 pub fn sys_msync(t: &mut Task) -> SysResult {
     let a = t.args();
-    lock(&t.mm).msync(t.ctx.as_mut(), a[0], a[1], a[2] as u32).map(|_| 0)
+    lock(&t.mm)
+        .msync(t.ctx.as_mut(), a[0], a[1], a[2] as u32)
+        .map(|_| 0)
 }
 
 /// Implements mincore(2).

@@ -15,7 +15,6 @@ pub(crate) const CHUNK: usize = 1 << 20;
 /// Most iovecs in one call (UIO_MAXIOV).
 const UIO_MAXIOV: u64 = 1024;
 
-
 /// Linux's access_ok: the range must lie in user space (the pages themselves are checked on
 /// copy).
 pub(crate) fn access_ok(addr: u64, len: u64) -> Result<(), Errno> {
@@ -255,7 +254,13 @@ pub fn sys_lseek(t: &mut Task) -> SysResult {
 }
 
 /// Moves up to `count` bytes from `src` (at `*in_off` or its position) to `dst`.
-fn transfer(src: &File, dst: &File, in_off: Option<i64>, out_off: Option<i64>, count: u64) -> Result<(u64, i64, i64), Errno> {
+fn transfer(
+    src: &File,
+    dst: &File,
+    in_off: Option<i64>,
+    out_off: Option<i64>,
+    count: u64,
+) -> Result<(u64, i64, i64), Errno> {
     if !src.readable() || !dst.writable() {
         return Err(Errno::EBADF);
     }
@@ -334,8 +339,14 @@ pub fn sys_sendfile(t: &mut Task) -> SysResult {
 
 /// Implements copy_file_range(2).
 pub fn sys_copy_file_range(t: &mut Task) -> SysResult {
-    let (in_fd, in_addr, out_fd, out_addr, len, flags) =
-        (fd_arg(t, 0), t.arg(1), fd_arg(t, 2), t.arg(3), t.arg(4), t.arg(5));
+    let (in_fd, in_addr, out_fd, out_addr, len, flags) = (
+        fd_arg(t, 0),
+        t.arg(1),
+        fd_arg(t, 2),
+        t.arg(3),
+        t.arg(4),
+        t.arg(5),
+    );
     if flags != 0 {
         return Err(Errno::EINVAL);
     }

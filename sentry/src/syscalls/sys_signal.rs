@@ -25,7 +25,12 @@ fn may_signal(t: &Task, target_uid: u32) -> bool {
     t.creds.uid.1 == 0 || t.creds.uid.0 == target_uid || t.creds.uid.1 == target_uid
 }
 
-fn send_to_group(t: &Task, tg: &std::sync::Arc<ThreadGroup>, uid: u32, info: Siginfo) -> Result<(), Errno> {
+fn send_to_group(
+    t: &Task,
+    tg: &std::sync::Arc<ThreadGroup>,
+    uid: u32,
+    info: Siginfo,
+) -> Result<(), Errno> {
     if !may_signal(t, uid) {
         return Err(Errno::EPERM);
     }
@@ -46,7 +51,13 @@ fn kill_common(t: &Task, pid: i32, info: Siginfo) -> SysResult {
                 Some(x) => vec![(x.tg.clone(), x.uid)],
                 None => return Err(Errno::ESRCH),
             },
-            0 => tree.procs.values().filter(live).filter(|p| p.pgid == my_pgid).map(|p| (p.tg.clone(), p.uid)).collect(),
+            0 => tree
+                .procs
+                .values()
+                .filter(live)
+                .filter(|p| p.pgid == my_pgid)
+                .map(|p| (p.tg.clone(), p.uid))
+                .collect(),
             -1 => tree
                 .procs
                 .iter()
@@ -55,7 +66,12 @@ fn kill_common(t: &Task, pid: i32, info: Siginfo) -> SysResult {
                 .collect(),
             p => {
                 let g = p.checked_neg().ok_or(Errno::ESRCH)?;
-                tree.procs.values().filter(live).filter(|x| x.pgid == g).map(|x| (x.tg.clone(), x.uid)).collect()
+                tree.procs
+                    .values()
+                    .filter(live)
+                    .filter(|x| x.pgid == g)
+                    .map(|x| (x.tg.clone(), x.uid))
+                    .collect()
             }
         }
     };
@@ -89,11 +105,19 @@ fn thread_signal(t: &Task, tgid: Option<i32>, tid: i32, info: Siginfo) -> SysRes
         return Err(Errno::EINVAL);
     }
     check_sig(info.si_signo)?;
-    let target = lock(&t.k.tree).threads.get(&tid).cloned().ok_or(Errno::ESRCH)?;
+    let target = lock(&t.k.tree)
+        .threads
+        .get(&tid)
+        .cloned()
+        .ok_or(Errno::ESRCH)?;
     if tgid.is_some_and(|g| g != target.tg.tgid) {
         return Err(Errno::ESRCH);
     }
-    let uid = lock(&t.k.tree).procs.get(&target.tg.tgid).map(|p| p.uid).unwrap_or(0);
+    let uid = lock(&t.k.tree)
+        .procs
+        .get(&target.tg.tgid)
+        .map(|p| p.uid)
+        .unwrap_or(0);
     if !may_signal(t, uid) {
         return Err(Errno::EPERM);
     }
@@ -150,7 +174,11 @@ pub fn sys_rt_sigaction(t: &mut Task) -> SysResult {
     if size != 8 || !(1..=NSIG).contains(&sig) {
         return Err(Errno::EINVAL);
     }
-    let new: Option<KernelSigaction> = if act != 0 { Some(t.read_val(act)?) } else { None };
+    let new: Option<KernelSigaction> = if act != 0 {
+        Some(t.read_val(act)?)
+    } else {
+        None
+    };
     if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
         return Err(Errno::EINVAL);
     }
@@ -253,7 +281,10 @@ pub fn sys_rt_sigtimedwait(t: &mut Task) -> SysResult {
     // Wait with the set unblocked for the wait's duration, but take the signal here.
     let take = |t: &Task| -> Option<Siginfo> {
         let blocked = !set;
-        lock(&t.shared.pending).pop(blocked).or_else(|| lock(&t.shared.tg.pending).pop(blocked)).map(|p| p.info)
+        lock(&t.shared.pending)
+            .pop(blocked)
+            .or_else(|| lock(&t.shared.tg.pending).pop(blocked))
+            .map(|p| p.info)
     };
     if let Some(info) = take(t) {
         if info_addr != 0 {
@@ -293,7 +324,13 @@ pub fn sys_sigaltstack(t: &mut Task) -> SysResult {
     let (sp, flags, size) = t.altstack;
     let on = size != 0 && t.regs.rsp > sp && t.regs.rsp - sp <= size;
     if old != 0 {
-        let flags = if size == 0 { SS_DISABLE } else if on { SS_ONSTACK | (flags & SS_AUTODISARM) } else { flags };
+        let flags = if size == 0 {
+            SS_DISABLE
+        } else if on {
+            SS_ONSTACK | (flags & SS_AUTODISARM)
+        } else {
+            flags
+        };
         let mut b = [0u8; 24];
         b[0..8].copy_from_slice(&sp.to_le_bytes());
         b[8..12].copy_from_slice(&flags.to_le_bytes());
@@ -333,16 +370,25 @@ pub fn sys_nanosleep(t: &mut Task) -> SysResult {
     }
     let start = std::time::Instant::now();
     let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
-    let deadline = start.checked_add(d).unwrap_or(start + Duration::from_secs(1 << 40));
+    let deadline = start
+        .checked_add(d)
+        .unwrap_or(start + Duration::from_secs(1 << 40));
     match sleep_until(deadline) {
         Ok(()) => Ok(0),
         Err(e) => {
             if t.arg(1) != 0 {
                 let left = d.saturating_sub(start.elapsed());
-                let rem = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
+                let rem = Timespec {
+                    tv_sec: left.as_secs() as i64,
+                    tv_nsec: left.subsec_nanos() as i64,
+                };
                 t.write_val(t.arg(1), &rem)?;
             }
-            Err(if e == Errno::ERESTARTSYS { Errno::ERESTART_RESTARTBLOCK } else { e })
+            Err(if e == Errno::ERESTARTSYS {
+                Errno::ERESTART_RESTARTBLOCK
+            } else {
+                e
+            })
         }
     }
 }

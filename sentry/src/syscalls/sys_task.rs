@@ -34,7 +34,13 @@ pub fn sys_clone3(t: &mut Task) -> SysResult {
         // Fields past set_tid_size/cgroup that we do not know must be zero.
         return Err(Errno::E2BIG);
     }
-    let q = |i: usize| if (i + 1) * 8 <= size { u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or_default()) } else { 0 };
+    let q = |i: usize| {
+        if (i + 1) * 8 <= size {
+            u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or_default())
+        } else {
+            0
+        }
+    };
     // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
     // tls, set_tid, set_tid_size, cgroup.
     let (flags, exit_signal, stack, stack_size) = (q(0), q(4), q(5), q(6));
@@ -57,17 +63,38 @@ pub fn sys_clone3(t: &mut Task) -> SysResult {
 
 /// Implements fork(2).
 pub fn sys_fork(t: &mut Task) -> SysResult {
-    kernel::clone_task(t, CloneArgs { exit_signal: SIGCHLD, ..Default::default() }).map(|tid| tid as u64)
+    kernel::clone_task(
+        t,
+        CloneArgs {
+            exit_signal: SIGCHLD,
+            ..Default::default()
+        },
+    )
+    .map(|tid| tid as u64)
 }
 
 /// Implements vfork(2).
 pub fn sys_vfork(t: &mut Task) -> SysResult {
     use kernel::fork_flags::{CLONE_VFORK, CLONE_VM};
-    kernel::clone_task(t, CloneArgs { flags: CLONE_VM | CLONE_VFORK, exit_signal: SIGCHLD, ..Default::default() })
-        .map(|tid| tid as u64)
+    kernel::clone_task(
+        t,
+        CloneArgs {
+            flags: CLONE_VM | CLONE_VFORK,
+            exit_signal: SIGCHLD,
+            ..Default::default()
+        },
+    )
+    .map(|tid| tid as u64)
 }
 
-fn do_execve(t: &mut Task, dirfd: i32, path_addr: u64, argv: u64, envp: u64, flags: u32) -> SysResult {
+fn do_execve(
+    t: &mut Task,
+    dirfd: i32,
+    path_addr: u64,
+    argv: u64,
+    envp: u64,
+    flags: u32,
+) -> SysResult {
     if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -96,7 +123,11 @@ fn do_execve(t: &mut Task, dirfd: i32, path_addr: u64, argv: u64, envp: u64, fla
             return Err(Errno::ELOOP);
         }
     }
-    let argv = if argv.is_empty() { vec![Vec::new()] } else { argv };
+    let argv = if argv.is_empty() {
+        vec![Vec::new()]
+    } else {
+        argv
+    };
     kernel::exec(t, &full, argv, envp)?;
     Ok(0)
 }
@@ -108,7 +139,14 @@ pub fn sys_execve(t: &mut Task) -> SysResult {
 
 /// Implements execveat(2).
 pub fn sys_execveat(t: &mut Task) -> SysResult {
-    do_execve(t, t.arg(0) as i32, t.arg(1), t.arg(2), t.arg(3), t.arg(4) as u32)
+    do_execve(
+        t,
+        t.arg(0) as i32,
+        t.arg(1),
+        t.arg(2),
+        t.arg(3),
+        t.arg(4) as u32,
+    )
 }
 
 /// Implements exit(2): ends the calling thread.
@@ -176,8 +214,15 @@ pub fn sys_waitid(t: &mut Task) -> SysResult {
     const P_PID: u32 = 1;
     const P_PGID: u32 = 2;
     const P_PIDFD: u32 = 3;
-    let (idtype, id, infop, options, rusage) = (t.arg(0) as u32, t.arg(1) as i32, t.arg(2), t.arg(3) as u32, t.arg(4));
-    if options & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE) != 0
+    let (idtype, id, infop, options, rusage) = (
+        t.arg(0) as u32,
+        t.arg(1) as i32,
+        t.arg(2),
+        t.arg(3) as u32,
+        t.arg(4),
+    );
+    if options & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE)
+        != 0
         || options & (WEXITED | WUNTRACED | WCONTINUED) == 0
     {
         return Err(Errno::EINVAL);
@@ -201,7 +246,13 @@ pub fn sys_waitid(t: &mut Task) -> SysResult {
     let r = kernel::do_wait(t, target, opts)?;
     if infop != 0 {
         let info = match r {
-            None => Siginfo { si_signo: 0, si_errno: 0, si_code: 0, _pad0: 0, fields: [0; 14] },
+            None => Siginfo {
+                si_signo: 0,
+                si_errno: 0,
+                si_code: 0,
+                _pad0: 0,
+                fields: [0; 14],
+            },
             Some(r) => {
                 let mut i = kernel::signal::child_info(r.code, r.pid, r.uid, r.si_status);
                 i.si_signo = SIGCHLD;
@@ -233,7 +284,10 @@ fn target_pid(t: &Task, pid: i32) -> Result<i32, Errno> {
 pub fn sys_getpgid(t: &mut Task) -> SysResult {
     let pid = target_pid(t, t.arg(0) as i32)?;
     let tree = lock(&t.k.tree);
-    tree.procs.get(&pid).map(|p| p.pgid as u64).ok_or(Errno::ESRCH)
+    tree.procs
+        .get(&pid)
+        .map(|p| p.pgid as u64)
+        .ok_or(Errno::ESRCH)
 }
 
 /// Implements getpgrp(2).
@@ -246,7 +300,10 @@ pub fn sys_getpgrp(t: &mut Task) -> SysResult {
 pub fn sys_getsid(t: &mut Task) -> SysResult {
     let pid = target_pid(t, t.arg(0) as i32)?;
     let tree = lock(&t.k.tree);
-    tree.procs.get(&pid).map(|p| p.sid as u64).ok_or(Errno::ESRCH)
+    tree.procs
+        .get(&pid)
+        .map(|p| p.sid as u64)
+        .ok_or(Errno::ESRCH)
 }
 
 /// Implements setpgid(2).
@@ -275,7 +332,12 @@ pub fn sys_setpgid(t: &mut Task) -> SysResult {
     if target.sid == pid {
         return Err(Errno::EPERM); // a session leader
     }
-    if pgid != pid && !tree.procs.values().any(|p| p.pgid == pgid && p.sid == my_sid && p.zombie.is_none()) {
+    if pgid != pid
+        && !tree
+            .procs
+            .values()
+            .any(|p| p.pgid == pgid && p.sid == my_sid && p.zombie.is_none())
+    {
         return Err(Errno::EPERM);
     }
     if let Some(p) = tree.procs.get_mut(&pid) {

@@ -120,16 +120,25 @@ pub fn sys_clock_nanosleep(t: &mut Task) -> SysResult {
     } else {
         Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
     };
-    let deadline = start.checked_add(d).unwrap_or(start + Duration::from_secs(1 << 40));
+    let deadline = start
+        .checked_add(d)
+        .unwrap_or(start + Duration::from_secs(1 << 40));
     match crate::kernel::block::sleep_until(deadline) {
         Ok(()) => Ok(0),
         Err(e) => {
             if flags & TIMER_ABSTIME == 0 && t.arg(3) != 0 {
                 let left = d.saturating_sub(start.elapsed());
-                let rem = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
+                let rem = Timespec {
+                    tv_sec: left.as_secs() as i64,
+                    tv_nsec: left.subsec_nanos() as i64,
+                };
                 t.write_val(t.arg(3), &rem)?;
             }
-            Err(if e == Errno::ERESTARTSYS { Errno::ERESTARTNOHAND } else { e })
+            Err(if e == Errno::ERESTARTSYS {
+                Errno::ERESTARTNOHAND
+            } else {
+                e
+            })
         }
     }
 }

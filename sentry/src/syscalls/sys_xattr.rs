@@ -151,17 +151,38 @@ pub fn sys_fgetxattr(t: &mut Task) -> SysResult {
 
 /// Implements setxattr(2).
 pub fn sys_setxattr(t: &mut Task) -> SysResult {
-    set(t, path_target(t, true)?, t.arg(1), t.arg(2), t.arg(3), t.arg(4) as u32)
+    set(
+        t,
+        path_target(t, true)?,
+        t.arg(1),
+        t.arg(2),
+        t.arg(3),
+        t.arg(4) as u32,
+    )
 }
 
 /// Implements lsetxattr(2).
 pub fn sys_lsetxattr(t: &mut Task) -> SysResult {
-    set(t, path_target(t, false)?, t.arg(1), t.arg(2), t.arg(3), t.arg(4) as u32)
+    set(
+        t,
+        path_target(t, false)?,
+        t.arg(1),
+        t.arg(2),
+        t.arg(3),
+        t.arg(4) as u32,
+    )
 }
 
 /// Implements fsetxattr(2).
 pub fn sys_fsetxattr(t: &mut Task) -> SysResult {
-    set(t, target_fd(t, fd_arg(t, 0))?, t.arg(1), t.arg(2), t.arg(3), t.arg(4) as u32)
+    set(
+        t,
+        target_fd(t, fd_arg(t, 0))?,
+        t.arg(1),
+        t.arg(2),
+        t.arg(3),
+        t.arg(4) as u32,
+    )
 }
 
 /// Implements listxattr(2).

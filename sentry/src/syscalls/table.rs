@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
-    sys_file as f, sys_futex as fx, sys_mm as m, sys_process as p, sys_signal as sg, sys_task as tk,
-    sys_time as tm, SysResult,
+    sys_file as f, sys_futex as fx, sys_mm as m, sys_poll as pl, sys_process as p,
+    sys_signal as sg, sys_task as tk, sys_time as tm, SysResult,
 };
 use crate::kernel::Task;
 
@@ -230,6 +230,15 @@ const ROWS: &[Row] = rows! {
     waitid => Partial, Some(tk::sys_waitid), "ddpxp", "P_PIDFD refused; rusage is zero";
     setpgid => Full, Some(tk::sys_setpgid), "dd", "";
     setsid => Full, Some(tk::sys_setsid), "", "";
+    poll => Full, Some(pl::sys_poll), "pud", "";
+    ppoll => Full, Some(pl::sys_ppoll), "pupp", "";
+    select => Full, Some(pl::sys_select), "dpppp", "";
+    pselect6 => Full, Some(pl::sys_pselect6), "dppppp", "";
+    epoll_create => Full, Some(pl::sys_epoll_create), "d", "";
+    epoll_create1 => Full, Some(pl::sys_epoll_create1), "x", "";
+    epoll_ctl => Partial, Some(pl::sys_epoll_ctl), "fdfp", "EPOLLET reports level-triggered";
+    epoll_wait => Partial, Some(pl::sys_epoll_wait), "fpdd", "EPOLLET reports level-triggered";
+    epoll_pwait => Partial, Some(pl::sys_epoll_pwait), "fpddpu", "EPOLLET reports level-triggered";
     close_range => Full, Some(f::sys_close_range), "ffx", "";
 };
 

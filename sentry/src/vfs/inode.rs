@@ -70,7 +70,13 @@ pub trait Inode: Send + Sync + Any {
 
     /// Creates a non-directory, non-symlink child (regular file, FIFO, device, socket); `mode`
     /// includes the file type. Linux: EPERM when the file system cannot.
-    fn mknod(&self, _name: &[u8], _mode: u32, _rdev: u64, _o: Owner) -> Result<Arc<dyn Inode>, Errno> {
+    fn mknod(
+        &self,
+        _name: &[u8],
+        _mode: u32,
+        _rdev: u64,
+        _o: Owner,
+    ) -> Result<Arc<dyn Inode>, Errno> {
         Err(Errno::EPERM)
     }
 

@@ -67,6 +67,24 @@ pub trait FileOps: Send + Sync {
     fn maps_as_anonymous(&self) -> bool {
         false
     }
+    /// Readiness for poll(2): the POLLIN/POLLOUT/POLLERR/POLLHUP/... bits that hold now.
+    /// Regular files and directories are always ready.
+    fn poll_events(&self) -> u32 {
+        syscalls::abi::POLLIN
+            | syscalls::abi::POLLOUT
+            | syscalls::abi::POLLRDNORM
+            | syscalls::abi::POLLWRNORM
+    }
+    /// The queue notified when [`FileOps::poll_events`] may have changed; `None` for files
+    /// that never change readiness, or whose readiness lives on the host (then pollers recheck
+    /// periodically, see [`FileOps::polls_host`]).
+    fn poll_queue(&self) -> Option<&crate::kernel::block::WaitQueue> {
+        None
+    }
+    /// Whether readiness comes from a host descriptor that no queue reports (stdio).
+    fn polls_host(&self) -> bool {
+        false
+    }
     /// The host descriptor to map, for files that can be mapped. Linux: ENODEV otherwise.
     fn host_fd(&self) -> Option<BorrowedFd<'_>> {
         None

@@ -180,11 +180,24 @@ fn descend(mounts: &Mounts, path: &str) -> Result<Vec<Node>, Errno> {
 /// component if it is a symlink and `follow` is set. No permission checks: for the kernel's
 /// own look-ups (exec, start-up).
 pub fn resolve(mounts: &Mounts, start: &str, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
-    walk(mounts, start, path, WalkOpts { follow, ..Default::default() })
+    walk(
+        mounts,
+        start,
+        path,
+        WalkOpts {
+            follow,
+            ..Default::default()
+        },
+    )
 }
 
 /// Resolves `path` from `start` with the given options.
-pub fn walk(mounts: &Mounts, start: &str, path: &[u8], opts: WalkOpts<'_>) -> Result<Resolved, Errno> {
+pub fn walk(
+    mounts: &Mounts,
+    start: &str,
+    path: &[u8],
+    opts: WalkOpts<'_>,
+) -> Result<Resolved, Errno> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -204,7 +217,11 @@ pub fn walk(mounts: &Mounts, start: &str, path: &[u8], opts: WalkOpts<'_>) -> Re
     } else {
         descend(mounts, start)?
     };
-    let floor = if scoped { start_stack.len() } else { root.len() };
+    let floor = if scoped {
+        start_stack.len()
+    } else {
+        root.len()
+    };
     let mut w = Walker {
         mounts,
         opts,

@@ -28,7 +28,10 @@ pub(crate) struct Dir {
 impl Dir {
     pub(crate) fn get(&self, name: &[u8]) -> Option<Arc<TmpInode>> {
         let e = lock(&self.inner);
-        e.names.get(name).and_then(|s| e.by_seq.get(s)).map(|(_, n)| n.clone())
+        e.names
+            .get(name)
+            .and_then(|s| e.by_seq.get(s))
+            .map(|(_, n)| n.clone())
     }
 
     fn insert(&self, name: &[u8], n: Arc<TmpInode>) {
@@ -219,7 +222,11 @@ impl FileOps for DirFile {
         while *pos < 2 {
             let name: &[u8] = if *pos == 0 { b"." } else { b".." };
             if !put_dirent(buf, &mut used, self.node.ino, *pos as i64 + 1, DT_DIR, name) {
-                return if used == 0 { Err(Errno::EINVAL) } else { Ok(used) };
+                return if used == 0 {
+                    Err(Errno::EINVAL)
+                } else {
+                    Ok(used)
+                };
             }
             *pos += 1;
         }
@@ -232,7 +239,11 @@ impl FileOps for DirFile {
                 let mode = lock(&n.meta).mode;
                 let next = seq + 3;
                 if !put_dirent(buf, &mut used, n.ino, next as i64, dtype_of(mode), &name) {
-                    return if used == 0 { Err(Errno::EINVAL) } else { Ok(used) };
+                    return if used == 0 {
+                        Err(Errno::EINVAL)
+                    } else {
+                        Ok(used)
+                    };
                 }
                 *pos = next;
             }

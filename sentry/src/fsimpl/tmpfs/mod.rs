@@ -8,7 +8,6 @@ mod dir;
 mod file;
 
 use std::collections::BTreeMap;
-use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -48,6 +47,13 @@ impl Shared {
     }
 }
 
+/// Linux's default `size=`: half of the physical memory.
+fn default_limit() -> u64 {
+    nix::sys::sysinfo::sysinfo()
+        .map(|s| s.ram_total() / 2)
+        .unwrap_or(u64::MAX)
+}
+
 /// A tmpfs instance.
 pub struct TmpFs {
     shared: Arc<Shared>,
@@ -61,10 +67,16 @@ impl TmpFs {
             dev,
             next_ino: AtomicU64::new(2),
             used: Mutex::new(0),
-            limit: limit.unwrap_or(u64::MAX),
+            limit: limit.unwrap_or_else(default_limit),
             tree: Mutex::new(()),
         });
-        let root = TmpInode::new(&shared, 1, S_IFDIR | (mode & 0o7777), owner, Kind::Dir(Dir::default()));
+        let root = TmpInode::new(
+            &shared,
+            1,
+            S_IFDIR | (mode & 0o7777),
+            owner,
+            Kind::Dir(Dir::default()),
+        );
         Arc::new(TmpFs { shared, root })
     }
 }
@@ -101,12 +113,7 @@ impl Filesystem for TmpFs {
 
     fn statfs(&self) -> Result<Statfs, Errno> {
         let used = *lock(&self.shared.used) / 4096;
-        let blocks = if self.shared.limit == u64::MAX {
-            // Linux reports no size for an unlimited tmpfs; report the used blocks.
-            0
-        } else {
-            self.shared.limit / 4096
-        };
+        let blocks = self.shared.limit / 4096;
         Ok(Statfs {
             f_type: TMPFS_MAGIC,
             f_bsize: 4096,
@@ -204,13 +211,6 @@ impl TmpInode {
             meta.ctime = t;
         }
     }
-
-    fn memfd(&self) -> Option<&OwnedFd> {
-        match &self.kind {
-            Kind::File(d) => Some(&d.fd),
-            _ => None,
-        }
-    }
 }
 
 fn resolve_time(t: TimeSpec) -> (i64, i64) {
@@ -255,7 +255,10 @@ impl Inode for TmpInode {
     }
 
     fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
-        self.dir()?.get(name).map(|n| n as Arc<dyn Inode>).ok_or(Errno::ENOENT)
+        self.dir()?
+            .get(name)
+            .map(|n| n as Arc<dyn Inode>)
+            .ok_or(Errno::ENOENT)
     }
 
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
@@ -297,7 +300,13 @@ impl Inode for TmpInode {
         self.remove(name, true)
     }
 
-    fn rename(&self, old: &[u8], new_dir: &Arc<dyn Inode>, new: &[u8], flags: u32) -> Result<(), Errno> {
+    fn rename(
+        &self,
+        old: &[u8],
+        new_dir: &Arc<dyn Inode>,
+        new: &[u8],
+        flags: u32,
+    ) -> Result<(), Errno> {
         self.rename_to(old, new_dir, new, flags)
     }
 
@@ -334,7 +343,11 @@ impl Inode for TmpInode {
     }
 
     fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
-        lock(&self.meta).xattrs.get(name).cloned().ok_or(Errno::ENODATA)
+        lock(&self.meta)
+            .xattrs
+            .get(name)
+            .cloned()
+            .ok_or(Errno::ENODATA)
     }
 
     fn setxattr(&self, name: &[u8], value: &[u8], flags: u32) -> Result<(), Errno> {

@@ -124,7 +124,7 @@ pub fn build() -> Vec<u8> {
     put(&mut img, 52, &64u16.to_le_bytes()); // e_ehsize
     put(&mut img, 54, &56u16.to_le_bytes()); // e_phentsize
     put(&mut img, 56, &2u16.to_le_bytes()); // e_phnum
-    // Program headers: PT_LOAD R+X for page 0, PT_LOAD R+W for page 1.
+                                            // Program headers: PT_LOAD R+X for page 0, PT_LOAD R+W for page 1.
     for (i, (off, flags)) in [(0u64, 5u32), (0x1000u64, 6u32)].into_iter().enumerate() {
         let ph = 64 + i * 56;
         put(&mut img, ph, &1u32.to_le_bytes()); // PT_LOAD
@@ -137,13 +137,25 @@ pub fn build() -> Vec<u8> {
         put(&mut img, ph + 48, &0x1000u64.to_le_bytes()); // p_align
     }
     // Code: syscall; int3; jmp back to the syscall.
-    put(&mut img, (STUB_CODE - STUB_BASE) as usize, &[0x0f, 0x05, 0xcc, 0xeb, 0xfb]);
+    put(
+        &mut img,
+        (STUB_CODE - STUB_BASE) as usize,
+        &[0x0f, 0x05, 0xcc, 0xeb, 0xfb],
+    );
     put(&mut img, (STUB_CLONE - STUB_BASE) as usize, &clone_code());
     // Data: struct sock_fprog { u16 len; u64 filter; } and the filter.
     let filter = backstop_filter();
     let d = 0x1000usize;
-    put(&mut img, d + DATA_FPROG as usize, &(filter.len() as u16).to_le_bytes());
-    put(&mut img, d + DATA_FPROG as usize + 8, &(STUB_DATA + DATA_FILTER).to_le_bytes());
+    put(
+        &mut img,
+        d + DATA_FPROG as usize,
+        &(filter.len() as u16).to_le_bytes(),
+    );
+    put(
+        &mut img,
+        d + DATA_FPROG as usize + 8,
+        &(STUB_DATA + DATA_FILTER).to_le_bytes(),
+    );
     for (i, ins) in filter.iter().enumerate() {
         put(&mut img, d + DATA_FILTER as usize + i * 8, ins);
     }

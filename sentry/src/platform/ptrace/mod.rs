@@ -29,7 +29,8 @@ use syscalls::{Errno, Sysno};
 
 use self::image::*;
 use super::{
-    AddressSpace, Context, HostLayout, Interrupter, MapFile, NewContext, Platform, PlatformError, Registers, Trap,
+    AddressSpace, Context, HostLayout, Interrupter, MapFile, NewContext, Platform, PlatformError,
+    Registers, Trap,
 };
 
 /// The host signal that interrupts a running stub thread (suppressed at its ptrace stop).
@@ -51,14 +52,18 @@ impl PtracePlatform {
     /// Prepares the platform: writes the stub image into a sealed memfd.
     pub fn new() -> Result<Self, PlatformError> {
         use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
-        let fd = memfd_create(c"sandbox-stub", MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING)
-            .map_err(PlatformError::host("memfd_create"))?;
+        let fd = memfd_create(
+            c"sandbox-stub",
+            MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING,
+        )
+        .map_err(PlatformError::host("memfd_create"))?;
         let img = image::build();
         let mut off = 0;
         while off < img.len() {
             off += nix::unistd::write(&fd, &img[off..]).map_err(PlatformError::host("write"))?;
         }
-        let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+        let seals =
+            libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
         nix::fcntl::fcntl(
             fd.as_raw_fd(),
             nix::fcntl::FcntlArg::F_ADD_SEALS(nix::fcntl::SealFlag::from_bits_truncate(seals)),
@@ -101,7 +106,10 @@ impl AddressSpace for StubProcess {
             return Ok(());
         }
         let len = buf.len();
-        let remote = [RemoteIoVec { base: addr as usize, len }];
+        let remote = [RemoteIoVec {
+            base: addr as usize,
+            len,
+        }];
         match process_vm_readv(self.pid, &mut [IoSliceMut::new(buf)], &remote) {
             Ok(n) if n == len => Ok(()),
             _ => Err(Errno::EFAULT),
@@ -112,7 +120,10 @@ impl AddressSpace for StubProcess {
         if buf.is_empty() {
             return Ok(());
         }
-        let remote = [RemoteIoVec { base: addr as usize, len: buf.len() }];
+        let remote = [RemoteIoVec {
+            base: addr as usize,
+            len: buf.len(),
+        }];
         match process_vm_writev(self.pid, &[IoSlice::new(buf)], &remote) {
             Ok(n) if n == buf.len() => Ok(()),
             _ => Err(Errno::EFAULT),
@@ -175,7 +186,11 @@ impl StubThread {
                 donated: Mutex::new(None),
                 template,
             }),
-            interrupter: Arc::new(StubInterrupter { pid, tid: pid, alive: AtomicBool::new(true) }),
+            interrupter: Arc::new(StubInterrupter {
+                pid,
+                tid: pid,
+                alive: AtomicBool::new(true),
+            }),
             dead: false,
         };
         let layout = t.clean_address_space()?;
@@ -183,10 +198,26 @@ impl StubThread {
             p.layout = layout;
         }
         // Stubs never wait for their children: let the host reap them.
-        t.inject_ok(Sysno::rt_sigaction, [libc::SIGCHLD as u64, STUB_DATA + DATA_SIGIGN, 0, 8, 0, 0])?;
+        t.inject_ok(
+            Sysno::rt_sigaction,
+            [libc::SIGCHLD as u64, STUB_DATA + DATA_SIGIGN, 0, 8, 0, 0],
+        )?;
         // The backstop: from now on a host system call not made by injection kills the stub.
-        t.inject_ok(Sysno::prctl, [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0])?;
-        t.inject_ok(Sysno::seccomp, [1 /* SET_MODE_FILTER */, 0, STUB_DATA + DATA_FPROG, 0, 0, 0])?;
+        t.inject_ok(
+            Sysno::prctl,
+            [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0],
+        )?;
+        t.inject_ok(
+            Sysno::seccomp,
+            [
+                1, /* SET_MODE_FILTER */
+                0,
+                STUB_DATA + DATA_FPROG,
+                0,
+                0,
+                0,
+            ],
+        )?;
         sys::pin_together(pid);
         Ok(t)
     }
@@ -202,8 +233,11 @@ impl StubThread {
             let mut parts = line.split_whitespace();
             let range = parts.next().unwrap_or("");
             let name = parts.nth(4).unwrap_or("");
-            let Some((a, b)) = range.split_once('-') else { continue };
-            let (Ok(start), Ok(end)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) else {
+            let Some((a, b)) = range.split_once('-') else {
+                continue;
+            };
+            let (Ok(start), Ok(end)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16))
+            else {
                 continue;
             };
             if start >= syscalls::abi::TASK_SIZE {
@@ -227,7 +261,12 @@ impl StubThread {
         loop {
             match waitpid(self.tid, Some(WaitPidFlag::__WALL)) {
                 Err(nix::Error::EINTR) => continue,
-                Err(e) => return Err(PlatformError::Host { what: "waitpid", err: e }),
+                Err(e) => {
+                    return Err(PlatformError::Host {
+                        what: "waitpid",
+                        err: e,
+                    })
+                }
                 Ok(s @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
                     self.mark_dead();
                     return Ok(s);
@@ -244,7 +283,13 @@ impl StubThread {
 
     /// Runs one host system call in this thread at `rip` and returns its raw result (negative
     /// errno) once the thread stops at `stop`.
-    fn inject_at(&mut self, rip: u64, stop: u64, nr: Sysno, args: [u64; 6]) -> Result<i64, PlatformError> {
+    fn inject_at(
+        &mut self,
+        rip: u64,
+        stop: u64,
+        nr: Sysno,
+        args: [u64; 6],
+    ) -> Result<i64, PlatformError> {
         if self.dead {
             return Err(PlatformError::Stub("stub thread is dead".into()));
         }
@@ -263,17 +308,27 @@ impl StubThread {
         loop {
             match self.wait()? {
                 WaitStatus::Stopped(_, Signal::SIGTRAP) => {
-                    let r = ptrace::getregs(self.tid).map_err(PlatformError::host("PTRACE_GETREGS"))?;
+                    let r =
+                        ptrace::getregs(self.tid).map_err(PlatformError::host("PTRACE_GETREGS"))?;
                     if r.rip != stop {
-                        return Err(PlatformError::Stub(format!("injected {nr} stopped at {:#x}", r.rip)));
+                        return Err(PlatformError::Stub(format!(
+                            "injected {nr} stopped at {:#x}",
+                            r.rip
+                        )));
                     }
                     return Ok(r.rax as i64);
                 }
-                WaitStatus::Stopped(..) | WaitStatus::PtraceEvent(..) | WaitStatus::PtraceSyscall(..) => {
+                WaitStatus::Stopped(..)
+                | WaitStatus::PtraceEvent(..)
+                | WaitStatus::PtraceSyscall(..) => {
                     // A host signal (an interrupt): suppress it and let the injected call finish.
                     ptrace::cont(self.tid, None).map_err(PlatformError::host("PTRACE_CONT"))?;
                 }
-                other => return Err(PlatformError::Stub(format!("died during injected {nr}: {other:?}"))),
+                other => {
+                    return Err(PlatformError::Stub(format!(
+                        "died during injected {nr}: {other:?}"
+                    )))
+                }
             }
         }
     }
@@ -285,7 +340,10 @@ impl StubThread {
     fn inject_ok(&mut self, nr: Sysno, args: [u64; 6]) -> Result<u64, PlatformError> {
         let r = self.inject(nr, args)?;
         if (-4095..0).contains(&r) {
-            return Err(PlatformError::Stub(format!("injected {nr} failed: {:?}", Errno(-r as i32))));
+            return Err(PlatformError::Stub(format!(
+                "injected {nr} failed: {:?}",
+                Errno(-r as i32)
+            )));
         }
         Ok(r as u64)
     }
@@ -317,13 +375,21 @@ impl StubThread {
         let sock = lock(&proc.sock);
         let fds = [file.fd.as_raw_fd()];
         let cmsg = [ControlMessage::ScmRights(&fds)];
-        socket::sendmsg::<()>(sock.as_raw_fd(), &[IoSlice::new(b"f")], &cmsg, MsgFlags::empty(), None).map_err(|e| {
+        socket::sendmsg::<()>(
+            sock.as_raw_fd(),
+            &[IoSlice::new(b"f")],
+            &cmsg,
+            MsgFlags::empty(),
+            None,
+        )
+        .map_err(|e| {
             tracing::error!("platform: donating fd: {e}");
             Errno::ENOMEM
         })?;
         // struct msghdr { name, namelen, iov, iovlen, control, controllen, flags }, then the iovec.
         let mut hdr = [0u8; 56 + 16];
-        let put = |b: &mut [u8], off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+        let put =
+            |b: &mut [u8], off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
         put(&mut hdr, 16, STUB_DATA + DATA_IOV);
         put(&mut hdr, 24, 1);
         put(&mut hdr, 32, STUB_DATA + DATA_CMSG);
@@ -333,7 +399,14 @@ impl StubThread {
         proc.write(STUB_DATA + DATA_MSGHDR, &hdr)?;
         let n = self.call(
             Sysno::recvmsg,
-            [sys::STUB_SOCK_FD as u64, STUB_DATA + DATA_MSGHDR, libc::MSG_CMSG_CLOEXEC as u64, 0, 0, 0],
+            [
+                sys::STUB_SOCK_FD as u64,
+                STUB_DATA + DATA_MSGHDR,
+                libc::MSG_CMSG_CLOEXEC as u64,
+                0,
+                0,
+                0,
+            ],
         )?;
         drop(sock);
         let mut cmsg = [0u8; 20];
@@ -351,9 +424,17 @@ impl StubThread {
 
     /// Clones this thread at the clone point; the child parks itself. Returns its host tid.
     fn clone_parked(&mut self, flags: u64) -> Result<Pid, PlatformError> {
-        let r = self.inject_at(STUB_CLONE, STUB_CLONE_PARENT_STOP, Sysno::clone, [flags, 0, 0, 0, 0, 0])?;
+        let r = self.inject_at(
+            STUB_CLONE,
+            STUB_CLONE_PARENT_STOP,
+            Sysno::clone,
+            [flags, 0, 0, 0, 0, 0],
+        )?;
         if r <= 0 {
-            return Err(PlatformError::Stub(format!("injected clone failed: {:?}", Errno(-r as i32))));
+            return Err(PlatformError::Stub(format!(
+                "injected clone failed: {:?}",
+                Errno(-r as i32)
+            )));
         }
         Ok(Pid::from_raw(r as i32))
     }
@@ -385,12 +466,21 @@ impl Context for StubThread {
                     *regs = ptrace::getregs(tid).map_err(PlatformError::host("PTRACE_GETREGS"))?;
                     let info = ptrace::getsiginfo(tid).ok();
                     let code = info.map(|i| i.si_code).unwrap_or(0);
-                    let synchronous =
-                        matches!(sig, Signal::SIGSEGV | Signal::SIGBUS | Signal::SIGILL | Signal::SIGFPE | Signal::SIGTRAP)
-                            && code > 0;
+                    let synchronous = matches!(
+                        sig,
+                        Signal::SIGSEGV
+                            | Signal::SIGBUS
+                            | Signal::SIGILL
+                            | Signal::SIGFPE
+                            | Signal::SIGTRAP
+                    ) && code > 0;
                     if synchronous {
                         let addr = info.map(|i| sys::si_addr(&i)).unwrap_or(0);
-                        return Ok(Trap::Fault { signo: sig as i32, code, addr });
+                        return Ok(Trap::Fault {
+                            signo: sig as i32,
+                            code,
+                            addr,
+                        });
                     }
                     return Ok(Trap::Interrupted);
                 }
@@ -418,7 +508,14 @@ impl Context for StubThread {
         self.interrupter.clone()
     }
 
-    fn map(&mut self, addr: u64, len: u64, prot: u32, flags: u32, file: Option<MapFile<'_>>) -> Result<(), Errno> {
+    fn map(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: u32,
+        flags: u32,
+        file: Option<MapFile<'_>>,
+    ) -> Result<(), Errno> {
         let (fd, off) = match file {
             Some(f) => (self.donate(f)? as u64, f.offset),
             None => (u64::MAX, 0),
@@ -436,7 +533,8 @@ impl Context for StubThread {
     }
 
     fn protect(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
-        self.call(Sysno::mprotect, [addr, len, u64::from(prot), 0, 0, 0]).map(drop)
+        self.call(Sysno::mprotect, [addr, len, u64::from(prot), 0, 0, 0])
+            .map(drop)
     }
 
     fn map_grow(&mut self, addr: u64, old_len: u64, new_len: u64) -> Result<(), Errno> {
@@ -449,15 +547,18 @@ impl Context for StubThread {
 
     fn remap(&mut self, old: u64, old_len: u64, new_addr: u64, new_len: u64) -> Result<(), Errno> {
         let flags = u64::from(syscalls::abi::MREMAP_MAYMOVE | syscalls::abi::MREMAP_FIXED);
-        self.call(Sysno::mremap, [old, old_len, new_len, flags, new_addr, 0]).map(drop)
+        self.call(Sysno::mremap, [old, old_len, new_len, flags, new_addr, 0])
+            .map(drop)
     }
 
     fn advise(&mut self, addr: u64, len: u64, advice: u32) -> Result<(), Errno> {
-        self.call(Sysno::madvise, [addr, len, u64::from(advice), 0, 0, 0]).map(drop)
+        self.call(Sysno::madvise, [addr, len, u64::from(advice), 0, 0, 0])
+            .map(drop)
     }
 
     fn sync(&mut self, addr: u64, len: u64, flags: u32) -> Result<(), Errno> {
-        self.call(Sysno::msync, [addr, len, u64::from(flags), 0, 0, 0]).map(drop)
+        self.call(Sysno::msync, [addr, len, u64::from(flags), 0, 0, 0])
+            .map(drop)
     }
 
     fn write_force(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
@@ -469,7 +570,8 @@ impl Context for StubThread {
         let end = (addr + buf.len() as u64 + 7) & !7;
         let mut a = start;
         while a < end {
-            let word = ptrace::read(self.tid, a as ptrace::AddressType).map_err(|_| Errno::EFAULT)?;
+            let word =
+                ptrace::read(self.tid, a as ptrace::AddressType).map_err(|_| Errno::EFAULT)?;
             let mut bytes = (word as u64).to_le_bytes();
             for (i, b) in bytes.iter_mut().enumerate() {
                 let at = a + i as u64;
@@ -477,8 +579,12 @@ impl Context for StubThread {
                     *b = buf[(at - addr) as usize];
                 }
             }
-            ptrace::write(self.tid, a as ptrace::AddressType, i64::from_le_bytes(bytes) as libc::c_long)
-                .map_err(|_| Errno::EFAULT)?;
+            ptrace::write(
+                self.tid,
+                a as ptrace::AddressType,
+                i64::from_le_bytes(bytes) as libc::c_long,
+            )
+            .map_err(|_| Errno::EFAULT)?;
             a += 8;
         }
         Ok(())
@@ -493,9 +599,13 @@ impl Context for StubThread {
     }
 
     fn new_thread(&mut self) -> Result<Box<dyn NewContext>, PlatformError> {
-        let flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+        let flags =
+            CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
         let tid = self.clone_parked(flags)?;
-        Ok(Box::new(Parked { tid, proc: self.proc.clone() }))
+        Ok(Box::new(Parked {
+            tid,
+            proc: self.proc.clone(),
+        }))
     }
 
     fn fork(&mut self) -> Result<Box<dyn NewContext>, PlatformError> {
@@ -566,7 +676,11 @@ impl NewContext for Parked {
         ptrace::interrupt(tid).map_err(PlatformError::host("PTRACE_INTERRUPT"))?;
         let mut t = StubThread {
             tid,
-            interrupter: Arc::new(StubInterrupter { pid: self.proc.pid, tid, alive: AtomicBool::new(true) }),
+            interrupter: Arc::new(StubInterrupter {
+                pid: self.proc.pid,
+                tid,
+                alive: AtomicBool::new(true),
+            }),
             proc: self.proc,
             dead: false,
         };
@@ -576,7 +690,11 @@ impl NewContext for Parked {
                 WaitStatus::Stopped(..) => {
                     ptrace::cont(tid, None).map_err(PlatformError::host("PTRACE_CONT"))?;
                 }
-                other => return Err(PlatformError::Stub(format!("new thread did not stop: {other:?}"))),
+                other => {
+                    return Err(PlatformError::Stub(format!(
+                        "new thread did not stop: {other:?}"
+                    )))
+                }
             }
         }
         sys::pin_together(tid);

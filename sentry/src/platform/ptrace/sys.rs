@@ -106,10 +106,20 @@ const XSTATE_MAX: usize = 16 << 10;
 /// PTRACE_GETREGSET(NT_X86_XSTATE): the thread's XSAVE area.
 pub fn get_xstate(tid: Pid) -> nix::Result<Vec<u8>> {
     let mut buf = vec![0u8; XSTATE_MAX];
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
     // SAFETY: `iov` describes `buf`, valid for writes of its length during the call; the kernel
     // shrinks iov_len to what it wrote.
-    let r = unsafe { libc::ptrace(libc::PTRACE_GETREGSET, tid.as_raw(), NT_X86_XSTATE as usize, &mut iov as *mut libc::iovec) };
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGSET,
+            tid.as_raw(),
+            NT_X86_XSTATE as usize,
+            &mut iov as *mut libc::iovec,
+        )
+    };
     if r < 0 {
         return Err(nix::Error::last());
     }
@@ -120,9 +130,19 @@ pub fn get_xstate(tid: Pid) -> nix::Result<Vec<u8>> {
 /// PTRACE_SETREGSET(NT_X86_XSTATE).
 pub fn set_xstate(tid: Pid, state: &[u8]) -> nix::Result<()> {
     let mut copy = state.to_vec();
-    let mut iov = libc::iovec { iov_base: copy.as_mut_ptr().cast(), iov_len: copy.len() };
+    let mut iov = libc::iovec {
+        iov_base: copy.as_mut_ptr().cast(),
+        iov_len: copy.len(),
+    };
     // SAFETY: `iov` describes `copy`, valid for reads of its length during the call.
-    let r = unsafe { libc::ptrace(libc::PTRACE_SETREGSET, tid.as_raw(), NT_X86_XSTATE as usize, &mut iov as *mut libc::iovec) };
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETREGSET,
+            tid.as_raw(),
+            NT_X86_XSTATE as usize,
+            &mut iov as *mut libc::iovec,
+        )
+    };
     if r < 0 {
         return Err(nix::Error::last());
     }

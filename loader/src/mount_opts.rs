@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Parsing the file options of `sandbox run` (`--rootfs`, `-v/--volume`, `--overlay`,
+//! `--tmpfs`) into a [`MountSpec`]. Errors are one line naming the option.
+
+use std::path::Path;
+
+use sentry::fsimpl::setup::{MountSpec, Volume};
+
+use crate::cli::run::RunArgs;
+
+fn absolute_host(p: &Path, what: &str) -> Result<String, String> {
+    let abs = std::path::absolute(p).map_err(|e| format!("{what} {}: {e}", p.display()))?;
+    if !abs.exists() {
+        return Err(format!("{what} {}: no such directory", p.display()));
+    }
+    if !abs.is_dir() {
+        return Err(format!("{what} {}: not a directory", p.display()));
+    }
+    abs.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("{what} {}: not UTF-8", p.display()))
+}
+
+/// A GUEST path: absolute, normalised (no `.`, `..` or empty components), not `/`.
+fn guest_path(g: &str, what: &str) -> Result<String, String> {
+    if !g.starts_with('/') {
+        return Err(format!(
+            "{what} {g}: the path in the sandbox must be absolute"
+        ));
+    }
+    let parts: Vec<&str> = g
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return Err(format!(
+            "{what} {g}: the path in the sandbox must not contain '..'"
+        ));
+    }
+    if parts.is_empty() {
+        return Err(format!(
+            "{what} {g}: cannot mount over the root (use --rootfs)"
+        ));
+    }
+    Ok(format!("/{}", parts.join("/")))
+}
+
+fn parse_size(s: &str) -> Option<u64> {
+    let (num, mult) = match s.as_bytes().last()? {
+        b'k' | b'K' => (&s[..s.len() - 1], 1u64 << 10),
+        b'm' | b'M' => (&s[..s.len() - 1], 1 << 20),
+        b'g' | b'G' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+fn volume(v: &str) -> Result<Volume, String> {
+    let what = "--volume";
+    let (rest, read_only) = if let Some(r) = v.strip_suffix(":ro") {
+        (r, true)
+    } else if let Some(r) = v.strip_suffix(":rw") {
+        (r, false)
+    } else {
+        (v, false)
+    };
+    let (host, guest) = rest
+        .split_once(':')
+        .ok_or_else(|| format!("{what} {v}: expected HOST:GUEST[:ro|:rw]"))?;
+    if host.is_empty() || guest.is_empty() {
+        return Err(format!("{what} {v}: expected HOST:GUEST[:ro|:rw]"));
+    }
+    Ok(Volume {
+        host: absolute_host(Path::new(host), what)?,
+        guest: guest_path(guest, what)?,
+        read_only,
+    })
+}
+
+fn tmpfs(t: &str) -> Result<(String, Option<u64>), String> {
+    let what = "--tmpfs";
+    let (guest, opts) = match t.split_once(':') {
+        Some((g, o)) => (g, Some(o)),
+        None => (t, None),
+    };
+    let size = match opts {
+        None => None,
+        Some(o) => {
+            let n = o
+                .strip_prefix("size=")
+                .ok_or_else(|| format!("{what} {t}: the only option is size=N"))?;
+            Some(parse_size(n).ok_or_else(|| format!("{what} {t}: bad size {n}"))?)
+        }
+    };
+    Ok((guest_path(guest, what)?, size))
+}
+
+/// The mount specification the options ask for.
+pub fn spec(args: &RunArgs) -> Result<MountSpec, String> {
+    let overlay = match args.overlay.as_str() {
+        "memory" => true,
+        "none" => false,
+        o => return Err(format!("--overlay {o}: expected memory or none")),
+    };
+    let rootfs = match &args.rootfs {
+        Some(r) => Some(absolute_host(r, "--rootfs")?),
+        None => None,
+    };
+    Ok(MountSpec {
+        rootfs,
+        overlay,
+        volumes: args
+            .volumes
+            .iter()
+            .map(|v| volume(v))
+            .collect::<Result<_, _>>()?,
+        tmpfs: args
+            .tmpfs
+            .iter()
+            .map(|t| tmpfs(t))
+            .collect::<Result<_, _>>()?,
+    })
+}

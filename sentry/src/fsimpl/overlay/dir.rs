@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Overlay directories: look-up through both trees, whiteouts, merged listings, rename.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::node::OvNode;
+use super::UPPER_INO;
+use crate::fsimpl::synthetic::ListDir;
+use crate::kernel::lock;
+use crate::vfs::{FileOps, Inode};
+
+fn lookup_opt(dir: &Option<Arc<dyn Inode>>, name: &[u8]) -> Result<Option<Arc<dyn Inode>>, Errno> {
+    match dir {
+        None => Ok(None),
+        Some(d) => match d.lookup(name) {
+            Ok(i) => Ok(Some(i)),
+            Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => Ok(None),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// Reads a whole directory: name -> (ino, type).
+fn list(dir: &Arc<dyn Inode>) -> Result<BTreeMap<Vec<u8>, (u64, u8)>, Errno> {
+    let f = dir.open(O_RDONLY | O_DIRECTORY)?;
+    let mut out = BTreeMap::new();
+    let mut buf = vec![0u8; 65536];
+    let mut pos = 0u64;
+    loop {
+        let n = f.getdents(&mut buf, &mut pos)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        let mut at = 0;
+        while at + DIRENT64_NAME_OFFSET <= n {
+            let ino = u64::from_le_bytes(buf[at..at + 8].try_into().unwrap_or_default());
+            let reclen = u16::from_le_bytes([buf[at + 16], buf[at + 17]]) as usize;
+            if reclen == 0 || at + reclen > n {
+                return Err(Errno::EIO);
+            }
+            let dtype = buf[at + 18];
+            let name = &buf[at + DIRENT64_NAME_OFFSET..at + reclen];
+            let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
+            if name != b"." && name != b".." {
+                out.insert(name.to_vec(), (ino, dtype));
+            }
+            at += reclen;
+        }
+    }
+}
+
+impl OvNode {
+    /// The child `name`, from the cache of directories or both trees.
+    pub(super) fn child(&self, name: &[u8]) -> Result<Arc<OvNode>, Errno> {
+        if let Some(c) = lock(&self.children).get(name) {
+            return Ok(c.clone());
+        }
+        if lock(&self.whiteouts).contains(name) {
+            return Err(Errno::ENOENT);
+        }
+        let upper = lookup_opt(&self.upper(), name)?;
+        let upper_is_dir = match &upper {
+            Some(u) => Some(u.stat()?.st_mode & S_IFMT == S_IFDIR),
+            None => None,
+        };
+        let lower = if self.opaque.load(Ordering::Relaxed) || upper_is_dir == Some(false) {
+            None
+        } else {
+            lookup_opt(&self.lower, name)?
+        };
+        let lower = match (&lower, upper_is_dir) {
+            // An upper directory hides a lower non-directory.
+            (Some(l), Some(true)) if l.stat()?.st_mode & S_IFMT != S_IFDIR => None,
+            _ => lower,
+        };
+        if upper.is_none() && lower.is_none() {
+            return Err(Errno::ENOENT);
+        }
+        let node = OvNode::make(self.dev, Some((self.me()?, name.to_vec())), lower, upper);
+        if node.is_dir()? {
+            lock(&self.children).insert(name.to_vec(), node.clone());
+        }
+        Ok(node)
+    }
+
+    /// Wraps a file just made in the upper directory.
+    pub(super) fn created(
+        &self,
+        name: &[u8],
+        u: Arc<dyn Inode>,
+        dir: bool,
+    ) -> Result<Arc<dyn Inode>, Errno> {
+        let was_whiteout = lock(&self.whiteouts).remove(name);
+        let node = OvNode::make(self.dev, Some((self.me()?, name.to_vec())), None, Some(u));
+        if dir {
+            // A new directory where a lower one was removed must not show its contents.
+            node.opaque
+                .store(was_whiteout || self.lower.is_some(), Ordering::Relaxed);
+            lock(&self.children).insert(name.to_vec(), node.clone());
+        }
+        Ok(node)
+    }
+
+    /// The merged listing: upper entries, then lower ones not hidden.
+    fn merged(&self) -> Result<BTreeMap<Vec<u8>, (u64, u8)>, Errno> {
+        let mut lower = match (&self.lower, self.opaque.load(Ordering::Relaxed)) {
+            (Some(l), false) => list(l)?,
+            _ => BTreeMap::new(),
+        };
+        for w in lock(&self.whiteouts).iter() {
+            lower.remove(w);
+        }
+        if let Some(u) = self.upper() {
+            for (name, (ino, t)) in list(&u)? {
+                match lower.get(&name) {
+                    Some((lino, _)) => {
+                        let lino = *lino;
+                        lower.insert(name, (lino, t));
+                    }
+                    None => {
+                        lower.insert(name, (ino + UPPER_INO, t));
+                    }
+                }
+            }
+        }
+        Ok(lower)
+    }
+
+    pub(super) fn open_dir(&self) -> Result<Box<dyn FileOps>, Errno> {
+        let stat = self.stat()?;
+        let mut entries = vec![
+            (stat.st_ino, DT_DIR, b".".to_vec()),
+            (stat.st_ino, DT_DIR, b"..".to_vec()),
+        ];
+        for (name, (ino, t)) in self.merged()? {
+            entries.push((ino, t, name));
+        }
+        Ok(Box::new(ListDir {
+            stat,
+            list: entries,
+        }))
+    }
+
+    pub(super) fn remove(&self, name: &[u8], dir: bool) -> Result<(), Errno> {
+        let child = self.child(name)?;
+        let cdir = child.is_dir()?;
+        if dir && !cdir {
+            return Err(Errno::ENOTDIR);
+        }
+        if !dir && cdir {
+            return Err(Errno::EISDIR);
+        }
+        if dir && !child.merged()?.is_empty() {
+            return Err(Errno::ENOTEMPTY);
+        }
+        let up = self.copy_up()?;
+        if child.upper().is_some() {
+            if dir {
+                up.rmdir(name)?;
+            } else {
+                up.unlink(name)?;
+            }
+        }
+        if child.lower.is_some() {
+            lock(&self.whiteouts).insert(name.to_vec());
+        }
+        lock(&self.children).remove(name);
+        Ok(())
+    }
+
+    pub(super) fn rename_to(
+        &self,
+        old: &[u8],
+        nd: &Arc<OvNode>,
+        new: &[u8],
+        flags: u32,
+    ) -> Result<(), Errno> {
+        let src = self.child(old)?;
+        let sdir = src.is_dir()?;
+        // Moving a lower directory would need redirects; Linux's overlay says EXDEV too, and
+        // mv then copies.
+        if sdir && src.lower.is_some() {
+            return Err(Errno::EXDEV);
+        }
+        let dst = match nd.child(new) {
+            Ok(d) => Some(d),
+            Err(Errno::ENOENT) => None,
+            Err(e) => return Err(e),
+        };
+        if flags & RENAME_EXCHANGE != 0
+            && dst
+                .as_ref()
+                .is_some_and(|d| d.lower.is_some() || src.lower.is_some())
+        {
+            return Err(Errno::EXDEV);
+        }
+        let mut dst_lower_dir = false;
+        if let Some(d) = &dst {
+            if d.is_dir()? && flags & RENAME_EXCHANGE == 0 {
+                if !d.merged()?.is_empty() {
+                    return Err(Errno::ENOTEMPTY);
+                }
+                dst_lower_dir = d.lower.is_some();
+                if d.upper().is_none() {
+                    // Only a lower (empty) directory: hide it, then move into the free name.
+                    nd.copy_up()?;
+                    lock(&nd.whiteouts).insert(new.to_vec());
+                }
+            }
+        }
+        src.copy_up()?;
+        let su = self.copy_up()?;
+        let du = nd.copy_up()?;
+        // A lower-only file at the destination needs nothing: the new upper name hides it.
+        su.rename(old, &du, new, flags & !RENAME_NOREPLACE)?;
+        if src.lower.is_some() && flags & RENAME_EXCHANGE == 0 {
+            lock(&self.whiteouts).insert(old.to_vec());
+        }
+        lock(&nd.whiteouts).remove(new);
+        let moved = lock(&self.children).remove(old);
+        let replaced = lock(&nd.children).remove(new);
+        if let Some(m) = moved {
+            if dst_lower_dir {
+                m.opaque.store(true, Ordering::Relaxed);
+            }
+            *lock(&m.parent) = Some((nd.clone(), new.to_vec()));
+            lock(&nd.children).insert(new.to_vec(), m);
+        }
+        if flags & RENAME_EXCHANGE != 0 {
+            if let Some(r) = replaced {
+                *lock(&r.parent) = Some((self.me()?, old.to_vec()));
+                lock(&self.children).insert(old.to_vec(), r);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The sandbox's initial mount table, from the command line's file options: the root (the
+//! host's `/` or `--rootfs DIR`, read-only, under a tmpfs upper layer unless `--overlay none`),
+//! `/dev` (with a tmpfs on `/dev/shm`), empty `/proc` and `/sys`, a tmpfs on `/tmp`, then the
+//! volumes and `--tmpfs` mounts in the order given.
+
+use std::sync::Arc;
+
+use syscalls::abi::*;
+
+use super::dev::DevFs;
+use super::host::HostFs;
+use super::overlay::OverlayFs;
+use super::synthetic::EmptyFs;
+use super::tmpfs::TmpFs;
+use crate::vfs::path::{resolve, Mounts};
+use crate::vfs::{Filesystem, Inode, Owner};
+
+/// Device numbers of the file systems made here (anonymous devices, as Linux numbers them).
+const ROOT_DEV: u64 = 0x20;
+const UPPER_DEV: u64 = 0x21;
+const TMP_DEV: u64 = 0x22;
+const SHM_DEV: u64 = 0x23;
+const DEV_DEV: u64 = 0x05;
+const PROC_DEV: u64 = 0x15;
+const SYS_DEV: u64 = 0x16;
+const FIRST_EXTRA_DEV: u64 = 0x30;
+
+/// A host directory exposed inside the sandbox (`-v HOST:GUEST[:ro|:rw]`).
+#[derive(Debug, Clone)]
+pub struct Volume {
+    /// The host directory.
+    pub host: String,
+    /// Where it appears in the sandbox (absolute).
+    pub guest: String,
+    /// Writes refused (EROFS).
+    pub read_only: bool,
+}
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default)]
+pub struct MountSpec {
+    /// The host directory to use as the root (`--rootfs`); the host's `/` when `None`.
+    pub rootfs: Option<String>,
+    /// Writes to the root land in a tmpfs upper layer (`--overlay memory`, the default);
+    /// otherwise the root is read-only.
+    pub overlay: bool,
+    /// Volumes.
+    pub volumes: Vec<Volume>,
+    /// `--tmpfs GUEST[:size=N]`.
+    pub tmpfs: Vec<(String, Option<u64>)>,
+}
+
+fn root_owner() -> Owner {
+    Owner::default()
+}
+
+/// Makes `path` exist as a directory for a mount point: found in the sandbox's view, or made
+/// in the root's upper layer (an overlay root accepts it), or refused.
+fn mount_point(m: &Mounts, path: &str) -> Result<(), String> {
+    match resolve(m, "/", path.as_bytes(), true) {
+        Ok(r) if r.stat.is_some_and(|s| s.st_mode & S_IFMT == S_IFDIR) => Ok(()),
+        Ok(r) if r.stat.is_none() => {
+            let parent = path
+                .rsplit_once('/')
+                .map(|(p, _)| if p.is_empty() { "/" } else { p });
+            if let Some(p) = parent {
+                mount_point(m, p)?;
+            }
+            let r = resolve(m, "/", path.as_bytes(), true)
+                .map_err(|e| format!("{path}: {}", e.description()))?;
+            r.parent
+                .mkdir(&r.name, 0o755, root_owner())
+                .map(|_| ())
+                .map_err(|_| {
+                    format!("{path}: no such directory in the sandbox, and the root is read-only")
+                })
+        }
+        Ok(_) => Err(format!("{path}: not a directory")),
+        Err(e) => Err(format!("{path}: {}", e.description())),
+    }
+}
+
+fn host_dir(path: &str, what: &str) -> Result<Arc<HostFs>, String> {
+    match std::fs::metadata(path) {
+        Ok(md) if md.is_dir() => {}
+        Ok(_) => return Err(format!("{what} {path}: not a directory")),
+        Err(e) => return Err(format!("{what} {path}: {e}")),
+    }
+    HostFs::new(path)
+        .map(Arc::new)
+        .map_err(|e| format!("{what} {path}: {}", e.description()))
+}
+
+/// Builds the mount table. Errors are one line, naming the option at fault.
+pub fn build(spec: &MountSpec) -> Result<Mounts, String> {
+    let lower = host_dir(spec.rootfs.as_deref().unwrap_or("/"), "--rootfs")?;
+    let root: Arc<dyn Filesystem> = if spec.overlay {
+        let upper = TmpFs::new(UPPER_DEV, 0o755, root_owner(), None);
+        OverlayFs::new(ROOT_DEV, lower, upper)
+    } else {
+        lower
+    };
+    let mut m = Mounts::new(root);
+    let std_mounts: [(&str, Arc<dyn Filesystem>); 4] = [
+        ("/dev", DevFs::new(DEV_DEV)),
+        ("/proc", EmptyFs::new(PROC_DEV)),
+        ("/sys", EmptyFs::new(SYS_DEV)),
+        ("/tmp", TmpFs::new(TMP_DEV, 0o1777, root_owner(), None)),
+    ];
+    for (at, fs) in std_mounts {
+        // A --rootfs without these directories gets them in its upper layer, or goes without.
+        if mount_point(&m, at).is_ok() {
+            m.mount(at, fs);
+        }
+    }
+    m.mount("/dev/shm", TmpFs::new(SHM_DEV, 0o1777, root_owner(), None));
+    let mut dev = FIRST_EXTRA_DEV;
+    for v in &spec.volumes {
+        if !v.read_only {
+            return Err(format!(
+                "--volume {}:{}:rw: writable volumes need the gofer (not built yet); use :ro",
+                v.host, v.guest
+            ));
+        }
+        let fs = host_dir(&v.host, "--volume")?;
+        mount_point(&m, &v.guest)?;
+        let root: Arc<dyn Inode> = fs.root();
+        m.mount_tree(&v.guest, fs, root, v.host.clone(), true);
+        dev += 1;
+    }
+    for (at, size) in &spec.tmpfs {
+        mount_point(&m, at)?;
+        m.mount(at, TmpFs::new(dev, 0o1777, root_owner(), *size));
+        dev += 1;
+    }
+    Ok(m)
+}
