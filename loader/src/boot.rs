@@ -191,21 +191,11 @@ pub fn run(args: RunArgs) -> i32 {
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     };
     let k = Kernel::new(platform, mounts, args.strace);
-    let creds = Credentials {
-        uid: (
-            nix::unistd::getuid().as_raw(),
-            nix::unistd::geteuid().as_raw(),
-            nix::unistd::geteuid().as_raw(),
-        ),
-        gid: (
-            nix::unistd::getgid().as_raw(),
-            nix::unistd::getegid().as_raw(),
-            nix::unistd::getegid().as_raw(),
-        ),
-        groups: nix::unistd::getgroups()
-            .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
-            .unwrap_or_default(),
-    };
+    let creds = Credentials::new(
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+        nix::unistd::getgroups().map(|g| g.into_iter().map(|g| g.as_raw()).collect()).unwrap_or_default(),
+    );
     // The working directory, resolved in the sandbox's view.
     let cwd_bytes = cwd.as_os_str().as_bytes().to_vec();
     let cwd = match k.resolve("/", &cwd_bytes, true) {

@@ -84,6 +84,10 @@ pub struct Kernel {
     pub init_exit: Mutex<Option<ExitStatus>>,
     /// Notified when PID 1 ends.
     pub init_cond: Condvar,
+    /// personality(2).
+    pub personality: std::sync::atomic::AtomicU32,
+    /// Nice values by tid (absent: 0).
+    nice: Mutex<std::collections::HashMap<i32, i32>>,
     /// The pid of the sentry's own init, or 0 without `--init`.
     pub virtual_init: std::sync::atomic::AtomicI32,
     /// The process whose end is the sandbox's end: PID 1, or with `--init` the program the
@@ -132,9 +136,21 @@ impl Kernel {
             init_cond: Condvar::new(),
             main_pid: std::sync::atomic::AtomicI32::new(1),
             virtual_init: std::sync::atomic::AtomicI32::new(0),
+            personality: std::sync::atomic::AtomicU32::new(0),
+            nice: Mutex::new(std::collections::HashMap::new()),
             next_ino: AtomicU64::new(1000),
             unimplemented_seen: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// A task's nice value.
+    pub fn nice_of(&self, tid: i32) -> i32 {
+        lock(&self.nice).get(&tid).copied().unwrap_or(0)
+    }
+
+    /// Records a task's nice value.
+    pub fn set_nice(&self, tid: i32, nice: i32) {
+        lock(&self.nice).insert(tid, nice);
     }
 
     /// A fresh inode number for synthetic objects (pipes).
@@ -158,7 +174,7 @@ impl Kernel {
 }
 
 /// Credentials (virtual: what the application sees and what permission checks use).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Credentials {
     /// Real, effective, saved user ids.
     pub uid: (u32, u32, u32),
@@ -166,21 +182,50 @@ pub struct Credentials {
     pub gid: (u32, u32, u32),
     /// Supplementary groups.
     pub groups: Vec<u32>,
+    /// The uid file permission checks use (follows the effective uid).
+    pub fsuid: u32,
+    /// The gid file permission checks use.
+    pub fsgid: u32,
+    /// Effective capabilities (bit N is capability N).
+    pub caps: u64,
+    /// Permitted capabilities.
+    pub caps_permitted: u64,
 }
 
+/// Every capability Linux defines (0..=40).
+pub const CAP_ALL: u64 = (1 << 41) - 1;
+/// CAP_DAC_OVERRIDE.
+pub const CAP_DAC_OVERRIDE: u64 = 1 << 1;
+
 impl Credentials {
+    /// Credentials for (uid, gid) with `groups`: root has every capability.
+    pub fn new(uid: u32, gid: u32, groups: Vec<u32>) -> Credentials {
+        let caps = if uid == 0 { CAP_ALL } else { 0 };
+        Credentials { uid: (uid, uid, uid), gid: (gid, gid, gid), groups, fsuid: uid, fsgid: gid, caps, caps_permitted: caps }
+    }
+
+    /// Recomputes capabilities after a uid change, as Linux does without SECBIT_KEEP_CAPS:
+    /// leaving uid 0 everywhere drops them; an effective uid of 0 has them all.
+    pub fn fix_caps(&mut self) {
+        let (r, e, s) = self.uid;
+        if r != 0 && e != 0 && s != 0 {
+            self.caps_permitted = 0;
+        }
+        self.caps = if e == 0 { self.caps_permitted } else { 0 };
+    }
+
     /// Whether `mode` bits of a file owned by (uid, gid) with mode `fmode` allow `want` (R_OK,
     /// W_OK, X_OK bits) to the effective ids, with root's overrides.
     pub fn may(&self, fmode: u32, uid: u32, gid: u32, want: u32) -> bool {
-        let euid = self.uid.1;
-        if euid == 0 {
+        let euid = self.fsuid;
+        if self.caps & CAP_DAC_OVERRIDE != 0 {
             // CAP_DAC_OVERRIDE: all but execute of a file with no execute bit at all.
             let is_dir = fmode & S_IFMT == S_IFDIR;
             return want & X_OK == 0 || is_dir || fmode & 0o111 != 0;
         }
         let bits = if euid == uid {
             (fmode >> 6) & 7
-        } else if self.gid.1 == gid || self.groups.contains(&gid) {
+        } else if self.fsgid == gid || self.groups.contains(&gid) {
             (fmode >> 3) & 7
         } else {
             fmode & 7

@@ -7,11 +7,13 @@
 //! returns the value for `rax` or an errno. Control outcomes (exit) are set on the task.
 
 mod strace;
+mod sys_cred;
 mod sys_file;
 mod sys_futex;
 mod sys_mm;
 mod sys_poll;
 mod sys_process;
+mod sys_sched;
 mod sys_signal;
 mod sys_task;
 mod sys_time;

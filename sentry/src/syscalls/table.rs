@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
-    sys_file as f, sys_futex as fx, sys_mm as m, sys_poll as pl, sys_process as p,
+    sys_file as f, sys_futex as fx, sys_cred as cr, sys_mm as m, sys_poll as pl, sys_sched as sc, sys_process as p,
     sys_signal as sg, sys_task as tk, sys_time as tm, SysResult,
 };
 use crate::kernel::Task;
@@ -239,6 +239,30 @@ const ROWS: &[Row] = rows! {
     epoll_ctl => Partial, Some(pl::sys_epoll_ctl), "fdfp", "EPOLLET reports level-triggered";
     epoll_wait => Partial, Some(pl::sys_epoll_wait), "fpdd", "EPOLLET reports level-triggered";
     epoll_pwait => Partial, Some(pl::sys_epoll_pwait), "fpddpu", "EPOLLET reports level-triggered";
+    setuid => Full, Some(cr::sys_setuid), "d", "virtual ids";
+    setgid => Full, Some(cr::sys_setgid), "d", "virtual ids";
+    setreuid => Full, Some(cr::sys_setreuid), "dd", "virtual ids";
+    setregid => Full, Some(cr::sys_setregid), "dd", "virtual ids";
+    setresuid => Full, Some(cr::sys_setresuid), "ddd", "virtual ids";
+    setresgid => Full, Some(cr::sys_setresgid), "ddd", "virtual ids";
+    setfsuid => Full, Some(cr::sys_setfsuid), "d", "virtual ids";
+    setfsgid => Full, Some(cr::sys_setfsgid), "d", "virtual ids";
+    setgroups => Full, Some(cr::sys_setgroups), "dp", "virtual ids";
+    capget => Partial, Some(cr::sys_capget), "pp", "root has every capability; inheritable sets are empty";
+    capset => Partial, Some(cr::sys_capset), "pp", "capabilities can only be dropped";
+    sched_setaffinity => Partial, Some(sc::sys_sched_setaffinity), "dup", "recorded only: each task stays on its sentry thread's CPU";
+    sched_getscheduler => Partial, Some(sc::sys_sched_getscheduler), "d", "always SCHED_OTHER";
+    sched_setscheduler => Partial, Some(sc::sys_sched_setscheduler), "ddp", "real-time policies EPERM";
+    sched_getparam => Full, Some(sc::sys_sched_getparam), "dp", "";
+    sched_setparam => Full, Some(sc::sys_sched_setparam), "dp", "";
+    sched_get_priority_max => Full, Some(sc::sys_sched_get_priority_max), "d", "";
+    sched_get_priority_min => Full, Some(sc::sys_sched_get_priority_min), "d", "";
+    sched_rr_get_interval => Full, Some(sc::sys_sched_rr_get_interval), "dp", "";
+    getpriority => Partial, Some(sc::sys_getpriority), "dd", "nice recorded, not applied to the host";
+    setpriority => Partial, Some(sc::sys_setpriority), "ddd", "nice recorded, not applied to the host";
+    getcpu => Full, Some(sc::sys_getcpu), "ppp", "";
+    personality => Partial, Some(sc::sys_personality), "x", "PER_LINUX only";
+    membarrier => Full, Some(sc::sys_membarrier), "dx", "";
     close_range => Full, Some(f::sys_close_range), "ffx", "";
 };
 

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Credentials: the set*id family and capabilities, checked as Linux checks them. The ids are
+//! virtual: they change what the sandbox's own permission checks see, never the host's.
+
+use syscalls::Errno;
+
+use super::SysResult;
+use crate::kernel::Task;
+
+const NO_CHANGE: u32 = u32::MAX;
+
+fn privileged(t: &Task) -> bool {
+    t.creds.uid.1 == 0
+}
+
+/// Root keeps its capabilities only while it keeps a uid of 0 (without SECBIT_KEEP_CAPS):
+/// leaving root drops them, which our checks see through the effective uid alone.
+fn set_uids(t: &mut Task, r: u32, e: u32, s: u32) {
+    t.creds.uid = (r, e, s);
+    t.creds.fsuid = e;
+    t.creds.fix_caps();
+}
+
+fn set_gids(t: &mut Task, r: u32, e: u32, s: u32) {
+    t.creds.gid = (r, e, s);
+    t.creds.fsgid = e;
+}
+
+/// Implements setuid(2).
+pub fn sys_setuid(t: &mut Task) -> SysResult {
+    let uid = t.arg(0) as u32;
+    if uid == NO_CHANGE {
+        return Err(Errno::EINVAL);
+    }
+    let (r, _, s) = t.creds.uid;
+    if privileged(t) {
+        set_uids(t, uid, uid, uid);
+    } else if uid == r || uid == s {
+        set_uids(t, r, uid, s);
+    } else {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+/// Implements setgid(2).
+pub fn sys_setgid(t: &mut Task) -> SysResult {
+    let gid = t.arg(0) as u32;
+    if gid == NO_CHANGE {
+        return Err(Errno::EINVAL);
+    }
+    let (r, _, s) = t.creds.gid;
+    if privileged(t) {
+        set_gids(t, gid, gid, gid);
+    } else if gid == r || gid == s {
+        set_gids(t, r, gid, s);
+    } else {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+/// Implements setreuid(2).
+pub fn sys_setreuid(t: &mut Task) -> SysResult {
+    let (nr, ne) = (t.arg(0) as u32, t.arg(1) as u32);
+    let (r, e, s) = t.creds.uid;
+    let p = privileged(t);
+    if nr != NO_CHANGE && !p && nr != r && nr != e {
+        return Err(Errno::EPERM);
+    }
+    if ne != NO_CHANGE && !p && ne != r && ne != e && ne != s {
+        return Err(Errno::EPERM);
+    }
+    let r2 = if nr != NO_CHANGE { nr } else { r };
+    let e2 = if ne != NO_CHANGE { ne } else { e };
+    // The saved id follows the effective one when the real id is set or the effective one
+    // changes to something other than the old real id.
+    let s2 = if nr != NO_CHANGE || (ne != NO_CHANGE && ne != r) { e2 } else { s };
+    set_uids(t, r2, e2, s2);
+    Ok(0)
+}
+
+/// Implements setregid(2).
+pub fn sys_setregid(t: &mut Task) -> SysResult {
+    let (nr, ne) = (t.arg(0) as u32, t.arg(1) as u32);
+    let (r, e, s) = t.creds.gid;
+    let p = privileged(t);
+    if nr != NO_CHANGE && !p && nr != r && nr != e {
+        return Err(Errno::EPERM);
+    }
+    if ne != NO_CHANGE && !p && ne != r && ne != e && ne != s {
+        return Err(Errno::EPERM);
+    }
+    let r2 = if nr != NO_CHANGE { nr } else { r };
+    let e2 = if ne != NO_CHANGE { ne } else { e };
+    let s2 = if nr != NO_CHANGE || (ne != NO_CHANGE && ne != r) { e2 } else { s };
+    set_gids(t, r2, e2, s2);
+    Ok(0)
+}
+
+fn res_allowed(cur: (u32, u32, u32), v: u32) -> bool {
+    v == NO_CHANGE || v == cur.0 || v == cur.1 || v == cur.2
+}
+
+/// Implements setresuid(2).
+pub fn sys_setresuid(t: &mut Task) -> SysResult {
+    let (nr, ne, ns) = (t.arg(0) as u32, t.arg(1) as u32, t.arg(2) as u32);
+    let cur = t.creds.uid;
+    if !privileged(t) && !(res_allowed(cur, nr) && res_allowed(cur, ne) && res_allowed(cur, ns)) {
+        return Err(Errno::EPERM);
+    }
+    let pick = |n: u32, c: u32| if n == NO_CHANGE { c } else { n };
+    set_uids(t, pick(nr, cur.0), pick(ne, cur.1), pick(ns, cur.2));
+    Ok(0)
+}
+
+/// Implements setresgid(2).
+pub fn sys_setresgid(t: &mut Task) -> SysResult {
+    let (nr, ne, ns) = (t.arg(0) as u32, t.arg(1) as u32, t.arg(2) as u32);
+    let cur = t.creds.gid;
+    if !privileged(t) && !(res_allowed(cur, nr) && res_allowed(cur, ne) && res_allowed(cur, ns)) {
+        return Err(Errno::EPERM);
+    }
+    let pick = |n: u32, c: u32| if n == NO_CHANGE { c } else { n };
+    set_gids(t, pick(nr, cur.0), pick(ne, cur.1), pick(ns, cur.2));
+    Ok(0)
+}
+
+/// Implements setfsuid(2): returns the old fsuid whether or not it changed.
+pub fn sys_setfsuid(t: &mut Task) -> SysResult {
+    let v = t.arg(0) as u32;
+    let old = t.creds.fsuid;
+    let (r, e, s) = t.creds.uid;
+    if v != NO_CHANGE && (privileged(t) || v == r || v == e || v == s || v == old) {
+        t.creds.fsuid = v;
+    }
+    Ok(u64::from(old))
+}
+
+/// Implements setfsgid(2).
+pub fn sys_setfsgid(t: &mut Task) -> SysResult {
+    let v = t.arg(0) as u32;
+    let old = t.creds.fsgid;
+    let (r, e, s) = t.creds.gid;
+    if v != NO_CHANGE && (privileged(t) || v == r || v == e || v == s || v == old) {
+        t.creds.fsgid = v;
+    }
+    Ok(u64::from(old))
+}
+
+/// Most supplementary groups (NGROUPS_MAX).
+const NGROUPS_MAX: u64 = 65536;
+
+/// Implements setgroups(2).
+pub fn sys_setgroups(t: &mut Task) -> SysResult {
+    let n = t.arg(0) as i32;
+    if n < 0 || n as u64 > NGROUPS_MAX {
+        return Err(Errno::EINVAL);
+    }
+    if !privileged(t) {
+        return Err(Errno::EPERM);
+    }
+    let mut b = vec![0u8; n as usize * 4];
+    t.copy_in(t.arg(1), &mut b)?;
+    let mut groups: Vec<u32> = b.chunks(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    groups.sort_unstable();
+    t.creds.groups = groups;
+    Ok(0)
+}
+
+const CAP_V1: u32 = 0x1998_0330;
+const CAP_V2: u32 = 0x2007_1026;
+const CAP_V3: u32 = 0x2008_0522;
+/// Capabilities 0..=40 (CAP_CHECKPOINT_RESTORE is the last).
+const CAP_ALL: u64 = (1 << 41) - 1;
+
+fn cap_header(t: &Task) -> Result<(u32, i32, usize), Errno> {
+    let mut h = [0u8; 8];
+    t.copy_in(t.arg(0), &mut h)?;
+    let version = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+    let pid = i32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+    let words = match version {
+        CAP_V1 => 1,
+        CAP_V2 | CAP_V3 => 2,
+        _ => {
+            // Tell the caller the version we prefer.
+            t.copy_out(t.arg(0), &CAP_V3.to_le_bytes())?;
+            return Err(Errno::EINVAL);
+        }
+    };
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok((version, pid, words))
+}
+
+/// Implements capget(2): root has every capability, other users none.
+pub fn sys_capget(t: &mut Task) -> SysResult {
+    let (_, pid, words) = cap_header(t)?;
+    if pid != 0 && pid != t.tid && !crate::kernel::lock(&t.k.tree).threads.contains_key(&pid) {
+        return Err(Errno::ESRCH);
+    }
+    if t.arg(1) == 0 {
+        return Ok(0);
+    }
+    let (eff, perm) = (t.creds.caps, t.creds.caps_permitted);
+    let mut out = Vec::new();
+    for w in 0..words {
+        out.extend_from_slice(&((eff >> (32 * w)) as u32).to_le_bytes());
+        out.extend_from_slice(&((perm >> (32 * w)) as u32).to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes()); // inheritable
+    }
+    t.copy_out(t.arg(1), &out)?;
+    Ok(0)
+}
+
+/// Implements capset(2): a process may only drop capabilities.
+pub fn sys_capset(t: &mut Task) -> SysResult {
+    let (_, pid, words) = cap_header(t)?;
+    if pid != 0 && pid != t.tid {
+        return Err(Errno::EPERM);
+    }
+    let mut b = vec![0u8; words * 12];
+    t.copy_in(t.arg(1), &mut b)?;
+    let word = |w: usize, i: usize| u32::from_le_bytes(b[w * 12 + i * 4..w * 12 + i * 4 + 4].try_into().unwrap_or_default());
+    let mut effective = 0u64;
+    let mut permitted = 0u64;
+    for w in 0..words {
+        effective |= u64::from(word(w, 0)) << (32 * w);
+        permitted |= u64::from(word(w, 1)) << (32 * w);
+    }
+    if permitted & !t.creds.caps_permitted != 0 || effective & !permitted != 0 {
+        return Err(Errno::EPERM);
+    }
+    t.creds.caps = effective & CAP_ALL;
+    t.creds.caps_permitted = permitted & CAP_ALL;
+    Ok(0)
+}

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Scheduling: policies and priorities are recorded per task (virtual; the host scheduler is
+//! not touched), affinity is virtual over the host's CPUs.
+
+use syscalls::Errno;
+
+use super::SysResult;
+use crate::kernel::{lock, Task};
+
+const SCHED_OTHER: u32 = 0;
+const SCHED_FIFO: u32 = 1;
+const SCHED_RR: u32 = 2;
+const SCHED_BATCH: u32 = 3;
+const SCHED_IDLE: u32 = 5;
+const SCHED_DEADLINE: u32 = 6;
+const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;
+
+fn ncpu() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn target(t: &Task, pid: i32) -> Result<i32, Errno> {
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if pid == 0 {
+        return Ok(t.tid);
+    }
+    if lock(&t.k.tree).threads.contains_key(&pid) {
+        Ok(pid)
+    } else {
+        Err(Errno::ESRCH)
+    }
+}
+
+/// Implements sched_setaffinity(2): the mask must name at least one host CPU; the sandbox keeps
+/// each task on the CPU of its sentry thread (DESIGN.md), so the mask is recorded only.
+pub fn sys_sched_setaffinity(t: &mut Task) -> SysResult {
+    target(t, t.arg(0) as i32)?;
+    let len = (t.arg(1) as usize).min(1024);
+    let mut mask = vec![0u8; len];
+    t.copy_in(t.arg(2), &mut mask)?;
+    let any = (0..ncpu()).any(|c| mask.get(c / 8).is_some_and(|b| b & (1 << (c % 8)) != 0));
+    if !any {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// Implements sched_getscheduler(2).
+pub fn sys_sched_getscheduler(t: &mut Task) -> SysResult {
+    target(t, t.arg(0) as i32)?;
+    Ok(u64::from(SCHED_OTHER))
+}
+
+fn valid_policy(p: u32) -> Result<u32, Errno> {
+    match p & !SCHED_RESET_ON_FORK {
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE => Ok(0),
+        SCHED_FIFO | SCHED_RR => Ok(99),
+        SCHED_DEADLINE => Err(Errno::EINVAL),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Implements sched_setscheduler(2): normal policies are accepted with priority 0; real-time
+/// ones need CAP_SYS_NICE, which the sandbox does not pass on to the host.
+pub fn sys_sched_setscheduler(t: &mut Task) -> SysResult {
+    let (pid, policy, param) = (t.arg(0) as i32, t.arg(1) as i32, t.arg(2));
+    if policy < 0 || param == 0 {
+        return Err(Errno::EINVAL);
+    }
+    target(t, pid)?;
+    let prio: i32 = t.read_val(param)?;
+    let max = valid_policy(policy as u32)?;
+    if prio < 0 || prio as u32 > max || (max > 0 && prio == 0) {
+        return Err(Errno::EINVAL);
+    }
+    if max > 0 {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+/// Implements sched_getparam(2).
+pub fn sys_sched_getparam(t: &mut Task) -> SysResult {
+    let (pid, param) = (t.arg(0) as i32, t.arg(1));
+    if param == 0 {
+        return Err(Errno::EINVAL);
+    }
+    target(t, pid)?;
+    t.write_val(param, &0i32).map(|_| 0)
+}
+
+/// Implements sched_setparam(2).
+pub fn sys_sched_setparam(t: &mut Task) -> SysResult {
+    let (pid, param) = (t.arg(0) as i32, t.arg(1));
+    if param == 0 {
+        return Err(Errno::EINVAL);
+    }
+    target(t, pid)?;
+    let prio: i32 = t.read_val(param)?;
+    if prio != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// Implements sched_get_priority_max(2).
+pub fn sys_sched_get_priority_max(t: &mut Task) -> SysResult {
+    valid_policy(t.arg(0) as u32).map(u64::from)
+}
+
+/// Implements sched_get_priority_min(2).
+pub fn sys_sched_get_priority_min(t: &mut Task) -> SysResult {
+    valid_policy(t.arg(0) as u32).map(|m| if m > 0 { 1 } else { 0 })
+}
+
+/// Implements sched_rr_get_interval(2).
+pub fn sys_sched_rr_get_interval(t: &mut Task) -> SysResult {
+    target(t, t.arg(0) as i32)?;
+    let ts = syscalls::abi::Timespec { tv_sec: 0, tv_nsec: 100_000_000 };
+    t.write_val(t.arg(1), &ts).map(|_| 0)
+}
+
+const PRIO_PROCESS: u32 = 0;
+const PRIO_PGRP: u32 = 1;
+const PRIO_USER: u32 = 2;
+
+/// Implements getpriority(2): the nice value of every task is recorded (20 - nice returned).
+pub fn sys_getpriority(t: &mut Task) -> SysResult {
+    let (which, who) = (t.arg(0) as u32, t.arg(1) as i32);
+    match which {
+        PRIO_PROCESS => {
+            target(t, who)?;
+        }
+        PRIO_PGRP | PRIO_USER => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    Ok((20 - t.k.nice_of(if who == 0 { t.tid } else { who })) as u64)
+}
+
+/// Implements setpriority(2): lowering nice needs CAP_SYS_NICE.
+pub fn sys_setpriority(t: &mut Task) -> SysResult {
+    let (which, who, nice) = (t.arg(0) as u32, t.arg(1) as i32, t.arg(2) as i32);
+    let pid = match which {
+        PRIO_PROCESS => target(t, who)?,
+        PRIO_PGRP | PRIO_USER => t.tid,
+        _ => return Err(Errno::EINVAL),
+    };
+    let nice = nice.clamp(-20, 19);
+    let cur = t.k.nice_of(pid);
+    if nice < cur && t.creds.caps & (1 << 23) == 0 {
+        return Err(Errno::EACCES);
+    }
+    t.k.set_nice(pid, nice);
+    Ok(0)
+}
+
+/// Implements getcpu(2).
+pub fn sys_getcpu(t: &mut Task) -> SysResult {
+    let cpu = crate::host::current_cpu();
+    if t.arg(0) != 0 {
+        t.write_val(t.arg(0), &cpu)?;
+    }
+    if t.arg(1) != 0 {
+        t.write_val(t.arg(1), &0u32)?;
+    }
+    Ok(0)
+}
+
+/// Implements personality(2): only the Linux personality exists; 0xffffffff queries.
+pub fn sys_personality(t: &mut Task) -> SysResult {
+    let p = t.arg(0) as u32;
+    let old = t.k.personality.load(std::sync::atomic::Ordering::Relaxed);
+    if p != 0xffff_ffff {
+        if p & 0xff != 0 {
+            return Err(Errno::EINVAL);
+        }
+        t.k.personality.store(p, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(u64::from(old))
+}
+
+/// Implements membarrier(2): MEMBARRIER_CMD_QUERY and the commands it reports; every thread of
+/// a sandboxed process traps into the sentry often enough that a full barrier (SeqCst fence on
+/// the sentry side plus the host's own context switches) is what Linux's private expedited
+/// command guarantees.
+pub fn sys_membarrier(t: &mut Task) -> SysResult {
+    const QUERY: u32 = 0;
+    const GLOBAL: u32 = 1;
+    const PRIVATE_EXPEDITED: u32 = 8;
+    const REGISTER_PRIVATE_EXPEDITED: u32 = 16;
+    let (cmd, flags) = (t.arg(0) as u32, t.arg(1) as u32);
+    if flags != 0 && cmd != QUERY {
+        return Err(Errno::EINVAL);
+    }
+    match cmd {
+        QUERY => Ok(u64::from(GLOBAL | PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED)),
+        GLOBAL | PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED => {
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
