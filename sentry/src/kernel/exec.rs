@@ -149,6 +149,8 @@ pub fn exec(
     }
     *lock(&tg.sighand) = Arc::new(Mutex::new(handlers));
     t.altstack = (0, 2, 0);
+    // POSIX timers do not survive exec (itimers do, but they count the old host process).
+    t.k.timers.remove_posix(tg.tgid);
     t.robust_list = (0, 0);
     t.clear_child_tid = 0;
     let base = path.rsplit(|b| *b == b'/').next().unwrap_or(path);

@@ -66,6 +66,7 @@ pub(super) fn do_exit(mut t: Task) {
     drop(mm);
     drop(fs);
     if last {
+        k.timers.remove_process(tg.tgid);
         if !tg.killed.load(Ordering::Acquire) {
             *lock(&tg.exit_status) = Some(status);
         }

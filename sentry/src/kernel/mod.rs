@@ -14,6 +14,7 @@ pub mod futex;
 mod run;
 pub mod signal;
 mod signal_deliver;
+pub mod timer;
 pub mod tree;
 mod wait;
 
@@ -84,6 +85,8 @@ pub struct Kernel {
     pub init_exit: Mutex<Option<ExitStatus>>,
     /// Notified when PID 1 ends.
     pub init_cond: Condvar,
+    /// Timers (alarm, itimers, POSIX timers).
+    pub timers: timer::Timers,
     /// personality(2).
     pub personality: std::sync::atomic::AtomicU32,
     /// Nice values by tid (absent: 0).
@@ -117,7 +120,7 @@ impl Kernel {
             .as_ref()
             .map(|u| u.version().to_string_lossy().into_owned())
             .unwrap_or_default();
-        Arc::new(Kernel {
+        let k = Arc::new(Kernel {
             platform,
             mounts: RwLock::new(mounts),
             strace,
@@ -137,10 +140,13 @@ impl Kernel {
             main_pid: std::sync::atomic::AtomicI32::new(1),
             virtual_init: std::sync::atomic::AtomicI32::new(0),
             personality: std::sync::atomic::AtomicU32::new(0),
+            timers: timer::Timers::default(),
             nice: Mutex::new(std::collections::HashMap::new()),
             next_ino: AtomicU64::new(1000),
             unimplemented_seen: Mutex::new(HashSet::new()),
-        })
+        });
+        timer::start(&k);
+        k
     }
 
     /// A task's nice value.

@@ -116,6 +116,11 @@ pub trait Context: Send {
     fn address_space(&self) -> Arc<dyn AddressSpace>;
     /// What other sentry threads use to interrupt this one.
     fn interrupter(&self) -> Arc<dyn Interrupter>;
+    /// The host process behind the address space (its CPU clock is the process's CPU time),
+    /// or 0 when there is none.
+    fn host_process(&self) -> i32 {
+        0
+    }
 
     /// Maps `[addr, addr+len)` exactly (MAP_FIXED), anonymous or from `file`.
     fn map(

@@ -17,6 +17,7 @@ mod sys_sched;
 mod sys_signal;
 mod sys_task;
 mod sys_time;
+mod sys_timer;
 pub mod table;
 
 use syscalls::{Errno, Sysno};

@@ -8,7 +8,7 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
     sys_file as f, sys_futex as fx, sys_cred as cr, sys_mm as m, sys_poll as pl, sys_sched as sc, sys_process as p,
-    sys_signal as sg, sys_task as tk, sys_time as tm, SysResult,
+    sys_signal as sg, sys_task as tk, sys_time as tm, sys_timer as ti, SysResult,
 };
 use crate::kernel::Task;
 
@@ -263,6 +263,14 @@ const ROWS: &[Row] = rows! {
     getcpu => Full, Some(sc::sys_getcpu), "ppp", "";
     personality => Partial, Some(sc::sys_personality), "x", "PER_LINUX only";
     membarrier => Full, Some(sc::sys_membarrier), "dx", "";
+    alarm => Full, Some(ti::sys_alarm), "u", "";
+    setitimer => Partial, Some(ti::sys_setitimer), "dpp", "ITIMER_VIRTUAL counts user and system time, checked every 5 ms";
+    getitimer => Full, Some(ti::sys_getitimer), "dp", "";
+    timer_create => Partial, Some(ti::sys_timer_create), "dpp", "thread CPU clocks EINVAL";
+    timer_settime => Full, Some(ti::sys_timer_settime), "dxpp", "";
+    timer_gettime => Full, Some(ti::sys_timer_gettime), "dp", "";
+    timer_getoverrun => Full, Some(ti::sys_timer_getoverrun), "d", "";
+    timer_delete => Full, Some(ti::sys_timer_delete), "d", "";
     close_range => Full, Some(f::sys_close_range), "ffx", "";
 };
 

@@ -508,6 +508,10 @@ impl Context for StubThread {
         self.interrupter.clone()
     }
 
+    fn host_process(&self) -> i32 {
+        self.proc.pid.as_raw()
+    }
+
     fn map(
         &mut self,
         addr: u64,

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Timers: alarm(2) and setitimer(2) (ITIMER_REAL), and POSIX timers (timer_create(2)) on the
+//! real-time clocks, fired by one timer thread per kernel that sends their signals.
+//!
+//! ITIMER_VIRTUAL and ITIMER_PROF count the process's CPU time, read from the host's CPU clock
+//! of its stub process: the timer thread checks them every tick.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use super::signal::kernel_info;
+use super::signal_deliver::{send_process_signal, send_thread_signal};
+use super::tree::{TaskShared, ThreadGroup};
+use super::{lock, Kernel};
+
+/// SI_TIMER.
+pub const SI_TIMER: i32 = -2;
+/// CPU-time timers are checked this often.
+const CPU_TICK: Duration = Duration::from_millis(5);
+
+/// Where a timer's signal goes.
+#[derive(Clone)]
+pub enum TimerTarget {
+    /// The process.
+    Process(Weak<ThreadGroup>),
+    /// One thread (SIGEV_THREAD_ID).
+    Thread(Weak<TaskShared>),
+    /// Nobody (SIGEV_NONE).
+    None,
+}
+
+/// What a timer counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerClock {
+    /// Wall or monotonic time.
+    Real,
+    /// The process's user CPU time (ITIMER_VIRTUAL), from this host pid's CPU clock.
+    Cpu(i32),
+}
+
+/// One armed or disarmed timer.
+#[derive(Clone)]
+pub struct Timer {
+    /// Its signal.
+    pub signo: i32,
+    /// Where the signal goes.
+    pub target: TimerTarget,
+    /// The next expiry (Real), or the CPU time of the next expiry (Cpu).
+    pub next: Option<Duration>,
+    /// The reload interval.
+    pub interval: Duration,
+    /// What it counts.
+    pub clock: TimerClock,
+    /// sigev_value, for SI_TIMER siginfo.
+    pub value: u64,
+    /// The POSIX timer id (for siginfo), or -1 for itimers.
+    pub id: i32,
+    /// Expirations not delivered because the previous signal was still pending.
+    pub overrun: i32,
+}
+
+/// A timer's key: (process, which) with which = -1..-3 for the itimers, the id for POSIX ones.
+pub type TimerKey = (i32, i32);
+
+/// The kernel's timers.
+pub struct Timers {
+    epoch: Instant,
+    list: Mutex<HashMap<TimerKey, Timer>>,
+    cond: Condvar,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers { epoch: Instant::now(), list: Mutex::new(HashMap::new()), cond: Condvar::new() }
+    }
+}
+
+/// The CPU time of a host process.
+pub fn cpu_time(host_pid: i32) -> Duration {
+    let clock = nix::time::ClockId::from_raw(((!host_pid) << 3) | 2);
+    nix::time::clock_gettime(clock).map(|t| Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32)).unwrap_or_default()
+}
+
+impl Timers {
+    /// Now, on the timers' own monotonic scale.
+    pub fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// The time left and interval of a timer, as getitimer/timer_gettime report them.
+    pub fn get(&self, key: TimerKey) -> Option<(Duration, Duration)> {
+        let list = lock(&self.list);
+        let t = list.get(&key)?;
+        let now = match t.clock {
+            TimerClock::Real => self.now(),
+            TimerClock::Cpu(pid) => cpu_time(pid),
+        };
+        Some((t.next.map(|n| n.saturating_sub(now).max(Duration::from_nanos(1))).unwrap_or_default(), t.interval))
+    }
+
+    /// Sets (or disarms, with `value` zero) a timer; returns the old (left, interval).
+    pub fn set(&self, key: TimerKey, mut timer: Timer, value: Duration) -> (Duration, Duration) {
+        let old = self.get(key).unwrap_or_default();
+        let now = match timer.clock {
+            TimerClock::Real => self.now(),
+            TimerClock::Cpu(pid) => cpu_time(pid),
+        };
+        timer.next = (!value.is_zero()).then(|| now + value);
+        lock(&self.list).insert(key, timer);
+        self.cond.notify_all();
+        old
+    }
+
+    /// Sets a timer's absolute expiry on its own clock scale (TIMER_ABSTIME).
+    pub fn set_at(&self, key: TimerKey, mut timer: Timer, at: Duration) {
+        timer.next = Some(at);
+        lock(&self.list).insert(key, timer);
+        self.cond.notify_all();
+    }
+
+    /// Removes a timer.
+    pub fn remove(&self, key: TimerKey) -> Option<Timer> {
+        lock(&self.list).remove(&key)
+    }
+
+    /// The overrun count of a POSIX timer.
+    pub fn overrun(&self, key: TimerKey) -> Option<i32> {
+        lock(&self.list).get(&key).map(|t| t.overrun)
+    }
+
+    /// Removes every timer of a process (at exit or exec).
+    pub fn remove_process(&self, pid: i32) {
+        lock(&self.list).retain(|k, _| k.0 != pid);
+    }
+
+    /// Removes the POSIX timers of a process (at exec; its itimers stay).
+    pub fn remove_posix(&self, pid: i32) {
+        lock(&self.list).retain(|k, _| k.0 != pid || k.1 < 0);
+    }
+
+    /// Whether `pid` has a POSIX timer `id`.
+    pub fn exists(&self, key: TimerKey) -> bool {
+        lock(&self.list).contains_key(&key)
+    }
+
+    /// A free POSIX timer id of `pid`.
+    pub fn free_id(&self, pid: i32) -> i32 {
+        let list = lock(&self.list);
+        (0..).find(|id| !list.contains_key(&(pid, *id))).unwrap_or(0)
+    }
+}
+
+fn fire(k: &Kernel, t: &Timer) -> bool {
+    let mut info = kernel_info(t.signo);
+    if t.id >= 0 {
+        info.si_code = SI_TIMER;
+        info.fields[0] = t.id as u32 as u64 | ((t.overrun as u32 as u64) << 32);
+        info.fields[1] = t.value;
+    }
+    match &t.target {
+        TimerTarget::Process(w) => match w.upgrade() {
+            Some(tg) if !tg.killed.load(Ordering::Acquire) => {
+                send_process_signal(k, &tg, info);
+                true
+            }
+            _ => false,
+        },
+        TimerTarget::Thread(w) => match w.upgrade() {
+            Some(task) if !task.exited.load(Ordering::Acquire) => {
+                send_thread_signal(k, &task, info);
+                true
+            }
+            _ => false,
+        },
+        TimerTarget::None => true,
+    }
+}
+
+/// The timer thread's loop; runs while the kernel lives.
+pub fn run_timers(k: Weak<Kernel>) {
+    loop {
+        let Some(kernel) = k.upgrade() else { return };
+        let timers = &kernel.timers;
+        let mut due: Vec<Timer> = Vec::new();
+        let mut wait = Duration::from_secs(3600);
+        {
+            let mut list = lock(&timers.list);
+            let now = timers.now();
+            let mut dead = Vec::new();
+            for (key, t) in list.iter_mut() {
+                let Some(next) = t.next else { continue };
+                let cur = match t.clock {
+                    TimerClock::Real => now,
+                    TimerClock::Cpu(pid) => {
+                        wait = wait.min(CPU_TICK);
+                        cpu_time(pid)
+                    }
+                };
+                if cur >= next {
+                    due.push(t.clone());
+                    if t.interval.is_zero() {
+                        t.next = None;
+                    } else {
+                        let missed = ((cur - next).as_nanos() / t.interval.as_nanos().max(1)) as u64;
+                        t.overrun = missed.min(i32::MAX as u64) as i32;
+                        t.next = Some(next + t.interval * (missed as u32 + 1));
+                    }
+                    if let TimerTarget::Process(w) = &t.target {
+                        if w.strong_count() == 0 {
+                            dead.push(*key);
+                        }
+                    }
+                } else if t.clock == TimerClock::Real {
+                    wait = wait.min(next - cur);
+                }
+            }
+            for key in dead {
+                list.remove(&key);
+            }
+            if due.is_empty() {
+                drop(kernel.timers.cond.wait_timeout(list, wait).unwrap_or_else(|e| e.into_inner()));
+                continue;
+            }
+        }
+        for t in &due {
+            fire(&kernel, t);
+        }
+    }
+}
+
+/// Starts the timer thread of a kernel.
+pub fn start(k: &Arc<Kernel>) {
+    let weak = Arc::downgrade(k);
+    let _ = std::thread::Builder::new().name("timers".into()).spawn(move || run_timers(weak));
+}
