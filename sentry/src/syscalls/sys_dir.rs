@@ -60,7 +60,7 @@ pub fn sys_chdir(t: &mut Task) -> SysResult {
 /// Implements fchdir(2).
 pub fn sys_fchdir(t: &mut Task) -> SysResult {
     let file = t.file(fd_arg(t, 0))?;
-    let st = file.ops.stat()?;
+    let st = file.stat()?;
     set_cwd(t, &st, file.path.clone())
 }
 

@@ -21,7 +21,7 @@ pub(crate) fn stat_at(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Resul
         if dirfd == AT_FDCWD {
             return walk_at(t, AT_FDCWD, b".", true)?.stat.ok_or(Errno::ENOENT);
         }
-        return t.file(dirfd)?.ops.stat();
+        return t.file(dirfd)?.stat();
     }
     let r = walk_at(t, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     r.stat.ok_or(Errno::ENOENT)
@@ -40,7 +40,7 @@ pub fn sys_lstat(t: &mut Task) -> SysResult {
 
 /// Implements fstat(2).
 pub fn sys_fstat(t: &mut Task) -> SysResult {
-    let st = t.file(fd_arg(t, 0))?.ops.stat()?;
+    let st = t.file(fd_arg(t, 0))?.stat()?;
     t.write_val(t.arg(1), &st).map(|_| 0)
 }
 

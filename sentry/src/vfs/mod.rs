@@ -155,6 +155,15 @@ impl File {
         })
     }
 
+    /// fstat(2): the file's own stat (for an overlay, the overlay's view of it), else what the
+    /// open file reports.
+    pub fn stat(&self) -> Result<Stat, Errno> {
+        match &self.inode {
+            Some(i) => i.stat(),
+            None => self.ops.stat(),
+        }
+    }
+
     /// The status flags (F_GETFL).
     pub fn flags(&self) -> u32 {
         self.flags.load(Ordering::Relaxed)

@@ -64,19 +64,12 @@ impl OvNode {
             return Err(Errno::ENOENT);
         }
         let upper = lookup_opt(&self.upper(), name)?;
-        let upper_is_dir = match &upper {
-            Some(u) => Some(u.stat()?.st_mode & S_IFMT == S_IFDIR),
-            None => None,
-        };
-        let lower = if self.opaque.load(Ordering::Relaxed) || upper_is_dir == Some(false) {
+        // The lower file, even when an upper one hides it: its presence decides whether a
+        // removal leaves a whiteout, and its inode number is the node's.
+        let lower = if self.opaque.load(Ordering::Relaxed) {
             None
         } else {
             lookup_opt(&self.lower, name)?
-        };
-        let lower = match (&lower, upper_is_dir) {
-            // An upper directory hides a lower non-directory.
-            (Some(l), Some(true)) if l.stat()?.st_mode & S_IFMT != S_IFDIR => None,
-            _ => lower,
         };
         if upper.is_none() && lower.is_none() {
             return Err(Errno::ENOENT);
@@ -106,11 +99,21 @@ impl OvNode {
         Ok(node)
     }
 
+    fn lower_is_dir(&self) -> bool {
+        self.lower
+            .as_ref()
+            .is_some_and(|l| l.stat().is_ok_and(|s| s.st_mode & S_IFMT == S_IFDIR))
+    }
+
     /// The merged listing: upper entries, then lower ones not hidden.
     fn merged(&self) -> Result<BTreeMap<Vec<u8>, (u64, u8)>, Errno> {
-        let mut lower = match (&self.lower, self.opaque.load(Ordering::Relaxed)) {
-            (Some(l), false) => list(l)?,
-            _ => BTreeMap::new(),
+        let lower_dir = match &self.lower {
+            Some(l) if !self.opaque.load(Ordering::Relaxed) && self.lower_is_dir() => Some(l),
+            _ => None,
+        };
+        let mut lower = match lower_dir {
+            Some(l) => list(l)?,
+            None => BTreeMap::new(),
         };
         for w in lock(&self.whiteouts).iter() {
             lower.remove(w);
@@ -184,7 +187,7 @@ impl OvNode {
         let sdir = src.is_dir()?;
         // Moving a lower directory would need redirects; Linux's overlay says EXDEV too, and
         // mv then copies.
-        if sdir && src.lower.is_some() {
+        if sdir && src.lower_is_dir() {
             return Err(Errno::EXDEV);
         }
         let dst = match nd.child(new) {
@@ -205,7 +208,7 @@ impl OvNode {
                 if !d.merged()?.is_empty() {
                     return Err(Errno::ENOTEMPTY);
                 }
-                dst_lower_dir = d.lower.is_some();
+                dst_lower_dir = d.lower_is_dir();
                 if d.upper().is_none() {
                     // Only a lower (empty) directory: hide it, then move into the free name.
                     nd.copy_up()?;

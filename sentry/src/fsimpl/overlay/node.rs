@@ -34,7 +34,11 @@ fn is_dir(st: &Stat) -> bool {
 }
 
 impl OvNode {
+    /// The root: the upper root takes the lower root's attributes, as a copy-up would.
     pub(super) fn root(dev: u64, lower: Arc<dyn Inode>, upper: Arc<dyn Inode>) -> Arc<OvNode> {
+        if let Ok(st) = lower.stat() {
+            let _ = upper.setattr(&copied_attrs(&st));
+        }
         Self::make(dev, None, Some(lower), Some(upper))
     }
 
@@ -107,13 +111,21 @@ impl OvNode {
             }
             fmt => pu.mknod(&name, fmt | perm, st.st_rdev, owner)?,
         };
-        let _ = up.setattr(&SetAttr {
-            atime: Some(TimeSpec::At(st.st_atime, st.st_atime_nsec)),
-            mtime: Some(TimeSpec::At(st.st_mtime, st.st_mtime_nsec)),
-            ..Default::default()
-        });
+        let _ = up.setattr(&copied_attrs(&st));
         *lock(&self.upper) = Some(up.clone());
         Ok(up)
+    }
+}
+
+/// The attributes a copy-up carries over.
+fn copied_attrs(st: &Stat) -> SetAttr {
+    SetAttr {
+        mode: Some(st.st_mode & 0o7777),
+        uid: Some(st.st_uid),
+        gid: Some(st.st_gid),
+        atime: Some(TimeSpec::At(st.st_atime, st.st_atime_nsec)),
+        mtime: Some(TimeSpec::At(st.st_mtime, st.st_mtime_nsec)),
+        ..Default::default()
     }
 }
 
@@ -137,12 +149,23 @@ fn copy_data(from: &Arc<dyn Inode>, to: &Arc<dyn Inode>) -> Result<(), Errno> {
 
 impl Inode for OvNode {
     fn stat(&self) -> Result<Stat, Errno> {
-        let mut st = self.top()?.stat()?;
+        let top = self.top()?.stat()?;
+        let mut st = top;
+        if let Some(l) = &self.lower {
+            let ls = l.stat()?;
+            st.st_ino = ls.st_ino;
+            if is_dir(&ls) && is_dir(&top) {
+                // A merged directory: its link count and size are the lower one's (the upper
+                // copy holds only what changed); its attributes are the upper copy's.
+                st.st_nlink = ls.st_nlink;
+                st.st_size = ls.st_size;
+                st.st_blocks = ls.st_blocks;
+                st.st_blksize = ls.st_blksize;
+            }
+        } else {
+            st.st_ino += UPPER_INO;
+        }
         st.st_dev = self.dev;
-        st.st_ino = match &self.lower {
-            Some(l) => l.stat()?.st_ino,
-            None => st.st_ino + UPPER_INO,
-        };
         Ok(st)
     }
 
