@@ -378,5 +378,9 @@ pub fn load(
         return Err(Errno::E2BIG);
     }
     mm.copy_out(img.sp, &img.bytes)?;
+    mm.args = img.args;
+    mm.env = img.env;
+    mm.auxv = img.auxv.clone();
+    mm.exe = String::from_utf8_lossy(&main.file.path.clone().into_bytes()).into_owned();
     Ok(Loaded { entry, sp: img.sp })
 }

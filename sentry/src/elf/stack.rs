@@ -25,6 +25,12 @@ pub struct StackImage {
     pub sp: u64,
     /// Contents from `sp` up to the top.
     pub bytes: Vec<u8>,
+    /// Where the argument strings lie, `[start, end)` (/proc/[pid]/cmdline).
+    pub args: (u64, u64),
+    /// Where the environment strings lie (/proc/[pid]/environ).
+    pub env: (u64, u64),
+    /// The auxiliary vector as built (/proc/[pid]/auxv).
+    pub auxv: Vec<(u64, u64)>,
 }
 
 /// Lays out the stack below `top`.
@@ -76,7 +82,7 @@ pub fn build(top: u64, spec: &StackSpec<'_>) -> StackImage {
         push(&mut bytes, str_base + *o as u64);
     }
     push(&mut bytes, 0);
-    for (k, v) in &auxv {
+    for (k, v) in auxv.iter() {
         push(&mut bytes, *k);
         push(&mut bytes, *v);
     }
@@ -84,7 +90,14 @@ pub fn build(top: u64, spec: &StackSpec<'_>) -> StackImage {
     bytes[at(random_addr)..at(random_addr) + 16].copy_from_slice(&spec.random);
     bytes[at(platform_addr)..at(platform_addr) + platform.len()].copy_from_slice(platform);
     bytes[at(str_base)..at(str_base) + strings.len()].copy_from_slice(&strings);
-    StackImage { sp, bytes }
+    let env_start = envp_off.first().map(|o| str_base + *o as u64).unwrap_or(str_base + execfn_off as u64);
+    StackImage {
+        sp,
+        bytes,
+        args: (str_base, env_start),
+        env: (env_start, str_base + execfn_off as u64),
+        auxv,
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod host;
 pub(crate) mod host_unsafe;
 pub mod overlay;
 pub mod pipe;
+pub mod proc;
 pub mod setup;
 pub mod synthetic;
 pub mod tmpfs;

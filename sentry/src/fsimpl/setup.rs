@@ -104,7 +104,7 @@ pub fn build(spec: &MountSpec) -> Result<Mounts, String> {
     let mut m = Mounts::new(root);
     let std_mounts: [(&str, Arc<dyn Filesystem>); 4] = [
         ("/dev", DevFs::new(DEV_DEV)),
-        ("/proc", EmptyFs::new(PROC_DEV)),
+        ("/proc", crate::fsimpl::proc::ProcFs::new(PROC_DEV)),
         ("/sys", EmptyFs::new(SYS_DEV)),
         ("/tmp", TmpFs::new(TMP_DEV, 0o1777, root_owner(), None)),
     ];

@@ -87,6 +87,17 @@ impl WaitQueue {
 
 thread_local! {
     static CURRENT: RefCell<Option<Arc<TaskShared>>> = const { RefCell::new(None) };
+    static KERNEL: RefCell<std::sync::Weak<super::Kernel>> = const { RefCell::new(std::sync::Weak::new()) };
+}
+
+/// Records the kernel this sentry thread serves.
+pub fn set_kernel(k: &Arc<super::Kernel>) {
+    KERNEL.with(|c| *c.borrow_mut() = Arc::downgrade(k));
+}
+
+/// The kernel this sentry thread serves (for file systems that show kernel state: /proc).
+pub fn current_kernel() -> Option<Arc<super::Kernel>> {
+    KERNEL.with(|c| c.borrow().upgrade())
 }
 
 /// Makes `task` the one this sentry thread serves.
@@ -122,6 +133,7 @@ pub fn block_on<T>(
     for q in queues {
         q.add(&waker);
     }
+    task.run_state.store(b'S', std::sync::atomic::Ordering::Relaxed);
     let result = loop {
         let seen = waker.seq();
         if let Some(r) = ready() {
@@ -140,6 +152,7 @@ pub fn block_on<T>(
     for q in queues {
         q.remove(&waker);
     }
+    task.run_state.store(b'R', std::sync::atomic::Ordering::Relaxed);
     result
 }
 
@@ -162,6 +175,7 @@ pub fn wait_uninterruptible(queue: &WaitQueue, mut ready: impl FnMut() -> bool) 
     };
     let waker = task.waker.clone();
     queue.add(&waker);
+    task.run_state.store(b'S', std::sync::atomic::Ordering::Relaxed);
     loop {
         let seen = waker.seq();
         if ready() {
@@ -169,5 +183,6 @@ pub fn wait_uninterruptible(queue: &WaitQueue, mut ready: impl FnMut() -> bool) 
         }
         waker.wait(seen, None);
     }
+    task.run_state.store(b'R', std::sync::atomic::Ordering::Relaxed);
     queue.remove(&waker);
 }

@@ -82,6 +82,7 @@ pub fn load_initial(
     regs.rip = loaded.entry;
     regs.rsp = loaded.sp;
     t.regs = regs;
+    t.publish();
     Ok(())
 }
 
@@ -188,5 +189,6 @@ pub fn exec(
     regs.fs_base = 0;
     regs.gs_base = 0;
     t.regs = regs;
+    t.publish();
     Ok(())
 }

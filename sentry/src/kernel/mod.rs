@@ -85,6 +85,8 @@ pub struct Kernel {
     pub init_exit: Mutex<Option<ExitStatus>>,
     /// Notified when PID 1 ends.
     pub init_cond: Condvar,
+    /// /proc/sys/kernel/random/boot_id.
+    pub boot_id: [u8; 16],
     /// Timers (alarm, itimers, POSIX timers).
     pub timers: timer::Timers,
     /// personality(2).
@@ -141,6 +143,11 @@ impl Kernel {
             virtual_init: std::sync::atomic::AtomicI32::new(0),
             personality: std::sync::atomic::AtomicU32::new(0),
             timers: timer::Timers::default(),
+            boot_id: {
+                let mut b = [0u8; 16];
+                let _ = crate::fsimpl::dev::fill_random(&mut b);
+                b
+            },
             nice: Mutex::new(std::collections::HashMap::new()),
             next_ino: AtomicU64::new(1000),
             unimplemented_seen: Mutex::new(HashSet::new()),
@@ -268,6 +275,26 @@ impl Default for SigHand {
 /// critical section here leaves it so).
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What other threads (procfs) may read of a task: handles to its shared state and copies of
+/// the rest, refreshed by [`Task::publish`].
+#[derive(Clone)]
+pub struct TaskInfo {
+    /// Its address space.
+    pub mm: Arc<Mutex<MemoryManager>>,
+    /// Its fd table.
+    pub fds: Arc<Mutex<FdTable>>,
+    /// Its cwd and umask.
+    pub fs: Arc<Mutex<FsContext>>,
+    /// Its limits.
+    pub limits: Arc<Mutex<[Rlimit; RLIM_NLIMITS as usize]>>,
+    /// Its name.
+    pub comm: [u8; 16],
+    /// Its credentials.
+    pub creds: Credentials,
+    /// The host process behind its address space (for CPU times).
+    pub host_pid: i32,
 }
 
 /// Waits of a vfork(2) parent for its child to exec or exit.
@@ -439,6 +466,19 @@ impl Task {
             pdeath_signal: 0,
             saved_sigmask: None,
         }
+    }
+
+    /// Publishes what /proc shows of this task (after it changes: start, exec, set*id, name).
+    pub fn publish(&self) {
+        *lock(&self.shared.info) = Some(TaskInfo {
+            mm: self.mm.clone(),
+            fds: self.fds.clone(),
+            fs: self.fs.clone(),
+            limits: self.limits.clone(),
+            comm: self.comm,
+            creds: self.creds.clone(),
+            host_pid: self.ctx.host_process(),
+        });
     }
 
     /// The six system call arguments.

@@ -13,6 +13,8 @@ use crate::platform::Trap;
 /// Runs a task on the calling sentry thread until it exits.
 pub fn run(mut t: Task) {
     block::set_current(Some(t.shared.clone()));
+    block::set_kernel(&t.k);
+    t.publish();
     loop {
         if t.exit.is_some()
             || t.shared.tg.killed.load(Ordering::Acquire)

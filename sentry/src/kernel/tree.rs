@@ -32,6 +32,12 @@ pub struct TaskShared {
     pub exited: AtomicBool,
     /// Set when another thread's execve ends this one.
     pub must_exit: AtomicBool,
+    /// What /proc shows of the task, published by its own thread.
+    pub info: Mutex<Option<super::TaskInfo>>,
+    /// When the task started.
+    pub start: std::time::Instant,
+    /// 'R' running or 'S' sleeping in the sentry (/proc/[pid]/stat).
+    pub run_state: std::sync::atomic::AtomicU8,
 }
 
 impl TaskShared {
@@ -46,6 +52,9 @@ impl TaskShared {
             interrupter: Mutex::new(None),
             exited: AtomicBool::new(false),
             must_exit: AtomicBool::new(false),
+            info: Mutex::new(None),
+            start: std::time::Instant::now(),
+            run_state: std::sync::atomic::AtomicU8::new(b'R'),
         })
     }
 
@@ -66,6 +75,11 @@ impl TaskShared {
         if let Some(i) = lock(&self.interrupter).as_ref() {
             i.interrupt();
         }
+    }
+
+    /// The task's scheduling state as /proc shows it.
+    pub fn state(&self) -> char {
+        self.run_state.load(Ordering::Relaxed) as char
     }
 
     /// Whether the task blocks `sig`.

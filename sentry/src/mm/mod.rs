@@ -89,6 +89,14 @@ pub struct MemoryManager {
     mmap_top: u64,
     /// The limit on the total size (RLIMIT_AS), in bytes.
     pub as_limit: u64,
+    /// Where the argument strings lie (/proc/[pid]/cmdline).
+    pub args: (u64, u64),
+    /// Where the environment strings lie (/proc/[pid]/environ).
+    pub env: (u64, u64),
+    /// The auxiliary vector (/proc/[pid]/auxv).
+    pub auxv: Vec<(u64, u64)>,
+    /// The executable's path (/proc/[pid]/exe).
+    pub exe: String,
 }
 
 impl MemoryManager {
@@ -100,6 +108,10 @@ impl MemoryManager {
             brk: 0,
             mmap_top: STACK_TOP - (8 << 20) - STACK_GAP,
             as_limit: u64::MAX,
+            args: (0, 0),
+            env: (0, 0),
+            auxv: Vec::new(),
+            exe: String::new(),
             space,
         };
         let layout = mm.space.layout().clone();
@@ -141,6 +153,10 @@ impl MemoryManager {
             brk: self.brk,
             mmap_top: self.mmap_top,
             as_limit: self.as_limit,
+            args: self.args,
+            env: self.env,
+            auxv: self.auxv.clone(),
+            exe: self.exe.clone(),
         }
     }
 

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The inodes of procfs: files, links and directories whose contents are computed when they are
+//! read, from the sentry's own state.
+
+use std::sync::{Arc, Mutex};
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use crate::fsimpl::synthetic::{dir_stat, ListDir};
+use crate::kernel::lock;
+use crate::vfs::{FileOps, Inode};
+
+/// Computes a file's contents.
+pub type Gen = Arc<dyn Fn() -> Result<Vec<u8>, Errno> + Send + Sync>;
+/// Accepts a write to a file.
+pub type Put = Arc<dyn Fn(&[u8]) -> Result<(), Errno> + Send + Sync>;
+/// Lists a directory: (name, ino, d_type).
+pub type List = Arc<dyn Fn() -> Vec<(Vec<u8>, u64, u8)> + Send + Sync>;
+/// Looks a name up in a directory.
+pub type Lookup = Arc<dyn Fn(&[u8]) -> Result<Arc<dyn Inode>, Errno> + Send + Sync>;
+
+/// A generated file.
+pub struct GenFile {
+    pub dev: u64,
+    pub ino: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gen: Gen,
+    pub put: Option<Put>,
+}
+
+impl GenFile {
+    /// A read-only file.
+    pub fn ro(dev: u64, ino: u64, gen: Gen) -> Arc<dyn Inode> {
+        Arc::new(GenFile { dev, ino, mode: S_IFREG | 0o444, uid: 0, gen, put: None })
+    }
+
+    /// A file root may write.
+    pub fn rw(dev: u64, ino: u64, gen: Gen, put: Put) -> Arc<dyn Inode> {
+        Arc::new(GenFile { dev, ino, mode: S_IFREG | 0o644, uid: 0, gen, put: Some(put) })
+    }
+}
+
+impl Inode for GenFile {
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(Stat {
+            st_dev: self.dev,
+            st_ino: self.ino,
+            st_nlink: 1,
+            st_mode: self.mode,
+            st_uid: self.uid,
+            st_blksize: 1024,
+            ..Default::default()
+        })
+    }
+
+    fn open(&self, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+        let write = matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR);
+        if write && self.put.is_none() {
+            return Err(Errno::EACCES);
+        }
+        let data = if flags & O_ACCMODE == O_WRONLY { Vec::new() } else { (self.gen)()? };
+        Ok(Box::new(GenOpen { stat: self.stat()?, data, put: self.put.clone(), written: Mutex::new(Vec::new()) }))
+    }
+
+    fn setattr(&self, a: &crate::vfs::inode::SetAttr) -> Result<(), Errno> {
+        // Truncation on open(O_TRUNC) of a writable file is accepted; nothing else changes.
+        if self.put.is_some() && a.mode.is_none() && a.uid.is_none() && a.gid.is_none() {
+            return Ok(());
+        }
+        Err(Errno::EPERM)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// An open generated file: contents captured at open, writes passed on as they come.
+struct GenOpen {
+    stat: Stat,
+    data: Vec<u8>,
+    put: Option<Put>,
+    written: Mutex<Vec<u8>>,
+}
+
+impl FileOps for GenOpen {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        let start = (offset as usize).min(self.data.len());
+        let n = buf.len().min(self.data.len() - start);
+        buf[..n].copy_from_slice(&self.data[start..start + n]);
+        Ok(n)
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        let put = self.put.as_ref().ok_or(Errno::EACCES)?;
+        let mut w = lock(&self.written);
+        if offset == 0 {
+            w.clear();
+        }
+        w.extend_from_slice(buf);
+        put(&w)?;
+        Ok(buf.len())
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        let mut st = self.stat;
+        st.st_size = 0;
+        Ok(st)
+    }
+}
+
+/// A generated symlink.
+pub struct GenLink {
+    pub dev: u64,
+    pub ino: u64,
+    pub target: Gen,
+}
+
+impl GenLink {
+    /// A link whose target is computed when read.
+    pub fn new(dev: u64, ino: u64, target: Gen) -> Arc<dyn Inode> {
+        Arc::new(GenLink { dev, ino, target })
+    }
+}
+
+impl Inode for GenLink {
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(Stat {
+            st_dev: self.dev,
+            st_ino: self.ino,
+            st_nlink: 1,
+            st_mode: S_IFLNK | 0o777,
+            st_blksize: 1024,
+            ..Default::default()
+        })
+    }
+
+    fn open(&self, _flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+        Err(Errno::ELOOP)
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        (self.target)()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// A generated directory.
+pub struct GenDir {
+    pub dev: u64,
+    pub ino: u64,
+    pub list: List,
+    pub lookup: Lookup,
+}
+
+impl GenDir {
+    /// A directory listing `list` and resolving names with `lookup`.
+    pub fn new(dev: u64, ino: u64, list: List, lookup: Lookup) -> Arc<dyn Inode> {
+        Arc::new(GenDir { dev, ino, list, lookup })
+    }
+}
+
+impl Inode for GenDir {
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(dir_stat(self.dev, self.ino))
+    }
+
+    fn open(&self, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+        if matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR) {
+            return Err(Errno::EISDIR);
+        }
+        let mut list = vec![(self.ino, DT_DIR, b".".to_vec()), (self.ino, DT_DIR, b"..".to_vec())];
+        for (name, ino, t) in (self.list)() {
+            list.push((ino, t, name));
+        }
+        Ok(Box::new(ListDir { stat: dir_stat(self.dev, self.ino), list }))
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+        (self.lookup)(name)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// A directory of fixed, named children built lazily: `(name, maker)`.
+pub fn fixed_dir(dev: u64, ino: u64, children: Vec<(&'static str, Arc<dyn Fn() -> Arc<dyn Inode> + Send + Sync>)>) -> Arc<dyn Inode> {
+    let children = Arc::new(children);
+    let c2 = children.clone();
+    GenDir::new(
+        dev,
+        ino,
+        Arc::new(move || {
+            children
+                .iter()
+                .map(|(n, make)| {
+                    let i = make();
+                    let st = i.stat().unwrap_or_default();
+                    (n.as_bytes().to_vec(), st.st_ino, crate::vfs::dtype_of(st.st_mode))
+                })
+                .collect()
+        }),
+        Arc::new(move |name| c2.iter().find(|(n, _)| n.as_bytes() == name).map(|(_, make)| make()).ok_or(Errno::ENOENT)),
+    )
+}

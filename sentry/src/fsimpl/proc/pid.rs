@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: Apache-2.0
+//! /proc/[pid] and /proc/[pid]/task/[tid].
+
+use std::sync::Arc;
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::nodes::{fixed_dir, Gen, GenDir, GenFile, GenLink};
+use super::{kernel, text};
+use crate::kernel::tree::TaskShared;
+use crate::kernel::{lock, TaskInfo};
+use crate::mm::Backing;
+use crate::vfs::Inode;
+
+/// Inode number of entry `kind` of process `pid`.
+pub fn ino(pid: i32, kind: u64) -> u64 {
+    ((pid as u64) << 16) | kind | 0x1_0000_0000
+}
+
+type Maker = Arc<dyn Fn() -> Arc<dyn Inode> + Send + Sync>;
+
+/// A thread of the process (the leader while it lives) and what it published.
+fn task_of(pid: i32, tid: Option<i32>) -> Result<(Arc<TaskShared>, TaskInfo), Errno> {
+    let k = kernel()?;
+    let t = match tid {
+        Some(tid) => lock(&k.tree).threads.get(&tid).cloned(),
+        None => {
+            let tree = lock(&k.tree);
+            let p = tree.procs.get(&pid).ok_or(Errno::ESRCH)?;
+            let tasks = lock(&p.tg.tasks);
+            tasks.iter().find(|t| t.tid == pid).or(tasks.first()).cloned()
+        }
+    }
+    .ok_or(Errno::ESRCH)?;
+    let info = lock(&t.info).clone().ok_or(Errno::ESRCH)?;
+    Ok((t, info))
+}
+
+fn gen(dev: u64, pid: i32, kind: u64, f: impl Fn() -> Result<Vec<u8>, Errno> + Send + Sync + 'static) -> Maker {
+    let g: Gen = Arc::new(f);
+    Arc::new(move || GenFile::ro(dev, ino(pid, kind), g.clone()))
+}
+
+fn link(dev: u64, pid: i32, kind: u64, f: impl Fn() -> Result<Vec<u8>, Errno> + Send + Sync + 'static) -> Maker {
+    let g: Gen = Arc::new(f);
+    Arc::new(move || GenLink::new(dev, ino(pid, kind), g.clone()))
+}
+
+fn comm_str(c: &[u8; 16]) -> String {
+    String::from_utf8_lossy(&c[..c.iter().position(|b| *b == 0).unwrap_or(16)]).into_owned()
+}
+
+fn state_char(pid: i32, t: &TaskShared) -> char {
+    let Ok(k) = kernel() else { return 'R' };
+    let tree = lock(&k.tree);
+    if tree.procs.get(&pid).is_some_and(|p| p.zombie.is_some()) {
+        return 'Z';
+    }
+    drop(tree);
+    if lock(&t.tg.stopped).is_some() {
+        return 'T';
+    }
+    t.state()
+}
+
+fn read_user(info: &TaskInfo, range: (u64, u64)) -> Vec<u8> {
+    let (a, b) = range;
+    if b <= a || b - a > (1 << 20) {
+        return Vec::new();
+    }
+    let mut buf = vec![0u8; (b - a) as usize];
+    match lock(&info.mm).copy_in(a, &mut buf) {
+        Ok(()) => buf,
+        Err(_) => Vec::new(),
+    }
+}
+
+fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
+    let k = kernel()?;
+    let (t, info) = task_of(pid, tid)?;
+    let (ppid, pgid, sid) = {
+        let tree = lock(&k.tree);
+        let p = tree.procs.get(&pid).ok_or(Errno::ESRCH)?;
+        (p.parent, p.pgid, p.sid)
+    };
+    let mm = lock(&info.mm);
+    let vsize: u64 = mm.vmas().filter(|v| !matches!(v.backing, Backing::Reserved(_))).map(|v| v.end - v.start).sum();
+    let threads = lock(&t.tg.tasks).len();
+    let cpu = crate::kernel::timer::cpu_time(info.host_pid);
+    let ticks = cpu.as_millis() / 10;
+    let start = t.start.saturating_duration_since(k.boot).as_millis() / 10;
+    let nice = k.nice_of(t.tid);
+    let (pend, blocked) = (lock(&t.pending).set | lock(&t.tg.pending).set, *lock(&t.sigmask));
+    let sh = t.tg.sighand();
+    let acts = lock(&sh).actions;
+    let (mut ign, mut cgt) = (0u64, 0u64);
+    for (i, a) in acts.iter().enumerate() {
+        match a.handler {
+            SIG_DFL => {}
+            SIG_IGN => ign |= 1 << i,
+            _ => cgt |= 1 << i,
+        }
+    }
+    let (astart, aend) = mm.args;
+    let (estart, eend) = mm.env;
+    let f: Vec<String> = vec![
+        tid.unwrap_or(pid).to_string(),
+        format!("({})", comm_str(&info.comm)),
+        state_char(pid, &t).to_string(),
+        ppid.to_string(),
+        pgid.to_string(),
+        sid.to_string(),
+        "0".into(),  // tty_nr
+        "-1".into(), // tpgid
+        "4194560".into(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        ticks.to_string(), // utime
+        "0".into(),        // stime
+        "0".into(),
+        "0".into(),
+        (20 + nice).to_string(),
+        nice.to_string(),
+        threads.to_string(),
+        "0".into(),
+        start.to_string(),
+        vsize.to_string(),
+        "0".into(), // rss
+        u64::MAX.to_string(),
+        "0".into(),
+        "0".into(),
+        crate::mm::STACK_TOP.to_string(),
+        "0".into(),
+        "0".into(),
+        pend.to_string(),
+        blocked.to_string(),
+        ign.to_string(),
+        cgt.to_string(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        "17".into(),
+        crate::host::current_cpu().to_string(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        mm.brk_start.to_string(),
+        mm.brk_start.to_string(),
+        mm.brk.to_string(),
+        astart.to_string(),
+        aend.to_string(),
+        estart.to_string(),
+        eend.to_string(),
+        "0".into(),
+    ];
+    let s = f.join(" ") + "\n";
+    text(s)
+}
+
+fn status(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
+    let k = kernel()?;
+    let (t, info) = task_of(pid, tid)?;
+    let ppid = lock(&k.tree).procs.get(&pid).map(|p| p.parent).unwrap_or(0);
+    let mm = lock(&info.mm);
+    let vsize: u64 = mm.vmas().filter(|v| !matches!(v.backing, Backing::Reserved(_))).map(|v| v.end - v.start).sum();
+    let (u, g) = (info.creds.uid, info.creds.gid);
+    let groups: Vec<String> = info.creds.groups.iter().map(|g| g.to_string()).collect();
+    let sh = t.tg.sighand();
+    let acts = lock(&sh).actions;
+    let (mut ign, mut cgt) = (0u64, 0u64);
+    for (i, a) in acts.iter().enumerate() {
+        match a.handler {
+            SIG_DFL => {}
+            SIG_IGN => ign |= 1 << i,
+            _ => cgt |= 1 << i,
+        }
+    }
+    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let st = state_char(pid, &t);
+    let state = match st {
+        'R' => "R (running)",
+        'S' => "S (sleeping)",
+        'T' => "T (stopped)",
+        'Z' => "Z (zombie)",
+        _ => "S (sleeping)",
+    };
+    let s = format!(
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\n\
+Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\n\
+VmPeak:\t{} kB\nVmSize:\t{} kB\nVmLck:\t0 kB\nVmRSS:\t0 kB\nRssAnon:\t0 kB\nRssFile:\t0 kB\nVmData:\t0 kB\nVmStk:\t132 kB\nVmExe:\t0 kB\nVmLib:\t0 kB\nVmSwap:\t0 kB\n\
+Threads:\t{}\nSigQ:\t0/63459\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n\
+CapInh:\t0000000000000000\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n\
+NoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+        comm_str(&info.comm),
+        lock(&info.fs).umask,
+        state,
+        pid,
+        tid.unwrap_or(pid),
+        ppid,
+        u.0,
+        u.1,
+        u.2,
+        info.creds.fsuid,
+        g.0,
+        g.1,
+        g.2,
+        info.creds.fsgid,
+        groups.join(" "),
+        vsize / 1024,
+        vsize / 1024,
+        lock(&t.tg.tasks).len(),
+        lock(&t.pending).set,
+        lock(&t.tg.pending).set,
+        *lock(&t.sigmask),
+        ign,
+        cgt,
+        info.creds.caps_permitted,
+        info.creds.caps,
+        (1u64 << ncpu) - 1,
+        ncpu - 1,
+    );
+    text(s)
+}
+
+fn maps(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
+    let (_, info) = task_of(pid, tid)?;
+    let mm = lock(&info.mm);
+    let mut s = String::new();
+    for v in mm.vmas() {
+        let (name, offset, dev, inode) = match &v.backing {
+            Backing::Reserved("[stub]") => continue,
+            Backing::Reserved(n) => (n.to_string(), 0, 0, 0),
+            Backing::Vdso => ("[vdso]".to_string(), 0, 0, 0),
+            Backing::Anon => (v.name.unwrap_or("").to_string(), 0, 0, 0),
+            Backing::File { file, offset } => {
+                let st = file.ops.stat().unwrap_or_default();
+                (file.path.clone(), *offset, st.st_dev, st.st_ino)
+            }
+        };
+        let prot = |b: u32, c: char| if v.prot & b != 0 { c } else { '-' };
+        let (maj, min) = dev_split(dev);
+        let line = format!(
+            "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {}",
+            v.start,
+            v.end,
+            prot(PROT_READ, 'r'),
+            prot(PROT_WRITE, 'w'),
+            prot(PROT_EXEC, 'x'),
+            if v.shared { 's' } else { 'p' },
+            offset,
+            maj,
+            min,
+            inode
+        );
+        if name.is_empty() {
+            s.push_str(&line);
+            s.push('\n');
+        } else {
+            s.push_str(&format!("{line:<72} {name}\n"));
+        }
+    }
+    text(s)
+}
+
+fn limits(pid: i32) -> Result<Vec<u8>, Errno> {
+    let (_, info) = task_of(pid, None)?;
+    let l = *lock(&info.limits);
+    let names = [
+        ("Max cpu time", "seconds"),
+        ("Max file size", "bytes"),
+        ("Max data size", "bytes"),
+        ("Max stack size", "bytes"),
+        ("Max core file size", "bytes"),
+        ("Max resident set", "bytes"),
+        ("Max processes", "processes"),
+        ("Max open files", "files"),
+        ("Max locked memory", "bytes"),
+        ("Max address space", "bytes"),
+        ("Max file locks", "locks"),
+        ("Max pending signals", "signals"),
+        ("Max msgqueue size", "bytes"),
+        ("Max nice priority", ""),
+        ("Max realtime priority", ""),
+        ("Max realtime timeout", "us"),
+    ];
+    let v = |x: u64| if x == RLIM_INFINITY { "unlimited".to_string() } else { x.to_string() };
+    let mut s = format!("{:<25} {:<20} {:<20} {:<10}\n", "Limit", "Soft Limit", "Hard Limit", "Units");
+    for (i, (n, u)) in names.iter().enumerate() {
+        s.push_str(&format!("{:<25} {:<20} {:<20} {:<10}\n", n, v(l[i].rlim_cur), v(l[i].rlim_max), u));
+    }
+    text(s)
+}
+
+fn mounts() -> Result<Vec<u8>, Errno> {
+    let k = kernel()?;
+    let list = k.mounts.read().unwrap_or_else(|e| e.into_inner()).list();
+    let mut s = String::new();
+    for m in list {
+        let src = if m.source.is_empty() { m.fs.name().to_string() } else { m.source.clone() };
+        s.push_str(&format!("{} {} {} {} 0 0\n", src, m.point, m.fs.name(), if m.read_only() { "ro" } else { "rw" }));
+    }
+    text(s)
+}
+
+fn mountinfo() -> Result<Vec<u8>, Errno> {
+    let k = kernel()?;
+    let list = k.mounts.read().unwrap_or_else(|e| e.into_inner()).list();
+    let mut s = String::new();
+    for m in list {
+        let src = if m.source.is_empty() { m.fs.name().to_string() } else { m.source.clone() };
+        let parent = if m.point == "/" { m.id } else { 1 };
+        s.push_str(&format!(
+            "{} {} 0:{} / {} {},relatime - {} {} {}\n",
+            m.id,
+            parent,
+            m.id,
+            m.point,
+            if m.read_only() { "ro" } else { "rw" },
+            m.fs.name(),
+            src,
+            if m.read_only() { "ro" } else { "rw" }
+        ));
+    }
+    text(s)
+}
+
+fn fd_target(info: &TaskInfo, fd: i32) -> Result<Vec<u8>, Errno> {
+    let f = lock(&info.fds).file(fd).map_err(|_| Errno::ENOENT)?;
+    let st = f.ops.stat().unwrap_or_default();
+    let p = match st.st_mode & S_IFMT {
+        S_IFIFO if f.path.starts_with("pipe") => format!("pipe:[{}]", st.st_ino),
+        S_IFSOCK => format!("socket:[{}]", st.st_ino),
+        _ => f.path.clone(),
+    };
+    Ok(p.into_bytes())
+}
+
+fn fd_dir(dev: u64, pid: i32, tid: Option<i32>, info_dir: bool) -> Arc<dyn Inode> {
+    let kind = if info_dir { 0x30 } else { 0x20 };
+    GenDir::new(
+        dev,
+        ino(pid, kind),
+        Arc::new(move || {
+            let Ok((_, info)) = task_of(pid, tid) else { return Vec::new() };
+            let fds: Vec<i32> = lock(&info.fds).iter().map(|(fd, _)| fd).collect();
+            fds.into_iter()
+                .map(|fd| (fd.to_string().into_bytes(), ino(pid, 0x1000 + fd as u64), if info_dir { DT_REG } else { DT_LNK }))
+                .collect()
+        }),
+        Arc::new(move |name| {
+            let fd: i32 = std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()).ok_or(Errno::ENOENT)?;
+            let (_, info) = task_of(pid, tid)?;
+            lock(&info.fds).file(fd).map_err(|_| Errno::ENOENT)?;
+            let i = ino(pid, 0x1000 + fd as u64);
+            if info_dir {
+                Ok(GenFile::ro(dev, i, Arc::new(move || {
+                    let (_, info) = task_of(pid, tid)?;
+                    let e = lock(&info.fds).get(fd).map_err(|_| Errno::ENOENT)?.clone();
+                    let pos = *e.file.pos.lock().unwrap_or_else(|x| x.into_inner());
+                    let flags = e.file.flags() | if e.cloexec { O_CLOEXEC } else { 0 };
+                    let ino = e.file.ops.stat().map(|s| s.st_ino).unwrap_or(0);
+                    text(format!("pos:\t{pos}\nflags:\t{flags:07o}\nmnt_id:\t0\nino:\t{ino}\n"))
+                })))
+            } else {
+                Ok(GenLink::new(dev, i, Arc::new(move || {
+                    let (_, info) = task_of(pid, tid)?;
+                    fd_target(&info, fd)
+                })))
+            }
+        }),
+    )
+}
+
+fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
+    vec![
+        ("stat", gen(dev, pid, 1, move || stat_line(pid, tid))),
+        ("status", gen(dev, pid, 2, move || status(pid, tid))),
+        ("statm", gen(dev, pid, 3, move || {
+            let (_, info) = task_of(pid, tid)?;
+            let mm = lock(&info.mm);
+            let pages: u64 = mm.vmas().filter(|v| !matches!(v.backing, Backing::Reserved(_))).map(|v| (v.end - v.start) / 4096).sum();
+            text(format!("{pages} 0 0 0 0 0 0\n"))
+        })),
+        ("cmdline", gen(dev, pid, 4, move || {
+            let (_, info) = task_of(pid, tid)?;
+            let r = lock(&info.mm).args;
+            Ok(read_user(&info, r))
+        })),
+        ("environ", gen(dev, pid, 5, move || {
+            let (_, info) = task_of(pid, tid)?;
+            let r = lock(&info.mm).env;
+            Ok(read_user(&info, r))
+        })),
+        ("comm", gen(dev, pid, 6, move || {
+            let (_, info) = task_of(pid, tid)?;
+            text(format!("{}\n", comm_str(&info.comm)))
+        })),
+        ("maps", gen(dev, pid, 7, move || maps(pid, tid))),
+        ("smaps_rollup", gen(dev, pid, 8, move || {
+            let (_, info) = task_of(pid, tid)?;
+            let mm = lock(&info.mm);
+            let size: u64 = mm.vmas().filter(|v| !matches!(v.backing, Backing::Reserved(_))).map(|v| v.end - v.start).sum();
+            text(format!("00000000-ffffffff ---p 00000000 00:00 0 [rollup]\nRss:\t0 kB\nPss:\t0 kB\nSize:\t{} kB\n", size / 1024))
+        })),
+        ("auxv", gen(dev, pid, 9, move || {
+            let (_, info) = task_of(pid, tid)?;
+            let a = lock(&info.mm).auxv.clone();
+            Ok(a.iter().flat_map(|(k, v)| [k.to_le_bytes(), v.to_le_bytes()].concat()).collect())
+        })),
+        ("limits", gen(dev, pid, 10, move || limits(pid))),
+        ("mounts", gen(dev, pid, 11, mounts)),
+        ("mountinfo", gen(dev, pid, 12, mountinfo)),
+        ("cgroup", gen(dev, pid, 13, || text("0::/\n".into()))),
+        ("oom_score_adj", gen(dev, pid, 14, || text("0\n".into()))),
+        ("oom_score", gen(dev, pid, 15, || text("0\n".into()))),
+        ("loginuid", gen(dev, pid, 16, || text("4294967295\n".into()))),
+        ("wchan", gen(dev, pid, 17, || text("0".into()))),
+        ("exe", link(dev, pid, 18, move || {
+            let (_, info) = task_of(pid, tid)?;
+            let e = lock(&info.mm).exe.clone();
+            Ok(e.into_bytes())
+        })),
+        ("cwd", link(dev, pid, 19, move || {
+            let (_, info) = task_of(pid, tid)?;
+            let c = lock(&info.fs).cwd.clone();
+            Ok(c.into_bytes())
+        })),
+        ("root", link(dev, pid, 20, || Ok(b"/".to_vec()))),
+        ("fd", Arc::new(move || fd_dir(dev, pid, tid, false))),
+        ("fdinfo", Arc::new(move || fd_dir(dev, pid, tid, true))),
+        ("ns", Arc::new(move || {
+            let l = |n: &'static str, id: u64, k: u64| -> (&'static str, Maker) {
+                (n, link(dev, pid, 0x40 + k, move || Ok(format!("{n}:[{id}]").into_bytes())))
+            };
+            fixed_dir(dev, ino(pid, 0x3f), vec![
+                l("pid", 4026531836, 0),
+                l("mnt", 4026531841, 1),
+                l("net", 4026531840, 2),
+                l("uts", 4026531838, 3),
+                l("ipc", 4026531839, 4),
+                l("user", 4026531837, 5),
+                l("cgroup", 4026531835, 6),
+            ])
+        })),
+    ]
+}
+
+/// /proc/[pid].
+pub fn process_dir(dev: u64, pid: i32) -> Arc<dyn Inode> {
+    let mut e = entries(dev, pid, None);
+    e.push(("task", Arc::new(move || {
+        GenDir::new(
+            dev,
+            ino(pid, 0x50),
+            Arc::new(move || {
+                let Ok(k) = kernel() else { return Vec::new() };
+                let tree = lock(&k.tree);
+                let Some(p) = tree.procs.get(&pid) else { return Vec::new() };
+                let tids: Vec<i32> = lock(&p.tg.tasks).iter().map(|t| t.tid).collect();
+                tids.into_iter().map(|t| (t.to_string().into_bytes(), ino(t, 0), DT_DIR)).collect()
+            }),
+            Arc::new(move |name| {
+                let tid: i32 = std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()).ok_or(Errno::ENOENT)?;
+                let k = kernel()?;
+                let ok = lock(&k.tree).threads.get(&tid).is_some_and(|t| t.tg.tgid == pid);
+                if ok {
+                    Ok(thread_dir(dev, pid, tid))
+                } else {
+                    Err(Errno::ENOENT)
+                }
+            }),
+        )
+    })));
+    fixed_dir(dev, ino(pid, 0), e)
+}
+
+/// /proc/[pid]/task/[tid].
+pub fn thread_dir(dev: u64, tgid: i32, tid: i32) -> Arc<dyn Inode> {
+    fixed_dir(dev, ino(tid, 0), entries(dev, tgid, Some(tid)))
+}
