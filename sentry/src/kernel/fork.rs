@@ -188,6 +188,9 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         tree.threads.insert(tid, shared.clone());
         lock(&tg.tasks).push(shared.clone());
         if f & CLONE_THREAD == 0 {
+            *lock(&tg.leader) = Some(shared.clone());
+        }
+        if f & CLONE_THREAD == 0 {
             let me = t.tgid();
             let (parent, pgid, sid, uid) = match tree.procs.get(&me) {
                 Some(p) => (
@@ -224,6 +227,15 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
             }
         }
     }
+    *lock(&shared.info) = Some(super::TaskInfo {
+        mm: mm.clone(),
+        fds: fds.clone(),
+        fs: fs.clone(),
+        limits: limits.clone(),
+        comm: t.comm,
+        creds: t.creds.clone(),
+        host_pid: if f & CLONE_VM != 0 { t.ctx.host_process() } else { 0 },
+    });
     let child = ChildSpec {
         tid,
         shared,

@@ -424,6 +424,7 @@ impl Task {
             }
             tree.threads.insert(tid, shared.clone());
             lock(&tg.tasks).push(shared.clone());
+            *lock(&tg.leader) = Some(shared.clone());
             tree.procs.insert(
                 tid,
                 tree::Proc {

@@ -189,7 +189,8 @@ pub fn deliver(t: &mut Task) {
                     return;
                 }
                 if act.flags & SA_RESETHAND != 0 {
-                    lock(&sighand).actions[sig as usize - 1] = KernelSigaction::default();
+                    // SA_ONESHOT: only the handler goes back to the default; flags stay.
+                    lock(&sighand).actions[sig as usize - 1].handler = SIG_DFL;
                 }
                 return;
             }

@@ -108,6 +108,8 @@ pub struct ThreadGroup {
     pub stopped: Mutex<Option<i32>>,
     /// Its live threads.
     pub tasks: Mutex<Vec<Arc<TaskShared>>>,
+    /// Its first thread, kept after it exits (a zombie's /proc entry still shows it).
+    pub leader: Mutex<Option<Arc<TaskShared>>>,
 }
 
 impl ThreadGroup {
@@ -123,6 +125,7 @@ impl ThreadGroup {
             exit_status: Mutex::new(None),
             stopped: Mutex::new(None),
             tasks: Mutex::new(Vec::new()),
+            leader: Mutex::new(None),
         })
     }
 

@@ -13,6 +13,12 @@ use crate::kernel::{lock, TaskInfo};
 use crate::mm::Backing;
 use crate::vfs::Inode;
 
+/// oom_score_adj values by pid (the sandbox has no OOM killer of its own; the value is kept).
+fn oom_adj() -> &'static std::sync::Mutex<std::collections::HashMap<i32, i32>> {
+    static M: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<i32, i32>>> = std::sync::OnceLock::new();
+    M.get_or_init(Default::default)
+}
+
 /// Inode number of entry `kind` of process `pid`.
 pub fn ino(pid: i32, kind: u64) -> u64 {
     ((pid as u64) << 16) | kind | 0x1_0000_0000
@@ -29,7 +35,7 @@ fn task_of(pid: i32, tid: Option<i32>) -> Result<(Arc<TaskShared>, TaskInfo), Er
             let tree = lock(&k.tree);
             let p = tree.procs.get(&pid).ok_or(Errno::ESRCH)?;
             let tasks = lock(&p.tg.tasks);
-            tasks.iter().find(|t| t.tid == pid).or(tasks.first()).cloned()
+            tasks.iter().find(|t| t.tid == pid).or(tasks.first()).cloned().or_else(|| lock(&p.tg.leader).clone())
         }
     }
     .ok_or(Errno::ESRCH)?;
@@ -416,7 +422,21 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
         ("mounts", gen(dev, pid, 11, mounts)),
         ("mountinfo", gen(dev, pid, 12, mountinfo)),
         ("cgroup", gen(dev, pid, 13, || text("0::/\n".into()))),
-        ("oom_score_adj", gen(dev, pid, 14, || text("0\n".into()))),
+        ("oom_score_adj", Arc::new(move || {
+            GenFile::rw(
+                dev,
+                ino(pid, 14),
+                Arc::new(move || text(format!("{}\n", lock(oom_adj()).get(&pid).copied().unwrap_or(0)))),
+                Arc::new(move |v: &[u8]| {
+                    let n: i32 = std::str::from_utf8(v).ok().and_then(|s| s.trim().parse().ok()).ok_or(Errno::EINVAL)?;
+                    if !(-1000..=1000).contains(&n) {
+                        return Err(Errno::EINVAL);
+                    }
+                    lock(oom_adj()).insert(pid, n);
+                    Ok(())
+                }),
+            )
+        })),
         ("oom_score", gen(dev, pid, 15, || text("0\n".into()))),
         ("loginuid", gen(dev, pid, 16, || text("4294967295\n".into()))),
         ("wchan", gen(dev, pid, 17, || text("0".into()))),
