@@ -77,6 +77,7 @@ pub(super) fn do_exit(mut t: Task) {
 fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
     let tgid = tg.tgid;
     let mut notify: Vec<(Arc<ThreadGroup>, Option<Siginfo>)> = Vec::new();
+    let mut pdeath = Vec::new();
     let init_gone;
     {
         let mut tree = lock(&k.tree);
@@ -92,6 +93,12 @@ fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
         for c in children {
             if let Some(cp) = tree.procs.get_mut(&c) {
                 cp.parent = reaper;
+                for task in lock(&cp.tg.tasks).iter() {
+                    let sig = *lock(&task.pdeath);
+                    if sig > 0 {
+                        pdeath.push((task.clone(), sig));
+                    }
+                }
             }
             let vinit = k.virtual_init.load(Ordering::Acquire);
             let dead = tree.procs.get(&c).is_some_and(|cp| cp.zombie.is_some());
@@ -139,6 +146,9 @@ fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
             }
             notify.push((ptg, info));
         }
+    }
+    for (task, sig) in pdeath {
+        super::signal_deliver::send_thread_signal(k, &task, super::signal::kernel_info(sig));
     }
     for (ptg, info) in notify {
         if let Some(info) = info {

@@ -257,6 +257,7 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         },
         comm: t.comm,
         vfork_done: vfork.clone(),
+        no_new_privs: t.no_new_privs,
     };
     spawn(k.clone(), pending, child);
     if let Some(v) = vfork {
@@ -279,6 +280,7 @@ pub struct ChildSpec {
     clear_child_tid: u64,
     comm: [u8; 16],
     vfork_done: Option<Arc<VforkDone>>,
+    no_new_privs: bool,
 }
 
 /// Starts the sentry thread of a new task: it adopts the parked host thread and runs it.
@@ -318,6 +320,8 @@ pub fn spawn(k: Arc<super::Kernel>, pending: Box<dyn NewContext>, c: ChildSpec) 
             syscall_return: false,
             pdeath_signal: 0,
             saved_sigmask: None,
+            no_new_privs: c.no_new_privs,
+            keep_caps: false,
         };
         super::run(t);
     });

@@ -360,6 +360,10 @@ pub struct Task {
     pub pdeath_signal: i32,
     /// The mask to restore after a sigsuspend's signal is delivered.
     pub saved_sigmask: Option<signal::SigSet>,
+    /// PR_SET_NO_NEW_PRIVS.
+    pub no_new_privs: bool,
+    /// PR_SET_KEEPCAPS.
+    pub keep_caps: bool,
 }
 
 impl Task {
@@ -466,6 +470,8 @@ impl Task {
             syscall_return: false,
             pdeath_signal: 0,
             saved_sigmask: None,
+            no_new_privs: false,
+            keep_caps: false,
         }
     }
 

@@ -36,6 +36,8 @@ pub struct TaskShared {
     pub info: Mutex<Option<super::TaskInfo>>,
     /// When the task started.
     pub start: std::time::Instant,
+    /// PR_SET_PDEATHSIG: the signal this task gets when its parent dies.
+    pub pdeath: Mutex<i32>,
     /// 'R' running or 'S' sleeping in the sentry (/proc/[pid]/stat).
     pub run_state: std::sync::atomic::AtomicU8,
 }
@@ -55,6 +57,7 @@ impl TaskShared {
             info: Mutex::new(None),
             start: std::time::Instant::now(),
             run_state: std::sync::atomic::AtomicU8::new(b'R'),
+            pdeath: Mutex::new(0),
         })
     }
 
@@ -108,6 +111,8 @@ pub struct ThreadGroup {
     pub stopped: Mutex<Option<i32>>,
     /// Its live threads.
     pub tasks: Mutex<Vec<Arc<TaskShared>>>,
+    /// PR_SET_DUMPABLE.
+    pub dumpable: std::sync::atomic::AtomicU8,
     /// Its first thread, kept after it exits (a zombie's /proc entry still shows it).
     pub leader: Mutex<Option<Arc<TaskShared>>>,
 }
@@ -126,6 +131,7 @@ impl ThreadGroup {
             stopped: Mutex::new(None),
             tasks: Mutex::new(Vec::new()),
             leader: Mutex::new(None),
+            dumpable: std::sync::atomic::AtomicU8::new(1),
         })
     }
 

@@ -121,6 +121,10 @@ pub trait Context: Send {
     fn host_process(&self) -> i32 {
         0
     }
+    /// The host thread behind this context (its CPU clock is the thread's CPU time), or 0.
+    fn host_thread(&self) -> i32 {
+        0
+    }
 
     /// Maps `[addr, addr+len)` exactly (MAP_FIXED), anonymous or from `file`.
     fn map(

@@ -11,6 +11,7 @@ mod sys_cred;
 mod sys_file;
 mod sys_futex;
 mod sys_mm;
+mod sys_pidfd;
 mod sys_poll;
 mod sys_process;
 mod sys_sched;

@@ -289,17 +289,33 @@ pub fn sys_sched_getaffinity(t: &mut Task) -> SysResult {
     Ok(need as u64)
 }
 
-/// Implements prctl(2) for the options the foundation needs.
+/// Implements prctl(2).
 pub fn sys_prctl(t: &mut Task) -> SysResult {
     const PR_SET_PDEATHSIG: u64 = 1;
     const PR_GET_PDEATHSIG: u64 = 2;
     const PR_GET_DUMPABLE: u64 = 3;
     const PR_SET_DUMPABLE: u64 = 4;
+    const PR_GET_KEEPCAPS: u64 = 7;
+    const PR_SET_KEEPCAPS: u64 = 8;
+    const PR_GET_TIMING: u64 = 13;
     const PR_SET_NAME: u64 = 15;
     const PR_GET_NAME: u64 = 16;
+    const PR_GET_SECCOMP: u64 = 21;
+    const PR_SET_SECCOMP: u64 = 22;
+    const PR_CAPBSET_READ: u64 = 23;
+    const PR_CAPBSET_DROP: u64 = 24;
+    const PR_GET_TIMERSLACK: u64 = 30;
+    const PR_SET_TIMERSLACK: u64 = 29;
+    const PR_SET_CHILD_SUBREAPER: u64 = 36;
+    const PR_GET_CHILD_SUBREAPER: u64 = 37;
     const PR_SET_NO_NEW_PRIVS: u64 = 38;
     const PR_GET_NO_NEW_PRIVS: u64 = 39;
-    let (opt, a2) = (t.arg(0), t.arg(1));
+    const PR_GET_TID_ADDRESS: u64 = 40;
+    const PR_SET_THP_DISABLE: u64 = 41;
+    const PR_GET_THP_DISABLE: u64 = 42;
+    const PR_CAP_AMBIENT: u64 = 47;
+    const PR_SET_VMA: u64 = 0x5356_4d41;
+    let (opt, a2, a3) = (t.arg(0), t.arg(1), t.arg(2));
     match opt {
         PR_SET_NAME => {
             let mut name = [0u8; 16];
@@ -307,18 +323,81 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
             let n = s.len().min(15);
             name[..n].copy_from_slice(&s[..n]);
             t.comm = name;
+            t.publish();
             Ok(0)
         }
         PR_GET_NAME => {
             let comm = t.comm;
             t.copy_out(a2, &comm).map(|_| 0)
         }
-        PR_GET_DUMPABLE => Ok(1),
-        PR_SET_DUMPABLE if a2 <= 1 => Ok(0),
-        PR_SET_NO_NEW_PRIVS if a2 == 1 => Ok(0),
-        PR_GET_NO_NEW_PRIVS => Ok(0),
-        PR_SET_PDEATHSIG if a2 <= 64 => Ok(0),
-        PR_GET_PDEATHSIG => t.write_val(a2, &0i32).map(|_| 0),
+        PR_GET_DUMPABLE => Ok(u64::from(t.shared.tg.dumpable.load(std::sync::atomic::Ordering::Relaxed))),
+        PR_SET_DUMPABLE if a2 <= 1 => {
+            t.shared.tg.dumpable.store(a2 as u8, std::sync::atomic::Ordering::Relaxed);
+            Ok(0)
+        }
+        PR_SET_DUMPABLE => Err(Errno::EINVAL),
+        PR_SET_NO_NEW_PRIVS if a2 == 1 && a3 == 0 => {
+            t.no_new_privs = true;
+            Ok(0)
+        }
+        PR_SET_NO_NEW_PRIVS => Err(Errno::EINVAL),
+        PR_GET_NO_NEW_PRIVS => Ok(u64::from(t.no_new_privs)),
+        PR_SET_PDEATHSIG => {
+            if a2 > 64 {
+                return Err(Errno::EINVAL);
+            }
+            t.pdeath_signal = a2 as i32;
+            *lock(&t.shared.pdeath) = a2 as i32;
+            Ok(0)
+        }
+        PR_GET_PDEATHSIG => {
+            let v = t.pdeath_signal;
+            t.write_val(a2, &v).map(|_| 0)
+        }
+        PR_SET_CHILD_SUBREAPER => {
+            if let Some(p) = lock(&t.k.tree).procs.get_mut(&t.tgid()) {
+                p.subreaper = a2 != 0;
+            }
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => {
+            let v = lock(&t.k.tree).procs.get(&t.tgid()).map(|p| i32::from(p.subreaper)).unwrap_or(0);
+            t.write_val(a2, &v).map(|_| 0)
+        }
+        PR_GET_KEEPCAPS => Ok(u64::from(t.keep_caps)),
+        PR_SET_KEEPCAPS if a2 <= 1 => {
+            t.keep_caps = a2 == 1;
+            Ok(0)
+        }
+        PR_SET_KEEPCAPS => Err(Errno::EINVAL),
+        PR_CAPBSET_READ => {
+            if a2 > 40 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(1)
+        }
+        PR_CAPBSET_DROP => {
+            if a2 > 40 {
+                return Err(Errno::EINVAL);
+            }
+            if t.creds.caps & (1 << 8) == 0 {
+                return Err(Errno::EPERM); // CAP_SETPCAP
+            }
+            Ok(0)
+        }
+        PR_GET_SECCOMP => Ok(0),
+        PR_SET_SECCOMP => Err(Errno::EINVAL),
+        PR_GET_TIMING => Ok(0),
+        PR_GET_TIMERSLACK => Ok(50_000),
+        PR_SET_TIMERSLACK => Ok(0),
+        PR_GET_TID_ADDRESS => {
+            let v = t.clear_child_tid;
+            t.write_val(a2, &v).map(|_| 0)
+        }
+        PR_SET_THP_DISABLE => Ok(0),
+        PR_GET_THP_DISABLE => Ok(0),
+        PR_CAP_AMBIENT => Err(Errno::EINVAL),
+        PR_SET_VMA => Err(Errno::EINVAL),
         _ => Err(Errno::EINVAL),
     }
 }

@@ -45,9 +45,27 @@ fn now(id: ClockId) -> Result<Timespec, Errno> {
     clock_gettime(id).map(to_abi).map_err(|e| Errno(e as i32))
 }
 
+/// The host clock that counts an application CPU clock: the stub process's or thread's.
+fn app_clock(t: &Task, id: i32) -> Result<ClockId, Errno> {
+    let c = clock(id)?;
+    let raw = match id as u32 {
+        CLOCK_PROCESS_CPUTIME_ID => ((!t.ctx.host_process()) << 3) | 2,
+        CLOCK_THREAD_CPUTIME_ID => ((!t.ctx.host_thread()) << 3) | 6,
+        _ if id < 0 => {
+            if id & 4 != 0 {
+                ((!t.ctx.host_thread()) << 3) | 6
+            } else {
+                ((!t.ctx.host_process()) << 3) | 2
+            }
+        }
+        _ => return Ok(c),
+    };
+    Ok(ClockId::from_raw(raw))
+}
+
 /// Implements clock_gettime(2).
 pub fn sys_clock_gettime(t: &mut Task) -> SysResult {
-    let ts = now(clock(t.arg(0) as i32)?)?;
+    let ts = now(app_clock(t, t.arg(0) as i32)?)?;
     t.write_val(t.arg(1), &ts).map(|_| 0)
 }
 
@@ -171,7 +189,8 @@ pub fn sys_getrusage(t: &mut Task) -> SysResult {
     }
     let mut ru = Rusage::default();
     if who != -1 {
-        let cpu = now(ClockId::CLOCK_PROCESS_CPUTIME_ID)?;
+        let id = if who == 1 { CLOCK_THREAD_CPUTIME_ID } else { CLOCK_PROCESS_CPUTIME_ID };
+        let cpu = now(app_clock(t, id as i32)?)?;
         ru.ru_utime = Timeval {
             tv_sec: cpu.tv_sec,
             tv_usec: cpu.tv_nsec / 1000,

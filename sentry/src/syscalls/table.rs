@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
-    sys_file as f, sys_futex as fx, sys_cred as cr, sys_mm as m, sys_poll as pl, sys_sched as sc, sys_process as p,
+    sys_file as f, sys_futex as fx, sys_cred as cr, sys_mm as m, sys_pidfd as pf, sys_poll as pl, sys_sched as sc, sys_process as p,
     sys_signal as sg, sys_task as tk, sys_time as tm, sys_timer as ti, SysResult,
 };
 use crate::kernel::Task;
@@ -129,7 +129,6 @@ const ROWS: &[Row] = rows! {
     getsid => Full, Some(tk::sys_getsid), "d", "";
     sigaltstack => Full, Some(sg::sys_sigaltstack), "pp", "";
     arch_prctl => Partial, Some(p::sys_arch_prctl), "xp", "ARCH_SET/GET_FS/GS; CPUID faulting refused";
-    prctl => Partial, Some(p::sys_prctl), "dxxxx", "PR_SET/GET_NAME, PR_GET/SET_DUMPABLE, PR_SET_NO_NEW_PRIVS; EINVAL otherwise";
     setrlimit => Partial, Some(p::sys_setrlimit), "dp", "recorded, enforced for RLIMIT_NOFILE, RLIMIT_STACK, RLIMIT_AS";
     gettid => Full, Some(p::sys_gettid), "", "";
     time => Full, Some(tm::sys_time), "p", "";
@@ -271,6 +270,9 @@ const ROWS: &[Row] = rows! {
     timer_gettime => Full, Some(ti::sys_timer_gettime), "dp", "";
     timer_getoverrun => Full, Some(ti::sys_timer_getoverrun), "d", "";
     timer_delete => Full, Some(ti::sys_timer_delete), "d", "";
+    pidfd_open => Partial, Some(pf::sys_pidfd_open), "dx", "poll readiness is rechecked every 10 ms";
+    pidfd_send_signal => Full, Some(pf::sys_pidfd_send_signal), "fdpx", "";
+    prctl => Partial, Some(p::sys_prctl), "dxxxx", "names, dumpable, no_new_privs, pdeathsig, subreaper, keepcaps, capability bounding set reads; others EINVAL";
     close_range => Full, Some(f::sys_close_range), "ffx", "";
 };
 

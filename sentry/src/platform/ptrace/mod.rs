@@ -512,6 +512,10 @@ impl Context for StubThread {
         self.proc.pid.as_raw()
     }
 
+    fn host_thread(&self) -> i32 {
+        self.tid.as_raw()
+    }
+
     fn map(
         &mut self,
         addr: u64,

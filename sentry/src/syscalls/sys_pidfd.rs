@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+//! pidfd_open(2) and pidfd_send_signal(2): file descriptors that refer to a process.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use super::SysResult;
+use crate::kernel::signal::{user_info, SI_QUEUE};
+use crate::kernel::tree::ThreadGroup;
+use crate::kernel::{lock, send_process_signal, Task};
+use crate::vfs::{File, FileOps};
+
+/// A pidfd: readable (POLLIN) once the process has exited.
+struct PidFd {
+    tgid: i32,
+    tg: Weak<ThreadGroup>,
+}
+
+impl FileOps for PidFd {
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(Stat { st_mode: 0o600, st_nlink: 1, st_ino: self.tgid as u64, st_blksize: 4096, ..Default::default() })
+    }
+
+    fn poll_events(&self) -> u32 {
+        match self.tg.upgrade() {
+            Some(tg) if !lock(&tg.tasks).is_empty() => 0,
+            _ => POLLIN | POLLRDNORM,
+        }
+    }
+
+    fn poll_queue(&self) -> Option<&crate::kernel::block::WaitQueue> {
+        // Exits notify the parent's queue, not ours; pollers recheck on their own schedule.
+        None
+    }
+
+    fn polls_host(&self) -> bool {
+        true
+    }
+}
+
+/// pidfds by the id of their file description.
+fn registry() -> &'static Mutex<HashMap<u64, (i32, Weak<ThreadGroup>)>> {
+    static R: OnceLock<Mutex<HashMap<u64, (i32, Weak<ThreadGroup>)>>> = OnceLock::new();
+    R.get_or_init(Default::default)
+}
+
+/// Implements pidfd_open(2).
+pub fn sys_pidfd_open(t: &mut Task) -> SysResult {
+    const PIDFD_NONBLOCK: u32 = O_NONBLOCK;
+    let (pid, flags) = (t.arg(0) as i32, t.arg(1) as u32);
+    if flags & !PIDFD_NONBLOCK != 0 || pid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let tg = {
+        let tree = lock(&t.k.tree);
+        match tree.procs.get(&pid) {
+            Some(p) => p.tg.clone(),
+            None if tree.threads.contains_key(&pid) => return Err(Errno::ENOENT), // not a leader
+            None => return Err(Errno::ESRCH),
+        }
+    };
+    let file = File::new(Box::new(PidFd { tgid: pid, tg: Arc::downgrade(&tg) }), O_RDWR | flags, "anon_inode:[pidfd]");
+    {
+        let mut r = lock(registry());
+        r.retain(|_, (_, w)| w.strong_count() > 0);
+        r.insert(file.id, (pid, Arc::downgrade(&tg)));
+    }
+    let limit = t.rlimit(RLIMIT_NOFILE);
+    t.fds().alloc(file, true, 0, limit).map(|fd| fd as u64)
+}
+
+/// Implements pidfd_send_signal(2).
+pub fn sys_pidfd_send_signal(t: &mut Task) -> SysResult {
+    let (fd, sig, info_addr, flags) = (t.arg(0) as i32, t.arg(1) as i32, t.arg(2), t.arg(3));
+    if flags != 0 || !(0..=NSIG).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    let f = t.file(fd)?;
+    let (pid, tg) = lock(registry()).get(&f.id).cloned().ok_or(Errno::EBADF)?;
+    let tg = tg.upgrade().ok_or(Errno::ESRCH)?;
+    if lock(&tg.tasks).is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    let uid = lock(&t.k.tree).procs.get(&pid).map(|p| p.uid).unwrap_or(0);
+    if t.creds.uid.1 != 0 && t.creds.uid.0 != uid && t.creds.uid.1 != uid {
+        return Err(Errno::EPERM);
+    }
+    let info = if info_addr != 0 {
+        let mut i: Siginfo = t.read_val(info_addr)?;
+        if i.si_signo != sig {
+            return Err(Errno::EINVAL);
+        }
+        if (i.si_code >= 0 || i.si_code == -6) && pid != t.tgid() {
+            return Err(Errno::EPERM);
+        }
+        i.si_signo = sig;
+        i
+    } else {
+        user_info(sig, SI_USER, t.tgid(), t.creds.uid.0)
+    };
+    let _ = SI_QUEUE;
+    if sig != 0 {
+        send_process_signal(&t.k, &tg, info);
+    }
+    Ok(0)
+}
