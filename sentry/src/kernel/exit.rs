@@ -31,6 +31,7 @@ pub(super) fn do_exit(mut t: Task) {
     } else {
         t.exit.unwrap_or(ExitStatus::Code(0))
     };
+    exit_robust_list(&t);
     // CLONE_CHILD_CLEARTID: zero the word and wake a joiner.
     if t.clear_child_tid != 0 {
         let addr = t.clear_child_tid;
@@ -171,4 +172,46 @@ fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
         k.init_cond.notify_all();
     }
     let _ = wait_status(status, false);
+}
+
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+const ROBUST_LIST_LIMIT: usize = 2048;
+
+/// Marks the robust futexes the exiting thread still holds as owner-died and wakes a waiter
+/// of each, as Linux's exit_robust_list does.
+fn exit_robust_list(t: &Task) {
+    let (head, len) = t.robust_list;
+    if head == 0 || len != 24 {
+        return;
+    }
+    let Ok(first) = t.read_val::<u64>(head) else { return };
+    let Ok(offset) = t.read_val::<i64>(head + 8) else { return };
+    let Ok(pending) = t.read_val::<u64>(head + 16) else { return };
+    let death = |entry: u64| {
+        let addr = (entry & !1).wrapping_add(offset as u64);
+        let Ok(val) = t.read_val::<u32>(addr) else { return };
+        if val & FUTEX_TID_MASK != t.tid as u32 {
+            return;
+        }
+        let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+        if t.write_val(addr, &new).is_ok() && val & FUTEX_WAITERS != 0 {
+            let key = super::futex::FutexKey { space: Arc::as_ptr(&t.mm) as usize, addr };
+            t.k.futexes.wake(key, u32::MAX, 1);
+        }
+    };
+    let mut entry = first;
+    let mut n = 0;
+    while entry != head && entry != 0 && n < ROBUST_LIST_LIMIT {
+        let next = t.read_val::<u64>(entry & !1).unwrap_or(0);
+        if entry != pending {
+            death(entry);
+        }
+        entry = next;
+        n += 1;
+    }
+    if pending != 0 {
+        death(pending);
+    }
 }

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Signals the host sends the sandbox (Ctrl-C, `kill` of the `sandbox` process, a hang-up) are
+//! forwarded to the sandbox's main process, as an init such as tini or catatonit would.
+
+use std::sync::Arc;
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use sentry::kernel::{self, lock, Kernel};
+
+const FORWARDED: [Signal; 7] =
+    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGWINCH];
+
+/// Blocks the forwarded signals in the calling thread (and so in every thread it starts after);
+/// call before any sentry thread exists.
+pub fn block() {
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(s);
+    }
+    let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
+}
+
+/// Starts the thread that receives the forwarded signals and sends them to the main process.
+pub fn forward(k: Arc<Kernel>) {
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(s);
+    }
+    let _ = std::thread::Builder::new().name("signals".into()).spawn(move || loop {
+        let Ok(sig) = set.wait() else { continue };
+        let main = k.main_pid.load(std::sync::atomic::Ordering::Acquire);
+        let tg = lock(&k.tree).procs.get(&main).map(|p| p.tg.clone());
+        if let Some(tg) = tg {
+            let info = kernel::signal::user_info(sig as i32, 0, 0, 0);
+            kernel::send_process_signal(&k, &tg, info);
+        }
+    });
+}
