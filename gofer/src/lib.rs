@@ -1,7 +1,53 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The gofer: a separate, confined host process through which the sentry reaches host files.
+//! The gofer: a separate, confined host process through which the sentry reaches host files
+//! (DESIGN.md "Files", invariants 2 and 3; gVisor `runsc/fsgofer` and `pkg/lisafs`).
 //!
-//! Not built yet: until the files issue lands, the sentry's host file system
-//! (`sentry::fsimpl::host`) opens host files itself behind the VFS trait, so that the gofer
-//! client can replace it without touching any caller. See DESIGN.md "Files".
+//! The loader starts it ([`spawn`]) before the sentry starts its threads, as the `sandbox`
+//! binary re-executed with the hidden `gofer` command; it confines itself ([`confine`],
+//! [`filter`]) and then serves its exports over a unix SOCK_SEQPACKET socket with the protocol
+//! of [`protocol`], which the sentry's client (`sentry::fsimpl::gofer`) shares.
 #![deny(unsafe_code)]
+
+pub mod confine;
+pub mod filter;
+pub(crate) mod host_unsafe;
+pub mod protocol;
+pub mod server;
+pub mod spawn;
+
+pub use confine::ExportSpec;
+
+/// Exit status of a gofer that could not start (its one-line reason is on stderr).
+pub const EXIT_GOFER_FAILED: i32 = 125;
+
+/// The gofer process's main: confine, then serve the socket at descriptor `fd` until the sentry
+/// closes it. Returns the exit status.
+pub fn main(fd: i32, exports: &[ExportSpec]) -> i32 {
+    let sock = match nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD) {
+        Ok(_) => host_unsafe::own_fd(fd),
+        Err(_) => {
+            eprintln!("sandbox gofer: --fd {fd}: not an open descriptor");
+            return EXIT_GOFER_FAILED;
+        }
+    };
+    let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    let confined = match confine::confine(exports) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sandbox gofer: {e}");
+            return EXIT_GOFER_FAILED;
+        }
+    };
+    if std::env::var_os("SANDBOX_GOFER_DEBUG").is_some() {
+        for n in &confined.notes {
+            eprintln!("sandbox gofer: {n}");
+        }
+    }
+    let server = server::Server::new(confined.exports, confined.proc_fds);
+    if let Err(e) = filter::install() {
+        eprintln!("sandbox gofer: {e}");
+        return EXIT_GOFER_FAILED;
+    }
+    server.serve(sock);
+    0
+}

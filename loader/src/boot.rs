@@ -93,9 +93,29 @@ fn host_limits() -> [Rlimit; RLIM_NLIMITS as usize] {
 #[path = "mount_opts.rs"]
 mod mount_opts;
 
-/// The mount table from the file options (`--rootfs`, `--volume`, `--overlay`, `--tmpfs`).
+/// The mount table from the file options (`--rootfs`, `--volume`, `--overlay`, `--tmpfs`),
+/// over a gofer started here (before any sentry thread) to serve the host directories. The
+/// gofer's death ends the sandbox with status 125.
 fn mounts(args: &RunArgs) -> Result<Mounts, String> {
-    sentry::fsimpl::setup::build(&mount_opts::spec(args)?)
+    use sentry::fsimpl::{gofer::GoferClient, setup};
+    let spec = mount_opts::spec(args)?;
+    let g = gofer::spawn::start(&setup::exports(&spec))?;
+    let pid = g.pid;
+    let on_death = Box::new(move |what: &str| {
+        let how = match nix::sys::wait::waitpid(
+            nix::unistd::Pid::from_raw(pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        ) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => format!(" (exit status {c})"),
+            Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => format!(" (killed by {s})"),
+            _ => String::new(),
+        };
+        eprintln!("sandbox: {what}{how}; stopping the sandbox");
+        std::process::exit(EXIT_SANDBOX_ERROR);
+    });
+    let client = GoferClient::new(g.sock, on_death)
+        .map_err(|e| format!("connecting to the gofer: {}", e.description()))?;
+    setup::build(&spec, &client)
 }
 
 /// The host's stdio, passed through as the sandbox's fds 0, 1 and 2.
@@ -190,7 +210,9 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(m) => m,
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     };
+    crate::signals::block();
     let k = Kernel::new(platform, mounts, args.strace);
+    crate::signals::forward(k.clone());
     let creds = Credentials::new(
         nix::unistd::geteuid().as_raw(),
         nix::unistd::getegid().as_raw(),

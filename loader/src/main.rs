@@ -7,6 +7,7 @@
 mod boot;
 mod cli;
 mod host_unsafe;
+mod signals;
 
 use clap::Parser;
 
@@ -15,6 +16,7 @@ fn main() {
     let code = match cli.command {
         cli::Command::Run(args) => boot::run(args),
         cli::Command::Syscalls(args) => cli::syscalls::print(&args),
+        cli::Command::Gofer(args) => cli::gofer::run(&args),
     };
     std::process::exit(code);
 }

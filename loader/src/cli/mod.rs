@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The command line: one struct per command.
 
+pub mod gofer;
 pub mod run;
 pub mod syscalls;
 
@@ -22,4 +23,7 @@ pub enum Command {
     Run(run::RunArgs),
     /// Print the system call table: every x86_64 system call with its support level.
     Syscalls(syscalls::SyscallsArgs),
+    /// The gofer process (started by `run`; not for direct use).
+    #[command(hide = true)]
+    Gofer(gofer::GoferArgs),
 }

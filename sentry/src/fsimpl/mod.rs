@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-//! File system implementations: tmpfs, overlay, the host view, devices, pipes and synthetic
-//! directories.
+//! File system implementations: tmpfs, overlay, the gofer-backed host file system, devices,
+//! pipes and synthetic directories.
 
 pub mod dev;
+pub mod gofer;
 pub mod host;
 pub(crate) mod host_unsafe;
 pub mod overlay;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The sandbox's initial mount table, from the command line's file options: the root (the
-//! host's `/` or `--rootfs DIR`, read-only, under a tmpfs upper layer unless `--overlay none`),
+//! host's `/` or `--rootfs DIR`, read-only through the gofer, under a tmpfs upper layer unless
+//! `--overlay none`),
 //! `/dev` (with a tmpfs on `/dev/shm`), empty `/proc` and `/sys`, a tmpfs on `/tmp`, then the
 //! volumes and `--tmpfs` mounts in the order given.
 
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use syscalls::abi::*;
 
 use super::dev::DevFs;
-use super::host::HostFs;
+use super::gofer::{GoferClient, GoferFs};
 use super::overlay::OverlayFs;
 use super::synthetic::EmptyFs;
 use super::tmpfs::TmpFs;
@@ -81,20 +82,37 @@ fn mount_point(m: &Mounts, path: &str) -> Result<(), String> {
     }
 }
 
-fn host_dir(path: &str, what: &str) -> Result<Arc<HostFs>, String> {
-    match std::fs::metadata(path) {
-        Ok(md) if md.is_dir() => {}
-        Ok(_) => return Err(format!("{what} {path}: not a directory")),
-        Err(e) => return Err(format!("{what} {path}: {e}")),
-    }
-    HostFs::new(path)
-        .map(Arc::new)
+/// The host directories the gofer serves for `spec`: export 0 is the root (always read-only:
+/// writes land in the overlay's upper layer, or are refused), export N the Nth volume.
+pub fn exports(spec: &MountSpec) -> Vec<gofer::ExportSpec> {
+    let mut v = vec![gofer::ExportSpec {
+        path: spec.rootfs.clone().unwrap_or_else(|| "/".into()),
+        read_only: true,
+    }];
+    v.extend(spec.volumes.iter().map(|vol| gofer::ExportSpec {
+        path: vol.host.clone(),
+        read_only: vol.read_only,
+    }));
+    v
+}
+
+fn host_dir(
+    gofer: &Arc<GoferClient>,
+    export: u32,
+    dev: u64,
+    read_only: bool,
+    what: &str,
+    path: &str,
+) -> Result<Arc<GoferFs>, String> {
+    GoferFs::attach(gofer.clone(), export, dev, read_only)
         .map_err(|e| format!("{what} {path}: {}", e.description()))
 }
 
-/// Builds the mount table. Errors are one line, naming the option at fault.
-pub fn build(spec: &MountSpec) -> Result<Mounts, String> {
-    let lower = host_dir(spec.rootfs.as_deref().unwrap_or("/"), "--rootfs")?;
+/// Builds the mount table over the gofer serving [`exports`]`(spec)`. Errors are one line,
+/// naming the option at fault.
+pub fn build(spec: &MountSpec, gofer: &Arc<GoferClient>) -> Result<Mounts, String> {
+    let root_path = spec.rootfs.as_deref().unwrap_or("/");
+    let lower = host_dir(gofer, 0, ROOT_DEV, true, "--rootfs", root_path)?;
     let root: Arc<dyn Filesystem> = if spec.overlay {
         let upper = TmpFs::new(UPPER_DEV, 0o755, root_owner(), None);
         OverlayFs::new(ROOT_DEV, lower, upper)
@@ -116,17 +134,11 @@ pub fn build(spec: &MountSpec) -> Result<Mounts, String> {
     }
     m.mount("/dev/shm", TmpFs::new(SHM_DEV, 0o1777, root_owner(), None));
     let mut dev = FIRST_EXTRA_DEV;
-    for v in &spec.volumes {
-        if !v.read_only {
-            return Err(format!(
-                "--volume {}:{}:rw: writable volumes need the gofer (not built yet); use :ro",
-                v.host, v.guest
-            ));
-        }
-        let fs = host_dir(&v.host, "--volume")?;
+    for (i, v) in spec.volumes.iter().enumerate() {
+        let fs = host_dir(gofer, i as u32 + 1, dev, v.read_only, "--volume", &v.host)?;
         mount_point(&m, &v.guest)?;
         let root: Arc<dyn Inode> = fs.root();
-        m.mount_tree(&v.guest, fs, root, v.host.clone(), true);
+        m.mount_tree(&v.guest, fs, root, v.host.clone(), v.read_only);
         dev += 1;
     }
     for (at, size) in &spec.tmpfs {

@@ -1,0 +1,494 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The server: fids over host descriptors, one thread per channel.
+//!
+//! A fid is an O_PATH descriptor opened with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+//! RESOLVE_NO_MAGICLINKS)` of one checked name beneath the descriptor of its parent, starting
+//! at an export's root; so every fid names a file beneath an export, and symlinks are never
+//! followed by the host (the sentry reads them and walks again). A file is opened for I/O by
+//! reopening its own descriptor through /proc/self/fd (held from before the gofer gave up its
+//! view of the host), so no path is walked twice; the descriptor is donated to the sentry.
+//! Writes into a read-only export are refused here (EROFS) and again by the kernel (the export
+//! is mounted read-only in the gofer's namespace).
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use syscalls::abi::*;
+use syscalls::Errno;
+
+use crate::host_unsafe as host;
+use crate::protocol::{self, Attrs, Fid, Reply, Request, MAX_DATA, MAX_MESSAGE};
+
+/// How every walk resolves: beneath the directory, no symlink, no magic link.
+const RESOLVE: u64 = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+
+/// One exported directory tree.
+pub struct Export {
+    /// Its root, O_PATH.
+    pub root: OwnedFd,
+    /// Writes refused.
+    pub read_only: bool,
+}
+
+struct Node {
+    fd: OwnedFd,
+    /// The directory holding this file and its name there (None for an export's root).
+    parent: Option<(Arc<Node>, Vec<u8>)>,
+    export: u32,
+    read_only: bool,
+    mode: u32,
+}
+
+/// The server's state, shared by its channel threads.
+pub struct Server {
+    exports: Vec<Export>,
+    /// /proc/self/fd of the gofer, to reopen held descriptors; None without procfs.
+    proc_fds: Option<OwnedFd>,
+    fids: Mutex<HashMap<Fid, Arc<Node>>>,
+    next: AtomicU64,
+    uid: u32,
+    gid: u32,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A name the sentry may send: one component.
+fn check_name(name: &[u8]) -> Result<(), Errno> {
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0) {
+        return Err(Errno::EINVAL);
+    }
+    if name.len() > 255 {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    Ok(())
+}
+
+fn fmt(mode: u32) -> u32 {
+    mode & S_IFMT
+}
+
+impl Server {
+    /// A server for these exports.
+    pub fn new(exports: Vec<Export>, proc_fds: Option<OwnedFd>) -> Arc<Server> {
+        Arc::new(Server {
+            exports,
+            proc_fds,
+            fids: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(1),
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+        })
+    }
+
+    /// Serves requests on `sock` until the peer closes it.
+    pub fn serve(self: &Arc<Self>, sock: OwnedFd) {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        loop {
+            let n = match protocol::recv(sock.as_fd(), &mut buf) {
+                Ok(Some((n, _))) => n,
+                Ok(None) | Err(_) => return,
+            };
+            let (reply, fd) = match Request::decode(&buf[..n]) {
+                Ok(req) => match self.handle(req) {
+                    Ok(r) => r,
+                    Err(e) => (Reply::Error(e), None),
+                },
+                Err(_) => (Reply::Error(Errno::EPROTO), None),
+            };
+            if protocol::send(sock.as_fd(), &reply.encode(), fd.as_ref().map(|f| f.as_fd())).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn node(&self, fid: Fid) -> Result<Arc<Node>, Errno> {
+        lock(&self.fids).get(&fid).cloned().ok_or(Errno::EBADF)
+    }
+
+    fn add(&self, n: Node) -> Fid {
+        let fid = self.next.fetch_add(1, Ordering::Relaxed);
+        lock(&self.fids).insert(fid, Arc::new(n));
+        fid
+    }
+
+    /// Walks one checked name from `dir`: the child's node and stat.
+    fn walk_one(&self, dir: &Arc<Node>, name: &[u8]) -> Result<(Node, Stat), Errno> {
+        check_name(name)?;
+        if fmt(dir.mode) != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        let fd = host::openat2(dir.fd.as_fd(), name, libc::O_PATH | libc::O_NOFOLLOW, 0, RESOLVE)?;
+        let st = host::fstat(fd.as_fd())?;
+        Ok((
+            Node {
+                fd,
+                parent: Some((dir.clone(), name.to_vec())),
+                export: dir.export,
+                read_only: dir.read_only,
+                mode: st.st_mode,
+            },
+            st,
+        ))
+    }
+
+    /// Reopens a regular file or directory for I/O.
+    fn reopen(&self, n: &Node, flags: i32) -> Result<OwnedFd, Errno> {
+        match fmt(n.mode) {
+            S_IFREG | S_IFDIR => {}
+            S_IFLNK => return Err(Errno::ELOOP),
+            // The gofer never opens host devices, FIFOs or sockets.
+            _ => return Err(Errno::ENXIO),
+        }
+        let writes = matches!(flags & libc::O_ACCMODE, libc::O_WRONLY | libc::O_RDWR);
+        if writes && n.read_only {
+            return Err(Errno::EROFS);
+        }
+        let fd = match &self.proc_fds {
+            Some(p) => {
+                let name = format!("{}", std::os::fd::AsRawFd::as_raw_fd(&n.fd));
+                host::openat(p.as_fd(), name.as_bytes(), flags)?
+            }
+            None => match &n.parent {
+                Some((d, name)) => host::openat2(d.fd.as_fd(), name, flags | libc::O_NOFOLLOW, 0, RESOLVE)?,
+                None => host::openat2(n.fd.as_fd(), b".", flags, 0, RESOLVE)?,
+            },
+        };
+        let (a, b) = (host::fstat(fd.as_fd())?, host::fstat(n.fd.as_fd())?);
+        if a.st_dev != b.st_dev || a.st_ino != b.st_ino {
+            return Err(Errno::ESTALE);
+        }
+        Ok(fd)
+    }
+
+    fn writable_dir(&self, fid: Fid) -> Result<Arc<Node>, Errno> {
+        let d = self.node(fid)?;
+        if fmt(d.mode) != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        if d.read_only {
+            return Err(Errno::EROFS);
+        }
+        Ok(d)
+    }
+
+    /// Gives a file just made its owner, as far as the gofer may.
+    fn own(&self, fd: BorrowedFd<'_>, uid: u32, gid: u32) {
+        if uid != self.uid || gid != self.gid {
+            let _ = host::fchownat(fd, b"", uid, gid, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW);
+        }
+    }
+
+    /// The node of a name just made in `dir`.
+    fn made(&self, dir: &Arc<Node>, name: &[u8], uid: u32, gid: u32) -> Result<(Fid, Stat), Errno> {
+        let (n, _) = self.walk_one(dir, name)?;
+        self.own(n.fd.as_fd(), uid, gid);
+        let st = host::fstat(n.fd.as_fd())?;
+        Ok((self.add(n), st))
+    }
+
+    fn handle(self: &Arc<Self>, req: Request) -> Result<(Reply, Option<OwnedFd>), Errno> {
+        let done = |r: Reply| Ok((r, None));
+        match req {
+            Request::Attach { export } => {
+                let e = self.exports.get(export as usize).ok_or(Errno::ENOENT)?;
+                let fd = e.root.try_clone().map_err(|_| Errno::EMFILE)?;
+                let st = host::fstat(fd.as_fd())?;
+                let fid = self.add(Node { fd, parent: None, export, read_only: e.read_only, mode: st.st_mode });
+                done(Reply::Node(fid, st))
+            }
+            Request::Walk { dir, names } | Request::WalkStat { dir, names } if names.is_empty() => {
+                let _ = self.node(dir)?;
+                done(Reply::Nodes(Vec::new()))
+            }
+            Request::Walk { dir, names } => {
+                let mut cur = self.node(dir)?;
+                let mut out = Vec::new();
+                for (i, name) in names.iter().enumerate() {
+                    let (n, st) = match self.walk_one(&cur, name) {
+                        Ok(x) => x,
+                        Err(e) if i == 0 => return Err(e),
+                        Err(_) => break,
+                    };
+                    let n = Arc::new(n);
+                    let fid = self.next.fetch_add(1, Ordering::Relaxed);
+                    lock(&self.fids).insert(fid, n.clone());
+                    out.push((fid, st));
+                    if fmt(st.st_mode) != S_IFDIR {
+                        break;
+                    }
+                    cur = n;
+                }
+                done(Reply::Nodes(out))
+            }
+            Request::WalkStat { dir, names } => {
+                let mut cur = self.node(dir)?;
+                let mut out = Vec::new();
+                for (i, name) in names.iter().enumerate() {
+                    let (n, st) = match self.walk_one(&cur, name) {
+                        Ok(x) => x,
+                        Err(e) if i == 0 => return Err(e),
+                        Err(_) => break,
+                    };
+                    out.push(st);
+                    if fmt(st.st_mode) != S_IFDIR {
+                        break;
+                    }
+                    cur = Arc::new(n);
+                }
+                done(Reply::Stats(out))
+            }
+            Request::Stat { fid } => done(Reply::Stats(vec![host::fstat(self.node(fid)?.fd.as_fd())?])),
+            Request::Open { fid, flags } => {
+                let n = self.node(fid)?;
+                let keep = (O_ACCMODE | O_DIRECTORY | O_SYNC | O_DSYNC | O_DIRECT | O_NOATIME) as i32;
+                let fd = self.reopen(&n, (flags as i32 & keep) | libc::O_LARGEFILE)?;
+                Ok((Reply::Opened, Some(fd)))
+            }
+            Request::Create { dir, name, flags, mode, uid, gid } => {
+                let d = self.writable_dir(dir)?;
+                check_name(&name)?;
+                let acc = flags as i32 & libc::O_ACCMODE;
+                let fd = host::openat2(
+                    d.fd.as_fd(),
+                    &name,
+                    acc | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_LARGEFILE,
+                    mode & 0o1777,
+                    RESOLVE,
+                )?;
+                let (fid, st) = self.made(&d, &name, uid, gid)?;
+                Ok((Reply::Node(fid, st), Some(fd)))
+            }
+            Request::Mkdir { dir, name, mode, uid, gid } => {
+                let d = self.writable_dir(dir)?;
+                check_name(&name)?;
+                host::mkdirat(d.fd.as_fd(), &name, mode & 0o3777)?;
+                let (fid, st) = self.made(&d, &name, uid, gid)?;
+                done(Reply::Node(fid, st))
+            }
+            Request::Mknod { dir, name, mode, uid, gid } => {
+                let d = self.writable_dir(dir)?;
+                check_name(&name)?;
+                if !matches!(fmt(mode), S_IFREG | S_IFIFO | S_IFSOCK) {
+                    return Err(Errno::EPERM);
+                }
+                // Never a set-user-ID or set-group-ID file on the host.
+                host::mknodat(d.fd.as_fd(), &name, fmt(mode) | (mode & 0o1777))?;
+                let (fid, st) = self.made(&d, &name, uid, gid)?;
+                done(Reply::Node(fid, st))
+            }
+            Request::Symlink { dir, name, target, uid, gid } => {
+                let d = self.writable_dir(dir)?;
+                check_name(&name)?;
+                if target.is_empty() || target.len() >= 4096 {
+                    return Err(if target.is_empty() { Errno::ENOENT } else { Errno::ENAMETOOLONG });
+                }
+                host::symlinkat(&target, d.fd.as_fd(), &name)?;
+                let (fid, st) = self.made(&d, &name, uid, gid)?;
+                done(Reply::Node(fid, st))
+            }
+            Request::Link { dir, name, target } => {
+                let d = self.writable_dir(dir)?;
+                check_name(&name)?;
+                let t = self.node(target)?;
+                if t.export != d.export {
+                    return Err(Errno::EXDEV);
+                }
+                if fmt(t.mode) == S_IFDIR {
+                    return Err(Errno::EPERM);
+                }
+                match host::linkat(t.fd.as_fd(), b"", d.fd.as_fd(), &name, libc::AT_EMPTY_PATH) {
+                    Ok(()) => {}
+                    Err(Errno::ENOENT) | Err(Errno::EPERM) if self.proc_fds.is_some() => {
+                        let p = self.proc_fds.as_ref().ok_or(Errno::EPERM)?;
+                        let num = format!("{}", std::os::fd::AsRawFd::as_raw_fd(&t.fd));
+                        host::linkat(p.as_fd(), num.as_bytes(), d.fd.as_fd(), &name, libc::AT_SYMLINK_FOLLOW)?;
+                    }
+                    Err(e) => return Err(e),
+                }
+                let (n, st) = self.walk_one(&d, &name)?;
+                done(Reply::Node(self.add(n), st))
+            }
+            Request::Unlink { dir, name, flags } => {
+                let d = self.writable_dir(dir)?;
+                check_name(&name)?;
+                host::unlinkat(d.fd.as_fd(), &name, (flags & AT_REMOVEDIR) as i32)?;
+                done(Reply::Done)
+            }
+            Request::Rename { old_dir, old_name, new_dir, new_name, flags } => {
+                let (o, n) = (self.writable_dir(old_dir)?, self.writable_dir(new_dir)?);
+                check_name(&old_name)?;
+                check_name(&new_name)?;
+                if o.export != n.export {
+                    return Err(Errno::EXDEV);
+                }
+                if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE) != 0 {
+                    return Err(Errno::EINVAL);
+                }
+                host::renameat2(o.fd.as_fd(), &old_name, n.fd.as_fd(), &new_name, flags)?;
+                done(Reply::Done)
+            }
+            Request::Readlink { fid } => {
+                let n = self.node(fid)?;
+                if fmt(n.mode) != S_IFLNK {
+                    return Err(Errno::EINVAL);
+                }
+                done(Reply::Data(host::readlink_fd(n.fd.as_fd())?))
+            }
+            Request::Getdents { fid, offset, count } => {
+                let n = self.node(fid)?;
+                if fmt(n.mode) != S_IFDIR {
+                    return Err(Errno::ENOTDIR);
+                }
+                let fd = self.reopen(&n, libc::O_RDONLY | libc::O_DIRECTORY)?;
+                host::lseek(fd.as_fd(), offset as i64, libc::SEEK_SET)?;
+                let mut buf = vec![0u8; (count as usize).min(MAX_DATA)];
+                let got = host::getdents64(fd.as_fd(), &mut buf)?;
+                buf.truncate(got);
+                let next = host::lseek(fd.as_fd(), 0, libc::SEEK_CUR)?;
+                done(Reply::Dents(buf, next))
+            }
+            Request::Setattr { fid, attrs } => {
+                let n = self.node(fid)?;
+                self.setattr(&n, &attrs)?;
+                done(Reply::Done)
+            }
+            Request::Statfs { fid } => {
+                let mut s = host::fstatfs(self.node(fid)?.fd.as_fd())?;
+                if self.node(fid)?.read_only {
+                    s.f_flags |= ST_RDONLY;
+                }
+                done(Reply::Statfs(s))
+            }
+            Request::GetXattr { fid, name } => {
+                let n = self.node(fid)?;
+                if fmt(n.mode) == S_IFLNK {
+                    return Err(Errno::ENODATA);
+                }
+                let fd = self.reopen(&n, libc::O_RDONLY)?;
+                done(Reply::Data(host::fgetxattr(fd.as_fd(), &name)?))
+            }
+            Request::ListXattr { fid } => {
+                let n = self.node(fid)?;
+                if fmt(n.mode) == S_IFLNK {
+                    return done(Reply::Data(Vec::new()));
+                }
+                let fd = self.reopen(&n, libc::O_RDONLY)?;
+                done(Reply::Data(host::flistxattr(fd.as_fd())?))
+            }
+            Request::SetXattr { fid, name, value, flags } => {
+                let n = self.xattr_target(fid, &name)?;
+                let fd = self.reopen(&n, libc::O_RDONLY)?;
+                host::fsetxattr(fd.as_fd(), &name, &value, flags & (XATTR_CREATE | XATTR_REPLACE))?;
+                done(Reply::Done)
+            }
+            Request::RemoveXattr { fid, name } => {
+                let n = self.xattr_target(fid, &name)?;
+                let fd = self.reopen(&n, libc::O_RDONLY)?;
+                host::fremovexattr(fd.as_fd(), &name)?;
+                done(Reply::Done)
+            }
+            Request::Fsync { fid } => {
+                let n = self.node(fid)?;
+                let fd = self.reopen(&n, libc::O_RDONLY)?;
+                host::fsync(fd.as_fd())?;
+                done(Reply::Done)
+            }
+            Request::Clunk { fids } => {
+                let mut map = lock(&self.fids);
+                for f in fids {
+                    map.remove(&f);
+                }
+                done(Reply::Done)
+            }
+            Request::Channel => {
+                let (mine, theirs) = nix::sys::socket::socketpair(
+                    nix::sys::socket::AddressFamily::Unix,
+                    nix::sys::socket::SockType::SeqPacket,
+                    None,
+                    nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+                )
+                .map_err(|e| Errno(e as i32))?;
+                let me = self.clone();
+                std::thread::Builder::new()
+                    .spawn(move || me.serve(mine))
+                    .map_err(|_| Errno::EAGAIN)?;
+                Ok((Reply::Opened, Some(theirs)))
+            }
+        }
+    }
+
+    /// The node whose `user.*` xattr `name` may be changed.
+    fn xattr_target(&self, fid: Fid, name: &[u8]) -> Result<Arc<Node>, Errno> {
+        let n = self.node(fid)?;
+        if n.read_only {
+            return Err(Errno::EROFS);
+        }
+        // trusted.* and security.* on a host file would act on the host's own policy.
+        if !name.starts_with(b"user.") {
+            return Err(Errno::EPERM);
+        }
+        if !matches!(fmt(n.mode), S_IFREG | S_IFDIR) {
+            return Err(Errno::EPERM);
+        }
+        Ok(n)
+    }
+
+    fn setattr(&self, n: &Node, a: &Attrs) -> Result<(), Errno> {
+        if n.read_only {
+            return Err(Errno::EROFS);
+        }
+        let kind = fmt(n.mode);
+        if a.mask & (protocol::SET_UID | protocol::SET_GID) != 0 {
+            let uid = if a.mask & protocol::SET_UID != 0 { a.uid } else { u32::MAX };
+            let gid = if a.mask & protocol::SET_GID != 0 { a.gid } else { u32::MAX };
+            host::fchownat(n.fd.as_fd(), b"", uid, gid, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW)?;
+        }
+        let times = a.mask & (protocol::SET_ATIME | protocol::SET_MTIME) != 0;
+        let io = a.mask & (protocol::SET_MODE | protocol::SET_SIZE) != 0 || times;
+        if !io {
+            return Ok(());
+        }
+        let ts = [
+            if a.mask & protocol::SET_ATIME != 0 { a.atime } else { (0, UTIME_OMIT) },
+            if a.mask & protocol::SET_MTIME != 0 { a.mtime } else { (0, UTIME_OMIT) },
+        ];
+        // Never a set-user-ID or set-group-ID file on the host.
+        let mode = a.mode & if kind == S_IFDIR { 0o3777 } else { 0o1777 };
+        match kind {
+            S_IFREG | S_IFDIR => {
+                let acc = if a.mask & protocol::SET_SIZE != 0 { libc::O_WRONLY } else { libc::O_RDONLY };
+                let fd = self.reopen(n, acc | libc::O_NONBLOCK)?;
+                if a.mask & protocol::SET_SIZE != 0 {
+                    host::ftruncate(fd.as_fd(), a.size)?;
+                }
+                if a.mask & protocol::SET_MODE != 0 {
+                    host::fchmod(fd.as_fd(), mode)?;
+                }
+                if times {
+                    host::utimensat(fd.as_fd(), b"", ts, libc::AT_EMPTY_PATH)?;
+                }
+                Ok(())
+            }
+            _ => {
+                let (d, name) = n.parent.as_ref().ok_or(Errno::EPERM)?;
+                if a.mask & protocol::SET_SIZE != 0 {
+                    return Err(Errno::EINVAL);
+                }
+                if a.mask & protocol::SET_MODE != 0 {
+                    if kind == S_IFLNK {
+                        return Err(Errno::EOPNOTSUPP);
+                    }
+                    host::fchmodat(d.fd.as_fd(), name, mode)?;
+                }
+                if times {
+                    host::utimensat(d.fd.as_fd(), name, ts, libc::AT_SYMLINK_NOFOLLOW)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+//! `sandbox gofer` (hidden): the gofer process, as the loader starts it. Not for people.
+
+use clap::Args;
+
+/// Serve host directories to a sentry over the socket at descriptor FD.
+#[derive(Args, Debug)]
+pub struct GoferArgs {
+    /// The descriptor of the SOCK_SEQPACKET socket to serve.
+    #[arg(long)]
+    pub fd: i32,
+
+    /// A directory to serve, `ro:PATH` or `rw:PATH`; export N is the Nth (repeatable).
+    #[arg(long = "export", value_name = "ro|rw:PATH")]
+    pub exports: Vec<String>,
+}
+
+/// Runs the gofer; returns its exit status.
+pub fn run(args: &GoferArgs) -> i32 {
+    let exports: Result<Vec<_>, _> = args.exports.iter().map(|e| gofer::spawn::parse_export(e)).collect();
+    match exports {
+        Ok(e) => gofer::main(args.fd, &e),
+        Err(e) => {
+            eprintln!("sandbox gofer: {e}");
+            gofer::EXIT_GOFER_FAILED
+        }
+    }
+}
