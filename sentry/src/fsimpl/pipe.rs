@@ -84,7 +84,33 @@ impl Drop for WriteEnd {
     }
 }
 
+/// Most a pipe may hold (/proc/sys/fs/pipe-max-size; root may not exceed it here either).
+pub const PIPE_MAX_SIZE: usize = 1 << 20;
+
+impl Pipe {
+    /// F_GETPIPE_SZ / F_SETPIPE_SZ: sizes round up to a power of two of pages.
+    fn size(&self, set: Option<usize>) -> Result<usize, Errno> {
+        let mut g = self.lock();
+        if let Some(n) = set {
+            if n > PIPE_MAX_SIZE {
+                return Err(Errno::EPERM);
+            }
+            let n = n.max(4096).next_power_of_two();
+            if n < g.buf.len() {
+                return Err(Errno::EBUSY);
+            }
+            g.capacity = n;
+            self.queue.notify_all();
+        }
+        Ok(g.capacity)
+    }
+}
+
 impl FileOps for ReadEnd {
+    fn pipe_size(&self, set: Option<usize>) -> Result<usize, Errno> {
+        self.0.size(set)
+    }
+
     fn is_stream(&self) -> bool {
         true
     }
@@ -140,6 +166,10 @@ impl FileOps for ReadEnd {
 }
 
 impl FileOps for WriteEnd {
+    fn pipe_size(&self, set: Option<usize>) -> Result<usize, Errno> {
+        self.0.size(set)
+    }
+
     fn is_stream(&self) -> bool {
         true
     }

@@ -75,10 +75,13 @@ pub fn sys_fcntl(t: &mut Task) -> SysResult {
             entry.file.set_flags(arg as u32);
             Ok(0)
         }
-        F_GETPIPE_SZ
-            if entry.file.ops.is_stream() && entry.file.ops.stat()?.st_mode & S_IFMT == S_IFIFO =>
-        {
-            Ok(pipe::PIPE_SIZE as u64)
+        F_GETPIPE_SZ => entry.file.ops.pipe_size(None).map(|n| n as u64),
+        F_SETPIPE_SZ => {
+            let n = arg as i32;
+            if n < 0 {
+                return Err(Errno::EINVAL);
+            }
+            entry.file.ops.pipe_size(Some(n as usize)).map(|n| n as u64)
         }
         _ => fcntl_more(t, &entry.file, cmd, arg),
     }

@@ -274,6 +274,10 @@ const ROWS: &[Row] = rows! {
     pidfd_open => Partial, Some(pf::sys_pidfd_open), "dx", "poll readiness is rechecked every 10 ms";
     pidfd_send_signal => Full, Some(pf::sys_pidfd_send_signal), "fdpx", "";
     prctl => Partial, Some(p::sys_prctl), "dxxxx", "names, dumpable, no_new_privs, pdeathsig, subreaper, keepcaps, capability bounding set reads; others EINVAL";
+    clock_settime => Refused, Some(tm::sys_settime), "dp", "EPERM as for a caller without CAP_SYS_TIME; the host clock is never set";
+    settimeofday => Refused, Some(tm::sys_settime), "pp", "EPERM as for a caller without CAP_SYS_TIME";
+    adjtimex => Partial, Some(tm::sys_adjtimex), "p", "reads only; adjusting EPERM";
+    clock_adjtime => Partial, Some(tm::sys_adjtimex), "dp", "reads only; adjusting EPERM";
     close_range => Full, Some(f::sys_close_range), "ffx", "";
 };
 

@@ -81,6 +81,11 @@ pub trait FileOps: Send + Sync {
     fn poll_queue(&self) -> Option<&crate::kernel::block::WaitQueue> {
         None
     }
+    /// F_GETPIPE_SZ (`None`) and F_SETPIPE_SZ (`Some(bytes)`): the pipe's capacity. Linux:
+    /// EBADF on anything but a pipe.
+    fn pipe_size(&self, _set: Option<usize>) -> Result<usize, Errno> {
+        Err(Errno::EBADF)
+    }
     /// Whether readiness comes from a host descriptor that no queue reports (stdio).
     fn polls_host(&self) -> bool {
         false
