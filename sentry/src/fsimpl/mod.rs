@@ -11,4 +11,5 @@ pub mod pipe;
 pub mod proc;
 pub mod setup;
 pub mod synthetic;
+pub mod sys;
 pub mod tmpfs;

@@ -2,7 +2,7 @@
 //! The sandbox's initial mount table, from the command line's file options: the root (the
 //! host's `/` or `--rootfs DIR`, read-only through the gofer, under a tmpfs upper layer unless
 //! `--overlay none`),
-//! `/dev` (with a tmpfs on `/dev/shm`), empty `/proc` and `/sys`, a tmpfs on `/tmp`, then the
+//! `/dev` (with a tmpfs on `/dev/shm`), `/proc`, a synthetic `/sys`, a tmpfs on `/tmp`, then the
 //! volumes and `--tmpfs` mounts in the order given.
 
 use std::sync::Arc;
@@ -12,7 +12,6 @@ use syscalls::abi::*;
 use super::dev::DevFs;
 use super::gofer::{GoferClient, GoferFs};
 use super::overlay::OverlayFs;
-use super::synthetic::EmptyFs;
 use super::tmpfs::TmpFs;
 use crate::vfs::path::{resolve, Mounts};
 use crate::vfs::{Filesystem, Inode, Owner};
@@ -123,7 +122,7 @@ pub fn build(spec: &MountSpec, gofer: &Arc<GoferClient>) -> Result<Mounts, Strin
     let std_mounts: [(&str, Arc<dyn Filesystem>); 4] = [
         ("/dev", DevFs::new(DEV_DEV)),
         ("/proc", crate::fsimpl::proc::ProcFs::new(PROC_DEV)),
-        ("/sys", EmptyFs::new(SYS_DEV)),
+        ("/sys", super::sys::new(SYS_DEV)),
         ("/tmp", TmpFs::new(TMP_DEV, 0o1777, root_owner(), None)),
     ];
     for (at, fs) in std_mounts {

@@ -44,8 +44,10 @@ pub(crate) fn install(t: &Task, file: Arc<File>, cloexec: bool) -> SysResult {
 }
 
 /// The directory a relative path starts from: the cwd, or the directory `dirfd` refers to.
-fn start_dir(t: &Task, dirfd: i32, path: &[u8]) -> Result<String, Errno> {
-    if path.first() == Some(&b'/') {
+/// With openat2's RESOLVE_IN_ROOT or RESOLVE_BENEATH even an absolute path is scoped to
+/// `dirfd` (the walk then treats `/` as that directory, or refuses it).
+fn start_dir(t: &Task, dirfd: i32, path: &[u8], resolve: u64) -> Result<String, Errno> {
+    if path.first() == Some(&b'/') && resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH) == 0 {
         return Ok("/".into());
     }
     if dirfd == AT_FDCWD {
@@ -67,7 +69,7 @@ pub(crate) fn walk_at_with(
     follow: bool,
     resolve: u64,
 ) -> Result<Resolved, Errno> {
-    let start = start_dir(t, dirfd, path)?;
+    let start = start_dir(t, dirfd, path, resolve)?;
     let mounts = t.k.mounts.read().unwrap_or_else(|e| e.into_inner());
     let opts = WalkOpts {
         follow,
