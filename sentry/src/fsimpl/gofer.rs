@@ -247,12 +247,16 @@ pub struct GoferInode {
     fid: Fid,
     /// The stat of the walk (kept for read-only exports).
     stat: Stat,
+    /// The descriptor (O_RDWR) of a regular file this inode just created, for the open that
+    /// follows the creation (open(O_CREAT) is mknod then open: one round trip instead of two).
+    /// The File's own access mode is what the sentry enforces, mmap included.
+    created: Mutex<Option<OwnedFd>>,
 }
 
 impl GoferInode {
     fn new(shared: &Arc<Shared>, fid: Fid, mut stat: Stat) -> Arc<GoferInode> {
         stat.st_dev = shared.dev;
-        Arc::new(GoferInode { shared: shared.clone(), fid, stat })
+        Arc::new(GoferInode { shared: shared.clone(), fid, stat, created: Mutex::new(None) })
     }
 
     fn client(&self) -> &GoferClient {
@@ -327,6 +331,11 @@ impl Inode for GoferInode {
         if write {
             self.writable()?;
         }
+        if flags & (O_SYNC | O_DSYNC | O_DIRECT | O_DIRECTORY) == 0 {
+            if let Some(fd) = lock(&self.created).take() {
+                return Ok(Box::new(HostFile::new(fd)));
+            }
+        }
         match self.client().call(&Request::Open { fid: self.fid, flags })? {
             (Reply::Opened, Some(fd)) => Ok(Box::new(HostFile::new(fd))),
             _ => Err(Errno::EPROTO),
@@ -359,6 +368,24 @@ impl Inode for GoferInode {
         if !matches!(mode & S_IFMT, S_IFREG | S_IFIFO | S_IFSOCK) {
             // Device nodes are never made on the host.
             return Err(Errno::EPERM);
+        }
+        if mode & S_IFMT == S_IFREG {
+            let req = Request::Create {
+                dir: self.fid,
+                name: name.to_vec(),
+                flags: O_RDWR,
+                mode: mode & 0o7777,
+                uid: o.uid,
+                gid: o.gid,
+            };
+            return match self.client().call(&req)? {
+                (Reply::Node(f, s), fd) => {
+                    let n = GoferInode::new(&self.shared, f, s);
+                    *lock(&n.created) = fd;
+                    Ok(n)
+                }
+                _ => Err(Errno::EPROTO),
+            };
         }
         self.node(Request::Mknod { dir: self.fid, name: name.to_vec(), mode, uid: o.uid, gid: o.gid })
     }

@@ -24,6 +24,25 @@ pub(crate) fn access_ok(addr: u64, len: u64) -> Result<(), Errno> {
     }
 }
 
+thread_local! {
+    static CHUNK_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a buffer of `len` bytes, kept for this thread's next call: a fresh 1 MiB
+/// allocation per read or write costs its page faults every time (the biggest cost of large
+/// reads of host files). Only bytes just filled are ever copied out of it.
+fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    CHUNK_BUF.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut v) => {
+            if v.len() < len {
+                v.resize(len, 0);
+            }
+            f(&mut v[..len])
+        }
+        Err(_) => f(&mut vec![0u8; len]),
+    })
+}
+
 fn read_into(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>) -> SysResult {
     if !file.readable() {
         return Err(Errno::EBADF);
@@ -40,8 +59,18 @@ fn read_into(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>) 
             None => file.read(&mut []).map(|n| n as u64),
         };
     }
+    with_buffer(count.min(CHUNK), |buf| read_chunks(t, file, addr, count, offset, buf))
+}
+
+fn read_chunks(
+    t: &Task,
+    file: &File,
+    addr: u64,
+    count: usize,
+    offset: Option<i64>,
+    buf: &mut [u8],
+) -> SysResult {
     let mut done = 0usize;
-    let mut buf = vec![0u8; count.min(CHUNK)];
     while done < count {
         let want = (count - done).min(CHUNK);
         let got = match offset {
@@ -87,8 +116,18 @@ fn write_from(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>)
             None => file.write(&[]).map(|n| n as u64),
         };
     }
+    with_buffer(count.min(CHUNK), |buf| write_chunks(t, file, addr, count, offset, buf))
+}
+
+fn write_chunks(
+    t: &Task,
+    file: &File,
+    addr: u64,
+    count: usize,
+    offset: Option<i64>,
+    buf: &mut [u8],
+) -> SysResult {
     let mut done = 0usize;
-    let mut buf = vec![0u8; count.min(CHUNK)];
     while done < count {
         let want = (count - done).min(CHUNK);
         if let Err(e) = t.copy_in(addr + done as u64, &mut buf[..want]) {
