@@ -7,7 +7,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 reps=${1:-5}
-work=$(mktemp -d)
+# Not under /tmp: inside the sandbox /tmp is its own tmpfs.
+mkdir -p "$root/target"
+work=$(mktemp -d -p "$root/target" bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"

@@ -185,6 +185,8 @@ fn fail(msg: impl std::fmt::Display, code: i32) -> i32 {
 
 /// `sandbox run`.
 pub fn run(args: RunArgs) -> i32 {
+    // Before any thread or helper process exists, so that every sentry thread blocks them.
+    crate::signals::block();
     if let Err(e) = init_logging(&args) {
         return fail(e, EXIT_SANDBOX_ERROR);
     }
@@ -210,7 +212,6 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(m) => m,
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     };
-    crate::signals::block();
     let k = Kernel::new(platform, mounts, args.strace);
     crate::signals::forward(k.clone());
     let creds = Credentials::new(
