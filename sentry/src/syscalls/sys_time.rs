@@ -45,22 +45,15 @@ fn now(id: ClockId) -> Result<Timespec, Errno> {
     clock_gettime(id).map(to_abi).map_err(|e| Errno(e as i32))
 }
 
-/// The host clock that counts an application CPU clock: the stub process's or thread's.
+/// The host clock that counts an application CPU clock: the stub process's. (Linux lets a
+/// process read another process's CPU clock but not another process's thread's, so a thread
+/// CPU clock reads its whole process's time: monotonic, and exact for one thread.)
 fn app_clock(t: &Task, id: i32) -> Result<ClockId, Errno> {
     let c = clock(id)?;
-    let raw = match id as u32 {
-        CLOCK_PROCESS_CPUTIME_ID => ((!t.ctx.host_process()) << 3) | 2,
-        CLOCK_THREAD_CPUTIME_ID => ((!t.ctx.host_thread()) << 3) | 6,
-        _ if id < 0 => {
-            if id & 4 != 0 {
-                ((!t.ctx.host_thread()) << 3) | 6
-            } else {
-                ((!t.ctx.host_process()) << 3) | 2
-            }
-        }
-        _ => return Ok(c),
-    };
-    Ok(ClockId::from_raw(raw))
+    if matches!(id as u32, CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID) || id < 0 {
+        return Ok(ClockId::from_raw(((!t.ctx.host_process()) << 3) | 2));
+    }
+    Ok(c)
 }
 
 /// Implements clock_gettime(2).
