@@ -208,6 +208,26 @@ pub fn run(args: RunArgs) -> i32 {
             Err(e) => return fail(format!("ptrace platform: {e}"), EXIT_SANDBOX_ERROR),
         },
     };
+    // The first stub starts on its own thread (its tracer, which will run the first task) while
+    // this one starts the gofer and builds the mounts: each takes milliseconds.
+    type Job = Box<dyn FnOnce(Box<dyn sentry::platform::Context>) -> Result<(), (String, i32)> + Send>;
+    let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
+    let first = std::thread::Builder::new().name("task-1".into()).spawn(move || -> Result<(), (String, i32)> {
+        let ctx = PtracePlatform::new()
+            .and_then(|p| p.new_process())
+            .map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR));
+        let Ok(job) = job_rx.recv() else {
+            if let Ok(mut c) = ctx {
+                c.kill_process();
+            }
+            return Ok(());
+        };
+        job(ctx?)
+    });
+    let first = match first {
+        Ok(h) => h,
+        Err(e) => return fail(format!("starting a sentry thread: {e}"), EXIT_SANDBOX_ERROR),
+    };
     let mounts = match mounts(&args) {
         Ok(m) => m,
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
@@ -257,48 +277,32 @@ pub fn run(args: RunArgs) -> i32 {
     };
 
     let with_init = args.init;
-    // The first task runs on a thread of its own: the one that traces its stub.
     let k2 = k.clone();
-    let handle = std::thread::Builder::new().name("task-1".into()).spawn(
-        move || -> Result<(), (String, i32)> {
-            let ctx = k2
-                .platform
-                .new_process()
-                .map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR))?;
-            let base = program
-                .rsplit(|b| *b == b'/')
-                .next()
-                .unwrap_or(&program)
-                .to_vec();
-            let fs = FsContext { cwd, umask: 0o022 };
-            if with_init {
-                Task::start_virtual_init(&k2, creds.uid.0);
-            }
-            let mut t = Task::new_init(k2.clone(), ctx, stdio(), fs, creds, host_limits(), &base);
-            if let Err(e) = kernel::load_initial(&mut t, &program, argv, env) {
-                t.ctx.kill_process();
-                return Err(match e {
-                    Errno::ENOEXEC => (
-                        format!(
-                            "{shown}: cannot execute: not an ELF executable or script it can load"
-                        ),
-                        EXIT_CANNOT_EXECUTE,
-                    ),
-                    Errno::EACCES => (format!("{shown}: Permission denied"), EXIT_CANNOT_EXECUTE),
-                    Errno::ENOENT => (
-                        format!("{shown}: No such file or directory (its interpreter?)"),
-                        EXIT_NOT_FOUND,
-                    ),
-                    e => (
-                        format!("{shown}: cannot execute: {}", e.description()),
-                        EXIT_CANNOT_EXECUTE,
-                    ),
-                });
-            }
-            kernel::run(t);
-            Ok(())
-        },
-    );
+    let job: Job = Box::new(move |ctx| {
+        let base = program.rsplit(|b| *b == b'/').next().unwrap_or(&program).to_vec();
+        let fs = FsContext { cwd, umask: 0o022 };
+        if with_init {
+            Task::start_virtual_init(&k2, creds.uid.0);
+        }
+        let mut t = Task::new_init(k2.clone(), ctx, stdio(), fs, creds, host_limits(), &base);
+        if let Err(e) = kernel::load_initial(&mut t, &program, argv, env) {
+            t.ctx.kill_process();
+            return Err(match e {
+                Errno::ENOEXEC => {
+                    (format!("{shown}: cannot execute: not an ELF executable or script it can load"), EXIT_CANNOT_EXECUTE)
+                }
+                Errno::EACCES => (format!("{shown}: Permission denied"), EXIT_CANNOT_EXECUTE),
+                Errno::ENOENT => (format!("{shown}: No such file or directory (its interpreter?)"), EXIT_NOT_FOUND),
+                e => (format!("{shown}: cannot execute: {}", e.description()), EXIT_CANNOT_EXECUTE),
+            });
+        }
+        kernel::run(t);
+        Ok(())
+    });
+    if job_tx.send(job).is_err() {
+        return fail("the sentry's task thread ended early", EXIT_SANDBOX_ERROR);
+    }
+    let handle: Result<_, std::io::Error> = Ok(first);
     let handle = match handle {
         Ok(h) => h,
         Err(e) => return fail(format!("starting a sentry thread: {e}"), EXIT_SANDBOX_ERROR),
