@@ -69,7 +69,12 @@ pub struct Vma {
     pub backing: Backing,
     /// A name for /proc/[pid]/maps (`[heap]`, `[stack]`), if any.
     pub name: Option<&'static str>,
+    /// For shared mappings: what the memory is (shared by every process that maps it, across
+    /// fork) and the offset of `start` in it; shared futexes are keyed by this.
+    pub share: Option<(u64, u64)>,
 }
+
+static NEXT_SHARED_ANON: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Vma {
     fn app(&self) -> bool {
@@ -125,6 +130,7 @@ impl MemoryManager {
                     shared: false,
                     backing: Backing::Reserved(name),
                     name: Some(name),
+                    share: None,
                 },
             );
         }
@@ -138,6 +144,7 @@ impl MemoryManager {
                     shared: false,
                     backing: Backing::Vdso,
                     name: Some("[vdso]"),
+                    share: None,
                 },
             );
         }
@@ -219,6 +226,9 @@ impl MemoryManager {
         hi.start = addr;
         if let Backing::File { offset, .. } = &mut hi.backing {
             *offset += addr - start;
+        }
+        if let Some((_, off)) = &mut hi.share {
+            *off += addr - start;
         }
         if let Some(lo) = self.vmas.get_mut(&start) {
             lo.end = addr;
@@ -336,6 +346,17 @@ impl MemoryManager {
         };
         ctx.map(start, len, prot, host_flags, map_file)?;
         self.remove_range(start, end);
+        let share = match (&file, shared) {
+            (_, false) => None,
+            (Some((f, off)), true) => f
+                .ops
+                .stat()
+                .ok()
+                .map(|st| ((st.st_dev << 40) ^ st.st_ino ^ (1 << 62), *off)),
+            (None, true) => {
+                Some((NEXT_SHARED_ANON.fetch_add(1, std::sync::atomic::Ordering::Relaxed) | (1 << 63), 0))
+            }
+        };
         let backing = match file {
             Some((file, offset)) => Backing::File { file, offset },
             None => Backing::Anon,
@@ -349,6 +370,7 @@ impl MemoryManager {
                 shared,
                 backing,
                 name: None,
+                share,
             },
         );
         Ok(start)
@@ -578,6 +600,7 @@ impl MemoryManager {
                             shared: false,
                             backing: Backing::Anon,
                             name: Some("[heap]"),
+                            share: None,
                         },
                     );
                 }
@@ -697,6 +720,16 @@ impl MemoryManager {
             return Err(Errno::ENOMEM);
         }
         Ok(len / PAGE_SIZE)
+    }
+
+    /// The key of a shared futex at `addr`: (what the memory is, offset in it) when `addr` lies
+    /// in a shared mapping; `None` for private memory (then the address space keys it).
+    pub fn shared_key(&self, addr: u64) -> Option<(u64, u64)> {
+        let (_, v) = self.vmas.range(..=addr).next_back()?;
+        if v.end <= addr {
+            return None;
+        }
+        v.share.map(|(id, off)| (id, off + (addr - v.start)))
     }
 
     /// Checks that `[addr, addr+len)` is application memory with `prot` access.

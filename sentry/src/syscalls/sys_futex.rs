@@ -22,14 +22,19 @@ const FUTEX_PRIVATE_FLAG: u32 = 128;
 const FUTEX_CLOCK_REALTIME: u32 = 256;
 const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 
-fn key(t: &Task, addr: u64) -> Result<FutexKey, Errno> {
+/// A futex's key: private futexes (and shared ones in private memory) by address space and
+/// address; shared ones in shared memory by the memory itself, so that processes mapping it
+/// meet.
+fn key(t: &Task, addr: u64, private: bool) -> Result<FutexKey, Errno> {
     if addr % 4 != 0 {
         return Err(Errno::EINVAL);
     }
-    Ok(FutexKey {
-        space: Arc::as_ptr(&t.mm) as usize,
-        addr,
-    })
+    if !private {
+        if let Some((id, off)) = t.mm().shared_key(addr) {
+            return Ok(FutexKey { space: id as usize, addr: off });
+        }
+    }
+    Ok(FutexKey { space: Arc::as_ptr(&t.mm) as usize, addr })
 }
 
 fn load(t: &Task, addr: u64) -> Result<u32, Errno> {
@@ -106,7 +111,8 @@ pub fn sys_futex(t: &mut Task) -> SysResult {
     if op & FUTEX_CLOCK_REALTIME != 0 && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT {
         return Err(Errno::ENOSYS);
     }
-    let k = key(t, uaddr)?;
+    let private = op & FUTEX_PRIVATE_FLAG != 0;
+    let k = key(t, uaddr, private)?;
     let table = &t.k.futexes;
     match cmd {
         FUTEX_WAIT | FUTEX_WAIT_BITSET => {
@@ -140,7 +146,7 @@ pub fn sys_futex(t: &mut Task) -> SysResult {
             Ok(u64::from(table.wake(k, bitset, val)))
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
-            let k2 = key(t, uaddr2)?;
+            let k2 = key(t, uaddr2, private)?;
             let m = timeout as u32; // val2 travels in the timeout argument
             if (val as i32) < 0 || (m as i32) < 0 {
                 return Err(Errno::EINVAL);
@@ -151,7 +157,7 @@ pub fn sys_futex(t: &mut Task) -> SysResult {
                 .map(u64::from)
         }
         FUTEX_WAKE_OP => {
-            let k2 = key(t, uaddr2)?;
+            let k2 = key(t, uaddr2, private)?;
             let n2 = timeout as u32;
             table
                 .wake_op(k, k2, val, n2, || {
