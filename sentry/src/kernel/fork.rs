@@ -258,6 +258,7 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         comm: t.comm,
         vfork_done: vfork.clone(),
         no_new_privs: t.no_new_privs,
+        timer_slack: t.timer_slack,
     };
     spawn(k.clone(), pending, child);
     if let Some(v) = vfork {
@@ -281,6 +282,7 @@ pub struct ChildSpec {
     comm: [u8; 16],
     vfork_done: Option<Arc<VforkDone>>,
     no_new_privs: bool,
+    timer_slack: u64,
 }
 
 /// Starts the sentry thread of a new task: it adopts the parked host thread and runs it.
@@ -322,6 +324,7 @@ pub fn spawn(k: Arc<super::Kernel>, pending: Box<dyn NewContext>, c: ChildSpec) 
             saved_sigmask: None,
             no_new_privs: c.no_new_privs,
             keep_caps: false,
+            timer_slack: c.timer_slack,
         };
         super::run(t);
     });

@@ -93,6 +93,8 @@ pub struct Kernel {
     pub personality: std::sync::atomic::AtomicU32,
     /// Nice values by tid (absent: 0).
     nice: Mutex<std::collections::HashMap<i32, i32>>,
+    /// Scheduling policies and priorities by tid (absent: SCHED_OTHER, 0).
+    sched: Mutex<std::collections::HashMap<i32, (u32, i32)>>,
     /// The pid of the sentry's own init, or 0 without `--init`.
     pub virtual_init: std::sync::atomic::AtomicI32,
     /// The process whose end is the sandbox's end: PID 1, or with `--init` the program the
@@ -149,11 +151,22 @@ impl Kernel {
                 b
             },
             nice: Mutex::new(std::collections::HashMap::new()),
+            sched: Mutex::new(std::collections::HashMap::new()),
             next_ino: AtomicU64::new(1000),
             unimplemented_seen: Mutex::new(HashSet::new()),
         });
         timer::start(&k);
         k
+    }
+
+    /// A task's scheduling policy and priority (recorded only).
+    pub fn sched_of(&self, tid: i32) -> (u32, i32) {
+        lock(&self.sched).get(&tid).copied().unwrap_or((0, 0))
+    }
+
+    /// Records a task's scheduling policy and priority.
+    pub fn set_sched(&self, tid: i32, policy: u32, prio: i32) {
+        lock(&self.sched).insert(tid, (policy, prio));
     }
 
     /// A task's nice value.
@@ -364,6 +377,8 @@ pub struct Task {
     pub no_new_privs: bool,
     /// PR_SET_KEEPCAPS.
     pub keep_caps: bool,
+    /// PR_SET_TIMERSLACK, in nanoseconds.
+    pub timer_slack: u64,
 }
 
 impl Task {
@@ -472,6 +487,7 @@ impl Task {
             saved_sigmask: None,
             no_new_privs: false,
             keep_caps: false,
+            timer_slack: 50_000,
         }
     }
 

@@ -404,8 +404,12 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
         PR_GET_SECCOMP => Ok(0),
         PR_SET_SECCOMP => Err(Errno::EINVAL),
         PR_GET_TIMING => Ok(0),
-        PR_GET_TIMERSLACK => Ok(50_000),
-        PR_SET_TIMERSLACK => Ok(0),
+        PR_GET_TIMERSLACK => Ok(t.timer_slack),
+        PR_SET_TIMERSLACK => {
+            // 0 restores the default.
+            t.timer_slack = if a2 == 0 { 50_000 } else { a2 };
+            Ok(0)
+        }
         PR_GET_TID_ADDRESS => {
             let v = t.clear_child_tid;
             t.write_val(a2, &v).map(|_| 0)

@@ -49,35 +49,38 @@ pub fn sys_sched_setaffinity(t: &mut Task) -> SysResult {
 
 /// Implements sched_getscheduler(2).
 pub fn sys_sched_getscheduler(t: &mut Task) -> SysResult {
-    target(t, t.arg(0) as i32)?;
-    Ok(u64::from(SCHED_OTHER))
+    let pid = target(t, t.arg(0) as i32)?;
+    Ok(u64::from(t.k.sched_of(pid).0))
 }
 
 fn valid_policy(p: u32) -> Result<u32, Errno> {
     match p & !SCHED_RESET_ON_FORK {
-        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE => Ok(0),
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => Ok(0),
         SCHED_FIFO | SCHED_RR => Ok(99),
-        SCHED_DEADLINE => Err(Errno::EINVAL),
         _ => Err(Errno::EINVAL),
     }
 }
 
-/// Implements sched_setscheduler(2): normal policies are accepted with priority 0; real-time
-/// ones need CAP_SYS_NICE, which the sandbox does not pass on to the host.
+/// Implements sched_setscheduler(2): policies and priorities are recorded per task (the host
+/// scheduler is not changed); real-time ones need CAP_SYS_NICE.
 pub fn sys_sched_setscheduler(t: &mut Task) -> SysResult {
     let (pid, policy, param) = (t.arg(0) as i32, t.arg(1) as i32, t.arg(2));
-    if policy < 0 || param == 0 {
+    if policy < 0 || param == 0 || pid < 0 {
         return Err(Errno::EINVAL);
     }
-    target(t, pid)?;
-    let prio: i32 = t.read_val(param)?;
     let max = valid_policy(policy as u32)?;
+    let prio: i32 = t.read_val(param)?;
+    if (policy as u32 & !SCHED_RESET_ON_FORK) == SCHED_DEADLINE {
+        return Err(Errno::EINVAL);
+    }
     if prio < 0 || prio as u32 > max || (max > 0 && prio == 0) {
         return Err(Errno::EINVAL);
     }
-    if max > 0 {
+    let pid = target(t, pid)?;
+    if max > 0 && t.creds.caps & (1 << 23) == 0 {
         return Err(Errno::EPERM);
     }
+    t.k.set_sched(pid, policy as u32 & !SCHED_RESET_ON_FORK, prio);
     Ok(0)
 }
 
@@ -87,8 +90,9 @@ pub fn sys_sched_getparam(t: &mut Task) -> SysResult {
     if param == 0 {
         return Err(Errno::EINVAL);
     }
-    target(t, pid)?;
-    t.write_val(param, &0i32).map(|_| 0)
+    let pid = target(t, pid)?;
+    let prio = t.k.sched_of(pid).1;
+    t.write_val(param, &prio).map(|_| 0)
 }
 
 /// Implements sched_setparam(2).
@@ -97,11 +101,14 @@ pub fn sys_sched_setparam(t: &mut Task) -> SysResult {
     if param == 0 {
         return Err(Errno::EINVAL);
     }
-    target(t, pid)?;
+    let pid = target(t, pid)?;
     let prio: i32 = t.read_val(param)?;
-    if prio != 0 {
+    let policy = t.k.sched_of(pid).0;
+    let max = valid_policy(policy)?;
+    if prio < 0 || prio as u32 > max || (max > 0 && prio == 0) {
         return Err(Errno::EINVAL);
     }
+    t.k.set_sched(pid, policy, prio);
     Ok(0)
 }
 

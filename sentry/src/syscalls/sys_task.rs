@@ -275,7 +275,7 @@ pub fn sys_getppid(t: &mut Task) -> SysResult {
 fn target_pid(t: &Task, pid: i32) -> Result<i32, Errno> {
     match pid {
         0 => Ok(t.tgid()),
-        p if p < 0 => Err(Errno::EINVAL),
+        p if p < 0 => Err(Errno::ESRCH),
         p => Ok(p),
     }
 }

@@ -117,9 +117,11 @@ pub fn sys_timer_create(t: &mut Task) -> SysResult {
     let (clockid, sev, idp) = (t.arg(0) as i32, t.arg(1), t.arg(2));
     let clock = match clockid as u32 {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI => TimerClock::Real,
-        CLOCK_PROCESS_CPUTIME_ID => TimerClock::Cpu(t.ctx.host_process()),
+        // The alarm clocks need CAP_WAKE_ALARM; the sandbox has no suspend to wake from.
+        CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM if t.creds.caps & (1 << 35) != 0 => TimerClock::Real,
+        // A thread's CPU clock counts its process's time (see clock_gettime).
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => TimerClock::Cpu(t.ctx.host_process()),
         CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => return Err(Errno::EPERM),
-        CLOCK_THREAD_CPUTIME_ID => return Err(Errno::EINVAL),
         _ => return Err(Errno::EINVAL),
     };
     let pid = t.tgid();

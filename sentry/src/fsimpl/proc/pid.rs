@@ -82,8 +82,18 @@ fn read_user(info: &TaskInfo, range: (u64, u64)) -> Vec<u8> {
     }
 }
 
+/// Whether `pid` is the sentry's own init (a process with no thread and no stub).
+fn is_virtual_init(pid: i32) -> bool {
+    kernel().is_ok_and(|k| pid != 0 && k.virtual_init.load(std::sync::atomic::Ordering::Acquire) == pid)
+}
+
 fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
     let k = kernel()?;
+    if is_virtual_init(pid) {
+        let mut f = vec![pid.to_string(), "(init)".into(), "S".into(), "0".into(), pid.to_string(), pid.to_string()];
+        f.extend(std::iter::repeat_n("0".to_string(), 46));
+        return text(f.join(" ") + "\n");
+    }
     let (t, info) = task_of(pid, tid)?;
     let (ppid, pgid, sid) = {
         let tree = lock(&k.tree);
@@ -170,6 +180,11 @@ fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
 
 fn status(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
     let k = kernel()?;
+    if is_virtual_init(pid) {
+        return text(format!(
+            "Name:\tinit\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t0\nTracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nThreads:\t1\n"
+        ));
+    }
     let (t, info) = task_of(pid, tid)?;
     let ppid = lock(&k.tree).procs.get(&pid).map(|p| p.parent).unwrap_or(0);
     let mm = lock(&info.mm);
@@ -393,6 +408,9 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
             text(format!("{pages} 0 0 0 0 0 0\n"))
         })),
         ("cmdline", gen(dev, pid, 4, move || {
+            if is_virtual_init(pid) {
+                return Ok(b"init\0".to_vec());
+            }
             let (_, info) = task_of(pid, tid)?;
             let r = lock(&info.mm).args;
             Ok(read_user(&info, r))
@@ -403,6 +421,9 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
             Ok(read_user(&info, r))
         })),
         ("comm", gen(dev, pid, 6, move || {
+            if is_virtual_init(pid) {
+                return text("init\n".into());
+            }
             let (_, info) = task_of(pid, tid)?;
             text(format!("{}\n", comm_str(&info.comm)))
         })),
