@@ -18,6 +18,16 @@ tests::guest_tests! {
     clocks,
     resources,
     signals,
+    // Processes: signal delivery, faults, threads, fork/wait, exec, timers (issue 4).
+    sig_delivery,
+    sig_faults,
+    threads,
+    fork_wait,
+    execve => |run: tests::Run| run.args([
+        tests::guest("execve", tests::Linkage::Static),
+        tests::guest("execve", tests::Linkage::Dynamic),
+    ]),
+    timers,
     // Memory.
     memory,
     // Bad arguments everywhere.
