@@ -228,9 +228,9 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         }
     }
     *lock(&shared.info) = Some(super::TaskInfo {
-        mm: mm.clone(),
-        fds: fds.clone(),
-        fs: fs.clone(),
+        mm: Arc::downgrade(&mm),
+        fds: Arc::downgrade(&fds),
+        fs: Arc::downgrade(&fs),
         limits: limits.clone(),
         comm: t.comm,
         creds: t.creds.clone(),

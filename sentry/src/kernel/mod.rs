@@ -294,12 +294,12 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// the rest, refreshed by [`Task::publish`].
 #[derive(Clone)]
 pub struct TaskInfo {
-    /// Its address space.
-    pub mm: Arc<Mutex<MemoryManager>>,
+    /// Its address space (weak: an exited task's memory and files must go at once).
+    pub mm: std::sync::Weak<Mutex<MemoryManager>>,
     /// Its fd table.
-    pub fds: Arc<Mutex<FdTable>>,
+    pub fds: std::sync::Weak<Mutex<FdTable>>,
     /// Its cwd and umask.
-    pub fs: Arc<Mutex<FsContext>>,
+    pub fs: std::sync::Weak<Mutex<FsContext>>,
     /// Its limits.
     pub limits: Arc<Mutex<[Rlimit; RLIM_NLIMITS as usize]>>,
     /// Its name.
@@ -308,6 +308,23 @@ pub struct TaskInfo {
     pub creds: Credentials,
     /// The host process behind its address space (for CPU times).
     pub host_pid: i32,
+}
+
+impl TaskInfo {
+    /// The address space, while the task lives.
+    pub fn mm(&self) -> Result<Arc<Mutex<MemoryManager>>, Errno> {
+        self.mm.upgrade().ok_or(Errno::ESRCH)
+    }
+
+    /// The fd table, while the task lives.
+    pub fn fds(&self) -> Result<Arc<Mutex<FdTable>>, Errno> {
+        self.fds.upgrade().ok_or(Errno::ESRCH)
+    }
+
+    /// cwd and umask, while the task lives.
+    pub fn fs(&self) -> Result<Arc<Mutex<FsContext>>, Errno> {
+        self.fs.upgrade().ok_or(Errno::ESRCH)
+    }
 }
 
 /// Waits of a vfork(2) parent for its child to exec or exit.
@@ -494,9 +511,9 @@ impl Task {
     /// Publishes what /proc shows of this task (after it changes: start, exec, set*id, name).
     pub fn publish(&self) {
         *lock(&self.shared.info) = Some(TaskInfo {
-            mm: self.mm.clone(),
-            fds: self.fds.clone(),
-            fs: self.fs.clone(),
+            mm: Arc::downgrade(&self.mm),
+            fds: Arc::downgrade(&self.fds),
+            fs: Arc::downgrade(&self.fs),
             limits: self.limits.clone(),
             comm: self.comm,
             creds: self.creds.clone(),

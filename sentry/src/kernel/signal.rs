@@ -99,6 +99,14 @@ impl SigQueue {
         Some(p)
     }
 
+    /// The pending instance of a POSIX timer's signal (SI_TIMER with this timer id), if any.
+    pub fn timer_pending(&mut self, sig: i32, id: i32) -> Option<&mut Siginfo> {
+        self.queue
+            .iter_mut()
+            .find(|p| p.info.si_signo == sig && p.info.si_code == -2 && p.info.fields[0] as u32 as i32 == id)
+            .map(|p| &mut p.info)
+    }
+
     /// Drops every pending instance of the signals in `set`.
     pub fn discard(&mut self, set: SigSet) {
         self.queue.retain(|p| set & bit(p.info.si_signo) == 0);

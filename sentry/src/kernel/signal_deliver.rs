@@ -97,7 +97,10 @@ fn on_send(k: &Kernel, tg: &Arc<ThreadGroup>, sig: i32) -> bool {
                 default_action(sig),
                 DefaultAction::Ignore | DefaultAction::Continue
             ));
-    !ignored
+    // A blocked signal is kept even if ignored: the disposition may change before it is
+    // unblocked, and sigwaitinfo may take it (Linux's sig_ignored).
+    let blocked = lock(&tg.tasks).iter().any(|t| t.blocks(sig));
+    !ignored || blocked
 }
 
 /// Sends a signal to a whole process.
@@ -192,7 +195,9 @@ pub fn deliver(t: &mut Task) {
                     // SA_ONESHOT: only the handler goes back to the default; flags stay.
                     lock(&sighand).actions[sig as usize - 1].handler = SIG_DFL;
                 }
-                return;
+                // Like Linux's exit-to-user loop: every other deliverable signal gets a frame
+                // too, on top, so the last one set up runs first.
+                continue;
             }
         }
     }
@@ -296,6 +301,20 @@ fn setup_frame(t: &mut Task, sig: i32, info: &Siginfo, act: &KernelSigaction) ->
     debug_assert_eq!(bytes.len() as u64, FRAME_SIZE);
     t.copy_out(frame, &bytes)?;
     t.copy_out(fpstate, &fp)?;
+    // The handler starts with a clean FPU (Linux's fpu__clear_user_states): every component in
+    // its initial state, default control words.
+    if fp.len() >= 576 {
+        let mut init = fp[..fp.len() - 4].to_vec();
+        init[..512].fill(0);
+        init[0..2].copy_from_slice(&0x037fu16.to_le_bytes()); // FCW
+        init[24..28].copy_from_slice(&0x1f80u32.to_le_bytes()); // MXCSR
+        init[28..32].copy_from_slice(&0xffffu32.to_le_bytes()); // MXCSR_MASK
+        init[512..520].fill(0); // XSTATE_BV: all in the initial state
+        if xcr0 != 0 {
+            init[464..472].copy_from_slice(&xcr0.to_le_bytes());
+        }
+        let _ = t.ctx.set_fpu_state(&init);
+    }
     t.regs.rsp = frame;
     t.regs.rip = act.handler;
     t.regs.rdi = sig as u64;

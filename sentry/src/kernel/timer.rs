@@ -152,7 +152,32 @@ impl Timers {
     }
 }
 
+/// A POSIX timer whose last signal is still queued gets no second one: the expiry counts as an
+/// overrun in the queued siginfo, as Linux does. True when that happened.
+fn coalesce(t: &Timer) -> bool {
+    if t.id < 0 {
+        return false;
+    }
+    let bump = |q: &mut super::signal::SigQueue| {
+        if let Some(info) = q.timer_pending(t.signo, t.id) {
+            let overrun = (info.fields[0] >> 32) as u32 as i32;
+            let overrun = overrun.saturating_add(1 + t.overrun).min(i32::MAX);
+            info.fields[0] = t.id as u32 as u64 | ((overrun as u32 as u64) << 32);
+            return true;
+        }
+        false
+    };
+    match &t.target {
+        TimerTarget::Process(w) => w.upgrade().is_some_and(|tg| bump(&mut lock(&tg.pending))),
+        TimerTarget::Thread(w) => w.upgrade().is_some_and(|task| bump(&mut lock(&task.pending))),
+        TimerTarget::None => false,
+    }
+}
+
 fn fire(k: &Kernel, t: &Timer) -> bool {
+    if coalesce(t) {
+        return true;
+    }
     let mut info = kernel_info(t.signo);
     if t.id >= 0 {
         info.si_code = SI_TIMER;

@@ -76,7 +76,9 @@ fn read_user(info: &TaskInfo, range: (u64, u64)) -> Vec<u8> {
         return Vec::new();
     }
     let mut buf = vec![0u8; (b - a) as usize];
-    match lock(&info.mm).copy_in(a, &mut buf) {
+    let Ok(mm) = info.mm() else { return Vec::new() };
+    let r = lock(&mm).copy_in(a, &mut buf);
+    match r {
         Ok(()) => buf,
         Err(_) => Vec::new(),
     }
@@ -100,8 +102,16 @@ fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
         let p = tree.procs.get(&pid).ok_or(Errno::ESRCH)?;
         (p.parent, p.pgid, p.sid)
     };
-    let mm = lock(&info.mm);
-    let vsize: u64 = mm.vmas().filter(|v| !matches!(v.backing, Backing::Reserved(_))).map(|v| v.end - v.start).sum();
+    // A zombie's memory is gone: its numbers read as zero, as on Linux.
+    let mm_arc = info.mm().ok();
+    let mm_guard = mm_arc.as_ref().map(|m| lock(m));
+    let vsize: u64 = mm_guard
+        .as_ref()
+        .map(|mm| mm.vmas().filter(|v| !matches!(v.backing, Backing::Reserved(_))).map(|v| v.end - v.start).sum())
+        .unwrap_or(0);
+    let (brk_start, brk, args, env) =
+        mm_guard.as_ref().map(|mm| (mm.brk_start, mm.brk, mm.args, mm.env)).unwrap_or_default();
+    drop(mm_guard);
     let threads = lock(&t.tg.tasks).len();
     let cpu = crate::kernel::timer::cpu_time(info.host_pid);
     let ticks = cpu.as_millis() / 10;
@@ -118,8 +128,8 @@ fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
             _ => cgt |= 1 << i,
         }
     }
-    let (astart, aend) = mm.args;
-    let (estart, eend) = mm.env;
+    let (astart, aend) = args;
+    let (estart, eend) = env;
     let f: Vec<String> = vec![
         tid.unwrap_or(pid).to_string(),
         format!("({})", comm_str(&info.comm)),
@@ -165,9 +175,9 @@ fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
         "0".into(),
         "0".into(),
         "0".into(),
-        mm.brk_start.to_string(),
-        mm.brk_start.to_string(),
-        mm.brk.to_string(),
+        brk_start.to_string(),
+        brk_start.to_string(),
+        brk.to_string(),
         astart.to_string(),
         aend.to_string(),
         estart.to_string(),
@@ -187,7 +197,8 @@ fn status(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
     }
     let (t, info) = task_of(pid, tid)?;
     let ppid = lock(&k.tree).procs.get(&pid).map(|p| p.parent).unwrap_or(0);
-    let mm = lock(&info.mm);
+    let mm_arc = info.mm()?;
+    let mm = lock(&mm_arc);
     let vsize: u64 = mm.vmas().filter(|v| !matches!(v.backing, Backing::Reserved(_))).map(|v| v.end - v.start).sum();
     let (u, g) = (info.creds.uid, info.creds.gid);
     let groups: Vec<String> = info.creds.groups.iter().map(|g| g.to_string()).collect();
@@ -218,7 +229,7 @@ Threads:\t{}\nSigQ:\t0/63459\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016
 CapInh:\t0000000000000000\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n\
 NoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
         comm_str(&info.comm),
-        lock(&info.fs).umask,
+        lock(&*info.fs()?).umask,
         state,
         pid,
         tid.unwrap_or(pid),
@@ -250,7 +261,8 @@ NoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nvolu
 
 fn maps(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
     let (_, info) = task_of(pid, tid)?;
-    let mm = lock(&info.mm);
+    let mm_arc = info.mm()?;
+    let mm = lock(&mm_arc);
     let mut s = String::new();
     for v in mm.vmas() {
         let (name, offset, dev, inode) = match &v.backing {
@@ -351,7 +363,7 @@ fn mountinfo() -> Result<Vec<u8>, Errno> {
 }
 
 fn fd_target(info: &TaskInfo, fd: i32) -> Result<Vec<u8>, Errno> {
-    let f = lock(&info.fds).file(fd).map_err(|_| Errno::ENOENT)?;
+    let f = lock(&*info.fds()?).file(fd).map_err(|_| Errno::ENOENT)?;
     let st = f.ops.stat().unwrap_or_default();
     let p = match st.st_mode & S_IFMT {
         S_IFIFO if f.path.starts_with("pipe") => format!("pipe:[{}]", st.st_ino),
@@ -368,7 +380,8 @@ fn fd_dir(dev: u64, pid: i32, tid: Option<i32>, info_dir: bool) -> Arc<dyn Inode
         ino(pid, kind),
         Arc::new(move || {
             let Ok((_, info)) = task_of(pid, tid) else { return Vec::new() };
-            let fds: Vec<i32> = lock(&info.fds).iter().map(|(fd, _)| fd).collect();
+            let Ok(table) = info.fds() else { return Vec::new() };
+            let fds: Vec<i32> = lock(&table).iter().map(|(fd, _)| fd).collect();
             fds.into_iter()
                 .map(|fd| (fd.to_string().into_bytes(), ino(pid, 0x1000 + fd as u64), if info_dir { DT_REG } else { DT_LNK }))
                 .collect()
@@ -376,12 +389,12 @@ fn fd_dir(dev: u64, pid: i32, tid: Option<i32>, info_dir: bool) -> Arc<dyn Inode
         Arc::new(move |name| {
             let fd: i32 = std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()).ok_or(Errno::ENOENT)?;
             let (_, info) = task_of(pid, tid)?;
-            lock(&info.fds).file(fd).map_err(|_| Errno::ENOENT)?;
+            lock(&*info.fds()?).file(fd).map_err(|_| Errno::ENOENT)?;
             let i = ino(pid, 0x1000 + fd as u64);
             if info_dir {
                 Ok(GenFile::ro(dev, i, Arc::new(move || {
                     let (_, info) = task_of(pid, tid)?;
-                    let e = lock(&info.fds).get(fd).map_err(|_| Errno::ENOENT)?.clone();
+                    let e = lock(&*info.fds()?).get(fd).map_err(|_| Errno::ENOENT)?.clone();
                     let pos = *e.file.pos.lock().unwrap_or_else(|x| x.into_inner());
                     let flags = e.file.flags() | if e.cloexec { O_CLOEXEC } else { 0 };
                     let ino = e.file.ops.stat().map(|s| s.st_ino).unwrap_or(0);
@@ -403,7 +416,8 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
         ("status", gen(dev, pid, 2, move || status(pid, tid))),
         ("statm", gen(dev, pid, 3, move || {
             let (_, info) = task_of(pid, tid)?;
-            let mm = lock(&info.mm);
+            let mm_arc = info.mm()?;
+    let mm = lock(&mm_arc);
             let pages: u64 = mm.vmas().filter(|v| !matches!(v.backing, Backing::Reserved(_))).map(|v| (v.end - v.start) / 4096).sum();
             text(format!("{pages} 0 0 0 0 0 0\n"))
         })),
@@ -412,12 +426,12 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
                 return Ok(b"init\0".to_vec());
             }
             let (_, info) = task_of(pid, tid)?;
-            let r = lock(&info.mm).args;
+            let r = lock(&*info.mm()?).args;
             Ok(read_user(&info, r))
         })),
         ("environ", gen(dev, pid, 5, move || {
             let (_, info) = task_of(pid, tid)?;
-            let r = lock(&info.mm).env;
+            let r = lock(&*info.mm()?).env;
             Ok(read_user(&info, r))
         })),
         ("comm", gen(dev, pid, 6, move || {
@@ -430,13 +444,14 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
         ("maps", gen(dev, pid, 7, move || maps(pid, tid))),
         ("smaps_rollup", gen(dev, pid, 8, move || {
             let (_, info) = task_of(pid, tid)?;
-            let mm = lock(&info.mm);
+            let mm_arc = info.mm()?;
+    let mm = lock(&mm_arc);
             let size: u64 = mm.vmas().filter(|v| !matches!(v.backing, Backing::Reserved(_))).map(|v| v.end - v.start).sum();
             text(format!("00000000-ffffffff ---p 00000000 00:00 0 [rollup]\nRss:\t0 kB\nPss:\t0 kB\nSize:\t{} kB\n", size / 1024))
         })),
         ("auxv", gen(dev, pid, 9, move || {
             let (_, info) = task_of(pid, tid)?;
-            let a = lock(&info.mm).auxv.clone();
+            let a = lock(&*info.mm()?).auxv.clone();
             Ok(a.iter().flat_map(|(k, v)| [k.to_le_bytes(), v.to_le_bytes()].concat()).collect())
         })),
         ("limits", gen(dev, pid, 10, move || limits(pid))),
@@ -463,12 +478,12 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
         ("wchan", gen(dev, pid, 17, || text("0".into()))),
         ("exe", link(dev, pid, 18, move || {
             let (_, info) = task_of(pid, tid)?;
-            let e = lock(&info.mm).exe.clone();
+            let e = lock(&*info.mm()?).exe.clone();
             Ok(e.into_bytes())
         })),
         ("cwd", link(dev, pid, 19, move || {
             let (_, info) = task_of(pid, tid)?;
-            let c = lock(&info.fs).cwd.clone();
+            let c = lock(&*info.fs()?).cwd.clone();
             Ok(c.into_bytes())
         })),
         ("root", link(dev, pid, 20, || Ok(b"/".to_vec()))),
