@@ -202,10 +202,12 @@ static void test_posix_timers(void) {
     sigemptyset(&block);
     sigaddset(&block, SIGRTMIN);
     sigprocmask(SIG_BLOCK, &block, NULL);
-    struct itimerspec fast = {{0, 1000 * 1000}, {0, 1000 * 1000}};
+    // A 5 ms period: 100 ms blocked misses ~19 expiries, and unblocking then disarming takes
+    // far less than a period even on a slow, shared machine.
+    struct itimerspec fast = {{0, 5000 * 1000}, {0, 5000 * 1000}};
     rt_count = 0;
     EXPECT_OK(timer_settime(t, 0, &fast, NULL));
-    usleep(50 * 1000);
+    usleep(100 * 1000);
     sigprocmask(SIG_UNBLOCK, &block, NULL);
     struct itimerspec off = {{0, 0}, {0, 0}};
     EXPECT_OK(timer_settime(t, 0, &off, NULL));

@@ -93,6 +93,9 @@ pub struct Kernel {
     pub personality: std::sync::atomic::AtomicU32,
     /// Nice values by tid (absent: 0).
     nice: Mutex<std::collections::HashMap<i32, i32>>,
+    /// The terminal's foreground process group and session.
+    fg_pgrp: Mutex<Option<i32>>,
+    tty_sid: Mutex<Option<i32>>,
     /// Scheduling policies and priorities by tid (absent: SCHED_OTHER, 0).
     sched: Mutex<std::collections::HashMap<i32, (u32, i32)>>,
     /// The pid of the sentry's own init, or 0 without `--init`.
@@ -152,11 +155,28 @@ impl Kernel {
             },
             nice: Mutex::new(std::collections::HashMap::new()),
             sched: Mutex::new(std::collections::HashMap::new()),
+            fg_pgrp: Mutex::new(None),
+            tty_sid: Mutex::new(None),
             next_ino: AtomicU64::new(1000),
             unimplemented_seen: Mutex::new(HashSet::new()),
         });
         timer::start(&k);
         k
+    }
+
+    /// The terminal's foreground process group (the first asker's, until a TIOCSPGRP).
+    pub fn foreground_pgrp(&self, default: i32) -> i32 {
+        *lock(&self.fg_pgrp).get_or_insert(default)
+    }
+
+    /// TIOCSPGRP.
+    pub fn set_foreground_pgrp(&self, pgrp: i32) {
+        *lock(&self.fg_pgrp) = Some(pgrp);
+    }
+
+    /// The terminal's session (the first asker's).
+    pub fn tty_session(&self, default: i32) -> i32 {
+        *lock(&self.tty_sid).get_or_insert(default)
     }
 
     /// A task's scheduling policy and priority (recorded only).

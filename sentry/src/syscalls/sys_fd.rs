@@ -115,6 +115,40 @@ pub fn sys_ioctl(t: &mut Task) -> SysResult {
             };
             t.write_val(arg, &(n as i32)).map(|_| 0)
         }
+        // Job control on the terminal: the foreground process group is the sandbox's own (the
+        // host terminal's stays the sandbox's), so shells can hand it between their jobs.
+        TIOCGPGRP | TIOCSPGRP | TIOCGSID => {
+            let mut termios = vec![0u8; std::mem::size_of::<Termios>()];
+            file.ops.ioctl(TCGETS, &mut termios)?; // ENOTTY unless a terminal
+            let me = t.tgid();
+            let (my_pgid, my_sid) = {
+                let tree = crate::kernel::lock(&t.k.tree);
+                let p = tree.procs.get(&me).ok_or(Errno::ESRCH)?;
+                (p.pgid, p.sid)
+            };
+            match req {
+                TIOCGSID => {
+                    let sid = t.k.tty_session(my_sid);
+                    t.write_val(arg, &sid).map(|_| 0)
+                }
+                TIOCGPGRP => {
+                    let pg = t.k.foreground_pgrp(my_pgid);
+                    t.write_val(arg, &pg).map(|_| 0)
+                }
+                _ => {
+                    let pg: i32 = t.read_val(arg)?;
+                    if pg < 0 {
+                        return Err(Errno::EINVAL);
+                    }
+                    let ok = crate::kernel::lock(&t.k.tree).procs.values().any(|p| p.pgid == pg && p.sid == my_sid);
+                    if !ok {
+                        return Err(Errno::EPERM);
+                    }
+                    t.k.set_foreground_pgrp(pg);
+                    Ok(0)
+                }
+            }
+        }
         TCGETS | TIOCGWINSZ => {
             let size = if req == TCGETS {
                 std::mem::size_of::<Termios>()

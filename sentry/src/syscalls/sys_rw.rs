@@ -108,7 +108,7 @@ fn write_from(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>)
     if offset.is_some() && file.ops.is_stream() {
         return Err(Errno::ESPIPE);
     }
-    let count = count.min(MAX_RW_COUNT) as usize;
+    let mut count = count.min(MAX_RW_COUNT) as usize;
     access_ok(addr, count as u64)?;
     if count == 0 {
         return match offset {
@@ -116,7 +116,32 @@ fn write_from(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>)
             None => file.write(&[]).map(|n| n as u64),
         };
     }
+    count = fsize_limit(t, file, count, offset)?;
     with_buffer(count.min(CHUNK), |buf| write_chunks(t, file, addr, count, offset, buf))
+}
+
+/// RLIMIT_FSIZE: a write to a regular file may not take it past the limit: it is cut short
+/// there, and one starting at or past it fails with EFBIG and raises SIGXFSZ.
+fn fsize_limit(t: &Task, file: &File, count: usize, offset: Option<i64>) -> Result<usize, Errno> {
+    let limit = t.rlimit(RLIMIT_FSIZE);
+    if limit == RLIM_INFINITY {
+        return Ok(count);
+    }
+    let st = file.ops.stat()?;
+    if st.st_mode & S_IFMT != S_IFREG {
+        return Ok(count);
+    }
+    let pos = match offset {
+        Some(o) => o as u64,
+        None if file.flags() & O_APPEND != 0 => st.st_size as u64,
+        None => *file.pos.lock().unwrap_or_else(|e| e.into_inner()),
+    };
+    if pos >= limit {
+        let info = crate::kernel::signal::kernel_info(SIGXFSZ);
+        crate::kernel::send_thread_signal(&t.k, &t.shared, info);
+        return Err(Errno::EFBIG);
+    }
+    Ok(count.min((limit - pos) as usize))
 }
 
 fn write_chunks(
