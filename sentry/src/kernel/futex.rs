@@ -90,6 +90,11 @@ impl FutexTable {
         }
     }
 
+    /// How many tasks wait on `key`.
+    pub fn waiters(&self, key: FutexKey) -> usize {
+        lock(&self.queues).get(&key).map(Vec::len).unwrap_or(0)
+    }
+
     /// FUTEX_WAKE(_BITSET): wakes up to `n` waiters whose bitset intersects `bitset`.
     pub fn wake(&self, key: FutexKey, bitset: u32, n: u32) -> u32 {
         let mut q = lock(&self.queues);

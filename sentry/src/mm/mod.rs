@@ -758,6 +758,11 @@ impl MemoryManager {
         Ok(())
     }
 
+    /// EFAULT unless `[addr, addr+len)` is writable application memory.
+    pub fn check_writable(&self, addr: u64, len: usize) -> Result<(), Errno> {
+        self.check(addr, len, PROT_READ | PROT_WRITE)
+    }
+
     /// Copies application memory in (EFAULT if any of it is not readable).
     pub fn copy_in(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         self.check(addr, buf.len(), PROT_READ)?;

@@ -149,6 +149,11 @@ pub trait Context: Send {
     fn sync(&mut self, addr: u64, len: u64, flags: u32) -> Result<(), Errno>;
     /// Writes application memory whatever the protections (the ELF loader's privilege).
     fn write_force(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno>;
+    /// Atomically replaces the 32-bit word at `addr` with `new` if it equals `expected`;
+    /// returns the value it had. EFAULT where the word is not writable application memory.
+    fn cmpxchg_u32(&mut self, _addr: u64, _expected: u32, _new: u32) -> Result<u32, Errno> {
+        Err(Errno::ENOSYS)
+    }
     /// The thread's extended (FPU/SSE/AVX) state, as XSAVE lays it out.
     fn fpu_state(&mut self) -> Result<Vec<u8>, PlatformError>;
     /// Restores extended state saved by [`Context::fpu_state`].

@@ -168,7 +168,91 @@ pub fn sys_futex(t: &mut Task) -> SysResult {
                 })
                 .map(u64::from)
         }
+        FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
+            let dl = if cmd == FUTEX_TRYLOCK_PI {
+                None
+            } else {
+                // LOCK_PI's timeout is absolute on CLOCK_REALTIME; LOCK_PI2's on the clock the
+                // flag names.
+                deadline(t, timeout, true, cmd == FUTEX_LOCK_PI || op & FUTEX_CLOCK_REALTIME != 0)?
+            };
+            lock_pi(t, uaddr, k, dl, cmd == FUTEX_TRYLOCK_PI).map(|_| 0)
+        }
+        FUTEX_UNLOCK_PI => unlock_pi(t, uaddr, k).map(|_| 0),
         _ => Err(Errno::ENOSYS),
+    }
+}
+
+const FUTEX_LOCK_PI: u32 = 6;
+const FUTEX_UNLOCK_PI: u32 = 7;
+const FUTEX_TRYLOCK_PI: u32 = 8;
+const FUTEX_LOCK_PI2: u32 = 13;
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+/// One atomic step on the futex word, done by the caller's own thread in its address space.
+fn cas(t: &mut Task, addr: u64, old: u32, new: u32) -> Result<u32, Errno> {
+    t.mm().check_writable(addr, 4)?;
+    t.ctx.cmpxchg_u32(addr, old, new)
+}
+
+/// FUTEX_LOCK_PI and FUTEX_TRYLOCK_PI: take the lock (the word becomes our tid), or mark it
+/// contended (FUTEX_WAITERS) and sleep until the owner hands it over. Priority inheritance
+/// itself is moot in the sandbox: the host schedules every task at the same priority.
+fn lock_pi(t: &mut Task, addr: u64, k: FutexKey, dl: Option<std::time::Instant>, try_only: bool) -> Result<(), Errno> {
+    let me = t.tid as u32 & FUTEX_TID_MASK;
+    loop {
+        let v = load(t, addr)?;
+        let owner = v & FUTEX_TID_MASK;
+        if owner == me {
+            return Err(Errno::EDEADLK);
+        }
+        if owner == 0 {
+            // Free (or its owner died): take it, keeping the waiters bit if others still wait.
+            let waiters = if t.k.futexes.waiters(k) > 0 { FUTEX_WAITERS } else { 0 };
+            let new = me | waiters | (v & FUTEX_OWNER_DIED);
+            if cas(t, addr, v, new)? == v {
+                // An owner-died word is taken as it is; glibc reads the bit and reports EOWNERDEAD.
+                return Ok(());
+            }
+            continue;
+        }
+        if !crate::kernel::lock(&t.k.tree).threads.contains_key(&(owner as i32)) {
+            // The owner is gone without unlocking: hand the lock on as owner-died.
+            let new = me | (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+            if cas(t, addr, v, new)? == v {
+                return Ok(());
+            }
+            continue;
+        }
+        if try_only {
+            return Err(Errno::EAGAIN);
+        }
+        if v & FUTEX_WAITERS == 0 && cas(t, addr, v, v | FUTEX_WAITERS)? != v {
+            continue;
+        }
+        // Sleep until an unlock wakes us (or the word changed already).
+        let marked = v | FUTEX_WAITERS;
+        match t.k.futexes.wait(k, u32::MAX, dl, || Ok(load(t, addr)? == marked)) {
+            Ok(()) | Err(Errno::EAGAIN) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// FUTEX_UNLOCK_PI: release a lock we own and wake one waiter, which takes it in its loop.
+fn unlock_pi(t: &mut Task, addr: u64, k: FutexKey) -> Result<(), Errno> {
+    let me = t.tid as u32 & FUTEX_TID_MASK;
+    loop {
+        let v = load(t, addr)?;
+        if v & FUTEX_TID_MASK != me {
+            return Err(Errno::EPERM);
+        }
+        if cas(t, addr, v, 0)? == v {
+            t.k.futexes.wake(k, u32::MAX, 1);
+            return Ok(());
+        }
     }
 }
 

@@ -24,6 +24,12 @@ pub const STUB_CLONE_RET: u64 = STUB_CLONE + 2;
 pub const STUB_CLONE_PARENT_STOP: u64 = STUB_CLONE + 8;
 /// Instruction pointer of the parked child's futex wait.
 pub const STUB_PARK_RET: u64 = STUB_CLONE + 32;
+/// An atomic compare-and-exchange on application memory, for the futex operations that must
+/// change a futex word atomically (the PI ones): `mov eax, esi; lock cmpxchg [rdi], edx; int3`.
+/// The old value is left in `eax`.
+pub const STUB_CMPXCHG: u64 = STUB_BASE + 0x880;
+/// Where the thread stops after [`STUB_CMPXCHG`].
+pub const STUB_CMPXCHG_STOP: u64 = STUB_CMPXCHG + 7;
 /// The stub's read-write data page.
 pub const STUB_DATA: u64 = STUB_BASE + 0x1000;
 /// End of the stub's image.
@@ -143,6 +149,8 @@ pub fn build() -> Vec<u8> {
         &[0x0f, 0x05, 0xcc, 0xeb, 0xfb],
     );
     put(&mut img, (STUB_CLONE - STUB_BASE) as usize, &clone_code());
+    // mov eax, esi; lock cmpxchg dword [rdi], edx; int3
+    put(&mut img, (STUB_CMPXCHG - STUB_BASE) as usize, &[0x89, 0xf0, 0xf0, 0x0f, 0xb1, 0x17, 0xcc]);
     // Data: struct sock_fprog { u16 len; u64 filter; } and the filter.
     let filter = backstop_filter();
     let d = 0x1000usize;

@@ -598,6 +598,37 @@ impl Context for StubThread {
         Ok(())
     }
 
+    fn cmpxchg_u32(&mut self, addr: u64, expected: u32, new: u32) -> Result<u32, Errno> {
+        if self.dead {
+            return Err(Errno::EFAULT);
+        }
+        let mut r = self.proc.template;
+        r.orig_rax = u64::MAX;
+        r.rdi = addr;
+        r.rsi = u64::from(expected);
+        r.rdx = u64::from(new);
+        r.rip = STUB_CMPXCHG;
+        ptrace::setregs(self.tid, r).map_err(|_| Errno::EFAULT)?;
+        ptrace::cont(self.tid, None).map_err(|_| Errno::EFAULT)?;
+        loop {
+            match self.wait() {
+                Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => {
+                    let r = ptrace::getregs(self.tid).map_err(|_| Errno::EFAULT)?;
+                    if r.rip != STUB_CMPXCHG_STOP {
+                        return Err(Errno::EFAULT);
+                    }
+                    return Ok(r.rax as u32);
+                }
+                // The word is not there or not writable: the fault is the caller's EFAULT.
+                Ok(WaitStatus::Stopped(_, Signal::SIGSEGV | Signal::SIGBUS)) => return Err(Errno::EFAULT),
+                Ok(WaitStatus::Stopped(..) | WaitStatus::PtraceEvent(..) | WaitStatus::PtraceSyscall(..)) => {
+                    ptrace::cont(self.tid, None).map_err(|_| Errno::EFAULT)?;
+                }
+                _ => return Err(Errno::EFAULT),
+            }
+        }
+    }
+
     fn fpu_state(&mut self) -> Result<Vec<u8>, PlatformError> {
         sys::get_xstate(self.tid).map_err(PlatformError::host("PTRACE_GETREGSET"))
     }
