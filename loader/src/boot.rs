@@ -4,6 +4,7 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::sync::Arc;
 use std::sync::Mutex;
 
 use sentry::fsimpl::host::HostStream;
@@ -202,20 +203,20 @@ pub fn run(args: RunArgs) -> i32 {
             Err(e) => return fail(format!("current directory: {e}"), EXIT_SANDBOX_ERROR),
         },
     };
-    let platform: Box<dyn Platform> = match args.platform {
+    let shared = match args.platform {
         PlatformKind::Ptrace => match PtracePlatform::new() {
-            Ok(p) => Box::new(p),
+            Ok(p) => Arc::new(p),
             Err(e) => return fail(format!("ptrace platform: {e}"), EXIT_SANDBOX_ERROR),
         },
     };
+    let platform: Box<dyn Platform> = Box::new(shared.clone());
     // The first stub starts on its own thread (its tracer, which will run the first task) while
     // this one starts the gofer and builds the mounts: each takes milliseconds.
     type Job = Box<dyn FnOnce(Box<dyn sentry::platform::Context>) -> Result<(), (String, i32)> + Send>;
     let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
     let first = std::thread::Builder::new().name("task-1".into()).spawn(move || -> Result<(), (String, i32)> {
-        let ctx = PtracePlatform::new()
-            .and_then(|p| p.new_process())
-            .map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR));
+        // The first stub teaches the platform the host layout every later one starts with.
+        let ctx = shared.new_process().map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR));
         let Ok(job) = job_rx.recv() else {
             if let Ok(mut c) = ctx {
                 c.kill_process();

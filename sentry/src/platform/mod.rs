@@ -294,3 +294,15 @@ impl Context for Detached {
     fn exit_thread(&mut self) {}
     fn kill_process(&mut self) {}
 }
+
+/// A shared platform is a platform (the loader hands one to the kernel and keeps one to start
+/// the first stub early).
+impl<T: Platform> Platform for Arc<T> {
+    fn new_process(&self) -> Result<Box<dyn Context>, PlatformError> {
+        (**self).new_process()
+    }
+
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+}

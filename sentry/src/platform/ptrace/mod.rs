@@ -46,6 +46,17 @@ const CLONE_SYSVSEM: u64 = 0x40000;
 /// The ptrace platform. Holds the stub image, made once at start-up.
 pub struct PtracePlatform {
     image: OwnedFd,
+    /// The host layout every stub starts with (learnt from the first one): what to keep, what
+    /// to unmap, and the initial stack pointer that identifies it.
+    layout: std::sync::OnceLock<StartLayout>,
+}
+
+/// What a freshly exec'd stub's address space holds.
+#[derive(Clone)]
+struct StartLayout {
+    keep: HostLayout,
+    doomed: Vec<(u64, u64)>,
+    rsp: u64,
 }
 
 impl PtracePlatform {
@@ -69,13 +80,13 @@ impl PtracePlatform {
             nix::fcntl::FcntlArg::F_ADD_SEALS(nix::fcntl::SealFlag::from_bits_truncate(seals)),
         )
         .map_err(PlatformError::host("F_ADD_SEALS"))?;
-        Ok(PtracePlatform { image: fd })
+        Ok(PtracePlatform { image: fd, layout: std::sync::OnceLock::new() })
     }
 }
 
 impl Platform for PtracePlatform {
     fn new_process(&self) -> Result<Box<dyn Context>, PlatformError> {
-        Ok(Box::new(StubThread::spawn(&self.image)?))
+        Ok(Box::new(StubThread::spawn(&self.image, &self.layout)?))
     }
 
     fn name(&self) -> &'static str {
@@ -160,7 +171,7 @@ struct StubThread {
 
 impl StubThread {
     /// Starts a fresh stub process from the image, traced by the calling thread.
-    fn spawn(image: &OwnedFd) -> Result<StubThread, PlatformError> {
+    fn spawn(image: &OwnedFd, known: &std::sync::OnceLock<StartLayout>) -> Result<StubThread, PlatformError> {
         let (mine, theirs) = socket::socketpair(
             socket::AddressFamily::Unix,
             socket::SockType::SeqPacket,
@@ -193,7 +204,25 @@ impl StubThread {
             }),
             dead: false,
         };
-        let layout = t.clean_address_space()?;
+        let layout = match known.get() {
+            Some(l) if l.rsp == template.rsp => {
+                for (start, end) in &l.doomed {
+                    t.inject_ok(Sysno::munmap, [*start, end - start, 0, 0, 0, 0])?;
+                }
+                l.keep.clone()
+            }
+            _ => {
+                let (keep, doomed) = t.read_layout()?;
+                if known.get().is_some() {
+                    tracing::error!("platform: a stub started with another layout than the first");
+                }
+                let _ = known.set(StartLayout { keep: keep.clone(), doomed: doomed.clone(), rsp: template.rsp });
+                for (start, end) in doomed {
+                    t.inject_ok(Sysno::munmap, [start, end - start, 0, 0, 0, 0])?;
+                }
+                keep
+            }
+        };
         if let Some(p) = Arc::get_mut(&mut t.proc) {
             p.layout = layout;
         }
@@ -224,7 +253,8 @@ impl StubThread {
 
     /// Unmaps everything the host's exec left (its stack) but the stub, the vDSO and vvar, and
     /// returns the layout that remains.
-    fn clean_address_space(&mut self) -> Result<HostLayout, PlatformError> {
+    /// Reads the host layout of a fresh stub: what stays (vDSO, vvar, the stub) and what goes.
+    fn read_layout(&mut self) -> Result<(HostLayout, Vec<(u64, u64)>), PlatformError> {
         let maps = std::fs::read_to_string(format!("/proc/{}/maps", self.tid))
             .map_err(|e| PlatformError::Stub(format!("reading its maps: {e}")))?;
         let mut layout = HostLayout::default();
@@ -251,10 +281,7 @@ impl StubThread {
             }
         }
         layout.reserved.push((STUB_BASE, STUB_END, "[stub]"));
-        for (start, end) in doomed {
-            self.inject_ok(Sysno::munmap, [start, end - start, 0, 0, 0, 0])?;
-        }
-        Ok(layout)
+        Ok((layout, doomed))
     }
 
     fn wait(&mut self) -> Result<WaitStatus, PlatformError> {

@@ -53,6 +53,9 @@ pub fn spawn_stub(image: &OwnedFd, sock: &OwnedFd) -> nix::Result<Pid> {
         libc::syscall(libc::SYS_close_range, 2u32, u32::MAX, 0u32);
         // Its own process group, so the terminal's signals reach the sentry, which decides.
         libc::setpgid(0, 0);
+        // A fixed host layout (stack, vDSO), the same for every stub: the sentry learns it once,
+        // at start-up, and never reads a host path for it again (DESIGN.md invariant 2).
+        libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
         if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
             libc::_exit(124);
         }
