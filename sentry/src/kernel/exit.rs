@@ -32,6 +32,17 @@ pub(super) fn do_exit(mut t: Task) {
         t.exit.unwrap_or(ExitStatus::Code(0))
     };
     exit_robust_list(&t);
+    // Leave the thread list first: a joiner woken below must not find this thread in
+    // /proc/self/task any more.
+    let last = {
+        let mut tree = lock(&k.tree);
+        tree.threads.remove(&t.tid);
+        let mut tasks = lock(&tg.tasks);
+        tasks.retain(|x| x.tid != t.tid);
+        tasks.is_empty()
+    };
+    t.shared.exited.store(true, Ordering::Release);
+    *lock(&t.shared.interrupter) = None;
     // CLONE_CHILD_CLEARTID: zero the word and wake a joiner.
     if t.clear_child_tid != 0 {
         let addr = t.clear_child_tid;
@@ -46,15 +57,6 @@ pub(super) fn do_exit(mut t: Task) {
     if let Some(v) = t.vfork_done.take() {
         v.complete();
     }
-    t.shared.exited.store(true, Ordering::Release);
-    *lock(&t.shared.interrupter) = None;
-    let last = {
-        let mut tree = lock(&k.tree);
-        tree.threads.remove(&t.tid);
-        let mut tasks = lock(&tg.tasks);
-        tasks.retain(|x| x.tid != t.tid);
-        tasks.is_empty()
-    };
     // The host side: the last user of an address space takes its process with it.
     if Arc::strong_count(&t.mm) == 1 {
         t.ctx.kill_process();
