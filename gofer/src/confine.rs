@@ -53,26 +53,41 @@ pub fn confine(specs: &[ExportSpec]) -> Result<Confined, String> {
     // The roots are opened after unshare: open_tree copies only mounts of the gofer's own
     // namespace.
     let unshared = unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET);
-    let roots: Vec<OwnedFd> = specs.iter().map(|s| open_dir(&s.path)).collect::<Result<_, _>>()?;
+    let roots: Vec<OwnedFd> = specs
+        .iter()
+        .map(|s| open_dir(&s.path))
+        .collect::<Result<_, _>>()?;
     let exports = match unshared {
         Ok(()) => pivot(specs, &roots)?,
         Err(e) => {
             // Without CAP_SYS_ADMIN, the openat2 walks beneath each root and the seccomp filter
             // remain the confinement.
-            notes.push(format!("no mount or network namespace ({e}): confined by openat2 and seccomp"));
+            notes.push(format!(
+                "no mount or network namespace ({e}): confined by openat2 and seccomp"
+            ));
             roots
                 .into_iter()
                 .zip(specs)
-                .map(|(root, s)| Export { root, read_only: s.read_only })
+                .map(|(root, s)| Export {
+                    root,
+                    read_only: s.read_only,
+                })
                 .collect()
         }
     };
     host::set_umask(0);
-    if let Ok((_, hard)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
-        let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
+    if let Ok((_, hard)) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+    {
+        let _ =
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
     }
     nix::sys::prctl::set_no_new_privs().map_err(|e| format!("PR_SET_NO_NEW_PRIVS: {e}"))?;
-    Ok(Confined { exports, proc_fds, notes })
+    Ok(Confined {
+        exports,
+        proc_fds,
+        notes,
+    })
 }
 
 /// Builds a root of the exports alone (a tmpfs with export N at /N), pivots into it and drops
@@ -80,8 +95,14 @@ pub fn confine(specs: &[ExportSpec]) -> Result<Confined, String> {
 fn pivot(specs: &[ExportSpec], roots: &[OwnedFd]) -> Result<Vec<Export>, String> {
     let err = |what: &str, e: Errno| format!("{what}: {}", e.description());
     let nerr = |what: &str, e: nix::Error| format!("{what}: {}", e.desc());
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|e| nerr("making mounts private", e))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| nerr("making mounts private", e))?;
     // The new root: a tmpfs over a directory every host has (the gofer's own /proc descriptor
     // is already open).
     mount(
@@ -110,8 +131,14 @@ fn pivot(specs: &[ExportSpec], roots: &[OwnedFd]) -> Result<Vec<Export>, String>
     nix::unistd::pivot_root(".", ".").map_err(|e| nerr("pivot_root", e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| nerr("detaching the host's root", e))?;
     nix::unistd::chdir("/").map_err(|e| nerr("chdir /", e))?;
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_BIND, None::<&str>)
-        .map_err(|e| nerr("making the gofer's root read-only", e))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| nerr("making the gofer's root read-only", e))?;
     specs
         .iter()
         .enumerate()

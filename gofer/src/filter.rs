@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use seccompiler::{BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
 
 /// (system call, why), unconditionally allowed.
 const ALLOWED: &[(i64, &str)] = &[
@@ -13,8 +16,14 @@ const ALLOWED: &[(i64, &str)] = &[
     (libc::SYS_recvmsg, "requests, with no descriptors accepted"),
     (libc::SYS_sendmsg, "replies, donating descriptors"),
     // File work on held descriptors.
-    (libc::SYS_openat2, "every walk: RESOLVE_BENEATH | NO_SYMLINKS | NO_MAGICLINKS"),
-    (libc::SYS_openat, "reopening a held descriptor through /proc/self/fd"),
+    (
+        libc::SYS_openat2,
+        "every walk: RESOLVE_BENEATH | NO_SYMLINKS | NO_MAGICLINKS",
+    ),
+    (
+        libc::SYS_openat,
+        "reopening a held descriptor through /proc/self/fd",
+    ),
     (libc::SYS_close, "descriptors"),
     (libc::SYS_fstat, "stat of held descriptors"),
     (libc::SYS_newfstatat, "stat (the runtime)"),
@@ -24,7 +33,10 @@ const ALLOWED: &[(i64, &str)] = &[
     (libc::SYS_getdents64, "directory listings"),
     (libc::SYS_readlinkat, "readlink"),
     (libc::SYS_mkdirat, "mkdir"),
-    (libc::SYS_mknodat, "regular files, FIFOs, sockets (never devices: checked)"),
+    (
+        libc::SYS_mknodat,
+        "regular files, FIFOs, sockets (never devices: checked)",
+    ),
     (libc::SYS_symlinkat, "symlink"),
     (libc::SYS_linkat, "link (same export: checked)"),
     (libc::SYS_unlinkat, "unlink, rmdir"),
@@ -74,9 +86,14 @@ pub fn program() -> Result<BpfProgram, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|(nr, _)| (*nr, Vec::new())).collect();
     // socketpair only for AF_UNIX channels.
-    let unix = SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, libc::AF_UNIX as u64)
-        .and_then(|c| SeccompRule::new(vec![c]))
-        .map_err(|e| format!("seccomp rule: {e}"))?;
+    let unix = SeccompCondition::new(
+        0,
+        SeccompCmpArgLen::Dword,
+        SeccompCmpOp::Eq,
+        libc::AF_UNIX as u64,
+    )
+    .and_then(|c| SeccompRule::new(vec![c]))
+    .map_err(|e| format!("seccomp rule: {e}"))?;
     rules.insert(libc::SYS_socketpair, vec![unix]);
     let filter = SeccompFilter::new(
         rules,
@@ -85,7 +102,9 @@ pub fn program() -> Result<BpfProgram, String> {
         TargetArch::x86_64,
     )
     .map_err(|e| format!("seccomp filter: {e}"))?;
-    filter.try_into().map_err(|e| format!("seccomp filter: {e}"))
+    filter
+        .try_into()
+        .map_err(|e| format!("seccomp filter: {e}"))
 }
 
 /// Installs the filter on the calling thread (and the threads it will start).

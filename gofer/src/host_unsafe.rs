@@ -10,7 +10,11 @@ use syscalls::abi::{Stat, Statfs};
 use syscalls::Errno;
 
 fn errno() -> Errno {
-    Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+    Errno(
+        std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO),
+    )
 }
 
 fn check(r: libc::c_long) -> Result<libc::c_long, Errno> {
@@ -101,7 +105,12 @@ pub fn fstatfs(fd: BorrowedFd<'_>) -> Result<Statfs, Errno> {
 pub fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: `buf` is valid for writes of its length.
     let n = check(unsafe {
-        libc::syscall(libc::SYS_getdents64, fd.as_raw_fd(), buf.as_mut_ptr(), buf.len())
+        libc::syscall(
+            libc::SYS_getdents64,
+            fd.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
     })?;
     Ok(n as usize)
 }
@@ -110,7 +119,14 @@ pub fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
 pub fn readlink_fd(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
     let mut buf = vec![0u8; 4096];
     // SAFETY: the path is a NUL-terminated empty string; `buf` is valid for its length.
-    let n = unsafe { libc::readlinkat(fd.as_raw_fd(), c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let n = unsafe {
+        libc::readlinkat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
     let n = check(n as libc::c_long)?;
     buf.truncate(n as usize);
     Ok(buf)
@@ -148,7 +164,13 @@ pub fn linkat(
     let (f, p) = (cstr(from)?, cstr(name)?);
     // SAFETY: both strings are NUL-terminated.
     check_int(unsafe {
-        libc::linkat(from_dir.as_raw_fd(), f.as_ptr(), dir.as_raw_fd(), p.as_ptr(), flags)
+        libc::linkat(
+            from_dir.as_raw_fd(),
+            f.as_ptr(),
+            dir.as_raw_fd(),
+            p.as_ptr(),
+            flags,
+        )
     })
 }
 
@@ -183,7 +205,13 @@ pub fn renameat2(
 }
 
 /// fchownat(2) with `flags` (AT_EMPTY_PATH and AT_SYMLINK_NOFOLLOW).
-pub fn fchownat(dir: BorrowedFd<'_>, name: &[u8], uid: u32, gid: u32, flags: i32) -> Result<(), Errno> {
+pub fn fchownat(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    uid: u32,
+    gid: u32,
+    flags: i32,
+) -> Result<(), Errno> {
     let p = cstr(name)?;
     // SAFETY: `p` is NUL-terminated.
     check_int(unsafe { libc::fchownat(dir.as_raw_fd(), p.as_ptr(), uid, gid, flags) })
@@ -210,7 +238,10 @@ pub fn utimensat(
     flags: i32,
 ) -> Result<(), Errno> {
     let p = cstr(name)?;
-    let ts = times.map(|(s, n)| libc::timespec { tv_sec: s, tv_nsec: n });
+    let ts = times.map(|(s, n)| libc::timespec {
+        tv_sec: s,
+        tv_nsec: n,
+    });
     // SAFETY: `p` is NUL-terminated and `ts` holds two timespecs.
     check_int(unsafe { libc::utimensat(dir.as_raw_fd(), p.as_ptr(), ts.as_ptr(), flags) })
 }
@@ -240,7 +271,14 @@ pub fn fgetxattr(fd: BorrowedFd<'_>, name: &[u8]) -> Result<Vec<u8>, Errno> {
     let n = cstr(name)?;
     let mut buf = vec![0u8; 65536];
     // SAFETY: `n` is NUL-terminated and `buf` is valid for writes of its length.
-    let r = unsafe { libc::fgetxattr(fd.as_raw_fd(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let r = unsafe {
+        libc::fgetxattr(
+            fd.as_raw_fd(),
+            n.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
     let r = check(r as libc::c_long)?;
     buf.truncate(r as usize);
     Ok(buf)
@@ -251,7 +289,13 @@ pub fn fsetxattr(fd: BorrowedFd<'_>, name: &[u8], value: &[u8], flags: u32) -> R
     let n = cstr(name)?;
     // SAFETY: `n` is NUL-terminated and `value` is valid for reads of its length.
     check_int(unsafe {
-        libc::fsetxattr(fd.as_raw_fd(), n.as_ptr(), value.as_ptr().cast(), value.len(), flags as i32)
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            flags as i32,
+        )
     })
 }
 

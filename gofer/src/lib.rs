@@ -30,7 +30,10 @@ pub fn main(fd: i32, exports: &[ExportSpec]) -> i32 {
             return EXIT_GOFER_FAILED;
         }
     };
-    let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    let _ = nix::fcntl::fcntl(
+        fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
     let confined = match confine::confine(exports) {
         Ok(c) => c,
         Err(e) => {

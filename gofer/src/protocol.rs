@@ -79,19 +79,54 @@ pub enum Request {
     /// O_SYNC, O_DSYNC, O_DIRECT, O_NOATIME; others are ignored). Reply: `Opened` + descriptor.
     Open { fid: Fid, flags: u32 },
     /// Creates and opens a regular file. Reply: `Node` + descriptor.
-    Create { dir: Fid, name: Vec<u8>, flags: u32, mode: u32, uid: u32, gid: u32 },
+    Create {
+        dir: Fid,
+        name: Vec<u8>,
+        flags: u32,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
     /// mkdirat. Reply: `Node`.
-    Mkdir { dir: Fid, name: Vec<u8>, mode: u32, uid: u32, gid: u32 },
+    Mkdir {
+        dir: Fid,
+        name: Vec<u8>,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
     /// mknodat of a regular file, FIFO or socket (never a device). Reply: `Node`.
-    Mknod { dir: Fid, name: Vec<u8>, mode: u32, uid: u32, gid: u32 },
+    Mknod {
+        dir: Fid,
+        name: Vec<u8>,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
     /// symlinkat. Reply: `Node`.
-    Symlink { dir: Fid, name: Vec<u8>, target: Vec<u8>, uid: u32, gid: u32 },
+    Symlink {
+        dir: Fid,
+        name: Vec<u8>,
+        target: Vec<u8>,
+        uid: u32,
+        gid: u32,
+    },
     /// linkat: `name` in `dir` becomes a link to `target` (same export). Reply: `Node`.
-    Link { dir: Fid, name: Vec<u8>, target: Fid },
+    Link {
+        dir: Fid,
+        name: Vec<u8>,
+        target: Fid,
+    },
     /// unlinkat with `flags` 0 or AT_REMOVEDIR. Reply: `Done`.
     Unlink { dir: Fid, name: Vec<u8>, flags: u32 },
     /// renameat2 (same export). Reply: `Done`.
-    Rename { old_dir: Fid, old_name: Vec<u8>, new_dir: Fid, new_name: Vec<u8>, flags: u32 },
+    Rename {
+        old_dir: Fid,
+        old_name: Vec<u8>,
+        new_dir: Fid,
+        new_name: Vec<u8>,
+        flags: u32,
+    },
     /// readlink. Reply: `Data`.
     Readlink { fid: Fid },
     /// getdents64 from directory position `offset`, at most `count` bytes. Reply: `Dents`.
@@ -103,7 +138,12 @@ pub enum Request {
     /// getxattr. Reply: `Data`.
     GetXattr { fid: Fid, name: Vec<u8> },
     /// setxattr with XATTR_CREATE/XATTR_REPLACE (only `user.*` names). Reply: `Done`.
-    SetXattr { fid: Fid, name: Vec<u8>, value: Vec<u8>, flags: u32 },
+    SetXattr {
+        fid: Fid,
+        name: Vec<u8>,
+        value: Vec<u8>,
+        flags: u32,
+    },
     /// listxattr. Reply: `Data` (NUL-separated names).
     ListXattr { fid: Fid },
     /// removexattr (only `user.*` names). Reply: `Done`.
@@ -242,21 +282,57 @@ impl Request {
             Request::WalkStat { dir, names } => w.u8(3).u64(*dir).names(names),
             Request::Stat { fid } => w.u8(4).u64(*fid),
             Request::Open { fid, flags } => w.u8(5).u64(*fid).u32(*flags),
-            Request::Create { dir, name, flags, mode, uid, gid } => {
-                w.u8(6).u64(*dir).bytes(name).u32(*flags).u32(*mode).u32(*uid).u32(*gid)
-            }
-            Request::Mkdir { dir, name, mode, uid, gid } => {
-                w.u8(7).u64(*dir).bytes(name).u32(*mode).u32(*uid).u32(*gid)
-            }
-            Request::Mknod { dir, name, mode, uid, gid } => {
-                w.u8(8).u64(*dir).bytes(name).u32(*mode).u32(*uid).u32(*gid)
-            }
-            Request::Symlink { dir, name, target, uid, gid } => {
-                w.u8(9).u64(*dir).bytes(name).bytes(target).u32(*uid).u32(*gid)
-            }
+            Request::Create {
+                dir,
+                name,
+                flags,
+                mode,
+                uid,
+                gid,
+            } => w
+                .u8(6)
+                .u64(*dir)
+                .bytes(name)
+                .u32(*flags)
+                .u32(*mode)
+                .u32(*uid)
+                .u32(*gid),
+            Request::Mkdir {
+                dir,
+                name,
+                mode,
+                uid,
+                gid,
+            } => w.u8(7).u64(*dir).bytes(name).u32(*mode).u32(*uid).u32(*gid),
+            Request::Mknod {
+                dir,
+                name,
+                mode,
+                uid,
+                gid,
+            } => w.u8(8).u64(*dir).bytes(name).u32(*mode).u32(*uid).u32(*gid),
+            Request::Symlink {
+                dir,
+                name,
+                target,
+                uid,
+                gid,
+            } => w
+                .u8(9)
+                .u64(*dir)
+                .bytes(name)
+                .bytes(target)
+                .u32(*uid)
+                .u32(*gid),
             Request::Link { dir, name, target } => w.u8(10).u64(*dir).bytes(name).u64(*target),
             Request::Unlink { dir, name, flags } => w.u8(11).u64(*dir).bytes(name).u32(*flags),
-            Request::Rename { old_dir, old_name, new_dir, new_name, flags } => w
+            Request::Rename {
+                old_dir,
+                old_name,
+                new_dir,
+                new_name,
+                flags,
+            } => w
                 .u8(12)
                 .u64(*old_dir)
                 .bytes(old_name)
@@ -279,9 +355,12 @@ impl Request {
                 .i64(a.mtime.1),
             Request::Statfs { fid } => w.u8(16).u64(*fid),
             Request::GetXattr { fid, name } => w.u8(17).u64(*fid).bytes(name),
-            Request::SetXattr { fid, name, value, flags } => {
-                w.u8(18).u64(*fid).bytes(name).bytes(value).u32(*flags)
-            }
+            Request::SetXattr {
+                fid,
+                name,
+                value,
+                flags,
+            } => w.u8(18).u64(*fid).bytes(name).bytes(value).u32(*flags),
             Request::ListXattr { fid } => w.u8(19).u64(*fid),
             Request::RemoveXattr { fid, name } => w.u8(20).u64(*fid).bytes(name),
             Request::Fsync { fid } => w.u8(21).u64(*fid),
@@ -302,10 +381,19 @@ impl Request {
         let mut r = Reader(buf);
         let req = match r.u8()? {
             1 => Request::Attach { export: r.u32()? },
-            2 => Request::Walk { dir: r.u64()?, names: r.names()? },
-            3 => Request::WalkStat { dir: r.u64()?, names: r.names()? },
+            2 => Request::Walk {
+                dir: r.u64()?,
+                names: r.names()?,
+            },
+            3 => Request::WalkStat {
+                dir: r.u64()?,
+                names: r.names()?,
+            },
             4 => Request::Stat { fid: r.u64()? },
-            5 => Request::Open { fid: r.u64()?, flags: r.u32()? },
+            5 => Request::Open {
+                fid: r.u64()?,
+                flags: r.u32()?,
+            },
             6 => Request::Create {
                 dir: r.u64()?,
                 name: r.bytes()?,
@@ -335,8 +423,16 @@ impl Request {
                 uid: r.u32()?,
                 gid: r.u32()?,
             },
-            10 => Request::Link { dir: r.u64()?, name: r.bytes()?, target: r.u64()? },
-            11 => Request::Unlink { dir: r.u64()?, name: r.bytes()?, flags: r.u32()? },
+            10 => Request::Link {
+                dir: r.u64()?,
+                name: r.bytes()?,
+                target: r.u64()?,
+            },
+            11 => Request::Unlink {
+                dir: r.u64()?,
+                name: r.bytes()?,
+                flags: r.u32()?,
+            },
             12 => Request::Rename {
                 old_dir: r.u64()?,
                 old_name: r.bytes()?,
@@ -345,7 +441,11 @@ impl Request {
                 flags: r.u32()?,
             },
             13 => Request::Readlink { fid: r.u64()? },
-            14 => Request::Getdents { fid: r.u64()?, offset: r.u64()?, count: r.u32()? },
+            14 => Request::Getdents {
+                fid: r.u64()?,
+                offset: r.u64()?,
+                count: r.u32()?,
+            },
             15 => Request::Setattr {
                 fid: r.u64()?,
                 attrs: Attrs {
@@ -359,7 +459,10 @@ impl Request {
                 },
             },
             16 => Request::Statfs { fid: r.u64()? },
-            17 => Request::GetXattr { fid: r.u64()?, name: r.bytes()? },
+            17 => Request::GetXattr {
+                fid: r.u64()?,
+                name: r.bytes()?,
+            },
             18 => Request::SetXattr {
                 fid: r.u64()?,
                 name: r.bytes()?,
@@ -367,14 +470,19 @@ impl Request {
                 flags: r.u32()?,
             },
             19 => Request::ListXattr { fid: r.u64()? },
-            20 => Request::RemoveXattr { fid: r.u64()?, name: r.bytes()? },
+            20 => Request::RemoveXattr {
+                fid: r.u64()?,
+                name: r.bytes()?,
+            },
             21 => Request::Fsync { fid: r.u64()? },
             22 => {
                 let n = r.u32()? as usize;
                 if n > MAX_MESSAGE / 8 {
                     return Err(BadMessage);
                 }
-                Request::Clunk { fids: (0..n).map(|_| r.u64()).collect::<Result<_, _>>()? }
+                Request::Clunk {
+                    fids: (0..n).map(|_| r.u64()).collect::<Result<_, _>>()?,
+                }
             }
             23 => Request::Channel,
             _ => return Err(BadMessage),
@@ -430,7 +538,11 @@ impl Reply {
                 if n > MAX_WALK {
                     return Err(BadMessage);
                 }
-                Reply::Nodes((0..n).map(|_| Ok((r.u64()?, r.stat()?))).collect::<Result<_, _>>()?)
+                Reply::Nodes(
+                    (0..n)
+                        .map(|_| Ok((r.u64()?, r.stat()?)))
+                        .collect::<Result<_, _>>()?,
+                )
             }
             4 => {
                 let n = r.u32()? as usize;
@@ -474,7 +586,10 @@ pub fn send(sock: BorrowedFd<'_>, msg: &[u8], fd: Option<BorrowedFd<'_>>) -> Res
 
 /// Receives one message into `buf`, with the descriptor it carries. `Ok(None)` at end of file
 /// (the peer closed). A truncated message is EMSGSIZE.
-pub fn recv(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Option<(usize, Option<OwnedFd>)>, Errno> {
+pub fn recv(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> Result<Option<(usize, Option<OwnedFd>)>, Errno> {
     loop {
         let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
         let mut iov = [IoSliceMut::new(buf)];
@@ -522,7 +637,10 @@ mod tests {
     fn requests_round_trip() {
         let reqs = [
             Request::Attach { export: 3 },
-            Request::Walk { dir: 7, names: vec![b"a".to_vec(), b"bc".to_vec()] },
+            Request::Walk {
+                dir: 7,
+                names: vec![b"a".to_vec(), b"bc".to_vec()],
+            },
             Request::Rename {
                 old_dir: 1,
                 old_name: b"x".to_vec(),
@@ -532,9 +650,16 @@ mod tests {
             },
             Request::Setattr {
                 fid: 9,
-                attrs: Attrs { mask: SET_MODE | SET_MTIME, mode: 0o644, mtime: (5, 6), ..Default::default() },
+                attrs: Attrs {
+                    mask: SET_MODE | SET_MTIME,
+                    mode: 0o644,
+                    mtime: (5, 6),
+                    ..Default::default()
+                },
             },
-            Request::Clunk { fids: vec![1, 2, 3] },
+            Request::Clunk {
+                fids: vec![1, 2, 3],
+            },
             Request::Channel,
         ];
         for r in reqs {
@@ -544,7 +669,11 @@ mod tests {
 
     #[test]
     fn replies_round_trip() {
-        let st = Stat { st_ino: 42, st_mode: 0o100644, ..Default::default() };
+        let st = Stat {
+            st_ino: 42,
+            st_mode: 0o100644,
+            ..Default::default()
+        };
         let replies = [
             Reply::Error(Errno::ENOENT),
             Reply::Node(5, st),
@@ -568,6 +697,9 @@ mod tests {
         m.push(0);
         assert_eq!(Request::decode(&m), Err(BadMessage));
         // A count larger than the message.
-        assert_eq!(Request::decode(&[2, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0]), Err(BadMessage));
+        assert_eq!(
+            Request::decode(&[2, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0]),
+            Err(BadMessage)
+        );
     }
 }

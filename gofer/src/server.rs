@@ -58,7 +58,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// A name the sentry may send: one component.
 fn check_name(name: &[u8]) -> Result<(), Errno> {
-    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0) {
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0)
+    {
         return Err(Errno::EINVAL);
     }
     if name.len() > 255 {
@@ -99,7 +100,13 @@ impl Server {
                 },
                 Err(_) => (Reply::Error(Errno::EPROTO), None),
             };
-            if protocol::send(sock.as_fd(), &reply.encode(), fd.as_ref().map(|f| f.as_fd())).is_err() {
+            if protocol::send(
+                sock.as_fd(),
+                &reply.encode(),
+                fd.as_ref().map(|f| f.as_fd()),
+            )
+            .is_err()
+            {
                 return;
             }
         }
@@ -121,7 +128,13 @@ impl Server {
         if fmt(dir.mode) != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
-        let fd = host::openat2(dir.fd.as_fd(), name, libc::O_PATH | libc::O_NOFOLLOW, 0, RESOLVE)?;
+        let fd = host::openat2(
+            dir.fd.as_fd(),
+            name,
+            libc::O_PATH | libc::O_NOFOLLOW,
+            0,
+            RESOLVE,
+        )?;
         let st = host::fstat(fd.as_fd())?;
         Ok((
             Node {
@@ -153,7 +166,9 @@ impl Server {
                 host::openat(p.as_fd(), name.as_bytes(), flags)?
             }
             None => match &n.parent {
-                Some((d, name)) => host::openat2(d.fd.as_fd(), name, flags | libc::O_NOFOLLOW, 0, RESOLVE)?,
+                Some((d, name)) => {
+                    host::openat2(d.fd.as_fd(), name, flags | libc::O_NOFOLLOW, 0, RESOLVE)?
+                }
                 None => host::openat2(n.fd.as_fd(), b".", flags, 0, RESOLVE)?,
             },
         };
@@ -178,7 +193,13 @@ impl Server {
     /// Gives a file just made its owner, as far as the gofer may.
     fn own(&self, fd: BorrowedFd<'_>, uid: u32, gid: u32) {
         if uid != self.uid || gid != self.gid {
-            let _ = host::fchownat(fd, b"", uid, gid, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW);
+            let _ = host::fchownat(
+                fd,
+                b"",
+                uid,
+                gid,
+                libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            );
         }
     }
 
@@ -197,7 +218,13 @@ impl Server {
                 let e = self.exports.get(export as usize).ok_or(Errno::ENOENT)?;
                 let fd = e.root.try_clone().map_err(|_| Errno::EMFILE)?;
                 let st = host::fstat(fd.as_fd())?;
-                let fid = self.add(Node { fd, parent: None, export, read_only: e.read_only, mode: st.st_mode });
+                let fid = self.add(Node {
+                    fd,
+                    parent: None,
+                    export,
+                    read_only: e.read_only,
+                    mode: st.st_mode,
+                });
                 done(Reply::Node(fid, st))
             }
             Request::Walk { dir, names } | Request::WalkStat { dir, names } if names.is_empty() => {
@@ -241,14 +268,24 @@ impl Server {
                 }
                 done(Reply::Stats(out))
             }
-            Request::Stat { fid } => done(Reply::Stats(vec![host::fstat(self.node(fid)?.fd.as_fd())?])),
+            Request::Stat { fid } => {
+                done(Reply::Stats(vec![host::fstat(self.node(fid)?.fd.as_fd())?]))
+            }
             Request::Open { fid, flags } => {
                 let n = self.node(fid)?;
-                let keep = (O_ACCMODE | O_DIRECTORY | O_SYNC | O_DSYNC | O_DIRECT | O_NOATIME) as i32;
+                let keep =
+                    (O_ACCMODE | O_DIRECTORY | O_SYNC | O_DSYNC | O_DIRECT | O_NOATIME) as i32;
                 let fd = self.reopen(&n, (flags as i32 & keep) | libc::O_LARGEFILE)?;
                 Ok((Reply::Opened, Some(fd)))
             }
-            Request::Create { dir, name, flags, mode, uid, gid } => {
+            Request::Create {
+                dir,
+                name,
+                flags,
+                mode,
+                uid,
+                gid,
+            } => {
                 let d = self.writable_dir(dir)?;
                 check_name(&name)?;
                 let acc = flags as i32 & libc::O_ACCMODE;
@@ -262,14 +299,26 @@ impl Server {
                 let (fid, st) = self.made(&d, &name, uid, gid)?;
                 Ok((Reply::Node(fid, st), Some(fd)))
             }
-            Request::Mkdir { dir, name, mode, uid, gid } => {
+            Request::Mkdir {
+                dir,
+                name,
+                mode,
+                uid,
+                gid,
+            } => {
                 let d = self.writable_dir(dir)?;
                 check_name(&name)?;
                 host::mkdirat(d.fd.as_fd(), &name, mode & 0o3777)?;
                 let (fid, st) = self.made(&d, &name, uid, gid)?;
                 done(Reply::Node(fid, st))
             }
-            Request::Mknod { dir, name, mode, uid, gid } => {
+            Request::Mknod {
+                dir,
+                name,
+                mode,
+                uid,
+                gid,
+            } => {
                 let d = self.writable_dir(dir)?;
                 check_name(&name)?;
                 if !matches!(fmt(mode), S_IFREG | S_IFIFO | S_IFSOCK) {
@@ -280,11 +329,21 @@ impl Server {
                 let (fid, st) = self.made(&d, &name, uid, gid)?;
                 done(Reply::Node(fid, st))
             }
-            Request::Symlink { dir, name, target, uid, gid } => {
+            Request::Symlink {
+                dir,
+                name,
+                target,
+                uid,
+                gid,
+            } => {
                 let d = self.writable_dir(dir)?;
                 check_name(&name)?;
                 if target.is_empty() || target.len() >= 4096 {
-                    return Err(if target.is_empty() { Errno::ENOENT } else { Errno::ENAMETOOLONG });
+                    return Err(if target.is_empty() {
+                        Errno::ENOENT
+                    } else {
+                        Errno::ENAMETOOLONG
+                    });
                 }
                 host::symlinkat(&target, d.fd.as_fd(), &name)?;
                 let (fid, st) = self.made(&d, &name, uid, gid)?;
@@ -305,7 +364,13 @@ impl Server {
                     Err(Errno::ENOENT) | Err(Errno::EPERM) if self.proc_fds.is_some() => {
                         let p = self.proc_fds.as_ref().ok_or(Errno::EPERM)?;
                         let num = format!("{}", std::os::fd::AsRawFd::as_raw_fd(&t.fd));
-                        host::linkat(p.as_fd(), num.as_bytes(), d.fd.as_fd(), &name, libc::AT_SYMLINK_FOLLOW)?;
+                        host::linkat(
+                            p.as_fd(),
+                            num.as_bytes(),
+                            d.fd.as_fd(),
+                            &name,
+                            libc::AT_SYMLINK_FOLLOW,
+                        )?;
                     }
                     Err(e) => return Err(e),
                 }
@@ -318,7 +383,13 @@ impl Server {
                 host::unlinkat(d.fd.as_fd(), &name, (flags & AT_REMOVEDIR) as i32)?;
                 done(Reply::Done)
             }
-            Request::Rename { old_dir, old_name, new_dir, new_name, flags } => {
+            Request::Rename {
+                old_dir,
+                old_name,
+                new_dir,
+                new_name,
+                flags,
+            } => {
                 let (o, n) = (self.writable_dir(old_dir)?, self.writable_dir(new_dir)?);
                 check_name(&old_name)?;
                 check_name(&new_name)?;
@@ -379,10 +450,20 @@ impl Server {
                 let fd = self.reopen(&n, libc::O_RDONLY)?;
                 done(Reply::Data(host::flistxattr(fd.as_fd())?))
             }
-            Request::SetXattr { fid, name, value, flags } => {
+            Request::SetXattr {
+                fid,
+                name,
+                value,
+                flags,
+            } => {
                 let n = self.xattr_target(fid, &name)?;
                 let fd = self.reopen(&n, libc::O_RDONLY)?;
-                host::fsetxattr(fd.as_fd(), &name, &value, flags & (XATTR_CREATE | XATTR_REPLACE))?;
+                host::fsetxattr(
+                    fd.as_fd(),
+                    &name,
+                    &value,
+                    flags & (XATTR_CREATE | XATTR_REPLACE),
+                )?;
                 done(Reply::Done)
             }
             Request::RemoveXattr { fid, name } => {
@@ -443,9 +524,23 @@ impl Server {
         }
         let kind = fmt(n.mode);
         if a.mask & (protocol::SET_UID | protocol::SET_GID) != 0 {
-            let uid = if a.mask & protocol::SET_UID != 0 { a.uid } else { u32::MAX };
-            let gid = if a.mask & protocol::SET_GID != 0 { a.gid } else { u32::MAX };
-            host::fchownat(n.fd.as_fd(), b"", uid, gid, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW)?;
+            let uid = if a.mask & protocol::SET_UID != 0 {
+                a.uid
+            } else {
+                u32::MAX
+            };
+            let gid = if a.mask & protocol::SET_GID != 0 {
+                a.gid
+            } else {
+                u32::MAX
+            };
+            host::fchownat(
+                n.fd.as_fd(),
+                b"",
+                uid,
+                gid,
+                libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            )?;
         }
         let times = a.mask & (protocol::SET_ATIME | protocol::SET_MTIME) != 0;
         let io = a.mask & (protocol::SET_MODE | protocol::SET_SIZE) != 0 || times;
@@ -453,14 +548,26 @@ impl Server {
             return Ok(());
         }
         let ts = [
-            if a.mask & protocol::SET_ATIME != 0 { a.atime } else { (0, UTIME_OMIT) },
-            if a.mask & protocol::SET_MTIME != 0 { a.mtime } else { (0, UTIME_OMIT) },
+            if a.mask & protocol::SET_ATIME != 0 {
+                a.atime
+            } else {
+                (0, UTIME_OMIT)
+            },
+            if a.mask & protocol::SET_MTIME != 0 {
+                a.mtime
+            } else {
+                (0, UTIME_OMIT)
+            },
         ];
         // Never a set-user-ID or set-group-ID file on the host.
         let mode = a.mode & if kind == S_IFDIR { 0o3777 } else { 0o1777 };
         match kind {
             S_IFREG | S_IFDIR => {
-                let acc = if a.mask & protocol::SET_SIZE != 0 { libc::O_WRONLY } else { libc::O_RDONLY };
+                let acc = if a.mask & protocol::SET_SIZE != 0 {
+                    libc::O_WRONLY
+                } else {
+                    libc::O_RDONLY
+                };
                 let fd = self.reopen(n, acc | libc::O_NONBLOCK)?;
                 if a.mask & protocol::SET_SIZE != 0 {
                     host::ftruncate(fd.as_fd(), a.size)?;

@@ -38,7 +38,10 @@ pub fn parse_export(s: &str) -> Result<ExportSpec, String> {
     if !path.starts_with('/') {
         return Err(format!("--export {s}: PATH must be absolute"));
     }
-    Ok(ExportSpec { path: path.to_string(), read_only })
+    Ok(ExportSpec {
+        path: path.to_string(),
+        read_only,
+    })
 }
 
 /// Starts the gofer serving `exports` (export N is the Nth).
@@ -54,7 +57,9 @@ pub fn start(exports: &[ExportSpec]) -> Result<Gofer, String> {
     fcntl(theirs.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
         .map_err(|e| format!("gofer socket: {e}"))?;
     let mut cmd = Command::new("/proc/self/exe");
-    cmd.arg("gofer").arg("--fd").arg(theirs.as_raw_fd().to_string());
+    cmd.arg("gofer")
+        .arg("--fd")
+        .arg(theirs.as_raw_fd().to_string());
     for e in exports {
         cmd.arg("--export").arg(export_arg(e));
     }
@@ -65,7 +70,9 @@ pub fn start(exports: &[ExportSpec]) -> Result<Gofer, String> {
     if let Some(v) = std::env::var_os("SANDBOX_GOFER_DEBUG") {
         cmd.env("SANDBOX_GOFER_DEBUG", v);
     }
-    let child = cmd.spawn().map_err(|e| format!("starting the gofer: {e}"))?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("starting the gofer: {e}"))?;
     drop(theirs);
     Ok(Gofer {
         pid: child.id() as i32,

@@ -212,19 +212,24 @@ pub fn run(args: RunArgs) -> i32 {
     let platform: Box<dyn Platform> = Box::new(shared.clone());
     // The first stub starts on its own thread (its tracer, which will run the first task) while
     // this one starts the gofer and builds the mounts: each takes milliseconds.
-    type Job = Box<dyn FnOnce(Box<dyn sentry::platform::Context>) -> Result<(), (String, i32)> + Send>;
+    type Job =
+        Box<dyn FnOnce(Box<dyn sentry::platform::Context>) -> Result<(), (String, i32)> + Send>;
     let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
-    let first = std::thread::Builder::new().name("task-1".into()).spawn(move || -> Result<(), (String, i32)> {
-        // The first stub teaches the platform the host layout every later one starts with.
-        let ctx = shared.new_process().map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR));
-        let Ok(job) = job_rx.recv() else {
-            if let Ok(mut c) = ctx {
-                c.kill_process();
-            }
-            return Ok(());
-        };
-        job(ctx?)
-    });
+    let first = std::thread::Builder::new().name("task-1".into()).spawn(
+        move || -> Result<(), (String, i32)> {
+            // The first stub teaches the platform the host layout every later one starts with.
+            let ctx = shared
+                .new_process()
+                .map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR));
+            let Ok(job) = job_rx.recv() else {
+                if let Ok(mut c) = ctx {
+                    c.kill_process();
+                }
+                return Ok(());
+            };
+            job(ctx?)
+        },
+    );
     let first = match first {
         Ok(h) => h,
         Err(e) => return fail(format!("starting a sentry thread: {e}"), EXIT_SANDBOX_ERROR),
@@ -238,7 +243,9 @@ pub fn run(args: RunArgs) -> i32 {
     let creds = Credentials::new(
         nix::unistd::geteuid().as_raw(),
         nix::unistd::getegid().as_raw(),
-        nix::unistd::getgroups().map(|g| g.into_iter().map(|g| g.as_raw()).collect()).unwrap_or_default(),
+        nix::unistd::getgroups()
+            .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+            .unwrap_or_default(),
     );
     // The working directory, resolved in the sandbox's view.
     let cwd_bytes = cwd.as_os_str().as_bytes().to_vec();
@@ -280,7 +287,11 @@ pub fn run(args: RunArgs) -> i32 {
     let with_init = args.init;
     let k2 = k.clone();
     let job: Job = Box::new(move |ctx| {
-        let base = program.rsplit(|b| *b == b'/').next().unwrap_or(&program).to_vec();
+        let base = program
+            .rsplit(|b| *b == b'/')
+            .next()
+            .unwrap_or(&program)
+            .to_vec();
         let fs = FsContext { cwd, umask: 0o022 };
         if with_init {
             Task::start_virtual_init(&k2, creds.uid.0);
@@ -289,12 +300,19 @@ pub fn run(args: RunArgs) -> i32 {
         if let Err(e) = kernel::load_initial(&mut t, &program, argv, env) {
             t.ctx.kill_process();
             return Err(match e {
-                Errno::ENOEXEC => {
-                    (format!("{shown}: cannot execute: not an ELF executable or script it can load"), EXIT_CANNOT_EXECUTE)
-                }
+                Errno::ENOEXEC => (
+                    format!("{shown}: cannot execute: not an ELF executable or script it can load"),
+                    EXIT_CANNOT_EXECUTE,
+                ),
                 Errno::EACCES => (format!("{shown}: Permission denied"), EXIT_CANNOT_EXECUTE),
-                Errno::ENOENT => (format!("{shown}: No such file or directory (its interpreter?)"), EXIT_NOT_FOUND),
-                e => (format!("{shown}: cannot execute: {}", e.description()), EXIT_CANNOT_EXECUTE),
+                Errno::ENOENT => (
+                    format!("{shown}: No such file or directory (its interpreter?)"),
+                    EXIT_NOT_FOUND,
+                ),
+                e => (
+                    format!("{shown}: cannot execute: {}", e.description()),
+                    EXIT_CANNOT_EXECUTE,
+                ),
             });
         }
         kernel::run(t);

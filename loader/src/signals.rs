@@ -7,8 +7,15 @@ use std::sync::Arc;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use sentry::kernel::{self, lock, Kernel};
 
-const FORWARDED: [Signal; 7] =
-    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGWINCH];
+const FORWARDED: [Signal; 7] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
 
 /// Blocks the forwarded signals in the calling thread (and so in every thread it starts after);
 /// call before any sentry thread exists.
@@ -26,13 +33,15 @@ pub fn forward(k: Arc<Kernel>) {
     for s in FORWARDED {
         set.add(s);
     }
-    let _ = std::thread::Builder::new().name("signals".into()).spawn(move || loop {
-        let Ok(sig) = set.wait() else { continue };
-        let main = k.main_pid.load(std::sync::atomic::Ordering::Acquire);
-        let tg = lock(&k.tree).procs.get(&main).map(|p| p.tg.clone());
-        if let Some(tg) = tg {
-            let info = kernel::signal::user_info(sig as i32, 0, 0, 0);
-            kernel::send_process_signal(&k, &tg, info);
-        }
-    });
+    let _ = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || loop {
+            let Ok(sig) = set.wait() else { continue };
+            let main = k.main_pid.load(std::sync::atomic::Ordering::Acquire);
+            let tg = lock(&k.tree).procs.get(&main).map(|p| p.tg.clone());
+            if let Some(tg) = tg {
+                let info = kernel::signal::user_info(sig as i32, 0, 0, 0);
+                kernel::send_process_signal(&k, &tg, info);
+            }
+        });
 }

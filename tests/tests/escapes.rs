@@ -38,8 +38,11 @@ impl Scratch {
         std::fs::write(dir.join("secret"), SECRET).expect("write");
         std::fs::write(dir.join("outside/secret"), SECRET).expect("write");
         std::fs::copy("/bin/busybox", dir.join("root/bin/busybox")).expect("copy busybox");
-        for applet in ["sh", "cat", "ls", "mkdir", "rm", "mv", "ln", "pwd", "touch", "test"] {
-            std::os::unix::fs::symlink("busybox", dir.join("root/bin").join(applet)).expect("symlink");
+        for applet in [
+            "sh", "cat", "ls", "mkdir", "rm", "mv", "ln", "pwd", "touch", "test",
+        ] {
+            std::os::unix::fs::symlink("busybox", dir.join("root/bin").join(applet))
+                .expect("symlink");
         }
         let guest = tests::guest("escapes", Linkage::Static);
         std::fs::copy(&guest, dir.join("root/escapes")).expect("copy guest");
@@ -82,7 +85,11 @@ impl Scratch {
         for p in ["secret", "outside/secret"] {
             let md = std::fs::symlink_metadata(self.path(p)).expect("the secret is still there");
             assert_eq!(md.nlink(), 1, "{p} got a new hard link");
-            assert_eq!(std::fs::read_to_string(self.path(p)).expect("read"), SECRET, "{p} changed");
+            assert_eq!(
+                std::fs::read_to_string(self.path(p)).expect("read"),
+                SECRET,
+                "{p} changed"
+            );
         }
     }
 }
@@ -94,15 +101,21 @@ impl Drop for Scratch {
 }
 
 fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
-        let Ok(md) = std::fs::symlink_metadata(&p) else { continue };
+        let Ok(md) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
         let rel = p.strip_prefix(base).unwrap_or(&p).display().to_string();
         let content = if md.is_file() && md.len() < 256 {
             std::fs::read_to_string(&p).unwrap_or_default()
         } else if md.file_type().is_symlink() {
-            std::fs::read_link(&p).map(|t| t.display().to_string()).unwrap_or_default()
+            std::fs::read_link(&p)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default()
         } else {
             String::new()
         };
@@ -121,13 +134,21 @@ fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
 }
 
 fn assert_no_outside(out: &Outcome) {
-    assert!(!out.stdout.contains("OUTSIDE"), "the outside secret was read:\n{out}");
-    assert!(!out.stderr.contains("OUTSIDE"), "the outside secret was read:\n{out}");
+    assert!(
+        !out.stdout.contains("OUTSIDE"),
+        "the outside secret was read:\n{out}"
+    );
+    assert!(
+        !out.stderr.contains("OUTSIDE"),
+        "the outside secret was read:\n{out}"
+    );
 }
 
 #[test]
 fn rootfs_symlinks_pointing_outside_stay_inside() {
-    let Some(s) = Scratch::new("symlinks") else { return };
+    let Some(s) = Scratch::new("symlinks") else {
+        return;
+    };
     s.symlink(&s.s("secret"), "root/abs");
     s.symlink("../secret", "root/rel");
     s.symlink("../../../../../../../../secret", "root/deep");
@@ -142,15 +163,24 @@ fn rootfs_symlinks_pointing_outside_stay_inside() {
         let out = s.run(opts, &["/bin/sh", "-c", script]);
         assert_no_outside(&out);
         assert!(out.stdout.ends_with("end\n"), "{out}");
-        assert!(out.stdout.contains("ROOTFS-SECRET"), "/up/secret is the rootfs's own: {out}");
+        assert!(
+            out.stdout.contains("ROOTFS-SECRET"),
+            "/up/secret is the rootfs's own: {out}"
+        );
         s.assert_secrets_intact();
-        assert_eq!(s.snapshot(), before, "the host changed after {opts:?}:\n{out}");
+        assert_eq!(
+            s.snapshot(),
+            before,
+            "the host changed after {opts:?}:\n{out}"
+        );
     }
 }
 
 #[test]
 fn dotdot_past_the_root_stays_at_the_root() {
-    let Some(s) = Scratch::new("dotdot") else { return };
+    let Some(s) = Scratch::new("dotdot") else {
+        return;
+    };
     let before = s.snapshot();
     let up = "/..".repeat(40);
     let script = format!(
@@ -167,8 +197,13 @@ fn dotdot_past_the_root_stays_at_the_root() {
 
 #[test]
 fn proc_root_and_cwd_links_stay_inside() {
-    let Some(s) = Scratch::new("proc") else { return };
-    let probe = s.run(&[], &["/bin/sh", "-c", "test -L /proc/self/root && echo yes"]);
+    let Some(s) = Scratch::new("proc") else {
+        return;
+    };
+    let probe = s.run(
+        &[],
+        &["/bin/sh", "-c", "test -L /proc/self/root && echo yes"],
+    );
     if probe.stdout != "yes\n" {
         eprintln!("skipped: no /proc/self/root in the sandbox yet\n{probe}");
         return;
@@ -188,22 +223,33 @@ fn proc_root_and_cwd_links_stay_inside() {
 
 #[test]
 fn hard_links_and_renames_out_of_a_volume_fail() {
-    let Some(s) = Scratch::new("links") else { return };
+    let Some(s) = Scratch::new("links") else {
+        return;
+    };
     std::fs::write(s.path("vol/inside"), "inside\n").expect("write");
     std::fs::write(s.path("root/rootfile"), "rootfs\n").expect("write");
     let vol = format!("{}:/vol:rw", s.s("vol"));
     let out = s.run(&["-v", &vol], &["/escapes", "link", "/rootfile", "/vol"]);
     assert_eq!(out.status, 0, "{out}");
     for line in out.stdout.lines() {
-        assert!(!line.ends_with("made") && !line.ends_with("moved"), "{line}\n{out}");
+        assert!(
+            !line.ends_with("made") && !line.ends_with("moved"),
+            "{line}\n{out}"
+        );
     }
     // Another volume's file, and a file of the host's root as seen through the default root.
     std::fs::create_dir_all(s.path("vol2")).expect("mkdir");
     std::fs::write(s.path("vol2/other"), "other\n").expect("write");
     let vol2 = format!("{}:/vol2:rw", s.s("vol2"));
-    let out = s.run(&["-v", &vol, "-v", &vol2], &["/escapes", "link", "/vol2/other", "/vol"]);
+    let out = s.run(
+        &["-v", &vol, "-v", &vol2],
+        &["/escapes", "link", "/vol2/other", "/vol"],
+    );
     for line in out.stdout.lines() {
-        assert!(!line.ends_with("made") && !line.ends_with("moved"), "{line}\n{out}");
+        assert!(
+            !line.ends_with("made") && !line.ends_with("moved"),
+            "{line}\n{out}"
+        );
     }
     let mut names: Vec<_> = std::fs::read_dir(s.path("vol"))
         .expect("readdir")
@@ -213,7 +259,11 @@ fn hard_links_and_renames_out_of_a_volume_fail() {
     names.sort();
     assert_eq!(names, ["inside"], "{out}");
     for f in ["root/rootfile", "vol/inside", "vol2/other"] {
-        assert_eq!(std::fs::metadata(s.path(f)).expect("stat").nlink(), 1, "{f}");
+        assert_eq!(
+            std::fs::metadata(s.path(f)).expect("stat").nlink(),
+            1,
+            "{f}"
+        );
     }
     assert!(!s.path("renamed-up").exists() && !s.path("root/renamed-out").exists());
     s.assert_secrets_intact();
@@ -221,11 +271,17 @@ fn hard_links_and_renames_out_of_a_volume_fail() {
 
 #[test]
 fn openat2_resolve_tricks_stay_beneath() {
-    let Some(s) = Scratch::new("openat2") else { return };
+    let Some(s) = Scratch::new("openat2") else {
+        return;
+    };
     s.symlink("..", "vol/up");
     s.symlink("/", "vol/abs");
     s.symlink("/proc/self/root", "vol/proc-root");
-    let before: Vec<_> = s.snapshot().into_iter().filter(|l| !l.starts_with("vol/") && !l.starts_with("vol ")).collect();
+    let before: Vec<_> = s
+        .snapshot()
+        .into_iter()
+        .filter(|l| !l.starts_with("vol/") && !l.starts_with("vol "))
+        .collect();
     let vol = format!("{}:/vol:rw", s.s("vol"));
     let out = s.run(&["-v", &vol], &["/escapes", "openat2", "/vol"]);
     assert_eq!(out.status, 0, "{out}");
@@ -233,12 +289,19 @@ fn openat2_resolve_tricks_stay_beneath() {
     for line in out.stdout.lines() {
         let scoped = line.contains("IN_ROOT") || line.contains("BENEATH");
         if scoped && !line.starts_with("create") {
-            assert!(!line.contains("read"), "a scoped resolution left /vol: {line}\n{out}");
+            assert!(
+                !line.contains("read"),
+                "a scoped resolution left /vol: {line}\n{out}"
+            );
         }
     }
     // RESOLVE_IN_ROOT's `..` stops at /vol: the file is made inside the volume.
     assert!(s.path("vol/created").exists(), "{out}");
-    let after: Vec<_> = s.snapshot().into_iter().filter(|l| !l.starts_with("vol/") && !l.starts_with("vol ")).collect();
+    let after: Vec<_> = s
+        .snapshot()
+        .into_iter()
+        .filter(|l| !l.starts_with("vol/") && !l.starts_with("vol "))
+        .collect();
     assert_eq!(after, before, "the host changed outside the volume:\n{out}");
     s.assert_secrets_intact();
 }
@@ -265,16 +328,30 @@ fn read_only_volume_refuses_every_write() {
         "truncate -s 0 /vol/f",
         "mv /vol/f /f-moved",
     ];
-    let script: String = ops.iter().map(|op| format!("({op}) 2>/dev/null && echo WROTE; ")).collect();
+    let script: String = ops
+        .iter()
+        .map(|op| format!("({op}) 2>/dev/null && echo WROTE; "))
+        .collect();
     // The host's own root, for coreutils.
-    let out = sandbox_command(["run", "--cwd", "/", "-v", &vol, "/bin/sh", "-c", &format!("{script}cat /vol/f")]);
+    let out = sandbox_command([
+        "run",
+        "--cwd",
+        "/",
+        "-v",
+        &vol,
+        "/bin/sh",
+        "-c",
+        &format!("{script}cat /vol/f"),
+    ]);
     assert_eq!(out.stdout, "keep\n", "{out}");
     assert_eq!(s.snapshot(), before, "the host changed:\n{out}");
 }
 
 #[test]
 fn overlay_writes_never_appear_on_the_host() {
-    let Some(s) = Scratch::new("overlay") else { return };
+    let Some(s) = Scratch::new("overlay") else {
+        return;
+    };
     std::fs::write(s.path("vol/f"), "keep\n").expect("write");
     std::fs::create_dir_all(s.path("vol/d/e")).expect("mkdir");
     let before = s.snapshot();
@@ -295,7 +372,9 @@ fn overlay_writes_never_appear_on_the_host() {
 
 #[test]
 fn swapping_a_directory_for_a_symlink_during_walks_never_leaves_the_volume() {
-    let Some(s) = Scratch::new("race") else { return };
+    let Some(s) = Scratch::new("race") else {
+        return;
+    };
     std::fs::create_dir_all(s.path("vol/d")).expect("mkdir");
     std::fs::write(s.path("vol/d/secret"), "inside\n").expect("write");
     // As the host resolves it, s points at S/outside (absolutely and relatively).
@@ -314,7 +393,13 @@ fn swapping_a_directory_for_a_symlink_during_walks_never_leaves_the_volume() {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 // SAFETY: both paths are NUL-terminated strings that outlive the call.
                 unsafe {
-                    libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE);
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        b.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    );
                 }
             }
         })
@@ -326,6 +411,14 @@ fn swapping_a_directory_for_a_symlink_during_walks_never_leaves_the_volume() {
     assert!(out.stdout.contains("some walks"), "{out}");
     assert!(out.stdout.contains("outside secret 0 times"), "{out}");
     s.assert_secrets_intact();
-    let outside: Vec<_> = std::fs::read_dir(s.path("outside")).expect("readdir").flatten().map(|e| e.file_name()).collect();
-    assert_eq!(outside.len(), 1, "a file was made outside the volume: {outside:?}\n{out}");
+    let outside: Vec<_> = std::fs::read_dir(s.path("outside"))
+        .expect("readdir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        outside.len(),
+        1,
+        "a file was made outside the volume: {outside:?}\n{out}"
+    );
 }

@@ -21,7 +21,8 @@ fn sh(opts: &[&str], script: &str) -> tests::Outcome {
 
 fn scratch(name: &str) -> std::path::PathBuf {
     // Not under /tmp: the sandbox's /tmp is a tmpfs of its own.
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("files-{name}-{}", std::process::id()));
+    let d =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("files-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("scratch directory");
     d
@@ -48,9 +49,15 @@ fn overlay_writes_stay_in_the_sandbox() {
 
 #[test]
 fn overlay_none_is_read_only() {
-    let out = sh(&["--overlay", "none"], "echo x > /etc/motd-sandbox 2>&1; echo $?; touch /tmp/ok && echo tmp");
+    let out = sh(
+        &["--overlay", "none"],
+        "echo x > /etc/motd-sandbox 2>&1; echo $?; touch /tmp/ok && echo tmp",
+    );
     assert!(out.stdout.ends_with("tmp\n"), "{out:?}");
-    assert!(out.stdout.starts_with("2\n") || out.stdout.starts_with("1\n"), "{out:?}");
+    assert!(
+        out.stdout.starts_with("2\n") || out.stdout.starts_with("1\n"),
+        "{out:?}"
+    );
     assert!(out.stderr.contains("Read-only file system"), "{out:?}");
 }
 
@@ -59,7 +66,10 @@ fn read_only_volume_refuses_writes() {
     let dir = scratch("rovol");
     std::fs::write(dir.join("in"), "volume\n").expect("write");
     let vol = format!("{}:/vol:ro", dir.display());
-    let out = sh(&["-v", &vol], "cat /vol/in; echo x > /vol/out || echo refused; ls /vol");
+    let out = sh(
+        &["-v", &vol],
+        "cat /vol/in; echo x > /vol/out || echo refused; ls /vol",
+    );
     assert_eq!(out.stdout, "volume\nrefused\nin\n", "{out:?}");
     assert!(!dir.join("out").exists());
     let _ = std::fs::remove_dir_all(&dir);
@@ -86,7 +96,16 @@ fn rootfs_shows_only_its_tree() {
     }
     std::fs::write(dir.join("marker"), "m").expect("write");
     let root = dir.display().to_string();
-    let out = sandbox_command(["run", "--rootfs", &root, "--cwd", "/", "/bin/busybox", "ls", "/"]);
+    let out = sandbox_command([
+        "run",
+        "--rootfs",
+        &root,
+        "--cwd",
+        "/",
+        "/bin/busybox",
+        "ls",
+        "/",
+    ]);
     assert_eq!(out.status, 0, "{out:?}");
     assert_eq!(out.stdout, "bin\ndev\nmarker\nproc\nsys\ntmp\n", "{out:?}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -95,12 +114,18 @@ fn rootfs_shows_only_its_tree() {
 #[test]
 fn file_option_errors_are_one_line() {
     for (args, want) in [
-        (vec!["-v", "/nonexistent-dir:/x"], "--volume /nonexistent-dir"),
+        (
+            vec!["-v", "/nonexistent-dir:/x"],
+            "--volume /nonexistent-dir",
+        ),
         (vec!["-v", "/tmp:relative"], "must be absolute"),
         (vec!["-v", "/tmp"], "expected HOST:GUEST"),
         (vec!["--overlay", "disk"], "--overlay disk"),
         (vec!["--tmpfs", "/x:size=lots"], "bad size"),
-        (vec!["--rootfs", "/nonexistent-root"], "--rootfs /nonexistent-root"),
+        (
+            vec!["--rootfs", "/nonexistent-root"],
+            "--rootfs /nonexistent-root",
+        ),
     ] {
         let mut a = vec!["run"];
         a.extend(args);
@@ -124,13 +149,28 @@ fn writable_volume_writes_through_to_the_host() {
          rm /vol/hard; cat /vol/l; stat -c %a /vol/out; df /vol >/dev/null && echo statfs",
     );
     assert_eq!(out.stdout, "volume\nhi\nmore\n600\nstatfs\n", "{out:?}");
-    assert_eq!(std::fs::read_to_string(dir.join("out")).expect("out"), "hi\nmore\n");
-    assert_eq!(std::fs::read_to_string(dir.join("d/f")).expect("d/f"), "deep\n");
-    assert_eq!(std::fs::read_to_string(dir.join("d/moved")).expect("moved"), "volume\n");
-    assert_eq!(std::fs::read_link(dir.join("l")).expect("l"), Path::new("out"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out")).expect("out"),
+        "hi\nmore\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("d/f")).expect("d/f"),
+        "deep\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("d/moved")).expect("moved"),
+        "volume\n"
+    );
+    assert_eq!(
+        std::fs::read_link(dir.join("l")).expect("l"),
+        Path::new("out")
+    );
     assert!(!dir.join("in").exists() && !dir.join("hard").exists());
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(dir.join("out")).expect("stat").permissions().mode();
+    let mode = std::fs::metadata(dir.join("out"))
+        .expect("stat")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o7777, 0o600);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -139,10 +179,17 @@ fn writable_volume_writes_through_to_the_host() {
 fn children_running(ppid: u32, word: &str) -> Vec<u32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a.to_string()) else { continue };
-        let parent = after.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a.to_string()) else {
+            continue;
+        };
+        let parent = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         if parent == Some(ppid) && String::from_utf8_lossy(&cmd).contains(word) {
             out.push(pid);
@@ -168,7 +215,14 @@ fn wait_timeout(child: &mut std::process::Child, secs: u64) -> Option<std::proce
 fn the_gofers_death_ends_the_sandbox_with_an_error() {
     use std::io::Read;
     let mut child = std::process::Command::new(tests::sandbox_bin())
-        .args(["run", "--cwd", "/", "/bin/sh", "-c", "echo started; sleep 60"])
+        .args([
+            "run",
+            "--cwd",
+            "/",
+            "/bin/sh",
+            "-c",
+            "echo started; sleep 60",
+        ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -239,16 +293,35 @@ fn the_sentry_opens_no_host_path_after_start_up() {
     let _ = wait_timeout(&mut strace, 10);
     let trace = std::fs::read_to_string(&log).expect("strace log");
     assert!(status.success(), "{trace}");
-    assert_eq!(std::fs::read_to_string(dir.join("vol/out")).expect("out"), "data\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("vol/out")).expect("out"),
+        "data\n"
+    );
     let opens: Vec<&str> = trace
         .lines()
         .filter(|l| {
-            ["open(", "openat(", "openat2(", "creat(", "open_by_handle_at(", "open resumed", "openat resumed", "openat2 resumed"]
-                .iter()
-                .any(|p| l.contains(p))
+            [
+                "open(",
+                "openat(",
+                "openat2(",
+                "creat(",
+                "open_by_handle_at(",
+                "open resumed",
+                "openat resumed",
+                "openat2 resumed",
+            ]
+            .iter()
+            .any(|p| l.contains(p))
         })
         .collect();
-    assert!(opens.is_empty(), "the sentry opened host paths:\n{}", opens.join("\n"));
-    assert!(trace.contains("recvmsg"), "no gofer traffic was traced:\n{trace}");
+    assert!(
+        opens.is_empty(),
+        "the sentry opened host paths:\n{}",
+        opens.join("\n")
+    );
+    assert!(
+        trace.contains("recvmsg"),
+        "no gofer traffic was traced:\n{trace}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -17,7 +17,11 @@ pub struct GoferArgs {
 
 /// Runs the gofer; returns its exit status.
 pub fn run(args: &GoferArgs) -> i32 {
-    let exports: Result<Vec<_>, _> = args.exports.iter().map(|e| gofer::spawn::parse_export(e)).collect();
+    let exports: Result<Vec<_>, _> = args
+        .exports
+        .iter()
+        .map(|e| gofer::spawn::parse_export(e))
+        .collect();
     match exports {
         Ok(e) => gofer::main(args.fd, &e),
         Err(e) => {

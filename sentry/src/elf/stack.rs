@@ -90,7 +90,10 @@ pub fn build(top: u64, spec: &StackSpec<'_>) -> StackImage {
     bytes[at(random_addr)..at(random_addr) + 16].copy_from_slice(&spec.random);
     bytes[at(platform_addr)..at(platform_addr) + platform.len()].copy_from_slice(platform);
     bytes[at(str_base)..at(str_base) + strings.len()].copy_from_slice(&strings);
-    let env_start = envp_off.first().map(|o| str_base + *o as u64).unwrap_or(str_base + execfn_off as u64);
+    let env_start = envp_off
+        .first()
+        .map(|o| str_base + *o as u64)
+        .unwrap_or(str_base + execfn_off as u64);
     StackImage {
         sp,
         bytes,

@@ -48,7 +48,10 @@ pub struct GoferClient {
 }
 
 fn new_channel(sock: OwnedFd) -> Channel {
-    Channel { sock, buf: vec![0u8; MAX_MESSAGE] }
+    Channel {
+        sock,
+        buf: vec![0u8; MAX_MESSAGE],
+    }
 }
 
 fn roundtrip(ch: &mut Channel, req: &Request) -> Result<(Reply, Option<OwnedFd>), Errno> {
@@ -82,7 +85,10 @@ impl GoferClient {
             .name("gofer-watch".into())
             .spawn(move || {
                 // No events asked: poll returns only when the gofer's end is gone.
-                let mut fds = [nix::poll::PollFd::new(watch.as_fd(), nix::poll::PollFlags::empty())];
+                let mut fds = [nix::poll::PollFd::new(
+                    watch.as_fd(),
+                    nix::poll::PollFlags::empty(),
+                )];
                 loop {
                     match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
                         Err(nix::Error::EINTR) => continue,
@@ -202,7 +208,11 @@ impl GoferFs {
         dev: u64,
         read_only: bool,
     ) -> Result<Arc<GoferFs>, Errno> {
-        let shared = Arc::new(Shared { client, dev, read_only });
+        let shared = Arc::new(Shared {
+            client,
+            dev,
+            read_only,
+        });
         let (fid, st) = match shared.client.call(&Request::Attach { export })? {
             (Reply::Node(f, s), _) => (f, s),
             _ => return Err(Errno::EPROTO),
@@ -229,7 +239,11 @@ impl Filesystem for GoferFs {
     }
 
     fn statfs(&self) -> Result<Statfs, Errno> {
-        match self.shared.client.call(&Request::Statfs { fid: self.root.fid })? {
+        match self
+            .shared
+            .client
+            .call(&Request::Statfs { fid: self.root.fid })?
+        {
             (Reply::Statfs(mut s), _) => {
                 if self.shared.read_only {
                     s.f_flags |= ST_RDONLY;
@@ -256,7 +270,12 @@ pub struct GoferInode {
 impl GoferInode {
     fn new(shared: &Arc<Shared>, fid: Fid, mut stat: Stat) -> Arc<GoferInode> {
         stat.st_dev = shared.dev;
-        Arc::new(GoferInode { shared: shared.clone(), fid, stat, created: Mutex::new(None) })
+        Arc::new(GoferInode {
+            shared: shared.clone(),
+            fid,
+            stat,
+            created: Mutex::new(None),
+        })
     }
 
     fn client(&self) -> &GoferClient {
@@ -336,7 +355,10 @@ impl Inode for GoferInode {
                 return Ok(Box::new(HostFile::new(fd)));
             }
         }
-        match self.client().call(&Request::Open { fid: self.fid, flags })? {
+        match self.client().call(&Request::Open {
+            fid: self.fid,
+            flags,
+        })? {
             (Reply::Opened, Some(fd)) => Ok(Box::new(HostFile::new(fd))),
             _ => Err(Errno::EPROTO),
         }
@@ -346,7 +368,10 @@ impl Inode for GoferInode {
         if self.stat.st_mode & S_IFMT != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
-        let req = Request::Walk { dir: self.fid, names: vec![name.to_vec()] };
+        let req = Request::Walk {
+            dir: self.fid,
+            names: vec![name.to_vec()],
+        };
         match self.client().call(&req)? {
             (Reply::Nodes(v), _) => {
                 let (f, s) = v.first().copied().ok_or(Errno::ENOENT)?;
@@ -387,12 +412,24 @@ impl Inode for GoferInode {
                 _ => Err(Errno::EPROTO),
             };
         }
-        self.node(Request::Mknod { dir: self.fid, name: name.to_vec(), mode, uid: o.uid, gid: o.gid })
+        self.node(Request::Mknod {
+            dir: self.fid,
+            name: name.to_vec(),
+            mode,
+            uid: o.uid,
+            gid: o.gid,
+        })
     }
 
     fn mkdir(&self, name: &[u8], mode: u32, o: Owner) -> Result<Arc<dyn Inode>, Errno> {
         self.writable()?;
-        self.node(Request::Mkdir { dir: self.fid, name: name.to_vec(), mode, uid: o.uid, gid: o.gid })
+        self.node(Request::Mkdir {
+            dir: self.fid,
+            name: name.to_vec(),
+            mode,
+            uid: o.uid,
+            gid: o.gid,
+        })
     }
 
     fn symlink(&self, name: &[u8], target: &[u8], o: Owner) -> Result<Arc<dyn Inode>, Errno> {
@@ -409,20 +446,39 @@ impl Inode for GoferInode {
     fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> Result<(), Errno> {
         self.writable()?;
         let t = self.sibling(target)?;
-        self.node(Request::Link { dir: self.fid, name: name.to_vec(), target: t.fid }).map(|_| ())
+        self.node(Request::Link {
+            dir: self.fid,
+            name: name.to_vec(),
+            target: t.fid,
+        })
+        .map(|_| ())
     }
 
     fn unlink(&self, name: &[u8]) -> Result<(), Errno> {
         self.writable()?;
-        self.done(Request::Unlink { dir: self.fid, name: name.to_vec(), flags: 0 })
+        self.done(Request::Unlink {
+            dir: self.fid,
+            name: name.to_vec(),
+            flags: 0,
+        })
     }
 
     fn rmdir(&self, name: &[u8]) -> Result<(), Errno> {
         self.writable()?;
-        self.done(Request::Unlink { dir: self.fid, name: name.to_vec(), flags: AT_REMOVEDIR })
+        self.done(Request::Unlink {
+            dir: self.fid,
+            name: name.to_vec(),
+            flags: AT_REMOVEDIR,
+        })
     }
 
-    fn rename(&self, old: &[u8], new_dir: &Arc<dyn Inode>, new: &[u8], flags: u32) -> Result<(), Errno> {
+    fn rename(
+        &self,
+        old: &[u8],
+        new_dir: &Arc<dyn Inode>,
+        new: &[u8],
+        flags: u32,
+    ) -> Result<(), Errno> {
         self.writable()?;
         let nd = self.sibling(new_dir)?;
         self.done(Request::Rename {
@@ -464,26 +520,43 @@ impl Inode for GoferInode {
         if attrs.mask == 0 {
             return Ok(());
         }
-        self.done(Request::Setattr { fid: self.fid, attrs })
+        self.done(Request::Setattr {
+            fid: self.fid,
+            attrs,
+        })
     }
 
     fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
-        self.data(Request::GetXattr { fid: self.fid, name: name.to_vec() })
+        self.data(Request::GetXattr {
+            fid: self.fid,
+            name: name.to_vec(),
+        })
     }
 
     fn setxattr(&self, name: &[u8], value: &[u8], flags: u32) -> Result<(), Errno> {
         self.writable()?;
-        self.done(Request::SetXattr { fid: self.fid, name: name.to_vec(), value: value.to_vec(), flags })
+        self.done(Request::SetXattr {
+            fid: self.fid,
+            name: name.to_vec(),
+            value: value.to_vec(),
+            flags,
+        })
     }
 
     fn listxattr(&self) -> Result<Vec<Vec<u8>>, Errno> {
         let d = self.data(Request::ListXattr { fid: self.fid })?;
-        Ok(d.split(|b| *b == 0).filter(|n| !n.is_empty()).map(<[u8]>::to_vec).collect())
+        Ok(d.split(|b| *b == 0)
+            .filter(|n| !n.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect())
     }
 
     fn removexattr(&self, name: &[u8]) -> Result<(), Errno> {
         self.writable()?;
-        self.done(Request::RemoveXattr { fid: self.fid, name: name.to_vec() })
+        self.done(Request::RemoveXattr {
+            fid: self.fid,
+            name: name.to_vec(),
+        })
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

@@ -29,7 +29,11 @@ fn thp() -> Vec<u8> {
 /// The number of CPUs the sentry may run on.
 fn cpu_count() -> usize {
     nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-        .map(|set| (0..nix::sched::CpuSet::count()).filter(|i| set.is_set(*i).unwrap_or(false)).count())
+        .map(|set| {
+            (0..nix::sched::CpuSet::count())
+                .filter(|i| set.is_set(*i).unwrap_or(false))
+                .count()
+        })
         .unwrap_or(1)
         .max(1)
 }
@@ -37,7 +41,11 @@ fn cpu_count() -> usize {
 /// The sysfs instance, with device number `dev`.
 pub fn new(dev: u64) -> Arc<SynthFs> {
     let n = cpu_count();
-    let list = if n == 1 { "0\n".to_string() } else { format!("0-{}\n", n - 1) };
+    let list = if n == 1 {
+        "0\n".to_string()
+    } else {
+        format!("0-{}\n", n - 1)
+    };
     let _ = CPUS.set(list.into_bytes());
     let mut ino = 1u64;
     let mut next = || {
@@ -92,10 +100,19 @@ mod tests {
         let fs = new(0x16);
         let root = fs.root();
         let online = read(&root, "devices/system/cpu/online");
-        assert!(online.starts_with('0') && online.ends_with('\n'), "{online}");
+        assert!(
+            online.starts_with('0') && online.ends_with('\n'),
+            "{online}"
+        );
         assert_eq!(read(&root, "devices/system/cpu/possible"), online);
-        assert_eq!(read(&root, "kernel/mm/transparent_hugepage/enabled"), "always [madvise] never\n");
-        let cg = root.lookup(b"fs").and_then(|f| f.lookup(b"cgroup")).expect("cgroup");
+        assert_eq!(
+            read(&root, "kernel/mm/transparent_hugepage/enabled"),
+            "always [madvise] never\n"
+        );
+        let cg = root
+            .lookup(b"fs")
+            .and_then(|f| f.lookup(b"cgroup"))
+            .expect("cgroup");
         assert_eq!(cg.stat().expect("stat").st_mode & S_IFMT, S_IFDIR);
         assert!(fs.read_only());
     }

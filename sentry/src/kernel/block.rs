@@ -133,7 +133,8 @@ pub fn block_on<T>(
     for q in queues {
         q.add(&waker);
     }
-    task.run_state.store(b'S', std::sync::atomic::Ordering::Relaxed);
+    task.run_state
+        .store(b'S', std::sync::atomic::Ordering::Relaxed);
     let result = loop {
         let seen = waker.seq();
         if let Some(r) = ready() {
@@ -152,7 +153,8 @@ pub fn block_on<T>(
     for q in queues {
         q.remove(&waker);
     }
-    task.run_state.store(b'R', std::sync::atomic::Ordering::Relaxed);
+    task.run_state
+        .store(b'R', std::sync::atomic::Ordering::Relaxed);
     result
 }
 
@@ -175,7 +177,8 @@ pub fn wait_uninterruptible(queue: &WaitQueue, mut ready: impl FnMut() -> bool) 
     };
     let waker = task.waker.clone();
     queue.add(&waker);
-    task.run_state.store(b'S', std::sync::atomic::Ordering::Relaxed);
+    task.run_state
+        .store(b'S', std::sync::atomic::Ordering::Relaxed);
     loop {
         let seen = waker.seq();
         if ready() {
@@ -183,6 +186,7 @@ pub fn wait_uninterruptible(queue: &WaitQueue, mut ready: impl FnMut() -> bool) 
         }
         waker.wait(seen, None);
     }
-    task.run_state.store(b'R', std::sync::atomic::Ordering::Relaxed);
+    task.run_state
+        .store(b'R', std::sync::atomic::Ordering::Relaxed);
     queue.remove(&waker);
 }

@@ -188,18 +188,29 @@ fn exit_robust_list(t: &Task) {
     if head == 0 || len != 24 {
         return;
     }
-    let Ok(first) = t.read_val::<u64>(head) else { return };
-    let Ok(offset) = t.read_val::<i64>(head + 8) else { return };
-    let Ok(pending) = t.read_val::<u64>(head + 16) else { return };
+    let Ok(first) = t.read_val::<u64>(head) else {
+        return;
+    };
+    let Ok(offset) = t.read_val::<i64>(head + 8) else {
+        return;
+    };
+    let Ok(pending) = t.read_val::<u64>(head + 16) else {
+        return;
+    };
     let death = |entry: u64| {
         let addr = (entry & !1).wrapping_add(offset as u64);
-        let Ok(val) = t.read_val::<u32>(addr) else { return };
+        let Ok(val) = t.read_val::<u32>(addr) else {
+            return;
+        };
         if val & FUTEX_TID_MASK != t.tid as u32 {
             return;
         }
         let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
         if t.write_val(addr, &new).is_ok() && val & FUTEX_WAITERS != 0 {
-            let key = super::futex::FutexKey { space: Arc::as_ptr(&t.mm) as usize, addr };
+            let key = super::futex::FutexKey {
+                space: Arc::as_ptr(&t.mm) as usize,
+                addr,
+            };
             t.k.futexes.wake(key, u32::MAX, 1);
         }
     };

@@ -234,7 +234,11 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         limits: limits.clone(),
         comm: t.comm,
         creds: t.creds.clone(),
-        host_pid: if f & CLONE_VM != 0 { t.ctx.host_process() } else { 0 },
+        host_pid: if f & CLONE_VM != 0 {
+            t.ctx.host_process()
+        } else {
+            0
+        },
     });
     let child = ChildSpec {
         tid,

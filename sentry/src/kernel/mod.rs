@@ -247,7 +247,15 @@ impl Credentials {
     /// Credentials for (uid, gid) with `groups`: root has every capability.
     pub fn new(uid: u32, gid: u32, groups: Vec<u32>) -> Credentials {
         let caps = if uid == 0 { CAP_ALL } else { 0 };
-        Credentials { uid: (uid, uid, uid), gid: (gid, gid, gid), groups, fsuid: uid, fsgid: gid, caps, caps_permitted: caps }
+        Credentials {
+            uid: (uid, uid, uid),
+            gid: (gid, gid, gid),
+            groups,
+            fsuid: uid,
+            fsgid: gid,
+            caps,
+            caps_permitted: caps,
+        }
     }
 
     /// Recomputes capabilities after a uid change, as Linux does without SECBIT_KEEP_CAPS:

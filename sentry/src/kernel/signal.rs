@@ -103,7 +103,11 @@ impl SigQueue {
     pub fn timer_pending(&mut self, sig: i32, id: i32) -> Option<&mut Siginfo> {
         self.queue
             .iter_mut()
-            .find(|p| p.info.si_signo == sig && p.info.si_code == -2 && p.info.fields[0] as u32 as i32 == id)
+            .find(|p| {
+                p.info.si_signo == sig
+                    && p.info.si_code == -2
+                    && p.info.fields[0] as u32 as i32 == id
+            })
             .map(|p| &mut p.info)
     }
 

@@ -73,14 +73,20 @@ pub struct Timers {
 
 impl Default for Timers {
     fn default() -> Self {
-        Timers { epoch: Instant::now(), list: Mutex::new(HashMap::new()), cond: Condvar::new() }
+        Timers {
+            epoch: Instant::now(),
+            list: Mutex::new(HashMap::new()),
+            cond: Condvar::new(),
+        }
     }
 }
 
 /// The CPU time of a host process.
 pub fn cpu_time(host_pid: i32) -> Duration {
     let clock = nix::time::ClockId::from_raw(((!host_pid) << 3) | 2);
-    nix::time::clock_gettime(clock).map(|t| Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32)).unwrap_or_default()
+    nix::time::clock_gettime(clock)
+        .map(|t| Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32))
+        .unwrap_or_default()
 }
 
 impl Timers {
@@ -97,7 +103,12 @@ impl Timers {
             TimerClock::Real => self.now(),
             TimerClock::Cpu(pid) => cpu_time(pid),
         };
-        Some((t.next.map(|n| n.saturating_sub(now).max(Duration::from_nanos(1))).unwrap_or_default(), t.interval))
+        Some((
+            t.next
+                .map(|n| n.saturating_sub(now).max(Duration::from_nanos(1)))
+                .unwrap_or_default(),
+            t.interval,
+        ))
     }
 
     /// Sets (or disarms, with `value` zero) a timer; returns the old (left, interval).
@@ -148,7 +159,9 @@ impl Timers {
     /// A free POSIX timer id of `pid`.
     pub fn free_id(&self, pid: i32) -> i32 {
         let list = lock(&self.list);
-        (0..).find(|id| !list.contains_key(&(pid, *id))).unwrap_or(0)
+        (0..)
+            .find(|id| !list.contains_key(&(pid, *id)))
+            .unwrap_or(0)
     }
 }
 
@@ -169,7 +182,9 @@ fn coalesce(t: &Timer) -> bool {
     };
     match &t.target {
         TimerTarget::Process(w) => w.upgrade().is_some_and(|tg| bump(&mut lock(&tg.pending))),
-        TimerTarget::Thread(w) => w.upgrade().is_some_and(|task| bump(&mut lock(&task.pending))),
+        TimerTarget::Thread(w) => w
+            .upgrade()
+            .is_some_and(|task| bump(&mut lock(&task.pending))),
         TimerTarget::None => false,
     }
 }
@@ -228,7 +243,8 @@ pub fn run_timers(k: Weak<Kernel>) {
                     if t.interval.is_zero() {
                         t.next = None;
                     } else {
-                        let missed = ((cur - next).as_nanos() / t.interval.as_nanos().max(1)) as u64;
+                        let missed =
+                            ((cur - next).as_nanos() / t.interval.as_nanos().max(1)) as u64;
                         t.overrun = missed.min(i32::MAX as u64) as i32;
                         t.next = Some(next + t.interval * (missed as u32 + 1));
                     }
@@ -245,7 +261,13 @@ pub fn run_timers(k: Weak<Kernel>) {
                 list.remove(&key);
             }
             if due.is_empty() {
-                drop(kernel.timers.cond.wait_timeout(list, wait).unwrap_or_else(|e| e.into_inner()));
+                drop(
+                    kernel
+                        .timers
+                        .cond
+                        .wait_timeout(list, wait)
+                        .unwrap_or_else(|e| e.into_inner()),
+                );
                 continue;
             }
         }
@@ -258,5 +280,7 @@ pub fn run_timers(k: Weak<Kernel>) {
 /// Starts the timer thread of a kernel.
 pub fn start(k: &Arc<Kernel>) {
     let weak = Arc::downgrade(k);
-    let _ = std::thread::Builder::new().name("timers".into()).spawn(move || run_timers(weak));
+    let _ = std::thread::Builder::new()
+        .name("timers".into())
+        .spawn(move || run_timers(weak));
 }

@@ -353,9 +353,10 @@ impl MemoryManager {
                 .stat()
                 .ok()
                 .map(|st| ((st.st_dev << 40) ^ st.st_ino ^ (1 << 62), *off)),
-            (None, true) => {
-                Some((NEXT_SHARED_ANON.fetch_add(1, std::sync::atomic::Ordering::Relaxed) | (1 << 63), 0))
-            }
+            (None, true) => Some((
+                NEXT_SHARED_ANON.fetch_add(1, std::sync::atomic::Ordering::Relaxed) | (1 << 63),
+                0,
+            )),
         };
         let backing = match file {
             Some((file, offset)) => Backing::File { file, offset },

@@ -61,7 +61,12 @@ pub fn dispatch(t: &mut Task) {
         strace::exit(t, nr, entry, result);
     }
     // What /proc shows changes with the ids and the name.
-    if result.is_ok() && matches!(nr, 105 | 106 | 113 | 114 | 116 | 117 | 119 | 122 | 123 | 126 | 157) {
+    if result.is_ok()
+        && matches!(
+            nr,
+            105 | 106 | 113 | 114 | 116 | 117 | 119 | 122 | 123 | 126 | 157
+        )
+    {
         t.publish();
     }
     t.regs.rax = rax;

@@ -75,7 +75,11 @@ pub fn sys_setreuid(t: &mut Task) -> SysResult {
     let e2 = if ne != NO_CHANGE { ne } else { e };
     // The saved id follows the effective one when the real id is set or the effective one
     // changes to something other than the old real id.
-    let s2 = if nr != NO_CHANGE || (ne != NO_CHANGE && ne != r) { e2 } else { s };
+    let s2 = if nr != NO_CHANGE || (ne != NO_CHANGE && ne != r) {
+        e2
+    } else {
+        s
+    };
     set_uids(t, r2, e2, s2);
     Ok(0)
 }
@@ -93,7 +97,11 @@ pub fn sys_setregid(t: &mut Task) -> SysResult {
     }
     let r2 = if nr != NO_CHANGE { nr } else { r };
     let e2 = if ne != NO_CHANGE { ne } else { e };
-    let s2 = if nr != NO_CHANGE || (ne != NO_CHANGE && ne != r) { e2 } else { s };
+    let s2 = if nr != NO_CHANGE || (ne != NO_CHANGE && ne != r) {
+        e2
+    } else {
+        s
+    };
     set_gids(t, r2, e2, s2);
     Ok(0)
 }
@@ -162,7 +170,10 @@ pub fn sys_setgroups(t: &mut Task) -> SysResult {
     }
     let mut b = vec![0u8; n as usize * 4];
     t.copy_in(t.arg(1), &mut b)?;
-    let mut groups: Vec<u32> = b.chunks(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let mut groups: Vec<u32> = b
+        .chunks(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
     groups.sort_unstable();
     t.creds.groups = groups;
     Ok(0)
@@ -222,7 +233,13 @@ pub fn sys_capset(t: &mut Task) -> SysResult {
     }
     let mut b = vec![0u8; words * 12];
     t.copy_in(t.arg(1), &mut b)?;
-    let word = |w: usize, i: usize| u32::from_le_bytes(b[w * 12 + i * 4..w * 12 + i * 4 + 4].try_into().unwrap_or_default());
+    let word = |w: usize, i: usize| {
+        u32::from_le_bytes(
+            b[w * 12 + i * 4..w * 12 + i * 4 + 4]
+                .try_into()
+                .unwrap_or_default(),
+        )
+    };
     let mut effective = 0u64;
     let mut permitted = 0u64;
     for w in 0..words {

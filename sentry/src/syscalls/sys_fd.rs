@@ -140,7 +140,10 @@ pub fn sys_ioctl(t: &mut Task) -> SysResult {
                     if pg < 0 {
                         return Err(Errno::EINVAL);
                     }
-                    let ok = crate::kernel::lock(&t.k.tree).procs.values().any(|p| p.pgid == pg && p.sid == my_sid);
+                    let ok = crate::kernel::lock(&t.k.tree)
+                        .procs
+                        .values()
+                        .any(|p| p.pgid == pg && p.sid == my_sid);
                     if !ok {
                         return Err(Errno::EPERM);
                     }

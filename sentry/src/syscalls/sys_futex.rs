@@ -31,10 +31,16 @@ fn key(t: &Task, addr: u64, private: bool) -> Result<FutexKey, Errno> {
     }
     if !private {
         if let Some((id, off)) = t.mm().shared_key(addr) {
-            return Ok(FutexKey { space: id as usize, addr: off });
+            return Ok(FutexKey {
+                space: id as usize,
+                addr: off,
+            });
         }
     }
-    Ok(FutexKey { space: Arc::as_ptr(&t.mm) as usize, addr })
+    Ok(FutexKey {
+        space: Arc::as_ptr(&t.mm) as usize,
+        addr,
+    })
 }
 
 fn load(t: &Task, addr: u64) -> Result<u32, Errno> {
@@ -174,7 +180,12 @@ pub fn sys_futex(t: &mut Task) -> SysResult {
             } else {
                 // LOCK_PI's timeout is absolute on CLOCK_REALTIME; LOCK_PI2's on the clock the
                 // flag names.
-                deadline(t, timeout, true, cmd == FUTEX_LOCK_PI || op & FUTEX_CLOCK_REALTIME != 0)?
+                deadline(
+                    t,
+                    timeout,
+                    true,
+                    cmd == FUTEX_LOCK_PI || op & FUTEX_CLOCK_REALTIME != 0,
+                )?
             };
             lock_pi(t, uaddr, k, dl, cmd == FUTEX_TRYLOCK_PI).map(|_| 0)
         }
@@ -200,7 +211,13 @@ fn cas(t: &mut Task, addr: u64, old: u32, new: u32) -> Result<u32, Errno> {
 /// FUTEX_LOCK_PI and FUTEX_TRYLOCK_PI: take the lock (the word becomes our tid), or mark it
 /// contended (FUTEX_WAITERS) and sleep until the owner hands it over. Priority inheritance
 /// itself is moot in the sandbox: the host schedules every task at the same priority.
-fn lock_pi(t: &mut Task, addr: u64, k: FutexKey, dl: Option<std::time::Instant>, try_only: bool) -> Result<(), Errno> {
+fn lock_pi(
+    t: &mut Task,
+    addr: u64,
+    k: FutexKey,
+    dl: Option<std::time::Instant>,
+    try_only: bool,
+) -> Result<(), Errno> {
     let me = t.tid as u32 & FUTEX_TID_MASK;
     loop {
         let v = load(t, addr)?;
@@ -210,7 +227,11 @@ fn lock_pi(t: &mut Task, addr: u64, k: FutexKey, dl: Option<std::time::Instant>,
         }
         if owner == 0 {
             // Free (or its owner died): take it, keeping the waiters bit if others still wait.
-            let waiters = if t.k.futexes.waiters(k) > 0 { FUTEX_WAITERS } else { 0 };
+            let waiters = if t.k.futexes.waiters(k) > 0 {
+                FUTEX_WAITERS
+            } else {
+                0
+            };
             let new = me | waiters | (v & FUTEX_OWNER_DIED);
             if cas(t, addr, v, new)? == v {
                 // An owner-died word is taken as it is; glibc reads the bit and reports EOWNERDEAD.
@@ -218,7 +239,10 @@ fn lock_pi(t: &mut Task, addr: u64, k: FutexKey, dl: Option<std::time::Instant>,
             }
             continue;
         }
-        if !crate::kernel::lock(&t.k.tree).threads.contains_key(&(owner as i32)) {
+        if !crate::kernel::lock(&t.k.tree)
+            .threads
+            .contains_key(&(owner as i32))
+        {
             // The owner is gone without unlocking: hand the lock on as owner-died.
             let new = me | (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
             if cas(t, addr, v, new)? == v {
@@ -234,7 +258,11 @@ fn lock_pi(t: &mut Task, addr: u64, k: FutexKey, dl: Option<std::time::Instant>,
         }
         // Sleep until an unlock wakes us (or the word changed already).
         let marked = v | FUTEX_WAITERS;
-        match t.k.futexes.wait(k, u32::MAX, dl, || Ok(load(t, addr)? == marked)) {
+        match t
+            .k
+            .futexes
+            .wait(k, u32::MAX, dl, || Ok(load(t, addr)? == marked))
+        {
             Ok(()) | Err(Errno::EAGAIN) => {}
             Err(e) => return Err(e),
         }

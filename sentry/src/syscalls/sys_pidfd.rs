@@ -21,7 +21,13 @@ struct PidFd {
 
 impl FileOps for PidFd {
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(Stat { st_mode: 0o600, st_nlink: 1, st_ino: self.tgid as u64, st_blksize: 4096, ..Default::default() })
+        Ok(Stat {
+            st_mode: 0o600,
+            st_nlink: 1,
+            st_ino: self.tgid as u64,
+            st_blksize: 4096,
+            ..Default::default()
+        })
     }
 
     fn poll_events(&self) -> u32 {
@@ -62,7 +68,14 @@ pub fn sys_pidfd_open(t: &mut Task) -> SysResult {
             None => return Err(Errno::ESRCH),
         }
     };
-    let file = File::new(Box::new(PidFd { tgid: pid, tg: Arc::downgrade(&tg) }), O_RDWR | flags, "anon_inode:[pidfd]");
+    let file = File::new(
+        Box::new(PidFd {
+            tgid: pid,
+            tg: Arc::downgrade(&tg),
+        }),
+        O_RDWR | flags,
+        "anon_inode:[pidfd]",
+    );
     {
         let mut r = lock(registry());
         r.retain(|_, (_, w)| w.strong_count() > 0);

@@ -346,9 +346,17 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
             let comm = t.comm;
             t.copy_out(a2, &comm).map(|_| 0)
         }
-        PR_GET_DUMPABLE => Ok(u64::from(t.shared.tg.dumpable.load(std::sync::atomic::Ordering::Relaxed))),
+        PR_GET_DUMPABLE => Ok(u64::from(
+            t.shared
+                .tg
+                .dumpable
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )),
         PR_SET_DUMPABLE if a2 <= 1 => {
-            t.shared.tg.dumpable.store(a2 as u8, std::sync::atomic::Ordering::Relaxed);
+            t.shared
+                .tg
+                .dumpable
+                .store(a2 as u8, std::sync::atomic::Ordering::Relaxed);
             Ok(0)
         }
         PR_SET_DUMPABLE => Err(Errno::EINVAL),
@@ -377,7 +385,11 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
             Ok(0)
         }
         PR_GET_CHILD_SUBREAPER => {
-            let v = lock(&t.k.tree).procs.get(&t.tgid()).map(|p| i32::from(p.subreaper)).unwrap_or(0);
+            let v = lock(&t.k.tree)
+                .procs
+                .get(&t.tgid())
+                .map(|p| i32::from(p.subreaper))
+                .unwrap_or(0);
             t.write_val(a2, &v).map(|_| 0)
         }
         PR_GET_KEEPCAPS => Ok(u64::from(t.keep_caps)),

@@ -59,7 +59,9 @@ fn read_into(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>) 
             None => file.read(&mut []).map(|n| n as u64),
         };
     }
-    with_buffer(count.min(CHUNK), |buf| read_chunks(t, file, addr, count, offset, buf))
+    with_buffer(count.min(CHUNK), |buf| {
+        read_chunks(t, file, addr, count, offset, buf)
+    })
 }
 
 fn read_chunks(
@@ -117,7 +119,9 @@ fn write_from(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>)
         };
     }
     count = fsize_limit(t, file, count, offset)?;
-    with_buffer(count.min(CHUNK), |buf| write_chunks(t, file, addr, count, offset, buf))
+    with_buffer(count.min(CHUNK), |buf| {
+        write_chunks(t, file, addr, count, offset, buf)
+    })
 }
 
 /// RLIMIT_FSIZE: a write to a regular file may not take it past the limit: it is cut short

@@ -16,7 +16,9 @@ const SCHED_DEADLINE: u32 = 6;
 const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;
 
 fn ncpu() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 fn target(t: &Task, pid: i32) -> Result<i32, Errno> {
@@ -125,7 +127,10 @@ pub fn sys_sched_get_priority_min(t: &mut Task) -> SysResult {
 /// Implements sched_rr_get_interval(2).
 pub fn sys_sched_rr_get_interval(t: &mut Task) -> SysResult {
     target(t, t.arg(0) as i32)?;
-    let ts = syscalls::abi::Timespec { tv_sec: 0, tv_nsec: 100_000_000 };
+    let ts = syscalls::abi::Timespec {
+        tv_sec: 0,
+        tv_nsec: 100_000_000,
+    };
     t.write_val(t.arg(1), &ts).map(|_| 0)
 }
 
@@ -183,7 +188,8 @@ pub fn sys_personality(t: &mut Task) -> SysResult {
         if p & 0xff != 0 {
             return Err(Errno::EINVAL);
         }
-        t.k.personality.store(p, std::sync::atomic::Ordering::Relaxed);
+        t.k.personality
+            .store(p, std::sync::atomic::Ordering::Relaxed);
     }
     Ok(u64::from(old))
 }
@@ -202,7 +208,9 @@ pub fn sys_membarrier(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     match cmd {
-        QUERY => Ok(u64::from(GLOBAL | PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED)),
+        QUERY => Ok(u64::from(
+            GLOBAL | PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED,
+        )),
         GLOBAL | PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED => {
             std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
             Ok(0)

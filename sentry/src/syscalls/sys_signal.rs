@@ -48,8 +48,16 @@ fn kill_common(t: &Task, pid: i32, info: Siginfo) -> SysResult {
         let live = |p: &&kernel::tree::Proc| p.zombie.is_none();
         match pid {
             // A thread id names its process, as Linux's find_vpid does.
-            p if p > 0 => match tree.procs.get(&p).map(|x| x.tg.clone()).or_else(|| tree.threads.get(&p).map(|t| t.tg.clone())) {
-                Some(tg) if tree.procs.get(&tg.tgid).is_some_and(|x| x.zombie.is_none()) || p == tg.tgid => {
+            p if p > 0 => match tree
+                .procs
+                .get(&p)
+                .map(|x| x.tg.clone())
+                .or_else(|| tree.threads.get(&p).map(|t| t.tg.clone()))
+            {
+                Some(tg)
+                    if tree.procs.get(&tg.tgid).is_some_and(|x| x.zombie.is_none())
+                        || p == tg.tgid =>
+                {
                     let uid = tree.procs.get(&tg.tgid).map(|x| x.uid).unwrap_or(0);
                     vec![(tg, uid)]
                 }

@@ -50,7 +50,11 @@ fn now(id: ClockId) -> Result<Timespec, Errno> {
 /// CPU clock reads its whole process's time: monotonic, and exact for one thread.)
 fn app_clock(t: &Task, id: i32) -> Result<ClockId, Errno> {
     let c = clock(id)?;
-    if matches!(id as u32, CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID) || id < 0 {
+    if matches!(
+        id as u32,
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID
+    ) || id < 0
+    {
         return Ok(ClockId::from_raw(((!t.ctx.host_process()) << 3) | 2));
     }
     Ok(c)
@@ -182,7 +186,11 @@ pub fn sys_getrusage(t: &mut Task) -> SysResult {
     }
     let mut ru = Rusage::default();
     if who != -1 {
-        let id = if who == 1 { CLOCK_THREAD_CPUTIME_ID } else { CLOCK_PROCESS_CPUTIME_ID };
+        let id = if who == 1 {
+            CLOCK_THREAD_CPUTIME_ID
+        } else {
+            CLOCK_PROCESS_CPUTIME_ID
+        };
         let cpu = now(app_clock(t, id as i32)?)?;
         ru.ru_utime = Timeval {
             tv_sec: cpu.tv_sec,

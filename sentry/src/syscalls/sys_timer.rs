@@ -25,7 +25,10 @@ fn tv_dur(tv: &Timeval) -> Result<Duration, Errno> {
 fn dur_tv(d: Duration) -> Timeval {
     // Round up to the microsecond, as Linux does, so a running timer never reads as zero.
     let us = d.as_nanos().div_ceil(1000);
-    Timeval { tv_sec: (us / 1_000_000) as i64, tv_usec: (us % 1_000_000) as i64 }
+    Timeval {
+        tv_sec: (us / 1_000_000) as i64,
+        tv_usec: (us % 1_000_000) as i64,
+    }
 }
 
 fn ts_dur(ts: &Timespec) -> Result<Duration, Errno> {
@@ -36,7 +39,10 @@ fn ts_dur(ts: &Timespec) -> Result<Duration, Errno> {
 }
 
 fn dur_ts(d: Duration) -> Timespec {
-    Timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as i64 }
+    Timespec {
+        tv_sec: d.as_secs() as i64,
+        tv_nsec: d.subsec_nanos() as i64,
+    }
 }
 
 fn itimer(t: &Task, which: i32) -> Result<(TimerClock, i32), Errno> {
@@ -48,7 +54,12 @@ fn itimer(t: &Task, which: i32) -> Result<(TimerClock, i32), Errno> {
     }
 }
 
-fn set_itimer(t: &Task, which: i32, value: Duration, interval: Duration) -> Result<(Duration, Duration), Errno> {
+fn set_itimer(
+    t: &Task,
+    which: i32,
+    value: Duration,
+    interval: Duration,
+) -> Result<(Duration, Duration), Errno> {
     let (clock, signo) = itimer(t, which)?;
     let timer = Timer {
         signo,
@@ -96,7 +107,12 @@ pub fn sys_getitimer(t: &mut Task) -> SysResult {
 /// Implements alarm(2): returns the seconds left of the previous alarm, rounded.
 pub fn sys_alarm(t: &mut Task) -> SysResult {
     let secs = t.arg(0) as u32;
-    let (left, _) = set_itimer(t, ITIMER_REAL, Duration::from_secs(u64::from(secs)), Duration::ZERO)?;
+    let (left, _) = set_itimer(
+        t,
+        ITIMER_REAL,
+        Duration::from_secs(u64::from(secs)),
+        Duration::ZERO,
+    )?;
     let mut s = left.as_secs();
     if left.subsec_nanos() >= 500_000_000 || (s == 0 && !left.is_zero()) {
         s += 1;
@@ -118,7 +134,9 @@ pub fn sys_timer_create(t: &mut Task) -> SysResult {
     let clock = match clockid as u32 {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI => TimerClock::Real,
         // The alarm clocks need CAP_WAKE_ALARM; the sandbox has no suspend to wake from.
-        CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM if t.creds.caps & (1 << 35) != 0 => TimerClock::Real,
+        CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM if t.creds.caps & (1 << 35) != 0 => {
+            TimerClock::Real
+        }
         // A thread's CPU clock counts its process's time (see clock_gettime).
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => TimerClock::Cpu(t.ctx.host_process()),
         CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => return Err(Errno::EPERM),
@@ -145,7 +163,11 @@ pub fn sys_timer_create(t: &mut Task) -> SysResult {
         SIGEV_NONE => TimerTarget::None,
         SIGEV_SIGNAL | SIGEV_THREAD => TimerTarget::Process(Arc::downgrade(&t.shared.tg)),
         SIGEV_THREAD_ID => {
-            let task = lock(&t.k.tree).threads.get(&tid).cloned().ok_or(Errno::EINVAL)?;
+            let task = lock(&t.k.tree)
+                .threads
+                .get(&tid)
+                .cloned()
+                .ok_or(Errno::EINVAL)?;
             if task.tg.tgid != pid {
                 return Err(Errno::EINVAL);
             }
@@ -157,7 +179,16 @@ pub fn sys_timer_create(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     t.write_val(idp, &id)?;
-    let timer = Timer { signo, target, next: None, interval: Duration::ZERO, clock, value, id, overrun: 0 };
+    let timer = Timer {
+        signo,
+        target,
+        next: None,
+        interval: Duration::ZERO,
+        clock,
+        value,
+        id,
+        overrun: 0,
+    };
     t.k.timers.set((pid, id), timer, Duration::ZERO);
     Ok(0)
 }
@@ -184,7 +215,8 @@ pub fn sys_timer_settime(t: &mut Task) -> SysResult {
     timer.overrun = 0;
     if flags & TIMER_ABSTIME != 0 && !value.is_zero() && timer.clock == TimerClock::Real {
         // Absolute on the timer's clock: convert through the time left from now.
-        let clk = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME).map_err(|e| Errno(e as i32))?;
+        let clk = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
+            .map_err(|e| Errno(e as i32))?;
         let now = Duration::new(clk.tv_sec() as u64, clk.tv_nsec() as u32);
         let left = value.saturating_sub(now).max(Duration::from_nanos(1));
         let at = t.k.timers.now() + left;

@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
-    sys_file as f, sys_futex as fx, sys_cred as cr, sys_mm as m, sys_pidfd as pf, sys_poll as pl, sys_sched as sc, sys_process as p,
-    sys_signal as sg, sys_task as tk, sys_time as tm, sys_timer as ti, SysResult,
+    sys_cred as cr, sys_file as f, sys_futex as fx, sys_mm as m, sys_pidfd as pf, sys_poll as pl,
+    sys_process as p, sys_sched as sc, sys_signal as sg, sys_task as tk, sys_time as tm,
+    sys_timer as ti, SysResult,
 };
 use crate::kernel::Task;
 

@@ -66,13 +66,23 @@ impl Filesystem for ProcFs {
 
 type Maker = Arc<dyn Fn() -> Arc<dyn Inode> + Send + Sync>;
 
-fn file(dev: u64, ino: u64, gen: impl Fn() -> Result<Vec<u8>, Errno> + Send + Sync + 'static) -> Maker {
+fn file(
+    dev: u64,
+    ino: u64,
+    gen: impl Fn() -> Result<Vec<u8>, Errno> + Send + Sync + 'static,
+) -> Maker {
     let gen: Gen = Arc::new(gen);
     Arc::new(move || GenFile::ro(dev, ino, gen.clone()))
 }
 
 /// A /proc/sys file: its default value, overridden by what root writes.
-fn sysfile(dev: u64, ino: u64, sys: &SysValues, path: &'static str, default: impl Fn() -> String + Send + Sync + 'static) -> Maker {
+fn sysfile(
+    dev: u64,
+    ino: u64,
+    sys: &SysValues,
+    path: &'static str,
+    default: impl Fn() -> String + Send + Sync + 'static,
+) -> Maker {
     let (s1, s2) = (sys.clone(), sys.clone());
     let default = Arc::new(default);
     Arc::new(move || {
@@ -80,9 +90,16 @@ fn sysfile(dev: u64, ino: u64, sys: &SysValues, path: &'static str, default: imp
         GenFile::rw(
             dev,
             ino,
-            Arc::new(move || Ok(lock(&s1).get(path).cloned().unwrap_or_else(|| format!("{}\n", d()).into_bytes()))),
+            Arc::new(move || {
+                Ok(lock(&s1)
+                    .get(path)
+                    .cloned()
+                    .unwrap_or_else(|| format!("{}\n", d()).into_bytes()))
+            }),
             Arc::new(move |v: &[u8]| {
-                let caller_is_root = current().and_then(|t| lock(&t.info).as_ref().map(|i| i.creds.uid.1 == 0)).unwrap_or(true);
+                let caller_is_root = current()
+                    .and_then(|t| lock(&t.info).as_ref().map(|i| i.creds.uid.1 == 0))
+                    .unwrap_or(true);
                 if !caller_is_root {
                     return Err(Errno::EACCES);
                 }
@@ -98,28 +115,54 @@ fn root_dir(dev: u64, cpuinfo: Arc<Vec<u8>>, sys: SysValues) -> Arc<dyn Inode> {
         ("meminfo", file(dev, 2, meminfo)),
         ("cpuinfo", file(dev, 3, move || Ok(cpuinfo.to_vec()))),
         ("stat", file(dev, 4, stat)),
-        ("uptime", file(dev, 5, || {
-            let k = kernel()?;
-            let up = k.boot.elapsed().as_secs_f64();
-            text(format!("{up:.2} {:.2}\n", up * 0.9))
-        })),
-        ("loadavg", file(dev, 6, || {
-            let k = kernel()?;
-            let tree = lock(&k.tree);
-            text(format!("0.00 0.00 0.00 1/{} {}\n", tree.threads.len(), tree.threads.keys().max().copied().unwrap_or(1)))
-        })),
-        ("version", file(dev, 7, || {
-            let k = kernel()?;
-            let s = |f: &[u8; 65]| String::from_utf8_lossy(&f[..f.iter().position(|b| *b == 0).unwrap_or(65)]).into_owned();
-            text(format!("Linux version {} (sandbox@sandbox) (gcc) {}\n", s(&k.uts.release), s(&k.uts.version)))
-        })),
-        ("filesystems", file(dev, 8, || {
-            text("nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tdevpts\nnodev\toverlay\nnodev\tpipefs\n".into())
-        })),
+        (
+            "uptime",
+            file(dev, 5, || {
+                let k = kernel()?;
+                let up = k.boot.elapsed().as_secs_f64();
+                text(format!("{up:.2} {:.2}\n", up * 0.9))
+            }),
+        ),
+        (
+            "loadavg",
+            file(dev, 6, || {
+                let k = kernel()?;
+                let tree = lock(&k.tree);
+                text(format!(
+                    "0.00 0.00 0.00 1/{} {}\n",
+                    tree.threads.len(),
+                    tree.threads.keys().max().copied().unwrap_or(1)
+                ))
+            }),
+        ),
+        (
+            "version",
+            file(dev, 7, || {
+                let k = kernel()?;
+                let s = |f: &[u8; 65]| {
+                    String::from_utf8_lossy(&f[..f.iter().position(|b| *b == 0).unwrap_or(65)])
+                        .into_owned()
+                };
+                text(format!(
+                    "Linux version {} (sandbox@sandbox) (gcc) {}\n",
+                    s(&k.uts.release),
+                    s(&k.uts.version)
+                ))
+            }),
+        ),
+        (
+            "filesystems",
+            file(dev, 8, || {
+                text("nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tdevpts\nnodev\toverlay\nnodev\tpipefs\n".into())
+            }),
+        ),
         ("cmdline", file(dev, 9, || text("sandbox\n".into()))),
         ("kmsg", file(dev, 10, || Ok(Vec::new()))),
     ];
-    statics.push(("mounts", Arc::new(move || GenLink::new(dev, 11, Arc::new(|| Ok(b"self/mounts".to_vec()))))));
+    statics.push((
+        "mounts",
+        Arc::new(move || GenLink::new(dev, 11, Arc::new(|| Ok(b"self/mounts".to_vec())))),
+    ));
     statics.push((
         "self",
         Arc::new(move || {
@@ -158,7 +201,11 @@ fn root_dir(dev: u64, cpuinfo: Arc<Vec<u8>>, sys: SysValues) -> Arc<dyn Inode> {
                 .iter()
                 .map(|(n, make)| {
                     let st = make().stat().unwrap_or_default();
-                    (n.as_bytes().to_vec(), st.st_ino, crate::vfs::dtype_of(st.st_mode))
+                    (
+                        n.as_bytes().to_vec(),
+                        st.st_ino,
+                        crate::vfs::dtype_of(st.st_mode),
+                    )
                 })
                 .collect();
             if let Ok(k) = kernel() {
@@ -172,7 +219,10 @@ fn root_dir(dev: u64, cpuinfo: Arc<Vec<u8>>, sys: SysValues) -> Arc<dyn Inode> {
             if let Some((_, make)) = s2.iter().find(|(n, _)| n.as_bytes() == name) {
                 return Ok(make());
             }
-            let pid: i32 = std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()).ok_or(Errno::ENOENT)?;
+            let pid: i32 = std::str::from_utf8(name)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or(Errno::ENOENT)?;
             let k = kernel()?;
             let tree = lock(&k.tree);
             if tree.procs.contains_key(&pid) {
@@ -234,9 +284,15 @@ fn meminfo() -> Result<Vec<u8>, Errno> {
 
 fn stat() -> Result<Vec<u8>, Errno> {
     let k = kernel()?;
-    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let up = k.boot.elapsed().as_secs();
-    let btime = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) - up;
+    let btime = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        - up;
     let mut s = String::from("cpu  0 0 0 0 0 0 0 0 0 0\n");
     for c in 0..ncpu {
         s.push_str(&format!("cpu{c} 0 0 0 0 0 0 0 0 0 0\n"));
@@ -255,83 +311,223 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
             current_kernel()
                 .map(|k| {
                     let b = f(&k);
-                    String::from_utf8_lossy(&b[..b.iter().position(|x| *x == 0).unwrap_or(65)]).into_owned()
+                    String::from_utf8_lossy(&b[..b.iter().position(|x| *x == 0).unwrap_or(65)])
+                        .into_owned()
                 })
                 .unwrap_or_default()
         }
     };
     let n = |v: &'static str| move || v.to_string();
     let s = &sys;
-    let random = fixed_dir(dev, 0x100, vec![
-        ("uuid", Arc::new(move || GenFile::ro(dev, 0x101, Arc::new(|| {
-            let mut b = [0u8; 16];
-            crate::fsimpl::dev::fill_random(&mut b)?;
-            text(format!("{}\n", uuid(&b)))
-        })))),
-        ("boot_id", file(dev, 0x102, || {
-            let k = kernel()?;
-            text(format!("{}\n", uuid(&k.boot_id)))
-        })),
-        ("entropy_avail", file(dev, 0x103, || text("256\n".into()))),
-        ("poolsize", file(dev, 0x104, || text("256\n".into()))),
-    ]);
-    let kernel_dir = fixed_dir(dev, 0x110, vec![
-        ("hostname", sysfile(dev, 0x111, s, "kernel/hostname", uts(|k| &k.uts.nodename))),
-        ("domainname", sysfile(dev, 0x112, s, "kernel/domainname", uts(|k| &k.uts.domainname))),
-        ("osrelease", file(dev, 0x113, move || text(format!("{}\n", uts(|k| &k.uts.release)())))),
-        ("ostype", file(dev, 0x114, || text("Linux\n".into()))),
-        ("version", file(dev, 0x115, move || text(format!("{}\n", uts(|k| &k.uts.version)())))),
-        ("pid_max", sysfile(dev, 0x116, s, "kernel/pid_max", n("4194304"))),
-        ("threads-max", sysfile(dev, 0x117, s, "kernel/threads-max", n("126000"))),
-        ("tainted", file(dev, 0x118, || text("0\n".into()))),
-        ("ngroups_max", file(dev, 0x119, || text("65536\n".into()))),
-        ("cap_last_cap", file(dev, 0x11a, || text("40\n".into()))),
-        ("core_pattern", sysfile(dev, 0x11b, s, "kernel/core_pattern", n("core"))),
-        ("core_uses_pid", sysfile(dev, 0x11c, s, "kernel/core_uses_pid", n("0"))),
-        ("overflowuid", file(dev, 0x11d, || text("65534\n".into()))),
-        ("overflowgid", file(dev, 0x11e, || text("65534\n".into()))),
-        ("shmmax", sysfile(dev, 0x11f, s, "kernel/shmmax", n("18446744073692774399"))),
-        ("shmall", sysfile(dev, 0x120, s, "kernel/shmall", n("18446744073692774399"))),
-        ("shmmni", sysfile(dev, 0x121, s, "kernel/shmmni", n("4096"))),
-        ("msgmax", sysfile(dev, 0x122, s, "kernel/msgmax", n("8192"))),
-        ("msgmnb", sysfile(dev, 0x123, s, "kernel/msgmnb", n("16384"))),
-        ("msgmni", sysfile(dev, 0x124, s, "kernel/msgmni", n("32000"))),
-        ("sem", sysfile(dev, 0x125, s, "kernel/sem", n("32000\t1024000000\t500\t32000"))),
-        ("printk", sysfile(dev, 0x126, s, "kernel/printk", n("4\t4\t1\t7"))),
-        ("randomize_va_space", sysfile(dev, 0x127, s, "kernel/randomize_va_space", n("2"))),
-        ("keys", Arc::new(move || fixed_dir(dev, 0x128, vec![]))),
-        ("random", Arc::new(move || random.clone())),
-    ]);
-    let vm = fixed_dir(dev, 0x140, vec![
-        ("overcommit_memory", sysfile(dev, 0x141, s, "vm/overcommit_memory", n("0"))),
-        ("overcommit_ratio", sysfile(dev, 0x142, s, "vm/overcommit_ratio", n("50"))),
-        ("max_map_count", sysfile(dev, 0x143, s, "vm/max_map_count", n("65530"))),
-        ("mmap_min_addr", file(dev, 0x144, || text("65536\n".into()))),
-        ("min_free_kbytes", sysfile(dev, 0x145, s, "vm/min_free_kbytes", n("67584"))),
-        ("drop_caches", sysfile(dev, 0x146, s, "vm/drop_caches", n("0"))),
-        ("nr_hugepages", sysfile(dev, 0x147, s, "vm/nr_hugepages", n("0"))),
-        ("swappiness", sysfile(dev, 0x148, s, "vm/swappiness", n("60"))),
-    ]);
-    let fs = fixed_dir(dev, 0x160, vec![
-        ("file-max", sysfile(dev, 0x161, s, "fs/file-max", n("9223372036854775807"))),
-        ("nr_open", sysfile(dev, 0x162, s, "fs/nr_open", n("1048576"))),
-        ("pipe-max-size", sysfile(dev, 0x163, s, "fs/pipe-max-size", n("1048576"))),
-        ("file-nr", file(dev, 0x164, || text("0\t0\t9223372036854775807\n".into()))),
-        ("protected_symlinks", sysfile(dev, 0x165, s, "fs/protected_symlinks", n("1"))),
-        ("protected_hardlinks", sysfile(dev, 0x166, s, "fs/protected_hardlinks", n("1"))),
-    ]);
+    let random = fixed_dir(
+        dev,
+        0x100,
+        vec![
+            (
+                "uuid",
+                Arc::new(move || {
+                    GenFile::ro(
+                        dev,
+                        0x101,
+                        Arc::new(|| {
+                            let mut b = [0u8; 16];
+                            crate::fsimpl::dev::fill_random(&mut b)?;
+                            text(format!("{}\n", uuid(&b)))
+                        }),
+                    )
+                }),
+            ),
+            (
+                "boot_id",
+                file(dev, 0x102, || {
+                    let k = kernel()?;
+                    text(format!("{}\n", uuid(&k.boot_id)))
+                }),
+            ),
+            ("entropy_avail", file(dev, 0x103, || text("256\n".into()))),
+            ("poolsize", file(dev, 0x104, || text("256\n".into()))),
+        ],
+    );
+    let kernel_dir = fixed_dir(
+        dev,
+        0x110,
+        vec![
+            (
+                "hostname",
+                sysfile(dev, 0x111, s, "kernel/hostname", uts(|k| &k.uts.nodename)),
+            ),
+            (
+                "domainname",
+                sysfile(
+                    dev,
+                    0x112,
+                    s,
+                    "kernel/domainname",
+                    uts(|k| &k.uts.domainname),
+                ),
+            ),
+            (
+                "osrelease",
+                file(dev, 0x113, move || {
+                    text(format!("{}\n", uts(|k| &k.uts.release)()))
+                }),
+            ),
+            ("ostype", file(dev, 0x114, || text("Linux\n".into()))),
+            (
+                "version",
+                file(dev, 0x115, move || {
+                    text(format!("{}\n", uts(|k| &k.uts.version)()))
+                }),
+            ),
+            (
+                "pid_max",
+                sysfile(dev, 0x116, s, "kernel/pid_max", n("4194304")),
+            ),
+            (
+                "threads-max",
+                sysfile(dev, 0x117, s, "kernel/threads-max", n("126000")),
+            ),
+            ("tainted", file(dev, 0x118, || text("0\n".into()))),
+            ("ngroups_max", file(dev, 0x119, || text("65536\n".into()))),
+            ("cap_last_cap", file(dev, 0x11a, || text("40\n".into()))),
+            (
+                "core_pattern",
+                sysfile(dev, 0x11b, s, "kernel/core_pattern", n("core")),
+            ),
+            (
+                "core_uses_pid",
+                sysfile(dev, 0x11c, s, "kernel/core_uses_pid", n("0")),
+            ),
+            ("overflowuid", file(dev, 0x11d, || text("65534\n".into()))),
+            ("overflowgid", file(dev, 0x11e, || text("65534\n".into()))),
+            (
+                "shmmax",
+                sysfile(dev, 0x11f, s, "kernel/shmmax", n("18446744073692774399")),
+            ),
+            (
+                "shmall",
+                sysfile(dev, 0x120, s, "kernel/shmall", n("18446744073692774399")),
+            ),
+            ("shmmni", sysfile(dev, 0x121, s, "kernel/shmmni", n("4096"))),
+            ("msgmax", sysfile(dev, 0x122, s, "kernel/msgmax", n("8192"))),
+            (
+                "msgmnb",
+                sysfile(dev, 0x123, s, "kernel/msgmnb", n("16384")),
+            ),
+            (
+                "msgmni",
+                sysfile(dev, 0x124, s, "kernel/msgmni", n("32000")),
+            ),
+            (
+                "sem",
+                sysfile(
+                    dev,
+                    0x125,
+                    s,
+                    "kernel/sem",
+                    n("32000\t1024000000\t500\t32000"),
+                ),
+            ),
+            (
+                "printk",
+                sysfile(dev, 0x126, s, "kernel/printk", n("4\t4\t1\t7")),
+            ),
+            (
+                "randomize_va_space",
+                sysfile(dev, 0x127, s, "kernel/randomize_va_space", n("2")),
+            ),
+            ("keys", Arc::new(move || fixed_dir(dev, 0x128, vec![]))),
+            ("random", Arc::new(move || random.clone())),
+        ],
+    );
+    let vm = fixed_dir(
+        dev,
+        0x140,
+        vec![
+            (
+                "overcommit_memory",
+                sysfile(dev, 0x141, s, "vm/overcommit_memory", n("0")),
+            ),
+            (
+                "overcommit_ratio",
+                sysfile(dev, 0x142, s, "vm/overcommit_ratio", n("50")),
+            ),
+            (
+                "max_map_count",
+                sysfile(dev, 0x143, s, "vm/max_map_count", n("65530")),
+            ),
+            ("mmap_min_addr", file(dev, 0x144, || text("65536\n".into()))),
+            (
+                "min_free_kbytes",
+                sysfile(dev, 0x145, s, "vm/min_free_kbytes", n("67584")),
+            ),
+            (
+                "drop_caches",
+                sysfile(dev, 0x146, s, "vm/drop_caches", n("0")),
+            ),
+            (
+                "nr_hugepages",
+                sysfile(dev, 0x147, s, "vm/nr_hugepages", n("0")),
+            ),
+            (
+                "swappiness",
+                sysfile(dev, 0x148, s, "vm/swappiness", n("60")),
+            ),
+        ],
+    );
+    let fs = fixed_dir(
+        dev,
+        0x160,
+        vec![
+            (
+                "file-max",
+                sysfile(dev, 0x161, s, "fs/file-max", n("9223372036854775807")),
+            ),
+            (
+                "nr_open",
+                sysfile(dev, 0x162, s, "fs/nr_open", n("1048576")),
+            ),
+            (
+                "pipe-max-size",
+                sysfile(dev, 0x163, s, "fs/pipe-max-size", n("1048576")),
+            ),
+            (
+                "file-nr",
+                file(dev, 0x164, || text("0\t0\t9223372036854775807\n".into())),
+            ),
+            (
+                "protected_symlinks",
+                sysfile(dev, 0x165, s, "fs/protected_symlinks", n("1")),
+            ),
+            (
+                "protected_hardlinks",
+                sysfile(dev, 0x166, s, "fs/protected_hardlinks", n("1")),
+            ),
+        ],
+    );
     let net = fixed_dir(dev, 0x180, vec![]);
-    fixed_dir(dev, 0x1f0, vec![
-        ("kernel", Arc::new(move || kernel_dir.clone())),
-        ("vm", Arc::new(move || vm.clone())),
-        ("fs", Arc::new(move || fs.clone())),
-        ("net", Arc::new(move || net.clone())),
-    ])
+    fixed_dir(
+        dev,
+        0x1f0,
+        vec![
+            ("kernel", Arc::new(move || kernel_dir.clone())),
+            ("vm", Arc::new(move || vm.clone())),
+            ("fs", Arc::new(move || fs.clone())),
+            ("net", Arc::new(move || net.clone())),
+        ],
+    )
 }
 
 fn uuid(b: &[u8; 16]) -> String {
     let h: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", h[0..4].concat(), h[4..6].concat(), h[6..8].concat(), h[8..10].concat(), h[10..16].concat())
+    format!(
+        "{}-{}-{}-{}-{}",
+        h[0..4].concat(),
+        h[4..6].concat(),
+        h[6..8].concat(),
+        h[8..10].concat(),
+        h[10..16].concat()
+    )
 }
 
 #[allow(unused_imports)]

@@ -33,12 +33,26 @@ pub struct GenFile {
 impl GenFile {
     /// A read-only file.
     pub fn ro(dev: u64, ino: u64, gen: Gen) -> Arc<dyn Inode> {
-        Arc::new(GenFile { dev, ino, mode: S_IFREG | 0o444, uid: 0, gen, put: None })
+        Arc::new(GenFile {
+            dev,
+            ino,
+            mode: S_IFREG | 0o444,
+            uid: 0,
+            gen,
+            put: None,
+        })
     }
 
     /// A file root may write.
     pub fn rw(dev: u64, ino: u64, gen: Gen, put: Put) -> Arc<dyn Inode> {
-        Arc::new(GenFile { dev, ino, mode: S_IFREG | 0o644, uid: 0, gen, put: Some(put) })
+        Arc::new(GenFile {
+            dev,
+            ino,
+            mode: S_IFREG | 0o644,
+            uid: 0,
+            gen,
+            put: Some(put),
+        })
     }
 }
 
@@ -60,8 +74,17 @@ impl Inode for GenFile {
         if write && self.put.is_none() {
             return Err(Errno::EACCES);
         }
-        let data = if flags & O_ACCMODE == O_WRONLY { Vec::new() } else { (self.gen)()? };
-        Ok(Box::new(GenOpen { stat: self.stat()?, data, put: self.put.clone(), written: Mutex::new(Vec::new()) }))
+        let data = if flags & O_ACCMODE == O_WRONLY {
+            Vec::new()
+        } else {
+            (self.gen)()?
+        };
+        Ok(Box::new(GenOpen {
+            stat: self.stat()?,
+            data,
+            put: self.put.clone(),
+            written: Mutex::new(Vec::new()),
+        }))
     }
 
     fn setattr(&self, a: &crate::vfs::inode::SetAttr) -> Result<(), Errno> {
@@ -161,7 +184,12 @@ pub struct GenDir {
 impl GenDir {
     /// A directory listing `list` and resolving names with `lookup`.
     pub fn new(dev: u64, ino: u64, list: List, lookup: Lookup) -> Arc<dyn Inode> {
-        Arc::new(GenDir { dev, ino, list, lookup })
+        Arc::new(GenDir {
+            dev,
+            ino,
+            list,
+            lookup,
+        })
     }
 }
 
@@ -174,11 +202,17 @@ impl Inode for GenDir {
         if matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR) {
             return Err(Errno::EISDIR);
         }
-        let mut list = vec![(self.ino, DT_DIR, b".".to_vec()), (self.ino, DT_DIR, b"..".to_vec())];
+        let mut list = vec![
+            (self.ino, DT_DIR, b".".to_vec()),
+            (self.ino, DT_DIR, b"..".to_vec()),
+        ];
         for (name, ino, t) in (self.list)() {
             list.push((ino, t, name));
         }
-        Ok(Box::new(ListDir { stat: dir_stat(self.dev, self.ino), list }))
+        Ok(Box::new(ListDir {
+            stat: dir_stat(self.dev, self.ino),
+            list,
+        }))
     }
 
     fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
@@ -191,7 +225,11 @@ impl Inode for GenDir {
 }
 
 /// A directory of fixed, named children built lazily: `(name, maker)`.
-pub fn fixed_dir(dev: u64, ino: u64, children: Vec<(&'static str, Arc<dyn Fn() -> Arc<dyn Inode> + Send + Sync>)>) -> Arc<dyn Inode> {
+pub fn fixed_dir(
+    dev: u64,
+    ino: u64,
+    children: Vec<(&'static str, Arc<dyn Fn() -> Arc<dyn Inode> + Send + Sync>)>,
+) -> Arc<dyn Inode> {
     let children = Arc::new(children);
     let c2 = children.clone();
     GenDir::new(
@@ -203,10 +241,19 @@ pub fn fixed_dir(dev: u64, ino: u64, children: Vec<(&'static str, Arc<dyn Fn() -
                 .map(|(n, make)| {
                     let i = make();
                     let st = i.stat().unwrap_or_default();
-                    (n.as_bytes().to_vec(), st.st_ino, crate::vfs::dtype_of(st.st_mode))
+                    (
+                        n.as_bytes().to_vec(),
+                        st.st_ino,
+                        crate::vfs::dtype_of(st.st_mode),
+                    )
                 })
                 .collect()
         }),
-        Arc::new(move |name| c2.iter().find(|(n, _)| n.as_bytes() == name).map(|(_, make)| make()).ok_or(Errno::ENOENT)),
+        Arc::new(move |name| {
+            c2.iter()
+                .find(|(n, _)| n.as_bytes() == name)
+                .map(|(_, make)| make())
+                .ok_or(Errno::ENOENT)
+        }),
     )
 }

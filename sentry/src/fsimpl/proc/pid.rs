@@ -15,7 +15,8 @@ use crate::vfs::Inode;
 
 /// oom_score_adj values by pid (the sandbox has no OOM killer of its own; the value is kept).
 fn oom_adj() -> &'static std::sync::Mutex<std::collections::HashMap<i32, i32>> {
-    static M: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<i32, i32>>> = std::sync::OnceLock::new();
+    static M: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<i32, i32>>> =
+        std::sync::OnceLock::new();
     M.get_or_init(Default::default)
 }
 
@@ -35,7 +36,12 @@ fn task_of(pid: i32, tid: Option<i32>) -> Result<(Arc<TaskShared>, TaskInfo), Er
             let tree = lock(&k.tree);
             let p = tree.procs.get(&pid).ok_or(Errno::ESRCH)?;
             let tasks = lock(&p.tg.tasks);
-            tasks.iter().find(|t| t.tid == pid).or(tasks.first()).cloned().or_else(|| lock(&p.tg.leader).clone())
+            tasks
+                .iter()
+                .find(|t| t.tid == pid)
+                .or(tasks.first())
+                .cloned()
+                .or_else(|| lock(&p.tg.leader).clone())
         }
     }
     .ok_or(Errno::ESRCH)?;
@@ -43,12 +49,22 @@ fn task_of(pid: i32, tid: Option<i32>) -> Result<(Arc<TaskShared>, TaskInfo), Er
     Ok((t, info))
 }
 
-fn gen(dev: u64, pid: i32, kind: u64, f: impl Fn() -> Result<Vec<u8>, Errno> + Send + Sync + 'static) -> Maker {
+fn gen(
+    dev: u64,
+    pid: i32,
+    kind: u64,
+    f: impl Fn() -> Result<Vec<u8>, Errno> + Send + Sync + 'static,
+) -> Maker {
     let g: Gen = Arc::new(f);
     Arc::new(move || GenFile::ro(dev, ino(pid, kind), g.clone()))
 }
 
-fn link(dev: u64, pid: i32, kind: u64, f: impl Fn() -> Result<Vec<u8>, Errno> + Send + Sync + 'static) -> Maker {
+fn link(
+    dev: u64,
+    pid: i32,
+    kind: u64,
+    f: impl Fn() -> Result<Vec<u8>, Errno> + Send + Sync + 'static,
+) -> Maker {
     let g: Gen = Arc::new(f);
     Arc::new(move || GenLink::new(dev, ino(pid, kind), g.clone()))
 }
@@ -86,13 +102,21 @@ fn read_user(info: &TaskInfo, range: (u64, u64)) -> Vec<u8> {
 
 /// Whether `pid` is the sentry's own init (a process with no thread and no stub).
 fn is_virtual_init(pid: i32) -> bool {
-    kernel().is_ok_and(|k| pid != 0 && k.virtual_init.load(std::sync::atomic::Ordering::Acquire) == pid)
+    kernel()
+        .is_ok_and(|k| pid != 0 && k.virtual_init.load(std::sync::atomic::Ordering::Acquire) == pid)
 }
 
 fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
     let k = kernel()?;
     if is_virtual_init(pid) {
-        let mut f = vec![pid.to_string(), "(init)".into(), "S".into(), "0".into(), pid.to_string(), pid.to_string()];
+        let mut f = vec![
+            pid.to_string(),
+            "(init)".into(),
+            "S".into(),
+            "0".into(),
+            pid.to_string(),
+            pid.to_string(),
+        ];
         f.extend(std::iter::repeat_n("0".to_string(), 46));
         return text(f.join(" ") + "\n");
     }
@@ -107,17 +131,27 @@ fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
     let mm_guard = mm_arc.as_ref().map(|m| lock(m));
     let vsize: u64 = mm_guard
         .as_ref()
-        .map(|mm| mm.vmas().filter(|v| !matches!(v.backing, Backing::Reserved(_))).map(|v| v.end - v.start).sum())
+        .map(|mm| {
+            mm.vmas()
+                .filter(|v| !matches!(v.backing, Backing::Reserved(_)))
+                .map(|v| v.end - v.start)
+                .sum()
+        })
         .unwrap_or(0);
-    let (brk_start, brk, args, env) =
-        mm_guard.as_ref().map(|mm| (mm.brk_start, mm.brk, mm.args, mm.env)).unwrap_or_default();
+    let (brk_start, brk, args, env) = mm_guard
+        .as_ref()
+        .map(|mm| (mm.brk_start, mm.brk, mm.args, mm.env))
+        .unwrap_or_default();
     drop(mm_guard);
     let threads = lock(&t.tg.tasks).len();
     let cpu = crate::kernel::timer::cpu_time(info.host_pid);
     let ticks = cpu.as_millis() / 10;
     let start = t.start.saturating_duration_since(k.boot).as_millis() / 10;
     let nice = k.nice_of(t.tid);
-    let (pend, blocked) = (lock(&t.pending).set | lock(&t.tg.pending).set, *lock(&t.sigmask));
+    let (pend, blocked) = (
+        lock(&t.pending).set | lock(&t.tg.pending).set,
+        *lock(&t.sigmask),
+    );
     let sh = t.tg.sighand();
     let acts = lock(&sh).actions;
     let (mut ign, mut cgt) = (0u64, 0u64);
@@ -199,7 +233,11 @@ fn status(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
     let ppid = lock(&k.tree).procs.get(&pid).map(|p| p.parent).unwrap_or(0);
     let mm_arc = info.mm()?;
     let mm = lock(&mm_arc);
-    let vsize: u64 = mm.vmas().filter(|v| !matches!(v.backing, Backing::Reserved(_))).map(|v| v.end - v.start).sum();
+    let vsize: u64 = mm
+        .vmas()
+        .filter(|v| !matches!(v.backing, Backing::Reserved(_)))
+        .map(|v| v.end - v.start)
+        .sum();
     let (u, g) = (info.creds.uid, info.creds.gid);
     let groups: Vec<String> = info.creds.groups.iter().map(|g| g.to_string()).collect();
     let sh = t.tg.sighand();
@@ -212,7 +250,9 @@ fn status(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
             _ => cgt |= 1 << i,
         }
     }
-    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let st = state_char(pid, &t);
     let state = match st {
         'R' => "R (running)",
@@ -321,10 +361,25 @@ fn limits(pid: i32) -> Result<Vec<u8>, Errno> {
         ("Max realtime priority", ""),
         ("Max realtime timeout", "us"),
     ];
-    let v = |x: u64| if x == RLIM_INFINITY { "unlimited".to_string() } else { x.to_string() };
-    let mut s = format!("{:<25} {:<20} {:<20} {:<10}\n", "Limit", "Soft Limit", "Hard Limit", "Units");
+    let v = |x: u64| {
+        if x == RLIM_INFINITY {
+            "unlimited".to_string()
+        } else {
+            x.to_string()
+        }
+    };
+    let mut s = format!(
+        "{:<25} {:<20} {:<20} {:<10}\n",
+        "Limit", "Soft Limit", "Hard Limit", "Units"
+    );
     for (i, (n, u)) in names.iter().enumerate() {
-        s.push_str(&format!("{:<25} {:<20} {:<20} {:<10}\n", n, v(l[i].rlim_cur), v(l[i].rlim_max), u));
+        s.push_str(&format!(
+            "{:<25} {:<20} {:<20} {:<10}\n",
+            n,
+            v(l[i].rlim_cur),
+            v(l[i].rlim_max),
+            u
+        ));
     }
     text(s)
 }
@@ -334,8 +389,18 @@ fn mounts() -> Result<Vec<u8>, Errno> {
     let list = k.mounts.read().unwrap_or_else(|e| e.into_inner()).list();
     let mut s = String::new();
     for m in list {
-        let src = if m.source.is_empty() { m.fs.name().to_string() } else { m.source.clone() };
-        s.push_str(&format!("{} {} {} {} 0 0\n", src, m.point, m.fs.name(), if m.read_only() { "ro" } else { "rw" }));
+        let src = if m.source.is_empty() {
+            m.fs.name().to_string()
+        } else {
+            m.source.clone()
+        };
+        s.push_str(&format!(
+            "{} {} {} {} 0 0\n",
+            src,
+            m.point,
+            m.fs.name(),
+            if m.read_only() { "ro" } else { "rw" }
+        ));
     }
     text(s)
 }
@@ -345,7 +410,11 @@ fn mountinfo() -> Result<Vec<u8>, Errno> {
     let list = k.mounts.read().unwrap_or_else(|e| e.into_inner()).list();
     let mut s = String::new();
     for m in list {
-        let src = if m.source.is_empty() { m.fs.name().to_string() } else { m.source.clone() };
+        let src = if m.source.is_empty() {
+            m.fs.name().to_string()
+        } else {
+            m.source.clone()
+        };
         let parent = if m.point == "/" { m.id } else { 1 };
         s.push_str(&format!(
             "{} {} 0:{} / {} {},relatime - {} {} {}\n",
@@ -379,32 +448,58 @@ fn fd_dir(dev: u64, pid: i32, tid: Option<i32>, info_dir: bool) -> Arc<dyn Inode
         dev,
         ino(pid, kind),
         Arc::new(move || {
-            let Ok((_, info)) = task_of(pid, tid) else { return Vec::new() };
-            let Ok(table) = info.fds() else { return Vec::new() };
+            let Ok((_, info)) = task_of(pid, tid) else {
+                return Vec::new();
+            };
+            let Ok(table) = info.fds() else {
+                return Vec::new();
+            };
             let fds: Vec<i32> = lock(&table).iter().map(|(fd, _)| fd).collect();
             fds.into_iter()
-                .map(|fd| (fd.to_string().into_bytes(), ino(pid, 0x1000 + fd as u64), if info_dir { DT_REG } else { DT_LNK }))
+                .map(|fd| {
+                    (
+                        fd.to_string().into_bytes(),
+                        ino(pid, 0x1000 + fd as u64),
+                        if info_dir { DT_REG } else { DT_LNK },
+                    )
+                })
                 .collect()
         }),
         Arc::new(move |name| {
-            let fd: i32 = std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()).ok_or(Errno::ENOENT)?;
+            let fd: i32 = std::str::from_utf8(name)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or(Errno::ENOENT)?;
             let (_, info) = task_of(pid, tid)?;
             lock(&*info.fds()?).file(fd).map_err(|_| Errno::ENOENT)?;
             let i = ino(pid, 0x1000 + fd as u64);
             if info_dir {
-                Ok(GenFile::ro(dev, i, Arc::new(move || {
-                    let (_, info) = task_of(pid, tid)?;
-                    let e = lock(&*info.fds()?).get(fd).map_err(|_| Errno::ENOENT)?.clone();
-                    let pos = *e.file.pos.lock().unwrap_or_else(|x| x.into_inner());
-                    let flags = e.file.flags() | if e.cloexec { O_CLOEXEC } else { 0 };
-                    let ino = e.file.ops.stat().map(|s| s.st_ino).unwrap_or(0);
-                    text(format!("pos:\t{pos}\nflags:\t{flags:07o}\nmnt_id:\t0\nino:\t{ino}\n"))
-                })))
+                Ok(GenFile::ro(
+                    dev,
+                    i,
+                    Arc::new(move || {
+                        let (_, info) = task_of(pid, tid)?;
+                        let e = lock(&*info.fds()?)
+                            .get(fd)
+                            .map_err(|_| Errno::ENOENT)?
+                            .clone();
+                        let pos = *e.file.pos.lock().unwrap_or_else(|x| x.into_inner());
+                        let flags = e.file.flags() | if e.cloexec { O_CLOEXEC } else { 0 };
+                        let ino = e.file.ops.stat().map(|s| s.st_ino).unwrap_or(0);
+                        text(format!(
+                            "pos:\t{pos}\nflags:\t{flags:07o}\nmnt_id:\t0\nino:\t{ino}\n"
+                        ))
+                    }),
+                ))
             } else {
-                Ok(GenLink::new(dev, i, Arc::new(move || {
-                    let (_, info) = task_of(pid, tid)?;
-                    fd_target(&info, fd)
-                })))
+                Ok(GenLink::new(
+                    dev,
+                    i,
+                    Arc::new(move || {
+                        let (_, info) = task_of(pid, tid)?;
+                        fd_target(&info, fd)
+                    }),
+                ))
             }
         }),
     )
@@ -414,124 +509,197 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
     vec![
         ("stat", gen(dev, pid, 1, move || stat_line(pid, tid))),
         ("status", gen(dev, pid, 2, move || status(pid, tid))),
-        ("statm", gen(dev, pid, 3, move || {
-            let (_, info) = task_of(pid, tid)?;
-            let mm_arc = info.mm()?;
-    let mm = lock(&mm_arc);
-            let pages: u64 = mm.vmas().filter(|v| !matches!(v.backing, Backing::Reserved(_))).map(|v| (v.end - v.start) / 4096).sum();
-            text(format!("{pages} 0 0 0 0 0 0\n"))
-        })),
-        ("cmdline", gen(dev, pid, 4, move || {
-            if is_virtual_init(pid) {
-                return Ok(b"init\0".to_vec());
-            }
-            let (_, info) = task_of(pid, tid)?;
-            let r = lock(&*info.mm()?).args;
-            Ok(read_user(&info, r))
-        })),
-        ("environ", gen(dev, pid, 5, move || {
-            let (_, info) = task_of(pid, tid)?;
-            let r = lock(&*info.mm()?).env;
-            Ok(read_user(&info, r))
-        })),
-        ("comm", gen(dev, pid, 6, move || {
-            if is_virtual_init(pid) {
-                return text("init\n".into());
-            }
-            let (_, info) = task_of(pid, tid)?;
-            text(format!("{}\n", comm_str(&info.comm)))
-        })),
+        (
+            "statm",
+            gen(dev, pid, 3, move || {
+                let (_, info) = task_of(pid, tid)?;
+                let mm_arc = info.mm()?;
+                let mm = lock(&mm_arc);
+                let pages: u64 = mm
+                    .vmas()
+                    .filter(|v| !matches!(v.backing, Backing::Reserved(_)))
+                    .map(|v| (v.end - v.start) / 4096)
+                    .sum();
+                text(format!("{pages} 0 0 0 0 0 0\n"))
+            }),
+        ),
+        (
+            "cmdline",
+            gen(dev, pid, 4, move || {
+                if is_virtual_init(pid) {
+                    return Ok(b"init\0".to_vec());
+                }
+                let (_, info) = task_of(pid, tid)?;
+                let r = lock(&*info.mm()?).args;
+                Ok(read_user(&info, r))
+            }),
+        ),
+        (
+            "environ",
+            gen(dev, pid, 5, move || {
+                let (_, info) = task_of(pid, tid)?;
+                let r = lock(&*info.mm()?).env;
+                Ok(read_user(&info, r))
+            }),
+        ),
+        (
+            "comm",
+            gen(dev, pid, 6, move || {
+                if is_virtual_init(pid) {
+                    return text("init\n".into());
+                }
+                let (_, info) = task_of(pid, tid)?;
+                text(format!("{}\n", comm_str(&info.comm)))
+            }),
+        ),
         ("maps", gen(dev, pid, 7, move || maps(pid, tid))),
-        ("smaps_rollup", gen(dev, pid, 8, move || {
-            let (_, info) = task_of(pid, tid)?;
-            let mm_arc = info.mm()?;
-    let mm = lock(&mm_arc);
-            let size: u64 = mm.vmas().filter(|v| !matches!(v.backing, Backing::Reserved(_))).map(|v| v.end - v.start).sum();
-            text(format!("00000000-ffffffff ---p 00000000 00:00 0 [rollup]\nRss:\t0 kB\nPss:\t0 kB\nSize:\t{} kB\n", size / 1024))
-        })),
-        ("auxv", gen(dev, pid, 9, move || {
-            let (_, info) = task_of(pid, tid)?;
-            let a = lock(&*info.mm()?).auxv.clone();
-            Ok(a.iter().flat_map(|(k, v)| [k.to_le_bytes(), v.to_le_bytes()].concat()).collect())
-        })),
+        (
+            "smaps_rollup",
+            gen(dev, pid, 8, move || {
+                let (_, info) = task_of(pid, tid)?;
+                let mm_arc = info.mm()?;
+                let mm = lock(&mm_arc);
+                let size: u64 = mm
+                    .vmas()
+                    .filter(|v| !matches!(v.backing, Backing::Reserved(_)))
+                    .map(|v| v.end - v.start)
+                    .sum();
+                text(format!("00000000-ffffffff ---p 00000000 00:00 0 [rollup]\nRss:\t0 kB\nPss:\t0 kB\nSize:\t{} kB\n", size / 1024))
+            }),
+        ),
+        (
+            "auxv",
+            gen(dev, pid, 9, move || {
+                let (_, info) = task_of(pid, tid)?;
+                let a = lock(&*info.mm()?).auxv.clone();
+                Ok(a.iter()
+                    .flat_map(|(k, v)| [k.to_le_bytes(), v.to_le_bytes()].concat())
+                    .collect())
+            }),
+        ),
         ("limits", gen(dev, pid, 10, move || limits(pid))),
         ("mounts", gen(dev, pid, 11, mounts)),
         ("mountinfo", gen(dev, pid, 12, mountinfo)),
         ("cgroup", gen(dev, pid, 13, || text("0::/\n".into()))),
-        ("oom_score_adj", Arc::new(move || {
-            GenFile::rw(
-                dev,
-                ino(pid, 14),
-                Arc::new(move || text(format!("{}\n", lock(oom_adj()).get(&pid).copied().unwrap_or(0)))),
-                Arc::new(move |v: &[u8]| {
-                    let n: i32 = std::str::from_utf8(v).ok().and_then(|s| s.trim().parse().ok()).ok_or(Errno::EINVAL)?;
-                    if !(-1000..=1000).contains(&n) {
-                        return Err(Errno::EINVAL);
-                    }
-                    lock(oom_adj()).insert(pid, n);
-                    Ok(())
-                }),
-            )
-        })),
+        (
+            "oom_score_adj",
+            Arc::new(move || {
+                GenFile::rw(
+                    dev,
+                    ino(pid, 14),
+                    Arc::new(move || {
+                        text(format!(
+                            "{}\n",
+                            lock(oom_adj()).get(&pid).copied().unwrap_or(0)
+                        ))
+                    }),
+                    Arc::new(move |v: &[u8]| {
+                        let n: i32 = std::str::from_utf8(v)
+                            .ok()
+                            .and_then(|s| s.trim().parse().ok())
+                            .ok_or(Errno::EINVAL)?;
+                        if !(-1000..=1000).contains(&n) {
+                            return Err(Errno::EINVAL);
+                        }
+                        lock(oom_adj()).insert(pid, n);
+                        Ok(())
+                    }),
+                )
+            }),
+        ),
         ("oom_score", gen(dev, pid, 15, || text("0\n".into()))),
-        ("loginuid", gen(dev, pid, 16, || text("4294967295\n".into()))),
+        (
+            "loginuid",
+            gen(dev, pid, 16, || text("4294967295\n".into())),
+        ),
         ("wchan", gen(dev, pid, 17, || text("0".into()))),
-        ("exe", link(dev, pid, 18, move || {
-            let (_, info) = task_of(pid, tid)?;
-            let e = lock(&*info.mm()?).exe.clone();
-            Ok(e.into_bytes())
-        })),
-        ("cwd", link(dev, pid, 19, move || {
-            let (_, info) = task_of(pid, tid)?;
-            let c = lock(&*info.fs()?).cwd.clone();
-            Ok(c.into_bytes())
-        })),
+        (
+            "exe",
+            link(dev, pid, 18, move || {
+                let (_, info) = task_of(pid, tid)?;
+                let e = lock(&*info.mm()?).exe.clone();
+                Ok(e.into_bytes())
+            }),
+        ),
+        (
+            "cwd",
+            link(dev, pid, 19, move || {
+                let (_, info) = task_of(pid, tid)?;
+                let c = lock(&*info.fs()?).cwd.clone();
+                Ok(c.into_bytes())
+            }),
+        ),
         ("root", link(dev, pid, 20, || Ok(b"/".to_vec()))),
         ("fd", Arc::new(move || fd_dir(dev, pid, tid, false))),
         ("fdinfo", Arc::new(move || fd_dir(dev, pid, tid, true))),
-        ("ns", Arc::new(move || {
-            let l = |n: &'static str, id: u64, k: u64| -> (&'static str, Maker) {
-                (n, link(dev, pid, 0x40 + k, move || Ok(format!("{n}:[{id}]").into_bytes())))
-            };
-            fixed_dir(dev, ino(pid, 0x3f), vec![
-                l("pid", 4026531836, 0),
-                l("mnt", 4026531841, 1),
-                l("net", 4026531840, 2),
-                l("uts", 4026531838, 3),
-                l("ipc", 4026531839, 4),
-                l("user", 4026531837, 5),
-                l("cgroup", 4026531835, 6),
-            ])
-        })),
+        (
+            "ns",
+            Arc::new(move || {
+                let l = |n: &'static str, id: u64, k: u64| -> (&'static str, Maker) {
+                    (
+                        n,
+                        link(dev, pid, 0x40 + k, move || {
+                            Ok(format!("{n}:[{id}]").into_bytes())
+                        }),
+                    )
+                };
+                fixed_dir(
+                    dev,
+                    ino(pid, 0x3f),
+                    vec![
+                        l("pid", 4026531836, 0),
+                        l("mnt", 4026531841, 1),
+                        l("net", 4026531840, 2),
+                        l("uts", 4026531838, 3),
+                        l("ipc", 4026531839, 4),
+                        l("user", 4026531837, 5),
+                        l("cgroup", 4026531835, 6),
+                    ],
+                )
+            }),
+        ),
     ]
 }
 
 /// /proc/[pid].
 pub fn process_dir(dev: u64, pid: i32) -> Arc<dyn Inode> {
     let mut e = entries(dev, pid, None);
-    e.push(("task", Arc::new(move || {
-        GenDir::new(
-            dev,
-            ino(pid, 0x50),
-            Arc::new(move || {
-                let Ok(k) = kernel() else { return Vec::new() };
-                let tree = lock(&k.tree);
-                let Some(p) = tree.procs.get(&pid) else { return Vec::new() };
-                let tids: Vec<i32> = lock(&p.tg.tasks).iter().map(|t| t.tid).collect();
-                tids.into_iter().map(|t| (t.to_string().into_bytes(), ino(t, 0), DT_DIR)).collect()
-            }),
-            Arc::new(move |name| {
-                let tid: i32 = std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()).ok_or(Errno::ENOENT)?;
-                let k = kernel()?;
-                let ok = lock(&k.tree).threads.get(&tid).is_some_and(|t| t.tg.tgid == pid);
-                if ok {
-                    Ok(thread_dir(dev, pid, tid))
-                } else {
-                    Err(Errno::ENOENT)
-                }
-            }),
-        )
-    })));
+    e.push((
+        "task",
+        Arc::new(move || {
+            GenDir::new(
+                dev,
+                ino(pid, 0x50),
+                Arc::new(move || {
+                    let Ok(k) = kernel() else { return Vec::new() };
+                    let tree = lock(&k.tree);
+                    let Some(p) = tree.procs.get(&pid) else {
+                        return Vec::new();
+                    };
+                    let tids: Vec<i32> = lock(&p.tg.tasks).iter().map(|t| t.tid).collect();
+                    tids.into_iter()
+                        .map(|t| (t.to_string().into_bytes(), ino(t, 0), DT_DIR))
+                        .collect()
+                }),
+                Arc::new(move |name| {
+                    let tid: i32 = std::str::from_utf8(name)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or(Errno::ENOENT)?;
+                    let k = kernel()?;
+                    let ok = lock(&k.tree)
+                        .threads
+                        .get(&tid)
+                        .is_some_and(|t| t.tg.tgid == pid);
+                    if ok {
+                        Ok(thread_dir(dev, pid, tid))
+                    } else {
+                        Err(Errno::ENOENT)
+                    }
+                }),
+            )
+        }),
+    ));
     fixed_dir(dev, ino(pid, 0), e)
 }
 

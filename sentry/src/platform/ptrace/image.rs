@@ -150,7 +150,11 @@ pub fn build() -> Vec<u8> {
     );
     put(&mut img, (STUB_CLONE - STUB_BASE) as usize, &clone_code());
     // mov eax, esi; lock cmpxchg dword [rdi], edx; int3
-    put(&mut img, (STUB_CMPXCHG - STUB_BASE) as usize, &[0x89, 0xf0, 0xf0, 0x0f, 0xb1, 0x17, 0xcc]);
+    put(
+        &mut img,
+        (STUB_CMPXCHG - STUB_BASE) as usize,
+        &[0x89, 0xf0, 0xf0, 0x0f, 0xb1, 0x17, 0xcc],
+    );
     // Data: struct sock_fprog { u16 len; u64 filter; } and the filter.
     let filter = backstop_filter();
     let d = 0x1000usize;

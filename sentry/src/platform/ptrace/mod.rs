@@ -80,7 +80,10 @@ impl PtracePlatform {
             nix::fcntl::FcntlArg::F_ADD_SEALS(nix::fcntl::SealFlag::from_bits_truncate(seals)),
         )
         .map_err(PlatformError::host("F_ADD_SEALS"))?;
-        Ok(PtracePlatform { image: fd, layout: std::sync::OnceLock::new() })
+        Ok(PtracePlatform {
+            image: fd,
+            layout: std::sync::OnceLock::new(),
+        })
     }
 }
 
@@ -171,7 +174,10 @@ struct StubThread {
 
 impl StubThread {
     /// Starts a fresh stub process from the image, traced by the calling thread.
-    fn spawn(image: &OwnedFd, known: &std::sync::OnceLock<StartLayout>) -> Result<StubThread, PlatformError> {
+    fn spawn(
+        image: &OwnedFd,
+        known: &std::sync::OnceLock<StartLayout>,
+    ) -> Result<StubThread, PlatformError> {
         let (mine, theirs) = socket::socketpair(
             socket::AddressFamily::Unix,
             socket::SockType::SeqPacket,
@@ -216,7 +222,11 @@ impl StubThread {
                 if known.get().is_some() {
                     tracing::error!("platform: a stub started with another layout than the first");
                 }
-                let _ = known.set(StartLayout { keep: keep.clone(), doomed: doomed.clone(), rsp: template.rsp });
+                let _ = known.set(StartLayout {
+                    keep: keep.clone(),
+                    doomed: doomed.clone(),
+                    rsp: template.rsp,
+                });
                 for (start, end) in doomed {
                     t.inject_ok(Sysno::munmap, [start, end - start, 0, 0, 0, 0])?;
                 }
@@ -647,8 +657,14 @@ impl Context for StubThread {
                     return Ok(r.rax as u32);
                 }
                 // The word is not there or not writable: the fault is the caller's EFAULT.
-                Ok(WaitStatus::Stopped(_, Signal::SIGSEGV | Signal::SIGBUS)) => return Err(Errno::EFAULT),
-                Ok(WaitStatus::Stopped(..) | WaitStatus::PtraceEvent(..) | WaitStatus::PtraceSyscall(..)) => {
+                Ok(WaitStatus::Stopped(_, Signal::SIGSEGV | Signal::SIGBUS)) => {
+                    return Err(Errno::EFAULT)
+                }
+                Ok(
+                    WaitStatus::Stopped(..)
+                    | WaitStatus::PtraceEvent(..)
+                    | WaitStatus::PtraceSyscall(..),
+                ) => {
                     ptrace::cont(self.tid, None).map_err(|_| Errno::EFAULT)?;
                 }
                 _ => return Err(Errno::EFAULT),
