@@ -60,15 +60,18 @@ pub fn sys_setgid(t: &mut Task) -> SysResult {
     Ok(0)
 }
 
-/// Implements setreuid(2).
-pub fn sys_setreuid(t: &mut Task) -> SysResult {
-    let (nr, ne) = (t.arg(0) as u32, t.arg(1) as u32);
-    let (r, e, s) = t.creds.uid;
-    let p = privileged(t);
-    if nr != NO_CHANGE && !p && nr != r && nr != e {
+/// The ids setreuid(2)/setregid(2) leave: `cur` are (real, effective, saved).
+fn setre(
+    privileged: bool,
+    cur: (u32, u32, u32),
+    nr: u32,
+    ne: u32,
+) -> Result<(u32, u32, u32), Errno> {
+    let (r, e, s) = cur;
+    if nr != NO_CHANGE && !privileged && nr != r && nr != e {
         return Err(Errno::EPERM);
     }
-    if ne != NO_CHANGE && !p && ne != r && ne != e && ne != s {
+    if ne != NO_CHANGE && !privileged && ne != r && ne != e && ne != s {
         return Err(Errno::EPERM);
     }
     let r2 = if nr != NO_CHANGE { nr } else { r };
@@ -80,57 +83,50 @@ pub fn sys_setreuid(t: &mut Task) -> SysResult {
     } else {
         s
     };
-    set_uids(t, r2, e2, s2);
+    Ok((r2, e2, s2))
+}
+
+/// The ids setresuid(2)/setresgid(2) leave.
+fn setres(
+    privileged: bool,
+    cur: (u32, u32, u32),
+    new: (u32, u32, u32),
+) -> Result<(u32, u32, u32), Errno> {
+    let allowed = |v: u32| v == NO_CHANGE || v == cur.0 || v == cur.1 || v == cur.2;
+    if !privileged && !(allowed(new.0) && allowed(new.1) && allowed(new.2)) {
+        return Err(Errno::EPERM);
+    }
+    let pick = |n: u32, c: u32| if n == NO_CHANGE { c } else { n };
+    Ok((pick(new.0, cur.0), pick(new.1, cur.1), pick(new.2, cur.2)))
+}
+
+/// Implements setreuid(2).
+pub fn sys_setreuid(t: &mut Task) -> SysResult {
+    let (r, e, s) = setre(privileged(t), t.creds.uid, t.arg(0) as u32, t.arg(1) as u32)?;
+    set_uids(t, r, e, s);
     Ok(0)
 }
 
 /// Implements setregid(2).
 pub fn sys_setregid(t: &mut Task) -> SysResult {
-    let (nr, ne) = (t.arg(0) as u32, t.arg(1) as u32);
-    let (r, e, s) = t.creds.gid;
-    let p = privileged(t);
-    if nr != NO_CHANGE && !p && nr != r && nr != e {
-        return Err(Errno::EPERM);
-    }
-    if ne != NO_CHANGE && !p && ne != r && ne != e && ne != s {
-        return Err(Errno::EPERM);
-    }
-    let r2 = if nr != NO_CHANGE { nr } else { r };
-    let e2 = if ne != NO_CHANGE { ne } else { e };
-    let s2 = if nr != NO_CHANGE || (ne != NO_CHANGE && ne != r) {
-        e2
-    } else {
-        s
-    };
-    set_gids(t, r2, e2, s2);
+    let (r, e, s) = setre(privileged(t), t.creds.gid, t.arg(0) as u32, t.arg(1) as u32)?;
+    set_gids(t, r, e, s);
     Ok(0)
-}
-
-fn res_allowed(cur: (u32, u32, u32), v: u32) -> bool {
-    v == NO_CHANGE || v == cur.0 || v == cur.1 || v == cur.2
 }
 
 /// Implements setresuid(2).
 pub fn sys_setresuid(t: &mut Task) -> SysResult {
-    let (nr, ne, ns) = (t.arg(0) as u32, t.arg(1) as u32, t.arg(2) as u32);
-    let cur = t.creds.uid;
-    if !privileged(t) && !(res_allowed(cur, nr) && res_allowed(cur, ne) && res_allowed(cur, ns)) {
-        return Err(Errno::EPERM);
-    }
-    let pick = |n: u32, c: u32| if n == NO_CHANGE { c } else { n };
-    set_uids(t, pick(nr, cur.0), pick(ne, cur.1), pick(ns, cur.2));
+    let new = (t.arg(0) as u32, t.arg(1) as u32, t.arg(2) as u32);
+    let (r, e, s) = setres(privileged(t), t.creds.uid, new)?;
+    set_uids(t, r, e, s);
     Ok(0)
 }
 
 /// Implements setresgid(2).
 pub fn sys_setresgid(t: &mut Task) -> SysResult {
-    let (nr, ne, ns) = (t.arg(0) as u32, t.arg(1) as u32, t.arg(2) as u32);
-    let cur = t.creds.gid;
-    if !privileged(t) && !(res_allowed(cur, nr) && res_allowed(cur, ne) && res_allowed(cur, ns)) {
-        return Err(Errno::EPERM);
-    }
-    let pick = |n: u32, c: u32| if n == NO_CHANGE { c } else { n };
-    set_gids(t, pick(nr, cur.0), pick(ne, cur.1), pick(ns, cur.2));
+    let new = (t.arg(0) as u32, t.arg(1) as u32, t.arg(2) as u32);
+    let (r, e, s) = setres(privileged(t), t.creds.gid, new)?;
+    set_gids(t, r, e, s);
     Ok(0)
 }
 
@@ -252,4 +248,29 @@ pub fn sys_capset(t: &mut Task) -> SysResult {
     t.creds.caps = effective & CAP_ALL;
     t.creds.caps_permitted = permitted & CAP_ALL;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_ids_as_linux() {
+        // An unprivileged user swaps real and effective ids; the saved id follows.
+        assert_eq!(setre(false, (1000, 0, 0), 0, 1000), Ok((0, 1000, 1000)));
+        // It may not take an id it does not hold.
+        assert_eq!(
+            setre(false, (1000, 1000, 1000), 5, NO_CHANGE),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(
+            setres(false, (1000, 1001, 1002), (1002, 1000, NO_CHANGE)),
+            Ok((1002, 1000, 1002))
+        );
+        assert_eq!(
+            setres(false, (1000, 1000, 1000), (0, NO_CHANGE, NO_CHANGE)),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(setres(true, (0, 0, 0), (1, 2, 3)), Ok((1, 2, 3)));
+    }
 }
