@@ -120,10 +120,27 @@ impl FileOps for HostStream {
         true
     }
 
-    fn read_stream(&self, buf: &mut [u8], _nonblock: bool) -> Result<usize, Errno> {
+    fn read_stream(&self, buf: &mut [u8], nonblock: bool) -> Result<usize, Errno> {
+        // Wait for input in slices, so that a signal to the reading task ends the wait
+        // (ERESTARTSYS) as it ends every other blocking wait in the sentry.
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         loop {
+            if !nonblock {
+                let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, PollTimeout::from(50u16)) {
+                    Ok(0) | Err(nix::Error::EINTR) => {
+                        if crate::kernel::block::current().is_some_and(|t| t.signal_pending()) {
+                            return Err(Errno::ERESTARTSYS);
+                        }
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
             match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&self.fd), buf) {
                 Err(nix::Error::EINTR) => continue,
+                // The host descriptor may be non-blocking while the application's is not.
+                Err(nix::Error::EAGAIN) if !nonblock => continue,
                 r => return r.map_err(errno),
             }
         }
