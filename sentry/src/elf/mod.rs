@@ -314,7 +314,13 @@ pub fn load(
         None => None,
     };
 
-    let stack_size = t.rlimit(RLIMIT_STACK).clamp(128 << 10, 1 << 30);
+    // The stack reserves RLIMIT_STACK (at most 1 GiB) below STACK_TOP, but never over the
+    // platform's regions (the host vDSO and vvar may sit there): a larger limit is cut short.
+    let room = STACK_TOP - mm.platform_floor_below(STACK_TOP);
+    let stack_size = t.rlimit(RLIMIT_STACK).clamp(128 << 10, 1 << 30).min(room & !(PAGE_SIZE - 1));
+    if stack_size < 128 << 10 {
+        return Err(Errno::ENOMEM);
+    }
     mm.set_stack_size(stack_size);
     let (bias, end) = map_image(mm, ctx, &main, Some(PIE_BASE))?;
     let brk = page_up(end).ok_or(Errno::ENOEXEC)?;

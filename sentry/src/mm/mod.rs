@@ -809,6 +809,17 @@ impl MemoryManager {
         }
     }
 
+    /// The end of the highest platform region (vDSO, vvar, stub) below `top`, or the lowest
+    /// mappable address: what a stack ending at `top` may not grow into.
+    pub fn platform_floor_below(&self, top: u64) -> u64 {
+        self.vmas
+            .range(..top)
+            .rev()
+            .find(|(_, v)| !v.app())
+            .map(|(_, v)| v.end.min(top))
+            .unwrap_or(MMAP_MIN_ADDR)
+    }
+
     /// Sets the top of the mmap area below a stack of `stack_size` bytes.
     pub fn set_stack_size(&mut self, stack_size: u64) {
         let size = stack_size.clamp(128 << 10, 1 << 30);
