@@ -317,7 +317,10 @@ pub fn load(
     // The stack reserves RLIMIT_STACK (at most 1 GiB) below STACK_TOP, but never over the
     // platform's regions (the host vDSO and vvar may sit there): a larger limit is cut short.
     let room = STACK_TOP - mm.platform_floor_below(STACK_TOP);
-    let stack_size = t.rlimit(RLIMIT_STACK).clamp(128 << 10, 1 << 30).min(room & !(PAGE_SIZE - 1));
+    let stack_size = t
+        .rlimit(RLIMIT_STACK)
+        .clamp(128 << 10, 1 << 30)
+        .min(room & !(PAGE_SIZE - 1));
     if stack_size < 128 << 10 {
         return Err(Errno::ENOMEM);
     }

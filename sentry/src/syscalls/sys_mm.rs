@@ -141,3 +141,66 @@ pub fn sys_mincore(t: &mut Task) -> SysResult {
     }
     Ok(0)
 }
+
+/// mlock(2), munlock(2), mlock2(2): memory is never swapped out of the sandbox's view, so
+/// locking only checks the range is mapped and the caller may lock that much.
+fn lock_range(t: &mut Task, addr: u64, len: u64, lock_it: bool) -> SysResult {
+    let start = crate::mm::page_down(addr);
+    let end =
+        crate::mm::page_up(addr.checked_add(len).ok_or(Errno::ENOMEM)?).ok_or(Errno::ENOMEM)?;
+    if end == start {
+        return Ok(0);
+    }
+    if lock_it && t.creds.caps & (1 << 14) == 0 && end - start > t.rlimit(RLIMIT_MEMLOCK) {
+        // Without CAP_IPC_LOCK, RLIMIT_MEMLOCK bounds what may be locked.
+        return Err(if t.rlimit(RLIMIT_MEMLOCK) == 0 {
+            Errno::EPERM
+        } else {
+            Errno::ENOMEM
+        });
+    }
+    t.mm().mincore_pages(start, end - start).map(|_| 0)
+}
+
+/// Implements mlock(2).
+pub fn sys_mlock(t: &mut Task) -> SysResult {
+    let a = t.args();
+    lock_range(t, a[0], a[1], true)
+}
+
+/// Implements mlock2(2).
+pub fn sys_mlock2(t: &mut Task) -> SysResult {
+    const MLOCK_ONFAULT: u64 = 1;
+    let a = t.args();
+    if a[2] & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    lock_range(t, a[0], a[1], true)
+}
+
+/// Implements munlock(2).
+pub fn sys_munlock(t: &mut Task) -> SysResult {
+    let a = t.args();
+    lock_range(t, a[0], a[1], false)
+}
+
+/// Implements mlockall(2).
+pub fn sys_mlockall(t: &mut Task) -> SysResult {
+    const MCL_CURRENT: u64 = 1;
+    const MCL_FUTURE: u64 = 2;
+    const MCL_ONFAULT: u64 = 4;
+    let flags = t.arg(0);
+    if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT
+    {
+        return Err(Errno::EINVAL);
+    }
+    if t.creds.caps & (1 << 14) == 0 && t.rlimit(RLIMIT_MEMLOCK) == 0 {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+/// Implements munlockall(2).
+pub fn sys_munlockall(_t: &mut Task) -> SysResult {
+    Ok(0)
+}

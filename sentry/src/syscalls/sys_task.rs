@@ -358,3 +358,38 @@ pub fn sys_setsid(t: &mut Task) -> SysResult {
     p.sid = me;
     Ok(me as u64)
 }
+
+/// Implements unshare(2): a private fd table or fs context; namespaces are refused as for an
+/// unprivileged caller (they would need the sandbox's own namespaces).
+pub fn sys_unshare(t: &mut Task) -> SysResult {
+    use kernel::fork_flags::*;
+    let flags = t.arg(0);
+    let known = CLONE_FILES
+        | CLONE_FS
+        | CLONE_SYSVSEM
+        | CLONE_THREAD
+        | CLONE_SIGHAND
+        | CLONE_VM
+        | NAMESPACES;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & NAMESPACES != 0 {
+        return Err(Errno::EPERM);
+    }
+    // Unsharing threads, handlers or memory is allowed only when nothing is shared.
+    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0 && lock(&t.shared.tg.tasks).len() > 1
+    {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_FILES != 0 {
+        let copy = lock(&t.fds).clone();
+        t.fds = std::sync::Arc::new(std::sync::Mutex::new(copy));
+    }
+    if flags & CLONE_FS != 0 {
+        let copy = lock(&t.fs).clone();
+        t.fs = std::sync::Arc::new(std::sync::Mutex::new(copy));
+    }
+    t.publish();
+    Ok(0)
+}

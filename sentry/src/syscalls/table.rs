@@ -279,6 +279,12 @@ const ROWS: &[Row] = rows! {
     settimeofday => Refused, Some(tm::sys_settime), "pp", "EPERM as for a caller without CAP_SYS_TIME";
     adjtimex => Partial, Some(tm::sys_adjtimex), "p", "reads only; adjusting EPERM";
     clock_adjtime => Partial, Some(tm::sys_adjtimex), "dp", "reads only; adjusting EPERM";
+    mlock => Partial, Some(m::sys_mlock), "px", "checked, not recorded: the sandbox never swaps";
+    mlock2 => Partial, Some(m::sys_mlock2), "pxx", "checked, not recorded: the sandbox never swaps";
+    munlock => Partial, Some(m::sys_munlock), "px", "checked, not recorded";
+    mlockall => Partial, Some(m::sys_mlockall), "x", "checked, not recorded";
+    munlockall => Full, Some(m::sys_munlockall), "", "";
+    unshare => Partial, Some(tk::sys_unshare), "x", "CLONE_FILES, CLONE_FS, CLONE_SYSVSEM; namespaces EPERM";
     close_range => Full, Some(f::sys_close_range), "ffx", "";
 };
 
