@@ -9,7 +9,12 @@ use clap::{Parser, Subcommand};
 
 /// Run untrusted Linux programs in a user-space kernel.
 #[derive(Parser, Debug)]
-#[command(name = "sandbox", version, about, long_about = None)]
+#[command(
+    name = "sandbox",
+    version,
+    about = "Run untrusted Linux x86_64 programs in a user-space kernel (the sentry)",
+    long_about = None
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
