@@ -384,7 +384,10 @@ fn limits(pid: i32) -> Result<Vec<u8>, Errno> {
     text(s)
 }
 
-fn mounts() -> Result<Vec<u8>, Errno> {
+/// One line per mount, in the form `line` gives it from (mount, its source, "ro"/"rw").
+fn mount_lines(
+    line: impl Fn(&crate::vfs::mount::Mount, &str, &str) -> String,
+) -> Result<Vec<u8>, Errno> {
     let k = kernel()?;
     let list = k.mounts.read().unwrap_or_else(|e| e.into_inner()).list();
     let mut s = String::new();
@@ -394,41 +397,30 @@ fn mounts() -> Result<Vec<u8>, Errno> {
         } else {
             m.source.clone()
         };
-        s.push_str(&format!(
-            "{} {} {} {} 0 0\n",
-            src,
-            m.point,
-            m.fs.name(),
-            if m.read_only() { "ro" } else { "rw" }
-        ));
+        s.push_str(&line(&m, &src, if m.read_only() { "ro" } else { "rw" }));
     }
     text(s)
 }
 
+fn mounts() -> Result<Vec<u8>, Errno> {
+    mount_lines(|m, src, rw| format!("{} {} {} {} 0 0\n", src, m.point, m.fs.name(), rw))
+}
+
 fn mountinfo() -> Result<Vec<u8>, Errno> {
-    let k = kernel()?;
-    let list = k.mounts.read().unwrap_or_else(|e| e.into_inner()).list();
-    let mut s = String::new();
-    for m in list {
-        let src = if m.source.is_empty() {
-            m.fs.name().to_string()
-        } else {
-            m.source.clone()
-        };
+    mount_lines(|m, src, rw| {
         let parent = if m.point == "/" { m.id } else { 1 };
-        s.push_str(&format!(
+        format!(
             "{} {} 0:{} / {} {},relatime - {} {} {}\n",
             m.id,
             parent,
             m.id,
             m.point,
-            if m.read_only() { "ro" } else { "rw" },
+            rw,
             m.fs.name(),
             src,
-            if m.read_only() { "ro" } else { "rw" }
-        ));
-    }
-    text(s)
+            rw
+        )
+    })
 }
 
 fn fd_target(info: &TaskInfo, fd: i32) -> Result<Vec<u8>, Errno> {
