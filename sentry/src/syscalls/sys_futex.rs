@@ -165,13 +165,17 @@ pub fn sys_futex(t: &mut Task) -> SysResult {
         FUTEX_WAKE_OP => {
             let k2 = key(t, uaddr2, private)?;
             let n2 = timeout as u32;
-            table
-                .wake_op(k, k2, val, n2, || {
-                    let old = load(t, uaddr2)?;
-                    let (new, pass) = wake_op_apply(val3, old);
-                    t.write_val(uaddr2, &new)?;
-                    Ok(pass)
-                })
+            // The operation on the second word is atomic (a cmpxchg loop in the caller's own
+            // thread), as threads may change the word concurrently.
+            let pass = loop {
+                let old = load(t, uaddr2)?;
+                let (new, pass) = wake_op_apply(val3, old);
+                if cas(t, uaddr2, old, new)? == old {
+                    break pass;
+                }
+            };
+            t.k.futexes
+                .wake_op(k, k2, val, n2, || Ok(pass))
                 .map(u64::from)
         }
         FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
