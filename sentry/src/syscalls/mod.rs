@@ -8,6 +8,7 @@
 
 mod strace;
 mod sys_cred;
+mod sys_eventfd;
 mod sys_file;
 mod sys_futex;
 mod sys_mm;

@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
-    sys_cred as cr, sys_file as f, sys_futex as fx, sys_mm as m, sys_pidfd as pf, sys_poll as pl,
-    sys_process as p, sys_sched as sc, sys_signal as sg, sys_task as tk, sys_time as tm,
-    sys_timer as ti, SysResult,
+    sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_mm as m,
+    sys_pidfd as pf, sys_poll as pl, sys_process as p, sys_sched as sc, sys_signal as sg,
+    sys_task as tk, sys_time as tm, sys_timer as ti, SysResult,
 };
 use crate::kernel::Task;
 
@@ -285,6 +285,8 @@ const ROWS: &[Row] = rows! {
     mlockall => Partial, Some(m::sys_mlockall), "x", "checked, not recorded";
     munlockall => Full, Some(m::sys_munlockall), "", "";
     unshare => Partial, Some(tk::sys_unshare), "x", "CLONE_FILES, CLONE_FS, CLONE_SYSVSEM; namespaces EPERM";
+    eventfd => Full, Some(ev::sys_eventfd), "u", "";
+    eventfd2 => Full, Some(ev::sys_eventfd2), "ux", "";
     close_range => Full, Some(f::sys_close_range), "ffx", "";
 };
 
