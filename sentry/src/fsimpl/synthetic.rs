@@ -203,6 +203,16 @@ impl Inode for SynthFile {
     }
 }
 
+/// Copies what `data` holds at `offset` into `buf` (a read of contents held in memory).
+pub fn read_from(data: &[u8], buf: &mut [u8], offset: u64) -> usize {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(data.len());
+    let n = buf.len().min(data.len() - start);
+    buf[..n].copy_from_slice(&data[start..start + n]);
+    n
+}
+
 /// Contents captured at open.
 struct Snapshot {
     stat: Stat,
@@ -211,10 +221,7 @@ struct Snapshot {
 
 impl FileOps for Snapshot {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
-        let start = (offset as usize).min(self.data.len());
-        let n = buf.len().min(self.data.len() - start);
-        buf[..n].copy_from_slice(&self.data[start..start + n]);
-        Ok(n)
+        Ok(read_from(&self.data, buf, offset))
     }
 
     fn stat(&self) -> Result<Stat, Errno> {

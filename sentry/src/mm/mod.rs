@@ -246,8 +246,8 @@ impl MemoryManager {
         }
     }
 
-    /// Total bytes mapped by the application.
-    fn mapped_bytes(&self) -> u64 {
+    /// Total bytes mapped by the application (RLIMIT_AS, /proc's VmSize).
+    pub fn mapped_bytes(&self) -> u64 {
         self.vmas
             .values()
             .filter(|v| v.app())

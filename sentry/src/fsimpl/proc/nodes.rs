@@ -110,10 +110,7 @@ struct GenOpen {
 
 impl FileOps for GenOpen {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
-        let start = (offset as usize).min(self.data.len());
-        let n = buf.len().min(self.data.len() - start);
-        buf[..n].copy_from_slice(&self.data[start..start + n]);
-        Ok(n)
+        Ok(crate::fsimpl::synthetic::read_from(&self.data, buf, offset))
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {

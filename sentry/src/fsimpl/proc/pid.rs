@@ -129,15 +129,7 @@ fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
     // A zombie's memory is gone: its numbers read as zero, as on Linux.
     let mm_arc = info.mm().ok();
     let mm_guard = mm_arc.as_ref().map(|m| lock(m));
-    let vsize: u64 = mm_guard
-        .as_ref()
-        .map(|mm| {
-            mm.vmas()
-                .filter(|v| !matches!(v.backing, Backing::Reserved(_)))
-                .map(|v| v.end - v.start)
-                .sum()
-        })
-        .unwrap_or(0);
+    let vsize: u64 = mm_guard.as_ref().map(|mm| mm.mapped_bytes()).unwrap_or(0);
     let (brk_start, brk, args, env) = mm_guard
         .as_ref()
         .map(|mm| (mm.brk_start, mm.brk, mm.args, mm.env))
@@ -233,11 +225,7 @@ fn status(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
     let ppid = lock(&k.tree).procs.get(&pid).map(|p| p.parent).unwrap_or(0);
     let mm_arc = info.mm()?;
     let mm = lock(&mm_arc);
-    let vsize: u64 = mm
-        .vmas()
-        .filter(|v| !matches!(v.backing, Backing::Reserved(_)))
-        .map(|v| v.end - v.start)
-        .sum();
+    let vsize: u64 = mm.mapped_bytes();
     let (u, g) = (info.creds.uid, info.creds.gid);
     let groups: Vec<String> = info.creds.groups.iter().map(|g| g.to_string()).collect();
     let sh = t.tg.sighand();
@@ -507,11 +495,7 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
                 let (_, info) = task_of(pid, tid)?;
                 let mm_arc = info.mm()?;
                 let mm = lock(&mm_arc);
-                let pages: u64 = mm
-                    .vmas()
-                    .filter(|v| !matches!(v.backing, Backing::Reserved(_)))
-                    .map(|v| (v.end - v.start) / 4096)
-                    .sum();
+                let pages: u64 = mm.mapped_bytes() / 4096;
                 text(format!("{pages} 0 0 0 0 0 0\n"))
             }),
         ),
@@ -551,11 +535,7 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
                 let (_, info) = task_of(pid, tid)?;
                 let mm_arc = info.mm()?;
                 let mm = lock(&mm_arc);
-                let size: u64 = mm
-                    .vmas()
-                    .filter(|v| !matches!(v.backing, Backing::Reserved(_)))
-                    .map(|v| v.end - v.start)
-                    .sum();
+                let size: u64 = mm.mapped_bytes();
                 text(format!("00000000-ffffffff ---p 00000000 00:00 0 [rollup]\nRss:\t0 kB\nPss:\t0 kB\nSize:\t{} kB\n", size / 1024))
             }),
         ),
