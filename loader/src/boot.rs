@@ -292,7 +292,7 @@ pub fn run(args: RunArgs) -> i32 {
             .next()
             .unwrap_or(&program)
             .to_vec();
-        let fs = FsContext { cwd, umask: 0o022 };
+        let fs = FsContext::new(cwd, 0o022, k2.mnt.clone());
         if with_init {
             Task::start_virtual_init(&k2, creds.uid.0);
         }

@@ -9,6 +9,7 @@
 
 pub mod abi;
 mod abi_files;
+mod abi_mount;
 mod errno;
 mod sysno;
 

@@ -32,6 +32,8 @@ tests::guest_tests! {
     memory,
     // Bad arguments everywhere.
     bad_pointers,
+    // Mounts, chroot, pivot_root and file handles (issue 5).
+    mounts,
     // What a program sees at start-up: argv, environment, cwd, auxv, descriptors.
     startup => |run: tests::Run| run.args(["one", "two words", "", "ünï"]).cwd("/usr"),
 }

@@ -63,6 +63,9 @@ pub fn open_exec(t: &Task, path: &[u8]) -> Result<Arc<File>, Errno> {
     if st.st_mode & S_IFMT != S_IFREG || !t.creds.may(st.st_mode, st.st_uid, st.st_gid, X_OK) {
         return Err(Errno::EACCES);
     }
+    if r.mount.no_exec() {
+        return Err(Errno::EACCES);
+    }
     let inode = r.inode.clone().ok_or(Errno::ENOENT)?;
     let ops = inode.open(O_RDONLY)?;
     Ok(File::open_inode(ops, O_RDONLY, r.path, inode, r.mount))

@@ -137,7 +137,8 @@ pub fn build(spec: &MountSpec, gofer: &Arc<GoferClient>) -> Result<Mounts, Strin
         let fs = host_dir(gofer, i as u32 + 1, dev, v.read_only, "--volume", &v.host)?;
         mount_point(&m, &v.guest)?;
         let root: Arc<dyn Inode> = fs.root();
-        m.mount_tree(&v.guest, fs, root, v.host.clone(), v.read_only);
+        let flags = if v.read_only { MS_RDONLY } else { 0 };
+        m.mount_tree(&v.guest, fs, root, v.host.clone(), flags);
         dev += 1;
     }
     for (at, size) in &spec.tmpfs {

@@ -92,8 +92,9 @@ fn validate(a: &CloneArgs) -> Result<(), Errno> {
     if f & CLONE_CLEAR_SIGHAND != 0 && f & CLONE_SIGHAND != 0 {
         return Err(Errno::EINVAL);
     }
-    if f & NAMESPACES != 0 {
-        // Namespaces inside the sandbox are refused as Linux refuses an unprivileged caller.
+    if f & NAMESPACES & !CLONE_NEWNS != 0 {
+        // Other namespaces inside the sandbox are refused as Linux refuses an unprivileged
+        // caller.
         return Err(Errno::EPERM);
     }
     Ok(())
@@ -140,7 +141,14 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
     let fs = if f & CLONE_FS != 0 {
         t.fs.clone()
     } else {
-        Arc::new(Mutex::new(lock(&t.fs).clone()))
+        let mut fs = lock(&t.fs).clone();
+        if f & CLONE_NEWNS != 0 {
+            if t.creds.caps & (1 << CAP_SYS_ADMIN) == 0 {
+                return Err(Errno::EPERM);
+            }
+            fs.mnt = fs.mnt.unshare();
+        }
+        Arc::new(Mutex::new(fs))
     };
     let limits = if f & CLONE_THREAD != 0 {
         t.limits.clone()

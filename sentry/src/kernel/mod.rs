@@ -20,7 +20,7 @@ mod wait;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use syscalls::abi::*;
@@ -36,6 +36,7 @@ use self::tree::{ProcTree, TaskShared};
 pub use self::wait::{do_wait, WaitOptions, WaitTarget};
 use crate::mm::MemoryManager;
 use crate::platform::{Context, Platform, Registers};
+use crate::vfs::mount::MountNs;
 use crate::vfs::path::{self, Mounts, Resolved};
 use crate::vfs::{FdTable, File};
 
@@ -69,8 +70,8 @@ impl ExitStatus {
 pub struct Kernel {
     /// How application code runs.
     pub platform: Box<dyn Platform>,
-    /// The mount table.
-    pub mounts: RwLock<Mounts>,
+    /// The first mount namespace (every process's until one unshares CLONE_NEWNS).
+    pub mnt: Arc<MountNs>,
     /// Print every system call (`--strace`).
     pub strace: bool,
     /// uname(2) fields.
@@ -129,7 +130,7 @@ impl Kernel {
             .unwrap_or_default();
         let k = Arc::new(Kernel {
             platform,
-            mounts: RwLock::new(mounts),
+            mnt: MountNs::new(mounts),
             strace,
             uts: Utsname {
                 sysname: uts_field("Linux"),
@@ -212,10 +213,9 @@ impl Kernel {
             .unwrap_or(false)
     }
 
-    /// Resolves a path from directory `start`.
+    /// Resolves a path from directory `start` in the first mount namespace.
     pub fn resolve(&self, start: &str, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
-        let mounts = self.mounts.read().unwrap_or_else(|e| e.into_inner());
-        path::resolve(&mounts, start, path, follow)
+        path::resolve(&self.mnt.read(), start, path, follow)
     }
 }
 
@@ -288,13 +288,45 @@ impl Credentials {
     }
 }
 
-/// Per-process file system context: working directory and umask.
-#[derive(Debug, Clone)]
+/// Per-process file system context: root and working directory, umask, and the mount
+/// namespace (kept here rather than in a separate nsproxy: unsharing CLONE_NEWNS unshares
+/// CLONE_FS too, as on Linux).
+#[derive(Clone)]
 pub struct FsContext {
-    /// The working directory, an absolute resolved path.
+    /// The working directory, an absolute resolved path in the mount namespace.
     pub cwd: String,
+    /// The root directory (chroot(2)), an absolute resolved path; `/` normally.
+    pub root: String,
     /// The file mode creation mask.
     pub umask: u32,
+    /// The mount namespace.
+    pub mnt: Arc<MountNs>,
+}
+
+impl FsContext {
+    /// A context with `cwd` in namespace `mnt`, at the namespace's root.
+    pub fn new(cwd: String, umask: u32, mnt: Arc<MountNs>) -> FsContext {
+        FsContext {
+            cwd,
+            root: "/".into(),
+            umask,
+            mnt,
+        }
+    }
+
+    /// `path` (absolute in the namespace) as this context sees it: relative to its root, or
+    /// `None` when the path lies outside the root.
+    pub fn visible(&self, path: &str) -> Option<String> {
+        if self.root == "/" {
+            return Some(path.to_string());
+        }
+        if path == self.root {
+            return Some("/".into());
+        }
+        path.strip_prefix(self.root.as_str())
+            .filter(|rest| rest.starts_with('/'))
+            .map(str::to_string)
+    }
 }
 
 /// Signal dispositions (shared by CLONE_SIGHAND); delivery comes with the signals issue.
@@ -652,13 +684,18 @@ impl Task {
         lock(&self.fs).cwd.clone()
     }
 
-    /// Resolves a path relative to `dirfd` (AT_FDCWD or a directory fd), as the *at calls do.
+    /// Resolves a path relative to `dirfd` (AT_FDCWD or a directory fd), as the *at calls do,
+    /// in the task's mount namespace and under its root, without permission checks.
     /// With AT_EMPTY_PATH semantics left to the caller.
     pub fn resolve_at(&self, dirfd: i32, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
+        let (cwd, root, mnt) = {
+            let fs = lock(&self.fs);
+            (fs.cwd.clone(), fs.root.clone(), fs.mnt.clone())
+        };
         let start = if path.first() == Some(&b'/') {
-            String::from("/")
+            root.clone()
         } else if dirfd == AT_FDCWD {
-            self.cwd()
+            cwd
         } else {
             let f = self.file(dirfd)?;
             if f.ops.stat()?.st_mode & S_IFMT != S_IFDIR {
@@ -666,7 +703,25 @@ impl Task {
             }
             f.path.clone()
         };
-        self.k.resolve(&start, path, follow)
+        let opts = path::WalkOpts {
+            follow,
+            root: Some(&root),
+            ..Default::default()
+        };
+        let mounts = mnt.read();
+        path::walk(&mounts, &start, path, opts)
+    }
+
+    /// The task's mount namespace.
+    pub fn mnt(&self) -> Arc<MountNs> {
+        lock(&self.fs).mnt.clone()
+    }
+
+    /// `path` (absolute in the mount namespace) as the task sees it from its root: the path
+    /// itself outside a chroot.
+    pub fn visible_path(&self, path: &str) -> String {
+        let fs = lock(&self.fs);
+        fs.visible(path).unwrap_or_else(|| path.to_string())
     }
 }
 

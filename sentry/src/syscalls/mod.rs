@@ -12,6 +12,7 @@ mod sys_eventfd;
 mod sys_file;
 mod sys_futex;
 mod sys_mm;
+mod sys_mount;
 mod sys_pidfd;
 mod sys_poll;
 mod sys_process;

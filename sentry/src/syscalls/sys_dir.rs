@@ -29,7 +29,14 @@ pub fn sys_getdents64(t: &mut Task) -> SysResult {
 
 /// Implements getcwd(2).
 pub fn sys_getcwd(t: &mut Task) -> SysResult {
-    let mut cwd = t.cwd().into_bytes();
+    // Relative to the task's root; a cwd outside it (left there by chroot) is shown as
+    // Linux shows it.
+    let mut cwd = {
+        let fs = lock(&t.fs);
+        fs.visible(&fs.cwd)
+            .unwrap_or_else(|| format!("(unreachable){}", fs.cwd))
+            .into_bytes()
+    };
     cwd.push(0);
     if (t.arg(1) as usize) < cwd.len() {
         return Err(Errno::ERANGE);

@@ -48,6 +48,7 @@ pub(crate) fn install(t: &Task, file: Arc<File>, cloexec: bool) -> SysResult {
 /// `dirfd` (the walk then treats `/` as that directory, or refuses it).
 fn start_dir(t: &Task, dirfd: i32, path: &[u8], resolve: u64) -> Result<String, Errno> {
     if path.first() == Some(&b'/') && resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH) == 0 {
+        // The walk starts absolute paths at the task's root itself.
         return Ok("/".into());
     }
     if dirfd == AT_FDCWD {
@@ -70,13 +71,17 @@ pub(crate) fn walk_at_with(
     resolve: u64,
 ) -> Result<Resolved, Errno> {
     let start = start_dir(t, dirfd, path, resolve)?;
-    let mounts = t.k.mounts.read().unwrap_or_else(|e| e.into_inner());
+    let (root, mnt) = {
+        let fs = lock(&t.fs);
+        (fs.root.clone(), fs.mnt.clone())
+    };
     let opts = WalkOpts {
         follow,
         creds: Some(&t.creds),
-        root: None,
+        root: Some(&root),
         resolve,
     };
+    let mounts = mnt.read();
     walk(&mounts, &start, path, opts)
 }
 
@@ -214,6 +219,9 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
                     need |= W_OK;
                 }
                 if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, need) {
+                    return Err(Errno::EACCES);
+                }
+                if matches!(fmt, S_IFCHR | S_IFBLK) && r.mount.no_dev() {
                     return Err(Errno::EACCES);
                 }
                 if want_write && r.mount.read_only() && matches!(fmt, S_IFREG | S_IFDIR) {

@@ -165,7 +165,11 @@ pub fn sys_readlinkat(t: &mut Task) -> SysResult {
 
 fn statfs_of(m: &Mount) -> Result<Statfs, Errno> {
     let mut s = m.fs.statfs()?;
-    if m.ro {
+    // ST_* flags have the values of the MS_* flags they mirror.
+    s.f_flags |= (m.flags()
+        & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME))
+        as i64;
+    if m.read_only() {
         s.f_flags |= ST_RDONLY;
     }
     Ok(s)

@@ -359,8 +359,8 @@ pub fn sys_setsid(t: &mut Task) -> SysResult {
     Ok(me as u64)
 }
 
-/// Implements unshare(2): a private fd table or fs context; namespaces are refused as for an
-/// unprivileged caller (they would need the sandbox's own namespaces).
+/// Implements unshare(2): a private fd table, fs context or mount namespace; other namespaces
+/// are refused as for an unprivileged caller.
 pub fn sys_unshare(t: &mut Task) -> SysResult {
     use kernel::fork_flags::*;
     let flags = t.arg(0);
@@ -374,7 +374,10 @@ pub fn sys_unshare(t: &mut Task) -> SysResult {
     if flags & !known != 0 {
         return Err(Errno::EINVAL);
     }
-    if flags & NAMESPACES != 0 {
+    if flags & NAMESPACES & !CLONE_NEWNS != 0 {
+        return Err(Errno::EPERM);
+    }
+    if flags & CLONE_NEWNS != 0 && t.creds.caps & (1 << CAP_SYS_ADMIN) == 0 {
         return Err(Errno::EPERM);
     }
     // Unsharing threads, handlers or memory is allowed only when nothing is shared.
@@ -386,8 +389,12 @@ pub fn sys_unshare(t: &mut Task) -> SysResult {
         let copy = lock(&t.fds).clone();
         t.fds = std::sync::Arc::new(std::sync::Mutex::new(copy));
     }
-    if flags & CLONE_FS != 0 {
-        let copy = lock(&t.fs).clone();
+    // A new mount namespace implies a private fs context, as on Linux.
+    if flags & (CLONE_FS | CLONE_NEWNS) != 0 {
+        let mut copy = lock(&t.fs).clone();
+        if flags & CLONE_NEWNS != 0 {
+            copy.mnt = copy.mnt.unshare();
+        }
         t.fs = std::sync::Arc::new(std::sync::Mutex::new(copy));
     }
     t.publish();

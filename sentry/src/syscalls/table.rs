@@ -8,8 +8,8 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
     sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_mm as m,
-    sys_pidfd as pf, sys_poll as pl, sys_process as p, sys_sched as sc, sys_signal as sg,
-    sys_task as tk, sys_time as tm, sys_timer as ti, SysResult,
+    sys_mount as mt, sys_pidfd as pf, sys_poll as pl, sys_process as p, sys_sched as sc,
+    sys_signal as sg, sys_task as tk, sys_time as tm, sys_timer as ti, SysResult,
 };
 use crate::kernel::Task;
 
@@ -284,10 +284,16 @@ const ROWS: &[Row] = rows! {
     munlock => Partial, Some(m::sys_munlock), "px", "checked, not recorded";
     mlockall => Partial, Some(m::sys_mlockall), "x", "checked, not recorded";
     munlockall => Full, Some(m::sys_munlockall), "", "";
-    unshare => Partial, Some(tk::sys_unshare), "x", "CLONE_FILES, CLONE_FS, CLONE_SYSVSEM; namespaces EPERM";
+    unshare => Partial, Some(tk::sys_unshare), "x", "CLONE_FILES, CLONE_FS, CLONE_SYSVSEM, CLONE_NEWNS; other namespaces EPERM";
     eventfd => Full, Some(ev::sys_eventfd), "u", "";
     eventfd2 => Full, Some(ev::sys_eventfd2), "ux", "";
     close_range => Full, Some(f::sys_close_range), "ffx", "";
+    mount => Partial, Some(mt::sys_mount), "ssxxs", "tmpfs, proc, sysfs, devtmpfs, bind, move, remount; propagation types accepted, not recorded; block-device file systems ENOTBLK";
+    umount2 => Full, Some(mt::sys_umount2), "sx", "";
+    pivot_root => Partial, Some(mt::sys_pivot_root), "ss", "open directories keep the paths they were opened by";
+    chroot => Full, Some(mt::sys_chroot), "s", "";
+    name_to_handle_at => Full, Some(mt::sys_name_to_handle_at), "Fspxx", "";
+    open_by_handle_at => Partial, Some(mt::sys_open_by_handle_at), "fpO", "handles this sandbox made; the 1,024 latest are remembered, older ones give ESTALE";
 };
 
 /// Where a not-yet-implemented call is planned.
@@ -376,7 +382,22 @@ fn note_for_missing(name: &str) -> &'static str {
         "setsockopt",
         "getsockopt",
     ];
-    if PROCESSES.contains(&name) {
+    if matches!(
+        name,
+        "open_tree"
+            | "open_tree_attr"
+            | "move_mount"
+            | "fsopen"
+            | "fsconfig"
+            | "fsmount"
+            | "fspick"
+            | "mount_setattr"
+            | "statmount"
+            | "listmount"
+    ) {
+        // As in gVisor: programs fall back to mount(2) and /proc/self/mountinfo.
+        "the new mount API is not implemented; mount(2) and umount2(2) are"
+    } else if PROCESSES.contains(&name) {
         "comes with the processes issue"
     } else if NETWORK.contains(&name) {
         "comes with the network issue"

@@ -1,13 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The mount table of a mount namespace: file systems (or bind-mounted subtrees of them) by
-//! absolute mount point.
+//! absolute mount point. Mounts stack: a mount on an occupied point hides the one below until
+//! it is unmounted.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
+use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::{Filesystem, Inode};
+
+/// Mount ids, unique over the sentry's life (and so across namespaces, as on Linux).
+static NEXT_MOUNT_ID: AtomicU32 = AtomicU32::new(1);
+/// Mount namespace ids (the inode number of /proc/[pid]/ns/mnt).
+static NEXT_NS_ID: AtomicU64 = AtomicU64::new(0xf000_0000);
+
+/// The per-mount flags mount(2) sets and /proc/mounts shows.
+pub const MOUNT_FLAGS: u64 =
+    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
 
 /// One mount.
 pub struct Mount {
@@ -21,21 +33,131 @@ pub struct Mount {
     pub point: String,
     /// What /proc/mounts shows as the source.
     pub source: String,
-    /// Mounted read-only (MS_RDONLY), on top of whether the file system itself is.
-    pub ro: bool,
+    /// MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC and the atime flags of this mount.
+    flags: AtomicU64,
+    /// File-system options /proc/mounts shows after the flags (e.g. `size=1024k`).
+    pub options: Mutex<String>,
+    /// Marked for expiry by umount2(MNT_EXPIRE).
+    expiry: AtomicBool,
 }
 
 impl Mount {
+    /// A mount of `root` (of `fs`) at `point`, with mount flags `flags`.
+    pub fn new(
+        fs: Arc<dyn Filesystem>,
+        root: Arc<dyn Inode>,
+        point: impl Into<String>,
+        source: impl Into<String>,
+        flags: u64,
+    ) -> Arc<Mount> {
+        Arc::new(Mount {
+            id: NEXT_MOUNT_ID.fetch_add(1, Ordering::Relaxed),
+            fs,
+            root,
+            point: point.into(),
+            source: source.into(),
+            flags: AtomicU64::new(flags & MOUNT_FLAGS),
+            options: Mutex::new(String::new()),
+            expiry: AtomicBool::new(false),
+        })
+    }
+
+    /// Marks the mount for expiry (the first umount2(MNT_EXPIRE)).
+    pub fn mark_expiry(&self) {
+        self.expiry.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the mount was marked for expiry; clears the mark.
+    pub fn take_expiry_mark(&self) -> bool {
+        self.expiry.swap(false, Ordering::Relaxed)
+    }
+
+    /// The same file system and subtree at `point` (a copy for a new namespace, or a move).
+    fn copy_at(&self, point: &str) -> Arc<Mount> {
+        let m = Mount::new(
+            self.fs.clone(),
+            self.root.clone(),
+            point,
+            self.source.clone(),
+            self.flags(),
+        );
+        *crate::kernel::lock(&m.options) = crate::kernel::lock(&self.options).clone();
+        m
+    }
+
+    /// The mount flags (MS_*).
+    pub fn flags(&self) -> u64 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the mount flags (a remount).
+    pub fn set_flags(&self, flags: u64) {
+        self.flags.store(flags & MOUNT_FLAGS, Ordering::Relaxed);
+    }
+
     /// Whether writes through this mount fail with EROFS.
     pub fn read_only(&self) -> bool {
-        self.ro || self.fs.read_only()
+        self.flags() & MS_RDONLY != 0 || self.fs.read_only()
+    }
+
+    /// Whether programs on this mount may not be executed (MS_NOEXEC).
+    pub fn no_exec(&self) -> bool {
+        self.flags() & MS_NOEXEC != 0
+    }
+
+    /// Whether device nodes on this mount may not be opened (MS_NODEV).
+    pub fn no_dev(&self) -> bool {
+        self.flags() & MS_NODEV != 0
+    }
+
+    /// Whether set-user-ID bits are ignored on this mount (MS_NOSUID).
+    pub fn no_suid(&self) -> bool {
+        self.flags() & MS_NOSUID != 0
+    }
+
+    /// The option list /proc/mounts shows: rw/ro, the flags, then the file system's options.
+    pub fn option_string(&self) -> String {
+        let mut s = self.flag_string();
+        let o = crate::kernel::lock(&self.options);
+        if !o.is_empty() {
+            s.push(',');
+            s.push_str(&o);
+        }
+        s
+    }
+
+    /// The per-mount options mountinfo shows: rw/ro and the flags.
+    pub fn flag_string(&self) -> String {
+        let f = self.flags();
+        let mut s = String::from(if self.read_only() { "ro" } else { "rw" });
+        for (bit, name) in [
+            (MS_NOSUID, "nosuid"),
+            (MS_NODEV, "nodev"),
+            (MS_NOEXEC, "noexec"),
+            (MS_NOATIME, "noatime"),
+            (MS_NODIRATIME, "nodiratime"),
+            (MS_RELATIME, "relatime"),
+        ] {
+            if f & bit != 0 {
+                s.push(',');
+                s.push_str(name);
+            }
+        }
+        s
     }
 }
 
 /// The mount table.
 pub struct Mounts {
-    by_point: HashMap<String, Arc<Mount>>,
-    next_id: u32,
+    /// Mounts by point; the last of each list is the visible one.
+    by_point: HashMap<String, Vec<Arc<Mount>>>,
+}
+
+/// Whether `path` is `dir` or below it.
+pub fn is_under(path: &str, dir: &str) -> bool {
+    dir == "/"
+        || path == dir
+        || (path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/')
 }
 
 impl Mounts {
@@ -43,17 +165,16 @@ impl Mounts {
     pub fn new(root: Arc<dyn Filesystem>) -> Mounts {
         let mut m = Mounts {
             by_point: HashMap::new(),
-            next_id: 1,
         };
         m.mount("/", root);
         m
     }
 
     /// Mounts the root of `fs` at the absolute path `at`, read-write.
-    pub fn mount(&mut self, at: &str, fs: Arc<dyn Filesystem>) {
+    pub fn mount(&mut self, at: &str, fs: Arc<dyn Filesystem>) -> Arc<Mount> {
         let root = fs.root();
         let source = fs.name().to_string();
-        self.mount_tree(at, fs, root, source, false);
+        self.mount_tree(at, fs, root, source, 0)
     }
 
     /// Mounts the subtree `root` of `fs` at `at` (a bind mount when `root` is not the file
@@ -64,56 +185,217 @@ impl Mounts {
         fs: Arc<dyn Filesystem>,
         root: Arc<dyn Inode>,
         source: String,
-        ro: bool,
+        flags: u64,
     ) -> Arc<Mount> {
-        let m = Arc::new(Mount {
-            id: self.next_id,
-            fs,
-            root,
-            point: at.to_string(),
-            source,
-            ro,
-        });
-        self.next_id += 1;
-        self.by_point.insert(at.to_string(), m.clone());
+        let m = Mount::new(fs, root, at, source, flags);
+        self.add(m.clone());
         m
     }
 
-    /// Unmounts what is mounted at `at`. Linux: EINVAL when nothing is, EBUSY for the root or
-    /// a mount with mounts below it.
-    pub fn unmount(&mut self, at: &str) -> Result<(), Errno> {
+    /// Adds a made mount at its point, on top of what is there.
+    pub fn add(&mut self, m: Arc<Mount>) {
+        self.by_point.entry(m.point.clone()).or_default().push(m);
+    }
+
+    /// Whether a mount point lies strictly below `at`.
+    fn has_mounts_below(&self, at: &str) -> bool {
+        self.by_point.keys().any(|p| p != at && is_under(p, at))
+    }
+
+    /// Unmounts the visible mount at `at`. Linux: EINVAL when nothing is mounted there, EBUSY
+    /// for the root, a mount with mounts below it, or (unless `detach`) a mount something still
+    /// uses: `busy` says whether anything outside the table holds it. With `detach` the mounts
+    /// below go too (MNT_DETACH).
+    pub fn unmount(
+        &mut self,
+        at: &str,
+        detach: bool,
+        busy: impl Fn(&Arc<Mount>) -> bool,
+    ) -> Result<(), Errno> {
+        let top = self.at(at).ok_or(Errno::EINVAL)?;
         if at == "/" {
             return Err(Errno::EBUSY);
         }
-        if !self.by_point.contains_key(at) {
-            return Err(Errno::EINVAL);
-        }
-        let prefix = format!("{at}/");
-        if self.by_point.keys().any(|p| p.starts_with(&prefix)) {
+        let stacked = self.by_point.get(at).map_or(0, |v| v.len());
+        if !detach && ((stacked == 1 && self.has_mounts_below(at)) || busy(&top)) {
             return Err(Errno::EBUSY);
         }
-        self.by_point.remove(at);
+        if let Some(v) = self.by_point.get_mut(at) {
+            v.pop();
+            if v.is_empty() {
+                self.by_point.remove(at);
+            }
+        }
+        if detach && !self.by_point.contains_key(at) {
+            self.by_point.retain(|p, _| !is_under(p, at));
+        }
         Ok(())
     }
 
-    /// The mount at exactly `path`, if any.
+    /// Moves the visible mount at `from`, and every mount below it, to `to` (MS_MOVE).
+    pub fn move_mount(&mut self, from: &str, to: &str) -> Result<(), Errno> {
+        if from == "/" || self.at(from).is_none() {
+            return Err(Errno::EINVAL);
+        }
+        // A mount cannot move below itself.
+        if is_under(to, from) {
+            return Err(Errno::ELOOP);
+        }
+        let mut moved = Vec::new();
+        let points: Vec<String> = self
+            .by_point
+            .keys()
+            .filter(|p| is_under(p, from) && p.as_str() != from)
+            .cloned()
+            .collect();
+        if let Some(v) = self.by_point.get_mut(from) {
+            if let Some(m) = v.pop() {
+                moved.push(m.copy_at(to));
+            }
+            if v.is_empty() {
+                self.by_point.remove(from);
+            }
+        }
+        for p in points {
+            for m in self.by_point.remove(&p).unwrap_or_default() {
+                moved.push(m.copy_at(&format!("{to}{}", &p[from.len()..])));
+            }
+        }
+        for m in moved {
+            self.add(m);
+        }
+        Ok(())
+    }
+
+    /// pivot_root(2) for a task whose root is `root` (a mount point): the mount at
+    /// `new_root` (below `root`) takes the place of the root mount, which moves to where
+    /// `put_old` (at or below `new_root`) lands. Mounts below `new_root` move with it; the
+    /// others below `root` move with the old root. Returns the function mapping a path of the
+    /// old layout to the new one.
+    pub fn pivot(
+        &mut self,
+        root: &str,
+        new_root: &str,
+        put_old: &str,
+    ) -> Result<impl Fn(&str) -> String + use<>, Errno> {
+        if self.at(new_root).is_none() || self.at(root).is_none() || !is_under(put_old, new_root) {
+            return Err(Errno::EINVAL);
+        }
+        let join = |base: &str, rest: &str| -> String {
+            match (base, rest) {
+                (b, "") => b.to_string(),
+                ("/", r) => r.to_string(),
+                (b, r) => format!("{b}{r}"),
+            }
+        };
+        // Where put_old lands once new_root is at root.
+        let old_home = join(root, &put_old[new_root.len()..]);
+        let (root_s, new_s) = (root.to_string(), new_root.to_string());
+        let remap = move |p: &str| -> String {
+            if is_under(p, &new_s) {
+                join(&root_s, &p[new_s.len()..])
+            } else if p == root_s {
+                old_home.clone()
+            } else if is_under(p, &root_s) {
+                let rest = if root_s == "/" { p } else { &p[root_s.len()..] };
+                join(&old_home, rest)
+            } else {
+                p.to_string()
+            }
+        };
+        let mut all: Vec<(String, Arc<Mount>)> = Vec::new();
+        let points: Vec<String> = self
+            .by_point
+            .keys()
+            .filter(|p| is_under(p, root))
+            .cloned()
+            .collect();
+        for p in points {
+            let Some(v) = self.by_point.get_mut(&p) else {
+                continue;
+            };
+            if p == root {
+                // Only the visible root mount moves; what it hid stays hidden under the new.
+                if let Some(m) = v.pop() {
+                    all.push((p.clone(), m));
+                }
+                if v.is_empty() {
+                    self.by_point.remove(&p);
+                }
+            } else {
+                for m in std::mem::take(v) {
+                    all.push((p.clone(), m));
+                }
+                self.by_point.remove(&p);
+            }
+        }
+        all.sort_by_key(|(_, m)| m.id);
+        for (p, m) in all {
+            self.add(m.copy_at(&remap(&p)));
+        }
+        Ok(remap)
+    }
+
+    /// The visible mount at exactly `path`, if any.
     pub fn at(&self, path: &str) -> Option<Arc<Mount>> {
-        self.by_point.get(path).cloned()
+        self.by_point.get(path).and_then(|v| v.last()).cloned()
     }
 
     /// The root mount.
     pub fn root(&self) -> Arc<Mount> {
         // `new` mounts the root and `unmount` refuses to remove it.
-        self.by_point
-            .get("/")
-            .cloned()
-            .expect("the root is always mounted")
+        self.at("/").expect("the root is always mounted")
     }
 
-    /// Every mount, in mount order.
+    /// Every mount, hidden ones included, in mount order.
     pub fn list(&self) -> Vec<Arc<Mount>> {
-        let mut v: Vec<_> = self.by_point.values().cloned().collect();
+        let mut v: Vec<_> = self.by_point.values().flatten().cloned().collect();
         v.sort_by_key(|m| m.id);
         v
+    }
+
+    /// A copy for a new mount namespace (unshare(CLONE_NEWNS)): the same file systems at the
+    /// same points, as mounts of their own (new ids; a remount in one namespace leaves the
+    /// other alone).
+    pub fn copy(&self) -> Mounts {
+        let by_point = self
+            .by_point
+            .iter()
+            .map(|(p, v)| (p.clone(), v.iter().map(|m| m.copy_at(p)).collect()))
+            .collect();
+        Mounts { by_point }
+    }
+}
+
+/// A mount namespace.
+pub struct MountNs {
+    /// Its id (the inode number /proc/[pid]/ns/mnt shows).
+    pub id: u64,
+    /// Its mounts.
+    pub mounts: RwLock<Mounts>,
+}
+
+impl MountNs {
+    /// A namespace holding `mounts`.
+    pub fn new(mounts: Mounts) -> Arc<MountNs> {
+        Arc::new(MountNs {
+            id: NEXT_NS_ID.fetch_add(1, Ordering::Relaxed),
+            mounts: RwLock::new(mounts),
+        })
+    }
+
+    /// A new namespace with a copy of this one's mounts (CLONE_NEWNS).
+    pub fn unshare(&self) -> Arc<MountNs> {
+        MountNs::new(self.read().copy())
+    }
+
+    /// Reads the table.
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, Mounts> {
+        self.mounts.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the table.
+    pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, Mounts> {
+        self.mounts.write().unwrap_or_else(|e| e.into_inner())
     }
 }

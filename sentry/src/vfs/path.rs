@@ -133,7 +133,16 @@ impl Walker<'_> {
     }
 
     fn dotdot(&mut self) -> Result<(), Errno> {
-        if self.stack.len() > self.floor {
+        // `..` stops at the root (a chroot's root too), or at the start of a scoped walk. A
+        // directory outside a chroot (a cwd left there) goes on up to the real root, as on
+        // Linux.
+        let scoped = self.opts.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0;
+        let may_pop = if scoped {
+            self.stack.len() > self.floor
+        } else {
+            self.stack.len() > 1 && self.root.last().is_none_or(|r| r.path != self.top().path)
+        };
+        if may_pop {
             if self.opts.resolve & RESOLVE_NO_XDEV != 0 {
                 let n = self.stack.len();
                 if !Arc::ptr_eq(&self.stack[n - 1].mount, &self.stack[n - 2].mount) {

@@ -372,41 +372,88 @@ fn limits(pid: i32) -> Result<Vec<u8>, Errno> {
     text(s)
 }
 
-/// One line per mount, in the form `line` gives it from (mount, its source, "ro"/"rw").
+/// The root and mount namespace of the task reading /proc (paths in /proc are shown relative
+/// to the reader's root, as Linux's d_path does).
+fn reader_fs() -> Option<crate::kernel::FsContext> {
+    let me = crate::kernel::block::current()?;
+    let info = lock(&me.info).clone()?;
+    let fs = info.fs().ok()?;
+    let c = lock(&fs).clone();
+    Some(c)
+}
+
+/// `path` (absolute in the mount namespace) as the reading task sees it.
+fn shown(path: String) -> String {
+    match reader_fs() {
+        Some(fs) => fs.visible(&path).unwrap_or(path),
+        None => path,
+    }
+}
+
+/// One line per mount of `pid`'s namespace that the reader can see, in the form `line` gives
+/// it from (mount, its source, the point as seen, the parent's id).
 fn mount_lines(
-    line: impl Fn(&crate::vfs::mount::Mount, &str, &str) -> String,
+    pid: i32,
+    line: impl Fn(&crate::vfs::mount::Mount, &str, &str, u32) -> String,
 ) -> Result<Vec<u8>, Errno> {
-    let k = kernel()?;
-    let list = k.mounts.read().unwrap_or_else(|e| e.into_inner()).list();
+    let (_, info) = task_of(pid, None)?;
+    let fs = lock(&*info.fs()?).clone();
+    let list = fs.mnt.read().list();
     let mut s = String::new();
-    for m in list {
+    for m in &list {
+        let Some(point) = fs.visible(&m.point) else {
+            continue;
+        };
         let src = if m.source.is_empty() {
             m.fs.name().to_string()
         } else {
             m.source.clone()
         };
-        s.push_str(&line(&m, &src, if m.read_only() { "ro" } else { "rw" }));
+        // The parent: the latest mount whose point holds this one (itself for the root).
+        let parent = list
+            .iter()
+            .filter(|p| {
+                p.id != m.id
+                    && p.id < m.id
+                    && crate::vfs::mount::is_under(&m.point, &p.point)
+                    && (p.point != m.point || p.id < m.id)
+            })
+            .map(|p| p.id)
+            .max()
+            .unwrap_or(m.id);
+        s.push_str(&line(m, &src, &point, parent));
     }
     text(s)
 }
 
-fn mounts() -> Result<Vec<u8>, Errno> {
-    mount_lines(|m, src, rw| format!("{} {} {} {} 0 0\n", src, m.point, m.fs.name(), rw))
+fn mounts(pid: i32) -> Result<Vec<u8>, Errno> {
+    mount_lines(pid, |m, src, point, _| {
+        format!(
+            "{} {} {} {} 0 0\n",
+            src,
+            point,
+            m.fs.name(),
+            m.option_string()
+        )
+    })
 }
 
-fn mountinfo() -> Result<Vec<u8>, Errno> {
-    mount_lines(|m, src, rw| {
-        let parent = if m.point == "/" { m.id } else { 1 };
+fn mountinfo(pid: i32) -> Result<Vec<u8>, Errno> {
+    mount_lines(pid, |m, src, point, parent| {
+        let fs_opts = lock(&m.options).clone();
+        let rw = if m.fs.read_only() { "ro" } else { "rw" };
         format!(
-            "{} {} 0:{} / {} {},relatime - {} {} {}\n",
+            "{} {} 0:{} / {} {} - {} {} {}{}{}\n",
             m.id,
             parent,
             m.id,
-            m.point,
-            rw,
+            point,
+            m.flag_string(),
             m.fs.name(),
             src,
-            rw
+            rw,
+            if fs_opts.is_empty() { "" } else { "," },
+            fs_opts
         )
     })
 }
@@ -417,6 +464,7 @@ fn fd_target(info: &TaskInfo, fd: i32) -> Result<Vec<u8>, Errno> {
     let p = match st.st_mode & S_IFMT {
         S_IFIFO if f.path.starts_with("pipe") => format!("pipe:[{}]", st.st_ino),
         S_IFSOCK => format!("socket:[{}]", st.st_ino),
+        _ if f.path.starts_with('/') => shown(f.path.clone()),
         _ => f.path.clone(),
     };
     Ok(p.into_bytes())
@@ -550,8 +598,8 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
             }),
         ),
         ("limits", gen(dev, pid, 10, move || limits(pid))),
-        ("mounts", gen(dev, pid, 11, mounts)),
-        ("mountinfo", gen(dev, pid, 12, mountinfo)),
+        ("mounts", gen(dev, pid, 11, move || mounts(pid))),
+        ("mountinfo", gen(dev, pid, 12, move || mountinfo(pid))),
         ("cgroup", gen(dev, pid, 13, || text("0::/\n".into()))),
         (
             "oom_score_adj",
@@ -590,7 +638,7 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
             link(dev, pid, 18, move || {
                 let (_, info) = task_of(pid, tid)?;
                 let e = lock(&*info.mm()?).exe.clone();
-                Ok(e.into_bytes())
+                Ok(shown(e).into_bytes())
             }),
         ),
         (
@@ -598,10 +646,17 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
             link(dev, pid, 19, move || {
                 let (_, info) = task_of(pid, tid)?;
                 let c = lock(&*info.fs()?).cwd.clone();
-                Ok(c.into_bytes())
+                Ok(shown(c).into_bytes())
             }),
         ),
-        ("root", link(dev, pid, 20, || Ok(b"/".to_vec()))),
+        (
+            "root",
+            link(dev, pid, 20, move || {
+                let (_, info) = task_of(pid, tid)?;
+                let r = lock(&*info.fs()?).root.clone();
+                Ok(shown(r).into_bytes())
+            }),
+        ),
         ("fd", Arc::new(move || fd_dir(dev, pid, tid, false))),
         ("fdinfo", Arc::new(move || fd_dir(dev, pid, tid, true))),
         (

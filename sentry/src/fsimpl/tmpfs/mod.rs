@@ -87,14 +87,8 @@ pub fn memfd_mount() -> Arc<Mount> {
     MEMFD
         .get_or_init(|| {
             let fs = TmpFs::new(MEMFD_DEV, 0o1777, Owner::default(), None);
-            Arc::new(Mount {
-                id: 0,
-                root: fs.root(),
-                fs,
-                point: "/".into(),
-                source: "memfd".into(),
-                ro: false,
-            })
+            let root = fs.root();
+            Mount::new(fs, root, "/", "memfd", 0)
         })
         .clone()
 }
