@@ -30,6 +30,13 @@ tests::guest_tests! {
     timers,
     // Memory.
     memory,
+    // Large reads and writes, in the sandbox straight between host files and memory.
+    big_io => |run: tests::Run| {
+        let dir = tests::workspace_root().join("target").join("big_io-volume");
+        std::fs::create_dir_all(&dir).expect("making the volume directory");
+        let d = dir.display().to_string();
+        run.arg(&d).sandbox_option("-v").sandbox_option(format!("{d}:{d}"))
+    },
     // Bad arguments everywhere.
     bad_pointers,
     // Mounts, chroot, pivot_root and file handles (issue 5).

@@ -100,6 +100,10 @@ impl FileOps for HostFile {
     fn host_fd(&self) -> Option<BorrowedFd<'_>> {
         Some(self.fd.as_fd())
     }
+
+    fn direct_fd(&self, _write: bool) -> Option<BorrowedFd<'_>> {
+        Some(self.fd.as_fd())
+    }
 }
 
 /// A host descriptor passed through as a stream (the sandbox's stdin, stdout and stderr): reads,

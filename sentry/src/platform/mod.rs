@@ -147,6 +147,19 @@ pub trait Context: Send {
     fn advise(&mut self, addr: u64, len: u64, advice: u32) -> Result<(), Errno>;
     /// msync(2) of a shared file mapping.
     fn sync(&mut self, addr: u64, len: u64, flags: u32) -> Result<(), Errno>;
+    /// Reads (or with `write`, writes) `len` bytes of `file` at its offset straight into (from)
+    /// application memory at `addr`, in the application's own process: no copy through the
+    /// sentry. Returns the bytes moved; EFAULT as the host gives it. ENOSYS when the platform
+    /// cannot, and the caller copies instead.
+    fn io_direct(
+        &mut self,
+        _file: MapFile<'_>,
+        _addr: u64,
+        _len: u64,
+        _write: bool,
+    ) -> Result<u64, Errno> {
+        Err(Errno::ENOSYS)
+    }
     /// Writes application memory whatever the protections (the ELF loader's privilege).
     fn write_force(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno>;
     /// Atomically replaces the 32-bit word at `addr` with `new` if it equals `expected`;

@@ -43,7 +43,61 @@ fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
     })
 }
 
-fn read_into(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>) -> SysResult {
+/// Reads and writes of at least this many bytes of a file backed by a host descriptor move
+/// between the host file and application memory in the application's process (one injected
+/// pread or pwrite) instead of being copied through the sentry: a copy of a large buffer
+/// costs more than the injection.
+const DIRECT_MIN: usize = 64 * 1024;
+
+/// The direct path of [`read_into`] and [`write_from`]: `None` when the file or platform
+/// cannot take it (the caller copies).
+fn io_direct(
+    t: &mut Task,
+    file: &File,
+    addr: u64,
+    count: usize,
+    offset: Option<i64>,
+    write: bool,
+) -> Option<SysResult> {
+    if count < DIRECT_MIN || file.ops.is_stream() {
+        return None;
+    }
+    let fd = file.ops.direct_fd(write)?;
+    // The position is held for the whole call, as read(2) and write(2) hold f_pos.
+    let mut pos = match offset {
+        Some(_) => None,
+        None => Some(file.pos.lock().unwrap_or_else(|e| e.into_inner())),
+    };
+    let at = match (offset, &pos) {
+        (Some(o), _) => o as u64,
+        (None, Some(p)) if write && file.flags() & O_APPEND != 0 => match file.ops.stat() {
+            Ok(st) => {
+                let _ = p;
+                st.st_size as u64
+            }
+            Err(e) => return Some(Err(e)),
+        },
+        (None, Some(p)) => **p,
+        (None, None) => return None,
+    };
+    let map = crate::platform::MapFile {
+        fd,
+        key: file.id,
+        offset: at,
+    };
+    match t.ctx.io_direct(map, addr, count as u64, write) {
+        Err(Errno::ENOSYS) => None,
+        Err(e) => Some(Err(e)),
+        Ok(n) => {
+            if let Some(p) = pos.as_mut() {
+                **p = at + n;
+            }
+            Some(Ok(n))
+        }
+    }
+}
+
+fn read_into(t: &mut Task, file: &File, addr: u64, count: u64, offset: Option<i64>) -> SysResult {
     if !file.readable() {
         return Err(Errno::EBADF);
     }
@@ -58,6 +112,9 @@ fn read_into(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>) 
             Some(off) => file.pread(&mut [], off).map(|n| n as u64),
             None => file.read(&mut []).map(|n| n as u64),
         };
+    }
+    if let Some(r) = io_direct(t, file, addr, count, offset, false) {
+        return r;
     }
     with_buffer(count.min(CHUNK), |buf| {
         read_chunks(t, file, addr, count, offset, buf)
@@ -103,7 +160,7 @@ fn read_chunks(
 }
 
 /// Writes `count` bytes of application memory at `addr` to `file`.
-fn write_from(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>) -> SysResult {
+fn write_from(t: &mut Task, file: &File, addr: u64, count: u64, offset: Option<i64>) -> SysResult {
     if !file.writable() {
         return Err(Errno::EBADF);
     }
@@ -119,6 +176,9 @@ fn write_from(t: &Task, file: &File, addr: u64, count: u64, offset: Option<i64>)
         };
     }
     count = fsize_limit(t, file, count, offset)?;
+    if let Some(r) = io_direct(t, file, addr, count, offset, true) {
+        return r;
+    }
     with_buffer(count.min(CHUNK), |buf| {
         write_chunks(t, file, addr, count, offset, buf)
     })

@@ -91,6 +91,14 @@ pub trait FileOps: Send + Sync {
         false
     }
     /// The host descriptor to map, for files that can be mapped. Linux: ENODEV otherwise.
+    /// The host descriptor whose bytes are exactly this file's, for reads (or, with `write`,
+    /// writes) the platform may run in the application's own process, straight between the
+    /// host file and application memory. `None` when the sentry must see the data (size
+    /// limits, seals, synthetic contents).
+    fn direct_fd(&self, _write: bool) -> Option<BorrowedFd<'_>> {
+        None
+    }
+
     fn host_fd(&self) -> Option<BorrowedFd<'_>> {
         None
     }

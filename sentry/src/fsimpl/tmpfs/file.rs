@@ -141,6 +141,11 @@ impl FileOps for RegFile {
         Some(self.data().fd.as_fd())
     }
 
+    fn direct_fd(&self, write: bool) -> Option<BorrowedFd<'_>> {
+        // Reads only: writes keep the size accounting (size=, ENOSPC) in the sentry.
+        (!write).then(|| self.data().fd.as_fd())
+    }
+
     fn allocate(&self, mode: u32, offset: u64, len: u64) -> Result<(), Errno> {
         use nix::fcntl::FallocateFlags;
         let fs = self.node.shared()?;

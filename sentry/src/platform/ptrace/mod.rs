@@ -35,6 +35,9 @@ use super::{
 
 /// The host signal that interrupts a running stub thread (suppressed at its ptrace stop).
 const INTERRUPT_SIGNAL: Signal = Signal::SIGURG;
+/// How many donated host fds a stub process keeps open for reuse (mappings and direct reads
+/// of the same files).
+const DONATED_KEPT: usize = 4;
 
 const CLONE_VM: u64 = 0x100;
 const CLONE_FS: u64 = 0x200;
@@ -108,8 +111,9 @@ struct StubProcess {
     /// the same socket: the lock keeps one donation at a time).
     sock: Arc<Mutex<OwnedFd>>,
     layout: HostLayout,
-    /// The host fd last donated to the process: (file key, fd number in the process).
-    donated: Mutex<Option<(u64, i32)>>,
+    /// The host fds last donated to the process, most recent last: (file key, fd number in
+    /// the process).
+    donated: Mutex<Vec<(u64, i32)>>,
     /// Registers at the exec stop: the template for injected calls (segment selectors).
     template: Registers,
 }
@@ -200,7 +204,7 @@ impl StubThread {
                 pid,
                 sock: Arc::new(Mutex::new(mine)),
                 layout: HostLayout::default(),
-                donated: Mutex::new(None),
+                donated: Mutex::new(Vec::new()),
                 template,
             }),
             interrupter: Arc::new(StubInterrupter {
@@ -402,11 +406,13 @@ impl StubThread {
     fn donate(&mut self, file: MapFile<'_>) -> Result<i32, Errno> {
         let proc = self.proc.clone();
         let mut donated = lock(&proc.donated);
-        if let Some((key, fd)) = *donated {
-            if key == file.key {
-                return Ok(fd);
-            }
-            *donated = None;
+        if let Some(i) = donated.iter().position(|(key, _)| *key == file.key) {
+            let hit = donated.remove(i);
+            donated.push(hit);
+            return Ok(hit.1);
+        }
+        if donated.len() >= DONATED_KEPT {
+            let (_, fd) = donated.remove(0);
             let _ = self.call(Sysno::close, [fd as u64, 0, 0, 0, 0, 0]);
         }
         let sock = lock(&proc.sock);
@@ -455,7 +461,7 @@ impl StubThread {
             return Err(Errno::ENOMEM);
         }
         let fd = i32::from_le_bytes([cmsg[16], cmsg[17], cmsg[18], cmsg[19]]);
-        *donated = Some((file.key, fd));
+        donated.push((file.key, fd));
         Ok(fd)
     }
 
@@ -571,6 +577,22 @@ impl Context for StubThread {
             return Err(Errno::ENOMEM);
         }
         Ok(())
+    }
+
+    fn io_direct(
+        &mut self,
+        file: MapFile<'_>,
+        addr: u64,
+        len: u64,
+        write: bool,
+    ) -> Result<u64, Errno> {
+        let fd = self.donate(file)? as u64;
+        let nr = if write {
+            Sysno::pwrite64
+        } else {
+            Sysno::pread64
+        };
+        self.call(nr, [fd, addr, len, file.offset, 0, 0])
     }
 
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
@@ -692,12 +714,12 @@ impl Context for StubThread {
 
     fn fork(&mut self) -> Result<Box<dyn NewContext>, PlatformError> {
         let tid = self.clone_parked(libc::SIGCHLD as u64)?;
-        // The child's address space is a copy: same layout, same donated fd, same socket.
+        // The child's address space is a copy: same layout, same donated fds, same socket.
         let proc = Arc::new(StubProcess {
             pid: tid,
             sock: self.proc.sock.clone(),
             layout: self.proc.layout.clone(),
-            donated: Mutex::new(*lock(&self.proc.donated)),
+            donated: Mutex::new(lock(&self.proc.donated).clone()),
             template: self.proc.template,
         });
         Ok(Box::new(Parked { tid, proc }))
