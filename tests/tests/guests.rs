@@ -12,6 +12,7 @@ tests::guest_tests! {
     dirs,
     fd_ops,
     pipes,
+    fifos,
     devices,
     // Processes, time, resources, signals.
     ids,

@@ -104,6 +104,20 @@ pub(crate) fn new_owner(t: &Task, dir: &Stat) -> Owner {
     }
 }
 
+/// The mode of a new non-directory in a directory with stat `dir`, as Linux's
+/// `mode_strip_sgid`: in a set-group-ID directory, a group-executable set-group-ID file made by
+/// a task neither in the directory's group nor privileged (CAP_FSETID) loses S_ISGID.
+pub(crate) fn strip_sgid(t: &Task, dir: &Stat, mode: u32) -> u32 {
+    let sgid_exec = S_ISGID | 0o010;
+    if mode & sgid_exec != sgid_exec || dir.st_mode & S_ISGID == 0 || t.creds.uid.1 == 0 {
+        return mode;
+    }
+    if t.creds.gid.1 == dir.st_gid || t.creds.groups.contains(&dir.st_gid) {
+        return mode;
+    }
+    mode & !S_ISGID
+}
+
 /// Checks the task may add or remove entries of the directory holding `r`'s last component.
 pub(crate) fn may_change_dir(t: &Task, r: &Resolved) -> Result<Stat, Errno> {
     let dir = r.parent.stat()?;
@@ -187,7 +201,7 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
             }
             let dir = may_change_dir(t, &r)?;
             let umask = lock(&t.fs).umask;
-            let mode = S_IFREG | (mode & 0o7777 & !umask);
+            let mode = strip_sgid(t, &dir, S_IFREG | (mode & 0o7777 & !umask));
             let node = r.parent.mknod(&r.name, mode, 0, new_owner(t, &dir))?;
             let ops = node.open(flags)?;
             (node, ops)
@@ -236,7 +250,12 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
                         ..Default::default()
                     })?;
                 }
-                let ops = inode.open(flags)?;
+                let ops = if fmt == S_IFIFO {
+                    // Every file system's FIFOs are the sentry's pipes, one per inode.
+                    crate::fsimpl::pipe::open_fifo(st.st_dev, st.st_ino, flags)?
+                } else {
+                    inode.open(flags)?
+                };
                 (inode, ops)
             }
         }

@@ -99,6 +99,10 @@ pub trait FileOps: Send + Sync {
     fn sync(&self) -> Result<(), Errno> {
         Ok(())
     }
+    /// The pipe end this file is (pipes and FIFOs), for splice, tee and vmsplice.
+    fn as_pipe(&self) -> Option<&crate::fsimpl::pipe::PipeFile> {
+        None
+    }
     /// fallocate(2) (the VFS has checked the mode and range). Linux: EOPNOTSUPP where the file
     /// system lacks it.
     fn allocate(&self, _mode: u32, _offset: u64, _len: u64) -> Result<(), Errno> {

@@ -176,8 +176,8 @@ impl TmpInode {
                 let m = lock(&self.meta);
                 match m.mode & S_IFMT {
                     S_IFCHR => crate::fsimpl::dev::open_device(m.rdev, flags),
-                    // Named FIFOs need pipes that open by name (the pipe code makes anonymous
-                    // pairs only): refused for now. Linux: ENXIO opening a socket file.
+                    // FIFOs are opened by the VFS as pipes (`pipe::open_fifo`), never here.
+                    // Linux: ENXIO opening a socket file.
                     _ => Err(Errno::ENXIO),
                 }
             }
