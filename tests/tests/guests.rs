@@ -13,6 +13,7 @@ tests::guest_tests! {
     fd_ops,
     pipes,
     fifos,
+    seals,
     devices,
     // Processes, time, resources, signals.
     ids,

@@ -433,7 +433,9 @@ pub fn sys_memfd_create(t: &mut Task) -> SysResult {
     if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    if flags & MFD_HUGETLB != 0 {
+    if flags & MFD_HUGETLB != 0
+        || flags & (MFD_EXEC | MFD_NOEXEC_SEAL) == MFD_EXEC | MFD_NOEXEC_SEAL
+    {
         return Err(Errno::EINVAL);
     }
     let name = t.mm().read_cstr(t.arg(0), 249).map_err(|e| {
@@ -452,6 +454,9 @@ pub fn sys_memfd_create(t: &mut Task) -> SysResult {
     let tmp = format!("memfd.{}", t.k.new_ino());
     let node = root.mknod(tmp.as_bytes(), S_IFREG | 0o777, 0, owner)?;
     root.unlink(tmp.as_bytes())?;
+    if let Some(n) = crate::vfs::downcast::<crate::fsimpl::tmpfs::TmpInode>(&node) {
+        n.init_memfd(flags);
+    }
     let ops = node.open(O_RDWR)?;
     let path = format!("/memfd:{} (deleted)", String::from_utf8_lossy(&name));
     let file = File::open_inode(ops, O_RDWR, path, node, mount);
