@@ -14,6 +14,7 @@ tests::guest_tests! {
     pipes,
     fifos,
     seals,
+    splice,
     devices,
     // Processes, time, resources, signals.
     ids,

@@ -376,6 +376,19 @@ impl Pipe {
         })
     }
 
+    /// Appends as much of `bytes` as there is room for, at once (splice and vmsplice, which
+    /// waited for room with [`Pipe::wait_room`]; no PIPE_BUF atomicity). Returns the count.
+    pub fn push(&self, bytes: &[u8]) -> usize {
+        let mut g = self.lock();
+        let n = bytes.len().min(g.capacity.saturating_sub(g.buf.len()));
+        g.buf.extend(&bytes[..n]);
+        drop(g);
+        if n > 0 {
+            self.queue.notify_all();
+        }
+        n
+    }
+
     /// Whether `other` is this very pipe.
     pub fn same(&self, other: &Pipe) -> bool {
         std::ptr::eq(self, other)

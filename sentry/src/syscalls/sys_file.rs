@@ -13,6 +13,8 @@ mod dir;
 mod fd;
 #[path = "sys_rw.rs"]
 mod rw;
+#[path = "sys_splice.rs"]
+mod splice;
 #[path = "sys_stat.rs"]
 mod stat;
 #[path = "sys_xattr.rs"]
@@ -24,6 +26,7 @@ pub use attr::*;
 pub use dir::*;
 pub use fd::*;
 pub use rw::*;
+pub use splice::*;
 pub use stat::*;
 use syscalls::abi::*;
 use syscalls::Errno;
