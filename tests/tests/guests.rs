@@ -15,6 +15,7 @@ tests::guest_tests! {
     fifos,
     seals,
     splice,
+    xattrat,
     devices,
     // Processes, time, resources, signals.
     ids,
