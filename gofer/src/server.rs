@@ -559,8 +559,14 @@ impl Server {
                 (0, UTIME_OMIT)
             },
         ];
-        // Never a set-user-ID or set-group-ID file on the host.
-        let mode = a.mode & if kind == S_IFDIR { 0o3777 } else { 0o1777 };
+        // Never a set-user-ID or set-group-ID file on the host (a FIFO or socket cannot be
+        // executed: its set-ID bits grant nothing, and the sandbox's mknod may set them).
+        let mode = a.mode
+            & match kind {
+                S_IFDIR => 0o3777,
+                S_IFIFO | S_IFSOCK => 0o7777,
+                _ => 0o1777,
+            };
         match kind {
             S_IFREG | S_IFDIR => {
                 let acc = if a.mask & protocol::SET_SIZE != 0 {

@@ -120,3 +120,9 @@ pub struct OpenHow {
     pub mode: u64,
     pub resolve: u64,
 }
+
+// splice(2), tee(2), vmsplice(2) flags.
+pub const SPLICE_F_MOVE: u32 = 0x1;
+pub const SPLICE_F_NONBLOCK: u32 = 0x2;
+pub const SPLICE_F_MORE: u32 = 0x4;
+pub const SPLICE_F_GIFT: u32 = 0x8;

@@ -12,6 +12,10 @@ tests::guest_tests! {
     dirs,
     fd_ops,
     pipes,
+    fifos,
+    seals,
+    splice,
+    xattrat,
     devices,
     // Processes, time, resources, signals.
     ids,

@@ -412,13 +412,22 @@ impl Inode for GoferInode {
                 _ => Err(Errno::EPROTO),
             };
         }
-        self.node(Request::Mknod {
+        let n = self.node(Request::Mknod {
             dir: self.fid,
             name: name.to_vec(),
             mode,
             uid: o.uid,
             gid: o.gid,
-        })
+        })?;
+        // The host strips set-ID bits when the gofer makes a node (it is not in the group);
+        // a FIFO's or socket's are set again as the sandbox asked (they grant nothing).
+        if mode & (S_ISUID | S_ISGID) != 0 {
+            n.setattr(&SetAttr {
+                mode: Some(mode & 0o7777),
+                ..Default::default()
+            })?;
+        }
+        Ok(n)
     }
 
     fn mkdir(&self, name: &[u8], mode: u32, o: Owner) -> Result<Arc<dyn Inode>, Errno> {

@@ -2,10 +2,17 @@
 //! Pipes, in the sentry: a bounded buffer with a read end and a write end.
 //!
 //! Writes of at most PIPE_BUF bytes are atomic; a write with no reader left fails with EPIPE
-//! (SIGPIPE comes with the signals issue); a read with no writer left returns 0.
+//! (the syscall layer adds SIGPIPE); a read with no writer left returns 0.
+//!
+//! Named pipes (FIFOs, made by mknod(2) or mkfifo(3) on any file system) are the same pipes:
+//! [`open_fifo`] finds the one pipe of a FIFO inode (keyed by its device and inode numbers),
+//! making it on the first open, and every opener shares it until the last one closes (then the
+//! pipe and any bytes left in it go, as in Linux's `fifo_open`/`pipe_release`). Opening for
+//! reading waits for a writer and opening for writing waits for a reader, unless O_NONBLOCK
+//! (reading: at once; writing: ENXIO) or O_RDWR (never waits).
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -22,6 +29,10 @@ struct State {
     buf: VecDeque<u8>,
     readers: usize,
     writers: usize,
+    /// How many times a reader (writer) end was ever opened: an opener waiting for a partner
+    /// waits for this to change, so a partner that came and went already still wakes it.
+    r_counter: u64,
+    w_counter: u64,
     capacity: usize,
 }
 
@@ -30,17 +41,37 @@ pub struct Pipe {
     state: Mutex<State>,
     /// Readers and writers waiting for a change.
     queue: WaitQueue,
+    dev: u64,
     ino: u64,
+    /// Whether this is a FIFO's pipe (registered in [`fifos`] under `(dev, ino)`).
+    named: bool,
 }
 
 impl Pipe {
+    fn new(dev: u64, ino: u64, named: bool) -> Arc<Pipe> {
+        Arc::new(Pipe {
+            state: Mutex::new(State {
+                buf: VecDeque::new(),
+                readers: 0,
+                writers: 0,
+                r_counter: 0,
+                w_counter: 0,
+                capacity: PIPE_SIZE,
+            }),
+            queue: WaitQueue::default(),
+            dev,
+            ino,
+            named,
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn stat(&self) -> Stat {
         Stat {
-            st_dev: crate::kernel::PIPEFS_DEV,
+            st_dev: self.dev,
             st_ino: self.ino,
             st_nlink: 1,
             st_mode: S_IFIFO | 0o600,
@@ -48,39 +79,137 @@ impl Pipe {
             ..Default::default()
         }
     }
+
+    /// Opens one end (or both) on the pipe: counts it and wakes openers waiting for it.
+    fn attach(self: &Arc<Self>, read: bool, write: bool) -> PipeFile {
+        let mut g = self.lock();
+        if read {
+            g.readers += 1;
+            g.r_counter += 1;
+        }
+        if write {
+            g.writers += 1;
+            g.w_counter += 1;
+        }
+        let w_seen = g.w_counter;
+        drop(g);
+        self.queue.notify_all();
+        PipeFile {
+            pipe: self.clone(),
+            read,
+            write,
+            w_seen,
+        }
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        if self.named {
+            let mut m = fifos();
+            // Another opener may have registered a new pipe under the key already.
+            if m.get(&(self.dev, self.ino))
+                .is_some_and(|w| w.upgrade().is_none())
+            {
+                m.remove(&(self.dev, self.ino));
+            }
+        }
+    }
+}
+
+/// The pipes of the FIFOs that are open, by (device, inode).
+fn fifos() -> MutexGuard<'static, HashMap<(u64, u64), Weak<Pipe>>> {
+    static FIFOS: OnceLock<Mutex<HashMap<(u64, u64), Weak<Pipe>>>> = OnceLock::new();
+    FIFOS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 /// Makes a pipe: (read end, write end).
 pub fn new_pipe(ino: u64) -> (Box<dyn FileOps>, Box<dyn FileOps>) {
-    let pipe = Arc::new(Pipe {
-        state: Mutex::new(State {
-            buf: VecDeque::new(),
-            readers: 1,
-            writers: 1,
-            capacity: PIPE_SIZE,
-        }),
-        queue: WaitQueue::default(),
-        ino,
-    });
-    (Box::new(ReadEnd(pipe.clone())), Box::new(WriteEnd(pipe)))
+    let pipe = Pipe::new(crate::kernel::PIPEFS_DEV, ino, false);
+    let r = pipe.attach(true, false);
+    let w = pipe.attach(false, true);
+    (Box::new(r), Box::new(w))
 }
 
-/// The read end.
-pub struct ReadEnd(Arc<Pipe>);
-/// The write end.
-pub struct WriteEnd(Arc<Pipe>);
-
-impl Drop for ReadEnd {
-    fn drop(&mut self) {
-        self.0.lock().readers -= 1;
-        self.0.queue.notify_all();
+/// Opens the FIFO with device `dev` and inode `ino` (from its stat) with open(2)'s `flags`,
+/// as Linux's `fifo_open`: O_RDONLY waits for a writer unless O_NONBLOCK, O_WRONLY waits for a
+/// reader (O_NONBLOCK: ENXIO without one), O_RDWR never waits. Waiting ends with ERESTARTSYS
+/// on a signal.
+pub fn open_fifo(dev: u64, ino: u64, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+    let nonblock = flags & O_NONBLOCK != 0;
+    let (read, write) = match flags & O_ACCMODE {
+        O_RDONLY => (true, false),
+        O_WRONLY => (false, true),
+        O_RDWR => (true, true),
+        _ => return Err(Errno::EINVAL),
+    };
+    let pipe = {
+        let mut m = fifos();
+        match m.get(&(dev, ino)).and_then(Weak::upgrade) {
+            Some(p) => p,
+            None => {
+                let p = Pipe::new(dev, ino, true);
+                m.insert((dev, ino), Arc::downgrade(&p));
+                p
+            }
+        }
+    };
+    if write && !read && nonblock && pipe.lock().readers == 0 {
+        return Err(Errno::ENXIO);
     }
+    let end = pipe.attach(read, write);
+    if read && write {
+        return Ok(Box::new(end));
+    }
+    if read && nonblock {
+        return Ok(Box::new(end));
+    }
+    // Wait for a partner: a change of the other side's open counter.
+    let seen = {
+        let g = pipe.lock();
+        let (others, counter) = if read {
+            (g.writers, g.w_counter)
+        } else {
+            (g.readers, g.r_counter)
+        };
+        if others > 0 {
+            return Ok(Box::new(end));
+        }
+        counter
+    };
+    block_on(&[&pipe.queue], None, || {
+        let g = pipe.lock();
+        let counter = if read { g.w_counter } else { g.r_counter };
+        (counter != seen).then_some(Ok(()))
+    })?;
+    // `end` (dropped on error) uncounted itself and woke the others.
+    Ok(Box::new(end))
 }
 
-impl Drop for WriteEnd {
+/// One open end of a pipe: the read end, the write end, or both (a FIFO opened O_RDWR).
+pub struct PipeFile {
+    pipe: Arc<Pipe>,
+    read: bool,
+    write: bool,
+    /// The writers' open counter when this end was opened: a reader sees POLLHUP only once a
+    /// writer has come (and gone) since (Linux: `f_pipe`).
+    w_seen: u64,
+}
+
+impl Drop for PipeFile {
     fn drop(&mut self) {
-        self.0.lock().writers -= 1;
-        self.0.queue.notify_all();
+        let mut g = self.pipe.lock();
+        if self.read {
+            g.readers -= 1;
+        }
+        if self.write {
+            g.writers -= 1;
+        }
+        drop(g);
+        self.pipe.queue.notify_all();
     }
 }
 
@@ -104,31 +233,44 @@ impl Pipe {
         }
         Ok(g.capacity)
     }
-}
 
-impl FileOps for ReadEnd {
-    fn pipe_size(&self, set: Option<usize>) -> Result<usize, Errno> {
-        self.0.size(set)
-    }
-
-    fn is_stream(&self) -> bool {
-        true
-    }
-
-    fn read_stream(&self, buf: &mut [u8], nonblock: bool) -> Result<usize, Errno> {
-        if buf.is_empty() {
+    /// Takes up to `max` bytes out (or, with `peek`, copies them without consuming) through
+    /// `sink`, waiting for some unless `nonblock`. 0 at EOF (no writer left). `sink` gets the
+    /// bytes in at most two slices and returns how many it took (it may fail: then nothing is
+    /// consumed).
+    pub fn drain_with(
+        &self,
+        max: usize,
+        nonblock: bool,
+        peek: bool,
+        sink: &mut dyn FnMut(&[u8]) -> Result<usize, Errno>,
+    ) -> Result<usize, Errno> {
+        if max == 0 {
             return Ok(0);
         }
-        let pipe = &self.0;
-        block_on(&[&pipe.queue], None, || {
-            let mut g = pipe.lock();
+        block_on(&[&self.queue], None, || {
+            let mut g = self.lock();
             if !g.buf.is_empty() {
-                let n = buf.len().min(g.buf.len());
-                for (i, b) in g.buf.drain(..n).enumerate() {
-                    buf[i] = b;
+                let n = max.min(g.buf.len());
+                let (a, b) = g.buf.as_slices();
+                let a = &a[..n.min(a.len())];
+                let b = &b[..n - a.len()];
+                let mut took = match sink(a) {
+                    Ok(k) => k,
+                    Err(e) => return Some(Err(e)),
+                };
+                if took == a.len() && !b.is_empty() {
+                    match sink(b) {
+                        Ok(k) => took += k,
+                        Err(e) if took == 0 => return Some(Err(e)),
+                        Err(_) => {}
+                    }
                 }
-                pipe.queue.notify_all();
-                return Some(Ok(n));
+                if !peek {
+                    g.buf.drain(..took);
+                    self.queue.notify_all();
+                }
+                return Some(Ok(took));
             }
             if g.writers == 0 {
                 return Some(Ok(0));
@@ -140,48 +282,15 @@ impl FileOps for ReadEnd {
         })
     }
 
-    fn stat(&self) -> Result<Stat, Errno> {
-        Ok(self.0.stat())
-    }
-
-    fn readable_bytes(&self) -> Result<usize, Errno> {
-        Ok(self.0.lock().buf.len())
-    }
-
-    fn poll_events(&self) -> u32 {
-        let g = self.0.lock();
-        let mut ev = 0;
-        if !g.buf.is_empty() {
-            ev |= POLLIN | POLLRDNORM;
-        }
-        if g.writers == 0 {
-            ev |= POLLHUP;
-        }
-        ev
-    }
-
-    fn poll_queue(&self) -> Option<&WaitQueue> {
-        Some(&self.0.queue)
-    }
-}
-
-impl FileOps for WriteEnd {
-    fn pipe_size(&self, set: Option<usize>) -> Result<usize, Errno> {
-        self.0.size(set)
-    }
-
-    fn is_stream(&self) -> bool {
-        true
-    }
-
-    fn write_stream(&self, buf: &[u8], nonblock: bool) -> Result<usize, Errno> {
+    /// Puts bytes in, as write(2) does (atomically up to PIPE_BUF), waiting for room unless
+    /// `nonblock`. EPIPE with no reader left.
+    pub fn fill(&self, buf: &[u8], nonblock: bool) -> Result<usize, Errno> {
         if buf.is_empty() {
             return Ok(0);
         }
-        let pipe = &self.0;
         let mut done = 0;
-        let r = block_on(&[&pipe.queue], None, || {
-            let mut g = pipe.lock();
+        let r = block_on(&[&self.queue], None, || {
+            let mut g = self.lock();
             loop {
                 if g.readers == 0 {
                     return Some(if done > 0 {
@@ -190,7 +299,7 @@ impl FileOps for WriteEnd {
                         Err(Errno::EPIPE)
                     });
                 }
-                let room = g.capacity - g.buf.len();
+                let room = g.capacity.saturating_sub(g.buf.len());
                 let left = buf.len() - done;
                 // Up to PIPE_BUF bytes go in at once or not at all.
                 let fits = if left <= PIPE_BUF {
@@ -211,7 +320,7 @@ impl FileOps for WriteEnd {
                 let n = left.min(room);
                 g.buf.extend(&buf[done..done + n]);
                 done += n;
-                pipe.queue.notify_all();
+                self.queue.notify_all();
                 if done == buf.len() {
                     return Some(Ok(done));
                 }
@@ -223,27 +332,133 @@ impl FileOps for WriteEnd {
         }
     }
 
+    /// Room left for writing now, and whether any reader is left (for splice and tee, which
+    /// check before taking bytes from their source).
+    pub fn room(&self) -> (usize, bool) {
+        let g = self.lock();
+        (g.capacity.saturating_sub(g.buf.len()), g.readers > 0)
+    }
+
+    /// Waits until the pipe has room for a write, or no reader is left (EPIPE), unless
+    /// `nonblock` (EAGAIN). Returns the room.
+    pub fn wait_room(&self, nonblock: bool) -> Result<usize, Errno> {
+        block_on(&[&self.queue], None, || {
+            let g = self.lock();
+            if g.readers == 0 {
+                return Some(Err(Errno::EPIPE));
+            }
+            let room = g.capacity.saturating_sub(g.buf.len());
+            if room > 0 {
+                return Some(Ok(room));
+            }
+            if nonblock {
+                return Some(Err(Errno::EAGAIN));
+            }
+            None
+        })
+    }
+
+    /// Waits until the pipe has bytes (true) or no writer is left (false, EOF), unless
+    /// `nonblock` (EAGAIN).
+    pub fn wait_data(&self, nonblock: bool) -> Result<bool, Errno> {
+        block_on(&[&self.queue], None, || {
+            let g = self.lock();
+            if !g.buf.is_empty() {
+                return Some(Ok(true));
+            }
+            if g.writers == 0 {
+                return Some(Ok(false));
+            }
+            if nonblock {
+                return Some(Err(Errno::EAGAIN));
+            }
+            None
+        })
+    }
+
+    /// Appends as much of `bytes` as there is room for, at once (splice and vmsplice, which
+    /// waited for room with [`Pipe::wait_room`]; no PIPE_BUF atomicity). Returns the count.
+    pub fn push(&self, bytes: &[u8]) -> usize {
+        let mut g = self.lock();
+        let n = bytes.len().min(g.capacity.saturating_sub(g.buf.len()));
+        g.buf.extend(&bytes[..n]);
+        drop(g);
+        if n > 0 {
+            self.queue.notify_all();
+        }
+        n
+    }
+
+    /// Whether `other` is this very pipe.
+    pub fn same(&self, other: &Pipe) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl PipeFile {
+    /// The pipe, for splice, tee and vmsplice.
+    pub fn pipe(&self) -> &Arc<Pipe> {
+        &self.pipe
+    }
+}
+
+impl FileOps for PipeFile {
+    fn pipe_size(&self, set: Option<usize>) -> Result<usize, Errno> {
+        self.pipe.size(set)
+    }
+
+    fn is_stream(&self) -> bool {
+        true
+    }
+
+    fn read_stream(&self, buf: &mut [u8], nonblock: bool) -> Result<usize, Errno> {
+        let mut at = 0;
+        self.pipe.drain_with(buf.len(), nonblock, false, &mut |s| {
+            buf[at..at + s.len()].copy_from_slice(s);
+            at += s.len();
+            Ok(s.len())
+        })
+    }
+
+    fn write_stream(&self, buf: &[u8], nonblock: bool) -> Result<usize, Errno> {
+        self.pipe.fill(buf, nonblock)
+    }
+
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(self.0.stat())
+        Ok(self.pipe.stat())
     }
 
     fn readable_bytes(&self) -> Result<usize, Errno> {
-        Ok(self.0.lock().buf.len())
+        Ok(self.pipe.lock().buf.len())
     }
 
     fn poll_events(&self) -> u32 {
-        let g = self.0.lock();
-        if g.readers == 0 {
-            return POLLERR;
+        let g = self.pipe.lock();
+        let mut ev = 0;
+        if self.read {
+            if !g.buf.is_empty() {
+                ev |= POLLIN | POLLRDNORM;
+            }
+            if g.writers == 0 && g.w_counter != self.w_seen {
+                ev |= POLLHUP;
+            }
         }
-        if g.capacity - g.buf.len() >= PIPE_BUF {
-            POLLOUT | POLLWRNORM
-        } else {
-            0
+        if self.write {
+            if g.capacity.saturating_sub(g.buf.len()) >= PIPE_BUF {
+                ev |= POLLOUT | POLLWRNORM;
+            }
+            if g.readers == 0 {
+                ev |= POLLERR;
+            }
         }
+        ev
     }
 
     fn poll_queue(&self) -> Option<&WaitQueue> {
-        Some(&self.0.queue)
+        Some(&self.pipe.queue)
+    }
+
+    fn as_pipe(&self) -> Option<&PipeFile> {
+        Some(self)
     }
 }

@@ -49,8 +49,9 @@ pub fn dispatch(t: &mut Task) {
             Err(Errno::ENOSYS)
         }
     };
-    // A write to a pipe or socket nobody reads raises SIGPIPE as well as EPIPE.
-    if result == Err(Errno::EPIPE) && matches!(nr, 1 | 20 | 18 | 296 | 328) {
+    // A write to a pipe or socket nobody reads raises SIGPIPE as well as EPIPE (write, writev,
+    // pwrite64, pwritev, pwritev2, splice, tee, vmsplice).
+    if result == Err(Errno::EPIPE) && matches!(nr, 1 | 20 | 18 | 296 | 328 | 275 | 276 | 278) {
         let info = crate::kernel::signal::user_info(syscalls::abi::SIGPIPE, 0x80, 0, 0);
         crate::kernel::send_thread_signal(&t.k, &t.shared.clone(), info);
     }

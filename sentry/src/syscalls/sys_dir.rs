@@ -4,7 +4,7 @@
 use syscalls::abi::*;
 use syscalls::Errno;
 
-use super::{may_change_dir, new_owner, sticky_allows, walk_at};
+use super::{may_change_dir, new_owner, sticky_allows, strip_sgid, walk_at};
 use crate::kernel::{lock, Task};
 use crate::syscalls::{fd_arg, SysResult};
 use crate::vfs::path::Resolved;
@@ -131,7 +131,7 @@ fn do_mknod(t: &Task, dirfd: i32, path_addr: u64, mode: u32, dev: u64) -> SysRes
     };
     r.parent.mknod(
         &r.name,
-        fmt | (mode & 0o7777 & !umask),
+        strip_sgid(t, &dir, fmt | (mode & 0o7777 & !umask)),
         rdev,
         new_owner(t, &dir),
     )?;

@@ -247,7 +247,24 @@ pub(crate) fn fcntl_more(t: &Task, file: &File, cmd: u32, arg: u64) -> SysResult
         }
         F_SETOWN | F_SETSIG => Ok(0),
         F_GETOWN | F_GETSIG => Ok(0),
-        F_ADD_SEALS | F_GET_SEALS => Err(Errno::EINVAL),
+        F_GET_SEALS => file.ops.seals().map(u64::from),
+        F_ADD_SEALS => {
+            // Linux takes the argument as an unsigned int.
+            let seals = arg as u32;
+            if !file.writable() {
+                return Err(Errno::EPERM);
+            }
+            let all = F_SEAL_SEAL
+                | F_SEAL_SHRINK
+                | F_SEAL_GROW
+                | F_SEAL_WRITE
+                | F_SEAL_FUTURE_WRITE
+                | F_SEAL_EXEC;
+            if seals & !all != 0 {
+                return Err(Errno::EINVAL);
+            }
+            file.ops.add_seals(seals).map(|_| 0)
+        }
         _ => Err(Errno::EINVAL),
     }
 }

@@ -13,6 +13,8 @@ mod dir;
 mod fd;
 #[path = "sys_rw.rs"]
 mod rw;
+#[path = "sys_splice.rs"]
+mod splice;
 #[path = "sys_stat.rs"]
 mod stat;
 #[path = "sys_xattr.rs"]
@@ -24,6 +26,7 @@ pub use attr::*;
 pub use dir::*;
 pub use fd::*;
 pub use rw::*;
+pub use splice::*;
 pub use stat::*;
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -102,6 +105,20 @@ pub(crate) fn new_owner(t: &Task, dir: &Stat) -> Owner {
         uid: t.creds.uid.1,
         gid,
     }
+}
+
+/// The mode of a new non-directory in a directory with stat `dir`, as Linux's
+/// `mode_strip_sgid`: in a set-group-ID directory, a group-executable set-group-ID file made by
+/// a task neither in the directory's group nor privileged (CAP_FSETID) loses S_ISGID.
+pub(crate) fn strip_sgid(t: &Task, dir: &Stat, mode: u32) -> u32 {
+    let sgid_exec = S_ISGID | 0o010;
+    if mode & sgid_exec != sgid_exec || dir.st_mode & S_ISGID == 0 || t.creds.uid.1 == 0 {
+        return mode;
+    }
+    if t.creds.gid.1 == dir.st_gid || t.creds.groups.contains(&dir.st_gid) {
+        return mode;
+    }
+    mode & !S_ISGID
 }
 
 /// Checks the task may add or remove entries of the directory holding `r`'s last component.
@@ -187,7 +204,7 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
             }
             let dir = may_change_dir(t, &r)?;
             let umask = lock(&t.fs).umask;
-            let mode = S_IFREG | (mode & 0o7777 & !umask);
+            let mode = strip_sgid(t, &dir, S_IFREG | (mode & 0o7777 & !umask));
             let node = r.parent.mknod(&r.name, mode, 0, new_owner(t, &dir))?;
             let ops = node.open(flags)?;
             (node, ops)
@@ -236,7 +253,12 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
                         ..Default::default()
                     })?;
                 }
-                let ops = inode.open(flags)?;
+                let ops = if fmt == S_IFIFO {
+                    // Every file system's FIFOs are the sentry's pipes, one per inode.
+                    crate::fsimpl::pipe::open_fifo(st.st_dev, st.st_ino, flags)?
+                } else {
+                    inode.open(flags)?
+                };
                 (inode, ops)
             }
         }
@@ -414,7 +436,9 @@ pub fn sys_memfd_create(t: &mut Task) -> SysResult {
     if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    if flags & MFD_HUGETLB != 0 {
+    if flags & MFD_HUGETLB != 0
+        || flags & (MFD_EXEC | MFD_NOEXEC_SEAL) == MFD_EXEC | MFD_NOEXEC_SEAL
+    {
         return Err(Errno::EINVAL);
     }
     let name = t.mm().read_cstr(t.arg(0), 249).map_err(|e| {
@@ -433,6 +457,9 @@ pub fn sys_memfd_create(t: &mut Task) -> SysResult {
     let tmp = format!("memfd.{}", t.k.new_ino());
     let node = root.mknod(tmp.as_bytes(), S_IFREG | 0o777, 0, owner)?;
     root.unlink(tmp.as_bytes())?;
+    if let Some(n) = crate::vfs::downcast::<crate::fsimpl::tmpfs::TmpInode>(&node) {
+        n.init_memfd(flags);
+    }
     let ops = node.open(O_RDWR)?;
     let path = format!("/memfd:{} (deleted)", String::from_utf8_lossy(&name));
     let file = File::open_inode(ops, O_RDWR, path, node, mount);

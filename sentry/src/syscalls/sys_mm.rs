@@ -82,6 +82,7 @@ pub fn sys_mmap(t: &mut Task) -> SysResult {
         if file.ops.host_fd().is_none() {
             return Err(Errno::ENODEV);
         }
+        file.ops.check_mmap(shared, prot)?;
         off.checked_add(len).ok_or(Errno::EOVERFLOW)?;
         Some((file, off))
     };

@@ -275,7 +275,8 @@ pub fn sys_pwrite64(t: &mut Task) -> SysResult {
     write_from(t, &file, t.arg(1), t.arg(2), Some(off))
 }
 
-fn read_iovecs(t: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> {
+/// Reads an iovec array (EINVAL past UIO_MAXIOV or a total past `ssize_t`).
+pub(crate) fn read_iovecs(t: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> {
     if count > UIO_MAXIOV {
         return Err(Errno::EINVAL);
     }

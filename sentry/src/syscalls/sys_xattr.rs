@@ -214,3 +214,68 @@ pub fn sys_lremovexattr(t: &mut Task) -> SysResult {
 pub fn sys_fremovexattr(t: &mut Task) -> SysResult {
     remove(t, target_fd(t, fd_arg(t, 0))?, t.arg(1))
 }
+
+/// The file an *xattrat call names: `path` from `dirfd` with AT_SYMLINK_NOFOLLOW and
+/// AT_EMPTY_PATH (other flags: EINVAL).
+fn at_target(t: &Task) -> Result<Target, Errno> {
+    let flags = t.arg(2) as u32;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    target_at(t, fd_arg(t, 0), t.arg(1), flags)
+}
+
+/// Reads a `struct xattr_args { __u64 value; __u32 size; __u32 flags; }` of `usize` bytes, as
+/// Linux's `copy_struct_from_user`: at least the first version's 16 bytes (EINVAL), at most a
+/// page (E2BIG), and any bytes past the ones known must be zero (E2BIG). Returns (value, size,
+/// flags).
+fn xattr_args(t: &Task, addr: u64, usize: u64) -> Result<(u64, u64, u32), Errno> {
+    const VER0: u64 = 16;
+    if usize < VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if usize > PAGE_SIZE {
+        return Err(Errno::E2BIG);
+    }
+    let mut raw = vec![0u8; usize as usize];
+    t.copy_in(addr, &mut raw)?;
+    if raw[VER0 as usize..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let word = |at: usize, n: usize| {
+        raw[at..at + n]
+            .iter()
+            .rev()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+    };
+    Ok((word(0, 8), word(8, 4), word(12, 4) as u32))
+}
+
+/// Implements setxattrat(2) (Linux 6.13).
+pub fn sys_setxattrat(t: &mut Task) -> SysResult {
+    let (value, size, flags) = xattr_args(t, t.arg(4), t.arg(5))?;
+    let tg = at_target(t)?;
+    set(t, tg, t.arg(3), value, size, flags)
+}
+
+/// Implements getxattrat(2) (Linux 6.13): `xattr_args.flags` must be 0.
+pub fn sys_getxattrat(t: &mut Task) -> SysResult {
+    let (value, size, flags) = xattr_args(t, t.arg(4), t.arg(5))?;
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let tg = at_target(t)?;
+    get(t, tg, t.arg(3), value, size)
+}
+
+/// Implements listxattrat(2) (Linux 6.13).
+pub fn sys_listxattrat(t: &mut Task) -> SysResult {
+    let tg = at_target(t)?;
+    list(t, tg, t.arg(3), t.arg(4))
+}
+
+/// Implements removexattrat(2) (Linux 6.13).
+pub fn sys_removexattrat(t: &mut Task) -> SysResult {
+    let tg = at_target(t)?;
+    remove(t, tg, t.arg(3))
+}

@@ -107,6 +107,23 @@ pub trait FileOps: Send + Sync {
     fn sync(&self) -> Result<(), Errno> {
         Ok(())
     }
+    /// The pipe end this file is (pipes and FIFOs), for splice, tee and vmsplice.
+    fn as_pipe(&self) -> Option<&crate::fsimpl::pipe::PipeFile> {
+        None
+    }
+    /// F_GET_SEALS: the file's seals. Linux: EINVAL for files that cannot be sealed (all but
+    /// tmpfs files and memfds).
+    fn seals(&self) -> Result<u32, Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// F_ADD_SEALS (the caller checked the file is open for writing and the bits are known).
+    fn add_seals(&self, _seals: u32) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// Whether the file may be mapped with `prot`, shared or private (seals: EPERM).
+    fn check_mmap(&self, _shared: bool, _prot: u32) -> Result<(), Errno> {
+        Ok(())
+    }
     /// fallocate(2) (the VFS has checked the mode and range). Linux: EOPNOTSUPP where the file
     /// system lacks it.
     fn allocate(&self, _mode: u32, _offset: u64, _len: u64) -> Result<(), Errno> {

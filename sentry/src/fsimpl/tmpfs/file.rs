@@ -1,8 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 //! tmpfs regular files: the bytes live in a host memfd, so a mapping of the file is the
 //! memfd's, shared between every process that maps it.
+//!
+//! Seals (fcntl F_ADD_SEALS, as Linux's `mm/memfd.c`): every tmpfs file has a seal set, F_SEAL_SEAL
+//! alone (nothing can be added) but for memfds made with MFD_ALLOW_SEALING or MFD_NOEXEC_SEAL.
+//! The sentry checks them on write, truncate, fallocate, chmod and mmap with Linux's errnos, and
+//! puts the write, grow and shrink seals on the host memfd too, so the host kernel enforces them
+//! on the mappings in the application's stub process (a write seal over a writable shared mapping
+//! is EBUSY there, and a read-only shared mapping made after a write seal cannot be made
+//! writable: EACCES).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
@@ -24,17 +33,63 @@ const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 /// A regular file's contents.
 pub(crate) struct Data {
     pub(crate) fd: OwnedFd,
-    /// Serialises size changes, so the storage charge matches the memfd's size.
+    /// Serialises size changes (so the storage charge matches the memfd's size), writes and
+    /// changes of the seals.
     size_lock: Mutex<()>,
+    /// The seals (F_SEAL_*).
+    seals: AtomicU32,
 }
+
+/// Seals that forbid writing.
+const WRITE_SEALS: u32 = F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
 
 impl Data {
     pub(crate) fn new() -> Result<Data, Errno> {
-        let fd = memfd_create(c"tmpfs", MemFdCreateFlag::MFD_CLOEXEC).map_err(errno)?;
+        let flags = MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING;
+        let fd = memfd_create(c"tmpfs", flags).map_err(errno)?;
         Ok(Data {
             fd,
             size_lock: Mutex::new(()),
+            seals: AtomicU32::new(F_SEAL_SEAL),
         })
+    }
+
+    /// The seals.
+    pub(crate) fn seals(&self) -> u32 {
+        self.seals.load(Ordering::Relaxed)
+    }
+
+    /// Sets the seals of a new memfd (memfd_create's MFD_ALLOW_SEALING, MFD_NOEXEC_SEAL).
+    pub(crate) fn init_seals(&self, seals: u32) {
+        self.seals.store(seals, Ordering::Relaxed);
+    }
+
+    /// F_ADD_SEALS (the caller checked the file is open for writing and `add` has known bits
+    /// only). `exec_mode`: whether the file has any execute bit (F_SEAL_EXEC then implies the
+    /// write seals, as Linux's W^X rule).
+    pub(crate) fn add_seals(&self, mut add: u32, exec_mode: bool) -> Result<(), Errno> {
+        let _g = lock(&self.size_lock);
+        let cur = self.seals();
+        if cur & F_SEAL_SEAL != 0 {
+            return Err(Errno::EPERM);
+        }
+        if add & F_SEAL_EXEC != 0 && exec_mode {
+            add |= F_SEAL_SHRINK | F_SEAL_GROW | WRITE_SEALS;
+        }
+        // The host kernel refuses a write seal while a writable shared mapping of the memfd
+        // exists (EBUSY), which is Linux's rule: the stub's mappings are the application's.
+        let host = add & !cur & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE);
+        if host != 0 {
+            nix::fcntl::fcntl(
+                self.fd.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_ADD_SEALS(nix::fcntl::SealFlag::from_bits_truncate(
+                    host as i32,
+                )),
+            )
+            .map_err(errno)?;
+        }
+        self.seals.store(cur | add, Ordering::Relaxed);
+        Ok(())
     }
 
     fn size(&self) -> Result<u64, Errno> {
@@ -54,6 +109,10 @@ impl Data {
         }
         let _g = lock(&self.size_lock);
         let old = self.size()?;
+        let seals = self.seals();
+        if (size < old && seals & F_SEAL_SHRINK != 0) || (size > old && seals & F_SEAL_GROW != 0) {
+            return Err(Errno::EPERM);
+        }
         fs.charge(old, size)?;
         if let Err(e) = nix::unistd::ftruncate(&self.fd, size as i64) {
             let _ = fs.charge(size, old);
@@ -69,6 +128,10 @@ impl Data {
         }
         let _g = lock(&self.size_lock);
         let old = self.size()?;
+        let seals = self.seals();
+        if seals & WRITE_SEALS != 0 || (seals & F_SEAL_GROW != 0 && end > old) {
+            return Err(Errno::EPERM);
+        }
         if end > old {
             fs.charge(old, end)?;
         }
@@ -142,8 +205,24 @@ impl FileOps for RegFile {
     }
 
     fn direct_fd(&self, write: bool) -> Option<BorrowedFd<'_>> {
-        // Reads only: writes keep the size accounting (size=, ENOSPC) in the sentry.
+        // Reads only: writes keep the size accounting (size=, ENOSPC) and seals in the sentry.
         (!write).then(|| self.data().fd.as_fd())
+    }
+
+    fn seals(&self) -> Result<u32, Errno> {
+        Ok(self.data().seals())
+    }
+
+    fn add_seals(&self, seals: u32) -> Result<(), Errno> {
+        let exec_mode = lock(&self.node.meta).mode & 0o111 != 0;
+        self.data().add_seals(seals, exec_mode)
+    }
+
+    fn check_mmap(&self, shared: bool, prot: u32) -> Result<(), Errno> {
+        if shared && prot & PROT_WRITE != 0 && self.data().seals() & WRITE_SEALS != 0 {
+            return Err(Errno::EPERM);
+        }
+        Ok(())
     }
 
     fn allocate(&self, mode: u32, offset: u64, len: u64) -> Result<(), Errno> {
@@ -153,6 +232,14 @@ impl FileOps for RegFile {
         let _g = lock(&d.size_lock);
         let old = d.size()?;
         let end = offset.checked_add(len).ok_or(Errno::EFBIG)?;
+        let seals = d.seals();
+        if mode & FALLOC_FL_PUNCH_HOLE != 0 {
+            if seals & WRITE_SEALS != 0 {
+                return Err(Errno::EPERM);
+            }
+        } else if seals & F_SEAL_GROW != 0 && end > old {
+            return Err(Errno::EPERM);
+        }
         let grows = mode & FALLOC_FL_KEEP_SIZE == 0 && end > old;
         if grows {
             fs.charge(old, end)?;
@@ -181,8 +268,8 @@ impl TmpInode {
                 let m = lock(&self.meta);
                 match m.mode & S_IFMT {
                     S_IFCHR => crate::fsimpl::dev::open_device(m.rdev, flags),
-                    // Named FIFOs need pipes that open by name (the pipe code makes anonymous
-                    // pairs only): refused for now. Linux: ENXIO opening a socket file.
+                    // FIFOs are opened by the VFS as pipes (`pipe::open_fifo`), never here.
+                    // Linux: ENXIO opening a socket file.
                     _ => Err(Errno::ENXIO),
                 }
             }

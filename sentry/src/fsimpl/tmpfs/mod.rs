@@ -195,6 +195,20 @@ impl TmpInode {
         Ok(n)
     }
 
+    /// Makes a new regular file a memfd of memfd_create(2) with `flags`: MFD_ALLOW_SEALING
+    /// lifts F_SEAL_SEAL; MFD_NOEXEC_SEAL also clears the execute bits and seals them.
+    pub fn init_memfd(&self, flags: u32) {
+        let Kind::File(d) = &self.kind else {
+            return;
+        };
+        if flags & MFD_NOEXEC_SEAL != 0 {
+            lock(&self.meta).mode &= !0o111;
+            d.init_seals(F_SEAL_EXEC);
+        } else if flags & MFD_ALLOW_SEALING != 0 {
+            d.init_seals(0);
+        }
+    }
+
     fn touch(&self, m: bool, c: bool) {
         let t = now();
         let mut meta = lock(&self.meta);
@@ -305,6 +319,12 @@ impl Inode for TmpInode {
     }
 
     fn setattr(&self, a: &SetAttr) -> Result<(), Errno> {
+        if let (Kind::File(d), Some(mode)) = (&self.kind, a.mode) {
+            // F_SEAL_EXEC: the execute bits are fixed.
+            if d.seals() & F_SEAL_EXEC != 0 && (lock(&self.meta).mode ^ mode) & 0o111 != 0 {
+                return Err(Errno::EPERM);
+            }
+        }
         if let Some(size) = a.size {
             match &self.kind {
                 Kind::File(d) => d.truncate(&*self.shared()?, size)?,
