@@ -12,6 +12,7 @@ tests::guest_tests! {
     dirs,
     fd_ops,
     pipes,
+    locks,
     devices,
     // Processes, time, resources, signals.
     ids,
