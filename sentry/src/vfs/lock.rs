@@ -415,6 +415,7 @@ fn apply(fl: &mut FileLocks, owner: LockOwner, r: Range, l_type: i16) {
         let at = kept
             .iter()
             .position(|l| l.owner == owner && l.start > start)
+            .or_else(|| kept.iter().rposition(|l| l.owner == owner).map(|i| i + 1))
             .or(insert_at)
             .unwrap_or(kept.len());
         kept.insert(at.min(kept.len()), new);
@@ -670,6 +671,13 @@ pub fn set_lease(
             if opens.writers != self_w || opens.readers != self_r {
                 return Err(Errno::EAGAIN);
             }
+        }
+        // A writer waits for this lease to go (Linux counts the blocked opener among the
+        // writers already): no downgrade to a read lease.
+        if l_type == F_RDLCK
+            && mine.is_some_and(|i| fl.leases[i].breaking.is_some_and(|b| b.unlock))
+        {
+            return Err(Errno::EAGAIN);
         }
         for (i, l) in fl.leases.iter().enumerate() {
             if Some(i) == mine {
