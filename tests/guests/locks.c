@@ -472,6 +472,40 @@ static void test_owner(void) {
     EXPECT_OK(close(fd));
 }
 
+// A file outside /tmp (in the sandbox: on the root overlay, not the sandbox's own tmpfs):
+// one identity for two opens and across fork. (A pre-existing host file would contend with
+// the other native run of this guest, so the file is made here.)
+static void test_host_file(void) {
+    NOTE("locks on a file of the root file system opened twice by path");
+    char host[64];
+    strcpy(host, "/var/tmp/locks.XXXXXX");
+    int fd = EXPECT_OK(mkstemp(host));
+    if (fd < 0) {
+        return;
+    }
+    close(fd);
+    int a = EXPECT_OK(open(host, O_RDONLY));
+    int b = EXPECT_OK(open(host, O_RDONLY));
+    EXPECT_OK(flock(a, LOCK_EX | LOCK_NB));
+    EXPECT_ERRNO(flock(b, LOCK_SH | LOCK_NB), EWOULDBLOCK);
+    EXPECT_OK(setlk(a, F_SETLK, F_RDLCK, 0, 0));
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct flock fl;
+        EXPECT_OK(getlk(b, F_GETLK, F_WRLCK, 0, 1, &fl));
+        EXPECT_EQ(fl.l_type, F_RDLCK);
+        CHECK("l_pid is the parent's pid", fl.l_pid == getppid());
+        int c = EXPECT_OK(open(host, O_RDONLY));
+        EXPECT_ERRNO(flock(c, LOCK_EX | LOCK_NB), EWOULDBLOCK);
+        child_done();
+    }
+    reap(pid, "child saw the locks on the host file");
+    EXPECT_OK(close(a));
+    EXPECT_OK(flock(b, LOCK_EX | LOCK_NB));
+    EXPECT_OK(close(b));
+    unlink(host);
+}
+
 int main(void) {
     strcpy(path, "/tmp/locks.XXXXXX");
     int fd = mkstemp(path);
@@ -490,6 +524,7 @@ int main(void) {
     test_eintr();
     test_leases();
     test_owner();
+    test_host_file();
     unlink(path);
     return guest_done();
 }

@@ -338,9 +338,13 @@ fn set_lease(t: &Task, file: &Arc<File>, fd: i32, arg: u64) -> SysResult {
 
 /// How many distinct open descriptions of file `key` the sandbox's fd tables hold, by mode.
 fn count_opens(t: &Task, key: lock::LockKey) -> lock::OpenCounts {
-    let tables: Vec<_> = crate::kernel::lock(&t.k.tree)
+    let threads: Vec<_> = crate::kernel::lock(&t.k.tree)
         .threads
         .values()
+        .cloned()
+        .collect();
+    let tables: Vec<_> = threads
+        .iter()
         .filter_map(|s| {
             crate::kernel::lock(&s.info)
                 .as_ref()
