@@ -90,6 +90,31 @@ pub const F_UNLCK: i16 = 2;
 pub const F_OFD_GETLK: u32 = 36;
 pub const F_OFD_SETLK: u32 = 37;
 pub const F_OFD_SETLKW: u32 = 38;
+// The 64-bit names of the record lock commands: the same numbers on x86_64.
+pub const F_GETLK64: u32 = 5;
+pub const F_SETLK64: u32 = 6;
+pub const F_SETLKW64: u32 = 7;
+// Leases and signal owners.
+pub const F_SETOWN_EX: u32 = 15;
+pub const F_GETOWN_EX: u32 = 16;
+pub const F_SETLEASE: u32 = 1024;
+pub const F_GETLEASE: u32 = 1025;
+pub const F_OWNER_TID: i32 = 0;
+pub const F_OWNER_PID: i32 = 1;
+pub const F_OWNER_PGRP: i32 = 2;
+/// The capability to take leases on files one does not own.
+pub const CAP_LEASE: u32 = 28;
+/// si_code of a SIGIO-style signal for a message (a lease break).
+pub const POLL_MSG: i32 = 3;
+pub const POLLMSG: u32 = 0x400;
+
+/// `struct f_owner_ex` (F_GETOWN_EX, F_SETOWN_EX).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct FOwnerEx {
+    pub type_: i32,
+    pub pid: i32,
+}
 
 /// `struct flock` (x86_64: the same layout as flock64).
 #[repr(C)]

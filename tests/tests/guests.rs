@@ -16,6 +16,7 @@ tests::guest_tests! {
     seals,
     splice,
     xattrat,
+    locks,
     devices,
     // Processes, time, resources, signals.
     ids,

@@ -135,6 +135,9 @@ pub fn exec(
             .filter_map(|fd| fds.remove(fd).ok())
             .collect::<Vec<_>>()
     };
+    for e in &closed {
+        crate::vfs::lock::on_close(t.tgid(), &e.file);
+    }
     drop(closed);
     if Arc::strong_count(&t.fs) > 1 {
         let copy = lock(&t.fs).clone();

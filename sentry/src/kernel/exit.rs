@@ -69,6 +69,8 @@ pub(super) fn do_exit(mut t: Task) {
     drop(mm);
     drop(fs);
     if last {
+        // The process's record locks go before its parent hears of the exit.
+        crate::vfs::lock::release_process(tg.tgid);
         k.timers.remove_process(tg.tgid);
         if !tg.killed.load(Ordering::Acquire) {
             *lock(&tg.exit_status) = Some(status);

@@ -337,6 +337,9 @@ pub fn sys_truncate(t: &mut Task) -> SysResult {
     {
         return Err(Errno::EACCES);
     }
+    if tg.stat.st_mode & S_IFMT == S_IFREG {
+        super::fd::break_lease(t, &tg.stat, O_WRONLY)?;
+    }
     truncate(&tg, len)
 }
 

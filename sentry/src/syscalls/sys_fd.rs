@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Descriptors: dup, fcntl, ioctl, pipes, flock.
 
+use std::sync::Arc;
+
 use syscalls::abi::*;
 use syscalls::Errno;
 
@@ -8,7 +10,8 @@ use super::{install, nofile};
 use crate::fsimpl::pipe;
 use crate::kernel::Task;
 use crate::syscalls::{fd_arg, SysResult};
-use crate::vfs::File;
+use crate::vfs::lock::{self, LockOwner};
+use crate::vfs::{File, FileOwner};
 
 /// Implements dup(2).
 pub fn sys_dup(t: &mut Task) -> SysResult {
@@ -23,6 +26,9 @@ fn do_dup3(t: &Task, old: i32, new: i32, cloexec: bool) -> SysResult {
     }
     let limit = nofile(t);
     let prev = t.fds().install(new, file, cloexec, limit)?;
+    if let Some(p) = &prev {
+        lock::on_close(t.tgid(), &p.file);
+    }
     drop(prev);
     Ok(new as u64)
 }
@@ -83,7 +89,7 @@ pub fn sys_fcntl(t: &mut Task) -> SysResult {
             }
             entry.file.ops.pipe_size(Some(n as usize)).map(|n| n as u64)
         }
-        _ => fcntl_more(t, &entry.file, cmd, arg),
+        _ => fcntl_more(t, &entry.file, fd, cmd, arg),
     }
 }
 
@@ -215,38 +221,286 @@ pub fn sys_pipe2(t: &mut Task) -> SysResult {
     do_pipe(t, t.arg(0), t.arg(1) as u32)
 }
 
-/// Checks a `struct flock` as fcntl's lock commands do.
-fn check_flock(t: &Task, file: &File, addr: u64, cmd: u32) -> SysResult {
+/// fcntl's record lock commands: F_GETLK/F_SETLK/F_SETLKW (POSIX locks, owned by the
+/// process) and F_OFD_GETLK/F_OFD_SETLK/F_OFD_SETLKW (owned by the open file description),
+/// as Linux's fcntl_getlk and fcntl_setlk.
+fn record_lock(t: &Task, file: &File, addr: u64, cmd: u32) -> SysResult {
     let mut fl: Flock = t.read_val(addr)?;
-    if !matches!(fl.l_type, F_RDLCK | F_WRLCK | F_UNLCK)
-        || !matches!(fl.l_whence as u32, SEEK_SET | SEEK_CUR | SEEK_END)
-    {
+    let ofd = matches!(cmd, F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW);
+    if ofd && fl.l_pid != 0 {
         return Err(Errno::EINVAL);
     }
-    if matches!(cmd, F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW) && fl.l_pid != 0 {
+    let is_get = matches!(cmd, F_GETLK | F_OFD_GETLK);
+    if is_get && !matches!(fl.l_type, F_RDLCK | F_WRLCK) {
         return Err(Errno::EINVAL);
     }
-    if matches!(cmd, F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW) {
-        let need_w = fl.l_type == F_WRLCK;
-        let need_r = fl.l_type == F_RDLCK;
-        if (need_w && !file.writable()) || (need_r && !file.readable()) {
-            return Err(Errno::EBADF);
+    if file.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    let pos = *file.pos.lock().unwrap_or_else(|e| e.into_inner());
+    let size = if fl.l_whence as u32 == SEEK_END {
+        file.stat()?.st_size.max(0) as u64
+    } else {
+        0
+    };
+    let range = lock::decode_range(&fl, pos, size)?;
+    if !matches!(fl.l_type, F_RDLCK | F_WRLCK | F_UNLCK) {
+        return Err(Errno::EINVAL);
+    }
+    let owner = if ofd {
+        LockOwner::File(file.id)
+    } else {
+        LockOwner::Process(t.tgid())
+    };
+    if is_get {
+        match lock::test_lock(file, owner, range, fl.l_type == F_WRLCK)? {
+            None => fl.l_type = F_UNLCK,
+            Some(c) => {
+                fl.l_type = c.l_type;
+                fl.l_whence = SEEK_SET as i16;
+                fl.l_start = c.range.start as i64;
+                fl.l_len = if c.range.end == lock::OFFSET_MAX {
+                    0
+                } else {
+                    (c.range.end - c.range.start + 1) as i64
+                };
+                // The owner's pid in the sandbox; -1 for an OFD lock.
+                fl.l_pid = match c.owner {
+                    LockOwner::Process(p) => p,
+                    LockOwner::File(_) => -1,
+                };
+            }
         }
-        return Ok(0);
+        return t.write_val(addr, &fl).map(|_| 0);
     }
-    // F_GETLK: no other process holds a conflicting lock (locks are not yet recorded).
-    fl.l_type = F_UNLCK;
-    t.write_val(addr, &fl).map(|_| 0)
+    if (fl.l_type == F_RDLCK && !file.readable()) || (fl.l_type == F_WRLCK && !file.writable()) {
+        return Err(Errno::EBADF);
+    }
+    let wait = matches!(cmd, F_SETLKW | F_OFD_SETLKW);
+    lock::set_lock(file, owner, range, fl.l_type, wait).map(|_| 0)
 }
 
-/// The fcntl commands beyond descriptor flags: locks, owner, signal, pipe size, seals.
-pub(crate) fn fcntl_more(t: &Task, file: &File, cmd: u32, arg: u64) -> SysResult {
+/// Whether a thread, process or process group (by F_OWNER_* kind) exists in the sandbox.
+fn owner_exists(t: &Task, kind: i32, id: i32) -> bool {
+    let tree = crate::kernel::lock(&t.k.tree);
+    match kind {
+        F_OWNER_TID => tree.threads.contains_key(&id),
+        F_OWNER_PID => tree.procs.get(&id).is_some_and(|p| p.zombie.is_none()),
+        _ => tree.procs.values().any(|p| p.pgid == id),
+    }
+}
+
+/// F_SETOWN/F_SETOWN_EX: records who gets the description's signals (ESRCH when no such
+/// thread, process or group exists).
+fn set_owner(t: &Task, file: &File, kind: i32, id: i32) -> SysResult {
+    if id != 0 && !owner_exists(t, kind, id) {
+        return Err(Errno::ESRCH);
+    }
+    *crate::kernel::lock(&file.fown) = FileOwner { kind, id };
+    Ok(0)
+}
+
+/// F_SETLEASE: leases go only on regular files the caller owns (or with CAP_LEASE); the
+/// opens of the file are counted across every process of the sandbox for the EAGAIN rules.
+fn set_lease(t: &Task, file: &Arc<File>, fd: i32, arg: u64) -> SysResult {
+    let l_type = match arg {
+        0 => F_RDLCK,
+        1 => F_WRLCK,
+        2 => F_UNLCK,
+        _ => return Err(Errno::EINVAL),
+    };
+    if file.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    let st = file.stat()?;
+    if st.st_uid != t.creds.fsuid && t.creds.caps & (1 << CAP_LEASE) == 0 {
+        return Err(Errno::EACCES);
+    }
+    if st.st_mode & S_IFMT != S_IFREG {
+        return Err(Errno::EINVAL);
+    }
+    let key = lock::key_of(file)?;
+    let opens = if l_type == F_UNLCK {
+        lock::OpenCounts::default()
+    } else {
+        count_opens(t, key)
+    };
+    lock::set_lease(file, fd, l_type, opens)?;
+    if l_type != F_UNLCK {
+        // lease_setup: the lease holder's process gets the break signal.
+        *crate::kernel::lock(&file.fown) = FileOwner {
+            kind: F_OWNER_PID,
+            id: t.tgid(),
+        };
+    }
+    Ok(0)
+}
+
+/// How many distinct open descriptions of file `key` the sandbox's fd tables hold, by mode.
+fn count_opens(t: &Task, key: lock::LockKey) -> lock::OpenCounts {
+    let threads: Vec<_> = crate::kernel::lock(&t.k.tree)
+        .threads
+        .values()
+        .cloned()
+        .collect();
+    let tables: Vec<_> = threads
+        .iter()
+        .filter_map(|s| {
+            crate::kernel::lock(&s.info)
+                .as_ref()
+                .and_then(|i| i.fds().ok())
+        })
+        .collect();
+    let mut tables_seen = std::collections::HashSet::new();
+    let mut files = std::collections::HashMap::new();
+    for table in tables.iter().chain(std::iter::once(&t.fds)) {
+        if !tables_seen.insert(Arc::as_ptr(table) as usize) {
+            continue;
+        }
+        let fds = crate::kernel::lock(table);
+        for (_, e) in fds.iter() {
+            if e.file.inode.is_some() && e.file.flags() & O_PATH == 0 {
+                files.entry(e.file.id).or_insert_with(|| e.file.clone());
+            }
+        }
+    }
+    let mut c = lock::OpenCounts::default();
+    for f in files.values() {
+        if lock::key_of(f).ok() != Some(key) {
+            continue;
+        }
+        if f.writable() {
+            c.writers += 1;
+        } else if f.readable() {
+            c.readers += 1;
+        }
+    }
+    c
+}
+
+/// Sends a lease break's signal to the F_SETOWN owner of the holder's description: SIGIO, or
+/// the F_SETSIG signal with si_code POLL_MSG, the fd and the band, as send_sigio does.
+pub(crate) fn lease_break_signal(k: &crate::kernel::Kernel, notice: &lock::BreakNotice) {
+    use crate::kernel::{send_process_signal, send_thread_signal};
+    let (file, fd) = notice;
+    let owner = *crate::kernel::lock(&file.fown);
+    if owner.id == 0 {
+        return;
+    }
+    let sig = file.fsig.load(std::sync::atomic::Ordering::Relaxed);
+    let info = if sig == 0 {
+        crate::kernel::signal::kernel_info(SIGIO)
+    } else {
+        let mut fields = [0u64; 14];
+        fields[0] = u64::from(POLLIN | POLLRDNORM | POLLMSG);
+        fields[1] = *fd as u32 as u64;
+        Siginfo {
+            si_signo: sig,
+            si_errno: 0,
+            si_code: POLL_MSG,
+            _pad0: 0,
+            fields,
+        }
+    };
+    let tree = crate::kernel::lock(&k.tree);
+    match owner.kind {
+        F_OWNER_TID => {
+            if let Some(task) = tree.threads.get(&owner.id).cloned() {
+                drop(tree);
+                send_thread_signal(k, &task, info);
+            }
+        }
+        F_OWNER_PID => {
+            if let Some(tg) = tree.procs.get(&owner.id).map(|p| p.tg.clone()) {
+                drop(tree);
+                send_process_signal(k, &tg, info);
+            }
+        }
+        _ => {
+            let groups: Vec<_> = tree
+                .procs
+                .values()
+                .filter(|p| p.pgid == owner.id && p.zombie.is_none())
+                .map(|p| p.tg.clone())
+                .collect();
+            drop(tree);
+            for tg in groups {
+                send_process_signal(k, &tg, info);
+            }
+        }
+    }
+}
+
+/// Breaks the leases on `file` that an open (`flags`) or a truncate (O_WRONLY) conflicts with:
+/// the holders are signalled and the caller waits for them, unless O_NONBLOCK (EWOULDBLOCK).
+pub(crate) fn break_lease(t: &Task, st: &Stat, flags: u32) -> Result<(), Errno> {
+    if !lock::any_leases() || st.st_mode & S_IFMT != S_IFREG {
+        return Ok(());
+    }
+    let want_write = flags & O_ACCMODE != O_RDONLY;
+    let k = t.k.clone();
+    lock::break_lease(
+        (st.st_dev, st.st_ino),
+        want_write,
+        flags & O_NONBLOCK != 0,
+        &|n| lease_break_signal(&k, n),
+    )
+}
+
+/// The fcntl commands beyond descriptor flags: locks, leases, owner, signal, seals.
+pub(crate) fn fcntl_more(t: &Task, file: &Arc<File>, fd: i32, cmd: u32, arg: u64) -> SysResult {
     match cmd {
         F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => {
-            check_flock(t, file, arg, cmd)
+            record_lock(t, file, arg, cmd)
         }
-        F_SETOWN | F_SETSIG => Ok(0),
-        F_GETOWN | F_GETSIG => Ok(0),
+        F_SETLEASE => set_lease(t, file, fd, arg),
+        F_GETLEASE => lock::get_lease(file).map(|ty| ty as u64),
+        F_SETOWN => {
+            let who = arg as i32;
+            if who == i32::MIN {
+                return Err(Errno::EINVAL);
+            }
+            if who < 0 {
+                set_owner(t, file, F_OWNER_PGRP, -who)
+            } else {
+                set_owner(t, file, F_OWNER_PID, who)
+            }
+        }
+        F_GETOWN => {
+            let o = *crate::kernel::lock(&file.fown);
+            let v = if o.kind == F_OWNER_PGRP { -o.id } else { o.id };
+            Ok(v as i64 as u64)
+        }
+        F_SETOWN_EX => {
+            let o: FOwnerEx = t.read_val(arg)?;
+            if !matches!(o.type_, F_OWNER_TID | F_OWNER_PID | F_OWNER_PGRP) {
+                return Err(Errno::EINVAL);
+            }
+            if o.pid < 0 {
+                return Err(Errno::EINVAL);
+            }
+            set_owner(t, file, o.type_, o.pid)
+        }
+        F_GETOWN_EX => {
+            let o = *crate::kernel::lock(&file.fown);
+            t.write_val(
+                arg,
+                &FOwnerEx {
+                    type_: o.kind,
+                    pid: o.id,
+                },
+            )
+            .map(|_| 0)
+        }
+        F_SETSIG => {
+            if arg > 64 {
+                return Err(Errno::EINVAL);
+            }
+            file.fsig
+                .store(arg as i32, std::sync::atomic::Ordering::Relaxed);
+            Ok(0)
+        }
+        F_GETSIG => Ok(file.fsig.load(std::sync::atomic::Ordering::Relaxed) as u64),
         F_GET_SEALS => file.ops.seals().map(u64::from),
         F_ADD_SEALS => {
             // Linux takes the argument as an unsigned int.
@@ -269,16 +523,17 @@ pub(crate) fn fcntl_more(t: &Task, file: &File, cmd: u32, arg: u64) -> SysResult
     }
 }
 
-/// Implements flock(2): the operation is checked; locks are not yet recorded (one sandbox,
-/// advisory locks: nothing outside it can contend).
+/// Implements flock(2): LOCK_SH/LOCK_EX/LOCK_UN (with LOCK_NB), owned by the open file
+/// description (see [`crate::vfs::lock`]).
 pub fn sys_flock(t: &mut Task) -> SysResult {
     let (fd, op) = (fd_arg(t, 0), t.arg(1) as u32);
     let file = t.file(fd)?;
     if file.flags() & O_PATH != 0 {
         return Err(Errno::EBADF);
     }
-    match op & !LOCK_NB {
-        LOCK_SH | LOCK_EX | LOCK_UN => Ok(0),
-        _ => Err(Errno::EINVAL),
+    let kind = op & !LOCK_NB;
+    if !matches!(kind, LOCK_SH | LOCK_EX | LOCK_UN) {
+        return Err(Errno::EINVAL);
     }
+    lock::flock(&file, kind, op & LOCK_NB != 0).map(|_| 0)
 }

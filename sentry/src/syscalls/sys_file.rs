@@ -247,6 +247,8 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
                 if flags & O_NOATIME != 0 && t.creds.uid.1 != 0 && t.creds.uid.1 != st.st_uid {
                     return Err(Errno::EPERM);
                 }
+                // A conflicting open breaks the leases on the file first (do_dentry_open).
+                fd::break_lease(t, &st, flags)?;
                 if flags & O_TRUNC != 0 && fmt == S_IFREG && st.st_size != 0 {
                     inode.setattr(&crate::vfs::SetAttr {
                         size: Some(0),
@@ -399,6 +401,7 @@ pub fn sys_openat2(t: &mut Task) -> SysResult {
 /// Implements close(2).
 pub fn sys_close(t: &mut Task) -> SysResult {
     let entry = t.fds().remove(fd_arg(t, 0))?;
+    crate::vfs::lock::on_close(t.tgid(), &entry.file);
     drop(entry);
     Ok(0)
 }
@@ -426,6 +429,9 @@ pub fn sys_close_range(t: &mut Task) -> SysResult {
         }
     }
     drop(fds);
+    for e in &closed {
+        crate::vfs::lock::on_close(t.tgid(), &e.file);
+    }
     drop(closed);
     Ok(0)
 }

@@ -7,12 +7,13 @@
 //! mappings hold the `Arc<File>` they map.
 
 pub mod inode;
+pub mod lock;
 pub mod mount;
 pub mod path;
 
 use std::os::fd::BorrowedFd;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -150,6 +151,31 @@ pub struct File {
     pub inode: Option<Arc<dyn Inode>>,
     /// The mount it was opened through.
     pub mount: Option<Arc<Mount>>,
+    /// The file's identity for locks, (st_dev, st_ino), once a lock call needed it.
+    pub lock_key: OnceLock<lock::LockKey>,
+    /// Whether the description has owned a flock, OFD lock or lease (released at its drop).
+    lock_owner: AtomicBool,
+    /// F_SETOWN/F_SETOWN_EX: who gets SIGIO (a lease break).
+    pub fown: Mutex<FileOwner>,
+    /// F_SETSIG: the signal sent instead of SIGIO (0: SIGIO).
+    pub fsig: AtomicI32,
+}
+
+/// The owner of a description's signals (F_SETOWN_EX's `struct f_owner_ex`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileOwner {
+    /// F_OWNER_TID (0), F_OWNER_PID (1) or F_OWNER_PGRP (2).
+    pub kind: i32,
+    /// The thread, process or process group (sandbox ids); 0 for none.
+    pub id: i32,
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        if self.lock_owner.load(Ordering::Relaxed) {
+            lock::file_released(self);
+        }
+    }
 }
 
 impl File {
@@ -163,6 +189,10 @@ impl File {
             path: path.into(),
             inode: None,
             mount: None,
+            lock_key: OnceLock::new(),
+            lock_owner: AtomicBool::new(false),
+            fown: Mutex::new(FileOwner::default()),
+            fsig: AtomicI32::new(0),
         })
     }
 
@@ -182,6 +212,10 @@ impl File {
             path: path.into(),
             inode: Some(inode),
             mount: Some(mount),
+            lock_key: OnceLock::new(),
+            lock_owner: AtomicBool::new(false),
+            fown: Mutex::new(FileOwner::default()),
+            fsig: AtomicI32::new(0),
         })
     }
 
@@ -205,6 +239,11 @@ impl File {
         let old = self.flags();
         self.flags
             .store((old & !settable) | (flags & settable), Ordering::Relaxed);
+    }
+
+    /// Records that the description owns locks, so its drop releases them.
+    pub fn mark_lock_owner(&self) {
+        self.lock_owner.store(true, Ordering::Relaxed);
     }
 
     fn is_path(&self) -> bool {

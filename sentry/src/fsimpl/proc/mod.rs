@@ -75,6 +75,33 @@ fn file(
     Arc::new(move || GenFile::ro(dev, ino, gen.clone()))
 }
 
+/// /proc/sys/fs/lease-break-time: the lock module's own setting (root may write a number of
+/// seconds).
+fn lease_break_time_file(dev: u64, ino: u64) -> Maker {
+    Arc::new(move || {
+        GenFile::rw(
+            dev,
+            ino,
+            Arc::new(|| Ok(format!("{}\n", crate::vfs::lock::lease_break_time()).into_bytes())),
+            Arc::new(|v: &[u8]| {
+                let caller_is_root = current()
+                    .and_then(|t| lock(&t.info).as_ref().map(|i| i.creds.uid.1 == 0))
+                    .unwrap_or(true);
+                if !caller_is_root {
+                    return Err(Errno::EACCES);
+                }
+                let secs: u64 = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i64>().ok())
+                    .ok_or(Errno::EINVAL)?
+                    .max(0) as u64;
+                crate::vfs::lock::set_lease_break_time(secs);
+                Ok(())
+            }),
+        )
+    })
+}
+
 /// A /proc/sys file: its default value, overridden by what root writes.
 fn sysfile(
     dev: u64,
@@ -503,6 +530,7 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
                 "protected_hardlinks",
                 sysfile(dev, 0x166, s, "fs/protected_hardlinks", n("1")),
             ),
+            ("lease-break-time", lease_break_time_file(dev, 0x167)),
         ],
     );
     let net = fixed_dir(dev, 0x180, vec![]);
