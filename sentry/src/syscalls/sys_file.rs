@@ -255,7 +255,12 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
                         ..Default::default()
                     })?;
                 }
-                let ops = if fmt == S_IFIFO {
+                // A pipe reopened through its /proc/[pid]/fd link is that pipe itself.
+                let reopened = inode
+                    .as_any()
+                    .downcast_ref::<crate::vfs::reopen::FileInode>()
+                    .is_some();
+                let ops = if fmt == S_IFIFO && !reopened {
                     // Every file system's FIFOs are the sentry's pipes, one per inode.
                     crate::fsimpl::pipe::open_fifo(st.st_dev, st.st_ino, flags)?
                 } else {

@@ -143,8 +143,25 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::EOPNOTSUPP)
     }
 
+    /// For /proc's magic links (`/proc/[pid]/fd/N`): the open file they stand for. Path
+    /// resolution jumps to it instead of following the link's text, as Linux does, so a
+    /// deleted file, a pipe or a memfd can be reopened through the link.
+    fn magic_target(&self) -> Option<Result<MagicTarget, Errno>> {
+        None
+    }
+
     /// The object itself, for file systems that downcast their own inodes (link, rename).
     fn as_any(&self) -> &dyn Any;
+}
+
+/// Where a magic link leads.
+pub struct MagicTarget {
+    /// The file.
+    pub inode: Arc<dyn Inode>,
+    /// The mount it was opened through (`None` for pipes and other files without one).
+    pub mount: Option<Arc<super::Mount>>,
+    /// Its path, as /proc shows it.
+    pub path: String,
 }
 
 /// A file system: a tree of inodes under one root, with one device number.

@@ -10,6 +10,7 @@ pub mod inode;
 pub mod lock;
 pub mod mount;
 pub mod path;
+pub mod reopen;
 
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
@@ -91,7 +92,6 @@ pub trait FileOps: Send + Sync {
     fn polls_host(&self) -> bool {
         false
     }
-    /// The host descriptor to map, for files that can be mapped. Linux: ENODEV otherwise.
     /// The host descriptor whose bytes are exactly this file's, for reads (or, with `write`,
     /// writes) the platform may run in the application's own process, straight between the
     /// host file and application memory. `None` when the sentry must see the data (size
@@ -99,7 +99,7 @@ pub trait FileOps: Send + Sync {
     fn direct_fd(&self, _write: bool) -> Option<BorrowedFd<'_>> {
         None
     }
-
+    /// The host descriptor to map, for files that can be mapped. Linux: ENODEV otherwise.
     fn host_fd(&self) -> Option<BorrowedFd<'_>> {
         None
     }

@@ -277,6 +277,33 @@ pub fn walk(
             if opts.resolve & RESOLVE_NO_SYMLINKS != 0 {
                 return Err(Errno::ELOOP);
             }
+            if let Some(m) = node.inode.magic_target() {
+                // A magic link: jump to the file itself (fs/namei.c nd_jump_link).
+                if opts.resolve & RESOLVE_NO_MAGICLINKS != 0 {
+                    return Err(Errno::ELOOP);
+                }
+                if scoped {
+                    return Err(Errno::EXDEV);
+                }
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(Errno::ELOOP);
+                }
+                let m = m?;
+                let mount = m.mount.unwrap_or_else(|| node.mount.clone());
+                if opts.resolve & RESOLVE_NO_XDEV != 0 && !Arc::ptr_eq(&mount, &node.mount) {
+                    return Err(Errno::EXDEV);
+                }
+                w.stack.push(Node {
+                    path: m.path,
+                    inode: m.inode,
+                    mount,
+                });
+                if is_last {
+                    last_name = c;
+                }
+                continue;
+            }
             links += 1;
             if links > MAX_SYMLINKS {
                 return Err(Errno::ELOOP);

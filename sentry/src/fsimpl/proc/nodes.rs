@@ -131,17 +131,37 @@ impl FileOps for GenOpen {
     }
 }
 
+/// Where a magic link leads, computed when it is followed.
+pub type Magic = Arc<dyn Fn() -> Result<crate::vfs::inode::MagicTarget, Errno> + Send + Sync>;
+
 /// A generated symlink.
 pub struct GenLink {
     pub dev: u64,
     pub ino: u64,
     pub target: Gen,
+    /// For magic links: the file path resolution jumps to.
+    pub magic: Option<Magic>,
 }
 
 impl GenLink {
     /// A link whose target is computed when read.
     pub fn new(dev: u64, ino: u64, target: Gen) -> Arc<dyn Inode> {
-        Arc::new(GenLink { dev, ino, target })
+        Arc::new(GenLink {
+            dev,
+            ino,
+            target,
+            magic: None,
+        })
+    }
+
+    /// A magic link: its text is computed when read, and following it jumps to `magic`.
+    pub fn magic(dev: u64, ino: u64, target: Gen, magic: Magic) -> Arc<dyn Inode> {
+        Arc::new(GenLink {
+            dev,
+            ino,
+            target,
+            magic: Some(magic),
+        })
     }
 }
 
@@ -163,6 +183,10 @@ impl Inode for GenLink {
 
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
         (self.target)()
+    }
+
+    fn magic_target(&self) -> Option<Result<crate::vfs::inode::MagicTarget, Errno>> {
+        self.magic.as_ref().map(|m| m())
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

@@ -464,6 +464,12 @@ fn fd_target(info: &TaskInfo, fd: i32) -> Result<Vec<u8>, Errno> {
     let p = match st.st_mode & S_IFMT {
         S_IFIFO if f.path.starts_with("pipe") => format!("pipe:[{}]", st.st_ino),
         S_IFSOCK => format!("socket:[{}]", st.st_ino),
+        // An unlinked file keeps its name, marked as Linux's d_path marks it.
+        S_IFREG
+            if st.st_nlink == 0 && f.path.starts_with('/') && !f.path.ends_with(" (deleted)") =>
+        {
+            format!("{} (deleted)", shown(f.path.clone()))
+        }
         _ if f.path.starts_with('/') => shown(f.path.clone()),
         _ => f.path.clone(),
     };
@@ -520,12 +526,17 @@ fn fd_dir(dev: u64, pid: i32, tid: Option<i32>, info_dir: bool) -> Arc<dyn Inode
                     }),
                 ))
             } else {
-                Ok(GenLink::new(
+                Ok(GenLink::magic(
                     dev,
                     i,
                     Arc::new(move || {
                         let (_, info) = task_of(pid, tid)?;
                         fd_target(&info, fd)
+                    }),
+                    Arc::new(move || {
+                        let (_, info) = task_of(pid, tid)?;
+                        let f = lock(&*info.fds()?).file(fd).map_err(|_| Errno::ENOENT)?;
+                        Ok(crate::vfs::reopen::fd_target(&f))
                     }),
                 ))
             }
