@@ -128,6 +128,8 @@ impl Kernel {
             .as_ref()
             .map(|u| u.version().to_string_lossy().into_owned())
             .unwrap_or_default();
+        // Synthetic files are dated from now.
+        crate::vfs::inode::boot_time();
         let k = Arc::new(Kernel {
             platform,
             mnt: MountNs::new(mounts),

@@ -13,6 +13,10 @@ use crate::vfs::Mount;
 /// Resolves the target of a stat-like call: `path` from `dirfd`, or the fd itself for an empty
 /// path with AT_EMPTY_PATH.
 pub(crate) fn stat_at(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Result<Stat, Errno> {
+    stat_at_raw(t, dirfd, path_addr, flags).map(crate::vfs::inode::dated)
+}
+
+fn stat_at_raw(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Result<Stat, Errno> {
     let path = t.read_path(path_addr)?;
     if path.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
@@ -40,7 +44,7 @@ pub fn sys_lstat(t: &mut Task) -> SysResult {
 
 /// Implements fstat(2).
 pub fn sys_fstat(t: &mut Task) -> SysResult {
-    let st = t.file(fd_arg(t, 0))?.stat()?;
+    let st = crate::vfs::inode::dated(t.file(fd_arg(t, 0))?.stat()?);
     t.write_val(t.arg(1), &st).map(|_| 0)
 }
 

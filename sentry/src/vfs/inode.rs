@@ -189,6 +189,32 @@ pub fn synthetic_statfs(magic: i64) -> Statfs {
     }
 }
 
+/// The wall-clock time the sandbox started, as (seconds, nanoseconds): the times of synthetic
+/// files (/proc, /dev, /sys), as Linux's are those of their creation at boot or first look.
+pub fn boot_time() -> (i64, i64) {
+    static BOOT: std::sync::OnceLock<(i64, i64)> = std::sync::OnceLock::new();
+    *BOOT.get_or_init(now)
+}
+
+/// `st` with the sandbox's start time for the times a synthetic file leaves at zero (no file
+/// on a real file system has a zero ctime).
+pub fn dated(mut st: Stat) -> Stat {
+    if st.st_ctime == 0 && st.st_ctime_nsec == 0 {
+        let (s, ns) = boot_time();
+        st.st_ctime = s;
+        st.st_ctime_nsec = ns;
+        if st.st_mtime == 0 && st.st_mtime_nsec == 0 {
+            st.st_mtime = s;
+            st.st_mtime_nsec = ns;
+        }
+        if st.st_atime == 0 && st.st_atime_nsec == 0 {
+            st.st_atime = s;
+            st.st_atime_nsec = ns;
+        }
+    }
+    st
+}
+
 /// The current wall-clock time as (seconds, nanoseconds).
 pub fn now() -> (i64, i64) {
     let d = std::time::SystemTime::now()
