@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Overlay directories: look-up through both trees, whiteouts, merged listings, rename.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -22,6 +22,48 @@ fn lookup_opt(dir: &Option<Arc<dyn Inode>>, name: &[u8]) -> Result<Option<Arc<dy
             Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => Ok(None),
             Err(e) => Err(e),
         },
+    }
+}
+
+/// Most unchanged lower directories kept cached. Each holds a handle in the gofer (an open
+/// descriptor there), so the cache must stay bounded: a walk of a whole tree (`find /`) would
+/// otherwise run the gofer out of descriptors.
+const CLEAN_CACHED: usize = 4096;
+
+/// Cached unchanged lower directories, oldest first.
+static CLEAN: Mutex<VecDeque<Weak<OvNode>>> = Mutex::new(VecDeque::new());
+
+/// Records a newly cached clean directory, and drops the oldest ones beyond [`CLEAN_CACHED`]
+/// that nothing else uses (no open file, no cached child, no change since).
+fn remember_clean(node: &Arc<OvNode>) {
+    let mut q = lock(&CLEAN);
+    q.push_back(Arc::downgrade(node));
+    // A few attempts per insertion: busy entries go to the back of the queue.
+    let mut tries = 8;
+    while q.len() > CLEAN_CACHED && tries > 0 {
+        tries -= 1;
+        let Some(w) = q.pop_front() else { break };
+        let Some(n) = w.upgrade() else { continue };
+        let parent = lock(&n.parent).clone();
+        let Some((p, name)) = parent else { continue };
+        if !n.is_clean() {
+            // Changed since: it stays cached for good (its state lives in the cache).
+            if n.upper().is_some() {
+                continue;
+            }
+            q.push_back(w);
+            continue;
+        }
+        let mut children = lock(&p.children);
+        // Held by the parent's map and by `n` here, and nothing else.
+        let only_cache = children.get(&name).is_some_and(|c| Arc::ptr_eq(c, &n))
+            && Arc::strong_count(&n) == 2;
+        if only_cache {
+            children.remove(&name);
+        } else {
+            drop(children);
+            q.push_back(w);
+        }
     }
 }
 
@@ -77,8 +119,21 @@ impl OvNode {
         let node = OvNode::make(self.dev, Some((self.me()?, name.to_vec())), lower, upper);
         if node.is_dir()? {
             lock(&self.children).insert(name.to_vec(), node.clone());
+            if node.is_clean() {
+                remember_clean(&node);
+            }
         }
         Ok(node)
+    }
+
+    /// Whether the node is a lower directory the sandbox never changed, with nothing cached
+    /// below it: dropping it from its parent's cache loses nothing but a look-up.
+    fn is_clean(&self) -> bool {
+        self.upper().is_none()
+            && self.lower.is_some()
+            && !self.opaque.load(Ordering::Relaxed)
+            && lock(&self.whiteouts).is_empty()
+            && lock(&self.children).is_empty()
     }
 
     /// Wraps a file just made in the upper directory.
