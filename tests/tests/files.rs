@@ -325,3 +325,24 @@ fn the_sentry_opens_no_host_path_after_start_up() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A walk of more directories than the gofer may hold descriptors: the overlay's cache of
+/// host directories stays bounded (it once ran the gofer out of descriptors: EMFILE).
+#[test]
+fn a_walk_of_many_directories_under_a_low_descriptor_limit() {
+    let count = |cmd: &mut std::process::Command| {
+        let out = tests::execute(std::mem::replace(cmd, std::process::Command::new("true")));
+        assert_eq!(out.status, 0, "{out:?}");
+        assert!(out.stderr.is_empty(), "{out:?}");
+        out.stdout
+    };
+    let native = count(
+        std::process::Command::new("sh").args(["-c", "ulimit -n 256 && find /usr -type d | wc -l"]),
+    );
+    let script = format!(
+        "ulimit -n 256 && exec {} run --cwd / /bin/sh -c 'find /usr -type d | wc -l'",
+        tests::sandbox_bin().display()
+    );
+    let sandboxed = count(std::process::Command::new("sh").args(["-c", &script]));
+    assert_eq!(native, sandboxed);
+}

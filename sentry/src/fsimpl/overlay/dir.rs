@@ -25,22 +25,31 @@ fn lookup_opt(dir: &Option<Arc<dyn Inode>>, name: &[u8]) -> Result<Option<Arc<dy
     }
 }
 
-/// Most unchanged lower directories kept cached. Each holds a handle in the gofer (an open
-/// descriptor there), so the cache must stay bounded: a walk of a whole tree (`find /`) would
-/// otherwise run the gofer out of descriptors.
-const CLEAN_CACHED: usize = 4096;
+/// Most unchanged lower directories kept cached: 4,096, or a quarter of the descriptors the
+/// gofer may have (it inherits the sandbox's hard RLIMIT_NOFILE and raises its soft limit to
+/// it). Each holds a handle in the gofer (an open descriptor there), so the cache must stay
+/// bounded: a walk of a whole tree (`find /`) would otherwise run the gofer out of descriptors.
+fn clean_cached() -> usize {
+    static CAP: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CAP.get_or_init(|| {
+        let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map(|(_, h)| h)
+            .unwrap_or(1024);
+        usize::try_from(hard / 4).unwrap_or(4096).clamp(64, 4096)
+    })
+}
 
 /// Cached unchanged lower directories, oldest first.
 static CLEAN: Mutex<VecDeque<Weak<OvNode>>> = Mutex::new(VecDeque::new());
 
-/// Records a newly cached clean directory, and drops the oldest ones beyond [`CLEAN_CACHED`]
+/// Records a newly cached clean directory, and drops the oldest ones beyond [`clean_cached`]
 /// that nothing else uses (no open file, no cached child, no change since).
 fn remember_clean(node: &Arc<OvNode>) {
     let mut q = lock(&CLEAN);
     q.push_back(Arc::downgrade(node));
     // A few attempts per insertion: busy entries go to the back of the queue.
     let mut tries = 8;
-    while q.len() > CLEAN_CACHED && tries > 0 {
+    while q.len() > clean_cached() && tries > 0 {
         tries -= 1;
         let Some(w) = q.pop_front() else { break };
         let Some(n) = w.upgrade() else { continue };
@@ -56,8 +65,8 @@ fn remember_clean(node: &Arc<OvNode>) {
         }
         let mut children = lock(&p.children);
         // Held by the parent's map and by `n` here, and nothing else.
-        let only_cache = children.get(&name).is_some_and(|c| Arc::ptr_eq(c, &n))
-            && Arc::strong_count(&n) == 2;
+        let only_cache =
+            children.get(&name).is_some_and(|c| Arc::ptr_eq(c, &n)) && Arc::strong_count(&n) == 2;
         if only_cache {
             children.remove(&name);
         } else {
