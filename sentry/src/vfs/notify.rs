@@ -371,6 +371,34 @@ pub fn instance_of(file_id: u64) -> Result<Arc<Instance>, Errno> {
         .ok_or(Errno::EINVAL)
 }
 
+/// The lines /proc/[pid]/fdinfo shows for an inotify instance's watches (empty for other
+/// files): `inotify wd:<hex> ino:<hex> sdev:<hex> mask:<hex> ignored_mask:0`, the mask with
+/// IN_ONESHOT and IN_EXCL_UNLINK as set (Linux since a32e697cda27).
+pub fn fdinfo(file_id: u64) -> String {
+    let reg = registry();
+    let Some(inst) = reg.instances.get(&file_id).and_then(Weak::upgrade) else {
+        return String::new();
+    };
+    let wds: Vec<(i32, Key)> = lock(&inst.state)
+        .wds
+        .iter()
+        .map(|(w, k)| (*w, *k))
+        .collect();
+    let mut out = String::new();
+    for (wd, key) in wds {
+        let mask = reg
+            .marks
+            .get(&key)
+            .and_then(|l| l.iter().find(|m| is_watch(m, &inst, wd)))
+            .map_or(0, |m| m.mask);
+        out.push_str(&format!(
+            "inotify wd:{wd:x} ino:{:x} sdev:{:x} mask:{mask:x} ignored_mask:0\n",
+            key.1, key.0
+        ));
+    }
+    out
+}
+
 /// Checks inotify_add_watch's mask before the path is looked up (EINVAL as Linux).
 pub fn check_watch_mask(mask: u32) -> Result<(), Errno> {
     if mask & ALL_INOTIFY_BITS == 0 {
