@@ -26,7 +26,7 @@
 //! are sent after the registry is released.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use syscalls::abi::*;
@@ -75,6 +75,9 @@ const ALL_INOTIFY_BITS: u32 = IN_ALL_EVENTS
 
 /// Number of marks in the registry: the hooks' fast path.
 static MARKS: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of dnotify marks: what a closing file checks before looking for its own.
+static DNOTIFY_MARKS: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether any watch exists; every hook checks this first.
 pub fn active() -> bool {
@@ -146,6 +149,11 @@ impl Registry {
             self.marks.remove(&key);
         }
         MARKS.fetch_sub(removed.len(), Ordering::Relaxed);
+        let dn = removed
+            .iter()
+            .filter(|m| matches!(m.target, Target::Dnotify { .. }))
+            .count();
+        DNOTIFY_MARKS.fetch_sub(dn, Ordering::Relaxed);
         for m in removed {
             if let Target::Inotify { inst, wd } = m.target {
                 if let Some(inst) = inst.upgrade() {
@@ -206,8 +214,6 @@ pub struct Instance {
     ino: u64,
     /// Its file description's id, once installed.
     file_id: AtomicU64,
-    /// Whether the instance was counted against its user's limit.
-    counted: AtomicBool,
 }
 
 impl Instance {
@@ -319,10 +325,8 @@ impl Drop for InotifyFile {
             reg.remove_marks(key, false, |m| is_watch(m, inst, wd));
         }
         reg.instances.remove(&inst.file_id.load(Ordering::Relaxed));
-        if inst.counted.load(Ordering::Relaxed) {
-            if let Some(n) = reg.user_instances.get_mut(&inst.uid) {
-                *n = n.saturating_sub(1);
-            }
+        if let Some(n) = reg.user_instances.get_mut(&inst.uid) {
+            *n = n.saturating_sub(1);
         }
     }
 }
@@ -350,7 +354,6 @@ pub fn new_instance(uid: u32, ino: u64) -> Result<(Arc<Instance>, Box<dyn super:
         queue: WaitQueue::default(),
         ino,
         file_id: AtomicU64::new(0),
-        counted: AtomicBool::new(true),
     });
     Ok((inst.clone(), Box::new(InotifyFile(inst))))
 }
@@ -523,6 +526,7 @@ pub fn dnotify(
         Some(m) => m.mask |= mask,
         None => {
             MARKS.fetch_add(1, Ordering::Relaxed);
+            DNOTIFY_MARKS.fetch_add(1, Ordering::Relaxed);
             list.push(Mark {
                 target: Target::Dnotify {
                     file_id,
@@ -540,7 +544,7 @@ pub fn dnotify(
 
 /// Drops the dnotify registrations made through the file description `file_id` (it closed).
 pub fn forget_file(file_id: u64) {
-    if !active() {
+    if DNOTIFY_MARKS.load(Ordering::Relaxed) == 0 {
         return;
     }
     let mut reg = registry();
@@ -639,7 +643,7 @@ fn deliver(
                 drop(st);
                 inst.queue.notify_all();
                 if m.mask & IN_ONESHOT != 0 {
-                    oneshots.push(*wd);
+                    oneshots.push((inst, *wd));
                 }
             }
             Target::Dnotify { fd, file, tg, .. } => {
@@ -665,14 +669,13 @@ fn deliver(
             !spent.contains(&(i - 1))
         });
         MARKS.fetch_sub(spent.len(), Ordering::Relaxed);
+        DNOTIFY_MARKS.fetch_sub(spent.len(), Ordering::Relaxed);
         if list.is_empty() {
             reg.marks.remove(&key);
         }
     }
-    for wd in oneshots {
-        reg.remove_marks(key, true, |m| {
-            matches!(m.target, Target::Inotify { wd: w, .. } if w == wd) && m.mask & IN_ONESHOT != 0
-        });
+    for (inst, wd) in oneshots {
+        reg.remove_marks(key, true, |m| is_watch(m, &inst, wd));
     }
 }
 
@@ -873,5 +876,89 @@ pub fn renamed(from: &Resolved, to: &Resolved, src: &Stat, dst: Option<&Stat>, e
             }
         }
         None => self_event(src, IN_MOVE_SELF),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfs::FileOps;
+
+    fn instance(max_events: usize) -> InotifyFile {
+        InotifyFile(Arc::new(Instance {
+            uid: 12345,
+            max_events,
+            state: Mutex::default(),
+            queue: WaitQueue::default(),
+            ino: 1,
+            file_id: AtomicU64::new(0),
+        }))
+    }
+
+    fn push(f: &InotifyFile, wd: i32, mask: u32, name: &[u8]) {
+        let mut st = lock(&f.0.state);
+        f.0.push(&mut st, wd, mask, 0, name);
+    }
+
+    #[test]
+    fn events_are_packed_with_padded_names() {
+        let f = instance(16);
+        push(&f, 1, IN_CREATE, b"abc");
+        push(&f, 2, IN_MODIFY, b"");
+        assert_eq!(f.readable_bytes(), Ok(32 + 16));
+        let mut small = [0u8; 31];
+        assert_eq!(f.read_stream(&mut small, true), Err(Errno::EINVAL));
+        let mut buf = [0xffu8; 100];
+        assert_eq!(f.read_stream(&mut buf, true), Ok(48));
+        assert_eq!(&buf[0..4], &1i32.to_le_bytes());
+        assert_eq!(&buf[4..8], &IN_CREATE.to_le_bytes());
+        assert_eq!(&buf[12..16], &16u32.to_le_bytes());
+        assert_eq!(&buf[16..32], b"abc\0\0\0\0\0\0\0\0\0\0\0\0\0");
+        assert_eq!(&buf[32..36], &2i32.to_le_bytes());
+        assert_eq!(&buf[44..48], &0u32.to_le_bytes());
+        assert_eq!(f.read_stream(&mut buf, true), Err(Errno::EAGAIN));
+        assert_eq!(f.poll_events(), 0);
+    }
+
+    #[test]
+    fn identical_last_events_coalesce_and_a_full_queue_overflows_once() {
+        let f = instance(3);
+        push(&f, 1, IN_MODIFY, b"");
+        push(&f, 1, IN_MODIFY, b"");
+        push(&f, 1, IN_ACCESS, b"");
+        push(&f, 1, IN_MODIFY, b"");
+        push(&f, 1, IN_ACCESS, b"");
+        push(&f, 1, IN_MODIFY, b"");
+        let masks: Vec<(i32, u32)> = lock(&f.0.state)
+            .events
+            .iter()
+            .map(|e| (e.wd, e.mask))
+            .collect();
+        assert_eq!(
+            masks,
+            vec![
+                (1, IN_MODIFY),
+                (1, IN_ACCESS),
+                (1, IN_MODIFY),
+                (-1, IN_Q_OVERFLOW)
+            ]
+        );
+        assert_eq!(f.poll_events(), POLLIN | POLLRDNORM);
+    }
+
+    #[test]
+    fn watch_masks_are_checked() {
+        assert_eq!(check_watch_mask(0), Err(Errno::EINVAL));
+        assert_eq!(
+            check_watch_mask(IN_OPEN | IN_MASK_ADD | IN_MASK_CREATE),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(check_watch_mask(IN_ONESHOT), Ok(()));
+        assert_eq!(attr_mask(&SetAttr::default()), 0);
+        let times = SetAttr {
+            mtime: Some(crate::vfs::TimeSpec::Now),
+            ..Default::default()
+        };
+        assert_eq!(attr_mask(&times), IN_MODIFY);
     }
 }
