@@ -831,7 +831,8 @@ fn new_cookie() -> u32 {
 /// `from` (stat `src`) was renamed to `to`, replacing a file with stat `dst` (or exchanging
 /// with it, RENAME_EXCHANGE). Linux fsnotify_move, once per direction.
 pub fn renamed(from: &Resolved, to: &Resolved, src: &Stat, dst: Option<&Stat>, exchange: bool) {
-    if !active() {
+    if !active() || dst.is_some_and(|d| key_of(d) == key_of(src)) {
+        // Linux: renaming a file onto another link of itself does nothing, and says nothing.
         return;
     }
     let one = |odir: &dyn Inode, oname: &[u8], ndir: &dyn Inode, nname: &[u8], moved: &Stat| {
