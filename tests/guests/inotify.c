@@ -345,6 +345,20 @@ int main(void) {
     EXPECT_EQ(alarms, 1);
     close(in);
 
+    NOTE("large transfers");
+    in = EXPECT_OK(inotify_init1(IN_NONBLOCK));
+    EXPECT_OK(inotify_add_watch(in, "file", IN_MODIFY | IN_ACCESS));
+    static char big[256 * 1024];
+    fd = EXPECT_OK(open("file", O_RDWR));
+    EXPECT_EQ(write(fd, big, sizeof big), (ssize_t)sizeof big);
+    EXPECT_EQ(pread(fd, big, sizeof big, 0), (ssize_t)sizeof big);
+    EXPECT_EQ(pwrite(fd, big, 100 * 1024, 0), 100 * 1024);
+    close(fd);
+    drain(in, "a large write, read and write");
+    EXPECT_OK(truncate("file", 0));
+    drain(in, "truncate");
+    close(in);
+
     NOTE("IN_Q_OVERFLOW");
     int max = 0;
     FILE *f = fopen("/proc/sys/fs/inotify/max_queued_events", "r");
