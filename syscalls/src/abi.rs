@@ -52,6 +52,14 @@ pub const F_SETPIPE_SZ: u32 = 1031;
 pub const F_GETPIPE_SZ: u32 = 1032;
 pub const F_ADD_SEALS: u32 = 1033;
 pub const F_GET_SEALS: u32 = 1034;
+pub const F_NOTIFY: u32 = 1026;
+pub const DN_ACCESS: u32 = 0x0000_0001;
+pub const DN_MODIFY: u32 = 0x0000_0002;
+pub const DN_CREATE: u32 = 0x0000_0004;
+pub const DN_DELETE: u32 = 0x0000_0008;
+pub const DN_RENAME: u32 = 0x0000_0010;
+pub const DN_ATTRIB: u32 = 0x0000_0020;
+pub const DN_MULTISHOT: u32 = 0x8000_0000;
 pub const FD_CLOEXEC: u32 = 1;
 
 pub const AT_FDCWD: i32 = -100;
@@ -597,6 +605,33 @@ pub const ARCH_SET_CPUID: u32 = 0x1012;
 pub const GRND_NONBLOCK: u32 = 1;
 pub const GRND_RANDOM: u32 = 2;
 pub const GRND_INSECURE: u32 = 4;
+
+// ---- inotify(7) ----
+pub const IN_ACCESS: u32 = 0x0000_0001;
+pub const IN_MODIFY: u32 = 0x0000_0002;
+pub const IN_ATTRIB: u32 = 0x0000_0004;
+pub const IN_CLOSE_WRITE: u32 = 0x0000_0008;
+pub const IN_CLOSE_NOWRITE: u32 = 0x0000_0010;
+pub const IN_OPEN: u32 = 0x0000_0020;
+pub const IN_MOVED_FROM: u32 = 0x0000_0040;
+pub const IN_MOVED_TO: u32 = 0x0000_0080;
+pub const IN_CREATE: u32 = 0x0000_0100;
+pub const IN_DELETE: u32 = 0x0000_0200;
+pub const IN_DELETE_SELF: u32 = 0x0000_0400;
+pub const IN_MOVE_SELF: u32 = 0x0000_0800;
+pub const IN_ALL_EVENTS: u32 = 0x0000_0fff;
+pub const IN_UNMOUNT: u32 = 0x0000_2000;
+pub const IN_Q_OVERFLOW: u32 = 0x0000_4000;
+pub const IN_IGNORED: u32 = 0x0000_8000;
+pub const IN_ONLYDIR: u32 = 0x0100_0000;
+pub const IN_DONT_FOLLOW: u32 = 0x0200_0000;
+pub const IN_EXCL_UNLINK: u32 = 0x0400_0000;
+pub const IN_MASK_CREATE: u32 = 0x1000_0000;
+pub const IN_MASK_ADD: u32 = 0x2000_0000;
+pub const IN_ISDIR: u32 = 0x4000_0000;
+pub const IN_ONESHOT: u32 = 0x8000_0000;
+/// Size of `struct inotify_event` before its name.
+pub const INOTIFY_EVENT_SIZE: usize = 16;
 
 // ---- wait ----
 /// Wait status of a normal exit.

@@ -18,6 +18,7 @@ tests::guest_tests! {
     xattrat,
     locks,
     devices,
+    inotify,
     // Processes, time, resources, signals.
     ids,
     clocks,

@@ -11,6 +11,7 @@ mod sys_cred;
 mod sys_eventfd;
 mod sys_file;
 mod sys_futex;
+mod sys_inotify;
 mod sys_mm;
 mod sys_mount;
 mod sys_pidfd;

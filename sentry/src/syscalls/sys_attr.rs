@@ -10,18 +10,45 @@ use syscalls::Errno;
 use super::walk_at;
 use crate::kernel::Task;
 use crate::syscalls::{fd_arg, SysResult};
-use crate::vfs::{File, Inode, Mount, SetAttr, TimeSpec};
+use crate::vfs::{notify, File, Inode, Mount, SetAttr, TimeSpec};
 
 /// The file a path-or-fd attribute call acts on.
 pub(crate) struct Target {
     pub(crate) inode: Arc<dyn Inode>,
     pub(crate) mount: Option<Arc<Mount>>,
     pub(crate) stat: Stat,
+    /// Its directory and its name there, for the events reported to that directory.
+    pub(crate) parent: Option<(Arc<dyn Inode>, Vec<u8>)>,
 }
 
 impl Target {
     fn read_only(&self) -> bool {
         self.mount.as_ref().is_some_and(|m| m.read_only())
+    }
+
+    /// Reports the file event `mask` (IN_ATTRIB, IN_MODIFY, ...) on the file.
+    pub(crate) fn notify(&self, mask: u32) {
+        if !notify::active() {
+            return;
+        }
+        notify::file_event(
+            &notify::Subject {
+                inode: self.inode.as_ref(),
+                stat: None,
+                parent: self
+                    .parent
+                    .as_ref()
+                    .map(|(d, n)| (d.as_ref(), n.as_slice())),
+            },
+            mask,
+        );
+    }
+
+    /// Changes attributes and reports the change (Linux notify_change + fsnotify_change).
+    fn setattr(&self, a: &SetAttr) -> Result<(), Errno> {
+        self.inode.setattr(a)?;
+        self.notify(notify::attr_mask(a));
+        Ok(())
     }
 }
 
@@ -42,10 +69,12 @@ pub(crate) fn target_at(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Res
     }
     let path: &[u8] = if path.is_empty() { b"." } else { &path };
     let r = walk_at(t, dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    let parent = (!r.is_mount_root).then(|| (r.parent.clone(), r.name.clone()));
     Ok(Target {
         inode: r.inode.ok_or(Errno::ENOENT)?,
         stat: r.stat.ok_or(Errno::ENOENT)?,
         mount: Some(r.mount),
+        parent,
     })
 }
 
@@ -58,6 +87,7 @@ pub(crate) fn target_fd(t: &Task, fd: i32) -> Result<Target, Errno> {
         stat: inode.stat()?,
         inode,
         mount: f.mount.clone(),
+        parent: f.parent().cloned(),
     })
 }
 
@@ -83,7 +113,7 @@ fn chmod(t: &Task, tg: Target, mode: u32) -> SysResult {
     if t.creds.uid.1 != 0 && !in_group(t, tg.stat.st_gid) {
         mode &= !S_ISGID;
     }
-    tg.inode.setattr(&SetAttr {
+    tg.setattr(&SetAttr {
         mode: Some(mode),
         ..Default::default()
     })?;
@@ -148,7 +178,7 @@ fn chown(t: &Task, tg: Target, uid: u32, gid: u32) -> SysResult {
             a.mode = Some(mode);
         }
     }
-    tg.inode.setattr(&a)?;
+    tg.setattr(&a)?;
     Ok(0)
 }
 
@@ -214,7 +244,7 @@ fn set_times(t: &Task, tg: Target, times: Option<[Timespec; 2]>) -> SysResult {
             return Err(Errno::EACCES);
         }
     }
-    tg.inode.setattr(&SetAttr {
+    tg.setattr(&SetAttr {
         atime,
         mtime,
         ..Default::default()
@@ -316,7 +346,7 @@ fn truncate(tg: &Target, len: i64) -> SysResult {
     if tg.read_only() {
         return Err(Errno::EROFS);
     }
-    tg.inode.setattr(&SetAttr {
+    tg.setattr(&SetAttr {
         size: Some(len as u64),
         ..Default::default()
     })?;
@@ -355,6 +385,7 @@ pub fn sys_ftruncate(t: &mut Task) -> SysResult {
         stat: inode.stat()?,
         inode,
         mount: None,
+        parent: file.parent().cloned(),
     };
     truncate(&tg, len)
 }
@@ -402,6 +433,7 @@ pub fn sys_fallocate(t: &mut Task) -> SysResult {
         return Err(Errno::EOPNOTSUPP);
     }
     file.ops.allocate(mode, off as u64, len as u64)?;
+    file.notify(IN_MODIFY);
     Ok(0)
 }
 

@@ -7,6 +7,7 @@ use syscalls::Errno;
 use super::{may_change_dir, new_owner, sticky_allows, strip_sgid, walk_at};
 use crate::kernel::{lock, Task};
 use crate::syscalls::{fd_arg, SysResult};
+use crate::vfs::notify;
 use crate::vfs::path::Resolved;
 
 use super::rw::{access_ok, CHUNK};
@@ -90,6 +91,7 @@ fn do_mkdir(t: &Task, dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
         mode |= S_ISGID;
     }
     r.parent.mkdir(&r.name, mode, new_owner(t, &dir))?;
+    notify::created(r.parent.as_ref(), &r.name, true);
     Ok(0)
 }
 
@@ -135,6 +137,7 @@ fn do_mknod(t: &Task, dirfd: i32, path_addr: u64, mode: u32, dev: u64) -> SysRes
         rdev,
         new_owner(t, &dir),
     )?;
+    notify::created(r.parent.as_ref(), &r.name, false);
     Ok(0)
 }
 
@@ -189,6 +192,7 @@ fn do_unlink(t: &Task, dirfd: i32, path_addr: u64) -> SysResult {
     }
     may_remove(t, &r)?;
     r.parent.unlink(&r.name)?;
+    notify::unlinked(&r);
     Ok(0)
 }
 
@@ -208,6 +212,7 @@ fn do_rmdir(t: &Task, dirfd: i32, path_addr: u64) -> SysResult {
     }
     may_remove(t, &r)?;
     r.parent.rmdir(&r.name)?;
+    notify::unlinked(&r);
     Ok(0)
 }
 
@@ -306,6 +311,13 @@ fn do_rename(
         return Err(Errno::ENOTEMPTY);
     }
     ro.parent.rename(&ro.name, &rn.parent, &rn.name, flags)?;
+    notify::renamed(
+        &ro,
+        &rn,
+        &src,
+        rn.stat.as_ref(),
+        flags & RENAME_EXCHANGE != 0,
+    );
     Ok(0)
 }
 
@@ -367,6 +379,7 @@ fn do_link(
     }
     may_change_dir(t, &rn)?;
     rn.parent.link(&rn.name, &target)?;
+    notify::linked(rn.parent.as_ref(), &rn.name, &tst);
     Ok(0)
 }
 
@@ -400,6 +413,7 @@ fn do_symlink(t: &Task, target_addr: u64, dirfd: i32, path_addr: u64) -> SysResu
     }
     let dir = may_change_dir(t, &r)?;
     r.parent.symlink(&r.name, &target, new_owner(t, &dir))?;
+    notify::created(r.parent.as_ref(), &r.name, false);
     Ok(0)
 }
 

@@ -89,6 +89,7 @@ pub fn sys_fcntl(t: &mut Task) -> SysResult {
             }
             entry.file.ops.pipe_size(Some(n as usize)).map(|n| n as u64)
         }
+        F_NOTIFY => crate::syscalls::sys_inotify::fcntl_notify(t, fd, &entry.file, arg),
         _ => fcntl_more(t, &entry.file, fd, cmd, arg),
     }
 }

@@ -35,7 +35,7 @@ pub use xattr::*;
 use super::{fd_arg, SysResult};
 use crate::kernel::{lock, Task};
 use crate::vfs::path::{walk, Resolved, WalkOpts};
-use crate::vfs::{File, FileOps, Inode, Owner};
+use crate::vfs::{notify, File, FileOps, Inode, Owner};
 
 pub(crate) fn nofile(t: &Task) -> u64 {
     t.rlimit(RLIMIT_NOFILE)
@@ -194,6 +194,7 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
     let acc = flags & O_ACCMODE;
     let want_write =
         flags & O_PATH == 0 && (matches!(acc, O_WRONLY | O_RDWR) || flags & O_TRUNC != 0);
+    let mut truncated = false;
     let (inode, ops) = match r.inode.clone() {
         None => {
             if !creat {
@@ -206,6 +207,7 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
             let umask = lock(&t.fs).umask;
             let mode = strip_sgid(t, &dir, S_IFREG | (mode & 0o7777 & !umask));
             let node = r.parent.mknod(&r.name, mode, 0, new_owner(t, &dir))?;
+            notify::created(r.parent.as_ref(), &r.name, false);
             let ops = node.open(flags)?;
             (node, ops)
         }
@@ -249,11 +251,14 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
                 }
                 // A conflicting open breaks the leases on the file first (do_dentry_open).
                 fd::break_lease(t, &st, flags)?;
-                if flags & O_TRUNC != 0 && fmt == S_IFREG && st.st_size != 0 {
-                    inode.setattr(&crate::vfs::SetAttr {
-                        size: Some(0),
-                        ..Default::default()
-                    })?;
+                if flags & O_TRUNC != 0 && fmt == S_IFREG {
+                    if st.st_size != 0 {
+                        inode.setattr(&crate::vfs::SetAttr {
+                            size: Some(0),
+                            ..Default::default()
+                        })?;
+                    }
+                    truncated = true;
                 }
                 // A pipe reopened through its /proc/[pid]/fd link is that pipe itself.
                 let reopened = inode
@@ -270,7 +275,15 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
             }
         }
     };
-    let file = File::open_inode(ops, flags, r.path, inode, r.mount);
+    let file = File::open_inode(ops, flags, r.path.clone(), inode, r.mount.clone());
+    if !r.is_mount_root {
+        file.set_parent(r.parent.clone(), &r.name);
+    }
+    file.notify(IN_OPEN);
+    if truncated {
+        // Linux truncates (and reports IN_MODIFY) after the open, even an empty file.
+        file.notify(IN_MODIFY);
+    }
     install(t, file, flags & O_CLOEXEC != 0)
 }
 

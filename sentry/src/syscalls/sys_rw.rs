@@ -92,6 +92,11 @@ fn io_direct(
             if let Some(p) = pos.as_mut() {
                 **p = at + n;
             }
+            drop(pos);
+            if n > 0 {
+                // What File::read and File::write report on the copying path.
+                file.notify(if write { IN_MODIFY } else { IN_ACCESS });
+            }
             Some(Ok(n))
         }
     }

@@ -103,6 +103,7 @@ fn set(t: &Task, tg: Target, name_addr: u64, val: u64, size: u64, flags: u32) ->
     t.copy_in(val, &mut value)?;
     check(t, &tg, &name, true)?;
     tg.inode.setxattr(&name, &value, flags)?;
+    tg.notify(IN_ATTRIB);
     Ok(0)
 }
 
@@ -126,6 +127,7 @@ fn remove(t: &Task, tg: Target, name_addr: u64) -> SysResult {
     let name = xattr_name(t, name_addr)?;
     check(t, &tg, &name, true)?;
     tg.inode.removexattr(&name)?;
+    tg.notify(IN_ATTRIB);
     Ok(0)
 }
 

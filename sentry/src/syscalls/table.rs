@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
-    sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_mm as m,
-    sys_mount as mt, sys_pidfd as pf, sys_poll as pl, sys_process as p, sys_sched as sc,
-    sys_signal as sg, sys_task as tk, sys_time as tm, sys_timer as ti, SysResult,
+    sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_inotify as ino,
+    sys_mm as m, sys_mount as mt, sys_pidfd as pf, sys_poll as pl, sys_process as p,
+    sys_sched as sc, sys_signal as sg, sys_task as tk, sys_time as tm, sys_timer as ti, SysResult,
 };
 use crate::kernel::Task;
 
@@ -105,7 +105,7 @@ const ROWS: &[Row] = rows! {
     getpid => Full, Some(p::sys_getpid), "", "";
     exit => Full, Some(tk::sys_exit), "d", "";
     uname => Full, Some(p::sys_uname), "p", "";
-    fcntl => Partial, Some(f::sys_fcntl), "fdx", "POSIX and OFD record locks (EDEADLK, F_GETLK with sandbox pids) and leases (broken by open/truncate) are real; F_SETOWN(_EX)/F_SETSIG are kept but O_ASYNC I/O sends no SIGIO; F_NOTIFY refused";
+    fcntl => Partial, Some(f::sys_fcntl), "fdx", "POSIX and OFD record locks (EDEADLK, F_GETLK with sandbox pids) and leases (broken by open/truncate) are real; F_SETOWN(_EX)/F_SETSIG are kept but O_ASYNC I/O sends no SIGIO; F_NOTIFY (dnotify) signals with the F_SETSIG signal";
     getdents64 => Full, Some(f::sys_getdents64), "fpu", "";
     getcwd => Full, Some(f::sys_getcwd), "pu", "";
     chdir => Full, Some(f::sys_chdir), "s", "";
@@ -301,6 +301,10 @@ const ROWS: &[Row] = rows! {
     chroot => Full, Some(mt::sys_chroot), "s", "";
     name_to_handle_at => Full, Some(mt::sys_name_to_handle_at), "Fspxx", "";
     open_by_handle_at => Partial, Some(mt::sys_open_by_handle_at), "fpO", "handles this sandbox made; the 1,024 latest are remembered, older ones give ESTALE";
+    inotify_init => Partial, Some(ino::sys_inotify_init), "", "IN_DELETE_SELF comes when the last link goes, even with the file still open; no IN_UNMOUNT; execve reports no IN_OPEN/IN_ACCESS; a file opened before a rename reports to its old directory; changes made outside the sandbox are not seen";
+    inotify_init1 => Partial, Some(ino::sys_inotify_init1), "x", "as inotify_init";
+    inotify_add_watch => Full, Some(ino::sys_inotify_add_watch), "fsx", "";
+    inotify_rm_watch => Full, Some(ino::sys_inotify_rm_watch), "fd", "";
 };
 
 /// Where a not-yet-implemented call is planned.
@@ -409,7 +413,6 @@ fn note_for_missing(name: &str) -> &'static str {
     } else if NETWORK.contains(&name) {
         "comes with the network issue"
     } else if name.contains("xattr")
-        || name.starts_with("inotify")
         || name.contains("mkdir")
         || name.contains("link")
         || name.contains("rename")

@@ -9,6 +9,7 @@
 pub mod inode;
 pub mod lock;
 pub mod mount;
+pub mod notify;
 pub mod path;
 pub mod reopen;
 
@@ -159,6 +160,9 @@ pub struct File {
     pub fown: Mutex<FileOwner>,
     /// F_SETSIG: the signal sent instead of SIGIO (0: SIGIO).
     pub fsig: AtomicI32,
+    /// The directory it was opened in and its name there, for the events reported to that
+    /// directory's watches ([`notify`]); unset for files not opened by a path.
+    parent: OnceLock<(Arc<dyn Inode>, Vec<u8>)>,
 }
 
 /// The owner of a description's signals (F_SETOWN_EX's `struct f_owner_ex`).
@@ -171,10 +175,22 @@ pub struct FileOwner {
 }
 
 impl Drop for File {
+    /// The last reference to the description is gone: its locks are released, its dnotify
+    /// registrations go, and watches hear IN_CLOSE_WRITE or IN_CLOSE_NOWRITE.
     fn drop(&mut self) {
         if self.lock_owner.load(Ordering::Relaxed) {
             lock::file_released(self);
         }
+        if !notify::active() {
+            return;
+        }
+        notify::forget_file(self.id);
+        let mask = if self.writable() {
+            IN_CLOSE_WRITE
+        } else {
+            IN_CLOSE_NOWRITE
+        };
+        self.notify(mask);
     }
 }
 
@@ -193,6 +209,7 @@ impl File {
             lock_owner: AtomicBool::new(false),
             fown: Mutex::new(FileOwner::default()),
             fsig: AtomicI32::new(0),
+            parent: OnceLock::new(),
         })
     }
 
@@ -216,7 +233,37 @@ impl File {
             lock_owner: AtomicBool::new(false),
             fown: Mutex::new(FileOwner::default()),
             fsig: AtomicI32::new(0),
+            parent: OnceLock::new(),
         })
+    }
+
+    /// Records the directory the file was opened in and its name there (see [`notify`]).
+    pub fn set_parent(&self, dir: Arc<dyn Inode>, name: &[u8]) {
+        let _ = self.parent.set((dir, name.to_vec()));
+    }
+
+    /// The directory the file was opened in and its name there, if known.
+    pub fn parent(&self) -> Option<&(Arc<dyn Inode>, Vec<u8>)> {
+        self.parent.get()
+    }
+
+    /// Reports a file event (IN_ACCESS, IN_MODIFY, ...) on the file to the watches of the file
+    /// and of its directory; nothing for files without an inode or opened O_PATH.
+    pub fn notify(&self, mask: u32) {
+        if !notify::active() || self.is_path() {
+            return;
+        }
+        let Some(inode) = &self.inode else {
+            return;
+        };
+        notify::file_event(
+            &notify::Subject {
+                inode: inode.as_ref(),
+                stat: None,
+                parent: self.parent.get().map(|(d, n)| (d.as_ref(), n.as_slice())),
+            },
+            mask,
+        );
     }
 
     /// fstat(2): the file's own stat (for an overlay, the overlay's view of it), else what the
@@ -269,12 +316,17 @@ impl File {
         if !self.readable() {
             return Err(Errno::EBADF);
         }
-        if self.ops.is_stream() {
-            return self.ops.read_stream(buf, self.flags() & O_NONBLOCK != 0);
+        let n = if self.ops.is_stream() {
+            self.ops.read_stream(buf, self.flags() & O_NONBLOCK != 0)?
+        } else {
+            let mut pos = self.position();
+            let n = self.ops.read_at(buf, *pos)?;
+            *pos += n as u64;
+            n
+        };
+        if n > 0 {
+            self.notify(IN_ACCESS);
         }
-        let mut pos = self.position();
-        let n = self.ops.read_at(buf, *pos)?;
-        *pos += n as u64;
         Ok(n)
     }
 
@@ -283,15 +335,20 @@ impl File {
         if !self.writable() {
             return Err(Errno::EBADF);
         }
-        if self.ops.is_stream() {
-            return self.ops.write_stream(buf, self.flags() & O_NONBLOCK != 0);
+        let n = if self.ops.is_stream() {
+            self.ops.write_stream(buf, self.flags() & O_NONBLOCK != 0)?
+        } else {
+            let mut pos = self.position();
+            if self.flags() & O_APPEND != 0 {
+                *pos = self.ops.stat()?.st_size as u64;
+            }
+            let n = self.ops.write_at(buf, *pos)?;
+            *pos += n as u64;
+            n
+        };
+        if n > 0 {
+            self.notify(IN_MODIFY);
         }
-        let mut pos = self.position();
-        if self.flags() & O_APPEND != 0 {
-            *pos = self.ops.stat()?.st_size as u64;
-        }
-        let n = self.ops.write_at(buf, *pos)?;
-        *pos += n as u64;
         Ok(n)
     }
 
@@ -306,7 +363,11 @@ impl File {
         if offset < 0 {
             return Err(Errno::EINVAL);
         }
-        self.ops.read_at(buf, offset as u64)
+        let n = self.ops.read_at(buf, offset as u64)?;
+        if n > 0 {
+            self.notify(IN_ACCESS);
+        }
+        Ok(n)
     }
 
     /// pwrite64(2).
@@ -320,7 +381,11 @@ impl File {
         if offset < 0 {
             return Err(Errno::EINVAL);
         }
-        self.ops.write_at(buf, offset as u64)
+        let n = self.ops.write_at(buf, offset as u64)?;
+        if n > 0 {
+            self.notify(IN_MODIFY);
+        }
+        Ok(n)
     }
 
     /// lseek(2).
@@ -361,7 +426,11 @@ impl File {
             return Err(Errno::EBADF);
         }
         let mut pos = self.position();
-        self.ops.getdents(buf, &mut pos)
+        let n = self.ops.getdents(buf, &mut pos)?;
+        drop(pos);
+        // Linux: reading a directory is an access, even at its end.
+        self.notify(IN_ACCESS);
+        Ok(n)
     }
 }
 

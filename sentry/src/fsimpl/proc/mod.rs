@@ -16,6 +16,7 @@ use crate::kernel::block::{current, current_kernel};
 use crate::kernel::{lock, Kernel};
 use crate::vfs::inode::synthetic_statfs;
 use crate::vfs::{Filesystem, Inode};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The kernel serving the current thread (procfs is read by tasks).
 fn kernel() -> Result<Arc<Kernel>, Errno> {
@@ -332,6 +333,33 @@ fn stat() -> Result<Vec<u8>, Errno> {
     text(s)
 }
 
+/// A /proc/sys file showing a kernel limit that root may change (a non-negative int, as
+/// Linux's proc_dointvec_minmax; EINVAL otherwise).
+fn limit_file(dev: u64, ino: u64, value: &'static AtomicU64) -> Maker {
+    Arc::new(move || {
+        GenFile::rw(
+            dev,
+            ino,
+            Arc::new(move || text(format!("{}\n", value.load(Ordering::Relaxed)))),
+            Arc::new(move |v: &[u8]| {
+                let caller_is_root = current()
+                    .and_then(|t| lock(&t.info).as_ref().map(|i| i.creds.uid.1 == 0))
+                    .unwrap_or(true);
+                if !caller_is_root {
+                    return Err(Errno::EACCES);
+                }
+                let n: i32 = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .ok_or(Errno::EINVAL)?;
+                let n = u64::try_from(n).map_err(|_| Errno::EINVAL)?;
+                value.store(n, Ordering::Relaxed);
+                Ok(())
+            }),
+        )
+    })
+}
+
 fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
     let uts = |f: fn(&Kernel) -> &[u8; 65]| {
         move || {
@@ -502,6 +530,25 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
             ),
         ],
     );
+    use crate::vfs::notify;
+    let inotify = fixed_dir(
+        dev,
+        0x170,
+        vec![
+            (
+                "max_user_instances",
+                limit_file(dev, 0x171, &notify::MAX_USER_INSTANCES),
+            ),
+            (
+                "max_user_watches",
+                limit_file(dev, 0x172, &notify::MAX_USER_WATCHES),
+            ),
+            (
+                "max_queued_events",
+                limit_file(dev, 0x173, &notify::MAX_QUEUED_EVENTS),
+            ),
+        ],
+    );
     let fs = fixed_dir(
         dev,
         0x160,
@@ -531,6 +578,7 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
                 sysfile(dev, 0x166, s, "fs/protected_hardlinks", n("1")),
             ),
             ("lease-break-time", lease_break_time_file(dev, 0x167)),
+            ("inotify", Arc::new(move || inotify.clone())),
         ],
     );
     let net = fixed_dir(dev, 0x180, vec![]);

@@ -520,8 +520,9 @@ fn fd_dir(dev: u64, pid: i32, tid: Option<i32>, info_dir: bool) -> Arc<dyn Inode
                         let pos = *e.file.pos.lock().unwrap_or_else(|x| x.into_inner());
                         let flags = e.file.flags() | if e.cloexec { O_CLOEXEC } else { 0 };
                         let ino = e.file.ops.stat().map(|s| s.st_ino).unwrap_or(0);
+                        let watches = crate::vfs::notify::fdinfo(e.file.id);
                         text(format!(
-                            "pos:\t{pos}\nflags:\t{flags:07o}\nmnt_id:\t0\nino:\t{ino}\n"
+                            "pos:\t{pos}\nflags:\t{flags:07o}\nmnt_id:\t0\nino:\t{ino}\n{watches}"
                         ))
                     }),
                 ))
