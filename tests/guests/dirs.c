@@ -220,7 +220,41 @@ static void test_cwd(void) {
     EXPECT_OK(chdir("/"));
 }
 
+// A renamed working directory, and a renamed directory held open, stay where they are:
+// relative names keep working in them.
+static void test_renamed_cwd(void) {
+    NOTE("a renamed cwd and directory descriptor");
+    char base[] = "/tmp/dirs-XXXXXX";
+    if (mkdtemp(base) == NULL) {
+        return;
+    }
+    char a[64], b[64], c[64];
+    snprintf(a, sizeof a, "%s/a", base);
+    snprintf(b, sizeof b, "%s/b", base);
+    snprintf(c, sizeof c, "%s/c", base);
+    EXPECT_OK(mkdir(a, 0755));
+    EXPECT_OK(chdir(a));
+    int fd = EXPECT_OK(open("f", O_WRONLY | O_CREAT, 0644));
+    close(fd);
+    int dfd = EXPECT_OK(open(".", O_RDONLY | O_DIRECTORY));
+    EXPECT_OK(rename(a, b));
+    EXPECT_OK(access("f", F_OK));
+    fd = EXPECT_OK(open("g", O_WRONLY | O_CREAT, 0644));
+    close(fd);
+    char bg[80];
+    snprintf(bg, sizeof bg, "%s/g", b);
+    EXPECT_OK(access(bg, F_OK));
+    EXPECT_OK(rename(b, c));
+    EXPECT_OK(faccessat(dfd, "g", F_OK, 0));
+    close(dfd);
+    EXPECT_OK(chdir("/"));
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", base);
+    EXPECT_EQ(system(cmd), 0);
+}
+
 int main(void) {
+    test_renamed_cwd();
     test_getdents("/usr/include/linux", 0);
     test_getdents("/etc", 1);
     test_getdents("/", 1);

@@ -297,6 +297,8 @@ impl Credentials {
 pub struct FsContext {
     /// The working directory, an absolute resolved path in the mount namespace.
     pub cwd: String,
+    /// The working directory itself, once chdir set it (see [`path::Anchor`]).
+    pub cwd_anchor: Option<path::Anchor>,
     /// The root directory (chroot(2)), an absolute resolved path; `/` normally.
     pub root: String,
     /// The file mode creation mask.
@@ -310,6 +312,7 @@ impl FsContext {
     pub fn new(cwd: String, umask: u32, mnt: Arc<MountNs>) -> FsContext {
         FsContext {
             cwd,
+            cwd_anchor: None,
             root: "/".into(),
             umask,
             mnt,
@@ -690,24 +693,30 @@ impl Task {
     /// in the task's mount namespace and under its root, without permission checks.
     /// With AT_EMPTY_PATH semantics left to the caller.
     pub fn resolve_at(&self, dirfd: i32, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
-        let (cwd, root, mnt) = {
+        let (cwd, cwd_anchor, root, mnt) = {
             let fs = lock(&self.fs);
-            (fs.cwd.clone(), fs.root.clone(), fs.mnt.clone())
+            (
+                fs.cwd.clone(),
+                fs.cwd_anchor.clone(),
+                fs.root.clone(),
+                fs.mnt.clone(),
+            )
         };
-        let start = if path.first() == Some(&b'/') {
-            root.clone()
+        let (start, anchor) = if path.first() == Some(&b'/') {
+            (root.clone(), None)
         } else if dirfd == AT_FDCWD {
-            cwd
+            (cwd, cwd_anchor)
         } else {
             let f = self.file(dirfd)?;
             if f.ops.stat()?.st_mode & S_IFMT != S_IFDIR {
                 return Err(Errno::ENOTDIR);
             }
-            f.path.clone()
+            (f.path.clone(), f.anchor())
         };
         let opts = path::WalkOpts {
             follow,
             root: Some(&root),
+            anchor: anchor.as_ref(),
             ..Default::default()
         };
         let mounts = mnt.read();

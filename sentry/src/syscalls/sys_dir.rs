@@ -46,14 +46,21 @@ pub fn sys_getcwd(t: &mut Task) -> SysResult {
     Ok(cwd.len() as u64)
 }
 
-fn set_cwd(t: &Task, st: &Stat, path: String) -> SysResult {
+fn set_cwd(
+    t: &Task,
+    st: &Stat,
+    path: String,
+    anchor: Option<crate::vfs::path::Anchor>,
+) -> SysResult {
     if st.st_mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
     if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, X_OK) {
         return Err(Errno::EACCES);
     }
-    lock(&t.fs).cwd = path;
+    let mut fs = lock(&t.fs);
+    fs.cwd = path;
+    fs.cwd_anchor = anchor;
     Ok(0)
 }
 
@@ -62,14 +69,18 @@ pub fn sys_chdir(t: &mut Task) -> SysResult {
     let path = t.read_path(t.arg(0))?;
     let r = walk_at(t, AT_FDCWD, &path, true)?;
     let st = r.stat.ok_or(Errno::ENOENT)?;
-    set_cwd(t, &st, r.path)
+    let anchor = r.inode.clone().map(|inode| crate::vfs::path::Anchor {
+        inode,
+        mount: r.mount.clone(),
+    });
+    set_cwd(t, &st, r.path, anchor)
 }
 
 /// Implements fchdir(2).
 pub fn sys_fchdir(t: &mut Task) -> SysResult {
     let file = t.file(fd_arg(t, 0))?;
     let st = file.stat()?;
-    set_cwd(t, &st, file.path.clone())
+    set_cwd(t, &st, file.path.clone(), file.anchor())
 }
 
 /// A new name must not exist, and must be a plain name (not `.`, `..` or the root).

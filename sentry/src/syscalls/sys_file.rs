@@ -34,7 +34,7 @@ pub use xattr::*;
 
 use super::{fd_arg, SysResult};
 use crate::kernel::{lock, Task};
-use crate::vfs::path::{walk, Resolved, WalkOpts};
+use crate::vfs::path::{walk, Anchor, Resolved, WalkOpts};
 use crate::vfs::{notify, File, FileOps, Inode, Owner};
 
 pub(crate) fn nofile(t: &Task) -> u64 {
@@ -49,19 +49,25 @@ pub(crate) fn install(t: &Task, file: Arc<File>, cloexec: bool) -> SysResult {
 /// The directory a relative path starts from: the cwd, or the directory `dirfd` refers to.
 /// With openat2's RESOLVE_IN_ROOT or RESOLVE_BENEATH even an absolute path is scoped to
 /// `dirfd` (the walk then treats `/` as that directory, or refuses it).
-fn start_dir(t: &Task, dirfd: i32, path: &[u8], resolve: u64) -> Result<String, Errno> {
+fn start_dir(
+    t: &Task,
+    dirfd: i32,
+    path: &[u8],
+    resolve: u64,
+) -> Result<(String, Option<Anchor>), Errno> {
     if path.first() == Some(&b'/') && resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH) == 0 {
         // The walk starts absolute paths at the task's root itself.
-        return Ok("/".into());
+        return Ok(("/".into(), None));
     }
     if dirfd == AT_FDCWD {
-        return Ok(t.cwd());
+        let fs = lock(&t.fs);
+        return Ok((fs.cwd.clone(), fs.cwd_anchor.clone()));
     }
     let f = t.file(dirfd)?;
     if f.ops.stat()?.st_mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    Ok(f.path.clone())
+    Ok((f.path.clone(), f.anchor()))
 }
 
 /// Resolves `path` relative to `dirfd` with search-permission checks, and `resolve` flags of
@@ -73,7 +79,7 @@ pub(crate) fn walk_at_with(
     follow: bool,
     resolve: u64,
 ) -> Result<Resolved, Errno> {
-    let start = start_dir(t, dirfd, path, resolve)?;
+    let (start, anchor) = start_dir(t, dirfd, path, resolve)?;
     let (root, mnt) = {
         let fs = lock(&t.fs);
         (fs.root.clone(), fs.mnt.clone())
@@ -83,6 +89,7 @@ pub(crate) fn walk_at_with(
         creds: Some(&t.creds),
         root: Some(&root),
         resolve,
+        anchor: anchor.as_ref(),
     };
     let mounts = mnt.read();
     walk(&mounts, &start, path, opts)

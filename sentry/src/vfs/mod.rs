@@ -266,6 +266,17 @@ impl File {
         );
     }
 
+    /// The directory this file is, as a start for relative walks (*at calls with its fd).
+    pub fn anchor(&self) -> Option<path::Anchor> {
+        match (&self.inode, &self.mount) {
+            (Some(inode), Some(mount)) => Some(path::Anchor {
+                inode: inode.clone(),
+                mount: mount.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// fstat(2): the file's own stat (for an overlay, the overlay's view of it), else what the
     /// open file reports.
     pub fn stat(&self) -> Result<Stat, Errno> {

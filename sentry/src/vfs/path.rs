@@ -42,6 +42,17 @@ pub struct Resolved {
     pub is_mount_root: bool,
 }
 
+/// The directory a relative walk starts from, as held by a cwd or a directory descriptor: its
+/// path, and the directory itself for when the path no longer leads there (it was renamed or
+/// removed; Linux holds the dentry, so such a walk still starts in that directory).
+#[derive(Clone)]
+pub struct Anchor {
+    /// The directory.
+    pub inode: Arc<dyn Inode>,
+    /// The mount it is on.
+    pub mount: Arc<Mount>,
+}
+
 /// How to resolve.
 #[derive(Clone, Copy, Default)]
 pub struct WalkOpts<'a> {
@@ -53,6 +64,8 @@ pub struct WalkOpts<'a> {
     pub root: Option<&'a str>,
     /// openat2 RESOLVE_* flags.
     pub resolve: u64,
+    /// The start directory itself, for when its path no longer leads to it.
+    pub anchor: Option<&'a Anchor>,
 }
 
 #[derive(Clone)]
@@ -224,7 +237,21 @@ pub fn walk(
     } else if path[0] == b'/' {
         return Err(Errno::EXDEV);
     } else {
-        descend(mounts, start)?
+        match (descend(mounts, start), opts.anchor) {
+            (Ok(s), _) => s,
+            // The start directory moved or went: start in it all the same, below the root
+            // (`..` from it then leads to the root).
+            (Err(_), Some(a)) => {
+                let mut s = descend(mounts, "/")?;
+                s.push(Node {
+                    path: start.to_string(),
+                    inode: a.inode.clone(),
+                    mount: a.mount.clone(),
+                });
+                s
+            }
+            (Err(e), None) => return Err(e),
+        }
     };
     let floor = if scoped {
         start_stack.len()
