@@ -82,6 +82,14 @@ impl Pipe {
 
     /// Opens one end (or both) on the pipe: counts it and wakes openers waiting for it.
     fn attach(self: &Arc<Self>, read: bool, write: bool) -> PipeFile {
+        self.attach_counted(read, write).0
+    }
+
+    /// [`Pipe::attach`], and whether a partner was there: for a reader, whether a writer was
+    /// open or had come since; for a writer, a reader. Taken under the same lock as the
+    /// attaching (checked later, a partner that came and went in between would be missed and
+    /// a blocking FIFO open would wait forever). Also the other side's open counter then.
+    fn attach_counted(self: &Arc<Self>, read: bool, write: bool) -> (PipeFile, bool, u64) {
         let mut g = self.lock();
         if read {
             g.readers += 1;
@@ -92,14 +100,20 @@ impl Pipe {
             g.w_counter += 1;
         }
         let w_seen = g.w_counter;
+        let (partner, counter) = if read {
+            (g.writers > 0, g.w_counter)
+        } else {
+            (g.readers > 0, g.r_counter)
+        };
         drop(g);
         self.queue.notify_all();
-        PipeFile {
+        let end = PipeFile {
             pipe: self.clone(),
             read,
             write,
             w_seen,
-        }
+        };
+        (end, partner, counter)
     }
 }
 
@@ -160,26 +174,18 @@ pub fn open_fifo(dev: u64, ino: u64, flags: u32) -> Result<Box<dyn FileOps>, Err
     if write && !read && nonblock && pipe.lock().readers == 0 {
         return Err(Errno::ENXIO);
     }
-    let end = pipe.attach(read, write);
+    let (end, partner, seen) = pipe.attach_counted(read, write);
     if read && write {
         return Ok(Box::new(end));
     }
     if read && nonblock {
         return Ok(Box::new(end));
     }
-    // Wait for a partner: a change of the other side's open counter.
-    let seen = {
-        let g = pipe.lock();
-        let (others, counter) = if read {
-            (g.writers, g.w_counter)
-        } else {
-            (g.readers, g.r_counter)
-        };
-        if others > 0 {
-            return Ok(Box::new(end));
-        }
-        counter
-    };
+    // Wait for a partner: one open when this end was attached, or a change of the other
+    // side's open counter since (a partner may have come and gone already).
+    if partner {
+        return Ok(Box::new(end));
+    }
     block_on(&[&pipe.queue], None, || {
         let g = pipe.lock();
         let counter = if read { g.w_counter } else { g.r_counter };
