@@ -59,6 +59,10 @@ const ALLOWED: &[(i64, &str)] = &[
     (libc::SYS_set_robust_list, "threads"),
     (libc::SYS_rseq, "threads"),
     (libc::SYS_futex, "locks"),
+    (
+        libc::SYS_sched_setaffinity,
+        "a channel thread on its client's CPU",
+    ),
     (libc::SYS_mmap, "memory"),
     (libc::SYS_munmap, "memory"),
     (libc::SYS_mprotect, "thread stack guards"),

@@ -152,10 +152,15 @@ pub enum Request {
     Fsync { fid: Fid },
     /// Forgets fids. Reply: `Done`.
     Clunk { fids: Vec<Fid> },
-    /// A new channel (another socket served by its own gofer thread, same fids). Reply:
+    /// A new channel (another socket served by its own gofer thread, same fids), its thread
+    /// kept on CPU `cpu` (the CPU of the sentry threads that will use it: a round trip
+    /// between CPUs costs two cross-CPU wake-ups) unless `cpu` is [`ANY_CPU`]. Reply:
     /// `Opened` + the socket.
-    Channel,
+    Channel { cpu: u32 },
 }
+
+/// [`Request::Channel`] without a CPU.
+pub const ANY_CPU: u32 = u32::MAX;
 
 /// A reply from the gofer.
 #[derive(Debug, Clone)]
@@ -371,7 +376,7 @@ impl Request {
                 }
                 &mut w
             }
-            Request::Channel => w.u8(23),
+            Request::Channel { cpu } => w.u8(23).u32(*cpu),
         };
         w.0
     }
@@ -484,7 +489,7 @@ impl Request {
                     fids: (0..n).map(|_| r.u64()).collect::<Result<_, _>>()?,
                 }
             }
-            23 => Request::Channel,
+            23 => Request::Channel { cpu: r.u32()? },
             _ => return Err(BadMessage),
         };
         r.end()?;
@@ -660,7 +665,8 @@ mod tests {
             Request::Clunk {
                 fids: vec![1, 2, 3],
             },
-            Request::Channel,
+            Request::Channel { cpu: 1 },
+            Request::Channel { cpu: ANY_CPU },
         ];
         for r in reqs {
             assert_eq!(Request::decode(&r.encode()), Ok(r.clone()));
@@ -693,7 +699,7 @@ mod tests {
         assert_eq!(Request::decode(&[99]), Err(BadMessage));
         assert_eq!(Request::decode(&[2, 1, 0]), Err(BadMessage));
         // Trailing bytes.
-        let mut m = Request::Channel.encode();
+        let mut m = Request::Channel { cpu: 0 }.encode();
         m.push(0);
         assert_eq!(Request::decode(&m), Err(BadMessage));
         // A count larger than the message.

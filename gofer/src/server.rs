@@ -485,7 +485,7 @@ impl Server {
                 }
                 done(Reply::Done)
             }
-            Request::Channel => {
+            Request::Channel { cpu } => {
                 let (mine, theirs) = nix::sys::socket::socketpair(
                     nix::sys::socket::AddressFamily::Unix,
                     nix::sys::socket::SockType::SeqPacket,
@@ -495,7 +495,12 @@ impl Server {
                 .map_err(|e| Errno(e as i32))?;
                 let me = self.clone();
                 std::thread::Builder::new()
-                    .spawn(move || me.serve(mine))
+                    .spawn(move || {
+                        if cpu != protocol::ANY_CPU {
+                            pin_to_cpu(cpu);
+                        }
+                        me.serve(mine)
+                    })
                     .map_err(|_| Errno::EAGAIN)?;
                 Ok((Reply::Opened, Some(theirs)))
             }
@@ -603,5 +608,13 @@ impl Server {
                 Ok(())
             }
         }
+    }
+}
+
+/// Keeps the calling thread on `cpu` (best effort: with a CPU that is not there it stays free).
+fn pin_to_cpu(cpu: u32) {
+    let mut set = nix::sched::CpuSet::new();
+    if set.set(cpu as usize).is_ok() {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
     }
 }

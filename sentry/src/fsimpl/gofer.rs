@@ -30,6 +30,8 @@ const CLUNK_BATCH: usize = 64;
 struct Channel {
     sock: OwnedFd,
     buf: Vec<u8>,
+    /// The CPU its gofer thread is kept on (`ANY_CPU` for the first channel).
+    cpu: u32,
 }
 
 /// What to do when the gofer dies (the loader prints an error and ends the sandbox).
@@ -47,10 +49,11 @@ pub struct GoferClient {
     on_death: DeathHook,
 }
 
-fn new_channel(sock: OwnedFd) -> Channel {
+fn new_channel(sock: OwnedFd, cpu: u32) -> Channel {
     Channel {
         sock,
         buf: vec![0u8; MAX_MESSAGE],
+        cpu,
     }
 }
 
@@ -72,7 +75,7 @@ impl GoferClient {
     pub fn new(sock: OwnedFd, on_death: DeathHook) -> Result<Arc<GoferClient>, Errno> {
         let watch = sock.try_clone().map_err(|_| Errno::EMFILE)?;
         let c = Arc::new(GoferClient {
-            first: Mutex::new(new_channel(sock)),
+            first: Mutex::new(new_channel(sock, protocol::ANY_CPU)),
             idle: Mutex::new(Vec::new()),
             opened: AtomicUsize::new(1),
             freed: Condvar::new(),
@@ -109,18 +112,24 @@ impl GoferClient {
         }
     }
 
+    /// A channel for the calling thread: one whose gofer thread is on this CPU (sentry threads
+    /// stay on their CPU with their application thread; a round trip to a gofer thread on
+    /// another CPU costs two cross-CPU wake-ups), a new one for this CPU, or any idle one.
     fn take(&self) -> Result<Channel, Errno> {
+        let cpu = nix::sched::sched_getcpu()
+            .map(|c| c as u32)
+            .unwrap_or(protocol::ANY_CPU);
         let mut idle = lock(&self.idle);
         loop {
-            if let Some(c) = idle.pop() {
-                return Ok(c);
+            if let Some(i) = idle.iter().rposition(|c| c.cpu == cpu) {
+                return Ok(idle.swap_remove(i));
             }
             if self.opened.load(Ordering::Relaxed) < MAX_CHANNELS {
                 self.opened.fetch_add(1, Ordering::Relaxed);
                 drop(idle);
-                let r = roundtrip(&mut lock(&self.first), &Request::Channel);
+                let r = roundtrip(&mut lock(&self.first), &Request::Channel { cpu });
                 return match r {
-                    Ok((Reply::Opened, Some(fd))) => Ok(new_channel(fd)),
+                    Ok((Reply::Opened, Some(fd))) => Ok(new_channel(fd, cpu)),
                     Ok((Reply::Error(e), _)) => {
                         self.opened.fetch_sub(1, Ordering::Relaxed);
                         Err(e)
@@ -128,6 +137,9 @@ impl GoferClient {
                     Ok(_) => Err(Errno::EPROTO),
                     Err(e) => Err(e),
                 };
+            }
+            if let Some(c) = idle.pop() {
+                return Ok(c);
             }
             idle = self.freed.wait(idle).unwrap_or_else(|e| e.into_inner());
         }
@@ -365,6 +377,10 @@ impl Inode for GoferInode {
     }
 
     fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+        self.lookup_stat(name).map(|(i, _)| i)
+    }
+
+    fn lookup_stat(&self, name: &[u8]) -> Result<(Arc<dyn Inode>, Stat), Errno> {
         if self.stat.st_mode & S_IFMT != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
@@ -374,8 +390,10 @@ impl Inode for GoferInode {
         };
         match self.client().call(&req)? {
             (Reply::Nodes(v), _) => {
-                let (f, s) = v.first().copied().ok_or(Errno::ENOENT)?;
-                Ok(GoferInode::new(&self.shared, f, s))
+                let (f, mut s) = v.first().copied().ok_or(Errno::ENOENT)?;
+                s.st_dev = self.shared.dev;
+                let child: Arc<dyn Inode> = GoferInode::new(&self.shared, f, s);
+                Ok((child, s))
             }
             _ => Err(Errno::EPROTO),
         }

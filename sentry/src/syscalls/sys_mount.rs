@@ -106,7 +106,7 @@ fn parse_size(v: &str) -> Result<u64, Errno> {
             let mem = nix::sys::sysinfo::sysinfo()
                 .map(|s| s.ram_total())
                 .unwrap_or(1 << 30);
-            return Ok(mem / 100 * pct);
+            return Ok((mem / 100).saturating_mul(pct));
         }
         _ => (v, 1),
     };

@@ -63,6 +63,14 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::ENOTDIR)
     }
 
+    /// [`Inode::lookup`] and the child's stat, for path walks: file systems whose look-up
+    /// brings the attributes along (the gofer's walk) save a second round trip.
+    fn lookup_stat(&self, name: &[u8]) -> Result<(Arc<dyn Inode>, Stat), Errno> {
+        let child = self.lookup(name)?;
+        let st = child.stat()?;
+        Ok((child, st))
+    }
+
     /// A symlink's target. Linux: EINVAL when the file is not a symlink.
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
         Err(Errno::EINVAL)

@@ -73,6 +73,17 @@ struct Node {
     path: String,
     inode: Arc<dyn Inode>,
     mount: Arc<Mount>,
+    /// Its attributes as this walk found them (a walk stats each file once).
+    stat: Option<Stat>,
+}
+
+impl Node {
+    fn stat(&self) -> Result<Stat, Errno> {
+        match self.stat {
+            Some(s) => Ok(s),
+            None => self.inode.stat(),
+        }
+    }
 }
 
 fn child_path(parent: &str, name: &[u8]) -> String {
@@ -117,7 +128,7 @@ impl Walker<'_> {
     /// Looks `name` up in the top directory, crossing into a mount mounted there.
     fn lookup(&self, name: &[u8]) -> Result<Node, Errno> {
         let top = self.top();
-        let st = top.inode.stat()?;
+        let st = top.stat()?;
         if st.st_mode & S_IFMT != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
@@ -126,8 +137,8 @@ impl Walker<'_> {
                 return Err(Errno::EACCES);
             }
         }
-        let inode = top.inode.lookup(name)?;
         let path = child_path(&top.path, name);
+        // A mount point is crossed without looking at what it hides.
         if let Some(m) = self.mounts.at(&path) {
             if self.opts.resolve & RESOLVE_NO_XDEV != 0 {
                 return Err(Errno::EXDEV);
@@ -136,12 +147,15 @@ impl Walker<'_> {
                 path,
                 inode: m.root.clone(),
                 mount: m,
+                stat: None,
             });
         }
+        let (inode, st) = top.inode.lookup_stat(name)?;
         Ok(Node {
             path,
             inode,
             mount: top.mount.clone(),
+            stat: Some(st),
         })
     }
 
@@ -180,6 +194,7 @@ fn descend(mounts: &Mounts, path: &str) -> Result<Vec<Node>, Errno> {
             path: "/".into(),
             inode: root.root.clone(),
             mount: root,
+            stat: None,
         }],
         floor: 1,
         root: Vec::new(),
@@ -247,6 +262,7 @@ pub fn walk(
                     path: start.to_string(),
                     inode: a.inode.clone(),
                     mount: a.mount.clone(),
+                    stat: None,
                 });
                 s
             }
@@ -274,7 +290,7 @@ pub fn walk(
         if c == b"." || c == b".." {
             if c == b".." {
                 w.dotdot()?;
-            } else if w.top().inode.stat()?.st_mode & S_IFMT != S_IFDIR {
+            } else if w.top().stat()?.st_mode & S_IFMT != S_IFDIR {
                 return Err(Errno::ENOTDIR);
             }
             if is_last {
@@ -282,7 +298,7 @@ pub fn walk(
             }
             continue;
         }
-        let node = match w.lookup(&c) {
+        let mut node = match w.lookup(&c) {
             Ok(n) => n,
             Err(Errno::ENOENT) if is_last => {
                 let top = w.top().clone();
@@ -299,7 +315,8 @@ pub fn walk(
             }
             Err(e) => return Err(e),
         };
-        let st = node.inode.stat()?;
+        let st = node.stat()?;
+        node.stat = Some(st);
         if st.st_mode & S_IFMT == S_IFLNK && (!is_last || opts.follow || trailing_slash) {
             if opts.resolve & RESOLVE_NO_SYMLINKS != 0 {
                 return Err(Errno::ELOOP);
@@ -325,6 +342,7 @@ pub fn walk(
                     path: m.path,
                     inode: m.inode,
                     mount,
+                    stat: None,
                 });
                 if is_last {
                     last_name = c;
@@ -370,7 +388,7 @@ pub fn walk(
         node.inode.clone()
     };
     let is_mount_root = n == 1 || Arc::ptr_eq(&node.inode, &node.mount.root);
-    let stat = node.inode.stat()?;
+    let stat = node.stat()?;
     if trailing_slash && stat.st_mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
