@@ -20,6 +20,8 @@ pub fn spawn_stub(image: &OwnedFd, sock: &OwnedFd) -> nix::Result<Pid> {
     let argv0: &CStr = c"sandbox-stub";
     let argv = [argv0.as_ptr(), std::ptr::null()];
     let envp = [std::ptr::null::<libc::c_char>()];
+    // SAFETY: getpid takes no arguments.
+    let parent = unsafe { libc::getpid() };
     // SAFETY: fork has no memory-safety preconditions of its own. JUSTIFICATION: the child of a
     // multi-threaded process may only make async-signal-safe calls, so it uses the raw libc
     // calls below (no allocation, no locks) and either execs or _exits.
@@ -36,8 +38,10 @@ pub fn spawn_stub(image: &OwnedFd, sock: &OwnedFd) -> nix::Result<Pid> {
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
             libc::_exit(120);
         }
-        // The parent may already be gone (then the signal above never comes).
-        if libc::getppid() == 1 {
+        // The parent may already be gone (then the signal above never comes). Compared with
+        // the sentry's pid, not 1: an orphan goes to the nearest subreaper, which may be
+        // anyone (and PTRACE_TRACEME would then make it the stub's tracer).
+        if libc::getppid() != parent {
             libc::_exit(121);
         }
         // Keep the socket as fd 0 and the image as fd 1 (close-on-exec); close everything else.
