@@ -73,3 +73,8 @@ pub const MAX_HANDLE_SZ: u32 = 128;
 pub const AT_HANDLE_FID: u32 = 0x200;
 /// name_to_handle_at: return a 64-bit unique mount id (AT_HANDLE_MNT_ID_UNIQUE).
 pub const AT_HANDLE_MNT_ID_UNIQUE: u32 = 0x001;
+
+/// si_code of a SIGIO-style signal: data to read.
+pub const POLL_IN: i32 = 1;
+/// si_code of a SIGIO-style signal: room to write.
+pub const POLL_OUT: i32 = 2;

@@ -49,6 +49,8 @@ tests::guest_tests! {
     mounts,
     // /proc/self/fd/N reopens the open file itself.
     magic_links,
+    // Signal-driven I/O (O_ASYNC, F_SETOWN, F_SETSIG) on pipes.
+    sigio,
     // What a program sees at start-up: argv, environment, cwd, auxv, descriptors.
     startup => |run: tests::Run| run.args(["one", "two words", "", "ünï"]).cwd("/usr"),
 }

@@ -45,6 +45,9 @@ pub struct Pipe {
     ino: u64,
     /// Whether this is a FIFO's pipe (registered in [`fifos`] under `(dev, ino)`).
     named: bool,
+    /// Read ends with O_ASYNC (signalled when data comes) and write ends (when room comes).
+    async_readers: crate::vfs::fasync::AsyncList,
+    async_writers: crate::vfs::fasync::AsyncList,
 }
 
 impl Pipe {
@@ -62,6 +65,8 @@ impl Pipe {
             dev,
             ino,
             named,
+            async_readers: Default::default(),
+            async_writers: Default::default(),
         })
     }
 
@@ -419,15 +424,36 @@ impl FileOps for PipeFile {
 
     fn read_stream(&self, buf: &mut [u8], nonblock: bool) -> Result<usize, Errno> {
         let mut at = 0;
-        self.pipe.drain_with(buf.len(), nonblock, false, &mut |s| {
+        let n = self.pipe.drain_with(buf.len(), nonblock, false, &mut |s| {
             buf[at..at + s.len()].copy_from_slice(s);
             at += s.len();
             Ok(s.len())
-        })
+        })?;
+        if n > 0 {
+            // Room for the writers (pipe_read: kill_fasync(POLL_OUT)).
+            self.pipe
+                .async_writers
+                .notify(POLL_OUT, POLLOUT | POLLWRNORM | POLLWRBAND);
+        }
+        Ok(n)
     }
 
     fn write_stream(&self, buf: &[u8], nonblock: bool) -> Result<usize, Errno> {
-        self.pipe.fill(buf, nonblock)
+        let n = self.pipe.fill(buf, nonblock)?;
+        if n > 0 {
+            // Data for the readers (pipe_write: kill_fasync(POLL_IN)).
+            self.pipe.async_readers.notify(POLL_IN, POLLIN | POLLRDNORM);
+        }
+        Ok(n)
+    }
+
+    fn set_async(&self, file: &Arc<crate::vfs::File>, fd: i32, on: bool) {
+        if self.read {
+            self.pipe.async_readers.set(file, fd, on);
+        }
+        if self.write {
+            self.pipe.async_writers.set(file, fd, on);
+        }
     }
 
     fn stat(&self) -> Result<Stat, Errno> {

@@ -78,7 +78,12 @@ pub fn sys_fcntl(t: &mut Task) -> SysResult {
             .map(|_| 0),
         F_GETFL => Ok(u64::from(entry.file.flags())),
         F_SETFL => {
+            let was = entry.file.flags() & O_ASYNC != 0;
             entry.file.set_flags(arg as u32);
+            let now = entry.file.flags() & O_ASYNC != 0;
+            if was != now {
+                entry.file.ops.set_async(&entry.file, fd, now);
+            }
             Ok(0)
         }
         F_GETPIPE_SZ => entry.file.ops.pipe_size(None).map(|n| n as u64),
@@ -108,6 +113,19 @@ pub fn sys_ioctl(t: &mut Task) -> SysResult {
             } else {
                 flags & !O_NONBLOCK
             });
+            Ok(0)
+        }
+        FIOASYNC => {
+            let on: i32 = t.read_val(arg)?;
+            let flags = file.flags();
+            file.set_flags(if on != 0 {
+                flags | O_ASYNC
+            } else {
+                flags & !O_ASYNC
+            });
+            if (flags & O_ASYNC != 0) != (on != 0) {
+                file.ops.set_async(&file, fd, on != 0);
+            }
             Ok(0)
         }
         FIONREAD => {
@@ -381,55 +399,9 @@ fn count_opens(t: &Task, key: lock::LockKey) -> lock::OpenCounts {
 
 /// Sends a lease break's signal to the F_SETOWN owner of the holder's description: SIGIO, or
 /// the F_SETSIG signal with si_code POLL_MSG, the fd and the band, as send_sigio does.
-pub(crate) fn lease_break_signal(k: &crate::kernel::Kernel, notice: &lock::BreakNotice) {
-    use crate::kernel::{send_process_signal, send_thread_signal};
+pub(crate) fn lease_break_signal(_k: &crate::kernel::Kernel, notice: &lock::BreakNotice) {
     let (file, fd) = notice;
-    let owner = *crate::kernel::lock(&file.fown);
-    if owner.id == 0 {
-        return;
-    }
-    let sig = file.fsig.load(std::sync::atomic::Ordering::Relaxed);
-    let info = if sig == 0 {
-        crate::kernel::signal::kernel_info(SIGIO)
-    } else {
-        let mut fields = [0u64; 14];
-        fields[0] = u64::from(POLLIN | POLLRDNORM | POLLMSG);
-        fields[1] = *fd as u32 as u64;
-        Siginfo {
-            si_signo: sig,
-            si_errno: 0,
-            si_code: POLL_MSG,
-            _pad0: 0,
-            fields,
-        }
-    };
-    let tree = crate::kernel::lock(&k.tree);
-    match owner.kind {
-        F_OWNER_TID => {
-            if let Some(task) = tree.threads.get(&owner.id).cloned() {
-                drop(tree);
-                send_thread_signal(k, &task, info);
-            }
-        }
-        F_OWNER_PID => {
-            if let Some(tg) = tree.procs.get(&owner.id).map(|p| p.tg.clone()) {
-                drop(tree);
-                send_process_signal(k, &tg, info);
-            }
-        }
-        _ => {
-            let groups: Vec<_> = tree
-                .procs
-                .values()
-                .filter(|p| p.pgid == owner.id && p.zombie.is_none())
-                .map(|p| p.tg.clone())
-                .collect();
-            drop(tree);
-            for tg in groups {
-                send_process_signal(k, &tg, info);
-            }
-        }
-    }
+    crate::vfs::fasync::send_sigio(file, *fd, POLL_MSG, POLLIN | POLLRDNORM | POLLMSG);
 }
 
 /// Breaks the leases on `file` that an open (`flags`) or a truncate (O_WRONLY) conflicts with:

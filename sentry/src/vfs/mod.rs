@@ -6,6 +6,7 @@
 //! dup and fork) owns its `FileOps` object, which owns whatever host resource backs it. Memory
 //! mappings hold the `Arc<File>` they map.
 
+pub mod fasync;
 pub mod inode;
 pub mod lock;
 pub mod mount;
@@ -109,6 +110,9 @@ pub trait FileOps: Send + Sync {
     fn sync(&self) -> Result<(), Errno> {
         Ok(())
     }
+    /// O_ASYNC turned on or off for `file` (this file's description) through fd `fd`: files
+    /// that can signal readiness register it. The default signals nothing.
+    fn set_async(&self, _file: &Arc<File>, _fd: i32, _on: bool) {}
     /// The pipe end this file is (pipes and FIFOs), for splice, tee and vmsplice.
     fn as_pipe(&self) -> Option<&crate::fsimpl::pipe::PipeFile> {
         None

@@ -90,6 +90,9 @@ impl FileOps for Shared {
     fn as_pipe(&self) -> Option<&crate::fsimpl::pipe::PipeFile> {
         self.0.ops.as_pipe()
     }
+    fn set_async(&self, file: &Arc<File>, fd: i32, on: bool) {
+        self.0.ops.set_async(file, fd, on)
+    }
     fn seals(&self) -> Result<u32, Errno> {
         self.0.ops.seals()
     }
