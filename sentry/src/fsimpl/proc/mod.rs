@@ -85,10 +85,7 @@ fn lease_break_time_file(dev: u64, ino: u64) -> Maker {
             ino,
             Arc::new(|| Ok(format!("{}\n", crate::vfs::lock::lease_break_time()).into_bytes())),
             Arc::new(|v: &[u8]| {
-                let caller_is_root = current()
-                    .and_then(|t| lock(&t.info).as_ref().map(|i| i.creds.uid.1 == 0))
-                    .unwrap_or(true);
-                if !caller_is_root {
+                if !caller_is_root() {
                     return Err(Errno::EACCES);
                 }
                 let secs: u64 = std::str::from_utf8(v)
@@ -125,10 +122,7 @@ fn sysfile(
                     .unwrap_or_else(|| format!("{}\n", d()).into_bytes()))
             }),
             Arc::new(move |v: &[u8]| {
-                let caller_is_root = current()
-                    .and_then(|t| lock(&t.info).as_ref().map(|i| i.creds.uid.1 == 0))
-                    .unwrap_or(true);
-                if !caller_is_root {
+                if !caller_is_root() {
                     return Err(Errno::EACCES);
                 }
                 lock(&s2).insert(path, v.to_vec());
@@ -333,6 +327,13 @@ fn stat() -> Result<Vec<u8>, Errno> {
     text(s)
 }
 
+/// Whether the task writing a /proc/sys file is root (only root may change them).
+fn caller_is_root() -> bool {
+    current()
+        .and_then(|t| lock(&t.info).as_ref().map(|i| i.creds.uid.1 == 0))
+        .unwrap_or(true)
+}
+
 /// A /proc/sys file showing a kernel limit that root may change (a non-negative int, as
 /// Linux's proc_dointvec_minmax; EINVAL otherwise).
 fn limit_file(dev: u64, ino: u64, value: &'static AtomicU64) -> Maker {
@@ -342,10 +343,7 @@ fn limit_file(dev: u64, ino: u64, value: &'static AtomicU64) -> Maker {
             ino,
             Arc::new(move || text(format!("{}\n", value.load(Ordering::Relaxed)))),
             Arc::new(move |v: &[u8]| {
-                let caller_is_root = current()
-                    .and_then(|t| lock(&t.info).as_ref().map(|i| i.creds.uid.1 == 0))
-                    .unwrap_or(true);
-                if !caller_is_root {
+                if !caller_is_root() {
                     return Err(Errno::EACCES);
                 }
                 let n: i32 = std::str::from_utf8(v)
