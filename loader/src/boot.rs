@@ -191,6 +191,16 @@ pub fn run(args: RunArgs) -> i32 {
     if let Err(e) = init_logging(&args) {
         return fail(e, EXIT_SANDBOX_ERROR);
     }
+    // The program's limits are the host's as they were given; then the sentry takes all the
+    // descriptors it may have: it holds a host descriptor for each host file the program has
+    // open, besides its own (a soft limit of 1,024 would run out before the program's does).
+    let limits = host_limits();
+    if let Ok((_, hard)) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+    {
+        let _ =
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
+    }
     crate::host_unsafe::ignore_sigpipe();
     let env = match environment(&args) {
         Ok(e) => e,
@@ -296,7 +306,7 @@ pub fn run(args: RunArgs) -> i32 {
         if with_init {
             Task::start_virtual_init(&k2, creds.uid.0);
         }
-        let mut t = Task::new_init(k2.clone(), ctx, stdio(), fs, creds, host_limits(), &base);
+        let mut t = Task::new_init(k2.clone(), ctx, stdio(), fs, creds, limits, &base);
         if let Err(e) = kernel::load_initial(&mut t, &program, argv, env) {
             t.ctx.kill_process();
             return Err(match e {

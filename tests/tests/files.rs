@@ -346,3 +346,29 @@ fn a_walk_of_many_directories_under_a_low_descriptor_limit() {
     let sandboxed = count(std::process::Command::new("sh").args(["-c", &script]));
     assert_eq!(native, sandboxed);
 }
+
+/// With a low soft descriptor limit (and a higher hard one), a program opening host files
+/// stops at its own limit, as natively: the sentry, which holds a host descriptor for each,
+/// raises its own soft limit and does not run out first.
+#[test]
+fn open_files_up_to_a_low_soft_limit() {
+    let guest = tests::guest("fd_limit", tests::Linkage::Static);
+    let run = |sandboxed: bool| {
+        let inner = if sandboxed {
+            format!(
+                "{} run --cwd / {}",
+                tests::sandbox_bin().display(),
+                guest.display()
+            )
+        } else {
+            guest.display().to_string()
+        };
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", &format!("ulimit -Sn 256 && exec {inner}")]);
+        tests::execute(cmd)
+    };
+    let (native, sandboxed) = (run(false), run(true));
+    assert_eq!(native.status, 0, "{native:?}");
+    assert_eq!(native.stdout, sandboxed.stdout, "{sandboxed:?}");
+    assert_eq!(sandboxed.status, 0, "{sandboxed:?}");
+}

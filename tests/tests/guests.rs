@@ -51,6 +51,8 @@ tests::guest_tests! {
     magic_links,
     // Signal-driven I/O (O_ASYNC, F_SETOWN, F_SETSIG) on pipes.
     sigio,
+    // Opening files up to RLIMIT_NOFILE.
+    fd_limit,
     // What a program sees at start-up: argv, environment, cwd, auxv, descriptors.
     startup => |run: tests::Run| run.args(["one", "two words", "", "ünï"]).cwd("/usr"),
 }
