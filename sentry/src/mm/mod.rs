@@ -790,10 +790,12 @@ impl MemoryManager {
     pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
         let mut out = Vec::new();
         let mut at = addr;
+        // One page on the stack, not a zeroed allocation per path.
+        let mut page = [0u8; PAGE_SIZE as usize];
         loop {
             let chunk = (PAGE_SIZE - at % PAGE_SIZE) as usize;
-            let mut buf = vec![0u8; chunk];
-            self.copy_in(at, &mut buf)?;
+            let buf = &mut page[..chunk];
+            self.copy_in(at, buf)?;
             if let Some(nul) = buf.iter().position(|b| *b == 0) {
                 out.extend_from_slice(&buf[..nul]);
                 if out.len() > max {
@@ -801,7 +803,7 @@ impl MemoryManager {
                 }
                 return Ok(out);
             }
-            out.extend_from_slice(&buf);
+            out.extend_from_slice(buf);
             if out.len() > max {
                 return Err(Errno::ENAMETOOLONG);
             }
