@@ -87,7 +87,8 @@ impl Pipe {
 
     /// Opens one end (or both) on the pipe: counts it and wakes openers waiting for it.
     fn attach(self: &Arc<Self>, read: bool, write: bool) -> PipeFile {
-        self.attach_counted(read, write).0
+        let (end, _, _) = self.attach_counted(read, write);
+        end
     }
 
     /// [`Pipe::attach`], and whether a partner was there: for a reader, whether a writer was
@@ -95,7 +96,27 @@ impl Pipe {
     /// attaching (checked later, a partner that came and went in between would be missed and
     /// a blocking FIFO open would wait forever). Also the other side's open counter then.
     fn attach_counted(self: &Arc<Self>, read: bool, write: bool) -> (PipeFile, bool, u64) {
-        let mut g = self.lock();
+        let g = self.lock();
+        self.attach_locked(g, read, write)
+    }
+
+    /// A write end for a non-blocking FIFO open, only if a reader is there (checked under the
+    /// lock that attaches it: a reader leaving in between must not leave a writer with none).
+    fn attach_writer_if_read(self: &Arc<Self>) -> Option<PipeFile> {
+        let g = self.lock();
+        if g.readers == 0 {
+            return None;
+        }
+        let (end, _, _) = self.attach_locked(g, false, true);
+        Some(end)
+    }
+
+    fn attach_locked(
+        self: &Arc<Self>,
+        mut g: MutexGuard<'_, State>,
+        read: bool,
+        write: bool,
+    ) -> (PipeFile, bool, u64) {
         if read {
             g.readers += 1;
             g.r_counter += 1;
@@ -176,8 +197,11 @@ pub fn open_fifo(dev: u64, ino: u64, flags: u32) -> Result<Box<dyn FileOps>, Err
             }
         }
     };
-    if write && !read && nonblock && pipe.lock().readers == 0 {
-        return Err(Errno::ENXIO);
+    if write && !read && nonblock {
+        return match pipe.attach_writer_if_read() {
+            Some(end) => Ok(Box::new(end)),
+            None => Err(Errno::ENXIO),
+        };
     }
     let (end, partner, seen) = pipe.attach_counted(read, write);
     if read && write {
