@@ -11,6 +11,7 @@ pub mod fsimpl;
 mod host;
 pub mod kernel;
 pub mod mm;
+pub mod net;
 pub mod platform;
 pub mod syscalls;
 pub mod vfs;

@@ -198,7 +198,8 @@ pub fn sys_ioctl(t: &mut Task) -> SysResult {
             t.copy_in(arg, &mut data)?;
             file.ops.ioctl(req, &mut data)
         }
-        _ => Err(Errno::ENOTTY),
+        _ => crate::syscalls::sys_socket::socket_ioctl(t, &file, req, arg)
+            .unwrap_or(Err(Errno::ENOTTY)),
     }
 }
 
@@ -311,7 +312,7 @@ fn owner_exists(t: &Task, kind: i32, id: i32) -> bool {
 
 /// F_SETOWN/F_SETOWN_EX: records who gets the description's signals (ESRCH when no such
 /// thread, process or group exists).
-fn set_owner(t: &Task, file: &File, kind: i32, id: i32) -> SysResult {
+pub(crate) fn set_owner(t: &Task, file: &File, kind: i32, id: i32) -> SysResult {
     if id != 0 && !owner_exists(t, kind, id) {
         return Err(Errno::ESRCH);
     }

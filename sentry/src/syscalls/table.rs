@@ -9,7 +9,8 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 use super::{
     sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_inotify as ino,
     sys_mm as m, sys_mount as mt, sys_pidfd as pf, sys_poll as pl, sys_process as p,
-    sys_sched as sc, sys_signal as sg, sys_task as tk, sys_time as tm, sys_timer as ti, SysResult,
+    sys_sched as sc, sys_signal as sg, sys_socket as so, sys_task as tk, sys_time as tm,
+    sys_timer as ti, SysResult,
 };
 use crate::kernel::Task;
 
@@ -73,6 +74,24 @@ type Row = (
 
 /// The implemented (or deliberately refused) system calls.
 const ROWS: &[Row] = rows! {
+    socket => Partial, Some(so::sys_socket), "ddd", "AF_UNIX, AF_INET, AF_INET6, AF_NETLINK (NETLINK_ROUTE); AF_PACKET EPERM";
+    socketpair => Full, Some(so::sys_socketpair), "dddp", "";
+    connect => Full, Some(so::sys_connect), "fpd", "";
+    accept => Full, Some(so::sys_accept), "fpp", "";
+    accept4 => Full, Some(so::sys_accept4), "fppx", "";
+    bind => Full, Some(so::sys_bind), "fpd", "";
+    listen => Full, Some(so::sys_listen), "fd", "";
+    sendto => Full, Some(so::sys_sendto), "fbuxpd", "";
+    recvfrom => Full, Some(so::sys_recvfrom), "fBuxpp", "";
+    sendmsg => Full, Some(so::sys_sendmsg), "fpx", "";
+    recvmsg => Partial, Some(so::sys_recvmsg), "fpx", "MSG_ERRQUEUE: EAGAIN (nothing queues errors)";
+    sendmmsg => Full, Some(so::sys_sendmmsg), "fpux", "";
+    recvmmsg => Full, Some(so::sys_recvmmsg), "fpuxp", "";
+    shutdown => Full, Some(so::sys_shutdown), "fd", "";
+    getsockname => Full, Some(so::sys_getsockname), "fpp", "";
+    getpeername => Full, Some(so::sys_getpeername), "fpp", "";
+    setsockopt => Partial, Some(so::sys_setsockopt), "fddpd", "the options programs set are kept and honoured where they change behaviour; socket filters refused (EINVAL)";
+    getsockopt => Full, Some(so::sys_getsockopt), "fddpp", "";
     read => Full, Some(f::sys_read), "fBu", "";
     write => Full, Some(f::sys_write), "fbu", "";
     open => Full, Some(f::sys_open), "sOo", "";

@@ -113,6 +113,10 @@ pub trait FileOps: Send + Sync {
     /// O_ASYNC turned on or off for `file` (this file's description) through fd `fd`: files
     /// that can signal readiness register it. The default signals nothing.
     fn set_async(&self, _file: &Arc<File>, _fd: i32, _on: bool) {}
+    /// The socket this file is.
+    fn as_socket(&self) -> Option<&dyn crate::net::Socket> {
+        None
+    }
     /// The pipe end this file is (pipes and FIFOs), for splice, tee and vmsplice.
     fn as_pipe(&self) -> Option<&crate::fsimpl::pipe::PipeFile> {
         None
@@ -553,6 +557,12 @@ impl FdTable {
         }
         self.fds[slot] = Some(FdEntry { file, cloexec });
         Ok(slot as i32)
+    }
+
+    /// Whether an fd below `limit` is free.
+    pub fn has_free(&self, limit: u64) -> bool {
+        let limit = usize::try_from(limit.min(1 << 20)).unwrap_or(1 << 20);
+        (0..limit).any(|i| self.fds.get(i).is_none_or(|e| e.is_none()))
     }
 
     /// Installs `file` at exactly `fd`, returning what was there.
