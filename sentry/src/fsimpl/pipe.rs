@@ -264,7 +264,7 @@ impl Pipe {
                 return Err(Errno::EBUSY);
             }
             g.capacity = n;
-            self.queue.notify_all();
+            self.queue.notify_band(POLLOUT);
         }
         Ok(g.capacity)
     }
@@ -302,8 +302,14 @@ impl Pipe {
                     }
                 }
                 if !peek {
+                    // pipe_read: writers' pollers hear of room only when the pipe was full.
+                    let was_full = g.capacity.saturating_sub(g.buf.len()) < PIPE_BUF;
                     g.buf.drain(..took);
-                    self.queue.notify_all();
+                    if was_full {
+                        self.queue.notify_band(POLLOUT);
+                    } else {
+                        self.queue.wake();
+                    }
                 }
                 return Some(Ok(took));
             }
@@ -355,7 +361,7 @@ impl Pipe {
                 let n = left.min(room);
                 g.buf.extend(&buf[done..done + n]);
                 done += n;
-                self.queue.notify_all();
+                self.queue.notify_band(POLLIN);
                 if done == buf.len() {
                     return Some(Ok(done));
                 }
@@ -419,7 +425,7 @@ impl Pipe {
         g.buf.extend(&bytes[..n]);
         drop(g);
         if n > 0 {
-            self.queue.notify_all();
+            self.queue.notify_band(POLLIN);
         }
         n
     }

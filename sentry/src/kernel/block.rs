@@ -10,6 +10,7 @@
 //! ([`set_current`]); file operations deep in the VFS block through it without a task argument.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
@@ -60,14 +61,60 @@ impl Waker {
 }
 
 /// The wakers of the tasks waiting for one object.
+///
+/// Each wake-up also counts, per direction, that something happened (input: data, a
+/// connection, EOF; output: room): edge-triggered epoll reports a file again only after a
+/// wake-up in a direction it watches, as Linux's wake-up keys filter `ep_poll_callback`.
 #[derive(Default)]
 pub struct WaitQueue {
     list: Mutex<Vec<Arc<Waker>>>,
+    gen_in: AtomicU64,
+    gen_out: AtomicU64,
 }
 
+/// The poll bits that count as input for [`WaitQueue::notify_band`].
+pub const BAND_IN: u32 = syscalls::abi::POLLIN
+    | syscalls::abi::POLLRDNORM
+    | syscalls::abi::POLLRDBAND
+    | syscalls::abi::POLLPRI
+    | syscalls::abi::POLLRDHUP;
+/// The poll bits that count as output.
+pub const BAND_OUT: u32 =
+    syscalls::abi::POLLOUT | syscalls::abi::POLLWRNORM | syscalls::abi::POLLWRBAND;
+
 impl WaitQueue {
-    /// Wakes every waiting task (each rechecks its condition).
+    /// Wakes every waiting task (each rechecks its condition), for a change in either
+    /// direction.
     pub fn notify_all(&self) {
+        self.gen_in.fetch_add(1, Ordering::Release);
+        self.gen_out.fetch_add(1, Ordering::Release);
+        self.wake();
+    }
+
+    /// Wakes every waiting task for a change in the directions of `band` (input bits, output
+    /// bits; POLLHUP and POLLERR are both).
+    pub fn notify_band(&self, band: u32) {
+        let both = syscalls::abi::POLLHUP | syscalls::abi::POLLERR;
+        if band & (BAND_IN | both) != 0 || band == 0 {
+            self.gen_in.fetch_add(1, Ordering::Release);
+        }
+        if band & (BAND_OUT | both) != 0 || band == 0 {
+            self.gen_out.fetch_add(1, Ordering::Release);
+        }
+        self.wake();
+    }
+
+    /// How many input and output wake-ups the queue has had.
+    pub fn generations(&self) -> (u64, u64) {
+        (
+            self.gen_in.load(Ordering::Acquire),
+            self.gen_out.load(Ordering::Acquire),
+        )
+    }
+
+    /// Wakes every waiting task without counting a wake-up for edge-triggered epoll (a change
+    /// Linux does not signal to pollers, e.g. room in a pipe that was not full).
+    pub fn wake(&self) {
         for w in lock(&self.list).iter() {
             w.notify();
         }

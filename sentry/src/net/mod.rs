@@ -347,7 +347,7 @@ impl SockCommon {
     /// Wakes waiters and signals O_ASYNC owners: `band` says which readiness came (POLLIN for
     /// input, POLLOUT for room, both when unsure).
     pub fn wake(&self, band: u32) {
-        self.queue.notify_all();
+        self.queue.notify_band(band);
         if band & (POLLIN | POLLRDNORM) != 0 {
             self.fasync.notify(POLL_IN, POLLIN | POLLRDNORM);
         }

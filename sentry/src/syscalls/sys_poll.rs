@@ -272,6 +272,41 @@ struct Interest {
     events: u32,
     data: u64,
     disabled: bool,
+    /// EPOLLET: the file's queue generations when it was last reported (see
+    /// [`WaitQueue::generations`]); it is reported again only after a wake-up since, in a
+    /// direction it watches.
+    seen: (u64, u64),
+    /// EPOLLET: report once if ready, as just added or modified (ep_insert/ep_modify check the
+    /// file at once).
+    armed: bool,
+}
+
+impl Interest {
+    fn new(file: &Arc<File>, ev: EpollEvent) -> Interest {
+        Interest {
+            file: Arc::downgrade(file),
+            events: ev.events,
+            data: ev.data,
+            disabled: false,
+            seen: (0, 0),
+            armed: true,
+        }
+    }
+
+    /// For an edge-triggered interest: whether a wake-up it watches came since the last report,
+    /// and the generations to record if it is reported now.
+    fn edge(&self, f: &File) -> (bool, (u64, u64)) {
+        let Some(q) = f.ops.poll_queue() else {
+            return (true, self.seen);
+        };
+        let g = q.generations();
+        use crate::kernel::block::{BAND_IN, BAND_OUT};
+        let always = POLLERR | POLLHUP;
+        let woke = self.armed
+            || (g.0 != self.seen.0 && self.events & (BAND_IN | always) != 0)
+            || (g.1 != self.seen.1 && self.events & (BAND_OUT | always) != 0);
+        (woke, g)
+    }
 }
 
 /// An epoll instance.
@@ -291,7 +326,17 @@ impl Epoll {
                 continue;
             }
             let Some(f) = i.file.upgrade() else { continue };
+            let et = i.events & EPOLLET != 0;
+            let (woke, gens) = if et { i.edge(&f) } else { (true, i.seen) };
+            if !woke {
+                continue;
+            }
             let ev = f.ops.poll_events() & (i.events | POLLERR | POLLHUP);
+            if et {
+                // The wake-up is used up whether or not the file is ready (ep_send_events).
+                i.seen = gens;
+                i.armed = false;
+            }
             if ev != 0 {
                 out.push(EpollEvent {
                     events: ev,
@@ -419,15 +464,7 @@ pub fn sys_epoll_ctl(t: &mut Task) -> SysResult {
                 return Err(Errno::EEXIST);
             }
             let ev = ev.ok_or(Errno::EINVAL)?;
-            list.insert(
-                key,
-                Interest {
-                    file: Arc::downgrade(&target),
-                    events: ev.events,
-                    data: ev.data,
-                    disabled: false,
-                },
-            );
+            list.insert(key, Interest::new(&target, ev));
         }
         EPOLL_CTL_MOD => {
             let i = list.get_mut(&key).ok_or(Errno::ENOENT)?;
@@ -438,6 +475,7 @@ pub fn sys_epoll_ctl(t: &mut Task) -> SysResult {
             i.events = ev.events;
             i.data = ev.data;
             i.disabled = false;
+            i.armed = true;
         }
         EPOLL_CTL_DEL => {
             list.remove(&key).ok_or(Errno::ENOENT)?;
