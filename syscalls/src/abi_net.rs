@@ -808,6 +808,7 @@ pub const RTA_PREFSRC: u16 = 7;
 pub const RTA_METRICS: u16 = 8;
 pub const RTA_TABLE: u16 = 15;
 pub const RTA_PREF: u16 = 20;
+pub const RTA_UID: u16 = 25;
 
 // Route tables, protocols and types.
 pub const RT_TABLE_UNSPEC: u8 = 0;

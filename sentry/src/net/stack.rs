@@ -256,9 +256,9 @@ impl NetConfig {
                         128,
                         None,
                         i.index,
-                        RT_TABLE_MAIN,
-                        RTN_UNICAST,
-                        RT_SCOPE_UNIVERSE,
+                        RT_TABLE_LOCAL,
+                        RTN_LOCAL,
+                        RT_SCOPE_HOST,
                         RTPROT_KERNEL,
                         None,
                     ));
