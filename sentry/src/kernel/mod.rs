@@ -74,8 +74,8 @@ pub struct Kernel {
     pub mnt: Arc<MountNs>,
     /// Print every system call (`--strace`).
     pub strace: bool,
-    /// uname(2) fields.
-    pub uts: Utsname,
+    /// uname(2)'s answer; sethostname and setdomainname change the sandbox's copy only.
+    pub uts: Mutex<Utsname>,
     /// When the sandbox started (CLOCK_BOOTTIME-ish for sysinfo).
     pub boot: Instant,
     /// The futex wait queues.
@@ -108,7 +108,8 @@ pub struct Kernel {
     unimplemented_seen: Mutex<HashSet<u32>>,
 }
 
-fn uts_field(s: &str) -> [u8; 65] {
+/// A utsname field from a string (cut at 64 bytes, NUL-padded).
+pub fn uts_field(s: &str) -> [u8; 65] {
     let mut f = [0u8; 65];
     let b = s.as_bytes();
     let n = b.len().min(64);
@@ -117,6 +118,24 @@ fn uts_field(s: &str) -> [u8; 65] {
 }
 
 impl Kernel {
+    /// uname(2)'s answer now.
+    pub fn uts(&self) -> Utsname {
+        *lock(&self.uts)
+    }
+
+    /// Sets the host name (`domain`: the NIS domain name) to `name` (at most 64 bytes).
+    pub fn set_uts_name(&self, name: &[u8], domain: bool) {
+        let mut f = [0u8; 65];
+        let n = name.len().min(64);
+        f[..n].copy_from_slice(&name[..n]);
+        let mut u = lock(&self.uts);
+        if domain {
+            u.domainname = f;
+        } else {
+            u.nodename = f;
+        }
+    }
+
     /// A kernel over `platform` with the given root file system and `/dev`, `/proc`, `/sys`.
     pub fn new(platform: Box<dyn Platform>, mounts: Mounts, strace: bool) -> Arc<Kernel> {
         let host = nix::sys::utsname::uname().ok();
@@ -134,14 +153,14 @@ impl Kernel {
             platform,
             mnt: MountNs::new(mounts),
             strace,
-            uts: Utsname {
+            uts: Mutex::new(Utsname {
                 sysname: uts_field("Linux"),
                 nodename: uts_field("sandbox"),
                 release: uts_field(&release),
                 version: uts_field(&version),
                 machine: uts_field("x86_64"),
                 domainname: uts_field("(none)"),
-            },
+            }),
             boot: Instant::now(),
             futexes: futex::FutexTable::default(),
             tree: Mutex::new(ProcTree::default()),

@@ -93,7 +93,32 @@ pub fn sys_getgroups(t: &mut Task) -> SysResult {
 
 /// Implements uname(2).
 pub fn sys_uname(t: &mut Task) -> SysResult {
-    t.write_val(t.arg(0), &t.k.uts).map(|_| 0)
+    t.write_val(t.arg(0), &t.k.uts()).map(|_| 0)
+}
+
+fn set_uts(t: &Task, domain: bool) -> SysResult {
+    const CAP_SYS_ADMIN: u32 = 21;
+    if t.creds.caps & (1 << CAP_SYS_ADMIN) == 0 {
+        return Err(Errno::EPERM);
+    }
+    let len = t.arg(1) as i64;
+    if !(0..=64).contains(&len) {
+        return Err(Errno::EINVAL);
+    }
+    let mut name = vec![0u8; len as usize];
+    t.copy_in(t.arg(0), &mut name)?;
+    t.k.set_uts_name(&name, domain);
+    Ok(0)
+}
+
+/// Implements sethostname(2): the sandbox's UTS name only.
+pub fn sys_sethostname(t: &mut Task) -> SysResult {
+    set_uts(t, false)
+}
+
+/// Implements setdomainname(2): the sandbox's UTS name only.
+pub fn sys_setdomainname(t: &mut Task) -> SysResult {
+    set_uts(t, true)
 }
 
 /// Implements umask(2).

@@ -74,6 +74,8 @@ type Row = (
 
 /// The implemented (or deliberately refused) system calls.
 const ROWS: &[Row] = rows! {
+    sethostname => Full, Some(p::sys_sethostname), "bd", "the sandbox's UTS name only";
+    setdomainname => Full, Some(p::sys_setdomainname), "bd", "the sandbox's UTS name only";
     socket => Partial, Some(so::sys_socket), "ddd", "AF_UNIX, AF_INET, AF_INET6, AF_NETLINK (NETLINK_ROUTE); AF_PACKET EPERM";
     socketpair => Full, Some(so::sys_socketpair), "dddp", "";
     connect => Full, Some(so::sys_connect), "fpd", "";

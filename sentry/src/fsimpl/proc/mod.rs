@@ -76,6 +76,37 @@ fn file(
     Arc::new(move || GenFile::ro(dev, ino, gen.clone()))
 }
 
+/// /proc/sys/kernel/hostname and domainname: the sandbox's UTS names (root may write them,
+/// as sethostname(2); a trailing newline is not part of the name).
+fn uts_file(dev: u64, ino: u64, domain: bool) -> Maker {
+    Arc::new(move || {
+        GenFile::rw(
+            dev,
+            ino,
+            Arc::new(move || {
+                let k = kernel()?;
+                let u = k.uts();
+                let f = if domain { u.domainname } else { u.nodename };
+                let n = f.iter().position(|b| *b == 0).unwrap_or(64);
+                let mut v = f[..n].to_vec();
+                v.push(b'\n');
+                Ok(v)
+            }),
+            Arc::new(move |v: &[u8]| {
+                if !caller_is_root() {
+                    return Err(Errno::EACCES);
+                }
+                let v = v.strip_suffix(b"\n").unwrap_or(v);
+                if v.len() > 64 {
+                    return Err(Errno::EINVAL);
+                }
+                kernel()?.set_uts_name(v, domain);
+                Ok(())
+            }),
+        )
+    })
+}
+
 /// /proc/sys/fs/lease-break-time: the lock module's own setting (root may write a number of
 /// seconds).
 fn lease_break_time_file(dev: u64, ino: u64) -> Maker {
@@ -167,8 +198,8 @@ fn root_dir(dev: u64, cpuinfo: Arc<Vec<u8>>, sys: SysValues) -> Arc<dyn Inode> {
                 };
                 text(format!(
                     "Linux version {} (sandbox@sandbox) (gcc) {}\n",
-                    s(&k.uts.release),
-                    s(&k.uts.version)
+                    s(&k.uts().release),
+                    s(&k.uts().version)
                 ))
             }),
         ),
@@ -359,11 +390,11 @@ fn limit_file(dev: u64, ino: u64, value: &'static AtomicU64) -> Maker {
 }
 
 fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
-    let uts = |f: fn(&Kernel) -> &[u8; 65]| {
+    let uts = |f: fn(&Utsname) -> [u8; 65]| {
         move || {
             current_kernel()
                 .map(|k| {
-                    let b = f(&k);
+                    let b = f(&k.uts());
                     String::from_utf8_lossy(&b[..b.iter().position(|x| *x == 0).unwrap_or(65)])
                         .into_owned()
                 })
@@ -405,31 +436,19 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
         dev,
         0x110,
         vec![
-            (
-                "hostname",
-                sysfile(dev, 0x111, s, "kernel/hostname", uts(|k| &k.uts.nodename)),
-            ),
-            (
-                "domainname",
-                sysfile(
-                    dev,
-                    0x112,
-                    s,
-                    "kernel/domainname",
-                    uts(|k| &k.uts.domainname),
-                ),
-            ),
+            ("hostname", uts_file(dev, 0x111, false)),
+            ("domainname", uts_file(dev, 0x112, true)),
             (
                 "osrelease",
                 file(dev, 0x113, move || {
-                    text(format!("{}\n", uts(|k| &k.uts.release)()))
+                    text(format!("{}\n", uts(|u| u.release)()))
                 }),
             ),
             ("ostype", file(dev, 0x114, || text("Linux\n".into()))),
             (
                 "version",
                 file(dev, 0x115, move || {
-                    text(format!("{}\n", uts(|k| &k.uts.version)()))
+                    text(format!("{}\n", uts(|u| u.version)()))
                 }),
             ),
             (
