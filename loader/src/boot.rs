@@ -202,6 +202,10 @@ pub fn run(args: RunArgs) -> i32 {
             nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
     }
     crate::host_unsafe::ignore_sigpipe();
+    let net = match crate::network::configure(&args) {
+        Ok(n) => n,
+        Err(e) => return fail(e, 2),
+    };
     let env = match environment(&args) {
         Ok(e) => e,
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
@@ -249,6 +253,7 @@ pub fn run(args: RunArgs) -> i32 {
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     };
     let k = Kernel::new(platform, mounts, args.strace);
+    crate::network::apply(&k, &args, net);
     crate::signals::forward(k.clone());
     let creds = Credentials::new(
         nix::unistd::geteuid().as_raw(),

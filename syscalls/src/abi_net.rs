@@ -177,6 +177,7 @@ pub const IP_FREEBIND: i32 = 15;
 pub const IP_PASSSEC: i32 = 18;
 pub const IP_TRANSPARENT: i32 = 19;
 pub const IP_ORIGDSTADDR: i32 = 20;
+pub const IP_RECVORIGDSTADDR: i32 = IP_ORIGDSTADDR;
 pub const IP_MINTTL: i32 = 21;
 pub const IP_NODEFRAG: i32 = 22;
 pub const IP_CHECKSUM: i32 = 23;

@@ -13,6 +13,17 @@ pub enum PlatformKind {
     Ptrace,
 }
 
+/// The sandbox's network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetworkKind {
+    /// Loopback only.
+    None,
+    /// The sandbox's own stack with eth0 and a user-mode NAT to the outside.
+    Sandbox,
+    /// The host's network, through the sentry.
+    Host,
+}
+
 /// Run a program in a new sandbox.
 ///
 /// Options come before PROGRAM; everything after PROGRAM is passed to it untouched (`--` also
@@ -69,6 +80,37 @@ pub struct RunArgs {
     /// Mount an empty tmpfs at GUEST, limited to N bytes (K, M, G suffixes) (repeatable).
     #[arg(long = "tmpfs", value_name = "GUEST[:size=N]")]
     pub tmpfs: Vec<String>,
+
+    /// The network: `none` (the default: a loopback of the sandbox's own and nothing else),
+    /// `sandbox` (also `eth0`, with flows to the outside carried by the sentry's own host
+    /// sockets, a user-mode NAT; 10.0.2.2 is the host's loopback with
+    /// --allow-host-loopback, 10.0.2.3 the resolver) or `host` (inet sockets carried out on
+    /// the host's network by the sentry).
+    #[arg(long, value_enum, default_value_t = NetworkKind::None)]
+    pub network: NetworkKind,
+
+    /// With `--network sandbox`: make the sandbox's TCP (or UDP) port GUEST_PORT reachable on
+    /// the host's loopback at HOST_PORT (repeatable).
+    #[arg(short = 'p', long = "publish", value_name = "HOST_PORT:GUEST_PORT[/udp]")]
+    pub publish: Vec<String>,
+
+    /// With `--network sandbox`: let the program reach the host's loopback (as 10.0.2.2) and
+    /// the host's own addresses, which stay unreachable otherwise.
+    #[arg(long)]
+    pub allow_host_loopback: bool,
+
+    /// The sandbox's host name (uname, /proc/sys/kernel/hostname).
+    #[arg(long, value_name = "NAME", default_value = "sandbox")]
+    pub hostname: String,
+
+    /// `open`: a host unix socket reached through a volume may be connected (the gofer
+    /// connects it and donates the connection); `none` (the default) refuses it.
+    #[arg(long, value_name = "none|open", default_value = "none")]
+    pub host_uds: String,
+
+    /// Let a program that holds CAP_NET_RAW in the sandbox make raw sockets.
+    #[arg(long)]
+    pub net_raw: bool,
 
     /// The program and its arguments.
     #[arg(value_name = "PROGRAM", required = true, num_args = 1.., allow_hyphen_values = false)]

@@ -14,6 +14,9 @@
 //! options, blocking with SO_RCVTIMEO/SO_SNDTIMEO, the file's stat and ioctls) lives here.
 
 pub mod addr;
+mod host_unsafe;
+pub mod hostinet;
+pub mod hostio;
 pub mod inet;
 pub mod netlink;
 pub mod stack;

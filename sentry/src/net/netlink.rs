@@ -579,7 +579,16 @@ fn link_msg(i: &Interface, seq: u32, portid: u32, flags: u16) -> Vec<u8> {
     let mut m = MsgBuilder::new(RTM_NEWLINK, flags, seq, portid, syscalls::bytes_of(&info));
     m.string(IFLA_IFNAME, &i.name)
         .u32(IFLA_TXQLEN, 1000)
-        .u8(IFLA_OPERSTATE, if loopback { IF_OPER_UNKNOWN } else { IF_OPER_UP })
+        .u8(
+            IFLA_OPERSTATE,
+            if loopback {
+                IF_OPER_UNKNOWN
+            } else if i.flags & IFF_RUNNING != 0 {
+                IF_OPER_UP
+            } else {
+                IF_OPER_DOWN
+            },
+        )
         .u8(IFLA_LINKMODE, 0)
         .u32(IFLA_MTU, i.mtu)
         .u32(IFLA_MIN_MTU, if loopback { 0 } else { 68 })
@@ -589,7 +598,16 @@ fn link_msg(i: &Interface, seq: u32, portid: u32, flags: u16) -> Vec<u8> {
         .u32(IFLA_NUM_TX_QUEUES, 1)
         .u32(IFLA_NUM_RX_QUEUES, 1)
         .u8(IFLA_CARRIER, 1)
-        .string(IFLA_QDISC, if loopback { "noqueue" } else { "fq_codel" })
+        .string(
+            IFLA_QDISC,
+            if loopback {
+                "noqueue"
+            } else if i.flags & IFF_UP == 0 {
+                "noop"
+            } else {
+                "fq_codel"
+            },
+        )
         .attr(IFLA_ADDRESS, &i.hwaddr)
         .attr(
             IFLA_BROADCAST,

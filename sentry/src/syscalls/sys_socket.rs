@@ -46,6 +46,9 @@ fn new_socket(t: &Task, domain: u64, stype: u32, protocol: u32) -> Result<Box<dy
     let domain = u16::try_from(domain).map_err(|_| Errno::EAFNOSUPPORT)?;
     match domain {
         AF_UNIX => net::unix::new_socket(stype, protocol),
+        AF_INET | AF_INET6 if net::stack::config().mode == net::stack::Mode::Host => {
+            net::hostinet::new_socket(t, domain, stype, protocol)
+        }
         AF_INET | AF_INET6 => net::inet::new_socket(t, domain, stype, protocol),
         AF_NETLINK => net::netlink::new_socket(stype, protocol),
         // Packet sockets need CAP_NET_RAW on the host's network; the sandbox has none.
