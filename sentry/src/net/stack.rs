@@ -565,3 +565,29 @@ pub fn sockaddr_v4(a: Ipv4Addr) -> [u8; 16] {
     out.copy_from_slice(syscalls::bytes_of(&s));
     out
 }
+
+/// net.ipv4.ip_local_port_range: where ephemeral ports are taken from.
+static PORT_RANGE: std::sync::Mutex<(u16, u16)> = std::sync::Mutex::new((32768, 60999));
+/// net.ipv4.ping_group_range: the groups that may make ping sockets ("1 0": nobody, the
+/// default).
+static PING_GROUPS: std::sync::Mutex<(u32, u32)> = std::sync::Mutex::new((1, 0));
+
+/// The ephemeral port range (ip_local_port_range).
+pub fn local_port_range() -> (u16, u16) {
+    *PORT_RANGE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sets the ephemeral port range.
+pub fn set_local_port_range(lo: u16, hi: u16) {
+    *PORT_RANGE.lock().unwrap_or_else(|e| e.into_inner()) = (lo, hi);
+}
+
+/// The groups allowed to make ping sockets (ping_group_range).
+pub fn ping_group_range() -> (u32, u32) {
+    *PING_GROUPS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sets the groups allowed to make ping sockets.
+pub fn set_ping_group_range(lo: u32, hi: u32) {
+    *PING_GROUPS.lock().unwrap_or_else(|e| e.into_inner()) = (lo, hi);
+}

@@ -14,3 +14,8 @@ pub fn new_socket(_stype: u32, _protocol: u32) -> Result<Box<dyn Socket>, Errno>
 pub fn pair(_stype: u32, _protocol: u32) -> Result<SocketPair, Errno> {
     Err(Errno::EAFNOSUPPORT)
 }
+
+/// /proc/net/unix.
+pub fn proc_net_unix() -> String {
+    "Num       RefCount Protocol Flags    Type St Inode Path\n".into()
+}

@@ -76,6 +76,37 @@ fn file(
     Arc::new(move || GenFile::ro(dev, ino, gen.clone()))
 }
 
+/// A /proc/sys file of two numbers (ip_local_port_range, ping_group_range): root may write
+/// two numbers `set` accepts (EINVAL otherwise).
+fn range_file<T: std::fmt::Display + Send + Sync + 'static>(
+    dev: u64,
+    ino: u64,
+    get: fn() -> (T, T),
+    set: fn(i64, i64) -> Option<()>,
+) -> Maker {
+    Arc::new(move || {
+        GenFile::rw(
+            dev,
+            ino,
+            Arc::new(move || {
+                let (a, b) = get();
+                text(format!("{a}\t{b}\n"))
+            }),
+            Arc::new(move |v: &[u8]| {
+                if !caller_is_root() {
+                    return Err(Errno::EACCES);
+                }
+                let s = std::str::from_utf8(v).map_err(|_| Errno::EINVAL)?;
+                let mut w = s.split_whitespace().map(|x| x.parse::<i64>());
+                match (w.next(), w.next()) {
+                    (Some(Ok(a)), Some(Ok(b))) => set(a, b).ok_or(Errno::EINVAL),
+                    _ => Err(Errno::EINVAL),
+                }
+            }),
+        )
+    })
+}
+
 /// /proc/sys/kernel/hostname and domainname: the sandbox's UTS names (root may write them,
 /// as sethostname(2); a trailing newline is not part of the name).
 fn uts_file(dev: u64, ino: u64, domain: bool) -> Maker {
@@ -212,6 +243,8 @@ fn root_dir(dev: u64, cpuinfo: Arc<Vec<u8>>, sys: SysValues) -> Arc<dyn Inode> {
         ("cmdline", file(dev, 9, || text("sandbox\n".into()))),
         ("kmsg", file(dev, 10, || Ok(Vec::new()))),
     ];
+    let net_dir = net_dir(dev);
+    statics.push(("net", Arc::new(move || net_dir.clone())));
     statics.push((
         "mounts",
         Arc::new(move || GenLink::new(dev, 11, Arc::new(|| Ok(b"self/mounts".to_vec())))),
@@ -598,7 +631,77 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
             ("inotify", Arc::new(move || inotify.clone())),
         ],
     );
-    let net = fixed_dir(dev, 0x180, vec![]);
+    let ipv4 = fixed_dir(
+        dev,
+        0x181,
+        vec![
+            (
+                "ip_local_port_range",
+                range_file(dev, 0x182, crate::net::stack::local_port_range, |a, b| {
+                    let (a, b) = (u16::try_from(a).ok()?, u16::try_from(b).ok()?);
+                    (a >= 1 && a < b).then(|| crate::net::stack::set_local_port_range(a, b))
+                }),
+            ),
+            (
+                "ping_group_range",
+                range_file(dev, 0x183, crate::net::stack::ping_group_range, |a, b| {
+                    let (a, b) = (u32::try_from(a).ok()?, u32::try_from(b).ok()?);
+                    crate::net::stack::set_ping_group_range(a, b);
+                    Some(())
+                }),
+            ),
+            (
+                "tcp_fin_timeout",
+                sysfile(dev, 0x184, s, "net/ipv4/tcp_fin_timeout", n("60")),
+            ),
+            (
+                "tcp_syncookies",
+                sysfile(dev, 0x185, s, "net/ipv4/tcp_syncookies", n("1")),
+            ),
+            (
+                "tcp_rmem",
+                file(dev, 0x186, || text("4096\t131072\t6291456\n".into())),
+            ),
+            (
+                "tcp_wmem",
+                file(dev, 0x187, || text("4096\t16384\t4194304\n".into())),
+            ),
+            ("ip_forward", file(dev, 0x188, || text("0\n".into()))),
+            (
+                "tcp_keepalive_time",
+                sysfile(dev, 0x189, s, "net/ipv4/tcp_keepalive_time", n("7200")),
+            ),
+        ],
+    );
+    let core = fixed_dir(
+        dev,
+        0x190,
+        vec![
+            ("somaxconn", file(dev, 0x191, || text("4096\n".into()))),
+            ("wmem_max", file(dev, 0x192, || text("212992\n".into()))),
+            ("rmem_max", file(dev, 0x193, || text("212992\n".into()))),
+            ("wmem_default", file(dev, 0x194, || text("212992\n".into()))),
+            ("rmem_default", file(dev, 0x195, || text("212992\n".into()))),
+            ("optmem_max", file(dev, 0x196, || text("131072\n".into()))),
+        ],
+    );
+    let unix = fixed_dir(
+        dev,
+        0x198,
+        vec![(
+            "max_dgram_qlen",
+            file(dev, 0x199, || text("512\n".into())),
+        )],
+    );
+    let net = fixed_dir(
+        dev,
+        0x180,
+        vec![
+            ("ipv4", Arc::new(move || ipv4.clone())),
+            ("core", Arc::new(move || core.clone())),
+            ("unix", Arc::new(move || unix.clone())),
+        ],
+    );
     fixed_dir(
         dev,
         0x1f0,
@@ -607,6 +710,36 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
             ("vm", Arc::new(move || vm.clone())),
             ("fs", Arc::new(move || fs.clone())),
             ("net", Arc::new(move || net.clone())),
+        ],
+    )
+}
+
+/// /proc/net (one network namespace per sandbox: the same for every process).
+fn net_dir(dev: u64) -> Arc<dyn Inode> {
+    use crate::net;
+    let raw_header = |v6: bool| {
+        move || {
+            text(if v6 {
+                "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n".into()
+            } else {
+                "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n".into()
+            })
+        }
+    };
+    fixed_dir(
+        dev,
+        0x200,
+        vec![
+            ("dev", file(dev, 0x201, || text(net::procfs::dev()))),
+            ("if_inet6", file(dev, 0x202, || text(net::procfs::if_inet6()))),
+            ("route", file(dev, 0x203, || text(net::procfs::route()))),
+            ("tcp", file(dev, 0x204, || text(net::inet::proc_net_tcp(false)))),
+            ("tcp6", file(dev, 0x205, || text(net::inet::proc_net_tcp(true)))),
+            ("udp", file(dev, 0x206, || text(net::inet::proc_net_udp(false)))),
+            ("udp6", file(dev, 0x207, || text(net::inet::proc_net_udp(true)))),
+            ("unix", file(dev, 0x208, || text(net::unix::proc_net_unix()))),
+            ("raw", file(dev, 0x209, raw_header(false))),
+            ("raw6", file(dev, 0x20a, raw_header(true))),
         ],
     )
 }
