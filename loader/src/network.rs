@@ -75,7 +75,11 @@ fn host_interfaces() -> (Vec<Interface>, Vec<IpAddr>) {
                     name: name.clone(),
                     flags: a.flags.bits() as u32,
                     mtu,
-                    kind: if loopback { ARPHRD_LOOPBACK } else { ARPHRD_ETHER },
+                    kind: if loopback {
+                        ARPHRD_LOOPBACK
+                    } else {
+                        ARPHRD_ETHER
+                    },
                     hwaddr: [0; 6],
                     v4: Vec::new(),
                     v6: Vec::new(),
@@ -89,7 +93,10 @@ fn host_interfaces() -> (Vec<Interface>, Vec<IpAddr>) {
             let ip = s.ip();
             let prefix = a
                 .netmask
-                .and_then(|m| m.as_sockaddr_in().map(|m| u32::from(m.ip()).count_ones() as u8))
+                .and_then(|m| {
+                    m.as_sockaddr_in()
+                        .map(|m| u32::from(m.ip()).count_ones() as u8)
+                })
                 .unwrap_or(32);
             i.v4.push((ip, prefix));
             addrs.push(IpAddr::V4(ip));

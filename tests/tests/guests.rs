@@ -53,6 +53,8 @@ tests::guest_tests! {
     sigio,
     // Opening files up to RLIMIT_NOFILE.
     fd_limit,
+    // The network a program sees: loopback only (natively: new namespaces with lo up).
+    net_config,
     // What a program sees at start-up: argv, environment, cwd, auxv, descriptors.
     startup => |run: tests::Run| run.args(["one", "two words", "", "ünï"]).cwd("/usr"),
 }

@@ -91,7 +91,11 @@ pub struct RunArgs {
 
     /// With `--network sandbox`: make the sandbox's TCP (or UDP) port GUEST_PORT reachable on
     /// the host's loopback at HOST_PORT (repeatable).
-    #[arg(short = 'p', long = "publish", value_name = "HOST_PORT:GUEST_PORT[/udp]")]
+    #[arg(
+        short = 'p',
+        long = "publish",
+        value_name = "HOST_PORT:GUEST_PORT[/udp]"
+    )]
     pub publish: Vec<String>,
 
     /// With `--network sandbox`: let the program reach the host's loopback (as 10.0.2.2) and

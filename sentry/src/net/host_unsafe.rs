@@ -121,7 +121,9 @@ pub fn getsockopt(fd: BorrowedFd<'_>, level: i32, opt: i32, len: usize) -> Resul
     let mut buf = vec![0u8; len.min(4096)];
     let mut l = buf.len() as libc::socklen_t;
     // SAFETY: `buf` and `l` are valid for writes; the kernel writes at most `l` bytes.
-    check(unsafe { libc::getsockopt(fd.as_raw_fd(), level, opt, buf.as_mut_ptr().cast(), &mut l) })?;
+    check(unsafe {
+        libc::getsockopt(fd.as_raw_fd(), level, opt, buf.as_mut_ptr().cast(), &mut l)
+    })?;
     buf.truncate(l as usize);
     Ok(buf)
 }

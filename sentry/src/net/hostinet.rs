@@ -31,7 +31,12 @@ pub struct HostInet {
 }
 
 /// socket(AF_INET or AF_INET6, ...) in host mode.
-pub fn new_socket(t: &Task, domain: u16, stype: u32, protocol: u32) -> Result<Box<dyn Socket>, Errno> {
+pub fn new_socket(
+    t: &Task,
+    domain: u16,
+    stype: u32,
+    protocol: u32,
+) -> Result<Box<dyn Socket>, Errno> {
     const CAP_NET_RAW: u32 = 13;
     if stype == SOCK_RAW
         && !(super::stack::config().net_raw && t.creds.caps & (1 << CAP_NET_RAW) != 0)
@@ -45,17 +50,20 @@ pub fn new_socket(t: &Task, domain: u16, stype: u32, protocol: u32) -> Result<Bo
     wrap(fd, domain, stype, protocol).map(|s| Box::new(s) as Box<dyn Socket>)
 }
 
-fn wrap(fd: std::os::fd::OwnedFd, domain: u16, stype: u32, protocol: u32) -> Result<HostInet, Errno> {
+fn wrap(
+    fd: std::os::fd::OwnedFd,
+    domain: u16,
+    stype: u32,
+    protocol: u32,
+) -> Result<HostInet, Errno> {
     // The protocol as the host resolved it (0 means the type's default).
-    let protocol = host::getsockopt(
-        std::os::fd::AsFd::as_fd(&fd),
-        SOL_SOCKET,
-        SO_PROTOCOL,
-        4,
-    )
-    .ok()
-    .and_then(|v| v.get(..4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
-    .unwrap_or(protocol);
+    let protocol = host::getsockopt(std::os::fd::AsFd::as_fd(&fd), SOL_SOCKET, SO_PROTOCOL, 4)
+        .ok()
+        .and_then(|v| {
+            v.get(..4)
+                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        })
+        .unwrap_or(protocol);
     let common = Arc::new(SockCommon::new(domain, stype, protocol, 0, 0));
     let sock = Watched::new(fd, &common)?;
     Ok(HostInet { common, sock })
@@ -243,7 +251,12 @@ impl Socket for HostInet {
     fn accept(&self, _t: &Task, nonblock: bool) -> Result<Accepted, Errno> {
         let timeout = self.common.opts().rcvtimeo;
         let (fd, peer) = self.retry(nonblock, timeout, || host::accept(self.fd()))?;
-        let s = wrap(fd, self.common.domain, self.common.stype, self.common.protocol)?;
+        let s = wrap(
+            fd,
+            self.common.domain,
+            self.common.stype,
+            self.common.protocol,
+        )?;
         Ok(Accepted {
             sock: Box::new(s),
             peer,
@@ -283,7 +296,13 @@ impl Socket for HostInet {
         host::peername(self.fd())
     }
 
-    fn setsockopt(&self, _t: &Task, level: i32, name: i32, val: &[u8]) -> Option<Result<(), Errno>> {
+    fn setsockopt(
+        &self,
+        _t: &Task,
+        level: i32,
+        name: i32,
+        val: &[u8],
+    ) -> Option<Result<(), Errno>> {
         if level == SOL_SOCKET
             && matches!(
                 name,
@@ -309,7 +328,13 @@ impl Socket for HostInet {
         Some(host::setsockopt(self.fd(), level, name, val))
     }
 
-    fn getsockopt(&self, _t: &Task, level: i32, name: i32, len: usize) -> Option<Result<Vec<u8>, Errno>> {
+    fn getsockopt(
+        &self,
+        _t: &Task,
+        level: i32,
+        name: i32,
+        len: usize,
+    ) -> Option<Result<Vec<u8>, Errno>> {
         if level == SOL_SOCKET
             && matches!(
                 name,
@@ -330,8 +355,8 @@ impl Socket for HostInet {
 
     fn send(&self, _t: Option<&Task>, msg: SendMsg<'_>) -> Result<usize, Errno> {
         let control = control_bytes(&msg.control)?;
-        let flags = (msg.flags & (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE | MSG_CONFIRM))
-            as i32;
+        let flags =
+            (msg.flags & (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE | MSG_CONFIRM)) as i32;
         let timeout = self.common.opts().sndtimeo;
         let stream = self.common.stype == SOCK_STREAM;
         let mut done = 0usize;
@@ -367,8 +392,7 @@ impl Socket for HostInet {
         nonblock: bool,
     ) -> Result<Received, Errno> {
         let timeout = self.common.opts().rcvtimeo;
-        let hflags = (flags & (MSG_OOB | MSG_PEEK | MSG_TRUNC | MSG_WAITALL | MSG_ERRQUEUE))
-            as i32;
+        let hflags = (flags & (MSG_OOB | MSG_PEEK | MSG_TRUNC | MSG_WAITALL | MSG_ERRQUEUE)) as i32;
         let r = self.retry(nonblock, timeout, || {
             host::recvmsg(self.fd(), buf, hflags & !(MSG_WAITALL as i32), 1024)
         })?;

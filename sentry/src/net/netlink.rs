@@ -218,7 +218,13 @@ impl Socket for NetlinkSocket {
         Ok(Self::address(st.dst.0, st.dst.1))
     }
 
-    fn setsockopt(&self, _t: &Task, level: i32, name: i32, val: &[u8]) -> Option<Result<(), Errno>> {
+    fn setsockopt(
+        &self,
+        _t: &Task,
+        level: i32,
+        name: i32,
+        val: &[u8],
+    ) -> Option<Result<(), Errno>> {
         if level != SOL_NETLINK {
             return None;
         }
@@ -253,7 +259,13 @@ impl Socket for NetlinkSocket {
         Some(r)
     }
 
-    fn getsockopt(&self, _t: &Task, level: i32, name: i32, len: usize) -> Option<Result<Vec<u8>, Errno>> {
+    fn getsockopt(
+        &self,
+        _t: &Task,
+        level: i32,
+        name: i32,
+        len: usize,
+    ) -> Option<Result<Vec<u8>, Errno>> {
         if level != SOL_NETLINK {
             return None;
         }
@@ -433,7 +445,14 @@ fn error_msg(req: &[u8], h: &Nlmsghdr, portid: u32, err: i32, cap_ack: bool) -> 
 }
 
 fn done_msg(h: &Nlmsghdr, portid: u32) -> Vec<u8> {
-    MsgBuilder::new(NLMSG_DONE, NLM_F_MULTI, h.nlmsg_seq, portid, &0i32.to_ne_bytes()).finish()
+    MsgBuilder::new(
+        NLMSG_DONE,
+        NLM_F_MULTI,
+        h.nlmsg_seq,
+        portid,
+        &0i32.to_ne_bytes(),
+    )
+    .finish()
 }
 
 /// Answers every request in one sendmsg's buffer; returns the reply datagrams.
@@ -493,8 +512,12 @@ fn route_request(req: &[u8], h: &Nlmsghdr, portid: u32) -> Result<Vec<Vec<u8>>, 
                 return Ok(out);
             }
             let m: Ifinfomsg = super::bytemuck_read(body);
-            let name = find_attr(body, std::mem::size_of::<Ifinfomsg>(), IFLA_IFNAME)
-                .map(|v| v.iter().copied().take_while(|b| *b != 0).collect::<Vec<u8>>());
+            let name = find_attr(body, std::mem::size_of::<Ifinfomsg>(), IFLA_IFNAME).map(|v| {
+                v.iter()
+                    .copied()
+                    .take_while(|b| *b != 0)
+                    .collect::<Vec<u8>>()
+            });
             let i = c
                 .interfaces
                 .iter()
@@ -609,10 +632,7 @@ fn link_msg(i: &Interface, seq: u32, portid: u32, flags: u16) -> Vec<u8> {
             },
         )
         .attr(IFLA_ADDRESS, &i.hwaddr)
-        .attr(
-            IFLA_BROADCAST,
-            &if loopback { [0u8; 6] } else { [0xff; 6] },
-        )
+        .attr(IFLA_BROADCAST, &if loopback { [0u8; 6] } else { [0xff; 6] })
         .attr(IFLA_STATS64, &[0u8; 8 * 24])
         .attr(IFLA_STATS, &[0u8; 4 * 24]);
     m.finish()
@@ -637,7 +657,13 @@ fn addr_msg(i: &Interface, a: IpAddr, prefix: u8, seq: u32, portid: u32) -> Vec<
         ifa_scope: scope,
         ifa_index: i.index as u32,
     };
-    let mut m = MsgBuilder::new(RTM_NEWADDR, NLM_F_MULTI, seq, portid, syscalls::bytes_of(&ifa));
+    let mut m = MsgBuilder::new(
+        RTM_NEWADDR,
+        NLM_F_MULTI,
+        seq,
+        portid,
+        syscalls::bytes_of(&ifa),
+    );
     m.attr(IFA_ADDRESS, &bytes);
     if let IpAddr::V4(v) = a {
         m.attr(IFA_LOCAL, &bytes);
@@ -682,7 +708,11 @@ fn route_msg(r: &Route, lookup: Option<IpAddr>, seq: u32, portid: u32, flags: u1
         rtm_src_len: 0,
         rtm_tos: 0,
         // A lookup answers from the main table's point of view (iproute2 prints no table).
-        rtm_table: if lookup.is_some() { RT_TABLE_MAIN } else { r.table },
+        rtm_table: if lookup.is_some() {
+            RT_TABLE_MAIN
+        } else {
+            r.table
+        },
         rtm_protocol: r.protocol,
         rtm_scope: r.scope,
         rtm_type: r.rtype,

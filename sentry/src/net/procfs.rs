@@ -41,11 +41,7 @@ pub fn if_inet6() -> String {
             let _ = writeln!(
                 s,
                 "{hex} {:02x} {:02x} {:02x} {:02x} {:>8}",
-                i.index,
-                p,
-                scope,
-                IFA_F_PERMANENT,
-                i.name
+                i.index, p, scope, IFA_F_PERMANENT, i.name
             );
         }
     }
@@ -104,7 +100,10 @@ mod tests {
     #[test]
     fn loopback_only() {
         let d = dev();
-        assert!(d.lines().nth(2).is_some_and(|l| l.trim_start().starts_with("lo:")));
+        assert!(d
+            .lines()
+            .nth(2)
+            .is_some_and(|l| l.trim_start().starts_with("lo:")));
         assert_eq!(
             if_inet6(),
             "00000000000000000000000000000001 01 80 10 80       lo\n"

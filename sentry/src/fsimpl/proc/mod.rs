@@ -688,10 +688,7 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
     let unix = fixed_dir(
         dev,
         0x198,
-        vec![(
-            "max_dgram_qlen",
-            file(dev, 0x199, || text("512\n".into())),
-        )],
+        vec![("max_dgram_qlen", file(dev, 0x199, || text("512\n".into())))],
     );
     let net = fixed_dir(
         dev,
@@ -731,13 +728,31 @@ fn net_dir(dev: u64) -> Arc<dyn Inode> {
         0x200,
         vec![
             ("dev", file(dev, 0x201, || text(net::procfs::dev()))),
-            ("if_inet6", file(dev, 0x202, || text(net::procfs::if_inet6()))),
+            (
+                "if_inet6",
+                file(dev, 0x202, || text(net::procfs::if_inet6())),
+            ),
             ("route", file(dev, 0x203, || text(net::procfs::route()))),
-            ("tcp", file(dev, 0x204, || text(net::inet::proc_net_tcp(false)))),
-            ("tcp6", file(dev, 0x205, || text(net::inet::proc_net_tcp(true)))),
-            ("udp", file(dev, 0x206, || text(net::inet::proc_net_udp(false)))),
-            ("udp6", file(dev, 0x207, || text(net::inet::proc_net_udp(true)))),
-            ("unix", file(dev, 0x208, || text(net::unix::proc_net_unix()))),
+            (
+                "tcp",
+                file(dev, 0x204, || text(net::inet::proc_net_tcp(false))),
+            ),
+            (
+                "tcp6",
+                file(dev, 0x205, || text(net::inet::proc_net_tcp(true))),
+            ),
+            (
+                "udp",
+                file(dev, 0x206, || text(net::inet::proc_net_udp(false))),
+            ),
+            (
+                "udp6",
+                file(dev, 0x207, || text(net::inet::proc_net_udp(true))),
+            ),
+            (
+                "unix",
+                file(dev, 0x208, || text(net::unix::proc_net_unix())),
+            ),
             ("raw", file(dev, 0x209, raw_header(false))),
             ("raw6", file(dev, 0x20a, raw_header(true))),
         ],
