@@ -16,14 +16,28 @@ use syscalls::Errno;
 
 use super::SockCommon;
 
+/// What the reactor wakes when a host socket becomes ready: the sandbox socket's waiters.
+pub trait Wake: Send + Sync {
+    /// Readiness came in the directions of `band` (POLLIN, POLLOUT, POLLERR|POLLHUP).
+    fn wake(&self, band: u32);
+}
+
+impl Wake for SockCommon {
+    fn wake(&self, band: u32) {
+        SockCommon::wake(self, band);
+    }
+}
+
+type Target = Weak<dyn Wake>;
+
 struct Reactor {
     epoll: Epoll,
-    watches: Mutex<HashMap<u64, Weak<SockCommon>>>,
+    watches: Mutex<HashMap<u64, Target>>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-fn watches(r: &Reactor) -> MutexGuard<'_, HashMap<u64, Weak<SockCommon>>> {
+fn watches(r: &Reactor) -> MutexGuard<'_, HashMap<u64, Target>> {
     r.watches.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -91,11 +105,17 @@ pub struct Watched {
 }
 
 impl Watched {
-    /// Starts watching `fd` for `common`.
+    /// Starts watching `fd` for the sandbox socket whose common part is `common`.
     pub fn new(fd: OwnedFd, common: &Arc<SockCommon>) -> Result<Watched, Errno> {
+        let target: Arc<dyn Wake> = common.clone();
+        Self::with_target(fd, Arc::downgrade(&target))
+    }
+
+    /// Starts watching `fd`, waking `target` while it lives.
+    pub fn with_target(fd: OwnedFd, target: Weak<dyn Wake>) -> Result<Watched, Errno> {
         let r = reactor()?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        watches(r).insert(id, Arc::downgrade(common));
+        watches(r).insert(id, target);
         let flags = EpollFlags::EPOLLIN
             | EpollFlags::EPOLLOUT
             | EpollFlags::EPOLLRDHUP
