@@ -30,6 +30,12 @@ impl Wake for SockCommon {
 
 type Target = Weak<dyn Wake>;
 
+/// A weak wake target for a socket's common part.
+pub fn target_of(c: &Arc<SockCommon>) -> Weak<dyn Wake> {
+    let t: Arc<dyn Wake> = c.clone();
+    Arc::downgrade(&t)
+}
+
 struct Reactor {
     epoll: Epoll,
     watches: Mutex<HashMap<u64, Target>>,
@@ -107,8 +113,7 @@ pub struct Watched {
 impl Watched {
     /// Starts watching `fd` for the sandbox socket whose common part is `common`.
     pub fn new(fd: OwnedFd, common: &Arc<SockCommon>) -> Result<Watched, Errno> {
-        let target: Arc<dyn Wake> = common.clone();
-        Self::with_target(fd, Arc::downgrade(&target))
+        Self::with_target(fd, target_of(common))
     }
 
     /// Starts watching `fd`, waking `target` while it lives.

@@ -19,6 +19,7 @@ pub mod hostinet;
 pub mod hostio;
 pub mod inet;
 pub mod netlink;
+pub mod outside;
 pub mod procfs;
 pub mod stack;
 pub mod unix;
