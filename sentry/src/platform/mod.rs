@@ -8,6 +8,7 @@
 //! only ever sees these traits, never which platform runs (gVisor `pkg/sentry/platform`).
 
 pub mod ptrace;
+pub mod systrap;
 
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
@@ -310,7 +311,7 @@ impl Context for Detached {
 
 /// A shared platform is a platform (the loader hands one to the kernel and keeps one to start
 /// the first stub early).
-impl<T: Platform> Platform for Arc<T> {
+impl<T: Platform + ?Sized> Platform for Arc<T> {
     fn new_process(&self) -> Result<Box<dyn Context>, PlatformError> {
         (**self).new_process()
     }
