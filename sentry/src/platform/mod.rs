@@ -43,6 +43,24 @@ pub enum Trap {
     },
 }
 
+/// The number of CPUs the host lets the sandbox use, as the sentry process had them at start-up
+/// (its main thread's affinity). Platforms pin their own threads; what the program sees
+/// (sched_getaffinity, /proc/self/status, /sys/devices/system/cpu) never follows that.
+pub fn host_cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| {
+        let main = nix::unistd::Pid::from_raw(std::process::id() as i32);
+        nix::sched::sched_getaffinity(main)
+            .map(|set| {
+                (0..nix::sched::CpuSet::count())
+                    .filter(|i| set.is_set(*i).unwrap_or(false))
+                    .count()
+            })
+            .unwrap_or(1)
+            .max(1)
+    })
+}
+
 /// A failure of the platform itself (not of the application): the task cannot go on.
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {

@@ -125,6 +125,13 @@ core::arch::global_asm!(
     "ud2",
     // ---- syscall thread (4): r15 = last sequence number served ----
     "4:",
+    // every signal blocked: nothing ever runs on this thread but this loop
+    "mov edi, 2", // SIG_SETMASK
+    "movabs rsi, {FULL_MASK}",
+    "xor edx, edx",
+    "mov r10d, 8",
+    "mov eax, 14", // rt_sigprocmask
+    "syscall",
     "movabs rbp, {REQ}",
     "movabs rbx, {RESP}",
     "40:",
@@ -345,6 +352,7 @@ core::arch::global_asm!(
     KIND_THREAD = const KIND_THREAD,
     KIND_PROCESS = const KIND_PROCESS,
     EMPTY_MASK = const DATA + D_EMPTY_MASK,
+    FULL_MASK = const DATA + D_FULL_MASK,
     APP_PROG = const DATA + D_APP_PROG,
     MEMFD = const MEMFD_FD,
 );

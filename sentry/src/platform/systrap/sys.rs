@@ -259,6 +259,11 @@ pub fn pidfd_reap(pidfd: BorrowedFd<'_>) {
             )
         };
         if r == 0 || nix::Error::last() != nix::Error::EINTR {
+            if std::env::var_os("SANDBOX_SYSTRAP_DEBUG").is_some() {
+                // SAFETY: reading plain fields of the siginfo waitid filled.
+                let (code, status) = unsafe { (info.si_code, info.si_status()) };
+                eprintln!("systrap: stub reaped: code {code} status {status}");
+            }
             return;
         }
     }
@@ -343,4 +348,11 @@ pub fn has_fsgsbase() -> bool {
     // SAFETY: getauxval takes an integer.
     let hw2 = unsafe { libc::getauxval(libc::AT_HWCAP2) };
     hw2 & HWCAP2_FSGSBASE != 0
+}
+
+/// The CPU the calling thread runs on.
+pub fn current_cpu() -> usize {
+    // SAFETY: sched_getcpu takes no arguments.
+    let c = unsafe { libc::sched_getcpu() };
+    usize::try_from(c).unwrap_or(0)
 }
