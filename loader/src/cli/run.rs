@@ -33,8 +33,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub debug_log: Option<PathBuf>,
 
-    /// The platform that runs application code.
-    #[arg(long, value_enum, default_value_t = PlatformKind::Systrap)]
+    /// The platform that runs application code (default: systrap, or $SANDBOX_PLATFORM).
+    #[arg(long, value_enum, env = "SANDBOX_PLATFORM", default_value_t = PlatformKind::Systrap)]
     pub platform: PlatformKind,
 
     /// Set an environment variable for the program (repeatable).

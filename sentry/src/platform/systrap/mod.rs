@@ -170,7 +170,6 @@ struct Shared {
     memfd: OwnedFd,
     /// Next free offset in the memfd (chunks are never reused).
     next: AtomicU64,
-    img: Image,
     sentry_pid: i32,
     tuning: Tuning,
     layout: HostLayout,
@@ -315,7 +314,6 @@ fn start_template(
         let shared = Arc::new(Shared {
             memfd,
             next: AtomicU64::new(0),
-            img,
             sentry_pid: std::process::id() as i32,
             tuning,
             layout,

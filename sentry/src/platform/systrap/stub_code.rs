@@ -210,7 +210,6 @@ core::arch::global_asm!(
     "xor esi, esi",
     "mov eax, 131", // sigaltstack
     "syscall",
-    "mov dword ptr [r12 + 20], eax",
     "test rax, rax",
     "jnz 69f",
     "mov edi, 2", // SIG_SETMASK
@@ -226,7 +225,6 @@ core::arch::global_asm!(
     "movabs rdx, {APP_PROG}",
     "mov eax, 317", // seccomp
     "syscall",
-    "mov dword ptr [r12 + 20], eax",
     "test rax, rax",
     "jnz 69f",
     // The first trap: the sentry finds the thread in its handler, with a frame to fill.
