@@ -150,8 +150,8 @@ impl Default for Tuning {
     fn default() -> Self {
         let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
         Tuning {
-            sentry_spin: Duration::from_micros(env("SANDBOX_SYSTRAP_SENTRY_SPIN_US").unwrap_or(40)),
-            stub_spin: env("SANDBOX_SYSTRAP_STUB_SPIN").unwrap_or(4000) as u32,
+            sentry_spin: Duration::from_micros(env("SANDBOX_SYSTRAP_SENTRY_SPIN_US").unwrap_or(20)),
+            stub_spin: env("SANDBOX_SYSTRAP_STUB_SPIN").unwrap_or(500) as u32,
             syscall_spin: env("SANDBOX_SYSTRAP_SYSCALL_SPIN").unwrap_or(2000) as u32,
         }
     }
@@ -861,7 +861,7 @@ const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 /// run on different vCPUs at once; on a busy machine (or when the application computes for
 /// long between system calls) a spin only burns the CPU the other side needs. So each side
 /// spins within a budget, the sentry counts how often the other side answered within it, and
-/// when most handoffs of a window missed, the pair stops spinning and is pinned to one CPU
+/// when more than a quarter of a window's handoffs missed, the pair stops spinning and is pinned to one CPU
 /// (a futex wake-up on the same CPU is several times cheaper than across CPUs here); after a
 /// while it tries spinning again, unpinned. Measured in the README.
 #[derive(Debug)]
@@ -875,8 +875,8 @@ struct Policy {
 
 /// Handoffs per decision window.
 const WINDOW: u32 = 64;
-/// Handoffs a pinned, sleeping pair waits before trying to spin again.
-const PINNED_WINDOWS: u32 = 32;
+/// Windows a pinned, sleeping pair waits before trying to spin again.
+const PINNED_WINDOWS: u32 = 16;
 
 /// One application thread, driven by the sentry thread that owns this value.
 struct AppThread {
@@ -937,7 +937,7 @@ impl AppThread {
             return;
         }
         let spin_again = !p.spinning;
-        let stop = p.spinning && p.misses * 4 > p.waits * 3;
+        let stop = p.spinning && p.misses * 4 > p.waits;
         p.waits = 0;
         p.misses = 0;
         if stop {
