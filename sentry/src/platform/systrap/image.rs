@@ -136,7 +136,7 @@ impl Prog {
         out
     }
     /// Traps unless the call is a 64-bit one from the stub's code page.
-    fn from_stub_code(&mut self) {
+    fn only_from_stub_code(&mut self) {
         self.ld(ARCH);
         self.jump(JEQ_K, AUDIT_ARCH_X86_64, Target::Next, Target::Trap);
         self.ld(IP_HI);
@@ -151,7 +151,7 @@ impl Prog {
 /// The backstop filter.
 pub fn backstop() -> Vec<Insn> {
     let mut p = Prog::new();
-    p.from_stub_code();
+    p.only_from_stub_code();
     p.jump(JEQ_K, 0, Target::Allow, Target::Allow);
     p.finish()
 }
@@ -159,7 +159,7 @@ pub fn backstop() -> Vec<Insn> {
 /// The application threads' filter.
 pub fn app() -> Vec<Insn> {
     let mut p = Prog::new();
-    p.from_stub_code();
+    p.only_from_stub_code();
     p.ld(NR);
     p.jump(JEQ_K, 15, Target::Allow, Target::Next); // rt_sigreturn
     p.jump(JEQ_K, 60, Target::Allow, Target::Next); // exit

@@ -149,6 +149,6 @@ pub const ST_BOOT: u32 = 5;
 /// The host signal that interrupts an application thread.
 pub const INTERRUPT_SIGNAL: i32 = libc::SIGURG;
 
-const _: () = assert!(STUB_THREADS % REGION == 0);
+const _: () = assert!(STUB_THREADS.is_multiple_of(REGION));
 const _: () = assert!(CODE >> 32 == STUB_END >> 32);
 const _: () = assert!(STUB_BASE >= crate::mm::STACK_TOP);

@@ -48,7 +48,7 @@ impl Mapping {
 
     fn at(&self, off: u64, size: usize) -> Option<*mut u8> {
         let off = usize::try_from(off).ok()?;
-        if off.checked_add(size)? > self.len || off % size.min(8) != 0 {
+        if off.checked_add(size)? > self.len || !off.is_multiple_of(size.min(8)) {
             return None;
         }
         // SAFETY: in bounds, checked just above.
