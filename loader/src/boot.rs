@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use sentry::fsimpl::host::HostStream;
 use sentry::kernel::{self, Credentials, ExitStatus, FsContext, Kernel, Task};
 use sentry::platform::ptrace::PtracePlatform;
+use sentry::platform::systrap::SystrapPlatform;
 use sentry::platform::Platform;
 use sentry::vfs::path::Mounts;
 use sentry::vfs::{FdTable, File};
@@ -179,6 +180,21 @@ fn find_program(
     Err(if denied { Errno::EACCES } else { Errno::ENOENT })
 }
 
+/// Starts the chosen platform; systrap falls back to ptrace (with a one-line notice) where
+/// the host cannot run it.
+fn start_platform(kind: PlatformKind) -> Result<Arc<dyn Platform>, String> {
+    if kind == PlatformKind::Systrap {
+        match SystrapPlatform::new() {
+            Ok(p) => return Ok(Arc::new(p)),
+            Err(e) => eprintln!("sandbox: systrap platform unavailable ({e}); using ptrace"),
+        }
+    }
+    match PtracePlatform::new() {
+        Ok(p) => Ok(Arc::new(p)),
+        Err(e) => Err(format!("ptrace platform: {e}")),
+    }
+}
+
 fn fail(msg: impl std::fmt::Display, code: i32) -> i32 {
     eprintln!("sandbox: {msg}");
     code
@@ -217,11 +233,9 @@ pub fn run(args: RunArgs) -> i32 {
             Err(e) => return fail(format!("current directory: {e}"), EXIT_SANDBOX_ERROR),
         },
     };
-    let shared = match args.platform {
-        PlatformKind::Ptrace => match PtracePlatform::new() {
-            Ok(p) => Arc::new(p),
-            Err(e) => return fail(format!("ptrace platform: {e}"), EXIT_SANDBOX_ERROR),
-        },
+    let shared: Arc<dyn Platform> = match start_platform(args.platform) {
+        Ok(p) => p,
+        Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     };
     let platform: Box<dyn Platform> = Box::new(shared.clone());
     // The first stub starts on its own thread (its tracer, which will run the first task) while

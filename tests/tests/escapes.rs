@@ -422,3 +422,46 @@ fn swapping_a_directory_for_a_symlink_during_walks_never_leaves_the_volume() {
         "a file was made outside the volume: {outside:?}\n{out}"
     );
 }
+
+/// The platform's stub (its code page sits at a fixed address in every sandboxed process): the
+/// guest jumps to every `syscall` instruction in it, with registers of its choosing, for each
+/// system call the platform's filters let through from there and each that would hurt if the
+/// host ran it; none may change the stub's read-only pages or reach the host (the marker file
+/// the host would create must not appear). Runs on the platform `SANDBOX_PLATFORM` selects.
+#[test]
+fn jumps_into_the_stub_code_reach_nothing() {
+    let guest = tests::guest("stub_escape", Linkage::Static);
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("escape-stub-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let marker = dir.join("marker");
+    let out = sandbox_command([
+        "run".as_ref(),
+        "--cwd".as_ref(),
+        "/".as_ref(),
+        guest.as_os_str(),
+        marker.as_os_str(),
+    ]);
+    let stdout = out.stdout.clone();
+    assert_eq!(out.status, 0, "{out}");
+    assert!(
+        !stdout.contains("ESCAPE"),
+        "the stub was escaped:\n{stdout}"
+    );
+    let counts = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("sites "))
+        .and_then(|l| l.split_once(" attempts "))
+        .and_then(|(s, a)| Some((s.parse::<u32>().ok()?, a.trim().parse::<u32>().ok()?)));
+    let Some((sites, attempts)) = counts else {
+        panic!("no summary (was a stub found?):\n{out}");
+    };
+    assert!(sites > 0 && attempts >= sites * 10, "{out}");
+    assert!(
+        !marker.exists(),
+        "the host created {} for a system call made from the stub",
+        marker.display()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -26,16 +26,9 @@ fn thp() -> Vec<u8> {
     b"always [madvise] never\n".to_vec()
 }
 
-/// The number of CPUs the sentry may run on.
+/// The number of CPUs the sandbox may run on (the host's, whatever the platform pins).
 fn cpu_count() -> usize {
-    nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-        .map(|set| {
-            (0..nix::sched::CpuSet::count())
-                .filter(|i| set.is_set(*i).unwrap_or(false))
-                .count()
-        })
-        .unwrap_or(1)
-        .max(1)
+    crate::platform::host_cpus()
 }
 
 /// The sysfs instance, with device number `dev`.

@@ -783,7 +783,29 @@ impl MemoryManager {
         addr: u64,
         buf: &[u8],
     ) -> Result<(), Errno> {
-        ctx.write_force(addr, buf)
+        match ctx.write_force(addr, buf) {
+            Err(Errno::ENOSYS) => {}
+            r => return r,
+        }
+        // The platform cannot write through protections: open the pages for writing, write,
+        // and put their protection back (one mapping: the loader's writes never span two).
+        let end = addr.checked_add(buf.len() as u64).ok_or(Errno::EFAULT)?;
+        let vma = self
+            .vmas
+            .range(..=addr)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| v.end >= end && v.app())
+            .ok_or(Errno::EFAULT)?;
+        let (start, len, prot) = (
+            page_down(addr),
+            page_up(end).ok_or(Errno::EFAULT)? - page_down(addr),
+            vma.prot,
+        );
+        ctx.protect(start, len, prot | PROT_WRITE | PROT_READ)?;
+        let r = self.space.write(addr, buf);
+        ctx.protect(start, len, prot)?;
+        r
     }
 
     /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).

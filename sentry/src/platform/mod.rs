@@ -8,6 +8,7 @@
 //! only ever sees these traits, never which platform runs (gVisor `pkg/sentry/platform`).
 
 pub mod ptrace;
+pub mod systrap;
 
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
@@ -40,6 +41,24 @@ pub enum Trap {
         /// The signal that killed it, or 0.
         signo: i32,
     },
+}
+
+/// The number of CPUs the host lets the sandbox use, as the sentry process had them at start-up
+/// (its main thread's affinity). Platforms pin their own threads; what the program sees
+/// (sched_getaffinity, /proc/self/status, /sys/devices/system/cpu) never follows that.
+pub fn host_cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| {
+        let main = nix::unistd::Pid::from_raw(std::process::id() as i32);
+        nix::sched::sched_getaffinity(main)
+            .map(|set| {
+                (0..nix::sched::CpuSet::count())
+                    .filter(|i| set.is_set(*i).unwrap_or(false))
+                    .count()
+            })
+            .unwrap_or(1)
+            .max(1)
+    })
 }
 
 /// A failure of the platform itself (not of the application): the task cannot go on.
@@ -310,7 +329,7 @@ impl Context for Detached {
 
 /// A shared platform is a platform (the loader hands one to the kernel and keeps one to start
 /// the first stub early).
-impl<T: Platform> Platform for Arc<T> {
+impl<T: Platform + ?Sized> Platform for Arc<T> {
     fn new_process(&self) -> Result<Box<dyn Context>, PlatformError> {
         (**self).new_process()
     }

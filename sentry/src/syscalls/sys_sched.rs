@@ -16,9 +16,7 @@ const SCHED_DEADLINE: u32 = 6;
 const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;
 
 fn ncpu() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    crate::platform::host_cpus()
 }
 
 fn target(t: &Task, pid: i32) -> Result<i32, Errno> {

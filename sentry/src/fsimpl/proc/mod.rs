@@ -370,9 +370,7 @@ fn meminfo() -> Result<Vec<u8>, Errno> {
 
 fn stat() -> Result<Vec<u8>, Errno> {
     let k = kernel()?;
-    let ncpu = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let ncpu = crate::platform::host_cpus();
     let up = k.boot.elapsed().as_secs();
     let btime = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

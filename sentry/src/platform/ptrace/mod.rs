@@ -66,6 +66,8 @@ impl PtracePlatform {
     /// Prepares the platform: writes the stub image into a sealed memfd.
     pub fn new() -> Result<Self, PlatformError> {
         use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+        // Learnt before any thread is pinned.
+        super::host_cpus();
         let fd = memfd_create(
             c"sandbox-stub",
             MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING,
