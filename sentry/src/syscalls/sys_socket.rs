@@ -423,9 +423,13 @@ fn check_creds(t: &Task, c: &Ucred) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Raises SIGPIPE for an EPIPE from a send without MSG_NOSIGNAL.
-fn sigpipe(t: &Task, r: &SysResult, flags: u32) {
-    if *r == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 {
+/// Raises SIGPIPE for an EPIPE from a send without MSG_NOSIGNAL, where the socket's protocol
+/// raises it.
+fn sigpipe(t: &Task, f: &File, r: &SysResult, flags: u32) {
+    if *r == Err(Errno::EPIPE)
+        && flags & MSG_NOSIGNAL == 0
+        && f.ops.as_socket().is_some_and(|s| s.sigpipe_on_epipe())
+    {
         let info = crate::kernel::signal::user_info(SIGPIPE, 0x80, 0, 0);
         crate::kernel::send_thread_signal(&t.k, &t.shared.clone(), info);
     }
@@ -525,7 +529,7 @@ pub fn sys_sendto(t: &mut Task) -> SysResult {
     };
     let iovs = Iovs(vec![Iovec { base: buf, len }]);
     let r = send_one(t, &f, &iovs, addr, Vec::new(), flags);
-    sigpipe(t, &r, flags);
+    sigpipe(t, &f, &r, flags);
     r
 }
 
@@ -554,7 +558,7 @@ fn sendmsg_one(t: &Task, f: &File, addr: u64, flags: u32) -> SysResult {
     };
     let control = read_control(t, m.msg_control, m.msg_controllen)?;
     let r = send_one(t, f, &iovs, name, control, flags);
-    sigpipe(t, &r, flags);
+    sigpipe(t, f, &r, flags);
     r
 }
 
@@ -851,6 +855,16 @@ pub fn sys_recvmmsg(t: &mut Task) -> SysResult {
         let _ = t.write_val(tsp, &ts);
     }
     Ok(u64::from(got))
+}
+
+/// Whether an EPIPE from writing to fd `fd` raises SIGPIPE: always for pipes and other files,
+/// for a socket only where its protocol raises it (write(2) on a unix datagram socket does
+/// not).
+pub fn epipe_raises_sigpipe(t: &Task, fd: i32) -> bool {
+    t.file(fd)
+        .ok()
+        .and_then(|f| f.ops.as_socket().map(|s| s.sigpipe_on_epipe()))
+        .unwrap_or(true)
 }
 
 /// The socket ioctls every family shares (SIOCINQ, SIOCOUTQ, the interface queries); `None`
