@@ -53,6 +53,13 @@ tests::guest_tests! {
     sigio,
     // Opening files up to RLIMIT_NOFILE.
     fd_limit,
+    // AF_UNIX sockets (issue 9): streams, datagrams and seqpackets, names, connections,
+    // SCM_RIGHTS and credentials, readiness, buffer limits.
+    unix_stream,
+    unix_dgram,
+    unix_names,
+    unix_conn,
+    unix_rights,
     // What a program sees at start-up: argv, environment, cwd, auxv, descriptors.
     startup => |run: tests::Run| run.args(["one", "two words", "", "ünï"]).cwd("/usr"),
 }

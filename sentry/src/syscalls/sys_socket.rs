@@ -777,7 +777,8 @@ fn recvmsg_one(t: &Task, f: &File, addr: u64, flags: u32, nonblock: bool) -> Sys
         }
     }
     let (clen, cflags) = write_control(t, m.msg_control, m.msg_controllen, r.control, flags)?;
-    let mflags = r.flags | cflags;
+    // ___sys_recvmsg starts msg_flags with the caller's MSG_CMSG_CLOEXEC.
+    let mflags = r.flags | cflags | (flags & MSG_CMSG_CLOEXEC);
     t.write_val(addr + 8, &namelen)?;
     t.write_val(addr + 40, &clen)?;
     t.write_val(addr + 48, &mflags)?;

@@ -236,15 +236,13 @@ pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<u
         f if f.is_empty() => None,
         f => Some(Rights::attach(t, f)?),
     };
-    let mut msg = Some(Msg {
-        data: m.data.to_vec(),
-        consumed: 0,
-        truesize: msg::dgram_truesize(len),
-        sender: sk.clone(),
-        creds: scm.creds,
+    let mut msg = Some(Msg::new(
+        sk,
+        m.data.to_vec(),
+        msg::dgram_truesize(len),
+        scm.creds,
         rights,
-        peeked: false,
-    });
+    ));
     loop {
         let o = match other.take() {
             Some(o) => o,
@@ -302,7 +300,6 @@ pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<u
                 if mm.creds.is_none() && passcred_enabled(sk, &o) {
                     mm.creds = Some(msg::own_creds(t));
                 }
-                sk.charge(mm.truesize);
                 ost.queue.push_back(mm);
                 Next::Sent
             }

@@ -103,6 +103,27 @@ pub(super) struct Msg {
 }
 
 impl Msg {
+    /// A message from `sender`, charged to it from now until it is dropped (Linux charges a
+    /// buffer when it is allocated, before it is queued).
+    pub fn new(
+        sender: &Arc<Sock>,
+        data: Vec<u8>,
+        truesize: usize,
+        creds: Option<Ucred>,
+        rights: Option<Rights>,
+    ) -> Msg {
+        sender.charge(truesize);
+        Msg {
+            data,
+            consumed: 0,
+            truesize,
+            sender: sender.clone(),
+            creds,
+            rights,
+            peeked: false,
+        }
+    }
+
     /// Bytes not yet read.
     pub fn len(&self) -> usize {
         self.data.len() - self.consumed

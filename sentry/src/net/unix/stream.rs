@@ -256,15 +256,13 @@ pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<u
             Some(f) => Some(Rights::attach(t, f)?),
             None => None,
         };
-        let mut msg = Msg {
-            data: m.data[sent..sent + size].to_vec(),
-            consumed: 0,
+        let mut msg = Msg::new(
+            sk,
+            m.data[sent..sent + size].to_vec(),
             truesize,
-            sender: sk.clone(),
             creds,
             rights,
-            peeked: false,
-        };
+        );
         let refused = {
             let mut os = other.lock();
             if os.dead || os.shutdown & RCV_SHUTDOWN != 0 {
@@ -273,7 +271,6 @@ pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<u
                 if msg.creds.is_none() && passcred_enabled(sk, &other) {
                     msg.creds = Some(msg::own_creds(t));
                 }
-                sk.charge(truesize);
                 os.rcv_bytes += size;
                 os.queue.push_back(msg);
                 None
