@@ -60,6 +60,8 @@ tests::guest_tests! {
     unix_names,
     unix_conn,
     unix_rights,
+    unix_poll,
+    unix_bufs,
     // What a program sees at start-up: argv, environment, cwd, auxv, descriptors.
     startup => |run: tests::Run| run.args(["one", "two words", "", "ünï"]).cwd("/usr"),
 }
