@@ -730,6 +730,11 @@ impl FileOps for SocketFile {
         self.sock.inq()
     }
 
+    fn sync(&self) -> Result<(), Errno> {
+        // Sockets have no fsync (Linux: EINVAL).
+        Err(Errno::EINVAL)
+    }
+
     fn poll_events(&self) -> u32 {
         self.sock.poll()
     }

@@ -23,6 +23,10 @@ pub const SOMAXCONN: i32 = 4096;
 /// The socket behind `fd`: EBADF for no file, ENOTSOCK for a file that is not a socket.
 fn socket_file(t: &Task, fd: i32) -> Result<Arc<File>, Errno> {
     let f = t.file(fd)?;
+    // An O_PATH descriptor is no file to the socket calls (sockfd_lookup: EBADF).
+    if f.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
     if f.ops.as_socket().is_none() {
         return Err(Errno::ENOTSOCK);
     }
