@@ -31,7 +31,7 @@ thread_local! {
 /// Runs `f` on a buffer of `len` bytes, kept for this thread's next call: a fresh 1 MiB
 /// allocation per read or write costs its page faults every time (the biggest cost of large
 /// reads of host files). Only bytes just filled are ever copied out of it.
-fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+pub(crate) fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
     CHUNK_BUF.with(|cell| match cell.try_borrow_mut() {
         Ok(mut v) => {
             if v.len() < len {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use syscalls::abi::*;
 use syscalls::Errno;
 
-use super::sys_file::{access_ok, read_iovecs, CHUNK, MAX_RW_COUNT};
+use super::sys_file::{access_ok, read_iovecs, with_buffer, CHUNK, MAX_RW_COUNT};
 use super::{fd_arg, SysResult};
 use crate::kernel::Task;
 use crate::net::{self, CmsgIn, CmsgOut, Received, SendMsg, Socket, SocketFile};
@@ -295,32 +295,30 @@ impl Iovs {
             .min(MAX_RW_COUNT)
     }
 
-    /// Copies `len` bytes starting `skip` bytes into the buffers. Stops early at a fault
-    /// (returns what it copied; EFAULT when nothing was).
-    fn gather(&self, t: &Task, skip: u64, len: usize) -> Result<Vec<u8>, Errno> {
-        let mut out = Vec::with_capacity(len);
+    /// Copies up to `out.len()` bytes starting `skip` bytes into the buffers into `out`. Stops
+    /// early at a fault (returns what it copied; EFAULT when nothing was).
+    fn gather_into(&self, t: &Task, skip: u64, out: &mut [u8]) -> Result<usize, Errno> {
+        let mut done = 0usize;
         let mut skip = skip;
         for v in &self.0 {
-            if out.len() >= len {
+            if done >= out.len() {
                 break;
             }
             if skip >= v.len {
                 skip -= v.len;
                 continue;
             }
-            let k = ((v.len - skip) as usize).min(len - out.len());
-            let start = out.len();
-            out.resize(start + k, 0);
-            if let Err(e) = t.copy_in(v.base + skip, &mut out[start..]) {
-                out.truncate(start);
-                if start == 0 {
+            let k = ((v.len - skip) as usize).min(out.len() - done);
+            if let Err(e) = t.copy_in(v.base + skip, &mut out[done..done + k]) {
+                if done == 0 {
                     return Err(e);
                 }
-                return Ok(out);
+                return Ok(done);
             }
+            done += k;
             skip = 0;
         }
-        Ok(out)
+        Ok(done)
     }
 
     /// Copies `data` into the buffers starting `skip` bytes in; EFAULT when nothing could be
@@ -456,15 +454,15 @@ fn send_one(
         if total > max as u64 {
             return Err(Errno::EMSGSIZE);
         }
-        let data = iovs.gather(t, 0, total as usize)?;
-        if (data.len() as u64) < total {
-            return Err(Errno::EFAULT);
-        }
-        return s
-            .send(
+        let send = |buf: &mut [u8]| -> SysResult {
+            let n = iovs.gather_into(t, 0, buf)?;
+            if (n as u64) < total {
+                return Err(Errno::EFAULT);
+            }
+            s.send(
                 Some(t),
                 SendMsg {
-                    data: &data,
+                    data: &buf[..n],
                     addr: addr.as_deref(),
                     control,
                     flags,
@@ -472,25 +470,32 @@ fn send_one(
                     cred,
                 },
             )
-            .map(|n| n as u64);
+            .map(|n| n as u64)
+        };
+        // Up to a chunk in this thread's reusable buffer (no allocation per message).
+        return if total as usize <= CHUNK {
+            with_buffer(total as usize, send)
+        } else {
+            send(&mut vec![0u8; total as usize])
+        };
     }
     // A byte stream: sent a chunk at a time; a short send or an error after some bytes ends
     // the call with what was sent.
     let mut done: u64 = 0;
     let mut control = Some(control);
-    loop {
+    with_buffer((total as usize).min(CHUNK), |buf| loop {
         let want = ((total - done) as usize).min(CHUNK);
-        let data = match iovs.gather(t, done, want) {
-            Ok(d) => d,
+        let got = match iovs.gather_into(t, done, &mut buf[..want]) {
+            Ok(n) => n,
             Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
+            Err(_) => break Ok(()),
         };
-        let faulted = data.len() < want;
-        let more = done + (data.len() as u64) < total;
+        let faulted = got < want;
+        let more = done + (got as u64) < total;
         let r = s.send(
             Some(t),
             SendMsg {
-                data: &data,
+                data: &buf[..got],
                 addr: addr.as_deref(),
                 control: control.take().unwrap_or_default(),
                 flags: flags | if more { MSG_MORE } else { 0 },
@@ -501,14 +506,14 @@ fn send_one(
         match r {
             Ok(n) => {
                 done += n as u64;
-                if n < data.len() || faulted || done >= total {
-                    break;
+                if n < got || faulted || done >= total {
+                    break Ok(());
                 }
             }
             Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
+            Err(_) => break Ok(()),
         }
-    }
+    })?;
     if done == 0 && total > 0 {
         return Err(Errno::EFAULT);
     }
@@ -620,23 +625,31 @@ fn recv_one(
     let total = iovs.total() as usize;
     match s.max_message() {
         Some(max) => {
-            let mut buf = vec![0u8; total.min(max.max(CHUNK))];
-            let r = s.recv(Some(t), &mut buf, flags, nonblock)?;
-            let n = if r.copied > 0 {
-                iovs.scatter(t, 0, &buf[..r.copied])?
-            } else {
-                0
+            let recv = |buf: &mut [u8]| -> Result<(usize, Received), Errno> {
+                let r = s.recv(Some(t), buf, flags, nonblock)?;
+                let n = if r.copied > 0 {
+                    iovs.scatter(t, 0, &buf[..r.copied])?
+                } else {
+                    0
+                };
+                Ok((n, r))
             };
-            Ok((n, r))
+            let len = total.min(max.max(CHUNK));
+            // Up to a chunk in this thread's reusable buffer (no allocation per message).
+            if len <= CHUNK {
+                with_buffer(len, recv)
+            } else {
+                recv(&mut vec![0u8; len])
+            }
         }
-        None => {
+        None => with_buffer(total.min(CHUNK), |buf| {
             let mut done = 0usize;
             let mut first: Option<Received> = None;
             loop {
                 let want = (total - done).min(CHUNK);
-                let mut buf = vec![0u8; want];
+                let buf = &mut buf[..want];
                 // Later rounds of MSG_WAITALL wait as the first did.
-                let r = match s.recv(Some(t), &mut buf, flags, nonblock) {
+                let r = match s.recv(Some(t), buf, flags, nonblock) {
                     Ok(r) => r,
                     Err(e) if done == 0 => return Err(e),
                     Err(_) => break,
@@ -663,7 +676,7 @@ fn recv_one(
                 }
             }
             Ok((done, first.unwrap_or_default()))
-        }
+        }),
     }
 }
 

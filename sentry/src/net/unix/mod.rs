@@ -205,6 +205,11 @@ impl Sock {
     /// Data or a connection came (`sock_def_readable`).
     fn data_ready(&self) {
         self.common.wake_waiters(POLLIN | POLLRDNORM);
+        self.data_ready_async();
+    }
+
+    /// The O_ASYNC half of [`Sock::data_ready`]: SIGIO unless a reader sleeps waiting.
+    fn data_ready_async(&self) {
         if self.waitdata.load(Ordering::Acquire) == 0 {
             self.common.fasync.notify(POLL_IN, POLLIN | POLLRDNORM);
         }

@@ -246,9 +246,16 @@ pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<u
     let mut files = Some(scm.files);
     let mut sent = 0;
     let creds = scm.creds;
+    // The reader's waiters are woken once for the buffers queued together (and before this
+    // sender may sleep), not once per buffer: fewer wake-ups, the same readiness. O_ASYNC
+    // owners still hear of each buffer, as Linux signals them.
+    let reader = Wake(Some(&other));
     while sent < len {
         let sndbuf = sk.sndbuf();
         let (size, truesize) = msg::stream_skb(len - sent, sndbuf);
+        if sent > 0 && sk.wmem.load(Ordering::Acquire) >= sndbuf {
+            reader.now();
+        }
         if let Err(e) = wait_wmem(sk, false, remaining(timeout, start)) {
             return if sent > 0 { Ok(sent) } else { Err(e) };
         }
@@ -284,10 +291,28 @@ pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<u
                 Err(Errno::EPIPE)
             };
         }
-        other.data_ready();
+        other.data_ready_async();
         sent += size;
     }
+    drop(reader);
     Ok(sent)
+}
+
+/// Wakes a reader's waiters when dropped (at the end of a send, whichever way it ends).
+struct Wake<'a>(Option<&'a Sock>);
+
+impl Wake<'_> {
+    fn now(&self) {
+        if let Some(s) = self.0 {
+            s.common.wake_waiters(POLLIN | POLLRDNORM);
+        }
+    }
+}
+
+impl Drop for Wake<'_> {
+    fn drop(&mut self) {
+        self.now();
+    }
 }
 
 /// A stream receive (`unix_stream_read_generic`): bytes from as many buffers as fit, waiting
