@@ -413,14 +413,15 @@ pub(super) fn recv(
                 files = Some(rights.peek());
             }
             if peek_off >= 0 {
-                sk.common.opts().peek_off += n as i32;
+                let mut o = sk.common.opts();
+                o.peek_off = o.peek_off.saturating_add(n as i32);
             }
         } else {
             let whole = m.len();
             taken = s.queue.remove(i);
             if peek_off >= 0 {
                 let mut o = sk.common.opts();
-                o.peek_off = (o.peek_off - whole as i32).max(0);
+                o.peek_off = o.peek_off.saturating_sub(whole as i32).max(0);
             }
         }
         Some(Ok(r))

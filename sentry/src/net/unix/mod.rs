@@ -74,8 +74,6 @@ struct St {
     peer: Option<Arc<Sock>>,
     /// The receive queue.
     queue: VecDeque<Msg>,
-    /// Stream: the unread bytes in `queue` (FIONREAD).
-    rcv_bytes: usize,
     /// A listener's connections not yet accepted (Linux keeps them on the receive queue).
     backlog: VecDeque<Arc<Sock>>,
     /// sk_max_ack_backlog: the listen backlog, or max_dgram_qlen.
@@ -131,7 +129,6 @@ impl Sock {
                 dead: false,
                 peer: None,
                 queue: VecDeque::new(),
-                rcv_bytes: 0,
                 backlog: VecDeque::new(),
                 max_ack_backlog: MAX_DGRAM_QLEN,
                 peer_cred: None,
@@ -252,7 +249,6 @@ impl Sock {
     /// Takes the receive queue and the pending connections (the collector's purge).
     fn purge_queues(&self) -> (VecDeque<Msg>, VecDeque<Arc<Sock>>) {
         let mut s = self.lock();
-        s.rcv_bytes = 0;
         (std::mem::take(&mut s.queue), std::mem::take(&mut s.backlog))
     }
 }
@@ -300,7 +296,6 @@ fn release(sk: &Arc<Sock>, embryo: bool) {
         s.dead = true;
         s.shutdown = SHUTDOWN_MASK;
         s.state = State::Close;
-        s.rcv_bytes = 0;
         (
             s.peer.take(),
             std::mem::take(&mut s.queue),

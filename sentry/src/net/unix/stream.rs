@@ -278,7 +278,6 @@ pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<u
                 if msg.creds.is_none() && passcred_enabled(sk, &other) {
                     msg.creds = Some(msg::own_creds(t));
                 }
-                os.rcv_bytes += size;
                 os.queue.push_back(msg);
                 None
             }
@@ -397,10 +396,9 @@ pub(super) fn recv(
                     m.consumed += chunk;
                     let rights = m.rights.take();
                     let rest = m.len();
-                    s.rcv_bytes -= chunk;
                     if peek_off >= 0 {
                         let mut o = sk.common.opts();
-                        o.peek_off = (o.peek_off - chunk as i32).max(0);
+                        o.peek_off = o.peek_off.saturating_sub(chunk as i32).max(0);
                     }
                     if let Some(r) = rights {
                         rights_out = Some(r);
@@ -419,7 +417,8 @@ pub(super) fn recv(
                         files = Some(r.peek());
                     }
                     if peek_off >= 0 {
-                        sk.common.opts().peek_off += chunk as i32;
+                        let mut o = sk.common.opts();
+                        o.peek_off = o.peek_off.saturating_add(chunk as i32);
                     }
                     if files.is_some() {
                         break 'read Some(Ok(()));
