@@ -6,6 +6,7 @@
 #include "guest.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/sockios.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -292,6 +293,76 @@ static void test_timeouts(void) {
     EXPECT_OK(close(sv[1]));
 }
 
+static int at_mark(int fd) {
+    int v = -1;
+    return ioctl(fd, SIOCATMARK, &v) == 0 ? v : -1;
+}
+
+static void test_oob(void) {
+    NOTE("MSG_OOB");
+    int sv[2];
+    char buf[16];
+    EXPECT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv));
+    EXPECT_ERRNO(send(sv[0], "", 0, MSG_OOB), EOPNOTSUPP);
+    EXPECT_ERRNO(recv(sv[1], buf, sizeof buf, MSG_OOB), EINVAL);
+    // The last byte is out of band: reads stop at it, MSG_OOB takes it.
+    EXPECT_EQ(send(sv[0], "abc", 3, MSG_OOB), 3);
+    struct pollfd p = {.fd = sv[1], .events = POLLIN | POLLPRI};
+    EXPECT_EQ(poll(&p, 1, 0), 1);
+    EXPECT_EQ(p.revents, POLLIN | POLLPRI);
+    int n = -1;
+    EXPECT_OK(ioctl(sv[1], FIONREAD, &n));
+    EXPECT_EQ(n, 3);
+    EXPECT_EQ(at_mark(sv[1]), 0);
+    EXPECT_EQ(recv(sv[1], buf, sizeof buf, 0), 2);
+    EXPECT_MEMEQ(buf, "ab", 2);
+    EXPECT_EQ(at_mark(sv[1]), 1);
+    EXPECT_EQ(recv(sv[1], buf, sizeof buf, MSG_OOB | MSG_PEEK), 1);
+    struct iovec iov = {buf, sizeof buf};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    EXPECT_EQ(recvmsg(sv[1], &m, MSG_OOB), 1);
+    EXPECT_EQ(buf[0], 'c');
+    EXPECT_EQ(m.msg_flags, MSG_OOB);
+    EXPECT_ERRNO(recv(sv[1], buf, sizeof buf, MSG_OOB), EINVAL);
+    EXPECT_EQ(at_mark(sv[1]), 1);
+    EXPECT_ERRNO(recv(sv[1], buf, sizeof buf, 0), EAGAIN);
+    EXPECT_EQ(send(sv[0], "de", 2, 0), 2);
+    EXPECT_EQ(recv(sv[1], buf, sizeof buf, 0), 2);
+    EXPECT_MEMEQ(buf, "de", 2);
+    // Read past without MSG_OOB: the urgent byte is dropped.
+    EXPECT_EQ(send(sv[0], "fg", 2, MSG_OOB), 2);
+    EXPECT_EQ(send(sv[0], "hi", 2, 0), 2);
+    EXPECT_EQ(recv(sv[1], buf, sizeof buf, 0), 1);
+    EXPECT_EQ(buf[0], 'f');
+    EXPECT_EQ(recv(sv[1], buf, sizeof buf, MSG_PEEK), 2);
+    EXPECT_EQ(recv(sv[1], buf, sizeof buf, 0), 2);
+    EXPECT_MEMEQ(buf, "hi", 2);
+    EXPECT_ERRNO(recv(sv[1], buf, sizeof buf, MSG_OOB), EINVAL);
+    // A later out-of-band byte moves the mark; the earlier one becomes ordinary data.
+    EXPECT_EQ(send(sv[0], "j", 1, MSG_OOB), 1);
+    EXPECT_EQ(send(sv[0], "k", 1, MSG_OOB), 1);
+    EXPECT_EQ(recv(sv[1], buf, sizeof buf, MSG_OOB), 1);
+    EXPECT_EQ(buf[0], 'k');
+    EXPECT_EQ(recv(sv[1], buf, sizeof buf, 0), 1);
+    EXPECT_EQ(buf[0], 'j');
+    // SO_OOBINLINE: the byte is read in line; MSG_OOB finds nothing.
+    int one = 1;
+    EXPECT_OK(setsockopt(sv[1], SOL_SOCKET, SO_OOBINLINE, &one, sizeof one));
+    EXPECT_EQ(send(sv[0], "lm", 2, MSG_OOB), 2);
+    EXPECT_ERRNO(recv(sv[1], buf, sizeof buf, MSG_OOB), EINVAL);
+    EXPECT_EQ(recv(sv[1], buf, sizeof buf, 0), 1);
+    EXPECT_EQ(recv(sv[1], buf, sizeof buf, 0), 1);
+    EXPECT_EQ(buf[0], 'm');
+    EXPECT_OK(close(sv[0]));
+    EXPECT_OK(close(sv[1]));
+    // Datagram and seqpacket sockets have none.
+    EXPECT_OK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv));
+    EXPECT_ERRNO(send(sv[0], "x", 1, MSG_OOB), EOPNOTSUPP);
+    EXPECT_ERRNO(recv(sv[1], buf, 1, MSG_OOB | MSG_DONTWAIT), EOPNOTSUPP);
+    EXPECT_OK(close(sv[0]));
+    EXPECT_OK(close(sv[1]));
+}
+
 int main(void) {
     test_basics();
     test_half_close();
@@ -299,5 +370,6 @@ int main(void) {
     test_peek();
     test_waitall();
     test_timeouts();
+    test_oob();
     return guest_done();
 }

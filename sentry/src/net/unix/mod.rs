@@ -80,6 +80,8 @@ struct St {
     max_ack_backlog: usize,
     /// sk_peer_pid and sk_peer_cred as SO_PEERCRED shows them.
     peer_cred: Option<Ucred>,
+    /// Stream: a queued message is the out-of-band byte.
+    oob: bool,
 }
 
 /// A unix socket.
@@ -132,6 +134,7 @@ impl Sock {
                 backlog: VecDeque::new(),
                 max_ack_backlog: MAX_DGRAM_QLEN,
                 peer_cred: None,
+                oob: false,
             }),
             name: OnceLock::new(),
             bindlock: Mutex::new(()),
@@ -249,6 +252,7 @@ impl Sock {
     /// Takes the receive queue and the pending connections (the collector's purge).
     fn purge_queues(&self) -> (VecDeque<Msg>, VecDeque<Arc<Sock>>) {
         let mut s = self.lock();
+        s.oob = false;
         (std::mem::take(&mut s.queue), std::mem::take(&mut s.backlog))
     }
 }
@@ -296,6 +300,7 @@ fn release(sk: &Arc<Sock>, embryo: bool) {
         s.dead = true;
         s.shutdown = SHUTDOWN_MASK;
         s.state = State::Close;
+        s.oob = false;
         (
             s.peer.take(),
             std::mem::take(&mut s.queue),
@@ -523,6 +528,13 @@ impl Socket for UnixSocket {
             s.queue.front().map_or(0, Msg::len)
         } else {
             s.queue.iter().map(Msg::len).sum()
+        })
+    }
+
+    fn ioctl(&self, t: &Task, req: u32, arg: u64) -> Option<Result<u64, Errno>> {
+        (req == SIOCATMARK).then(|| {
+            let at = i32::from(stream::at_mark(&self.sock));
+            t.write_val(arg, &at).map(|_| 0)
         })
     }
 

@@ -100,6 +100,8 @@ pub(super) struct Msg {
     /// Datagram: peeked already (a zero-length datagram is skipped by a peek at offset 0
     /// after its first peek, as `skb->peeked` makes Linux do).
     pub peeked: bool,
+    /// Stream: the out-of-band byte (Linux's `oob_skb`), until read or passed.
+    pub oob: bool,
 }
 
 impl Msg {
@@ -121,6 +123,7 @@ impl Msg {
             creds,
             rights,
             peeked: false,
+            oob: false,
         }
     }
 

@@ -218,7 +218,9 @@ pub(super) fn passcred_enabled(sk: &Sock, other: &Sock) -> bool {
 /// buffer; descriptors ride on the first. A short count when a wait ends after some went.
 pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<usize, Errno> {
     let scm = msg::parse_control(m.control)?;
-    if m.flags & MSG_OOB != 0 {
+    // MSG_OOB: the last byte goes apart, as the out-of-band byte (none: EOPNOTSUPP).
+    let oob = m.flags & MSG_OOB != 0;
+    if oob && m.data.is_empty() {
         return Err(Errno::EOPNOTSUPP);
     }
     if m.addr.is_some_and(|a| !a.is_empty()) {
@@ -242,7 +244,7 @@ pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<u
         sk.common.opts().sndtimeo
     };
     let start = Instant::now();
-    let len = m.data.len();
+    let len = m.data.len() - usize::from(oob);
     let mut files = Some(scm.files);
     let mut sent = 0;
     let creds = scm.creds;
@@ -293,6 +295,45 @@ pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<u
         other.data_ready_async();
         sent += size;
     }
+    if oob {
+        // queue_oob: one byte in a buffer of its own, which becomes the mark.
+        if let Err(e) = wait_wmem(sk, false, remaining(timeout, start)) {
+            return if sent > 0 { Ok(sent) } else { Err(e) };
+        }
+        let rights = match files.take().filter(|f| !f.is_empty()) {
+            Some(f) => Some(Rights::attach(t, f)?),
+            None => None,
+        };
+        let (_, truesize) = msg::stream_skb(1, sk.sndbuf());
+        let mut msg = Msg::new(sk, m.data[len..].to_vec(), truesize, creds, rights);
+        msg.oob = true;
+        let refused = {
+            let mut os = other.lock();
+            if os.dead || os.shutdown & RCV_SHUTDOWN != 0 {
+                Some(msg)
+            } else {
+                if msg.creds.is_none() && passcred_enabled(sk, &other) {
+                    msg.creds = Some(msg::own_creds(t));
+                }
+                for q in os.queue.iter_mut() {
+                    q.oob = false;
+                }
+                os.queue.push_back(msg);
+                os.oob = true;
+                None
+            }
+        };
+        if let Some(msg) = refused {
+            drop(msg);
+            return if sent > 0 {
+                Ok(sent)
+            } else {
+                Err(Errno::EPIPE)
+            };
+        }
+        other.data_ready_async();
+        sent += 1;
+    }
     drop(reader);
     Ok(sent)
 }
@@ -316,8 +357,8 @@ impl Drop for Wake<'_> {
 
 /// A stream receive (`unix_stream_read_generic`): bytes from as many buffers as fit, waiting
 /// (unless `nonblock`) until SO_RCVLOWAT bytes (all of them, MSG_WAITALL) came, EOF or an
-/// error. It stops after a buffer that carried descriptors, and, when the reader has
-/// SO_PASSCRED, before a buffer from other credentials.
+/// error. It stops after a buffer that carried descriptors, at the out-of-band mark, and, when
+/// the reader has SO_PASSCRED, before a buffer from other credentials.
 pub(super) fn recv(
     sk: &Arc<Sock>,
     buf: &mut [u8],
@@ -328,11 +369,11 @@ pub(super) fn recv(
         return Err(Errno::EINVAL);
     }
     if flags & MSG_OOB != 0 {
-        return Err(Errno::EOPNOTSUPP);
+        return recv_oob(sk, buf, flags);
     }
-    let (rcvlowat, passcred, peek_off, timeout) = {
+    let (rcvlowat, passcred, peek_off, timeout, inline) = {
         let o = sk.common.opts();
-        (o.rcvlowat, o.passcred, o.peek_off, o.rcvtimeo)
+        (o.rcvlowat, o.passcred, o.peek_off, o.rcvtimeo, o.oobinline)
     };
     let size = buf.len();
     let target = if flags & MSG_WAITALL != 0 {
@@ -357,14 +398,32 @@ pub(super) fn recv(
         let mut rights_out = None;
         let r = 'read: {
             let mut s = sk.lock();
+            // The buffer being read ("redo": the queue's head).
             let mut i = 0;
             loop {
-                // Past what a peek offset skips.
-                while i < s.queue.len() && skip >= s.queue[i].len() {
-                    skip -= s.queue[i].len();
-                    i += 1;
+                // "again": past the out-of-band mark's rules, then past what a peek offset
+                // skips.
+                let found = if i < s.queue.len() {
+                    match manage_oob(&mut s, i, peek, copied, inline, &mut done_msgs) {
+                        Some(j) => Some(j),
+                        None if copied > 0 => break 'read Some(Ok(())),
+                        None => None,
+                    }
+                } else {
+                    None
+                };
+                let mut at = found;
+                if let Some(mut j) = at {
+                    while skip >= s.queue[j].len() {
+                        skip -= s.queue[j].len();
+                        j += 1;
+                        if j >= s.queue.len() {
+                            break;
+                        }
+                    }
+                    at = (j < s.queue.len()).then_some(j);
                 }
-                if i >= s.queue.len() {
+                let Some(j) = at else {
                     if copied >= target {
                         break 'read Some(Ok(()));
                     }
@@ -375,7 +434,8 @@ pub(super) fn recv(
                         break 'read Some(Ok(()));
                     }
                     break 'read None;
-                }
+                };
+                i = j;
                 let m = &s.queue[i];
                 match check_creds {
                     // Never glue bytes from different writers.
@@ -406,12 +466,13 @@ pub(super) fn recv(
                     if rest > 0 {
                         break 'read Some(Ok(()));
                     }
-                    if let Some(m) = s.queue.pop_front() {
+                    if let Some(m) = s.queue.remove(i) {
                         done_msgs.push(m);
                     }
-                    if rights_out.is_some() {
+                    if rights_out.is_some() || copied >= size {
                         break 'read Some(Ok(()));
                     }
+                    i = 0;
                 } else {
                     if let Some(r) = &m.rights {
                         files = Some(r.peek());
@@ -423,14 +484,12 @@ pub(super) fn recv(
                     if files.is_some() {
                         break 'read Some(Ok(()));
                     }
+                    // Linux goes on to the next buffer even with the reader's buffer full.
                     skip = 0;
                     i += 1;
                     if i >= s.queue.len() {
                         break 'read Some(Ok(()));
                     }
-                }
-                if copied >= size {
-                    break 'read Some(Ok(()));
                 }
             }
         };
@@ -481,6 +540,92 @@ pub(super) fn recv(
     Ok(out)
 }
 
+/// The out-of-band mark's part of a stream read (`manage_oob`), at buffer `i`: a buffer
+/// emptied by a MSG_OOB read is passed (or ends a read that has bytes), the mark ends a read
+/// that has bytes, and a read reaching it with none takes the mark away, dropping the urgent
+/// byte unless SO_OOBINLINE. The buffer to read next, or none.
+fn manage_oob(
+    s: &mut super::St,
+    mut i: usize,
+    peek: bool,
+    copied: usize,
+    inline: bool,
+    done: &mut Vec<Msg>,
+) -> Option<usize> {
+    let m = &s.queue[i];
+    if m.len() > 0 && !m.oob {
+        return Some(i);
+    }
+    if m.len() == 0 {
+        if copied > 0 && (!s.oob || m.oob) {
+            return None;
+        } else if peek {
+            i += 1;
+        } else if let Some(m) = s.queue.remove(i) {
+            done.push(m);
+        }
+        if i >= s.queue.len() {
+            return None;
+        }
+    }
+    if !s.queue[i].oob {
+        return Some(i);
+    }
+    if copied > 0 {
+        return None;
+    }
+    if !peek {
+        s.queue[i].oob = false;
+        s.oob = false;
+        if !inline {
+            if let Some(m) = s.queue.remove(i) {
+                done.push(m);
+            }
+            i = 0;
+        }
+    } else if !inline {
+        i += 1;
+    }
+    (i < s.queue.len()).then_some(i)
+}
+
+/// recv(MSG_OOB) (`unix_stream_recv_urg`): the urgent byte, once; EINVAL when there is none
+/// or it is read inline.
+fn recv_oob(sk: &Arc<Sock>, buf: &mut [u8], flags: u32) -> Result<Received, Errno> {
+    let inline = sk.common.opts().oobinline;
+    let mut s = sk.lock();
+    if inline || !s.oob {
+        return Err(Errno::EINVAL);
+    }
+    let Some(i) = s.queue.iter().position(|m| m.oob) else {
+        return Err(Errno::EINVAL);
+    };
+    let m = &mut s.queue[i];
+    let n = buf.len().min(m.len()).min(1);
+    buf[..n].copy_from_slice(&m.data[m.consumed..m.consumed + n]);
+    if flags & MSG_PEEK == 0 {
+        m.oob = false;
+        m.consumed += 1.min(m.len());
+        s.oob = false;
+    }
+    Ok(Received {
+        copied: n,
+        len: n,
+        flags: MSG_OOB,
+        ..Default::default()
+    })
+}
+
+/// SIOCATMARK: whether the next byte read is at the out-of-band mark.
+pub(super) fn at_mark(sk: &Sock) -> bool {
+    let s = sk.lock();
+    match s.queue.front() {
+        Some(m) if m.oob => true,
+        Some(m) if m.len() == 0 => !s.oob || s.queue.get(1).is_some_and(|n| n.oob),
+        _ => false,
+    }
+}
+
 /// Readiness of a stream socket (`unix_poll`).
 pub(super) fn poll(sk: &Sock) -> u32 {
     let s = sk.lock();
@@ -496,6 +641,9 @@ pub(super) fn poll(sk: &Sock) -> u32 {
     }
     if !s.queue.is_empty() || !s.backlog.is_empty() {
         mask |= POLLIN | POLLRDNORM;
+    }
+    if s.oob {
+        mask |= POLLPRI;
     }
     if s.state == State::Close {
         mask |= POLLHUP;
