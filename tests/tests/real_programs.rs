@@ -285,3 +285,56 @@ os.unlink(path)
         "{out}"
     );
 }
+
+/// A host unix socket reached through a volume is not connectable from inside
+/// (ECONNREFUSED: the sandbox's sockets are its own), while a sandbox socket bound on the
+/// volume is (issue 9).
+#[test]
+fn sandbox_host_unix_socket_is_refused() {
+    if !require_file("/usr/bin/python3") {
+        return;
+    }
+    let dir = tests::workspace_root()
+        .join("target")
+        .join(format!("host-uds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("making the volume directory");
+    let host = dir.join("host.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&host).expect("binding the host socket");
+    let d = dir.display().to_string();
+    let script = format!(
+        r#"
+import os, socket, stat
+p = "{d}/host.sock"
+print(stat.S_ISSOCK(os.lstat(p).st_mode))
+c = socket.socket(socket.AF_UNIX)
+try:
+    c.connect(p)
+    print("connected")
+except OSError as e:
+    print(e.errno == 111)
+q = p + ".inside"
+s = socket.socket(socket.AF_UNIX)
+s.bind(q)
+s.listen(1)
+c2 = socket.socket(socket.AF_UNIX)
+c2.connect(q)
+a, _ = s.accept()
+c2.send(b"hi")
+print(a.recv(2))
+os.unlink(q)
+"#
+    );
+    let out = sandbox_command([
+        "run".to_string(),
+        "-v".to_string(),
+        format!("{d}:{d}"),
+        "/usr/bin/python3".to_string(),
+        "-c".to_string(),
+        script,
+    ]);
+    drop(listener);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.stdout, "True\nTrue\nb'hi'\n", "{out}");
+    assert_eq!(out.status, 0, "{out}");
+}
