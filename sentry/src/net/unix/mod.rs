@@ -460,7 +460,7 @@ impl Socket for UnixSocket {
         }
         match name {
             SO_ERROR => {
-                let e = self.sock.lock().err.take().map_or(0, |e| e.0 as i32);
+                let e = self.sock.lock().err.take().map_or(0, |e| e.0);
                 Some(Ok(e.to_ne_bytes().to_vec()))
             }
             SO_PEERCRED => {
@@ -673,6 +673,44 @@ mod tests {
         assert_eq!(socket_type(SOCK_STREAM, 1), Ok(SOCK_STREAM));
         assert_eq!(socket_type(SOCK_STREAM, 2), Err(Errno::EPROTONOSUPPORT));
         assert_eq!(socket_type(SOCK_RDM, 0), Err(Errno::ESOCKTNOSUPPORT));
+    }
+
+    #[test]
+    fn proc_net_unix_lines() {
+        let (a, b) = pair(SOCK_STREAM, 0).unwrap();
+        let d = Sock::new(SOCK_DGRAM, true);
+        name::autobind(&d).unwrap();
+        let text = proc_net_unix();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("Num       RefCount Protocol Flags    Type St Inode Path")
+        );
+        let line_of = |ino: u64| {
+            proc_net_unix()
+                .lines()
+                .find(|l| l.split_whitespace().nth(6) == Some(&ino.to_string()))
+                .unwrap()
+                .to_string()
+        };
+        let la = line_of(a.common().ino);
+        assert!(
+            la.starts_with("00000000")
+                && la[16..].starts_with(": 00000003 00000000 00000000 0001 03 "),
+            "{la}"
+        );
+        let ld = line_of(d.common.ino);
+        let fields: Vec<&str> = ld.split_whitespace().collect();
+        assert_eq!(
+            &fields[1..6],
+            ["00000002", "00000000", "00000000", "0002", "01"]
+        );
+        assert!(fields[7].starts_with('@') && fields[7].len() == 6, "{ld}");
+        drop(b);
+        let la = line_of(a.common().ino);
+        assert!(la.contains(": 00000002 "), "{la}");
+        release(&d, false);
+        assert!(!proc_net_unix().contains(&format!(" {} ", d.common.ino)));
     }
 
     #[test]

@@ -510,7 +510,6 @@ pub(super) fn recv(
             r
         }
     };
-    drop(step);
     match r {
         Ok(()) => {}
         Err(_) if copied > 0 => {}
