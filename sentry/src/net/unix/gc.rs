@@ -183,6 +183,8 @@ fn uncount(files: &[Arc<File>], uid: u32) {
 thread_local! {
     static DEFERRED: RefCell<Vec<Arc<File>>> = const { RefCell::new(Vec::new()) };
     static DRAINING: Cell<bool> = const { Cell::new(false) };
+    /// A release during a drain asked for a collection: the drain's end runs one.
+    static COLLECT_AFTER: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Drops `files`, iteratively: drops that happen while dropping (a closed socket's queue) are
@@ -202,6 +204,23 @@ fn defer_drop(files: Vec<Arc<File>>) {
         }
     }
     DRAINING.with(|d| d.set(false));
+    if COLLECT_AFTER.with(|c| c.replace(false)) {
+        collect();
+    }
+}
+
+/// A unix socket was released: sockets only messages in flight hold may now be garbage.
+/// Releases in a cascade (a closed socket's queue closing more) collect once, at its end,
+/// not once each (which would scan the sockets in flight once per socket freed).
+pub(super) fn released() {
+    if !any_inflight() {
+        return;
+    }
+    if DRAINING.with(Cell::get) {
+        COLLECT_AFTER.with(|c| c.set(true));
+    } else {
+        collect();
+    }
 }
 
 /// Whether any unix socket is in flight (then a release collects).

@@ -328,9 +328,7 @@ fn release(sk: &Arc<Sock>, embryo: bool) {
     }
     drop(backlog);
     drop(queue);
-    if gc::any_inflight() {
-        gc::collect();
-    }
+    gc::released();
 }
 
 /// The socket a file holds: dropping it releases the socket.
