@@ -78,3 +78,7 @@ pub const AT_HANDLE_MNT_ID_UNIQUE: u32 = 0x001;
 pub const POLL_IN: i32 = 1;
 /// si_code of a SIGIO-style signal: room to write.
 pub const POLL_OUT: i32 = 2;
+/// si_code of a SIGIO-style signal: an error.
+pub const POLL_ERR: i32 = 4;
+/// si_code of a SIGIO-style signal: hang-up.
+pub const POLL_HUP: i32 = 6;

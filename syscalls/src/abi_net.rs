@@ -159,6 +159,14 @@ pub const SCM_PIDFD: i32 = 4;
 /// Most descriptors one SCM_RIGHTS message may carry (SCM_MAX_FD).
 pub const SCM_MAX_FD: usize = 253;
 
+/// `__SO_ACCEPTCON`: a listening socket, in /proc/net/unix's Flags column.
+pub const SO_ACCEPTCON: u32 = 1 << 16;
+// `socket_state` values (/proc/net/unix's St column).
+pub const SS_UNCONNECTED: u32 = 1;
+pub const SS_CONNECTING: u32 = 2;
+pub const SS_CONNECTED: u32 = 3;
+pub const SS_DISCONNECTING: u32 = 4;
+
 // SOL_IP options.
 pub const IP_TOS: i32 = 1;
 pub const IP_TTL: i32 = 2;

@@ -55,6 +55,15 @@ tests::guest_tests! {
     fd_limit,
     // The network a program sees: loopback only (natively: new namespaces with lo up).
     net_config,
+    // AF_UNIX sockets (issue 9): streams, datagrams and seqpackets, names, connections,
+    // SCM_RIGHTS and credentials, readiness, buffer limits.
+    unix_stream,
+    unix_dgram,
+    unix_names,
+    unix_conn,
+    unix_rights,
+    unix_poll,
+    unix_bufs,
     // What a program sees at start-up: argv, environment, cwd, auxv, descriptors.
     startup => |run: tests::Run| run.args(["one", "two words", "", "ünï"]).cwd("/usr"),
 }

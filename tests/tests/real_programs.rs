@@ -210,3 +210,131 @@ fn sandbox_writes_do_not_reach_the_host() {
     assert_eq!(out.status, 0, "{out}");
     assert_eq!(out.stdout, "x\n", "{out}");
 }
+
+/// python3's socket.socketpair moving 70,000 bytes each way (AF_UNIX streams, issue 9).
+#[test]
+fn python3_socketpair() {
+    if !require_file("/usr/bin/python3") {
+        return;
+    }
+    let script = r#"
+import socket, threading
+a, b = socket.socketpair()
+data = bytes(i % 251 for i in range(70000))
+def echo():
+    got = b''
+    while len(got) < len(data):
+        got += b.recv(65536)
+    b.sendall(got[::-1])
+t = threading.Thread(target=echo)
+t.start()
+a.sendall(data)
+back = b''
+while len(back) < len(data):
+    back += a.recv(65536)
+t.join()
+print(len(back), back == data[::-1])
+"#;
+    let out = same(Run::new("/usr/bin/python3").args(["-c", script]));
+    assert_eq!(out.stdout, "70000 True\n", "{out}");
+}
+
+/// An HTTP server on a unix socket (socketserver.UnixStreamServer with http.server's handler)
+/// answering http.client in the same program.
+#[test]
+fn python3_http_over_unix_socket() {
+    if !require_file("/usr/bin/python3") {
+        return;
+    }
+    let script = r#"
+import http.client, http.server, os, socket, socketserver, threading
+path = '/tmp/http-unix-%d.sock' % os.getpid()
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ('hello from %s\n' % self.path).encode() * 1000
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+    def address_string(self):
+        return 'unix'
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+srv = Server(path, Handler)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+class Conn(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+for p in ['/a', '/b']:
+    c = Conn('localhost')
+    c.request('GET', p)
+    r = c.getresponse()
+    body = r.read()
+    print(r.status, len(body), body.splitlines()[0].decode())
+    c.close()
+srv.shutdown()
+srv.server_close()
+os.unlink(path)
+"#;
+    let out = same(Run::new("/usr/bin/python3").args(["-c", script]));
+    assert_eq!(
+        out.stdout, "200 14000 hello from /a\n200 14000 hello from /b\n",
+        "{out}"
+    );
+}
+
+/// A host unix socket reached through a volume is not connectable from inside
+/// (ECONNREFUSED: the sandbox's sockets are its own), while a sandbox socket bound on the
+/// volume is (issue 9).
+#[test]
+fn sandbox_host_unix_socket_is_refused() {
+    if !require_file("/usr/bin/python3") {
+        return;
+    }
+    let dir = tests::workspace_root()
+        .join("target")
+        .join(format!("host-uds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("making the volume directory");
+    let host = dir.join("host.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&host).expect("binding the host socket");
+    let d = dir.display().to_string();
+    let script = format!(
+        r#"
+import os, socket, stat
+p = "{d}/host.sock"
+print(stat.S_ISSOCK(os.lstat(p).st_mode))
+c = socket.socket(socket.AF_UNIX)
+try:
+    c.connect(p)
+    print("connected")
+except OSError as e:
+    print(e.errno == 111)
+q = p + ".inside"
+s = socket.socket(socket.AF_UNIX)
+s.bind(q)
+s.listen(1)
+c2 = socket.socket(socket.AF_UNIX)
+c2.connect(q)
+a, _ = s.accept()
+c2.send(b"hi")
+print(a.recv(2))
+os.unlink(q)
+"#
+    );
+    let out = sandbox_command([
+        "run".to_string(),
+        "-v".to_string(),
+        format!("{d}:{d}"),
+        "/usr/bin/python3".to_string(),
+        "-c".to_string(),
+        script,
+    ]);
+    drop(listener);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.stdout, "True\nTrue\nb'hi'\n", "{out}");
+    assert_eq!(out.status, 0, "{out}");
+}

@@ -198,6 +198,11 @@ pub trait Socket: Send + Sync {
     fn set_async(&self, file: &Arc<File>, fd: i32, on: bool) {
         self.common().fasync.set(file, fd, on);
     }
+    /// Whether an EPIPE from a send raises SIGPIPE (unless MSG_NOSIGNAL). Linux's stream
+    /// protocols raise it; unix datagram and seqpacket sockets do not.
+    fn sigpipe_on_epipe(&self) -> bool {
+        true
+    }
     /// The socket as `Any`, for a family to find its own sockets (SCM_RIGHTS garbage).
     fn as_any(&self) -> &dyn std::any::Any;
 }
@@ -352,7 +357,7 @@ impl SockCommon {
     /// Wakes waiters and signals O_ASYNC owners: `band` says which readiness came (POLLIN for
     /// input, POLLOUT for room, both when unsure).
     pub fn wake(&self, band: u32) {
-        self.queue.notify_band(band);
+        self.wake_waiters(band);
         if band & (POLLIN | POLLRDNORM) != 0 {
             self.fasync.notify(POLL_IN, POLLIN | POLLRDNORM);
         }
@@ -360,6 +365,12 @@ impl SockCommon {
             self.fasync
                 .notify(POLL_OUT, POLLOUT | POLLWRNORM | POLLWRBAND);
         }
+    }
+
+    /// Wakes waiters and pollers only (no O_ASYNC signal): for families that decide about
+    /// SIGIO themselves, as Linux's `sk_wake_async` conditions do.
+    pub fn wake_waiters(&self, band: u32) {
+        self.queue.notify_band(band);
     }
 
     /// Waits for `ready` on this socket's queue (and `more`), as a send or receive does:
@@ -721,6 +732,11 @@ impl FileOps for SocketFile {
 
     fn readable_bytes(&self) -> Result<usize, Errno> {
         self.sock.inq()
+    }
+
+    fn sync(&self) -> Result<(), Errno> {
+        // Sockets have no fsync (Linux: EINVAL).
+        Err(Errno::EINVAL)
     }
 
     fn poll_events(&self) -> u32 {

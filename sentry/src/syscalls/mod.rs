@@ -9,7 +9,7 @@
 mod strace;
 mod sys_cred;
 mod sys_eventfd;
-mod sys_file;
+pub(crate) mod sys_file;
 mod sys_futex;
 mod sys_inotify;
 mod sys_mm;
@@ -53,7 +53,10 @@ pub fn dispatch(t: &mut Task) {
     };
     // A write to a pipe or socket nobody reads raises SIGPIPE as well as EPIPE (write, writev,
     // pwrite64, pwritev, pwritev2, splice, tee, vmsplice).
-    if result == Err(Errno::EPIPE) && matches!(nr, 1 | 20 | 18 | 296 | 328 | 275 | 276 | 278) {
+    if result == Err(Errno::EPIPE)
+        && matches!(nr, 1 | 20 | 18 | 296 | 328 | 275 | 276 | 278)
+        && (!matches!(nr, 1 | 20) || sys_socket::epipe_raises_sigpipe(t, fd_arg(t, 0)))
+    {
         let info = crate::kernel::signal::user_info(syscalls::abi::SIGPIPE, 0x80, 0, 0);
         crate::kernel::send_thread_signal(&t.k, &t.shared.clone(), info);
     }

@@ -23,6 +23,10 @@ pub const SOMAXCONN: i32 = 4096;
 /// The socket behind `fd`: EBADF for no file, ENOTSOCK for a file that is not a socket.
 fn socket_file(t: &Task, fd: i32) -> Result<Arc<File>, Errno> {
     let f = t.file(fd)?;
+    // An O_PATH descriptor is no file to the socket calls (sockfd_lookup: EBADF).
+    if f.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
     if f.ops.as_socket().is_none() {
         return Err(Errno::ENOTSOCK);
     }
@@ -294,9 +298,9 @@ impl Iovs {
             .min(MAX_RW_COUNT)
     }
 
-    /// Fills `out` from the buffers starting `skip` bytes in. Stops early at a fault (returns
-    /// what it copied; EFAULT when nothing was).
-    fn gather(&self, t: &Task, skip: u64, out: &mut [u8]) -> Result<usize, Errno> {
+    /// Copies up to `out.len()` bytes starting `skip` bytes into the buffers into `out`. Stops
+    /// early at a fault (returns what it copied; EFAULT when nothing was).
+    fn gather_into(&self, t: &Task, skip: u64, out: &mut [u8]) -> Result<usize, Errno> {
         let mut done = 0usize;
         let mut skip = skip;
         for v in &self.0 {
@@ -424,9 +428,13 @@ fn check_creds(t: &Task, c: &Ucred) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Raises SIGPIPE for an EPIPE from a send without MSG_NOSIGNAL.
-fn sigpipe(t: &Task, r: &SysResult, flags: u32) {
-    if *r == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 {
+/// Raises SIGPIPE for an EPIPE from a send without MSG_NOSIGNAL, where the socket's protocol
+/// raises it.
+fn sigpipe(t: &Task, f: &File, r: &SysResult, flags: u32) {
+    if *r == Err(Errno::EPIPE)
+        && flags & MSG_NOSIGNAL == 0
+        && f.ops.as_socket().is_some_and(|s| s.sigpipe_on_epipe())
+    {
         let info = crate::kernel::signal::user_info(SIGPIPE, 0x80, 0, 0);
         crate::kernel::send_thread_signal(&t.k, &t.shared.clone(), info);
     }
@@ -449,14 +457,15 @@ fn send_one(
         if total > max as u64 {
             return Err(Errno::EMSGSIZE);
         }
-        return with_buffer(total as usize, |buf| {
-            if iovs.gather(t, 0, buf)? < buf.len() {
+        let send = |buf: &mut [u8]| -> SysResult {
+            let n = iovs.gather_into(t, 0, buf)?;
+            if (n as u64) < total {
                 return Err(Errno::EFAULT);
             }
             s.send(
                 Some(t),
                 SendMsg {
-                    data: buf,
+                    data: &buf[..n],
                     addr: addr.as_deref(),
                     control,
                     flags,
@@ -465,50 +474,53 @@ fn send_one(
                 },
             )
             .map(|n| n as u64)
-        });
+        };
+        // Up to a chunk in this thread's reusable buffer (no allocation per message).
+        return if total as usize <= CHUNK {
+            with_buffer(total as usize, send)
+        } else {
+            send(&mut vec![0u8; total as usize])
+        };
     }
     // A byte stream: sent a chunk at a time; a short send or an error after some bytes ends
     // the call with what was sent.
+    let mut done: u64 = 0;
     let mut control = Some(control);
-    with_buffer((total as usize).min(CHUNK), |buf| {
-        let mut done: u64 = 0;
-        loop {
-            let want = ((total - done) as usize).min(CHUNK);
-            let got = match iovs.gather(t, done, &mut buf[..want]) {
-                Ok(n) => n,
-                Err(e) if done == 0 => return Err(e),
-                Err(_) => break,
-            };
-            let data = &buf[..got];
-            let faulted = got < want;
-            let more = done + (got as u64) < total;
-            let r = s.send(
-                Some(t),
-                SendMsg {
-                    data,
-                    addr: addr.as_deref(),
-                    control: control.take().unwrap_or_default(),
-                    flags: flags | if more { MSG_MORE } else { 0 },
-                    nonblock,
-                    cred,
-                },
-            );
-            match r {
-                Ok(n) => {
-                    done += n as u64;
-                    if n < got || faulted || done >= total {
-                        break;
-                    }
+    with_buffer((total as usize).min(CHUNK), |buf| loop {
+        let want = ((total - done) as usize).min(CHUNK);
+        let got = match iovs.gather_into(t, done, &mut buf[..want]) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break Ok(()),
+        };
+        let faulted = got < want;
+        let more = done + (got as u64) < total;
+        let r = s.send(
+            Some(t),
+            SendMsg {
+                data: &buf[..got],
+                addr: addr.as_deref(),
+                control: control.take().unwrap_or_default(),
+                flags: flags | if more { MSG_MORE } else { 0 },
+                nonblock,
+                cred,
+            },
+        );
+        match r {
+            Ok(n) => {
+                done += n as u64;
+                if n < got || faulted || done >= total {
+                    break Ok(());
                 }
-                Err(e) if done == 0 => return Err(e),
-                Err(_) => break,
             }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break Ok(()),
         }
-        if done == 0 && total > 0 {
-            return Err(Errno::EFAULT);
-        }
-        Ok(done)
-    })
+    })?;
+    if done == 0 && total > 0 {
+        return Err(Errno::EFAULT);
+    }
+    Ok(done)
 }
 
 /// Implements sendto(2).
@@ -529,7 +541,7 @@ pub fn sys_sendto(t: &mut Task) -> SysResult {
     };
     let iovs = Iovs(vec![Iovec { base: buf, len }]);
     let r = send_one(t, &f, &iovs, addr, Vec::new(), flags);
-    sigpipe(t, &r, flags);
+    sigpipe(t, &f, &r, flags);
     r
 }
 
@@ -558,7 +570,7 @@ fn sendmsg_one(t: &Task, f: &File, addr: u64, flags: u32) -> SysResult {
     };
     let control = read_control(t, m.msg_control, m.msg_controllen)?;
     let r = send_one(t, f, &iovs, name, control, flags);
-    sigpipe(t, &r, flags);
+    sigpipe(t, f, &r, flags);
     r
 }
 
@@ -615,22 +627,32 @@ fn recv_one(
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0 || f.flags() & O_NONBLOCK != 0;
     let total = iovs.total() as usize;
     match s.max_message() {
-        Some(max) => with_buffer(total.min(max.max(CHUNK)), |buf| {
-            let r = s.recv(Some(t), buf, flags, nonblock)?;
-            let n = if r.copied > 0 {
-                iovs.scatter(t, 0, &buf[..r.copied])?
-            } else {
-                0
+        Some(max) => {
+            let recv = |buf: &mut [u8]| -> Result<(usize, Received), Errno> {
+                let r = s.recv(Some(t), buf, flags, nonblock)?;
+                let n = if r.copied > 0 {
+                    iovs.scatter(t, 0, &buf[..r.copied])?
+                } else {
+                    0
+                };
+                Ok((n, r))
             };
-            Ok((n, r))
-        }),
+            let len = total.min(max.max(CHUNK));
+            // Up to a chunk in this thread's reusable buffer (no allocation per message).
+            if len <= CHUNK {
+                with_buffer(len, recv)
+            } else {
+                recv(&mut vec![0u8; len])
+            }
+        }
         None => with_buffer(total.min(CHUNK), |buf| {
             let mut done = 0usize;
             let mut first: Option<Received> = None;
             loop {
                 let want = (total - done).min(CHUNK);
+                let buf = &mut buf[..want];
                 // Later rounds of MSG_WAITALL wait as the first did.
-                let r = match s.recv(Some(t), &mut buf[..want], flags, nonblock) {
+                let r = match s.recv(Some(t), buf, flags, nonblock) {
                     Ok(r) => r,
                     Err(e) if done == 0 => return Err(e),
                     Err(_) => break,
@@ -775,7 +797,8 @@ fn recvmsg_one(t: &Task, f: &File, addr: u64, flags: u32, nonblock: bool) -> Sys
         }
     }
     let (clen, cflags) = write_control(t, m.msg_control, m.msg_controllen, r.control, flags)?;
-    let mflags = r.flags | cflags;
+    // ___sys_recvmsg starts msg_flags with the caller's MSG_CMSG_CLOEXEC.
+    let mflags = r.flags | cflags | (flags & MSG_CMSG_CLOEXEC);
     t.write_val(addr + 8, &namelen)?;
     t.write_val(addr + 40, &clen)?;
     t.write_val(addr + 48, &mflags)?;
@@ -853,6 +876,16 @@ pub fn sys_recvmmsg(t: &mut Task) -> SysResult {
         let _ = t.write_val(tsp, &ts);
     }
     Ok(u64::from(got))
+}
+
+/// Whether an EPIPE from writing to fd `fd` raises SIGPIPE: always for pipes and other files,
+/// for a socket only where its protocol raises it (write(2) on a unix datagram socket does
+/// not).
+pub fn epipe_raises_sigpipe(t: &Task, fd: i32) -> bool {
+    t.file(fd)
+        .ok()
+        .and_then(|f| f.ops.as_socket().map(|s| s.sigpipe_on_epipe()))
+        .unwrap_or(true)
 }
 
 /// The socket ioctls every family shares (SIOCINQ, SIOCOUTQ, the interface queries); `None`
