@@ -53,6 +53,10 @@ tests::guest_tests! {
     sigio,
     // Opening files up to RLIMIT_NOFILE.
     fd_limit,
+    // Inet sockets on the sandbox's own network (issue 9): TCP, binding rules, UDP.
+    inet_tcp,
+    inet_bind,
+    inet_udp,
     // What a program sees at start-up: argv, environment, cwd, auxv, descriptors.
     startup => |run: tests::Run| run.args(["one", "two words", "", "ünï"]).cwd("/usr"),
 }

@@ -423,9 +423,14 @@ fn check_creds(t: &Task, c: &Ucred) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Raises SIGPIPE for an EPIPE from a send without MSG_NOSIGNAL.
-fn sigpipe(t: &Task, r: &SysResult, flags: u32) {
-    if *r == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 {
+/// Raises SIGPIPE for an EPIPE from a send without MSG_NOSIGNAL (Linux's stream protocols and
+/// unix sockets do; UDP, ping and raw sockets do not).
+fn sigpipe(t: &Task, f: &File, r: &SysResult, flags: u32) {
+    let quiet = f.ops.as_socket().is_some_and(|s| {
+        let c = s.common();
+        matches!(c.domain, AF_INET | AF_INET6) && c.stype != SOCK_STREAM
+    });
+    if *r == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 && !quiet {
         let info = crate::kernel::signal::user_info(SIGPIPE, 0x80, 0, 0);
         crate::kernel::send_thread_signal(&t.k, &t.shared.clone(), info);
     }
@@ -525,7 +530,7 @@ pub fn sys_sendto(t: &mut Task) -> SysResult {
     };
     let iovs = Iovs(vec![Iovec { base: buf, len }]);
     let r = send_one(t, &f, &iovs, addr, Vec::new(), flags);
-    sigpipe(t, &r, flags);
+    sigpipe(t, &f, &r, flags);
     r
 }
 
@@ -554,7 +559,7 @@ fn sendmsg_one(t: &Task, f: &File, addr: u64, flags: u32) -> SysResult {
     };
     let control = read_control(t, m.msg_control, m.msg_controllen)?;
     let r = send_one(t, f, &iovs, name, control, flags);
-    sigpipe(t, &r, flags);
+    sigpipe(t, f, &r, flags);
     r
 }
 

@@ -115,18 +115,18 @@ pub fn unspecified(domain: u16) -> SocketAddr {
     }
 }
 
-/// Whether `a` is an IPv4 broadcast address of the sandbox (255.255.255.255 or an interface's
-/// directed broadcast).
+/// Whether `a` is an IPv4 broadcast address of the sandbox: 255.255.255.255, or the directed
+/// broadcast of one of its networks (127.255.255.255 for the loopback's, as Linux's local
+/// table has it, whatever the interface's IFF_BROADCAST).
 pub fn is_broadcast(a: Ipv4Addr) -> bool {
     if a.is_broadcast() {
         return true;
     }
     stack::config().interfaces.iter().any(|i| {
-        i.flags & IFF_BROADCAST != 0
-            && i.v4.iter().any(|(x, p)| {
-                let m = stack::prefix_mask(*p);
-                *p < 31 && u32::from(a) == (u32::from(*x) & m) | !m
-            })
+        i.v4.iter().any(|(x, p)| {
+            let m = stack::prefix_mask(*p);
+            *p < 31 && u32::from(a) == (u32::from(*x) & m) | !m
+        })
     })
 }
 

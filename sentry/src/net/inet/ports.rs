@@ -698,7 +698,7 @@ mod tests {
         ];
         let linux = [
             "XXXooXXX", "XXXooXXo", "XXXXXXXX", "ooXXXooo", "ooXXXooo", "XXXooXXo", "XXXooXXX",
-            "XoXooXXX",
+            "XoXoooXX",
         ];
         for (i, a) in specs.iter().enumerate() {
             for (j, b) in specs.iter().enumerate() {

@@ -165,6 +165,8 @@ struct Out {
     dst: SocketAddr,
     ttl: i32,
     tos: u8,
+    /// Multicast: whether the sandbox's own sockets hear it (it leaves by the loopback, or
+    /// IP_MULTICAST_LOOP).
     mc_loop: bool,
 }
 
@@ -311,23 +313,26 @@ impl Udp {
     }
 
     fn disconnect(self: &Arc<Self>) -> Result<(), Errno> {
+        // udp_disconnect: the peer goes; the address goes unless it was asked for
+        // (SOCK_BINDADDR_LOCK), the port unless it was asked for (SOCK_BINDPORT_LOCK).
         let mut st = self.lock();
         st.remote = None;
         self.common.opts().bound_dev = 0;
-        if !st.explicit_port {
-            st.claim = None;
-            st.local = None;
-        } else if let Some(l) = st.local {
-            let ip = if st.explicit_addr {
-                l.ip()
-            } else {
-                super::unspecified(self.family).ip()
-            };
+        let l = st.local.unwrap_or_else(|| super::unspecified(self.family));
+        let ip = if st.explicit_addr {
+            l.ip()
+        } else {
+            super::unspecified(self.family).ip()
+        };
+        if st.explicit_port {
             let l = SocketAddr::new(ip, l.port());
             st.local = Some(l);
             if let Some(c) = &st.claim {
                 self.table().set_connected(c, l, None);
             }
+        } else {
+            st.claim = None;
+            st.local = Some(SocketAddr::new(ip, 0)).filter(|_| st.explicit_addr);
         }
         Ok(())
     }
@@ -542,11 +547,11 @@ impl Udp {
             } else {
                 st.ip.tclass as u8
             }),
-            mc_loop: if dst.is_ipv4() {
+            mc_loop: (if dst.is_ipv4() {
                 st.ip.mc_loop
             } else {
                 st.ip.mc6_loop
-            },
+            }) || mc_out_index(&st.ip, dst.is_ipv4()) == super::opts::loopback_index(),
         };
         let segment = usize::from(st.segment);
         drop(st);
@@ -1042,6 +1047,24 @@ fn joined_by_any(table: &Table<Udp>, group: IpAddr) -> bool {
             IpAddr::V6(g) => q.groups6.iter().any(|(x, _)| *x == g),
         }
     })
+}
+
+/// The interface a socket's multicast leaves by: IP_MULTICAST_IF's (IPV6_MULTICAST_IF's), or
+/// the default route's.
+fn mc_out_index(ip: &InetOpts, v4: bool) -> i32 {
+    if v4 {
+        if ip.mc_if.1 != 0 {
+            return ip.mc_if.1;
+        }
+        if !ip.mc_if.0.is_unspecified() {
+            if let Some(i) = super::opts::interface_of(IpAddr::V4(ip.mc_if.0)) {
+                return i;
+            }
+        }
+    } else if ip.mc6_if != 0 {
+        return ip.mc6_if;
+    }
+    default_mc_index()
 }
 
 /// The interface a multicast group is joined on when the caller names none.
