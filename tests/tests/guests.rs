@@ -57,6 +57,8 @@ tests::guest_tests! {
     inet_tcp,
     inet_bind,
     inet_udp,
+    inet_opts,
+    inet_poll,
     // What a program sees at start-up: argv, environment, cwd, auxv, descriptors.
     startup => |run: tests::Run| run.args(["one", "two words", "", "ünï"]).cwd("/usr"),
 }

@@ -367,7 +367,7 @@ impl InetOpts {
             }
             IPV6_MULTICAST_HOPS => {
                 if stream {
-                    return Err(Errno::EINVAL);
+                    return Err(Errno::ENOPROTOOPT);
                 }
                 let v = int()?;
                 if !(-1..=255).contains(&v) {
@@ -384,7 +384,7 @@ impl InetOpts {
             }
             IPV6_MULTICAST_IF => {
                 if stream {
-                    return Err(Errno::EINVAL);
+                    return Err(Errno::ENOPROTOOPT);
                 }
                 let v = int()?;
                 if v != 0 && !stack::has_index(v) {

@@ -1985,7 +1985,8 @@ impl Tcp {
             t.tcpi_rcv_ssthresh = me.p.window as u32;
             t.tcpi_rcv_space = me.p.window as u32;
             t.tcpi_bytes_sent = me.bytes_sent;
-            t.tcpi_bytes_acked = me.bytes_sent - unacked as u64;
+            // The SYN's sequence number counts as acknowledged.
+            t.tcpi_bytes_acked = me.bytes_sent - unacked as u64 + 1;
             t.tcpi_bytes_received = me.bytes_received;
             t.tcpi_segs_out = me.segs_out + 2;
             t.tcpi_segs_in = me.segs_in + 2;
