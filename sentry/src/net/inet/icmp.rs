@@ -27,7 +27,7 @@ use crate::net::stack::{self, Destination};
 use crate::net::{int_opt, CmsgIn, CmsgOut, Received, SendMsg, SockCommon, Socket};
 
 /// ping_group_range, (low << 32 | high); Linux's default "1 0" is empty.
-static PING_GROUPS: AtomicU64 = AtomicU64::new((1 << 32) | 0);
+static PING_GROUPS: AtomicU64 = AtomicU64::new(1 << 32);
 
 /// /proc/sys/net/ipv4/ping_group_range.
 pub fn ping_group_range() -> (u32, u32) {
