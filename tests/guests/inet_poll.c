@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -194,6 +195,28 @@ static void waking(void) {
     close(l);
 }
 
+static void deferred(void) {
+    NOTE("TCP_DEFER_ACCEPT holds a connection back until the client sends");
+    int l = listener();
+    int secs = 5;
+    EXPECT_OK(setsockopt(l, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs));
+    int c = dial();
+    EXPECT_GE(c, 0);
+    usleep(20000);
+    struct pollfd p = {l, POLLIN, 0};
+    EXPECT_EQ(poll(&p, 1, 0), 0);
+    fcntl(l, F_SETFL, O_NONBLOCK);
+    EXPECT_ERRNO(accept(l, NULL, NULL), EAGAIN);
+    EXPECT_EQ(write(c, "now", 3), 3);
+    EXPECT_EQ(poll(&p, 1, 5000), 1);
+    int d = EXPECT_OK(accept(l, NULL, NULL));
+    char buf[8];
+    EXPECT_EQ(read(d, buf, sizeof buf), 3);
+    close(d);
+    close(c);
+    close(l);
+}
+
 static volatile sig_atomic_t hits;
 static void on_signal(int sig) {
     (void)sig;
@@ -254,6 +277,7 @@ static void signals(void) {
 
 int main(void) {
     waking();
+    deferred();
     signals();
     return guest_done();
 }

@@ -175,6 +175,9 @@ impl Drop for Half {
 pub struct Conn {
     pub(super) st: Mutex<[Half; 2]>,
     pub(super) ends: [Weak<Tcp>; 2],
+    /// The listener whose queue holds the server's side under TCP_DEFER_ACCEPT: data for
+    /// that side wakes it.
+    pub(super) listener: Mutex<Weak<Tcp>>,
 }
 /// Wake-ups to deliver once the connection's lock is released.
 #[derive(Default)]
@@ -184,7 +187,16 @@ impl Conn {
         self.st.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub(super) fn listener_lock(&self) -> MutexGuard<'_, Weak<Tcp>> {
+        self.listener.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(super) fn wake(&self, w: Wakes) {
+        if w.0[1] & POLLIN != 0 {
+            if let Some(l) = self.listener_lock().upgrade() {
+                l.common.wake(POLLIN | POLLRDNORM);
+            }
+        }
         for (i, band) in w.0.iter().enumerate() {
             if *band != 0 {
                 if let Some(t) = self.ends[i].upgrade() {

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -16,20 +17,69 @@ use super::sockopt::TcpOpts;
 use super::{
     Phase, Ss, State, Tcp, TcpSocket, SNDBUF_EXPANDED, TABLE, TCP_RMEM_DEFAULT, TCP_WMEM_DEFAULT,
 };
+use crate::kernel::block::block_on;
 use crate::net::{Accepted, SockCommon};
+
+/// How long TCP_DEFER_ACCEPT holds a connection back from accept(2).
+pub(super) fn defer_of(tcp: &TcpOpts) -> Duration {
+    Duration::from_secs(super::sockopt::retrans_to_secs(tcp.defer_accept, 1, 120).max(0) as u64)
+}
 
 /// A listening socket's queues.
 pub(super) struct Listener {
     /// listen(2)'s backlog: the accept queue holds one more than this.
     pub(super) backlog: i32,
     /// Established connections not yet accepted (the server's sides).
-    pub(super) queue: VecDeque<Arc<Tcp>>,
+    pub(super) queue: VecDeque<Queued>,
     /// Connects waiting for room in the queue (their SYNs, which Linux would retransmit).
     pub(super) waiting: VecDeque<Arc<Pending>>,
 }
+
+/// A connection in the accept queue.
+pub(super) struct Queued {
+    /// The server's side.
+    pub(super) sock: Arc<Tcp>,
+    conn: Arc<Conn>,
+    since: Instant,
+}
+
+impl Queued {
+    /// Whether accept(2) may take it: at once, or under TCP_DEFER_ACCEPT once the client has
+    /// sent something (data or its FIN) or the deferral (`defer`) is over, as Linux completes
+    /// the handshake then.
+    fn ready(&self, defer: Duration, now: Instant) -> bool {
+        if defer.is_zero() || now >= self.since + defer {
+            return true;
+        }
+        let h = self.conn.lock();
+        !h[1].rx.is_empty() || h[1].done
+    }
+}
+
 impl Listener {
     pub(super) fn full(&self) -> bool {
         self.queue.len() as i64 > i64::from(self.backlog)
+    }
+
+    /// Whether a connection is ready to accept.
+    pub(super) fn has_ready(&self, defer: Duration) -> bool {
+        let now = Instant::now();
+        self.queue.iter().any(|q| q.ready(defer, now))
+    }
+
+    /// Takes the first connection ready to accept; else when the next deferred one will be.
+    fn take_ready(&mut self, defer: Duration) -> Result<Arc<Tcp>, Option<Instant>> {
+        let now = Instant::now();
+        match self.queue.iter().position(|q| q.ready(defer, now)) {
+            Some(i) => match self.queue.remove(i) {
+                Some(q) => {
+                    *q.conn.listener_lock() = Weak::new();
+                    Ok(q.sock)
+                }
+                None => Err(None),
+            },
+            None => Err(self.queue.iter().map(|q| q.since + defer).min()),
+        }
     }
 }
 /// How a waiting connect ends: its connection and side, or the errno.
@@ -125,9 +175,18 @@ impl Tcp {
         let conn = Arc::new(Conn {
             st: Mutex::new([client_half, server]),
             ends: [client, Arc::downgrade(&child)],
+            listener: Mutex::new(Weak::new()),
         });
         child.st.lock().unwrap_or_else(|e| e.into_inner()).phase = Phase::Open(conn.clone(), 1);
-        l.queue.push_back(child);
+        if !defer_of(tcp).is_zero() {
+            // Data for a deferred connection wakes the listener.
+            *conn.listener_lock() = Arc::downgrade(self);
+        }
+        l.queue.push_back(Queued {
+            sock: child,
+            conn: conn.clone(),
+            since: Instant::now(),
+        });
         (conn, 0)
     }
 
@@ -151,33 +210,60 @@ impl Tcp {
     }
 
     pub(super) fn stop_listening(l: Listener) {
-        for c in l.queue {
-            c.abort();
+        for q in l.queue {
+            q.sock.abort();
         }
         for p in l.waiting {
             p.fail(Errno::ECONNREFUSED);
         }
     }
 
+    /// accept(2): the first ready connection, waiting for one unless `nonblock` (SO_RCVTIMEO:
+    /// EAGAIN when it passes; a signal: ERESTARTSYS, or EINTR with a timeout).
     pub(super) fn accept(self: &Arc<Self>, nonblock: bool) -> Result<Accepted, Errno> {
         let timeout = self.common.opts().rcvtimeo;
-        let child = self.common.wait(&[], nonblock, timeout, || {
-            let mut st = self.lock();
-            let (ip, tcp) = (st.ip.clone(), st.tcp.clone());
-            match &mut st.phase {
-                Phase::Listen(l) => match l.queue.pop_front() {
-                    Some(c) => {
-                        self.promote(&ip, &tcp, l);
-                        Some(Ok(c))
-                    }
-                    None => None,
-                },
-                _ => Some(Err(Errno::EINVAL)),
+        let deadline = timeout.map(|d| Instant::now() + d);
+        let child = loop {
+            let next = std::cell::Cell::new(None);
+            let take = || {
+                let mut st = self.lock();
+                let (ip, tcp) = (st.ip.clone(), st.tcp.clone());
+                let defer = defer_of(&tcp);
+                match &mut st.phase {
+                    Phase::Listen(l) => match l.take_ready(defer) {
+                        Ok(c) => {
+                            self.promote(&ip, &tcp, l);
+                            Some(Ok(c))
+                        }
+                        Err(n) => {
+                            next.set(n);
+                            None
+                        }
+                    },
+                    _ => Some(Err(Errno::EINVAL)),
+                }
+            };
+            if let Some(r) = take() {
+                break r?;
             }
-        });
-        let child = match child {
-            Err(Errno::EAGAIN) if nonblock || timeout.is_some() => return Err(Errno::EAGAIN),
-            r => r?,
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+            // Wait for a connection, the timeout, or the next deferred one's time.
+            let until = match (deadline, next.get()) {
+                (Some(d), Some(n)) => Some(d.min(n)),
+                (d, n) => d.or(n),
+            };
+            match block_on(&[&self.common.queue], until, take) {
+                Ok(c) => break c,
+                Err(Errno::ETIMEDOUT) => {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(Errno::EAGAIN);
+                    }
+                }
+                Err(Errno::ERESTARTSYS) if timeout.is_some() => return Err(Errno::EINTR),
+                Err(e) => return Err(e),
+            }
         };
         let peer = {
             let st = child.lock();

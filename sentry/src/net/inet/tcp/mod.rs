@@ -874,10 +874,10 @@ impl Tcp {
         let err = if st.err.is_some() { POLLERR } else { 0 };
         match &st.phase {
             Phase::Listen(l) => {
-                if l.queue.is_empty() {
-                    0
-                } else {
+                if l.has_ready(listen::defer_of(&st.tcp)) {
                     POLLIN | POLLRDNORM
+                } else {
+                    0
                 }
             }
             Phase::SynSent(_) => err,
