@@ -120,9 +120,9 @@ impl Half {
         self.rx.drain(..n);
         self.read += n as u64;
         mem_uncharge(n);
-        if self.rx.is_empty() && self.rx.capacity() > (1 << 20) {
-            self.rx = VecDeque::new();
-        }
+
+
+
         if let Some(u) = self.urg {
             if self.read > u.seq {
                 self.urg = None;
@@ -282,6 +282,7 @@ impl Conn {
         done: &mut usize,
         oob: bool,
         w: &mut Wakes,
+        pressured: &mut bool,
     ) -> Option<Result<usize, Errno>> {
         let i = 1 - j;
         if let Some(e) = h[j].err.take() {
@@ -315,6 +316,8 @@ impl Conn {
         let left = data.len() - *done;
         let room = Conn::room(h, j).min(left);
         let n = if room > 0 { mem_charge(room) } else { 0 };
+        // Room, but the sandbox-wide socket memory is spent: look again later.
+        *pressured = room > 0 && n == 0;
         if n > 0 {
             h[i].rx.extend(&data[*done..*done + n]);
             *done += n;

@@ -17,7 +17,6 @@ use super::sockopt::TcpOpts;
 use super::{
     Phase, Ss, State, Tcp, TcpSocket, SNDBUF_EXPANDED, TABLE, TCP_RMEM_DEFAULT, TCP_WMEM_DEFAULT,
 };
-use crate::kernel::block::block_on;
 use crate::net::{Accepted, SockCommon};
 
 /// How long TCP_DEFER_ACCEPT holds a connection back from accept(2).
@@ -199,10 +198,15 @@ impl Tcp {
             if p.lock().is_some() || p.client.strong_count() == 0 {
                 continue;
             }
-            let (conn, side) = self.establish(ip, tcp, l, p.client.clone(), p.src, p.dst, p.params);
-            *p.lock() = Some(Ok((conn, side)));
-            if let Some(c) = p.client.upgrade() {
+            let mut params = p.params;
+            let client = p.client.upgrade();
+            if let Some(c) = &client {
                 c.grow_sndbuf();
+                params.sndbuf = c.common.opts().sndbuf;
+            }
+            let (conn, side) = self.establish(ip, tcp, l, p.client.clone(), p.src, p.dst, params);
+            *p.lock() = Some(Ok((conn, side)));
+            if let Some(c) = client {
                 c.common.wake(POLLOUT | POLLWRNORM);
             }
             self.common.wake(POLLIN | POLLRDNORM);
@@ -222,49 +226,26 @@ impl Tcp {
     /// EAGAIN when it passes; a signal: ERESTARTSYS, or EINTR with a timeout).
     pub(super) fn accept(self: &Arc<Self>, nonblock: bool) -> Result<Accepted, Errno> {
         let timeout = self.common.opts().rcvtimeo;
-        let deadline = timeout.map(|d| Instant::now() + d);
-        let child = loop {
-            let next = std::cell::Cell::new(None);
-            let take = || {
-                let mut st = self.lock();
-                let (ip, tcp) = (st.ip.clone(), st.tcp.clone());
-                let defer = defer_of(&tcp);
-                match &mut st.phase {
-                    Phase::Listen(l) => match l.take_ready(defer) {
-                        Ok(c) => {
-                            self.promote(&ip, &tcp, l);
-                            Some(Ok(c))
-                        }
-                        Err(n) => {
-                            next.set(n);
-                            None
-                        }
-                    },
-                    _ => Some(Err(Errno::EINVAL)),
-                }
-            };
-            if let Some(r) = take() {
-                break r?;
-            }
-            if nonblock {
-                return Err(Errno::EAGAIN);
-            }
-            // Wait for a connection, the timeout, or the next deferred one's time.
-            let until = match (deadline, next.get()) {
-                (Some(d), Some(n)) => Some(d.min(n)),
-                (d, n) => d.or(n),
-            };
-            match block_on(&[&self.common.queue], until, take) {
-                Ok(c) => break c,
-                Err(Errno::ETIMEDOUT) => {
-                    if deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(Errno::EAGAIN);
+        let next = std::cell::Cell::new(None);
+        let child = super::wait_ticking(&self.common, nonblock, timeout, || next.get(), || {
+            let mut st = self.lock();
+            let (ip, tcp) = (st.ip.clone(), st.tcp.clone());
+            let defer = defer_of(&tcp);
+            match &mut st.phase {
+                Phase::Listen(l) => match l.take_ready(defer) {
+                    Ok(c) => {
+                        self.promote(&ip, &tcp, l);
+                        Some(Ok(c))
                     }
-                }
-                Err(Errno::ERESTARTSYS) if timeout.is_some() => return Err(Errno::EINTR),
-                Err(e) => return Err(e),
+                    Err(n) => {
+                        // Wake when the next deferred connection's time comes.
+                        next.set(n);
+                        None
+                    }
+                },
+                _ => Some(Err(Errno::EINVAL)),
             }
-        };
+        })?;
         let peer = {
             let st = child.lock();
             match &st.phase {

@@ -29,6 +29,7 @@ use self::listen::{Listener, Pending};
 use self::sockopt::TcpOpts;
 use super::opts::{Ctx, InetOpts};
 use super::ports::{Claim, Cover, Flags, Pick, Request, Rules, Table, Use};
+use crate::kernel::block::block_on;
 use crate::kernel::Task;
 use crate::net::stack::{self, Destination};
 use crate::net::{Accepted, CmsgIn, CmsgOut, Received, SendMsg, SockCommon, Socket};
@@ -393,7 +394,9 @@ impl Tcp {
         let Some(listener) = listener else {
             return self.refused(&mut st, nonblock);
         };
-        let cp = self.params(&st.tcp);
+        let mut cp = self.params(&st.tcp);
+        // An unlocked send buffer grows once the connection is established.
+        cp.sndbuf = grown_sndbuf(cp.sndbuf, self.common.opts().sndbuf_locked);
         let mut lst = listener.st.lock().unwrap_or_else(|e| e.into_inner());
         let lstate = &mut *lst;
         let Phase::Listen(l) = &mut lstate.phase else {
@@ -446,9 +449,7 @@ impl Tcp {
     /// An unlocked send buffer grows when a connection is established (tcp_sndbuf_expand).
     fn grow_sndbuf(&self) {
         let mut o = self.common.opts();
-        if !o.sndbuf_locked {
-            o.sndbuf = o.sndbuf.max(SNDBUF_EXPANDED);
-        }
+        o.sndbuf = grown_sndbuf(o.sndbuf, o.sndbuf_locked);
     }
 
     /// Nothing listens: a blocking connect fails with ECONNREFUSED; a non-blocking one says
@@ -758,12 +759,16 @@ impl Tcp {
         let oob = msg.flags & MSG_OOB != 0;
         let timeout = self.common.opts().sndtimeo;
         let mut done = 0usize;
-        let r = self.common.wait(&[], msg.nonblock, timeout, || {
+        let pressured = std::cell::Cell::new(false);
+        let tick = || pressured.get().then(|| Instant::now() + PRESSURE_TICK);
+        let r = wait_ticking(&self.common, msg.nonblock, timeout, tick, || {
             let mut w = Wakes::default();
+            let mut p = false;
             let r = {
                 let mut h = conn.lock();
-                Conn::send_locked(&mut h, j, data, &mut done, oob, &mut w)
+                Conn::send_locked(&mut h, j, data, &mut done, oob, &mut w, &mut p)
             };
+            pressured.set(p);
             conn.wake(w);
             r
         });
@@ -1197,4 +1202,51 @@ pub fn proc_net(v6: bool) -> String {
         n += 1;
     }
     out
+}
+
+/// How often a send held back by the sandbox-wide socket memory limit looks again (memory that
+/// other connections free wakes nobody here).
+const PRESSURE_TICK: Duration = Duration::from_millis(10);
+
+/// Waits as [`SockCommon::wait`] does (EAGAIN at once when `nonblock`, or once `timeout`
+/// passes; ERESTARTSYS on a signal, EINTR when there is a timeout), and also looks again at
+/// the instant `tick` names, if any (a deferred connection's time, memory pressure).
+fn wait_ticking<T>(
+    common: &SockCommon,
+    nonblock: bool,
+    timeout: Option<Duration>,
+    tick: impl Fn() -> Option<Instant>,
+    mut ready: impl FnMut() -> Option<Result<T, Errno>>,
+) -> Result<T, Errno> {
+    if nonblock {
+        return ready().unwrap_or(Err(Errno::EAGAIN));
+    }
+    let deadline = timeout.map(|d| Instant::now() + d);
+    loop {
+        if let Some(r) = ready() {
+            return r;
+        }
+        let until = match (deadline, tick()) {
+            (Some(d), Some(t)) => Some(d.min(t)),
+            (d, t) => d.or(t),
+        };
+        match block_on(&[&common.queue], until, &mut ready) {
+            Err(Errno::ETIMEDOUT) => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(Errno::EAGAIN);
+                }
+            }
+            Err(Errno::ERESTARTSYS) if timeout.is_some() => return Err(Errno::EINTR),
+            r => return r,
+        }
+    }
+}
+
+/// What an established connection's send buffer becomes.
+fn grown_sndbuf(sndbuf: usize, locked: bool) -> usize {
+    if locked {
+        sndbuf
+    } else {
+        sndbuf.max(SNDBUF_EXPANDED)
+    }
 }
