@@ -208,6 +208,15 @@ pub const IP_MULTICAST_ALL: i32 = 49;
 pub const IP_UNICAST_IF: i32 = 50;
 pub const IP_LOCAL_PORT_RANGE: i32 = 51;
 
+// Protocol-independent multicast options (RFC 3678), at SOL_IP and SOL_IPV6.
+pub const MCAST_JOIN_GROUP: i32 = 42;
+pub const MCAST_BLOCK_SOURCE: i32 = 43;
+pub const MCAST_UNBLOCK_SOURCE: i32 = 44;
+pub const MCAST_LEAVE_GROUP: i32 = 45;
+pub const MCAST_JOIN_SOURCE_GROUP: i32 = 46;
+pub const MCAST_LEAVE_SOURCE_GROUP: i32 = 47;
+pub const MCAST_MSFILTER: i32 = 48;
+
 // IP_MTU_DISCOVER values.
 pub const IP_PMTUDISC_DONT: i32 = 0;
 pub const IP_PMTUDISC_WANT: i32 = 1;
@@ -517,6 +526,16 @@ pub struct IpMreqn {
 pub struct Ipv6Mreq {
     pub ipv6mr_multiaddr: [u8; 16],
     pub ipv6mr_interface: i32,
+}
+
+/// `struct group_req` (MCAST_JOIN_GROUP, MCAST_LEAVE_GROUP).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct GroupReq {
+    pub gr_interface: u32,
+    pub _pad: u32,
+    /// A `struct sockaddr_storage`.
+    pub gr_group: [u8; SOCKADDR_STORAGE_SIZE],
 }
 
 /// `struct in_pktinfo` (IP_PKTINFO).
@@ -897,6 +916,7 @@ mod tests {
         assert_eq!(size_of::<Cmsghdr>(), 16);
         assert_eq!(size_of::<Ucred>(), 12);
         assert_eq!(size_of::<Linger>(), 8);
+        assert_eq!(size_of::<GroupReq>(), 136);
         assert_eq!(size_of::<TcpInfo>(), 248);
         assert_eq!(size_of::<Ifreq>(), 40);
         assert_eq!(size_of::<Ifconf>(), 16);

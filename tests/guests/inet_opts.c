@@ -266,6 +266,19 @@ static void ip_level(void) {
     m.imr_multiaddr.s_addr = inet_addr("239.1.2.3");
     m.imr_address = lo;
     EXPECT_ERRNO(setsockopt(t, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m), EPROTO);
+    // The protocol-independent form works on any inet socket (LTP accept02).
+    struct group_req gr;
+    memset(&gr, 0, sizeof gr);
+    struct sockaddr_in *ga = (struct sockaddr_in *)&gr.gr_group;
+    ga->sin_family = AF_INET;
+    ga->sin_addr.s_addr = inet_addr("239.1.2.4");
+    EXPECT_OK(setsockopt(t, IPPROTO_IP, MCAST_JOIN_GROUP, &gr, sizeof gr));
+    EXPECT_ERRNO(setsockopt(t, IPPROTO_IP, MCAST_JOIN_GROUP, &gr, sizeof gr), EADDRINUSE);
+    EXPECT_OK(setsockopt(t, IPPROTO_IP, MCAST_LEAVE_GROUP, &gr, sizeof gr));
+    EXPECT_ERRNO(setsockopt(t, IPPROTO_IP, MCAST_LEAVE_GROUP, &gr, sizeof gr), EADDRNOTAVAIL);
+    EXPECT_ERRNO(setsockopt(t, IPPROTO_IP, MCAST_JOIN_GROUP, &gr, sizeof gr - 1), EINVAL);
+    ga->sin_family = AF_INET6;
+    EXPECT_ERRNO(setsockopt(u, IPPROTO_IP, MCAST_JOIN_GROUP, &gr, sizeof gr), EINVAL);
     m.imr_ifindex = 9999;
     m.imr_address.s_addr = 0;
     EXPECT_ERRNO(setsockopt(u, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m), ENODEV);
@@ -276,6 +289,7 @@ static void ip_level(void) {
     EXPECT_EQ(geti(u, IPPROTO_IP, IP_PKTOPTIONS), -1000 - ENOPROTOOPT);
     EXPECT_ERRNO(seti(u, IPPROTO_IP, IP_HDRINCL, 1), ENOPROTOOPT);
     EXPECT_ERRNO(seti(u, IPPROTO_IP, 99, 1), ENOPROTOOPT);
+    EXPECT_EQ(geti(u, IPPROTO_IP, -1), -1000 - ENOPROTOOPT);
     EXPECT_EQ(geti(u, IPPROTO_IPV6, IPV6_V6ONLY), -1000 - EOPNOTSUPP);
     close(t);
     close(u);

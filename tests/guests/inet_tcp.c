@@ -137,7 +137,15 @@ static void names_and_errors(void) {
     EXPECT_ERRNO(write(s, "x", 1), EPIPE);
     EXPECT_ERRNO(send(s, "x", 1, MSG_NOSIGNAL), EPIPE);
     EXPECT_ERRNO(read(s, buf, 1), ENOTCONN);
+    EXPECT_ERRNO(recv(s, buf, 1, MSG_ERRQUEUE), EAGAIN);
     EXPECT_ERRNO(getpeername(s, &a.sa, &len), ENOTCONN);
+    // getsockname does not skip a null buffer (accept and recvfrom do).
+    EXPECT_ERRNO(syscall(SYS_getsockname, s, NULL, &len), EFAULT);
+    socklen_t bad = -1;
+    EXPECT_ERRNO(getsockname(s, &a.sa, &bad), EINVAL);
+    int opath = open("/", O_PATH);
+    EXPECT_ERRNO(getsockname(opath, &a.sa, &len), EBADF);
+    close(opath);
     EXPECT_OK(getsockname(s, &a.sa, &len));
     EXPECT_EQ(len, sizeof(struct sockaddr_in));
     EXPECT_EQ(a.in.sin_port, 0);
@@ -504,6 +512,42 @@ static void receive_flags(void) {
     close(d);
 }
 
+static void corking(void) {
+    NOTE("MSG_MORE and TCP_CORK hold back a partial segment");
+    int c, d, one = 1, zero = 0;
+    char buf[64];
+    pair(AF_INET, "127.0.0.1", &c, &d);
+    EXPECT_EQ(send(c, "ab", 2, MSG_MORE), 2);
+    settle();
+    EXPECT_ERRNO(recv(d, buf, sizeof buf, MSG_DONTWAIT), EAGAIN);
+    int n = -1;
+    EXPECT_OK(ioctl(d, SIOCINQ, &n));
+    EXPECT_EQ(n, 0);
+    EXPECT_EQ(send(c, "c", 1, 0), 1);
+    settle();
+    EXPECT_EQ(recv(d, buf, sizeof buf, MSG_DONTWAIT), 3);
+    EXPECT_OK(setsockopt(c, IPPROTO_TCP, TCP_CORK, &one, sizeof one));
+    EXPECT_EQ(write(c, "corked", 6), 6);
+    settle();
+    EXPECT_EQ(revents(d, POLLIN), 0);
+    EXPECT_OK(setsockopt(c, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero));
+    settle();
+    EXPECT_EQ(recv(d, buf, sizeof buf, MSG_DONTWAIT), 6);
+    // Held back no longer than about 200 ms.
+    EXPECT_EQ(send(c, "late", 4, MSG_MORE), 4);
+    struct pollfd p = {d, POLLIN, 0};
+    EXPECT_EQ(poll(&p, 1, 0), 0);
+    EXPECT_EQ(recv(d, buf, sizeof buf, 0), 4);
+    // A whole segment is not held back.
+    static char big[40000];
+    EXPECT_EQ(send(c, big, sizeof big, MSG_MORE), (ssize_t)sizeof big);
+    settle();
+    EXPECT_OK(ioctl(d, SIOCINQ, &n));
+    EXPECT_GT(n, 0);
+    close(c);
+    close(d);
+}
+
 static void urgent(void) {
     NOTE("urgent data");
     int c, d, v;
@@ -648,6 +692,7 @@ int main(void) {
     resets();
     nonblocking_connects();
     receive_flags();
+    corking();
     urgent();
     bulk();
     backpressure();

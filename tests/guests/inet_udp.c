@@ -120,6 +120,12 @@ static void boundaries(void) {
     other.sin_family = AF_UNSPEC;
     EXPECT_EQ(sendto(s, "u", 1, 0, (struct sockaddr *)&other, sizeof other), 1);
     EXPECT_EQ(recv(r, buf, sizeof buf, 0), 1);
+    EXPECT_ERRNO(sendto(s, "x", 1, MSG_OOB, &a.sa, alen(&a)), EOPNOTSUPP);
+    EXPECT_ERRNO(recv(r, buf, sizeof buf, MSG_ERRQUEUE), EAGAIN);
+    // recvfrom checks the address length even when the socket has no address to give.
+    EXPECT_EQ(sendto(s, "y", 1, 0, &a.sa, alen(&a)), 1);
+    socklen_t neg = -1;
+    EXPECT_ERRNO(recvfrom(r, buf, sizeof buf, 0, &from.sa, &neg), EINVAL);
     EXPECT_ERRNO(listen(s, 1), EOPNOTSUPP);
     EXPECT_ERRNO(accept(s, NULL, NULL), EOPNOTSUPP);
     close(s);

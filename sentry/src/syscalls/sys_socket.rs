@@ -23,6 +23,10 @@ pub const SOMAXCONN: i32 = 4096;
 /// The socket behind `fd`: EBADF for no file, ENOTSOCK for a file that is not a socket.
 fn socket_file(t: &Task, fd: i32) -> Result<Arc<File>, Errno> {
     let f = t.file(fd)?;
+    // sockfd_lookup's fdget does not see O_PATH descriptors.
+    if f.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
     if f.ops.as_socket().is_none() {
         return Err(Errno::ENOTSOCK);
     }
@@ -222,7 +226,17 @@ pub fn sys_getsockname(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let a = sock(&f)?.sockname()?;
-    write_addr(t, t.arg(1), t.arg(2), &a).map(|_| 0)
+    write_name(t, t.arg(1), t.arg(2), len, &a).map(|_| 0)
+}
+
+/// getsockname/getpeername's move_addr_to_user: unlike accept and recvfrom, a null buffer is
+/// not skipped (EFAULT when anything is to be copied).
+fn write_name(t: &Task, addr: u64, lenp: u64, len: i32, value: &[u8]) -> Result<(), Errno> {
+    let n = (len as usize).min(value.len());
+    if n > 0 {
+        t.copy_out(addr, &value[..n])?;
+    }
+    t.write_val(lenp, &(value.len() as i32))
 }
 
 /// Implements getpeername(2).
@@ -233,7 +247,7 @@ pub fn sys_getpeername(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let a = sock(&f)?.peername()?;
-    write_addr(t, t.arg(1), t.arg(2), &a).map(|_| 0)
+    write_name(t, t.arg(1), t.arg(2), len, &a).map(|_| 0)
 }
 
 /// Implements setsockopt(2).
@@ -678,10 +692,8 @@ pub fn sys_recvfrom(t: &mut Task) -> SysResult {
     let iovs = Iovs(vec![Iovec { base: buf, len }]);
     let (n, r) = recv_one(t, &f, &iovs, flags, false)?;
     if addr != 0 {
-        match &r.addr {
-            Some(a) => write_addr(t, addr, lenp, a)?,
-            None => t.write_val(lenp, &0i32)?,
-        }
+        // A negative length is EINVAL even when there is no address (the data is gone).
+        write_addr(t, addr, lenp, r.addr.as_deref().unwrap_or(&[]))?;
     }
     Ok(if flags & MSG_TRUNC != 0 {
         r.len.max(n)

@@ -481,6 +481,9 @@ impl Icmp {
         if flags & MSG_OOB != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
+        if flags & MSG_ERRQUEUE != 0 {
+            return Err(Errno::EAGAIN);
+        }
         let timeout = self.common.opts().rcvtimeo;
         let peek = flags & MSG_PEEK != 0;
         let p = self.common.wait(&[], nonblock, timeout, || {

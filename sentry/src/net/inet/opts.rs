@@ -3,8 +3,9 @@
 //! Linux's `ip_sockglue.c` and `ipv6_sockglue.c` keep and check them, and the control messages
 //! they ask for on received datagrams.
 //!
-//! Multicast membership (IP_ADD_MEMBERSHIP and friends) is UDP's ([`super::udp`]): stream
-//! sockets refuse it with EPROTO, as Linux does.
+//! Multicast memberships ([`Memberships`]) are kept by each protocol (UDP delivers by them);
+//! stream sockets refuse IP_ADD_MEMBERSHIP with EPROTO but take MCAST_JOIN_GROUP, as Linux
+//! does.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -497,8 +498,7 @@ impl InetOpts {
             }
             n if BOOL4.contains(&n) => i32::from(self.flag4(n)),
             IP_ROUTER_ALERT => 0,
-            // Linux: unknown options go on to netfilter, which answers EINVAL here.
-            _ => return Err(Errno::EINVAL),
+            _ => return Err(Errno::ENOPROTOOPT),
         };
         Ok(ip_int_out(v, len))
     }
@@ -678,3 +678,200 @@ pub fn loopback_index() -> i32 {
 
 /// IPv6's loopback address.
 pub const LOOPBACK6: Ipv6Addr = Ipv6Addr::LOCALHOST;
+
+/// net.ipv4.igmp_max_memberships: the most groups one socket may join.
+const MAX_MEMBERSHIPS: usize = 20;
+
+/// The multicast groups a socket has joined, with the interface of each.
+#[derive(Clone, Debug, Default)]
+pub struct Memberships {
+    /// IPv4 groups.
+    pub v4: Vec<(Ipv4Addr, i32)>,
+    /// IPv6 groups.
+    pub v6: Vec<(Ipv6Addr, i32)>,
+}
+
+impl Memberships {
+    /// Whether the socket has joined `group`.
+    pub fn has(&self, group: IpAddr) -> bool {
+        match group {
+            IpAddr::V4(g) => self.v4.iter().any(|(x, _)| *x == g),
+            IpAddr::V6(g) => self.v6.iter().any(|(x, _)| *x == g),
+        }
+    }
+
+    /// The membership options (IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IPV6_ADD_MEMBERSHIP,
+    /// IPV6_DROP_MEMBERSHIP, MCAST_JOIN_GROUP, MCAST_LEAVE_GROUP) as `ip_mc_join_group` and
+    /// `ipv6_sock_mc_join` check them; `None` for other options. Stream sockets refuse the
+    /// IP_* and IPV6_* forms (EPROTO) but take the MCAST_* ones, as Linux does.
+    pub fn setsockopt(
+        &mut self,
+        c: Ctx,
+        level: i32,
+        name: i32,
+        val: &[u8],
+    ) -> Option<Result<(), Errno>> {
+        let stream = c.stype == SOCK_STREAM;
+        match (level, name) {
+            (SOL_IP, IP_ADD_MEMBERSHIP | IP_DROP_MEMBERSHIP) => Some((|| {
+                if val.len() < 8 {
+                    return Err(Errno::EINVAL);
+                }
+                if stream {
+                    return Err(Errno::EPROTO);
+                }
+                let (group, addr, index) = if val.len() >= std::mem::size_of::<IpMreqn>() {
+                    let m: IpMreqn = crate::net::bytemuck_read(val);
+                    (
+                        Ipv4Addr::from(m.imr_multiaddr),
+                        Ipv4Addr::from(m.imr_address),
+                        m.imr_ifindex,
+                    )
+                } else {
+                    (
+                        Ipv4Addr::new(val[0], val[1], val[2], val[3]),
+                        Ipv4Addr::new(val[4], val[5], val[6], val[7]),
+                        0,
+                    )
+                };
+                self.change4(name == IP_ADD_MEMBERSHIP, group, addr, index)
+            })()),
+            (SOL_IPV6, IPV6_ADD_MEMBERSHIP | IPV6_DROP_MEMBERSHIP) if c.family == AF_INET6 => {
+                Some((|| {
+                    if val.len() < std::mem::size_of::<Ipv6Mreq>() {
+                        return Err(Errno::EINVAL);
+                    }
+                    if stream {
+                        return Err(Errno::EPROTO);
+                    }
+                    let m: Ipv6Mreq = crate::net::bytemuck_read(val);
+                    let group = Ipv6Addr::from(m.ipv6mr_multiaddr);
+                    self.change6(name == IPV6_ADD_MEMBERSHIP, group, m.ipv6mr_interface)
+                })())
+            }
+            (SOL_IP | SOL_IPV6, MCAST_JOIN_GROUP | MCAST_LEAVE_GROUP)
+                if level == SOL_IP || c.family == AF_INET6 =>
+            {
+                Some((|| {
+                    if val.len() < std::mem::size_of::<GroupReq>() {
+                        return Err(Errno::EINVAL);
+                    }
+                    let g: GroupReq = crate::net::bytemuck_read(val);
+                    let add = name == MCAST_JOIN_GROUP;
+                    let index = g.gr_interface as i32;
+                    match (crate::net::addr::family(&g.gr_group), level) {
+                        (AF_INET, _) => {
+                            let a = crate::net::addr::decode_v4(&g.gr_group);
+                            self.change4(add, *a.ip(), Ipv4Addr::UNSPECIFIED, index)
+                        }
+                        (AF_INET6, SOL_IPV6) => {
+                            let a = crate::net::addr::decode_v6(&g.gr_group);
+                            self.change6(add, *a.ip(), index)
+                        }
+                        _ => Err(Errno::EINVAL),
+                    }
+                })())
+            }
+            (
+                SOL_IP | SOL_IPV6,
+                MCAST_BLOCK_SOURCE
+                | MCAST_UNBLOCK_SOURCE
+                | MCAST_JOIN_SOURCE_GROUP
+                | MCAST_LEAVE_SOURCE_GROUP
+                | MCAST_MSFILTER,
+            )
+            | (
+                SOL_IP,
+                IP_ADD_SOURCE_MEMBERSHIP
+                | IP_DROP_SOURCE_MEMBERSHIP
+                | IP_BLOCK_SOURCE
+                | IP_UNBLOCK_SOURCE
+                | IP_MSFILTER,
+            ) => {
+                // Source-specific multicast: the sandbox keeps no source filters.
+                Some(Err(Errno::ENOPROTOOPT))
+            }
+            _ => None,
+        }
+    }
+
+    fn change4(
+        &mut self,
+        add: bool,
+        group: Ipv4Addr,
+        addr: Ipv4Addr,
+        index: i32,
+    ) -> Result<(), Errno> {
+        if !group.is_multicast() {
+            return Err(Errno::EINVAL);
+        }
+        let ifindex = if index != 0 {
+            if !stack::has_index(index) {
+                return Err(Errno::ENODEV);
+            }
+            index
+        } else if !addr.is_unspecified() {
+            interface_of(IpAddr::V4(addr)).ok_or(Errno::ENODEV)?
+        } else {
+            default_mc_index()
+        };
+        let any = !add && index == 0 && addr.is_unspecified();
+        let at = self
+            .v4
+            .iter()
+            .position(|(g, i)| *g == group && (*i == ifindex || any));
+        match (add, at) {
+            (true, Some(_)) => Err(Errno::EADDRINUSE),
+            (true, None) if self.v4.len() + self.v6.len() >= MAX_MEMBERSHIPS => Err(Errno::ENOBUFS),
+            (true, None) => {
+                self.v4.push((group, ifindex));
+                Ok(())
+            }
+            (false, Some(i)) => {
+                self.v4.remove(i);
+                Ok(())
+            }
+            (false, None) => Err(Errno::EADDRNOTAVAIL),
+        }
+    }
+
+    fn change6(&mut self, add: bool, group: Ipv6Addr, index: i32) -> Result<(), Errno> {
+        if !group.is_multicast() {
+            return Err(Errno::EINVAL);
+        }
+        let ifindex = if index != 0 {
+            if !stack::has_index(index) {
+                return Err(Errno::ENODEV);
+            }
+            index
+        } else {
+            default_mc_index()
+        };
+        let at = self
+            .v6
+            .iter()
+            .position(|(g, i)| *g == group && (*i == ifindex || (!add && index == 0)));
+        match (add, at) {
+            (true, Some(_)) => Err(Errno::EADDRINUSE),
+            (true, None) => {
+                self.v6.push((group, ifindex));
+                Ok(())
+            }
+            (false, Some(i)) => {
+                self.v6.remove(i);
+                Ok(())
+            }
+            (false, None) => Err(Errno::EADDRNOTAVAIL),
+        }
+    }
+}
+
+/// The interface a multicast group is joined on when the caller names none: the default
+/// route's (the sandbox's first interface that is not the loopback), else the loopback.
+pub fn default_mc_index() -> i32 {
+    stack::config()
+        .interfaces
+        .iter()
+        .find(|i| i.flags & IFF_LOOPBACK == 0)
+        .map_or_else(loopback_index, |i| i.index)
+}

@@ -24,7 +24,7 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use syscalls::abi::*;
 use syscalls::Errno;
 
-use super::opts::{Ctx, InetOpts, RecvMeta};
+use super::opts::{Ctx, InetOpts, Memberships, RecvMeta};
 use super::ports::{Claim, Cover, Flags, Pick, Request, Rules, Table, Use};
 use crate::kernel::Task;
 use crate::net::stack::{self, Destination};
@@ -38,8 +38,6 @@ const MAX_PAYLOAD_V4: usize = 65_507;
 const MAX_PAYLOAD_V6: usize = 65_527;
 /// UDP_MAX_SEGMENTS: most segments one UDP_SEGMENT send may make.
 const MAX_SEGMENTS: usize = 128;
-/// net.ipv4.igmp_max_memberships.
-const MAX_MEMBERSHIPS: usize = 20;
 /// sk_shutdown bits.
 const RCV_SHUTDOWN: u8 = 1;
 const SEND_SHUTDOWN: u8 = 2;
@@ -95,9 +93,8 @@ struct Queue {
     shut: u8,
     /// Datagrams dropped for want of room (SO_RXQ_OVFL).
     drops: u32,
-    /// Multicast groups joined (group, interface index).
-    groups4: Vec<(Ipv4Addr, i32)>,
-    groups6: Vec<(Ipv6Addr, i32)>,
+    /// Multicast groups joined.
+    groups: Memberships,
     /// IP_MULTICAST_ALL / IPV6_MULTICAST_ALL.
     mc_all: bool,
     /// IP_RECVERR or IPV6_RECVERR (an unconnected socket hears of refusals then).
@@ -154,8 +151,7 @@ impl Drop for UdpSocket {
         st.claim = None;
         st.pending = None;
         let mut q = self.0.queue();
-        q.groups4.clear();
-        q.groups6.clear();
+        q.groups = Memberships::default();
     }
 }
 
@@ -352,6 +348,10 @@ impl Udp {
     }
 
     fn send(self: &Arc<Self>, msg: SendMsg<'_>) -> Result<usize, Errno> {
+        if msg.flags & MSG_OOB != 0 {
+            // udp_sendmsg: "Mirror BSD error message compatibility".
+            return Err(Errno::EOPNOTSUPP);
+        }
         let mut st = self.lock();
         {
             let mut q = self.queue();
@@ -613,10 +613,7 @@ impl Udp {
             for (r, _, _) in receivers {
                 if group.is_multicast() {
                     let q = r.queue();
-                    let member = match group {
-                        IpAddr::V4(g) => q.groups4.iter().any(|(x, _)| *x == g),
-                        IpAddr::V6(g) => q.groups6.iter().any(|(x, _)| *x == g),
-                    };
+                    let member = q.groups.has(group);
                     let ok = member || (q.mc_all && joined_anywhere);
                     drop(q);
                     if !ok {
@@ -692,6 +689,10 @@ impl Udp {
         flags: u32,
         nonblock: bool,
     ) -> Result<Received, Errno> {
+        if flags & MSG_ERRQUEUE != 0 {
+            // ip_recv_error: nothing the sandbox does queues errors.
+            return Err(Errno::EAGAIN);
+        }
         let timeout = self.common.opts().rcvtimeo;
         let peek = flags & MSG_PEEK != 0;
         let d = self.common.wait(&[], nonblock, timeout, || {
@@ -820,32 +821,11 @@ impl Udp {
                 }
                 Ok(())
             }
-            SOL_IP if matches!(name, IP_ADD_MEMBERSHIP | IP_DROP_MEMBERSHIP) => {
-                drop(st);
-                self.membership4(name == IP_ADD_MEMBERSHIP, val)
-            }
-            SOL_IPV6
-                if self.family == AF_INET6
-                    && matches!(name, IPV6_ADD_MEMBERSHIP | IPV6_DROP_MEMBERSHIP) =>
-            {
-                drop(st);
-                self.membership6(name == IPV6_ADD_MEMBERSHIP, val)
-            }
-            SOL_IP
-                if matches!(
-                    name,
-                    IP_ADD_SOURCE_MEMBERSHIP
-                        | IP_DROP_SOURCE_MEMBERSHIP
-                        | IP_BLOCK_SOURCE
-                        | IP_UNBLOCK_SOURCE
-                        | IP_MSFILTER
-                ) =>
-            {
-                // Source-specific multicast: the sandbox keeps no source filters.
-                Err(Errno::ENOPROTOOPT)
-            }
             _ => {
                 let c = self.ctx(&st);
+                if let Some(r) = self.queue().groups.setsockopt(c, level, name, val) {
+                    return r;
+                }
                 let r = match st.ip.setsockopt(c, level, name, val) {
                     Some(r) => r,
                     None => Err(Errno::ENOPROTOOPT),
@@ -861,100 +841,6 @@ impl Udp {
                 r
             }
         }
-    }
-
-    fn membership4(&self, add: bool, val: &[u8]) -> Result<(), Errno> {
-        if val.len() < 8 {
-            return Err(Errno::EINVAL);
-        }
-        let (group, addr, index) = if val.len() >= std::mem::size_of::<IpMreqn>() {
-            let m: IpMreqn = crate::net::bytemuck_read(val);
-            (
-                Ipv4Addr::from(m.imr_multiaddr),
-                Ipv4Addr::from(m.imr_address),
-                m.imr_ifindex,
-            )
-        } else {
-            (
-                Ipv4Addr::new(val[0], val[1], val[2], val[3]),
-                Ipv4Addr::new(val[4], val[5], val[6], val[7]),
-                0,
-            )
-        };
-        if !group.is_multicast() {
-            return Err(Errno::EINVAL);
-        }
-        let ifindex = if index != 0 {
-            if !stack::has_index(index) {
-                return Err(Errno::ENODEV);
-            }
-            index
-        } else if !addr.is_unspecified() {
-            super::opts::interface_of(IpAddr::V4(addr)).ok_or(Errno::ENODEV)?
-        } else {
-            // The interface the group's route leaves by: the sandbox's first non-loopback
-            // one, else the loopback.
-            default_mc_index()
-        };
-        let mut q = self.queue();
-        let at = q.groups4.iter().position(|(g, i)| {
-            *g == group && (*i == ifindex || (!add && index == 0 && addr.is_unspecified()))
-        });
-        if add {
-            if at.is_some() {
-                return Err(Errno::EADDRINUSE);
-            }
-            if q.groups4.len() >= MAX_MEMBERSHIPS {
-                return Err(Errno::ENOBUFS);
-            }
-            q.groups4.push((group, ifindex));
-        } else {
-            match at {
-                Some(i) => {
-                    q.groups4.remove(i);
-                }
-                None => return Err(Errno::EADDRNOTAVAIL),
-            }
-        }
-        Ok(())
-    }
-
-    fn membership6(&self, add: bool, val: &[u8]) -> Result<(), Errno> {
-        if val.len() < std::mem::size_of::<Ipv6Mreq>() {
-            return Err(Errno::EINVAL);
-        }
-        let m: Ipv6Mreq = crate::net::bytemuck_read(val);
-        let group = Ipv6Addr::from(m.ipv6mr_multiaddr);
-        if !group.is_multicast() {
-            return Err(Errno::EINVAL);
-        }
-        let ifindex = if m.ipv6mr_interface != 0 {
-            if !stack::has_index(m.ipv6mr_interface) {
-                return Err(Errno::ENODEV);
-            }
-            m.ipv6mr_interface
-        } else {
-            default_mc_index()
-        };
-        let mut q = self.queue();
-        let at = q
-            .groups6
-            .iter()
-            .position(|(g, i)| *g == group && (*i == ifindex || (!add && m.ipv6mr_interface == 0)));
-        if add {
-            if at.is_some() {
-                return Err(Errno::EADDRINUSE);
-            }
-            q.groups6.push((group, ifindex));
-        } else {
-            match at {
-                Some(i) => {
-                    q.groups6.remove(i);
-                }
-                None => return Err(Errno::EADDRNOTAVAIL),
-            }
-        }
-        Ok(())
     }
 
     fn set_udp(&self, st: &mut State, name: i32, val: &[u8]) -> Result<(), Errno> {
@@ -1040,13 +926,7 @@ impl Udp {
 
 /// Whether some socket of the sandbox has joined `group` (an interface then receives it).
 fn joined_by_any(table: &Table<Udp>, group: IpAddr) -> bool {
-    table.all().iter().any(|s| {
-        let q = s.queue();
-        match group {
-            IpAddr::V4(g) => q.groups4.iter().any(|(x, _)| *x == g),
-            IpAddr::V6(g) => q.groups6.iter().any(|(x, _)| *x == g),
-        }
-    })
+    table.all().iter().any(|s| s.queue().groups.has(group))
 }
 
 /// The interface a socket's multicast leaves by: IP_MULTICAST_IF's (IPV6_MULTICAST_IF's), or
@@ -1064,16 +944,7 @@ fn mc_out_index(ip: &InetOpts, v4: bool) -> i32 {
     } else if ip.mc6_if != 0 {
         return ip.mc6_if;
     }
-    default_mc_index()
-}
-
-/// The interface a multicast group is joined on when the caller names none.
-fn default_mc_index() -> i32 {
-    stack::config()
-        .interfaces
-        .iter()
-        .find(|i| i.flags & IFF_LOOPBACK == 0)
-        .map_or_else(super::opts::loopback_index, |i| i.index)
+    super::opts::default_mc_index()
 }
 
 // Control message types of IPv6 that sendmsg accepts and the sandbox ignores.

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -29,7 +29,15 @@ pub(super) struct Params {
     pub(super) oobinline: bool,
     /// TCP_NOTSENT_LOWAT.
     pub(super) notsent_lowat: u32,
+    /// TCP_CORK: its sends hold back a partial segment.
+    pub(super) cork: bool,
+    /// Its segment size (TCP_MAXSEG's effective value).
+    pub(super) mss: usize,
 }
+
+/// How long a partial segment held back by MSG_MORE or TCP_CORK waits before it goes anyway
+/// (the 200 ms ceiling tcp(7) names, which Linux's probe timer enforces).
+pub(super) const CORK_LIMIT: Duration = Duration::from_millis(200);
 /// The receive window a SO_RCVBUF gives (Linux's scaling ratio on loopback leaves about 7/8 of
 /// the buffer to payload).
 pub(super) fn window_of(rcvbuf: usize) -> usize {
@@ -60,6 +68,10 @@ pub(super) struct Half {
     pub(super) explicit: bool,
     /// Bytes travelling to this side, not yet read.
     pub(super) rx: VecDeque<u8>,
+    /// How many of `rx`'s last bytes the sender still holds back (a partial segment under
+    /// MSG_MORE or TCP_CORK), and since when: they are not readable yet.
+    pub(super) held: usize,
+    pub(super) held_since: Instant,
     pub(super) urg: Option<Urg>,
     /// Bytes read so far (the stream position of `rx`'s front).
     pub(super) read: u64,
@@ -86,6 +98,8 @@ impl Half {
             claim: None,
             explicit: false,
             rx: VecDeque::new(),
+            held: 0,
+            held_since: now,
             urg: None,
             read: 0,
             p,
@@ -104,9 +118,28 @@ impl Half {
         self.read + self.rx.len() as u64
     }
 
+    /// Bytes that have arrived: all queued but what the sender holds back.
+    pub(super) fn arrived(&self) -> usize {
+        self.rx.len() - self.held
+    }
+
+    /// A held-back segment goes once it has waited CORK_LIMIT; true if one went.
+    pub(super) fn release_held(&mut self, now: Instant) -> bool {
+        if self.held > 0 && now.saturating_duration_since(self.held_since) >= CORK_LIMIT {
+            self.held = 0;
+            return true;
+        }
+        false
+    }
+
+    /// When the held-back segment will go, if there is one.
+    pub(super) fn held_deadline(&self) -> Option<Instant> {
+        (self.held > 0).then(|| self.held_since + CORK_LIMIT)
+    }
+
     /// Bytes readable before the urgent mark (all when none or inline): SIOCINQ.
     pub(super) fn inq(&self) -> usize {
-        let n = self.rx.len().min(self.p.window.max(1));
+        let n = self.arrived().min(self.p.window.max(1));
         match self.urg {
             Some(u) if !self.p.oobinline && u.seq >= self.read && u.seq < self.end() => {
                 ((u.seq - self.read) as usize).min(n)
@@ -121,8 +154,6 @@ impl Half {
         self.read += n as u64;
         mem_uncharge(n);
 
-
-
         if let Some(u) = self.urg {
             if self.read > u.seq {
                 self.urg = None;
@@ -133,6 +164,7 @@ impl Half {
     /// Drops everything queued.
     pub(super) fn purge(&mut self) {
         let n = self.rx.len();
+        self.held = 0;
         self.consume(n);
     }
 
@@ -228,6 +260,8 @@ impl Conn {
         if h[i].state == TCP_CLOSE {
             return;
         }
+        // The FIN pushes out what was held back.
+        h[i].held = 0;
         h[i].done = true;
         h[i].shut |= RCV_SHUTDOWN;
         match h[i].state {
@@ -242,8 +276,9 @@ impl Conn {
     pub(super) fn rst(h: &mut [Half; 2], j: usize, w: &mut Wakes) {
         let i = 1 - j;
         h[i].reset();
-        // What j had sent beyond i's window was still j's to send: gone with it.
-        let keep = h[i].rx.len().min(h[i].p.window);
+        // What j had sent beyond i's window, or held back, was still j's to send: gone with it.
+        let keep = h[i].arrived().min(h[i].p.window);
+        h[i].held = 0;
         if h[i].rx.len() > keep {
             let extra = h[i].rx.len() - keep;
             h[i].rx.truncate(keep);
@@ -280,11 +315,15 @@ impl Conn {
         j: usize,
         data: &[u8],
         done: &mut usize,
-        oob: bool,
+        flags: u32,
         w: &mut Wakes,
         pressured: &mut bool,
     ) -> Option<Result<usize, Errno>> {
         let i = 1 - j;
+        let oob = flags & MSG_OOB != 0;
+        // MSG_MORE and TCP_CORK hold back a partial segment (TCP_NAGLE_CORK); urgent data and
+        // a send without them push everything out.
+        let more = (flags & MSG_MORE != 0 || h[j].p.cork) && !oob;
         if let Some(e) = h[j].err.take() {
             return Some(Err(e));
         }
@@ -293,6 +332,11 @@ impl Conn {
             return Some(Err(Errno::EPIPE));
         }
         if data.is_empty() && !oob {
+            // An empty send without MSG_MORE pushes what was held back (tcp_push).
+            if !more && h[i].held > 0 {
+                h[i].held = 0;
+                w.0[i] |= POLLIN | POLLRDNORM;
+            }
             return Some(Ok(0));
         }
         // Bytes to a side that has shut down reading in FIN_WAIT (an orphan, or one that did
@@ -319,21 +363,36 @@ impl Conn {
         // Room, but the sandbox-wide socket memory is spent: look again later.
         *pressured = room > 0 && n == 0;
         if n > 0 {
+            let now = Instant::now();
+            let arrived = h[i].arrived();
             h[i].rx.extend(&data[*done..*done + n]);
             *done += n;
+            if more {
+                if h[i].held == 0 {
+                    h[i].held_since = now;
+                }
+                h[i].held += n;
+                // Whole segments go; the partial one stays.
+                h[i].held %= h[j].p.mss.max(1);
+            } else {
+                h[i].held = 0;
+            }
             h[j].bytes_sent += n as u64;
             h[j].segs_out += 1;
-            h[j].last_send = Instant::now();
+            h[j].last_send = now;
             h[i].bytes_received += n as u64;
             h[i].segs_in += 1;
-            h[i].last_recv = h[j].last_send;
-            w.0[i] |= POLLIN | POLLRDNORM;
+            h[i].last_recv = now;
+            if h[i].arrived() > arrived {
+                w.0[i] |= POLLIN | POLLRDNORM;
+            }
             if oob && *done == data.len() {
                 let end = h[i].end();
                 Conn::mark_urgent_at(&mut h[i], end - 1);
                 w.0[i] |= POLLPRI;
             }
-        } else if oob && data.is_empty() {
+        } else if data.is_empty() {
+            h[i].held = 0;
             let end = h[i].end();
             if end > 0 {
                 Conn::mark_urgent_at(&mut h[i], end - 1);
@@ -418,10 +477,10 @@ impl Conn {
                 break;
             }
             let pos = h.read + pos_off as u64;
-            if pos_off >= h.rx.len() {
+            if pos_off >= h.arrived() {
                 break;
             }
-            let mut avail = h.rx.len() - pos_off;
+            let mut avail = h.arrived() - pos_off;
             if let Some(u) = h.urg {
                 if u.seq == pos {
                     if n > 0 || copied_before {

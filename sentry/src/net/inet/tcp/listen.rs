@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use syscalls::abi::*;
 use syscalls::Errno;
 
-use super::super::opts::InetOpts;
+use super::super::opts::{InetOpts, Memberships};
 use super::super::ports::{Cover, Request};
 use super::conn::{Conn, Half, Params};
 use super::sockopt::TcpOpts;
@@ -156,6 +156,7 @@ impl Tcp {
                 phase: Phase::Closed,
                 err: None,
                 shut: 0,
+                mc: Memberships::default(),
             }),
         });
         let sp = child.params(tcp);
@@ -227,25 +228,31 @@ impl Tcp {
     pub(super) fn accept(self: &Arc<Self>, nonblock: bool) -> Result<Accepted, Errno> {
         let timeout = self.common.opts().rcvtimeo;
         let next = std::cell::Cell::new(None);
-        let child = super::wait_ticking(&self.common, nonblock, timeout, || next.get(), || {
-            let mut st = self.lock();
-            let (ip, tcp) = (st.ip.clone(), st.tcp.clone());
-            let defer = defer_of(&tcp);
-            match &mut st.phase {
-                Phase::Listen(l) => match l.take_ready(defer) {
-                    Ok(c) => {
-                        self.promote(&ip, &tcp, l);
-                        Some(Ok(c))
-                    }
-                    Err(n) => {
-                        // Wake when the next deferred connection's time comes.
-                        next.set(n);
-                        None
-                    }
-                },
-                _ => Some(Err(Errno::EINVAL)),
-            }
-        })?;
+        let child = super::wait_ticking(
+            &self.common,
+            nonblock,
+            timeout,
+            || next.get(),
+            || {
+                let mut st = self.lock();
+                let (ip, tcp) = (st.ip.clone(), st.tcp.clone());
+                let defer = defer_of(&tcp);
+                match &mut st.phase {
+                    Phase::Listen(l) => match l.take_ready(defer) {
+                        Ok(c) => {
+                            self.promote(&ip, &tcp, l);
+                            Some(Ok(c))
+                        }
+                        Err(n) => {
+                            // Wake when the next deferred connection's time comes.
+                            next.set(n);
+                            None
+                        }
+                    },
+                    _ => Some(Err(Errno::EINVAL)),
+                }
+            },
+        )?;
         let peer = {
             let st = child.lock();
             match &st.phase {

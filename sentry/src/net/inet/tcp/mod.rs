@@ -27,7 +27,7 @@ use syscalls::Errno;
 use self::conn::{window_of, Conn, Params, Wakes};
 use self::listen::{Listener, Pending};
 use self::sockopt::TcpOpts;
-use super::opts::{Ctx, InetOpts};
+use super::opts::{Ctx, InetOpts, Memberships};
 use super::ports::{Claim, Cover, Flags, Pick, Request, Rules, Table, Use};
 use crate::kernel::block::block_on;
 use crate::kernel::Task;
@@ -91,6 +91,9 @@ struct State {
     err: Option<Errno>,
     /// sk_shutdown outside a connection.
     shut: u8,
+    /// Multicast groups joined (MCAST_JOIN_GROUP works on any inet socket; an accepted socket
+    /// starts with none).
+    mc: Memberships,
 }
 
 /// One TCP socket.
@@ -132,6 +135,7 @@ impl Tcp {
                 phase: Phase::Closed,
                 err: None,
                 shut: 0,
+                mc: Memberships::default(),
             }),
         })
     }
@@ -191,6 +195,29 @@ impl Tcp {
             lowat: o.rcvlowat.max(1) as usize,
             oobinline: o.oobinline,
             notsent_lowat: tcp.notsent_lowat,
+            cork: tcp.cork,
+            mss: if tcp.user_mss > 0 {
+                (tcp.user_mss as usize).min(LOOPBACK_MSS as usize)
+            } else {
+                LOOPBACK_MSS as usize
+            },
+        }
+    }
+
+    /// Pushes out what this socket's sends held back (TCP_CORK cleared, TCP_NODELAY set:
+    /// tcp_push_pending_frames).
+    fn push_held(&self, st: &State) {
+        if let Phase::Open(c, i) = &st.phase {
+            let mut w = Wakes::default();
+            {
+                let mut h = c.lock();
+                let peer = 1 - *i;
+                if h[peer].held > 0 {
+                    h[peer].held = 0;
+                    w.0[peer] |= POLLIN | POLLRDNORM;
+                }
+            }
+            c.wake(w);
         }
     }
 
@@ -604,7 +631,7 @@ impl Tcp {
                 let mut w = Wakes::default();
                 {
                     let mut h = conn.lock();
-                    let unread = !h[i].rx.is_empty();
+                    let unread = h[i].arrived() > 0;
                     if h[i].state == TCP_CLOSE {
                         h[i].claim = None;
                     } else if unread || abort || linger2 < 0 {
@@ -756,7 +783,6 @@ impl Tcp {
             }
         };
         let data = msg.data;
-        let oob = msg.flags & MSG_OOB != 0;
         let timeout = self.common.opts().sndtimeo;
         let mut done = 0usize;
         let pressured = std::cell::Cell::new(false);
@@ -766,7 +792,7 @@ impl Tcp {
             let mut p = false;
             let r = {
                 let mut h = conn.lock();
-                Conn::send_locked(&mut h, j, data, &mut done, oob, &mut w, &mut p)
+                Conn::send_locked(&mut h, j, data, &mut done, msg.flags, &mut w, &mut p)
             };
             pressured.set(p);
             conn.wake(w);
@@ -785,6 +811,10 @@ impl Tcp {
         flags: u32,
         nonblock: bool,
     ) -> Result<Received, Errno> {
+        if flags & MSG_ERRQUEUE != 0 {
+            // inet_recv_error: nothing the sandbox does queues errors.
+            return Err(Errno::EAGAIN);
+        }
         let (conn, i, inq_opt) = {
             let mut st = self.lock();
             match &st.phase {
@@ -827,30 +857,40 @@ impl Tcp {
             lowat.min(buf.len())
         };
         let mut copied = 0usize;
-        let r = self.common.wait(&[], nonblock, timeout, || {
-            let mut w = Wakes::default();
-            let r = {
-                let mut h = conn.lock();
-                let writable_before = Conn::writable(&h, 1 - i);
-                let n = Conn::take(
-                    &mut h[i],
-                    &mut buf[copied..],
-                    if peek { copied } else { 0 },
-                    peek,
-                    discard,
-                    copied > 0,
-                );
-                copied += n;
-                // The writer hears of room when it becomes writable again (hysteresis as
-                // sk_stream_write_space), not for every byte read.
-                if n > 0 && !peek && !writable_before && Conn::writable(&h, 1 - i) {
-                    w.0[1 - i] |= POLLOUT | POLLWRNORM;
-                }
-                Conn::recv_outcome(&mut h[i], copied, target, buf.len())
-            };
-            conn.wake(w);
-            r
-        });
+        // A held-back segment goes by itself after a while: look again then.
+        let held_until = std::cell::Cell::new(None);
+        let r = wait_ticking(
+            &self.common,
+            nonblock,
+            timeout,
+            || held_until.get(),
+            || {
+                let mut w = Wakes::default();
+                let r = {
+                    let mut h = conn.lock();
+                    h[i].release_held(Instant::now());
+                    held_until.set(h[i].held_deadline());
+                    let writable_before = Conn::writable(&h, 1 - i);
+                    let n = Conn::take(
+                        &mut h[i],
+                        &mut buf[copied..],
+                        if peek { copied } else { 0 },
+                        peek,
+                        discard,
+                        copied > 0,
+                    );
+                    copied += n;
+                    // The writer hears of room when it becomes writable again (hysteresis as
+                    // sk_stream_write_space), not for every byte read.
+                    if n > 0 && !peek && !writable_before && Conn::writable(&h, 1 - i) {
+                        w.0[1 - i] |= POLLOUT | POLLWRNORM;
+                    }
+                    Conn::recv_outcome(&mut h[i], copied, target, buf.len())
+                };
+                conn.wake(w);
+                r
+            },
+        );
         let n = match r {
             Ok(n) => n,
             Err(_) if copied > 0 => copied,
@@ -894,7 +934,8 @@ impl Tcp {
                 m
             }
             Phase::Open(c, i) => {
-                let h = c.lock();
+                let mut h = c.lock();
+                h[*i].release_held(Instant::now());
                 let me = &h[*i];
                 let mut m = 0;
                 if me.shut == SHUTDOWN_MASK || me.state == TCP_CLOSE {
@@ -909,7 +950,7 @@ impl Tcp {
                         target += 1;
                     }
                 }
-                if me.rx.len() >= target || (me.done && !me.rx.is_empty()) {
+                if me.arrived() >= target || (me.done && me.arrived() > 0) {
                     m |= POLLIN | POLLRDNORM;
                 }
                 if me.shut & SEND_SHUTDOWN != 0 || Conn::writable(&h, *i) {
@@ -953,7 +994,11 @@ impl Tcp {
         let st = self.lock();
         match &st.phase {
             Phase::Listen(_) => Err(Errno::EINVAL),
-            Phase::Open(c, i) => Ok(c.lock()[*i].inq()),
+            Phase::Open(c, i) => {
+                let mut h = c.lock();
+                h[*i].release_held(Instant::now());
+                Ok(h[*i].inq())
+            }
             _ => Ok(0),
         }
     }

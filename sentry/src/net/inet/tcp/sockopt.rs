@@ -153,6 +153,9 @@ impl Tcp {
             SOL_TCP => self.set_tcp(&mut st, name, val),
             _ => {
                 let c = self.ctx(&st);
+                if let Some(r) = st.mc.setsockopt(c, level, name, val) {
+                    return r;
+                }
                 match st.ip.setsockopt(c, level, name, val) {
                     Some(r) => r,
                     None => Err(Errno::ENOPROTOOPT),
@@ -301,6 +304,18 @@ impl Tcp {
                 return Err(Errno::EPERM);
             }
             _ => return Err(Errno::ENOPROTOOPT),
+        }
+        match name {
+            // Setting TCP_NODELAY or clearing TCP_CORK pushes out a held-back segment.
+            TCP_NODELAY if st.tcp.nodelay => self.push_held(st),
+            TCP_CORK => {
+                self.sync_params(st);
+                if !st.tcp.cork {
+                    self.push_held(st);
+                }
+            }
+            TCP_MAXSEG => self.sync_params(st),
+            _ => {}
         }
         Ok(())
     }
