@@ -1295,3 +1295,37 @@ fn grown_sndbuf(sndbuf: usize, locked: bool) -> usize {
         sndbuf.max(SNDBUF_EXPANDED)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port_of(t: &Tcp) -> u16 {
+        let raw = t.sockname();
+        u16::from_be_bytes([raw[2], raw[3]])
+    }
+
+    #[test]
+    fn proc_net_lists_listeners_and_connections_as_linux() {
+        let l = Tcp::new(AF_INET, IPPROTO_TCP);
+        l.listen(5).unwrap();
+        let port = port_of(&l);
+        let c = Tcp::new(AF_INET, IPPROTO_TCP);
+        let dst = super::super::encode(SocketAddr::from(([127, 0, 0, 1], port)), AF_INET);
+        c.connect(&dst, false).unwrap();
+        let cport = port_of(&c);
+        let text = proc_net(false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("  sl  local_address rem_address   st tx_queue"));
+        assert!(lines.iter().all(|l| l.len() == 149), "{text}");
+        // A listener's rx_queue is its accept queue (one connection waits).
+        let listener =
+            format!("00000000:{port:04X} 00000000:0000 0A 00000000:00000001 00:00000000 00000000");
+        assert!(lines.iter().any(|l| l.contains(&listener)), "{text}");
+        let client = format!("0100007F:{cport:04X} 0100007F:{port:04X} 01 ");
+        assert!(lines.iter().any(|l| l.contains(&client)), "{text}");
+        let server = format!("0100007F:{port:04X} 0100007F:{cport:04X} 01 ");
+        assert!(lines.iter().any(|l| l.contains(&server)), "{text}");
+        assert!(!proc_net(true).contains(&format!(":{port:04X} ")));
+    }
+}
