@@ -38,6 +38,14 @@ pub const IPPROTO_UDPLITE: u32 = 136;
 pub const IPPROTO_SCTP: u32 = 132;
 pub const IPPROTO_MPTCP: u32 = 262;
 
+/// Protocols are below this (socket(2): EINVAL otherwise).
+pub const IPPROTO_MAX: u32 = 263;
+
+// Capabilities of the network (capabilities(7)).
+pub const CAP_NET_BIND_SERVICE: u32 = 10;
+pub const CAP_NET_ADMIN: u32 = 12;
+pub const CAP_NET_RAW: u32 = 13;
+
 // shutdown(2).
 pub const SHUT_RD: u32 = 0;
 pub const SHUT_WR: u32 = 1;
@@ -156,6 +164,8 @@ pub const SCM_RIGHTS: i32 = 1;
 pub const SCM_CREDENTIALS: i32 = 2;
 pub const SCM_SECURITY: i32 = 3;
 pub const SCM_PIDFD: i32 = 4;
+pub const SCM_TIMESTAMP: i32 = SO_TIMESTAMP_OLD;
+pub const SCM_TIMESTAMPNS: i32 = SO_TIMESTAMPNS_OLD;
 /// Most descriptors one SCM_RIGHTS message may carry (SCM_MAX_FD).
 pub const SCM_MAX_FD: usize = 253;
 
@@ -172,6 +182,7 @@ pub const IP_TOS: i32 = 1;
 pub const IP_TTL: i32 = 2;
 pub const IP_HDRINCL: i32 = 3;
 pub const IP_OPTIONS: i32 = 4;
+pub const IP_ROUTER_ALERT: i32 = 5;
 pub const IP_RECVOPTS: i32 = 6;
 pub const IP_RETOPTS: i32 = 7;
 pub const IP_PKTINFO: i32 = 8;
@@ -205,6 +216,15 @@ pub const IP_MSFILTER: i32 = 41;
 pub const IP_MULTICAST_ALL: i32 = 49;
 pub const IP_UNICAST_IF: i32 = 50;
 pub const IP_LOCAL_PORT_RANGE: i32 = 51;
+
+// Protocol-independent multicast options (RFC 3678), at SOL_IP and SOL_IPV6.
+pub const MCAST_JOIN_GROUP: i32 = 42;
+pub const MCAST_BLOCK_SOURCE: i32 = 43;
+pub const MCAST_UNBLOCK_SOURCE: i32 = 44;
+pub const MCAST_LEAVE_GROUP: i32 = 45;
+pub const MCAST_JOIN_SOURCE_GROUP: i32 = 46;
+pub const MCAST_LEAVE_SOURCE_GROUP: i32 = 47;
+pub const MCAST_MSFILTER: i32 = 48;
 
 // IP_MTU_DISCOVER values.
 pub const IP_PMTUDISC_DONT: i32 = 0;
@@ -285,6 +305,16 @@ pub const TCP_ZEROCOPY_RECEIVE: i32 = 35;
 pub const TCP_INQ: i32 = 36;
 pub const TCP_TX_DELAY: i32 = 37;
 
+/// TCP_INQ's control message type.
+pub const TCP_CM_INQ: i32 = TCP_INQ;
+/// Longest congestion control name (TCP_CONGESTION), with its NUL.
+pub const TCP_CA_NAME_MAX: usize = 16;
+// tcp_info.tcpi_options.
+pub const TCPI_OPT_TIMESTAMPS: u8 = 1;
+pub const TCPI_OPT_SACK: u8 = 2;
+pub const TCPI_OPT_WSCALE: u8 = 4;
+pub const TCPI_OPT_ECN: u8 = 8;
+
 // SOL_UDP options.
 pub const UDP_CORK: i32 = 1;
 pub const UDP_ENCAP: i32 = 100;
@@ -292,6 +322,11 @@ pub const UDP_NO_CHECK6_TX: i32 = 101;
 pub const UDP_NO_CHECK6_RX: i32 = 102;
 pub const UDP_SEGMENT: i32 = 103;
 pub const UDP_GRO: i32 = 104;
+pub const UDPLITE_SEND_CSCOV: i32 = 10;
+pub const UDPLITE_RECV_CSCOV: i32 = 11;
+
+// SOL_RAW options.
+pub const ICMP_FILTER: i32 = 1;
 
 // TCP states (tcp_info.tcpi_state and /proc/net/tcp).
 pub const TCP_ESTABLISHED: u8 = 1;
@@ -500,6 +535,16 @@ pub struct IpMreqn {
 pub struct Ipv6Mreq {
     pub ipv6mr_multiaddr: [u8; 16],
     pub ipv6mr_interface: i32,
+}
+
+/// `struct group_req` (MCAST_JOIN_GROUP, MCAST_LEAVE_GROUP).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct GroupReq {
+    pub gr_interface: u32,
+    pub _pad: u32,
+    /// A `struct sockaddr_storage`.
+    pub gr_group: [u8; SOCKADDR_STORAGE_SIZE],
 }
 
 /// `struct in_pktinfo` (IP_PKTINFO).
@@ -881,6 +926,7 @@ mod tests {
         assert_eq!(size_of::<Cmsghdr>(), 16);
         assert_eq!(size_of::<Ucred>(), 12);
         assert_eq!(size_of::<Linger>(), 8);
+        assert_eq!(size_of::<GroupReq>(), 136);
         assert_eq!(size_of::<TcpInfo>(), 248);
         assert_eq!(size_of::<Ifreq>(), 40);
         assert_eq!(size_of::<Ifconf>(), 16);

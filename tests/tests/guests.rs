@@ -64,6 +64,12 @@ tests::guest_tests! {
     unix_rights,
     unix_poll,
     unix_bufs,
+    // Inet sockets on the sandbox's own network (issue 9): TCP, binding rules, UDP.
+    inet_tcp,
+    inet_bind,
+    inet_udp,
+    inet_opts,
+    inet_poll,
     // What a program sees at start-up: argv, environment, cwd, auxv, descriptors.
     startup => |run: tests::Run| run.args(["one", "two words", "", "ünï"]).cwd("/usr"),
 }

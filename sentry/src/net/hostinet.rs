@@ -439,6 +439,10 @@ impl Socket for HostInet {
             .is_some_and(|b| b != 0)
     }
 
+    fn sigpipe_on_epipe(&self) -> bool {
+        self.common.stype == SOCK_STREAM
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }

@@ -229,7 +229,17 @@ pub fn sys_getsockname(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let a = sock(&f)?.sockname()?;
-    write_addr(t, t.arg(1), t.arg(2), &a).map(|_| 0)
+    write_name(t, t.arg(1), t.arg(2), len, &a).map(|_| 0)
+}
+
+/// getsockname/getpeername's move_addr_to_user: unlike accept and recvfrom, a null buffer is
+/// not skipped (EFAULT when anything is to be copied).
+fn write_name(t: &Task, addr: u64, lenp: u64, len: i32, value: &[u8]) -> Result<(), Errno> {
+    let n = (len as usize).min(value.len());
+    if n > 0 {
+        t.copy_out(addr, &value[..n])?;
+    }
+    t.write_val(lenp, &(value.len() as i32))
 }
 
 /// Implements getpeername(2).
@@ -240,7 +250,7 @@ pub fn sys_getpeername(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let a = sock(&f)?.peername()?;
-    write_addr(t, t.arg(1), t.arg(2), &a).map(|_| 0)
+    write_name(t, t.arg(1), t.arg(2), len, &a).map(|_| 0)
 }
 
 /// Implements setsockopt(2).
@@ -697,10 +707,8 @@ pub fn sys_recvfrom(t: &mut Task) -> SysResult {
     let iovs = Iovs(vec![Iovec { base: buf, len }]);
     let (n, r) = recv_one(t, &f, &iovs, flags, false)?;
     if addr != 0 {
-        match &r.addr {
-            Some(a) => write_addr(t, addr, lenp, a)?,
-            None => t.write_val(lenp, &0i32)?,
-        }
+        // A negative length is EINVAL even when there is no address (the data is gone).
+        write_addr(t, addr, lenp, r.addr.as_deref().unwrap_or(&[]))?;
     }
     Ok(if flags & MSG_TRUNC != 0 {
         r.len.max(n)
