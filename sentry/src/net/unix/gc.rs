@@ -14,9 +14,11 @@
 //!   messages hold it. A socket is a *candidate* when every reference to its file is such a
 //!   message; a candidate is *live* if a message in a non-candidate's queue holds it, or one in
 //!   a live candidate's queue; the rest are garbage and their queues are purged, which frees
-//!   them. It runs when a unix socket is released while sockets are in flight (as Linux), when
-//!   a sender meets the limit (before refusing), and on every 1,024th send of sockets, so
-//!   garbage is both bounded (by the limit) and freed soon after it is made.
+//!   them. It runs when a unix socket is released while sockets are in flight (as Linux; once
+//!   for a cascade of releases), when a sender meets the limit (before refusing), and after
+//!   every 1,024 sends of sockets, so garbage is both bounded (by the limit) and freed soon
+//!   after it is made, and the cost of a collection (a look at every socket in flight) is
+//!   spread over many sends.
 //! - **Deferred drops**: closing a socket drops the files its queue holds, which may close
 //!   sockets whose queues hold more files: a chain of sockets, each in the previous one's
 //!   queue, would recurse once per link and overflow the stack. Files leaving a queue are
@@ -38,9 +40,9 @@ use crate::vfs::File;
 const CAP_SYS_ADMIN: u64 = 1 << 21;
 const CAP_SYS_RESOURCE: u64 = 1 << 24;
 
-/// Linux's UNIX_INFLIGHT_TRIGGER_GC: a send collects first when this many sockets are in
-/// flight.
-const TRIGGER: usize = 16_000;
+/// A send of sockets collects after this many such sends since the last collection (each
+/// collection looks at every socket in flight: its cost is spread over the sends).
+const TRIGGER_SENDS: usize = 1024;
 
 #[derive(Default)]
 struct Inflight {
@@ -122,7 +124,7 @@ impl Rights {
             }
             if sends_socks {
                 s.sends += 1;
-                trigger = s.sends >= 1024 || s.socks.len() >= TRIGGER;
+                trigger = s.sends >= TRIGGER_SENDS;
             }
         }
         if trigger {
