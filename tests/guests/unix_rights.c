@@ -402,11 +402,64 @@ static void test_inflight(void) {
     EXPECT_EQ(as_nobody(collect_cycles, NULL), 0);
 }
 
+static int build_and_close_chain(const char *unused) {
+    (void)unused;
+    // Each pair travels in the previous pair's queue; closing the first frees the chain, one
+    // socket's queue releasing the next (thousands deep: no recursion may follow it).
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return 101;
+    }
+    long n = rl.rlim_max == RLIM_INFINITY ? 10000 : ((long)rl.rlim_max - 64) / 2;
+    if (n > 10000) {
+        n = 10000;
+    }
+    int head[2];
+    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, head) != 0) {
+        return 102;
+    }
+    int tx = head[0];
+    for (long i = 0; i < n; i++) {
+        int p[2];
+        if (socketpair(AF_UNIX, SOCK_DGRAM, 0, p) != 0 || send_fds(tx, "c", 1, p, 2) != 1) {
+            return 103;
+        }
+        if (tx != head[0]) {
+            close(tx);
+        }
+        close(p[1]);
+        tx = p[0];
+    }
+    close(tx);
+    close(head[0]);
+    close(head[1]);
+    int sv[2];
+    char buf[4];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 || write(sv[0], "ok", 2) != 2 ||
+        read(sv[1], buf, sizeof buf) != 2) {
+        return 104;
+    }
+    return 0;
+}
+
+static void test_chain(void) {
+    NOTE("a chain of sockets in flight");
+    // In a child: a sandbox task's thread has a small stack.
+    pid_t pid = fork();
+    if (pid == 0) {
+        _exit(build_and_close_chain(NULL));
+    }
+    int status = 0;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void) {
     test_pipe_between_processes();
     test_ctrunc();
     test_stream_rights();
     test_credentials();
     test_inflight();
+    test_chain();
     return guest_done();
 }

@@ -14,9 +14,11 @@
 //!   messages hold it. A socket is a *candidate* when every reference to its file is such a
 //!   message; a candidate is *live* if a message in a non-candidate's queue holds it, or one in
 //!   a live candidate's queue; the rest are garbage and their queues are purged, which frees
-//!   them. It runs when a unix socket is released while sockets are in flight (as Linux), when
-//!   a sender meets the limit (before refusing), and on every 1,024th send of sockets, so
-//!   garbage is both bounded (by the limit) and freed soon after it is made.
+//!   them. It runs when a unix socket is released while sockets are in flight (as Linux; once
+//!   for a cascade of releases), when a sender meets the limit (before refusing), and after
+//!   every 1,024 sends of sockets, so garbage is both bounded (by the limit) and freed soon
+//!   after it is made, and the cost of a collection (a look at every socket in flight) is
+//!   spread over many sends.
 //! - **Deferred drops**: closing a socket drops the files its queue holds, which may close
 //!   sockets whose queues hold more files: a chain of sockets, each in the previous one's
 //!   queue, would recurse once per link and overflow the stack. Files leaving a queue are
@@ -38,9 +40,9 @@ use crate::vfs::File;
 const CAP_SYS_ADMIN: u64 = 1 << 21;
 const CAP_SYS_RESOURCE: u64 = 1 << 24;
 
-/// Linux's UNIX_INFLIGHT_TRIGGER_GC: a send collects first when this many sockets are in
-/// flight.
-const TRIGGER: usize = 16_000;
+/// A send of sockets collects after this many such sends since the last collection (each
+/// collection looks at every socket in flight: its cost is spread over the sends).
+const TRIGGER_SENDS: usize = 1024;
 
 #[derive(Default)]
 struct Inflight {
@@ -50,6 +52,10 @@ struct Inflight {
     users: HashMap<u32, usize>,
     /// Sends of sockets since the last collection.
     sends: usize,
+    /// The candidates of the last collection (a digest of their ids and counts), when it
+    /// found no garbage: the same candidates again cannot hold any either (their queues
+    /// cannot change while nothing else holds them), so the scan of their queues is skipped.
+    quiet: Option<(u64, usize)>,
 }
 
 static INFLIGHT: Mutex<Option<Inflight>> = Mutex::new(None);
@@ -122,7 +128,7 @@ impl Rights {
             }
             if sends_socks {
                 s.sends += 1;
-                trigger = s.sends >= 1024 || s.socks.len() >= TRIGGER;
+                trigger = s.sends >= TRIGGER_SENDS;
             }
         }
         if trigger {
@@ -243,6 +249,17 @@ pub(super) fn collect() {
         if let Some(s) = g.as_mut() {
             s.sends = 0;
             // Candidates: every reference to the file is a message in flight.
+            let mut digest = (0u64, 0usize);
+            for (id, (w, n)) in &s.socks {
+                if w.strong_count() == *n {
+                    let h = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (*n as u64);
+                    digest = (digest.0.wrapping_add(h.rotate_left(17)), digest.1 + 1);
+                }
+            }
+            if digest.1 == 0 || s.quiet == Some(digest) {
+                COLLECTING.store(false, Ordering::Release);
+                return;
+            }
             for (id, (w, n)) in &s.socks {
                 if w.strong_count() == *n {
                     if let Some(f) = w.upgrade() {
@@ -278,13 +295,16 @@ pub(super) fn collect() {
                     }
                 }
             }
+            let mut garbage = false;
             for (id, (sk, _, _)) in &cands {
                 if !seen.contains(id) {
+                    garbage = true;
                     let (msgs, embs) = sk.purge_queues();
                     purged.extend(msgs);
                     embryos.extend(embs);
                 }
             }
+            s.quiet = (!garbage).then_some(digest);
         }
     }
     COLLECTING.store(false, Ordering::Release);

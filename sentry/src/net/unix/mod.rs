@@ -120,9 +120,27 @@ static NEXT_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 
 impl Sock {
     fn new(stype: u32, has_socket: bool) -> Arc<Sock> {
+        Sock::with_common(
+            stype,
+            has_socket,
+            SockCommon::new(AF_UNIX, stype, 0, WMEM_DEFAULT, WMEM_DEFAULT),
+        )
+    }
+
+    /// The server's end of a connection to `listener`: its inode belongs to the listener's
+    /// owner (Linux makes it at accept, as the accepting task, which is the listener's owner
+    /// but for sockets passed to another user).
+    fn embryo(listener: &Sock) -> Arc<Sock> {
+        let mut common = SockCommon::new(AF_UNIX, listener.stype, 0, WMEM_DEFAULT, WMEM_DEFAULT);
+        common.uid = listener.common.uid;
+        common.gid = listener.common.gid;
+        Sock::with_common(listener.stype, false, common)
+    }
+
+    fn with_common(stype: u32, has_socket: bool, common: SockCommon) -> Arc<Sock> {
         let seq = NEXT_SEQ.fetch_add(1, Ordering::Relaxed);
         let sk = Arc::new(Sock {
-            common: SockCommon::new(AF_UNIX, stype, 0, WMEM_DEFAULT, WMEM_DEFAULT),
+            common,
             stype,
             st: Mutex::new(St {
                 state: State::Close,

@@ -94,7 +94,7 @@ pub(super) fn connect(sk: &Arc<Sock>, t: &Task, raw: &[u8], nonblock: bool) -> R
                 });
             } else {
                 // The server's end: connected to us, our credentials, the listener's name.
-                let emb = Sock::new(sk.stype, false);
+                let emb = Sock::embryo(&other);
                 {
                     let mut es = emb.lock();
                     es.peer = Some(sk.clone());
