@@ -523,4 +523,9 @@ impl FileOps for PipeFile {
     fn as_pipe(&self) -> Option<&PipeFile> {
         Some(self)
     }
+
+    fn sync(&self) -> Result<(), Errno> {
+        // Pipes and FIFOs have no fsync.
+        Err(Errno::EINVAL)
+    }
 }

@@ -70,6 +70,9 @@ pub struct WaitQueue {
     list: Mutex<Vec<Arc<Waker>>>,
     gen_in: AtomicU64,
     gen_out: AtomicU64,
+    /// The last input generation an EPOLLEXCLUSIVE interest reported (one reporter per
+    /// wake-up).
+    exclusive: AtomicU64,
 }
 
 /// The poll bits that count as input for [`WaitQueue::notify_band`].
@@ -102,6 +105,12 @@ impl WaitQueue {
             self.gen_out.fetch_add(1, Ordering::Release);
         }
         self.wake();
+    }
+
+    /// Claims the wake-ups up to generations `gens` for one EPOLLEXCLUSIVE waiter: true for the
+    /// first claimer of a new input wake-up.
+    pub fn claim_exclusive(&self, gens: (u64, u64)) -> bool {
+        self.exclusive.fetch_max(gens.0, Ordering::AcqRel) < gens.0
     }
 
     /// How many input and output wake-ups the queue has had.

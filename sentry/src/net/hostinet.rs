@@ -38,6 +38,9 @@ pub fn new_socket(
     protocol: u32,
 ) -> Result<Box<dyn Socket>, Errno> {
     const CAP_NET_RAW: u32 = 13;
+    if stype == SOCK_RAW && protocol == IPPROTO_IP {
+        return Err(Errno::EPROTONOSUPPORT);
+    }
     if stype == SOCK_RAW
         && !(super::stack::config().net_raw && t.creds.caps & (1 << CAP_NET_RAW) != 0)
     {

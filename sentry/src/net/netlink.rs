@@ -21,6 +21,9 @@ use super::stack::{self, Interface, Route};
 use super::{int_opt, Received, SendMsg, SockCommon, Socket, WMEM_DEFAULT};
 use crate::kernel::Task;
 
+/// CAP_NET_ADMIN's bit.
+const CAP_NET_ADMIN: u32 = 12;
+
 /// Size of `struct sockaddr_nl`.
 const SOCKADDR_NL_SIZE: usize = std::mem::size_of::<SockaddrNl>();
 /// Most bytes of replies one socket keeps unread before further replies are dropped (with
@@ -310,7 +313,8 @@ impl Socket for NetlinkSocket {
         let tgid = t.map(|t| t.tgid()).unwrap_or(msg.cred.pid);
         let mut st = self.lock();
         self.bind_port(&mut st, 0, tgid)?;
-        let replies = handle_requests(msg.data, st.portid, st.cap_ack);
+        let admin = t.is_some_and(|t| t.creds.caps & (1 << CAP_NET_ADMIN) != 0);
+        let replies = handle_requests(msg.data, st.portid, st.cap_ack, admin);
         self.deliver(&mut st, replies);
         drop(st);
         self.common.wake(POLLIN);
@@ -456,7 +460,7 @@ fn done_msg(h: &Nlmsghdr, portid: u32) -> Vec<u8> {
 }
 
 /// Answers every request in one sendmsg's buffer; returns the reply datagrams.
-fn handle_requests(data: &[u8], portid: u32, cap_ack: bool) -> Vec<Vec<u8>> {
+fn handle_requests(data: &[u8], portid: u32, cap_ack: bool, admin: bool) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut at = 0usize;
     while at + 16 <= data.len() {
@@ -471,7 +475,7 @@ fn handle_requests(data: &[u8], portid: u32, cap_ack: bool) -> Vec<Vec<u8>> {
         if h.nlmsg_flags & NLM_F_REQUEST == 0 || h.nlmsg_type < NLMSG_MIN_TYPE {
             continue;
         }
-        match route_request(req, &h, portid) {
+        match route_request(req, &h, portid, admin) {
             Ok(replies) => {
                 let dumped = !replies.is_empty() && h.nlmsg_flags & NLM_F_DUMP == NLM_F_DUMP;
                 out.extend(replies);
@@ -487,10 +491,20 @@ fn handle_requests(data: &[u8], portid: u32, cap_ack: bool) -> Vec<Vec<u8>> {
 
 /// One rtnetlink request (rtnetlink_rcv_msg): dumps of links, addresses and routes, single
 /// gets, and the refusal of every change.
-fn route_request(req: &[u8], h: &Nlmsghdr, portid: u32) -> Result<Vec<Vec<u8>>, Errno> {
+fn route_request(
+    req: &[u8],
+    h: &Nlmsghdr,
+    portid: u32,
+    admin: bool,
+) -> Result<Vec<Vec<u8>>, Errno> {
     let body = &req[16..];
     let family = body.first().copied().unwrap_or(0);
     let ty = h.nlmsg_type;
+    // Setting a link's flags to what they are (`ip link set lo up`) changes nothing: allowed
+    // to a caller with CAP_NET_ADMIN, as Linux allows it.
+    if matches!(ty, RTM_NEWLINK | RTM_SETLINK) && admin && link_change_is_noop(body) {
+        return Ok(Vec::new());
+    }
     // RTM_NEW*, RTM_DEL*, RTM_SET*: kinds 0, 1 and 3 of each group of four.
     if (RTM_NEWLINK..=RTM_GETNSID + 2).contains(&ty) && ty % 4 != 2 {
         return Err(Errno::EPERM);
@@ -570,6 +584,51 @@ fn route_request(req: &[u8], h: &Nlmsghdr, portid: u32) -> Result<Vec<Vec<u8>>, 
         }
         _ => Err(Errno::EOPNOTSUPP),
     }
+}
+
+/// Whether an RTM_NEWLINK/RTM_SETLINK names an existing interface and asks only for flags it
+/// already has (rtnl_dev_combine_flags), with no other attribute than its name.
+fn link_change_is_noop(body: &[u8]) -> bool {
+    let size = std::mem::size_of::<Ifinfomsg>();
+    if body.len() < size {
+        return false;
+    }
+    let m: Ifinfomsg = super::bytemuck_read(body);
+    let name = find_attr(body, size, IFLA_IFNAME).map(|v| {
+        v.iter()
+            .copied()
+            .take_while(|b| *b != 0)
+            .collect::<Vec<u8>>()
+    });
+    let Some(i) = stack::config().interfaces.iter().find(|i| {
+        (m.ifi_index > 0 && i.index == m.ifi_index)
+            || (m.ifi_index == 0 && name.as_deref().is_some_and(|n| i.name.as_bytes() == n))
+    }) else {
+        return false;
+    };
+    // Any attribute but the name would change something.
+    let mut at = nlmsg_align(size);
+    while at + 4 <= body.len() {
+        let a: Rtattr = super::bytemuck_read(&body[at..]);
+        let len = a.rta_len as usize;
+        if len < 4 || at + len > body.len() {
+            return false;
+        }
+        if a.rta_type & 0x3fff != IFLA_IFNAME {
+            return false;
+        }
+        at += nlmsg_align(len);
+    }
+    let change = if m.ifi_change == 0 {
+        u32::MAX
+    } else {
+        m.ifi_change
+    };
+    // Only the flags a program may set (dev_change_flags): UP, DEBUG, NOARP, DYNAMIC,
+    // MULTICAST, PORTSEL, AUTOMEDIA, PROMISC, ALLMULTI.
+    let settable =
+        change & (IFF_UP | IFF_DEBUG | IFF_NOARP | IFF_MULTICAST | IFF_PROMISC | IFF_ALLMULTI);
+    (i.flags & settable) == (m.ifi_flags & settable)
 }
 
 /// The payload of attribute `ty` in the attributes that follow `skip` bytes of `body`.
@@ -812,7 +871,7 @@ mod tests {
     #[test]
     fn link_dump_ends_with_done() {
         let req = request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &[0u8; 16]);
-        let out = handle_requests(&req, 42, false);
+        let out = handle_requests(&req, 42, false, false);
         assert_eq!(out.len(), 2); // lo, then DONE
         let h: Nlmsghdr = crate::net::bytemuck_read(&out[0]);
         assert_eq!(h.nlmsg_type, RTM_NEWLINK);
@@ -826,7 +885,7 @@ mod tests {
     #[test]
     fn changes_are_refused() {
         let req = request(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK, &[0u8; 8]);
-        let out = handle_requests(&req, 1, false);
+        let out = handle_requests(&req, 1, false, false);
         assert_eq!(out.len(), 1);
         let e: Nlmsgerr = crate::net::bytemuck_read(&out[0][16..]);
         assert_eq!(e.error, -(Errno::EPERM.0));
@@ -836,7 +895,7 @@ mod tests {
     fn truncated_messages_are_ignored() {
         let mut req = request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &[0u8; 16]);
         req.truncate(20);
-        assert!(handle_requests(&req, 1, false).is_empty());
-        assert!(handle_requests(&[0u8; 3], 1, false).is_empty());
+        assert!(handle_requests(&req, 1, false, false).is_empty());
+        assert!(handle_requests(&[0u8; 3], 1, false, false).is_empty());
     }
 }

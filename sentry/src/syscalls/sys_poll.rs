@@ -29,8 +29,11 @@ fn wait_ready<T>(
     if deadline.is_some_and(|d| d <= Instant::now()) {
         return Ok(None);
     }
-    let queues: Vec<&WaitQueue> = files.iter().filter_map(|f| f.ops.poll_queue()).collect();
-    let host = files.iter().any(|f| f.ops.polls_host());
+    // An epoll among the files is ready when a file it watches is: wait on those too.
+    let mut all: Vec<Arc<File>> = files.to_vec();
+    expand_epolls(&mut all);
+    let queues: Vec<&WaitQueue> = all.iter().filter_map(|f| f.ops.poll_queue()).collect();
+    let host = all.iter().any(|f| f.ops.polls_host());
     loop {
         let step = if host {
             let next = Instant::now() + HOST_POLL_INTERVAL;
@@ -48,6 +51,25 @@ fn wait_ready<T>(
             Err(Errno::ERESTARTSYS) => return Err(Errno::ERESTARTNOHAND),
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Adds to `files` the files the epolls among them watch, nested up to Linux's depth.
+fn expand_epolls(files: &mut Vec<Arc<File>>) {
+    let mut from = 0;
+    for _ in 0..=EP_MAX_NESTS {
+        let end = files.len();
+        let mut more = Vec::new();
+        for f in &files[from..end] {
+            if let Some(ep) = epoll_of_file(f) {
+                more.extend(ep.files());
+            }
+        }
+        if more.is_empty() {
+            return;
+        }
+        files.extend(more);
+        from = end;
     }
 }
 
@@ -310,9 +332,16 @@ impl Interest {
 }
 
 /// An epoll instance.
+/// How deep epolls may nest (EP_MAX_NESTS).
+const EP_MAX_NESTS: usize = 4;
+
 #[derive(Default)]
 struct Epoll {
     interest: Mutex<BTreeMap<(i32, u64), Interest>>,
+    /// The interest reported last when a wait filled its buffer: the next wait starts after
+    /// it, so that every ready file is reported in turn (Linux moves reported level-triggered
+    /// files to the tail of its ready list).
+    cursor: Mutex<Option<(i32, u64)>>,
     queue: WaitQueue,
 }
 
@@ -321,8 +350,24 @@ impl Epoll {
         let mut out = Vec::new();
         let mut list = lock(&self.interest);
         list.retain(|_, i| i.file.strong_count() > 0);
-        for i in list.values_mut() {
-            if out.len() >= max || i.disabled {
+        let mut cursor = lock(&self.cursor);
+        // Round robin from just after the last interest reported by a full wait.
+        let keys: Vec<(i32, u64)> = match *cursor {
+            Some(c) => list
+                .range((std::ops::Bound::Excluded(c), std::ops::Bound::Unbounded))
+                .chain(list.range(..=c))
+                .map(|(k, _)| *k)
+                .collect(),
+            None => list.keys().copied().collect(),
+        };
+        for key in keys {
+            if out.len() >= max {
+                break;
+            }
+            let Some(i) = list.get_mut(&key) else {
+                continue;
+            };
+            if i.disabled {
                 continue;
             }
             let Some(f) = i.file.upgrade() else { continue };
@@ -334,8 +379,18 @@ impl Epoll {
             let ev = f.ops.poll_events() & (i.events | POLLERR | POLLHUP);
             if et {
                 // The wake-up is used up whether or not the file is ready (ep_send_events).
+                let fresh = gens != i.seen || i.armed;
                 i.seen = gens;
                 i.armed = false;
+                // EPOLLEXCLUSIVE: one wake-up is reported by one of the exclusive waiters on
+                // the file (the kernel wakes only one of them).
+                if ev != 0
+                    && fresh
+                    && i.events & EPOLLEXCLUSIVE != 0
+                    && !f.ops.poll_queue().is_some_and(|q| q.claim_exclusive(gens))
+                {
+                    continue;
+                }
             }
             if ev != 0 {
                 out.push(EpollEvent {
@@ -344,6 +399,9 @@ impl Epoll {
                 });
                 if i.events & EPOLLONESHOT != 0 {
                     i.disabled = true;
+                }
+                if out.len() >= max {
+                    *cursor = Some(key);
                 }
             }
         }
@@ -430,6 +488,38 @@ pub fn sys_epoll_create1(t: &mut Task) -> SysResult {
     new_epoll(t, t.arg(0) as u32)
 }
 
+/// The epoll a file is, if it is one.
+fn epoll_of_file(f: &File) -> Option<Arc<Epoll>> {
+    lock(registry()).get(&f.id).and_then(Weak::upgrade)
+}
+
+/// Whether `from` watches `to`, directly or through nested epolls.
+fn reaches(from: &Arc<Epoll>, to: &Arc<Epoll>, depth: usize) -> bool {
+    if Arc::ptr_eq(from, to) {
+        return true;
+    }
+    if depth > EP_MAX_NESTS {
+        return false;
+    }
+    from.files()
+        .iter()
+        .filter_map(|f| epoll_of_file(f))
+        .any(|inner| reaches(&inner, to, depth + 1))
+}
+
+/// How many levels of epolls `ep` watches below itself (0: none).
+fn depth_below(ep: &Arc<Epoll>, depth: usize) -> usize {
+    if depth > EP_MAX_NESTS {
+        return depth;
+    }
+    ep.files()
+        .iter()
+        .filter_map(|f| epoll_of_file(f))
+        .map(|inner| 1 + depth_below(&inner, depth + 1))
+        .max()
+        .unwrap_or(0)
+}
+
 fn epoll_of(t: &Task, fd: i32) -> Result<Arc<Epoll>, Errno> {
     let f = t.file(fd)?;
     lock(registry())
@@ -443,9 +533,21 @@ pub fn sys_epoll_ctl(t: &mut Task) -> SysResult {
     let (epfd, op, fd, ev_addr) = (t.arg(0) as i32, t.arg(1) as u32, t.arg(2) as i32, t.arg(3));
     let epf = t.file(epfd)?;
     let target = t.file(fd)?;
+    // epoll_ctl's fdget does not see O_PATH descriptors.
+    if epf.flags() & O_PATH != 0 || target.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
     let ep = epoll_of(t, epfd)?;
     if fd == epfd || Arc::ptr_eq(&epf, &target) {
         return Err(Errno::EINVAL);
+    }
+    // An epoll watching an epoll: no cycle, and no deeper than EP_MAX_NESTS (ep_loop_check).
+    if op == EPOLL_CTL_ADD {
+        if let Some(inner) = epoll_of_file(&target) {
+            if reaches(&inner, &ep, 0) || 1 + depth_below(&inner, 0) > EP_MAX_NESTS {
+                return Err(Errno::ELOOP);
+            }
+        }
     }
     // Files that are always ready (regular files, directories) cannot be watched.
     if target.ops.poll_queue().is_none() && !target.ops.polls_host() {
@@ -464,6 +566,14 @@ pub fn sys_epoll_ctl(t: &mut Task) -> SysResult {
                 return Err(Errno::EEXIST);
             }
             let ev = ev.ok_or(Errno::EINVAL)?;
+            // EPOLLEXCLUSIVE takes only these companions, and no epoll target.
+            let exclusive_ok =
+                EPOLLEXCLUSIVE | POLLIN | POLLOUT | POLLERR | POLLHUP | EPOLLET | EPOLLWAKEUP;
+            if ev.events & EPOLLEXCLUSIVE != 0
+                && (ev.events & !exclusive_ok != 0 || epoll_of_file(&target).is_some())
+            {
+                return Err(Errno::EINVAL);
+            }
             list.insert(key, Interest::new(&target, ev));
         }
         EPOLL_CTL_MOD => {

@@ -793,6 +793,11 @@ fn recvmsg_one(t: &Task, f: &File, addr: u64, flags: u32, nonblock: bool) -> Sys
     if (m.msg_namelen as i32) < 0 {
         return Err(Errno::EINVAL);
     }
+    if flags & MSG_ERRQUEUE != 0 {
+        // Nothing the sandbox's sockets do queues errors (IP_RECVERR is accepted): the error
+        // queue is always empty.
+        return Err(Errno::EAGAIN);
+    }
     let (n, r) = recv_one(t, f, &iovs, flags, nonblock)?;
     let mut namelen = 0u32;
     if m.msg_name != 0 {
@@ -820,12 +825,7 @@ fn recvmsg_one(t: &Task, f: &File, addr: u64, flags: u32, nonblock: bool) -> Sys
 /// Implements recvmsg(2).
 pub fn sys_recvmsg(t: &mut Task) -> SysResult {
     let f = socket_file(t, fd_arg(t, 0))?;
-    let flags = t.arg(2) as u32;
-    if flags & MSG_ERRQUEUE != 0 {
-        // Nothing the sandbox's sockets do queues errors (IP_RECVERR is accepted).
-        return Err(Errno::EAGAIN);
-    }
-    recvmsg_one(t, &f, t.arg(1), flags, false)
+    recvmsg_one(t, &f, t.arg(1), t.arg(2) as u32, false)
 }
 
 /// Implements recvmmsg(2): MSG_WAITFORONE makes every message after the first non-blocking;
@@ -850,9 +850,6 @@ pub fn sys_recvmmsg(t: &mut Task) -> SysResult {
     } else {
         None
     };
-    if flags & MSG_ERRQUEUE != 0 {
-        return Err(Errno::EAGAIN);
-    }
     let size = std::mem::size_of::<Mmsghdr>() as u64;
     let mut got = 0u32;
     while got < vlen {

@@ -138,6 +138,12 @@ pub fn sys_splice(t: &mut Task) -> SysResult {
     if !src.readable() || !dst.writable() {
         return Err(Errno::EBADF);
     }
+    // Anonymous-inode files (epoll, eventfd, timerfd, signalfd, pidfd, inotify) have no
+    // splice_read or splice_write: EINVAL before any wait for the pipe.
+    let anon = |f: &File| f.stat().is_ok_and(|st| st.st_mode & S_IFMT == 0);
+    if (opipe.is_none() && anon(&dst)) || (ipipe.is_none() && anon(&src)) {
+        return Err(Errno::EINVAL);
+    }
     let len = len.min(MAX_RW_COUNT) as usize;
     let nonblock = flags & SPLICE_F_NONBLOCK != 0;
     let n = match (ipipe, opipe) {

@@ -67,6 +67,11 @@ pub fn new_ping(t: &Task, domain: u16) -> Result<Box<dyn Socket>, Errno> {
 /// socket(AF_INET or AF_INET6, SOCK_RAW, protocol): EPERM unless the caller holds CAP_NET_RAW
 /// in the sandbox and the user allowed raw sockets.
 pub fn new_raw(t: &Task, domain: u16, protocol: u32) -> Result<Box<dyn Socket>, Errno> {
+    // inet_create: protocol 0 matches no raw protocol (EPROTONOSUPPORT) before the
+    // capability is checked.
+    if protocol == IPPROTO_IP {
+        return Err(Errno::EPROTONOSUPPORT);
+    }
     if !super::capable(t, CAP_NET_RAW) || !stack::config().net_raw {
         return Err(Errno::EPERM);
     }
