@@ -70,6 +70,8 @@ tests::guest_tests! {
     inet_udp,
     inet_opts,
     inet_poll,
+    // epoll beyond level-triggering: edges, one-shot, fairness, nesting.
+    epoll_edge,
     // What a program sees at start-up: argv, environment, cwd, auxv, descriptors.
     startup => |run: tests::Run| run.args(["one", "two words", "", "ünï"]).cwd("/usr"),
 }
