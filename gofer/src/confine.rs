@@ -10,7 +10,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use syscalls::Errno;
 
-use crate::host_unsafe as host;
+use crate::host_unsafe;
 use crate::server::Export;
 
 /// A directory to serve, as given on the command line.
@@ -39,7 +39,7 @@ fn open_dir(path: &str) -> Result<OwnedFd, String> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| format!("{path}: {}", e.desc()))?;
-    Ok(host::own_fd(fd))
+    Ok(host_unsafe::own_fd(fd))
 }
 
 const HOLDER: &str = "/proc";
@@ -75,7 +75,7 @@ pub fn confine(specs: &[ExportSpec]) -> Result<Confined, String> {
                 .collect()
         }
     };
-    host::set_umask(0);
+    host_unsafe::set_umask(0);
     if let Ok((_, hard)) =
         nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
     {
@@ -117,14 +117,15 @@ fn pivot(specs: &[ExportSpec], roots: &[OwnedFd]) -> Result<Vec<Export>, String>
         let at = format!("{HOLDER}/{i}");
         nix::unistd::mkdir(at.as_str(), nix::sys::stat::Mode::from_bits_truncate(0o755))
             .map_err(|e| nerr(&at, e))?;
-        let tree = host::clone_tree(root.as_fd()).map_err(|e| err(&spec.path, e))?;
-        host::attach_tree(tree.as_fd(), &at).map_err(|e| err(&spec.path, e))?;
+        let tree = host_unsafe::clone_tree(root.as_fd()).map_err(|e| err(&spec.path, e))?;
+        host_unsafe::attach_tree(tree.as_fd(), &at).map_err(|e| err(&spec.path, e))?;
         // The host's own /proc and /sys stay out of the gofer's view, whatever the export.
         for sub in ["proc", "sys"] {
             let _ = umount2(format!("{at}/{sub}").as_str(), MntFlags::MNT_DETACH);
         }
         if spec.read_only {
-            host::make_read_only(&at).map_err(|e| err(&format!("{}: read-only", spec.path), e))?;
+            host_unsafe::make_read_only(&at)
+                .map_err(|e| err(&format!("{}: read-only", spec.path), e))?;
         }
     }
     nix::unistd::chdir(HOLDER).map_err(|e| nerr("chdir", e))?;
