@@ -92,12 +92,9 @@ impl GoferClient {
                     watch.as_fd(),
                     nix::poll::PollFlags::empty(),
                 )];
-                loop {
-                    match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
-                        Err(nix::Error::EINTR) => continue,
-                        _ => break,
-                    }
-                }
+                while let Err(nix::Error::EINTR) =
+                    nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE)
+                {}
                 if let Some(c) = weak.upgrade() {
                     c.died();
                 }

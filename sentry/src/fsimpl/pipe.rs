@@ -157,9 +157,12 @@ impl Drop for Pipe {
     }
 }
 
+/// Open FIFOs' pipes by (device, inode).
+type FifoMap = HashMap<(u64, u64), Weak<Pipe>>;
+
 /// The pipes of the FIFOs that are open, by (device, inode).
-fn fifos() -> MutexGuard<'static, HashMap<(u64, u64), Weak<Pipe>>> {
-    static FIFOS: OnceLock<Mutex<HashMap<(u64, u64), Weak<Pipe>>>> = OnceLock::new();
+fn fifos() -> MutexGuard<'static, FifoMap> {
+    static FIFOS: OnceLock<Mutex<FifoMap>> = OnceLock::new();
     FIFOS
         .get_or_init(Default::default)
         .lock()

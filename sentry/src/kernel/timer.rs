@@ -174,7 +174,7 @@ fn coalesce(t: &Timer) -> bool {
     let bump = |q: &mut super::signal::SigQueue| {
         if let Some(info) = q.timer_pending(t.signo, t.id) {
             let overrun = (info.fields[0] >> 32) as u32 as i32;
-            let overrun = overrun.saturating_add(1 + t.overrun).min(i32::MAX);
+            let overrun = overrun.saturating_add(t.overrun.saturating_add(1));
             info.fields[0] = t.id as u32 as u64 | ((overrun as u32 as u64) << 32);
             return true;
         }

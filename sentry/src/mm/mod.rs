@@ -295,7 +295,7 @@ impl MemoryManager {
         }
         let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let start = if fixed {
-            if addr % PAGE_SIZE != 0 {
+            if !addr.is_multiple_of(PAGE_SIZE) {
                 return Err(Errno::EINVAL);
             }
             let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
@@ -386,7 +386,7 @@ impl MemoryManager {
 
     /// Implements munmap(2).
     pub fn munmap(&mut self, ctx: &mut dyn Context, addr: u64, len: u64) -> Result<(), Errno> {
-        if addr % PAGE_SIZE != 0 || len == 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
             return Err(Errno::EINVAL);
         }
         let len = page_up(len).ok_or(Errno::EINVAL)?;
@@ -437,7 +437,7 @@ impl MemoryManager {
         len: u64,
         prot: u32,
     ) -> Result<(), Errno> {
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
@@ -484,7 +484,8 @@ impl MemoryManager {
         flags: u32,
         new_addr: u64,
     ) -> Result<u64, Errno> {
-        if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 || old % PAGE_SIZE != 0
+        if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
+            || !old.is_multiple_of(PAGE_SIZE)
         {
             return Err(Errno::EINVAL);
         }
@@ -527,7 +528,7 @@ impl MemoryManager {
             }
         }
         let dest = if fixed {
-            if new_addr % PAGE_SIZE != 0 {
+            if !new_addr.is_multiple_of(PAGE_SIZE) {
                 return Err(Errno::EINVAL);
             }
             let dend = new_addr.checked_add(new_len).ok_or(Errno::EINVAL)?;
@@ -624,7 +625,7 @@ impl MemoryManager {
         len: u64,
         advice: u32,
     ) -> Result<(), Errno> {
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let known = matches!(
@@ -680,7 +681,7 @@ impl MemoryManager {
         len: u64,
         flags: u32,
     ) -> Result<(), Errno> {
-        if addr % PAGE_SIZE != 0
+        if !addr.is_multiple_of(PAGE_SIZE)
             || flags & !(MS_ASYNC | MS_SYNC | MS_INVALIDATE) != 0
             || (flags & MS_ASYNC != 0 && flags & MS_SYNC != 0)
         {
@@ -709,7 +710,7 @@ impl MemoryManager {
     /// Implements the check of mincore(2): every page of the range must be mapped. Returns
     /// the number of pages; all mapped pages are reported resident (as gVisor does).
     pub fn mincore_pages(&self, addr: u64, len: u64) -> Result<u64, Errno> {
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let len = page_up(len).ok_or(Errno::ENOMEM)?;

@@ -93,7 +93,7 @@ fn setres(
     new: (u32, u32, u32),
 ) -> Result<(u32, u32, u32), Errno> {
     let allowed = |v: u32| v == NO_CHANGE || v == cur.0 || v == cur.1 || v == cur.2;
-    if !privileged && !(allowed(new.0) && allowed(new.1) && allowed(new.2)) {
+    if !(privileged || allowed(new.0) && allowed(new.1) && allowed(new.2)) {
         return Err(Errno::EPERM);
     }
     let pick = |n: u32, c: u32| if n == NO_CHANGE { c } else { n };

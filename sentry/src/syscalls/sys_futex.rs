@@ -26,7 +26,7 @@ const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 /// address; shared ones in shared memory by the memory itself, so that processes mapping it
 /// meet.
 fn key(t: &Task, addr: u64, private: bool) -> Result<FutexKey, Errno> {
-    if addr % 4 != 0 {
+    if !addr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     if !private {

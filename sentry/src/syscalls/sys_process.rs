@@ -294,7 +294,7 @@ pub fn sys_sched_getaffinity(t: &mut Task) -> SysResult {
         .unwrap_or(1);
     // The kernel's cpumask size (nr_cpu_ids rounded up to longs).
     let need = ncpu.div_ceil(64) * 8;
-    if len < need || len % 8 != 0 {
+    if len < need || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     let mut mask = vec![0u8; need];

@@ -25,7 +25,7 @@ pub fn sys_clone(t: &mut Task) -> SysResult {
 pub fn sys_clone3(t: &mut Task) -> SysResult {
     let (addr, size) = (t.arg(0), t.arg(1) as usize);
     const VER0: usize = 64;
-    if size < VER0 || size > 4096 {
+    if !(VER0..=4096).contains(&size) {
         return Err(Errno::EINVAL);
     }
     let mut b = vec![0u8; size];

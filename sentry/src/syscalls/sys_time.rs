@@ -181,7 +181,7 @@ pub fn sys_times(t: &mut Task) -> SysResult {
 /// Implements getrusage(2).
 pub fn sys_getrusage(t: &mut Task) -> SysResult {
     let who = t.arg(0) as i32;
-    if !matches!(who, 0 | -1 | 1) {
+    if !matches!(who, -1..=1) {
         return Err(Errno::EINVAL);
     }
     let mut ru = Rusage::default();

@@ -412,12 +412,7 @@ fn mount_lines(
         // The parent: the latest mount whose point holds this one (itself for the root).
         let parent = list
             .iter()
-            .filter(|p| {
-                p.id != m.id
-                    && p.id < m.id
-                    && crate::vfs::mount::is_under(&m.point, &p.point)
-                    && (p.point != m.point || p.id < m.id)
-            })
+            .filter(|p| p.id < m.id && crate::vfs::mount::is_under(&m.point, &p.point))
             .map(|p| p.id)
             .max()
             .unwrap_or(m.id);
