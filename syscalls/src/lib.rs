@@ -10,6 +10,7 @@
 pub mod abi;
 mod abi_files;
 mod abi_mount;
+mod abi_process;
 mod errno;
 mod sysno;
 

@@ -12,36 +12,16 @@ use super::tree::{Proc, TaskShared, ThreadGroup};
 use super::{lock, ExitStatus, Task, VforkDone};
 use crate::platform::NewContext;
 
-/// clone flags.
+/// clone flags (the ABI's, from `syscalls::abi`) and the set of namespace flags.
 pub mod flags {
-    #![allow(missing_docs)]
-    pub const CSIGNAL: u64 = 0xff;
-    pub const CLONE_VM: u64 = 0x100;
-    pub const CLONE_FS: u64 = 0x200;
-    pub const CLONE_FILES: u64 = 0x400;
-    pub const CLONE_SIGHAND: u64 = 0x800;
-    pub const CLONE_PIDFD: u64 = 0x1000;
-    pub const CLONE_PTRACE: u64 = 0x2000;
-    pub const CLONE_VFORK: u64 = 0x4000;
-    pub const CLONE_PARENT: u64 = 0x8000;
-    pub const CLONE_THREAD: u64 = 0x10000;
-    pub const CLONE_NEWNS: u64 = 0x20000;
-    pub const CLONE_SYSVSEM: u64 = 0x40000;
-    pub const CLONE_SETTLS: u64 = 0x80000;
-    pub const CLONE_PARENT_SETTID: u64 = 0x100000;
-    pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
-    pub const CLONE_DETACHED: u64 = 0x400000;
-    pub const CLONE_UNTRACED: u64 = 0x800000;
-    pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
-    pub const CLONE_NEWCGROUP: u64 = 0x2000000;
-    pub const CLONE_NEWUTS: u64 = 0x4000000;
-    pub const CLONE_NEWIPC: u64 = 0x8000000;
-    pub const CLONE_NEWUSER: u64 = 0x10000000;
-    pub const CLONE_NEWPID: u64 = 0x20000000;
-    pub const CLONE_NEWNET: u64 = 0x40000000;
-    pub const CLONE_IO: u64 = 0x80000000;
-    pub const CLONE_CLEAR_SIGHAND: u64 = 0x100000000;
-    pub const CLONE_INTO_CGROUP: u64 = 0x200000000;
+    pub use syscalls::abi::{
+        CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_CLEAR_SIGHAND, CLONE_DETACHED, CLONE_FILES,
+        CLONE_FS, CLONE_INTO_CGROUP, CLONE_IO, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET,
+        CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_PARENT_SETTID,
+        CLONE_PIDFD, CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD,
+        CLONE_UNTRACED, CLONE_VFORK, CLONE_VM, CSIGNAL,
+    };
+    /// Every flag that asks for a new namespace.
     pub const NAMESPACES: u64 = CLONE_NEWNS
         | CLONE_NEWCGROUP
         | CLONE_NEWUTS
@@ -50,7 +30,7 @@ pub mod flags {
         | CLONE_NEWPID
         | CLONE_NEWNET;
 }
-use flags::*;
+use flags::NAMESPACES;
 
 /// The arguments of clone(2)/clone3(2).
 #[derive(Debug, Clone, Copy, Default)]

@@ -240,10 +240,8 @@ pub struct Credentials {
     pub caps_permitted: u64,
 }
 
-/// Every capability Linux defines (0..=40).
-pub const CAP_ALL: u64 = (1 << 41) - 1;
-/// CAP_DAC_OVERRIDE.
-pub const CAP_DAC_OVERRIDE: u64 = 1 << 1;
+/// Every capability Linux defines (0..=CAP_LAST_CAP), as a mask.
+pub const CAP_ALL: u64 = (1 << (syscalls::abi::CAP_LAST_CAP + 1)) - 1;
 
 impl Credentials {
     /// Credentials for (uid, gid) with `groups`: root has every capability.
@@ -274,7 +272,7 @@ impl Credentials {
     /// W_OK, X_OK bits) to the effective ids, with root's overrides.
     pub fn may(&self, fmode: u32, uid: u32, gid: u32, want: u32) -> bool {
         let euid = self.fsuid;
-        if self.caps & CAP_DAC_OVERRIDE != 0 {
+        if self.caps & (1 << syscalls::abi::CAP_DAC_OVERRIDE) != 0 {
             // CAP_DAC_OVERRIDE: all but execute of a file with no execute bit at all.
             let is_dir = fmode & S_IFMT == S_IFDIR;
             return want & X_OK == 0 || is_dir || fmode & 0o111 != 0;

@@ -10,13 +10,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use syscalls::abi::SI_TIMER;
+
 use super::signal::kernel_info;
 use super::signal_deliver::{send_process_signal, send_thread_signal};
 use super::tree::{TaskShared, ThreadGroup};
 use super::{lock, Kernel};
 
-/// SI_TIMER.
-pub const SI_TIMER: i32 = -2;
 /// CPU-time timers are checked this often.
 const CPU_TICK: Duration = Duration::from_millis(5);
 

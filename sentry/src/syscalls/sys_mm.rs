@@ -171,7 +171,6 @@ pub fn sys_mlock(t: &mut Task) -> SysResult {
 
 /// Implements mlock2(2).
 pub fn sys_mlock2(t: &mut Task) -> SysResult {
-    const MLOCK_ONFAULT: u64 = 1;
     let a = t.args();
     if a[2] & !MLOCK_ONFAULT != 0 {
         return Err(Errno::EINVAL);
@@ -187,9 +186,6 @@ pub fn sys_munlock(t: &mut Task) -> SysResult {
 
 /// Implements mlockall(2).
 pub fn sys_mlockall(t: &mut Task) -> SysResult {
-    const MCL_CURRENT: u64 = 1;
-    const MCL_FUTURE: u64 = 2;
-    const MCL_ONFAULT: u64 = 4;
     let flags = t.arg(0);
     if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT
     {

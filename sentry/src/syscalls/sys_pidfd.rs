@@ -8,7 +8,7 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::SysResult;
-use crate::kernel::signal::{user_info, SI_QUEUE};
+use crate::kernel::signal::user_info;
 use crate::kernel::tree::ThreadGroup;
 use crate::kernel::{lock, send_process_signal, Task};
 use crate::vfs::{File, FileOps};

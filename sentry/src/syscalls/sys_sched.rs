@@ -2,18 +2,11 @@
 //! Scheduling: policies and priorities are recorded per task (virtual; the host scheduler is
 //! not touched), affinity is virtual over the host's CPUs.
 
+use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::SysResult;
 use crate::kernel::{lock, Task};
-
-const SCHED_OTHER: u32 = 0;
-const SCHED_FIFO: u32 = 1;
-const SCHED_RR: u32 = 2;
-const SCHED_BATCH: u32 = 3;
-const SCHED_IDLE: u32 = 5;
-const SCHED_DEADLINE: u32 = 6;
-const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;
 
 fn ncpu() -> usize {
     std::thread::available_parallelism()
@@ -134,10 +127,6 @@ pub fn sys_sched_rr_get_interval(t: &mut Task) -> SysResult {
     t.write_val(t.arg(1), &ts).map(|_| 0)
 }
 
-const PRIO_PROCESS: u32 = 0;
-const PRIO_PGRP: u32 = 1;
-const PRIO_USER: u32 = 2;
-
 /// Implements getpriority(2): the nice value of every task is recorded (20 - nice returned).
 pub fn sys_getpriority(t: &mut Task) -> SysResult {
     let (which, who) = (t.arg(0) as u32, t.arg(1) as i32);
@@ -199,10 +188,10 @@ pub fn sys_personality(t: &mut Task) -> SysResult {
 /// the sentry side plus the host's own context switches) is what Linux's private expedited
 /// command guarantees.
 pub fn sys_membarrier(t: &mut Task) -> SysResult {
-    const QUERY: u32 = 0;
-    const GLOBAL: u32 = 1;
-    const PRIVATE_EXPEDITED: u32 = 8;
-    const REGISTER_PRIVATE_EXPEDITED: u32 = 16;
+    const QUERY: u32 = MEMBARRIER_CMD_QUERY;
+    const GLOBAL: u32 = MEMBARRIER_CMD_GLOBAL;
+    const PRIVATE_EXPEDITED: u32 = MEMBARRIER_CMD_PRIVATE_EXPEDITED;
+    const REGISTER_PRIVATE_EXPEDITED: u32 = MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED;
     let (cmd, flags) = (t.arg(0) as u32, t.arg(1) as u32);
     if flags != 0 && cmd != QUERY {
         return Err(Errno::EINVAL);

@@ -8,7 +8,7 @@ use syscalls::Errno;
 
 use super::SysResult;
 use crate::kernel::block::{block_on, sleep_until};
-use crate::kernel::signal::{bit, user_info, SigSet, SI_TKILL, UNBLOCKABLE};
+use crate::kernel::signal::{bit, user_info, SigSet, UNBLOCKABLE};
 use crate::kernel::tree::ThreadGroup;
 use crate::kernel::{self, lock, Task};
 
@@ -328,10 +328,6 @@ pub fn sys_rt_sigreturn(t: &mut Task) -> SysResult {
 
 /// Implements sigaltstack(2).
 pub fn sys_sigaltstack(t: &mut Task) -> SysResult {
-    const SS_ONSTACK: i32 = 1;
-    const SS_DISABLE: i32 = 2;
-    const SS_AUTODISARM: i32 = 1 << 31;
-    const MINSIGSTKSZ: u64 = 2048;
     let (ss, old) = (t.arg(0), t.arg(1));
     let (sp, flags, size) = t.altstack;
     let on = size != 0 && t.regs.rsp > sp && t.regs.rsp - sp <= size;
