@@ -217,6 +217,8 @@ pub const LINUX_CAPABILITY_VERSION_2: u32 = 0x2007_1026;
 pub const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 /// CAP_DAC_OVERRIDE.
 pub const CAP_DAC_OVERRIDE: u32 = 1;
+/// CAP_SYS_NICE (real-time policies, lowering nice).
+pub const CAP_SYS_NICE: u32 = 23;
 /// The highest capability number.
 pub const CAP_LAST_CAP: u32 = 40;
 /// Most supplementary groups.

@@ -154,6 +154,7 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         ThreadGroup::new(tid, sighand)
     };
     let shared = TaskShared::new(tid, tg.clone(), t.sigmask());
+    *lock(&shared.sched) = lock(&t.shared.sched).inherited();
     let mut regs = t.regs;
     regs.rax = 0;
     if a.stack != 0 {
@@ -317,6 +318,7 @@ pub fn spawn(k: Arc<super::Kernel>, pending: Box<dyn NewContext>, c: ChildSpec) 
             no_new_privs: c.no_new_privs,
             keep_caps: false,
             timer_slack: c.timer_slack,
+            restart: None,
         };
         super::run(t);
     });

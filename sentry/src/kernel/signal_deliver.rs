@@ -139,9 +139,17 @@ fn restart_syscall(t: &mut Task, handler: Option<&KernelSigaction>) {
         _ => return,
     };
     if restart {
-        t.regs.rax = t.regs.orig_rax;
+        // ERESTART_RESTARTBLOCK resumes through restart_syscall(2), which finishes the call
+        // from where it stopped (a sleep sleeps what is left); the others run it again.
+        t.regs.rax = if code == Errno::ERESTART_RESTARTBLOCK.0 as i64 {
+            u64::from(syscalls::Sysno::restart_syscall.0)
+        } else {
+            t.regs.orig_rax
+        };
         t.regs.rip -= 2;
     } else {
+        // A handler runs: the call fails with EINTR and nothing is left to resume.
+        t.restart = None;
         t.regs.rax = (-(Errno::EINTR.0 as i64)) as u64;
     }
 }

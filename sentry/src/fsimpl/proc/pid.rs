@@ -139,7 +139,7 @@ fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
     let cpu = crate::kernel::timer::cpu_time(info.host_pid);
     let ticks = cpu.as_millis() / 10;
     let start = t.start.saturating_duration_since(k.boot).as_millis() / 10;
-    let nice = k.nice_of(t.tid);
+    let nice = lock(&t.sched).nice;
     let (pend, blocked) = (
         lock(&t.pending).set | lock(&t.tg.pending).set,
         *lock(&t.sigmask),
