@@ -44,8 +44,11 @@ fn open_dir(path: &str) -> Result<OwnedFd, String> {
 
 const HOLDER: &str = "/proc";
 
-/// Confines the calling (single-threaded) process. Errors are one line.
-pub fn confine(specs: &[ExportSpec]) -> Result<Confined, String> {
+/// Confines the calling (single-threaded) process. Errors are one line. Without a mount
+/// namespace of its own (an unprivileged host without user namespaces) the gofer refuses to
+/// start unless `allow_weak`: then the openat2 walks beneath each root and the seccomp filter
+/// alone confine it, and a note says so.
+pub fn confine(specs: &[ExportSpec], allow_weak: bool) -> Result<Confined, String> {
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(|e| format!("PR_SET_PDEATHSIG: {e}"))?;
     let mut notes = Vec::new();
@@ -59,11 +62,20 @@ pub fn confine(specs: &[ExportSpec]) -> Result<Confined, String> {
         .collect::<Result<_, _>>()?;
     let exports = match unshared {
         Ok(()) => pivot(specs, &roots)?,
+        Err(e) if !allow_weak => {
+            return Err(format!(
+                "cannot confine the gofer in a mount and network namespace of its own \
+                 (unshare: {}); run as root or where user namespaces are allowed, or pass \
+                 --allow-weak-gofer to accept a gofer confined by openat2 and seccomp alone",
+                e.desc()
+            ));
+        }
         Err(e) => {
-            // Without CAP_SYS_ADMIN, the openat2 walks beneath each root and the seccomp filter
-            // remain the confinement.
+            // Asked for: the openat2 walks beneath each root and the seccomp filter remain the
+            // confinement.
             notes.push(format!(
-                "no mount or network namespace ({e}): confined by openat2 and seccomp"
+                "no mount or network namespace ({e}): confined by openat2 and seccomp alone \
+                 (--allow-weak-gofer)"
             ));
             roots
                 .into_iter()
@@ -83,6 +95,8 @@ pub fn confine(specs: &[ExportSpec]) -> Result<Confined, String> {
             nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
     }
     nix::sys::prctl::set_no_new_privs().map_err(|e| format!("PR_SET_NO_NEW_PRIVS: {e}"))?;
+    // The sentry runs as the same user: it must not attach to the gofer or read its memory.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE: {e}"))?;
     Ok(Confined {
         exports,
         proc_fds,

@@ -44,8 +44,9 @@ pub fn parse_export(s: &str) -> Result<ExportSpec, String> {
     })
 }
 
-/// Starts the gofer serving `exports` (export N is the Nth).
-pub fn start(exports: &[ExportSpec]) -> Result<Gofer, String> {
+/// Starts the gofer serving `exports` (export N is the Nth); `allow_weak`: see
+/// [`crate::confine::confine`].
+pub fn start(exports: &[ExportSpec], allow_weak: bool) -> Result<Gofer, String> {
     let (mine, theirs) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -62,6 +63,9 @@ pub fn start(exports: &[ExportSpec]) -> Result<Gofer, String> {
         .arg(theirs.as_raw_fd().to_string());
     for e in exports {
         cmd.arg("--export").arg(export_arg(e));
+    }
+    if allow_weak {
+        cmd.arg("--allow-weak");
     }
     cmd.env_clear()
         .stdin(Stdio::null())

@@ -94,13 +94,26 @@ fn host_limits() -> [Rlimit; RLIM_NLIMITS as usize] {
 #[path = "mount_opts.rs"]
 mod mount_opts;
 
-/// The mount table from the file options (`--rootfs`, `--volume`, `--overlay`, `--tmpfs`),
-/// over a gofer started here (before any sentry thread) to serve the host directories. The
-/// gofer's death ends the sandbox with status 125.
-fn mounts(args: &RunArgs) -> Result<Mounts, String> {
-    use sentry::fsimpl::{gofer::GoferClient, setup};
+/// Starts the gofer (before any sentry thread) to serve the host directories of the file
+/// options (`--rootfs`, `--volume`, `--overlay`, `--tmpfs`).
+fn start_gofer(
+    args: &RunArgs,
+) -> Result<(sentry::fsimpl::setup::MountSpec, gofer::spawn::Gofer), String> {
     let spec = mount_opts::spec(args)?;
-    let g = gofer::spawn::start(&setup::exports(&spec))?;
+    let g = gofer::spawn::start(
+        &sentry::fsimpl::setup::exports(&spec),
+        args.allow_weak_gofer,
+    )?;
+    Ok((spec, g))
+}
+
+/// The mount table over the gofer `g` serves. The gofer's death ends the sandbox with status
+/// 125. When this returns the gofer has answered: it has confined itself.
+fn mounts(
+    spec: &sentry::fsimpl::setup::MountSpec,
+    g: gofer::spawn::Gofer,
+) -> Result<(Mounts, Arc<sentry::fsimpl::gofer::GoferClient>), String> {
+    use sentry::fsimpl::{gofer::GoferClient, setup};
     let pid = g.pid;
     let on_death = Box::new(move |what: &str| {
         let how = match nix::sys::wait::waitpid(
@@ -116,7 +129,7 @@ fn mounts(args: &RunArgs) -> Result<Mounts, String> {
     });
     let client = GoferClient::new(g.sock, on_death)
         .map_err(|e| format!("connecting to the gofer: {}", e.description()))?;
-    setup::build(&spec, &client)
+    Ok((setup::build(spec, &client)?, client))
 }
 
 /// The host's stdio, passed through as the sandbox's fds 0, 1 and 2.
@@ -213,6 +226,12 @@ pub fn run(args: RunArgs) -> i32 {
             Err(e) => return fail(format!("current directory: {e}"), EXIT_SANDBOX_ERROR),
         },
     };
+    // The sentry's own namespaces, while this is the only thread (the lead wires
+    // `--network host|sandbox` into `host_network`).
+    let host_network = false;
+    if let Err(e) = crate::jail::enter_namespaces(host_network) {
+        return fail(e, EXIT_SANDBOX_ERROR);
+    }
     let shared = match args.platform {
         PlatformKind::Ptrace => match PtracePlatform::new() {
             Ok(p) => Arc::new(p),
@@ -220,36 +239,21 @@ pub fn run(args: RunArgs) -> i32 {
         },
     };
     let platform: Box<dyn Platform> = Box::new(shared.clone());
-    // The first stub starts on its own thread (its tracer, which will run the first task) while
-    // this one starts the gofer and builds the mounts: each takes milliseconds.
-    type Job =
-        Box<dyn FnOnce(Box<dyn sentry::platform::Context>) -> Result<(), (String, i32)> + Send>;
-    let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
-    let first = std::thread::Builder::new().name("task-1".into()).spawn(
-        move || -> Result<(), (String, i32)> {
-            // The first stub teaches the platform the host layout every later one starts with.
-            let ctx = shared
-                .new_process()
-                .map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR));
-            let Ok(job) = job_rx.recv() else {
-                if let Ok(mut c) = ctx {
-                    c.kill_process();
-                }
-                return Ok(());
-            };
-            job(ctx?)
-        },
-    );
-    let first = match first {
-        Ok(h) => h,
-        Err(e) => return fail(format!("starting a sentry thread: {e}"), EXIT_SANDBOX_ERROR),
+    // The gofer starts (an exec, then its own confinement: milliseconds) while this thread
+    // starts the first stub, which it will trace and run as the first task; the stub teaches
+    // the platform the host layout every later one starts with.
+    let (spec, g) = match start_gofer(&args) {
+        Ok(x) => x,
+        Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     };
-    let mounts = match mounts(&args) {
+    let ctx = match shared.new_process() {
+        Ok(c) => c,
+        Err(e) => return fail(format!("starting the program: {e}"), EXIT_SANDBOX_ERROR),
+    };
+    let (mounts, gofer) = match mounts(&spec, g) {
         Ok(m) => m,
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     };
-    let k = Kernel::new(platform, mounts, args.strace);
-    crate::signals::forward(k.clone());
     let creds = Credentials::new(
         nix::unistd::geteuid().as_raw(),
         nix::unistd::getegid().as_raw(),
@@ -257,6 +261,23 @@ pub fn run(args: RunArgs) -> i32 {
             .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
             .unwrap_or_default(),
     );
+    // Start-up is over: confined before any other thread starts and before anything of the
+    // program is read or run.
+    sentry::host::learn();
+    if let Err(e) = crate::jail::confine(host_network) {
+        return fail(e, EXIT_SANDBOX_ERROR);
+    }
+    tracing::debug!("the sentry is confined (namespaces, empty root, no capabilities, seccomp)");
+    #[cfg(debug_assertions)]
+    sentry::confine::debug_forbidden_call_hook();
+    if let Err(e) = gofer.start_watch() {
+        return fail(
+            format!("starting a sentry thread: {}", e.description()),
+            EXIT_SANDBOX_ERROR,
+        );
+    }
+    let k = Kernel::new(platform, mounts, args.strace);
+    crate::signals::forward(k.clone());
     // The working directory, resolved in the sandbox's view.
     let cwd_bytes = cwd.as_os_str().as_bytes().to_vec();
     let cwd = match k.resolve("/", &cwd_bytes, true) {
@@ -294,53 +315,39 @@ pub fn run(args: RunArgs) -> i32 {
         Err(e) => return fail(format!("{shown}: {}", e.description()), EXIT_NOT_FOUND),
     };
 
-    let with_init = args.init;
-    let k2 = k.clone();
-    let job: Job = Box::new(move |ctx| {
-        let base = program
-            .rsplit(|b| *b == b'/')
-            .next()
-            .unwrap_or(&program)
-            .to_vec();
-        let fs = FsContext::new(cwd, 0o022, k2.mnt.clone());
-        if with_init {
-            Task::start_virtual_init(&k2, creds.uid.0);
-        }
-        let mut t = Task::new_init(k2.clone(), ctx, stdio(), fs, creds, limits, &base);
-        if let Err(e) = kernel::load_initial(&mut t, &program, argv, env) {
-            t.ctx.kill_process();
-            return Err(match e {
-                Errno::ENOEXEC => (
-                    format!("{shown}: cannot execute: not an ELF executable or script it can load"),
-                    EXIT_CANNOT_EXECUTE,
-                ),
-                Errno::EACCES => (format!("{shown}: Permission denied"), EXIT_CANNOT_EXECUTE),
-                Errno::ENOENT => (
-                    format!("{shown}: No such file or directory (its interpreter?)"),
-                    EXIT_NOT_FOUND,
-                ),
-                e => (
-                    format!("{shown}: cannot execute: {}", e.description()),
-                    EXIT_CANNOT_EXECUTE,
-                ),
-            });
-        }
-        kernel::run(t);
-        Ok(())
-    });
-    if job_tx.send(job).is_err() {
-        return fail("the sentry's task thread ended early", EXIT_SANDBOX_ERROR);
+    // This thread traces the first stub: it runs the first task.
+    sentry::confine::enter(sentry::confine::policy::TASK);
+    let base = program
+        .rsplit(|b| *b == b'/')
+        .next()
+        .unwrap_or(&program)
+        .to_vec();
+    let fs = FsContext::new(cwd, 0o022, k.mnt.clone());
+    if args.init {
+        Task::start_virtual_init(&k, creds.uid.0);
     }
-    let handle: Result<_, std::io::Error> = Ok(first);
-    let handle = match handle {
-        Ok(h) => h,
-        Err(e) => return fail(format!("starting a sentry thread: {e}"), EXIT_SANDBOX_ERROR),
-    };
-    match handle.join() {
-        Ok(Ok(())) => {}
-        Ok(Err((msg, code))) => return fail(msg, code),
-        Err(_) => return fail("the sentry's task thread panicked", EXIT_SANDBOX_ERROR),
+    let mut t = Task::new_init(k.clone(), ctx, stdio(), fs, creds, limits, &base);
+    if let Err(e) = kernel::load_initial(&mut t, &program, argv, env) {
+        t.ctx.kill_process();
+        return match e {
+            Errno::ENOEXEC => fail(
+                format!("{shown}: cannot execute: not an ELF executable or script it can load"),
+                EXIT_CANNOT_EXECUTE,
+            ),
+            Errno::EACCES => fail(format!("{shown}: Permission denied"), EXIT_CANNOT_EXECUTE),
+            Errno::ENOENT => fail(
+                format!("{shown}: No such file or directory (its interpreter?)"),
+                EXIT_NOT_FOUND,
+            ),
+            e => fail(
+                format!("{shown}: cannot execute: {}", e.description()),
+                EXIT_CANNOT_EXECUTE,
+            ),
+        };
     }
+    tracing::debug!("running the program");
+    kernel::run(t);
+    sentry::confine::enter(sentry::confine::policy::MAIN);
     // PID 1's end is the sandbox's; its thread may have ended before its other threads.
     let mut done = kernel::lock(&k.init_exit);
     while done.is_none() {

@@ -7,6 +7,7 @@
 mod boot;
 mod cli;
 mod host_unsafe;
+mod jail;
 mod signals;
 
 use clap::Parser;

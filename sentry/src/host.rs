@@ -1,6 +1,79 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Small facts about the host the sentry runs on.
+//! Small facts about the host the sentry runs on. What must be read from a host path is read
+//! once, by [`learn`], before the sentry confines itself (DESIGN.md invariant 2: after
+//! start-up the sentry opens no host path).
 #![allow(unsafe_code)]
+
+use std::sync::OnceLock;
+
+/// What the sentry knows of the host from start-up on.
+struct Facts {
+    /// /proc/cpuinfo, shown as the sandbox's own.
+    cpuinfo: Vec<u8>,
+    /// The CPUs the sentry may run on (its affinity at start-up).
+    ncpu: usize,
+}
+
+static FACTS: OnceLock<Facts> = OnceLock::new();
+
+fn facts() -> &'static Facts {
+    FACTS.get_or_init(|| Facts {
+        cpuinfo: std::fs::read("/proc/cpuinfo").unwrap_or_default(),
+        ncpu: nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+            .map(|set| {
+                (0..nix::sched::CpuSet::count())
+                    .filter(|&c| set.is_set(c).unwrap_or(false))
+                    .count()
+            })
+            .unwrap_or(1)
+            .max(1),
+    })
+}
+
+/// Reads what the sentry needs of the host's files. The loader calls it before confinement;
+/// afterwards every fact comes from memory.
+pub fn learn() {
+    let ncpu = facts().ncpu;
+    // glibc's malloc counts the CPUs (reading /sys/devices/system/cpu/online) when a ninth
+    // thread arena is wanted, unless told how many arenas it may have: its own default, 8 per
+    // CPU.
+    let arenas = i32::try_from(ncpu.saturating_mul(8)).unwrap_or(i32::MAX);
+    // SAFETY: mallopt takes two integers; M_ARENA_MAX only sets a limit.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, arenas) };
+    warm_malloc();
+}
+
+/// glibc's malloc reads /proc/sys/vm/overcommit_memory the first time it gives part of a
+/// thread's heap back to the host (`check_may_shrink_heap`, once per process): make it happen
+/// now, on a short-lived thread whose arena grows past the trim threshold (128 KiB) and is
+/// then freed, rather than in the middle of a system call once opening files kills the sentry.
+fn warm_malloc() {
+    let t = std::thread::Builder::new()
+        .name("warm-malloc".into())
+        .spawn(|| {
+            let blocks: Vec<Box<[u8]>> = (0..512)
+                .map(|i| vec![i as u8; 4000].into_boxed_slice())
+                .collect();
+            // Keep the allocations observable so they are not optimised away.
+            let sum: u64 = blocks.iter().map(|b| u64::from(b[0])).sum();
+            drop(blocks);
+            sum
+        });
+    if let Ok(t) = t {
+        let _ = t.join();
+    }
+}
+
+/// The host's /proc/cpuinfo, as read at start-up.
+pub fn cpuinfo() -> &'static [u8] {
+    &facts().cpuinfo
+}
+
+/// How many CPUs the sandbox has: those the sentry could run on at start-up (a count of the
+/// affinity mask: `available_parallelism` would read cgroup files).
+pub fn ncpu() -> usize {
+    facts().ncpu
+}
 
 /// getauxval(3) of the sentry itself: the host's AT_HWCAP and AT_HWCAP2, which describe the CPU
 /// the application runs on too.
@@ -14,4 +87,21 @@ pub fn current_cpu() -> u32 {
     // SAFETY: sched_getcpu takes no arguments.
     let c = unsafe { libc::sched_getcpu() };
     c.max(0) as u32
+}
+
+/// Opens the root directory (a call the sentry's policy forbids): see
+/// `confine::debug_forbidden_call_hook`.
+#[cfg(debug_assertions)]
+pub fn debug_open_root() {
+    // SAFETY: openat with a static NUL-terminated path; the descriptor, if any, is closed.
+    unsafe {
+        let fd = libc::openat(
+            libc::AT_FDCWD,
+            c"/".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        if fd >= 0 {
+            libc::close(fd);
+        }
+    }
 }

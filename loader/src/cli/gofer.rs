@@ -13,6 +13,10 @@ pub struct GoferArgs {
     /// A directory to serve, `ro:PATH` or `rw:PATH`; export N is the Nth (repeatable).
     #[arg(long = "export", value_name = "ro|rw:PATH")]
     pub exports: Vec<String>,
+
+    /// Serve even without a mount namespace of its own (`sandbox run --allow-weak-gofer`).
+    #[arg(long)]
+    pub allow_weak: bool,
 }
 
 /// Runs the gofer; returns its exit status.
@@ -23,7 +27,7 @@ pub fn run(args: &GoferArgs) -> i32 {
         .map(|e| gofer::spawn::parse_export(e))
         .collect();
     match exports {
-        Ok(e) => gofer::main(args.fd, &e),
+        Ok(e) => gofer::main(args.fd, &e, args.allow_weak),
         Err(e) => {
             eprintln!("sandbox gofer: {e}");
             gofer::EXIT_GOFER_FAILED

@@ -70,6 +70,12 @@ pub struct RunArgs {
     #[arg(long = "tmpfs", value_name = "GUEST[:size=N]")]
     pub tmpfs: Vec<String>,
 
+    /// Let the gofer serve host files even where it cannot have a mount namespace of its own
+    /// (an unprivileged host without user namespaces): it is then confined by its openat2 walks
+    /// and seccomp filter alone. Without this the sandbox refuses to start there.
+    #[arg(long)]
+    pub allow_weak_gofer: bool,
+
     /// The program and its arguments.
     #[arg(value_name = "PROGRAM", required = true, num_args = 1.., allow_hyphen_values = false)]
     pub command: Vec<OsString>,

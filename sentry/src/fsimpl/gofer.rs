@@ -71,10 +71,10 @@ fn roundtrip(ch: &mut Channel, req: &Request) -> Result<(Reply, Option<OwnedFd>)
 
 impl GoferClient {
     /// A client of the gofer at the other end of `sock`. `on_death` runs (once) when the gofer
-    /// is found dead, by a watcher thread or by a failed request.
+    /// is found dead, by a failed request or, once [`GoferClient::start_watch`] has started it,
+    /// by a watcher thread.
     pub fn new(sock: OwnedFd, on_death: DeathHook) -> Result<Arc<GoferClient>, Errno> {
-        let watch = sock.try_clone().map_err(|_| Errno::EMFILE)?;
-        let c = Arc::new(GoferClient {
+        Ok(Arc::new(GoferClient {
             first: Mutex::new(new_channel(sock, protocol::ANY_CPU)),
             idle: Mutex::new(Vec::new()),
             opened: AtomicUsize::new(1),
@@ -82,11 +82,21 @@ impl GoferClient {
             clunks: Mutex::new(Vec::new()),
             dead: AtomicBool::new(false),
             on_death,
-        });
-        let weak = Arc::downgrade(&c);
+        }))
+    }
+
+    /// Starts the thread that notices the gofer's death even when no request is under way
+    /// (the loader starts it once the sentry is confined: it runs confined to its role).
+    pub fn start_watch(self: &Arc<Self>) -> Result<(), Errno> {
+        let watch = lock(&self.first)
+            .sock
+            .try_clone()
+            .map_err(|_| Errno::EMFILE)?;
+        let weak = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("gofer-watch".into())
             .spawn(move || {
+                crate::confine::enter(crate::confine::policy::WATCH);
                 // No events asked: poll returns only when the gofer's end is gone.
                 let mut fds = [nix::poll::PollFd::new(
                     watch.as_fd(),
@@ -100,7 +110,7 @@ impl GoferClient {
                 }
             })
             .map_err(|_| Errno::EAGAIN)?;
-        Ok(c)
+        Ok(())
     }
 
     fn died(&self) {

@@ -282,5 +282,8 @@ pub fn start(k: &Arc<Kernel>) {
     let weak = Arc::downgrade(k);
     let _ = std::thread::Builder::new()
         .name("timers".into())
-        .spawn(move || run_timers(weak));
+        .spawn(move || {
+            crate::confine::enter(crate::confine::policy::TIMERS);
+            run_timers(weak)
+        });
 }

@@ -288,9 +288,7 @@ pub fn sys_sched_getaffinity(t: &mut Task) -> SysResult {
     if pid != 0 && pid != t.tid {
         return Err(Errno::ESRCH);
     }
-    let ncpu = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let ncpu = crate::host::ncpu();
     // The kernel's cpumask size (nr_cpu_ids rounded up to longs).
     let need = ncpu.div_ceil(64) * 8;
     if len < need || !len.is_multiple_of(8) {

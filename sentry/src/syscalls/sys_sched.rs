@@ -12,9 +12,7 @@ use crate::kernel::tree::TaskShared;
 use crate::kernel::{lock, Task};
 
 fn ncpu() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    crate::host::ncpu()
 }
 
 /// The task `pid` names (0: the caller).

@@ -238,9 +238,7 @@ fn status(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
             _ => cgt |= 1 << i,
         }
     }
-    let ncpu = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let ncpu = crate::host::ncpu();
     let st = state_char(pid, &t);
     let state = match st {
         'R' => "R (running)",
