@@ -239,21 +239,61 @@ pub fn run(args: RunArgs) -> i32 {
         },
     };
     let platform: Box<dyn Platform> = Box::new(shared.clone());
-    // The gofer starts (an exec, then its own confinement: milliseconds) while this thread
-    // starts the first stub, which it will trace and run as the first task; the stub teaches
-    // the platform the host layout every later one starts with.
+    // The first stub starts on its own thread (its tracer, which will run the first task)
+    // while this one starts the gofer and builds the mounts: each takes milliseconds. The stub
+    // teaches the platform the host layout every later one starts with (read from /proc, so
+    // before the confinement below, which waits for it).
+    type Job =
+        Box<dyn FnOnce(Box<dyn sentry::platform::Context>) -> Result<(), (String, i32)> + Send>;
+    let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    let first = std::thread::Builder::new().name("task-1".into()).spawn(
+        move || -> Result<(), (String, i32)> {
+            let ctx = shared
+                .new_process()
+                .map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR));
+            // Capabilities are per thread: this one drops its own (the main thread drops its
+            // when it confines the sentry; the threads started after inherit none).
+            let ready = match &ctx {
+                Ok(_) => crate::host_unsafe::drop_capabilities().map_err(|e| {
+                    format!("dropping the sentry's capabilities: {}", e.description())
+                }),
+                Err((msg, _)) => Err(msg.clone()),
+            };
+            let _ = ready_tx.send(ready);
+            let Ok(job) = job_rx.recv() else {
+                if let Ok(mut c) = ctx {
+                    c.kill_process();
+                }
+                return Ok(());
+            };
+            sentry::confine::enter(sentry::confine::policy::TASK);
+            job(ctx?)
+        },
+    );
+    let first = match first {
+        Ok(h) => h,
+        Err(e) => return fail(format!("starting a sentry thread: {e}"), EXIT_SANDBOX_ERROR),
+    };
     let (spec, g) = match start_gofer(&args) {
         Ok(x) => x,
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     };
-    let ctx = match shared.new_process() {
-        Ok(c) => c,
-        Err(e) => return fail(format!("starting the program: {e}"), EXIT_SANDBOX_ERROR),
+    // While the gofer starts: what the sentry must read of the host, and its filters.
+    sentry::host::learn();
+    let filters = match sentry::confine::prepare(sentry::confine::Options { host_network }) {
+        Ok(f) => f,
+        Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     };
     let (mounts, gofer) = match mounts(&spec, g) {
         Ok(m) => m,
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     };
+    match ready_rx.recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return fail(e, EXIT_SANDBOX_ERROR),
+        Err(_) => return fail("the sentry's task thread ended early", EXIT_SANDBOX_ERROR),
+    }
     let creds = Credentials::new(
         nix::unistd::geteuid().as_raw(),
         nix::unistd::getegid().as_raw(),
@@ -261,10 +301,10 @@ pub fn run(args: RunArgs) -> i32 {
             .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
             .unwrap_or_default(),
     );
-    // Start-up is over: confined before any other thread starts and before anything of the
-    // program is read or run.
-    sentry::host::learn();
-    if let Err(e) = crate::jail::confine(host_network) {
+    // Start-up is over (the gofer has answered, so it is confined; the first stub waits at its
+    // first instruction): the sentry is confined before any other thread starts and before
+    // anything of the program is read or run.
+    if let Err(e) = crate::jail::confine(filters) {
         return fail(e, EXIT_SANDBOX_ERROR);
     }
     tracing::debug!("the sentry is confined (namespaces, empty root, no capabilities, seccomp)");
@@ -315,39 +355,50 @@ pub fn run(args: RunArgs) -> i32 {
         Err(e) => return fail(format!("{shown}: {}", e.description()), EXIT_NOT_FOUND),
     };
 
-    // This thread traces the first stub: it runs the first task.
-    sentry::confine::enter(sentry::confine::policy::TASK);
-    let base = program
-        .rsplit(|b| *b == b'/')
-        .next()
-        .unwrap_or(&program)
-        .to_vec();
-    let fs = FsContext::new(cwd, 0o022, k.mnt.clone());
-    if args.init {
-        Task::start_virtual_init(&k, creds.uid.0);
+    let with_init = args.init;
+    let k2 = k.clone();
+    let job: Job = Box::new(move |ctx| {
+        let base = program
+            .rsplit(|b| *b == b'/')
+            .next()
+            .unwrap_or(&program)
+            .to_vec();
+        let fs = FsContext::new(cwd, 0o022, k2.mnt.clone());
+        if with_init {
+            Task::start_virtual_init(&k2, creds.uid.0);
+        }
+        let mut t = Task::new_init(k2.clone(), ctx, stdio(), fs, creds, limits, &base);
+        if let Err(e) = kernel::load_initial(&mut t, &program, argv, env) {
+            t.ctx.kill_process();
+            return Err(match e {
+                Errno::ENOEXEC => (
+                    format!("{shown}: cannot execute: not an ELF executable or script it can load"),
+                    EXIT_CANNOT_EXECUTE,
+                ),
+                Errno::EACCES => (format!("{shown}: Permission denied"), EXIT_CANNOT_EXECUTE),
+                Errno::ENOENT => (
+                    format!("{shown}: No such file or directory (its interpreter?)"),
+                    EXIT_NOT_FOUND,
+                ),
+                e => (
+                    format!("{shown}: cannot execute: {}", e.description()),
+                    EXIT_CANNOT_EXECUTE,
+                ),
+            });
+        }
+        tracing::debug!("running the program");
+        kernel::run(t);
+        Ok(())
+    });
+    if job_tx.send(job).is_err() {
+        return fail("the sentry's task thread ended early", EXIT_SANDBOX_ERROR);
     }
-    let mut t = Task::new_init(k.clone(), ctx, stdio(), fs, creds, limits, &base);
-    if let Err(e) = kernel::load_initial(&mut t, &program, argv, env) {
-        t.ctx.kill_process();
-        return match e {
-            Errno::ENOEXEC => fail(
-                format!("{shown}: cannot execute: not an ELF executable or script it can load"),
-                EXIT_CANNOT_EXECUTE,
-            ),
-            Errno::EACCES => fail(format!("{shown}: Permission denied"), EXIT_CANNOT_EXECUTE),
-            Errno::ENOENT => fail(
-                format!("{shown}: No such file or directory (its interpreter?)"),
-                EXIT_NOT_FOUND,
-            ),
-            e => fail(
-                format!("{shown}: cannot execute: {}", e.description()),
-                EXIT_CANNOT_EXECUTE,
-            ),
-        };
-    }
-    tracing::debug!("running the program");
-    kernel::run(t);
     sentry::confine::enter(sentry::confine::policy::MAIN);
+    match first.join() {
+        Ok(Ok(())) => {}
+        Ok(Err((msg, code))) => return fail(msg, code),
+        Err(_) => return fail("the sentry's task thread panicked", EXIT_SANDBOX_ERROR),
+    }
     // PID 1's end is the sandbox's; its thread may have ended before its other threads.
     let mut done = kernel::lock(&k.init_exit);
     while done.is_none() {

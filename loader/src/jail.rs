@@ -50,7 +50,7 @@ pub fn enter_namespaces(host_network: bool) -> Result<(), String> {
 
 /// Step 2: the empty root, no capabilities, no new privileges, the seccomp policy. Call it on
 /// the only thread, before anything of the program is read or run.
-pub fn confine(host_network: bool) -> Result<(), String> {
+pub fn confine(filters: sentry::confine::Prepared) -> Result<(), String> {
     empty_root()?;
     crate::host_unsafe::drop_capabilities()
         .map_err(|e| format!("dropping the sentry's capabilities: {}", e.description()))?;
@@ -58,7 +58,7 @@ pub fn confine(host_network: bool) -> Result<(), String> {
     nix::sys::prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE: {}", e.desc()))?;
     nix::sys::prctl::set_no_new_privs()
         .map_err(|e| format!("PR_SET_NO_NEW_PRIVS: {}", e.desc()))?;
-    sentry::confine::install(sentry::confine::Options { host_network })
+    sentry::confine::install(filters)
 }
 
 /// Pivots the sentry's mount namespace into an empty, read-only tmpfs and drops the host's

@@ -45,19 +45,20 @@ pub fn learn() {
 
 /// glibc's malloc reads /proc/sys/vm/overcommit_memory the first time it gives part of a
 /// thread's heap back to the host (`check_may_shrink_heap`, once per process): make it happen
-/// now, on a short-lived thread whose arena grows past the trim threshold (128 KiB) and is
-/// then freed, rather than in the middle of a system call once opening files kills the sentry.
+/// now, on a short-lived thread (a heap of its own) that takes three 100 KiB blocks (below the
+/// mmap threshold, so from that heap) and frees them, leaving more than the trim threshold
+/// (128 KiB) free at the top, rather than in the middle of a system call once opening files
+/// kills the sentry.
 fn warm_malloc() {
     let t = std::thread::Builder::new()
         .name("warm-malloc".into())
         .spawn(|| {
-            let blocks: Vec<Box<[u8]>> = (0..512)
-                .map(|i| vec![i as u8; 4000].into_boxed_slice())
+            let blocks: Vec<Vec<u8>> = (0..3)
+                .map(|_| std::hint::black_box(Vec::with_capacity(100 << 10)))
                 .collect();
-            // Keep the allocations observable so they are not optimised away.
-            let sum: u64 = blocks.iter().map(|b| u64::from(b[0])).sum();
-            drop(blocks);
-            sum
+            for b in blocks.into_iter().rev() {
+                drop(std::hint::black_box(b));
+            }
         });
     if let Ok(t) = t {
         let _ = t.join();

@@ -36,7 +36,28 @@ pub struct Options {
     pub host_network: bool,
 }
 
-static INSTALLED: OnceLock<Options> = OnceLock::new();
+/// The compiled filters: the allow-list of every role, the clone3 filter, and each role's own.
+pub struct Prepared {
+    base: BpfProgram,
+    clone3: BpfProgram,
+    roles: Vec<(Roles, BpfProgram)>,
+}
+
+/// The role filters, once [`install`] has run.
+struct Installed {
+    roles: Vec<(Roles, BpfProgram)>,
+}
+
+static INSTALLED: OnceLock<Installed> = OnceLock::new();
+
+/// The roles [`enter`] knows.
+const ROLES: [Roles; 5] = [
+    policy::TASK,
+    policy::TIMERS,
+    policy::WATCH,
+    policy::SIGNALS,
+    policy::MAIN,
+];
 
 /// The rules of `roles` under `opts`.
 fn rules(roles: Roles, opts: Options) -> impl Iterator<Item = &'static policy::Rule> {
@@ -124,24 +145,54 @@ fn apply(prog: &BpfProgram) -> Result<(), String> {
     seccompiler::apply_filter(prog).map_err(|e| format!("installing the seccomp filter: {e}"))
 }
 
-/// Confines the calling thread, and every thread it starts from now on, to the sentry's
-/// policy (all roles). Call it when the process has one thread. Sets no-new-privileges.
-pub fn install(opts: Options) -> Result<(), String> {
-    let base = allow_list(policy::ALL, opts)?;
-    let clone3 = clone3_enosys()?;
-    apply(&base)?;
-    apply(&clone3)?;
-    let _ = INSTALLED.set(opts);
+/// Compiles every filter for `opts` (a fraction of a millisecond: the loader does it while it
+/// waits for the gofer).
+pub fn prepare(opts: Options) -> Result<Prepared, String> {
+    Ok(Prepared {
+        base: allow_list(policy::ALL, opts)?,
+        clone3: clone3_enosys()?,
+        roles: ROLES
+            .iter()
+            .map(|&r| Ok((r, allow_list(r, opts)?)))
+            .collect::<Result<Vec<_>, String>>()?,
+    })
+}
+
+/// Confines every thread of the process, and every thread started from now on, to the
+/// sentry's policy (all roles), with no-new-privileges (TSYNC: the threads that already exist
+/// are synchronised to the caller's filters). Call it before any thread has run untrusted
+/// input.
+pub fn install(prepared: Prepared) -> Result<(), String> {
+    let Prepared {
+        base,
+        clone3,
+        roles,
+    } = prepared;
+    // The clone3 filter first: once the allow-list is in, it refuses TSYNC.
+    for prog in [&clone3, &base] {
+        seccompiler::apply_filter_all_threads(prog)
+            .map_err(|e| format!("installing the seccomp filter: {e}"))?;
+    }
+    let _ = INSTALLED.set(Installed { roles });
     Ok(())
 }
 
 /// Narrows the calling thread to `role`'s rules, if the sentry is confined. A failure to
 /// narrow is fatal: a thread of the sentry that could not confine itself must not run.
 pub fn enter(role: Roles) {
-    let Some(opts) = INSTALLED.get().copied() else {
+    let Some(installed) = INSTALLED.get() else {
         return;
     };
-    if let Err(e) = allow_list(role, opts).and_then(|p| apply(&p)) {
+    let prog = installed
+        .roles
+        .iter()
+        .find(|(r, _)| *r == role)
+        .map(|(_, p)| p);
+    let r = match prog {
+        Some(p) => apply(p),
+        None => Err(format!("no filter for role {role:#x}")),
+    };
+    if let Err(e) = r {
         eprintln!("sandbox: a sentry thread could not confine itself: {e}");
         std::process::abort();
     }
