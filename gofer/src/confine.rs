@@ -20,6 +20,10 @@ pub struct ExportSpec {
     pub path: String,
     /// Writes refused.
     pub read_only: bool,
+    /// Paths in the export (absolute, from its root) the gofer must not serve: each is masked
+    /// in its own mount namespace by an empty file or directory (the sandbox's default view
+    /// hides them).
+    pub masked: Vec<String>,
 }
 
 /// What confinement gave: the exports, reopened inside the new root, and /proc/self/fd.
@@ -104,6 +108,54 @@ pub fn confine(specs: &[ExportSpec], allow_weak: bool) -> Result<Confined, Strin
     })
 }
 
+/// An empty file in the gofer's root, mounted over the files it must not serve.
+const EMPTY_FILE: &str = "/proc/.masked";
+
+/// Mounts an empty directory or file over `path` inside the export attached at `at`, unless a
+/// symlink leads there (its target is then not the export's) or it does not exist.
+fn mask(at: &str, path: &str) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let target = format!("{at}{path}");
+    let Ok(md) = std::fs::symlink_metadata(&target) else {
+        return Ok(());
+    };
+    match std::fs::canonicalize(&target) {
+        Ok(c) if c.as_os_str() == target.as_str() => {}
+        _ => return Ok(()),
+    }
+    let nerr = |e: nix::Error| e.desc().to_string();
+    if md.is_dir() {
+        let opts = format!(
+            "size=4k,nr_inodes=1,mode={:o},uid={},gid={}",
+            md.mode() & 0o7777,
+            md.uid(),
+            md.gid()
+        );
+        mount(
+            Some("masked"),
+            target.as_str(),
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some(opts.as_str()),
+        )
+        .map_err(nerr)
+    } else if md.file_type().is_symlink() {
+        Ok(())
+    } else {
+        if std::fs::symlink_metadata(EMPTY_FILE).is_err() {
+            std::fs::File::create(EMPTY_FILE).map_err(|e| e.to_string())?;
+        }
+        mount(
+            Some(EMPTY_FILE),
+            target.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(nerr)
+    }
+}
+
 /// Builds a root of the exports alone (a tmpfs with export N at /N), pivots into it and drops
 /// the host's tree.
 fn pivot(specs: &[ExportSpec], roots: &[OwnedFd]) -> Result<Vec<Export>, String> {
@@ -136,6 +188,9 @@ fn pivot(specs: &[ExportSpec], roots: &[OwnedFd]) -> Result<Vec<Export>, String>
         // The host's own /proc and /sys stay out of the gofer's view, whatever the export.
         for sub in ["proc", "sys"] {
             let _ = umount2(format!("{at}/{sub}").as_str(), MntFlags::MNT_DETACH);
+        }
+        for path in &spec.masked {
+            mask(&at, path).map_err(|e| format!("masking {path}: {e}"))?;
         }
         if spec.read_only {
             host_unsafe::make_read_only(&at)

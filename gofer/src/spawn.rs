@@ -41,6 +41,7 @@ pub fn parse_export(s: &str) -> Result<ExportSpec, String> {
     Ok(ExportSpec {
         path: path.to_string(),
         read_only,
+        masked: Vec::new(),
     })
 }
 
@@ -61,8 +62,11 @@ pub fn start(exports: &[ExportSpec], allow_weak: bool) -> Result<Gofer, String> 
     cmd.arg("gofer")
         .arg("--fd")
         .arg(theirs.as_raw_fd().to_string());
-    for e in exports {
+    for (i, e) in exports.iter().enumerate() {
         cmd.arg("--export").arg(export_arg(e));
+        for m in &e.masked {
+            cmd.arg("--mask").arg(format!("{i}:{m}"));
+        }
     }
     if allow_weak {
         cmd.arg("--allow-weak");

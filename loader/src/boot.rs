@@ -322,6 +322,15 @@ pub fn run(args: RunArgs) -> i32 {
     let cwd_bytes = cwd.as_os_str().as_bytes().to_vec();
     let cwd = match k.resolve("/", &cwd_bytes, true) {
         Ok(r) if r.stat.is_some_and(|s| s.st_mode & S_IFMT == S_IFDIR) => r.path,
+        // A root of another tree may not have the caller's directory: start at its root, as
+        // runc does with a bundle's missing cwd.
+        _ if args.cwd.is_none() && args.rootfs.is_some() => {
+            eprintln!(
+                "sandbox: {} is not a directory in --rootfs: starting in /",
+                cwd.display()
+            );
+            "/".into()
+        }
         Ok(_) => {
             return fail(
                 format!("--cwd {}: Not a directory", cwd.display()),

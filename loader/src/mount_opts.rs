@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use sentry::fsimpl::setup::{MountSpec, Volume};
+use sentry::fsimpl::view::Plan as View;
 
 use crate::cli::run::RunArgs;
 
@@ -95,6 +96,18 @@ fn tmpfs(t: &str) -> Result<(String, Option<u64>), String> {
     Ok((guest_path(guest, what)?, size))
 }
 
+/// Whether the default view leaves `dir` out: not the root, and not inside a system tree
+/// shown whole (a directory under something hidden or emptied is shown).
+fn needs_showing(dir: &str, view: &View) -> bool {
+    let under = |p: &str| dir == p || dir.starts_with(&format!("{p}/"));
+    let top = dir.trim_start_matches('/').split('/').next().unwrap_or("");
+    if top.is_empty() {
+        return false;
+    }
+    let system = sentry::fsimpl::view::SYSTEM_TREES.contains(&top);
+    !system || view.hidden.iter().chain(&view.emptied).any(|p| under(p))
+}
+
 /// The mount specification the options ask for.
 pub fn spec(args: &RunArgs) -> Result<MountSpec, String> {
     let overlay = match args.overlay.as_str() {
@@ -106,7 +119,21 @@ pub fn spec(args: &RunArgs) -> Result<MountSpec, String> {
         Some(r) => Some(absolute_host(r, "--rootfs")?),
         None => None,
     };
+    // The default view of the host's root, with the caller's working directory shown at its
+    // own path (read-only, writes in memory).
+    let (view, shown) = if rootfs.is_some() || args.host_root {
+        (View::default(), None)
+    } else {
+        let view = sentry::fsimpl::view::plan(Path::new("/"));
+        let shown = std::env::current_dir()
+            .ok()
+            .and_then(|d| d.to_str().map(str::to_string))
+            .filter(|d| needs_showing(d, &view));
+        (view, shown)
+    };
     Ok(MountSpec {
+        view,
+        shown,
         rootfs,
         overlay,
         volumes: args

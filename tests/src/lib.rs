@@ -373,7 +373,10 @@ impl Run {
     /// Runs the program under `sandbox run`, with the same environment plus `SANDBOX=1`.
     pub fn sandboxed(&self) -> Outcome {
         let mut cmd = Command::new(sandbox_bin());
+        // The guest is compared with its native run, which sees the host's whole root: so does
+        // the sandboxed one (the default view has tests of its own, tests/tests/view.rs).
         cmd.arg("run")
+            .arg("--host-root")
             .arg("--clear-env")
             .arg("--env")
             .arg(format!("PATH={FIXED_PATH}"))

@@ -342,7 +342,7 @@ fn overlay_writes_never_appear_on_the_host() {
     std::fs::write(s.path("vol/f"), "keep\n").expect("write");
     std::fs::create_dir_all(s.path("vol/d/e")).expect("mkdir");
     let before = s.snapshot();
-    // The default root: the host's own / under a memory overlay; S is visible read-only.
+    // The host's whole root under a memory overlay; S is visible read-only.
     let f = s.s("vol/f");
     let d = s.s("vol/d");
     let script = format!(
@@ -351,7 +351,7 @@ fn overlay_writes_never_appear_on_the_host() {
          cat {f}; echo; mv {f} {d}/moved; rm -rf {d}; echo pwned > {}; echo end",
         s.s("secret")
     );
-    let out = sandbox_command(["run", "--cwd", "/", "/bin/sh", "-c", &script]);
+    let out = sandbox_command(["run", "--host-root", "--cwd", "/", "/bin/sh", "-c", &script]);
     assert!(out.stdout.ends_with("x\nend\n"), "{out}");
     assert_eq!(s.snapshot(), before, "the host changed:\n{out}");
     s.assert_secrets_intact();

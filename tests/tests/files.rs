@@ -39,7 +39,8 @@ fn overlay_writes_stay_in_the_sandbox() {
         p = f.display(),
         d = dir.display()
     );
-    let out = sh(&[], &script);
+    // The host's whole root, where the scratch directory is.
+    let out = sh(&["--host-root"], &script);
     assert_eq!(out.stdout, "sandbox\n1\nx\n", "{out:?}");
     assert_eq!(std::fs::read_to_string(&f).expect("read"), "host\n");
     assert!(!dir.join("new").exists());
@@ -367,7 +368,7 @@ fn open_files_up_to_a_low_soft_limit() {
     let run = |sandboxed: bool| {
         let inner = if sandboxed {
             format!(
-                "{} run --cwd / {}",
+                "{} run --host-root --cwd / {}",
                 tests::sandbox_bin().display(),
                 guest.display()
             )

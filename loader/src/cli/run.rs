@@ -52,9 +52,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
 
-    /// Use the host directory DIR as the sandbox's root instead of the host's `/`.
-    #[arg(long, value_name = "DIR")]
+    /// Use the host directory DIR as the sandbox's root instead of the host's `/`. A working
+    /// directory that DIR does not have becomes `/` (with a notice).
+    #[arg(long, value_name = "DIR", conflicts_with = "host_root")]
     pub rootfs: Option<PathBuf>,
+
+    /// Show the host's whole root (read-only, writes in memory) instead of the default view:
+    /// the system trees without their secrets, personal and volatile trees empty, and the
+    /// working directory at its own path.
+    #[arg(long)]
+    pub host_root: bool,
 
     /// Expose the host directory HOST at GUEST (absolute) in the sandbox; `:ro` refuses writes
     /// (EROFS), `:rw` (the default) writes through to the host (repeatable).
