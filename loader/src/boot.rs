@@ -207,7 +207,10 @@ pub fn run(args: RunArgs) -> i32 {
     // The program's limits are the host's as they were given; then the sentry takes all the
     // descriptors it may have: it holds a host descriptor for each host file the program has
     // open, besides its own (a soft limit of 1,024 would run out before the program's does).
-    let limits = host_limits();
+    let mut limits = host_limits();
+    if let Err(e) = crate::limits::apply(&args, &mut limits) {
+        return fail(e, EXIT_SANDBOX_ERROR);
+    }
     if let Ok((_, hard)) =
         nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
     {

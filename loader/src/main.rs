@@ -8,6 +8,7 @@ mod boot;
 mod cli;
 mod host_unsafe;
 mod jail;
+mod limits;
 mod signals;
 
 use clap::Parser;
@@ -15,7 +16,7 @@ use clap::Parser;
 fn main() {
     let cli = cli::Cli::parse();
     let code = match cli.command {
-        cli::Command::Run(args) => boot::run(args),
+        cli::Command::Run(args) => boot::run(*args),
         cli::Command::Syscalls(args) => cli::syscalls::print(&args),
         cli::Command::Gofer(args) => cli::gofer::run(&args),
     };

@@ -46,16 +46,6 @@ fn guest_path(g: &str, what: &str) -> Result<String, String> {
     Ok(format!("/{}", parts.join("/")))
 }
 
-fn parse_size(s: &str) -> Option<u64> {
-    let (num, mult) = match s.as_bytes().last()? {
-        b'k' | b'K' => (&s[..s.len() - 1], 1u64 << 10),
-        b'm' | b'M' => (&s[..s.len() - 1], 1 << 20),
-        b'g' | b'G' => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    num.parse::<u64>().ok()?.checked_mul(mult)
-}
-
 fn volume(v: &str) -> Result<Volume, String> {
     let what = "--volume";
     let (rest, read_only) = if let Some(r) = v.strip_suffix(":ro") {
@@ -90,7 +80,7 @@ fn tmpfs(t: &str) -> Result<(String, Option<u64>), String> {
             let n = o
                 .strip_prefix("size=")
                 .ok_or_else(|| format!("{what} {t}: the only option is size=N"))?;
-            Some(parse_size(n).ok_or_else(|| format!("{what} {t}: bad size {n}"))?)
+            Some(crate::limits::parse_size(n).ok_or_else(|| format!("{what} {t}: bad size {n}"))?)
         }
     };
     Ok((guest_path(guest, what)?, size))
@@ -131,7 +121,15 @@ pub fn spec(args: &RunArgs) -> Result<MountSpec, String> {
             .filter(|d| needs_showing(d, &view));
         (view, shown)
     };
+    let overlay_size = match &args.overlay_size {
+        Some(o) => Some(
+            crate::limits::parse_size(o)
+                .ok_or_else(|| format!("--overlay-size {o}: expected BYTES[K|M|G]"))?,
+        ),
+        None => Some(crate::limits::host_memory() / 4),
+    };
     Ok(MountSpec {
+        overlay_size,
         view,
         shown,
         rootfs,

@@ -11,6 +11,7 @@ pub mod elf;
 pub mod fsimpl;
 pub mod host;
 pub mod kernel;
+pub mod limits;
 pub mod mm;
 pub mod platform;
 pub mod syscalls;

@@ -77,6 +77,32 @@ pub struct RunArgs {
     #[arg(long = "tmpfs", value_name = "GUEST[:size=N]")]
     pub tmpfs: Vec<String>,
 
+    /// The most memory the program may use, in bytes (K, M, G suffixes): what it maps, its
+    /// tmpfs files, its pipes and its threads. Past it: ENOMEM (ENOSPC for a tmpfs write)
+    /// [default: half of the host's memory].
+    #[arg(long, value_name = "BYTES")]
+    pub memory: Option<String>,
+
+    /// The most tasks (threads) the program may have at once; past it fork and clone fail
+    /// with EAGAIN [default: 4096].
+    #[arg(long, value_name = "N")]
+    pub pids: Option<u64>,
+
+    /// The number of host CPUs the sandbox runs on (its threads are kept on the first N CPUs
+    /// the sandbox may use; the program sees N) [default: all].
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<usize>,
+
+    /// The program's limit on open descriptors (RLIMIT_NOFILE, soft and hard) [default: the
+    /// caller's].
+    #[arg(long, value_name = "N")]
+    pub open_files: Option<u64>,
+
+    /// The most bytes written to the root may take in memory (the overlay's upper layer; K, M,
+    /// G suffixes); past it: ENOSPC [default: a quarter of the host's memory].
+    #[arg(long, value_name = "BYTES")]
+    pub overlay_size: Option<String>,
+
     /// Let the gofer serve host files even where it cannot have a mount namespace of its own
     /// (an unprivileged host without user namespaces): it is then confined by its openat2 walks
     /// and seccomp filter alone. Without this the sandbox refuses to start there.

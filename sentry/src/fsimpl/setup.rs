@@ -52,6 +52,9 @@ pub struct MountSpec {
     /// The default view of the host's root ([`super::view`]): what is hidden and emptied (none
     /// with `--host-root` or `--rootfs`).
     pub view: super::view::Plan,
+    /// The most bytes the root overlay's upper layer may hold (`--overlay-size`; ENOSPC
+    /// past it); Linux's tmpfs default (half the memory) when `None`.
+    pub overlay_size: Option<u64>,
     /// A host directory shown at its own path, read-only, writes kept in the sandbox's memory
     /// (the caller's working directory, in the default view).
     pub shown: Option<String>,
@@ -152,7 +155,7 @@ pub fn build(spec: &MountSpec, gofer: &Arc<GoferClient>) -> Result<Mounts, Strin
     // then read-only.
     let view = spec.view != super::view::Plan::default();
     let root: Arc<dyn Filesystem> = if spec.overlay || view {
-        let upper = TmpFs::new(UPPER_DEV, 0o755, root_owner(), None);
+        let upper = TmpFs::new(UPPER_DEV, 0o755, root_owner(), spec.overlay_size);
         let ov = OverlayFs::new(ROOT_DEV, lower, upper);
         apply_view(&ov, &spec.view)?;
         ov

@@ -86,6 +86,8 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
     let f = a.flags;
     let k = t.k.clone();
     let tid = lock(&k.tree).alloc_pid().ok_or(Errno::EAGAIN)?;
+    // --pids and --memory: a task and its sentry thread, given back when that thread ends.
+    let slot = crate::limits::TaskSlot::take()?;
     if f & CLONE_THREAD == 0 {
         let nproc = t.rlimit(RLIMIT_NPROC);
         let count = lock(&k.tree)
@@ -106,6 +108,10 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         (p, t.mm.clone())
     } else {
         let guard = lock(&t.mm);
+        // --memory: the child's copy of the committed memory must fit.
+        if !crate::limits::memory().fits(guard.committed_bytes()) {
+            return Err(Errno::ENOMEM);
+        }
         let p = t.ctx.fork().map_err(|e| {
             tracing::error!("fork: {e}");
             Errno::EAGAIN
@@ -249,6 +255,7 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
             0
         },
         comm: t.comm,
+        slot,
         vfork_done: vfork.clone(),
         no_new_privs: t.no_new_privs,
         timer_slack: t.timer_slack,
@@ -263,6 +270,8 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
 /// What a new task starts with.
 pub struct ChildSpec {
     tid: i32,
+    /// Its place in the sandbox's budgets, kept while its sentry thread runs.
+    slot: crate::limits::TaskSlot,
     shared: Arc<TaskShared>,
     regs: crate::platform::Registers,
     mm: Arc<Mutex<crate::mm::MemoryManager>>,
@@ -283,6 +292,7 @@ pub fn spawn(k: Arc<super::Kernel>, pending: Box<dyn NewContext>, c: ChildSpec) 
     let name = format!("task-{}", c.tid);
     let shared = c.shared.clone();
     let started = std::thread::Builder::new().name(name).spawn(move || {
+        let _slot = c.slot;
         let ctx = match pending.adopt() {
             Ok(ctx) => ctx,
             Err(e) => {
