@@ -125,19 +125,27 @@ fn mask(at: &str, path: &str) -> Result<(), String> {
     }
     let nerr = |e: nix::Error| e.desc().to_string();
     if md.is_dir() {
-        let opts = format!(
-            "size=4k,nr_inodes=1,mode={:o},uid={},gid={}",
-            md.mode() & 0o7777,
-            md.uid(),
-            md.gid()
-        );
+        let flags =
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        let mode = format!("size=4k,nr_inodes=1,mode={:o}", md.mode() & 0o7777);
+        let owned = format!("{mode},uid={},gid={}", md.uid(), md.gid());
+        // The owner's ids, when this user namespace maps them (rootless: it may not).
         mount(
             Some("masked"),
             target.as_str(),
             Some("tmpfs"),
-            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            Some(opts.as_str()),
+            flags,
+            Some(owned.as_str()),
         )
+        .or_else(|_| {
+            mount(
+                Some("masked"),
+                target.as_str(),
+                Some("tmpfs"),
+                flags,
+                Some(mode.as_str()),
+            )
+        })
         .map_err(nerr)
     } else if md.file_type().is_symlink() {
         Ok(())

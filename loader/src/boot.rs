@@ -229,6 +229,14 @@ pub fn run(args: RunArgs) -> i32 {
             Err(e) => return fail(format!("current directory: {e}"), EXIT_SANDBOX_ERROR),
         },
     };
+    // The program's ids are the caller's, as they were before any user namespace.
+    let creds = Credentials::new(
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+        nix::unistd::getgroups()
+            .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+            .unwrap_or_default(),
+    );
     // The sentry's own namespaces, while this is the only thread (the lead wires
     // `--network host|sandbox` into `host_network`).
     let host_network = false;
@@ -297,13 +305,6 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(Err(e)) => return fail(e, EXIT_SANDBOX_ERROR),
         Err(_) => return fail("the sentry's task thread ended early", EXIT_SANDBOX_ERROR),
     }
-    let creds = Credentials::new(
-        nix::unistd::geteuid().as_raw(),
-        nix::unistd::getegid().as_raw(),
-        nix::unistd::getgroups()
-            .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
-            .unwrap_or_default(),
-    );
     // Start-up is over (the gofer has answered, so it is confined; the first stub waits at its
     // first instruction): the sentry is confined before any other thread starts and before
     // anything of the program is read or run.

@@ -24,8 +24,34 @@ use nix::sched::{unshare, CloneFlags};
 /// namespace (what was there is hidden from the sentry only, and only until the pivot).
 const HOLDER: &str = "/proc";
 
-/// Step 1: the sentry's own namespaces. Call it before any thread exists.
+/// Without root: a user namespace of the sentry's own in which it is root (uid and gid 0 map
+/// to the caller's, and nothing else does), so that it can make the other namespaces and the
+/// gofer can confine itself; on the host everything it does is still done as the caller.
+/// setgroups is denied in it, as an unprivileged gid map requires.
+fn enter_user_namespace() -> Result<(), String> {
+    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+    unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| {
+        format!(
+            "the sentry cannot make a user namespace (unshare: {}): unprivileged user \
+             namespaces are not allowed here; run as root",
+            e.desc()
+        )
+    })?;
+    let write = |file: &str, text: String| {
+        std::fs::write(file, text).map_err(|e| format!("the sentry's user namespace: {file}: {e}"))
+    };
+    sentry::host::set_outer_ids(uid.as_raw(), gid.as_raw());
+    write("/proc/self/setgroups", "deny".into())?;
+    write("/proc/self/uid_map", format!("0 {uid} 1"))?;
+    write("/proc/self/gid_map", format!("0 {gid} 1"))
+}
+
+/// Step 1: the sentry's own namespaces (a user namespace first, when not root). Call it
+/// before any thread exists.
 pub fn enter_namespaces(host_network: bool) -> Result<(), String> {
+    if !nix::unistd::geteuid().is_root() {
+        enter_user_namespace()?;
+    }
     let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS;
     if !host_network {
         flags |= CloneFlags::CLONE_NEWNET;

@@ -16,6 +16,47 @@ struct Facts {
 
 static FACTS: OnceLock<Facts> = OnceLock::new();
 
+/// Without root, the sentry and the gofer run in a user namespace of their own where the
+/// caller's host uid and gid are 0 (every other host id shows as the overflow id): the
+/// caller's ids, set once by the loader.
+static OUTER_IDS: OnceLock<(u32, u32)> = OnceLock::new();
+
+/// Records that ids 0 of the sentry's user namespace are the caller's `uid` and `gid`.
+pub fn set_outer_ids(uid: u32, gid: u32) {
+    let _ = OUTER_IDS.set((uid, gid));
+}
+
+/// A host file's owner as the sandbox shows it: the caller's own files are the caller's
+/// (not the user namespace's root).
+pub fn ids_from_host(uid: u32, gid: u32) -> (u32, u32) {
+    match OUTER_IDS.get() {
+        Some(&(ou, og)) => (
+            if uid == 0 { ou } else { uid },
+            if gid == 0 { og } else { gid },
+        ),
+        None => (uid, gid),
+    }
+}
+
+/// An owner the sandbox asks for, as the host file system takes it in the sentry's user
+/// namespace.
+pub fn ids_to_host(uid: u32, gid: u32) -> (u32, u32) {
+    match OUTER_IDS.get() {
+        Some(&(ou, og)) => (
+            if uid == ou { 0 } else { uid },
+            if gid == og { 0 } else { gid },
+        ),
+        None => (uid, gid),
+    }
+}
+
+/// [`ids_from_host`] on a stat.
+pub fn stat_from_host_ids(st: &mut syscalls::abi::Stat) {
+    let (u, g) = ids_from_host(st.st_uid, st.st_gid);
+    st.st_uid = u;
+    st.st_gid = g;
+}
+
 fn facts() -> &'static Facts {
     FACTS.get_or_init(|| Facts {
         cpuinfo: std::fs::read("/proc/cpuinfo").unwrap_or_default(),

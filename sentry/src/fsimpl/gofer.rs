@@ -289,6 +289,7 @@ pub struct GoferInode {
 impl GoferInode {
     fn new(shared: &Arc<Shared>, fid: Fid, mut stat: Stat) -> Arc<GoferInode> {
         stat.st_dev = shared.dev;
+        crate::host::stat_from_host_ids(&mut stat);
         Arc::new(GoferInode {
             shared: shared.clone(),
             fid,
@@ -358,6 +359,7 @@ impl Inode for GoferInode {
             (Reply::Stats(v), _) => {
                 let mut s = *v.first().ok_or(Errno::EPROTO)?;
                 s.st_dev = self.shared.dev;
+                crate::host::stat_from_host_ids(&mut s);
                 Ok(s)
             }
             _ => Err(Errno::EPROTO),
@@ -399,6 +401,7 @@ impl Inode for GoferInode {
             (Reply::Nodes(v), _) => {
                 let (f, mut s) = v.first().copied().ok_or(Errno::ENOENT)?;
                 s.st_dev = self.shared.dev;
+                crate::host::stat_from_host_ids(&mut s);
                 let child: Arc<dyn Inode> = GoferInode::new(&self.shared, f, s);
                 Ok((child, s))
             }
@@ -425,8 +428,8 @@ impl Inode for GoferInode {
                 name: name.to_vec(),
                 flags: O_RDWR,
                 mode: mode & 0o7777,
-                uid: o.uid,
-                gid: o.gid,
+                uid: crate::host::ids_to_host(o.uid, o.gid).0,
+                gid: crate::host::ids_to_host(o.uid, o.gid).1,
             };
             return match self.client().call(&req)? {
                 (Reply::Node(f, s), fd) => {
@@ -441,8 +444,8 @@ impl Inode for GoferInode {
             dir: self.fid,
             name: name.to_vec(),
             mode,
-            uid: o.uid,
-            gid: o.gid,
+            uid: crate::host::ids_to_host(o.uid, o.gid).0,
+            gid: crate::host::ids_to_host(o.uid, o.gid).1,
         })?;
         // The host strips set-ID bits when the gofer makes a node (it is not in the group);
         // a FIFO's or socket's are set again as the sandbox asked (they grant nothing).
@@ -461,8 +464,8 @@ impl Inode for GoferInode {
             dir: self.fid,
             name: name.to_vec(),
             mode,
-            uid: o.uid,
-            gid: o.gid,
+            uid: crate::host::ids_to_host(o.uid, o.gid).0,
+            gid: crate::host::ids_to_host(o.uid, o.gid).1,
         })
     }
 
@@ -472,8 +475,8 @@ impl Inode for GoferInode {
             dir: self.fid,
             name: name.to_vec(),
             target: target.to_vec(),
-            uid: o.uid,
-            gid: o.gid,
+            uid: crate::host::ids_to_host(o.uid, o.gid).0,
+            gid: crate::host::ids_to_host(o.uid, o.gid).1,
         })
     }
 
@@ -533,11 +536,11 @@ impl Inode for GoferInode {
         }
         if let Some(u) = a.uid {
             attrs.mask |= protocol::SET_UID;
-            attrs.uid = u;
+            attrs.uid = crate::host::ids_to_host(u, u32::MAX).0;
         }
         if let Some(g) = a.gid {
             attrs.mask |= protocol::SET_GID;
-            attrs.gid = g;
+            attrs.gid = crate::host::ids_to_host(u32::MAX, g).1;
         }
         if let Some(s) = a.size {
             attrs.mask |= protocol::SET_SIZE;
