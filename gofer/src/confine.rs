@@ -10,7 +10,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use syscalls::Errno;
 
-use crate::host_unsafe as host;
+use crate::host_unsafe;
 use crate::server::Export;
 
 /// A directory to serve, as given on the command line.
@@ -20,6 +20,10 @@ pub struct ExportSpec {
     pub path: String,
     /// Writes refused.
     pub read_only: bool,
+    /// Paths in the export (absolute, from its root) the gofer must not serve: each is masked
+    /// in its own mount namespace by an empty file or directory (the sandbox's default view
+    /// hides them).
+    pub masked: Vec<String>,
 }
 
 /// What confinement gave: the exports, reopened inside the new root, and /proc/self/fd.
@@ -39,13 +43,16 @@ fn open_dir(path: &str) -> Result<OwnedFd, String> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| format!("{path}: {}", e.desc()))?;
-    Ok(host::own_fd(fd))
+    Ok(host_unsafe::own_fd(fd))
 }
 
 const HOLDER: &str = "/proc";
 
-/// Confines the calling (single-threaded) process. Errors are one line.
-pub fn confine(specs: &[ExportSpec]) -> Result<Confined, String> {
+/// Confines the calling (single-threaded) process. Errors are one line. Without a mount
+/// namespace of its own (an unprivileged host without user namespaces) the gofer refuses to
+/// start unless `allow_weak`: then the openat2 walks beneath each root and the seccomp filter
+/// alone confine it, and a note says so.
+pub fn confine(specs: &[ExportSpec], allow_weak: bool) -> Result<Confined, String> {
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(|e| format!("PR_SET_PDEATHSIG: {e}"))?;
     let mut notes = Vec::new();
@@ -59,11 +66,20 @@ pub fn confine(specs: &[ExportSpec]) -> Result<Confined, String> {
         .collect::<Result<_, _>>()?;
     let exports = match unshared {
         Ok(()) => pivot(specs, &roots)?,
+        Err(e) if !allow_weak => {
+            return Err(format!(
+                "cannot confine the gofer in a mount and network namespace of its own \
+                 (unshare: {}); run as root or where user namespaces are allowed, or pass \
+                 --allow-weak-gofer to accept a gofer confined by openat2 and seccomp alone",
+                e.desc()
+            ));
+        }
         Err(e) => {
-            // Without CAP_SYS_ADMIN, the openat2 walks beneath each root and the seccomp filter
-            // remain the confinement.
+            // Asked for: the openat2 walks beneath each root and the seccomp filter remain the
+            // confinement.
             notes.push(format!(
-                "no mount or network namespace ({e}): confined by openat2 and seccomp"
+                "no mount or network namespace ({e}): confined by openat2 and seccomp alone \
+                 (--allow-weak-gofer)"
             ));
             roots
                 .into_iter()
@@ -75,7 +91,7 @@ pub fn confine(specs: &[ExportSpec]) -> Result<Confined, String> {
                 .collect()
         }
     };
-    host::set_umask(0);
+    host_unsafe::set_umask(0);
     if let Ok((_, hard)) =
         nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
     {
@@ -83,11 +99,69 @@ pub fn confine(specs: &[ExportSpec]) -> Result<Confined, String> {
             nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
     }
     nix::sys::prctl::set_no_new_privs().map_err(|e| format!("PR_SET_NO_NEW_PRIVS: {e}"))?;
+    // The sentry runs as the same user: it must not attach to the gofer or read its memory.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE: {e}"))?;
     Ok(Confined {
         exports,
         proc_fds,
         notes,
     })
+}
+
+/// An empty file in the gofer's root, mounted over the files it must not serve.
+const EMPTY_FILE: &str = "/proc/.masked";
+
+/// Mounts an empty directory or file over `path` inside the export attached at `at`, unless a
+/// symlink leads there (its target is then not the export's) or it does not exist.
+fn mask(at: &str, path: &str) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let target = format!("{at}{path}");
+    let Ok(md) = std::fs::symlink_metadata(&target) else {
+        return Ok(());
+    };
+    match std::fs::canonicalize(&target) {
+        Ok(c) if c.as_os_str() == target.as_str() => {}
+        _ => return Ok(()),
+    }
+    let nerr = |e: nix::Error| e.desc().to_string();
+    if md.is_dir() {
+        let flags =
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        let mode = format!("size=4k,nr_inodes=1,mode={:o}", md.mode() & 0o7777);
+        let owned = format!("{mode},uid={},gid={}", md.uid(), md.gid());
+        // The owner's ids, when this user namespace maps them (rootless: it may not).
+        mount(
+            Some("masked"),
+            target.as_str(),
+            Some("tmpfs"),
+            flags,
+            Some(owned.as_str()),
+        )
+        .or_else(|_| {
+            mount(
+                Some("masked"),
+                target.as_str(),
+                Some("tmpfs"),
+                flags,
+                Some(mode.as_str()),
+            )
+        })
+        .map_err(nerr)
+    } else if md.file_type().is_symlink() {
+        Ok(())
+    } else {
+        if std::fs::symlink_metadata(EMPTY_FILE).is_err() {
+            std::fs::File::create(EMPTY_FILE).map_err(|e| e.to_string())?;
+        }
+        mount(
+            Some(EMPTY_FILE),
+            target.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(nerr)
+    }
 }
 
 /// Builds a root of the exports alone (a tmpfs with export N at /N), pivots into it and drops
@@ -117,14 +191,18 @@ fn pivot(specs: &[ExportSpec], roots: &[OwnedFd]) -> Result<Vec<Export>, String>
         let at = format!("{HOLDER}/{i}");
         nix::unistd::mkdir(at.as_str(), nix::sys::stat::Mode::from_bits_truncate(0o755))
             .map_err(|e| nerr(&at, e))?;
-        let tree = host::clone_tree(root.as_fd()).map_err(|e| err(&spec.path, e))?;
-        host::attach_tree(tree.as_fd(), &at).map_err(|e| err(&spec.path, e))?;
+        let tree = host_unsafe::clone_tree(root.as_fd()).map_err(|e| err(&spec.path, e))?;
+        host_unsafe::attach_tree(tree.as_fd(), &at).map_err(|e| err(&spec.path, e))?;
         // The host's own /proc and /sys stay out of the gofer's view, whatever the export.
         for sub in ["proc", "sys"] {
             let _ = umount2(format!("{at}/{sub}").as_str(), MntFlags::MNT_DETACH);
         }
+        for path in &spec.masked {
+            mask(&at, path).map_err(|e| format!("masking {path}: {e}"))?;
+        }
         if spec.read_only {
-            host::make_read_only(&at).map_err(|e| err(&format!("{}: read-only", spec.path), e))?;
+            host_unsafe::make_read_only(&at)
+                .map_err(|e| err(&format!("{}: read-only", spec.path), e))?;
         }
     }
     nix::unistd::chdir(HOLDER).map_err(|e| nerr("chdir", e))?;

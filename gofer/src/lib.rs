@@ -20,9 +20,9 @@ pub use confine::ExportSpec;
 /// Exit status of a gofer that could not start (its one-line reason is on stderr).
 pub const EXIT_GOFER_FAILED: i32 = 125;
 
-/// The gofer process's main: confine, then serve the socket at descriptor `fd` until the sentry
-/// closes it. Returns the exit status.
-pub fn main(fd: i32, exports: &[ExportSpec]) -> i32 {
+/// The gofer process's main: confine (`allow_weak`: see [`confine::confine`]), then serve the
+/// socket at descriptor `fd` until the sentry closes it. Returns the exit status.
+pub fn main(fd: i32, exports: &[ExportSpec], allow_weak: bool) -> i32 {
     let sock = match nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD) {
         Ok(_) => host_unsafe::own_fd(fd),
         Err(_) => {
@@ -34,14 +34,15 @@ pub fn main(fd: i32, exports: &[ExportSpec]) -> i32 {
         fd,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
-    let confined = match confine::confine(exports) {
+    let confined = match confine::confine(exports, allow_weak) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("sandbox gofer: {e}");
             return EXIT_GOFER_FAILED;
         }
     };
-    if std::env::var_os("SANDBOX_GOFER_DEBUG").is_some() {
+    // A weaker confinement is always said; the other notes only when asked.
+    if allow_weak || std::env::var_os("SANDBOX_GOFER_DEBUG").is_some() {
         for n in &confined.notes {
             eprintln!("sandbox gofer: {n}");
         }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use syscalls::abi::*;
 use syscalls::Errno;
 
-use crate::host_unsafe as host;
+use crate::host_unsafe;
 use crate::protocol::{self, Attrs, Fid, Reply, Request, MAX_DATA, MAX_MESSAGE};
 
 /// How every walk resolves: beneath the directory, no symlink, no magic link.
@@ -128,14 +128,14 @@ impl Server {
         if fmt(dir.mode) != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
-        let fd = host::openat2(
+        let fd = host_unsafe::openat2(
             dir.fd.as_fd(),
             name,
             libc::O_PATH | libc::O_NOFOLLOW,
             0,
             RESOLVE,
         )?;
-        let st = host::fstat(fd.as_fd())?;
+        let st = host_unsafe::fstat(fd.as_fd())?;
         Ok((
             Node {
                 fd,
@@ -163,16 +163,19 @@ impl Server {
         let fd = match &self.proc_fds {
             Some(p) => {
                 let name = format!("{}", std::os::fd::AsRawFd::as_raw_fd(&n.fd));
-                host::openat(p.as_fd(), name.as_bytes(), flags)?
+                host_unsafe::openat(p.as_fd(), name.as_bytes(), flags)?
             }
             None => match &n.parent {
                 Some((d, name)) => {
-                    host::openat2(d.fd.as_fd(), name, flags | libc::O_NOFOLLOW, 0, RESOLVE)?
+                    host_unsafe::openat2(d.fd.as_fd(), name, flags | libc::O_NOFOLLOW, 0, RESOLVE)?
                 }
-                None => host::openat2(n.fd.as_fd(), b".", flags, 0, RESOLVE)?,
+                None => host_unsafe::openat2(n.fd.as_fd(), b".", flags, 0, RESOLVE)?,
             },
         };
-        let (a, b) = (host::fstat(fd.as_fd())?, host::fstat(n.fd.as_fd())?);
+        let (a, b) = (
+            host_unsafe::fstat(fd.as_fd())?,
+            host_unsafe::fstat(n.fd.as_fd())?,
+        );
         if a.st_dev != b.st_dev || a.st_ino != b.st_ino {
             return Err(Errno::ESTALE);
         }
@@ -193,7 +196,7 @@ impl Server {
     /// Gives a file just made its owner, as far as the gofer may.
     fn own(&self, fd: BorrowedFd<'_>, uid: u32, gid: u32) {
         if uid != self.uid || gid != self.gid {
-            let _ = host::fchownat(
+            let _ = host_unsafe::fchownat(
                 fd,
                 b"",
                 uid,
@@ -207,7 +210,7 @@ impl Server {
     fn made(&self, dir: &Arc<Node>, name: &[u8], uid: u32, gid: u32) -> Result<(Fid, Stat), Errno> {
         let (n, _) = self.walk_one(dir, name)?;
         self.own(n.fd.as_fd(), uid, gid);
-        let st = host::fstat(n.fd.as_fd())?;
+        let st = host_unsafe::fstat(n.fd.as_fd())?;
         Ok((self.add(n), st))
     }
 
@@ -217,7 +220,7 @@ impl Server {
             Request::Attach { export } => {
                 let e = self.exports.get(export as usize).ok_or(Errno::ENOENT)?;
                 let fd = e.root.try_clone().map_err(|_| Errno::EMFILE)?;
-                let st = host::fstat(fd.as_fd())?;
+                let st = host_unsafe::fstat(fd.as_fd())?;
                 let fid = self.add(Node {
                     fd,
                     parent: None,
@@ -268,9 +271,9 @@ impl Server {
                 }
                 done(Reply::Stats(out))
             }
-            Request::Stat { fid } => {
-                done(Reply::Stats(vec![host::fstat(self.node(fid)?.fd.as_fd())?]))
-            }
+            Request::Stat { fid } => done(Reply::Stats(vec![host_unsafe::fstat(
+                self.node(fid)?.fd.as_fd(),
+            )?])),
             Request::Open { fid, flags } => {
                 let n = self.node(fid)?;
                 let keep =
@@ -289,7 +292,7 @@ impl Server {
                 let d = self.writable_dir(dir)?;
                 check_name(&name)?;
                 let acc = flags as i32 & libc::O_ACCMODE;
-                let fd = host::openat2(
+                let fd = host_unsafe::openat2(
                     d.fd.as_fd(),
                     &name,
                     acc | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_LARGEFILE,
@@ -308,7 +311,7 @@ impl Server {
             } => {
                 let d = self.writable_dir(dir)?;
                 check_name(&name)?;
-                host::mkdirat(d.fd.as_fd(), &name, mode & 0o3777)?;
+                host_unsafe::mkdirat(d.fd.as_fd(), &name, mode & 0o3777)?;
                 let (fid, st) = self.made(&d, &name, uid, gid)?;
                 done(Reply::Node(fid, st))
             }
@@ -325,7 +328,7 @@ impl Server {
                     return Err(Errno::EPERM);
                 }
                 // Never a set-user-ID or set-group-ID file on the host.
-                host::mknodat(d.fd.as_fd(), &name, fmt(mode) | (mode & 0o1777))?;
+                host_unsafe::mknodat(d.fd.as_fd(), &name, fmt(mode) | (mode & 0o1777))?;
                 let (fid, st) = self.made(&d, &name, uid, gid)?;
                 done(Reply::Node(fid, st))
             }
@@ -345,7 +348,7 @@ impl Server {
                         Errno::ENAMETOOLONG
                     });
                 }
-                host::symlinkat(&target, d.fd.as_fd(), &name)?;
+                host_unsafe::symlinkat(&target, d.fd.as_fd(), &name)?;
                 let (fid, st) = self.made(&d, &name, uid, gid)?;
                 done(Reply::Node(fid, st))
             }
@@ -359,12 +362,18 @@ impl Server {
                 if fmt(t.mode) == S_IFDIR {
                     return Err(Errno::EPERM);
                 }
-                match host::linkat(t.fd.as_fd(), b"", d.fd.as_fd(), &name, libc::AT_EMPTY_PATH) {
+                match host_unsafe::linkat(
+                    t.fd.as_fd(),
+                    b"",
+                    d.fd.as_fd(),
+                    &name,
+                    libc::AT_EMPTY_PATH,
+                ) {
                     Ok(()) => {}
                     Err(Errno::ENOENT) | Err(Errno::EPERM) if self.proc_fds.is_some() => {
                         let p = self.proc_fds.as_ref().ok_or(Errno::EPERM)?;
                         let num = format!("{}", std::os::fd::AsRawFd::as_raw_fd(&t.fd));
-                        host::linkat(
+                        host_unsafe::linkat(
                             p.as_fd(),
                             num.as_bytes(),
                             d.fd.as_fd(),
@@ -380,7 +389,7 @@ impl Server {
             Request::Unlink { dir, name, flags } => {
                 let d = self.writable_dir(dir)?;
                 check_name(&name)?;
-                host::unlinkat(d.fd.as_fd(), &name, (flags & AT_REMOVEDIR) as i32)?;
+                host_unsafe::unlinkat(d.fd.as_fd(), &name, (flags & AT_REMOVEDIR) as i32)?;
                 done(Reply::Done)
             }
             Request::Rename {
@@ -399,7 +408,7 @@ impl Server {
                 if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE) != 0 {
                     return Err(Errno::EINVAL);
                 }
-                host::renameat2(o.fd.as_fd(), &old_name, n.fd.as_fd(), &new_name, flags)?;
+                host_unsafe::renameat2(o.fd.as_fd(), &old_name, n.fd.as_fd(), &new_name, flags)?;
                 done(Reply::Done)
             }
             Request::Readlink { fid } => {
@@ -407,7 +416,7 @@ impl Server {
                 if fmt(n.mode) != S_IFLNK {
                     return Err(Errno::EINVAL);
                 }
-                done(Reply::Data(host::readlink_fd(n.fd.as_fd())?))
+                done(Reply::Data(host_unsafe::readlink_fd(n.fd.as_fd())?))
             }
             Request::Getdents { fid, offset, count } => {
                 let n = self.node(fid)?;
@@ -415,11 +424,11 @@ impl Server {
                     return Err(Errno::ENOTDIR);
                 }
                 let fd = self.reopen(&n, libc::O_RDONLY | libc::O_DIRECTORY)?;
-                host::lseek(fd.as_fd(), offset as i64, libc::SEEK_SET)?;
+                host_unsafe::lseek(fd.as_fd(), offset as i64, libc::SEEK_SET)?;
                 let mut buf = vec![0u8; (count as usize).min(MAX_DATA)];
-                let got = host::getdents64(fd.as_fd(), &mut buf)?;
+                let got = host_unsafe::getdents64(fd.as_fd(), &mut buf)?;
                 buf.truncate(got);
-                let next = host::lseek(fd.as_fd(), 0, libc::SEEK_CUR)?;
+                let next = host_unsafe::lseek(fd.as_fd(), 0, libc::SEEK_CUR)?;
                 done(Reply::Dents(buf, next))
             }
             Request::Setattr { fid, attrs } => {
@@ -428,7 +437,7 @@ impl Server {
                 done(Reply::Done)
             }
             Request::Statfs { fid } => {
-                let mut s = host::fstatfs(self.node(fid)?.fd.as_fd())?;
+                let mut s = host_unsafe::fstatfs(self.node(fid)?.fd.as_fd())?;
                 if self.node(fid)?.read_only {
                     s.f_flags |= ST_RDONLY;
                 }
@@ -440,7 +449,7 @@ impl Server {
                     return Err(Errno::ENODATA);
                 }
                 let fd = self.reopen(&n, libc::O_RDONLY)?;
-                done(Reply::Data(host::fgetxattr(fd.as_fd(), &name)?))
+                done(Reply::Data(host_unsafe::fgetxattr(fd.as_fd(), &name)?))
             }
             Request::ListXattr { fid } => {
                 let n = self.node(fid)?;
@@ -448,7 +457,7 @@ impl Server {
                     return done(Reply::Data(Vec::new()));
                 }
                 let fd = self.reopen(&n, libc::O_RDONLY)?;
-                done(Reply::Data(host::flistxattr(fd.as_fd())?))
+                done(Reply::Data(host_unsafe::flistxattr(fd.as_fd())?))
             }
             Request::SetXattr {
                 fid,
@@ -458,7 +467,7 @@ impl Server {
             } => {
                 let n = self.xattr_target(fid, &name)?;
                 let fd = self.reopen(&n, libc::O_RDONLY)?;
-                host::fsetxattr(
+                host_unsafe::fsetxattr(
                     fd.as_fd(),
                     &name,
                     &value,
@@ -469,13 +478,13 @@ impl Server {
             Request::RemoveXattr { fid, name } => {
                 let n = self.xattr_target(fid, &name)?;
                 let fd = self.reopen(&n, libc::O_RDONLY)?;
-                host::fremovexattr(fd.as_fd(), &name)?;
+                host_unsafe::fremovexattr(fd.as_fd(), &name)?;
                 done(Reply::Done)
             }
             Request::Fsync { fid } => {
                 let n = self.node(fid)?;
                 let fd = self.reopen(&n, libc::O_RDONLY)?;
-                host::fsync(fd.as_fd())?;
+                host_unsafe::fsync(fd.as_fd())?;
                 done(Reply::Done)
             }
             Request::Clunk { fids } => {
@@ -539,7 +548,7 @@ impl Server {
             } else {
                 u32::MAX
             };
-            host::fchownat(
+            host_unsafe::fchownat(
                 n.fd.as_fd(),
                 b"",
                 uid,
@@ -581,13 +590,13 @@ impl Server {
                 };
                 let fd = self.reopen(n, acc | libc::O_NONBLOCK)?;
                 if a.mask & protocol::SET_SIZE != 0 {
-                    host::ftruncate(fd.as_fd(), a.size)?;
+                    host_unsafe::ftruncate(fd.as_fd(), a.size)?;
                 }
                 if a.mask & protocol::SET_MODE != 0 {
-                    host::fchmod(fd.as_fd(), mode)?;
+                    host_unsafe::fchmod(fd.as_fd(), mode)?;
                 }
                 if times {
-                    host::utimensat(fd.as_fd(), b"", ts, libc::AT_EMPTY_PATH)?;
+                    host_unsafe::utimensat(fd.as_fd(), b"", ts, libc::AT_EMPTY_PATH)?;
                 }
                 Ok(())
             }
@@ -600,10 +609,10 @@ impl Server {
                     if kind == S_IFLNK {
                         return Err(Errno::EOPNOTSUPP);
                     }
-                    host::fchmodat(d.fd.as_fd(), name, mode)?;
+                    host_unsafe::fchmodat(d.fd.as_fd(), name, mode)?;
                 }
                 if times {
-                    host::utimensat(d.fd.as_fd(), name, ts, libc::AT_SYMLINK_NOFOLLOW)?;
+                    host_unsafe::utimensat(d.fd.as_fd(), name, ts, libc::AT_SYMLINK_NOFOLLOW)?;
                 }
                 Ok(())
             }

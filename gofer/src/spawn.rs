@@ -41,11 +41,13 @@ pub fn parse_export(s: &str) -> Result<ExportSpec, String> {
     Ok(ExportSpec {
         path: path.to_string(),
         read_only,
+        masked: Vec::new(),
     })
 }
 
-/// Starts the gofer serving `exports` (export N is the Nth).
-pub fn start(exports: &[ExportSpec]) -> Result<Gofer, String> {
+/// Starts the gofer serving `exports` (export N is the Nth); `allow_weak`: see
+/// [`crate::confine::confine`].
+pub fn start(exports: &[ExportSpec], allow_weak: bool) -> Result<Gofer, String> {
     let (mine, theirs) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -60,8 +62,14 @@ pub fn start(exports: &[ExportSpec]) -> Result<Gofer, String> {
     cmd.arg("gofer")
         .arg("--fd")
         .arg(theirs.as_raw_fd().to_string());
-    for e in exports {
+    for (i, e) in exports.iter().enumerate() {
         cmd.arg("--export").arg(export_arg(e));
+        for m in &e.masked {
+            cmd.arg("--mask").arg(format!("{i}:{m}"));
+        }
+    }
+    if allow_weak {
+        cmd.arg("--allow-weak");
     }
     cmd.env_clear()
         .stdin(Stdio::null())

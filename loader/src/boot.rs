@@ -95,13 +95,26 @@ fn host_limits() -> [Rlimit; RLIM_NLIMITS as usize] {
 #[path = "mount_opts.rs"]
 mod mount_opts;
 
-/// The mount table from the file options (`--rootfs`, `--volume`, `--overlay`, `--tmpfs`),
-/// over a gofer started here (before any sentry thread) to serve the host directories. The
-/// gofer's death ends the sandbox with status 125.
-fn mounts(args: &RunArgs) -> Result<Mounts, String> {
-    use sentry::fsimpl::{gofer::GoferClient, setup};
+/// Starts the gofer (before any sentry thread) to serve the host directories of the file
+/// options (`--rootfs`, `--volume`, `--overlay`, `--tmpfs`).
+fn start_gofer(
+    args: &RunArgs,
+) -> Result<(sentry::fsimpl::setup::MountSpec, gofer::spawn::Gofer), String> {
     let spec = mount_opts::spec(args)?;
-    let g = gofer::spawn::start(&setup::exports(&spec))?;
+    let g = gofer::spawn::start(
+        &sentry::fsimpl::setup::exports(&spec),
+        args.allow_weak_gofer,
+    )?;
+    Ok((spec, g))
+}
+
+/// The mount table over the gofer `g` serves. The gofer's death ends the sandbox with status
+/// 125. When this returns the gofer has answered: it has confined itself.
+fn mounts(
+    spec: &sentry::fsimpl::setup::MountSpec,
+    g: gofer::spawn::Gofer,
+) -> Result<(Mounts, Arc<sentry::fsimpl::gofer::GoferClient>), String> {
+    use sentry::fsimpl::{gofer::GoferClient, setup};
     let pid = g.pid;
     let on_death = Box::new(move |what: &str| {
         let how = match nix::sys::wait::waitpid(
@@ -117,7 +130,7 @@ fn mounts(args: &RunArgs) -> Result<Mounts, String> {
     });
     let client = GoferClient::new(g.sock, on_death)
         .map_err(|e| format!("connecting to the gofer: {}", e.description()))?;
-    setup::build(&spec, &client)
+    Ok((setup::build(spec, &client)?, client))
 }
 
 /// The host's stdio, passed through as the sandbox's fds 0, 1 and 2.
@@ -180,8 +193,6 @@ fn find_program(
     Err(if denied { Errno::EACCES } else { Errno::ENOENT })
 }
 
-/// Starts the chosen platform; systrap falls back to ptrace (with a one-line notice) where
-/// the host cannot run it.
 fn start_platform(kind: PlatformKind) -> Result<Arc<dyn Platform>, String> {
     if kind == PlatformKind::Systrap {
         match SystrapPlatform::new() {
@@ -210,7 +221,10 @@ pub fn run(args: RunArgs) -> i32 {
     // The program's limits are the host's as they were given; then the sentry takes all the
     // descriptors it may have: it holds a host descriptor for each host file the program has
     // open, besides its own (a soft limit of 1,024 would run out before the program's does).
-    let limits = host_limits();
+    let mut limits = host_limits();
+    if let Err(e) = crate::limits::apply(&args, &mut limits) {
+        return fail(e, EXIT_SANDBOX_ERROR);
+    }
     if let Ok((_, hard)) =
         nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
     {
@@ -218,6 +232,8 @@ pub fn run(args: RunArgs) -> i32 {
             nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
     }
     crate::host_unsafe::ignore_sigpipe();
+    // The network options, and what they need of the host (its resolvers, interfaces), read
+    // while the host is still in view.
     let net = match crate::network::configure(&args) {
         Ok(n) => n,
         Err(e) => return fail(e, 2),
@@ -233,42 +249,7 @@ pub fn run(args: RunArgs) -> i32 {
             Err(e) => return fail(format!("current directory: {e}"), EXIT_SANDBOX_ERROR),
         },
     };
-    let shared: Arc<dyn Platform> = match start_platform(args.platform) {
-        Ok(p) => p,
-        Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
-    };
-    let platform: Box<dyn Platform> = Box::new(shared.clone());
-    // The first stub starts on its own thread (its tracer, which will run the first task) while
-    // this one starts the gofer and builds the mounts: each takes milliseconds.
-    type Job =
-        Box<dyn FnOnce(Box<dyn sentry::platform::Context>) -> Result<(), (String, i32)> + Send>;
-    let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
-    let first = std::thread::Builder::new().name("task-1".into()).spawn(
-        move || -> Result<(), (String, i32)> {
-            // The first stub teaches the platform the host layout every later one starts with.
-            let ctx = shared
-                .new_process()
-                .map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR));
-            let Ok(job) = job_rx.recv() else {
-                if let Ok(mut c) = ctx {
-                    c.kill_process();
-                }
-                return Ok(());
-            };
-            job(ctx?)
-        },
-    );
-    let first = match first {
-        Ok(h) => h,
-        Err(e) => return fail(format!("starting a sentry thread: {e}"), EXIT_SANDBOX_ERROR),
-    };
-    let mounts = match mounts(&args) {
-        Ok(m) => m,
-        Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
-    };
-    let k = Kernel::new(platform, mounts, args.strace);
-    crate::network::apply(&k, &args, net);
-    crate::signals::forward(k.clone());
+    // The program's ids are the caller's, as they were before any user namespace.
     let creds = Credentials::new(
         nix::unistd::geteuid().as_raw(),
         nix::unistd::getegid().as_raw(),
@@ -276,10 +257,108 @@ pub fn run(args: RunArgs) -> i32 {
             .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
             .unwrap_or_default(),
     );
+    // The sentry's own namespaces, while this is the only thread: a network namespace of its
+    // own too unless it carries the program's flows on the host's network.
+    let host_network = net.mode != sentry::net::stack::Mode::None;
+    if let Err(e) = crate::jail::enter_namespaces(host_network) {
+        return fail(e, EXIT_SANDBOX_ERROR);
+    }
+    let shared: Arc<dyn Platform> = match start_platform(args.platform) {
+        Ok(p) => p,
+        Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
+    };
+    let platform: Box<dyn Platform> = Box::new(shared.clone());
+    // The first stub starts on its own thread (its tracer, which will run the first task)
+    // while this one starts the gofer and builds the mounts: each takes milliseconds. The stub
+    // teaches the platform the host layout every later one starts with (read from /proc, so
+    // before the confinement below, which waits for it).
+    type Job =
+        Box<dyn FnOnce(Box<dyn sentry::platform::Context>) -> Result<(), (String, i32)> + Send>;
+    let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    let first = std::thread::Builder::new().name("task-1".into()).spawn(
+        move || -> Result<(), (String, i32)> {
+            let ctx = shared
+                .new_process()
+                .map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR));
+            // Capabilities are per thread: this one drops its own (the main thread drops its
+            // when it confines the sentry; the threads started after inherit none).
+            let ready = match &ctx {
+                Ok(_) => crate::host_unsafe::drop_capabilities().map_err(|e| {
+                    format!("dropping the sentry's capabilities: {}", e.description())
+                }),
+                Err((msg, _)) => Err(msg.clone()),
+            };
+            let _ = ready_tx.send(ready);
+            let Ok(job) = job_rx.recv() else {
+                if let Ok(mut c) = ctx {
+                    c.kill_process();
+                }
+                return Ok(());
+            };
+            sentry::confine::enter(sentry::confine::policy::TASK);
+            job(ctx?)
+        },
+    );
+    let first = match first {
+        Ok(h) => h,
+        Err(e) => return fail(format!("starting a sentry thread: {e}"), EXIT_SANDBOX_ERROR),
+    };
+    let (spec, g) = match start_gofer(&args) {
+        Ok(x) => x,
+        Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
+    };
+    // While the gofer starts: what the sentry must read of the host, and its filters.
+    sentry::host::learn();
+    let filters = match sentry::confine::prepare(sentry::confine::Options { host_network }) {
+        Ok(f) => f,
+        Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
+    };
+    let (mounts, gofer) = match mounts(&spec, g) {
+        Ok(m) => m,
+        Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
+    };
+    match ready_rx.recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return fail(e, EXIT_SANDBOX_ERROR),
+        Err(_) => return fail("the sentry's task thread ended early", EXIT_SANDBOX_ERROR),
+    }
+    // Published ports listen on the host before the sentry gives up making host sockets (their
+    // threads keep the policy's union filter, network rules included).
+    if let Err(e) = crate::network::publish(&net) {
+        return fail(e, EXIT_SANDBOX_ERROR);
+    }
+    // Start-up is over (the gofer has answered, so it is confined; the first stub waits at its
+    // first instruction): the sentry is confined before any other thread starts and before
+    // anything of the program is read or run.
+    if let Err(e) = crate::jail::confine(filters) {
+        return fail(e, EXIT_SANDBOX_ERROR);
+    }
+    tracing::debug!("the sentry is confined (namespaces, empty root, no capabilities, seccomp)");
+    #[cfg(debug_assertions)]
+    sentry::confine::debug_forbidden_call_hook();
+    if let Err(e) = gofer.start_watch() {
+        return fail(
+            format!("starting a sentry thread: {}", e.description()),
+            EXIT_SANDBOX_ERROR,
+        );
+    }
+    let k = Kernel::new(platform, mounts, args.strace);
+    crate::network::apply(&k, &args, net);
+    crate::signals::forward(k.clone());
     // The working directory, resolved in the sandbox's view.
     let cwd_bytes = cwd.as_os_str().as_bytes().to_vec();
     let cwd = match k.resolve("/", &cwd_bytes, true) {
         Ok(r) if r.stat.is_some_and(|s| s.st_mode & S_IFMT == S_IFDIR) => r.path,
+        // A root of another tree may not have the caller's directory: start at its root, as
+        // runc does with a bundle's missing cwd.
+        _ if args.cwd.is_none() && args.rootfs.is_some() => {
+            eprintln!(
+                "sandbox: {} is not a directory in --rootfs: starting in /",
+                cwd.display()
+            );
+            "/".into()
+        }
         Ok(_) => {
             return fail(
                 format!("--cwd {}: Not a directory", cwd.display()),
@@ -344,18 +423,15 @@ pub fn run(args: RunArgs) -> i32 {
                 ),
             });
         }
+        tracing::debug!("running the program");
         kernel::run(t);
         Ok(())
     });
     if job_tx.send(job).is_err() {
         return fail("the sentry's task thread ended early", EXIT_SANDBOX_ERROR);
     }
-    let handle: Result<_, std::io::Error> = Ok(first);
-    let handle = match handle {
-        Ok(h) => h,
-        Err(e) => return fail(format!("starting a sentry thread: {e}"), EXIT_SANDBOX_ERROR),
-    };
-    match handle.join() {
+    sentry::confine::enter(sentry::confine::policy::MAIN);
+    match first.join() {
         Ok(Ok(())) => {}
         Ok(Err((msg, code))) => return fail(msg, code),
         Err(_) => return fail("the sentry's task thread panicked", EXIT_SANDBOX_ERROR),

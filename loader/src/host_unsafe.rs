@@ -31,3 +31,44 @@ pub fn borrow_fd(fd: i32) -> std::os::fd::BorrowedFd<'static> {
     // closes its own stdio.
     unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
+
+/// Drops every capability of the calling thread: the bounding set first (so that no later
+/// execve can bring one back), then the effective, permitted and inheritable sets (which
+/// clears the ambient set too).
+pub fn drop_capabilities() -> Result<(), syscalls::Errno> {
+    let errno = || syscalls::Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
+    for cap in 0..64 {
+        // SAFETY: prctl with integer arguments; EINVAL past the last capability is expected.
+        let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
+        if r != 0 && errno() != syscalls::Errno::EINVAL {
+            return Err(errno());
+        }
+    }
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut header = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3: two Data words
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capset reads a valid header and two data words from live locals.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
+    if r != 0 {
+        return Err(errno());
+    }
+    Ok(())
+}

@@ -7,6 +7,8 @@
 mod boot;
 mod cli;
 mod host_unsafe;
+mod jail;
+mod limits;
 mod network;
 mod signals;
 
@@ -43,7 +45,7 @@ fn main() {
         Err(e) => usage_error(e),
     };
     let code = match cli.command {
-        cli::Command::Run(args) => boot::run(args),
+        cli::Command::Run(args) => boot::run(*args),
         cli::Command::Syscalls(args) => cli::syscalls::print(&args),
         cli::Command::Gofer(args) => cli::gofer::run(&args),
     };

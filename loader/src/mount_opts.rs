@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use sentry::fsimpl::setup::{MountSpec, Volume};
+use sentry::fsimpl::view::Plan as View;
 
 use crate::cli::run::RunArgs;
 
@@ -45,16 +46,6 @@ fn guest_path(g: &str, what: &str) -> Result<String, String> {
     Ok(format!("/{}", parts.join("/")))
 }
 
-fn parse_size(s: &str) -> Option<u64> {
-    let (num, mult) = match s.as_bytes().last()? {
-        b'k' | b'K' => (&s[..s.len() - 1], 1u64 << 10),
-        b'm' | b'M' => (&s[..s.len() - 1], 1 << 20),
-        b'g' | b'G' => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    num.parse::<u64>().ok()?.checked_mul(mult)
-}
-
 fn volume(v: &str) -> Result<Volume, String> {
     let what = "--volume";
     let (rest, read_only) = if let Some(r) = v.strip_suffix(":ro") {
@@ -89,10 +80,22 @@ fn tmpfs(t: &str) -> Result<(String, Option<u64>), String> {
             let n = o
                 .strip_prefix("size=")
                 .ok_or_else(|| format!("{what} {t}: the only option is size=N"))?;
-            Some(parse_size(n).ok_or_else(|| format!("{what} {t}: bad size {n}"))?)
+            Some(crate::limits::parse_size(n).ok_or_else(|| format!("{what} {t}: bad size {n}"))?)
         }
     };
     Ok((guest_path(guest, what)?, size))
+}
+
+/// Whether the default view leaves `dir` out: not the root, and not inside a system tree
+/// shown whole (a directory under something hidden or emptied is shown).
+fn needs_showing(dir: &str, view: &View) -> bool {
+    let under = |p: &str| dir == p || dir.starts_with(&format!("{p}/"));
+    let top = dir.trim_start_matches('/').split('/').next().unwrap_or("");
+    if top.is_empty() {
+        return false;
+    }
+    let system = sentry::fsimpl::view::SYSTEM_TREES.contains(&top);
+    !system || view.hidden.iter().chain(&view.emptied).any(|p| under(p))
 }
 
 /// The mount specification the options ask for.
@@ -106,7 +109,29 @@ pub fn spec(args: &RunArgs) -> Result<MountSpec, String> {
         Some(r) => Some(absolute_host(r, "--rootfs")?),
         None => None,
     };
+    // The default view of the host's root, with the caller's working directory shown at its
+    // own path (read-only, writes in memory).
+    let (view, shown) = if rootfs.is_some() || args.host_root {
+        (View::default(), None)
+    } else {
+        let view = sentry::fsimpl::view::plan(Path::new("/"));
+        let shown = std::env::current_dir()
+            .ok()
+            .and_then(|d| d.to_str().map(str::to_string))
+            .filter(|d| needs_showing(d, &view));
+        (view, shown)
+    };
+    let overlay_size = match &args.overlay_size {
+        Some(o) => Some(
+            crate::limits::parse_size(o)
+                .ok_or_else(|| format!("--overlay-size {o}: expected BYTES[K|M|G]"))?,
+        ),
+        None => Some(crate::limits::host_memory() / 4),
+    };
     Ok(MountSpec {
+        overlay_size,
+        view,
+        shown,
         rootfs,
         overlay,
         volumes: args

@@ -174,6 +174,18 @@ pub fn configure(args: &RunArgs) -> Result<NetConfig, String> {
     Ok(cfg)
 }
 
+/// Starts the listeners of the published ports (`--publish`) on the host's loopback. Their
+/// connections go to the sandbox's TCP listener on the guest port once the program listens.
+pub fn publish(cfg: &NetConfig) -> Result<(), String> {
+    if cfg.publish.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "--publish {}:{}: published ports are not wired to the sandbox's listeners yet",
+        cfg.publish[0].host_port, cfg.publish[0].guest_port
+    ))
+}
+
 /// Applies the configuration to a new kernel: the host name, and in sandbox mode the
 /// sandbox's /etc/resolv.conf.
 pub fn apply(k: &Kernel, args: &RunArgs, cfg: NetConfig) {

@@ -35,13 +35,20 @@ pub fn forward(k: Arc<Kernel>) {
     }
     let _ = std::thread::Builder::new()
         .name("signals".into())
-        .spawn(move || loop {
-            let Ok(sig) = set.wait() else { continue };
-            let main = k.main_pid.load(std::sync::atomic::Ordering::Acquire);
-            let tg = lock(&k.tree).procs.get(&main).map(|p| p.tg.clone());
-            if let Some(tg) = tg {
-                let info = kernel::signal::user_info(sig as i32, 0, 0, 0);
-                kernel::send_process_signal(&k, &tg, info);
-            }
+        .spawn(move || {
+            sentry::confine::enter(sentry::confine::policy::SIGNALS);
+            forward_loop(&k, &set)
         });
+}
+
+fn forward_loop(k: &Arc<Kernel>, set: &SigSet) -> ! {
+    loop {
+        let Ok(sig) = set.wait() else { continue };
+        let main = k.main_pid.load(std::sync::atomic::Ordering::Acquire);
+        let tg = lock(&k.tree).procs.get(&main).map(|p| p.tg.clone());
+        if let Some(tg) = tg {
+            let info = kernel::signal::user_info(sig as i32, 0, 0, 0);
+            kernel::send_process_signal(k, &tg, info);
+        }
+    }
 }

@@ -6,10 +6,12 @@
 //! spaces ([`mm`]), files ([`vfs`], [`fsimpl`]). See DESIGN.md for the map and the invariants.
 #![deny(unsafe_code)]
 
+pub mod confine;
 pub mod elf;
 pub mod fsimpl;
-mod host;
+pub mod host;
 pub mod kernel;
+pub mod limits;
 pub mod mm;
 pub mod net;
 pub mod platform;

@@ -7,6 +7,7 @@ use bytemuck::{Pod, Zeroable};
 pub use crate::abi_files::*;
 pub use crate::abi_mount::*;
 pub use crate::abi_net::*;
+pub use crate::abi_process::*;
 
 /// Size of a page on x86_64.
 pub const PAGE_SIZE: u64 = 4096;

@@ -373,7 +373,10 @@ impl Run {
     /// Runs the program under `sandbox run`, with the same environment plus `SANDBOX=1`.
     pub fn sandboxed(&self) -> Outcome {
         let mut cmd = Command::new(sandbox_bin());
+        // The guest is compared with its native run, which sees the host's whole root: so does
+        // the sandboxed one (the default view has tests of its own, tests/tests/view.rs).
         cmd.arg("run")
+            .arg("--host-root")
             .arg("--clear-env")
             .arg("--env")
             .arg(format!("PATH={FIXED_PATH}"))
@@ -625,15 +628,16 @@ pub fn check_guest_sandboxed(run: &Run) {
     run.compare();
 }
 
-/// True if `path` exists; otherwise prints why the calling test is skipped.
-pub fn require_file(path: impl AsRef<Path>) -> bool {
+/// Fails the calling test unless the host program or file at `path` exists. A test never
+/// passes by skipping what it needs: `.ci/run` installs every tool the tests use (add the
+/// package there when a test needs a new one).
+pub fn require_tool(path: impl AsRef<Path>) {
     let path = path.as_ref();
-    if path.exists() {
-        true
-    } else {
-        eprintln!("skipped: {} is not installed on this host", path.display());
-        false
-    }
+    assert!(
+        path.exists(),
+        "{} is not installed on this host: this test needs it (.ci/run installs it)",
+        path.display()
+    );
 }
 
 /// Generates the four differential tests of each guest.

@@ -39,7 +39,8 @@ fn overlay_writes_stay_in_the_sandbox() {
         p = f.display(),
         d = dir.display()
     );
-    let out = sh(&[], &script);
+    // The host's whole root, where the scratch directory is.
+    let out = sh(&["--host-root"], &script);
     assert_eq!(out.stdout, "sandbox\n1\nx\n", "{out:?}");
     assert_eq!(std::fs::read_to_string(&f).expect("read"), "host\n");
     assert!(!dir.join("new").exists());
@@ -89,11 +90,8 @@ fn tmpfs_size_gives_enospc() {
 fn rootfs_shows_only_its_tree() {
     let dir = scratch("rootfs");
     std::fs::create_dir_all(dir.join("bin")).expect("mkdir");
-    std::fs::copy("/bin/busybox", dir.join("bin/busybox")).ok();
-    if !dir.join("bin/busybox").exists() {
-        eprintln!("skipped: no /bin/busybox");
-        return;
-    }
+    tests::require_tool("/bin/busybox");
+    std::fs::copy("/bin/busybox", dir.join("bin/busybox")).expect("copy busybox");
     std::fs::write(dir.join("marker"), "m").expect("write");
     let root = dir.display().to_string();
     let out = sandbox_command([
@@ -253,9 +251,7 @@ fn the_gofers_death_ends_the_sandbox_with_an_error() {
 /// gofer's replies (recvmsg) show that the files were reached through it.
 #[test]
 fn the_sentry_opens_no_host_path_after_start_up() {
-    if !tests::require_file("/usr/bin/strace") {
-        return;
-    }
+    tests::require_tool("/usr/bin/strace");
     let dir = scratch("noopen");
     std::fs::create_dir_all(dir.join("vol")).expect("mkdir");
     std::fs::write(dir.join("vol/data"), "data\n").expect("write");
@@ -286,8 +282,24 @@ fn the_sentry_opens_no_host_path_after_start_up() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn strace");
-    // strace says when it has attached; give it a moment.
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    // strace says on stderr when it has attached to every thread; nothing is judged before.
+    let attached = {
+        use std::io::BufRead;
+        let err = strace.stderr.take().expect("strace stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                if line.contains("attached") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+    };
+    assert!(
+        attached.is_ok(),
+        "strace did not attach to the sandbox in 20 s: nothing can be judged"
+    );
     std::fs::write(dir.join("vol/go"), "").expect("write");
     let status = wait_timeout(&mut child, 30).expect("the sandbox ended");
     let _ = wait_timeout(&mut strace, 10);
@@ -356,7 +368,7 @@ fn open_files_up_to_a_low_soft_limit() {
     let run = |sandboxed: bool| {
         let inner = if sandboxed {
             format!(
-                "{} run --cwd / {}",
+                "{} run --host-root --cwd / {}",
                 tests::sandbox_bin().display(),
                 guest.display()
             )

@@ -24,6 +24,7 @@ tests::guest_tests! {
     clocks,
     resources,
     signals,
+    sched,
     // Processes: signal delivery, faults, threads, fork/wait, exec, timers (issue 4).
     sig_delivery,
     sig_faults,

@@ -4,12 +4,12 @@
 //! checks with no native counterpart: an orphan reaped by `--init`, and no stub process left
 //! behind after the sandbox exits.
 //!
-//! Programs that may be missing (bash, python3, make, gcc) skip with a message.
+//! Each needs its host program (bash, python3, make, gcc) and fails without it.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tests::{guest, require_file, sandbox_command, Linkage, Outcome, Run};
+use tests::{guest, require_tool, sandbox_command, Linkage, Outcome, Run};
 
 /// Runs `sh -c script` both ways, checks they agree, and returns the sandboxed outcome.
 fn sh(script: &str) -> Outcome {
@@ -73,9 +73,7 @@ exit 5
 
 #[test]
 fn bash_subshells_traps_kill_wait() {
-    if !require_file("/bin/bash") {
-        return;
-    }
+    require_tool("/bin/bash");
     let out = Run::new("/bin/bash").args(["-c", BASH_SCRIPT]).compare().1;
     assert_eq!(out.status, 5, "{out}");
     assert!(out.stdout.contains("USR1 trapped (2)"), "{out}");
@@ -109,9 +107,8 @@ rm -rf "$d"
 
 #[test]
 fn make_j2_with_gcc() {
-    if !require_file("/usr/bin/make") || !require_file("/usr/bin/gcc") {
-        return;
-    }
+    require_tool("/usr/bin/make");
+    require_tool("/usr/bin/gcc");
     let out = sh(MAKE_SCRIPT);
     assert_eq!(
         out.stdout,
@@ -123,11 +120,9 @@ fn make_j2_with_gcc() {
 
 const PYTHON: &str = "/usr/bin/python3";
 
-fn python(code: &str) -> Option<Outcome> {
-    if !require_file(PYTHON) {
-        return None;
-    }
-    Some(Run::new(PYTHON).args(["-c", code]).compare().1)
+fn python(code: &str) -> Outcome {
+    require_tool(PYTHON);
+    Run::new(PYTHON).args(["-c", code]).compare().1
 }
 
 #[test]
@@ -153,9 +148,8 @@ for t in threads: t.start()
 for t in threads: t.join()
 print("total", total, "arrived", arrived, "alive", threading.active_count())
 "#;
-    if let Some(out) = python(code) {
-        assert_eq!(out.stdout, "total 72000 arrived 8 alive 1\n", "{out}");
-    }
+    let out = python(code);
+    assert_eq!(out.stdout, "total 72000 arrived 8 alive 1\n", "{out}");
 }
 
 #[test]
@@ -172,12 +166,11 @@ r = subprocess.run([sys.executable, "-c", "import os; os.kill(os.getpid(), 9)"])
 print("killed", r.returncode)
 print(subprocess.check_output("seq 3 | tac", shell=True, text=True).split())
 "#;
-    if let Some(out) = python(code) {
-        assert_eq!(
-            out.stdout, "'out\\n' 'err\\n' 3\ntimeout expired\nkilled -9\n['3', '2', '1']\n",
-            "{out}"
-        );
-    }
+    let out = python(code);
+    assert_eq!(
+        out.stdout, "'out\\n' 'err\\n' 3\ntimeout expired\nkilled -9\n['3', '2', '1']\n",
+        "{out}"
+    );
 }
 
 #[test]
@@ -195,9 +188,8 @@ if __name__ == "__main__":
     p = multiprocessing.Process(target=q.put, args=("from a child",))
     p.start(); print(q.get()); p.join(); print("exitcode", p.exitcode)
 "#;
-    if let Some(out) = python(code) {
-        assert_eq!(out.stdout, "2470 True\nfrom a child\nexitcode 0\n", "{out}");
-    }
+    let out = python(code);
+    assert_eq!(out.stdout, "2470 True\nfrom a child\nexitcode 0\n", "{out}");
 }
 
 /// `--init`: PID 1 is the sentry's init, the program PID 2; an orphaned grandchild that exits is

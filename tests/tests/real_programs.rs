@@ -4,9 +4,9 @@
 //! that have no native counterpart: exit statuses for crashes and bad programs, `--strace`,
 //! `sandbox syscalls`.
 //!
-//! Host programs that may be missing (python3, busybox) skip with a message.
+//! Each needs its host program (python3, busybox) and fails without it.
 
-use tests::{guest, require_file, sandbox_command, Linkage, Outcome, Run};
+use tests::{guest, require_tool, sandbox_command, Linkage, Outcome, Run};
 
 /// Runs `run` both ways, checks they agree, and returns the sandboxed outcome.
 fn same(run: Run) -> Outcome {
@@ -41,9 +41,7 @@ fn cat_os_release() {
 
 #[test]
 fn python3_sum() {
-    if !require_file("/usr/bin/python3") {
-        return;
-    }
+    require_tool("/usr/bin/python3");
     let out = same(Run::new("/usr/bin/python3").args(["-c", "print(sum(range(100)))"]));
     assert_eq!(out.stdout, "4950\n");
 }
@@ -67,38 +65,33 @@ const BUSYBOX: &str = "/bin/busybox";
 
 #[test]
 fn busybox_echo() {
-    if require_file(BUSYBOX) {
-        assert_eq!(same(Run::new(BUSYBOX).args(["echo", "hi"])).stdout, "hi\n");
-    }
+    require_tool(BUSYBOX);
+    assert_eq!(same(Run::new(BUSYBOX).args(["echo", "hi"])).stdout, "hi\n");
 }
 
 #[test]
 fn busybox_ls_usr() {
-    if require_file(BUSYBOX) {
-        same(Run::new(BUSYBOX).args(["ls", "/usr"]));
-    }
+    require_tool(BUSYBOX);
+    same(Run::new(BUSYBOX).args(["ls", "/usr"]));
 }
 
 #[test]
 fn busybox_ls_l_etc() {
-    if require_file(BUSYBOX) {
-        same(Run::new(BUSYBOX).args(["ls", "-l", "/etc"]));
-    }
+    require_tool(BUSYBOX);
+    same(Run::new(BUSYBOX).args(["ls", "-l", "/etc"]));
 }
 
 #[test]
 fn busybox_cat_os_release() {
-    if require_file(BUSYBOX) {
-        same(Run::new(BUSYBOX).args(["cat", "/etc/os-release"]));
-    }
+    require_tool(BUSYBOX);
+    same(Run::new(BUSYBOX).args(["cat", "/etc/os-release"]));
 }
 
 #[test]
 fn busybox_sh() {
-    if require_file(BUSYBOX) {
-        let out = same(Run::new(BUSYBOX).args(["sh", "-c", "echo $((6*7)); exit 5"]));
-        assert_eq!(out.status, 5);
-    }
+    require_tool(BUSYBOX);
+    let out = same(Run::new(BUSYBOX).args(["sh", "-c", "echo $((6*7)); exit 5"]));
+    assert_eq!(out.status, 5);
 }
 
 /// A NULL write kills the guest with SIGSEGV: 139, as a shell would report it.

@@ -13,6 +13,14 @@ pub struct GoferArgs {
     /// A directory to serve, `ro:PATH` or `rw:PATH`; export N is the Nth (repeatable).
     #[arg(long = "export", value_name = "ro|rw:PATH")]
     pub exports: Vec<String>,
+
+    /// A path of export N the gofer must not serve, `N:PATH` (repeatable).
+    #[arg(long = "mask", value_name = "N:PATH")]
+    pub masks: Vec<String>,
+
+    /// Serve even without a mount namespace of its own (`sandbox run --allow-weak-gofer`).
+    #[arg(long)]
+    pub allow_weak: bool,
 }
 
 /// Runs the gofer; returns its exit status.
@@ -22,8 +30,22 @@ pub fn run(args: &GoferArgs) -> i32 {
         .iter()
         .map(|e| gofer::spawn::parse_export(e))
         .collect();
+    let exports = exports.and_then(|mut e| {
+        for m in &args.masks {
+            let (i, path) = m
+                .split_once(':')
+                .and_then(|(i, p)| Some((i.parse::<usize>().ok()?, p)))
+                .filter(|(_, p)| p.starts_with('/') && !p.split('/').any(|c| c == ".."))
+                .ok_or_else(|| format!("--mask {m}: expected N:/PATH"))?;
+            e.get_mut(i)
+                .ok_or_else(|| format!("--mask {m}: no export {i}"))?
+                .masked
+                .push(path.to_string());
+        }
+        Ok(e)
+    });
     match exports {
-        Ok(e) => gofer::main(args.fd, &e),
+        Ok(e) => gofer::main(args.fd, &e, args.allow_weak),
         Err(e) => {
             eprintln!("sandbox gofer: {e}");
             gofer::EXIT_GOFER_FAILED

@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a program in a new sandbox and exit with its status.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Print the system call table: every x86_64 system call with its support level.
     Syscalls(syscalls::SyscallsArgs),
     /// The gofer process (started by `run`; not for direct use).

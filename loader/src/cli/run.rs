@@ -67,9 +67,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
 
-    /// Use the host directory DIR as the sandbox's root instead of the host's `/`.
-    #[arg(long, value_name = "DIR")]
+    /// Use the host directory DIR as the sandbox's root instead of the host's `/`. A working
+    /// directory that DIR does not have becomes `/` (with a notice).
+    #[arg(long, value_name = "DIR", conflicts_with = "host_root")]
     pub rootfs: Option<PathBuf>,
+
+    /// Show the host's whole root (read-only, writes in memory) instead of the default view:
+    /// the system trees without their secrets, personal and volatile trees empty, and the
+    /// working directory at its own path.
+    #[arg(long)]
+    pub host_root: bool,
 
     /// Expose the host directory HOST at GUEST (absolute) in the sandbox; `:ro` refuses writes
     /// (EROFS), `:rw` (the default) writes through to the host (repeatable).
@@ -119,6 +126,37 @@ pub struct RunArgs {
     /// Let a program that holds CAP_NET_RAW in the sandbox make raw sockets.
     #[arg(long)]
     pub net_raw: bool,
+    /// The most memory the program may use, in bytes (K, M, G suffixes): what it maps, its
+    /// tmpfs files, its pipes and its threads. Past it: ENOMEM (ENOSPC for a tmpfs write)
+    /// [default: half of the host's memory].
+    #[arg(long, value_name = "BYTES")]
+    pub memory: Option<String>,
+
+    /// The most tasks (threads) the program may have at once; past it fork and clone fail
+    /// with EAGAIN [default: 4096].
+    #[arg(long, value_name = "N")]
+    pub pids: Option<u64>,
+
+    /// The number of host CPUs the sandbox runs on (its threads are kept on the first N CPUs
+    /// the sandbox may use; the program sees N) [default: all].
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<usize>,
+
+    /// The program's limit on open descriptors (RLIMIT_NOFILE, soft and hard) [default: the
+    /// caller's].
+    #[arg(long, value_name = "N")]
+    pub open_files: Option<u64>,
+
+    /// The most bytes written to the root may take in memory (the overlay's upper layer; K, M,
+    /// G suffixes); past it: ENOSPC [default: a quarter of the host's memory].
+    #[arg(long, value_name = "BYTES")]
+    pub overlay_size: Option<String>,
+
+    /// Let the gofer serve host files even where it cannot have a mount namespace of its own
+    /// (an unprivileged host without user namespaces): it is then confined by its openat2 walks
+    /// and seccomp filter alone. Without this the sandbox refuses to start there.
+    #[arg(long)]
+    pub allow_weak_gofer: bool,
 
     /// The program and its arguments.
     #[arg(value_name = "PROGRAM", required = true, num_args = 1.., allow_hyphen_values = false)]

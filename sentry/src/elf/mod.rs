@@ -223,8 +223,11 @@ fn phdr_addr(img: &Image, bias: u64) -> u64 {
     0
 }
 
-/// Reads the `#!` line of a script: (interpreter, optional argument).
-fn parse_shebang(file: &File) -> Result<Option<(Vec<u8>, Option<Vec<u8>>)>, Errno> {
+/// A `#!` line: the interpreter and its optional argument.
+type Shebang = (Vec<u8>, Option<Vec<u8>>);
+
+/// Reads the `#!` line of a script.
+fn parse_shebang(file: &File) -> Result<Option<Shebang>, Errno> {
     let mut buf = [0u8; BINPRM_BUF_SIZE];
     let n = read_exact_at(file, &mut buf, 0)?;
     if n < 2 || &buf[..2] != b"#!" {

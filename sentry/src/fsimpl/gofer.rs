@@ -71,10 +71,10 @@ fn roundtrip(ch: &mut Channel, req: &Request) -> Result<(Reply, Option<OwnedFd>)
 
 impl GoferClient {
     /// A client of the gofer at the other end of `sock`. `on_death` runs (once) when the gofer
-    /// is found dead, by a watcher thread or by a failed request.
+    /// is found dead, by a failed request or, once [`GoferClient::start_watch`] has started it,
+    /// by a watcher thread.
     pub fn new(sock: OwnedFd, on_death: DeathHook) -> Result<Arc<GoferClient>, Errno> {
-        let watch = sock.try_clone().map_err(|_| Errno::EMFILE)?;
-        let c = Arc::new(GoferClient {
+        Ok(Arc::new(GoferClient {
             first: Mutex::new(new_channel(sock, protocol::ANY_CPU)),
             idle: Mutex::new(Vec::new()),
             opened: AtomicUsize::new(1),
@@ -82,28 +82,35 @@ impl GoferClient {
             clunks: Mutex::new(Vec::new()),
             dead: AtomicBool::new(false),
             on_death,
-        });
-        let weak = Arc::downgrade(&c);
+        }))
+    }
+
+    /// Starts the thread that notices the gofer's death even when no request is under way
+    /// (the loader starts it once the sentry is confined: it runs confined to its role).
+    pub fn start_watch(self: &Arc<Self>) -> Result<(), Errno> {
+        let watch = lock(&self.first)
+            .sock
+            .try_clone()
+            .map_err(|_| Errno::EMFILE)?;
+        let weak = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("gofer-watch".into())
             .spawn(move || {
+                crate::confine::enter(crate::confine::policy::WATCH);
                 // No events asked: poll returns only when the gofer's end is gone.
                 let mut fds = [nix::poll::PollFd::new(
                     watch.as_fd(),
                     nix::poll::PollFlags::empty(),
                 )];
-                loop {
-                    match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
-                        Err(nix::Error::EINTR) => continue,
-                        _ => break,
-                    }
-                }
+                while let Err(nix::Error::EINTR) =
+                    nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE)
+                {}
                 if let Some(c) = weak.upgrade() {
                     c.died();
                 }
             })
             .map_err(|_| Errno::EAGAIN)?;
-        Ok(c)
+        Ok(())
     }
 
     fn died(&self) {
@@ -282,6 +289,7 @@ pub struct GoferInode {
 impl GoferInode {
     fn new(shared: &Arc<Shared>, fid: Fid, mut stat: Stat) -> Arc<GoferInode> {
         stat.st_dev = shared.dev;
+        crate::host::stat_from_host_ids(&mut stat);
         Arc::new(GoferInode {
             shared: shared.clone(),
             fid,
@@ -351,6 +359,7 @@ impl Inode for GoferInode {
             (Reply::Stats(v), _) => {
                 let mut s = *v.first().ok_or(Errno::EPROTO)?;
                 s.st_dev = self.shared.dev;
+                crate::host::stat_from_host_ids(&mut s);
                 Ok(s)
             }
             _ => Err(Errno::EPROTO),
@@ -392,6 +401,7 @@ impl Inode for GoferInode {
             (Reply::Nodes(v), _) => {
                 let (f, mut s) = v.first().copied().ok_or(Errno::ENOENT)?;
                 s.st_dev = self.shared.dev;
+                crate::host::stat_from_host_ids(&mut s);
                 let child: Arc<dyn Inode> = GoferInode::new(&self.shared, f, s);
                 Ok((child, s))
             }
@@ -418,8 +428,8 @@ impl Inode for GoferInode {
                 name: name.to_vec(),
                 flags: O_RDWR,
                 mode: mode & 0o7777,
-                uid: o.uid,
-                gid: o.gid,
+                uid: crate::host::ids_to_host(o.uid, o.gid).0,
+                gid: crate::host::ids_to_host(o.uid, o.gid).1,
             };
             return match self.client().call(&req)? {
                 (Reply::Node(f, s), fd) => {
@@ -434,8 +444,8 @@ impl Inode for GoferInode {
             dir: self.fid,
             name: name.to_vec(),
             mode,
-            uid: o.uid,
-            gid: o.gid,
+            uid: crate::host::ids_to_host(o.uid, o.gid).0,
+            gid: crate::host::ids_to_host(o.uid, o.gid).1,
         })?;
         // The host strips set-ID bits when the gofer makes a node (it is not in the group);
         // a FIFO's or socket's are set again as the sandbox asked (they grant nothing).
@@ -454,8 +464,8 @@ impl Inode for GoferInode {
             dir: self.fid,
             name: name.to_vec(),
             mode,
-            uid: o.uid,
-            gid: o.gid,
+            uid: crate::host::ids_to_host(o.uid, o.gid).0,
+            gid: crate::host::ids_to_host(o.uid, o.gid).1,
         })
     }
 
@@ -465,8 +475,8 @@ impl Inode for GoferInode {
             dir: self.fid,
             name: name.to_vec(),
             target: target.to_vec(),
-            uid: o.uid,
-            gid: o.gid,
+            uid: crate::host::ids_to_host(o.uid, o.gid).0,
+            gid: crate::host::ids_to_host(o.uid, o.gid).1,
         })
     }
 
@@ -526,11 +536,11 @@ impl Inode for GoferInode {
         }
         if let Some(u) = a.uid {
             attrs.mask |= protocol::SET_UID;
-            attrs.uid = u;
+            attrs.uid = crate::host::ids_to_host(u, u32::MAX).0;
         }
         if let Some(g) = a.gid {
             attrs.mask |= protocol::SET_GID;
-            attrs.gid = g;
+            attrs.gid = crate::host::ids_to_host(u32::MAX, g).1;
         }
         if let Some(s) = a.size {
             attrs.mask |= protocol::SET_SIZE;

@@ -16,15 +16,16 @@ fn errno(e: nix::Error) -> Errno {
     Errno(e as i32)
 }
 
-/// Converts a host stat.
+/// Converts a host stat (its owner as the sandbox shows it: [`crate::host::ids_from_host`]).
 pub fn stat_from_host(s: &FileStat) -> Stat {
+    let (uid, gid) = crate::host::ids_from_host(s.st_uid, s.st_gid);
     Stat {
         st_dev: s.st_dev,
         st_ino: s.st_ino,
         st_nlink: s.st_nlink,
         st_mode: s.st_mode,
-        st_uid: s.st_uid,
-        st_gid: s.st_gid,
+        st_uid: uid,
+        st_gid: gid,
         __pad0: 0,
         st_rdev: s.st_rdev,
         st_size: s.st_size,

@@ -13,3 +13,4 @@ pub mod setup;
 pub mod synthetic;
 pub mod sys;
 pub mod tmpfs;
+pub mod view;

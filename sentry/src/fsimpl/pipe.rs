@@ -51,8 +51,11 @@ pub struct Pipe {
 }
 
 impl Pipe {
-    fn new(dev: u64, ino: u64, named: bool) -> Arc<Pipe> {
-        Arc::new(Pipe {
+    /// A pipe, its buffer's capacity counted against the sandbox's memory budget (`err` past
+    /// it: ten thousand full pipes end at the limit).
+    fn new(dev: u64, ino: u64, named: bool, err: Errno) -> Result<Arc<Pipe>, Errno> {
+        crate::limits::memory().charge(PIPE_SIZE as u64, err)?;
+        Ok(Arc::new(Pipe {
             state: Mutex::new(State {
                 buf: VecDeque::new(),
                 readers: 0,
@@ -67,7 +70,7 @@ impl Pipe {
             named,
             async_readers: Default::default(),
             async_writers: Default::default(),
-        })
+        }))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -145,6 +148,7 @@ impl Pipe {
 
 impl Drop for Pipe {
     fn drop(&mut self) {
+        crate::limits::memory().release(self.lock().capacity as u64);
         if self.named {
             let mut m = fifos();
             // Another opener may have registered a new pipe under the key already.
@@ -157,21 +161,28 @@ impl Drop for Pipe {
     }
 }
 
+/// Open FIFOs' pipes by (device, inode).
+type FifoMap = HashMap<(u64, u64), Weak<Pipe>>;
+
 /// The pipes of the FIFOs that are open, by (device, inode).
-fn fifos() -> MutexGuard<'static, HashMap<(u64, u64), Weak<Pipe>>> {
-    static FIFOS: OnceLock<Mutex<HashMap<(u64, u64), Weak<Pipe>>>> = OnceLock::new();
+fn fifos() -> MutexGuard<'static, FifoMap> {
+    static FIFOS: OnceLock<Mutex<FifoMap>> = OnceLock::new();
     FIFOS
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner())
 }
 
-/// Makes a pipe: (read end, write end).
-pub fn new_pipe(ino: u64) -> (Box<dyn FileOps>, Box<dyn FileOps>) {
-    let pipe = Pipe::new(crate::kernel::PIPEFS_DEV, ino, false);
+/// A pipe's read and write ends.
+pub type PipeEnds = (Box<dyn FileOps>, Box<dyn FileOps>);
+
+/// Makes a pipe: (read end, write end). ENFILE past the sandbox's memory budget (Linux's
+/// answer at its pipe memory limit).
+pub fn new_pipe(ino: u64) -> Result<PipeEnds, Errno> {
+    let pipe = Pipe::new(crate::kernel::PIPEFS_DEV, ino, false, Errno::ENFILE)?;
     let r = pipe.attach(true, false);
     let w = pipe.attach(false, true);
-    (Box::new(r), Box::new(w))
+    Ok((Box::new(r), Box::new(w)))
 }
 
 /// Opens the FIFO with device `dev` and inode `ino` (from its stat) with open(2)'s `flags`,
@@ -191,7 +202,7 @@ pub fn open_fifo(dev: u64, ino: u64, flags: u32) -> Result<Box<dyn FileOps>, Err
         match m.get(&(dev, ino)).and_then(Weak::upgrade) {
             Some(p) => p,
             None => {
-                let p = Pipe::new(dev, ino, true);
+                let p = Pipe::new(dev, ino, true, Errno::ENOMEM)?;
                 m.insert((dev, ino), Arc::downgrade(&p));
                 p
             }
@@ -262,6 +273,13 @@ impl Pipe {
             let n = n.max(4096).next_power_of_two();
             if n < g.buf.len() {
                 return Err(Errno::EBUSY);
+            }
+            // A bigger buffer counts against the memory budget (EPERM past it, as past
+            // Linux's pipe-user-pages limits).
+            if n > g.capacity {
+                crate::limits::memory().charge((n - g.capacity) as u64, Errno::EPERM)?;
+            } else {
+                crate::limits::memory().release((g.capacity - n) as u64);
             }
             g.capacity = n;
             self.queue.notify_band(POLLOUT);

@@ -49,6 +49,15 @@ pub struct MountSpec {
     pub volumes: Vec<Volume>,
     /// `--tmpfs GUEST[:size=N]`.
     pub tmpfs: Vec<(String, Option<u64>)>,
+    /// The default view of the host's root ([`super::view`]): what is hidden and emptied (none
+    /// with `--host-root` or `--rootfs`).
+    pub view: super::view::Plan,
+    /// The most bytes the root overlay's upper layer may hold (`--overlay-size`; ENOSPC
+    /// past it); Linux's tmpfs default (half the memory) when `None`.
+    pub overlay_size: Option<u64>,
+    /// A host directory shown at its own path, read-only, writes kept in the sandbox's memory
+    /// (the caller's working directory, in the default view).
+    pub shown: Option<String>,
 }
 
 fn root_owner() -> Owner {
@@ -59,38 +68,55 @@ fn root_owner() -> Owner {
 /// in the root's upper layer (an overlay root accepts it), or refused.
 fn mount_point(m: &Mounts, path: &str) -> Result<(), String> {
     match resolve(m, "/", path.as_bytes(), true) {
-        Ok(r) if r.stat.is_some_and(|s| s.st_mode & S_IFMT == S_IFDIR) => Ok(()),
-        Ok(r) if r.stat.is_none() => {
-            let parent = path
-                .rsplit_once('/')
-                .map(|(p, _)| if p.is_empty() { "/" } else { p });
-            if let Some(p) = parent {
-                mount_point(m, p)?;
-            }
-            let r = resolve(m, "/", path.as_bytes(), true)
-                .map_err(|e| format!("{path}: {}", e.description()))?;
-            r.parent
-                .mkdir(&r.name, 0o755, root_owner())
-                .map(|_| ())
-                .map_err(|_| {
-                    format!("{path}: no such directory in the sandbox, and the root is read-only")
-                })
-        }
-        Ok(_) => Err(format!("{path}: not a directory")),
-        Err(e) => Err(format!("{path}: {}", e.description())),
+        Ok(r) => match r.stat {
+            Some(s) if s.st_mode & S_IFMT == S_IFDIR => return Ok(()),
+            Some(_) => return Err(format!("{path}: not a directory")),
+            None => {}
+        },
+        // A directory before the last is missing (hidden by the default view, say).
+        Err(syscalls::Errno::ENOENT) => {}
+        Err(e) => return Err(format!("{path}: {}", e.description())),
     }
+    let parent = path
+        .rsplit_once('/')
+        .map(|(p, _)| if p.is_empty() { "/" } else { p });
+    if let Some(p) = parent.filter(|p| *p != path) {
+        mount_point(m, p)?;
+    }
+    let r = resolve(m, "/", path.as_bytes(), true)
+        .map_err(|e| format!("{path}: {}", e.description()))?;
+    r.parent
+        .mkdir(&r.name, 0o755, root_owner())
+        .map(|_| ())
+        .map_err(|_| format!("{path}: no such directory in the sandbox, and the root is read-only"))
 }
 
 /// The host directories the gofer serves for `spec`: export 0 is the root (always read-only:
 /// writes land in the overlay's upper layer, or are refused), export N the Nth volume.
 pub fn exports(spec: &MountSpec) -> Vec<gofer::ExportSpec> {
+    // The gofer masks what the view hides or empties: it cannot serve them at all.
+    let masked = spec
+        .view
+        .hidden
+        .iter()
+        .chain(&spec.view.emptied)
+        .cloned()
+        .collect();
     let mut v = vec![gofer::ExportSpec {
         path: spec.rootfs.clone().unwrap_or_else(|| "/".into()),
         read_only: true,
+        masked,
     }];
     v.extend(spec.volumes.iter().map(|vol| gofer::ExportSpec {
         path: vol.host.clone(),
         read_only: vol.read_only,
+        masked: Vec::new(),
+    }));
+    // The shown directory is the last export.
+    v.extend(spec.shown.iter().map(|d| gofer::ExportSpec {
+        path: d.clone(),
+        read_only: true,
+        masked: Vec::new(),
     }));
     v
 }
@@ -107,18 +133,41 @@ fn host_dir(
         .map_err(|e| format!("{what} {path}: {}", e.description()))
 }
 
+/// Hides and empties what the default view says, in the root overlay.
+fn apply_view(ov: &OverlayFs, plan: &super::view::Plan) -> Result<(), String> {
+    for p in &plan.hidden {
+        ov.hide(p)
+            .map_err(|e| format!("hiding {p}: {}", e.description()))?;
+    }
+    for p in &plan.emptied {
+        ov.empty(p)
+            .map_err(|e| format!("emptying {p}: {}", e.description()))?;
+    }
+    Ok(())
+}
+
 /// Builds the mount table over the gofer serving [`exports`]`(spec)`. Errors are one line,
 /// naming the option at fault.
 pub fn build(spec: &MountSpec, gofer: &Arc<GoferClient>) -> Result<Mounts, String> {
     let root_path = spec.rootfs.as_deref().unwrap_or("/");
     let lower = host_dir(gofer, 0, ROOT_DEV, true, "--rootfs", root_path)?;
-    let root: Arc<dyn Filesystem> = if spec.overlay {
-        let upper = TmpFs::new(UPPER_DEV, 0o755, root_owner(), None);
-        OverlayFs::new(ROOT_DEV, lower, upper)
+    // The default view hides in an overlay: with `--overlay none` too, whose root mount is
+    // then read-only.
+    let view = spec.view != super::view::Plan::default();
+    let root: Arc<dyn Filesystem> = if spec.overlay || view {
+        let upper = TmpFs::new(UPPER_DEV, 0o755, root_owner(), spec.overlay_size);
+        let ov = OverlayFs::new(ROOT_DEV, lower, upper);
+        apply_view(&ov, &spec.view)?;
+        ov
     } else {
         lower
     };
     let mut m = Mounts::new(root);
+    if !spec.overlay {
+        if let Ok(r) = resolve(&m, "/", b"/", true) {
+            r.mount.set_flags(r.mount.flags() | MS_RDONLY);
+        }
+    }
     let std_mounts: [(&str, Arc<dyn Filesystem>); 4] = [
         ("/dev", DevFs::new(DEV_DEV)),
         ("/proc", crate::fsimpl::proc::ProcFs::new(PROC_DEV)),
@@ -133,6 +182,15 @@ pub fn build(spec: &MountSpec, gofer: &Arc<GoferClient>) -> Result<Mounts, Strin
     }
     m.mount("/dev/shm", TmpFs::new(SHM_DEV, 0o1777, root_owner(), None));
     let mut dev = FIRST_EXTRA_DEV;
+    if let Some(shown) = &spec.shown {
+        // Below volumes: a volume at the same path (`-v "$PWD:$PWD"`) covers it.
+        let export = spec.volumes.len() as u32 + 1;
+        let lower = host_dir(gofer, export, dev, true, "the working directory", shown)?;
+        let upper = TmpFs::new(dev + 1, 0o755, root_owner(), None);
+        mount_point(&m, shown)?;
+        m.mount(shown, OverlayFs::new(dev, lower, upper));
+        dev += 2;
+    }
     for (i, v) in spec.volumes.iter().enumerate() {
         let fs = host_dir(gofer, i as u32 + 1, dev, v.read_only, "--volume", &v.host)?;
         mount_point(&m, &v.guest)?;

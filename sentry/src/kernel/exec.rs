@@ -75,6 +75,7 @@ pub fn load_initial(
     let mut ctx = std::mem::replace(&mut t.ctx, Box::new(crate::platform::Detached));
     let mm = t.mm.clone();
     let r = crate::elf::load(t, &mut lock(&mm), ctx.as_mut(), path, argv, envp);
+    lock(&mm).recharge();
     t.ctx = ctx;
     let loaded = r?;
     *lock(&t.shared.interrupter) = Some(t.ctx.interrupter());
@@ -106,6 +107,8 @@ pub fn exec(
             return Err(e);
         }
     };
+    // The new image's memory counts against --memory (the old one's is given back with it).
+    mm.recharge();
     // The point of no return.
     de_thread(t);
     let mut old_ctx = std::mem::replace(&mut t.ctx, ctx);

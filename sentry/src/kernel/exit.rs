@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use syscalls::abi::*;
 
-use super::signal::{child_info, CLD_DUMPED, CLD_EXITED, CLD_KILLED};
+use super::signal::child_info;
 use super::signal_deliver::{kill_group, send_process_signal};
 use super::tree::{dumps_core, wait_status, ThreadGroup};
 use super::{lock, ExitStatus, Kernel, Task};
@@ -177,11 +177,6 @@ fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
     }
     let _ = wait_status(status, false);
 }
-
-const FUTEX_WAITERS: u32 = 0x8000_0000;
-const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
-const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
-const ROBUST_LIST_LIMIT: usize = 2048;
 
 /// Marks the robust futexes the exiting thread still holds as owner-died and wakes a waiter
 /// of each, as Linux's exit_robust_list does.

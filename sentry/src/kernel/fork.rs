@@ -12,36 +12,16 @@ use super::tree::{Proc, TaskShared, ThreadGroup};
 use super::{lock, ExitStatus, Task, VforkDone};
 use crate::platform::NewContext;
 
-/// clone flags.
+/// clone flags (the ABI's, from `syscalls::abi`) and the set of namespace flags.
 pub mod flags {
-    #![allow(missing_docs)]
-    pub const CSIGNAL: u64 = 0xff;
-    pub const CLONE_VM: u64 = 0x100;
-    pub const CLONE_FS: u64 = 0x200;
-    pub const CLONE_FILES: u64 = 0x400;
-    pub const CLONE_SIGHAND: u64 = 0x800;
-    pub const CLONE_PIDFD: u64 = 0x1000;
-    pub const CLONE_PTRACE: u64 = 0x2000;
-    pub const CLONE_VFORK: u64 = 0x4000;
-    pub const CLONE_PARENT: u64 = 0x8000;
-    pub const CLONE_THREAD: u64 = 0x10000;
-    pub const CLONE_NEWNS: u64 = 0x20000;
-    pub const CLONE_SYSVSEM: u64 = 0x40000;
-    pub const CLONE_SETTLS: u64 = 0x80000;
-    pub const CLONE_PARENT_SETTID: u64 = 0x100000;
-    pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
-    pub const CLONE_DETACHED: u64 = 0x400000;
-    pub const CLONE_UNTRACED: u64 = 0x800000;
-    pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
-    pub const CLONE_NEWCGROUP: u64 = 0x2000000;
-    pub const CLONE_NEWUTS: u64 = 0x4000000;
-    pub const CLONE_NEWIPC: u64 = 0x8000000;
-    pub const CLONE_NEWUSER: u64 = 0x10000000;
-    pub const CLONE_NEWPID: u64 = 0x20000000;
-    pub const CLONE_NEWNET: u64 = 0x40000000;
-    pub const CLONE_IO: u64 = 0x80000000;
-    pub const CLONE_CLEAR_SIGHAND: u64 = 0x100000000;
-    pub const CLONE_INTO_CGROUP: u64 = 0x200000000;
+    pub use syscalls::abi::{
+        CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_CLEAR_SIGHAND, CLONE_DETACHED, CLONE_FILES,
+        CLONE_FS, CLONE_INTO_CGROUP, CLONE_IO, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET,
+        CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_PARENT_SETTID,
+        CLONE_PIDFD, CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD,
+        CLONE_UNTRACED, CLONE_VFORK, CLONE_VM, CSIGNAL,
+    };
+    /// Every flag that asks for a new namespace.
     pub const NAMESPACES: u64 = CLONE_NEWNS
         | CLONE_NEWCGROUP
         | CLONE_NEWUTS
@@ -50,7 +30,7 @@ pub mod flags {
         | CLONE_NEWPID
         | CLONE_NEWNET;
 }
-use flags::*;
+use flags::NAMESPACES;
 
 /// The arguments of clone(2)/clone3(2).
 #[derive(Debug, Clone, Copy, Default)]
@@ -106,6 +86,8 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
     let f = a.flags;
     let k = t.k.clone();
     let tid = lock(&k.tree).alloc_pid().ok_or(Errno::EAGAIN)?;
+    // --pids and --memory: a task and its sentry thread, given back when that thread ends.
+    let slot = crate::limits::TaskSlot::take()?;
     if f & CLONE_THREAD == 0 {
         let nproc = t.rlimit(RLIMIT_NPROC);
         let count = lock(&k.tree)
@@ -126,6 +108,10 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         (p, t.mm.clone())
     } else {
         let guard = lock(&t.mm);
+        // --memory: the child's copy of the committed memory must fit.
+        if !crate::limits::memory().fits(guard.committed_bytes()) {
+            return Err(Errno::ENOMEM);
+        }
         let p = t.ctx.fork().map_err(|e| {
             tracing::error!("fork: {e}");
             Errno::EAGAIN
@@ -174,6 +160,7 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         ThreadGroup::new(tid, sighand)
     };
     let shared = TaskShared::new(tid, tg.clone(), t.sigmask());
+    *lock(&shared.sched) = lock(&t.shared.sched).inherited();
     let mut regs = t.regs;
     regs.rax = 0;
     if a.stack != 0 {
@@ -268,6 +255,7 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
             0
         },
         comm: t.comm,
+        slot,
         vfork_done: vfork.clone(),
         no_new_privs: t.no_new_privs,
         timer_slack: t.timer_slack,
@@ -282,6 +270,8 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
 /// What a new task starts with.
 pub struct ChildSpec {
     tid: i32,
+    /// Its place in the sandbox's budgets, kept while its sentry thread runs.
+    slot: crate::limits::TaskSlot,
     shared: Arc<TaskShared>,
     regs: crate::platform::Registers,
     mm: Arc<Mutex<crate::mm::MemoryManager>>,
@@ -302,6 +292,7 @@ pub fn spawn(k: Arc<super::Kernel>, pending: Box<dyn NewContext>, c: ChildSpec) 
     let name = format!("task-{}", c.tid);
     let shared = c.shared.clone();
     let started = std::thread::Builder::new().name(name).spawn(move || {
+        let _slot = c.slot;
         let ctx = match pending.adopt() {
             Ok(ctx) => ctx,
             Err(e) => {
@@ -337,6 +328,7 @@ pub fn spawn(k: Arc<super::Kernel>, pending: Box<dyn NewContext>, c: ChildSpec) 
             no_new_privs: c.no_new_privs,
             keep_caps: false,
             timer_slack: c.timer_slack,
+            restart: None,
         };
         super::run(t);
     });

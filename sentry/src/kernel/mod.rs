@@ -92,13 +92,9 @@ pub struct Kernel {
     pub timers: timer::Timers,
     /// personality(2).
     pub personality: std::sync::atomic::AtomicU32,
-    /// Nice values by tid (absent: 0).
-    nice: Mutex<std::collections::HashMap<i32, i32>>,
     /// The terminal's foreground process group and session.
     fg_pgrp: Mutex<Option<i32>>,
     tty_sid: Mutex<Option<i32>>,
-    /// Scheduling policies and priorities by tid (absent: SCHED_OTHER, 0).
-    sched: Mutex<std::collections::HashMap<i32, (u32, i32)>>,
     /// The pid of the sentry's own init, or 0 without `--init`.
     pub virtual_init: std::sync::atomic::AtomicI32,
     /// The process whose end is the sandbox's end: PID 1, or with `--init` the program the
@@ -175,8 +171,6 @@ impl Kernel {
                 let _ = crate::fsimpl::dev::fill_random(&mut b);
                 b
             },
-            nice: Mutex::new(std::collections::HashMap::new()),
-            sched: Mutex::new(std::collections::HashMap::new()),
             fg_pgrp: Mutex::new(None),
             tty_sid: Mutex::new(None),
             next_ino: AtomicU64::new(1000),
@@ -199,26 +193,6 @@ impl Kernel {
     /// The terminal's session (the first asker's).
     pub fn tty_session(&self, default: i32) -> i32 {
         *lock(&self.tty_sid).get_or_insert(default)
-    }
-
-    /// A task's scheduling policy and priority (recorded only).
-    pub fn sched_of(&self, tid: i32) -> (u32, i32) {
-        lock(&self.sched).get(&tid).copied().unwrap_or((0, 0))
-    }
-
-    /// Records a task's scheduling policy and priority.
-    pub fn set_sched(&self, tid: i32, policy: u32, prio: i32) {
-        lock(&self.sched).insert(tid, (policy, prio));
-    }
-
-    /// A task's nice value.
-    pub fn nice_of(&self, tid: i32) -> i32 {
-        lock(&self.nice).get(&tid).copied().unwrap_or(0)
-    }
-
-    /// Records a task's nice value.
-    pub fn set_nice(&self, tid: i32, nice: i32) {
-        lock(&self.nice).insert(tid, nice);
     }
 
     /// A fresh inode number for synthetic objects (pipes).
@@ -259,10 +233,8 @@ pub struct Credentials {
     pub caps_permitted: u64,
 }
 
-/// Every capability Linux defines (0..=40).
-pub const CAP_ALL: u64 = (1 << 41) - 1;
-/// CAP_DAC_OVERRIDE.
-pub const CAP_DAC_OVERRIDE: u64 = 1 << 1;
+/// Every capability Linux defines (0..=CAP_LAST_CAP), as a mask.
+pub const CAP_ALL: u64 = (1 << (syscalls::abi::CAP_LAST_CAP + 1)) - 1;
 
 impl Credentials {
     /// Credentials for (uid, gid) with `groups`: root has every capability.
@@ -293,7 +265,7 @@ impl Credentials {
     /// W_OK, X_OK bits) to the effective ids, with root's overrides.
     pub fn may(&self, fmode: u32, uid: u32, gid: u32, want: u32) -> bool {
         let euid = self.fsuid;
-        if self.caps & CAP_DAC_OVERRIDE != 0 {
+        if self.caps & (1 << syscalls::abi::CAP_DAC_OVERRIDE) != 0 {
             // CAP_DAC_OVERRIDE: all but execute of a file with no execute bit at all.
             let is_dir = fmode & S_IFMT == S_IFDIR;
             return want & X_OK == 0 || is_dir || fmode & 0o111 != 0;
@@ -480,6 +452,23 @@ pub struct Task {
     pub keep_caps: bool,
     /// PR_SET_TIMERSLACK, in nanoseconds.
     pub timer_slack: u64,
+    /// What restart_syscall(2) resumes after a signal without a handler interrupted a call
+    /// that returned ERESTART_RESTARTBLOCK (Linux's `restart_block`).
+    pub restart: Option<Restart>,
+}
+
+/// A call restart_syscall(2) resumes where it was interrupted.
+#[derive(Debug, Clone, Copy)]
+pub enum Restart {
+    /// A relative sleep (nanosleep, clock_nanosleep without TIMER_ABSTIME): it sleeps until its
+    /// first deadline, not its whole length again, and writes what is left to `rem` (unless 0)
+    /// when interrupted again.
+    Sleep {
+        /// When the sleep ends.
+        deadline: std::time::Instant,
+        /// The caller's `rem` argument.
+        rem: u64,
+    },
 }
 
 impl Task {
@@ -589,6 +578,7 @@ impl Task {
             no_new_privs: false,
             keep_caps: false,
             timer_slack: 50_000,
+            restart: None,
         }
     }
 

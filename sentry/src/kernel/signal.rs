@@ -142,21 +142,6 @@ pub fn kernel_info(sig: i32) -> Siginfo {
     }
 }
 
-/// SI_TKILL.
-pub const SI_TKILL: i32 = -6;
-/// SI_QUEUE.
-pub const SI_QUEUE: i32 = -1;
-/// CLD_EXITED and friends (si_code of SIGCHLD).
-pub const CLD_EXITED: i32 = 1;
-/// Killed.
-pub const CLD_KILLED: i32 = 2;
-/// Killed with a core dump.
-pub const CLD_DUMPED: i32 = 3;
-/// Stopped.
-pub const CLD_STOPPED: i32 = 5;
-/// Continued.
-pub const CLD_CONTINUED: i32 = 6;
-
 /// The SIGCHLD siginfo for a child event.
 pub fn child_info(code: i32, pid: i32, uid: u32, status: i32) -> Siginfo {
     let mut fields = [0u64; 14];

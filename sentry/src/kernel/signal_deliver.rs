@@ -56,8 +56,8 @@ fn report_to_parent(k: &Kernel, tgid: i32, report: Report) {
     let act = lock(&ptg.sighand()).actions[SIGCHLD as usize - 1];
     if act.flags & SA_NOCLDSTOP == 0 {
         let (code, status) = match report {
-            Report::Stopped(sig) => (super::signal::CLD_STOPPED, sig),
-            Report::Continued => (super::signal::CLD_CONTINUED, SIGCONT),
+            Report::Stopped(sig) => (CLD_STOPPED, sig),
+            Report::Continued => (CLD_CONTINUED, SIGCONT),
         };
         send_process_signal(k, &ptg, child_info(code, tgid, uid, status));
     }
@@ -139,9 +139,17 @@ fn restart_syscall(t: &mut Task, handler: Option<&KernelSigaction>) {
         _ => return,
     };
     if restart {
-        t.regs.rax = t.regs.orig_rax;
+        // ERESTART_RESTARTBLOCK resumes through restart_syscall(2), which finishes the call
+        // from where it stopped (a sleep sleeps what is left); the others run it again.
+        t.regs.rax = if code == Errno::ERESTART_RESTARTBLOCK.0 as i64 {
+            u64::from(syscalls::Sysno::restart_syscall.0)
+        } else {
+            t.regs.orig_rax
+        };
         t.regs.rip -= 2;
     } else {
+        // A handler runs: the call fails with EINTR and nothing is left to resume.
+        t.restart = None;
         t.regs.rax = (-(Errno::EINTR.0 as i64)) as u64;
     }
 }
@@ -213,8 +221,6 @@ const UC_OFFSET: u64 = 8;
 const INFO_OFFSET: u64 = 8 + 304;
 const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
 const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
-const SS_ONSTACK: i32 = 1;
-const SS_DISABLE: i32 = 2;
 
 fn on_altstack(t: &Task, sp: u64) -> bool {
     let (base, _, size) = t.altstack;

@@ -10,13 +10,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use syscalls::abi::SI_TIMER;
+
 use super::signal::kernel_info;
 use super::signal_deliver::{send_process_signal, send_thread_signal};
 use super::tree::{TaskShared, ThreadGroup};
 use super::{lock, Kernel};
 
-/// SI_TIMER.
-pub const SI_TIMER: i32 = -2;
 /// CPU-time timers are checked this often.
 const CPU_TICK: Duration = Duration::from_millis(5);
 
@@ -174,7 +174,7 @@ fn coalesce(t: &Timer) -> bool {
     let bump = |q: &mut super::signal::SigQueue| {
         if let Some(info) = q.timer_pending(t.signo, t.id) {
             let overrun = (info.fields[0] >> 32) as u32 as i32;
-            let overrun = overrun.saturating_add(1 + t.overrun).min(i32::MAX);
+            let overrun = overrun.saturating_add(t.overrun.saturating_add(1));
             info.fields[0] = t.id as u32 as u64 | ((overrun as u32 as u64) << 32);
             return true;
         }
@@ -282,5 +282,8 @@ pub fn start(k: &Arc<Kernel>) {
     let weak = Arc::downgrade(k);
     let _ = std::thread::Builder::new()
         .name("timers".into())
-        .spawn(move || run_timers(weak));
+        .spawn(move || {
+            crate::confine::enter(crate::confine::policy::TIMERS);
+            run_timers(weak)
+        });
 }

@@ -40,6 +40,40 @@ pub struct TaskShared {
     pub pdeath: Mutex<i32>,
     /// 'R' running or 'S' sleeping in the sentry (/proc/[pid]/stat).
     pub run_state: std::sync::atomic::AtomicU8,
+    /// Scheduling policy, priority and nice value (recorded only: the host's scheduler is not
+    /// changed); a new task inherits its creator's.
+    pub sched: Mutex<Sched>,
+}
+
+/// A task's scheduling state, as sched_setscheduler(2) and setpriority(2) leave it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sched {
+    /// SCHED_OTHER, SCHED_FIFO, ...
+    pub policy: u32,
+    /// The static priority (1..=99 for the real-time policies, 0 otherwise).
+    pub priority: i32,
+    /// SCHED_RESET_ON_FORK was asked.
+    pub reset_on_fork: bool,
+    /// The nice value (-20..=19).
+    pub nice: i32,
+}
+
+impl Sched {
+    /// What a task created by a task with this state starts with (sched(7), "Resetting
+    /// scheduling policy for child processes": with SCHED_RESET_ON_FORK a real-time policy
+    /// becomes SCHED_OTHER, a negative nice 0, and the flag is not inherited).
+    pub fn inherited(self) -> Sched {
+        if !self.reset_on_fork {
+            return self;
+        }
+        let realtime = matches!(self.policy, SCHED_FIFO | SCHED_RR);
+        Sched {
+            policy: if realtime { SCHED_OTHER } else { self.policy },
+            priority: if realtime { 0 } else { self.priority },
+            reset_on_fork: false,
+            nice: self.nice.max(0),
+        }
+    }
 }
 
 impl TaskShared {
@@ -58,6 +92,7 @@ impl TaskShared {
             start: std::time::Instant::now(),
             run_state: std::sync::atomic::AtomicU8::new(b'R'),
             pdeath: Mutex::new(0),
+            sched: Mutex::new(Sched::default()),
         })
     }
 

@@ -86,9 +86,9 @@ pub fn do_wait(
             any = true;
             if let (Some(st), true) = (cp.zombie, opts.exited) {
                 let (code, si_status) = match st {
-                    ExitStatus::Code(x) => (super::signal::CLD_EXITED, x),
-                    ExitStatus::Signal(s) if dumps_core(s) => (super::signal::CLD_DUMPED, s),
-                    ExitStatus::Signal(s) => (super::signal::CLD_KILLED, s),
+                    ExitStatus::Code(x) => (CLD_EXITED, x),
+                    ExitStatus::Signal(s) if dumps_core(s) => (CLD_DUMPED, s),
+                    ExitStatus::Signal(s) => (CLD_KILLED, s),
                 };
                 let r = WaitResult {
                     pid: c,
@@ -116,7 +116,7 @@ pub fn do_wait(
                     let r = WaitResult {
                         pid: c,
                         status: (sig << 8) | 0x7f,
-                        code: super::signal::CLD_STOPPED,
+                        code: CLD_STOPPED,
                         si_status: sig,
                         uid,
                     };
@@ -131,7 +131,7 @@ pub fn do_wait(
                     let r = WaitResult {
                         pid: c,
                         status: 0xffff,
-                        code: super::signal::CLD_CONTINUED,
+                        code: CLD_CONTINUED,
                         si_status: SIGCONT,
                         uid,
                     };

@@ -80,6 +80,29 @@ impl Vma {
     fn app(&self) -> bool {
         !matches!(self.backing, Backing::Reserved(_) | Backing::Vdso)
     }
+
+    /// Whether the mapping is memory the program commits (counted against `--memory`), as
+    /// Linux's strict overcommit counts it (`accountable_mapping`): private writable mappings,
+    /// anonymous or of a file (their pages become the program's own when written), and shared
+    /// anonymous memory; not reservations without access (glibc's arenas), shared file
+    /// mappings (the file's memory is the file's) nor read-only code.
+    fn committed(&self) -> bool {
+        match self.backing {
+            Backing::Anon => self.shared || self.prot & PROT_WRITE != 0,
+            Backing::File { .. } => !self.shared && self.prot & PROT_WRITE != 0,
+            Backing::Vdso | Backing::Reserved(_) => false,
+        }
+    }
+}
+
+/// Whether a new mapping with these flags and protection would be committed memory.
+pub fn commits(flags: u32, prot: u32) -> bool {
+    let shared = flags & MAP_TYPE != MAP_PRIVATE;
+    if flags & MAP_ANONYMOUS != 0 {
+        shared || prot & PROT_WRITE != 0
+    } else {
+        !shared && prot & PROT_WRITE != 0
+    }
 }
 
 /// The memory manager of one application process.
@@ -102,6 +125,14 @@ pub struct MemoryManager {
     pub auxv: Vec<(u64, u64)>,
     /// The executable's path (/proc/[pid]/exe).
     pub exe: String,
+    /// What this address space has counted against the sandbox's memory budget.
+    charged: u64,
+}
+
+impl Drop for MemoryManager {
+    fn drop(&mut self) {
+        crate::limits::memory().release(self.charged);
+    }
 }
 
 impl MemoryManager {
@@ -117,6 +148,7 @@ impl MemoryManager {
             env: (0, 0),
             auxv: Vec::new(),
             exe: String::new(),
+            charged: 0,
             space,
         };
         let layout = mm.space.layout().clone();
@@ -152,8 +184,10 @@ impl MemoryManager {
     }
 
     /// The memory manager of a forked child: the same mappings over the child's copy.
+    /// The child's copy counts against the memory budget as the parent's does (checked by
+    /// the caller with [`MemoryManager::committed_bytes`] first).
     pub fn fork(&self, space: Arc<dyn AddressSpace>) -> MemoryManager {
-        MemoryManager {
+        let mut child = MemoryManager {
             space,
             vmas: self.vmas.clone(),
             brk_start: self.brk_start,
@@ -164,7 +198,32 @@ impl MemoryManager {
             env: self.env,
             auxv: self.auxv.clone(),
             exe: self.exe.clone(),
+            charged: 0,
+        };
+        child.recharge();
+        child
+    }
+
+    /// Bytes of committed memory mapped ([`Vma::committed`]).
+    pub fn committed_bytes(&self) -> u64 {
+        self.vmas
+            .values()
+            .filter(|v| v.committed())
+            .map(|v| v.end - v.start)
+            .sum()
+    }
+
+    /// Brings this address space's count in the memory budget up to date after a change (the
+    /// changes that grow it are checked against the budget before they are made).
+    pub fn recharge(&mut self) {
+        let now = self.committed_bytes();
+        let budget = crate::limits::memory();
+        if now > self.charged {
+            budget.force(now - self.charged);
+        } else {
+            budget.release(self.charged - now);
         }
+        self.charged = now;
     }
 
     /// The host vDSO's address, if the platform offers one.
@@ -295,7 +354,7 @@ impl MemoryManager {
         }
         let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let start = if fixed {
-            if addr % PAGE_SIZE != 0 {
+            if !addr.is_multiple_of(PAGE_SIZE) {
                 return Err(Errno::EINVAL);
             }
             let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
@@ -386,7 +445,7 @@ impl MemoryManager {
 
     /// Implements munmap(2).
     pub fn munmap(&mut self, ctx: &mut dyn Context, addr: u64, len: u64) -> Result<(), Errno> {
-        if addr % PAGE_SIZE != 0 || len == 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
             return Err(Errno::EINVAL);
         }
         let len = page_up(len).ok_or(Errno::EINVAL)?;
@@ -437,7 +496,7 @@ impl MemoryManager {
         len: u64,
         prot: u32,
     ) -> Result<(), Errno> {
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
@@ -484,7 +543,8 @@ impl MemoryManager {
         flags: u32,
         new_addr: u64,
     ) -> Result<u64, Errno> {
-        if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 || old % PAGE_SIZE != 0
+        if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
+            || !old.is_multiple_of(PAGE_SIZE)
         {
             return Err(Errno::EINVAL);
         }
@@ -527,7 +587,7 @@ impl MemoryManager {
             }
         }
         let dest = if fixed {
-            if new_addr % PAGE_SIZE != 0 {
+            if !new_addr.is_multiple_of(PAGE_SIZE) {
                 return Err(Errno::EINVAL);
             }
             let dend = new_addr.checked_add(new_len).ok_or(Errno::EINVAL)?;
@@ -572,7 +632,9 @@ impl MemoryManager {
             if new_top > self.mmap_top.min(APP_TOP) || self.overlaps(old_top, new_top) {
                 return self.brk;
             }
-            if self.mapped_bytes() + (new_top - old_top) > self.as_limit {
+            if self.mapped_bytes() + (new_top - old_top) > self.as_limit
+                || !crate::limits::memory().fits(new_top - old_top)
+            {
                 return self.brk;
             }
             let prot = PROT_READ | PROT_WRITE;
@@ -624,7 +686,7 @@ impl MemoryManager {
         len: u64,
         advice: u32,
     ) -> Result<(), Errno> {
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let known = matches!(
@@ -680,7 +742,7 @@ impl MemoryManager {
         len: u64,
         flags: u32,
     ) -> Result<(), Errno> {
-        if addr % PAGE_SIZE != 0
+        if !addr.is_multiple_of(PAGE_SIZE)
             || flags & !(MS_ASYNC | MS_SYNC | MS_INVALIDATE) != 0
             || (flags & MS_ASYNC != 0 && flags & MS_SYNC != 0)
         {
@@ -709,7 +771,7 @@ impl MemoryManager {
     /// Implements the check of mincore(2): every page of the range must be mapped. Returns
     /// the number of pages; all mapped pages are reported resident (as gVisor does).
     pub fn mincore_pages(&self, addr: u64, len: u64) -> Result<u64, Errno> {
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let len = page_up(len).ok_or(Errno::ENOMEM)?;

@@ -259,8 +259,8 @@ pub type Inject = fn(
 
 /// Starts a host listener on the host's loopback for every published TCP port; each accepted
 /// connection is handed to `inject`. Errors (a host port in use) are one line each.
-pub fn start_publishers(inject: Inject) -> Result<(), String> {
-    for p in &stack::config().publish {
+pub fn start_publishers(publish: &[stack::Publish], inject: Inject) -> Result<(), String> {
+    for p in publish {
         if p.udp {
             continue;
         }

@@ -47,18 +47,7 @@ pub enum Trap {
 /// (its main thread's affinity). Platforms pin their own threads; what the program sees
 /// (sched_getaffinity, /proc/self/status, /sys/devices/system/cpu) never follows that.
 pub fn host_cpus() -> usize {
-    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CPUS.get_or_init(|| {
-        let main = nix::unistd::Pid::from_raw(std::process::id() as i32);
-        nix::sched::sched_getaffinity(main)
-            .map(|set| {
-                (0..nix::sched::CpuSet::count())
-                    .filter(|i| set.is_set(*i).unwrap_or(false))
-                    .count()
-            })
-            .unwrap_or(1)
-            .max(1)
-    })
+    crate::host::ncpu()
 }
 
 /// A failure of the platform itself (not of the application): the task cannot go on.

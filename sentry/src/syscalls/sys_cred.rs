@@ -2,10 +2,11 @@
 //! Credentials: the set*id family and capabilities, checked as Linux checks them. The ids are
 //! virtual: they change what the sandbox's own permission checks see, never the host's.
 
+use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::SysResult;
-use crate::kernel::Task;
+use crate::kernel::{Task, CAP_ALL};
 
 const NO_CHANGE: u32 = u32::MAX;
 
@@ -93,7 +94,7 @@ fn setres(
     new: (u32, u32, u32),
 ) -> Result<(u32, u32, u32), Errno> {
     let allowed = |v: u32| v == NO_CHANGE || v == cur.0 || v == cur.1 || v == cur.2;
-    if !privileged && !(allowed(new.0) && allowed(new.1) && allowed(new.2)) {
+    if !(privileged || allowed(new.0) && allowed(new.1) && allowed(new.2)) {
         return Err(Errno::EPERM);
     }
     let pick = |n: u32, c: u32| if n == NO_CHANGE { c } else { n };
@@ -152,9 +153,6 @@ pub fn sys_setfsgid(t: &mut Task) -> SysResult {
     Ok(u64::from(old))
 }
 
-/// Most supplementary groups (NGROUPS_MAX).
-const NGROUPS_MAX: u64 = 65536;
-
 /// Implements setgroups(2).
 pub fn sys_setgroups(t: &mut Task) -> SysResult {
     let n = t.arg(0) as i32;
@@ -175,23 +173,17 @@ pub fn sys_setgroups(t: &mut Task) -> SysResult {
     Ok(0)
 }
 
-const CAP_V1: u32 = 0x1998_0330;
-const CAP_V2: u32 = 0x2007_1026;
-const CAP_V3: u32 = 0x2008_0522;
-/// Capabilities 0..=40 (CAP_CHECKPOINT_RESTORE is the last).
-const CAP_ALL: u64 = (1 << 41) - 1;
-
 fn cap_header(t: &Task) -> Result<(u32, i32, usize), Errno> {
     let mut h = [0u8; 8];
     t.copy_in(t.arg(0), &mut h)?;
     let version = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
     let pid = i32::from_le_bytes([h[4], h[5], h[6], h[7]]);
     let words = match version {
-        CAP_V1 => 1,
-        CAP_V2 | CAP_V3 => 2,
+        LINUX_CAPABILITY_VERSION_1 => 1,
+        LINUX_CAPABILITY_VERSION_2 | LINUX_CAPABILITY_VERSION_3 => 2,
         _ => {
             // Tell the caller the version we prefer.
-            t.copy_out(t.arg(0), &CAP_V3.to_le_bytes())?;
+            t.copy_out(t.arg(0), &LINUX_CAPABILITY_VERSION_3.to_le_bytes())?;
             return Err(Errno::EINVAL);
         }
     };

@@ -11,7 +11,6 @@ use crate::kernel::block::{block_on, WaitQueue};
 use crate::kernel::{lock, Task};
 use crate::vfs::{File, FileOps};
 
-const EFD_SEMAPHORE: u32 = 1;
 const MAX: u64 = u64::MAX - 1;
 
 struct EventFd {

@@ -207,7 +207,7 @@ fn do_pipe(t: &Task, addr: u64, flags: u32) -> SysResult {
     if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
         return Err(Errno::EINVAL);
     }
-    let (r, w) = pipe::new_pipe(t.k.new_ino());
+    let (r, w) = pipe::new_pipe(t.k.new_ino())?;
     let keep = flags & (O_NONBLOCK | O_DIRECT);
     let rf = File::new(r, O_RDONLY | keep, "pipe:");
     let wf = File::new(w, O_WRONLY | keep, "pipe:");

@@ -433,8 +433,6 @@ pub fn sys_close(t: &mut Task) -> SysResult {
 
 /// Implements close_range(2).
 pub fn sys_close_range(t: &mut Task) -> SysResult {
-    const CLOSE_RANGE_UNSHARE: u64 = 2;
-    const CLOSE_RANGE_CLOEXEC: u64 = 4;
     let (first, last, flags) = (t.arg(0) as u32, t.arg(1) as u32, t.arg(2));
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(Errno::EINVAL);

@@ -11,22 +11,11 @@ use super::SysResult;
 use crate::kernel::futex::{deadline_after, FutexKey};
 use crate::kernel::Task;
 
-const FUTEX_WAIT: u32 = 0;
-const FUTEX_WAKE: u32 = 1;
-const FUTEX_REQUEUE: u32 = 3;
-const FUTEX_CMP_REQUEUE: u32 = 4;
-const FUTEX_WAKE_OP: u32 = 5;
-const FUTEX_WAIT_BITSET: u32 = 9;
-const FUTEX_WAKE_BITSET: u32 = 10;
-const FUTEX_PRIVATE_FLAG: u32 = 128;
-const FUTEX_CLOCK_REALTIME: u32 = 256;
-const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
-
 /// A futex's key: private futexes (and shared ones in private memory) by address space and
 /// address; shared ones in shared memory by the memory itself, so that processes mapping it
 /// meet.
 fn key(t: &Task, addr: u64, private: bool) -> Result<FutexKey, Errno> {
-    if addr % 4 != 0 {
+    if !addr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     if !private {
@@ -197,14 +186,6 @@ pub fn sys_futex(t: &mut Task) -> SysResult {
         _ => Err(Errno::ENOSYS),
     }
 }
-
-const FUTEX_LOCK_PI: u32 = 6;
-const FUTEX_UNLOCK_PI: u32 = 7;
-const FUTEX_TRYLOCK_PI: u32 = 8;
-const FUTEX_LOCK_PI2: u32 = 13;
-const FUTEX_WAITERS: u32 = 0x8000_0000;
-const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
-const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 
 /// One atomic step on the futex word, done by the caller's own thread in its address space.
 fn cas(t: &mut Task, addr: u64, old: u32, new: u32) -> Result<u32, Errno> {

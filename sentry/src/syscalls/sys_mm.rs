@@ -11,7 +11,19 @@ use crate::kernel::{lock, Task};
 pub fn sys_brk(t: &mut Task) -> SysResult {
     let a = t.args();
     let mut mm = lock(&t.mm);
-    Ok(mm.set_brk(t.ctx.as_mut(), a[0]))
+    let r = mm.set_brk(t.ctx.as_mut(), a[0]);
+    mm.recharge();
+    Ok(r)
+}
+
+/// `--memory`: a change that may add `more` bytes of committed memory fails with ENOMEM when
+/// they do not fit in the sandbox's budget.
+fn check_commit(more: u64) -> Result<(), Errno> {
+    if crate::limits::memory().fits(more) {
+        Ok(())
+    } else {
+        Err(Errno::ENOMEM)
+    }
 }
 
 /// Implements mmap(2).
@@ -91,27 +103,49 @@ pub fn sys_mmap(t: &mut Task) -> SysResult {
     } else {
         addr
     };
-    lock(&t.mm).mmap(t.ctx.as_mut(), addr, len, prot, flags, file)
+    if crate::mm::commits(flags, prot) {
+        check_commit(len)?;
+    }
+    let mut mm = lock(&t.mm);
+    let r = mm.mmap(t.ctx.as_mut(), addr, len, prot, flags, file);
+    mm.recharge();
+    r
 }
 
 /// Implements munmap(2).
 pub fn sys_munmap(t: &mut Task) -> SysResult {
     let a = t.args();
-    lock(&t.mm).munmap(t.ctx.as_mut(), a[0], a[1]).map(|_| 0)
+    let mut mm = lock(&t.mm);
+    let r = mm.munmap(t.ctx.as_mut(), a[0], a[1]).map(|_| 0);
+    mm.recharge();
+    r
 }
 
 /// Implements mprotect(2).
 pub fn sys_mprotect(t: &mut Task) -> SysResult {
     let a = t.args();
-    lock(&t.mm)
+    if a[2] as u32 & PROT_WRITE != 0 {
+        // Making private file pages writable commits them.
+        check_commit(a[1])?;
+    }
+    let mut mm = lock(&t.mm);
+    let r = mm
         .mprotect(t.ctx.as_mut(), a[0], a[1], a[2] as u32)
-        .map(|_| 0)
+        .map(|_| 0);
+    mm.recharge();
+    r
 }
 
 /// Implements mremap(2).
 pub fn sys_mremap(t: &mut Task) -> SysResult {
     let a = t.args();
-    lock(&t.mm).mremap(t.ctx.as_mut(), a[0], a[1], a[2], a[3] as u32, a[4])
+    if a[2] > a[1] {
+        check_commit(a[2] - a[1])?;
+    }
+    let mut mm = lock(&t.mm);
+    let r = mm.mremap(t.ctx.as_mut(), a[0], a[1], a[2], a[3] as u32, a[4]);
+    mm.recharge();
+    r
 }
 
 /// Implements madvise(2).
@@ -171,7 +205,6 @@ pub fn sys_mlock(t: &mut Task) -> SysResult {
 
 /// Implements mlock2(2).
 pub fn sys_mlock2(t: &mut Task) -> SysResult {
-    const MLOCK_ONFAULT: u64 = 1;
     let a = t.args();
     if a[2] & !MLOCK_ONFAULT != 0 {
         return Err(Errno::EINVAL);
@@ -187,9 +220,6 @@ pub fn sys_munlock(t: &mut Task) -> SysResult {
 
 /// Implements mlockall(2).
 pub fn sys_mlockall(t: &mut Task) -> SysResult {
-    const MCL_CURRENT: u64 = 1;
-    const MCL_FUTURE: u64 = 2;
-    const MCL_ONFAULT: u64 = 4;
     let flags = t.arg(0);
     if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT
     {

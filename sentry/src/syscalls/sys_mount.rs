@@ -430,9 +430,12 @@ type HandleTarget = (Arc<dyn Inode>, Weak<Mount>, String);
 /// Most handles remembered; the oldest are forgotten first (their handles then give ESTALE).
 const MAX_HANDLES: usize = 1024;
 
+/// A handle given out: (device, inode number) and what it leads to.
+type HandleEntry = ((u64, u64), HandleTarget);
+
 /// Handles given out, by (device, inode number).
-fn handles() -> &'static Mutex<VecDeque<((u64, u64), HandleTarget)>> {
-    static H: OnceLock<Mutex<VecDeque<((u64, u64), HandleTarget)>>> = OnceLock::new();
+fn handles() -> &'static Mutex<VecDeque<HandleEntry>> {
+    static H: OnceLock<Mutex<VecDeque<HandleEntry>>> = OnceLock::new();
     H.get_or_init(Default::default)
 }
 
@@ -448,7 +451,8 @@ pub fn sys_name_to_handle_at(t: &mut Task) -> SysResult {
         if flags & AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT);
         }
-        let f = if dirfd == AT_FDCWD {
+
+        if dirfd == AT_FDCWD {
             let r = walk_at(t, AT_FDCWD, b".", true)?;
             (existing(&r)?, r.mount.clone(), r.path.clone())
         } else {
@@ -456,8 +460,7 @@ pub fn sys_name_to_handle_at(t: &mut Task) -> SysResult {
             let inode = f.inode.clone().ok_or(Errno::EOPNOTSUPP)?;
             let mount = f.mount.clone().ok_or(Errno::EOPNOTSUPP)?;
             (inode, mount, f.path.clone())
-        };
-        f
+        }
     } else {
         let r = walk_at(t, dirfd, &path, flags & AT_SYMLINK_FOLLOW != 0)?;
         (existing(&r)?, r.mount.clone(), r.path.clone())

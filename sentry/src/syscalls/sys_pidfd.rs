@@ -8,7 +8,7 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::SysResult;
-use crate::kernel::signal::{user_info, SI_QUEUE};
+use crate::kernel::signal::user_info;
 use crate::kernel::tree::ThreadGroup;
 use crate::kernel::{lock, send_process_signal, Task};
 use crate::vfs::{File, FileOps};
@@ -48,8 +48,11 @@ impl FileOps for PidFd {
 }
 
 /// pidfds by the id of their file description.
-fn registry() -> &'static Mutex<HashMap<u64, (i32, Weak<ThreadGroup>)>> {
-    static R: OnceLock<Mutex<HashMap<u64, (i32, Weak<ThreadGroup>)>>> = OnceLock::new();
+/// A pidfd's pid and process.
+type PidfdTarget = (i32, Weak<ThreadGroup>);
+
+fn registry() -> &'static Mutex<HashMap<u64, PidfdTarget>> {
+    static R: OnceLock<Mutex<HashMap<u64, PidfdTarget>>> = OnceLock::new();
     R.get_or_init(Default::default)
 }
 

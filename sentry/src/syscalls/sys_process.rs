@@ -11,7 +11,6 @@ use crate::kernel::{lock, Task};
 /// Implements rseq(2)'s argument checks; a valid registration is refused with ENOSYS, which
 /// glibc takes as "run without restartable sequences".
 pub fn sys_rseq(t: &mut Task) -> SysResult {
-    const RSEQ_FLAG_UNREGISTER: u64 = 1;
     let (addr, len, flags) = (t.arg(0), t.arg(1) as u32, t.arg(2));
     if flags & !RSEQ_FLAG_UNREGISTER != 0 {
         return Err(Errno::EINVAL);
@@ -314,10 +313,10 @@ pub fn sys_sched_getaffinity(t: &mut Task) -> SysResult {
     if pid != 0 && pid != t.tid {
         return Err(Errno::ESRCH);
     }
-    let ncpu = crate::platform::host_cpus();
+    let ncpu = crate::host::ncpu();
     // The kernel's cpumask size (nr_cpu_ids rounded up to longs).
     let need = ncpu.div_ceil(64) * 8;
-    if len < need || len % 8 != 0 {
+    if len < need || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     let mut mask = vec![0u8; need];
@@ -330,30 +329,6 @@ pub fn sys_sched_getaffinity(t: &mut Task) -> SysResult {
 
 /// Implements prctl(2).
 pub fn sys_prctl(t: &mut Task) -> SysResult {
-    const PR_SET_PDEATHSIG: u64 = 1;
-    const PR_GET_PDEATHSIG: u64 = 2;
-    const PR_GET_DUMPABLE: u64 = 3;
-    const PR_SET_DUMPABLE: u64 = 4;
-    const PR_GET_KEEPCAPS: u64 = 7;
-    const PR_SET_KEEPCAPS: u64 = 8;
-    const PR_GET_TIMING: u64 = 13;
-    const PR_SET_NAME: u64 = 15;
-    const PR_GET_NAME: u64 = 16;
-    const PR_GET_SECCOMP: u64 = 21;
-    const PR_SET_SECCOMP: u64 = 22;
-    const PR_CAPBSET_READ: u64 = 23;
-    const PR_CAPBSET_DROP: u64 = 24;
-    const PR_GET_TIMERSLACK: u64 = 30;
-    const PR_SET_TIMERSLACK: u64 = 29;
-    const PR_SET_CHILD_SUBREAPER: u64 = 36;
-    const PR_GET_CHILD_SUBREAPER: u64 = 37;
-    const PR_SET_NO_NEW_PRIVS: u64 = 38;
-    const PR_GET_NO_NEW_PRIVS: u64 = 39;
-    const PR_GET_TID_ADDRESS: u64 = 40;
-    const PR_SET_THP_DISABLE: u64 = 41;
-    const PR_GET_THP_DISABLE: u64 = 42;
-    const PR_CAP_AMBIENT: u64 = 47;
-    const PR_SET_VMA: u64 = 0x5356_4d41;
     let (opt, a2, a3) = (t.arg(0), t.arg(1), t.arg(2));
     match opt {
         PR_SET_NAME => {

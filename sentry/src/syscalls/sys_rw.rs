@@ -327,30 +327,67 @@ fn do_readv(t: &Task, fd: i32, iov_addr: u64, cnt: u64, offset: Option<i64>) -> 
     Ok(copied as u64)
 }
 
+/// Implements writev: the iovecs are gathered a chunk (1 MiB) at a time and each chunk is
+/// written as one write, so a total up to a chunk is written at once (as Linux does, atomic on
+/// a pipe up to PIPE_BUF), and a larger one, or a bad pointer, never makes the sentry hold
+/// more than a chunk (a 2 GiB iovec over unmapped memory once allocated 2 GiB before EFAULT).
 fn do_writev(t: &Task, fd: i32, iov_addr: u64, cnt: u64, offset: Option<i64>) -> SysResult {
     let file = t.file(fd)?;
     let iovs = read_iovecs(t, iov_addr, cnt)?;
-    let mut buf = Vec::new();
-    for iov in iovs {
-        let k = iov.len.min(MAX_RW_COUNT - buf.len() as u64) as usize;
-        let start = buf.len();
-        buf.resize(start + k, 0);
-        if let Err(e) = t.copy_in(iov.base, &mut buf[start..]) {
-            buf.truncate(start);
-            if start == 0 {
-                return Err(e);
-            }
-            break;
+    let total = iovs
+        .iter()
+        .map(|v| v.len)
+        .fold(0u64, u64::saturating_add)
+        .min(MAX_RW_COUNT);
+    let mut buf: Vec<u8> = Vec::with_capacity((total as usize).min(CHUNK));
+    let mut done = 0u64;
+    let mut gathered = 0u64;
+    let mut fault = None;
+    // Writes what is gathered; false when the write came up short (stop there).
+    let flush = |buf: &mut Vec<u8>, done: &mut u64| -> Result<bool, Errno> {
+        if buf.is_empty() {
+            return Ok(true);
         }
-        if buf.len() as u64 >= MAX_RW_COUNT {
-            break;
+        let r = match offset {
+            Some(off) => file.pwrite(buf, off + *done as i64),
+            None => file.write(buf),
+        };
+        let want = buf.len();
+        buf.clear();
+        match r {
+            Ok(n) => {
+                *done += n as u64;
+                Ok(n == want)
+            }
+            Err(e) if *done == 0 => Err(e),
+            Err(_) => Ok(false),
+        }
+    };
+    'iovs: for iov in iovs {
+        let mut at = 0u64;
+        while at < iov.len && gathered < total {
+            let k = (iov.len - at)
+                .min((CHUNK - buf.len()) as u64)
+                .min(total - gathered) as usize;
+            let start = buf.len();
+            buf.resize(start + k, 0);
+            if let Err(e) = t.copy_in(iov.base + at, &mut buf[start..]) {
+                buf.truncate(start);
+                fault = Some(e);
+                break 'iovs;
+            }
+            at += k as u64;
+            gathered += k as u64;
+            if buf.len() == CHUNK && !flush(&mut buf, &mut done)? {
+                return Ok(done);
+            }
         }
     }
-    let n = match offset {
-        Some(off) => file.pwrite(&buf, off)?,
-        None => file.write(&buf)?,
-    };
-    Ok(n as u64)
+    flush(&mut buf, &mut done)?;
+    match fault {
+        Some(e) if done == 0 => Err(e),
+        _ => Ok(done),
+    }
 }
 
 /// Implements readv(2).

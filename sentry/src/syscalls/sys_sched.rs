@@ -2,35 +2,36 @@
 //! Scheduling: policies and priorities are recorded per task (virtual; the host scheduler is
 //! not touched), affinity is virtual over the host's CPUs.
 
+use std::sync::Arc;
+
+use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::SysResult;
+use crate::kernel::tree::TaskShared;
 use crate::kernel::{lock, Task};
 
-const SCHED_OTHER: u32 = 0;
-const SCHED_FIFO: u32 = 1;
-const SCHED_RR: u32 = 2;
-const SCHED_BATCH: u32 = 3;
-const SCHED_IDLE: u32 = 5;
-const SCHED_DEADLINE: u32 = 6;
-const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;
-
 fn ncpu() -> usize {
-    crate::platform::host_cpus()
+    crate::host::ncpu()
 }
 
-fn target(t: &Task, pid: i32) -> Result<i32, Errno> {
+/// The task `pid` names (0: the caller).
+fn target(t: &Task, pid: i32) -> Result<Arc<TaskShared>, Errno> {
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
     if pid == 0 {
-        return Ok(t.tid);
+        return Ok(t.shared.clone());
     }
-    if lock(&t.k.tree).threads.contains_key(&pid) {
-        Ok(pid)
-    } else {
-        Err(Errno::ESRCH)
-    }
+    lock(&t.k.tree)
+        .threads
+        .get(&pid)
+        .cloned()
+        .ok_or(Errno::ESRCH)
+}
+
+fn may_nice(t: &Task) -> bool {
+    t.creds.caps & (1 << CAP_SYS_NICE) != 0
 }
 
 /// Implements sched_setaffinity(2): the mask must name at least one host CPU; the sandbox keeps
@@ -49,8 +50,13 @@ pub fn sys_sched_setaffinity(t: &mut Task) -> SysResult {
 
 /// Implements sched_getscheduler(2).
 pub fn sys_sched_getscheduler(t: &mut Task) -> SysResult {
-    let pid = target(t, t.arg(0) as i32)?;
-    Ok(u64::from(t.k.sched_of(pid).0))
+    let s = *lock(&target(t, t.arg(0) as i32)?.sched);
+    let reset = if s.reset_on_fork {
+        SCHED_RESET_ON_FORK
+    } else {
+        0
+    };
+    Ok(u64::from(s.policy | reset))
 }
 
 fn valid_policy(p: u32) -> Result<u32, Errno> {
@@ -76,11 +82,14 @@ pub fn sys_sched_setscheduler(t: &mut Task) -> SysResult {
     if prio < 0 || prio as u32 > max || (max > 0 && prio == 0) {
         return Err(Errno::EINVAL);
     }
-    let pid = target(t, pid)?;
-    if max > 0 && t.creds.caps & (1 << 23) == 0 {
+    let task = target(t, pid)?;
+    if max > 0 && !may_nice(t) {
         return Err(Errno::EPERM);
     }
-    t.k.set_sched(pid, policy as u32 & !SCHED_RESET_ON_FORK, prio);
+    let mut s = lock(&task.sched);
+    s.policy = policy as u32 & !SCHED_RESET_ON_FORK;
+    s.priority = prio;
+    s.reset_on_fork = policy as u32 & SCHED_RESET_ON_FORK != 0;
     Ok(0)
 }
 
@@ -90,8 +99,7 @@ pub fn sys_sched_getparam(t: &mut Task) -> SysResult {
     if param == 0 {
         return Err(Errno::EINVAL);
     }
-    let pid = target(t, pid)?;
-    let prio = t.k.sched_of(pid).1;
+    let prio = lock(&target(t, pid)?.sched).priority;
     t.write_val(param, &prio).map(|_| 0)
 }
 
@@ -101,14 +109,14 @@ pub fn sys_sched_setparam(t: &mut Task) -> SysResult {
     if param == 0 {
         return Err(Errno::EINVAL);
     }
-    let pid = target(t, pid)?;
+    let task = target(t, pid)?;
     let prio: i32 = t.read_val(param)?;
-    let policy = t.k.sched_of(pid).0;
-    let max = valid_policy(policy)?;
+    let mut s = lock(&task.sched);
+    let max = valid_policy(s.policy)?;
     if prio < 0 || prio as u32 > max || (max > 0 && prio == 0) {
         return Err(Errno::EINVAL);
     }
-    t.k.set_sched(pid, policy, prio);
+    s.priority = prio;
     Ok(0)
 }
 
@@ -132,37 +140,64 @@ pub fn sys_sched_rr_get_interval(t: &mut Task) -> SysResult {
     t.write_val(t.arg(1), &ts).map(|_| 0)
 }
 
-const PRIO_PROCESS: u32 = 0;
-const PRIO_PGRP: u32 = 1;
-const PRIO_USER: u32 = 2;
+/// The tasks getpriority(2)/setpriority(2) address: one task (PRIO_PROCESS), the process
+/// group's, or the user's (`who` 0: the caller's own). ESRCH when none matches.
+fn prio_targets(t: &Task, which: u32, who: i32) -> Result<Vec<Arc<TaskShared>>, Errno> {
+    if who < 0 {
+        return Err(Errno::ESRCH);
+    }
+    match which {
+        PRIO_PROCESS => Ok(vec![target(t, who)?]),
+        PRIO_PGRP | PRIO_USER => {
+            let tree = lock(&t.k.tree);
+            let own_pgid = tree.procs.get(&t.tgid()).map_or(0, |p| p.pgid);
+            let (pgid, uid) = match which {
+                PRIO_PGRP if who == 0 => (Some(own_pgid), None),
+                PRIO_PGRP => (Some(who), None),
+                _ if who == 0 => (None, Some(t.creds.uid.0)),
+                _ => (None, Some(who as u32)),
+            };
+            let found: Vec<Arc<TaskShared>> = tree
+                .procs
+                .values()
+                .filter(|p| p.zombie.is_none())
+                .filter(|p| pgid.is_none_or(|g| p.pgid == g))
+                .filter(|p| uid.is_none_or(|u| p.uid == u))
+                .flat_map(|p| lock(&p.tg.tasks).clone())
+                .collect();
+            if found.is_empty() {
+                Err(Errno::ESRCH)
+            } else {
+                Ok(found)
+            }
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
 
-/// Implements getpriority(2): the nice value of every task is recorded (20 - nice returned).
+/// Implements getpriority(2): 20 - nice of the highest-priority (lowest nice) task addressed.
 pub fn sys_getpriority(t: &mut Task) -> SysResult {
     let (which, who) = (t.arg(0) as u32, t.arg(1) as i32);
-    match which {
-        PRIO_PROCESS => {
-            target(t, who)?;
-        }
-        PRIO_PGRP | PRIO_USER => {}
-        _ => return Err(Errno::EINVAL),
-    }
-    Ok((20 - t.k.nice_of(if who == 0 { t.tid } else { who })) as u64)
+    let nice = prio_targets(t, which, who)?
+        .iter()
+        .map(|s| lock(&s.sched).nice)
+        .min()
+        .unwrap_or(0);
+    Ok((20 - nice) as u64)
 }
 
 /// Implements setpriority(2): lowering nice needs CAP_SYS_NICE.
 pub fn sys_setpriority(t: &mut Task) -> SysResult {
     let (which, who, nice) = (t.arg(0) as u32, t.arg(1) as i32, t.arg(2) as i32);
-    let pid = match which {
-        PRIO_PROCESS => target(t, who)?,
-        PRIO_PGRP | PRIO_USER => t.tid,
-        _ => return Err(Errno::EINVAL),
-    };
+    let tasks = prio_targets(t, which, who)?;
     let nice = nice.clamp(-20, 19);
-    let cur = t.k.nice_of(pid);
-    if nice < cur && t.creds.caps & (1 << 23) == 0 {
-        return Err(Errno::EACCES);
+    for task in &tasks {
+        let mut s = lock(&task.sched);
+        if nice < s.nice && !may_nice(t) {
+            return Err(Errno::EACCES);
+        }
+        s.nice = nice;
     }
-    t.k.set_nice(pid, nice);
     Ok(0)
 }
 
@@ -197,10 +232,10 @@ pub fn sys_personality(t: &mut Task) -> SysResult {
 /// the sentry side plus the host's own context switches) is what Linux's private expedited
 /// command guarantees.
 pub fn sys_membarrier(t: &mut Task) -> SysResult {
-    const QUERY: u32 = 0;
-    const GLOBAL: u32 = 1;
-    const PRIVATE_EXPEDITED: u32 = 8;
-    const REGISTER_PRIVATE_EXPEDITED: u32 = 16;
+    const QUERY: u32 = MEMBARRIER_CMD_QUERY;
+    const GLOBAL: u32 = MEMBARRIER_CMD_GLOBAL;
+    const PRIVATE_EXPEDITED: u32 = MEMBARRIER_CMD_PRIVATE_EXPEDITED;
+    const REGISTER_PRIVATE_EXPEDITED: u32 = MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED;
     let (cmd, flags) = (t.arg(0) as u32, t.arg(1) as u32);
     if flags != 0 && cmd != QUERY {
         return Err(Errno::EINVAL);

@@ -7,8 +7,8 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::SysResult;
-use crate::kernel::block::{block_on, sleep_until};
-use crate::kernel::signal::{bit, user_info, SigSet, SI_TKILL, UNBLOCKABLE};
+use crate::kernel::block::block_on;
+use crate::kernel::signal::{bit, user_info, SigSet, UNBLOCKABLE};
 use crate::kernel::tree::ThreadGroup;
 use crate::kernel::{self, lock, Task};
 
@@ -328,10 +328,6 @@ pub fn sys_rt_sigreturn(t: &mut Task) -> SysResult {
 
 /// Implements sigaltstack(2).
 pub fn sys_sigaltstack(t: &mut Task) -> SysResult {
-    const SS_ONSTACK: i32 = 1;
-    const SS_DISABLE: i32 = 2;
-    const SS_AUTODISARM: i32 = 1 << 31;
-    const MINSIGSTKSZ: u64 = 2048;
     let (ss, old) = (t.arg(0), t.arg(1));
     let (sp, flags, size) = t.altstack;
     let on = size != 0 && t.regs.rsp > sp && t.regs.rsp - sp <= size;
@@ -372,35 +368,4 @@ pub fn sys_sigaltstack(t: &mut Task) -> SysResult {
         }
     }
     Ok(0)
-}
-
-/// Implements nanosleep(2).
-pub fn sys_nanosleep(t: &mut Task) -> SysResult {
-    let ts: Timespec = t.read_val(t.arg(0))?;
-    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-        return Err(Errno::EINVAL);
-    }
-    let start = std::time::Instant::now();
-    let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
-    let deadline = start
-        .checked_add(d)
-        .unwrap_or(start + Duration::from_secs(1 << 40));
-    match sleep_until(deadline) {
-        Ok(()) => Ok(0),
-        Err(e) => {
-            if t.arg(1) != 0 {
-                let left = d.saturating_sub(start.elapsed());
-                let rem = Timespec {
-                    tv_sec: left.as_secs() as i64,
-                    tv_nsec: left.subsec_nanos() as i64,
-                };
-                t.write_val(t.arg(1), &rem)?;
-            }
-            Err(if e == Errno::ERESTARTSYS {
-                Errno::ERESTART_RESTARTBLOCK
-            } else {
-                e
-            })
-        }
-    }
 }

@@ -25,7 +25,7 @@ pub fn sys_clone(t: &mut Task) -> SysResult {
 pub fn sys_clone3(t: &mut Task) -> SysResult {
     let (addr, size) = (t.arg(0), t.arg(1) as usize);
     const VER0: usize = 64;
-    if size < VER0 || size > 4096 {
+    if !(VER0..=4096).contains(&size) {
         return Err(Errno::EINVAL);
     }
     let mut b = vec![0u8; size];
@@ -161,15 +161,6 @@ pub fn sys_exit_group(t: &mut Task) -> SysResult {
     Ok(0)
 }
 
-const WNOHANG: u32 = 1;
-const WUNTRACED: u32 = 2;
-const WEXITED: u32 = 4;
-const WCONTINUED: u32 = 8;
-const WNOWAIT: u32 = 0x0100_0000;
-const WNOTHREAD: u32 = 0x2000_0000;
-const WALL: u32 = 0x4000_0000;
-const WCLONE: u32 = 0x8000_0000;
-
 /// Implements wait4(2).
 pub fn sys_wait4(t: &mut Task) -> SysResult {
     let (pid, status, options, rusage) = (t.arg(0) as i32, t.arg(1), t.arg(2) as u32, t.arg(3));
@@ -210,10 +201,6 @@ pub fn sys_wait4(t: &mut Task) -> SysResult {
 
 /// Implements waitid(2).
 pub fn sys_waitid(t: &mut Task) -> SysResult {
-    const P_ALL: u32 = 0;
-    const P_PID: u32 = 1;
-    const P_PGID: u32 = 2;
-    const P_PIDFD: u32 = 3;
     let (idtype, id, infop, options, rusage) = (
         t.arg(0) as u32,
         t.arg(1) as i32,

@@ -9,7 +9,7 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::SysResult;
-use crate::kernel::Task;
+use crate::kernel::{Restart, Task};
 
 fn clock(id: i32) -> Result<ClockId, Errno> {
     let id = match id {
@@ -138,23 +138,57 @@ pub fn sys_clock_nanosleep(t: &mut Task) -> SysResult {
     let deadline = start
         .checked_add(d)
         .unwrap_or(start + Duration::from_secs(1 << 40));
+    if flags & TIMER_ABSTIME != 0 {
+        // An absolute sleep is simply run again after a stop.
+        return match crate::kernel::block::sleep_until(deadline) {
+            Ok(()) => Ok(0),
+            Err(Errno::ERESTARTSYS) => Err(Errno::ERESTARTNOHAND),
+            Err(e) => Err(e),
+        };
+    }
+    sleep_relative(t, deadline, t.arg(3))
+}
+
+/// Implements nanosleep(2).
+pub fn sys_nanosleep(t: &mut Task) -> SysResult {
+    let ts = read_timespec(t, t.arg(0))?;
+    let start = Instant::now();
+    let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+    let deadline = start
+        .checked_add(d)
+        .unwrap_or(start + Duration::from_secs(1 << 40));
+    sleep_relative(t, deadline, t.arg(1))
+}
+
+/// A relative sleep until `deadline`. Interrupted, it writes the time left to `rem` (unless 0)
+/// and returns ERESTART_RESTARTBLOCK: a handler turns that into EINTR, a stop and continue
+/// (or an ignored signal) into restart_syscall(2), which sleeps only what is left.
+fn sleep_relative(t: &mut Task, deadline: Instant, rem: u64) -> SysResult {
+    t.restart = None;
     match crate::kernel::block::sleep_until(deadline) {
         Ok(()) => Ok(0),
-        Err(e) => {
-            if flags & TIMER_ABSTIME == 0 && t.arg(3) != 0 {
-                let left = d.saturating_sub(start.elapsed());
-                let rem = Timespec {
+        Err(Errno::ERESTARTSYS) => {
+            if rem != 0 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let ts = Timespec {
                     tv_sec: left.as_secs() as i64,
                     tv_nsec: left.subsec_nanos() as i64,
                 };
-                t.write_val(t.arg(3), &rem)?;
+                t.write_val(rem, &ts)?;
             }
-            Err(if e == Errno::ERESTARTSYS {
-                Errno::ERESTARTNOHAND
-            } else {
-                e
-            })
+            t.restart = Some(Restart::Sleep { deadline, rem });
+            Err(Errno::ERESTART_RESTARTBLOCK)
         }
+        Err(e) => Err(e),
+    }
+}
+
+/// Implements restart_syscall(2): resumes the call a signal interrupted, or EINTR when there
+/// is none (as Linux's `do_no_restart_syscall`).
+pub fn sys_restart_syscall(t: &mut Task) -> SysResult {
+    match t.restart.take() {
+        Some(Restart::Sleep { deadline, rem }) => sleep_relative(t, deadline, rem),
+        None => Err(Errno::EINTR),
     }
 }
 
@@ -181,7 +215,7 @@ pub fn sys_times(t: &mut Task) -> SysResult {
 /// Implements getrusage(2).
 pub fn sys_getrusage(t: &mut Task) -> SysResult {
     let who = t.arg(0) as i32;
-    if !matches!(who, 0 | -1 | 1) {
+    if !matches!(who, -1..=1) {
         return Err(Errno::EINVAL);
     }
     let mut ru = Rusage::default();

@@ -11,10 +11,6 @@ use super::SysResult;
 use crate::kernel::timer::{Timer, TimerClock, TimerTarget};
 use crate::kernel::{lock, Task};
 
-const ITIMER_REAL: i32 = 0;
-const ITIMER_VIRTUAL: i32 = 1;
-const ITIMER_PROF: i32 = 2;
-
 fn tv_dur(tv: &Timeval) -> Result<Duration, Errno> {
     if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
         return Err(Errno::EINVAL);
@@ -120,10 +116,6 @@ pub fn sys_alarm(t: &mut Task) -> SysResult {
     Ok(s)
 }
 
-const SIGEV_SIGNAL: i32 = 0;
-const SIGEV_NONE: i32 = 1;
-const SIGEV_THREAD: i32 = 2;
-const SIGEV_THREAD_ID: i32 = 4;
 /// Most POSIX timers one process may have.
 const MAX_TIMERS: i32 = 4096;
 

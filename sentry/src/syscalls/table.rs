@@ -122,7 +122,7 @@ const ROWS: &[Row] = rows! {
     madvise => Full, Some(m::sys_madvise), "pxd", "";
     dup => Full, Some(f::sys_dup), "f", "";
     dup2 => Full, Some(f::sys_dup2), "ff", "";
-    nanosleep => Partial, Some(sg::sys_nanosleep), "pp", "a restart after a stop sleeps the full time again";
+    nanosleep => Full, Some(tm::sys_nanosleep), "pp", "";
     getpid => Full, Some(p::sys_getpid), "", "";
     exit => Full, Some(tk::sys_exit), "d", "";
     uname => Full, Some(p::sys_uname), "p", "";
@@ -158,7 +158,8 @@ const ROWS: &[Row] = rows! {
     set_tid_address => Full, Some(p::sys_set_tid_address), "p", "";
     clock_gettime => Full, Some(tm::sys_clock_gettime), "dp", "";
     clock_getres => Full, Some(tm::sys_clock_getres), "dp", "";
-    clock_nanosleep => Partial, Some(tm::sys_clock_nanosleep), "ddpp", "not interruptible until signals";
+    clock_nanosleep => Partial, Some(tm::sys_clock_nanosleep), "ddpp", "CLOCK_PROCESS_CPUTIME_ID sleeps are measured in wall time";
+    restart_syscall => Full, Some(tm::sys_restart_syscall), "", "";
     exit_group => Full, Some(tk::sys_exit_group), "d", "";
     openat => Full, Some(f::sys_openat), "FsOo", "";
     newfstatat => Full, Some(f::sys_newfstatat), "Fspx", "";
@@ -391,7 +392,6 @@ fn note_for_missing(name: &str) -> &'static str {
         "settimeofday",
         "adjtimex",
         "clock_adjtime",
-        "restart_syscall",
         "exit_group",
     ];
     const NETWORK: &[&str] = &[

@@ -448,7 +448,7 @@ pub fn add_watch(inst: &Arc<Instance>, st: &Stat, mask: u32) -> Result<i32, Errn
         let mut s = lock(&inst.state);
         let mut wd = s.last_wd;
         loop {
-            wd = if wd >= i32::MAX { 1 } else { wd + 1 };
+            wd = if wd == i32::MAX { 1 } else { wd + 1 };
             if !s.wds.contains_key(&wd) {
                 break;
             }

@@ -19,6 +19,7 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 pub use self::node::OvNode;
+use crate::kernel::lock;
 use crate::vfs::{Filesystem, Inode};
 
 /// Offset of the inode numbers of files that exist only in the upper tree.
@@ -35,6 +36,52 @@ impl OverlayFs {
     pub fn new(dev: u64, lower: Arc<dyn Filesystem>, upper: Arc<dyn Filesystem>) -> Arc<OverlayFs> {
         let root = OvNode::root(dev, lower.root(), upper.root());
         Arc::new(OverlayFs { root, upper })
+    }
+
+    /// The node at `path` (absolute, no `.` or `..`), following no symlink.
+    fn walk(&self, path: &str) -> Result<Arc<OvNode>, Errno> {
+        let mut node = self.root.clone();
+        for c in path.split('/').filter(|c| !c.is_empty()) {
+            node = node.child(c.as_bytes())?;
+        }
+        Ok(node)
+    }
+
+    /// Hides `path` as if the sandbox had removed it (a whiteout): it gives ENOENT and is not
+    /// listed. Nothing happens when it does not exist. For building the default view.
+    pub fn hide(&self, path: &str) -> Result<(), Errno> {
+        let Some((dir, name)) = path.rsplit_once('/') else {
+            return Err(Errno::EINVAL);
+        };
+        let parent = self.walk(dir)?;
+        match parent.child(name.as_bytes()) {
+            Ok(_) => {}
+            Err(Errno::ENOENT) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        parent.copy_up()?;
+        lock(&parent.children).remove(name.as_bytes());
+        lock(&parent.whiteouts).insert(name.as_bytes().to_vec());
+        Ok(())
+    }
+
+    /// Shows the directory `path` empty, as the sandbox's own (an opaque upper directory with
+    /// the lower one's attributes). Nothing happens when it is not a directory.
+    pub fn empty(&self, path: &str) -> Result<(), Errno> {
+        let node = match self.walk(path) {
+            Ok(n) => n,
+            Err(Errno::ENOENT | Errno::ENOTDIR) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if !node.is_dir()? {
+            return Ok(());
+        }
+        node.copy_up()?;
+        node.opaque
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        lock(&node.children).clear();
+        lock(&node.whiteouts).clear();
+        Ok(())
     }
 }
 

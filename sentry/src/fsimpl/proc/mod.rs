@@ -39,9 +39,8 @@ type SysValues = Arc<Mutex<HashMap<&'static str, Vec<u8>>>>;
 impl ProcFs {
     /// A procfs with device number `dev`.
     pub fn new(dev: u64) -> Arc<ProcFs> {
-        let cpuinfo: Arc<Vec<u8>> = Arc::new(std::fs::read("/proc/cpuinfo").unwrap_or_default());
         let sys: SysValues = Arc::new(Mutex::new(HashMap::new()));
-        let root = root_dir(dev, cpuinfo, sys);
+        let root = root_dir(dev, sys);
         Arc::new(ProcFs { dev, root })
     }
 
@@ -194,10 +193,13 @@ fn sysfile(
     })
 }
 
-fn root_dir(dev: u64, cpuinfo: Arc<Vec<u8>>, sys: SysValues) -> Arc<dyn Inode> {
+fn root_dir(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
     let mut statics: Vec<(&'static str, Maker)> = vec![
         ("meminfo", file(dev, 2, meminfo)),
-        ("cpuinfo", file(dev, 3, move || Ok(cpuinfo.to_vec()))),
+        (
+            "cpuinfo",
+            file(dev, 3, || Ok(crate::host::cpuinfo().to_vec())),
+        ),
         ("stat", file(dev, 4, stat)),
         (
             "uptime",
@@ -370,7 +372,7 @@ fn meminfo() -> Result<Vec<u8>, Errno> {
 
 fn stat() -> Result<Vec<u8>, Errno> {
     let k = kernel()?;
-    let ncpu = crate::platform::host_cpus();
+    let ncpu = crate::host::ncpu();
     let up = k.boot.elapsed().as_secs();
     let btime = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -145,6 +145,7 @@ pub struct GenLink {
 
 impl GenLink {
     /// A link whose target is computed when read.
+    #[allow(clippy::new_ret_no_self)] // Always used as an inode.
     pub fn new(dev: u64, ino: u64, target: Gen) -> Arc<dyn Inode> {
         Arc::new(GenLink {
             dev,
@@ -204,6 +205,7 @@ pub struct GenDir {
 
 impl GenDir {
     /// A directory listing `list` and resolving names with `lookup`.
+    #[allow(clippy::new_ret_no_self)] // Always used as an inode.
     pub fn new(dev: u64, ino: u64, list: List, lookup: Lookup) -> Arc<dyn Inode> {
         Arc::new(GenDir {
             dev,
@@ -245,12 +247,11 @@ impl Inode for GenDir {
     }
 }
 
+/// Makes a child of a [`fixed_dir`] when it is looked up.
+pub type Maker = Arc<dyn Fn() -> Arc<dyn Inode> + Send + Sync>;
+
 /// A directory of fixed, named children built lazily: `(name, maker)`.
-pub fn fixed_dir(
-    dev: u64,
-    ino: u64,
-    children: Vec<(&'static str, Arc<dyn Fn() -> Arc<dyn Inode> + Send + Sync>)>,
-) -> Arc<dyn Inode> {
+pub fn fixed_dir(dev: u64, ino: u64, children: Vec<(&'static str, Maker)>) -> Arc<dyn Inode> {
     let children = Arc::new(children);
     let c2 = children.clone();
     GenDir::new(

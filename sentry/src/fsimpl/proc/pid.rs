@@ -139,7 +139,7 @@ fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
     let cpu = crate::kernel::timer::cpu_time(info.host_pid);
     let ticks = cpu.as_millis() / 10;
     let start = t.start.saturating_duration_since(k.boot).as_millis() / 10;
-    let nice = k.nice_of(t.tid);
+    let nice = lock(&t.sched).nice;
     let (pend, blocked) = (
         lock(&t.pending).set | lock(&t.tg.pending).set,
         *lock(&t.sigmask),
@@ -238,7 +238,7 @@ fn status(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
             _ => cgt |= 1 << i,
         }
     }
-    let ncpu = crate::platform::host_cpus();
+    let ncpu = crate::host::ncpu();
     let st = state_char(pid, &t);
     let state = match st {
         'R' => "R (running)",
@@ -410,12 +410,7 @@ fn mount_lines(
         // The parent: the latest mount whose point holds this one (itself for the root).
         let parent = list
             .iter()
-            .filter(|p| {
-                p.id != m.id
-                    && p.id < m.id
-                    && crate::vfs::mount::is_under(&m.point, &p.point)
-                    && (p.point != m.point || p.id < m.id)
-            })
+            .filter(|p| p.id < m.id && crate::vfs::mount::is_under(&m.point, &p.point))
             .map(|p| p.id)
             .max()
             .unwrap_or(m.id);

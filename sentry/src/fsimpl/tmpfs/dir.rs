@@ -52,7 +52,7 @@ impl Dir {
         lock(&self.inner).names.is_empty()
     }
 
-    fn from_seq(&self, seq: u64, max: usize) -> Vec<(u64, Vec<u8>, Arc<TmpInode>)> {
+    fn entries_from(&self, seq: u64, max: usize) -> Vec<(u64, Vec<u8>, Arc<TmpInode>)> {
         lock(&self.inner)
             .by_seq
             .range(seq..)
@@ -231,7 +231,7 @@ impl FileOps for DirFile {
             *pos += 1;
         }
         loop {
-            let batch = dir.from_seq(*pos - 2, 64);
+            let batch = dir.entries_from(*pos - 2, 64);
             if batch.is_empty() {
                 return Ok(used);
             }

@@ -31,7 +31,8 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Reserves `grow` more bytes of storage (ENOSPC past the limit), or releases `-grow`.
+    /// Reserves `grow` more bytes of storage (ENOSPC past the limit, or past the sandbox's
+    /// memory budget: the files are in memory), or releases `-grow`.
     fn charge(&self, old: u64, new: u64) -> Result<(), Errno> {
         let mut used = lock(&self.used);
         if new > old {
@@ -39,9 +40,12 @@ impl Shared {
             if used.saturating_add(more) > self.limit {
                 return Err(Errno::ENOSPC);
             }
+            crate::limits::memory().charge(more, Errno::ENOSPC)?;
             *used += more;
         } else {
-            *used = used.saturating_sub(old - new);
+            let less = (old - new).min(*used);
+            crate::limits::memory().release(less);
+            *used -= less;
         }
         Ok(())
     }

@@ -223,11 +223,16 @@ impl StubThread {
                 }
                 l.keep.clone()
             }
-            _ => {
+            Some(l) => {
+                // Only the first stub's layout is read (from /proc, before the sentry confines
+                // itself); a later one that differs cannot be learnt.
+                return Err(PlatformError::Stub(format!(
+                    "started with another host layout than the first (stack {:#x}, not {:#x})",
+                    template.rsp, l.rsp
+                )));
+            }
+            None => {
                 let (keep, doomed) = t.read_layout()?;
-                if known.get().is_some() {
-                    tracing::error!("platform: a stub started with another layout than the first");
-                }
                 let _ = known.set(StartLayout {
                     keep: keep.clone(),
                     doomed: doomed.clone(),

@@ -10,6 +10,11 @@ use nix::unistd::Pid;
 /// File descriptor number at which the stub keeps its end of the fd-donation socket.
 pub const STUB_SOCK_FD: i32 = 0;
 
+/// capset(2)'s header: _LINUX_CAPABILITY_VERSION_3, the calling thread.
+static CAP_HEADER: [u32; 2] = [0x2008_0522, 0];
+/// Two empty (effective, permitted, inheritable) words: no capability at all.
+static CAP_NONE: [u32; 6] = [0; 6];
+
 /// Forks and, in the child, becomes a traced stub: kill me when my parent dies, keep only the
 /// donation socket (as fd 0), trace me, then execute the stub image from `image` (a memfd).
 /// The child stops at its first instruction (the exec SIGTRAP) with nothing of the sentry's
@@ -60,6 +65,18 @@ pub fn spawn_stub(image: &OwnedFd, sock: &OwnedFd) -> nix::Result<Pid> {
         // A fixed host layout (stack, vDSO), the same for every stub: the sentry learns it once,
         // at start-up, and never reads a host path for it again (DESIGN.md invariant 2).
         libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
+        // No capability, now or after the exec (the first stub is started before the sentry
+        // drops its own, and every later one by a sentry thread that has none). The bounding
+        // set goes first (it fails harmlessly when it is already empty): were the exec to find
+        // a capability to give root, it would also clear ADDR_NO_RANDOMIZE.
+        for cap in 0..64 {
+            libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
+        }
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || libc::syscall(libc::SYS_capset, CAP_HEADER.as_ptr(), CAP_NONE.as_ptr()) != 0
+        {
+            libc::_exit(122);
+        }
         if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
             libc::_exit(124);
         }
