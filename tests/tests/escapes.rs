@@ -421,8 +421,11 @@ fn jumps_into_the_stub_code_reach_nothing() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("mkdir");
     let marker = dir.join("marker");
+    // The whole host in view (read-only, writes kept in the sandbox), so that the guest and the
+    // marker's directory are where the host has them.
     let out = sandbox_command([
         "run".as_ref(),
+        "--host-root".as_ref(),
         "--cwd".as_ref(),
         "/".as_ref(),
         guest.as_os_str(),

@@ -4,9 +4,9 @@
 //! server answering a node client, and a C server and client over IPv6 loopback as two
 //! processes. Each uses port 0 and reads back the port, so parallel runs never collide.
 //!
-//! Host programs that may be missing (python3, node) skip with a message.
+//! The host programs (python3, node) are installed by .ci/run; a missing one fails the test.
 
-use tests::{guest, require_file, Linkage, Run};
+use tests::{guest, require_tool, Linkage, Run};
 
 const HTTP_SERVER: &str = r#"
 import http.server, threading, urllib.request, os
@@ -26,9 +26,8 @@ with urllib.request.urlopen(url + "-missing") as r:
 
 #[test]
 fn python3_http_server_and_urllib() {
-    if !require_file("/usr/bin/python3") || !require_file("/usr/share/common-licenses/GPL-3") {
-        return;
-    }
+    require_tool("/usr/bin/python3");
+    require_tool("/usr/share/common-licenses/GPL-3");
     // The second fetch is a 404: urllib raises, and the traceback goes to stderr.
     let (native, _) = Run::new("/usr/bin/python3")
         .args(["-c", HTTP_SERVER])
@@ -61,9 +60,7 @@ server.listen(0, '127.0.0.1', () => {
 
 #[test]
 fn node_http_server_and_client() {
-    if !require_file("/usr/bin/node") {
-        return;
-    }
+    require_tool("/usr/bin/node");
     let (native, _) = Run::new("/usr/bin/node").args(["-e", NODE_HTTP]).compare();
     // The answers may come in any order; there are three.
     assert_eq!(native.stdout.lines().count(), 3, "{native}");

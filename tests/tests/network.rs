@@ -15,10 +15,8 @@ fn host_server(reply: &'static str) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("binding a host server");
     let port = l.local_addr().expect("its address").port();
     std::thread::spawn(move || {
-        for c in l.incoming() {
-            if let Ok(mut c) = c {
-                let _ = c.write_all(reply.as_bytes());
-            }
+        for mut c in l.incoming().flatten() {
+            let _ = c.write_all(reply.as_bytes());
         }
     });
     port

@@ -207,9 +207,7 @@ fn sandbox_writes_do_not_reach_the_host() {
 /// python3's socket.socketpair moving 70,000 bytes each way (AF_UNIX streams, issue 9).
 #[test]
 fn python3_socketpair() {
-    if !require_file("/usr/bin/python3") {
-        return;
-    }
+    require_tool("/usr/bin/python3");
     let script = r#"
 import socket, threading
 a, b = socket.socketpair()
@@ -236,9 +234,7 @@ print(len(back), back == data[::-1])
 /// answering http.client in the same program.
 #[test]
 fn python3_http_over_unix_socket() {
-    if !require_file("/usr/bin/python3") {
-        return;
-    }
+    require_tool("/usr/bin/python3");
     let script = r#"
 import http.client, http.server, os, socket, socketserver, threading
 path = '/tmp/http-unix-%d.sock' % os.getpid()
@@ -284,9 +280,7 @@ os.unlink(path)
 /// volume is (issue 9).
 #[test]
 fn sandbox_host_unix_socket_is_refused() {
-    if !require_file("/usr/bin/python3") {
-        return;
-    }
+    require_tool("/usr/bin/python3");
     let dir = tests::workspace_root()
         .join("target")
         .join(format!("host-uds-{}", std::process::id()));

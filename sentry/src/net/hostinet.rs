@@ -19,7 +19,7 @@ use std::sync::Arc;
 use syscalls::abi::*;
 use syscalls::Errno;
 
-use super::host_unsafe as host;
+use super::host_unsafe;
 use super::hostio::Watched;
 use super::{Accepted, CmsgIn, CmsgOut, Received, SendMsg, SockCommon, Socket};
 use crate::kernel::Task;
@@ -49,7 +49,7 @@ pub fn new_socket(
     if !matches!(stype, SOCK_STREAM | SOCK_DGRAM | SOCK_RAW) {
         return Err(Errno::ESOCKTNOSUPPORT);
     }
-    let fd = host::socket(i32::from(domain), stype as i32, protocol as i32)?;
+    let fd = host_unsafe::socket(i32::from(domain), stype as i32, protocol as i32)?;
     wrap(fd, domain, stype, protocol).map(|s| Box::new(s) as Box<dyn Socket>)
 }
 
@@ -60,13 +60,14 @@ fn wrap(
     protocol: u32,
 ) -> Result<HostInet, Errno> {
     // The protocol as the host resolved it (0 means the type's default).
-    let protocol = host::getsockopt(std::os::fd::AsFd::as_fd(&fd), SOL_SOCKET, SO_PROTOCOL, 4)
-        .ok()
-        .and_then(|v| {
-            v.get(..4)
-                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-        })
-        .unwrap_or(protocol);
+    let protocol =
+        host_unsafe::getsockopt(std::os::fd::AsFd::as_fd(&fd), SOL_SOCKET, SO_PROTOCOL, 4)
+            .ok()
+            .and_then(|v| {
+                v.get(..4)
+                    .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+            })
+            .unwrap_or(protocol);
     let common = Arc::new(SockCommon::new(domain, stype, protocol, 0, 0));
     let sock = Watched::new(fd, &common)?;
     Ok(HostInet { common, sock })
@@ -244,16 +245,16 @@ impl Socket for HostInet {
     }
 
     fn bind(&self, _t: &Task, addr: &[u8]) -> Result<(), Errno> {
-        host::bind(self.fd(), addr)
+        host_unsafe::bind(self.fd(), addr)
     }
 
     fn listen(&self, backlog: i32) -> Result<(), Errno> {
-        host::listen(self.fd(), backlog)
+        host_unsafe::listen(self.fd(), backlog)
     }
 
     fn accept(&self, _t: &Task, nonblock: bool) -> Result<Accepted, Errno> {
         let timeout = self.common.opts().rcvtimeo;
-        let (fd, peer) = self.retry(nonblock, timeout, || host::accept(self.fd()))?;
+        let (fd, peer) = self.retry(nonblock, timeout, || host_unsafe::accept(self.fd()))?;
         let s = wrap(
             fd,
             self.common.domain,
@@ -267,20 +268,20 @@ impl Socket for HostInet {
     }
 
     fn connect(&self, _t: &Task, addr: &[u8], nonblock: bool) -> Result<(), Errno> {
-        match host::connect(self.fd(), addr) {
+        match host_unsafe::connect(self.fd(), addr) {
             Err(Errno::EINPROGRESS) if !nonblock => {}
             r => return r,
         }
         let timeout = self.common.opts().sndtimeo;
         let r = self.common.wait(&[], false, timeout, || {
-            let ev = host::poll_now(self.fd(), (POLLOUT) as i16);
+            let ev = host_unsafe::poll_now(self.fd(), (POLLOUT) as i16);
             (ev & (POLLOUT | POLLERR | POLLHUP) != 0).then_some(Ok(()))
         });
         match r {
             // Linux: a connect that times out is still in progress.
             Err(Errno::EAGAIN) => Err(Errno::EINPROGRESS),
             Err(e) => Err(e),
-            Ok(()) => match host::take_error(self.fd())? {
+            Ok(()) => match host_unsafe::take_error(self.fd())? {
                 0 => Ok(()),
                 e => Err(Errno(e)),
             },
@@ -288,15 +289,15 @@ impl Socket for HostInet {
     }
 
     fn shutdown(&self, how: u32) -> Result<(), Errno> {
-        host::shutdown(self.fd(), how as i32)
+        host_unsafe::shutdown(self.fd(), how as i32)
     }
 
     fn sockname(&self) -> Result<Vec<u8>, Errno> {
-        host::sockname(self.fd())
+        host_unsafe::sockname(self.fd())
     }
 
     fn peername(&self) -> Result<Vec<u8>, Errno> {
-        host::peername(self.fd())
+        host_unsafe::peername(self.fd())
     }
 
     fn setsockopt(
@@ -328,7 +329,7 @@ impl Socket for HostInet {
             // others are not passed on.
             return (level != SOL_SOCKET).then_some(Err(Errno::ENOPROTOOPT));
         }
-        Some(host::setsockopt(self.fd(), level, name, val))
+        Some(host_unsafe::setsockopt(self.fd(), level, name, val))
     }
 
     fn getsockopt(
@@ -353,7 +354,7 @@ impl Socket for HostInet {
                 Some(Err(Errno::ENOPROTOOPT))
             };
         }
-        Some(host::getsockopt(self.fd(), level, name, len.max(4)))
+        Some(host_unsafe::getsockopt(self.fd(), level, name, len.max(4)))
     }
 
     fn send(&self, _t: Option<&Task>, msg: SendMsg<'_>) -> Result<usize, Errno> {
@@ -365,7 +366,7 @@ impl Socket for HostInet {
         let mut done = 0usize;
         loop {
             let r = self.retry(msg.nonblock, timeout, || {
-                host::sendmsg(
+                host_unsafe::sendmsg(
                     self.fd(),
                     &msg.data[done..],
                     msg.addr,
@@ -397,7 +398,7 @@ impl Socket for HostInet {
         let timeout = self.common.opts().rcvtimeo;
         let hflags = (flags & (MSG_OOB | MSG_PEEK | MSG_TRUNC | MSG_WAITALL | MSG_ERRQUEUE)) as i32;
         let r = self.retry(nonblock, timeout, || {
-            host::recvmsg(self.fd(), buf, hflags & !(MSG_WAITALL as i32), 1024)
+            host_unsafe::recvmsg(self.fd(), buf, hflags & !(MSG_WAITALL as i32), 1024)
         })?;
         let stream = self.common.stype == SOCK_STREAM;
         Ok(Received {
@@ -418,25 +419,26 @@ impl Socket for HostInet {
     }
 
     fn poll(&self) -> u32 {
-        host::poll_now(self.fd(), (POLLIN | POLLOUT | POLLPRI | POLLRDHUP) as i16)
+        host_unsafe::poll_now(self.fd(), (POLLIN | POLLOUT | POLLPRI | POLLRDHUP) as i16)
     }
 
     fn inq(&self) -> Result<usize, Errno> {
-        host::ioctl_int(self.fd(), SIOCINQ).map(|n| n.max(0) as usize)
+        host_unsafe::ioctl_int(self.fd(), SIOCINQ).map(|n| n.max(0) as usize)
     }
 
     fn outq(&self) -> Result<usize, Errno> {
-        host::ioctl_int(self.fd(), SIOCOUTQ).map(|n| n.max(0) as usize)
+        host_unsafe::ioctl_int(self.fd(), SIOCOUTQ).map(|n| n.max(0) as usize)
     }
 
     fn ioctl(&self, t: &Task, req: u32, arg: u64) -> Option<Result<u64, Errno>> {
         (req == SIOCATMARK).then(|| {
-            host::ioctl_int(self.fd(), SIOCATMARK).and_then(|v| t.write_val(arg, &v).map(|_| 0))
+            host_unsafe::ioctl_int(self.fd(), SIOCATMARK)
+                .and_then(|v| t.write_val(arg, &v).map(|_| 0))
         })
     }
 
     fn listening(&self) -> bool {
-        host::getsockopt(self.fd(), SOL_SOCKET, SO_ACCEPTCONN, 4)
+        host_unsafe::getsockopt(self.fd(), SOL_SOCKET, SO_ACCEPTCONN, 4)
             .ok()
             .and_then(|v| v.first().copied())
             .is_some_and(|b| b != 0)

@@ -156,7 +156,7 @@ impl NetlinkSocket {
     fn deliver(&self, st: &mut State, msgs: Vec<Vec<u8>>) {
         let room = {
             let o = self.common.opts();
-            o.rcvbuf.max(QUEUE_MAX / 2).min(QUEUE_MAX)
+            o.rcvbuf.clamp(QUEUE_MAX / 2, QUEUE_MAX)
         };
         for m in msgs {
             if st.queued + m.len() > room {

@@ -21,7 +21,7 @@ use std::sync::Weak;
 use syscalls::abi::*;
 use syscalls::Errno;
 
-use super::host_unsafe as host;
+use super::host_unsafe;
 use super::hostio::{Wake, Watched};
 use super::stack;
 
@@ -79,9 +79,9 @@ impl OutsideTcp {
     /// progress. Returns the flow and whether the connection is still in progress.
     pub fn connect(dst: SocketAddr, target: Weak<dyn Wake>) -> Result<(OutsideTcp, bool), Errno> {
         let domain = if dst.is_ipv4() { AF_INET } else { AF_INET6 };
-        let fd = host::socket(i32::from(domain), SOCK_STREAM as i32, 0)?;
+        let fd = host_unsafe::socket(i32::from(domain), SOCK_STREAM as i32, 0)?;
         let sock = Watched::with_target(fd, target)?;
-        let pending = match host::connect(sock.fd(), &raw(dst)) {
+        let pending = match host_unsafe::connect(sock.fd(), &raw(dst)) {
             Ok(()) => false,
             Err(Errno::EINPROGRESS) => true,
             Err(e) => return Err(e),
@@ -99,11 +99,11 @@ impl OutsideTcp {
     /// Whether the connection attempt ended: `Some(Ok)` connected, `Some(Err)` refused (the
     /// error), `None` still in progress.
     pub fn connect_result(&self) -> Option<Result<(), Errno>> {
-        let ev = host::poll_now(self.sock.fd(), POLLOUT as i16);
+        let ev = host_unsafe::poll_now(self.sock.fd(), POLLOUT as i16);
         if ev & (POLLOUT | POLLERR | POLLHUP) == 0 {
             return None;
         }
-        Some(match host::take_error(self.sock.fd()) {
+        Some(match host_unsafe::take_error(self.sock.fd()) {
             Ok(0) => Ok(()),
             Ok(e) => Err(Errno(e)),
             Err(e) => Err(e),
@@ -113,7 +113,7 @@ impl OutsideTcp {
     /// Sends without waiting (EAGAIN when the host socket is full).
     pub fn send(&self, data: &[u8], oob: bool) -> Result<usize, Errno> {
         let flags = if oob { MSG_OOB as i32 } else { 0 };
-        host::sendmsg(self.sock.fd(), data, None, &[], flags)
+        host_unsafe::sendmsg(self.sock.fd(), data, None, &[], flags)
     }
 
     /// Receives without waiting (EAGAIN when nothing is there; 0 at the peer's FIN).
@@ -125,12 +125,12 @@ impl OutsideTcp {
         if oob {
             flags |= MSG_OOB as i32;
         }
-        host::recvmsg(self.sock.fd(), buf, flags, 0).map(|r| r.n)
+        host_unsafe::recvmsg(self.sock.fd(), buf, flags, 0).map(|r| r.n)
     }
 
     /// shutdown(2) on the host side.
     pub fn shutdown(&self, how: u32) -> Result<(), Errno> {
-        host::shutdown(self.sock.fd(), how as i32)
+        host_unsafe::shutdown(self.sock.fd(), how as i32)
     }
 
     /// Aborts the connection (RST), as close with SO_LINGER 0 does.
@@ -139,7 +139,7 @@ impl OutsideTcp {
             l_onoff: 1,
             l_linger: 0,
         };
-        let _ = host::setsockopt(
+        let _ = host_unsafe::setsockopt(
             self.sock.fd(),
             SOL_SOCKET,
             SO_LINGER,
@@ -149,7 +149,7 @@ impl OutsideTcp {
 
     /// The host socket's readiness (POLLIN, POLLOUT, POLLRDHUP, POLLHUP, POLLERR).
     pub fn poll(&self) -> u32 {
-        host::poll_now(
+        host_unsafe::poll_now(
             self.sock.fd(),
             (POLLIN | POLLOUT | POLLRDHUP | POLLPRI) as i16,
         )
@@ -157,7 +157,7 @@ impl OutsideTcp {
 
     /// A pending error (SO_ERROR), cleared.
     pub fn take_error(&self) -> Option<Errno> {
-        match host::take_error(self.sock.fd()) {
+        match host_unsafe::take_error(self.sock.fd()) {
             Ok(0) | Err(_) => None,
             Ok(e) => Some(Errno(e)),
         }
@@ -165,12 +165,12 @@ impl OutsideTcp {
 
     /// Bytes waiting to be read.
     pub fn inq(&self) -> usize {
-        host::ioctl_int(self.sock.fd(), SIOCINQ).map_or(0, |n| n.max(0) as usize)
+        host_unsafe::ioctl_int(self.sock.fd(), SIOCINQ).map_or(0, |n| n.max(0) as usize)
     }
 
     /// Bytes sent and not yet acknowledged.
     pub fn outq(&self) -> usize {
-        host::ioctl_int(self.sock.fd(), SIOCOUTQ).map_or(0, |n| n.max(0) as usize)
+        host_unsafe::ioctl_int(self.sock.fd(), SIOCOUTQ).map_or(0, |n| n.max(0) as usize)
     }
 
     /// Passes a TCP or socket option that changes how the flow behaves on the wire
@@ -192,7 +192,7 @@ impl OutsideTcp {
             _ => false,
         };
         if ok {
-            let _ = host::setsockopt(self.sock.fd(), level, name, val);
+            let _ = host_unsafe::setsockopt(self.sock.fd(), level, name, val);
         }
     }
 }
@@ -206,10 +206,10 @@ impl OutsideUdp {
     /// A host UDP socket of `domain`'s family, bound to an ephemeral port, waking `target`.
     pub fn new(v6: bool, target: Weak<dyn Wake>) -> Result<OutsideUdp, Errno> {
         let domain = if v6 { AF_INET6 } else { AF_INET };
-        let fd = host::socket(i32::from(domain), SOCK_DGRAM as i32, 0)?;
+        let fd = host_unsafe::socket(i32::from(domain), SOCK_DGRAM as i32, 0)?;
         if v6 {
             // Both families, so one socket serves IPv4-mapped destinations too.
-            let _ = host::setsockopt(
+            let _ = host_unsafe::setsockopt(
                 std::os::fd::AsFd::as_fd(&fd),
                 SOL_IPV6,
                 IPV6_V6ONLY,
@@ -223,14 +223,14 @@ impl OutsideUdp {
 
     /// Sends one datagram to `dst` (a host address) without waiting.
     pub fn send_to(&self, data: &[u8], dst: SocketAddr) -> Result<usize, Errno> {
-        host::sendmsg(self.sock.fd(), data, Some(&raw(dst)), &[], 0)
+        host_unsafe::sendmsg(self.sock.fd(), data, Some(&raw(dst)), &[], 0)
     }
 
     /// Receives one datagram without waiting: its full length and its source as the sandbox
     /// sees it.
     pub fn recv_from(&self, buf: &mut [u8], peek: bool) -> Result<(usize, SocketAddr), Errno> {
         let flags = (MSG_TRUNC | if peek { MSG_PEEK } else { 0 }) as i32;
-        let r = host::recvmsg(self.sock.fd(), buf, flags, 0)?;
+        let r = host_unsafe::recvmsg(self.sock.fd(), buf, flags, 0)?;
         let src = decode(&r.addr)
             .map(guest_view)
             .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
@@ -239,12 +239,12 @@ impl OutsideUdp {
 
     /// Whether a datagram is waiting.
     pub fn readable(&self) -> bool {
-        host::poll_now(self.sock.fd(), POLLIN as i16) & POLLIN != 0
+        host_unsafe::poll_now(self.sock.fd(), POLLIN as i16) & POLLIN != 0
     }
 
     /// The length of the next datagram, if one is waiting.
     pub fn next_len(&self) -> usize {
-        host::ioctl_int(self.sock.fd(), SIOCINQ).map_or(0, |n| n.max(0) as usize)
+        host_unsafe::ioctl_int(self.sock.fd(), SIOCINQ).map_or(0, |n| n.max(0) as usize)
     }
 }
 

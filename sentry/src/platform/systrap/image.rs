@@ -285,7 +285,7 @@ mod tests {
 
     /// Runs a classic BPF filter (the subset used here) on a `seccomp_data`.
     fn run(prog: &[Insn], nr: u32, ip: u64, args: [u64; 6]) -> u32 {
-        let mut data = vec![0u8; 64];
+        let mut data = [0u8; 64];
         data[0..4].copy_from_slice(&nr.to_le_bytes());
         data[4..8].copy_from_slice(&AUDIT_ARCH_X86_64.to_le_bytes());
         data[8..16].copy_from_slice(&ip.to_le_bytes());
