@@ -20,6 +20,25 @@ const OPTMEM_MAX: u64 = 131_072;
 /// net.core.somaxconn: listen backlogs are cut to it.
 pub const SOMAXCONN: i32 = 4096;
 
+thread_local! {
+    static IO_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a buffer of `len` bytes kept for this thread's next send or receive: a fresh
+/// zeroed allocation per call (up to a megabyte for a datagram receive) cost more than the
+/// copy through it. Only bytes just filled are ever used.
+fn with_io_buf<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    IO_BUF.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut v) => {
+            if v.len() < len {
+                v.resize(len, 0);
+            }
+            f(&mut v[..len])
+        }
+        Err(_) => f(&mut vec![0u8; len]),
+    })
+}
+
 /// The socket behind `fd`: EBADF for no file, ENOTSOCK for a file that is not a socket.
 fn socket_file(t: &Task, fd: i32) -> Result<Arc<File>, Errno> {
     let f = t.file(fd)?;
@@ -305,32 +324,30 @@ impl Iovs {
             .min(MAX_RW_COUNT)
     }
 
-    /// Copies `len` bytes starting `skip` bytes into the buffers. Stops early at a fault
-    /// (returns what it copied; EFAULT when nothing was).
-    fn gather(&self, t: &Task, skip: u64, len: usize) -> Result<Vec<u8>, Errno> {
-        let mut out = Vec::with_capacity(len);
+    /// Copies `out.len()` bytes starting `skip` bytes into the buffers into `out`. Stops early
+    /// at a fault (returns what it copied; EFAULT when nothing was).
+    fn gather_into(&self, t: &Task, skip: u64, out: &mut [u8]) -> Result<usize, Errno> {
+        let mut done = 0usize;
         let mut skip = skip;
         for v in &self.0 {
-            if out.len() >= len {
+            if done >= out.len() {
                 break;
             }
             if skip >= v.len {
                 skip -= v.len;
                 continue;
             }
-            let k = ((v.len - skip) as usize).min(len - out.len());
-            let start = out.len();
-            out.resize(start + k, 0);
-            if let Err(e) = t.copy_in(v.base + skip, &mut out[start..]) {
-                out.truncate(start);
-                if start == 0 {
+            let k = ((v.len - skip) as usize).min(out.len() - done);
+            if let Err(e) = t.copy_in(v.base + skip, &mut out[done..done + k]) {
+                if done == 0 {
                     return Err(e);
                 }
-                return Ok(out);
+                return Ok(done);
             }
+            done += k;
             skip = 0;
         }
-        Ok(out)
+        Ok(done)
     }
 
     /// Copies `data` into the buffers starting `skip` bytes in; EFAULT when nothing could be
@@ -467,15 +484,14 @@ fn send_one(
         if total > max as u64 {
             return Err(Errno::EMSGSIZE);
         }
-        let data = iovs.gather(t, 0, total as usize)?;
-        if (data.len() as u64) < total {
-            return Err(Errno::EFAULT);
-        }
-        return s
-            .send(
+        return with_io_buf(total as usize, |data| {
+            if (iovs.gather_into(t, 0, data)? as u64) < total {
+                return Err(Errno::EFAULT);
+            }
+            s.send(
                 Some(t),
                 SendMsg {
-                    data: &data,
+                    data,
                     addr: addr.as_deref(),
                     control,
                     flags,
@@ -483,7 +499,8 @@ fn send_one(
                     cred,
                 },
             )
-            .map(|n| n as u64);
+            .map(|n| n as u64)
+        });
     }
     // A byte stream: sent a chunk at a time; a short send or an error after some bytes ends
     // the call with what was sent.
@@ -491,28 +508,36 @@ fn send_one(
     let mut control = Some(control);
     loop {
         let want = ((total - done) as usize).min(CHUNK);
-        let data = match iovs.gather(t, done, want) {
-            Ok(d) => d,
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        };
-        let faulted = data.len() < want;
-        let more = done + (data.len() as u64) < total;
-        let r = s.send(
-            Some(t),
-            SendMsg {
-                data: &data,
-                addr: addr.as_deref(),
-                control: control.take().unwrap_or_default(),
-                flags: flags | if more { MSG_MORE } else { 0 },
-                nonblock,
-                cred,
-            },
-        );
+        let (r, got) = with_io_buf(want, |buf| {
+            let got = match iovs.gather_into(t, done, buf) {
+                Ok(n) => n,
+                Err(e) => return (Err(e), 0),
+            };
+            let more = done + (got as u64) < total;
+            let r = s.send(
+                Some(t),
+                SendMsg {
+                    data: &buf[..got],
+                    addr: addr.as_deref(),
+                    control: control.take().unwrap_or_default(),
+                    flags: flags | if more { MSG_MORE } else { 0 },
+                    nonblock,
+                    cred,
+                },
+            );
+            (r, got)
+        });
+        let faulted = got < want;
+        if got == 0 && want > 0 {
+            match r {
+                Err(e) if done == 0 => return Err(e),
+                _ => break,
+            }
+        }
         match r {
             Ok(n) => {
                 done += n as u64;
-                if n < data.len() || faulted || done >= total {
+                if n < got || faulted || done >= total {
                     break;
                 }
             }
@@ -630,38 +655,36 @@ fn recv_one(
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0 || f.flags() & O_NONBLOCK != 0;
     let total = iovs.total() as usize;
     match s.max_message() {
-        Some(max) => {
-            let mut buf = vec![0u8; total.min(max.max(CHUNK))];
-            let r = s.recv(Some(t), &mut buf, flags, nonblock)?;
+        Some(max) => with_io_buf(total.min(max.max(CHUNK)), |buf| {
+            let r = s.recv(Some(t), buf, flags, nonblock)?;
             let n = if r.copied > 0 {
                 iovs.scatter(t, 0, &buf[..r.copied])?
             } else {
                 0
             };
             Ok((n, r))
-        }
+        }),
         None => {
             let mut done = 0usize;
             let mut first: Option<Received> = None;
             loop {
                 let want = (total - done).min(CHUNK);
-                let mut buf = vec![0u8; want];
                 // Later rounds of MSG_WAITALL wait as the first did.
-                let r = match s.recv(Some(t), &mut buf, flags, nonblock) {
-                    Ok(r) => r,
+                let round = with_io_buf(want, |buf| {
+                    let r = s.recv(Some(t), buf, flags, nonblock)?;
+                    let n = if flags & MSG_TRUNC != 0 && r.copied == 0 {
+                        r.len
+                    } else if r.copied > 0 {
+                        iovs.scatter(t, done as u64, &buf[..r.copied])?
+                    } else {
+                        0
+                    };
+                    Ok((r, n))
+                });
+                let (r, n) = match round {
+                    Ok(x) => x,
                     Err(e) if done == 0 => return Err(e),
                     Err(_) => break,
-                };
-                let n = if flags & MSG_TRUNC != 0 && r.copied == 0 {
-                    r.len
-                } else if r.copied > 0 {
-                    match iovs.scatter(t, done as u64, &buf[..r.copied]) {
-                        Ok(n) => n,
-                        Err(e) if done == 0 => return Err(e),
-                        Err(_) => break,
-                    }
-                } else {
-                    0
                 };
                 done += n;
                 let short = n < want;
