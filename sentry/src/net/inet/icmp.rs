@@ -609,7 +609,9 @@ fn deliver_raw(family: u16, msg: &[u8], src: IpAddr, dst: IpAddr, ttl: i32, tos:
 
 /// Gives an echo reply to the ping socket with identifier `id`.
 fn deliver_ping(family: u16, id: u16, msg: &[u8], src: IpAddr, dst: IpAddr, ttl: i32, tos: u8) {
-    let target = {
+    // The candidates are taken under the registry's lock, their states looked at after it
+    // (a bind holds its state while it takes the registry's).
+    let candidates: Vec<Arc<Icmp>> = {
         let mut r = reg();
         r.idents.retain(|(_, _, w, _)| w.strong_count() > 0);
         r.idents
@@ -617,12 +619,13 @@ fn deliver_ping(family: u16, id: u16, msg: &[u8], src: IpAddr, dst: IpAddr, ttl:
             .rev()
             .filter(|(f, i, _, _)| *f == family && *i == id)
             .filter_map(|(_, _, w, _)| w.upgrade())
-            .find(|s| {
-                let st = s.lock();
-                st.local.is_none_or(|b| b.is_unspecified() || b == dst)
-                    && st.remote.is_none_or(|r| r == src)
-            })
+            .collect()
     };
+    let target = candidates.into_iter().find(|s| {
+        let st = s.lock();
+        st.local.is_none_or(|b| b.is_unspecified() || b == dst)
+            && st.remote.is_none_or(|r| r == src)
+    });
     if let Some(s) = target {
         s.enqueue(msg.to_vec(), src, meta(dst, src, ttl, tos));
     }
