@@ -59,6 +59,7 @@ tests::guest_tests! {
     inet_udp,
     inet_opts,
     inet_poll,
+    inet_ping,
     // What a program sees at start-up: argv, environment, cwd, auxv, descriptors.
     startup => |run: tests::Run| run.args(["one", "two words", "", "ünï"]).cwd("/usr"),
 }
