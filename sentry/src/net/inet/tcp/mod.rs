@@ -438,6 +438,10 @@ impl Tcp {
                 params: cp,
                 slot: Mutex::new(None),
             });
+            // Connects given up (their sockets closed or decided) leave the queue, so it holds
+            // no more than the live sockets waiting.
+            l.waiting
+                .retain(|w| w.client.strong_count() > 0 && w.lock().is_none());
             l.waiting.push_back(p.clone());
             drop(lst);
             st.phase = Phase::SynSent(p.clone());
