@@ -397,8 +397,9 @@ impl Tcp {
             Destination::Unreachable(e) => return Err(e),
             Destination::Outside(host) => {
                 let src = SocketAddr::new(src_ip, st.local.map_or(0, |l| l.port()));
+                // The seam to the host side: a flow to attach as this connection's peer.
                 return match super::outside::connect_tcp(src, host) {
-                    Ok(never) => match never {},
+                    Ok(flow) => match flow {},
                     Err(e) => Err(e),
                 };
             }
