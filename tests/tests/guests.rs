@@ -71,6 +71,7 @@ tests::guest_tests! {
     inet_udp,
     inet_opts,
     inet_poll,
+    inet_ping,
     // epoll beyond level-triggering: edges, one-shot, fairness, nesting.
     epoll_edge,
     // What a program sees at start-up: argv, environment, cwd, auxv, descriptors.

@@ -614,7 +614,9 @@ fn deliver_raw(family: u16, msg: &[u8], src: IpAddr, dst: IpAddr, ttl: i32, tos:
 
 /// Gives an echo reply to the ping socket with identifier `id`.
 fn deliver_ping(family: u16, id: u16, msg: &[u8], src: IpAddr, dst: IpAddr, ttl: i32, tos: u8) {
-    let target = {
+    // The candidates are taken under the registry's lock, their states looked at after it
+    // (a bind holds its state while it takes the registry's).
+    let candidates: Vec<Arc<Icmp>> = {
         let mut r = reg();
         r.idents.retain(|(_, _, w, _)| w.strong_count() > 0);
         r.idents
@@ -622,12 +624,13 @@ fn deliver_ping(family: u16, id: u16, msg: &[u8], src: IpAddr, dst: IpAddr, ttl:
             .rev()
             .filter(|(f, i, _, _)| *f == family && *i == id)
             .filter_map(|(_, _, w, _)| w.upgrade())
-            .find(|s| {
-                let st = s.lock();
-                st.local.is_none_or(|b| b.is_unspecified() || b == dst)
-                    && st.remote.is_none_or(|r| r == src)
-            })
+            .collect()
     };
+    let target = candidates.into_iter().find(|s| {
+        let st = s.lock();
+        st.local.is_none_or(|b| b.is_unspecified() || b == dst)
+            && st.remote.is_none_or(|r| r == src)
+    });
     if let Some(s) = target {
         s.enqueue(msg.to_vec(), src, meta(dst, src, ttl, tos));
     }
@@ -794,5 +797,85 @@ mod tests {
         assert_eq!(checksum(0, &m), 0);
         let h = ipv4_header(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, 64, 0, 8);
         assert_eq!(checksum(0, &h), 0);
+    }
+
+    fn echo(s: &Arc<Icmp>, to: &str, seq: u16, payload: &[u8]) -> Result<usize, Errno> {
+        let mut req = vec![ICMP_ECHO, 0, 0, 0, 0x12, 0x34];
+        req.extend_from_slice(&seq.to_be_bytes());
+        req.extend_from_slice(payload);
+        let addr = super::super::encode(format!("{to}:0").parse().unwrap(), AF_INET);
+        s.send(SendMsg {
+            data: &req,
+            addr: Some(&addr),
+            control: Vec::new(),
+            flags: 0,
+            nonblock: true,
+            cred: Ucred::default(),
+        })
+    }
+
+    /// A ping socket's echo request to a sandbox address is answered: same sequence and
+    /// payload, the socket's identifier, a valid checksum, from the address pinged.
+    #[test]
+    fn ping_sockets_get_their_echo_replies() {
+        let s = Icmp::new(AF_INET, false);
+        assert_eq!(echo(&s, "127.0.0.3", 7, b"hello"), Ok(13));
+        let mut buf = [0u8; 64];
+        let r = s.recv(&mut buf, 0, true).unwrap();
+        assert_eq!(r.copied, 13);
+        let ident = s.lock().ident.unwrap();
+        assert_eq!(buf[0], ICMP_ECHOREPLY);
+        assert_eq!(u16::from_be_bytes([buf[4], buf[5]]), ident);
+        assert_eq!(u16::from_be_bytes([buf[6], buf[7]]), 7);
+        assert_eq!(&buf[8..13], b"hello");
+        assert_eq!(checksum(0, &buf[..13]), 0);
+        assert_eq!(
+            r.addr,
+            Some(super::super::encode(
+                "127.0.0.3:0".parse().unwrap(),
+                AF_INET
+            ))
+        );
+        assert_eq!(s.recv(&mut buf, 0, true).err(), Some(Errno::EAGAIN));
+        // An echo with no payload is fine; less than a header is not.
+        assert_eq!(echo(&s, "127.0.0.1", 1, b""), Ok(8));
+        let short = super::super::encode("127.0.0.1:0".parse().unwrap(), AF_INET);
+        let bad = s.send(SendMsg {
+            data: &[ICMP_ECHO, 0, 0],
+            addr: Some(&short),
+            control: Vec::new(),
+            flags: 0,
+            nonblock: true,
+            cred: Ucred::default(),
+        });
+        assert_eq!(bad, Err(Errno::EINVAL));
+    }
+
+    /// A raw ICMP socket sees the request go by and the reply come, each with its IPv4
+    /// header; ICMP_FILTER can leave out echo requests.
+    #[test]
+    fn raw_sockets_see_requests_and_replies() {
+        let s = Icmp::new(AF_INET, true);
+        // Bound to an address of its own, it sees only its own traffic (tests run together).
+        s.lock().local = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 7)));
+        s.lock().filter = 1 << ICMP_ECHO;
+        assert_eq!(echo(&s, "127.0.0.7", 3, b"raw"), Ok(11));
+        let mut buf = [0u8; 64];
+        let r = s.recv(&mut buf, 0, true).unwrap();
+        assert_eq!(r.copied, 20 + 11);
+        assert_eq!(buf[0], 0x45);
+        assert_eq!(buf[9], IPPROTO_ICMP as u8);
+        assert_eq!(buf[20], ICMP_ECHOREPLY);
+        assert_eq!(u16::from_be_bytes([buf[24], buf[25]]), 0x1234);
+        assert_eq!(s.recv(&mut buf, 0, true).err(), Some(Errno::EAGAIN));
+    }
+
+    #[test]
+    fn ping_group_range_is_checked_as_linux() {
+        assert_eq!(set_ping_group_range(0, 1 << 31), Err(Errno::EINVAL));
+        let old = ping_group_range();
+        assert_eq!(set_ping_group_range(5, 1), Ok(()));
+        assert_eq!(ping_group_range(), (5, 1));
+        set_ping_group_range(old.0, old.1).unwrap();
     }
 }

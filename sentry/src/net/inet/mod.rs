@@ -32,6 +32,20 @@
 //! FIN_WAIT1, LAST_ACK, CLOSING) are passed through at once, and a listener whose backlog is
 //! full holds a connect until accept(2) makes room instead of retransmitting its SYN.
 //!
+//! Known divergences, each rare in real programs:
+//! - No SIGURG when urgent data arrives (the socket does not know its file's owner); MSG_OOB,
+//!   SIOCATMARK, POLLPRI and SO_OOBINLINE are Linux's.
+//! - IP_RECVERR and IPV6_RECVERR are accepted (and make an unconnected UDP socket hear of a
+//!   refused datagram through SO_ERROR), but nothing is queued for MSG_ERRQUEUE.
+//! - Timed events nobody causes are seen when someone looks (a receive, poll, accept): a
+//!   segment held back by MSG_MORE/TCP_CORK for 200 ms, a TCP_DEFER_ACCEPT deferral ending.
+//!   A blocked receive or accept wakes for them; an epoll or poll that is already waiting
+//!   does not.
+//! - SO_BINDTODEVICE takes part in bind conflicts but does not filter what a socket receives.
+//! - Reported sizes follow Linux 6.x on loopback where a program could read them (TCP_MAXSEG,
+//!   the grown SO_SNDBUF, UDP's per-datagram memory); SO_SNDBUF/SO_RCVBUF are capped by
+//!   net.core's defaults (212,992), not the host's own sysctls.
+//!
 //! In host mode (`--network host`) every inet socket is the host's, carried out by the sentry;
 //! that dispatch goes at the top of [`new_socket`].
 

@@ -679,8 +679,10 @@ pub fn loopback_index() -> i32 {
 /// IPv6's loopback address.
 pub const LOOPBACK6: Ipv6Addr = Ipv6Addr::LOCALHOST;
 
-/// net.ipv4.igmp_max_memberships: the most groups one socket may join.
+/// net.ipv4.igmp_max_memberships: the most IPv4 groups one socket may join.
 const MAX_MEMBERSHIPS: usize = 20;
+/// The most IPv6 groups one socket may join (Linux bounds them by net.core.optmem_max).
+const MAX_MEMBERSHIPS6: usize = 1024;
 
 /// The multicast groups a socket has joined, with the interface of each.
 #[derive(Clone, Debug, Default)]
@@ -822,7 +824,7 @@ impl Memberships {
             .position(|(g, i)| *g == group && (*i == ifindex || any));
         match (add, at) {
             (true, Some(_)) => Err(Errno::EADDRINUSE),
-            (true, None) if self.v4.len() + self.v6.len() >= MAX_MEMBERSHIPS => Err(Errno::ENOBUFS),
+            (true, None) if self.v4.len() >= MAX_MEMBERSHIPS => Err(Errno::ENOBUFS),
             (true, None) => {
                 self.v4.push((group, ifindex));
                 Ok(())
@@ -853,6 +855,8 @@ impl Memberships {
             .position(|(g, i)| *g == group && (*i == ifindex || (!add && index == 0)));
         match (add, at) {
             (true, Some(_)) => Err(Errno::EADDRINUSE),
+            // Linux charges each membership to net.core.optmem_max; about this many fit.
+            (true, None) if self.v6.len() >= MAX_MEMBERSHIPS6 => Err(Errno::ENOBUFS),
             (true, None) => {
                 self.v6.push((group, ifindex));
                 Ok(())

@@ -1117,6 +1117,28 @@ pub fn proc_net(v6: bool) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn proc_net_lists_sockets_as_linux() {
+        let s = new_socket(AF_INET, IPPROTO_UDP);
+        let u = s.as_any().downcast_ref::<UdpSocket>().unwrap();
+        let mut st = u.0.lock();
+        let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let c = u.0.claim(&st, local).unwrap();
+        let port = c.port();
+        st.local = Some(SocketAddr::new(local.ip(), port));
+        st.claim = Some(c);
+        drop(st);
+        let text = proc_net(false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("   sl  local_address rem_address   st tx_queue"));
+        assert!(lines.iter().all(|l| l.len() == 127), "{text}");
+        let want =
+            format!("0100007F:{port:04X} 00000000:0000 07 00000000:00000000 00:00000000 00000000");
+        assert!(lines.iter().any(|l| l.contains(&want)), "{text}");
+        drop(s);
+        assert!(!proc_net(false).contains(&want));
+    }
+
     /// How many datagrams fit the default 212,992-byte buffer on Linux 6.18.
     #[test]
     fn truesizes_fit_as_measured() {

@@ -397,8 +397,9 @@ impl Tcp {
             Destination::Unreachable(e) => return Err(e),
             Destination::Outside(host) => {
                 let src = SocketAddr::new(src_ip, st.local.map_or(0, |l| l.port()));
+                // The seam to the host side: a flow to attach as this connection's peer.
                 return match super::outside::connect_tcp(src, host) {
-                    Ok(never) => match never {},
+                    Ok(flow) => match flow {},
                     Err(e) => Err(e),
                 };
             }
@@ -438,6 +439,10 @@ impl Tcp {
                 params: cp,
                 slot: Mutex::new(None),
             });
+            // Connects given up (their sockets closed or decided) leave the queue, so it holds
+            // no more than the live sockets waiting.
+            l.waiting
+                .retain(|w| w.client.strong_count() > 0 && w.lock().is_none());
             l.waiting.push_back(p.clone());
             drop(lst);
             st.phase = Phase::SynSent(p.clone());
