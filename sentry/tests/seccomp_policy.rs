@@ -231,6 +231,42 @@ fn forbidden_calls_kill_with_sigsys() {
             "changing host files",
         ),
         (Sysno::kexec_load, [0, 0, 0, bad, 0, 0], "kexec"),
+        // The systrap platform's calls, in the forms it never makes.
+        (
+            Sysno::kcmp,
+            [nobody, nobody, 1, 0, 0, 0],
+            "kcmp of anything but files (KCMP_VM)",
+        ),
+        (
+            Sysno::pidfd_send_signal,
+            [bad, 15, 0, 0, 0, 0],
+            "a pidfd signal other than SIGKILL",
+        ),
+        (
+            Sysno::pidfd_send_signal,
+            [bad, 9, bad, 0, 0, 0],
+            "a pidfd signal with a forged siginfo",
+        ),
+        (
+            Sysno::waitid,
+            [0, 0, bad, 4, 0, 0],
+            "waitid for any child (P_ALL)",
+        ),
+        (
+            Sysno::waitid,
+            [1, nobody, bad, 4, 0, 0],
+            "waitid by pid (P_PID)",
+        ),
+        (
+            Sysno::pidfd_open,
+            [nobody, 1, 0, 0, 0, 0],
+            "a pidfd with flags (PIDFD_THREAD)",
+        ),
+        (
+            Sysno::pidfd_getfd,
+            [bad, bad, 1, 0, 0, 0],
+            "pidfd_getfd with flags",
+        ),
     ];
     for (nr, args, what) in cases {
         assert_eq!(
@@ -279,6 +315,22 @@ fn a_role_keeps_to_its_own_rules() {
         ),
         (policy::MAIN, Sysno::clone, [0x800, 0, 0, 0, 0, 0]),
         (policy::MAIN, Sysno::sendmsg, [u64::MAX, 0, 0, 0, 0, 0]),
+        // The systrap keeper thread (main role) may not reach into stubs.
+        (
+            policy::MAIN,
+            Sysno::pidfd_getfd,
+            [u64::MAX, u64::MAX, 0, 0, 0, 0],
+        ),
+        (
+            policy::MAIN,
+            Sysno::kcmp,
+            [0x3fff_fff0, 0x3fff_fff0, 0, 0, 0, 0],
+        ),
+        (
+            policy::TIMERS,
+            Sysno::pidfd_send_signal,
+            [u64::MAX, 9, 0, 0, 0, 0],
+        ),
     ];
     for (role, nr, args) in cases {
         assert_eq!(

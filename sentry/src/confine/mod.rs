@@ -174,7 +174,27 @@ pub fn install(prepared: Prepared) -> Result<(), String> {
             .map_err(|e| format!("installing the seccomp filter: {e}"))?;
     }
     let _ = INSTALLED.set(Installed { roles });
+    let (done, cond) = &CONFINED;
+    *done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    cond.notify_all();
     Ok(())
+}
+
+/// Set (and notified) once [`install`] has run.
+static CONFINED: (std::sync::Mutex<bool>, std::sync::Condvar) =
+    (std::sync::Mutex::new(false), std::sync::Condvar::new());
+
+/// Blocks the calling thread until [`install`] has run (forever if it never does), then
+/// narrows it to `role`. For a thread started before the confinement that has nothing more to
+/// do until then (the systrap platform's keeper thread).
+pub fn enter_when_installed(role: Roles) {
+    let (done, cond) = &CONFINED;
+    let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
+    while !*d {
+        d = cond.wait(d).unwrap_or_else(|e| e.into_inner());
+    }
+    drop(d);
+    enter(role);
 }
 
 /// Narrows the calling thread to `role`'s rules, if the sentry is confined. A failure to

@@ -29,7 +29,8 @@ pub const TIMERS: Roles = 2;
 pub const WATCH: Roles = 4;
 /// The signal forwarder: waits for host signals and sends them to the program.
 pub const SIGNALS: Roles = 8;
-/// The main thread once the first task has ended: waits for the sandbox's end and exits.
+/// The main thread once the first task has ended: waits for the sandbox's end and exits; and
+/// the systrap platform's keeper thread (the parent of its stubs), which only waits.
 pub const MAIN: Roles = 16;
 /// Every role: what the Rust runtime and the allocator need anywhere.
 pub const ALL: Roles = TASK | TIMERS | WATCH | SIGNALS | MAIN;
@@ -110,6 +111,11 @@ const PR_SET_NAME: u64 = 15;
 const PR_CAPBSET_DROP: u64 = 24;
 const PR_SET_NO_NEW_PRIVS: u64 = 38;
 const SECCOMP_SET_MODE_FILTER: u64 = 1;
+const SIGKILL: u64 = 9;
+const KCMP_FILE: u64 = 0;
+const P_PIDFD: u64 = 3;
+const WEXITED: u64 = 4;
+const WALL: u64 = 0x4000_0000;
 const AF_UNIX: u64 = 1;
 const AT_EMPTY_PATH: u64 = 0x1000;
 const F_DUPFD: u64 = 0;
@@ -398,6 +404,42 @@ pub const RULES: &[Rule] = &[
         TASK,
         &[eq(0, PTRACE_POKEDATA)],
         "application memory the application made read-only (breakpoints, relocations)",
+    ),
+    // ---- Driving stubs (the systrap platform: no ptrace after start-up). A stub process is
+    // held by a pidfd from its first answer on (its pid cannot be reused under the sentry: it
+    // is the stubs' parent, and a dead stub stays a zombie until reaped through the pidfd). ----
+    when(
+        Sysno::pidfd_open,
+        TASK,
+        &[eq(1, 0)],
+        "systrap: pinning a new stub process (no flags: no PIDFD_THREAD, no PIDFD_NONBLOCK)",
+    ),
+    when(
+        Sysno::pidfd_getfd,
+        TASK,
+        &[eq(2, 0)],
+        "systrap: the sentry's end of a new stub's donation socket, which the stub made (the \
+         stubs are the only processes the sentry may reach into: same user, no capability)",
+    ),
+    when(
+        Sysno::pidfd_send_signal,
+        TASK,
+        &[eq(1, SIGKILL), eq(2, 0), eq(3, 0)],
+        "systrap: SIGKILL to a stub process (its program ended, or broke its own frame); no \
+         siginfo, no flags",
+    ),
+    when(
+        Sysno::waitid,
+        TASK,
+        &[eq(0, P_PIDFD), eq(3, WEXITED | WALL)],
+        "systrap: reaping a killed stub process through its pidfd (and only that)",
+    ),
+    when(
+        Sysno::kcmp,
+        TASK,
+        &[eq(2, KCMP_FILE)],
+        "systrap: checking that the descriptor number a stub reports for a donated file is \
+         that file (the answer is the application's to forge); KCMP_FILE only",
     ),
     rule(
         Sysno::wait4,

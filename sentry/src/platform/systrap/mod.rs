@@ -256,10 +256,19 @@ impl SystrapPlatform {
         std::thread::Builder::new()
             .name("systrap-keeper".into())
             .spawn(move || {
-                let r = start_template(image, memfd, img, tuning);
+                let r = start_template(image, memfd, img, tuning).and_then(|t| {
+                    // This thread was started before the sentry confined itself: it gives up
+                    // its capabilities itself (they are per thread) ...
+                    sys::drop_thread_capabilities()
+                        .map_err(PlatformError::host("dropping the keeper's capabilities"))?;
+                    Ok(t)
+                });
                 let ok = r.is_ok();
                 let _ = tx.send(r);
                 if ok {
+                    // ... and, once the sentry is confined, narrows itself to the main
+                    // thread's role: it only waits from now on.
+                    crate::confine::enter_when_installed(crate::confine::policy::MAIN);
                     // The parent of every stub: its exit would kill them all (PDEATHSIG).
                     loop {
                         std::thread::park();

@@ -205,7 +205,7 @@ pub fn punch_hole(fd: BorrowedFd<'_>, off: u64, len: u64) {
 /// pidfd_open(2).
 pub fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
     // SAFETY: plain integers.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_long) };
     if r < 0 {
         return Err(nix::Error::last());
     }
@@ -216,7 +216,14 @@ pub fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
 /// pidfd_getfd(2): a copy of descriptor `fd` of the process.
 pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, fd: i32) -> nix::Result<OwnedFd> {
     // SAFETY: plain integers.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_getfd,
+            pidfd.as_raw_fd(),
+            fd,
+            0 as libc::c_long,
+        )
+    };
     if r < 0 {
         return Err(nix::Error::last());
     }
@@ -224,11 +231,18 @@ pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, fd: i32) -> nix::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
 }
 
-/// pidfd_send_signal(2).
+/// pidfd_send_signal(2). Arguments as whole registers: the sentry's seccomp policy allows
+/// only SIGKILL with no siginfo and no flags, comparing all 64 bits.
 pub fn pidfd_kill(pidfd: BorrowedFd<'_>, sig: i32) {
     // SAFETY: plain integers; no siginfo.
     unsafe {
-        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, 0, 0);
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::c_long::from(sig),
+            std::ptr::null::<libc::siginfo_t>(),
+            0 as libc::c_long,
+        );
     }
 }
 
@@ -271,7 +285,8 @@ pub fn pidfd_reap(pidfd: BorrowedFd<'_>) {
 
 /// kcmp(KCMP_FILE): whether descriptor `theirs` of `pid` is the open file `mine` of ours.
 pub fn same_file(pid: i32, theirs: i32, mine: RawFd) -> bool {
-    const KCMP_FILE: libc::c_int = 0;
+    // Whole registers: the sentry's seccomp policy compares all 64 bits of the type.
+    const KCMP_FILE: libc::c_long = 0;
     // SAFETY: plain integers.
     let r = unsafe { libc::syscall(libc::SYS_kcmp, libc::getpid(), pid, KCMP_FILE, mine, theirs) };
     r == 0
@@ -281,6 +296,29 @@ pub fn same_file(pid: i32, theirs: i32, mine: RawFd) -> bool {
 pub fn tgkill(pid: i32, tid: i32, sig: i32) -> bool {
     // SAFETY: plain integers.
     unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) == 0 }
+}
+
+/// capset(2)'s header: _LINUX_CAPABILITY_VERSION_3, the calling thread.
+static CAP_HEADER: [u32; 2] = [0x2008_0522, 0];
+/// Two empty (effective, permitted, inheritable) words: no capability at all.
+static CAP_NONE: [u32; 6] = [0; 6];
+
+/// Empties the calling thread's capability sets, and its bounding set as far as it may
+/// (capabilities are per thread: the keeper thread starts before the sentry drops its own).
+/// Only the capset must succeed (emptying the sets is always allowed): the bounding set only
+/// matters to an exec, and this thread never executes anything.
+pub fn drop_thread_capabilities() -> nix::Result<()> {
+    for cap in 0..64 {
+        // SAFETY: prctl with integer arguments; EINVAL past the last capability, or EPERM
+        // without CAP_SETPCAP, leaves the set as it was.
+        unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
+    }
+    // SAFETY: capset reads the static header and data words.
+    let r = unsafe { libc::syscall(libc::SYS_capset, CAP_HEADER.as_ptr(), CAP_NONE.as_ptr()) };
+    if r != 0 {
+        return Err(nix::Error::last());
+    }
+    Ok(())
 }
 
 /// Forks and, in the child, becomes the traced template stub: killed when the calling thread
@@ -327,6 +365,28 @@ pub fn spawn_template(image: &OwnedFd, memfd: &OwnedFd) -> nix::Result<i32> {
         libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
         libc::setpgid(0, 0);
         libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
+        // No capability, now or after the exec, as the ptrace platform's stubs (every stub is
+        // a clone of this one, so none has any). Two reasons:
+        // - the stub runs the application's code; it must not hold root's capabilities;
+        // - the confined sentry has no capability left, and the kernel lets a thread reach
+        //   into another process (ptrace access: process_vm_readv/writev, pidfd_getfd, kcmp)
+        //   only if the target's permitted set is a subset of its own (commoncap's
+        //   cap_ptrace_access_check) or it has CAP_SYS_PTRACE. A template that kept root's
+        //   capabilities through the exec would refuse all of that to its capability-less
+        //   sentry (EPERM: "stub did not receive the donated fd"). Dumpability is no issue:
+        //   the template is executed as the caller (a stub's mm stays dumpable, and its
+        //   clones inherit that), and the sentry being non-dumpable only stops others
+        //   reaching into it. The bounding set goes first (it fails harmlessly when already
+        //   empty): an exec that found a capability to give root would also clear
+        //   ADDR_NO_RANDOMIZE.
+        for cap in 0..64 {
+            libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
+        }
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || libc::syscall(libc::SYS_capset, CAP_HEADER.as_ptr(), CAP_NONE.as_ptr()) != 0
+        {
+            libc::_exit(122);
+        }
         if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
             libc::_exit(124);
         }
