@@ -11,11 +11,15 @@ use syscalls::abi::*;
 
 use crate::cli::run::{NetworkKind, RunArgs};
 
-/// Parses one `--publish HOST_PORT:GUEST_PORT[/udp]`.
+/// Parses one `--publish HOST_PORT:GUEST_PORT[/tcp]`.
 fn parse_publish(s: &str) -> Result<Publish, String> {
-    let bad = || format!("--publish {s}: expected HOST_PORT:GUEST_PORT[/udp|/tcp]");
+    let bad = || format!("--publish {s}: expected HOST_PORT:GUEST_PORT[/tcp]");
     let (ports, proto) = match s.split_once('/') {
-        Some((p, "udp")) => (p, true),
+        Some((_, "udp")) => {
+            return Err(format!(
+                "--publish {s}: only TCP ports can be published (UDP is not supported yet)"
+            ))
+        }
         Some((p, "tcp")) => (p, false),
         Some(_) => return Err(bad()),
         None => (s, false),
@@ -175,15 +179,13 @@ pub fn configure(args: &RunArgs) -> Result<NetConfig, String> {
 }
 
 /// Starts the listeners of the published ports (`--publish`) on the host's loopback. Their
-/// connections go to the sandbox's TCP listener on the guest port once the program listens.
+/// connections go to the sandbox's TCP listener on the guest port (on its eth0 address), from
+/// the gateway address; a connection nothing listens for is closed.
 pub fn publish(cfg: &NetConfig) -> Result<(), String> {
     if cfg.publish.is_empty() {
         return Ok(());
     }
-    Err(format!(
-        "--publish {}:{}: published ports are not wired to the sandbox's listeners yet",
-        cfg.publish[0].host_port, cfg.publish[0].guest_port
-    ))
+    sentry::net::outside::start_publishers(&cfg.publish, sentry::net::inet::tcp::accept_published)
 }
 
 /// Applies the configuration to a new kernel: the host name, and in sandbox mode the

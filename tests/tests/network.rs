@@ -116,9 +116,208 @@ fn bad_network_options_are_refused() {
         vec!["run", "--allow-host-loopback", "/bin/true"],
         vec!["run", "--network", "wifi", "/bin/true"],
         vec!["run", "--host-uds", "maybe", "/bin/true"],
+        vec![
+            "run",
+            "--network",
+            "sandbox",
+            "--publish",
+            "8080:80/udp",
+            "/bin/true",
+        ],
     ] {
         let out = sandbox_command(&args);
         assert_eq!(out.status, 2, "{args:?}: {out}");
         assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {out}");
     }
+}
+
+#[test]
+fn sandbox_mode_reaches_the_host_loopback_only_when_allowed() {
+    let port = host_server("hello from the host\n");
+    let run = |extra: &[&str], host: &str| {
+        let mut args = vec!["run", "--network", "sandbox"];
+        args.extend_from_slice(extra);
+        let script = client(host, port);
+        args.extend_from_slice(&["python3", "-c", &script]);
+        let out = sandbox_command(&args);
+        assert_eq!(out.status, 0, "{out}");
+        out.stdout
+    };
+    // The gateway is the host's loopback when the user allows it...
+    assert_eq!(
+        run(&["--allow-host-loopback"], "10.0.2.2"),
+        "hello from the host\n"
+    );
+    // ...and refused otherwise, as is the host's own address.
+    assert_eq!(run(&[], "10.0.2.2"), "ConnectionRefusedError\n");
+    // The sandbox's loopback is its own.
+    assert_eq!(
+        run(&["--allow-host-loopback"], "127.0.0.1"),
+        "ConnectionRefusedError\n"
+    );
+}
+
+#[test]
+fn sandbox_mode_shows_eth0_and_a_default_route() {
+    let out = sandbox_command([
+        "run",
+        "--network",
+        "sandbox",
+        "sh",
+        "-c",
+        "ip -o -4 addr show dev eth0; ip route",
+    ]);
+    assert_eq!(out.status, 0, "{out}");
+    assert!(out.stdout.contains("eth0    inet 10.0.2.100/24"), "{out}");
+    assert!(
+        out.stdout.contains("default via 10.0.2.2 dev eth0"),
+        "{out}"
+    );
+}
+
+/// A host TCP server that echoes each connection until its EOF, then closes it.
+fn host_echo_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("binding a host server");
+    let port = l.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut r = c.try_clone().expect("clone");
+                let mut w = c;
+                let _ = std::io::copy(&mut r, &mut w);
+                let _ = w.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+/// Megabytes each way between the sandbox and the host through a bridged connection, with a
+/// half-close: what comes back is what went.
+#[test]
+fn sandbox_mode_bulk_both_ways_with_a_half_close() {
+    let port = host_echo_server();
+    let script = format!(
+        "import socket, threading, hashlib\n\
+         s = socket.create_connection(('10.0.2.2', {port}), timeout=60)\n\
+         print(s.getsockname()[0], s.getpeername())\n\
+         data = bytes(range(256)) * (4 * 4096 + 7)\n\
+         def send():\n    s.sendall(data)\n    s.shutdown(socket.SHUT_WR)\n\
+         t = threading.Thread(target=send)\nt.start()\n\
+         got = bytearray()\n\
+         while True:\n    b = s.recv(1 << 16)\n    if not b: break\n    got += b\n\
+         t.join()\n\
+         print(len(got), hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest())\n"
+    );
+    let out = sandbox_command([
+        "run",
+        "--network",
+        "sandbox",
+        "--allow-host-loopback",
+        "python3",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(out.status, 0, "{out}");
+    assert_eq!(
+        out.stdout,
+        format!("10.0.2.100 ('10.0.2.2', {port})\n4196096 True\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn sandbox_mode_udp_to_the_host_and_back() {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("binding");
+    let port = sock.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let mut reply = b"echo:".to_vec();
+            reply.extend_from_slice(&buf[..n]);
+            let _ = sock.send_to(&reply, from);
+        }
+    });
+    let script = format!(
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.settimeout(20)\ns.sendto(b'ping', ('10.0.2.2', {port}))\n\
+         data, src = s.recvfrom(100)\nprint(data.decode(), src)\n"
+    );
+    let out = sandbox_command([
+        "run",
+        "--network",
+        "sandbox",
+        "--allow-host-loopback",
+        "python3",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(out.status, 0, "{out}");
+    assert_eq!(
+        out.stdout,
+        format!("echo:ping ('10.0.2.2', {port})\n"),
+        "{out}"
+    );
+}
+
+/// A port free on the host's loopback (bound and released: the test binds it right after).
+fn free_host_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+#[test]
+fn sandbox_mode_published_port_is_reached_from_the_host() {
+    let host_port = free_host_port();
+    let publish = format!("{host_port}:8080");
+    let (mut child, port) = inside_server(
+        &["--network", "sandbox", "--publish", &publish],
+        "0.0.0.0",
+        8080,
+    );
+    assert_eq!(port, 8080);
+    assert_eq!(fetch(host_port), "hello from inside\n");
+    assert!(child.wait().expect("waiting").success());
+}
+
+#[test]
+fn sandbox_mode_published_port_with_nothing_listening_closes_the_connection() {
+    let host_port = free_host_port();
+    let publish = format!("{host_port}:8080");
+    let mut child = Command::new(sandbox_bin())
+        .args(["run", "--network", "sandbox", "--publish", &publish])
+        .args(["sh", "-c", "read line; echo $line"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting the sandbox");
+    // The publisher listens before the program runs; nothing inside listens on 8080.
+    let mut got = String::new();
+    let mut tries = 0;
+    let r = loop {
+        match TcpStream::connect(("127.0.0.1", host_port)) {
+            Ok(mut s) => {
+                s.set_read_timeout(Some(Duration::from_secs(20))).ok();
+                break s.read_to_string(&mut got);
+            }
+            Err(_) if tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("the published port never listened: {e}"),
+        }
+    };
+    assert!(got.is_empty(), "{got}");
+    let _ = r;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(b"done\n")
+        .expect("writing");
+    let out = child.wait_with_output().expect("waiting");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n");
 }

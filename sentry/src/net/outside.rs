@@ -280,11 +280,19 @@ pub fn start_publishers(publish: &[stack::Publish], inject: Inject) -> Result<()
 }
 
 fn serve(l: std::net::TcpListener, guest: u16, inject: Inject) {
-    for c in l.incoming() {
-        let Ok(c) = c else { continue };
-        let Ok(peer) = c.peer_addr() else { continue };
-        let _ = c.set_nonblocking(true);
-        let fd: OwnedFd = c.into();
+    use std::os::fd::AsFd;
+    loop {
+        // accept4 makes the connection non-blocking and close-on-exec in one call (the
+        // confined sentry has no ioctl(FIONBIO) to do it after).
+        let (fd, peer) = match host_unsafe::accept(l.as_fd()) {
+            Ok(c) => c,
+            Err(Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM) => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let Some(peer) = decode(&peer) else { continue };
         let fd = std::sync::Mutex::new(Some(fd));
         let accept = move |target: Weak<dyn Wake>| {
             let fd = fd

@@ -428,7 +428,18 @@ impl Icmp {
         if !self.raw || v6 {
             set_checksum(&mut req, pair6(src, dst));
         }
+        // The sandbox network's gateway and resolver answer echoes themselves, as slirp's
+        // virtual router does (whether or not they lead anywhere).
+        let router = stack::config().mode == stack::Mode::Sandbox
+            && [
+                IpAddr::V4(stack::SANDBOX_GATEWAY_V4),
+                IpAddr::V4(stack::SANDBOX_DNS_V4),
+                IpAddr::V6(stack::SANDBOX_GATEWAY_V6),
+                IpAddr::V6(stack::SANDBOX_DNS_V6),
+            ]
+            .contains(&dst);
         match stack::destination(SocketAddr::new(dst, 0)) {
+            _ if router => {}
             Destination::Local => {}
             Destination::Outside(h) => return super::outside::send_echo(h.ip(), &req),
             Destination::Unreachable(e) => {

@@ -19,7 +19,7 @@
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock, Weak};
 
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -27,6 +27,8 @@ use syscalls::Errno;
 use super::opts::{Ctx, InetOpts, Memberships, RecvMeta};
 use super::ports::{Claim, Cover, Flags, Pick, Request, Rules, Table, Use};
 use crate::kernel::Task;
+use crate::net::hostio::Wake;
+use crate::net::outside::OutsideUdp;
 use crate::net::stack::{self, Destination};
 use crate::net::{int_opt, CmsgIn, CmsgOut, Received, SendMsg, SockCommon, Socket};
 
@@ -56,7 +58,53 @@ pub fn new_socket(domain: u16, protocol: u32) -> Box<dyn Socket> {
         family: domain,
         st: Mutex::new(State::default()),
         rx: Mutex::new(Queue::default()),
+        outside: Mutex::new(None),
     })))
+}
+
+/// A UDP socket's host socket for datagrams to and from the outside (`--network sandbox`):
+/// made at its first datagram out, closed with the socket. What the host socket receives is
+/// queued to the sandbox socket from the sender's address as the sandbox sees it (the
+/// resolver's replies from 10.0.2.3:53, the host's loopback from the gateway).
+struct UdpOutside {
+    owner: Weak<Udp>,
+    sock: OnceLock<OutsideUdp>,
+    v6: bool,
+}
+
+impl Wake for UdpOutside {
+    fn wake(&self, band: u32) {
+        if band & (POLLIN | POLLERR) == 0 {
+            return;
+        }
+        let (Some(owner), Some(sock)) = (self.owner.upgrade(), self.sock.get()) else {
+            return;
+        };
+        // Edge-triggered: everything waiting is taken now (what does not fit the receive
+        // buffer is dropped, as a full socket drops on Linux).
+        let mut buf = vec![0u8; MAX_PAYLOAD_V6];
+        while let Ok((n, src)) = sock.recv_from(&mut buf, false) {
+            let remote = owner.lock().remote.map(super::unmap_sa);
+            if remote.is_some_and(|r| r != super::unmap_sa(src)) {
+                continue;
+            }
+            let local = match src.ip() {
+                IpAddr::V4(_) => stack::SANDBOX_ADDR_V4,
+                IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+            };
+            let meta = RecvMeta {
+                dst: match src.ip() {
+                    IpAddr::V4(_) => IpAddr::V4(stack::SANDBOX_ADDR_V4),
+                    IpAddr::V6(_) => IpAddr::V6(stack::SANDBOX_ADDR_V6),
+                },
+                spec_dst: local,
+                ifindex: stack::index_of(b"eth0").unwrap_or(2),
+                ttl: 64,
+                tos: 0,
+            };
+            owner.enqueue(&buf[..n.min(buf.len())], src, meta);
+        }
+    }
 }
 
 /// What a datagram costs its receiver (the truesize of a loopback skb holding it: the data
@@ -140,6 +188,8 @@ pub struct Udp {
     family: u16,
     st: Mutex<State>,
     rx: Mutex<Queue>,
+    /// The host socket for the outside, once a datagram went there.
+    outside: Mutex<Option<Arc<UdpOutside>>>,
 }
 
 /// The socket as the file sees it.
@@ -572,9 +622,7 @@ impl Udp {
     fn deliver(self: &Arc<Self>, out: &Out, data: &[u8]) -> Result<(), Errno> {
         match stack::destination(out.dst) {
             Destination::Local => {}
-            Destination::Outside(h) => {
-                return super::outside::send_udp(out.src, h, data).map(|_| ());
-            }
+            Destination::Outside(h) => return self.send_outside(h, data),
             Destination::Unreachable(Errno::ECONNREFUSED) => {
                 self.refused(out.dst);
                 return Ok(());
@@ -644,6 +692,58 @@ impl Udp {
         };
         pick.0.enqueue(data, out.src, meta());
         Ok(())
+    }
+
+    /// One datagram to `host` outside, through the socket's host socket (made now if this is
+    /// its first). A full host socket drops it, as a full device queue does.
+    fn send_outside(self: &Arc<Self>, host: SocketAddr, data: &[u8]) -> Result<(), Errno> {
+        let out = {
+            let mut o = self.outside.lock().unwrap_or_else(|e| e.into_inner());
+            match &*o {
+                Some(x) => x.clone(),
+                None => {
+                    // One socket for both families where the host has IPv6.
+                    let mut made = None;
+                    for v6 in [true, false] {
+                        let x = Arc::new(UdpOutside {
+                            owner: Arc::downgrade(self),
+                            sock: OnceLock::new(),
+                            v6,
+                        });
+                        let t: Arc<dyn Wake> = x.clone();
+                        match OutsideUdp::new(v6, Arc::downgrade(&t)) {
+                            Ok(s) => {
+                                let _ = x.sock.set(s);
+                                made = Some(x);
+                                break;
+                            }
+                            Err(Errno::EAFNOSUPPORT) if v6 => continue,
+                            Err(Errno::EMFILE | Errno::ENFILE) => return Err(Errno::ENOBUFS),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    let x = made.ok_or(Errno::ENETUNREACH)?;
+                    *o = Some(x.clone());
+                    x
+                }
+            }
+        };
+        if host.is_ipv6() && !out.v6 {
+            return Err(Errno::ENETUNREACH);
+        }
+        let host = match host {
+            SocketAddr::V4(a) if out.v6 => {
+                SocketAddr::new(IpAddr::V6(a.ip().to_ipv6_mapped()), a.port())
+            }
+            a => a,
+        };
+        let Some(sock) = out.sock.get() else {
+            return Err(Errno::ENETUNREACH);
+        };
+        match sock.send_to(data, host) {
+            Ok(_) | Err(Errno::EAGAIN) | Err(Errno::ENOBUFS) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Nobody took a datagram this socket sent: the ICMP port unreachable makes ECONNREFUSED

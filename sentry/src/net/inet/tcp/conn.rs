@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use syscalls::abi::*;
@@ -12,6 +12,7 @@ use syscalls::Errno;
 
 use super::super::ports::Claim;
 use super::super::{mem_charge, mem_uncharge};
+use super::bridge::Bridge;
 use super::{Tcp, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK};
 use crate::net::Received;
 
@@ -210,6 +211,9 @@ pub struct Conn {
     /// The listener whose queue holds the server's side under TCP_DEFER_ACCEPT: data for
     /// that side wakes it.
     pub(super) listener: Mutex<Weak<Tcp>>,
+    /// The side a bridge to the outside stands for, and the bridge: wake-ups for that side
+    /// make it move bytes (`--network sandbox`).
+    pub(super) relay: OnceLock<(usize, Weak<Bridge>)>,
 }
 /// Wake-ups to deliver once the connection's lock is released.
 #[derive(Default)]
@@ -233,6 +237,13 @@ impl Conn {
             if *band != 0 {
                 if let Some(t) = self.ends[i].upgrade() {
                     t.common.wake(*band);
+                }
+            }
+        }
+        if let Some((r, b)) = self.relay.get() {
+            if w.0[*r] != 0 {
+                if let Some(b) = b.upgrade() {
+                    b.kick();
                 }
             }
         }

@@ -176,6 +176,7 @@ impl Tcp {
             st: Mutex::new([client_half, server]),
             ends: [client, Arc::downgrade(&child)],
             listener: Mutex::new(Weak::new()),
+            relay: std::sync::OnceLock::new(),
         });
         child.st.lock().unwrap_or_else(|e| e.into_inner()).phase = Phase::Open(conn.clone(), 1);
         if !defer_of(tcp).is_zero() {

@@ -12,6 +12,7 @@
 //! Lock order: a socket's state, then a listener's state (connect), then a connection. Wake-ups
 //! happen after the connection's lock is released.
 
+mod bridge;
 mod conn;
 mod listen;
 mod sockopt;
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use syscalls::abi::*;
 use syscalls::Errno;
 
+pub use self::bridge::accept_published;
 use self::conn::{window_of, Conn, Params, Wakes};
 use self::listen::{Listener, Pending};
 use self::sockopt::TcpOpts;
@@ -391,18 +393,11 @@ impl Tcp {
             Some(l) if !l.ip().is_unspecified() => l.ip(),
             _ => super::source_for(dst.ip()),
         };
-        let refused = match stack::destination(dst) {
-            Destination::Local => false,
-            Destination::Unreachable(Errno::ECONNREFUSED) => true,
+        let (refused, outside) = match stack::destination(dst) {
+            Destination::Local => (false, None),
+            Destination::Unreachable(Errno::ECONNREFUSED) => (true, None),
             Destination::Unreachable(e) => return Err(e),
-            Destination::Outside(host) => {
-                let src = SocketAddr::new(src_ip, st.local.map_or(0, |l| l.port()));
-                // The seam to the host side: a flow to attach as this connection's peer.
-                return match super::outside::connect_tcp(src, host) {
-                    Ok(flow) => match flow {},
-                    Err(e) => Err(e),
-                };
-            }
+            Destination::Outside(host) => (false, Some(host)),
         };
         // The local port: the bound one, or one picked for this destination.
         if st.claim.is_none() {
@@ -414,6 +409,30 @@ impl Tcp {
         let port = st.claim.as_ref().map_or(0, |c| c.port());
         let src = SocketAddr::new(src_ip, port);
         st.local = Some(src);
+        if let Some(host) = outside {
+            // A flow to the outside: a bridge's host connect decides it, as a listener's room
+            // decides a connect held by a full backlog.
+            let mut cp = self.params(&st.tcp);
+            cp.sndbuf = grown_sndbuf(cp.sndbuf, self.common.opts().sndbuf_locked);
+            let p = Arc::new(Pending {
+                client: Arc::downgrade(self),
+                src,
+                dst,
+                params: cp,
+                slot: Mutex::new(None),
+            });
+            if let Err(e) = bridge::connect_out(p.clone(), host) {
+                self.reset_closed(&mut st);
+                return Err(e);
+            }
+            st.phase = Phase::SynSent(p.clone());
+            st.ss = Ss::Connecting;
+            if nonblock {
+                return Err(Errno::EINPROGRESS);
+            }
+            drop(st);
+            return self.wait_connected(p, Errno::EINPROGRESS);
+        }
         let listener = if refused {
             None
         } else {
