@@ -11,15 +11,11 @@ use syscalls::abi::*;
 
 use crate::cli::run::{NetworkKind, RunArgs};
 
-/// Parses one `--publish HOST_PORT:GUEST_PORT[/tcp]`.
+/// Parses one `--publish HOST_PORT:GUEST_PORT[/udp|/tcp]`.
 fn parse_publish(s: &str) -> Result<Publish, String> {
-    let bad = || format!("--publish {s}: expected HOST_PORT:GUEST_PORT[/tcp]");
+    let bad = || format!("--publish {s}: expected HOST_PORT:GUEST_PORT[/udp|/tcp]");
     let (ports, proto) = match s.split_once('/') {
-        Some((_, "udp")) => {
-            return Err(format!(
-                "--publish {s}: only TCP ports can be published (UDP is not supported yet)"
-            ))
-        }
+        Some((p, "udp")) => (p, true),
         Some((p, "tcp")) => (p, false),
         Some(_) => return Err(bad()),
         None => (s, false),
@@ -180,12 +176,17 @@ pub fn configure(args: &RunArgs) -> Result<NetConfig, String> {
 
 /// Starts the listeners of the published ports (`--publish`) on the host's loopback. Their
 /// connections go to the sandbox's TCP listener on the guest port (on its eth0 address), from
-/// the gateway address; a connection nothing listens for is closed.
+/// the gateway address; a connection nothing listens for is closed. UDP datagrams go to the
+/// sandbox's socket on the guest port, and its replies back to their senders.
 pub fn publish(cfg: &NetConfig) -> Result<(), String> {
     if cfg.publish.is_empty() {
         return Ok(());
     }
-    sentry::net::outside::start_publishers(&cfg.publish, sentry::net::inet::tcp::accept_published)
+    sentry::net::outside::start_publishers(
+        &cfg.publish,
+        sentry::net::inet::tcp::accept_published,
+        sentry::net::inet::udp::deliver_published,
+    )
 }
 
 /// Applies the configuration to a new kernel: the host name, and in sandbox mode the

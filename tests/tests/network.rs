@@ -121,7 +121,7 @@ fn bad_network_options_are_refused() {
             "--network",
             "sandbox",
             "--publish",
-            "8080:80/udp",
+            "8080:80/sctp",
             "/bin/true",
         ],
     ] {
@@ -320,4 +320,40 @@ fn sandbox_mode_published_port_with_nothing_listening_closes_the_connection() {
     let out = child.wait_with_output().expect("waiting");
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n");
+}
+
+#[test]
+fn sandbox_mode_published_udp_port_answers_the_host() {
+    let host_port = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("a free port");
+        s.local_addr().expect("address").port()
+    };
+    let publish = format!("{host_port}:5300/udp");
+    let script = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+                  s.bind(('0.0.0.0', 5300))\nprint('ready', flush=True)\n\
+                  data, peer = s.recvfrom(100)\ns.sendto(b're:' + data, peer)\n\
+                  print(peer[0])\n";
+    let mut child = Command::new(sandbox_bin())
+        .args(["run", "--network", "sandbox", "--publish", &publish])
+        .args(["python3", "-c", script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting the sandbox");
+    let mut out = BufReader::new(child.stdout.take().expect("piped"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("reading");
+    assert_eq!(line, "ready\n");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("binding");
+    sock.set_read_timeout(Some(Duration::from_secs(20))).ok();
+    sock.send_to(b"hi", ("127.0.0.1", host_port))
+        .expect("sending");
+    let mut buf = [0u8; 100];
+    let (n, from) = sock.recv_from(&mut buf).expect("the reply");
+    assert_eq!(&buf[..n], b"re:hi");
+    assert_eq!(from.port(), host_port);
+    line.clear();
+    out.read_line(&mut line).expect("reading");
+    assert_eq!(line, "10.0.2.2\n");
+    assert!(child.wait().expect("waiting").success());
 }

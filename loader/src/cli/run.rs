@@ -100,12 +100,12 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = NetworkKind::None)]
     pub network: NetworkKind,
 
-    /// With `--network sandbox`: make the sandbox's TCP port GUEST_PORT reachable on the
-    /// host's loopback at HOST_PORT (repeatable).
+    /// With `--network sandbox`: make the sandbox's TCP (or UDP) port GUEST_PORT reachable on
+    /// the host's loopback at HOST_PORT (repeatable).
     #[arg(
         short = 'p',
         long = "publish",
-        value_name = "HOST_PORT:GUEST_PORT[/tcp]"
+        value_name = "HOST_PORT:GUEST_PORT[/udp]"
     )]
     pub publish: Vec<String>,
 

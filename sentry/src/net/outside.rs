@@ -11,12 +11,14 @@
 //! connection's errors. A sandbox UDP socket sending outside gets one [`OutsideUdp`]: a host
 //! UDP socket of its own, whose replies come back with the sender's address shown as the
 //! sandbox sees it ([`guest_view`]). Published ports (`--publish`) are host listeners on the
-//! host's loopback whose connections are handed to the sandbox's listener on the guest port
-//! ([`start_publishers`]).
+//! host's loopback whose connections are handed to the sandbox's listener on the guest port,
+//! and host UDP sockets whose datagrams go to the sandbox socket on the guest port and whose
+//! peers get its replies from the published port ([`start_publishers`]).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::OwnedFd;
-use std::sync::Weak;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -257,15 +259,46 @@ pub type Inject = fn(
     accept: &dyn Fn(Weak<dyn Wake>) -> Result<OutsideTcp, Errno>,
 ) -> Result<(), Errno>;
 
-/// Starts a host listener on the host's loopback for every published TCP port; each accepted
-/// connection is handed to `inject`. Errors (a host port in use) are one line each.
-pub fn start_publishers(publish: &[stack::Publish], inject: Inject) -> Result<(), String> {
+/// Where a datagram for a published UDP port goes: the guest port, the sender as the sandbox
+/// sees it, and the bytes.
+pub type InjectUdp = fn(port: u16, peer: SocketAddr, data: &[u8]);
+
+/// Starts a host listener on the host's loopback for every published TCP port, whose
+/// connections are handed to `inject`, and a host UDP socket for every published UDP port,
+/// whose datagrams are handed to `inject_udp` (the sandbox's replies leave by the same socket,
+/// [`published_reply`]). Errors (a host port in use) are one line each.
+pub fn start_publishers(
+    publish: &[stack::Publish],
+    inject: Inject,
+    inject_udp: InjectUdp,
+) -> Result<(), String> {
     for p in publish {
+        let what = format!(
+            "--publish {}:{}{}",
+            p.host_port,
+            p.guest_port,
+            if p.udp { "/udp" } else { "" }
+        );
         if p.udp {
+            let sock = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, p.host_port))
+                .map_err(|e| format!("{what}: {e}"))?;
+            sock.set_nonblocking(true)
+                .map_err(|e| format!("{what}: {e}"))?;
+            let publisher = Arc::new(UdpPublisher {
+                guest_port: p.guest_port,
+                sock: OnceLock::new(),
+                peers: Mutex::new(HashMap::new()),
+                inject: inject_udp,
+            });
+            let t: Arc<dyn Wake> = publisher.clone();
+            let watched = Watched::with_target(OwnedFd::from(sock), Arc::downgrade(&t))
+                .map_err(|e| format!("{what}: {}", e.description()))?;
+            let _ = publisher.sock.set(watched);
+            udp_publishers().insert(p.guest_port, publisher);
             continue;
         }
         let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, p.host_port))
-            .map_err(|e| format!("--publish {}:{}: {e}", p.host_port, p.guest_port))?;
+            .map_err(|e| format!("{what}: {e}"))?;
         // IPv6 loopback too, where the host has it.
         let l6 = std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, p.host_port)).ok();
         let guest = p.guest_port;
@@ -273,10 +306,82 @@ pub fn start_publishers(publish: &[stack::Publish], inject: Inject) -> Result<()
             std::thread::Builder::new()
                 .name("net-publish".into())
                 .spawn(move || serve(l, guest, inject))
-                .map_err(|e| format!("--publish: {e}"))?;
+                .map_err(|e| format!("{what}: {e}"))?;
         }
     }
     Ok(())
+}
+
+/// The most host peers a published UDP port remembers for replies (the oldest half is
+/// forgotten past it).
+const UDP_PEERS_MAX: usize = 4096;
+
+/// A published UDP port: its host socket and the host peers that sent to it, by the address
+/// the sandbox sees them at.
+struct UdpPublisher {
+    guest_port: u16,
+    sock: OnceLock<Watched>,
+    peers: Mutex<HashMap<SocketAddr, (SocketAddr, u64)>>,
+    inject: InjectUdp,
+}
+
+static UDP_PUBLISHERS: OnceLock<Mutex<HashMap<u16, Arc<UdpPublisher>>>> = OnceLock::new();
+
+fn udp_publishers() -> std::sync::MutexGuard<'static, HashMap<u16, Arc<UdpPublisher>>> {
+    UDP_PUBLISHERS
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+impl Wake for UdpPublisher {
+    fn wake(&self, band: u32) {
+        if band & (POLLIN | POLLERR) == 0 {
+            return;
+        }
+        let Some(sock) = self.sock.get() else { return };
+        let mut buf = vec![0u8; 65_536];
+        // Edge-triggered: everything waiting is taken now.
+        while let Ok(r) = host_unsafe::recvmsg(sock.fd(), &mut buf, MSG_TRUNC as i32, 0) {
+            let Some(host_peer) = decode(&r.addr) else {
+                continue;
+            };
+            let seen = guest_view(host_peer);
+            {
+                let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+                static CLOCK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let now = CLOCK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if peers.len() >= UDP_PEERS_MAX && !peers.contains_key(&seen) {
+                    let mut ages: Vec<u64> = peers.values().map(|v| v.1).collect();
+                    ages.sort_unstable();
+                    let cut = ages[ages.len() / 2];
+                    peers.retain(|_, v| v.1 > cut);
+                }
+                peers.insert(seen, (host_peer, now));
+            }
+            (self.inject)(self.guest_port, seen, &buf[..r.n.min(buf.len())]);
+        }
+    }
+}
+
+/// A datagram the sandbox sends from `src_port` to `dst`: if `src_port` is a published UDP
+/// port and `dst` a host peer that sent to it, it goes back by the published socket (the host
+/// peer sees the reply come from the published port) and this returns true.
+pub fn published_reply(src_port: u16, dst: SocketAddr, data: &[u8]) -> bool {
+    let Some(p) = udp_publishers().get(&src_port).cloned() else {
+        return false;
+    };
+    let host = p
+        .peers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&dst)
+        .map(|v| v.0);
+    let (Some(host), Some(sock)) = (host, p.sock.get()) else {
+        return false;
+    };
+    let _ = host_unsafe::sendmsg(sock.fd(), data, Some(&raw(host)), &[], 0);
+    true
 }
 
 fn serve(l: std::net::TcpListener, guest: u16, inject: Inject) {

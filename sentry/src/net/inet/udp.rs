@@ -62,6 +62,28 @@ pub fn new_socket(domain: u16, protocol: u32) -> Box<dyn Socket> {
     })))
 }
 
+/// A datagram a host peer sent to a published UDP port (`--publish H:G/udp`): delivered to the
+/// sandbox's socket on guest port `port` at its eth0 address, from `peer` as the sandbox sees
+/// it (the gateway address for the host's loopback).
+pub fn deliver_published(port: u16, peer: SocketAddr, data: &[u8]) {
+    let dst = SocketAddr::new(IpAddr::V4(stack::SANDBOX_ADDR_V4), port);
+    let receivers = UDP.receivers(dst, peer);
+    let Some(top) = receivers.iter().map(|(_, s, _)| *s).max() else {
+        return;
+    };
+    let Some((r, _, _)) = receivers.iter().rev().find(|(_, s, _)| *s == top) else {
+        return;
+    };
+    let meta = RecvMeta {
+        dst: dst.ip(),
+        spec_dst: stack::SANDBOX_ADDR_V4,
+        ifindex: stack::index_of(b"eth0").unwrap_or(2),
+        ttl: 64,
+        tos: 0,
+    };
+    r.enqueue(data, peer, meta);
+}
+
 /// A UDP socket's host socket for datagrams to and from the outside (`--network sandbox`):
 /// made at its first datagram out, closed with the socket. What the host socket receives is
 /// queued to the sandbox socket from the sender's address as the sandbox sees it (the
@@ -620,6 +642,11 @@ impl Udp {
 
     /// Hands one datagram to its receivers.
     fn deliver(self: &Arc<Self>, out: &Out, data: &[u8]) -> Result<(), Errno> {
+        if stack::config().mode == stack::Mode::Sandbox
+            && crate::net::outside::published_reply(out.src.port(), out.dst, data)
+        {
+            return Ok(());
+        }
         match stack::destination(out.dst) {
             Destination::Local => {}
             Destination::Outside(h) => return self.send_outside(h, data),
