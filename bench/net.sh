@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# TCP loopback benchmarks of the sandbox beside native, in one run (issue 9, item 7): bulk
-# throughput with 64 KiB writes, request/response round trip (64 bytes each way), and
-# connect+accept+close.
+# TCP benchmarks of the sandbox beside native, in one run (issue 9, item 7): loopback bulk
+# throughput with 64 KiB writes, request/response round trip (64 bytes each way),
+# connect+accept+close, and bulk throughput to a server on the host (native: over the host's
+# loopback; sandboxed: `--network sandbox --allow-host-loopback` to 10.0.2.2, through the
+# sentry's host sockets).
 #   bench/net.sh [REPS] [MIB]     (default 5 repetitions, interleaved; 1024 MiB per bulk run)
 # Prints a markdown table of medians and ratios (throughput: sandbox / native, higher is
 # better; times: sandbox / native, lower is better). Builds the workload into a temporary
@@ -30,7 +32,15 @@ RR=20000
 CONN=5000
 results="$work/results"
 : >"$results"
+# The host server for the bulk-to-host runs.
+$b sink >"$work/sink.port" &
+sink=$!
+trap 'kill $sink 2>/dev/null; rm -rf "$work"' EXIT
+while ! [ -s "$work/sink.port" ]; do sleep 0.1; done
+port=$(cat "$work/sink.port")
 for r in $(seq "$reps"); do
+    echo "host native $($b send 127.0.0.1 "$port" "$mib")" >>"$results"
+    echo "host sandbox $("$sb" run --network sandbox --allow-host-loopback --cwd / -v "$work:/bench:ro" /bench/net_bench send 10.0.2.2 "$port" "$mib")" >>"$results"
     echo "bulk native $($b bulk "$mib")" >>"$results"
     echo "bulk sandbox $(run bulk "$mib")" >>"$results"
     echo "rr native $($b rr $RR)" >>"$results"
@@ -50,3 +60,5 @@ rn=$(m rr native); rs=$(m rr sandbox)
 echo "| TCP request/response round trip, 64 B (us) | $rn | $rs | $(awk "BEGIN { printf \"%.2fx\", $rs / $rn }") |"
 cn=$(m conn native); cs=$(m conn sandbox)
 echo "| connect + accept + close (us) | $cn | $cs | $(awk "BEGIN { printf \"%.2fx\", $cs / $cn }") |"
+hn=$(m host native); hs=$(m host sandbox)
+echo "| bulk to a host server, 64 KiB writes (MB/s) | $hn | $hs | $(awk "BEGIN { printf \"%.2fx\", $hs / $hn }") |"

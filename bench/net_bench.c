@@ -6,7 +6,13 @@
 //                            between two processes: microseconds per round trip
 //   net_bench conn N         N times connect + accept + close (both sides), one process:
 //                            microseconds per connection
-// Every socket is on 127.0.0.1, port 0.
+//   net_bench sink           a server on 127.0.0.1, port 0, that prints its port, then for
+//                            every connection reads to EOF and closes (runs until killed)
+//   net_bench send IP PORT MIB
+//                            a client that writes MIB MiB in 64 KiB writes to IP:PORT, shuts
+//                            down writing and waits for the server's close: MB/s, first byte
+//                            to the close
+// Every other socket is on 127.0.0.1, port 0.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -65,8 +71,47 @@ static int full(int fd, char *buf, size_t n, int wr) {
 }
 
 int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "sink") == 0) {
+        static char buf[1 << 16];
+        int l = listener();
+        printf("%d\n", ntohs(addr.sin_port));
+        fflush(stdout);
+        for (;;) {
+            int d = accept(l, NULL, NULL);
+            if (d < 0) {
+                continue;
+            }
+            while (read(d, buf, sizeof buf) > 0) {
+            }
+            close(d);
+        }
+    }
+    if (argc == 5 && strcmp(argv[1], "send") == 0) {
+        static char buf[1 << 16];
+        long n = atol(argv[4]);
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons((unsigned short)atoi(argv[3]));
+        if (inet_pton(AF_INET, argv[2], &addr.sin_addr) != 1) {
+            fprintf(stderr, "bad address %s\n", argv[2]);
+            return 2;
+        }
+        int c = dial();
+        memset(buf, 'x', sizeof buf);
+        double t0 = now();
+        for (long i = 0; i < n * 16; i++) {
+            if (full(c, buf, sizeof buf, 1) < 0) {
+                return 1;
+            }
+        }
+        shutdown(c, SHUT_WR);
+        while (read(c, buf, sizeof buf) > 0) {
+        }
+        double t = now() - t0;
+        printf("%.1f\n", (double)(n << 20) / t / 1e6);
+        return 0;
+    }
     if (argc != 3) {
-        fprintf(stderr, "usage: net_bench bulk|rr|conn N\n");
+        fprintf(stderr, "usage: net_bench bulk|rr|conn N | sink | send IP PORT MIB\n");
         return 2;
     }
     long n = atol(argv[2]);

@@ -27,7 +27,9 @@ pub fn print(args: &SyscallsArgs) -> i32 {
         }
     }
     let mut counts = [0usize; 4];
-    println!("{:<5} {:<24} {:<14} NOTE", "NR", "NAME", "SUPPORT");
+    let mut text = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(text, "{:<5} {:<24} {:<14} NOTE", "NR", "NAME", "SUPPORT");
     for (nr, e) in table::all().iter().enumerate() {
         if e.name.is_empty() {
             continue;
@@ -41,7 +43,8 @@ pub fn print(args: &SyscallsArgs) -> i32 {
         {
             continue;
         }
-        println!(
+        let _ = writeln!(
+            text,
             "{:<5} {:<24} {:<14} {}",
             nr,
             e.name,
@@ -49,10 +52,18 @@ pub fn print(args: &SyscallsArgs) -> i32 {
             e.note
         );
     }
-    println!();
+    let _ = writeln!(text);
     for (l, c) in levels.iter().zip(counts) {
-        println!("{:<14} {c}", l.label());
+        let _ = writeln!(text, "{:<14} {c}", l.label());
     }
-    println!("{:<14} {}", "total", counts.iter().sum::<usize>());
-    0
+    let _ = writeln!(text, "{:<14} {}", "total", counts.iter().sum::<usize>());
+    // A reader that stops early (`| head`) is not an error.
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("sandbox syscalls: {e}");
+            1
+        }
+        _ => 0,
+    }
 }
