@@ -228,8 +228,21 @@ pub fn run(args: RunArgs) -> i32 {
     if let Ok((_, hard)) =
         nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
     {
-        let _ =
-            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
+        // As root, as many as the host allows (fs.nr_open): besides the descriptors it holds,
+        // the limit is what the kernel measures the descriptors in flight of the sentry's
+        // user against when the sentry donates one to a stub (too_many_unix_fds), and the
+        // confined sentry has no CAP_SYS_RESOURCE to pass that check: other processes of the
+        // same user with many descriptors in flight (a collector that has not run yet) would
+        // otherwise stop the sandbox from starting programs.
+        let most = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(hard)
+            .max(hard);
+        let r = nix::sys::resource::Resource::RLIMIT_NOFILE;
+        if nix::sys::resource::setrlimit(r, most, most).is_err() {
+            let _ = nix::sys::resource::setrlimit(r, hard, hard);
+        }
     }
     crate::host_unsafe::ignore_sigpipe();
     // The network options, and what they need of the host (its resolvers, interfaces), read

@@ -59,7 +59,7 @@ pub fn stat_from_host_ids(st: &mut syscalls::abi::Stat) {
 
 fn facts() -> &'static Facts {
     FACTS.get_or_init(|| Facts {
-        cpuinfo: std::fs::read("/proc/cpuinfo").unwrap_or_default(),
+        cpuinfo: sandbox_cpuinfo(&std::fs::read("/proc/cpuinfo").unwrap_or_default()),
         ncpu: nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
             .map(|set| {
                 (0..nix::sched::CpuSet::count())
@@ -106,7 +106,31 @@ fn warm_malloc() {
     }
 }
 
-/// The host's /proc/cpuinfo, as read at start-up.
+/// The host's /proc/cpuinfo as the sandbox shows it: without the CPU features the sandbox does
+/// not offer (`cpuid_fault`: arch_prctl(ARCH_SET_CPUID) is refused with ENODEV, which is
+/// what Linux answers on a CPU without it).
+fn sandbox_cpuinfo(host: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(host);
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("flags") {
+            let (head, flags) = line.split_once(':').unwrap_or((line, ""));
+            let kept: Vec<&str> = flags
+                .split_whitespace()
+                .filter(|f| *f != "cpuid_fault")
+                .collect();
+            out.push_str(head);
+            out.push_str(": ");
+            out.push_str(&kept.join(" "));
+            out.push('\n');
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.into_bytes()
+}
+
+/// The host's /proc/cpuinfo, as read at start-up (see [`sandbox_cpuinfo`]).
 pub fn cpuinfo() -> &'static [u8] {
     &facts().cpuinfo
 }

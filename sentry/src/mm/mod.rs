@@ -6,6 +6,7 @@
 //! through the platform's [`AddressSpace`]. Nothing the application asks for is passed to the
 //! host without being decided here first.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -105,10 +106,129 @@ pub fn commits(flags: u32, prot: u32) -> bool {
     }
 }
 
+/// Running totals of a VMA map: bytes the application maps (RLIMIT_AS, VmSize) and bytes it
+/// commits (`--memory`), kept up to date on every change so that neither is a walk of every
+/// VMA (a program with 65,000 mappings made each mmap quadratic).
+#[derive(Clone, Default)]
+struct Totals {
+    mapped: Cell<u64>,
+    committed: Cell<u64>,
+}
+
+impl Totals {
+    fn add(&self, v: &Vma) {
+        let len = v.end - v.start;
+        if v.app() {
+            self.mapped.set(self.mapped.get() + len);
+        }
+        if v.committed() {
+            self.committed.set(self.committed.get() + len);
+        }
+    }
+
+    fn sub(&self, v: &Vma) {
+        let len = v.end - v.start;
+        if v.app() {
+            self.mapped.set(self.mapped.get() - len);
+        }
+        if v.committed() {
+            self.committed.set(self.committed.get() - len);
+        }
+    }
+}
+
+/// The VMAs by start address, with their [`Totals`]. Reads go through `Deref`; every change
+/// goes through a method here (a [`VmaMut`] for a change in place), so the totals cannot go
+/// stale.
+#[derive(Clone, Default)]
+struct Vmas {
+    map: BTreeMap<u64, Vma>,
+    totals: Totals,
+}
+
+/// A VMA being changed in place: its old extent and kind leave the totals now, its new ones
+/// join them when the change is over.
+struct VmaMut<'a> {
+    v: &'a mut Vma,
+    totals: &'a Totals,
+}
+
+impl std::ops::Deref for VmaMut<'_> {
+    type Target = Vma;
+    fn deref(&self) -> &Vma {
+        self.v
+    }
+}
+
+impl std::ops::DerefMut for VmaMut<'_> {
+    fn deref_mut(&mut self) -> &mut Vma {
+        self.v
+    }
+}
+
+impl Drop for VmaMut<'_> {
+    fn drop(&mut self) {
+        self.totals.add(self.v);
+    }
+}
+
+impl std::ops::Deref for Vmas {
+    type Target = BTreeMap<u64, Vma>;
+    fn deref(&self) -> &BTreeMap<u64, Vma> {
+        &self.map
+    }
+}
+
+impl Vmas {
+    fn insert(&mut self, k: u64, v: Vma) -> Option<Vma> {
+        self.totals.add(&v);
+        let old = self.map.insert(k, v);
+        if let Some(o) = &old {
+            self.totals.sub(o);
+        }
+        old
+    }
+
+    fn remove(&mut self, k: &u64) -> Option<Vma> {
+        let old = self.map.remove(k);
+        if let Some(o) = &old {
+            self.totals.sub(o);
+        }
+        old
+    }
+
+    fn get_mut(&mut self, k: &u64) -> Option<VmaMut<'_>> {
+        let totals = &self.totals;
+        self.map.get_mut(k).map(|v| {
+            totals.sub(v);
+            VmaMut { v, totals }
+        })
+    }
+
+    fn range_mut<R: std::ops::RangeBounds<u64>>(
+        &mut self,
+        r: R,
+    ) -> impl DoubleEndedIterator<Item = (u64, VmaMut<'_>)> {
+        let totals = &self.totals;
+        self.map.range_mut(r).map(move |(k, v)| {
+            totals.sub(v);
+            (*k, VmaMut { v, totals })
+        })
+    }
+
+    fn mapped(&self) -> u64 {
+        self.totals.mapped.get()
+    }
+
+    fn committed(&self) -> u64 {
+        self.totals.committed.get()
+    }
+}
+
 /// The memory manager of one application process.
 pub struct MemoryManager {
     space: Arc<dyn AddressSpace>,
-    vmas: BTreeMap<u64, Vma>,
+    vmas: Vmas,
     /// Start of the heap (end of the executable's data), page-aligned.
     pub brk_start: u64,
     /// The current program break (not page-aligned).
@@ -139,7 +259,7 @@ impl MemoryManager {
     /// A memory manager over a fresh platform address space.
     pub fn new(space: Arc<dyn AddressSpace>) -> MemoryManager {
         let mut mm = MemoryManager {
-            vmas: BTreeMap::new(),
+            vmas: Vmas::default(),
             brk_start: 0,
             brk: 0,
             mmap_top: STACK_TOP - (8 << 20) - STACK_GAP,
@@ -206,11 +326,7 @@ impl MemoryManager {
 
     /// Bytes of committed memory mapped ([`Vma::committed`]).
     pub fn committed_bytes(&self) -> u64 {
-        self.vmas
-            .values()
-            .filter(|v| v.committed())
-            .map(|v| v.end - v.start)
-            .sum()
+        self.vmas.committed()
     }
 
     /// Brings this address space's count in the memory budget up to date after a change (the
@@ -289,7 +405,7 @@ impl MemoryManager {
         if let Some((_, off)) = &mut hi.share {
             *off += addr - start;
         }
-        if let Some(lo) = self.vmas.get_mut(&start) {
+        if let Some(mut lo) = self.vmas.get_mut(&start) {
             lo.end = addr;
         }
         self.vmas.insert(addr, hi);
@@ -307,11 +423,7 @@ impl MemoryManager {
 
     /// Total bytes mapped by the application (RLIMIT_AS, /proc's VmSize).
     pub fn mapped_bytes(&self) -> u64 {
-        self.vmas
-            .values()
-            .filter(|v| v.app())
-            .map(|v| v.end - v.start)
-            .sum()
+        self.vmas.mapped()
     }
 
     /// Checks that `[start, end)` is entirely covered by application mappings.
@@ -438,7 +550,7 @@ impl MemoryManager {
 
     /// Records a name for the mapping starting at `start` (`[stack]`, `[heap]`).
     pub fn set_name(&mut self, start: u64, name: &'static str) {
-        if let Some(v) = self.vmas.get_mut(&start) {
+        if let Some(mut v) = self.vmas.get_mut(&start) {
             v.name = Some(name);
         }
     }
@@ -527,7 +639,7 @@ impl MemoryManager {
         ctx.protect(addr, len, prot)?;
         self.split_at(addr);
         self.split_at(end);
-        for (_, v) in self.vmas.range_mut(addr..end) {
+        for (_, mut v) in self.vmas.range_mut(addr..end) {
             v.prot = prot;
         }
         Ok(())
@@ -577,7 +689,7 @@ impl MemoryManager {
             let new_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
             if old_end == vma.end && new_end <= APP_TOP && !self.overlaps(old_end, new_end) {
                 ctx.map_grow(old, old_len, new_len)?;
-                if let Some(v) = self.vmas.range_mut(..=old).next_back().map(|(_, v)| v) {
+                if let Some((_, mut v)) = self.vmas.range_mut(..=old).next_back() {
                     v.end = new_end;
                 }
                 return Ok(old);
@@ -651,9 +763,19 @@ impl MemoryManager {
                 return self.brk;
             }
             // Extend the heap record if there is one right below.
-            match self.vmas.range_mut(..old_top).next_back() {
-                Some((_, v)) if v.end == old_top && v.name == Some("[heap]") => v.end = new_top,
-                _ => {
+            let below = self
+                .vmas
+                .range(..old_top)
+                .next_back()
+                .filter(|(_, v)| v.end == old_top && v.name == Some("[heap]"))
+                .map(|(k, _)| *k);
+            match below {
+                Some(k) => {
+                    if let Some(mut v) = self.vmas.get_mut(&k) {
+                        v.end = new_top;
+                    }
+                }
+                None => {
                     self.vmas.insert(
                         old_top,
                         Vma {
