@@ -42,6 +42,23 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The most a bridge moves in one host call.
 const CHUNK: usize = 65_536;
+/// The most bridges at once: each holds a host socket of the sentry's, and one whose sandbox
+/// socket is closed lingers until the host side closes too (as Linux bounds its orphans with
+/// tcp_max_orphans). Past it a connect or a published connection is refused (ENOBUFS).
+const MAX_BRIDGES: usize = 16_384;
+
+thread_local! {
+    /// The buffer a thread moves bytes through (one per thread, not one per bridge).
+    static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with a CHUNK-sized buffer of this thread's.
+fn with_buf<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    BUF.with(|b| match b.try_borrow_mut() {
+        Ok(mut b) => f(&mut b),
+        Err(_) => f(&mut Vec::new()),
+    })
+}
 
 fn live() -> MutexGuard<'static, HashMap<u64, Arc<Bridge>>> {
     LIVE.lock().unwrap_or_else(|e| e.into_inner())
@@ -95,7 +112,10 @@ impl Wake for Bridge {
 }
 
 impl Bridge {
-    fn new() -> Arc<Bridge> {
+    fn new() -> Result<Arc<Bridge>, Errno> {
+        if live().len() >= MAX_BRIDGES {
+            return Err(Errno::ENOBUFS);
+        }
         let b = Arc::new_cyclic(|me| Bridge {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             me: me.clone(),
@@ -104,7 +124,7 @@ impl Bridge {
             moving: Mutex::new(()),
         });
         live().insert(b.id, b.clone());
-        b
+        Ok(b)
     }
 
     fn target(self: &Arc<Self>) -> Weak<dyn Wake> {
@@ -160,11 +180,11 @@ impl Bridge {
         let Some((conn, r)) = f.conn.clone() else {
             return;
         };
-        self.to_host(&mut f, &conn, r);
+        with_buf(|buf| self.to_host(&mut f, &conn, r, buf));
         if f.host.is_none() {
             return;
         }
-        self.to_sandbox(&mut f, &conn, r);
+        with_buf(|buf| self.to_sandbox(&mut f, &conn, r, buf));
         if f.host.is_none() {
             return;
         }
@@ -224,9 +244,8 @@ impl Bridge {
     }
 
     /// The sandbox side's bytes, FIN and RST to the host.
-    fn to_host(&self, f: &mut Flow, conn: &Arc<Conn>, r: usize) {
+    fn to_host(&self, f: &mut Flow, conn: &Arc<Conn>, r: usize, buf: &mut Vec<u8>) {
         let s = 1 - r;
-        let mut buf = Vec::new();
         loop {
             let (reset, fin) = {
                 let mut h = conn.lock();
@@ -260,7 +279,7 @@ impl Bridge {
                 return;
             }
             let Some(host) = &f.host else { return };
-            match host.send(&buf, false) {
+            match host.send(buf, false) {
                 Ok(n) => {
                     let mut w = Wakes::default();
                     {
@@ -287,8 +306,8 @@ impl Bridge {
     }
 
     /// The host's bytes, FIN and RST to the sandbox side.
-    fn to_sandbox(&self, f: &mut Flow, conn: &Arc<Conn>, r: usize) {
-        let mut buf = vec![0u8; CHUNK];
+    fn to_sandbox(&self, f: &mut Flow, conn: &Arc<Conn>, r: usize, buf: &mut Vec<u8>) {
+        buf.resize(CHUNK, 0);
         loop {
             let room = {
                 let h = conn.lock();
@@ -373,7 +392,7 @@ impl Bridge {
 /// Connects the sandbox socket waiting in `p` to `host` outside: the host connect starts now,
 /// and its outcome completes `p` (the connection, or the host's error).
 pub(super) fn connect_out(p: Arc<Pending>, host: SocketAddr) -> Result<(), Errno> {
-    let b = Bridge::new();
+    let b = Bridge::new()?;
     let flow = match OutsideTcp::connect(host, b.target()) {
         Ok((flow, _)) => flow,
         Err(e) => {
@@ -412,7 +431,7 @@ pub fn accept_published(
     };
     let dst = SocketAddr::new(IpAddr::V4(stack::SANDBOX_ADDR_V4), port);
     let listener = TABLE.listener(dst, peer).ok_or(Errno::ECONNREFUSED)?;
-    let b = Bridge::new();
+    let b = Bridge::new()?;
     let r = (|| {
         let mut lst = listener.st.lock().unwrap_or_else(|e| e.into_inner());
         let lstate = &mut *lst;
