@@ -325,7 +325,7 @@ fn host_uds_rules_only_with_host_uds() {
         End::Returned(-i64::from(libc::EBADF))
     );
     assert_eq!(
-        call_under(&uds, Sysno::epoll_ctl, [u64::MAX, 1, u64::MAX, 0, 0, 0]),
+        call_under(&uds, Sysno::epoll_ctl, [u64::MAX, 2, u64::MAX, 0, 0, 0]),
         End::Returned(-i64::from(libc::EBADF))
     );
     // The gofer connects host unix sockets: the sentry still makes and connects none.
@@ -336,7 +336,11 @@ fn host_uds_rules_only_with_host_uds() {
         (Sysno::accept4, [u64::MAX, 0, 0, 0, 0, 0]),
         (Sysno::getsockopt, [u64::MAX, 1, 4, 0, 0, 0]),
     ] {
-        assert_eq!(call_under(&uds, nr, args), End::Sigsys, "{nr} with --host-uds");
+        assert_eq!(
+            call_under(&uds, nr, args),
+            End::Sigsys,
+            "{nr} with --host-uds"
+        );
     }
     // Without it, no shutdown or epoll.
     let none = filters(policy::TASK, false);

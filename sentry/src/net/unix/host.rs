@@ -171,7 +171,13 @@ fn send_flags(flags: u32) -> i32 {
 
 /// A send on a connected host socket: a stream's blocking send waits until everything is
 /// taken (a short count if a wait ends after some was); a datagram goes whole or not at all.
-fn send_on(sk: &Sock, h: &HostConn, data: &[u8], flags: u32, nonblock: bool) -> Result<usize, Errno> {
+fn send_on(
+    sk: &Sock,
+    h: &HostConn,
+    data: &[u8],
+    flags: u32,
+    nonblock: bool,
+) -> Result<usize, Errno> {
     let timeout = sk.common.opts().sndtimeo;
     let stream = sk.stype == SOCK_STREAM;
     let hflags = send_flags(flags);
@@ -219,10 +225,7 @@ pub(super) fn send_to(
     }
     let mut fresh = false;
     loop {
-        let cached = sk
-            .host_to()
-            .filter(|c| c.key == to.key && !fresh)
-            .map(Ok);
+        let cached = sk.host_to().filter(|c| c.key == to.key && !fresh).map(Ok);
         let conn = match cached {
             Some(c) => c,
             None => {
