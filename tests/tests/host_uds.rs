@@ -324,3 +324,46 @@ print(c.recv(100))
     assert_eq!(rest, "end of file\n", "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn as_nobody_with_the_sandboxs_permissions() {
+    require_tool(PYTHON);
+    require_tool("/usr/bin/setpriv");
+    // A directory nobody may reach, a socket it may write and one it may not.
+    let dir = std::env::temp_dir().join(format!("sandbox-uds-nobody-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let mode = |p: &Path, m: u32| {
+        let mut perm = std::fs::metadata(p).expect("stat").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, m);
+        std::fs::set_permissions(p, perm).expect("chmod");
+    };
+    mode(&dir, 0o755);
+    let _seen = echo_server(&dir.join("s"), 1);
+    mode(&dir.join("s"), 0o666);
+    let _closed = echo_server(&dir.join("root-only"), 1);
+    mode(&dir.join("root-only"), 0o755);
+    let script = format!(
+        "{}\nc = socket.socket(socket.AF_UNIX)\ntry:\n    c.connect('/sock/root-only')\n\
+         except OSError as e:\n    print(type(e).__name__)\n",
+        stream_client("/sock/s")
+    );
+    let mut cmd = Command::new("/usr/bin/setpriv");
+    cmd.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+    ])
+    .arg(sandbox_bin())
+    .args(["run", "-v", &format!("{}:/sock", dir.display())])
+    .args(["--host-uds", "open", PYTHON, "-c", &script]);
+    let out = execute(cmd);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status, 0, "{out}");
+    assert_eq!(
+        out.stdout,
+        format!("{STREAM_OUT}PermissionError\n"),
+        "{out}"
+    );
+}
