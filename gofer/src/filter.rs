@@ -2,6 +2,12 @@
 //! The gofer's seccomp allow-list (gVisor `runsc/fsgofer/filter`): what the server loop, its
 //! channel threads and the Rust runtime need, nothing that opens a network, changes mounts or
 //! namespaces, traces, or executes. Anything else kills the gofer (and the sandbox notices).
+//!
+//! With `--host-uds open` (only then) two more calls: socket(AF_UNIX, STREAM, DGRAM or
+//! SEQPACKET with exactly SOCK_NONBLOCK | SOCK_CLOEXEC, protocol 0) and connect. connect's
+//! address is in memory, out of the filter's reach; the only sockets the gofer can make are
+//! those unix sockets (its channels are socketpairs, connected already), and it has no
+//! network interface but its own namespace's loopback.
 
 use std::collections::BTreeMap;
 
@@ -85,20 +91,44 @@ const ALLOWED: &[(i64, &str)] = &[
     (libc::SYS_exit_group, "the end"),
 ];
 
-/// The compiled filter.
-pub fn program() -> Result<BpfProgram, String> {
+/// The socket types a host unix socket may be made with (`--host-uds open`), as the server
+/// asks: always non-blocking and close-on-exec.
+pub const HOST_UDS_TYPES: [i32; 3] = [
+    libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+    libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+    libc::SOCK_SEQPACKET | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+];
+
+fn eq(arg: u8, v: u64) -> Result<SeccompCondition, String> {
+    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, v)
+        .map_err(|e| format!("seccomp rule: {e}"))
+}
+
+/// The compiled filter; `host_uds`: with the calls that connect host unix sockets.
+pub fn program(host_uds: bool) -> Result<BpfProgram, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|(nr, _)| (*nr, Vec::new())).collect();
+    let rule = |conds| SeccompRule::new(conds).map_err(|e| format!("seccomp rule: {e}"));
     // socketpair only for AF_UNIX channels.
-    let unix = SeccompCondition::new(
-        0,
-        SeccompCmpArgLen::Dword,
-        SeccompCmpOp::Eq,
-        libc::AF_UNIX as u64,
-    )
-    .and_then(|c| SeccompRule::new(vec![c]))
-    .map_err(|e| format!("seccomp rule: {e}"))?;
+    let unix = rule(vec![eq(0, libc::AF_UNIX as u64)?])?;
     rules.insert(libc::SYS_socketpair, vec![unix]);
+    if host_uds {
+        // A host unix socket to connect for the sentry: AF_UNIX, one of the three types
+        // (non-blocking, close-on-exec), protocol 0.
+        let socket = HOST_UDS_TYPES
+            .iter()
+            .map(|ty| {
+                rule(vec![
+                    eq(0, libc::AF_UNIX as u64)?,
+                    eq(1, *ty as u64)?,
+                    eq(2, 0)?,
+                ])
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        rules.insert(libc::SYS_socket, socket);
+        // Connecting it to a socket file the gofer holds (by /proc/self/fd/N).
+        rules.insert(libc::SYS_connect, Vec::new());
+    }
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::KillProcess,
@@ -112,8 +142,8 @@ pub fn program() -> Result<BpfProgram, String> {
 }
 
 /// Installs the filter on the calling thread (and the threads it will start).
-pub fn install() -> Result<(), String> {
-    let prog = program()?;
+pub fn install(host_uds: bool) -> Result<(), String> {
+    let prog = program(host_uds)?;
     seccompiler::apply_filter(&prog).map_err(|e| format!("installing the seccomp filter: {e}"))
 }
 
@@ -121,6 +151,8 @@ pub fn install() -> Result<(), String> {
 mod tests {
     #[test]
     fn the_filter_compiles() {
-        assert!(super::program().is_ok_and(|p| !p.is_empty()));
+        for host_uds in [false, true] {
+            assert!(super::program(host_uds).is_ok_and(|p| !p.is_empty()));
+        }
     }
 }

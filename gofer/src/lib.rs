@@ -21,8 +21,10 @@ pub use confine::ExportSpec;
 pub const EXIT_GOFER_FAILED: i32 = 125;
 
 /// The gofer process's main: confine (`allow_weak`: see [`confine::confine`]), then serve the
-/// socket at descriptor `fd` until the sentry closes it. Returns the exit status.
-pub fn main(fd: i32, exports: &[ExportSpec], allow_weak: bool) -> i32 {
+/// socket at descriptor `fd` until the sentry closes it. `host_uds` (`--host-uds open`): also
+/// connect host unix sockets for the sentry ([`protocol::Request::Connect`]). Returns the exit
+/// status.
+pub fn main(fd: i32, exports: &[ExportSpec], allow_weak: bool, host_uds: bool) -> i32 {
     let sock = match nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD) {
         Ok(_) => host_unsafe::own_fd(fd),
         Err(_) => {
@@ -47,8 +49,25 @@ pub fn main(fd: i32, exports: &[ExportSpec], allow_weak: bool) -> i32 {
             eprintln!("sandbox gofer: {n}");
         }
     }
-    let server = server::Server::new(confined.exports, confined.proc_fds);
-    if let Err(e) = filter::install() {
+    // Host sockets are connected by the name of a held descriptor relative to the working
+    // directory, /proc/self/fd (connect(2) takes no directory descriptor): set once, here,
+    // while the gofer has one thread; nothing else it does resolves a relative path.
+    let host_uds = host_uds
+        && match &confined.proc_fds {
+            Some(p) => match nix::unistd::fchdir(std::os::fd::AsRawFd::as_raw_fd(p)) {
+                Ok(()) => true,
+                Err(e) => {
+                    eprintln!("sandbox gofer: --host-uds open: no /proc/self/fd ({e}): refused");
+                    false
+                }
+            },
+            None => {
+                eprintln!("sandbox gofer: --host-uds open: no /proc/self/fd: refused");
+                false
+            }
+        };
+    let server = server::Server::new(confined.exports, confined.proc_fds, host_uds);
+    if let Err(e) = filter::install(host_uds) {
         eprintln!("sandbox gofer: {e}");
         return EXIT_GOFER_FAILED;
     }

@@ -2,10 +2,11 @@
 //! The gofer protocol, shared by the server (this crate) and the sentry's client.
 //!
 //! One request is one SOCK_SEQPACKET message; its reply is the next message on the same socket,
-//! carrying at most one host descriptor (SCM_RIGHTS) for `Open`, `Create` and `Channel`. Files
-//! are named by *fids*: handles the gofer hands out for files it has walked to beneath an
-//! export's root, never by paths (gVisor's LISAFS works the same way). A name in a request is
-//! one path component: never empty, `.`, `..`, or containing `/` or NUL (the server checks).
+//! carrying at most one host descriptor (SCM_RIGHTS) for `Open`, `Create`, `Channel` and
+//! `Connect`. Files are named by *fids*: handles the gofer hands out for files it has walked
+//! to beneath an export's root, never by paths (gVisor's LISAFS works the same way). A name
+//! in a request is one path component: never empty, `.`, `..`, or containing `/` or NUL (the
+//! server checks).
 //!
 //! The encoding is ours: a one-byte opcode, then the fields in order, integers little-endian,
 //! byte strings as a u32 length and the bytes, lists as a u32 count and the items.
@@ -157,6 +158,11 @@ pub enum Request {
     /// between CPUs costs two cross-CPU wake-ups) unless `cpu` is [`ANY_CPU`]. Reply:
     /// `Opened` + the socket.
     Channel { cpu: u32 },
+    /// A new host unix socket of type `stype` (SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET,
+    /// non-blocking) connected to the socket file `fid` (`--host-uds open`; refused with
+    /// ECONNREFUSED otherwise). Reply: `Opened` + the connected socket. The host's errno of
+    /// the connect is the reply's error (ECONNREFUSED, EAGAIN for a full backlog, EPROTOTYPE).
+    Connect { fid: Fid, stype: u32 },
 }
 
 /// [`Request::Channel`] without a CPU.
@@ -377,6 +383,7 @@ impl Request {
                 &mut w
             }
             Request::Channel { cpu } => w.u8(23).u32(*cpu),
+            Request::Connect { fid, stype } => w.u8(24).u64(*fid).u32(*stype),
         };
         w.0
     }
@@ -490,6 +497,10 @@ impl Request {
                 }
             }
             23 => Request::Channel { cpu: r.u32()? },
+            24 => Request::Connect {
+                fid: r.u64()?,
+                stype: r.u32()?,
+            },
             _ => return Err(BadMessage),
         };
         r.end()?;
@@ -667,6 +678,7 @@ mod tests {
             },
             Request::Channel { cpu: 1 },
             Request::Channel { cpu: ANY_CPU },
+            Request::Connect { fid: 4, stype: 5 },
         ];
         for r in reqs {
             assert_eq!(Request::decode(&r.encode()), Ok(r.clone()));

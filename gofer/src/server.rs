@@ -9,6 +9,14 @@
 //! view of the host), so no path is walked twice; the descriptor is donated to the sentry.
 //! Writes into a read-only export are refused here (EROFS) and again by the kernel (the export
 //! is mounted read-only in the gofer's namespace).
+//!
+//! With `--host-uds open` the gofer also connects host unix sockets for the sentry
+//! ([`Request::Connect`]): a new non-blocking socket of the asked type, connected to the socket
+//! file a fid holds through that fid's own descriptor, by the name `N` (its number) relative
+//! to the gofer's working directory, which is /proc/self/fd (see [`crate::main`]). The kernel
+//! follows that magic link to the inode the walk found, so no path is resolved beyond the
+//! walk's (a symlink put in the socket's place afterwards is not followed). Connecting needs
+//! no write to the export: a read-only export allows it, as a read-only mount does on Linux.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -50,6 +58,9 @@ pub struct Server {
     next: AtomicU64,
     uid: u32,
     gid: u32,
+    /// Host unix sockets may be connected (`--host-uds open`), and the working directory is
+    /// /proc/self/fd.
+    host_uds: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -73,9 +84,11 @@ fn fmt(mode: u32) -> u32 {
 }
 
 impl Server {
-    /// A server for these exports.
-    pub fn new(exports: Vec<Export>, proc_fds: Option<OwnedFd>) -> Arc<Server> {
+    /// A server for these exports. `host_uds`: connect host unix sockets (the caller has made
+    /// `proc_fds` the working directory).
+    pub fn new(exports: Vec<Export>, proc_fds: Option<OwnedFd>, host_uds: bool) -> Arc<Server> {
         Arc::new(Server {
+            host_uds: host_uds && proc_fds.is_some(),
             exports,
             proc_fds,
             fids: Mutex::new(HashMap::new()),
@@ -494,6 +507,10 @@ impl Server {
                 }
                 done(Reply::Done)
             }
+            Request::Connect { fid, stype } => {
+                let n = self.node(fid)?;
+                Ok((Reply::Opened, Some(self.connect(&n, stype)?)))
+            }
             Request::Channel { cpu } => {
                 let (mine, theirs) = nix::sys::socket::socketpair(
                     nix::sys::socket::AddressFamily::Unix,
@@ -514,6 +531,40 @@ impl Server {
                 Ok((Reply::Opened, Some(theirs)))
             }
         }
+    }
+
+    /// A new host unix socket of type `stype` connected to the socket file `n`.
+    fn connect(&self, n: &Node, stype: u32) -> Result<OwnedFd, Errno> {
+        use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType, UnixAddr};
+        if !self.host_uds {
+            // Linux's answer where nothing listens: the sandbox's sockets are its own.
+            return Err(Errno::ECONNREFUSED);
+        }
+        if fmt(n.mode) != S_IFSOCK {
+            return Err(Errno::ECONNREFUSED);
+        }
+        let ty = match stype {
+            SOCK_STREAM => SockType::Stream,
+            SOCK_DGRAM => SockType::Datagram,
+            SOCK_SEQPACKET => SockType::SeqPacket,
+            _ => return Err(Errno::ESOCKTNOSUPPORT),
+        };
+        let err = |e: nix::Error| Errno(e as i32);
+        // Non-blocking: a full backlog is EAGAIN for the sentry to wait on, never a gofer
+        // thread held in connect.
+        let sock = socket(
+            AddressFamily::Unix,
+            ty,
+            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .map_err(err)?;
+        // The fid's own descriptor through /proc/self/fd (the working directory): the inode
+        // the walk found, whatever its path holds now.
+        let name = format!("{}", std::os::fd::AsRawFd::as_raw_fd(&n.fd));
+        let addr = UnixAddr::new(name.as_str()).map_err(err)?;
+        nix::sys::socket::connect(std::os::fd::AsRawFd::as_raw_fd(&sock), &addr).map_err(err)?;
+        Ok(sock)
     }
 
     /// The node whose `user.*` xattr `name` may be changed.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Starting the gofer (the loader's side): the `sandbox` binary re-executed as
-//! `sandbox gofer --fd N --export ro:PATH --export rw:PATH ...`, with one end of a
+//! `sandbox gofer --fd N --export ro:PATH --export rw:PATH ... [--host-uds]`, with one end of a
 //! SOCK_SEQPACKET pair as descriptor N. Call it before the sentry starts threads, so that no
 //! other descriptor leaks into the child.
 
@@ -46,8 +46,9 @@ pub fn parse_export(s: &str) -> Result<ExportSpec, String> {
 }
 
 /// Starts the gofer serving `exports` (export N is the Nth); `allow_weak`: see
-/// [`crate::confine::confine`].
-pub fn start(exports: &[ExportSpec], allow_weak: bool) -> Result<Gofer, String> {
+/// [`crate::confine::confine`]; `host_uds`: it may connect host unix sockets (`--host-uds
+/// open`).
+pub fn start(exports: &[ExportSpec], allow_weak: bool, host_uds: bool) -> Result<Gofer, String> {
     let (mine, theirs) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -70,6 +71,9 @@ pub fn start(exports: &[ExportSpec], allow_weak: bool) -> Result<Gofer, String> 
     }
     if allow_weak {
         cmd.arg("--allow-weak");
+    }
+    if host_uds {
+        cmd.arg("--host-uds");
     }
     cmd.env_clear()
         .stdin(Stdio::null())

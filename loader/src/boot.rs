@@ -96,14 +96,17 @@ fn host_limits() -> [Rlimit; RLIM_NLIMITS as usize] {
 mod mount_opts;
 
 /// Starts the gofer (before any sentry thread) to serve the host directories of the file
-/// options (`--rootfs`, `--volume`, `--overlay`, `--tmpfs`).
+/// options (`--rootfs`, `--volume`, `--overlay`, `--tmpfs`); `host_uds`: it may connect host
+/// unix sockets (`--host-uds open`).
 fn start_gofer(
     args: &RunArgs,
+    host_uds: bool,
 ) -> Result<(sentry::fsimpl::setup::MountSpec, gofer::spawn::Gofer), String> {
     let spec = mount_opts::spec(args)?;
     let g = gofer::spawn::start(
         &sentry::fsimpl::setup::exports(&spec),
         args.allow_weak_gofer,
+        host_uds,
     )?;
     Ok((spec, g))
 }
@@ -317,13 +320,16 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(h) => h,
         Err(e) => return fail(format!("starting a sentry thread: {e}"), EXIT_SANDBOX_ERROR),
     };
-    let (spec, g) = match start_gofer(&args) {
+    let (spec, g) = match start_gofer(&args, net.host_uds) {
         Ok(x) => x,
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     };
     // While the gofer starts: what the sentry must read of the host, and its filters.
     sentry::host::learn();
-    let filters = match sentry::confine::prepare(sentry::confine::Options { host_network }) {
+    let filters = match sentry::confine::prepare(sentry::confine::Options {
+        host_network,
+        host_uds: net.host_uds,
+    }) {
         Ok(f) => f,
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     };

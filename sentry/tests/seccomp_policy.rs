@@ -81,7 +81,16 @@ fn call_under(filters: &[seccompiler::BpfProgram], nr: Sysno, args: [u64; 6]) ->
 }
 
 fn filters(role: Roles, host_network: bool) -> Vec<seccompiler::BpfProgram> {
-    let opts = Options { host_network };
+    filters_with(
+        role,
+        Options {
+            host_network,
+            host_uds: false,
+        },
+    )
+}
+
+fn filters_with(role: Roles, opts: Options) -> Vec<seccompiler::BpfProgram> {
     vec![
         allow_list(policy::ALL, opts).expect("the base filter"),
         clone3_enosys().expect("the clone3 filter"),
@@ -124,9 +133,14 @@ fn harmless_args(rule: &Rule) -> [u64; 6] {
 #[test]
 fn every_allowed_form_passes_its_roles_filter() {
     let mut failures = Vec::new();
-    for net in [false, true] {
+    for (net, uds) in [(false, false), (true, false), (false, true)] {
+        let opts = Options {
+            host_network: net,
+            host_uds: uds,
+        };
         let extra: &[Rule] = if net { policy::NETWORK_RULES } else { &[] };
-        for rule in policy::RULES.iter().chain(extra) {
+        let uds_rules: &[Rule] = if uds { policy::HOST_UDS_RULES } else { &[] };
+        for rule in policy::RULES.iter().chain(extra).chain(uds_rules) {
             // TRACEME would make this test process the child's tracer: its filter decision
             // is checked on its own below.
             if rule.sysno == Sysno::ptrace && rule.conds.first().is_some_and(|c| c.value == 0) {
@@ -138,10 +152,10 @@ fn every_allowed_form_passes_its_roles_filter() {
                     continue;
                 }
                 let args = harmless_args(rule);
-                let end = call_under(&filters(role, net), rule.sysno, args);
+                let end = call_under(&filters_with(role, opts), rule.sysno, args);
                 if end == End::Sigsys {
                     failures.push(format!(
-                        "{} (role {role:#x}, network {net}): {} -> killed",
+                        "{} (role {role:#x}, network {net}, host uds {uds}): {} -> killed",
                         rule.sysno, rule.why
                     ));
                 }
@@ -293,6 +307,59 @@ fn network_rules_only_with_a_host_network() {
     let without = filters(policy::TASK, false);
     assert_eq!(
         call_under(&without, Sysno::socket, [u64::MAX, 0, 0, 0, 0, 0]),
+        End::Sigsys
+    );
+}
+
+#[test]
+fn host_uds_rules_only_with_host_uds() {
+    let uds = filters_with(
+        policy::TASK,
+        Options {
+            host_network: false,
+            host_uds: true,
+        },
+    );
+    assert_eq!(
+        call_under(&uds, Sysno::shutdown, [u64::MAX, 1, 0, 0, 0, 0]),
+        End::Returned(-i64::from(libc::EBADF))
+    );
+    assert_eq!(
+        call_under(&uds, Sysno::epoll_ctl, [u64::MAX, 2, u64::MAX, 0, 0, 0]),
+        End::Returned(-i64::from(libc::EBADF))
+    );
+    // The gofer connects host unix sockets: the sentry still makes and connects none.
+    for (nr, args) in [
+        (Sysno::socket, [1u64, 1, 0, 0, 0, 0]),
+        (Sysno::connect, [u64::MAX, 0, 0, 0, 0, 0]),
+        (Sysno::bind, [u64::MAX, 0, 0, 0, 0, 0]),
+        (Sysno::accept4, [u64::MAX, 0, 0, 0, 0, 0]),
+        (Sysno::getsockopt, [u64::MAX, 1, 4, 0, 0, 0]),
+    ] {
+        assert_eq!(
+            call_under(&uds, nr, args),
+            End::Sigsys,
+            "{nr} with --host-uds"
+        );
+    }
+    // Without it, no shutdown or epoll.
+    let none = filters(policy::TASK, false);
+    for (nr, args) in [
+        (Sysno::shutdown, [u64::MAX, 1, 0, 0, 0, 0]),
+        (Sysno::epoll_create1, [0u64, 0, 0, 0, 0, 0]),
+    ] {
+        assert_eq!(call_under(&none, nr, args), End::Sigsys, "{nr} without");
+    }
+    // Another role may not use them.
+    let timers = filters_with(
+        policy::TIMERS,
+        Options {
+            host_network: false,
+            host_uds: true,
+        },
+    );
+    assert_eq!(
+        call_under(&timers, Sysno::shutdown, [u64::MAX, 1, 0, 0, 0, 0]),
         End::Sigsys
     );
 }

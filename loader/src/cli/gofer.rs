@@ -21,6 +21,10 @@ pub struct GoferArgs {
     /// Serve even without a mount namespace of its own (`sandbox run --allow-weak-gofer`).
     #[arg(long)]
     pub allow_weak: bool,
+
+    /// Connect host unix sockets for the sentry (`sandbox run --host-uds open`).
+    #[arg(long)]
+    pub host_uds: bool,
 }
 
 /// Runs the gofer; returns its exit status.
@@ -45,7 +49,7 @@ pub fn run(args: &GoferArgs) -> i32 {
         Ok(e)
     });
     match exports {
-        Ok(e) => gofer::main(args.fd, &e, args.allow_weak),
+        Ok(e) => gofer::main(args.fd, &e, args.allow_weak, args.host_uds),
         Err(e) => {
             eprintln!("sandbox gofer: {e}");
             gofer::EXIT_GOFER_FAILED

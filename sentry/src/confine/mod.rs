@@ -34,6 +34,9 @@ pub struct Options {
     /// `sandbox`): the socket calls of [`policy::NETWORK_RULES`] are allowed. Under
     /// `--network none` no host socket can be created.
     pub host_network: bool,
+    /// Host unix sockets reached through volumes may be connected (`--host-uds open`): the
+    /// calls of [`policy::HOST_UDS_RULES`] on the connections the gofer donates are allowed.
+    pub host_uds: bool,
 }
 
 /// The compiled filters: the allow-list of every role, the clone3 filter, and each role's own.
@@ -66,9 +69,15 @@ fn rules(roles: Roles, opts: Options) -> impl Iterator<Item = &'static policy::R
     } else {
         &[]
     };
+    let uds: &'static [policy::Rule] = if opts.host_uds {
+        policy::HOST_UDS_RULES
+    } else {
+        &[]
+    };
     policy::RULES
         .iter()
         .chain(net)
+        .chain(uds)
         .filter(move |r| r.roles & roles != 0)
 }
 
@@ -239,8 +248,11 @@ mod tests {
 
     #[test]
     fn every_role_compiles() {
-        for net in [false, true] {
-            let opts = Options { host_network: net };
+        for (net, uds) in [(false, false), (true, false), (false, true), (true, true)] {
+            let opts = Options {
+                host_network: net,
+                host_uds: uds,
+            };
             for role in [
                 policy::TASK,
                 policy::TIMERS,
@@ -257,7 +269,11 @@ mod tests {
 
     #[test]
     fn every_rule_says_why_and_has_sane_conditions() {
-        for r in policy::RULES.iter().chain(policy::NETWORK_RULES) {
+        for r in policy::RULES
+            .iter()
+            .chain(policy::NETWORK_RULES)
+            .chain(policy::HOST_UDS_RULES)
+        {
             assert!(!r.why.is_empty(), "{} has no reason", r.sysno);
             assert!(r.roles != 0, "{} is for nobody", r.sysno);
             assert!(

@@ -11,7 +11,8 @@
 //! What is deliberately absent: open, openat, openat2, creat and every other call taking a host
 //! path (host files come from the gofer, as descriptors); execve (a new stub is the memfd image,
 //! executed by descriptor); socket, connect, bind, listen, accept (the network groups add them
-//! only under `--network host|sandbox`); mount, umount2, pivot_root, unshare, setns, chroot;
+//! only under `--network host|sandbox`; `--host-uds open` adds shutdown and the reactor's
+//! epoll calls, never socket or connect: the gofer connects host unix sockets); mount, umount2, pivot_root, unshare, setns, chroot;
 //! the set*id family; ptrace requests other than the ones driving stubs (no PTRACE_ATTACH);
 //! bpf, perf_event_open, keyctl, add_key, kexec, init_module, userfaultfd, io_uring.
 
@@ -674,6 +675,25 @@ pub const NETWORK_RULES: &[Rule] = &[
     rule(Sysno::getpeername, TASK, "peer addresses"),
     rule(Sysno::epoll_create1, TASK, "the network reactor"),
     rule(Sysno::epoll_ctl, TASK, "the network reactor"),
+    rule(Sysno::epoll_wait, TASK, "the network reactor"),
+    rule(Sysno::epoll_pwait, TASK, "the network reactor"),
+];
+
+/// The host calls on the host unix sockets the gofer connects and donates (`--host-uds open`),
+/// whatever the network mode: no socket is created or connected by the sentry (the gofer
+/// does that), and sendmsg, recvmsg, poll and FIONREAD are in [`RULES`] already.
+pub const HOST_UDS_RULES: &[Rule] = &[
+    rule(Sysno::shutdown, TASK, "half-closes of a host unix socket"),
+    rule(
+        Sysno::epoll_create1,
+        TASK,
+        "the network reactor, which wakes the sandbox sockets of host unix sockets",
+    ),
+    rule(
+        Sysno::epoll_ctl,
+        TASK,
+        "the network reactor: watching a host unix socket",
+    ),
     rule(Sysno::epoll_wait, TASK, "the network reactor"),
     rule(Sysno::epoll_pwait, TASK, "the network reactor"),
 ];

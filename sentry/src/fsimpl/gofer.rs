@@ -596,6 +596,19 @@ impl Inode for GoferInode {
         })
     }
 
+    fn connect_host_socket(&self, stype: u32) -> Result<OwnedFd, Errno> {
+        if self.stat.st_mode & S_IFMT != S_IFSOCK {
+            return Err(Errno::ECONNREFUSED);
+        }
+        match self.client().call(&Request::Connect {
+            fid: self.fid,
+            stype,
+        })? {
+            (Reply::Opened, Some(fd)) => Ok(fd),
+            _ => Err(Errno::EPROTO),
+        }
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }

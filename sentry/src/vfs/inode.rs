@@ -151,6 +151,13 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::EOPNOTSUPP)
     }
 
+    /// A socket file of the host's (a gofer-backed file system, `--host-uds open`): a new host
+    /// unix socket of type `stype`, non-blocking, connected to it. Everywhere else, and for a
+    /// socket file no host socket is bound to, ECONNREFUSED (Linux: nothing listens).
+    fn connect_host_socket(&self, _stype: u32) -> Result<std::os::fd::OwnedFd, Errno> {
+        Err(Errno::ECONNREFUSED)
+    }
+
     /// For /proc's magic links (`/proc/[pid]/fd/N`): the open file they stand for. Path
     /// resolution jumps to it instead of following the link's text, as Linux does, so a
     /// deleted file, a pipe or a memfd can be reopened through the link.

@@ -188,6 +188,12 @@ impl Inode for OvNode {
         self.top()?.readlink()
     }
 
+    fn connect_host_socket(&self, stype: u32) -> Result<std::os::fd::OwnedFd, Errno> {
+        // A lower socket file is the host's; one copied up (chmod, chown) is a new inode of
+        // the upper layer, which nothing listens on (as on Linux's overlayfs).
+        self.top()?.connect_host_socket(stype)
+    }
+
     fn mknod(&self, name: &[u8], mode: u32, rdev: u64, o: Owner) -> Result<Arc<dyn Inode>, Errno> {
         let u = self.copy_up()?.mknod(name, mode, rdev, o)?;
         self.created(name, u, false)

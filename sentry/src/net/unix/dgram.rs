@@ -140,13 +140,21 @@ pub(super) fn connect(sk: &Arc<Sock>, t: &Task, raw: &[u8]) -> Result<(), Errno>
     if raw.len() < 2 {
         return Err(Errno::EINVAL);
     }
+    // Connected to a host socket (`--host-uds open`) instead of one of the sandbox's.
+    let mut host_conn = None;
     let other = if crate::net::addr::family(raw) != AF_UNSPEC {
         name::validate(raw)?;
         if sk.passcred() && sk.name.get().is_none() {
             name::autobind(sk)?;
         }
         loop {
-            let other = name::find(t, raw, sk.stype)?;
+            let other = match name::lookup(t, raw, sk.stype)? {
+                name::Peer::Sandbox(o) => o,
+                name::Peer::Host(h) => {
+                    host_conn = Some(super::host::connect_dgram(sk, &h, name::peer_addr(raw))?);
+                    break None;
+                }
+            };
             {
                 let (me, os) = lock_two(sk, &other);
                 if let Some(mut os) = os {
@@ -166,16 +174,19 @@ pub(super) fn connect(sk: &Arc<Sock>, t: &Task, raw: &[u8]) -> Result<(), Errno>
     } else {
         None
     };
-    let old = {
+    let (old, old_host) = {
         let mut s = sk.lock();
         let old = std::mem::replace(&mut s.peer, other.clone());
-        if other.is_some() {
+        let connected = other.is_some() || host_conn.is_some();
+        let old_host = sk.set_host(host_conn);
+        if connected {
             s.state = State::Established;
-        } else if old.is_some() {
+        } else if old.is_some() || old_host.is_some() {
             s.state = State::Close;
         }
-        old
+        (old, old_host)
     };
+    drop(old_host);
     if let Some(old) = old {
         relay_disconnect(sk, &old);
         sk.common.wake_waiters(POLLOUT | POLLWRNORM | POLLWRBAND);
@@ -247,7 +258,18 @@ pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<u
         let o = match other.take() {
             Some(o) => o,
             None => match (addr, t) {
-                (Some(a), Some(t)) => name::find(t, a, sk.stype)?,
+                (Some(a), Some(t)) => match name::lookup(t, a, sk.stype)? {
+                    name::Peer::Sandbox(o) => o,
+                    name::Peer::Host(h) => {
+                        // A host socket (`--host-uds open`): the datagram goes there instead
+                        // of a queue of the sandbox's.
+                        let rights = msg.as_ref().is_some_and(|m| m.rights.is_some());
+                        drop(msg.take());
+                        return super::host::send_to(
+                            sk, &h, a, m.data, rights, m.flags, m.nonblock,
+                        );
+                    }
+                },
                 _ => return Err(Errno::ECONNRESET),
             },
         };

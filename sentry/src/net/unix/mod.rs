@@ -5,7 +5,7 @@
 //! - [`name`]: addresses. Path names are socket inodes made in the sandbox's VFS and found
 //!   again by their (st_dev, st_ino), as FIFOs are; abstract names (leading NUL) live in a
 //!   table of the sandbox's own; autobind; the one place a host socket met through a volume
-//!   is refused.
+//!   is told apart (refused, or with `--host-uds open` connected by [`host`]).
 //! - [`stream`]: SOCK_STREAM sends and receives, and connect/listen/accept for stream and
 //!   seqpacket sockets.
 //! - [`dgram`]: SOCK_DGRAM and SOCK_SEQPACKET sends and receives, datagram connect, and the
@@ -14,6 +14,8 @@
 //!   EAGAIN points and SIOCOUTQ are Linux's).
 //! - [`gc`]: descriptors in flight (ETOOMANYREFS) and the collection of sockets only their
 //!   own queues keep alive.
+//! - [`host`]: `--host-uds open`: a socket connected to a host socket reached through a
+//!   volume carries its traffic on a host socket the gofer connected.
 //!
 //! A socket is a [`Sock`] behind an `Arc`; the file holds a [`UnixSocket`], whose drop is the
 //! socket's release. Connected sockets hold each other (`peer`), as Linux's `unix_peer`; a
@@ -25,6 +27,7 @@
 
 mod dgram;
 mod gc;
+mod host;
 mod msg;
 mod name;
 mod stream;
@@ -108,6 +111,13 @@ pub(crate) struct Sock {
     relay_waiters: AtomicUsize,
     /// Key in the table of all sockets (/proc/net/unix).
     seq: u64,
+    /// Connected to a host socket (`--host-uds open`): every send and receive goes to it.
+    /// Set under the state lock; nothing is locked while it is held.
+    host: Mutex<Option<Arc<host::HostConn>>>,
+    /// Whether `host` is set (checked first, without the lock, by every operation).
+    hosted: AtomicBool,
+    /// Datagram: the host socket of the last send to a host socket by address.
+    host_to: Mutex<Option<Arc<host::HostConn>>>,
 }
 
 /// Every unix socket, by creation order (for /proc/net/unix).
@@ -163,6 +173,9 @@ impl Sock {
             waitdata: AtomicUsize::new(0),
             relay_waiters: AtomicUsize::new(0),
             seq,
+            host: Mutex::new(None),
+            hosted: AtomicBool::new(false),
+            host_to: Mutex::new(None),
         });
         all().insert(seq, Arc::downgrade(&sk));
         sk
@@ -170,6 +183,31 @@ impl Sock {
 
     fn lock(&self) -> MutexGuard<'_, St> {
         self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The host socket this socket is connected to, if any.
+    fn host(&self) -> Option<Arc<host::HostConn>> {
+        if !self.hosted.load(Ordering::Acquire) {
+            return None;
+        }
+        crate::kernel::lock(&self.host).clone()
+    }
+
+    /// Connects this socket to a host socket, or (None) no longer; returns the previous one
+    /// (to be dropped with no lock held).
+    fn set_host(&self, h: Option<Arc<host::HostConn>>) -> Option<Arc<host::HostConn>> {
+        let mut g = crate::kernel::lock(&self.host);
+        self.hosted.store(h.is_some(), Ordering::Release);
+        std::mem::replace(&mut *g, h)
+    }
+
+    fn host_to(&self) -> Option<Arc<host::HostConn>> {
+        crate::kernel::lock(&self.host_to).clone()
+    }
+
+    fn set_host_to(&self, h: Option<Arc<host::HostConn>>) {
+        let old = std::mem::replace(&mut *crate::kernel::lock(&self.host_to), h);
+        drop(old);
     }
 
     fn is(&self, other: &Sock) -> bool {
@@ -313,6 +351,10 @@ fn lock_two<'a>(a: &'a Sock, b: &'a Sock) -> (MutexGuard<'a, St>, Option<MutexGu
 /// pending connections are released as unaccepted.
 fn release(sk: &Arc<Sock>, embryo: bool) {
     name::unhash(sk);
+    // A host connection closes now (its peer sees the end), not when the last reference to
+    // the socket goes.
+    let hosts = (sk.set_host(None), crate::kernel::lock(&sk.host_to).take());
+    drop(hosts);
     let (peer, queue, backlog) = {
         let mut s = sk.lock();
         s.dead = true;
@@ -430,6 +472,9 @@ impl Socket for UnixSocket {
     }
 
     fn shutdown(&self, how: u32) -> Result<(), Errno> {
+        if let Some(h) = self.sock.host() {
+            return host::shutdown(&self.sock, &h, how);
+        }
         shutdown(&self.sock, how);
         Ok(())
     }
@@ -439,6 +484,9 @@ impl Socket for UnixSocket {
     }
 
     fn peername(&self) -> Result<Vec<u8>, Errno> {
+        if let Some(h) = self.sock.host() {
+            return Ok(host::peername(&h));
+        }
         self.sock.peer().map(|p| p.addr()).ok_or(Errno::ENOTCONN)
     }
 
@@ -466,7 +514,7 @@ impl Socket for UnixSocket {
 
     fn getsockopt(
         &self,
-        _t: &Task,
+        t: &Task,
         level: i32,
         name: i32,
         _len: usize,
@@ -478,6 +526,11 @@ impl Socket for UnixSocket {
             SO_ERROR => {
                 let e = self.sock.lock().err.take().map_or(0, |e| e.0);
                 Some(Ok(e.to_ne_bytes().to_vec()))
+            }
+            SO_PEERCRED if self.sock.hosted.load(Ordering::Acquire) => {
+                // A host peer's pid and ids mean nothing inside: the caller's own, as runsc
+                // answers for every unix socket.
+                Some(Ok(syscalls::bytes_of(&crate::net::task_cred(t)).to_vec()))
             }
             SO_PEERCRED => {
                 // No peer yet: pid 0 and uid/gid -1 (cred_to_ucred of nothing).
@@ -493,6 +546,13 @@ impl Socket for UnixSocket {
     }
 
     fn send(&self, t: Option<&Task>, msg: SendMsg<'_>) -> Result<usize, Errno> {
+        if let Some(h) = self.sock.host() {
+            // A datagram with an address goes there (it may be another host socket, or one
+            // of the sandbox's); everything else to the host socket.
+            if self.sock.stype != SOCK_DGRAM || msg.addr.is_none_or(<[u8]>::is_empty) {
+                return host::send(&self.sock, &h, msg);
+            }
+        }
         match self.sock.stype {
             SOCK_STREAM => stream::send(&self.sock, t, msg),
             _ => dgram::send(&self.sock, t, msg),
@@ -507,6 +567,9 @@ impl Socket for UnixSocket {
         nonblock: bool,
     ) -> Result<Received, Errno> {
         let _ = t;
+        if let Some(h) = self.sock.host() {
+            return host::recv(&self.sock, &h, buf, flags, nonblock);
+        }
         match self.sock.stype {
             SOCK_STREAM => stream::recv(&self.sock, buf, flags, nonblock),
             _ => dgram::recv(&self.sock, buf, flags, nonblock),
@@ -528,6 +591,9 @@ impl Socket for UnixSocket {
     }
 
     fn poll(&self) -> u32 {
+        if let Some(h) = self.sock.host() {
+            return host::poll(&h);
+        }
         if self.sock.stype == SOCK_STREAM {
             stream::poll(&self.sock)
         } else {
@@ -536,6 +602,9 @@ impl Socket for UnixSocket {
     }
 
     fn inq(&self) -> Result<usize, Errno> {
+        if let Some(h) = self.sock.host() {
+            return host::inq(&h);
+        }
         let s = self.sock.lock();
         if s.state == State::Listen {
             return Err(Errno::EINVAL);

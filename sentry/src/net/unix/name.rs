@@ -10,6 +10,9 @@
 //!   type as Linux's hash makes it; nothing outside the sandbox sees it.
 //! - *Autobind* (bind with the family alone, or an implicit one when SO_PASSCRED is set)
 //!   picks an unused abstract name of five hex digits.
+//! - A path to a socket file no sandbox socket is bound to is refused (ECONNREFUSED), unless
+//!   it is a host's socket file reached through a gofer-backed mount and `--host-uds open` was
+//!   given: [`lookup`] then names it ([`Peer::Host`]) for [`super::host`] to connect.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -243,8 +246,24 @@ pub(super) fn unhash(sk: &Sock) {
     }
 }
 
+/// What an address names.
+pub(super) enum Peer {
+    /// A socket of the sandbox's.
+    Sandbox(Arc<Sock>),
+    /// A host socket file reached through a gofer-backed mount (`--host-uds open`).
+    Host(HostPath),
+}
+
+/// A host socket file to connect to.
+pub(crate) struct HostPath {
+    /// The file (its file system connects it: [`crate::vfs::Inode::connect_host_socket`]).
+    pub inode: Arc<dyn crate::vfs::Inode>,
+    /// Its (st_dev, st_ino) in the sandbox.
+    pub key: (u64, u64),
+}
+
 /// The socket `raw` (validated) names, for a socket of type `stype` (`unix_find_other`).
-pub(super) fn find(t: &Task, raw: &[u8], stype: u32) -> Result<Arc<Sock>, Errno> {
+pub(super) fn lookup(t: &Task, raw: &[u8], stype: u32) -> Result<Peer, Errno> {
     if raw[PATH_OFFSET] != 0 {
         find_path(t, raw, stype)
     } else {
@@ -252,11 +271,21 @@ pub(super) fn find(t: &Task, raw: &[u8], stype: u32) -> Result<Arc<Sock>, Errno>
         abstracts()
             .get(&k)
             .and_then(Weak::upgrade)
+            .map(Peer::Sandbox)
             .ok_or(Errno::ECONNREFUSED)
     }
 }
 
-fn find_path(t: &Task, raw: &[u8], stype: u32) -> Result<Arc<Sock>, Errno> {
+/// The address of a path `raw` names, as getpeername shows a peer bound to it: the family,
+/// the path, a NUL.
+pub(super) fn peer_addr(raw: &[u8]) -> Box<[u8]> {
+    let mut addr = raw[..PATH_OFFSET.min(raw.len())].to_vec();
+    addr.extend_from_slice(path_of(raw));
+    addr.push(0);
+    addr.into_boxed_slice()
+}
+
+fn find_path(t: &Task, raw: &[u8], stype: u32) -> Result<Peer, Errno> {
     let r = crate::syscalls::sys_file::walk_at(t, AT_FDCWD, path_of(raw), true)?;
     let st = r.stat.ok_or(Errno::ENOENT)?;
     if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, W_OK) {
@@ -268,20 +297,26 @@ fn find_path(t: &Task, raw: &[u8], stype: u32) -> Result<Arc<Sock>, Errno> {
     let found = paths().get(&(st.st_dev, st.st_ino)).and_then(Weak::upgrade);
     let sk = match found {
         Some(sk) => sk,
-        None => return host_socket(&r),
+        None => return host_socket(r, (st.st_dev, st.st_ino)),
     };
     if sk.stype != stype {
         return Err(Errno::EPROTOTYPE);
     }
-    Ok(sk)
+    Ok(Peer::Sandbox(sk))
 }
 
 /// A socket file no sandbox socket is bound to: one left behind by a socket since closed, or a
-/// host socket reached through a volume. Both refuse the connection (Linux: no listener).
-/// This is the one place `--host-uds open` would connect a host socket instead (the gofer
-/// connecting it and donating the descriptor, as runsc's --host-uds does).
-fn host_socket(_r: &Resolved) -> Result<Arc<Sock>, Errno> {
-    Err(Errno::ECONNREFUSED)
+/// host socket reached through a volume. Both refuse the connection (Linux: no listener, and
+/// runsc without --host-uds), unless `--host-uds open` was given: then the file is the peer,
+/// for its file system to connect (the gofer connects a host socket to it and donates it; any
+/// other file system, and a file no host socket is bound to, still refuse). The caller's
+/// write permission on the file was checked, as the sandbox's credentials see it.
+fn host_socket(r: Resolved, key: (u64, u64)) -> Result<Peer, Errno> {
+    if !crate::net::stack::config().host_uds {
+        return Err(Errno::ECONNREFUSED);
+    }
+    let inode = r.inode.ok_or(Errno::ECONNREFUSED)?;
+    Ok(Peer::Host(HostPath { inode, key }))
 }
 
 #[cfg(test)]

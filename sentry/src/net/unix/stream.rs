@@ -64,7 +64,12 @@ pub(super) fn connect(sk: &Arc<Sock>, t: &Task, raw: &[u8], nonblock: bool) -> R
     };
     let start = Instant::now();
     loop {
-        let other = name::find(t, raw, sk.stype)?;
+        let other = match name::lookup(t, raw, sk.stype)? {
+            name::Peer::Sandbox(o) => o,
+            name::Peer::Host(h) => {
+                return super::host::connect(sk, &h, name::peer_addr(raw), timeout, start)
+            }
+        };
         enum Next {
             Retry,
             Full,
