@@ -391,11 +391,13 @@ fn serve(l: std::net::TcpListener, guest: u16, inject: Inject) {
         // confined sentry has no ioctl(FIONBIO) to do it after).
         let (fd, peer) = match host_unsafe::accept(l.as_fd()) {
             Ok(c) => c,
-            Err(Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM) => {
+            // A connection that went before it was taken: the next one.
+            Err(Errno::EINTR | Errno::ECONNABORTED | Errno::EAGAIN) => continue,
+            // Out of descriptors or memory (or a broken listener): a pause, not a spin.
+            Err(_) => {
                 std::thread::sleep(std::time::Duration::from_millis(100));
                 continue;
             }
-            Err(_) => continue,
         };
         let Some(peer) = decode(&peer) else { continue };
         let fd = std::sync::Mutex::new(Some(fd));
