@@ -192,6 +192,22 @@ fn host_echo_server() -> u16 {
     port
 }
 
+/// Runs a python3 script under `--network sandbox --allow-host-loopback`; its output, once it
+/// exited 0.
+fn python_reaching_the_host(script: &str) -> String {
+    let out = sandbox_command([
+        "run",
+        "--network",
+        "sandbox",
+        "--allow-host-loopback",
+        "python3",
+        "-c",
+        script,
+    ]);
+    assert_eq!(out.status, 0, "{out}");
+    out.stdout
+}
+
 /// Megabytes each way between the sandbox and the host through a bridged connection, with a
 /// half-close: what comes back is what went.
 #[test]
@@ -209,20 +225,9 @@ fn sandbox_mode_bulk_both_ways_with_a_half_close() {
          t.join()\n\
          print(len(got), hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest())\n"
     );
-    let out = sandbox_command([
-        "run",
-        "--network",
-        "sandbox",
-        "--allow-host-loopback",
-        "python3",
-        "-c",
-        &script,
-    ]);
-    assert_eq!(out.status, 0, "{out}");
     assert_eq!(
-        out.stdout,
-        format!("10.0.2.100 ('10.0.2.2', {port})\n4196096 True\n"),
-        "{out}"
+        python_reaching_the_host(&script),
+        format!("10.0.2.100 ('10.0.2.2', {port})\n4196096 True\n")
     );
 }
 
@@ -243,20 +248,9 @@ fn sandbox_mode_udp_to_the_host_and_back() {
          s.settimeout(20)\ns.sendto(b'ping', ('10.0.2.2', {port}))\n\
          data, src = s.recvfrom(100)\nprint(data.decode(), src)\n"
     );
-    let out = sandbox_command([
-        "run",
-        "--network",
-        "sandbox",
-        "--allow-host-loopback",
-        "python3",
-        "-c",
-        &script,
-    ]);
-    assert_eq!(out.status, 0, "{out}");
     assert_eq!(
-        out.stdout,
-        format!("echo:ping ('10.0.2.2', {port})\n"),
-        "{out}"
+        python_reaching_the_host(&script),
+        format!("echo:ping ('10.0.2.2', {port})\n")
     );
 }
 

@@ -414,24 +414,12 @@ impl Tcp {
             // decides a connect held by a full backlog.
             let mut cp = self.params(&st.tcp);
             cp.sndbuf = grown_sndbuf(cp.sndbuf, self.common.opts().sndbuf_locked);
-            let p = Arc::new(Pending {
-                client: Arc::downgrade(self),
-                src,
-                dst,
-                params: cp,
-                slot: Mutex::new(None),
-            });
+            let p = self.pending(src, dst, cp);
             if let Err(e) = bridge::connect_out(p.clone(), host) {
                 self.reset_closed(&mut st);
                 return Err(e);
             }
-            st.phase = Phase::SynSent(p.clone());
-            st.ss = Ss::Connecting;
-            if nonblock {
-                return Err(Errno::EINPROGRESS);
-            }
-            drop(st);
-            return self.wait_connected(p, Errno::EINPROGRESS);
+            return self.await_pending(st, p, nonblock);
         }
         let listener = if refused {
             None
@@ -451,26 +439,14 @@ impl Tcp {
             return self.refused(&mut st, nonblock);
         };
         if l.full() {
-            let p = Arc::new(Pending {
-                client: Arc::downgrade(self),
-                src,
-                dst,
-                params: cp,
-                slot: Mutex::new(None),
-            });
+            let p = self.pending(src, dst, cp);
             // Connects given up (their sockets closed or decided) leave the queue, so it holds
             // no more than the live sockets waiting.
             l.waiting
                 .retain(|w| w.client.strong_count() > 0 && w.lock().is_none());
             l.waiting.push_back(p.clone());
             drop(lst);
-            st.phase = Phase::SynSent(p.clone());
-            st.ss = Ss::Connecting;
-            if nonblock {
-                return Err(Errno::EINPROGRESS);
-            }
-            drop(st);
-            return self.wait_connected(p, Errno::EINPROGRESS);
+            return self.await_pending(st, p, nonblock);
         }
         let (lip, ltcp) = (lstate.ip.clone(), lstate.tcp.clone());
         let Phase::Listen(l) = &mut lstate.phase else {
@@ -495,6 +471,34 @@ impl Tcp {
         }
         st.ss = Ss::Connected;
         Ok(())
+    }
+
+    /// A connect whose outcome comes later (a full backlog's room, or a host connect).
+    fn pending(self: &Arc<Self>, src: SocketAddr, dst: SocketAddr, params: Params) -> Arc<Pending> {
+        Arc::new(Pending {
+            client: Arc::downgrade(self),
+            src,
+            dst,
+            params,
+            slot: Mutex::new(None),
+        })
+    }
+
+    /// The socket waits for `p`'s outcome: at once EINPROGRESS when non-blocking, else until
+    /// it comes.
+    fn await_pending(
+        &self,
+        mut st: MutexGuard<'_, State>,
+        p: Arc<Pending>,
+        nonblock: bool,
+    ) -> Result<(), Errno> {
+        st.phase = Phase::SynSent(p.clone());
+        st.ss = Ss::Connecting;
+        if nonblock {
+            return Err(Errno::EINPROGRESS);
+        }
+        drop(st);
+        self.wait_connected(p, Errno::EINPROGRESS)
     }
 
     /// An unlocked send buffer grows when a connection is established (tcp_sndbuf_expand).
