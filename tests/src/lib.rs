@@ -145,6 +145,26 @@ fn cc_identity() -> &'static str {
     })
 }
 
+/// Volumes that show the workspace and the guests' cache at their own paths when they lie under
+/// /tmp (a clone in /tmp): the sandbox always gives /tmp a tmpfs of its own, so `--host-root`
+/// alone would not show them. Read-only; nothing elsewhere needs them.
+pub fn tmp_volumes() -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for dir in [workspace_root(), cache_dir()] {
+        if dir.starts_with("/tmp")
+            && !out
+                .iter()
+                .any(|v| dir.starts_with(v.split(':').next().unwrap_or("")))
+        {
+            let _ = std::fs::create_dir_all(&dir);
+            out.push(format!("{0}:{0}:ro", dir.display()));
+        }
+    }
+    out.iter()
+        .flat_map(|v| ["-v".to_string(), v.clone()])
+        .collect()
+}
+
 fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("GUEST_CACHE_DIR") {
         return PathBuf::from(dir);
@@ -377,6 +397,7 @@ impl Run {
         // the sandboxed one (the default view has tests of its own, tests/tests/view.rs).
         cmd.arg("run")
             .arg("--host-root")
+            .args(tmp_volumes())
             .arg("--clear-env")
             .arg("--env")
             .arg(format!("PATH={FIXED_PATH}"))
@@ -469,6 +490,16 @@ where
     S: AsRef<OsStr>,
 {
     let mut cmd = Command::new(sandbox_bin());
+    let mut args = args.into_iter();
+    match args.next() {
+        Some(first) if first.as_ref() == "run" => {
+            cmd.arg("run").args(tmp_volumes());
+        }
+        Some(first) => {
+            cmd.arg(first);
+        }
+        None => {}
+    }
     cmd.args(args);
     execute(cmd)
 }
