@@ -490,18 +490,26 @@ where
     S: AsRef<OsStr>,
 {
     let mut cmd = Command::new(sandbox_bin());
-    let mut args = args.into_iter();
-    match args.next() {
-        Some(first) if first.as_ref() == "run" => {
-            cmd.arg("run").args(tmp_volumes());
-        }
-        Some(first) => {
-            cmd.arg(first);
-        }
-        None => {}
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().into()).collect();
+    // A --rootfs is a root of its own: nothing of the host's is added to it.
+    if args.first().is_some_and(|a| a == "run") && !args.iter().any(|a| a == "--rootfs") {
+        cmd.arg("run").args(tmp_volumes()).args(&args[1..]);
+    } else {
+        cmd.args(&args);
     }
-    cmd.args(args);
     execute(cmd)
+}
+
+/// Where a test's scratch trees go that the sandbox must see through the host's root: the
+/// build's temporary directory, unless it is under /tmp (a clone in /tmp), which the sandbox
+/// always replaces with a tmpfs of its own: /var/tmp then, which `--host-root` shows.
+/// `target` is the test's `CARGO_TARGET_TMPDIR`.
+pub fn host_visible_tmp(target: &Path) -> PathBuf {
+    if target.starts_with("/tmp") {
+        PathBuf::from("/var/tmp")
+    } else {
+        target.to_path_buf()
+    }
 }
 
 /// Runs `cmd` with stdin from /dev/null, stdout and stderr captured, no descriptors above 2

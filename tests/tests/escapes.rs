@@ -23,22 +23,11 @@ struct Scratch {
     dir: PathBuf,
 }
 
-/// Where scratch trees go: the build's temporary directory, unless it is under /tmp (a clone
-/// in /tmp), which the sandbox always replaces with a tmpfs of its own, even with
-/// `--host-root`: /var/tmp then, which the host root shows.
-fn host_visible_tmp() -> PathBuf {
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    if target.starts_with("/tmp") {
-        PathBuf::from("/var/tmp")
-    } else {
-        target.to_path_buf()
-    }
-}
-
 impl Scratch {
     fn new(name: &str) -> Scratch {
         tests::require_tool("/bin/busybox");
-        let dir = host_visible_tmp().join(format!("escape-{name}-{}", std::process::id()));
+        let dir = tests::host_visible_tmp(Path::new(env!("CARGO_TARGET_TMPDIR")))
+            .join(format!("escape-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         for d in ["root/bin", "vol", "outside"] {
             std::fs::create_dir_all(dir.join(d)).expect("mkdir");

@@ -21,8 +21,8 @@ fn sh(opts: &[&str], script: &str) -> tests::Outcome {
 
 fn scratch(name: &str) -> std::path::PathBuf {
     // Not under /tmp: the sandbox's /tmp is a tmpfs of its own.
-    let d =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("files-{name}-{}", std::process::id()));
+    let d = tests::host_visible_tmp(Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .join(format!("files-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("scratch directory");
     d
@@ -372,8 +372,9 @@ fn open_files_up_to_a_low_soft_limit() {
     let run = |sandboxed: bool| {
         let inner = if sandboxed {
             format!(
-                "{} run --host-root --cwd / {}",
+                "{} run --host-root {} --cwd / {}",
                 tests::sandbox_bin().display(),
+                tests::tmp_volumes().join(" "),
                 guest.display()
             )
         } else {

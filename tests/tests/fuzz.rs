@@ -22,6 +22,7 @@ fn round(seed: u64, workers: u32, calls: u32) -> Result<(), String> {
         "--memory",
         "2G",
     ])
+    .args(tests::tmp_volumes())
     .arg(&g)
     .args([seed.to_string(), workers.to_string(), calls.to_string()]);
     let start = Instant::now();

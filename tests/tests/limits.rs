@@ -14,6 +14,7 @@ fn bomb(opts: &[&str], what: &str) -> tests::Outcome {
     let g = guest("limits", Linkage::Static);
     let mut cmd = Command::new(tests::sandbox_bin());
     cmd.args(["run", "--host-root", "--cwd", "/"])
+        .args(tests::tmp_volumes())
         .args(opts)
         .arg(&g)
         .arg(what);
@@ -76,6 +77,7 @@ fn a_huge_writev_from_bad_memory_holds_no_huge_buffer() {
     cmd.args(["-f", "maxrss %M"])
         .arg(tests::sandbox_bin())
         .args(["run", "--host-root", "--cwd", "/"])
+        .args(tests::tmp_volumes())
         .arg(&g)
         .arg("writev");
     let out = tests::execute(cmd);
