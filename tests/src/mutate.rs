@@ -411,6 +411,14 @@ pub fn fuzz(t: &Target, seed: u64, budget: Budget, hang: Duration) -> Result<Rep
             }
         })
     };
+    /// Stops the watchdog however the loop ends (the engine itself may panic).
+    struct Stop(Arc<AtomicBool>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let stop = Stop(done.clone());
     let mut rng = Rng::new(seed);
     let mut corpus: Vec<Vec<u8>> = t.seeds.clone();
     let mut outcomes = HashSet::new();
@@ -461,7 +469,7 @@ pub fn fuzz(t: &Target, seed: u64, budget: Budget, hang: Duration) -> Result<Rep
             }
         }
     };
-    done.store(true, Ordering::Relaxed);
+    drop(stop);
     let _ = watchdog.join();
     result?;
     report.outcomes = outcomes.len();

@@ -236,9 +236,10 @@ pub fn fuzz_elf_load(data: &[u8]) {
     let _ = load_bytes(data);
 }
 
-/// [`fuzz_elf_load`], returning the loader's verdict (the stable driver keeps inputs with a
-/// verdict it has not seen).
-pub fn load_bytes(data: &[u8]) -> Result<(), Errno> {
+/// [`fuzz_elf_load`], returning the loader's verdict and how many mappings the address space
+/// had at the end (the stable driver keeps inputs with an outcome it has not seen: how far the
+/// loader got).
+pub fn load_bytes(data: &[u8]) -> (Result<(), Errno>, usize) {
     let space = Arc::new(Space(HostLayout {
         reserved: RESERVED.to_vec(),
         vdso: Some(VDSO),
@@ -261,7 +262,12 @@ pub fn load_bytes(data: &[u8]) -> Result<(), Errno> {
     };
     let argv = vec![PATH.to_vec(), b"arg".to_vec()];
     let envp = vec![b"HOME=/".to_vec()];
-    let loaded = super::load_from(&files, &params, &mut mm, &mut ctx, PATH, argv, envp)?;
+    let r = super::load_from(&files, &params, &mut mm, &mut ctx, PATH, argv, envp);
+    let mappings = mm.vmas().count();
+    let loaded = match r {
+        Ok(l) => l,
+        Err(e) => return (Err(e), mappings),
+    };
 
     // The stack pointer is in the stack, 16-byte aligned.
     assert!(
@@ -298,7 +304,7 @@ pub fn load_bytes(data: &[u8]) -> Result<(), Errno> {
         "a platform region was replaced"
     );
     assert!(mm.brk_start.is_multiple_of(PAGE_SIZE) && mm.brk == mm.brk_start);
-    Ok(())
+    (Ok(()), mappings)
 }
 
 #[cfg(test)]
