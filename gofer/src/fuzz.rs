@@ -2,7 +2,8 @@
 //! Fuzz targets for the gofer protocol: functions that take any bytes and must never panic,
 //! hang or allocate without bound. `tests/tests/fuzz_targets.rs` drives them on the stable
 //! toolchain (a structure-aware mutator seeded with real messages); `tests/fuzz/` holds the
-//! same targets for `cargo fuzz` (nightly). docs/security.md says how to run both.
+//! same targets for libFuzzer (`cargo fuzz`, or `tests/fuzz/stable.sh` on stable).
+//! docs/security.md says how to run both.
 //!
 //! - [`fuzz_gofer_decode`]: the decoders both sides use ([`Request::decode`] in the gofer,
 //!   [`Reply::decode`] in the sentry's client). What decodes must encode back to the same

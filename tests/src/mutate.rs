@@ -3,15 +3,16 @@
 //! and the ELF loader (`gofer::fuzz`, `sentry::elf::fuzz`; driven by
 //! `tests/tests/fuzz_targets.rs`).
 //!
-//! Why not cargo-fuzz: it needs a nightly toolchain (its sanitizers and `-Z` flags), and this
-//! project builds with one stable toolchain. `libfuzzer-sys` and `arbitrary` build on stable,
-//! but libFuzzer without the compiler's coverage instrumentation is a blind random mutator, no
-//! better than this one, and would bring a C++ build into every `cargo test`. So the engine is
-//! ours: deterministic (a seed gives the same inputs, so a CI failure reproduces), structure
-//! aware, and without coverage feedback; instead it keeps every input whose *outcome* (what
-//! the target reports: an errno, a message kind) it has not seen before, which steers it past
-//! the first checks. The same targets run under `cargo fuzz` (coverage-guided) for anyone
-//! with nightly: `tests/fuzz/`.
+//! Why an engine of our own for `cargo test`: cargo-fuzz needs a nightly toolchain (its `-Z`
+//! sanitizer flags), and this project builds with one stable toolchain. libFuzzer itself does
+//! run on stable (`tests/fuzz/stable.sh` builds the same targets with the coverage
+//! instrumentation cargo-fuzz uses, all stable codegen options, and no sanitizer), but it
+//! brings a C++ build, and its runs are neither bounded by input count nor reproducible from a
+//! seed, which CI's round must be. So `cargo test` runs this engine: deterministic (a seed
+//! gives the same inputs, so a CI failure reproduces), structure aware, and without coverage
+//! feedback; instead it keeps every input whose *outcome* (what the target reports: an errno,
+//! how far the loader got, the kinds of message sent) it has not seen before, which steers it
+//! past the first checks. The long runs use both (docs/security.md).
 //!
 //! Mutations: bit flips, random bytes, interesting integers (0, 1, -1, powers of two, sizes
 //! and addresses that sit on the code's limits) written over the target's known fields (its

@@ -7,9 +7,11 @@
 //! the three side by side for N seconds (docs/security.md):
 //!
 //! ```sh
-//! cargo test --release -p tests --test fuzz_targets                      # CI's round
+//! cargo test --release -p tests --test fuzz_targets        # CI's round
 //! SANDBOX_FUZZ_SECONDS=600 cargo test --release -p tests --test fuzz_targets -- long --nocapture
-//! SANDBOX_FUZZ_INPUT=/tmp/fuzz-elf-... cargo test --release -p tests --test fuzz_targets -- replay --nocapture
+//! # a failing input, saved by the engine:
+//! SANDBOX_FUZZ_INPUT=/tmp/fuzz-elf-load-... cargo test --release -p tests --test fuzz_targets \
+//!     -- replay --nocapture
 //! ```
 
 use std::hash::{Hash, Hasher};
@@ -702,5 +704,25 @@ fn replay() {
         gofer::fuzz::fuzz_gofer_server(&data);
     } else {
         sentry::elf::fuzz::fuzz_elf_load(&data);
+    }
+}
+
+/// Writes each target's seeds into `$SANDBOX_FUZZ_SEEDS_OUT/<target>/` (libFuzzer's starting
+/// corpus: tests/fuzz/stable.sh).
+#[test]
+fn write_seeds() {
+    let Some(dir) = std::env::var_os("SANDBOX_FUZZ_SEEDS_OUT") else {
+        return;
+    };
+    for (name, t) in [
+        ("gofer_decode", decode_target()),
+        ("gofer_server", server_target()),
+        ("elf_load", elf_target()),
+    ] {
+        let d = std::path::Path::new(&dir).join(name);
+        std::fs::create_dir_all(&d).expect("the seeds' directory");
+        for (i, s) in t.seeds.iter().enumerate() {
+            std::fs::write(d.join(format!("seed-{i:03}")), s).expect("a seed");
+        }
     }
 }

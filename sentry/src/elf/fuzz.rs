@@ -4,7 +4,7 @@
 //! the real [`MemoryManager`], the initial stack) on any bytes, over a platform that only
 //! checks what it is asked to do. It must never panic, hang or allocate without bound; an input
 //! that loads must leave a sane address space. Driven by `tests/tests/fuzz_targets.rs` on the
-//! stable toolchain and by `cargo fuzz` (`tests/fuzz/`); docs/security.md says how to run both.
+//! stable toolchain and by libFuzzer (`tests/fuzz/`); docs/security.md says how to run both.
 //!
 //! The files: the input is the executable (`/fuzz`); any other path opened (a `#!`
 //! interpreter, a PT_INTERP) is the input without its first line when that line is a `#!`
@@ -105,7 +105,7 @@ fn check_range(what: &str, addr: u64, len: u64) {
     let end = addr.checked_add(len);
     assert!(
         addr >= MMAP_MIN_ADDR && end.is_some_and(|e| e <= APP_TOP),
-        "the loader asked the platform to {what} [{addr:#x}, +{len:#x}): outside the application's range"
+        "the loader asked the platform to {what} [{addr:#x}, +{len:#x}): not application memory"
     );
 }
 
