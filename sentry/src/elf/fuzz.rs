@@ -74,7 +74,7 @@ impl super::Opener for Files {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
-        if path.len() > crate::vfs::path::PATH_MAX as usize {
+        if path.len() > crate::vfs::path::PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
         let bytes = if path == PATH {
