@@ -311,6 +311,48 @@ pub fn load_bytes(data: &[u8]) -> (Result<(), Errno>, usize) {
 mod tests {
     use super::*;
 
+    /// An ELF of type `e_type` with one PT_LOAD: (offset, vaddr, filesz, memsz).
+    fn elf(e_type: u16, load: (u64, u64, u64, u64)) -> Vec<u8> {
+        let mut b = vec![0u8; 64 + 56];
+        b[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
+        b[16..18].copy_from_slice(&e_type.to_le_bytes());
+        b[18..20].copy_from_slice(&62u16.to_le_bytes());
+        b[24..32].copy_from_slice(&load.1.to_le_bytes());
+        b[32..40].copy_from_slice(&64u64.to_le_bytes());
+        b[54..56].copy_from_slice(&56u16.to_le_bytes());
+        b[56..58].copy_from_slice(&1u16.to_le_bytes());
+        let ph = [
+            (PT_LOAD_TYPE as u64) | (5 << 32),
+            load.0,
+            load.1,
+            load.1,
+            load.2,
+            load.3,
+            PAGE_SIZE,
+        ];
+        for (i, v) in ph.iter().enumerate() {
+            b[64 + 8 * i..72 + 8 * i].copy_from_slice(&v.to_le_bytes());
+        }
+        b
+    }
+    const PT_LOAD_TYPE: u32 = 1;
+
+    #[test]
+    fn a_segment_at_a_file_offset_near_the_end_is_refused() {
+        // Found by this target: the mapping's offset overflowed when it was split.
+        let bad = elf(2, (0xffff_ffff_ffff_f000, 0x40_0000, 0x1000, 0x3000));
+        assert_eq!(load_bytes(&bad).0, Err(Errno::EOVERFLOW));
+        let good = elf(2, (0, 0x40_0000, 0x78, 0x3000));
+        assert_eq!(load_bytes(&good).0, Ok(()));
+    }
+
+    #[test]
+    fn a_position_independent_image_linked_high_moves_down() {
+        // load_bias = base - vaddr wraps modulo 2^64, as Linux's does.
+        let high = elf(3, (0, 0x7000_0000_0000, 0x78, 0x1000));
+        assert_eq!(load_bytes(&high).0, Ok(()));
+    }
+
     #[test]
     fn garbage_and_truncated_headers_are_refused() {
         fuzz_elf_load(b"");
