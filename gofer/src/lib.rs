@@ -10,6 +10,7 @@
 
 pub mod confine;
 pub mod filter;
+pub mod fuzz;
 pub(crate) mod host_unsafe;
 pub mod protocol;
 pub mod server;

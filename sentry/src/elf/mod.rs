@@ -7,6 +7,7 @@
 //! It reads only the host's clock pages; the sandbox's own view of wall time (settimeofday in
 //! the sandbox) will need the sentry's vDSO instead, as gVisor has.
 
+pub mod fuzz;
 pub mod stack;
 
 use std::sync::Arc;
@@ -41,16 +42,51 @@ pub struct Loaded {
     pub sp: u64,
 }
 
+/// Reads up to `buf.len()` bytes at `off`: fewer at the end of the file (or of the offsets).
 fn read_exact_at(f: &File, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
     let mut done = 0;
     while done < buf.len() {
-        let n = f.ops.read_at(&mut buf[done..], off + done as u64)?;
+        let Some(at) = off
+            .checked_add(done as u64)
+            .filter(|a| *a <= i64::MAX as u64)
+        else {
+            break;
+        };
+        let n = f.ops.read_at(&mut buf[done..], at)?;
         if n == 0 {
             break;
         }
-        done += n;
+        done += n.min(buf.len() - done);
     }
     Ok(done)
+}
+
+/// Where the loader finds executables by path: the task's view for exec, bytes for fuzzing
+/// ([`fuzz`]).
+pub trait Opener {
+    /// Opens `path` for exec (a regular file with execute permission), as [`open_exec`] does.
+    fn open_exec(&self, path: &[u8]) -> Result<Arc<File>, Errno>;
+}
+
+/// The task's own view.
+struct TaskFiles<'a>(&'a Task);
+
+impl Opener for TaskFiles<'_> {
+    fn open_exec(&self, path: &[u8]) -> Result<Arc<File>, Errno> {
+        open_exec(self.0, path)
+    }
+}
+
+/// What the loader needs of the task besides its files.
+pub struct Params {
+    /// RLIMIT_STACK.
+    pub stack_limit: u64,
+    /// Real and effective user ids (AT_UID, AT_EUID).
+    pub uid: (u32, u32),
+    /// Real and effective group ids (AT_GID, AT_EGID).
+    pub gid: (u32, u32),
+    /// AT_RANDOM's bytes.
+    pub random: [u8; 16],
 }
 
 /// Opens an executable for exec: it must be a regular file with execute permission.
@@ -140,6 +176,9 @@ fn map_image(
         .max()
         .unwrap_or(0);
     let span = page_up(hi.checked_sub(lo).ok_or(Errno::ENOEXEC)?).ok_or(Errno::ENOEXEC)?;
+    // The bias is an offset modulo 2^64 (Linux's load_bias): a position-independent image
+    // linked at a high address moves down. Every address below is `bias + p_vaddr`, checked
+    // to land in the reservation.
     let bias = if img.header.e_type == ET_DYN {
         // Reserve the whole span first so the segments land together.
         let want = base.unwrap_or(0);
@@ -151,7 +190,7 @@ fn map_image(
             MAP_PRIVATE | MAP_ANONYMOUS,
             None,
         )?;
-        at - lo
+        at.wrapping_sub(lo)
     } else {
         0
     };
@@ -161,11 +200,14 @@ fn map_image(
             return Err(Errno::ENOEXEC);
         }
         let prot = prot_of(ph);
-        let vaddr = bias.checked_add(ph.p_vaddr).ok_or(Errno::ENOEXEC)?;
+        let vaddr = bias.wrapping_add(ph.p_vaddr);
         let start = page_down(vaddr);
-        let file_end = vaddr + ph.p_filesz;
         let mem_end = vaddr.checked_add(ph.p_memsz).ok_or(Errno::ENOEXEC)?;
+        // p_filesz <= p_memsz (checked above).
+        let file_end = vaddr + ph.p_filesz;
         if ph.p_filesz > 0 {
+            // p_offset and vaddr are congruent modulo the page (checked above; the bias is a
+            // multiple of the page), so this is p_offset's page.
             let off = ph.p_offset - (vaddr - start);
             let len = page_up(file_end - start).ok_or(Errno::ENOEXEC)?;
             mm.mmap(
@@ -208,16 +250,20 @@ fn map_image(
     Ok((bias, end))
 }
 
-/// Address of the program headers in memory.
+/// Address of the program headers in memory (addresses wrap as the bias does: a bad one is
+/// the program's to fault on).
 fn phdr_addr(img: &Image, bias: u64) -> u64 {
     for ph in &img.phdrs {
         if ph.p_type == goblin::elf::program_header::PT_PHDR {
-            return bias + ph.p_vaddr;
+            return bias.wrapping_add(ph.p_vaddr);
         }
     }
+    let phoff = img.header.e_phoff;
     for ph in img.phdrs.iter().filter(|p| p.p_type == PT_LOAD) {
-        if ph.p_offset <= img.header.e_phoff && img.header.e_phoff < ph.p_offset + ph.p_filesz {
-            return bias + ph.p_vaddr + (img.header.e_phoff - ph.p_offset);
+        if ph.p_offset <= phoff && phoff - ph.p_offset < ph.p_filesz {
+            return bias
+                .wrapping_add(ph.p_vaddr)
+                .wrapping_add(phoff - ph.p_offset);
         }
     }
     0
@@ -275,6 +321,28 @@ pub fn load(
     mm: &mut MemoryManager,
     ctx: &mut dyn Context,
     path: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<Loaded, Errno> {
+    let mut random = [0u8; 16];
+    crate::fsimpl::dev::fill_random(&mut random)?;
+    let p = Params {
+        stack_limit: t.rlimit(RLIMIT_STACK),
+        uid: (t.creds.uid.0, t.creds.uid.1),
+        gid: (t.creds.gid.0, t.creds.gid.1),
+        random,
+    };
+    load_from(&TaskFiles(t), &p, mm, ctx, path, argv, envp)
+}
+
+/// [`load`] with the files found by `files`: everything the loader decides, whatever the
+/// files hold (bad input is an errno: ENOEXEC, ELOOP, ENOMEM, E2BIG, never a panic).
+pub fn load_from(
+    files: &dyn Opener,
+    p: &Params,
+    mm: &mut MemoryManager,
+    ctx: &mut dyn Context,
+    path: &[u8],
     mut argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> Result<Loaded, Errno> {
@@ -282,7 +350,7 @@ pub fn load(
     let mut path = path.to_vec();
     let mut depth = 0;
     let file = loop {
-        let file = open_exec(t, &path)?;
+        let file = files.open_exec(&path)?;
         match parse_shebang(&file)? {
             None => break file,
             Some((interp, arg)) => {
@@ -306,12 +374,16 @@ pub fn load(
                 return Err(Errno::ENOEXEC);
             }
             let mut name = vec![0u8; ph.p_filesz as usize];
-            read_exact_at(&main.file, &mut name, ph.p_offset)?;
+            let got = read_exact_at(&main.file, &mut name, ph.p_offset)?;
+            // As Linux: the whole string must be there (else EIO), NUL-terminated.
+            if got != name.len() {
+                return Err(Errno::EIO);
+            }
+            if name.last() != Some(&0) {
+                return Err(Errno::ENOEXEC);
+            }
             let name: Vec<u8> = name.into_iter().take_while(|b| *b != 0).collect();
-            let f =
-                open_exec(t, &name)
-                    .map_err(|e| if e == Errno::EACCES { Errno::EACCES } else { e })?;
-            let img = parse(f)?;
+            let img = parse(files.open_exec(&name)?)?;
             if img.header.e_type != ET_DYN && img.header.e_type != ET_EXEC {
                 return Err(Errno::ELIBBAD);
             }
@@ -323,8 +395,8 @@ pub fn load(
     // The stack reserves RLIMIT_STACK (at most 1 GiB) below STACK_TOP, but never over the
     // platform's regions (the host vDSO and vvar may sit there): a larger limit is cut short.
     let room = STACK_TOP - mm.platform_floor_below(STACK_TOP);
-    let stack_size = t
-        .rlimit(RLIMIT_STACK)
+    let stack_size = p
+        .stack_limit
         .clamp(128 << 10, 1 << 30)
         .min(room & !(PAGE_SIZE - 1));
     if stack_size < 128 << 10 {
@@ -335,12 +407,14 @@ pub fn load(
     let brk = page_up(end).ok_or(Errno::ENOEXEC)?;
     mm.brk_start = brk;
     mm.brk = brk;
-    let mut entry = bias + main.header.e_entry;
+    // An entry point outside the image is the program's to fault on, as on Linux.
+    let main_entry = bias.wrapping_add(main.header.e_entry);
+    let mut entry = main_entry;
     let mut base = 0;
     if let Some(img) = &interp {
         let (ibias, _) = map_image(mm, ctx, img, None)?;
         base = ibias;
-        entry = ibias + img.header.e_entry;
+        entry = ibias.wrapping_add(img.header.e_entry);
     }
 
     // The stack.
@@ -354,9 +428,7 @@ pub fn load(
         None,
     )?;
     mm.set_name(stack_start, "[stack]");
-    let mut random = [0u8; 16];
-    crate::fsimpl::dev::fill_random(&mut random)?;
-    let (uid, gid) = (t.creds.uid, t.creds.gid);
+    let (uid, gid) = (p.uid, p.gid);
     let mut auxv = Vec::new();
     if let Some(vdso) = mm.vdso() {
         auxv.push((AT_SYSINFO_EHDR, vdso));
@@ -371,7 +443,7 @@ pub fn load(
         (AT_PHNUM, u64::from(main.header.e_phnum)),
         (AT_BASE, base),
         (AT_FLAGS, 0),
-        (AT_ENTRY, bias + main.header.e_entry),
+        (AT_ENTRY, main_entry),
         (AT_UID, u64::from(uid.0)),
         (AT_EUID, u64::from(uid.1)),
         (AT_GID, u64::from(gid.0)),
@@ -385,7 +457,7 @@ pub fn load(
             argv: &argv,
             envp: &envp,
             execfn: &execfn,
-            random,
+            random: p.random,
             auxv: &auxv,
         },
     );

@@ -464,6 +464,14 @@ impl MemoryManager {
         if len == 0 || len > APP_TOP {
             return Err(Errno::ENOMEM);
         }
+        if let Some((_, off)) = &file {
+            // As Linux's file_mmap_ok for a regular file: the mapping must end within the
+            // largest file offset (so that offsets within it, after a split or a grow, never
+            // overflow). The ELF loader reaches here with the file's own numbers.
+            if off.checked_add(len).is_none_or(|end| end > i64::MAX as u64) {
+                return Err(Errno::EOVERFLOW);
+            }
+        }
         let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let start = if fixed {
             if !addr.is_multiple_of(PAGE_SIZE) {
