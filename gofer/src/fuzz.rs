@@ -198,7 +198,9 @@ pub fn fuzz_gofer_server(data: &[u8]) {
     )
     .ok()
     .map(crate::host_unsafe::own_fd);
-    let server = Server::new(exports, proc_fds);
+    // Host unix sockets off: every descriptor the server donates must then be a file of the
+    // exports (or a new channel).
+    let server = Server::new(exports, proc_fds, false);
     let (sentry, gofer) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
