@@ -103,11 +103,13 @@ fn chmod(t: &Task, tg: Target, mode: u32) -> SysResult {
     if tg.stat.st_mode & S_IFMT == S_IFLNK {
         return Err(Errno::EOPNOTSUPP);
     }
-    if !is_owner(t, &tg.stat) {
-        return Err(Errno::EPERM);
-    }
+    // A read-only mount refuses before any permission is looked at (chmod_common takes
+    // mnt_want_write first).
     if tg.read_only() {
         return Err(Errno::EROFS);
+    }
+    if !is_owner(t, &tg.stat) {
+        return Err(Errno::EPERM);
     }
     let mut mode = mode & 0o7777;
     if t.creds.uid.1 != 0 && !in_group(t, tg.stat.st_gid) {
@@ -152,6 +154,11 @@ fn chown(t: &Task, tg: Target, uid: u32, gid: u32) -> SysResult {
     let st = tg.stat;
     let uid = (uid != u32::MAX).then_some(uid);
     let gid = (gid != u32::MAX).then_some(gid);
+    // A read-only mount refuses before any permission is looked at (do_fchownat and
+    // vfs_fchown take mnt_want_write first).
+    if tg.read_only() {
+        return Err(Errno::EROFS);
+    }
     if t.creds.uid.1 != 0 {
         let uid_ok = uid.is_none_or(|u| u == st.st_uid && u == t.creds.uid.1);
         let gid_ok =
@@ -159,9 +166,6 @@ fn chown(t: &Task, tg: Target, uid: u32, gid: u32) -> SysResult {
         if !uid_ok || !gid_ok || (t.creds.uid.1 != st.st_uid && (uid.is_some() || gid.is_some())) {
             return Err(Errno::EPERM);
         }
-    }
-    if tg.read_only() {
-        return Err(Errno::EROFS);
     }
     let mut a = SetAttr {
         uid,
