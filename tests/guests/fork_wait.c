@@ -2,14 +2,18 @@
 //
 // fork trees and wait statuses: exit codes, deaths by signal, stop and continue (WUNTRACED,
 // WCONTINUED), waitid with WNOWAIT, WNOHANG, waiting by process group, SIGCHLD's siginfo,
-// SIGCHLD ignored (no zombies), vfork, and orphans reparented to a subreaper.
+// SIGCHLD ignored (no zombies), vfork, orphans reparented to a subreaper, and waitid(P_PIDFD).
 
 #include "guest.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <fcntl.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static void no_core_dumps(void) {
     struct rlimit r = {0, 0};
@@ -437,7 +441,50 @@ static void test_zombies_and_orphans(void) {
     prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
 }
 
+// waitid(P_PIDFD): a pidfd names the child; one opened with PIDFD_NONBLOCK makes the wait
+// WNOHANG, and nothing to report is then EAGAIN (unless the caller passed WNOHANG itself).
+static void test_pidfd_wait(void) {
+    NOTE("waitid(P_PIDFD)");
+    int go[2];
+    EXPECT_OK(pipe(go));
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c;
+        close(go[1]);
+        if (read(go[0], &c, 1) != 1) {
+            _exit(9);
+        }
+        _exit(7);
+    }
+    close(go[0]);
+    int nb = (int)syscall(SYS_pidfd_open, pid, O_NONBLOCK);
+    EXPECT_CMP(nb, >=, 0);
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    EXPECT_CMP(fd, >=, 0);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    EXPECT_ERRNO(waitid(P_PIDFD, nb, &si, WEXITED), EAGAIN);
+    si.si_pid = 1;
+    EXPECT_EQ(waitid(P_PIDFD, nb, &si, WEXITED | WNOHANG), 0);
+    EXPECT_EQ(si.si_pid, 0);
+    EXPECT_ERRNO(waitid(P_PIDFD, go[1], &si, WEXITED), EBADF);
+    EXPECT_ERRNO(waitid(P_PIDFD, -1, &si, WEXITED), EINVAL);
+    EXPECT_ERRNO(waitid(P_PIDFD, 999, &si, WEXITED), EBADF);
+    EXPECT_EQ(write(go[1], "x", 1), 1);
+    memset(&si, 0, sizeof si);
+    EXPECT_EQ(waitid(P_PIDFD, fd, &si, WEXITED), 0);
+    EXPECT_EQ(si.si_pid, pid);
+    EXPECT_EQ(si.si_code, CLD_EXITED);
+    EXPECT_EQ(si.si_status, 7);
+    // Reaped: nothing left to wait for through either pidfd.
+    EXPECT_ERRNO(waitid(P_PIDFD, nb, &si, WEXITED), ECHILD);
+    EXPECT_OK(close(go[1]));
+    EXPECT_OK(close(nb));
+    EXPECT_OK(close(fd));
+}
+
 int main(void) {
+    test_pidfd_wait();
     test_tree();
     test_exit_codes();
     test_signaled();

@@ -88,6 +88,11 @@ pub fn sys_pidfd_open(t: &mut Task) -> SysResult {
     t.fds().alloc(file, true, 0, limit).map(|fd| fd as u64)
 }
 
+/// The pid a pidfd refers to (waitid's P_PIDFD), if `f` is one.
+pub fn pidfd_pid(f: &File) -> Option<i32> {
+    lock(registry()).get(&f.id).map(|(pid, _)| *pid)
+}
+
 /// Implements pidfd_send_signal(2).
 pub fn sys_pidfd_send_signal(t: &mut Task) -> SysResult {
     let (fd, sig, info_addr, flags) = (t.arg(0) as i32, t.arg(1) as i32, t.arg(2), t.arg(3));

@@ -214,15 +214,23 @@ pub fn sys_waitid(t: &mut Task) -> SysResult {
     {
         return Err(Errno::EINVAL);
     }
+    // A pidfd opened with PIDFD_NONBLOCK makes the wait WNOHANG, and nothing to report then is
+    // EAGAIN unless the caller asked for WNOHANG itself (kernel_waitid).
+    let mut pidfd_nonblock = false;
     let target = match idtype {
         P_ALL => WaitTarget::Any,
         P_PID if id > 0 => WaitTarget::Pid(id),
         P_PGID if id >= 0 => WaitTarget::Pgid(id),
-        P_PIDFD => return Err(Errno::EINVAL),
+        P_PIDFD if id >= 0 => {
+            let f = t.file(id)?;
+            let pid = super::sys_pidfd::pidfd_pid(&f).ok_or(Errno::EBADF)?;
+            pidfd_nonblock = f.flags() & O_NONBLOCK != 0;
+            WaitTarget::Pid(pid)
+        }
         _ => return Err(Errno::EINVAL),
     };
     let opts = WaitOptions {
-        nohang: options & WNOHANG != 0,
+        nohang: options & WNOHANG != 0 || pidfd_nonblock,
         exited: options & WEXITED != 0,
         stopped: options & WUNTRACED != 0,
         continued: options & WCONTINUED != 0,
@@ -231,6 +239,9 @@ pub fn sys_waitid(t: &mut Task) -> SysResult {
         all: options & WALL != 0,
     };
     let r = kernel::do_wait(t, target, opts)?;
+    if r.is_none() && pidfd_nonblock && options & WNOHANG == 0 {
+        return Err(Errno::EAGAIN);
+    }
     if infop != 0 {
         let info = match r {
             None => Siginfo {
