@@ -12,7 +12,7 @@
 //! signal and a seccomp backstop (see [`image`]) make sure a stub never runs free.
 
 pub mod image;
-mod sys;
+pub(crate) mod sys;
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd};

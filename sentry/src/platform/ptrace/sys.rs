@@ -15,6 +15,26 @@ static CAP_HEADER: [u32; 2] = [0x2008_0522, 0];
 /// Two empty (effective, permitted, inheritable) words: no capability at all.
 static CAP_NONE: [u32; 6] = [0; 6];
 
+/// Empties the calling thread's capabilities: its bounding set as far as it may (the bounding
+/// set goes first and fails harmlessly when already empty; it only matters to an exec, and an
+/// exec that found a capability to give root would also clear ADDR_NO_RANDOMIZE), with
+/// `no_new_privs` also PR_SET_NO_NEW_PRIVS, then the effective, permitted and inheritable
+/// sets. Raw system calls only, no allocation: a stub calls it between fork and exec. False
+/// when no_new_privs or capset failed.
+pub(crate) fn empty_capabilities(no_new_privs: bool) -> bool {
+    for cap in 0..64 {
+        // SAFETY: prctl with integer arguments; EINVAL past the last capability, or EPERM
+        // without CAP_SETPCAP, leaves the set as it was.
+        unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
+    }
+    // SAFETY: prctl with integer arguments.
+    if no_new_privs && unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return false;
+    }
+    // SAFETY: capset reads the static header and data words.
+    unsafe { libc::syscall(libc::SYS_capset, CAP_HEADER.as_ptr(), CAP_NONE.as_ptr()) == 0 }
+}
+
 /// Forks and, in the child, becomes a traced stub: kill me when my parent dies, keep only the
 /// donation socket (as fd 0), trace me, then execute the stub image from `image` (a memfd).
 /// The child stops at its first instruction (the exec SIGTRAP) with nothing of the sentry's
@@ -69,12 +89,7 @@ pub fn spawn_stub(image: &OwnedFd, sock: &OwnedFd) -> nix::Result<Pid> {
         // drops its own, and every later one by a sentry thread that has none). The bounding
         // set goes first (it fails harmlessly when it is already empty): were the exec to find
         // a capability to give root, it would also clear ADDR_NO_RANDOMIZE.
-        for cap in 0..64 {
-            libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
-        }
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-            || libc::syscall(libc::SYS_capset, CAP_HEADER.as_ptr(), CAP_NONE.as_ptr()) != 0
-        {
+        if !empty_capabilities(true) {
             libc::_exit(122);
         }
         if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {

@@ -298,24 +298,12 @@ pub fn tgkill(pid: i32, tid: i32, sig: i32) -> bool {
     unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) == 0 }
 }
 
-/// capset(2)'s header: _LINUX_CAPABILITY_VERSION_3, the calling thread.
-static CAP_HEADER: [u32; 2] = [0x2008_0522, 0];
-/// Two empty (effective, permitted, inheritable) words: no capability at all.
-static CAP_NONE: [u32; 6] = [0; 6];
-
 /// Empties the calling thread's capability sets, and its bounding set as far as it may
 /// (capabilities are per thread: the keeper thread starts before the sentry drops its own).
 /// Only the capset must succeed (emptying the sets is always allowed): the bounding set only
 /// matters to an exec, and this thread never executes anything.
 pub fn drop_thread_capabilities() -> nix::Result<()> {
-    for cap in 0..64 {
-        // SAFETY: prctl with integer arguments; EINVAL past the last capability, or EPERM
-        // without CAP_SETPCAP, leaves the set as it was.
-        unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
-    }
-    // SAFETY: capset reads the static header and data words.
-    let r = unsafe { libc::syscall(libc::SYS_capset, CAP_HEADER.as_ptr(), CAP_NONE.as_ptr()) };
-    if r != 0 {
+    if !crate::platform::ptrace::sys::empty_capabilities(false) {
         return Err(nix::Error::last());
     }
     Ok(())
@@ -379,12 +367,7 @@ pub fn spawn_template(image: &OwnedFd, memfd: &OwnedFd) -> nix::Result<i32> {
         //   reaching into it. The bounding set goes first (it fails harmlessly when already
         //   empty): an exec that found a capability to give root would also clear
         //   ADDR_NO_RANDOMIZE.
-        for cap in 0..64 {
-            libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
-        }
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-            || libc::syscall(libc::SYS_capset, CAP_HEADER.as_ptr(), CAP_NONE.as_ptr()) != 0
-        {
+        if !crate::platform::ptrace::sys::empty_capabilities(true) {
             libc::_exit(122);
         }
         if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
