@@ -93,6 +93,42 @@ pub fn fstat(fd: BorrowedFd<'_>) -> Result<Stat, Errno> {
     Ok(st)
 }
 
+/// fstatat(2) of one name in `dir`, never following a symlink or triggering an automount.
+pub fn fstatat_nofollow(dir: BorrowedFd<'_>, name: &[u8]) -> Result<Stat, Errno> {
+    let path = cstr(name)?;
+    let mut st = Stat::default();
+    // SAFETY: `path` is NUL-terminated and outlives the call; `st` has the layout of the
+    // x86_64 `struct stat` the kernel writes.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_newfstatat,
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            &mut st as *mut Stat,
+            libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT,
+        )
+    })?;
+    Ok(st)
+}
+
+/// readlinkat(2) of one name in `dir`.
+pub fn readlinkat(dir: BorrowedFd<'_>, name: &[u8]) -> Result<Vec<u8>, Errno> {
+    let path = cstr(name)?;
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: `path` is NUL-terminated and outlives the call; `buf` is valid for its length.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    let n = check(n as libc::c_long)?;
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
 /// fstatfs(2).
 pub fn fstatfs(fd: BorrowedFd<'_>) -> Result<Statfs, Errno> {
     let mut st = Statfs::default();

@@ -163,6 +163,31 @@ pub enum Request {
     /// ECONNREFUSED otherwise). Reply: `Opened` + the connected socket. The host's errno of
     /// the connect is the reply's error (ECONNREFUSED, EAGAIN for a full backlog, EPROTOTYPE).
     Connect { fid: Fid, stype: u32 },
+    /// The entries of a directory with their stats (lstat: no symlink followed) and, for
+    /// symlinks, their targets, from directory position `offset` (0: the start), as many as
+    /// fit in [`MAX_DATA`]; `.` and `..` are left out. Reply: `Entries`.
+    ReadDir { fid: Fid, offset: u64 },
+    /// Walks one name from `dir` (as `Walk` does) and opens it (as `Open` does), without
+    /// making a fid. Reply: `Opened` + descriptor.
+    OpenAt { dir: Fid, name: Vec<u8>, flags: u32 },
+}
+
+/// One entry of a [`Reply::Entries`].
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Its name in the directory.
+    pub name: Vec<u8>,
+    /// Its stat (of the entry itself, a symlink included).
+    pub stat: Stat,
+    /// A symlink's target (empty for anything else).
+    pub target: Vec<u8>,
+}
+
+impl Entry {
+    /// What the entry takes in a reply.
+    pub fn wire_size(&self) -> usize {
+        8 + self.name.len() + std::mem::size_of::<Stat>() + self.target.len()
+    }
 }
 
 /// [`Request::Channel`] without a CPU.
@@ -189,6 +214,8 @@ pub enum Reply {
     Statfs(Statfs),
     /// A descriptor comes with the reply.
     Opened,
+    /// Directory entries, and the position to go on from (None: the listing is complete).
+    Entries(Vec<Entry>, Option<u64>),
 }
 
 /// Why a message could not be decoded.
@@ -384,6 +411,8 @@ impl Request {
             }
             Request::Channel { cpu } => w.u8(23).u32(*cpu),
             Request::Connect { fid, stype } => w.u8(24).u64(*fid).u32(*stype),
+            Request::ReadDir { fid, offset } => w.u8(25).u64(*fid).u64(*offset),
+            Request::OpenAt { dir, name, flags } => w.u8(26).u64(*dir).bytes(name).u32(*flags),
         };
         w.0
     }
@@ -501,6 +530,15 @@ impl Request {
                 fid: r.u64()?,
                 stype: r.u32()?,
             },
+            25 => Request::ReadDir {
+                fid: r.u64()?,
+                offset: r.u64()?,
+            },
+            26 => Request::OpenAt {
+                dir: r.u64()?,
+                name: r.bytes()?,
+                flags: r.u32()?,
+            },
             _ => return Err(BadMessage),
         };
         r.end()?;
@@ -538,6 +576,16 @@ impl Reply {
                 &mut w
             }
             Reply::Opened => w.u8(8),
+            Reply::Entries(v, next) => {
+                w.u8(9).u32(v.len() as u32);
+                for e in v {
+                    w.bytes(&e.name).stat(&e.stat).bytes(&e.target);
+                }
+                match next {
+                    Some(n) => w.u8(1).u64(*n),
+                    None => w.u8(0),
+                }
+            }
         };
         w.0
     }
@@ -573,6 +621,27 @@ impl Reply {
                 r.take(std::mem::size_of::<Statfs>())?,
             )),
             8 => Reply::Opened,
+            9 => {
+                let n = r.u32()? as usize;
+                if n > MAX_MESSAGE / std::mem::size_of::<Stat>() {
+                    return Err(BadMessage);
+                }
+                let v = (0..n)
+                    .map(|_| {
+                        Ok(Entry {
+                            name: r.bytes()?,
+                            stat: r.stat()?,
+                            target: r.bytes()?,
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+                let next = match r.u8()? {
+                    0 => None,
+                    1 => Some(r.u64()?),
+                    _ => return Err(BadMessage),
+                };
+                Reply::Entries(v, next)
+            }
             _ => return Err(BadMessage),
         };
         r.end()?;
@@ -679,6 +748,12 @@ mod tests {
             Request::Channel { cpu: 1 },
             Request::Channel { cpu: ANY_CPU },
             Request::Connect { fid: 4, stype: 5 },
+            Request::ReadDir { fid: 4, offset: 77 },
+            Request::OpenAt {
+                dir: 4,
+                name: b"f".to_vec(),
+                flags: 2,
+            },
         ];
         for r in reqs {
             assert_eq!(Request::decode(&r.encode()), Ok(r.clone()));
@@ -698,6 +773,15 @@ mod tests {
             Reply::Nodes(vec![(1, st), (2, st)]),
             Reply::Dents(vec![1, 2, 3], 99),
             Reply::Opened,
+            Reply::Entries(
+                vec![Entry {
+                    name: b"l".to_vec(),
+                    stat: st,
+                    target: b"../t".to_vec(),
+                }],
+                Some(12),
+            ),
+            Reply::Entries(Vec::new(), None),
         ];
         for r in replies {
             let back = Reply::decode(&r.encode()).expect("decodes");

@@ -511,6 +511,19 @@ impl Server {
                 let n = self.node(fid)?;
                 Ok((Reply::Opened, Some(self.connect(&n, stype)?)))
             }
+            Request::ReadDir { fid, offset } => {
+                let n = self.node(fid)?;
+                let (entries, next) = self.read_dir(&n, offset)?;
+                done(Reply::Entries(entries, next))
+            }
+            Request::OpenAt { dir, name, flags } => {
+                let d = self.node(dir)?;
+                let (n, _) = self.walk_one(&d, &name)?;
+                let keep =
+                    (O_ACCMODE | O_DIRECTORY | O_SYNC | O_DSYNC | O_DIRECT | O_NOATIME) as i32;
+                let fd = self.reopen(&n, (flags as i32 & keep) | libc::O_LARGEFILE)?;
+                Ok((Reply::Opened, Some(fd)))
+            }
             Request::Channel { cpu } => {
                 let (mine, theirs) = nix::sys::socket::socketpair(
                     nix::sys::socket::AddressFamily::Unix,
@@ -529,6 +542,74 @@ impl Server {
                     })
                     .map_err(|_| Errno::EAGAIN)?;
                 Ok((Reply::Opened, Some(theirs)))
+            }
+        }
+    }
+
+    /// The entries of directory `n` from position `offset`, with their stats and symlink
+    /// targets, as many as fit in one reply; the position to go on from, None at the end.
+    /// Each name is one component read from the directory itself, stat'ed and read in it
+    /// without following anything, so nothing outside the export is reached.
+    fn read_dir(
+        &self,
+        n: &Node,
+        offset: u64,
+    ) -> Result<(Vec<protocol::Entry>, Option<u64>), Errno> {
+        if fmt(n.mode) != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        let fd = self.reopen(n, libc::O_RDONLY | libc::O_DIRECTORY)?;
+        if offset != 0 {
+            host_unsafe::lseek(fd.as_fd(), offset as i64, libc::SEEK_SET)?;
+        }
+        let mut out = Vec::new();
+        let mut size = 0;
+        let mut next = offset;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let got = host_unsafe::getdents64(fd.as_fd(), &mut buf)?;
+            if got == 0 {
+                return Ok((out, None));
+            }
+            let mut at = 0;
+            while at + DIRENT64_NAME_OFFSET <= got {
+                let d_off = u64::from_le_bytes(buf[at + 8..at + 16].try_into().unwrap_or_default());
+                let reclen = u16::from_le_bytes([buf[at + 16], buf[at + 17]]) as usize;
+                if reclen == 0 || at + reclen > got {
+                    return Err(Errno::EIO);
+                }
+                let raw = &buf[at + DIRENT64_NAME_OFFSET..at + reclen];
+                let name = &raw[..raw.iter().position(|b| *b == 0).unwrap_or(raw.len())];
+                at += reclen;
+                if name == b"." || name == b".." || check_name(name).is_err() {
+                    next = d_off;
+                    continue;
+                }
+                let stat = match host_unsafe::fstatat_nofollow(fd.as_fd(), name) {
+                    Ok(s) => s,
+                    // Removed since the listing was read.
+                    Err(Errno::ENOENT) => {
+                        next = d_off;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let target = if fmt(stat.st_mode) == S_IFLNK {
+                    host_unsafe::readlinkat(fd.as_fd(), name).unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                let e = protocol::Entry {
+                    name: name.to_vec(),
+                    stat,
+                    target,
+                };
+                if size + e.wire_size() > MAX_DATA {
+                    return Ok((out, Some(next)));
+                }
+                size += e.wire_size();
+                out.push(e);
+                next = d_off;
             }
         }
     }

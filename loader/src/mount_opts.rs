@@ -129,6 +129,7 @@ pub fn spec(args: &RunArgs) -> Result<MountSpec, String> {
         None => Some(crate::limits::host_memory() / 4),
     };
     Ok(MountSpec {
+        exclusive: args.file_access == crate::cli::run::FileAccess::Exclusive,
         overlay_size,
         view,
         shown,

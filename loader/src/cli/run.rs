@@ -28,6 +28,17 @@ pub enum NetworkKind {
     Host,
 }
 
+/// How the sandbox may assume the host files it shows behave while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileAccess {
+    /// Nothing but the sandbox changes the read-only host trees it shows (the root's lower
+    /// layer, the working directory, `:ro` volumes): their stats, listings, absent names and
+    /// symlink targets are kept (gVisor's default).
+    Exclusive,
+    /// The host may change them under the sandbox: every look-up and stat asks the gofer.
+    Shared,
+}
+
 /// Run a program in a new sandbox.
 ///
 /// Options come before PROGRAM; everything after PROGRAM is passed to it untouched (`--` also
@@ -87,6 +98,13 @@ pub struct RunArgs {
     /// `none` (the root is read-only).
     #[arg(long, value_name = "memory|none", default_value = "memory")]
     pub overlay: String,
+
+    /// `exclusive` (the default): the read-only host trees the sandbox shows are taken as
+    /// unchanging while it runs, so look-ups, stats and listings of them are kept; `shared`:
+    /// the host may change them meanwhile (volumes edited while the sandbox runs), so each is
+    /// asked again. Read-write volumes are always asked again.
+    #[arg(long, value_enum, value_name = "exclusive|shared", default_value_t = FileAccess::Exclusive)]
+    pub file_access: FileAccess,
 
     /// Mount an empty tmpfs at GUEST, limited to N bytes (K, M, G suffixes) (repeatable).
     #[arg(long = "tmpfs", value_name = "GUEST[:size=N]")]

@@ -5,20 +5,46 @@
 //! straight to it ([`HostFile`]).
 //!
 //! Requests travel over a small pool of channels (SOCK_SEQPACKET sockets, each served by its
-//! own gofer thread) so that tasks do not queue behind each other. Stats of a read-only export
-//! are those of the walk (the host tree under a read-only export is taken as unchanging, as
-//! gVisor's overlay root does); a writable export asks each time. When the gofer dies, every
+//! own gofer thread) so that tasks do not queue behind each other. When the gofer dies, every
 //! request fails with EIO and the death hook ends the sandbox.
+//!
+//! # What is kept (`--file-access exclusive`, the default)
+//!
+//! A round trip to the gofer costs two context switches, tens of microseconds on these VMs,
+//! against a microsecond for the host's own stat; a tree walk, a compiler's header search or
+//! an interpreter's imports make thousands. So the host trees a read-only export shows (the
+//! root's lower layer, the working directory, `:ro` volumes) are taken as unchanging while the
+//! sandbox runs, as gVisor's default exclusive file access takes them, and what the gofer said
+//! of them is kept:
+//!
+//! - stats of the walk or listing that found a file;
+//! - a directory's whole listing, read in one request per 128 KiB with every entry's stat and
+//!   symlink target ([`Request::ReadDir`]) when the directory is opened, or once its look-ups
+//!   would have cost as much (its size tells about how many entries it has): then every
+//!   look-up in it, absent names included, stat and readlink cost no round trip, and its
+//!   files get their fids only when something needs one (an xattr, a statfs); an open of such
+//!   a file walks and opens in one request ([`Request::OpenAt`]);
+//! - absent names of directories not listed;
+//! - the descriptor of a read-only open of a regular file, shared by later read-only opens of
+//!   the same file (an LRU of [`MAX_KEPT_FDS`] per export; every access is positional, so
+//!   sharing it shares no offset).
+//!
+//! Listings are bounded per directory ([`MAX_LISTING`]) and over the sandbox ([`MAX_LISTED`]),
+//! and go with their directory's inode (the overlay keeps a bounded number of clean ones).
+//! `--file-access shared` keeps nothing: each look-up, stat and open asks the gofer, for
+//! volumes the host edits while the sandbox runs. A writable export always asks.
 
+use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 
 use gofer::protocol::{self, Attrs, Fid, Reply, Request, MAX_MESSAGE};
 use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::host::HostFile;
+use super::synthetic::ListDir;
 use crate::kernel::lock;
 use crate::vfs::{downcast, FileOps, Filesystem, Inode, Owner, SetAttr, TimeSpec};
 
@@ -217,20 +243,67 @@ struct Shared {
     client: Arc<GoferClient>,
     dev: u64,
     read_only: bool,
+    /// What the gofer said of this export is kept: stats, listings, absent names, symlink
+    /// targets (a read-only export under exclusive file access, see the module docs).
+    cached: bool,
+    /// Read-only descriptors of the export's regular files, by inode number, shared by every
+    /// read-only open of the file (cached exports only).
+    fds: Mutex<FdCache>,
+}
+
+/// Most read-only descriptors one export keeps open.
+const MAX_KEPT_FDS: usize = 256;
+
+/// Descriptors kept for reuse, the least recently used dropped first.
+#[derive(Default)]
+struct FdCache {
+    fds: HashMap<u64, (Arc<OwnedFd>, u64)>,
+    tick: u64,
+}
+
+impl FdCache {
+    fn get(&mut self, ino: u64) -> Option<Arc<OwnedFd>> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.fds.get_mut(&ino).map(|(fd, t)| {
+            *t = tick;
+            fd.clone()
+        })
+    }
+
+    fn put(&mut self, ino: u64, fd: Arc<OwnedFd>) {
+        if self.fds.len() >= MAX_KEPT_FDS {
+            if let Some(old) = self
+                .fds
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| *k)
+            {
+                self.fds.remove(&old);
+            }
+        }
+        self.tick += 1;
+        self.fds.insert(ino, (fd, self.tick));
+    }
 }
 
 impl GoferFs {
-    /// Export number `export` of the gofer, with device number `dev`.
+    /// Export number `export` of the gofer, with device number `dev`. `cached`: the export is
+    /// read-only and the host tree under it is taken as unchanging while the sandbox runs
+    /// (`--file-access exclusive`), so what the gofer said of it is kept.
     pub fn attach(
         client: Arc<GoferClient>,
         export: u32,
         dev: u64,
         read_only: bool,
+        cached: bool,
     ) -> Result<Arc<GoferFs>, Errno> {
         let shared = Arc::new(Shared {
             client,
             dev,
             read_only,
+            cached: cached && read_only,
+            fds: Mutex::new(FdCache::default()),
         });
         let (fid, st) = match shared.client.call(&Request::Attach { export })? {
             (Reply::Node(f, s), _) => (f, s),
@@ -239,7 +312,7 @@ impl GoferFs {
         if st.st_mode & S_IFMT != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
-        let root = GoferInode::new(&shared, fid, st);
+        let root = GoferInode::new(&shared, Some(fid), None, st, None);
         Ok(Arc::new(GoferFs { shared, root }))
     }
 }
@@ -258,11 +331,9 @@ impl Filesystem for GoferFs {
     }
 
     fn statfs(&self) -> Result<Statfs, Errno> {
-        match self
-            .shared
-            .client
-            .call(&Request::Statfs { fid: self.root.fid })?
-        {
+        match self.shared.client.call(&Request::Statfs {
+            fid: self.root.fid()?,
+        })? {
             (Reply::Statfs(mut s), _) => {
                 if self.shared.read_only {
                     s.f_flags |= ST_RDONLY;
@@ -274,27 +345,92 @@ impl Filesystem for GoferFs {
     }
 }
 
-/// A host file the gofer has walked to.
+/// Most entries of one directory kept as a listing; a larger directory is looked up name by
+/// name.
+const MAX_LISTING: usize = 65536;
+/// Most listed entries kept over all directories (each ~250 bytes): past it, directories are
+/// looked up name by name until listings are dropped with their directories.
+const MAX_LISTED: usize = 262_144;
+/// Most absent names remembered per directory (the set starts again when full).
+const MAX_MISSING: usize = 1024;
+
+/// Listed entries kept now, over all directories.
+static LISTED: AtomicUsize = AtomicUsize::new(0);
+
+/// A directory's entries: name -> (stat as the sandbox shows it, symlink target).
+struct Listing {
+    entries: HashMap<Vec<u8>, (Stat, Vec<u8>)>,
+}
+
+impl Drop for Listing {
+    fn drop(&mut self) {
+        LISTED.fetch_sub(self.entries.len(), Ordering::Relaxed);
+    }
+}
+
+/// What a directory of a cached export knows of its entries.
+#[derive(Default)]
+struct DirCache {
+    /// Every entry, once listed.
+    listing: Option<Arc<Listing>>,
+    /// Names looked up one by one so far (a listing is read once they would have paid for it).
+    lookups: u32,
+    /// Names found absent.
+    missing: HashSet<Vec<u8>>,
+}
+
+/// A host file the gofer has walked to, or that a listing of its directory showed.
 pub struct GoferInode {
+    this: Weak<GoferInode>,
     shared: Arc<Shared>,
-    fid: Fid,
-    /// The stat of the walk (kept for read-only exports).
+    /// Its fid: made by the walk that found it, or (a file known from its directory's listing)
+    /// walked to when first needed.
+    fid: Mutex<Option<Fid>>,
+    /// The directory it was found in and its name there: where a late walk starts, and the
+    /// directory an open of a file with no fid yet asks for the name in.
+    origin: Option<(Arc<GoferInode>, Vec<u8>)>,
+    /// The stat of the walk or listing (kept for read-only exports).
     stat: Stat,
+    /// A symlink's target, when its directory's listing gave it.
+    target: Option<Vec<u8>>,
     /// The descriptor (O_RDWR) of a regular file this inode just created, for the open that
     /// follows the creation (open(O_CREAT) is mknod then open: one round trip instead of two).
     /// The File's own access mode is what the sentry enforces, mmap included.
     created: Mutex<Option<OwnedFd>>,
+    /// A directory of a cached export: its listing and absent names.
+    dir: Mutex<DirCache>,
 }
 
 impl GoferInode {
-    fn new(shared: &Arc<Shared>, fid: Fid, mut stat: Stat) -> Arc<GoferInode> {
+    fn new(
+        shared: &Arc<Shared>,
+        fid: Option<Fid>,
+        origin: Option<(Arc<GoferInode>, Vec<u8>)>,
+        mut stat: Stat,
+        target: Option<Vec<u8>>,
+    ) -> Arc<GoferInode> {
         stat.st_dev = shared.dev;
         crate::host::stat_from_host_ids(&mut stat);
-        Arc::new(GoferInode {
+        Self::made(shared, fid, origin, stat, target)
+    }
+
+    /// Like [`Self::new`], with a stat already as the sandbox shows it.
+    fn made(
+        shared: &Arc<Shared>,
+        fid: Option<Fid>,
+        origin: Option<(Arc<GoferInode>, Vec<u8>)>,
+        stat: Stat,
+        target: Option<Vec<u8>>,
+    ) -> Arc<GoferInode> {
+        Arc::new_cyclic(|this| GoferInode {
+            this: this.clone(),
             shared: shared.clone(),
-            fid,
+            fid: Mutex::new(fid),
+            origin,
             stat,
+            target,
             created: Mutex::new(None),
+            dir: Mutex::new(DirCache::default()),
         })
     }
 
@@ -302,9 +438,35 @@ impl GoferInode {
         &self.shared.client
     }
 
+    /// The inode's fid, walked to now if its directory's listing made it without one.
+    fn fid(&self) -> Result<Fid, Errno> {
+        let mut fid = lock(&self.fid);
+        if let Some(f) = *fid {
+            return Ok(f);
+        }
+        let (dir, name) = self.origin.as_ref().ok_or(Errno::ESTALE)?;
+        let req = Request::Walk {
+            dir: dir.fid()?,
+            names: vec![name.clone()],
+        };
+        match self.client().call(&req)? {
+            (Reply::Nodes(v), _) => {
+                let (f, s) = v.first().copied().ok_or(Errno::ENOENT)?;
+                if s.st_ino != self.stat.st_ino {
+                    // Replaced on the host since it was listed.
+                    self.client().clunk(f);
+                    return Err(Errno::ESTALE);
+                }
+                *fid = Some(f);
+                Ok(f)
+            }
+            _ => Err(Errno::EPROTO),
+        }
+    }
+
     fn node(&self, req: Request) -> Result<Arc<dyn Inode>, Errno> {
         match self.client().call(&req)? {
-            (Reply::Node(f, s), _) => Ok(GoferInode::new(&self.shared, f, s)),
+            (Reply::Node(f, s), _) => Ok(GoferInode::new(&self.shared, Some(f), None, s, None)),
             _ => Err(Errno::EPROTO),
         }
     }
@@ -335,11 +497,153 @@ impl GoferInode {
         }
         Ok(o)
     }
+
+    fn is_dir(&self) -> bool {
+        self.stat.st_mode & S_IFMT == S_IFDIR
+    }
+
+    fn me(&self) -> Result<Arc<GoferInode>, Errno> {
+        self.this.upgrade().ok_or(Errno::ESTALE)
+    }
+
+    /// This directory's listing: kept, or read now (None when it is too large to keep).
+    fn listing(&self) -> Result<Option<Arc<Listing>>, Errno> {
+        if let Some(l) = &lock(&self.dir).listing {
+            return Ok(Some(l.clone()));
+        }
+        if LISTED.load(Ordering::Relaxed) >= MAX_LISTED {
+            return Ok(None);
+        }
+        let fid = self.fid()?;
+        let mut entries = HashMap::new();
+        let mut offset = 0;
+        loop {
+            match self.client().call(&Request::ReadDir { fid, offset })? {
+                (Reply::Entries(v, next), _) => {
+                    for e in v {
+                        let mut st = e.stat;
+                        st.st_dev = self.shared.dev;
+                        crate::host::stat_from_host_ids(&mut st);
+                        entries.insert(e.name, (st, e.target));
+                    }
+                    if entries.len() > MAX_LISTING {
+                        return Ok(None);
+                    }
+                    match next {
+                        Some(n) if n != offset => offset = n,
+                        Some(_) => return Err(Errno::EIO),
+                        None => break,
+                    }
+                }
+                _ => return Err(Errno::EPROTO),
+            }
+        }
+        LISTED.fetch_add(entries.len(), Ordering::Relaxed);
+        let l = Arc::new(Listing { entries });
+        let mut d = lock(&self.dir);
+        // Another thread may have listed it meanwhile: keep the first.
+        let l = d.listing.get_or_insert(l).clone();
+        d.missing.clear();
+        Ok(Some(l))
+    }
+
+    /// The child `name` as the listing shows it (no round trip), or ENOENT.
+    fn listed_child(&self, l: &Listing, name: &[u8]) -> Result<(Arc<dyn Inode>, Stat), Errno> {
+        let (st, target) = l.entries.get(name).ok_or(Errno::ENOENT)?;
+        let target = (st.st_mode & S_IFMT == S_IFLNK).then(|| target.clone());
+        let child: Arc<dyn Inode> = GoferInode::made(
+            &self.shared,
+            None,
+            Some((self.me()?, name.to_vec())),
+            *st,
+            target,
+        );
+        Ok((child, *st))
+    }
+
+    /// A look-up in a directory of a cached export: from the listing when there is one, from
+    /// the absent names, else a walk (and, once enough names were walked to pay for it, the
+    /// whole listing instead).
+    fn cached_lookup(&self, name: &[u8]) -> Result<(Arc<dyn Inode>, Stat), Errno> {
+        let want_listing = {
+            let mut d = lock(&self.dir);
+            if let Some(l) = d.listing.clone() {
+                drop(d);
+                return self.listed_child(&l, name);
+            }
+            if d.missing.contains(name) {
+                return Err(Errno::ENOENT);
+            }
+            d.lookups += 1;
+            // A listing costs about a look-up's round trip plus a host stat per entry (a
+            // fortieth of a round trip each); directories hold about one entry per 32 bytes of
+            // their size.
+            let entries = (self.stat.st_size.max(0) as u64 / 32) as u32;
+            d.lookups > entries / 40
+        };
+        if want_listing {
+            if let Some(l) = self.listing()? {
+                return self.listed_child(&l, name);
+            }
+        }
+        match self.walk(name) {
+            Err(Errno::ENOENT) => {
+                let mut d = lock(&self.dir);
+                if d.missing.len() >= MAX_MISSING {
+                    d.missing.clear();
+                }
+                d.missing.insert(name.to_vec());
+                Err(Errno::ENOENT)
+            }
+            r => r,
+        }
+    }
+
+    /// Walks to `name`: a new inode with its own fid.
+    fn walk(&self, name: &[u8]) -> Result<(Arc<dyn Inode>, Stat), Errno> {
+        let req = Request::Walk {
+            dir: self.fid()?,
+            names: vec![name.to_vec()],
+        };
+        match self.client().call(&req)? {
+            (Reply::Nodes(v), _) => {
+                let (f, s) = v.first().copied().ok_or(Errno::ENOENT)?;
+                let origin = match self.shared.cached {
+                    true => Some((self.me()?, name.to_vec())),
+                    false => None,
+                };
+                let child = GoferInode::new(&self.shared, Some(f), origin, s, None);
+                let st = child.stat;
+                Ok((child, st))
+            }
+            _ => Err(Errno::EPROTO),
+        }
+    }
+
+    /// The open directory of a cached export: its listing, with no host descriptor.
+    fn open_listed(&self, l: &Listing) -> Box<dyn FileOps> {
+        let parent = self
+            .origin
+            .as_ref()
+            .map_or(self.stat.st_ino, |(p, _)| p.stat.st_ino);
+        let mut list = Vec::with_capacity(l.entries.len() + 2);
+        list.push((self.stat.st_ino, DT_DIR, b".".to_vec()));
+        list.push((parent, DT_DIR, b"..".to_vec()));
+        for (name, (st, _)) in &l.entries {
+            list.push((st.st_ino, ((st.st_mode & S_IFMT) >> 12) as u8, name.clone()));
+        }
+        Box::new(ListDir {
+            stat: self.stat,
+            list,
+        })
+    }
 }
 
 impl Drop for GoferInode {
     fn drop(&mut self) {
-        self.shared.client.clunk(self.fid);
+        if let Some(f) = *lock(&self.fid) {
+            self.shared.client.clunk(f);
+        }
     }
 }
 
@@ -352,10 +656,10 @@ fn time(t: Option<TimeSpec>) -> (i64, i64) {
 
 impl Inode for GoferInode {
     fn stat(&self) -> Result<Stat, Errno> {
-        if self.shared.read_only {
+        if self.shared.cached {
             return Ok(self.stat);
         }
-        match self.client().call(&Request::Stat { fid: self.fid })? {
+        match self.client().call(&Request::Stat { fid: self.fid()? })? {
             (Reply::Stats(v), _) => {
                 let mut s = *v.first().ok_or(Errno::EPROTO)?;
                 s.st_dev = self.shared.dev;
@@ -376,10 +680,39 @@ impl Inode for GoferInode {
                 return Ok(Box::new(HostFile::new(fd)));
             }
         }
-        match self.client().call(&Request::Open {
-            fid: self.fid,
-            flags,
-        })? {
+        if self.shared.cached && self.is_dir() && flags & O_PATH == 0 {
+            if let Some(l) = self.listing()? {
+                return Ok(self.open_listed(&l));
+            }
+        }
+        // A read-only open of an unchanging regular file shares the descriptor of the last.
+        let shareable = self.shared.cached
+            && self.stat.st_mode & S_IFMT == S_IFREG
+            && flags & O_ACCMODE == O_RDONLY
+            && flags & (O_SYNC | O_DSYNC | O_DIRECT | O_PATH) == 0;
+        if shareable {
+            if let Some(fd) = lock(&self.shared.fds).get(self.stat.st_ino) {
+                return Ok(Box::new(HostFile::shared(fd)));
+            }
+        }
+        let known = *lock(&self.fid);
+        let req = match (known, &self.origin) {
+            (None, Some((dir, name))) => Request::OpenAt {
+                dir: dir.fid()?,
+                name: name.clone(),
+                flags,
+            },
+            _ => Request::Open {
+                fid: self.fid()?,
+                flags,
+            },
+        };
+        match self.client().call(&req)? {
+            (Reply::Opened, Some(fd)) if shareable => {
+                let fd = Arc::new(fd);
+                lock(&self.shared.fds).put(self.stat.st_ino, fd.clone());
+                Ok(Box::new(HostFile::shared(fd)))
+            }
             (Reply::Opened, Some(fd)) => Ok(Box::new(HostFile::new(fd))),
             _ => Err(Errno::EPROTO),
         }
@@ -390,30 +723,23 @@ impl Inode for GoferInode {
     }
 
     fn lookup_stat(&self, name: &[u8]) -> Result<(Arc<dyn Inode>, Stat), Errno> {
-        if self.stat.st_mode & S_IFMT != S_IFDIR {
+        if !self.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        let req = Request::Walk {
-            dir: self.fid,
-            names: vec![name.to_vec()],
-        };
-        match self.client().call(&req)? {
-            (Reply::Nodes(v), _) => {
-                let (f, mut s) = v.first().copied().ok_or(Errno::ENOENT)?;
-                s.st_dev = self.shared.dev;
-                crate::host::stat_from_host_ids(&mut s);
-                let child: Arc<dyn Inode> = GoferInode::new(&self.shared, f, s);
-                Ok((child, s))
-            }
-            _ => Err(Errno::EPROTO),
+        if self.shared.cached {
+            return self.cached_lookup(name);
         }
+        self.walk(name)
     }
 
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
         if self.stat.st_mode & S_IFMT != S_IFLNK {
             return Err(Errno::EINVAL);
         }
-        self.data(Request::Readlink { fid: self.fid })
+        if let Some(t) = &self.target {
+            return Ok(t.clone());
+        }
+        self.data(Request::Readlink { fid: self.fid()? })
     }
 
     fn mknod(&self, name: &[u8], mode: u32, _rdev: u64, o: Owner) -> Result<Arc<dyn Inode>, Errno> {
@@ -424,7 +750,7 @@ impl Inode for GoferInode {
         }
         if mode & S_IFMT == S_IFREG {
             let req = Request::Create {
-                dir: self.fid,
+                dir: self.fid()?,
                 name: name.to_vec(),
                 flags: O_RDWR,
                 mode: mode & 0o7777,
@@ -433,7 +759,7 @@ impl Inode for GoferInode {
             };
             return match self.client().call(&req)? {
                 (Reply::Node(f, s), fd) => {
-                    let n = GoferInode::new(&self.shared, f, s);
+                    let n = GoferInode::new(&self.shared, Some(f), None, s, None);
                     *lock(&n.created) = fd;
                     Ok(n)
                 }
@@ -441,7 +767,7 @@ impl Inode for GoferInode {
             };
         }
         let n = self.node(Request::Mknod {
-            dir: self.fid,
+            dir: self.fid()?,
             name: name.to_vec(),
             mode,
             uid: crate::host::ids_to_host(o.uid, o.gid).0,
@@ -461,7 +787,7 @@ impl Inode for GoferInode {
     fn mkdir(&self, name: &[u8], mode: u32, o: Owner) -> Result<Arc<dyn Inode>, Errno> {
         self.writable()?;
         self.node(Request::Mkdir {
-            dir: self.fid,
+            dir: self.fid()?,
             name: name.to_vec(),
             mode,
             uid: crate::host::ids_to_host(o.uid, o.gid).0,
@@ -472,7 +798,7 @@ impl Inode for GoferInode {
     fn symlink(&self, name: &[u8], target: &[u8], o: Owner) -> Result<Arc<dyn Inode>, Errno> {
         self.writable()?;
         self.node(Request::Symlink {
-            dir: self.fid,
+            dir: self.fid()?,
             name: name.to_vec(),
             target: target.to_vec(),
             uid: crate::host::ids_to_host(o.uid, o.gid).0,
@@ -484,9 +810,9 @@ impl Inode for GoferInode {
         self.writable()?;
         let t = self.sibling(target)?;
         self.node(Request::Link {
-            dir: self.fid,
+            dir: self.fid()?,
             name: name.to_vec(),
-            target: t.fid,
+            target: t.fid()?,
         })
         .map(|_| ())
     }
@@ -494,7 +820,7 @@ impl Inode for GoferInode {
     fn unlink(&self, name: &[u8]) -> Result<(), Errno> {
         self.writable()?;
         self.done(Request::Unlink {
-            dir: self.fid,
+            dir: self.fid()?,
             name: name.to_vec(),
             flags: 0,
         })
@@ -503,7 +829,7 @@ impl Inode for GoferInode {
     fn rmdir(&self, name: &[u8]) -> Result<(), Errno> {
         self.writable()?;
         self.done(Request::Unlink {
-            dir: self.fid,
+            dir: self.fid()?,
             name: name.to_vec(),
             flags: AT_REMOVEDIR,
         })
@@ -519,9 +845,9 @@ impl Inode for GoferInode {
         self.writable()?;
         let nd = self.sibling(new_dir)?;
         self.done(Request::Rename {
-            old_dir: self.fid,
+            old_dir: self.fid()?,
             old_name: old.to_vec(),
-            new_dir: nd.fid,
+            new_dir: nd.fid()?,
             new_name: new.to_vec(),
             flags,
         })
@@ -558,14 +884,14 @@ impl Inode for GoferInode {
             return Ok(());
         }
         self.done(Request::Setattr {
-            fid: self.fid,
+            fid: self.fid()?,
             attrs,
         })
     }
 
     fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
         self.data(Request::GetXattr {
-            fid: self.fid,
+            fid: self.fid()?,
             name: name.to_vec(),
         })
     }
@@ -573,7 +899,7 @@ impl Inode for GoferInode {
     fn setxattr(&self, name: &[u8], value: &[u8], flags: u32) -> Result<(), Errno> {
         self.writable()?;
         self.done(Request::SetXattr {
-            fid: self.fid,
+            fid: self.fid()?,
             name: name.to_vec(),
             value: value.to_vec(),
             flags,
@@ -581,7 +907,7 @@ impl Inode for GoferInode {
     }
 
     fn listxattr(&self) -> Result<Vec<Vec<u8>>, Errno> {
-        let d = self.data(Request::ListXattr { fid: self.fid })?;
+        let d = self.data(Request::ListXattr { fid: self.fid()? })?;
         Ok(d.split(|b| *b == 0)
             .filter(|n| !n.is_empty())
             .map(<[u8]>::to_vec)
@@ -591,7 +917,7 @@ impl Inode for GoferInode {
     fn removexattr(&self, name: &[u8]) -> Result<(), Errno> {
         self.writable()?;
         self.done(Request::RemoveXattr {
-            fid: self.fid,
+            fid: self.fid()?,
             name: name.to_vec(),
         })
     }
@@ -601,7 +927,7 @@ impl Inode for GoferInode {
             return Err(Errno::ECONNREFUSED);
         }
         match self.client().call(&Request::Connect {
-            fid: self.fid,
+            fid: self.fid()?,
             stype,
         })? {
             (Reply::Opened, Some(fd)) => Ok(fd),

@@ -4,6 +4,7 @@
 //! path: host files are reached only through the gofer ([`super::gofer`]).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 
 use nix::sys::stat::FileStat;
 use syscalls::abi::*;
@@ -41,14 +42,21 @@ pub fn stat_from_host(s: &FileStat) -> Stat {
     }
 }
 
-/// An open host file (regular file or directory), on a descriptor the gofer donated.
+/// An open host file (regular file or directory), on a descriptor the gofer donated. Every
+/// access is positional (the description's offset is the sentry's), so read-only opens of one
+/// unchanging file may share a descriptor ([`HostFile::shared`]).
 pub struct HostFile {
-    fd: OwnedFd,
+    fd: Arc<OwnedFd>,
 }
 
 impl HostFile {
     /// Wraps a donated descriptor.
     pub fn new(fd: OwnedFd) -> HostFile {
+        HostFile { fd: Arc::new(fd) }
+    }
+
+    /// Wraps a donated descriptor other files may use too.
+    pub fn shared(fd: Arc<OwnedFd>) -> HostFile {
         HostFile { fd }
     }
 }

@@ -58,6 +58,9 @@ pub struct MountSpec {
     /// A host directory shown at its own path, read-only, writes kept in the sandbox's memory
     /// (the caller's working directory, in the default view).
     pub shown: Option<String>,
+    /// Nothing but the sandbox changes the read-only host trees it shows while it runs
+    /// (`--file-access exclusive`): what the gofer says of them is kept.
+    pub exclusive: bool,
 }
 
 fn root_owner() -> Owner {
@@ -122,6 +125,7 @@ pub fn exports(spec: &MountSpec) -> Vec<gofer::ExportSpec> {
 }
 
 fn host_dir(
+    spec: &MountSpec,
     gofer: &Arc<GoferClient>,
     export: u32,
     dev: u64,
@@ -129,7 +133,7 @@ fn host_dir(
     what: &str,
     path: &str,
 ) -> Result<Arc<GoferFs>, String> {
-    GoferFs::attach(gofer.clone(), export, dev, read_only)
+    GoferFs::attach(gofer.clone(), export, dev, read_only, spec.exclusive)
         .map_err(|e| format!("{what} {path}: {}", e.description()))
 }
 
@@ -150,7 +154,7 @@ fn apply_view(ov: &OverlayFs, plan: &super::view::Plan) -> Result<(), String> {
 /// naming the option at fault.
 pub fn build(spec: &MountSpec, gofer: &Arc<GoferClient>) -> Result<Mounts, String> {
     let root_path = spec.rootfs.as_deref().unwrap_or("/");
-    let lower = host_dir(gofer, 0, ROOT_DEV, true, "--rootfs", root_path)?;
+    let lower = host_dir(spec, gofer, 0, ROOT_DEV, true, "--rootfs", root_path)?;
     // The default view hides in an overlay: with `--overlay none` too, whose root mount is
     // then read-only.
     let view = spec.view != super::view::Plan::default();
@@ -185,14 +189,30 @@ pub fn build(spec: &MountSpec, gofer: &Arc<GoferClient>) -> Result<Mounts, Strin
     if let Some(shown) = &spec.shown {
         // Below volumes: a volume at the same path (`-v "$PWD:$PWD"`) covers it.
         let export = spec.volumes.len() as u32 + 1;
-        let lower = host_dir(gofer, export, dev, true, "the working directory", shown)?;
+        let lower = host_dir(
+            spec,
+            gofer,
+            export,
+            dev,
+            true,
+            "the working directory",
+            shown,
+        )?;
         let upper = TmpFs::new(dev + 1, 0o755, root_owner(), None);
         mount_point(&m, shown)?;
         m.mount(shown, OverlayFs::new(dev, lower, upper));
         dev += 2;
     }
     for (i, v) in spec.volumes.iter().enumerate() {
-        let fs = host_dir(gofer, i as u32 + 1, dev, v.read_only, "--volume", &v.host)?;
+        let fs = host_dir(
+            spec,
+            gofer,
+            i as u32 + 1,
+            dev,
+            v.read_only,
+            "--volume",
+            &v.host,
+        )?;
         mount_point(&m, &v.guest)?;
         let root: Arc<dyn Inode> = fs.root();
         let flags = if v.read_only { MS_RDONLY } else { 0 };
