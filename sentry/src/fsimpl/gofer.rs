@@ -44,9 +44,8 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::host::HostFile;
-use super::synthetic::ListDir;
 use crate::kernel::lock;
-use crate::vfs::{downcast, FileOps, Filesystem, Inode, Owner, SetAttr, TimeSpec};
+use crate::vfs::{downcast, put_dirent, FileOps, Filesystem, Inode, Owner, SetAttr, TimeSpec};
 
 /// Most channels open at once.
 const MAX_CHANNELS: usize = 8;
@@ -357,9 +356,57 @@ const MAX_MISSING: usize = 1024;
 /// Listed entries kept now, over all directories.
 static LISTED: AtomicUsize = AtomicUsize::new(0);
 
-/// A directory's entries: name -> (stat as the sandbox shows it, symlink target).
+/// A directory's entries in the host's order: (name, stat as the sandbox shows it, symlink
+/// target), and where each name is.
 struct Listing {
-    entries: HashMap<Vec<u8>, (Stat, Vec<u8>)>,
+    entries: Vec<(Vec<u8>, Stat, Vec<u8>)>,
+    index: HashMap<Vec<u8>, usize>,
+}
+
+impl Listing {
+    fn get(&self, name: &[u8]) -> Option<&(Vec<u8>, Stat, Vec<u8>)> {
+        self.index.get(name).and_then(|i| self.entries.get(*i))
+    }
+}
+
+/// An open directory of a cached export: its listing, in the host's order, with no host
+/// descriptor. Position 0 is `.`, 1 is `..`, then the entries.
+struct ListingDir {
+    stat: Stat,
+    parent_ino: u64,
+    listing: Arc<Listing>,
+}
+
+impl FileOps for ListingDir {
+    fn read_at(&self, _buf: &mut [u8], _offset: u64) -> Result<usize, Errno> {
+        Err(Errno::EISDIR)
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(self.stat)
+    }
+
+    fn getdents(&self, buf: &mut [u8], pos: &mut u64) -> Result<usize, Errno> {
+        let mut used = 0;
+        loop {
+            let (ino, dtype, name): (u64, u8, &[u8]) = match *pos {
+                0 => (self.stat.st_ino, DT_DIR, b"."),
+                1 => (self.parent_ino, DT_DIR, b".."),
+                p => match self.listing.entries.get(p as usize - 2) {
+                    Some((name, st, _)) => (st.st_ino, ((st.st_mode & S_IFMT) >> 12) as u8, name),
+                    None => return Ok(used),
+                },
+            };
+            if !put_dirent(buf, &mut used, ino, *pos as i64 + 1, dtype, name) {
+                return if used == 0 {
+                    Err(Errno::EINVAL)
+                } else {
+                    Ok(used)
+                };
+            }
+            *pos += 1;
+        }
+    }
 }
 
 impl Drop for Listing {
@@ -515,7 +562,8 @@ impl GoferInode {
             return Ok(None);
         }
         let fid = self.fid()?;
-        let mut entries = HashMap::new();
+        let mut entries = Vec::new();
+        let mut index = HashMap::new();
         let mut offset = 0;
         loop {
             match self.client().call(&Request::ReadDir { fid, offset })? {
@@ -524,7 +572,9 @@ impl GoferInode {
                         let mut st = e.stat;
                         st.st_dev = self.shared.dev;
                         crate::host::stat_from_host_ids(&mut st);
-                        entries.insert(e.name, (st, e.target));
+                        if index.insert(e.name.clone(), entries.len()).is_none() {
+                            entries.push((e.name, st, e.target));
+                        }
                     }
                     if entries.len() > MAX_LISTING {
                         return Ok(None);
@@ -539,7 +589,7 @@ impl GoferInode {
             }
         }
         LISTED.fetch_add(entries.len(), Ordering::Relaxed);
-        let l = Arc::new(Listing { entries });
+        let l = Arc::new(Listing { entries, index });
         let mut d = lock(&self.dir);
         // Another thread may have listed it meanwhile: keep the first.
         let l = d.listing.get_or_insert(l).clone();
@@ -549,7 +599,7 @@ impl GoferInode {
 
     /// The child `name` as the listing shows it (no round trip), or ENOENT.
     fn listed_child(&self, l: &Listing, name: &[u8]) -> Result<(Arc<dyn Inode>, Stat), Errno> {
-        let (st, target) = l.entries.get(name).ok_or(Errno::ENOENT)?;
+        let (_, st, target) = l.get(name).ok_or(Errno::ENOENT)?;
         let target = (st.st_mode & S_IFMT == S_IFLNK).then(|| target.clone());
         let child: Arc<dyn Inode> = GoferInode::made(
             &self.shared,
@@ -621,20 +671,14 @@ impl GoferInode {
     }
 
     /// The open directory of a cached export: its listing, with no host descriptor.
-    fn open_listed(&self, l: &Listing) -> Box<dyn FileOps> {
-        let parent = self
-            .origin
-            .as_ref()
-            .map_or(self.stat.st_ino, |(p, _)| p.stat.st_ino);
-        let mut list = Vec::with_capacity(l.entries.len() + 2);
-        list.push((self.stat.st_ino, DT_DIR, b".".to_vec()));
-        list.push((parent, DT_DIR, b"..".to_vec()));
-        for (name, (st, _)) in &l.entries {
-            list.push((st.st_ino, ((st.st_mode & S_IFMT) >> 12) as u8, name.clone()));
-        }
-        Box::new(ListDir {
+    fn open_listed(&self, l: &Arc<Listing>) -> Box<dyn FileOps> {
+        Box::new(ListingDir {
             stat: self.stat,
-            list,
+            parent_ino: self
+                .origin
+                .as_ref()
+                .map_or(self.stat.st_ino, |(p, _)| p.stat.st_ino),
+            listing: l.clone(),
         })
     }
 }

@@ -227,6 +227,17 @@ impl OvNode {
     }
 
     pub(super) fn open_dir(&self) -> Result<Box<dyn FileOps>, Errno> {
+        // A lower directory the sandbox never changed lists as the lower one does (its order,
+        // its inode numbers, which are the overlay's too): no merge to build per open.
+        if self.upper().is_none()
+            && !self.opaque.load(Ordering::Relaxed)
+            && lock(&self.whiteouts).is_empty()
+            && self.lower_is_dir()
+        {
+            if let Some(l) = &self.lower {
+                return l.open(O_RDONLY | O_DIRECTORY);
+            }
+        }
         let stat = self.stat()?;
         let mut entries = vec![
             (stat.st_ino, DT_DIR, b".".to_vec()),
