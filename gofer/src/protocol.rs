@@ -165,8 +165,14 @@ pub enum Request {
     Connect { fid: Fid, stype: u32 },
     /// The entries of a directory with their stats (lstat: no symlink followed) and, for
     /// symlinks, their targets, from directory position `offset` (0: the start), as many as
-    /// fit in [`MAX_DATA`]; `.` and `..` are left out. Reply: `Entries`.
-    ReadDir { fid: Fid, offset: u64 },
+    /// fit in [`MAX_DATA`]; `.` and `..` are left out. With `subdirs`, once the listing is
+    /// complete, the whole listings of its subdirectories too, in order, as many as fit (the
+    /// sandbox is walking the tree). Reply: `Entries`.
+    ReadDir {
+        fid: Fid,
+        offset: u64,
+        subdirs: bool,
+    },
     /// Walks one name from `dir` (as `Walk` does) and opens it (as `Open` does), without
     /// making a fid. Reply: `Opened` + descriptor.
     OpenAt { dir: Fid, name: Vec<u8>, flags: u32 },
@@ -214,8 +220,9 @@ pub enum Reply {
     Statfs(Statfs),
     /// A descriptor comes with the reply.
     Opened,
-    /// Directory entries, and the position to go on from (None: the listing is complete).
-    Entries(Vec<Entry>, Option<u64>),
+    /// Directory entries, the position to go on from (None: the listing is complete), and
+    /// the complete listings of subdirectories (by name) asked for with `subdirs`.
+    Entries(Vec<Entry>, Option<u64>, Vec<(Vec<u8>, Vec<Entry>)>),
 }
 
 /// Why a message could not be decoded.
@@ -255,6 +262,13 @@ impl Writer {
     }
     fn stat(&mut self, s: &Stat) -> &mut Self {
         self.0.extend_from_slice(bytemuck::bytes_of(s));
+        self
+    }
+    fn entries(&mut self, v: &[Entry]) -> &mut Self {
+        self.u32(v.len() as u32);
+        for e in v {
+            self.bytes(&e.name).stat(&e.stat).bytes(&e.target);
+        }
         self
     }
 }
@@ -300,6 +314,21 @@ impl Reader<'_> {
         Ok(bytemuck::pod_read_unaligned(
             self.take(std::mem::size_of::<Stat>())?,
         ))
+    }
+    fn entries(&mut self) -> Result<Vec<Entry>, BadMessage> {
+        let n = self.u32()? as usize;
+        if n > MAX_MESSAGE / std::mem::size_of::<Stat>() {
+            return Err(BadMessage);
+        }
+        (0..n)
+            .map(|_| {
+                Ok(Entry {
+                    name: self.bytes()?,
+                    stat: self.stat()?,
+                    target: self.bytes()?,
+                })
+            })
+            .collect()
     }
     fn end(&self) -> Result<(), BadMessage> {
         if self.0.is_empty() {
@@ -411,7 +440,11 @@ impl Request {
             }
             Request::Channel { cpu } => w.u8(23).u32(*cpu),
             Request::Connect { fid, stype } => w.u8(24).u64(*fid).u32(*stype),
-            Request::ReadDir { fid, offset } => w.u8(25).u64(*fid).u64(*offset),
+            Request::ReadDir {
+                fid,
+                offset,
+                subdirs,
+            } => w.u8(25).u64(*fid).u64(*offset).u8(u8::from(*subdirs)),
             Request::OpenAt { dir, name, flags } => w.u8(26).u64(*dir).bytes(name).u32(*flags),
         };
         w.0
@@ -533,6 +566,11 @@ impl Request {
             25 => Request::ReadDir {
                 fid: r.u64()?,
                 offset: r.u64()?,
+                subdirs: match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(BadMessage),
+                },
             },
             26 => Request::OpenAt {
                 dir: r.u64()?,
@@ -576,15 +614,19 @@ impl Reply {
                 &mut w
             }
             Reply::Opened => w.u8(8),
-            Reply::Entries(v, next) => {
-                w.u8(9).u32(v.len() as u32);
-                for e in v {
-                    w.bytes(&e.name).stat(&e.stat).bytes(&e.target);
-                }
+            Reply::Entries(v, next, subs) => {
+                w.u8(9);
+                w.entries(v);
                 match next {
                     Some(n) => w.u8(1).u64(*n),
                     None => w.u8(0),
+                };
+                w.u32(subs.len() as u32);
+                for (name, v) in subs {
+                    w.bytes(name);
+                    w.entries(v);
                 }
+                &mut w
             }
         };
         w.0
@@ -622,25 +664,20 @@ impl Reply {
             )),
             8 => Reply::Opened,
             9 => {
-                let n = r.u32()? as usize;
-                if n > MAX_MESSAGE / std::mem::size_of::<Stat>() {
-                    return Err(BadMessage);
-                }
-                let v = (0..n)
-                    .map(|_| {
-                        Ok(Entry {
-                            name: r.bytes()?,
-                            stat: r.stat()?,
-                            target: r.bytes()?,
-                        })
-                    })
-                    .collect::<Result<_, _>>()?;
+                let v = r.entries()?;
                 let next = match r.u8()? {
                     0 => None,
                     1 => Some(r.u64()?),
                     _ => return Err(BadMessage),
                 };
-                Reply::Entries(v, next)
+                let n = r.u32()? as usize;
+                if n > MAX_MESSAGE / 8 {
+                    return Err(BadMessage);
+                }
+                let subs = (0..n)
+                    .map(|_| Ok((r.bytes()?, r.entries()?)))
+                    .collect::<Result<_, _>>()?;
+                Reply::Entries(v, next, subs)
             }
             _ => return Err(BadMessage),
         };
@@ -748,7 +785,11 @@ mod tests {
             Request::Channel { cpu: 1 },
             Request::Channel { cpu: ANY_CPU },
             Request::Connect { fid: 4, stype: 5 },
-            Request::ReadDir { fid: 4, offset: 77 },
+            Request::ReadDir {
+                fid: 4,
+                offset: 77,
+                subdirs: true,
+            },
             Request::OpenAt {
                 dir: 4,
                 name: b"f".to_vec(),
@@ -780,8 +821,20 @@ mod tests {
                     target: b"../t".to_vec(),
                 }],
                 Some(12),
+                Vec::new(),
             ),
-            Reply::Entries(Vec::new(), None),
+            Reply::Entries(
+                Vec::new(),
+                None,
+                vec![(
+                    b"d".to_vec(),
+                    vec![Entry {
+                        name: b"e".to_vec(),
+                        stat: st,
+                        target: Vec::new(),
+                    }],
+                )],
+            ),
         ];
         for r in replies {
             let back = Reply::decode(&r.encode()).expect("decodes");

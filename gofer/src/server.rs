@@ -511,10 +511,13 @@ impl Server {
                 let n = self.node(fid)?;
                 Ok((Reply::Opened, Some(self.connect(&n, stype)?)))
             }
-            Request::ReadDir { fid, offset } => {
+            Request::ReadDir {
+                fid,
+                offset,
+                subdirs,
+            } => {
                 let n = self.node(fid)?;
-                let (entries, next) = self.read_dir(&n, offset)?;
-                done(Reply::Entries(entries, next))
+                done(self.read_dir(&n, offset, subdirs)?)
             }
             Request::OpenAt { dir, name, flags } => {
                 let d = self.node(dir)?;
@@ -547,71 +550,46 @@ impl Server {
     }
 
     /// The entries of directory `n` from position `offset`, with their stats and symlink
-    /// targets, as many as fit in one reply; the position to go on from, None at the end.
-    /// Each name is one component read from the directory itself, stat'ed and read in it
-    /// without following anything, so nothing outside the export is reached.
-    fn read_dir(
-        &self,
-        n: &Node,
-        offset: u64,
-    ) -> Result<(Vec<protocol::Entry>, Option<u64>), Errno> {
+    /// targets, as many as fit in one reply, and the position to go on from (None at the end);
+    /// with `subdirs`, after a complete listing, the complete listings of its subdirectories
+    /// that fit too. Each name is one component read from the directory itself, stat'ed, read
+    /// and opened in it without following anything, so nothing outside the export is reached.
+    fn read_dir(&self, n: &Node, offset: u64, subdirs: bool) -> Result<Reply, Errno> {
         if fmt(n.mode) != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
         let fd = self.reopen(n, libc::O_RDONLY | libc::O_DIRECTORY)?;
-        if offset != 0 {
-            host_unsafe::lseek(fd.as_fd(), offset as i64, libc::SEEK_SET)?;
-        }
-        let mut out = Vec::new();
-        let mut size = 0;
-        let mut next = offset;
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let got = host_unsafe::getdents64(fd.as_fd(), &mut buf)?;
-            if got == 0 {
-                return Ok((out, None));
-            }
-            let mut at = 0;
-            while at + DIRENT64_NAME_OFFSET <= got {
-                let d_off = u64::from_le_bytes(buf[at + 8..at + 16].try_into().unwrap_or_default());
-                let reclen = u16::from_le_bytes([buf[at + 16], buf[at + 17]]) as usize;
-                if reclen == 0 || at + reclen > got {
-                    return Err(Errno::EIO);
-                }
-                let raw = &buf[at + DIRENT64_NAME_OFFSET..at + reclen];
-                let name = &raw[..raw.iter().position(|b| *b == 0).unwrap_or(raw.len())];
-                at += reclen;
-                if name == b"." || name == b".." || check_name(name).is_err() {
-                    next = d_off;
+        let mut entries = Vec::new();
+        let mut budget = MAX_DATA;
+        let next = list_dir(fd.as_fd(), offset, &mut budget, &mut entries)?;
+        let mut subs = Vec::new();
+        if subdirs && next.is_none() {
+            for e in &entries {
+                if fmt(e.stat.st_mode) != S_IFDIR || budget < 4096 {
                     continue;
                 }
-                let stat = match host_unsafe::fstatat_nofollow(fd.as_fd(), name) {
-                    Ok(s) => s,
-                    // Removed since the listing was read.
-                    Err(Errno::ENOENT) => {
-                        next = d_off;
-                        continue;
+                let Ok(sub) = host_unsafe::openat2(
+                    fd.as_fd(),
+                    &e.name,
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                    0,
+                    RESOLVE,
+                ) else {
+                    continue;
+                };
+                let mut left = budget.saturating_sub(8 + e.name.len());
+                let mut v = Vec::new();
+                match list_dir(sub.as_fd(), 0, &mut left, &mut v) {
+                    // Only whole listings: the rest is asked for when the sandbox gets there.
+                    Ok(None) => {
+                        budget = left;
+                        subs.push((e.name.clone(), v));
                     }
-                    Err(e) => return Err(e),
-                };
-                let target = if fmt(stat.st_mode) == S_IFLNK {
-                    host_unsafe::readlinkat(fd.as_fd(), name).unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
-                let e = protocol::Entry {
-                    name: name.to_vec(),
-                    stat,
-                    target,
-                };
-                if size + e.wire_size() > MAX_DATA {
-                    return Ok((out, Some(next)));
+                    _ => break,
                 }
-                size += e.wire_size();
-                out.push(e);
-                next = d_off;
             }
         }
+        Ok(Reply::Entries(entries, next, subs))
     }
 
     /// A new host unix socket of type `stype` connected to the socket file `n`.
@@ -748,6 +726,68 @@ impl Server {
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+/// Appends the entries of the open directory `fd` from position `offset` to `out` (stats and
+/// symlink targets, `.` and `..` left out) while they fit in `budget` bytes of a reply, which
+/// shrinks by what they take; returns the position to go on from, None at the end.
+fn list_dir(
+    fd: BorrowedFd<'_>,
+    offset: u64,
+    budget: &mut usize,
+    out: &mut Vec<protocol::Entry>,
+) -> Result<Option<u64>, Errno> {
+    if offset != 0 {
+        host_unsafe::lseek(fd, offset as i64, libc::SEEK_SET)?;
+    }
+    let mut next = offset;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let got = host_unsafe::getdents64(fd, &mut buf)?;
+        if got == 0 {
+            return Ok(None);
+        }
+        let mut at = 0;
+        while at + DIRENT64_NAME_OFFSET <= got {
+            let d_off = u64::from_le_bytes(buf[at + 8..at + 16].try_into().unwrap_or_default());
+            let reclen = u16::from_le_bytes([buf[at + 16], buf[at + 17]]) as usize;
+            if reclen == 0 || at + reclen > got {
+                return Err(Errno::EIO);
+            }
+            let raw = &buf[at + DIRENT64_NAME_OFFSET..at + reclen];
+            let name = &raw[..raw.iter().position(|b| *b == 0).unwrap_or(raw.len())];
+            at += reclen;
+            if name == b"." || name == b".." || check_name(name).is_err() {
+                next = d_off;
+                continue;
+            }
+            let stat = match host_unsafe::fstatat_nofollow(fd, name) {
+                Ok(s) => s,
+                // Removed since the listing was read.
+                Err(Errno::ENOENT) => {
+                    next = d_off;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let target = if fmt(stat.st_mode) == S_IFLNK {
+                host_unsafe::readlinkat(fd, name).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            let e = protocol::Entry {
+                name: name.to_vec(),
+                stat,
+                target,
+            };
+            if e.wire_size() > *budget {
+                return Ok(Some(next));
+            }
+            *budget -= e.wire_size();
+            out.push(e);
+            next = d_off;
         }
     }
 }

@@ -424,6 +424,10 @@ struct DirCache {
     lookups: u32,
     /// Names found absent.
     missing: HashSet<Vec<u8>>,
+    /// Whether the listing was read for an open (a program reading the directory).
+    opened: bool,
+    /// Listings of subdirectories that came with this one's, for their inodes to take.
+    prefetched: HashMap<Vec<u8>, Arc<Listing>>,
 }
 
 /// A host file the gofer has walked to, or that a listing of its directory showed.
@@ -555,6 +559,12 @@ impl GoferInode {
 
     /// This directory's listing: kept, or read now (None when it is too large to keep).
     fn listing(&self) -> Result<Option<Arc<Listing>>, Errno> {
+        self.listing_for(false)
+    }
+
+    /// [`Self::listing`]; `walking`: the directory is opened for reading just after its parent
+    /// was (a tree walk), so the listings of its subdirectories come with its own.
+    fn listing_for(&self, walking: bool) -> Result<Option<Arc<Listing>>, Errno> {
         if let Some(l) = &lock(&self.dir).listing {
             return Ok(Some(l.clone()));
         }
@@ -563,19 +573,18 @@ impl GoferInode {
         }
         let fid = self.fid()?;
         let mut entries = Vec::new();
-        let mut index = HashMap::new();
         let mut offset = 0;
+        let mut subs = Vec::new();
         loop {
-            match self.client().call(&Request::ReadDir { fid, offset })? {
-                (Reply::Entries(v, next), _) => {
-                    for e in v {
-                        let mut st = e.stat;
-                        st.st_dev = self.shared.dev;
-                        crate::host::stat_from_host_ids(&mut st);
-                        if index.insert(e.name.clone(), entries.len()).is_none() {
-                            entries.push((e.name, st, e.target));
-                        }
-                    }
+            let req = Request::ReadDir {
+                fid,
+                offset,
+                subdirs: walking && offset == 0,
+            };
+            match self.client().call(&req)? {
+                (Reply::Entries(v, next, s), _) => {
+                    entries.extend(v);
+                    subs.extend(s);
                     if entries.len() > MAX_LISTING {
                         return Ok(None);
                     }
@@ -588,27 +597,53 @@ impl GoferInode {
                 _ => return Err(Errno::EPROTO),
             }
         }
-        LISTED.fetch_add(entries.len(), Ordering::Relaxed);
-        let l = Arc::new(Listing { entries, index });
+        let l = self.make_listing(entries);
         let mut d = lock(&self.dir);
         // Another thread may have listed it meanwhile: keep the first.
         let l = d.listing.get_or_insert(l).clone();
         d.missing.clear();
+        for (name, v) in subs {
+            if v.len() <= MAX_LISTING && LISTED.load(Ordering::Relaxed) < MAX_LISTED {
+                d.prefetched.insert(name, self.make_listing(v));
+            }
+        }
         Ok(Some(l))
+    }
+
+    /// A listing of entries as the gofer sent them.
+    fn make_listing(&self, v: Vec<gofer::protocol::Entry>) -> Arc<Listing> {
+        let mut entries = Vec::with_capacity(v.len());
+        let mut index = HashMap::with_capacity(v.len());
+        for e in v {
+            let mut st = e.stat;
+            st.st_dev = self.shared.dev;
+            crate::host::stat_from_host_ids(&mut st);
+            if index.insert(e.name.clone(), entries.len()).is_none() {
+                entries.push((e.name, st, e.target));
+            }
+        }
+        LISTED.fetch_add(entries.len(), Ordering::Relaxed);
+        Arc::new(Listing { entries, index })
     }
 
     /// The child `name` as the listing shows it (no round trip), or ENOENT.
     fn listed_child(&self, l: &Listing, name: &[u8]) -> Result<(Arc<dyn Inode>, Stat), Errno> {
         let (_, st, target) = l.get(name).ok_or(Errno::ENOENT)?;
         let target = (st.st_mode & S_IFMT == S_IFLNK).then(|| target.clone());
-        let child: Arc<dyn Inode> = GoferInode::made(
+        let child = GoferInode::made(
             &self.shared,
             None,
             Some((self.me()?, name.to_vec())),
             *st,
             target,
         );
-        Ok((child, *st))
+        if st.st_mode & S_IFMT == S_IFDIR {
+            if let Some(l) = lock(&self.dir).prefetched.remove(name) {
+                lock(&child.dir).listing = Some(l);
+            }
+        }
+        let st = *st;
+        Ok((child, st))
     }
 
     /// A look-up in a directory of a cached export: from the listing when there is one, from
@@ -725,7 +760,12 @@ impl Inode for GoferInode {
             }
         }
         if self.shared.cached && self.is_dir() && flags & O_PATH == 0 {
-            if let Some(l) = self.listing()? {
+            let walking = self
+                .origin
+                .as_ref()
+                .is_some_and(|(p, _)| lock(&p.dir).opened);
+            if let Some(l) = self.listing_for(walking)? {
+                lock(&self.dir).opened = true;
                 return Ok(self.open_listed(&l));
             }
         }
