@@ -209,6 +209,25 @@ fn start_platform(kind: PlatformKind) -> Result<Arc<dyn Platform>, String> {
     }
 }
 
+/// `--user UID[:GID[:G1,G2...]]`.
+fn parse_user(u: &str) -> Result<(u32, u32, Vec<u32>), String> {
+    let bad = || format!("--user {u}: expected UID[:GID[:G1,G2...]]");
+    let mut parts = u.splitn(3, ':');
+    let uid: u32 = parts.next().unwrap_or("").parse().map_err(|_| bad())?;
+    let gid: u32 = match parts.next() {
+        Some(g) => g.parse().map_err(|_| bad())?,
+        None => uid,
+    };
+    let groups = match parts.next() {
+        Some("") | None => Vec::new(),
+        Some(g) => g
+            .split(',')
+            .map(|x| x.parse().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?,
+    };
+    Ok((uid, gid, groups))
+}
+
 fn fail(msg: impl std::fmt::Display, code: i32) -> i32 {
     eprintln!("sandbox: {msg}");
     code
@@ -218,6 +237,13 @@ fn fail(msg: impl std::fmt::Display, code: i32) -> i32 {
 pub fn run(args: RunArgs) -> i32 {
     // Before any thread or helper process exists, so that every sentry thread blocks them.
     crate::signals::block();
+    // The OCI ready descriptor is this process's alone: the gofer must not inherit it.
+    if let Some(fd) = args.oci_ready_fd {
+        let _ = nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
+    }
     if let Err(e) = init_logging(&args) {
         return fail(e, EXIT_SANDBOX_ERROR);
     }
@@ -265,14 +291,26 @@ pub fn run(args: RunArgs) -> i32 {
             Err(e) => return fail(format!("current directory: {e}"), EXIT_SANDBOX_ERROR),
         },
     };
-    // The program's ids are the caller's, as they were before any user namespace.
-    let creds = Credentials::new(
-        nix::unistd::geteuid().as_raw(),
-        nix::unistd::getegid().as_raw(),
-        nix::unistd::getgroups()
-            .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
-            .unwrap_or_default(),
-    );
+    // The program's ids are the caller's, as they were before any user namespace, or those
+    // --user names.
+    let creds = match &args.user {
+        Some(u) => match parse_user(u) {
+            Ok((uid, gid, groups)) => Credentials::new(uid, gid, groups),
+            Err(e) => return fail(e, 2),
+        },
+        None => Credentials::new(
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+            nix::unistd::getgroups()
+                .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+                .unwrap_or_default(),
+        ),
+    };
+    if let Some(ns) = &args.oci_netns {
+        if let Err(e) = crate::oci::enter_netns(ns) {
+            return fail(e, EXIT_SANDBOX_ERROR);
+        }
+    }
     // The sentry's own namespaces, while this is the only thread: a network namespace of its
     // own too unless it carries the program's flows on the host's network.
     let host_network = net.mode != sentry::net::stack::Mode::None;
@@ -345,6 +383,10 @@ pub fn run(args: RunArgs) -> i32 {
     // Published ports listen on the host before the sentry gives up making host sockets (their
     // threads keep the policy's union filter, network rules included).
     if let Err(e) = crate::network::publish(&net) {
+        return fail(e, EXIT_SANDBOX_ERROR);
+    }
+    // An OCI container is ready now; it waits for `start` (while it may still open the FIFO).
+    if let Err(e) = crate::oci::ready_and_wait(args.oci_ready_fd, args.oci_fifo.as_deref()) {
         return fail(e, EXIT_SANDBOX_ERROR);
     }
     // Start-up is over (the gofer has answered, so it is confined; the first stub waits at its

@@ -72,3 +72,14 @@ pub fn drop_capabilities() -> Result<(), syscalls::Errno> {
     }
     Ok(())
 }
+
+/// Takes ownership of a descriptor the process inherited for one use (the OCI ready pipe),
+/// checked open by the caller; nothing else in the process refers to that number.
+pub fn own_fd(fd: i32) -> Result<std::os::fd::OwnedFd, String> {
+    if fd < 3 {
+        return Err(format!("descriptor {fd}: not an inherited one"));
+    }
+    // SAFETY: the number was passed on the command line for this use alone and is open; it is
+    // owned from here on and closed once.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}

@@ -10,6 +10,7 @@ mod host_unsafe;
 mod jail;
 mod limits;
 mod network;
+mod oci;
 mod signals;
 
 use clap::error::ErrorKind;
@@ -39,8 +40,32 @@ fn usage_error(e: clap::Error) -> ! {
     std::process::exit(2);
 }
 
+/// Where the command is in `argv`: after the program and runc's global options.
+fn command_index(argv: &[std::ffi::OsString]) -> Option<usize> {
+    let with_value = ["--root", "--log", "--log-format"];
+    let mut i = 1;
+    while i < argv.len() {
+        let a = argv[i].to_string_lossy();
+        if !a.starts_with('-') {
+            return Some(i);
+        }
+        if with_value.contains(&a.as_ref()) {
+            i += 1;
+        }
+        i += 1;
+    }
+    None
+}
+
 fn main() {
-    let cli = match cli::Cli::try_parse() {
+    // runc's `run BUNDLE-ID` shares its name with the sandbox's own `run PROGRAM`.
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(i) = command_index(&argv) {
+        if argv[i] == "run" && cli::oci::is_oci_run(&argv[i + 1..]) {
+            argv[i] = "oci-run".into();
+        }
+    }
+    let cli = match cli::Cli::try_parse_from(argv) {
         Ok(c) => c,
         Err(e) => usage_error(e),
     };
@@ -48,6 +73,23 @@ fn main() {
         cli::Command::Run(args) => boot::run(*args),
         cli::Command::Syscalls(args) => cli::syscalls::print(&args),
         cli::Command::Gofer(args) => cli::gofer::run(&args),
+        cli::Command::Create(a) => cli::oci::create(&cli.global, &a),
+        cli::Command::Start(a) => cli::oci::start(&cli.global, &a),
+        cli::Command::State(a) => cli::oci::state(&cli.global, &a),
+        cli::Command::Kill(a) => cli::oci::kill(&cli.global, &a),
+        cli::Command::Delete(a) => cli::oci::delete(&cli.global, &a),
+        cli::Command::List(a) => cli::oci::list(&cli.global, &a),
+        cli::Command::Ps(a) => cli::oci::ps(&cli.global, &a),
+        cli::Command::Spec(a) => cli::oci::spec(&a),
+        cli::Command::Features => cli::oci::features(),
+        cli::Command::OciRun(a) => cli::oci::run(&cli.global, &a),
+        cli::Command::Exec(_) => cli::oci::unsupported("exec"),
+        cli::Command::Pause(_) => cli::oci::unsupported("pause"),
+        cli::Command::Resume(_) => cli::oci::unsupported("resume"),
+        cli::Command::Events(_) => cli::oci::unsupported("events"),
+        cli::Command::Update(_) => cli::oci::unsupported("update"),
+        cli::Command::Checkpoint(_) => cli::oci::unsupported("checkpoint"),
+        cli::Command::Restore(_) => cli::oci::unsupported("restore"),
     };
     std::process::exit(code);
 }

@@ -52,3 +52,19 @@ fn forward_loop(k: &Arc<Kernel>, set: &SigSet) -> ! {
         }
     }
 }
+
+/// Starts a thread that sends every forwarded signal (blocked by [`block`] first) to host
+/// process `pid` (OCI `run`: the container's sandbox, which forwards them in turn).
+pub fn relay_to(pid: i32) {
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(s);
+    }
+    let _ = std::thread::Builder::new()
+        .name("relay".into())
+        .spawn(move || loop {
+            if let Ok(sig) = set.wait() {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+            }
+        });
+}

@@ -196,7 +196,8 @@ fn a_tar_of_a_system_tree_is_byte_identical() {
     // listings (and subdirectory listings fetched ahead, as a walk goes) and shared
     // descriptors: the archive must be the same bytes.
     tests::require_tool("/usr/include/stdio.h");
-    let script = "tar cf - -C /usr include | md5sum; find /usr/include -newer /usr/include/stdio.h | md5sum";
+    let script =
+        "tar cf - -C /usr include | md5sum; find /usr/include -newer /usr/include/stdio.h | md5sum";
     let mut cmd = Command::new("/bin/sh");
     cmd.args(["-c", script]);
     let n = tests::execute(cmd);

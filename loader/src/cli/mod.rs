@@ -2,6 +2,7 @@
 //! The command line: one struct per command.
 
 pub mod gofer;
+pub mod oci;
 pub mod run;
 pub mod syscalls;
 
@@ -16,6 +17,9 @@ use clap::{Parser, Subcommand};
     long_about = None
 )]
 pub struct Cli {
+    /// runc's global options (for the OCI commands).
+    #[command(flatten)]
+    pub global: oci::Global,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -28,6 +32,42 @@ pub enum Command {
     Run(Box<run::RunArgs>),
     /// Print the system call table: every x86_64 system call with its support level.
     Syscalls(syscalls::SyscallsArgs),
+    /// (OCI) Create a container from a bundle; it waits for `start`.
+    Create(oci::CreateArgs),
+    /// (OCI) Start a created container.
+    Start(oci::IdArgs),
+    /// (OCI) Print a container's state (JSON).
+    State(oci::IdArgs),
+    /// (OCI) Send a signal to a container.
+    Kill(oci::KillArgs),
+    /// (OCI) Delete a container and its state.
+    Delete(oci::DeleteArgs),
+    /// (OCI) List containers.
+    List(oci::ListArgs),
+    /// (OCI) The host processes of a container.
+    Ps(oci::PsArgs),
+    /// (OCI) Write a default config.json.
+    Spec(oci::SpecArgs),
+    /// (OCI) What this runtime supports (JSON).
+    Features,
+    /// (OCI) runc's `run`: create, start, wait and delete (chosen when `run` is given -b/-d or
+    /// a lone container id in a bundle directory).
+    #[command(name = "oci-run", hide = true)]
+    OciRun(oci::OciRunArgs),
+    /// (OCI, not supported) Run a process in a running container.
+    Exec(oci::UnsupportedArgs),
+    /// (OCI, not supported) Suspend a container.
+    Pause(oci::UnsupportedArgs),
+    /// (OCI, not supported) Resume a container.
+    Resume(oci::UnsupportedArgs),
+    /// (OCI, not supported) Stream a container's events.
+    Events(oci::UnsupportedArgs),
+    /// (OCI, not supported) Change a container's resources.
+    Update(oci::UnsupportedArgs),
+    /// (OCI, not supported) Checkpoint a container.
+    Checkpoint(oci::UnsupportedArgs),
+    /// (OCI, not supported) Restore a container.
+    Restore(oci::UnsupportedArgs),
     /// The gofer process (started by `run`; not for direct use).
     #[command(hide = true)]
     Gofer(gofer::GoferArgs),

@@ -176,6 +176,23 @@ pub struct RunArgs {
     #[arg(long)]
     pub allow_weak_gofer: bool,
 
+    /// Run the program as UID (and GID, and supplementary groups G1,G2...) instead of the
+    /// caller's ids (virtual: the sandbox's credentials).
+    #[arg(long, value_name = "UID[:GID[:G1,G2...]]")]
+    pub user: Option<String>,
+
+    /// (OCI `create`) A descriptor to write "ok" on once the sandbox is ready.
+    #[arg(long, hide = true, value_name = "FD")]
+    pub oci_ready_fd: Option<i32>,
+
+    /// (OCI `create`) The FIFO whose opening by `start` lets the program begin.
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub oci_fifo: Option<PathBuf>,
+
+    /// (OCI) The network namespace (a path) the sentry's host sockets live in.
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub oci_netns: Option<PathBuf>,
+
     /// The program and its arguments.
     #[arg(value_name = "PROGRAM", required = true, num_args = 1.., allow_hyphen_values = false)]
     pub command: Vec<OsString>,

@@ -157,7 +157,9 @@ pub fn build(spec: &MountSpec, gofer: &Arc<GoferClient>) -> Result<Mounts, Strin
     let lower = host_dir(spec, gofer, 0, ROOT_DEV, true, "--rootfs", root_path)?;
     // The default view hides in an overlay: with `--overlay none` too, whose root mount is
     // then read-only.
-    let view = spec.view != super::view::Plan::default();
+    // A --rootfs may lack the mount points of /proc, /dev, /sys, /tmp: they are made in an
+    // overlay's upper layer, whose root is then read-only with `--overlay none`.
+    let view = spec.view != super::view::Plan::default() || spec.rootfs.is_some();
     let root: Arc<dyn Filesystem> = if spec.overlay || view {
         let upper = TmpFs::new(UPPER_DEV, 0o755, root_owner(), spec.overlay_size);
         let ov = OverlayFs::new(ROOT_DEV, lower, upper);

@@ -1,0 +1,774 @@
+// SPDX-License-Identifier: Apache-2.0
+//! runc's command surface (the OCI runtime): one function per command, over the lifecycle in
+//! `crate::oci`. Errors are one line on stderr and status 1, as runc's.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use nix::sys::signal::Signal;
+
+use crate::oci::state::{self, Container, Saved, Status};
+use crate::oci::{bundle, hooks};
+
+/// The global options runc takes before the command.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Global {
+    /// Where containers' state lives (default /run/sandbox, or $XDG_RUNTIME_DIR/sandbox).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Where to log (accepted; errors go to stderr as well).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// The log's format: text or json.
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// More logging (accepted).
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use systemd for cgroups (accepted: the sandbox's limits are its own).
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
+}
+
+/// `create`.
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// The bundle directory (config.json and the root file system).
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the container's pid here.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// A unix socket to send the terminal's master to (process.terminal).
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Accepted (the sandbox never pivots the host's root).
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Accepted (the sandbox has no session keyring of the host's).
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Descriptors beyond stdio passed to the container (only 0 is supported).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// The container's id.
+    pub id: String,
+}
+
+/// `run` in runc's form (`sandbox run -b BUNDLE ID`).
+#[derive(Args, Debug)]
+pub struct OciRunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return once started, without waiting.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep the container's state after it exits.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// Commands that take only an id.
+#[derive(Args, Debug)]
+pub struct IdArgs {
+    /// The container's id.
+    pub id: String,
+}
+
+/// `kill`.
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Send to every process of the container (the same here: the sandbox forwards it).
+    #[arg(short, long)]
+    pub all: bool,
+    /// The container's id.
+    pub id: String,
+    /// The signal, by name (TERM, SIGTERM) or number (default SIGTERM).
+    pub signal: Option<String>,
+}
+
+/// `delete`.
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// Kill the container first if it still runs.
+    #[arg(short, long)]
+    pub force: bool,
+    /// The container's id.
+    pub id: String,
+}
+
+/// `list`.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// table or json.
+    #[arg(short, long, default_value = "table")]
+    pub format: String,
+    /// Only the ids.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `ps`.
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// table or json.
+    #[arg(short, long, default_value = "table")]
+    pub format: String,
+    /// The container's id.
+    pub id: String,
+    /// Options for ps(1) (table format).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+/// `spec`.
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// Where to write config.json.
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+    /// A spec for a container started without root.
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+/// Commands runc has that the sandbox does not honour (yet).
+#[derive(Args, Debug)]
+pub struct UnsupportedArgs {
+    /// Whatever they take.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}
+
+fn error(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("sandbox: {msg}");
+    1
+}
+
+fn root(g: &Global) -> PathBuf {
+    state::root_dir(g.root.as_deref())
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, String> {
+    std::path::absolute(p).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+/// `create`: boots the container's sandbox, which waits for `start`.
+pub fn create(g: &Global, a: &CreateArgs) -> i32 {
+    match do_create(g, a) {
+        Ok(_) => 0,
+        Err(e) => error(e),
+    }
+}
+
+/// Creates the container; returns its process, a child of this one.
+fn do_create(g: &Global, a: &CreateArgs) -> Result<std::process::Child, String> {
+    state::check_id(&a.id)?;
+    if a.preserve_fds != 0 {
+        return Err("--preserve-fds is not supported".into());
+    }
+    let root = root(g);
+    std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let dir = root.join(&a.id);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(format!("container with id exists: {}", a.id))
+        }
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    }
+    let _lock = state::lock_dir(&dir)?;
+    let r = create_in(&dir, g, a);
+    if r.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    r
+}
+
+fn create_in(dir: &Path, _g: &Global, a: &CreateArgs) -> Result<std::process::Child, String> {
+    let bundle = absolute(&a.bundle)?;
+    let plan = bundle::plan(&bundle)?;
+    for w in &plan.warnings {
+        eprintln!("sandbox: warning: {w}");
+    }
+    let terminal = plan
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal && a.console_socket.is_none() {
+        return Err(
+            "cannot allocate tty if runc will detach without setting console socket".into(),
+        );
+    }
+    if terminal {
+        return Err("process.terminal with --console-socket is not supported yet".into());
+    }
+    let fifo = dir.join("exec.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(|e| format!("{}: {}", fifo.display(), e.desc()))?;
+    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| format!("pipe: {}", e.desc()))?;
+    // The write end goes to the sandbox process (and only there).
+    nix::fcntl::fcntl(
+        ready_w.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .map_err(|e| format!("pipe: {}", e.desc()))?;
+    let exe = std::env::current_exe().map_err(|e| format!("the sandbox binary: {e}"))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("run")
+        .arg("--oci-ready-fd")
+        .arg(ready_w.as_raw_fd().to_string())
+        .arg("--oci-fifo")
+        .arg(&fifo)
+        .args(&plan.args)
+        .current_dir("/")
+        .process_group(0);
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("starting the container's sandbox: {e}"))?;
+    drop(ready_w);
+    let ready = read_all(ready_r);
+    if ready.trim() != "ok" {
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err("the container's sandbox did not start (see above)".into());
+    }
+    let pid = child.id() as i32;
+    let saved = Saved {
+        id: a.id.clone(),
+        pid,
+        start_time: state::start_time(pid).unwrap_or(0),
+        bundle,
+        rootfs: plan.rootfs.clone(),
+        created: state::now_rfc3339(),
+        owner: owner(),
+        annotations: plan
+            .spec
+            .annotations()
+            .clone()
+            .map(|a| a.into_iter().collect())
+            .unwrap_or_default(),
+        hooks: plan.spec.hooks().clone(),
+    };
+    let fail = |child: std::process::Child, e: String| -> Result<std::process::Child, String> {
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        Err(e)
+    };
+    if let Err(e) = Container::save(dir, &saved) {
+        return fail(child, e);
+    }
+    if let Some(f) = &a.pid_file {
+        if let Err(e) = write_pid_file(f, pid) {
+            return fail(child, e);
+        }
+    }
+    if let Some(h) = &saved.hooks {
+        let st = state_json(&saved, "creating");
+        for (name, list) in [
+            ("prestart", h.prestart()),
+            ("createRuntime", h.create_runtime()),
+            ("createContainer", h.create_container()),
+        ] {
+            if let Err(e) = hooks::run_all(name, list.as_deref().unwrap_or_default(), &st) {
+                return fail(child, e);
+            }
+        }
+    }
+    Ok(child)
+}
+
+/// Reads the sandbox's readiness: its first line, or what came before the end.
+fn read_all(fd: OwnedFd) -> String {
+    let mut f = std::fs::File::from(fd);
+    let mut s = Vec::new();
+    let mut b = [0u8; 64];
+    while let Ok(n) = f.read(&mut b) {
+        if n == 0 {
+            break;
+        }
+        s.extend_from_slice(&b[..n]);
+        if s.contains(&b'\n') {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&s).into_owned()
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<(), String> {
+    let tmp = path.with_extension("tmp-sandbox");
+    std::fs::write(&tmp, pid.to_string()).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn owner() -> String {
+    let uid = nix::unistd::geteuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// The OCI state of `saved` with status `status` (`creating` for the hooks of `create`), for
+/// hooks.
+fn state_json(saved: &Saved, status: &str) -> String {
+    serde_json::json!({
+        "ociVersion": state::OCI_VERSION,
+        "id": saved.id,
+        "status": status,
+        "pid": saved.pid,
+        "bundle": saved.bundle,
+        "annotations": saved.annotations,
+    })
+    .to_string()
+}
+
+/// `start`: lets a created container's program begin.
+pub fn start(g: &Global, a: &IdArgs) -> i32 {
+    match do_start(g, &a.id) {
+        Ok(()) => 0,
+        Err(e) => error(e),
+    }
+}
+
+fn do_start(g: &Global, id: &str) -> Result<(), String> {
+    let c = Container::load(&root(g), id)?;
+    match c.status() {
+        Status::Created => {}
+        Status::Running => return Err("cannot start an already running container".into()),
+        Status::Stopped => return Err("cannot start a container that has stopped".into()),
+    }
+    if let Some(h) = &c.saved.hooks {
+        let st = state_json(&c.saved, "created");
+        hooks::run_all(
+            "startContainer",
+            h.start_container().as_deref().unwrap_or_default(),
+            &st,
+        )?;
+    }
+    use nix::fcntl::OFlag;
+    let fifo = c.fifo();
+    let fd = nix::fcntl::open(
+        &fifo,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| format!("{}: {}", fifo.display(), e.desc()))?;
+    // SAFETY-free: `open` returned a fresh descriptor this function owns.
+    let f = std::fs::File::from(crate::host_unsafe::own_fd(fd)?);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if !c.alive() {
+            return Err("container not running".into());
+        }
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&f),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
+        let mut b = [0u8; 1];
+        match nix::unistd::read(f.as_raw_fd(), &mut b) {
+            Ok(1) => break,
+            Ok(_) | Err(nix::Error::EAGAIN) if Instant::now() < deadline => continue,
+            Ok(_) | Err(_) => return Err("the container did not take the start".into()),
+        }
+    }
+    let _ = std::fs::remove_file(&fifo);
+    if let Some(h) = &c.saved.hooks {
+        let st = state_json(&c.saved, "running");
+        // A poststart hook's failure is logged, not fatal (as the spec says).
+        if let Err(e) = hooks::run_all(
+            "poststart",
+            h.poststart().as_deref().unwrap_or_default(),
+            &st,
+        ) {
+            eprintln!("sandbox: warning: {e}");
+        }
+    }
+    Ok(())
+}
+
+/// `state`.
+pub fn state(g: &Global, a: &IdArgs) -> i32 {
+    match Container::load(&root(g), &a.id) {
+        Ok(c) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&c.oci_state()).unwrap_or_default()
+            );
+            0
+        }
+        Err(e) => error(e),
+    }
+}
+
+/// A signal by name (TERM, SIGTERM, term) or number.
+pub fn parse_signal(s: &str) -> Result<Signal, String> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| format!("unknown signal {s:?}"));
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<Signal>()
+        .map_err(|_| format!("unknown signal {s:?}"))
+}
+
+/// `kill`.
+pub fn kill(g: &Global, a: &KillArgs) -> i32 {
+    let sig = match parse_signal(a.signal.as_deref().unwrap_or("SIGTERM")) {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
+    let c = match Container::load(&root(g), &a.id) {
+        Ok(c) => c,
+        Err(e) => return error(e),
+    };
+    // A created container has not started its program: as under runc (whose init waits with
+    // default dispositions), a signal that ends a process ends it.
+    let sig = match c.status() {
+        Status::Created
+            if !matches!(
+                sig,
+                Signal::SIGCHLD | Signal::SIGCONT | Signal::SIGWINCH | Signal::SIGURG
+            ) =>
+        {
+            Signal::SIGKILL
+        }
+        _ => sig,
+    };
+    match c.signal(sig) {
+        Ok(()) => 0,
+        Err(e) => error(e),
+    }
+}
+
+/// `delete`.
+pub fn delete(g: &Global, a: &DeleteArgs) -> i32 {
+    match do_delete(g, &a.id, a.force) {
+        Ok(()) => 0,
+        Err(e) => error(e),
+    }
+}
+
+fn do_delete(g: &Global, id: &str, force: bool) -> Result<(), String> {
+    let c = Container::load(&root(g), id)?;
+    let status = c.status();
+    if status != Status::Stopped {
+        if !force {
+            return Err(format!(
+                "cannot delete container {id} that is not stopped: {}",
+                status.name()
+            ));
+        }
+        let _ = c.signal(Signal::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while c.alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if c.alive() {
+            return Err(format!("container {id} did not die"));
+        }
+    }
+    if let Some(h) = &c.saved.hooks {
+        let st = state_json(&c.saved, "stopped");
+        if let Err(e) = hooks::run_all("poststop", h.poststop().as_deref().unwrap_or_default(), &st)
+        {
+            eprintln!("sandbox: warning: {e}");
+        }
+    }
+    std::fs::remove_dir_all(&c.dir).map_err(|e| format!("{}: {e}", c.dir.display()))
+}
+
+/// `run` in runc's form: create, start, and (unless --detach) wait and delete.
+pub fn run(g: &Global, a: &OciRunArgs) -> i32 {
+    if !a.detach {
+        crate::signals::block();
+    }
+    let child = match do_create(g, &a.create) {
+        Ok(c) => c,
+        Err(e) => return error(e),
+    };
+    if let Err(e) = do_start(g, &a.create.id) {
+        let _ = do_delete(g, &a.create.id, true);
+        return error(e);
+    }
+    if a.detach {
+        return 0;
+    }
+    // Signals to `run` go to the container (which forwards them to its program).
+    let pid = child.id() as i32;
+    crate::signals::relay_to(pid);
+    let mut child = child;
+    let code = match child.wait() {
+        Ok(s) => {
+            use std::os::unix::process::ExitStatusExt;
+            s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+        }
+        Err(e) => error(format!("waiting for the container: {e}")),
+    };
+    if !a.keep {
+        let _ = do_delete(g, &a.create.id, true);
+    }
+    code
+}
+
+/// `list`.
+pub fn list(g: &Global, a: &ListArgs) -> i32 {
+    let root = root(g);
+    let ids = state::list_ids(&root);
+    let containers: Vec<Container> = ids
+        .iter()
+        .filter_map(|id| Container::load(&root, id).ok())
+        .collect();
+    if a.quiet {
+        for c in &containers {
+            println!("{}", c.saved.id);
+        }
+        return 0;
+    }
+    match a.format.as_str() {
+        "json" => {
+            let v: Vec<serde_json::Value> = containers.iter().map(Container::oci_state).collect();
+            println!("{}", serde_json::Value::Array(v));
+            0
+        }
+        "table" => {
+            let rows: Vec<[String; 6]> = containers
+                .iter()
+                .map(|c| {
+                    let st = c.status();
+                    [
+                        c.saved.id.clone(),
+                        if st == Status::Stopped {
+                            "0".into()
+                        } else {
+                            c.saved.pid.to_string()
+                        },
+                        st.name().into(),
+                        c.saved.bundle.display().to_string(),
+                        c.saved.created.clone(),
+                        c.saved.owner.clone(),
+                    ]
+                })
+                .collect();
+            let head = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
+            let mut w = [0usize; 6];
+            for r in std::iter::once(&head).chain(&rows) {
+                for (i, f) in r.iter().enumerate() {
+                    w[i] = w[i].max(f.len());
+                }
+            }
+            for r in std::iter::once(&head).chain(&rows) {
+                let line: Vec<String> = r
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| {
+                        if i == 5 {
+                            f.clone()
+                        } else {
+                            format!("{f:<w$}", w = w[i])
+                        }
+                    })
+                    .collect();
+                println!("{}", line.join("   "));
+            }
+            0
+        }
+        other => error(format!("invalid format option {other:?}")),
+    }
+}
+
+/// The host processes of a container: its sandbox process and everything below it.
+fn host_pids(root_pid: i32) -> Vec<i32> {
+    let mut parent = std::collections::HashMap::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let ppid = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 2..].split(' ').nth(1))
+                .and_then(|p| p.parse::<i32>().ok());
+            if let Some(pp) = ppid {
+                parent.insert(pid, pp);
+            }
+        }
+    }
+    let mut out = vec![root_pid];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        let mut kids: Vec<i32> = parent
+            .iter()
+            .filter(|(_, pp)| **pp == p)
+            .map(|(c, _)| *c)
+            .collect();
+        kids.sort_unstable();
+        out.extend(kids);
+        i += 1;
+    }
+    out
+}
+
+/// `ps`: the container's host processes.
+pub fn ps(g: &Global, a: &PsArgs) -> i32 {
+    let c = match Container::load(&root(g), &a.id) {
+        Ok(c) => c,
+        Err(e) => return error(e),
+    };
+    if !c.alive() {
+        return error("container not running");
+    }
+    let pids = host_pids(c.saved.pid);
+    match a.format.as_str() {
+        "json" => {
+            println!("{}", serde_json::json!(pids));
+            0
+        }
+        "table" => {
+            let args: Vec<String> = if a.ps_args.is_empty() {
+                vec!["-ef".into()]
+            } else {
+                a.ps_args.clone()
+            };
+            let out = match Command::new("ps")
+                .args(&args)
+                .stderr(Stdio::inherit())
+                .output()
+            {
+                Ok(o) => o,
+                Err(e) => return error(format!("ps: {e}")),
+            };
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut lines = text.lines();
+            let Some(head) = lines.next() else {
+                return error("ps printed nothing");
+            };
+            let col = head.split_whitespace().position(|h| h == "PID");
+            let Some(col) = col else {
+                return error("ps's output has no PID column");
+            };
+            println!("{head}");
+            for l in lines {
+                let pid = l
+                    .split_whitespace()
+                    .nth(col)
+                    .and_then(|p| p.parse::<i32>().ok());
+                if pid.is_some_and(|p| pids.contains(&p)) {
+                    println!("{l}");
+                }
+            }
+            0
+        }
+        other => error(format!("invalid format option {other:?}")),
+    }
+}
+
+/// `spec`: a default config.json, as runc's.
+pub fn spec(a: &SpecArgs) -> i32 {
+    let path = a.bundle.join("config.json");
+    if path.exists() {
+        return error("File config.json exists. Remove it first or use a different bundle.");
+    }
+    let mut spec = if a.rootless {
+        oci_spec::runtime::Spec::rootless(
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
+    } else {
+        oci_spec::runtime::Spec::default()
+    };
+    spec.set_hostname(Some("sandbox".into()));
+    match spec.save(&path) {
+        Ok(()) => 0,
+        Err(e) => error(format!("{}: {e}", path.display())),
+    }
+}
+
+/// `features`: what this runtime supports, as runc prints it.
+pub fn features() -> i32 {
+    let v = serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": state::OCI_VERSION,
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "mountOptions": ["bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "size"],
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
+            "cgroup": {"v1": false, "v2": false, "systemd": false, "systemdUser": false},
+            "seccomp": {"enabled": false},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false},
+        },
+        "annotations": {
+            "org.opencontainers.runtime-spec.features.sandbox": "a user-space kernel (the sentry) runs the container",
+        },
+    });
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    0
+}
+
+/// runc's commands the sandbox does not honour.
+pub fn unsupported(what: &str) -> i32 {
+    error(format!("{what} is not supported by this runtime"))
+}
+
+/// Whether `sandbox run ARGS` is runc's form (`run [-b BUNDLE] [-d] ... ID`) rather than the
+/// sandbox's own (`run [OPTIONS] PROGRAM [ARGS]`): an OCI-only option, or a lone argument
+/// naming no program while the working directory is a bundle.
+pub fn is_oci_run(args: &[OsString]) -> bool {
+    let oci_only = [
+        "-b",
+        "--bundle",
+        "-d",
+        "--detach",
+        "--pid-file",
+        "--console-socket",
+        "--no-pivot",
+        "--no-new-keyring",
+        "--keep",
+        "--preserve-fds",
+    ];
+    for a in args {
+        let s = a.to_string_lossy();
+        if s == "--" || !s.starts_with('-') {
+            break;
+        }
+        if oci_only
+            .iter()
+            .any(|o| s == *o || s.starts_with(&format!("{o}=")))
+        {
+            return true;
+        }
+    }
+    if let [only] = args {
+        let s = only.to_string_lossy();
+        let in_path = std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(only).exists()));
+        return !s.starts_with('-')
+            && !s.contains('/')
+            && Path::new("config.json").is_file()
+            && !in_path
+            && state::check_id(&s).is_ok();
+    }
+    false
+}

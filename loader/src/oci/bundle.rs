@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+//! A bundle's config.json (through the oci-spec crate) as the `sandbox run` options that
+//! honour it: the root, mounts, the process (arguments, environment, working directory, user,
+//! rlimits), the host name, resources and the network namespace. What the sandbox provides
+//! itself (proc, sysfs, devpts, mqueue, cgroup, /dev/shm) needs no option; what it cannot
+//! honour yet is said in a warning, never silently dropped.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+
+/// How to run a bundle.
+pub struct Plan {
+    /// The `sandbox run` options, then `--`, then the process's arguments.
+    pub args: Vec<OsString>,
+    /// The root file system (absolute).
+    pub rootfs: PathBuf,
+    /// config.json.
+    pub spec: Spec,
+    /// What is not honoured.
+    pub warnings: Vec<String>,
+}
+
+/// Destinations the sandbox always provides itself.
+const PROVIDED: [&str; 7] = [
+    "/proc",
+    "/dev",
+    "/dev/pts",
+    "/dev/shm",
+    "/dev/mqueue",
+    "/sys",
+    "/sys/fs/cgroup",
+];
+
+/// Reads `bundle/config.json` and plans the run.
+pub fn plan(bundle: &Path) -> Result<Plan, String> {
+    let config = bundle.join("config.json");
+    let spec = Spec::load(&config).map_err(|e| format!("{}: {e}", config.display()))?;
+    let mut args: Vec<OsString> = Vec::new();
+    let mut warnings = Vec::new();
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| format!("{}: no root", config.display()))?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
+    if !rootfs.is_dir() {
+        return Err(format!(
+            "rootfs ({}) does not exist or is not a directory",
+            rootfs.display()
+        ));
+    }
+    args.push("--rootfs".into());
+    args.push(rootfs.clone().into());
+    if root.readonly() == Some(true) {
+        args.extend(["--overlay".into(), "none".into()]);
+    }
+    if let Some(h) = spec.hostname() {
+        if !h.is_empty() {
+            args.extend(["--hostname".into(), h.into()]);
+        }
+    }
+    for m in spec.mounts().as_deref().unwrap_or_default() {
+        mount(bundle, m, &mut args, &mut warnings)?;
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| format!("{}: no process", config.display()))?;
+    let argv = process
+        .args()
+        .as_ref()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| "process.args must not be empty".to_string())?;
+    args.push("--clear-env".into());
+    let env = process.env().clone().unwrap_or_default();
+    for kv in &env {
+        if kv.split_once('=').is_some_and(|(k, _)| !k.is_empty()) {
+            args.extend(["--env".into(), kv.into()]);
+        } else {
+            warnings.push(format!("process.env {kv:?}: not KEY=VALUE, left out"));
+        }
+    }
+    let cwd = process.cwd();
+    if !cwd.is_absolute() {
+        return Err(format!("process.cwd {} must be absolute", cwd.display()));
+    }
+    args.extend(["--cwd".into(), cwd.clone().into()]);
+    let user = process.user();
+    let mut ids = format!("{}:{}", user.uid(), user.gid());
+    if let Some(g) = user.additional_gids() {
+        if !g.is_empty() {
+            let g: Vec<String> = g.iter().map(u32::to_string).collect();
+            ids.push(':');
+            ids.push_str(&g.join(","));
+        }
+    }
+    args.extend(["--user".into(), ids.into()]);
+    for r in process.rlimits().as_deref().unwrap_or_default() {
+        match r.typ() {
+            oci_spec::runtime::PosixRlimitType::RlimitNofile => {
+                args.extend(["--open-files".into(), r.soft().to_string().into()]);
+            }
+            other => warnings.push(format!(
+                "process.rlimits {other:?}: not applied (the sandbox keeps the host's)"
+            )),
+        }
+    }
+    if let Some(linux) = spec.linux() {
+        let net = linux
+            .namespaces()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .find(|n| n.typ() == LinuxNamespaceType::Network);
+        match net {
+            // No network namespace: the container shares the host's network (as with runc).
+            None => args.extend(["--network".into(), "host".into()]),
+            Some(n) => match n.path() {
+                Some(p) => {
+                    args.extend(["--network".into(), "host".into()]);
+                    args.extend(["--oci-netns".into(), p.clone().into()]);
+                }
+                None => args.extend(["--network".into(), "none".into()]),
+            },
+        }
+        if let Some(res) = linux.resources() {
+            if let Some(limit) = res.memory().as_ref().and_then(|m| m.limit()) {
+                if limit > 0 {
+                    args.extend(["--memory".into(), limit.to_string().into()]);
+                }
+            }
+            if let Some(p) = res.pids().as_ref().map(|p| p.limit()) {
+                if p > 0 {
+                    args.extend(["--pids".into(), p.to_string().into()]);
+                }
+            }
+        }
+    } else {
+        args.extend(["--network".into(), "host".into()]);
+    }
+    check_program(&rootfs, &argv[0], &env)?;
+    args.push("--".into());
+    args.extend(argv.iter().map(OsString::from));
+    Ok(Plan {
+        args,
+        rootfs,
+        spec,
+        warnings,
+    })
+}
+
+/// One mount of config.json as options.
+fn mount(
+    bundle: &Path,
+    m: &Mount,
+    args: &mut Vec<OsString>,
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
+    let dest = m.destination();
+    if !dest.is_absolute() {
+        return Err(format!(
+            "mount destination {} is not absolute",
+            dest.display()
+        ));
+    }
+    let typ = m.typ().as_deref().unwrap_or("");
+    let opts = m.options().clone().unwrap_or_default();
+    let bind = typ == "bind" || opts.iter().any(|o| o == "bind" || o == "rbind");
+    if !bind && PROVIDED.iter().any(|p| Path::new(p) == dest) {
+        return Ok(());
+    }
+    if bind {
+        let src = m
+            .source()
+            .as_ref()
+            .ok_or_else(|| format!("bind mount {} has no source", dest.display()))?;
+        let src = if src.is_absolute() {
+            src.clone()
+        } else {
+            bundle.join(src)
+        };
+        if !src.is_dir() {
+            warnings.push(format!(
+                "mount {}: a bind mount of a file is not supported yet; left out",
+                dest.display()
+            ));
+            return Ok(());
+        }
+        let mode = if opts.iter().any(|o| o == "ro") {
+            "ro"
+        } else {
+            "rw"
+        };
+        args.push("-v".into());
+        args.push(format!("{}:{}:{mode}", src.display(), dest.display()).into());
+        return Ok(());
+    }
+    match typ {
+        "tmpfs" => {
+            let size = opts.iter().find_map(|o| o.strip_prefix("size=")).map(|s| {
+                format!(
+                    ":size={}",
+                    s.trim_end_matches(['k', 'K']).to_owned()
+                        + if s.ends_with(['k', 'K']) { "K" } else { "" }
+                )
+            });
+            args.push("--tmpfs".into());
+            args.push(format!("{}{}", dest.display(), size.unwrap_or_default()).into());
+        }
+        _ => warnings.push(format!(
+            "mount {} of type {typ:?}: not supported; left out",
+            dest.display()
+        )),
+    }
+    Ok(())
+}
+
+/// runc's check at create: the program must be there in the root.
+fn check_program(rootfs: &Path, prog: &str, env: &[String]) -> Result<(), String> {
+    let exists = |p: &Path| rootfs.join(p.strip_prefix("/").unwrap_or(p)).exists();
+    if prog.contains('/') {
+        if exists(Path::new(prog)) {
+            return Ok(());
+        }
+        return Err(format!(
+            "exec: \"{prog}\": stat {prog}: no such file or directory"
+        ));
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    if path
+        .split(':')
+        .filter(|d| d.starts_with('/'))
+        .any(|d| exists(&Path::new(d).join(prog)))
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "exec: \"{prog}\": executable file not found in $PATH"
+    ))
+}

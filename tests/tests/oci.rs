@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The OCI runtime (issue 13; `loader/src/cli/oci.rs`, `loader/src/oci/`): runc's commands on a
+//! busybox bundle made with `sandbox spec`. The bundle's process prints natively what it prints
+//! in the container (differential); the lifecycle goes created -> running -> stopped as the
+//! spec says, with the state's pid a host process that signals reach; errors are runc's; hooks
+//! run with the state on their stdin; `delete` leaves nothing behind.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A bundle (busybox root, a config.json from `sandbox spec`) and a state root of its own.
+struct Bundle {
+    dir: PathBuf,
+    root: PathBuf,
+}
+
+impl Bundle {
+    fn new(name: &str) -> Bundle {
+        tests::require_tool("/bin/busybox");
+        let base = tests::host_visible_tmp(Path::new(env!("CARGO_TARGET_TMPDIR")));
+        let dir = base.join(format!("sandbox-oci-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let bin = dir.join("rootfs/bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        std::fs::copy("/bin/busybox", bin.join("busybox")).expect("copy busybox");
+        for app in ["sh", "echo", "cat", "sleep", "hostname", "id", "ls", "true"] {
+            std::os::unix::fs::symlink("busybox", bin.join(app)).expect("symlink");
+        }
+        let b = Bundle {
+            root: dir.join("state"),
+            dir,
+        };
+        let out = b.sandbox(&["spec"]);
+        assert_eq!(out.status, 0, "{out}");
+        b
+    }
+
+    /// `sandbox --root STATE ARGS` from the bundle directory.
+    fn sandbox(&self, args: &[&str]) -> tests::Outcome {
+        let mut cmd = Command::new(tests::sandbox_bin());
+        cmd.arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .current_dir(&self.dir);
+        tests::execute(cmd)
+    }
+
+    /// Rewrites config.json: `f` edits its JSON.
+    fn config(&self, f: impl FnOnce(&mut serde_json::Value)) {
+        let p = self.dir.join("config.json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).expect("read")).expect("json");
+        v["process"]["terminal"] = serde_json::json!(false);
+        f(&mut v);
+        std::fs::write(&p, v.to_string()).expect("write");
+    }
+
+    fn script(&self, script: &str) {
+        self.config(|v| v["process"]["args"] = serde_json::json!(["sh", "-c", script]));
+    }
+
+    fn state(&self, id: &str) -> serde_json::Value {
+        let out = self.sandbox(&["state", id]);
+        assert_eq!(out.status, 0, "{out}");
+        serde_json::from_str(&out.stdout).expect("state is JSON")
+    }
+
+    /// Waits until the container's status is `want`.
+    fn wait_status(&self, id: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let st = self.state(id);
+            if st["status"] == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "status stayed {st}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        for id in ["c", "hooks", "dup"] {
+            let _ = self.sandbox(&["delete", "--force", id]);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn spec_then_run_prints_what_the_process_prints() {
+    let b = Bundle::new("run");
+    let script = "echo hello; echo $((6*7)); cat /etc/none 2>&1; exit 3";
+    b.script(script);
+    let mut native = Command::new("/bin/busybox");
+    native.args(["sh", "-c", script]);
+    let n = tests::execute(native);
+    assert_eq!(n.status, 3, "{n}");
+    let s = b.sandbox(&["run", "c"]);
+    assert_eq!(s.stdout, n.stdout, "{s}");
+    assert_eq!(s.status, 3, "{s}");
+    // `run` deletes the container when it ends.
+    assert_eq!(b.sandbox(&["list", "-q"]).stdout, "");
+}
+
+#[test]
+fn the_config_is_honoured() {
+    let b = Bundle::new("config");
+    b.config(|v| {
+        v["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "hostname; id -u; id -g; pwd; echo $FOO; echo x > /f 2>/dev/null || echo read-only; ls /mnt"
+        ]);
+        v["hostname"] = serde_json::json!("box1");
+        v["process"]["env"] = serde_json::json!(["PATH=/bin", "FOO=bar"]);
+        v["process"]["cwd"] = serde_json::json!("/bin");
+        v["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 100});
+        v["mounts"]
+            .as_array_mut()
+            .expect("mounts")
+            .push(serde_json::json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs"}));
+    });
+    let s = b.sandbox(&["run", "--bundle", ".", "c"]);
+    assert_eq!(s.stdout, "box1\n1000\n100\n/bin\nbar\nread-only\n", "{s}");
+    assert_eq!(s.status, 0, "{s}");
+}
+
+#[test]
+fn the_lifecycle_is_the_specs() {
+    let b = Bundle::new("life");
+    b.script("echo started; trap 'echo got-term; exit 7' TERM; while true; do sleep 0.05; done");
+    let out_file = b.dir.join("out.txt");
+    let pid_file = b.dir.join("pid");
+    // create's stdout is the container's: a file here, so nothing waits on a pipe.
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "exec {} --root {} create --pid-file {} c > {} 2>&1",
+            tests::sandbox_bin().display(),
+            b.root.display(),
+            pid_file.display(),
+            out_file.display()
+        ))
+        .current_dir(&b.dir);
+    let out = tests::execute(cmd);
+    assert_eq!(
+        out.status,
+        0,
+        "{out}: {}",
+        std::fs::read_to_string(&out_file).unwrap_or_default()
+    );
+    let st = b.state("c");
+    assert_eq!(st["status"], "created", "{st}");
+    assert_eq!(st["id"], "c");
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .parse()
+        .expect("pid");
+    assert_eq!(st["pid"], pid);
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    assert_eq!(
+        std::fs::read_to_string(&out_file).unwrap_or_default(),
+        "",
+        "ran before start"
+    );
+    // A second create of the same id is refused.
+    let dup = b.sandbox(&["create", "c"]);
+    assert_eq!(dup.status, 1, "{dup}");
+    assert!(dup.stderr.contains("container with id exists"), "{dup}");
+    let start = b.sandbox(&["start", "c"]);
+    assert_eq!(start.status, 0, "{start}");
+    b.wait_status("c", "running");
+    let again = b.sandbox(&["start", "c"]);
+    assert_ne!(again.status, 0, "{again}");
+    let list = b.sandbox(&["list", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("list is JSON");
+    assert_eq!(v[0]["id"], "c", "{list}");
+    let ps = b.sandbox(&["ps", "--format", "json", "c"]);
+    let pids: Vec<i32> = serde_json::from_str(&ps.stdout).expect("ps is JSON");
+    assert_eq!(pids.first(), Some(&pid), "{ps}");
+    let busy = b.sandbox(&["delete", "c"]);
+    assert_eq!(busy.status, 1, "{busy}");
+    assert!(busy.stderr.contains("not stopped"), "{busy}");
+    // Wait until the program has started (its trap is set) before signalling it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&out_file)
+        .unwrap_or_default()
+        .contains("started")
+    {
+        assert!(Instant::now() < deadline, "the program never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = b.sandbox(&["kill", "c", "TERM"]);
+    assert_eq!(kill.status, 0, "{kill}");
+    b.wait_status("c", "stopped");
+    assert_eq!(b.state("c")["pid"], 0);
+    assert_eq!(
+        std::fs::read_to_string(&out_file).expect("out"),
+        "started\ngot-term\n"
+    );
+    let del = b.sandbox(&["delete", "c"]);
+    assert_eq!(del.status, 0, "{del}");
+    assert!(!b.root.join("c").exists());
+    let gone = b.sandbox(&["state", "c"]);
+    assert_eq!(gone.status, 1, "{gone}");
+    assert!(gone.stderr.contains("does not exist"), "{gone}");
+}
+
+#[test]
+fn delete_force_ends_a_running_container() {
+    let b = Bundle::new("force");
+    b.script("sleep 1000");
+    // run -d's stdio is the container's: /dev/null here, so nothing waits on a pipe.
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "exec {} --root {} run --detach c >/dev/null 2>&1",
+            tests::sandbox_bin().display(),
+            b.root.display()
+        ))
+        .current_dir(&b.dir);
+    let run = tests::execute(cmd);
+    assert_eq!(run.status, 0, "{run}");
+    let pid = b.state("c")["pid"].as_i64().expect("pid") as i32;
+    let del = b.sandbox(&["delete", "--force", "c"]);
+    assert_eq!(del.status, 0, "{del}");
+    assert!(
+        !Path::new(&format!("/proc/{pid}/status")).exists() || {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            s.contains("zombie")
+        }
+    );
+    assert_eq!(b.sandbox(&["list", "-q"]).stdout, "");
+}
+
+#[test]
+fn bad_bundles_and_ids_are_refused_with_nothing_left() {
+    let b = Bundle::new("bad");
+    b.config(|v| v["process"]["args"] = serde_json::json!(["no-such-program"]));
+    let out = b.sandbox(&["create", "c"]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(out.stderr.contains("executable file not found"), "{out}");
+    assert_eq!(b.sandbox(&["list", "-q"]).stdout, "");
+    let out = b.sandbox(&["create", "a/b"]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(out.stderr.contains("invalid container id"), "{out}");
+    let out = b.sandbox(&["kill", "c", "NOPE"]);
+    assert_eq!(out.status, 1, "{out}");
+    b.config(|v| {
+        v["process"]["args"] = serde_json::json!(["true"]);
+        v["process"]["terminal"] = serde_json::json!(true);
+    });
+    let out = b.sandbox(&["create", "c"]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(out.stderr.contains("console socket"), "{out}");
+    assert_eq!(b.sandbox(&["list", "-q"]).stdout, "");
+    let out = b.sandbox(&["exec", "c", "true"]);
+    assert_eq!(out.status, 1, "{out}");
+}
+
+#[test]
+fn hooks_run_with_the_state_on_stdin() {
+    let b = Bundle::new("hooks");
+    let log = b.dir.join("hooks.log");
+    let hook = |name: &str| {
+        serde_json::json!([{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("echo {name} $(cat) >> {}", log.display())],
+        }])
+    };
+    b.config(|v| {
+        v["process"]["args"] = serde_json::json!(["true"]);
+        v["hooks"] = serde_json::json!({
+            "createRuntime": hook("createRuntime"),
+            "poststart": hook("poststart"),
+            "poststop": hook("poststop"),
+        });
+    });
+    let out = b.sandbox(&["run", "hooks"]);
+    assert_eq!(out.status, 0, "{out}");
+    let text = std::fs::read_to_string(&log).expect("hooks ran");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for (line, (name, status)) in lines.iter().zip([
+        ("createRuntime", "creating"),
+        ("poststart", "running"),
+        ("poststop", "stopped"),
+    ]) {
+        let (n, json) = line.split_once(' ').expect("name and state");
+        assert_eq!(n, name);
+        let st: serde_json::Value = serde_json::from_str(json).expect("state JSON");
+        assert_eq!(st["id"], "hooks");
+        assert_eq!(st["status"], status);
+    }
+}
+
+#[test]
+fn features_and_spec_are_json() {
+    let out = tests::sandbox_command(["features"]);
+    assert_eq!(out.status, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(v["ociVersionMin"], "1.0.0");
+    let b = Bundle::new("spec");
+    let again = b.sandbox(&["spec"]);
+    assert_eq!(again.status, 1, "{again}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.dir.join("config.json")).expect("read"))
+            .expect("JSON");
+    assert_eq!(v["root"]["path"], "rootfs");
+    assert_eq!(v["process"]["args"][0], "sh");
+}
