@@ -108,11 +108,14 @@ fn spec_then_run_prints_what_the_process_prints() {
 #[test]
 fn the_config_is_honoured() {
     let b = Bundle::new("config");
+    // A bind mount of one file (as engines add /etc/hosts): the sandbox has a copy.
+    let hosts = b.dir.join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 box1\n").expect("write");
     b.config(|v| {
         v["process"]["args"] = serde_json::json!([
             "sh",
             "-c",
-            "hostname; id -u; id -g; pwd; echo $FOO; echo x > /f 2>/dev/null || echo read-only; ls /mnt"
+            "hostname; id -u; id -g; pwd; echo $FOO; echo x > /f 2>/dev/null || echo read-only; ls /mnt; cat /etc/hosts"
         ]);
         v["hostname"] = serde_json::json!("box1");
         v["process"]["env"] = serde_json::json!(["PATH=/bin", "FOO=bar"]);
@@ -122,9 +125,18 @@ fn the_config_is_honoured() {
             .as_array_mut()
             .expect("mounts")
             .push(serde_json::json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs"}));
+        v["mounts"].as_array_mut().expect("mounts").push(serde_json::json!({
+            "destination": "/etc/hosts",
+            "type": "bind",
+            "source": hosts.display().to_string(),
+            "options": ["rbind", "ro"],
+        }));
     });
     let s = b.sandbox(&["run", "--bundle", ".", "c"]);
-    assert_eq!(s.stdout, "box1\n1000\n100\n/bin\nbar\nread-only\n", "{s}");
+    assert_eq!(
+        s.stdout, "box1\n1000\n100\n/bin\nbar\nread-only\n127.0.0.1 box1\n",
+        "{s}"
+    );
     assert_eq!(s.status, 0, "{s}");
 }
 

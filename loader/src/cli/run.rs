@@ -189,6 +189,11 @@ pub struct RunArgs {
     #[arg(long, hide = true, value_name = "PATH")]
     pub oci_fifo: Option<PathBuf>,
 
+    /// (OCI) A host file copied into the sandbox at start, GUEST=HOST (a bind mount of one
+    /// file in config.json).
+    #[arg(long, hide = true, value_name = "GUEST=HOST")]
+    pub oci_file: Vec<String>,
+
     /// (OCI) The network namespace (a path) the sentry's host sockets live in.
     #[arg(long, hide = true, value_name = "PATH")]
     pub oci_netns: Option<PathBuf>,

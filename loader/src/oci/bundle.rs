@@ -184,10 +184,17 @@ fn mount(
         } else {
             bundle.join(src)
         };
+        if src.is_file() {
+            // One file (an engine's /etc/hosts, /etc/resolv.conf): a copy taken at start.
+            args.push("--oci-file".into());
+            args.push(format!("{}={}", dest.display(), src.display()).into());
+            return Ok(());
+        }
         if !src.is_dir() {
             warnings.push(format!(
-                "mount {}: a bind mount of a file is not supported yet; left out",
-                dest.display()
+                "mount {}: the source {} is neither a file nor a directory; left out",
+                dest.display(),
+                src.display()
             ));
             return Ok(());
         }

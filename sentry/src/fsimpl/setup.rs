@@ -61,6 +61,56 @@ pub struct MountSpec {
     /// Nothing but the sandbox changes the read-only host trees it shows while it runs
     /// (`--file-access exclusive`): what the gofer says of them is kept.
     pub exclusive: bool,
+    /// Files placed in the root's upper layer at start (an OCI bind mount of a single host
+    /// file, such as the /etc/hosts an engine makes: a copy taken at start).
+    pub files: Vec<FileCopy>,
+}
+
+/// A host file's contents placed in the sandbox at start.
+#[derive(Debug, Clone, Default)]
+pub struct FileCopy {
+    /// Where, in the sandbox (absolute).
+    pub guest: String,
+    /// Its bytes.
+    pub data: Vec<u8>,
+    /// Its permission bits.
+    pub mode: u32,
+}
+
+/// Writes `f` at its path: made (parents too) or replaced in the root's upper layer.
+fn place_file(m: &Mounts, f: &FileCopy) -> Result<(), String> {
+    let what = |e: syscalls::Errno| format!("{}: {}", f.guest, e.description());
+    if let Some((dir, _)) = f.guest.rsplit_once('/') {
+        if !dir.is_empty() {
+            mount_point(m, dir)?;
+        }
+    }
+    let r = resolve(m, "/", f.guest.as_bytes(), true).map_err(what)?;
+    let inode = match r.inode {
+        Some(i) if r.stat.is_some_and(|s| s.st_mode & S_IFMT == S_IFREG) => i,
+        Some(_) => return Err(format!("{}: not a regular file", f.guest)),
+        None => r
+            .parent
+            .mknod(&r.name, S_IFREG | (f.mode & 0o7777), 0, root_owner())
+            .map_err(what)?,
+    };
+    let file = inode.open(O_WRONLY | O_TRUNC).map_err(what)?;
+    inode
+        .setattr(&crate::vfs::SetAttr {
+            size: Some(0),
+            mode: Some(f.mode & 0o7777),
+            ..Default::default()
+        })
+        .map_err(what)?;
+    let mut off = 0;
+    while off < f.data.len() {
+        let n = file.write_at(&f.data[off..], off as u64).map_err(what)?;
+        if n == 0 {
+            return Err(format!("{}: short write", f.guest));
+        }
+        off += n;
+    }
+    Ok(())
 }
 
 fn root_owner() -> Owner {
@@ -220,6 +270,9 @@ pub fn build(spec: &MountSpec, gofer: &Arc<GoferClient>) -> Result<Mounts, Strin
         let flags = if v.read_only { MS_RDONLY } else { 0 };
         m.mount_tree(&v.guest, fs, root, v.host.clone(), flags);
         dev += 1;
+    }
+    for f in &spec.files {
+        place_file(&m, f)?;
     }
     for (at, size) in &spec.tmpfs {
         mount_point(&m, at)?;
