@@ -274,6 +274,12 @@ pub fn run(args: RunArgs) -> i32 {
         }
     }
     crate::host_unsafe::ignore_sigpipe();
+    // An OCI container's network namespace, before anything reads the host's network.
+    if let Some(ns) = &args.oci_netns {
+        if let Err(e) = crate::oci::enter_netns(ns) {
+            return fail(e, EXIT_SANDBOX_ERROR);
+        }
+    }
     // The network options, and what they need of the host (its resolvers, interfaces), read
     // while the host is still in view.
     let net = match crate::network::configure(&args) {
@@ -306,11 +312,7 @@ pub fn run(args: RunArgs) -> i32 {
                 .unwrap_or_default(),
         ),
     };
-    if let Some(ns) = &args.oci_netns {
-        if let Err(e) = crate::oci::enter_netns(ns) {
-            return fail(e, EXIT_SANDBOX_ERROR);
-        }
-    }
+
     // The sentry's own namespaces, while this is the only thread: a network namespace of its
     // own too unless it carries the program's flows on the host's network.
     let host_network = net.mode != sentry::net::stack::Mode::None;

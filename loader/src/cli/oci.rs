@@ -151,6 +151,32 @@ fn error(msg: impl std::fmt::Display) -> i32 {
     1
 }
 
+/// A warning: to `--log` when given (as runc logs, in `--log-format`), else to stderr. (A
+/// container's stderr is its engine's log of the program: runtime warnings stay out of it.)
+fn warn(g: &Global, msg: &str) {
+    let Some(path) = &g.log else {
+        eprintln!("sandbox: warning: {msg}");
+        return;
+    };
+    let line = if g.log_format.as_deref() == Some("json") {
+        serde_json::json!({"level": "warning", "msg": msg, "time": state::now_rfc3339()})
+            .to_string()
+    } else {
+        format!(
+            "time=\"{}\" level=warning msg={msg:?}",
+            state::now_rfc3339()
+        )
+    };
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path);
+    if let Ok(mut f) = f {
+        use std::io::Write;
+        let _ = writeln!(f, "{line}");
+    }
+}
+
 fn root(g: &Global) -> PathBuf {
     state::root_dir(g.root.as_deref())
 }
@@ -191,11 +217,11 @@ fn do_create(g: &Global, a: &CreateArgs) -> Result<std::process::Child, String> 
     r
 }
 
-fn create_in(dir: &Path, _g: &Global, a: &CreateArgs) -> Result<std::process::Child, String> {
+fn create_in(dir: &Path, g: &Global, a: &CreateArgs) -> Result<std::process::Child, String> {
     let bundle = absolute(&a.bundle)?;
     let plan = bundle::plan(&bundle)?;
     for w in &plan.warnings {
-        eprintln!("sandbox: warning: {w}");
+        warn(g, w);
     }
     let terminal = plan
         .spec
@@ -370,17 +396,16 @@ fn do_start(g: &Global, id: &str) -> Result<(), String> {
     let f = std::fs::File::from(crate::host_unsafe::own_fd(fd)?);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if !c.alive() {
-            return Err("container not running".into());
-        }
         let mut fds = [nix::poll::PollFd::new(
             std::os::fd::AsFd::as_fd(&f),
             nix::poll::PollFlags::POLLIN,
         )];
         let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
         let mut b = [0u8; 1];
+        // The byte first: a program that ends at once has still been started.
         match nix::unistd::read(f.as_raw_fd(), &mut b) {
             Ok(1) => break,
+            _ if !c.alive() => return Err("container not running".into()),
             Ok(_) | Err(nix::Error::EAGAIN) if Instant::now() < deadline => continue,
             Ok(_) | Err(_) => return Err("the container did not take the start".into()),
         }

@@ -28,7 +28,12 @@ pub fn enter_netns(path: &Path) -> Result<(), String> {
     let f = std::fs::File::open(path)
         .map_err(|e| format!("network namespace {}: {e}", path.display()))?;
     nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-        .map_err(|e| format!("network namespace {}: setns: {}", path.display(), e.desc()))
+        .map_err(|e| format!("network namespace {}: setns: {}", path.display(), e.desc()))?;
+    // The sentry binds the program's ports with no capability: in the container's own
+    // namespace (never the host's) every port is bindable, as Docker sets it for containers;
+    // the program's own root check for ports below 1024 is the sentry's.
+    let _ = std::fs::write("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0");
+    Ok(())
 }
 
 /// For a container made by `create`: says "ok" on the ready descriptor, then waits until

@@ -244,7 +244,18 @@ impl Socket for HostInet {
         &self.common
     }
 
-    fn bind(&self, _t: &Task, addr: &[u8]) -> Result<(), Errno> {
+    fn bind(&self, t: &Task, addr: &[u8]) -> Result<(), Errno> {
+        // The sandbox's own rule for privileged ports (its ip_unprivileged_port_start and the
+        // caller's virtual CAP_NET_BIND_SERVICE), whatever the host's allows the sentry.
+        if addr.len() >= 4 {
+            let port = u16::from_be_bytes([addr[2], addr[3]]);
+            if port != 0
+                && u32::from(port) < crate::net::inet::ports::unprivileged_port_start()
+                && !crate::net::inet::capable(t, CAP_NET_BIND_SERVICE)
+            {
+                return Err(Errno::EACCES);
+            }
+        }
         host_unsafe::bind(self.fd(), addr)
     }
 

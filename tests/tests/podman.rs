@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+//! podman driving the sandbox as its OCI runtime (`--runtime`; issue 13): a busybox image made
+//! with `podman import` from a local root (no registry), run with `--rm`, detached with logs,
+//! stop (SIGTERM reaches the program's trap) and rm, and a published port served by a program
+//! in the container (the sentry's sockets live in the container's network namespace). Each
+//! test has podman storage of its own. podman needs the ulimits of DESIGN.md's known traps.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ULIMITS: [&str; 4] = [
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=4096:4096",
+];
+
+struct Podman {
+    dir: PathBuf,
+    /// podman's run root (it refuses one longer than 50 characters).
+    run: PathBuf,
+}
+
+impl Podman {
+    /// Podman storage of its own, with the image `localhost/sandbox-bb` imported.
+    fn new(name: &str) -> Podman {
+        tests::require_tool("/usr/bin/podman");
+        tests::require_tool("/bin/busybox");
+        let base = tests::host_visible_tmp(Path::new(env!("CARGO_TARGET_TMPDIR")));
+        let dir = base.join(format!("sandbox-podman-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let bin = dir.join("rootfs/bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        std::fs::copy("/bin/busybox", bin.join("busybox")).expect("copy");
+        std::os::unix::fs::symlink("busybox", bin.join("sh")).expect("symlink");
+        let run = PathBuf::from(format!("/run/sbx-podman-{name}-{}", std::process::id()));
+        let p = Podman { dir, run };
+        let tar = p.dir.join("root.tar");
+        let out = tests::execute({
+            let mut c = Command::new("tar");
+            c.arg("-C")
+                .arg(p.dir.join("rootfs"))
+                .arg("-cf")
+                .arg(&tar)
+                .arg(".");
+            c
+        });
+        assert_eq!(out.status, 0, "{out}");
+        let out = p.podman(&[
+            "import",
+            &tar.to_string_lossy(),
+            "localhost/sandbox-bb:latest",
+        ]);
+        assert_eq!(out.status, 0, "{out}");
+        p
+    }
+
+    fn podman(&self, args: &[&str]) -> tests::Outcome {
+        let mut c = Command::new("podman");
+        c.arg("--root")
+            .arg(self.dir.join("storage"))
+            .arg("--runroot")
+            .arg(&self.run)
+            .arg("--runtime")
+            .arg(tests::sandbox_bin())
+            .args(args);
+        tests::execute(c)
+    }
+
+    /// `podman run ULIMITS ARGS`.
+    fn run(&self, args: &[&str]) -> tests::Outcome {
+        let mut all = vec!["run"];
+        all.extend_from_slice(&ULIMITS);
+        all.extend_from_slice(args);
+        self.podman(&all)
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.podman(&["rm", "-a", "-f"]);
+        let _ = self.podman(&["system", "reset", "-f"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.run);
+    }
+}
+
+#[test]
+fn podman_run_rm_prints_what_the_container_prints() {
+    let p = Podman::new("rm");
+    let script = "echo hello; echo $((6*7)); exit 3";
+    let out = p.run(&[
+        "--rm",
+        "--network",
+        "none",
+        "localhost/sandbox-bb",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(out.stdout, "hello\n42\n", "{out}");
+    assert_eq!(out.status, 3, "{out}");
+}
+
+#[test]
+fn podman_detached_logs_stop_rm() {
+    let p = Podman::new("detached");
+    let out = p.run(&[
+        "-d",
+        "localhost/sandbox-bb",
+        "sh",
+        "-c",
+        "trap 'echo bye; exit 0' TERM; echo up; while :; do sleep 0.1; done",
+    ]);
+    assert_eq!(out.status, 0, "{out}");
+    let id = out.stdout.trim().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let logs = p.podman(&["logs", &id]);
+        if logs.stdout == "up\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{logs}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stop = p.podman(&["stop", "-t", "10", &id]);
+    assert_eq!(stop.status, 0, "{stop}");
+    let logs = p.podman(&["logs", &id]);
+    assert_eq!(logs.stdout, "up\nbye\n", "{logs}");
+    let rm = p.podman(&["rm", &id]);
+    assert_eq!(rm.status, 0, "{rm}");
+    let ps = p.podman(&["ps", "-a", "-q"]);
+    assert_eq!(ps.stdout, "", "{ps}");
+}
+
+#[test]
+fn podman_published_port_reaches_the_container() {
+    let p = Podman::new("port");
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    let publish = format!("{port}:80");
+    let out = p.run(&[
+        "-d",
+        "-p",
+        &publish,
+        "localhost/sandbox-bb",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo hello-web > /www/index.html && exec busybox httpd -f -p 80 -h /www",
+    ]);
+    assert_eq!(out.status, 0, "{out}");
+    let url = format!("http://127.0.0.1:{port}/index.html");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = tests::execute({
+            let mut c = Command::new("/bin/busybox");
+            c.args(["wget", "-q", "-O", "-", &url]);
+            c
+        });
+        if got.stdout == "hello-web\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{got}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
