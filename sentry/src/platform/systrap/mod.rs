@@ -157,6 +157,35 @@ impl Default for Tuning {
     }
 }
 
+thread_local! {
+    /// The CPU this sentry thread is pinned to together with the application thread it drives,
+    /// if it is (see [`Policy`]): its requests to a syscall thread then pin that thread there too.
+    static PINNED_CPU: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Binds host thread `tid` (0: the caller) to `cpu`, or to every CPU the sandbox may use.
+fn set_affinity(tid: i32, cpu: Option<usize>) {
+    let mut set = nix::sched::CpuSet::new();
+    match cpu {
+        Some(c) => {
+            if set.set(c).is_err() {
+                return;
+            }
+        }
+        None => {
+            for c in 0..nix::sched::CpuSet::count() {
+                if host_cpu_allowed(c) {
+                    let _ = set.set(c);
+                }
+            }
+        }
+    }
+    let _ = nix::sched::sched_setaffinity(Pid::from_raw(tid), &set);
+}
+
+/// `StubProcess::cpu` of a syscall thread free to run anywhere.
+const ANY_CPU: usize = usize::MAX;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -203,10 +232,15 @@ impl Drop for Chunk {
     }
 }
 
+/// What the keeper thread hands over once the template stub is up.
+type Started = Result<(Arc<Shared>, Arc<StubProcess>), PlatformError>;
+
 /// The systrap platform.
 pub struct SystrapPlatform {
-    shared: Arc<Shared>,
-    template: Arc<StubProcess>,
+    /// The keeper's answer, until the first process needs it.
+    starting: Mutex<Option<std::sync::mpsc::Receiver<Started>>>,
+    /// The shared state and the template, or why the template did not start.
+    started: std::sync::OnceLock<Result<(Arc<Shared>, Arc<StubProcess>), String>>,
 }
 
 impl SystrapPlatform {
@@ -223,7 +257,9 @@ impl SystrapPlatform {
     }
 
     /// Starts the platform: writes the stub image into a sealed memfd and starts the template
-    /// stub on a thread of its own that lives as long as the sentry.
+    /// stub on a thread of its own that lives as long as the sentry. The template is set up
+    /// while the caller goes on (it takes a few milliseconds of ptrace stops); the first
+    /// [`Platform::new_process`] waits for it, and reports its failure.
     pub fn new() -> Result<Self, PlatformError> {
         use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
         // Learnt before any thread is pinned.
@@ -276,16 +312,33 @@ impl SystrapPlatform {
                 }
             })
             .map_err(|e| stub_err(format!("starting the keeper thread: {e}")))?;
-        let (shared, template) = rx
-            .recv()
-            .map_err(|_| stub_err("the keeper thread died"))??;
-        Ok(SystrapPlatform { shared, template })
+        Ok(SystrapPlatform {
+            starting: Mutex::new(Some(rx)),
+            started: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The shared state and the template, once the keeper has started it.
+    fn ready(&self) -> Result<(&Arc<Shared>, &Arc<StubProcess>), PlatformError> {
+        let r = self.started.get_or_init(|| {
+            let rx = lock(&self.starting).take();
+            match rx.map(|rx| rx.recv()) {
+                Some(Ok(Ok(x))) => Ok(x),
+                Some(Ok(Err(e))) => Err(e.to_string()),
+                _ => Err("the keeper thread died".into()),
+            }
+        });
+        match r {
+            Ok((s, t)) => Ok((s, t)),
+            Err(e) => Err(stub_err(format!("the template stub did not start: {e}"))),
+        }
     }
 }
 
 impl Platform for SystrapPlatform {
     fn new_process(&self) -> Result<Box<dyn Context>, PlatformError> {
-        let proc = spawn_process(&self.shared, &self.template)?;
+        let (shared, template) = self.ready()?;
+        let proc = spawn_process(shared, template)?;
         let t = spawn_thread(&proc, None)?;
         let mut t = t.adopt_inner()?;
         t.pending_fp = None;
@@ -400,6 +453,7 @@ fn start_template(
             stub_sock: -1,
             donated: Mutex::new(Vec::new()),
             slots: Mutex::new(Vec::new()),
+            cpu: std::sync::atomic::AtomicUsize::new(ANY_CPU),
         });
         let got = template.call(Sysno::getpid, [0; 6], 0, 0)?;
         if got != pid as u64 {
@@ -461,6 +515,8 @@ struct StubProcess {
     donated: Mutex<Vec<(u64, i32)>>,
     /// Thread region slots: `true` in use (or lost to a thread that never confirmed its exit).
     slots: Mutex<Vec<bool>>,
+    /// The CPU its syscall thread is bound to ([`ANY_CPU`]: none).
+    cpu: std::sync::atomic::AtomicUsize,
 }
 
 impl StubProcess {
@@ -472,6 +528,22 @@ impl StubProcess {
     fn call(&self, nr: Sysno, args: [u64; 6], r12: u64, r13: u64) -> Result<u64, PlatformError> {
         let m = self.req();
         let mut seq = lock(&self.seq);
+        // A caller pinned with its application thread takes the syscall thread to its CPU:
+        // the wake-up is then a same-CPU switch, and neither side spins (it would only keep
+        // the other from the CPU they share).
+        let pinned = PINNED_CPU.with(|c| c.get());
+        let want = pinned.unwrap_or(ANY_CPU);
+        if self.cpu.swap(want, Ordering::Relaxed) != want {
+            set_affinity(self.pid, pinned);
+        }
+        m.store32(
+            Q_SPIN,
+            if pinned.is_some() {
+                0
+            } else {
+                self.shared.tuning.syscall_spin
+            },
+        );
         let next = seq.wrapping_add(2);
         m.store32(Q_SEQ, next.wrapping_sub(1)); // odd: being written
         m.store64(Q_NR, u64::from(nr.0));
@@ -486,7 +558,11 @@ impl StubProcess {
             m.wake(Q_SEQ);
         }
         let start = Instant::now();
-        let spin = self.shared.tuning.sentry_spin;
+        let spin = if pinned.is_some() {
+            Duration::ZERO
+        } else {
+            self.shared.tuning.sentry_spin
+        };
         loop {
             if m.load32(PAGE + P_DONE) == next {
                 return Ok(m.load64(PAGE + P_RET));
@@ -714,6 +790,8 @@ fn spawn_process(
         stub_sock,
         donated: Mutex::new(Vec::new()),
         slots: Mutex::new(Vec::new()),
+        // Its syscall thread is the clone of `from`'s, with its affinity.
+        cpu: std::sync::atomic::AtomicUsize::new(from.cpu.load(Ordering::Relaxed)),
     };
     // A round trip proves the pidfd is the process behind these pages (it cannot have died
     // and its pid been reused before the pidfd was opened: it answers).
@@ -750,7 +828,8 @@ fn spawn_thread(
     };
     let m = &region.map;
     m.store32(R_STATE, ST_BOOT);
-    m.store32(R_SPIN, proc.shared.tuning.stub_spin);
+    // Threads start pinned and sleeping (see `Policy`): a short-lived process never spins.
+    m.store32(R_SPIN, 0);
     let mut ss = [0u8; 24];
     ss[0..8].copy_from_slice(&(addr + R_STACK).to_le_bytes());
     ss[16..24].copy_from_slice(&(REGION - R_STACK).to_le_bytes());
@@ -802,7 +881,7 @@ fn spawn_thread(
     Ok(ParkedThread {
         t: AppThread {
             policy: Policy {
-                spinning: true,
+                spinning: false,
                 waits: 0,
                 misses: 0,
             },
@@ -868,11 +947,15 @@ const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 ///
 /// Spinning makes a handoff cost about a cache-line bounce, but only while the two threads
 /// run on different vCPUs at once; on a busy machine (or when the application computes for
-/// long between system calls) a spin only burns the CPU the other side needs. So each side
-/// spins within a budget, the sentry counts how often the other side answered within it, and
-/// when more than a quarter of a window's handoffs missed, the pair stops spinning and is pinned to one CPU
-/// (a futex wake-up on the same CPU is several times cheaper than across CPUs here); after a
-/// while it tries spinning again, unpinned. Measured in the README.
+/// long between system calls) a spin only burns the CPU the other side needs, and a sleeper
+/// woken from the other vCPU costs tens of microseconds here. So a new thread starts pinned
+/// to its sentry thread's CPU, neither side spinning (a futex wake-up on the same CPU is
+/// several times cheaper than across CPUs): a process that starts, runs a few hundred system
+/// calls and exits never pays a cross-CPU wake-up. After a while the pair tries spinning,
+/// unpinned; each side then spins within a budget, the sentry counts how often the other
+/// side answered within it, and when more than a quarter of a window's handoffs missed, the
+/// pair is pinned again. While pinned, the sentry thread also takes the process's syscall
+/// thread to its CPU at each request ([`StubProcess::call`]). Measured in the README.
 #[derive(Debug)]
 struct Policy {
     /// Whether the pair currently spins (else: sleeps at once, pinned together).
@@ -915,21 +998,10 @@ impl AppThread {
 
     /// Pins the pair to the calling thread's CPU (or unpins both).
     fn pin(&mut self, on: bool) {
-        let mut set = nix::sched::CpuSet::new();
-        if on {
-            let cpu = sys::current_cpu();
-            if set.set(cpu).is_err() {
-                return;
-            }
-        } else {
-            for c in 0..nix::sched::CpuSet::count() {
-                if host_cpu_allowed(c) {
-                    let _ = set.set(c);
-                }
-            }
-        }
-        let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), &set);
-        let _ = nix::sched::sched_setaffinity(Pid::from_raw(self.tid), &set);
+        let cpu = on.then(sys::current_cpu);
+        set_affinity(0, cpu);
+        set_affinity(self.tid, cpu);
+        PINNED_CPU.with(|c| c.set(cpu));
     }
 
     /// Counts one handoff and, at the end of a window, decides whether the pair spins.
@@ -1411,7 +1483,12 @@ impl ParkedThread {
         }
         let mut regs = self.t.initial_registers();
         match self.t.read_trap(&mut regs) {
-            Trap::Syscall if regs.orig_rax == Sysno::getpid.0 as u64 => Ok(self.t),
+            Trap::Syscall if regs.orig_rax == Sysno::getpid.0 as u64 => {
+                // The pair (and the process's syscall thread, at its next request) shares
+                // the adopting sentry thread's CPU from the start.
+                self.t.pin(true);
+                Ok(self.t)
+            }
             other => {
                 self.t.mark_dead();
                 Err(stub_err(format!("new thread {tid} stopped with {other:?}")))
