@@ -82,8 +82,13 @@
 //!
 //! A round trip is one SIGSYS delivery and rt_sigreturn in the stub plus the handoff; when the
 //! sentry thread is spinning on the other vCPU the handoff costs about as much as a cache line
-//! bounce, when it sleeps a futex wake across vCPUs (tens of microseconds here). The spin
-//! budgets are in [`Tuning`] and are measured in the README.
+//! bounce, when it sleeps a futex wake across vCPUs (tens of microseconds here, and more when
+//! the other vCPU is idle) but only a few on the same vCPU. So an application thread starts
+//! pinned to its sentry thread's CPU, neither side spinning, and tries spinning only once it
+//! has shown it makes many system calls ([`Policy`]); while pinned, the sentry thread takes
+//! the process's syscall thread to its CPU too, and a request is a same-CPU switch there and
+//! back. A new process needs no extra round trip to be trusted (see [`spawn_process`]). The
+//! spin budgets are in [`Tuning`] and are measured in the README.
 
 mod image;
 mod layout;
@@ -793,12 +798,11 @@ fn spawn_process(
         // Its syscall thread is the clone of `from`'s, with its affinity.
         cpu: std::sync::atomic::AtomicUsize::new(from.cpu.load(Ordering::Relaxed)),
     };
-    // A round trip proves the pidfd is the process behind these pages (it cannot have died
-    // and its pid been reused before the pidfd was opened: it answers).
-    let got = proc.call(Sysno::getpid, [0; 6], 0, 0)?;
-    if got != pid as u64 {
-        return Err(stub_err(format!("new stub answered {got}, not {pid}")));
-    }
+    // The pidfd is the process behind these pages without a round trip to prove it: the pid
+    // was written by the child itself, and the child's parent is the sentry (CLONE_PARENT of
+    // a stub whose parent is the sentry; it checked getppid), which reaps a stub only through
+    // that stub's own pidfd: dead, it stays a zombie under this pid until then. (A dead one
+    // fails at pidfd_getfd just below.)
     let sock =
         sys::pidfd_getfd(proc.pidfd.as_fd(), their).map_err(PlatformError::host("pidfd_getfd"))?;
     proc.call(Sysno::close, [their as u64, 0, 0, 0, 0, 0], 0, 0)?;
