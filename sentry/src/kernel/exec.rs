@@ -94,6 +94,8 @@ pub fn exec(
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> Result<(), Errno> {
+    // A file that cannot be run fails before a new host process is made for it.
+    crate::elf::check_exec(t, path)?;
     let mut ctx = t.k.platform.new_process().map_err(|e| {
         tracing::error!("execve: a new stub: {e}");
         Errno::ENOMEM
