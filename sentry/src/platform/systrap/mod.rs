@@ -258,6 +258,9 @@ pub struct SystrapPlatform {
     /// (nearly) ready instead of waiting for a clone and the child's set-up, and its
     /// replacement is cloned by the template's syscall thread beside the execve, on any CPU.
     spare: Mutex<Option<Spare>>,
+    /// The ptrace platform, when the template did not start (the first process then falls
+    /// back to it, with a notice, as the loader does when systrap is unsupported).
+    fallback: std::sync::OnceLock<Option<super::ptrace::PtracePlatform>>,
 }
 
 impl SystrapPlatform {
@@ -337,6 +340,7 @@ impl SystrapPlatform {
             starting: Mutex::new(Some(rx)),
             started: std::sync::OnceLock::new(),
             spare: Mutex::new(None),
+            fallback: std::sync::OnceLock::new(),
         })
     }
 
@@ -362,7 +366,19 @@ impl SystrapPlatform {
 
 impl Platform for SystrapPlatform {
     fn new_process(&self) -> Result<Box<dyn Context>, PlatformError> {
-        let (shared, template) = self.ready()?;
+        let (shared, template) = match self.ready() {
+            Ok(x) => x,
+            Err(e) => {
+                let ptrace = self.fallback.get_or_init(|| {
+                    eprintln!("sandbox: systrap platform unavailable ({e}); using ptrace");
+                    super::ptrace::PtracePlatform::new().ok()
+                });
+                return match ptrace {
+                    Some(p) => p.new_process(),
+                    None => Err(e),
+                };
+            }
+        };
         if PINNED_CPU.with(|c| c.get()).is_none() {
             // The first process's sentry thread: pinned now rather than at the adoption, so
             // that the set-up requests below are same-CPU switches too.
@@ -393,7 +409,10 @@ impl Platform for SystrapPlatform {
     }
 
     fn name(&self) -> &'static str {
-        "systrap"
+        match self.fallback.get() {
+            Some(Some(_)) => "ptrace",
+            _ => "systrap",
+        }
     }
 }
 
