@@ -10,10 +10,10 @@ use clap::{Args, ValueEnum};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlatformKind {
     /// A seccomp filter traps every system call into a handler of the stub's, which hands it
-    /// to the sentry through shared memory (ptrace where seccomp is missing).
+    /// to the sentry through shared memory (the default; ptrace where seccomp or user-mode
+    /// FSGSBASE is missing, with a notice).
     Systrap,
-    /// PTRACE_SYSEMU: every system call stops the program and is serviced by the sentry (the
-    /// default until systrap starts processes as fast).
+    /// PTRACE_SYSEMU: every system call stops the program and is serviced by the sentry.
     Ptrace,
 }
 
@@ -56,8 +56,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub debug_log: Option<PathBuf>,
 
-    /// The platform that runs application code (default: ptrace, or $SANDBOX_PLATFORM).
-    #[arg(long, value_enum, env = "SANDBOX_PLATFORM", default_value_t = PlatformKind::Ptrace)]
+    /// The platform that runs application code (default: systrap, or $SANDBOX_PLATFORM).
+    #[arg(long, value_enum, env = "SANDBOX_PLATFORM", default_value_t = PlatformKind::Systrap)]
     pub platform: PlatformKind,
 
     /// Set an environment variable for the program (repeatable).

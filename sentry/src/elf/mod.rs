@@ -91,6 +91,20 @@ pub struct Params {
 
 /// Opens an executable for exec: it must be a regular file with execute permission.
 pub fn open_exec(t: &Task, path: &[u8]) -> Result<Arc<File>, Errno> {
+    let r = resolve_exec(t, path)?;
+    let inode = r.inode.clone().ok_or(Errno::ENOENT)?;
+    let ops = inode.open(O_RDONLY)?;
+    Ok(File::open_inode(ops, O_RDONLY, r.path, inode, r.mount))
+}
+
+/// Whether `path` names something exec may open ([`open_exec`]'s checks, without opening
+/// it): lets execve fail before it makes a new address space for a file it cannot run (a
+/// shell or execvp tries each directory of PATH in turn).
+pub fn check_exec(t: &Task, path: &[u8]) -> Result<(), Errno> {
+    resolve_exec(t, path).map(drop)
+}
+
+fn resolve_exec(t: &Task, path: &[u8]) -> Result<crate::vfs::path::Resolved, Errno> {
     let r = t.resolve_at(AT_FDCWD, path, true)?;
     let st = r.stat.ok_or(Errno::ENOENT)?;
     if st.st_mode & S_IFMT == S_IFDIR {
@@ -102,9 +116,10 @@ pub fn open_exec(t: &Task, path: &[u8]) -> Result<Arc<File>, Errno> {
     if r.mount.no_exec() {
         return Err(Errno::EACCES);
     }
-    let inode = r.inode.clone().ok_or(Errno::ENOENT)?;
-    let ops = inode.open(O_RDONLY)?;
-    Ok(File::open_inode(ops, O_RDONLY, r.path, inode, r.mount))
+    if r.inode.is_none() {
+        return Err(Errno::ENOENT);
+    }
+    Ok(r)
 }
 
 fn parse(file: Arc<File>) -> Result<Image, Errno> {

@@ -26,12 +26,20 @@ pub fn read_string_array(
     if addr == 0 {
         return Ok(out);
     }
-    for i in 0.. {
-        let p: u64 = t.read_val(addr + i * 8)?;
+    let mm = t.mm();
+    let mut pages = Pages::default();
+    for i in 0u64.. {
+        let at = i
+            .checked_mul(8)
+            .and_then(|o| addr.checked_add(o))
+            .ok_or(Errno::EFAULT)?;
+        let mut word = [0u8; 8];
+        pages.read(&mm, at, &mut word)?;
+        let p = u64::from_le_bytes(word);
         if p == 0 {
             break;
         }
-        let s = t.mm().read_cstr(p, MAX_ARG_STRLEN).map_err(|e| {
+        let s = pages.read_cstr(&mm, p, MAX_ARG_STRLEN).map_err(|e| {
             if e == Errno::ENAMETOOLONG {
                 Errno::E2BIG
             } else {
@@ -45,6 +53,72 @@ pub fn read_string_array(
         out.push(s);
     }
     Ok(out)
+}
+
+/// The last few whole pages of application memory read: the strings of argv and envp and
+/// their pointer arrays lie side by side, so a page read once serves many of them (one host
+/// copy per page rather than two per string).
+#[derive(Default)]
+struct Pages {
+    /// (page address, its bytes), most recent last.
+    cached: Vec<(u64, Box<[u8]>)>,
+}
+
+impl Pages {
+    const KEPT: usize = 4;
+
+    /// The page at `base`, read whole if it is not cached (a byte of it readable means all of
+    /// it is: protections and mappings are per page).
+    fn page(&mut self, mm: &MemoryManager, base: u64) -> Result<&[u8], Errno> {
+        if let Some(i) = self.cached.iter().position(|(b, _)| *b == base) {
+            let hit = self.cached.remove(i);
+            self.cached.push(hit);
+        } else {
+            let mut data = vec![0u8; PAGE_SIZE as usize].into_boxed_slice();
+            mm.copy_in(base, &mut data)?;
+            if self.cached.len() >= Self::KEPT {
+                self.cached.remove(0);
+            }
+            self.cached.push((base, data));
+        }
+        Ok(self.cached.last().map(|(_, d)| &d[..]).unwrap_or(&[]))
+    }
+
+    fn read(&mut self, mm: &MemoryManager, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = addr.checked_add(done as u64).ok_or(Errno::EFAULT)?;
+            let off = (at % PAGE_SIZE) as usize;
+            let page = self.page(mm, at - off as u64)?;
+            let n = (page.len() - off).min(buf.len() - done);
+            buf[done..done + n].copy_from_slice(&page[off..off + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// A NUL-terminated string of at most `max` bytes (without the NUL).
+    fn read_cstr(&mut self, mm: &MemoryManager, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        loop {
+            let off = (at % PAGE_SIZE) as usize;
+            let page = self.page(mm, at - off as u64)?;
+            let rest = &page[off..];
+            if let Some(nul) = rest.iter().position(|b| *b == 0) {
+                out.extend_from_slice(&rest[..nul]);
+                if out.len() > max {
+                    return Err(Errno::ENAMETOOLONG);
+                }
+                return Ok(out);
+            }
+            out.extend_from_slice(rest);
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            at = at.checked_add(rest.len() as u64).ok_or(Errno::EFAULT)?;
+        }
+    }
 }
 
 /// Ends every other thread of the caller's group and waits for them to go.
@@ -94,6 +168,8 @@ pub fn exec(
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> Result<(), Errno> {
+    // A file that cannot be run fails before a new host process is made for it.
+    crate::elf::check_exec(t, path)?;
     let mut ctx = t.k.platform.new_process().map_err(|e| {
         tracing::error!("execve: a new stub: {e}");
         Errno::ENOMEM

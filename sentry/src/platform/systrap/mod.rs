@@ -25,9 +25,10 @@
 //! sentry thread that lives as long as the sentry (its death kills every stub), set up under
 //! ptrace (its host layout cleaned, handlers, the shared pages, the backstop filter, every
 //! signal blocked), then detached: it only ever runs its syscall thread. A new process
-//! (execve) is a clone of the template made by the template's syscall thread; fork is a clone
-//! made by the forking process's syscall thread (copy-on-write, so the child's memory is the
-//! parent's). Either way the child's first thread maps its own request and response pages,
+//! (execve) is a clone of the template made by the template's syscall thread, one ahead of
+//! need: the template's clone of the next one is started (not waited for) as each is taken,
+//! and runs beside the execve on any CPU; fork is a clone made by the forking process's
+//! syscall thread (copy-on-write, so the child's memory is the parent's). Either way the child's first thread maps its own request and response pages,
 //! asks for SIGKILL on the sentry's death, checks its parent is the sentry, makes a socket pair
 //! for descriptor donation and reports its pid; the sentry then creates its application thread.
 //! No sentry fork per exec, no ptrace after start-up.
@@ -56,7 +57,10 @@
 //!   process, no handler ever runs on memory the application could write), uses no stack, and
 //!   takes its requests only from the read-only request page, under a sequence number read
 //!   before and after (a seqlock), so it runs whole requests the sentry wrote, never a mix. Its
-//!   own sequence counter lives in a register. The response page is forgeable: a forged answer
+//!   own sequence counter lives in a register. The sentry waits for each request's answer
+//!   before it writes the next (the page holds one request); the only request it does not
+//!   wait for at once is the template's clone of the spare process, and the template has no
+//!   application. The response page is forgeable: a forged answer
 //!   can make the sentry believe a request of this process is done or failed, which desyncs
 //!   only this process's own memory, or give a wrong descriptor number, which the sentry checks
 //!   with kcmp against the descriptor it sent before using it. Every request the sentry makes
@@ -82,8 +86,13 @@
 //!
 //! A round trip is one SIGSYS delivery and rt_sigreturn in the stub plus the handoff; when the
 //! sentry thread is spinning on the other vCPU the handoff costs about as much as a cache line
-//! bounce, when it sleeps a futex wake across vCPUs (tens of microseconds here). The spin
-//! budgets are in [`Tuning`] and are measured in the README.
+//! bounce, when it sleeps a futex wake across vCPUs (tens of microseconds here, and more when
+//! the other vCPU is idle) but only a few on the same vCPU. So an application thread starts
+//! pinned to its sentry thread's CPU, neither side spinning, and tries spinning only once it
+//! has shown it makes many system calls ([`Policy`]); while pinned, the sentry thread takes
+//! the process's syscall thread to its CPU too, and a request is a same-CPU switch there and
+//! back. A new process needs no extra round trip to be trusted (see [`spawn_process`]). The
+//! spin budgets are in [`Tuning`] and are measured in the README.
 
 mod image;
 mod layout;
@@ -157,6 +166,35 @@ impl Default for Tuning {
     }
 }
 
+thread_local! {
+    /// The CPU this sentry thread is pinned to together with the application thread it drives,
+    /// if it is (see [`Policy`]): its requests to a syscall thread then pin that thread there too.
+    static PINNED_CPU: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Binds host thread `tid` (0: the caller) to `cpu`, or to every CPU the sandbox may use.
+fn set_affinity(tid: i32, cpu: Option<usize>) {
+    let mut set = nix::sched::CpuSet::new();
+    match cpu {
+        Some(c) => {
+            if set.set(c).is_err() {
+                return;
+            }
+        }
+        None => {
+            for c in 0..nix::sched::CpuSet::count() {
+                if host_cpu_allowed(c) {
+                    let _ = set.set(c);
+                }
+            }
+        }
+    }
+    let _ = nix::sched::sched_setaffinity(Pid::from_raw(tid), &set);
+}
+
+/// `StubProcess::cpu` of a syscall thread free to run anywhere.
+const ANY_CPU: usize = usize::MAX;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -203,10 +241,26 @@ impl Drop for Chunk {
     }
 }
 
+/// What the keeper thread hands over once the template stub is up (and the first process's
+/// stub on its way).
+type Started = Result<(Arc<Shared>, Arc<StubProcess>, Option<Spare>), PlatformError>;
+
+/// The platform's shared state and its template stub.
+type Base = (Arc<Shared>, Arc<StubProcess>);
+
 /// The systrap platform.
 pub struct SystrapPlatform {
-    shared: Arc<Shared>,
-    template: Arc<StubProcess>,
+    /// The keeper's answer, until the first process needs it.
+    starting: Mutex<Option<std::sync::mpsc::Receiver<Started>>>,
+    /// The shared state and the template, or why the template did not start.
+    started: std::sync::OnceLock<Result<Base, String>>,
+    /// The next new process's stub, cloned from the template ahead of need: an execve finds it
+    /// (nearly) ready instead of waiting for a clone and the child's set-up, and its
+    /// replacement is cloned by the template's syscall thread beside the execve, on any CPU.
+    spare: Mutex<Option<Spare>>,
+    /// The ptrace platform, when the template did not start (the first process then falls
+    /// back to it, with a notice, as the loader does when systrap is unsupported).
+    fallback: std::sync::OnceLock<Option<super::ptrace::PtracePlatform>>,
 }
 
 impl SystrapPlatform {
@@ -223,7 +277,9 @@ impl SystrapPlatform {
     }
 
     /// Starts the platform: writes the stub image into a sealed memfd and starts the template
-    /// stub on a thread of its own that lives as long as the sentry.
+    /// stub on a thread of its own that lives as long as the sentry. The template is set up
+    /// while the caller goes on (it takes a few milliseconds of ptrace stops); the first
+    /// [`Platform::new_process`] waits for it, and reports its failure.
     pub fn new() -> Result<Self, PlatformError> {
         use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
         // Learnt before any thread is pinned.
@@ -256,7 +312,11 @@ impl SystrapPlatform {
         std::thread::Builder::new()
             .name("systrap-keeper".into())
             .spawn(move || {
-                let r = start_template(image, memfd, img, tuning).and_then(|t| {
+                let r = start_template(image, memfd, img, tuning).map(|(s, t)| {
+                    let spare = Spare::start(&s, &t).ok();
+                    (s, t, spare)
+                });
+                let r = r.and_then(|t| {
                     // This thread was started before the sentry confined itself: it gives up
                     // its capabilities itself (they are per thread) ...
                     sys::drop_thread_capabilities()
@@ -276,16 +336,72 @@ impl SystrapPlatform {
                 }
             })
             .map_err(|e| stub_err(format!("starting the keeper thread: {e}")))?;
-        let (shared, template) = rx
-            .recv()
-            .map_err(|_| stub_err("the keeper thread died"))??;
-        Ok(SystrapPlatform { shared, template })
+        Ok(SystrapPlatform {
+            starting: Mutex::new(Some(rx)),
+            started: std::sync::OnceLock::new(),
+            spare: Mutex::new(None),
+            fallback: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The shared state and the template, once the keeper has started it.
+    fn ready(&self) -> Result<(&Arc<Shared>, &Arc<StubProcess>), PlatformError> {
+        let r = self.started.get_or_init(|| {
+            let rx = lock(&self.starting).take();
+            match rx.map(|rx| rx.recv()) {
+                Some(Ok(Ok((s, t, spare)))) => {
+                    *lock(&self.spare) = spare;
+                    Ok((s, t))
+                }
+                Some(Ok(Err(e))) => Err(e.to_string()),
+                _ => Err("the keeper thread died".into()),
+            }
+        });
+        match r {
+            Ok((s, t)) => Ok((s, t)),
+            Err(e) => Err(stub_err(format!("the template stub did not start: {e}"))),
+        }
     }
 }
 
 impl Platform for SystrapPlatform {
     fn new_process(&self) -> Result<Box<dyn Context>, PlatformError> {
-        let proc = spawn_process(&self.shared, &self.template)?;
+        let (shared, template) = match self.ready() {
+            Ok(x) => x,
+            Err(e) => {
+                let ptrace = self.fallback.get_or_init(|| {
+                    eprintln!("sandbox: systrap platform unavailable ({e}); using ptrace");
+                    super::ptrace::PtracePlatform::new().ok()
+                });
+                return match ptrace {
+                    Some(p) => p.new_process(),
+                    None => Err(e),
+                };
+            }
+        };
+        if PINNED_CPU.with(|c| c.get()).is_none() {
+            // The first process's sentry thread: pinned now rather than at the adoption, so
+            // that the set-up requests below are same-CPU switches too.
+            let cpu = sys::current_cpu();
+            set_affinity(0, Some(cpu));
+            PINNED_CPU.with(|c| c.set(Some(cpu)));
+        }
+        let spare = lock(&self.spare).take();
+        let proc = match spare.map(|s| s.finish(shared, template)) {
+            Some(Ok(Some(p))) => p,
+            Some(Err(e)) => {
+                tracing::warn!("platform: the spare stub is unusable ({e}); cloning another");
+                spawn_process(shared, template)?
+            }
+            _ => spawn_process(shared, template)?,
+        };
+        {
+            // The next one, cloned while this process starts.
+            let mut spare = lock(&self.spare);
+            if spare.is_none() {
+                *spare = Spare::start(shared, template).ok();
+            }
+        }
         let t = spawn_thread(&proc, None)?;
         let mut t = t.adopt_inner()?;
         t.pending_fp = None;
@@ -293,7 +409,10 @@ impl Platform for SystrapPlatform {
     }
 
     fn name(&self) -> &'static str {
-        "systrap"
+        match self.fallback.get() {
+            Some(Some(_)) => "ptrace",
+            _ => "systrap",
+        }
     }
 }
 
@@ -395,11 +514,12 @@ fn start_template(
             pid,
             pidfd,
             pages,
-            seq: Mutex::new(0),
+            seq: Mutex::new(Seq::default()),
             sock: Mutex::new(None),
             stub_sock: -1,
             donated: Mutex::new(Vec::new()),
             slots: Mutex::new(Vec::new()),
+            cpu: std::sync::atomic::AtomicUsize::new(ANY_CPU),
         });
         let got = template.call(Sysno::getpid, [0; 6], 0, 0)?;
         if got != pid as u64 {
@@ -443,6 +563,17 @@ fn read_layout(pid: i32) -> Result<(HostLayout, Vec<(u64, u64)>), PlatformError>
     Ok((layout, doomed))
 }
 
+/// The request sequence of a stub process.
+#[derive(Debug, Default)]
+struct Seq {
+    /// The last request's sequence number.
+    last: u32,
+    /// A request started by [`StubProcess::post`] whose end nobody has waited for yet.
+    posted: Option<u32>,
+    /// The last posted request waited for, and its result.
+    posted_ret: Option<(u32, u64)>,
+}
+
 /// One stub process: the host side of one application address space.
 struct StubProcess {
     shared: Arc<Shared>,
@@ -452,7 +583,7 @@ struct StubProcess {
     /// Its request page (offset 0) and response page (offset PAGE).
     pages: Chunk,
     /// The last request's sequence number; the lock serialises requests.
-    seq: Mutex<u32>,
+    seq: Mutex<Seq>,
     /// The sentry's end of the donation socket (none in the template).
     sock: Mutex<Option<OwnedFd>>,
     /// The stub's end's descriptor number in the stub.
@@ -461,6 +592,8 @@ struct StubProcess {
     donated: Mutex<Vec<(u64, i32)>>,
     /// Thread region slots: `true` in use (or lost to a thread that never confirmed its exit).
     slots: Mutex<Vec<bool>>,
+    /// The CPU its syscall thread is bound to ([`ANY_CPU`]: none).
+    cpu: std::sync::atomic::AtomicUsize,
 }
 
 impl StubProcess {
@@ -470,9 +603,73 @@ impl StubProcess {
 
     /// Runs one host system call in the process's syscall thread; returns the raw result.
     fn call(&self, nr: Sysno, args: [u64; 6], r12: u64, r13: u64) -> Result<u64, PlatformError> {
-        let m = self.req();
         let mut seq = lock(&self.seq);
-        let next = seq.wrapping_add(2);
+        // A caller pinned with its application thread takes the syscall thread to its CPU:
+        // the wake-up is then a same-CPU switch, and neither side spins (it would only keep
+        // the other from the CPU they share).
+        let pinned = PINNED_CPU.with(|c| c.get());
+        let next = self.send(&mut seq, pinned, nr, args, r12, r13)?;
+        let spin = if pinned.is_some() {
+            Duration::ZERO
+        } else {
+            self.shared.tuning.sentry_spin
+        };
+        self.wait_done(next, spin, nr)
+    }
+
+    /// Starts one host system call in the process's syscall thread without waiting for it,
+    /// on any CPU (it runs beside the caller); returns its sequence number for
+    /// [`Self::posted_result`]. Used only on the template, whose response page no application
+    /// can write.
+    fn post(&self, nr: Sysno, args: [u64; 6], r12: u64, r13: u64) -> Result<u32, PlatformError> {
+        let mut seq = lock(&self.seq);
+        let next = self.send(&mut seq, None, nr, args, r12, r13)?;
+        seq.posted = Some(next);
+        Ok(next)
+    }
+
+    /// The result of the request [`Self::post`] started as `which`, once it is done; None if
+    /// it is unknown (a later request overtook it and its result was not kept).
+    fn posted_result(&self, which: u32, nr: Sysno) -> Result<Option<u64>, PlatformError> {
+        let mut seq = lock(&self.seq);
+        if seq.posted == Some(which) {
+            let r = self.wait_done(which, Duration::ZERO, nr)?;
+            seq.posted = None;
+            seq.posted_ret = Some((which, r));
+        }
+        Ok(seq.posted_ret.filter(|(s, _)| *s == which).map(|(_, r)| r))
+    }
+
+    /// Writes one request into the request page (under the seqlock) and wakes the syscall
+    /// thread; a posted request not yet collected is waited for first (its result kept), as
+    /// the page holds one request at a time.
+    fn send(
+        &self,
+        seq: &mut Seq,
+        pinned: Option<usize>,
+        nr: Sysno,
+        args: [u64; 6],
+        r12: u64,
+        r13: u64,
+    ) -> Result<u32, PlatformError> {
+        if let Some(p) = seq.posted.take() {
+            let r = self.wait_done(p, Duration::ZERO, nr)?;
+            seq.posted_ret = Some((p, r));
+        }
+        let m = self.req();
+        let want = pinned.unwrap_or(ANY_CPU);
+        if self.cpu.swap(want, Ordering::Relaxed) != want {
+            set_affinity(self.pid, pinned);
+        }
+        m.store32(
+            Q_SPIN,
+            if pinned.is_some() {
+                0
+            } else {
+                self.shared.tuning.syscall_spin
+            },
+        );
+        let next = seq.last.wrapping_add(2);
         m.store32(Q_SEQ, next.wrapping_sub(1)); // odd: being written
         m.store64(Q_NR, u64::from(nr.0));
         for (i, a) in args.iter().enumerate() {
@@ -481,12 +678,18 @@ impl StubProcess {
         m.store64(Q_R12, r12);
         m.store64(Q_R13, r13);
         m.swap32(Q_SEQ, next);
-        *seq = next;
+        seq.last = next;
         if m.load32(PAGE + P_SLEEPS) != 0 {
             m.wake(Q_SEQ);
         }
+        Ok(next)
+    }
+
+    /// Waits until the syscall thread has done request `next` (spinning up to `spin` first);
+    /// returns its raw result.
+    fn wait_done(&self, next: u32, spin: Duration, nr: Sysno) -> Result<u64, PlatformError> {
+        let m = self.req();
         let start = Instant::now();
-        let spin = self.shared.tuning.sentry_spin;
         loop {
             if m.load32(PAGE + P_DONE) == next {
                 return Ok(m.load64(PAGE + P_RET));
@@ -668,26 +871,80 @@ impl AddressSpace for StubProcess {
     }
 }
 
+/// The request and response pages of a process about to be cloned.
+fn new_pages(shared: &Arc<Shared>) -> Result<Chunk, PlatformError> {
+    let pages = shared.alloc(2 * PAGE)?;
+    pages.map.store32(Q_SENTRY_PID, shared.sentry_pid as u32);
+    // Booted, the syscall thread sleeps until the first request.
+    pages.map.store32(Q_SPIN, 0);
+    Ok(pages)
+}
+
+/// The clone request that makes a new stub process with `pages`.
+/// (Exit signal 0: the sentry reaps its stubs itself, waitid on a pidfd, __WALL.)
+const CLONE_PROCESS: [u64; 6] = [CLONE_PARENT, 0, 0, 0, 0, 0];
+
 /// Clones a new stub process from `from` (the template, or the forking process) and waits for
 /// it to set itself up.
 fn spawn_process(
     shared: &Arc<Shared>,
     from: &StubProcess,
 ) -> Result<Arc<StubProcess>, PlatformError> {
-    let pages = shared.alloc(2 * PAGE)?;
-    let m = &pages.map;
-    m.store32(Q_SENTRY_PID, shared.sentry_pid as u32);
-    m.store32(Q_SPIN, shared.tuning.syscall_spin);
-    // exit signal 0: the sentry reaps its stubs itself (waitid on a pidfd, __WALL).
-    let r = from.call(
-        Sysno::clone,
-        [CLONE_PARENT, 0, 0, 0, 0, 0],
-        pages.off,
-        KIND_PROCESS,
-    )?;
+    let pages = new_pages(shared)?;
+    let r = from.call(Sysno::clone, CLONE_PROCESS, pages.off, KIND_PROCESS)?;
     if (r as i64) <= 0 {
         return Err(stub_err(format!("clone of a stub failed: {}", r as i64)));
     }
+    // Its syscall thread is the clone of `from`'s, with its affinity.
+    finish_spawn(
+        shared,
+        pages,
+        from.cpu.load(Ordering::Relaxed),
+        from.stub_sock,
+    )
+}
+
+/// A new stub process cloned ahead of need from the template (see [`SystrapPlatform::spare`]).
+struct Spare {
+    pages: Chunk,
+    /// The template's request that clones it.
+    seq: u32,
+}
+
+impl Spare {
+    /// Starts cloning a spare process from the template, on any CPU, without waiting.
+    fn start(shared: &Arc<Shared>, template: &StubProcess) -> Result<Spare, PlatformError> {
+        let pages = new_pages(shared)?;
+        let seq = template.post(Sysno::clone, CLONE_PROCESS, pages.off, KIND_PROCESS)?;
+        Ok(Spare { pages, seq })
+    }
+
+    /// Waits for the spare to be up and takes it (None: the clone failed or its result was
+    /// lost; the caller clones one itself).
+    fn finish(
+        self,
+        shared: &Arc<Shared>,
+        template: &StubProcess,
+    ) -> Result<Option<Arc<StubProcess>>, PlatformError> {
+        match template.posted_result(self.seq, Sysno::clone)? {
+            Some(r) if (r as i64) > 0 => {}
+            _ => return Ok(None),
+        }
+        // The template's syscall thread ran it unbound: so does the child's.
+        finish_spawn(shared, self.pages, ANY_CPU, template.stub_sock).map(Some)
+    }
+}
+
+/// Waits for a stub process just cloned with `pages` to set itself up, and takes it over;
+/// `cpu` is its syscall thread's affinity, `inherited` the cloner's donation socket (closed
+/// in the child).
+fn finish_spawn(
+    shared: &Arc<Shared>,
+    pages: Chunk,
+    cpu: usize,
+    inherited: i32,
+) -> Result<Arc<StubProcess>, PlatformError> {
+    let m = &pages.map;
     // The child's own pages, written before it has any application thread: trusted.
     let start = Instant::now();
     while m.load32(PAGE + P_BOOTED) == 0 {
@@ -709,24 +966,24 @@ fn spawn_process(
         pid,
         pidfd,
         pages,
-        seq: Mutex::new(0),
+        seq: Mutex::new(Seq::default()),
         sock: Mutex::new(None),
         stub_sock,
         donated: Mutex::new(Vec::new()),
         slots: Mutex::new(Vec::new()),
+        cpu: std::sync::atomic::AtomicUsize::new(cpu),
     };
-    // A round trip proves the pidfd is the process behind these pages (it cannot have died
-    // and its pid been reused before the pidfd was opened: it answers).
-    let got = proc.call(Sysno::getpid, [0; 6], 0, 0)?;
-    if got != pid as u64 {
-        return Err(stub_err(format!("new stub answered {got}, not {pid}")));
-    }
+    // The pidfd is the process behind these pages without a round trip to prove it: the pid
+    // was written by the child itself, and the child's parent is the sentry (CLONE_PARENT of
+    // a stub whose parent is the sentry; it checked getppid), which reaps a stub only through
+    // that stub's own pidfd: dead, it stays a zombie under this pid until then. (A dead one
+    // fails at pidfd_getfd just below.)
     let sock =
         sys::pidfd_getfd(proc.pidfd.as_fd(), their).map_err(PlatformError::host("pidfd_getfd"))?;
     proc.call(Sysno::close, [their as u64, 0, 0, 0, 0, 0], 0, 0)?;
-    if from.stub_sock >= 0 {
+    if inherited >= 0 {
         // The forking process's socket end, inherited: not this process's.
-        proc.call(Sysno::close, [from.stub_sock as u64, 0, 0, 0, 0, 0], 0, 0)?;
+        proc.call(Sysno::close, [inherited as u64, 0, 0, 0, 0, 0], 0, 0)?;
     }
     *lock(&proc.sock) = Some(sock);
     Ok(Arc::new(proc))
@@ -750,7 +1007,8 @@ fn spawn_thread(
     };
     let m = &region.map;
     m.store32(R_STATE, ST_BOOT);
-    m.store32(R_SPIN, proc.shared.tuning.stub_spin);
+    // Threads start pinned and sleeping (see `Policy`): a short-lived process never spins.
+    m.store32(R_SPIN, 0);
     let mut ss = [0u8; 24];
     ss[0..8].copy_from_slice(&(addr + R_STACK).to_le_bytes());
     ss[16..24].copy_from_slice(&(REGION - R_STACK).to_le_bytes());
@@ -802,7 +1060,7 @@ fn spawn_thread(
     Ok(ParkedThread {
         t: AppThread {
             policy: Policy {
-                spinning: true,
+                spinning: false,
                 waits: 0,
                 misses: 0,
             },
@@ -868,11 +1126,15 @@ const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 ///
 /// Spinning makes a handoff cost about a cache-line bounce, but only while the two threads
 /// run on different vCPUs at once; on a busy machine (or when the application computes for
-/// long between system calls) a spin only burns the CPU the other side needs. So each side
-/// spins within a budget, the sentry counts how often the other side answered within it, and
-/// when more than a quarter of a window's handoffs missed, the pair stops spinning and is pinned to one CPU
-/// (a futex wake-up on the same CPU is several times cheaper than across CPUs here); after a
-/// while it tries spinning again, unpinned. Measured in the README.
+/// long between system calls) a spin only burns the CPU the other side needs, and a sleeper
+/// woken from the other vCPU costs tens of microseconds here. So a new thread starts pinned
+/// to its sentry thread's CPU, neither side spinning (a futex wake-up on the same CPU is
+/// several times cheaper than across CPUs): a process that starts, runs a few hundred system
+/// calls and exits never pays a cross-CPU wake-up. After a while the pair tries spinning,
+/// unpinned; each side then spins within a budget, the sentry counts how often the other
+/// side answered within it, and when more than a quarter of a window's handoffs missed, the
+/// pair is pinned again. While pinned, the sentry thread also takes the process's syscall
+/// thread to its CPU at each request ([`StubProcess::call`]). Measured in the README.
 #[derive(Debug)]
 struct Policy {
     /// Whether the pair currently spins (else: sleeps at once, pinned together).
@@ -915,21 +1177,10 @@ impl AppThread {
 
     /// Pins the pair to the calling thread's CPU (or unpins both).
     fn pin(&mut self, on: bool) {
-        let mut set = nix::sched::CpuSet::new();
-        if on {
-            let cpu = sys::current_cpu();
-            if set.set(cpu).is_err() {
-                return;
-            }
-        } else {
-            for c in 0..nix::sched::CpuSet::count() {
-                if host_cpu_allowed(c) {
-                    let _ = set.set(c);
-                }
-            }
-        }
-        let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), &set);
-        let _ = nix::sched::sched_setaffinity(Pid::from_raw(self.tid), &set);
+        let cpu = on.then(sys::current_cpu);
+        set_affinity(0, cpu);
+        set_affinity(self.tid, cpu);
+        PINNED_CPU.with(|c| c.set(cpu));
     }
 
     /// Counts one handoff and, at the end of a window, decides whether the pair spins.
@@ -1411,7 +1662,12 @@ impl ParkedThread {
         }
         let mut regs = self.t.initial_registers();
         match self.t.read_trap(&mut regs) {
-            Trap::Syscall if regs.orig_rax == Sysno::getpid.0 as u64 => Ok(self.t),
+            Trap::Syscall if regs.orig_rax == Sysno::getpid.0 as u64 => {
+                // The pair (and the process's syscall thread, at its next request) shares
+                // the adopting sentry thread's CPU from the start.
+                self.t.pin(true);
+                Ok(self.t)
+            }
             other => {
                 self.t.mark_dead();
                 Err(stub_err(format!("new thread {tid} stopped with {other:?}")))
