@@ -18,7 +18,8 @@ const ULIMITS: [&str; 4] = [
 
 struct Podman {
     dir: PathBuf,
-    /// podman's run root (it refuses one longer than 50 characters).
+    /// podman's run root and temporary directory, under /run (it refuses a run root longer
+    /// than 50 characters), its own so that podmans of parallel tests never meet.
     run: PathBuf,
 }
 
@@ -61,7 +62,9 @@ impl Podman {
         c.arg("--root")
             .arg(self.dir.join("storage"))
             .arg("--runroot")
-            .arg(&self.run)
+            .arg(self.run.join("run"))
+            .arg("--tmpdir")
+            .arg(self.run.join("tmp"))
             .arg("--runtime")
             .arg(tests::sandbox_bin())
             .args(args);
@@ -80,7 +83,6 @@ impl Podman {
 impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.podman(&["rm", "-a", "-f"]);
-        let _ = self.podman(&["system", "reset", "-f"]);
         let _ = std::fs::remove_dir_all(&self.dir);
         let _ = std::fs::remove_dir_all(&self.run);
     }
