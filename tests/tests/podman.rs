@@ -4,6 +4,7 @@
 //! stop (SIGTERM reaches the program's trap) and rm, and a published port served by a program
 //! in the container (the sentry's sockets live in the container's network namespace). Each
 //! test has podman storage of its own. podman needs the ulimits of DESIGN.md's known traps.
+//! containerd's `ctr run --runc-binary` too, on a daemon of the test's own.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -165,4 +166,104 @@ fn podman_published_port_reaches_the_container() {
         assert!(Instant::now() < deadline, "{got}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A containerd daemon of the test's own (its root, state and socket), killed with the value.
+struct Containerd {
+    child: std::process::Child,
+    dir: PathBuf,
+    run: PathBuf,
+}
+
+impl Containerd {
+    fn start(name: &str) -> Containerd {
+        tests::require_tool("/usr/bin/containerd");
+        tests::require_tool("/usr/bin/ctr");
+        let base = tests::host_visible_tmp(Path::new(env!("CARGO_TARGET_TMPDIR")));
+        let dir = base.join(format!("sandbox-containerd-{name}-{}", std::process::id()));
+        let run = PathBuf::from(format!("/run/sbx-ctrd-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&run);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let child = Command::new("containerd")
+            .arg("--root")
+            .arg(dir.join("root"))
+            .arg("--state")
+            .arg(&run)
+            .arg("--address")
+            .arg(run.join("sock"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("containerd");
+        let c = Containerd { child, dir, run };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !c.run.join("sock").exists() {
+            assert!(Instant::now() < deadline, "containerd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        c
+    }
+
+    fn ctr(&self, args: &[&str]) -> tests::Outcome {
+        let mut cmd = Command::new("ctr");
+        cmd.arg("--address")
+            .arg(self.run.join("sock"))
+            .args(["-n", "sandbox-test"])
+            .args(args);
+        tests::execute(cmd)
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Mounts of the snapshotter may remain under its root.
+        let _ = Command::new("umount")
+            .arg("-R")
+            .arg(self.dir.join("root"))
+            .status();
+        let _ = std::fs::remove_dir_all(&self.run);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn containerd_ctr_runs_a_container_on_the_sandbox() {
+    // The image: the busybox root as an OCI archive (podman makes it; no registry).
+    let p = Podman::new("ctr");
+    let archive = p.dir.join("bb-oci.tar");
+    let out = p.podman(&[
+        "save",
+        "--format",
+        "oci-archive",
+        "-o",
+        &archive.to_string_lossy(),
+        "localhost/sandbox-bb:latest",
+    ]);
+    assert_eq!(out.status, 0, "{out}");
+    let c = Containerd::start("run");
+    let out = c.ctr(&[
+        "image",
+        "import",
+        "--base-name",
+        "localhost/sandbox-bb",
+        &archive.to_string_lossy(),
+    ]);
+    assert_eq!(out.status, 0, "{out}");
+    let sandbox = tests::sandbox_bin();
+    let out = c.ctr(&[
+        "run",
+        "--rm",
+        "--runc-binary",
+        &sandbox.to_string_lossy(),
+        "localhost/sandbox-bb:latest",
+        "c1",
+        "sh",
+        "-c",
+        "echo hi from ctr; exit 4",
+    ]);
+    assert_eq!(out.stdout, "hi from ctr\n", "{out}");
+    assert_eq!(out.status, 4, "{out}");
 }
