@@ -117,6 +117,10 @@ pub trait FileOps: Send + Sync {
     fn as_socket(&self) -> Option<&dyn crate::net::Socket> {
         None
     }
+    /// The terminal end this file is (a pty master or replica), for the terminal ioctls.
+    fn as_tty(&self) -> Option<&crate::fsimpl::tty::TtyFile> {
+        None
+    }
     /// The pipe end this file is (pipes and FIFOs), for splice, tee and vmsplice.
     fn as_pipe(&self) -> Option<&crate::fsimpl::pipe::PipeFile> {
         None
