@@ -11,6 +11,7 @@ mod jail;
 mod limits;
 mod network;
 mod signals;
+mod tty;
 
 use clap::error::ErrorKind;
 use clap::Parser;
