@@ -566,6 +566,13 @@ pub const FIONBIO: u32 = 0x5421;
 pub const FIOCLEX: u32 = 0x5451;
 pub const FIONCLEX: u32 = 0x5450;
 pub const FIOASYNC: u32 = 0x5452;
+pub const TCGETA: u32 = 0x5405;
+pub const TCSETA: u32 = 0x5406;
+pub const TCSETAW: u32 = 0x5407;
+pub const TCSETAF: u32 = 0x5408;
+/// The size of the old `struct termio` (TCGETA): four 16-bit flag words, the line
+/// discipline and 8 control characters, padded.
+pub const TERMIO_SIZE: usize = 18;
 pub const TCSBRK: u32 = 0x5409;
 pub const TCXONC: u32 = 0x540a;
 pub const TCFLSH: u32 = 0x540b;

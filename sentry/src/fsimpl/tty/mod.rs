@@ -14,8 +14,8 @@
 //! one: the kernel keeps the session's terminal ([`crate::kernel::Kernel::ttys`]) and the
 //! terminal its session and foreground process group. Readers (writers with TOSTOP) outside the
 //! foreground group get SIGTTIN (SIGTTOU). When the master's last descriptor closes the
-//! replica hangs up: its session leader gets SIGHUP and SIGCONT, reads end with EIO once the
-//! input is drained, and writes fail with EIO.
+//! replica hangs up: its session leader gets SIGHUP and SIGCONT, reads end (0, end of file)
+//! once the input is drained, and writes fail with EIO.
 
 pub mod devpts;
 
@@ -554,11 +554,8 @@ impl Terminal {
                     return Some(Ok(self.take_input(&mut g, buf)));
                 }
                 if g.hung_up {
-                    return Some(if have > 0 {
-                        Ok(self.take_input(&mut g, buf))
-                    } else {
-                        Err(Errno::EIO)
-                    });
+                    // Linux's hung_up_tty_read: an end of file.
+                    return Some(Ok(self.take_input(&mut g, buf)));
                 }
                 if nonblock {
                     return Some(Err(Errno::EAGAIN));
@@ -576,7 +573,7 @@ impl Terminal {
                     return Some(Ok(self.take_input(&mut g, buf)));
                 }
                 if g.hung_up {
-                    return Some(Err(Errno::EIO));
+                    return Some(Ok(0));
                 }
                 if vtime == 0 {
                     return Some(Ok(0));
@@ -608,7 +605,7 @@ impl Terminal {
                         return Ok(self.take_input(&mut g, buf));
                     }
                     if g.hung_up {
-                        return Err(Errno::EIO);
+                        return Ok(0);
                     }
                     seen = have;
                     deadline = Some(Instant::now() + timer);
@@ -1150,6 +1147,50 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
             }
             Ok(0)
         }
+        TCGETA => {
+            let g = term.lock();
+            let t = if f.master {
+                g.master_termios
+            } else {
+                g.termios
+            };
+            data.fill(0);
+            for (i, v) in [t.c_iflag, t.c_oflag, t.c_cflag, t.c_lflag]
+                .iter()
+                .enumerate()
+            {
+                data[i * 2..i * 2 + 2].copy_from_slice(&(*v as u16).to_le_bytes());
+            }
+            data[8] = t.c_line;
+            data[9..17].copy_from_slice(&t.c_cc[..8]);
+            Ok(0)
+        }
+        TCSETA | TCSETAW | TCSETAF => {
+            if !f.master {
+                job_check(term, SIGTTOU)?;
+            }
+            if req == TCSETAF {
+                term.flush(TCIFLUSH)?;
+            }
+            let mut g = term.lock();
+            let mut t = if f.master {
+                g.master_termios
+            } else {
+                g.termios
+            };
+            let word = |i: usize| u32::from(u16::from_le_bytes([data[i * 2], data[i * 2 + 1]]));
+            t.c_iflag = (t.c_iflag & 0xffff_0000) | word(0);
+            t.c_oflag = (t.c_oflag & 0xffff_0000) | word(1);
+            t.c_cflag = (t.c_cflag & 0xffff_0000) | word(2);
+            t.c_lflag = (t.c_lflag & 0xffff_0000) | word(3);
+            t.c_cc[..8].copy_from_slice(&data[9..17]);
+            if f.master {
+                g.master_termios = t;
+            } else {
+                term.set_termios(&mut g, t);
+            }
+            Ok(0)
+        }
         TIOCGWINSZ => {
             data.copy_from_slice(bytemuck_bytes(&term.winsize()));
             Ok(0)
@@ -1355,6 +1396,7 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
 pub fn arg_size(req: u32) -> Option<usize> {
     Some(match req {
         TCGETS | TCSETS | TCSETSW | TCSETSF => std::mem::size_of::<Termios>(),
+        TCGETA | TCSETA | TCSETAW | TCSETAF => TERMIO_SIZE,
         TCGETS2 | TCSETS2 | TCSETSW2 | TCSETSF2 => std::mem::size_of::<Termios2>(),
         TIOCGWINSZ | TIOCSWINSZ => std::mem::size_of::<Winsize>(),
         FIONREAD | TIOCOUTQ | TIOCGETD | TIOCSETD | TIOCPKT | TIOCGPKT | TIOCGPTN | TIOCSPTLCK
@@ -1367,8 +1409,8 @@ pub fn arg_size(req: u32) -> Option<usize> {
 /// Whether the request's argument is read (copied in) and written (copied out).
 pub fn arg_dir(req: u32) -> (bool, bool) {
     match req {
-        TCSETS | TCSETSW | TCSETSF | TCSETS2 | TCSETSW2 | TCSETSF2 | TIOCSWINSZ | TIOCSETD
-        | TIOCPKT | TIOCSPTLCK | TIOCSPGRP | TIOCSTI => (true, false),
+        TCSETS | TCSETSW | TCSETSF | TCSETS2 | TCSETSW2 | TCSETSF2 | TCSETA | TCSETAW | TCSETAF
+        | TIOCSWINSZ | TIOCSETD | TIOCPKT | TIOCSPTLCK | TIOCSPGRP | TIOCSTI => (true, false),
         _ => (false, true),
     }
 }
