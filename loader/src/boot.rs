@@ -443,7 +443,10 @@ pub fn run(args: RunArgs) -> i32 {
     let with_init = args.init;
     let k2 = k.clone();
     let (fds, terminal) = match &console {
-        Some(c) => (c.fds(), Some(c.terminal())),
+        Some(c) => (
+            c.fds(args.tty, || stdio(&stdio_names).file(2).ok()),
+            Some(c.terminal()),
+        ),
         None => (stdio(&stdio_names), None),
     };
     let job: Job = Box::new(move |ctx| {

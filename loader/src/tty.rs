@@ -22,15 +22,19 @@ use sentry::kernel::Kernel;
 use sentry::vfs::{FdTable, File};
 use syscalls::abi::*;
 
-/// Whether the program gets a sandbox terminal: `-t`, or stdin is a terminal, unless
-/// `--no-tty`.
+/// Whether the program gets a sandbox terminal: `-t`, or stdin and stdout are terminals
+/// (`sandbox run ... | cat` keeps the host's stdio, byte for byte), unless `--no-tty`.
 pub fn wanted(tty: bool, no_tty: bool) -> bool {
-    !no_tty && (tty || stdin_is_tty())
+    !no_tty && (tty || (stdin_is_tty() && is_tty(1)))
 }
 
 /// Whether the host's stdin is a terminal.
 pub fn stdin_is_tty() -> bool {
-    nix::unistd::isatty(0).unwrap_or(false)
+    is_tty(0)
+}
+
+fn is_tty(fd: i32) -> bool {
+    nix::unistd::isatty(fd).unwrap_or(false)
 }
 
 fn stdin() -> BorrowedFd<'static> {
@@ -152,11 +156,21 @@ impl Console {
         Ok(c)
     }
 
-    /// The program's descriptors 0, 1 and 2: the replica.
-    pub fn fds(&self) -> FdTable {
+    /// The program's descriptors 0, 1 and 2: the replica; but without `-t` (`forced`), a host
+    /// stderr that is not a terminal stays the program's stderr (`2>log` keeps working), as
+    /// `host_stderr` gives it.
+    pub fn fds(&self, forced: bool, host_stderr: impl FnOnce() -> Option<Arc<File>>) -> FdTable {
         let mut fds = FdTable::default();
-        for fd in 0..3 {
+        for fd in 0..2 {
             let _ = fds.install(fd, self.replica.clone(), false, 1 << 20);
+        }
+        let stderr = if forced || is_tty(2) {
+            Some(self.replica.clone())
+        } else {
+            host_stderr()
+        };
+        if let Some(f) = stderr {
+            let _ = fds.install(2, f, false, 1 << 20);
         }
         fds
     }

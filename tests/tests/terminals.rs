@@ -110,6 +110,36 @@ fn tty_under_dash_t() {
     assert_eq!(out.stdout, "all\r\n/dev/pts/0\r\nctty\r\n", "{out}");
 }
 
+/// `sandbox run PROG | cat` typed in a terminal: stdin is a terminal, stdout a pipe; the
+/// program's stdout stays that pipe, byte for byte (no pty, no CRLF), and the outer terminal's
+/// modes are left alone.
+const PIPED: &str = r#"
+import os, subprocess, sys, termios
+m, s = os.openpty()
+before = termios.tcgetattr(s)
+out = subprocess.run([sys.argv[1], "run", "/bin/sh", "-c", "[ -t 1 ] || echo piped; [ -t 0 ] && echo stdin-tty"],
+                     stdin=s, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+print(repr(out.stdout.decode()), out.returncode, termios.tcgetattr(s) == before)
+"#;
+
+#[test]
+fn piped_stdout_from_a_terminal_stays_a_pipe() {
+    require_tool(PYTHON);
+    let out = Command::new(PYTHON)
+        .arg("-c")
+        .arg(PIPED)
+        .arg(sandbox_bin())
+        .output()
+        .expect("running python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout,
+        "'piped\\nstdin-tty\\n' 0 True\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn no_tty_keeps_host_stdio() {
     let out = sandbox_command(["run", "--no-tty", "/bin/sh", "-c", "tty; echo x"]);

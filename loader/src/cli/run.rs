@@ -75,8 +75,9 @@ pub struct RunArgs {
     pub init: bool,
 
     /// Give the program a terminal of the sandbox's (a pty: its stdin, stdout, stderr and
-    /// controlling terminal) bridged to this one's stdin and stdout; the default when stdin is
-    /// a terminal (which is then put in raw mode until the sandbox exits).
+    /// controlling terminal) bridged to this one's stdin and stdout; the default when stdin
+    /// and stdout are terminals (stdin is then put in raw mode until the sandbox exits, and a
+    /// stderr that is not a terminal stays the program's stderr).
     #[arg(short = 't', long = "tty", conflicts_with = "no_tty")]
     pub tty: bool,
 

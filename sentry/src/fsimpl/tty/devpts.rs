@@ -26,7 +26,8 @@ const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 /// The devpts instance.
 pub struct DevPts {
     dev: u64,
-    /// The open pairs by number (an entry per master still open).
+    /// The pairs by number: an entry until both ends are closed (the node `N` shows only
+    /// while the master is open).
     ptys: Mutex<BTreeMap<u32, Arc<Terminal>>>,
 }
 
@@ -41,7 +42,7 @@ pub fn global() -> &'static Arc<DevPts> {
     })
 }
 
-/// A master closed: its number is free again.
+/// Both ends of a pair closed: its number is free again.
 pub(super) fn release(index: u32, dev: u64) {
     let g = global();
     if g.dev == dev {
@@ -94,9 +95,9 @@ impl DevPts {
         Ok(Box::new(term.open_end(true)))
     }
 
-    /// The pair numbered `index`.
+    /// The pair numbered `index`, while its master is open.
     pub fn get(&self, index: u32) -> Option<Arc<Terminal>> {
-        self.lock().get(&index).cloned()
+        self.lock().get(&index).filter(|t| !t.hung_up()).cloned()
     }
 }
 
@@ -168,10 +169,10 @@ impl Inode for Root {
             (2, DT_CHR, b"ptmx".to_vec()),
         ];
         for (i, t) in global().lock().iter() {
-            // Linux shows a pair once it is made (its replica node exists while the master
-            // is open).
-            let _ = t;
-            list.push((u64::from(*i) + 3, DT_CHR, i.to_string().into_bytes()));
+            // A replica's node exists while its master is open.
+            if !t.hung_up() {
+                list.push((u64::from(*i) + 3, DT_CHR, i.to_string().into_bytes()));
+            }
         }
         Ok(Box::new(ListDir {
             stat: self.stat()?,

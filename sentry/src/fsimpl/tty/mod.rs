@@ -203,6 +203,11 @@ impl Terminal {
         }
     }
 
+    /// Whether the master has closed (the replica's node is gone).
+    pub fn hung_up(&self) -> bool {
+        self.lock().hung_up
+    }
+
     /// Whether the replica is open somewhere.
     pub fn replica_open(&self) -> bool {
         self.lock().replicas > 0
@@ -506,7 +511,7 @@ impl Terminal {
             let Some(first) = g.lines.front_mut() else {
                 return 0;
             };
-            let n = (*first).min(buf.len());
+            let n = (*first).min(buf.len()).min(g.ready.len());
             *first -= n;
             if *first == 0 {
                 g.lines.pop_front();
@@ -776,6 +781,8 @@ impl Terminal {
         } else {
             g.replicas -= 1;
         }
+        // The number is free again once both ends are gone (the node went with the master).
+        let gone = g.masters == 0 && g.replicas == 0;
         drop(g);
         self.queue.notify_all();
         if let Some(sid) = leader {
@@ -786,7 +793,7 @@ impl Terminal {
                 signal_process(&k, sid, SIGCONT);
             }
         }
-        if master {
+        if gone {
             devpts::release(self.index, self.fs_dev);
         }
     }
