@@ -1476,3 +1476,102 @@ pub fn eof_char(term: &Terminal) -> Option<u8> {
     let g = term.lock();
     (g.termios.c_lflag & ICANON != 0 && g.termios.c_cc[VEOF] != 0).then_some(g.termios.c_cc[VEOF])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (TtyFile, TtyFile) {
+        let term = Terminal::new(900, 0x99, 0, Weak::new()).expect("a terminal");
+        term.lock().locked = false;
+        (term.open_end(true), term.open_end(false))
+    }
+
+    fn drain_master(m: &TtyFile) -> Vec<u8> {
+        let mut buf = vec![0u8; 65536];
+        match m.read_stream(&mut buf, true) {
+            Ok(n) => buf[..n].to_vec(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn canonical_editing_and_echo() {
+        let (m, r) = pair();
+        // ^U kills "junk", DEL erases "x", ^W erases "two ", CR becomes NL.
+        m.write_stream(b"junk\x15one twox\x7f\x17three\r", false)
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let n = r.read_stream(&mut buf, true).unwrap();
+        assert_eq!(&buf[..n], b"one three\n");
+        let echo = drain_master(&m);
+        assert!(
+            echo.ends_with(b"three\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(&echo)
+        );
+        // A line is returned at most once per read, and ^D at a line's start is an EOF.
+        m.write_stream(b"a\nb\n\x04", false).unwrap();
+        assert_eq!(r.read_stream(&mut buf, true).unwrap(), 2);
+        assert_eq!(r.read_stream(&mut buf, true).unwrap(), 2);
+        assert_eq!(r.read_stream(&mut buf, true).unwrap(), 0);
+        assert_eq!(r.read_stream(&mut buf, true), Err(Errno::EAGAIN));
+    }
+
+    #[test]
+    fn echoctl_and_output_processing() {
+        let (m, r) = pair();
+        m.write_stream(b"\x01", false).unwrap();
+        assert_eq!(drain_master(&m), b"^A");
+        r.write_stream(b"x\ny", false).unwrap();
+        assert_eq!(drain_master(&m), b"x\r\ny");
+    }
+
+    #[test]
+    fn raw_mode_bounds_and_vmin_zero() {
+        let (m, r) = pair();
+        {
+            let mut g = r.term.lock();
+            let mut t = g.termios;
+            t.c_lflag &= !(ICANON | ECHO | ISIG);
+            t.c_cc[VMIN] = 0;
+            t.c_cc[VTIME] = 0;
+            r.term.set_termios(&mut g, t);
+        }
+        let mut buf = [0u8; 16];
+        assert_eq!(r.read_stream(&mut buf, false).unwrap(), 0);
+        // The input queue holds at most INPUT_MAX bytes: a non-blocking writer stops there.
+        let big = vec![b'z'; INPUT_MAX * 3];
+        assert_eq!(m.write_stream(&big, true).unwrap(), INPUT_MAX);
+        assert_eq!(m.write_stream(&big, true), Err(Errno::EAGAIN));
+        assert_eq!(r.readable_bytes().unwrap(), INPUT_MAX);
+        // Output is bounded too.
+        let mut written = 0;
+        while let Ok(n) = r.write_stream(&big, true) {
+            written += n;
+            assert!(written <= OUTPUT_MAX + big.len());
+        }
+        assert!(m.readable_bytes().unwrap() <= OUTPUT_MAX + 1);
+    }
+
+    #[test]
+    fn master_close_hangs_up_the_replica() {
+        let (m, r) = pair();
+        drop(m);
+        let mut buf = [0u8; 8];
+        assert_eq!(r.read_stream(&mut buf, false).unwrap(), 0);
+        assert_eq!(r.write_stream(b"x", false), Err(Errno::EIO));
+        assert_ne!(r.poll_events() & POLLHUP, 0);
+    }
+
+    #[test]
+    fn replica_close_gives_the_master_eio() {
+        let (m, r) = pair();
+        r.write_stream(b"bye", false).unwrap();
+        drop(r);
+        let mut buf = [0u8; 8];
+        assert_eq!(m.read_stream(&mut buf, false).unwrap(), 3);
+        assert_eq!(m.read_stream(&mut buf, false), Err(Errno::EIO));
+        assert_ne!(m.poll_events() & POLLHUP, 0);
+    }
+}
