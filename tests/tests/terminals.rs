@@ -105,9 +105,13 @@ fn tty_under_dash_t() {
         "-t",
         "/bin/sh",
         "-c",
-        "[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all; readlink /proc/self/fd/0; exec 3</dev/tty && echo ctty",
+        "[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all; readlink /proc/self/fd/0; \
+         exec 3</dev/tty && echo ctty; exec 4</dev/stdin && [ -t 4 ] && echo reopened",
     ]);
-    assert_eq!(out.stdout, "all\r\n/dev/pts/0\r\nctty\r\n", "{out}");
+    assert_eq!(
+        out.stdout, "all\r\n/dev/pts/0\r\nctty\r\nreopened\r\n",
+        "{out}"
+    );
 }
 
 /// `sandbox run PROG | cat` typed in a terminal: stdin is a terminal, stdout a pipe; the
