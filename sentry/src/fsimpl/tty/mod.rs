@@ -274,8 +274,9 @@ impl Terminal {
         if !canon && g.ready.len() >= INPUT_MAX {
             return false;
         }
-        if canon && g.ready.len() + g.line.len() >= INPUT_MAX && !g.lines.is_empty() {
-            // Complete lines fill the buffer: wait for the reader.
+        if canon && canon_used(g) >= INPUT_MAX && !g.lines.is_empty() {
+            // Complete lines fill the buffer (each line's end counts, as an empty line's EOF
+            // takes a byte of Linux's buffer): wait for the reader.
             return false;
         }
         if iflag & ISTRIP != 0 {
@@ -738,7 +739,7 @@ impl Terminal {
             ev |= POLLIN | POLLRDNORM;
         }
         let room = if g.termios.c_lflag & ICANON != 0 {
-            g.ready.len() + g.line.len() < INPUT_MAX || g.lines.is_empty()
+            canon_used(&g) < INPUT_MAX || g.lines.is_empty()
         } else {
             g.ready.len() < INPUT_MAX
         };
@@ -820,6 +821,11 @@ impl Terminal {
         self.queue.notify_all();
         Ok(())
     }
+}
+
+/// The canonical buffer's use: the complete lines, their ends, and the line being edited.
+fn canon_used(g: &State) -> usize {
+    g.ready.len() + g.line.len() + g.lines.len()
 }
 
 fn bytemuck_eq(a: &Winsize, b: &Winsize) -> bool {
@@ -1516,6 +1522,17 @@ mod tests {
         assert_eq!(r.read_stream(&mut buf, true).unwrap(), 2);
         assert_eq!(r.read_stream(&mut buf, true).unwrap(), 0);
         assert_eq!(r.read_stream(&mut buf, true), Err(Errno::EAGAIN));
+    }
+
+    #[test]
+    fn eof_flood_is_bounded() {
+        let (m, r) = pair();
+        let flood = vec![4u8; INPUT_MAX * 4];
+        let n = m.write_stream(&flood, true).unwrap();
+        assert!(n <= INPUT_MAX, "{n}");
+        assert!(r.term.lock().lines.len() <= INPUT_MAX);
+        let mut buf = [0u8; 4];
+        assert_eq!(r.read_stream(&mut buf, true).unwrap(), 0);
     }
 
     #[test]
