@@ -136,8 +136,20 @@ fn mounts(
     Ok((setup::build(spec, &client)?, client))
 }
 
+/// What /proc shows of the host's stdio (`readlink /proc/self/fd/N` of the sandbox process,
+/// as natively: /dev/null, pipe:[N], socket:[N], a file's path), read while the host's /proc
+/// is in view.
+fn stdio_names() -> [String; 3] {
+    [0, 1, 2].map(|fd| {
+        std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .ok()
+            .and_then(|p| p.into_os_string().into_string().ok())
+            .unwrap_or_else(|| format!("host:[{fd}]"))
+    })
+}
+
 /// The host's stdio, passed through as the sandbox's fds 0, 1 and 2.
-fn stdio() -> FdTable {
+fn stdio(names: &[String; 3]) -> FdTable {
     let mut fds = FdTable::default();
     for fd in 0..3 {
         // SAFETY-free: borrow the host's stdio only long enough to duplicate it.
@@ -151,7 +163,7 @@ fn stdio() -> FdTable {
         let file = File::new(
             Box::new(HostStream::new(dup)),
             flags as u32 & keep,
-            format!("host:[{fd}]"),
+            names[fd as usize].clone(),
         );
         let _ = fds.install(fd, file, false, 1 << 20);
     }
@@ -235,6 +247,11 @@ fn fail(msg: impl std::fmt::Display, code: i32) -> i32 {
 
 /// `sandbox run`.
 pub fn run(args: RunArgs) -> i32 {
+    // An interactive sandbox: a parent outside it keeps the host terminal's modes.
+    let interactive = crate::tty::wanted(args.tty, args.no_tty);
+    if interactive && crate::tty::stdin_is_tty() {
+        crate::tty::supervise();
+    }
     // Before any thread or helper process exists, so that every sentry thread blocks them.
     crate::signals::block();
     // The OCI ready descriptor is this process's alone: the gofer must not inherit it.
@@ -244,6 +261,7 @@ pub fn run(args: RunArgs) -> i32 {
             nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
         );
     }
+    let stdio_names = stdio_names();
     if let Err(e) = init_logging(&args) {
         return fail(e, EXIT_SANDBOX_ERROR);
     }
@@ -408,7 +426,18 @@ pub fn run(args: RunArgs) -> i32 {
     }
     let k = Kernel::new(platform, mounts, args.strace);
     crate::network::apply(&k, &args, net);
-    crate::signals::forward(k.clone());
+    let mut console = if interactive {
+        match crate::tty::Console::new(&k, creds.uid.0) {
+            Ok(c) => Some(c),
+            Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
+        }
+    } else {
+        None
+    };
+    let winch = console
+        .as_ref()
+        .map(|_| Arc::new(std::sync::atomic::AtomicBool::new(false)));
+    crate::signals::forward(k.clone(), winch.clone());
     // The working directory, resolved in the sandbox's view.
     let cwd_bytes = cwd.as_os_str().as_bytes().to_vec();
     let cwd = match k.resolve("/", &cwd_bytes, true) {
@@ -457,6 +486,13 @@ pub fn run(args: RunArgs) -> i32 {
 
     let with_init = args.init;
     let k2 = k.clone();
+    let (fds, terminal) = match &console {
+        Some(c) => (
+            c.fds(args.tty, || stdio(&stdio_names).file(2).ok()),
+            Some(c.terminal()),
+        ),
+        None => (stdio(&stdio_names), None),
+    };
     let job: Job = Box::new(move |ctx| {
         let base = program
             .rsplit(|b| *b == b'/')
@@ -467,7 +503,10 @@ pub fn run(args: RunArgs) -> i32 {
         if with_init {
             Task::start_virtual_init(&k2, creds.uid.0);
         }
-        let mut t = Task::new_init(k2.clone(), ctx, stdio(), fs, creds, limits, &base);
+        let mut t = Task::new_init(k2.clone(), ctx, fds, fs, creds, limits, &base);
+        if let Some(term) = &terminal {
+            crate::tty::Console::attach(&k2, term, t.tgid());
+        }
         if let Err(e) = kernel::load_initial(&mut t, &program, argv, env) {
             t.ctx.kill_process();
             return Err(match e {
@@ -490,6 +529,11 @@ pub fn run(args: RunArgs) -> i32 {
         kernel::run(t);
         Ok(())
     });
+    if let (Some(c), Some(w)) = (console.as_mut(), winch) {
+        if let Err(e) = c.start(w) {
+            return fail(e, EXIT_SANDBOX_ERROR);
+        }
+    }
     if job_tx.send(job).is_err() {
         return fail("the sentry's task thread ended early", EXIT_SANDBOX_ERROR);
     }
@@ -504,6 +548,12 @@ pub fn run(args: RunArgs) -> i32 {
     while done.is_none() {
         done = k.init_cond.wait(done).unwrap_or_else(|e| e.into_inner());
     }
-    done.map(ExitStatus::shell_status)
+    let status = *done;
+    drop(done);
+    if let Some(c) = console.as_mut() {
+        c.finish();
+    }
+    status
+        .map(ExitStatus::shell_status)
         .unwrap_or(EXIT_SANDBOX_ERROR)
 }

@@ -24,6 +24,17 @@ pub fn getrlimit(resource: u32) -> Option<syscalls::abi::Rlimit> {
     })
 }
 
+/// fork(2): `None` in the child, the child's pid in the parent. Only called before the
+/// process has any other thread ([`crate::tty::supervise`]).
+pub fn fork() -> Result<Option<nix::unistd::Pid>, nix::Error> {
+    // SAFETY: the process is single-threaded here (no thread has been started yet), so the
+    // child may run any code.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => Ok(None),
+        nix::unistd::ForkResult::Parent { child } => Ok(Some(child)),
+    }
+}
+
 /// Borrows one of the host's standard descriptors (0, 1, 2), which stay open for the life of
 /// the process.
 pub fn borrow_fd(fd: i32) -> std::os::fd::BorrowedFd<'static> {

@@ -12,6 +12,7 @@ mod limits;
 mod network;
 mod oci;
 mod signals;
+mod tty;
 
 use clap::error::ErrorKind;
 use clap::Parser;

@@ -27,8 +27,10 @@ pub fn block() {
     let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
 }
 
-/// Starts the thread that receives the forwarded signals and sends them to the main process.
-pub fn forward(k: Arc<Kernel>) {
+/// Starts the thread that receives the forwarded signals and sends them to the main process;
+/// with `winch`, SIGWINCH only sets it (the terminal bridge copies the new size to the
+/// sandbox's terminal, which signals its foreground group).
+pub fn forward(k: Arc<Kernel>, winch: Option<Arc<std::sync::atomic::AtomicBool>>) {
     let mut set = SigSet::empty();
     for s in FORWARDED {
         set.add(s);
@@ -37,13 +39,17 @@ pub fn forward(k: Arc<Kernel>) {
         .name("signals".into())
         .spawn(move || {
             sentry::confine::enter(sentry::confine::policy::SIGNALS);
-            forward_loop(&k, &set)
+            forward_loop(&k, &set, winch.as_deref())
         });
 }
 
-fn forward_loop(k: &Arc<Kernel>, set: &SigSet) -> ! {
+fn forward_loop(k: &Arc<Kernel>, set: &SigSet, winch: Option<&std::sync::atomic::AtomicBool>) -> ! {
     loop {
         let Ok(sig) = set.wait() else { continue };
+        if let (Signal::SIGWINCH, Some(w)) = (sig, winch) {
+            w.store(true, std::sync::atomic::Ordering::Release);
+            continue;
+        }
         let main = k.main_pid.load(std::sync::atomic::Ordering::Acquire);
         let tg = lock(&k.tree).procs.get(&main).map(|p| p.tg.clone());
         if let Some(tg) = tg {

@@ -566,6 +566,114 @@ pub const FIONBIO: u32 = 0x5421;
 pub const FIOCLEX: u32 = 0x5451;
 pub const FIONCLEX: u32 = 0x5450;
 pub const FIOASYNC: u32 = 0x5452;
+pub const TCGETA: u32 = 0x5405;
+pub const TCSETA: u32 = 0x5406;
+pub const TCSETAW: u32 = 0x5407;
+pub const TCSETAF: u32 = 0x5408;
+/// The size of the old `struct termio` (TCGETA): four 16-bit flag words, the line
+/// discipline and 8 control characters, padded.
+pub const TERMIO_SIZE: usize = 18;
+pub const TCSBRK: u32 = 0x5409;
+pub const TCXONC: u32 = 0x540a;
+pub const TCFLSH: u32 = 0x540b;
+pub const TIOCEXCL: u32 = 0x540c;
+pub const TIOCNXCL: u32 = 0x540d;
+pub const TIOCSCTTY: u32 = 0x540e;
+pub const TIOCOUTQ: u32 = 0x5411;
+pub const TIOCSTI: u32 = 0x5412;
+pub const TIOCINQ: u32 = FIONREAD;
+pub const TIOCPKT: u32 = 0x5420;
+pub const TIOCNOTTY: u32 = 0x5422;
+pub const TIOCSETD: u32 = 0x5423;
+pub const TIOCGETD: u32 = 0x5424;
+pub const TCSBRKP: u32 = 0x5425;
+pub const TIOCSBRK: u32 = 0x5427;
+pub const TIOCCBRK: u32 = 0x5428;
+pub const TCGETS2: u32 = 0x802c_542a;
+pub const TCSETS2: u32 = 0x402c_542b;
+pub const TCSETSW2: u32 = 0x402c_542c;
+pub const TCSETSF2: u32 = 0x402c_542d;
+pub const TIOCGPTN: u32 = 0x8004_5430;
+pub const TIOCSPTLCK: u32 = 0x4004_5431;
+pub const TIOCGDEV: u32 = 0x8004_5432;
+pub const TIOCSIG: u32 = 0x4004_5436;
+pub const TIOCVHANGUP: u32 = 0x5437;
+pub const TIOCGPKT: u32 = 0x8004_5438;
+pub const TIOCGPTLCK: u32 = 0x8004_5439;
+pub const TIOCGEXCL: u32 = 0x8004_5440;
+pub const TIOCGPTPEER: u32 = 0x5441;
+/// TCFLSH's queues.
+pub const TCIFLUSH: u32 = 0;
+pub const TCOFLUSH: u32 = 1;
+pub const TCIOFLUSH: u32 = 2;
+
+// ---- termios(3) ----
+/// `struct termios`'s control characters (indexes into `c_cc`).
+pub const VINTR: usize = 0;
+pub const VQUIT: usize = 1;
+pub const VERASE: usize = 2;
+pub const VKILL: usize = 3;
+pub const VEOF: usize = 4;
+pub const VTIME: usize = 5;
+pub const VMIN: usize = 6;
+pub const VSTART: usize = 8;
+pub const VSTOP: usize = 9;
+pub const VSUSP: usize = 10;
+pub const VEOL: usize = 11;
+pub const VREPRINT: usize = 12;
+pub const VDISCARD: usize = 13;
+pub const VWERASE: usize = 14;
+pub const VLNEXT: usize = 15;
+pub const VEOL2: usize = 16;
+/// Input flags.
+pub const IGNBRK: u32 = 0o1;
+pub const BRKINT: u32 = 0o2;
+pub const ISTRIP: u32 = 0o40;
+pub const INLCR: u32 = 0o100;
+pub const IGNCR: u32 = 0o200;
+pub const ICRNL: u32 = 0o400;
+pub const IUCLC: u32 = 0o1000;
+pub const IXON: u32 = 0o2000;
+pub const IXANY: u32 = 0o4000;
+pub const IXOFF: u32 = 0o10000;
+pub const IMAXBEL: u32 = 0o20000;
+pub const IUTF8: u32 = 0o40000;
+/// Output flags.
+pub const OPOST: u32 = 0o1;
+pub const OLCUC: u32 = 0o2;
+pub const ONLCR: u32 = 0o4;
+pub const OCRNL: u32 = 0o10;
+pub const ONOCR: u32 = 0o20;
+pub const ONLRET: u32 = 0o40;
+/// Control flags.
+pub const B38400: u32 = 0o17;
+pub const CS8: u32 = 0o60;
+pub const CREAD: u32 = 0o200;
+pub const HUPCL: u32 = 0o2000;
+/// Local flags.
+pub const ISIG: u32 = 0o1;
+pub const ICANON: u32 = 0o2;
+pub const ECHO: u32 = 0o10;
+pub const ECHOE: u32 = 0o20;
+pub const ECHOK: u32 = 0o40;
+pub const ECHONL: u32 = 0o100;
+pub const NOFLSH: u32 = 0o200;
+pub const TOSTOP: u32 = 0o400;
+pub const ECHOCTL: u32 = 0o1000;
+pub const ECHOPRT: u32 = 0o2000;
+pub const ECHOKE: u32 = 0o4000;
+pub const FLUSHO: u32 = 0o10000;
+pub const PENDIN: u32 = 0o40000;
+pub const IEXTEN: u32 = 0o100000;
+pub const EXTPROC: u32 = 0o200000;
+/// The kernel's `struct termios2` (TCGETS2): termios and the two speeds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct Termios2 {
+    pub termios: Termios,
+    pub c_ispeed: u32,
+    pub c_ospeed: u32,
+}
 
 // ---- poll(2), epoll(7) ----
 pub const POLLIN: u32 = 0x1;
@@ -668,6 +776,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<Utsname>(), 390);
         assert_eq!(std::mem::size_of::<Sysinfo>(), 112);
         assert_eq!(std::mem::size_of::<Termios>(), 36);
+        assert_eq!(std::mem::size_of::<Termios2>(), 44);
         assert_eq!(std::mem::size_of::<Siginfo>(), 128);
         assert_eq!(std::mem::size_of::<KernelSigaction>(), 32);
         assert_eq!(std::mem::size_of::<Rusage>(), 144);

@@ -74,6 +74,18 @@ pub struct RunArgs {
     #[arg(long)]
     pub init: bool,
 
+    /// Give the program a terminal of the sandbox's (a pty: its stdin, stdout, stderr and
+    /// controlling terminal) bridged to this one's stdin and stdout; the default when stdin
+    /// and stdout are terminals (stdin is then put in raw mode until the sandbox exits, and a
+    /// stderr that is not a terminal stays the program's stderr).
+    #[arg(short = 't', long = "tty", conflicts_with = "no_tty")]
+    pub tty: bool,
+
+    /// Pass the host's stdin, stdout and stderr to the program as they are, even when stdin is
+    /// a terminal.
+    #[arg(long)]
+    pub no_tty: bool,
+
     /// The program's working directory [default: the current directory].
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //! devfs: the character devices every program expects (null, zero, full, random, urandom,
-//! tty), and the fd, stdin, stdout, stderr links.
+//! tty, ptmx), and the fd, stdin, stdout, stderr links.
 
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -20,13 +20,14 @@ enum Dev {
     Urandom,
 }
 
-const DEVICES: [(&str, Dev, u32, u32); 6] = [
+const DEVICES: [(&str, Dev, u32, u32); 7] = [
     ("null", Dev::Null, 1, 3),
     ("zero", Dev::Zero, 1, 5),
     ("full", Dev::Full, 1, 7),
     ("random", Dev::Random, 1, 8),
     ("urandom", Dev::Urandom, 1, 9),
     ("tty", Dev::Null, 5, 0),
+    ("ptmx", Dev::Null, 5, 2),
 ];
 
 /// Character devices by (major, minor).
@@ -41,7 +42,10 @@ fn device_of(rdev: u64) -> Option<(usize, Dev)> {
 
 /// Opens the character device `rdev` (for device nodes in any file system). Linux: ENXIO for
 /// a device with no driver.
-pub fn open_device(rdev: u64, _flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+pub fn open_device(rdev: u64, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+    if let Some(r) = super::tty::devpts::open_device(rdev, flags) {
+        return r;
+    }
     let (i, dev) = device_of(rdev).ok_or(Errno::ENXIO)?;
     let (major, minor) = dev_split(rdev);
     Ok(Box::new(DevFile {
@@ -51,7 +55,7 @@ pub fn open_device(rdev: u64, _flags: u32) -> Result<Box<dyn FileOps>, Errno> {
 }
 
 /// The /dev file system: the devices, fd/stdin/stdout/stderr links into /proc/self/fd, and
-/// `shm` and `pts` left to mounts (shm is a tmpfs; pts waits for terminals and is absent).
+/// `shm` and `pts` left to mounts (a tmpfs and devpts).
 pub struct DevFs;
 
 impl DevFs {
@@ -76,6 +80,7 @@ impl DevFs {
             "shm",
             SynthDir::with_mode(dev, base + 4, 0o1777, Vec::new()),
         ));
+        entries.push(("pts", SynthDir::with_mode(dev, base + 5, 0o755, Vec::new())));
         SynthFs::new(
             "devtmpfs",
             TMPFS_MAGIC,
@@ -108,11 +113,10 @@ impl Inode for DevNode {
     }
 
     fn open(&self, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
-        if self.stat.st_rdev == makedev(5, 0) {
-            // The sandbox has no controlling terminal yet (Linux: ENXIO without one).
-            return Err(Errno::ENXIO);
+        // /dev/tty (the caller's controlling terminal) and /dev/ptmx (a new pty).
+        if let Some(r) = super::tty::devpts::open_device(self.stat.st_rdev, flags) {
+            return r;
         }
-        let _ = flags;
         let (_, dev) = device_of(self.stat.st_rdev).ok_or(Errno::ENXIO)?;
         Ok(Box::new(DevFile {
             dev,

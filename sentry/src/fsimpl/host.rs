@@ -115,6 +115,13 @@ impl FileOps for HostFile {
     }
 }
 
+/// The window size of the host terminal `fd` (for the loader's terminal bridge).
+pub fn host_winsize(fd: BorrowedFd<'_>) -> Option<Winsize> {
+    let mut ws = [0u8; std::mem::size_of::<Winsize>()];
+    host_unsafe::ioctl(fd, TIOCGWINSZ, &mut ws).ok()?;
+    Some(bytemuck::pod_read_unaligned(&ws))
+}
+
 /// A host descriptor passed through as a stream (the sandbox's stdin, stdout and stderr): reads,
 /// writes, seeks and terminal ioctls go to the host descriptor itself.
 pub struct HostStream {

@@ -13,4 +13,5 @@ pub mod setup;
 pub mod synthetic;
 pub mod sys;
 pub mod tmpfs;
+pub mod tty;
 pub mod view;

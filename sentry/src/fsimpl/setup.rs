@@ -237,6 +237,7 @@ pub fn build(spec: &MountSpec, gofer: &Arc<GoferClient>) -> Result<Mounts, Strin
         }
     }
     m.mount("/dev/shm", TmpFs::new(SHM_DEV, 0o1777, root_owner(), None));
+    m.mount("/dev/pts", super::tty::devpts::DevPtsFs::new());
     let mut dev = FIRST_EXTRA_DEV;
     if let Some(shown) = &spec.shown {
         // Below volumes: a volume at the same path (`-v "$PWD:$PWD"`) covers it.

@@ -214,6 +214,36 @@ pub fn block_on<T>(
     result
 }
 
+/// Blocks a thread that serves no task (the loader's terminal bridge) until `ready` gives a
+/// result or the deadline passes (ETIMEDOUT); `ready` is rechecked after every notification
+/// of `queues`.
+pub fn wait_external<T>(
+    queues: &[&WaitQueue],
+    deadline: Option<Instant>,
+    mut ready: impl FnMut() -> Option<Result<T, Errno>>,
+) -> Result<T, Errno> {
+    let waker = Arc::new(Waker::default());
+    for q in queues {
+        q.add(&waker);
+    }
+    let result = loop {
+        let seen = waker.seq();
+        if let Some(r) = ready() {
+            break r;
+        }
+        if !waker.wait(seen, deadline) {
+            break match ready() {
+                Some(r) => r,
+                None => Err(Errno::ETIMEDOUT),
+            };
+        }
+    };
+    for q in queues {
+        q.remove(&waker);
+    }
+    result
+}
+
 /// Sleeps the current task until the deadline or a signal (ERESTARTSYS).
 pub fn sleep_until(deadline: Instant) -> Result<(), Errno> {
     match block_on::<()>(&[], Some(deadline), || None) {

@@ -84,6 +84,7 @@ fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
     let mut notify: Vec<(Arc<ThreadGroup>, Option<Siginfo>)> = Vec::new();
     let mut pdeath = Vec::new();
     let init_gone;
+    let leader;
     {
         let mut tree = lock(&k.tree);
         let reaper = tree.reaper_for(tgid);
@@ -91,6 +92,7 @@ fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
             return;
         };
         me.zombie = Some(status);
+        leader = me.sid == tgid;
         let children: Vec<i32> = std::mem::take(&mut me.children).into_iter().collect();
         let (parent, exit_signal, uid) = (me.parent, me.exit_signal, me.uid);
         // Orphans go to the reaper (init, or a subreaper).
@@ -154,6 +156,10 @@ fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
     }
     for (task, sig) in pdeath {
         super::signal_deliver::send_thread_signal(k, &task, super::signal::kernel_info(sig));
+    }
+    if leader {
+        // Its terminal's foreground group hears of the hang-up.
+        crate::fsimpl::tty::session_leader_exited(k, tgid);
     }
     for (ptg, info) in notify {
         if let Some(info) = info {

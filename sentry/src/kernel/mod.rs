@@ -92,7 +92,9 @@ pub struct Kernel {
     pub timers: timer::Timers,
     /// personality(2).
     pub personality: std::sync::atomic::AtomicU32,
-    /// The terminal's foreground process group and session.
+    /// Each session's controlling terminal (a pty of the sentry's), by session id.
+    pub ttys: Mutex<std::collections::BTreeMap<i32, Arc<crate::fsimpl::tty::Terminal>>>,
+    /// The host terminal's foreground process group and session (host stdio passed as is).
     fg_pgrp: Mutex<Option<i32>>,
     tty_sid: Mutex<Option<i32>>,
     /// The pid of the sentry's own init, or 0 without `--init`.
@@ -171,6 +173,7 @@ impl Kernel {
                 let _ = crate::fsimpl::dev::fill_random(&mut b);
                 b
             },
+            ttys: Mutex::new(Default::default()),
             fg_pgrp: Mutex::new(None),
             tty_sid: Mutex::new(None),
             next_ino: AtomicU64::new(1000),

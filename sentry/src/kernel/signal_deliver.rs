@@ -110,6 +110,7 @@ pub fn send_process_signal(k: &Kernel, tg: &Arc<ThreadGroup>, info: Siginfo) {
     }
     if lock(&tg.pending).push(info) {
         tg.kick_all();
+        tg.signal_events.notify_band(POLLIN);
     }
 }
 
@@ -120,6 +121,7 @@ pub fn send_thread_signal(k: &Kernel, task: &Arc<TaskShared>, info: Siginfo) {
     }
     if lock(&task.pending).push(info) {
         task.kick();
+        task.tg.signal_events.notify_band(POLLIN);
     }
 }
 

@@ -138,6 +138,9 @@ pub struct ThreadGroup {
     pub child_events: WaitQueue,
     /// Notified when the group is continued after a stop, or killed.
     pub resume: WaitQueue,
+    /// Notified when a signal is queued to the group or one of its threads (signalfd's
+    /// pollers).
+    pub signal_events: WaitQueue,
     /// Set when the group is being killed (exit_group, a fatal signal): every thread exits.
     pub killed: AtomicBool,
     /// The group's exit status once `killed` is set.
@@ -161,6 +164,7 @@ impl ThreadGroup {
             sighand: Mutex::new(sighand),
             child_events: WaitQueue::default(),
             resume: WaitQueue::default(),
+            signal_events: WaitQueue::default(),
             killed: AtomicBool::new(false),
             exit_status: Mutex::new(None),
             stopped: Mutex::new(None),

@@ -19,6 +19,7 @@ mod sys_poll;
 mod sys_process;
 mod sys_sched;
 mod sys_signal;
+mod sys_signalfd;
 mod sys_socket;
 mod sys_task;
 mod sys_time;

@@ -128,6 +128,12 @@ pub fn sys_ioctl(t: &mut Task) -> SysResult {
             }
             Ok(0)
         }
+        _ if file.ops.as_tty().is_some() => {
+            let Some(tty) = file.ops.as_tty() else {
+                return Err(Errno::ENOTTY);
+            };
+            tty_ioctl(t, tty, req, arg)
+        }
         FIONREAD => {
             let st = file.ops.stat()?;
             let n = if st.st_mode & S_IFMT == S_IFREG {
@@ -200,6 +206,58 @@ pub fn sys_ioctl(t: &mut Task) -> SysResult {
         }
         _ => crate::syscalls::sys_socket::socket_ioctl(t, &file, req, arg)
             .unwrap_or(Err(Errno::ENOTTY)),
+    }
+}
+
+/// The ioctls of the sentry's terminals (pty masters and replicas).
+fn tty_ioctl(t: &mut Task, tty: &crate::fsimpl::tty::TtyFile, req: u32, arg: u64) -> SysResult {
+    use crate::fsimpl::tty::{self, devpts};
+    if req == TIOCGPTPEER {
+        if !tty.master {
+            return Err(Errno::ENOTTY);
+        }
+        let flags = arg as u32;
+        if u64::from(flags) != arg
+            || flags & !(O_ACCMODE | O_NOCTTY | O_NONBLOCK | O_CLOEXEC | O_LARGEFILE) != 0
+        {
+            return Err(Errno::EINVAL);
+        }
+        let peer = devpts::peer(tty, flags)?;
+        let f = File::new(
+            Box::new(peer),
+            flags | O_LARGEFILE,
+            devpts::replica_path(&tty.term),
+        );
+        return install(t, f, flags & O_CLOEXEC != 0);
+    }
+    let who = {
+        let tree = crate::kernel::lock(&t.k.tree);
+        let p = tree.procs.get(&t.tgid()).ok_or(Errno::ESRCH)?;
+        tty::Caller {
+            pid: t.tgid(),
+            pgid: p.pgid,
+            sid: p.sid,
+            admin: t.creds.caps & (1 << CAP_SYS_ADMIN) != 0,
+        }
+    };
+    match tty::arg_size(req) {
+        None => {
+            // No argument, or an integer passed by value.
+            let mut data = (arg as i32).to_le_bytes();
+            tty::ioctl(tty, &who, req, &mut data)
+        }
+        Some(size) => {
+            let (input, output) = tty::arg_dir(req);
+            let mut data = vec![0u8; size];
+            if input {
+                t.copy_in(arg, &mut data)?;
+            }
+            let r = tty::ioctl(tty, &who, req, &mut data)?;
+            if output {
+                t.copy_out(arg, &data)?;
+            }
+            Ok(r)
+        }
     }
 }
 

@@ -129,6 +129,10 @@ fn new_fs(
         "proc" => Ok((crate::fsimpl::proc::ProcFs::new(dev()), String::new())),
         "sysfs" => Ok((crate::fsimpl::sys::new(dev()), String::new())),
         "devtmpfs" => Ok((crate::fsimpl::dev::DevFs::new(dev()), String::new())),
+        "devpts" => Ok((
+            crate::fsimpl::tty::devpts::DevPtsFs::new(),
+            "mode=620,ptmxmode=000".into(),
+        )),
         _ if BLOCK_FS.contains(&fstype) => {
             // A block-device file system: the source must be a block device, and there are
             // none in the sandbox.

@@ -354,6 +354,8 @@ pub fn sys_setsid(t: &mut Task) -> SysResult {
     let p = tree.procs.get_mut(&me).ok_or(Errno::ESRCH)?;
     p.pgid = me;
     p.sid = me;
+    drop(tree);
+    crate::fsimpl::tty::new_session(&t.k, me);
     Ok(me as u64)
 }
 

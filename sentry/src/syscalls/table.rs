@@ -9,8 +9,8 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 use super::{
     sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_inotify as ino,
     sys_mm as m, sys_mount as mt, sys_pidfd as pf, sys_poll as pl, sys_process as p,
-    sys_sched as sc, sys_signal as sg, sys_socket as so, sys_task as tk, sys_time as tm,
-    sys_timer as ti, SysResult,
+    sys_sched as sc, sys_signal as sg, sys_signalfd as sfd, sys_socket as so, sys_task as tk,
+    sys_time as tm, sys_timer as ti, SysResult,
 };
 use crate::kernel::Task;
 
@@ -108,7 +108,7 @@ const ROWS: &[Row] = rows! {
     brk => Full, Some(m::sys_brk), "p", "";
     rt_sigaction => Full, Some(sg::sys_rt_sigaction), "Sppu", "";
     rt_sigprocmask => Full, Some(sg::sys_rt_sigprocmask), "dppu", "";
-    ioctl => Partial, Some(f::sys_ioctl), "fxp", "TCGETS, TCSETS*, TIOCGWINSZ, TIOCSWINSZ, FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; ENOTTY otherwise";
+    ioctl => Partial, Some(f::sys_ioctl), "fxp", "FIONBIO, FIOASYNC, FIOCLEX, FIONCLEX, FIONREAD; the sentry's ptys: TCGETS/TCSETS*, TCGETA/TCSETA*, TCGETS2/TCSETS*2, TIOCGWINSZ/TIOCSWINSZ, TIOCSCTTY/TIOCNOTTY, TIOCGPGRP/TIOCSPGRP/TIOCGSID, TIOCGPTN/TIOCSPTLCK/TIOCGPTLCK/TIOCGPTPEER, TIOCPKT, TIOCINQ/TIOCOUTQ, TCFLSH, TIOCSIG, TIOCSTI (root), TIOCEXCL; host stdio: TCGETS/TCSETS*, winsize; sockets' SIOC*; ENOTTY otherwise";
     pread64 => Full, Some(f::sys_pread64), "fBuD", "";
     pwrite64 => Full, Some(f::sys_pwrite64), "fbuD", "";
     readv => Full, Some(f::sys_readv), "fpd", "";
@@ -316,6 +316,8 @@ const ROWS: &[Row] = rows! {
     unshare => Partial, Some(tk::sys_unshare), "x", "CLONE_FILES, CLONE_FS, CLONE_SYSVSEM, CLONE_NEWNS; other namespaces EPERM";
     eventfd => Full, Some(ev::sys_eventfd), "u", "";
     eventfd2 => Full, Some(ev::sys_eventfd2), "ux", "";
+    signalfd => Full, Some(sfd::sys_signalfd), "dpu", "";
+    signalfd4 => Full, Some(sfd::sys_signalfd4), "dpux", "";
     close_range => Full, Some(f::sys_close_range), "ffx", "";
     mount => Partial, Some(mt::sys_mount), "ssxxs", "tmpfs, proc, sysfs, devtmpfs, bind, move, remount; propagation types accepted, not recorded; block-device file systems ENOTBLK";
     umount2 => Full, Some(mt::sys_umount2), "sx", "";

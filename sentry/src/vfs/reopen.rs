@@ -90,6 +90,12 @@ impl FileOps for Shared {
     fn as_pipe(&self) -> Option<&crate::fsimpl::pipe::PipeFile> {
         self.0.ops.as_pipe()
     }
+    fn as_tty(&self) -> Option<&crate::fsimpl::tty::TtyFile> {
+        self.0.ops.as_tty()
+    }
+    fn signalfd_mask(&self) -> Option<&std::sync::Mutex<u64>> {
+        self.0.ops.signalfd_mask()
+    }
     fn set_async(&self, file: &Arc<File>, fd: i32, on: bool) {
         self.0.ops.set_async(file, fd, on)
     }

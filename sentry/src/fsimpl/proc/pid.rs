@@ -156,6 +156,16 @@ fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
     }
     let (astart, aend) = args;
     let (estart, eend) = env;
+    // The controlling terminal (its device number, as the kernel encodes it) and its
+    // foreground group.
+    let (tty_nr, tpgid) = match crate::fsimpl::tty::ctty_of(&k, sid) {
+        Some(term) => {
+            let minor = term.index;
+            let nr = (136u32 << 8) | (minor & 0xff) | ((minor & !0xff) << 12);
+            (nr as i32, term.job().1.unwrap_or(-1))
+        }
+        None => (0, -1),
+    };
     let f: Vec<String> = vec![
         tid.unwrap_or(pid).to_string(),
         format!("({})", comm_str(&info.comm)),
@@ -163,8 +173,8 @@ fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
         ppid.to_string(),
         pgid.to_string(),
         sid.to_string(),
-        "0".into(),  // tty_nr
-        "-1".into(), // tpgid
+        tty_nr.to_string(),
+        tpgid.to_string(),
         "4194560".into(),
         "0".into(),
         "0".into(),
