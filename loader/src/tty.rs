@@ -80,8 +80,15 @@ pub fn supervise() {
         Some(&set),
         Some(&mut old),
     );
+    let supervisor = nix::unistd::getpid();
     let child = match crate::host_unsafe::fork() {
         Ok(None) => {
+            // The sandbox ends with its supervisor (a kill -9 of the `sandbox` process an
+            // engine or a user holds the pid of).
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+            if nix::unistd::getppid() != supervisor {
+                std::process::exit(crate::boot::EXIT_SANDBOX_ERROR);
+            }
             let _ = nix::sys::signal::pthread_sigmask(
                 nix::sys::signal::SigmaskHow::SIG_SETMASK,
                 Some(&old),

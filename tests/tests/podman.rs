@@ -223,6 +223,7 @@ impl Drop for Containerd {
         let _ = Command::new("umount")
             .arg("-R")
             .arg(self.dir.join("root"))
+            .stderr(std::process::Stdio::null())
             .status();
         let _ = std::fs::remove_dir_all(&self.run);
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -266,4 +267,25 @@ fn containerd_ctr_runs_a_container_on_the_sandbox() {
     ]);
     assert_eq!(out.stdout, "hi from ctr\n", "{out}");
     assert_eq!(out.status, 4, "{out}");
+}
+
+#[test]
+fn podman_run_it_gives_the_container_a_terminal() {
+    // `podman run -it` under a terminal (script(1) makes one): the container's process.terminal
+    // is a pty whose master reaches podman through the console socket.
+    tests::require_tool("/usr/bin/script");
+    let p = Podman::new("tty");
+    let podman = format!(
+        "podman --root {} --runroot {} --tmpdir {} --runtime {} run -it --rm --network none {} localhost/sandbox-bb sh -c 'tty; exit 5'",
+        p.dir.join("storage").display(),
+        p.run.join("run").display(),
+        p.run.join("tmp").display(),
+        tests::sandbox_bin().display(),
+        ULIMITS.join(" "),
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &podman, "/dev/null"]);
+    let out = tests::execute(cmd);
+    assert!(out.stdout.contains("/dev/pts/0\r\n"), "{out}");
+    assert_eq!(out.status, 5, "{out}");
 }

@@ -234,9 +234,13 @@ fn create_in(dir: &Path, g: &Global, a: &CreateArgs) -> Result<std::process::Chi
             "cannot allocate tty if runc will detach without setting console socket".into(),
         );
     }
-    if terminal {
-        return Err("process.terminal with --console-socket is not supported yet".into());
-    }
+    // process.terminal: a host pty whose master goes to the engine's console socket (as
+    // runc sends it); its replica is the sandbox's stdio, which `sandbox run -t` bridges to
+    // the program's own pty of the sentry's.
+    let replica = match (terminal, &a.console_socket) {
+        (true, Some(sock)) => Some(console(sock, &plan.spec)?),
+        _ => None,
+    };
     let fifo = dir.join("exec.fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| format!("{}: {}", fifo.display(), e.desc()))?;
@@ -250,8 +254,15 @@ fn create_in(dir: &Path, g: &Global, a: &CreateArgs) -> Result<std::process::Chi
     .map_err(|e| format!("pipe: {}", e.desc()))?;
     let exe = std::env::current_exe().map_err(|e| format!("the sandbox binary: {e}"))?;
     let mut cmd = Command::new(exe);
-    cmd.arg("run")
-        .arg("--oci-ready-fd")
+    cmd.arg("run");
+    if let Some(r) = &replica {
+        let dup = |f: &OwnedFd| f.try_clone().map_err(|e| format!("console: {e}"));
+        cmd.arg("--tty")
+            .stdin(Stdio::from(dup(r)?))
+            .stdout(Stdio::from(dup(r)?))
+            .stderr(Stdio::from(dup(r)?));
+    }
+    cmd.arg("--oci-ready-fd")
         .arg(ready_w.as_raw_fd().to_string())
         .arg("--oci-fifo")
         .arg(&fifo)
@@ -313,6 +324,36 @@ fn create_in(dir: &Path, g: &Global, a: &CreateArgs) -> Result<std::process::Chi
         }
     }
     Ok(child)
+}
+
+/// Makes the container's host pty (its size from process.consoleSize), sends its master to
+/// the console socket at `sock`, and returns the replica.
+fn console(sock: &Path, spec: &oci_spec::runtime::Spec) -> Result<OwnedFd, String> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let size = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.console_size())
+        .map(|b| nix::pty::Winsize {
+            ws_row: b.height() as u16,
+            ws_col: b.width() as u16,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        });
+    let pty =
+        nix::pty::openpty(size.as_ref(), None).map_err(|e| format!("openpty: {}", e.desc()))?;
+    let stream = std::os::unix::net::UnixStream::connect(sock)
+        .map_err(|e| format!("console socket {}: {e}", sock.display()))?;
+    let fds = [pty.master.as_raw_fd()];
+    sendmsg::<()>(
+        stream.as_raw_fd(),
+        &[std::io::IoSlice::new(b"/dev/ptmx")],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| format!("console socket {}: {}", sock.display(), e.desc()))?;
+    Ok(pty.slave)
 }
 
 /// Reads the sandbox's readiness: its first line, or what came before the end.
