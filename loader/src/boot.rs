@@ -247,8 +247,10 @@ fn fail(msg: impl std::fmt::Display, code: i32) -> i32 {
 
 /// `sandbox run`.
 pub fn run(args: RunArgs) -> i32 {
-    // An interactive sandbox: a parent outside it keeps the host terminal's modes.
-    let interactive = crate::tty::wanted(args.tty, args.no_tty);
+    // An interactive sandbox: a parent outside it keeps the host terminal's modes. (Not for
+    // an OCI container: its process is the one the engine knows, and its terminal is the
+    // engine's business.)
+    let interactive = args.oci_ready_fd.is_none() && crate::tty::wanted(args.tty, args.no_tty);
     if interactive && crate::tty::stdin_is_tty() {
         crate::tty::supervise();
     }
