@@ -247,9 +247,17 @@ fn fail(msg: impl std::fmt::Display, code: i32) -> i32 {
 
 /// `sandbox run`.
 pub fn run(args: RunArgs) -> i32 {
-    // An interactive sandbox: a parent outside it keeps the host terminal's modes.
-    let interactive = crate::tty::wanted(args.tty, args.no_tty);
-    if interactive && crate::tty::stdin_is_tty() {
+    // An interactive sandbox: a parent outside it keeps the host terminal's modes. An OCI
+    // container's sandbox (--oci-ready-fd) has a terminal only when `create` gave it one (-t:
+    // process.terminal, stdio the replica of a pty whose master went to the console socket,
+    // already raw) and never forks the supervisor: its process is the one the engine knows.
+    let oci = args.oci_ready_fd.is_some();
+    let interactive = if oci {
+        args.tty
+    } else {
+        crate::tty::wanted(args.tty, args.no_tty)
+    };
+    if interactive && !oci && crate::tty::stdin_is_tty() {
         crate::tty::supervise();
     }
     // Before any thread or helper process exists, so that every sentry thread blocks them.

@@ -342,6 +342,12 @@ fn console(sock: &Path, spec: &oci_spec::runtime::Spec) -> Result<OwnedFd, Strin
         });
     let pty =
         nix::pty::openpty(size.as_ref(), None).map_err(|e| format!("openpty: {}", e.desc()))?;
+    // The program's line discipline is the sentry's pty's: the host pty only carries bytes.
+    let mut t = nix::sys::termios::tcgetattr(&pty.slave)
+        .map_err(|e| format!("console: tcgetattr: {}", e.desc()))?;
+    nix::sys::termios::cfmakeraw(&mut t);
+    nix::sys::termios::tcsetattr(&pty.slave, nix::sys::termios::SetArg::TCSANOW, &t)
+        .map_err(|e| format!("console: tcsetattr: {}", e.desc()))?;
     let stream = std::os::unix::net::UnixStream::connect(sock)
         .map_err(|e| format!("console socket {}: {e}", sock.display()))?;
     let fds = [pty.master.as_raw_fd()];

@@ -327,3 +327,42 @@ impl<T: Platform + ?Sized> Platform for Arc<T> {
         (**self).name()
     }
 }
+
+/// Sends host descriptor `fd` over the stub's donation socket `sock` (SCM_RIGHTS, one byte).
+///
+/// The kernel refuses (ETOOMANYREFS) while the sentry's user has more descriptors in flight in
+/// unix sockets than the sentry's RLIMIT_NOFILE, counting every process of that user: a burst
+/// elsewhere on the host (a test filling a socket with descriptors) must not fail the
+/// program's mmap, so the send is retried for a while before it is given up (ENOMEM).
+pub(crate) fn send_donation(
+    sock: std::os::fd::RawFd,
+    fd: std::os::fd::RawFd,
+) -> Result<(), syscalls::Errno> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let fds = [fd];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_micros(100);
+    loop {
+        match sendmsg::<()>(
+            sock,
+            &[std::io::IoSlice::new(b"f")],
+            &cmsg,
+            MsgFlags::empty(),
+            None,
+        ) {
+            Ok(_) => return Ok(()),
+            Err(nix::Error::EINTR) => continue,
+            Err(nix::Error::ETOOMANYREFS)
+                if start.elapsed() < std::time::Duration::from_secs(5) =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+            Err(e) => {
+                tracing::error!("platform: donating fd: {e}");
+                return Err(syscalls::Errno::ENOMEM);
+            }
+        }
+    }
+}

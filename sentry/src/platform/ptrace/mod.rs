@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::sys::ptrace;
 use nix::sys::signal::Signal;
-use nix::sys::socket::{self, ControlMessage, MsgFlags};
+use nix::sys::socket;
 use nix::sys::uio::{process_vm_readv, process_vm_writev, RemoteIoVec};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -423,19 +423,7 @@ impl StubThread {
             let _ = self.call(Sysno::close, [fd as u64, 0, 0, 0, 0, 0]);
         }
         let sock = lock(&proc.sock);
-        let fds = [file.fd.as_raw_fd()];
-        let cmsg = [ControlMessage::ScmRights(&fds)];
-        socket::sendmsg::<()>(
-            sock.as_raw_fd(),
-            &[IoSlice::new(b"f")],
-            &cmsg,
-            MsgFlags::empty(),
-            None,
-        )
-        .map_err(|e| {
-            tracing::error!("platform: donating fd: {e}");
-            Errno::ENOMEM
-        })?;
+        super::send_donation(sock.as_raw_fd(), file.fd.as_raw_fd())?;
         // struct msghdr { name, namelen, iov, iovlen, control, controllen, flags }, then the iovec.
         let mut hdr = [0u8; 56 + 16];
         let put =

@@ -107,7 +107,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::ptrace;
 use nix::sys::signal::Signal;
-use nix::sys::socket::{self, ControlMessage, MsgFlags};
+
 use nix::sys::uio::{process_vm_readv, process_vm_writev, RemoteIoVec};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -756,19 +756,7 @@ impl StubProcess {
         let Some(sock) = sock.as_ref() else {
             return Err(Errno::ENOMEM);
         };
-        let fds = [file.fd.as_raw_fd()];
-        let cmsg = [ControlMessage::ScmRights(&fds)];
-        socket::sendmsg::<()>(
-            sock.as_raw_fd(),
-            &[IoSlice::new(b"f")],
-            &cmsg,
-            MsgFlags::empty(),
-            None,
-        )
-        .map_err(|e| {
-            tracing::error!("platform: donating fd: {e}");
-            Errno::ENOMEM
-        })?;
+        super::send_donation(sock.as_raw_fd(), file.fd.as_raw_fd())?;
         let m = self.req();
         let mut hdr = [0u8; 56 + 16];
         let put =
