@@ -7,7 +7,8 @@ use std::sync::Arc;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use sentry::kernel::{self, lock, Kernel};
 
-const FORWARDED: [Signal; 7] = [
+/// The signals the sandbox forwards to its program.
+pub const FORWARDED: [Signal; 7] = [
     Signal::SIGINT,
     Signal::SIGTERM,
     Signal::SIGHUP,

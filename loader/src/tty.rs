@@ -58,16 +58,10 @@ pub fn supervise() {
         return;
     };
     let _ = termios::tcsetattr(stdin(), SetArg::TCSADRAIN, &raw(&saved));
-    let forwarded = [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGWINCH,
-        Signal::SIGCONT,
-    ];
+    // The sandbox's own, and SIGCONT (the supervisor stopped by its shell resumes the sandbox).
+    let forwarded = crate::signals::FORWARDED
+        .into_iter()
+        .chain(std::iter::once(Signal::SIGCONT));
     let mut set = SigSet::empty();
     for s in forwarded {
         set.add(s);

@@ -71,13 +71,7 @@ impl FileOps for EventFd {
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(Stat {
-            st_mode: 0o600,
-            st_nlink: 1,
-            st_ino: self.ino,
-            st_blksize: 4096,
-            ..Default::default()
-        })
+        Ok(crate::vfs::inode::anon_stat(self.ino))
     }
 
     fn poll_events(&self) -> u32 {

@@ -21,13 +21,7 @@ struct PidFd {
 
 impl FileOps for PidFd {
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(Stat {
-            st_mode: 0o600,
-            st_nlink: 1,
-            st_ino: self.tgid as u64,
-            st_blksize: 4096,
-            ..Default::default()
-        })
+        Ok(crate::vfs::inode::anon_stat(self.tgid as u64))
     }
 
     fn poll_events(&self) -> u32 {

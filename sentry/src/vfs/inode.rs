@@ -258,3 +258,15 @@ pub fn downcast<T: Inode>(i: &Arc<dyn Inode>) -> Option<Arc<T>> {
     let any: Arc<dyn Any + Send + Sync> = i.clone();
     any.downcast::<T>().ok()
 }
+
+/// The stat of an anonymous-inode file (eventfd, signalfd, pidfd, inotify): Linux's
+/// anon_inode shows mode 0600 and no type bits.
+pub fn anon_stat(ino: u64) -> Stat {
+    Stat {
+        st_mode: 0o600,
+        st_nlink: 1,
+        st_ino: ino,
+        st_blksize: 4096,
+        ..Default::default()
+    }
+}

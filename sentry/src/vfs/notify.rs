@@ -286,13 +286,7 @@ impl super::FileOps for InotifyFile {
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(Stat {
-            st_mode: 0o600,
-            st_nlink: 1,
-            st_ino: self.0.ino,
-            st_blksize: 4096,
-            ..Default::default()
-        })
+        Ok(crate::vfs::inode::anon_stat(self.0.ino))
     }
 
     fn readable_bytes(&self) -> Result<usize, Errno> {
