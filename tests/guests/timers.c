@@ -112,7 +112,7 @@ static void test_itimer_cpu(void) {
 
 // ---- POSIX timers -------------------------------------------------------------------------
 
-static volatile int rt_count, rt_code, rt_value, rt_overrun;
+static volatile int rt_count, rt_code, rt_value, rt_first_overrun;
 static volatile pid_t rt_tid;
 static timer_t overrun_timer;
 
@@ -123,7 +123,9 @@ static void on_rt(int sig, siginfo_t *si, void *ctx) {
     rt_code = si->si_code;
     rt_value = si->si_value.sival_int;
     rt_tid = gettid();
-    rt_overrun = si->si_overrun;
+    if (rt_count == 1) {
+        rt_first_overrun = si->si_overrun;
+    }
 }
 
 static void install_rt(void) {
@@ -202,17 +204,20 @@ static void test_posix_timers(void) {
     sigemptyset(&block);
     sigaddset(&block, SIGRTMIN);
     sigprocmask(SIG_BLOCK, &block, NULL);
-    // A 5 ms period: 100 ms blocked misses ~19 expiries, and unblocking then disarming takes
-    // far less than a period even on a slow, shared machine.
+    // A 5 ms period: 100 ms blocked misses ~19 expiries. The one signal queued for them all is
+    // delivered when the mask opens (before sigprocmask returns); a later period may fire again
+    // before the timer is disarmed on a loaded machine, so only the first delivery is judged.
     struct itimerspec fast = {{0, 5000 * 1000}, {0, 5000 * 1000}};
     rt_count = 0;
+    rt_first_overrun = -1;
     EXPECT_OK(timer_settime(t, 0, &fast, NULL));
     usleep(100 * 1000);
     sigprocmask(SIG_UNBLOCK, &block, NULL);
     struct itimerspec off = {{0, 0}, {0, 0}};
     EXPECT_OK(timer_settime(t, 0, &off, NULL));
-    EXPECT_EQ(rt_count, 1);  // Queued once, however many expiries.
-    CHECK("si_overrun counted the missed expiries", rt_overrun >= 5);
+    CHECK("delivered when unblocked", rt_count >= 1);
+    // Queued once, however many expiries: the one delivery counts the rest as overruns.
+    CHECK("si_overrun counted the missed expiries", rt_first_overrun >= 5);
     overrun_timer = t;
 
     NOTE("sigwaitinfo and sigtimedwait on a timer's signal");
