@@ -170,6 +170,10 @@ pub fn configure(args: &RunArgs) -> Result<NetConfig, String> {
     if mode == Mode::Sandbox {
         cfg.resolvers = host_resolvers();
         stack::set_host_addresses(own);
+        // Pings to the outside need a host ICMP socket, which only start-up can get.
+        for note in sentry::net::inet::outside::open_channels() {
+            tracing::debug!("--network sandbox: {note}");
+        }
     }
     Ok(cfg)
 }

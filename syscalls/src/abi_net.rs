@@ -327,6 +327,8 @@ pub const UDPLITE_RECV_CSCOV: i32 = 11;
 
 // SOL_RAW options.
 pub const ICMP_FILTER: i32 = 1;
+/// SOL_ICMPV6's filter of received types (raw ICMPv6 sockets).
+pub const ICMPV6_FILTER: i32 = 1;
 
 // TCP states (tcp_info.tcpi_state and /proc/net/tcp).
 pub const TCP_ESTABLISHED: u8 = 1;

@@ -72,6 +72,8 @@ tests::guest_tests! {
     inet_opts,
     inet_poll,
     inet_ping,
+    // Raw ICMPv6 sockets as ping -6 uses them (root natively; --net-raw in the sandbox).
+    inet_raw6 => |run: tests::Run| run.sandbox_option("--net-raw"),
     // epoll beyond level-triggering: edges, one-shot, fairness, nesting.
     epoll_edge,
     // What a program sees at start-up: argv, environment, cwd, auxv, descriptors.

@@ -351,3 +351,84 @@ fn sandbox_mode_published_udp_port_answers_the_host() {
     assert_eq!(line, "10.0.2.2\n");
     assert!(child.wait().expect("waiting").success());
 }
+
+/// The host's first global IPv4 address: the farthest "outside" a test can count on reaching.
+fn host_address() -> String {
+    let out = Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+        .expect("running ip");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("this host has no global IPv4 address: {text}"))
+}
+
+#[test]
+fn sandbox_mode_pings_the_outside() {
+    tests::require_tool("/usr/bin/ping");
+    let addr = host_address();
+    // Natively first, so that a host that drops pings fails here, not as the sandbox's fault.
+    let native = Command::new("ping")
+        .args(["-c", "2", "-W", "5", &addr])
+        .output()
+        .expect("running ping");
+    assert!(native.status.success(), "native ping {addr}: {native:?}");
+    // A root in the sandbox with CAP_NET_RAW pings with a raw socket...
+    let out = sandbox_command([
+        "run",
+        "--network",
+        "sandbox",
+        "--allow-host-loopback",
+        "--net-raw",
+        "ping",
+        "-c",
+        "2",
+        "-W",
+        "5",
+        &addr,
+    ]);
+    assert_eq!(out.status, 0, "{out}");
+    assert!(
+        out.stdout.contains("2 packets transmitted, 2 received"),
+        "{out}"
+    );
+    // ...and anyone the sandbox's ping_group_range admits, with a ping socket.
+    // (A group past 2^31 - 1 is EINVAL, as Linux's ipv4_ping_group_range says.)
+    let script = format!(
+        "echo '0 2147483648' > /proc/sys/net/ipv4/ping_group_range && exit 9; \
+         echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range && ping -c 1 -W 5 {addr}"
+    );
+    let out = sandbox_command([
+        "run",
+        "--network",
+        "sandbox",
+        "--allow-host-loopback",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(out.status, 0, "{out}");
+    assert!(
+        out.stdout.contains("1 packets transmitted, 1 received"),
+        "{out}"
+    );
+    // The host's own address is its loopback by another name: out of reach unless allowed.
+    let out = sandbox_command([
+        "run",
+        "--network",
+        "sandbox",
+        "--net-raw",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "2",
+        &addr,
+    ]);
+    assert_ne!(out.status, 0, "{out}");
+    assert!(!out.stdout.contains("1 received"), "{out}");
+}

@@ -109,12 +109,22 @@ pub fn allow_list(roles: Roles, opts: Options) -> Result<BpfProgram, String> {
             .conds
             .iter()
             .map(|c| {
-                let op = if c.mask == u64::MAX {
+                let op = if c.not {
+                    SeccompCmpOp::Ne
+                } else if c.mask == u64::MAX {
                     SeccompCmpOp::Eq
                 } else {
                     SeccompCmpOp::MaskedEq(c.mask)
                 };
-                SeccompCondition::new(c.arg, SeccompCmpArgLen::Qword, op, c.value)
+                // An inequality is of an `int` argument, whose upper half the kernel ignores:
+                // compared on the lower half, so that set upper bits cannot pass for another
+                // value.
+                let len = if c.not {
+                    SeccompCmpArgLen::Dword
+                } else {
+                    SeccompCmpArgLen::Qword
+                };
+                SeccompCondition::new(c.arg, len, op, c.value)
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("seccomp rule for {}: {e}", r.sysno))?;

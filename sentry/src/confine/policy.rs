@@ -45,6 +45,9 @@ pub struct Cond {
     pub mask: u64,
     /// The value they must have.
     pub value: u64,
+    /// Whether they must NOT have it instead: then `mask` is all bits and only the argument's
+    /// lower 32 bits are compared (inequalities are of `int` arguments).
+    pub not: bool,
 }
 
 /// `arg == value`.
@@ -53,12 +56,28 @@ const fn eq(arg: u8, value: u64) -> Cond {
         arg,
         mask: u64::MAX,
         value,
+        not: false,
+    }
+}
+
+/// `arg != value`, of an `int` argument (its lower 32 bits).
+const fn ne(arg: u8, value: u64) -> Cond {
+    Cond {
+        arg,
+        mask: u64::MAX,
+        value,
+        not: true,
     }
 }
 
 /// `arg & mask == value`.
 const fn masked(arg: u8, mask: u64, value: u64) -> Cond {
-    Cond { arg, mask, value }
+    Cond {
+        arg,
+        mask,
+        value,
+        not: false,
+    }
 }
 
 /// One allowed form of a system call.
@@ -108,6 +127,12 @@ const PTRACE_SETREGSET: u64 = 0x4205;
 const PTRACE_SEIZE: u64 = 0x4206;
 const PTRACE_INTERRUPT: u64 = 0x4207;
 const PR_SET_PDEATHSIG: u64 = 1;
+const SOL_IP: u64 = 0;
+const SOL_IPV6: u64 = 41;
+const SOL_ICMPV6: u64 = 58;
+const SOL_RAW: u64 = 255;
+const IP_HDRINCL: u64 = 3;
+const IPV6_HDRINCL: u64 = 36;
 const PR_SET_NAME: u64 = 15;
 const PR_CAPBSET_DROP: u64 = 24;
 const PR_SET_NO_NEW_PRIVS: u64 = 38;
@@ -668,7 +693,31 @@ pub const NETWORK_RULES: &[Rule] = &[
     rule(Sysno::accept4, TASK, "--publish"),
     rule(Sysno::sendto, TASK, "datagrams and streams"),
     rule(Sysno::recvfrom, TASK, "datagrams and streams"),
-    rule(Sysno::setsockopt, TASK, "socket options the program sets"),
+    // The ICMP channel to the outside may be a raw socket (inet::outside): its IP headers stay
+    // the host's and its receive filters stay as start-up set them.
+    when(
+        Sysno::setsockopt,
+        TASK,
+        &[
+            ne(1, SOL_IP),
+            ne(1, SOL_IPV6),
+            ne(1, SOL_RAW),
+            ne(1, SOL_ICMPV6),
+        ],
+        "socket options the program sets",
+    ),
+    when(
+        Sysno::setsockopt,
+        TASK,
+        &[eq(1, SOL_IP), ne(2, IP_HDRINCL)],
+        "IP options the program sets, never IP_HDRINCL",
+    ),
+    when(
+        Sysno::setsockopt,
+        TASK,
+        &[eq(1, SOL_IPV6), ne(2, IPV6_HDRINCL)],
+        "IPv6 options the program sets, never IPV6_HDRINCL",
+    ),
     rule(Sysno::getsockopt, TASK, "socket options, SO_ERROR"),
     rule(Sysno::shutdown, TASK, "half-closes"),
     rule(Sysno::getsockname, TASK, "local addresses"),

@@ -645,9 +645,11 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
             (
                 "ping_group_range",
                 range_file(dev, 0x183, crate::net::stack::ping_group_range, |a, b| {
+                    // ipv4_ping_group_range: each at most 2^31 - 1 (a low above high is
+                    // allowed and admits no group).
                     let (a, b) = (u32::try_from(a).ok()?, u32::try_from(b).ok()?);
-                    crate::net::stack::set_ping_group_range(a, b);
-                    Some(())
+                    (a <= i32::MAX as u32 && b <= i32::MAX as u32)
+                        .then(|| crate::net::stack::set_ping_group_range(a, b))
                 }),
             ),
             (

@@ -15,7 +15,6 @@
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
 
 use syscalls::abi::*;
@@ -25,25 +24,6 @@ use super::opts::{Ctx, InetOpts, RecvMeta};
 use crate::kernel::Task;
 use crate::net::stack::{self, Destination};
 use crate::net::{int_opt, CmsgIn, CmsgOut, Received, SendMsg, SockCommon, Socket};
-
-/// ping_group_range, (low << 32 | high); Linux's default "1 0" is empty.
-static PING_GROUPS: AtomicU64 = AtomicU64::new(1 << 32);
-
-/// /proc/sys/net/ipv4/ping_group_range.
-pub fn ping_group_range() -> (u32, u32) {
-    let v = PING_GROUPS.load(Ordering::Relaxed);
-    ((v >> 32) as u32, v as u32)
-}
-
-/// Sets ping_group_range as Linux's `ipv4_ping_group_range` (each value at most 2^31 - 1:
-/// EINVAL above; a low above high is allowed and means no group).
-pub fn set_ping_group_range(low: u32, high: u32) -> Result<(), Errno> {
-    if low > i32::MAX as u32 || high > i32::MAX as u32 {
-        return Err(Errno::EINVAL);
-    }
-    PING_GROUPS.store((u64::from(low) << 32) | u64::from(high), Ordering::Relaxed);
-    Ok(())
-}
 
 /// The ICMP header length.
 const ICMP_HDR: usize = 8;
@@ -55,7 +35,7 @@ const SEND_SHUTDOWN: u8 = 2;
 
 /// socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP) and its IPv6 form.
 pub fn new_ping(t: &Task, domain: u16) -> Result<Box<dyn Socket>, Errno> {
-    let (low, high) = ping_group_range();
+    let (low, high) = stack::ping_group_range();
     let (_, egid, _) = t.creds.gid;
     let allowed = |g: u32| low <= g && g <= high;
     if !allowed(egid) && !t.creds.groups.iter().any(|g| allowed(*g)) {
@@ -119,8 +99,13 @@ struct State {
     ident: Option<u16>,
     local: Option<IpAddr>,
     remote: Option<IpAddr>,
-    /// ICMP_FILTER (raw): types not to receive.
+    /// ICMP_FILTER (raw IPv4): types not to receive.
     filter: u32,
+    /// ICMPV6_FILTER (raw IPv6): types not to receive, a 256-bit set.
+    filter6: [u32; 8],
+    /// IPV6_CHECKSUM at SOL_RAW (raw IPv6): the checksum's offset, or -1; ICMPv6's is always
+    /// computed, at 2, whatever this says (`rawv6_init_sk`).
+    checksum_off: Option<i32>,
 }
 
 #[derive(Default)]
@@ -184,7 +169,7 @@ fn pseudo6(src: Ipv6Addr, dst: Ipv6Addr, len: usize) -> u32 {
 }
 
 /// Sets an ICMP message's checksum.
-fn set_checksum(msg: &mut [u8], v6: Option<(Ipv6Addr, Ipv6Addr)>) {
+pub(super) fn set_checksum(msg: &mut [u8], v6: Option<(Ipv6Addr, Ipv6Addr)>) {
     if msg.len() < 4 {
         return;
     }
@@ -441,7 +426,7 @@ impl Icmp {
         match stack::destination(SocketAddr::new(dst, 0)) {
             _ if router => {}
             Destination::Local => {}
-            Destination::Outside(h) => return super::outside::send_echo(h.ip(), &req),
+            Destination::Outside(h) => return super::outside::send_echo(h.ip(), src, &req),
             Destination::Unreachable(e) => {
                 if !matches!(dst, IpAddr::V4(a) if super::is_broadcast(a)) {
                     return Err(if e == Errno::ECONNREFUSED {
@@ -611,6 +596,13 @@ fn deliver_raw(family: u16, msg: &[u8], src: IpAddr, dst: IpAddr, ttl: i32, tos:
         {
             continue;
         }
+        if family == AF_INET6
+            && msg
+                .first()
+                .is_some_and(|t| s.lock().filter6[usize::from(*t >> 5)] & (1 << (t & 31)) != 0)
+        {
+            continue;
+        }
         let data = match (src, dst) {
             (IpAddr::V4(s4), IpAddr::V4(d4)) => {
                 let mut v = ipv4_header(s4, d4, ttl as u8, tos, msg.len()).to_vec();
@@ -621,6 +613,28 @@ fn deliver_raw(family: u16, msg: &[u8], src: IpAddr, dst: IpAddr, ttl: i32, tos:
         };
         s.enqueue(data, src, meta(dst, src, ttl, tos));
     }
+}
+
+/// An echo reply from `from` outside to the sandbox address `to` (carried by
+/// [`super::outside`]), with the identifier and sequence number its request had: to the ping
+/// socket with that identifier and to the raw ICMP sockets, as a reply from the sandbox's own
+/// stack goes.
+pub(super) fn deliver_outside_reply(
+    v6: bool,
+    mut rep: Vec<u8>,
+    from: IpAddr,
+    to: IpAddr,
+    ttl: i32,
+) {
+    let pair = match (from, to) {
+        (IpAddr::V6(s), IpAddr::V6(d)) => Some((s, d)),
+        _ => None,
+    };
+    set_checksum(&mut rep, pair);
+    let family = if v6 { AF_INET6 } else { AF_INET };
+    let id = u16::from_be_bytes([rep[4], rep[5]]);
+    deliver_raw(family, &rep, from, to, ttl, 0);
+    deliver_ping(family, id, &rep, from, to, ttl, 0);
 }
 
 /// Gives an echo reply to the ping socket with identifier `id`.
@@ -714,6 +728,33 @@ impl Socket for IcmpSocket {
         if level == SOL_SOCKET {
             return None;
         }
+        let raw6 = self.0.raw && self.0.family == AF_INET6;
+        if raw6 && level == SOL_RAW {
+            // do_rawv6_setsockopt: IPV6_CHECKSUM (an even offset, or negative: off).
+            if name != IPV6_CHECKSUM {
+                return Some(Err(Errno::ENOPROTOOPT));
+            }
+            let Some(Ok(v)) = (val.len() >= 4).then(|| int_opt(val)) else {
+                return Some(Err(Errno::EINVAL));
+            };
+            if v > 0 && v & 1 != 0 {
+                return Some(Err(Errno::EINVAL));
+            }
+            st.checksum_off = Some(v.max(-1));
+            return Some(Ok(()));
+        }
+        if level == SOL_ICMPV6 && self.0.family == AF_INET6 && self.0.raw {
+            // rawv6_seticmpfilter: ICMPV6_FILTER, at most its 32 bytes taken.
+            if name != ICMPV6_FILTER {
+                return Some(Err(Errno::ENOPROTOOPT));
+            }
+            for (i, c) in val.chunks(4).take(8).enumerate() {
+                let mut w = st.filter6[i].to_ne_bytes();
+                w[..c.len()].copy_from_slice(c);
+                st.filter6[i] = u32::from_ne_bytes(w);
+            }
+            return Some(Ok(()));
+        }
         if level == SOL_RAW && name == ICMP_FILTER {
             if !self.0.raw || self.0.family != AF_INET {
                 return Some(Err(Errno::EOPNOTSUPP));
@@ -752,6 +793,20 @@ impl Socket for IcmpSocket {
             },
             SOL_RAW if name == ICMP_FILTER && self.0.raw && self.0.family == AF_INET => {
                 Some(Ok(st.filter.to_ne_bytes()[..len.min(4)].to_vec()))
+            }
+            SOL_RAW if self.0.raw && self.0.family == AF_INET6 => {
+                if name != IPV6_CHECKSUM {
+                    return Some(Err(Errno::ENOPROTOOPT));
+                }
+                let v = st.checksum_off.unwrap_or(2);
+                Some(Ok(v.to_ne_bytes()[..len.min(4)].to_vec()))
+            }
+            SOL_ICMPV6 if self.0.raw && self.0.family == AF_INET6 => {
+                if name != ICMPV6_FILTER {
+                    return Some(Err(Errno::ENOPROTOOPT));
+                }
+                let bytes: Vec<u8> = st.filter6.iter().flat_map(|w| w.to_ne_bytes()).collect();
+                Some(Ok(bytes[..len.min(32)].to_vec()))
             }
             _ => {
                 let c = self.0.ctx(&st);
@@ -879,14 +934,5 @@ mod tests {
         assert_eq!(buf[20], ICMP_ECHOREPLY);
         assert_eq!(u16::from_be_bytes([buf[24], buf[25]]), 0x1234);
         assert_eq!(s.recv(&mut buf, 0, true).err(), Some(Errno::EAGAIN));
-    }
-
-    #[test]
-    fn ping_group_range_is_checked_as_linux() {
-        assert_eq!(set_ping_group_range(0, 1 << 31), Err(Errno::EINVAL));
-        let old = ping_group_range();
-        assert_eq!(set_ping_group_range(5, 1), Ok(()));
-        assert_eq!(ping_group_range(), (5, 1));
-        set_ping_group_range(old.0, old.1).unwrap();
     }
 }
