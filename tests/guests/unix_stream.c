@@ -10,6 +10,7 @@
 #include <linux/sockios.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -363,7 +364,39 @@ static void test_oob(void) {
     EXPECT_OK(close(sv[1]));
 }
 
+// A buffer the kernel cannot read or write: EFAULT, and nothing is lost or queued.
+static void test_bad_buffers(void) {
+    NOTE("bad buffers");
+    int sv[2];
+    EXPECT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+    EXPECT_ERRNO(write(sv[0], (void *)8, 16), EFAULT);
+    EXPECT_ERRNO(send(sv[0], (void *)8, 16, MSG_NOSIGNAL), EFAULT);
+    int n = -1;
+    EXPECT_OK(ioctl(sv[1], FIONREAD, &n));
+    EXPECT_EQ(n, 0);
+    EXPECT_EQ(write(sv[0], "abcdef", 6), 6);
+    EXPECT_ERRNO(read(sv[1], (void *)8, 6), EFAULT);
+    EXPECT_ERRNO(recv(sv[1], (void *)8, 6, 0), EFAULT);
+    char buf[16] = {0};
+    EXPECT_EQ(recv(sv[1], buf, sizeof buf, MSG_DONTWAIT), 6);
+    EXPECT_MEMEQ(buf, "abcdef", 6);
+    // A read whose buffer faults part-way takes what fit before the fault.
+    char *page = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("mmap", page != MAP_FAILED);
+    EXPECT_OK(munmap(page + 4096, 4096));
+    static char big[8192];
+    memset(big, 'x', sizeof big);
+    EXPECT_EQ(write(sv[0], big, sizeof big), (ssize_t)sizeof big);
+    ssize_t got = read(sv[1], page + 4096 - 100, 1000);
+    CHECK("a read faulting part-way returns a count or EFAULT, as natively", got == -1 || got > 0);
+    printf("# part-way read: %zd (%s)\n", got, got < 0 ? strerror(errno) : "bytes");
+    close(sv[0]);
+    close(sv[1]);
+    munmap(page, 4096);
+}
+
 int main(void) {
+    test_bad_buffers();
     test_basics();
     test_half_close();
     test_sigpipe_kills();

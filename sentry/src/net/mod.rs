@@ -82,6 +82,56 @@ pub struct SendMsg<'a> {
     pub cred: Ucred,
 }
 
+/// Reads bytes `at..at + dst.len()` of what a send carries into `dst` (EFAULT when the
+/// sender's memory there cannot be read).
+pub type Fill<'a> = &'a mut dyn FnMut(usize, &mut [u8]) -> Result<(), Errno>;
+
+/// Where a receive puts the bytes it takes: a sentry buffer, or the receiver's memory.
+pub trait Sink {
+    /// How many bytes it holds.
+    fn capacity(&self) -> usize;
+    /// Puts `data` at offset `at` (EFAULT when the receiver's memory there cannot be written).
+    fn put(&mut self, at: usize, data: &[u8]) -> Result<(), Errno>;
+}
+
+/// A sentry buffer as a [`Sink`].
+pub struct SliceSink<'a>(pub &'a mut [u8]);
+
+impl Sink for SliceSink<'_> {
+    fn capacity(&self) -> usize {
+        self.0.len()
+    }
+    fn put(&mut self, at: usize, data: &[u8]) -> Result<(), Errno> {
+        self.0
+            .get_mut(at..at + data.len())
+            .ok_or(Errno::EFAULT)?
+            .copy_from_slice(data);
+        Ok(())
+    }
+}
+
+/// A range of the calling task's memory as a [`Sink`].
+pub struct UserSink<'a> {
+    /// The receiving task.
+    pub t: &'a Task,
+    /// Where its buffer starts, and its length.
+    pub addr: u64,
+    /// Its length.
+    pub len: usize,
+}
+
+impl Sink for UserSink<'_> {
+    fn capacity(&self) -> usize {
+        self.len
+    }
+    fn put(&mut self, at: usize, data: &[u8]) -> Result<(), Errno> {
+        if at + data.len() > self.len {
+            return Err(Errno::EFAULT);
+        }
+        self.t.copy_out(self.addr + at as u64, data)
+    }
+}
+
 /// What one receive gave.
 #[derive(Default)]
 pub struct Received {
@@ -172,6 +222,27 @@ pub trait Socket: Send + Sync {
         flags: u32,
         nonblock: bool,
     ) -> Result<Received, Errno>;
+    /// A plain byte-stream send (write, or send without flags or control) of `len` bytes that
+    /// `fill` reads from the sender's memory as they are queued, with no copy staged between;
+    /// `None` when this socket takes only [`Socket::send`].
+    fn send_stream_from(
+        &self,
+        _t: &Task,
+        _len: usize,
+        _fill: Fill<'_>,
+        _nonblock: bool,
+    ) -> Option<Result<usize, Errno>> {
+        None
+    }
+    /// A plain byte-stream receive (read, or recv without flags) straight into `sink`, the
+    /// receiver's memory; `None` when this socket takes only [`Socket::recv`].
+    fn recv_stream_into(
+        &self,
+        _sink: &mut dyn Sink,
+        _nonblock: bool,
+    ) -> Option<Result<usize, Errno>> {
+        None
+    }
     /// The most one datagram may carry (EMSGSIZE above it); `None` for byte streams.
     fn max_message(&self) -> Option<usize> {
         None

@@ -549,6 +549,16 @@ pub fn sys_sendto(t: &mut Task) -> SysResult {
     } else {
         None
     };
+    if addr.is_none() && flags & !(MSG_DONTWAIT | MSG_NOSIGNAL) == 0 {
+        // A plain stream send queues straight from the program's memory.
+        let nonblock = flags & MSG_DONTWAIT != 0 || f.flags() & O_NONBLOCK != 0;
+        let mut fill = |at: usize, dst: &mut [u8]| t.copy_in(buf + at as u64, dst);
+        if let Some(r) = sock(&f)?.send_stream_from(t, len as usize, &mut fill, nonblock) {
+            let r = r.map(|n| n as u64);
+            sigpipe(t, &f, &r, flags);
+            return r;
+        }
+    }
     let iovs = Iovs(vec![Iovec { base: buf, len }]);
     let r = send_one(t, &f, &iovs, addr, Vec::new(), flags);
     sigpipe(t, &f, &r, flags);
@@ -704,6 +714,18 @@ pub fn sys_recvfrom(t: &mut Task) -> SysResult {
         t.arg(5),
     );
     access_ok(buf, len)?;
+    if addr == 0 && flags & !MSG_DONTWAIT == 0 {
+        // A plain stream receive goes straight into the program's memory.
+        let nonblock = flags & MSG_DONTWAIT != 0 || f.flags() & O_NONBLOCK != 0;
+        let mut sink = net::UserSink {
+            t,
+            addr: buf,
+            len: len as usize,
+        };
+        if let Some(r) = sock(&f)?.recv_stream_into(&mut sink, nonblock) {
+            return r.map(|n| n as u64);
+        }
+    }
     let iovs = Iovs(vec![Iovec { base: buf, len }]);
     let (n, r) = recv_one(t, &f, &iovs, flags, false)?;
     if addr != 0 {

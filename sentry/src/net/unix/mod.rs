@@ -42,7 +42,10 @@ use syscalls::Errno;
 
 use self::msg::Msg;
 use self::name::Name;
-use super::{Accepted, Received, SendMsg, SockCommon, Socket, SocketPair, WMEM_DEFAULT};
+use super::{
+    Accepted, Fill, Received, SendMsg, Sink, SliceSink, SockCommon, Socket, SocketPair,
+    WMEM_DEFAULT,
+};
 use crate::kernel::block::WaitQueue;
 use crate::kernel::Task;
 
@@ -571,9 +574,46 @@ impl Socket for UnixSocket {
             return host::recv(&self.sock, &h, buf, flags, nonblock);
         }
         match self.sock.stype {
-            SOCK_STREAM => stream::recv(&self.sock, buf, flags, nonblock),
+            SOCK_STREAM => stream::recv(&self.sock, &mut SliceSink(buf), flags, nonblock),
             _ => dgram::recv(&self.sock, buf, flags, nonblock),
         }
+    }
+
+    fn send_stream_from(
+        &self,
+        t: &Task,
+        len: usize,
+        fill: Fill<'_>,
+        nonblock: bool,
+    ) -> Option<Result<usize, Errno>> {
+        if self.sock.stype != SOCK_STREAM || self.sock.host().is_some() {
+            return None;
+        }
+        let m = SendMsg {
+            data: &[],
+            addr: None,
+            control: Vec::new(),
+            flags: 0,
+            nonblock,
+            cred: crate::net::task_cred(t),
+        };
+        Some(stream::send_src(
+            &self.sock,
+            Some(t),
+            stream::Src::Fill(len, fill),
+            m,
+        ))
+    }
+
+    fn recv_stream_into(
+        &self,
+        sink: &mut dyn Sink,
+        nonblock: bool,
+    ) -> Option<Result<usize, Errno>> {
+        if self.sock.stype != SOCK_STREAM || self.sock.host().is_some() {
+            return None;
+        }
+        Some(stream::recv(&self.sock, sink, 0, nonblock).map(|r| r.copied))
     }
 
     fn max_message(&self) -> Option<usize> {

@@ -22,7 +22,7 @@ use super::{
     SEND_SHUTDOWN, SHUTDOWN_MASK,
 };
 use crate::kernel::Task;
-use crate::net::{Accepted, CmsgOut, Received, SendMsg};
+use crate::net::{Accepted, CmsgOut, Fill, Received, SendMsg, Sink};
 
 /// listen(2) (`unix_listen`).
 pub(super) fn listen(sk: &Arc<Sock>, backlog: i32) -> Result<(), Errno> {
@@ -222,10 +222,48 @@ pub(super) fn passcred_enabled(sk: &Sock, other: &Sock) -> bool {
 /// buffer (and 36,544 bytes), each waiting for the sender's charge to fall below its send
 /// buffer; descriptors ride on the first. A short count when a wait ends after some went.
 pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<usize, Errno> {
+    send_src(sk, t, Src::Bytes(m.data), m)
+}
+
+/// Where a stream send's bytes come from: a sentry buffer, or the sender's memory read as each
+/// buffer is queued (no staging copy).
+pub(super) enum Src<'a> {
+    Bytes(&'a [u8]),
+    Fill(usize, Fill<'a>),
+}
+
+impl Src<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Src::Bytes(b) => b.len(),
+            Src::Fill(n, _) => *n,
+        }
+    }
+
+    /// Bytes `at..at + n`, in a buffer of their own.
+    fn take(&mut self, at: usize, n: usize) -> Result<Vec<u8>, Errno> {
+        match self {
+            Src::Bytes(b) => Ok(b[at..at + n].to_vec()),
+            Src::Fill(_, f) => {
+                let mut v = vec![0u8; n];
+                f(at, &mut v)?;
+                Ok(v)
+            }
+        }
+    }
+}
+
+/// [`send`] of the bytes `data` gives (`m.data` is not looked at).
+pub(super) fn send_src(
+    sk: &Arc<Sock>,
+    t: Option<&Task>,
+    mut data: Src<'_>,
+    m: SendMsg<'_>,
+) -> Result<usize, Errno> {
     let scm = msg::parse_control(m.control)?;
     // MSG_OOB: the last byte goes apart, as the out-of-band byte (none: EOPNOTSUPP).
     let oob = m.flags & MSG_OOB != 0;
-    if oob && m.data.is_empty() {
+    if oob && data.len() == 0 {
         return Err(Errno::EOPNOTSUPP);
     }
     if m.addr.is_some_and(|a| !a.is_empty()) {
@@ -249,7 +287,7 @@ pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<u
         sk.common.opts().sndtimeo
     };
     let start = Instant::now();
-    let len = m.data.len() - usize::from(oob);
+    let len = data.len() - usize::from(oob);
     let mut files = Some(scm.files);
     let mut sent = 0;
     let creds = scm.creds;
@@ -266,17 +304,15 @@ pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<u
         if let Err(e) = wait_wmem(sk, false, remaining(timeout, start)) {
             return if sent > 0 { Ok(sent) } else { Err(e) };
         }
+        let bytes = match data.take(sent, size) {
+            Ok(b) => b,
+            Err(e) => return if sent > 0 { Ok(sent) } else { Err(e) },
+        };
         let rights = match files.take().filter(|f| !f.is_empty()) {
             Some(f) => Some(Rights::attach(t, f)?),
             None => None,
         };
-        let mut msg = Msg::new(
-            sk,
-            m.data[sent..sent + size].to_vec(),
-            truesize,
-            creds,
-            rights,
-        );
+        let mut msg = Msg::new(sk, bytes, truesize, creds, rights);
         let refused = {
             let mut os = other.lock();
             if os.dead || os.shutdown & RCV_SHUTDOWN != 0 {
@@ -310,7 +346,11 @@ pub(super) fn send(sk: &Arc<Sock>, t: Option<&Task>, m: SendMsg<'_>) -> Result<u
             None => None,
         };
         let (_, truesize) = msg::stream_skb(1, sk.sndbuf());
-        let mut msg = Msg::new(sk, m.data[len..].to_vec(), truesize, creds, rights);
+        let byte = match data.take(len, 1) {
+            Ok(b) => b,
+            Err(e) => return if sent > 0 { Ok(sent) } else { Err(e) },
+        };
+        let mut msg = Msg::new(sk, byte, truesize, creds, rights);
         msg.oob = true;
         let refused = {
             let mut os = other.lock();
@@ -366,7 +406,7 @@ impl Drop for Wake<'_> {
 /// the reader has SO_PASSCRED, before a buffer from other credentials.
 pub(super) fn recv(
     sk: &Arc<Sock>,
-    buf: &mut [u8],
+    buf: &mut dyn Sink,
     flags: u32,
     nonblock: bool,
 ) -> Result<Received, Errno> {
@@ -380,7 +420,7 @@ pub(super) fn recv(
         let o = sk.common.opts();
         (o.rcvlowat, o.passcred, o.peek_off, o.rcvtimeo, o.oobinline)
     };
-    let size = buf.len();
+    let size = buf.capacity();
     let target = if flags & MSG_WAITALL != 0 {
         size
     } else {
@@ -454,7 +494,10 @@ pub(super) fn recv(
                 }
                 let chunk = (m.len() - skip).min(size - copied);
                 let from = m.consumed + skip;
-                buf[copied..copied + chunk].copy_from_slice(&m.data[from..from + chunk]);
+                // A fault leaves the buffer unread (Linux: EFAULT unless some bytes came).
+                if let Err(e) = buf.put(copied, &m.data[from..from + chunk]) {
+                    break 'read Some(Err(e));
+                }
                 copied += chunk;
                 if !peek {
                     let m = &mut s.queue[i];
@@ -595,7 +638,7 @@ fn manage_oob(
 
 /// recv(MSG_OOB) (`unix_stream_recv_urg`): the urgent byte, once; EINVAL when there is none
 /// or it is read inline.
-fn recv_oob(sk: &Arc<Sock>, buf: &mut [u8], flags: u32) -> Result<Received, Errno> {
+fn recv_oob(sk: &Arc<Sock>, buf: &mut dyn Sink, flags: u32) -> Result<Received, Errno> {
     let inline = sk.common.opts().oobinline;
     let mut s = sk.lock();
     if inline || !s.oob {
@@ -605,8 +648,8 @@ fn recv_oob(sk: &Arc<Sock>, buf: &mut [u8], flags: u32) -> Result<Received, Errn
         return Err(Errno::EINVAL);
     };
     let m = &mut s.queue[i];
-    let n = buf.len().min(m.len()).min(1);
-    buf[..n].copy_from_slice(&m.data[m.consumed..m.consumed + n]);
+    let n = buf.capacity().min(m.len()).min(1);
+    buf.put(0, &m.data[m.consumed..m.consumed + n])?;
     if flags & MSG_PEEK == 0 {
         m.oob = false;
         m.consumed += 1.min(m.len());
