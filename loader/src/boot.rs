@@ -325,7 +325,7 @@ pub fn run(args: RunArgs) -> i32 {
     };
     // The program's ids are the caller's, as they were before any user namespace, or those
     // --user names.
-    let creds = match &args.user {
+    let mut creds = match &args.user {
         Some(u) => match parse_user(u) {
             Ok((uid, gid, groups)) => Credentials::new(uid, gid, groups),
             Err(e) => return fail(e, 2),
@@ -338,6 +338,13 @@ pub fn run(args: RunArgs) -> i32 {
                 .unwrap_or_default(),
         ),
     };
+    match crate::limits::capabilities(&args) {
+        Ok(keep) => {
+            creds.caps &= keep;
+            creds.caps_permitted &= keep;
+        }
+        Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
+    }
 
     // The sentry's own namespaces, while this is the only thread: a network namespace of its
     // own too unless it carries the program's flows on the host's network.
@@ -434,6 +441,11 @@ pub fn run(args: RunArgs) -> i32 {
     }
     let k = Kernel::new(platform, mounts, args.strace);
     crate::network::apply(&k, &args, net);
+    for kv in &args.sysctls {
+        if let Err(e) = crate::network::sysctl(&k, kv) {
+            return fail(e, EXIT_SANDBOX_ERROR);
+        }
+    }
     let mut console = if interactive {
         match crate::tty::Console::new(&k, creds.uid.0) {
             Ok(c) => Some(c),
@@ -493,6 +505,7 @@ pub fn run(args: RunArgs) -> i32 {
     };
 
     let with_init = args.init;
+    let no_new_privs = args.no_new_privs;
     let k2 = k.clone();
     let (fds, terminal) = match &console {
         Some(c) => (
@@ -512,6 +525,8 @@ pub fn run(args: RunArgs) -> i32 {
             Task::start_virtual_init(&k2, creds.uid.0);
         }
         let mut t = Task::new_init(k2.clone(), ctx, fds, fs, creds, limits, &base);
+        t.no_new_privs = no_new_privs;
+        t.publish();
         if let Some(term) = &terminal {
             crate::tty::Console::attach(&k2, term, t.tgid());
         }

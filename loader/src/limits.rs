@@ -3,7 +3,7 @@
 //! `--overlay-size` is a mount option): parsed, defaulted from the host, and applied before
 //! any sentry thread starts. The sentry enforces them (`sentry::limits`).
 
-use syscalls::abi::{Rlimit, RLIMIT_NOFILE, RLIM_NLIMITS};
+use syscalls::abi::*;
 
 use crate::cli::run::RunArgs;
 
@@ -80,12 +80,161 @@ pub fn apply(args: &RunArgs, limits: &mut [Rlimit; RLIM_NLIMITS as usize]) -> Re
             rlim_max: n,
         };
     }
+    for u in &args.ulimits {
+        let (which, l) = parse_ulimit(u)?;
+        limits[which as usize] = l;
+    }
     Ok(())
+}
+
+/// The resource limits by the names `ulimit` (and docker's `--ulimit`) give them.
+const RLIMIT_NAMES: [(&str, u32); 16] = [
+    ("cpu", RLIMIT_CPU),
+    ("fsize", RLIMIT_FSIZE),
+    ("data", RLIMIT_DATA),
+    ("stack", RLIMIT_STACK),
+    ("core", RLIMIT_CORE),
+    ("rss", RLIMIT_RSS),
+    ("nproc", RLIMIT_NPROC),
+    ("nofile", RLIMIT_NOFILE),
+    ("memlock", RLIMIT_MEMLOCK),
+    ("as", RLIMIT_AS),
+    ("locks", RLIMIT_LOCKS),
+    ("sigpending", RLIMIT_SIGPENDING),
+    ("msgqueue", RLIMIT_MSGQUEUE),
+    ("nice", RLIMIT_NICE),
+    ("rtprio", RLIMIT_RTPRIO),
+    ("rttime", RLIMIT_RTTIME),
+];
+
+/// `NAME=SOFT[:HARD]` (numbers or `unlimited`; the hard limit defaults to the soft one).
+fn parse_ulimit(spec: &str) -> Result<(u32, Rlimit), String> {
+    let bad = |why: &str| format!("--ulimit {spec}: {why}");
+    let (name, values) = spec
+        .split_once('=')
+        .ok_or_else(|| bad("expected NAME=SOFT[:HARD]"))?;
+    let name = name.to_ascii_lowercase();
+    let name = name.strip_prefix("rlimit_").unwrap_or(&name);
+    let which = RLIMIT_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, w)| *w)
+        .ok_or_else(|| bad("no such limit"))?;
+    let value = |v: &str| -> Result<u64, String> {
+        match v {
+            "unlimited" | "-1" => Ok(RLIM_INFINITY),
+            v => v
+                .parse::<u64>()
+                .map_err(|_| bad("expected a number or unlimited")),
+        }
+    };
+    let (soft, hard) = match values.split_once(':') {
+        Some((s, h)) => (value(s)?, value(h)?),
+        None => {
+            let v = value(values)?;
+            (v, v)
+        }
+    };
+    if soft > hard {
+        return Err(bad("the soft limit is above the hard one"));
+    }
+    Ok((
+        which,
+        Rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        },
+    ))
+}
+
+/// Capability names, by number (`capability.h`).
+const CAP_NAMES: [&str; 41] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+/// The capability named `name` (`NET_RAW`, `CAP_NET_RAW`, any case) as a mask; `ALL`: all.
+pub fn cap_mask(name: &str) -> Option<u64> {
+    let n = name.to_ascii_uppercase();
+    let n = n.strip_prefix("CAP_").unwrap_or(&n);
+    if n == "ALL" {
+        return Some(sentry::kernel::CAP_ALL);
+    }
+    CAP_NAMES.iter().position(|c| *c == n).map(|i| 1u64 << i)
+}
+
+/// The capabilities root keeps after `--cap-drop` then `--cap-add`.
+pub fn capabilities(args: &RunArgs) -> Result<u64, String> {
+    let mut caps = sentry::kernel::CAP_ALL;
+    for d in &args.cap_drop {
+        caps &= !cap_mask(d).ok_or_else(|| format!("--cap-drop {d}: no such capability"))?;
+    }
+    for a in &args.cap_add {
+        caps |= cap_mask(a).ok_or_else(|| format!("--cap-add {a}: no such capability"))?;
+    }
+    Ok(caps)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ulimits_and_capabilities() {
+        assert_eq!(
+            parse_ulimit("nofile=1024:4096").map(|(w, l)| (w, l.rlim_cur, l.rlim_max)),
+            Ok((RLIMIT_NOFILE, 1024, 4096))
+        );
+        assert_eq!(
+            parse_ulimit("RLIMIT_CORE=unlimited").map(|(w, l)| (w, l.rlim_cur, l.rlim_max)),
+            Ok((RLIMIT_CORE, RLIM_INFINITY, RLIM_INFINITY))
+        );
+        assert!(parse_ulimit("nofile=9:8").is_err());
+        assert!(parse_ulimit("bogus=1").is_err());
+        assert!(parse_ulimit("nofile").is_err());
+        assert_eq!(cap_mask("net_raw"), Some(1 << 13));
+        assert_eq!(cap_mask("CAP_CHECKPOINT_RESTORE"), Some(1 << 40));
+        assert_eq!(cap_mask("NOPE"), None);
+    }
 
     #[test]
     fn sizes() {

@@ -214,6 +214,33 @@ pub fn apply(k: &Kernel, args: &RunArgs, cfg: NetConfig) {
     }
 }
 
+/// `--sysctl KEY=VALUE`: writes VALUE to the sandbox's /proc/sys/KEY (dots for slashes, as
+/// sysctl(8) names it) before the program starts, as runc applies a bundle's linux.sysctl.
+pub fn sysctl(k: &Kernel, kv: &str) -> Result<(), String> {
+    let bad = |why: String| format!("--sysctl {kv}: {why}");
+    let (key, value) = kv
+        .split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| bad("expected KEY=VALUE".into()))?;
+    let rel = key.trim_matches('/').replace('.', "/");
+    if rel.split('/').any(|c| c.is_empty() || c == "..") {
+        return Err(bad("not a sysctl name".into()));
+    }
+    let path = format!("/proc/sys/{rel}");
+    let r = k
+        .resolve("/", path.as_bytes(), true)
+        .map_err(|e| bad(format!("{path}: {}", e.description())))?;
+    let node = r
+        .inode
+        .ok_or_else(|| bad(format!("{path}: no such setting")))?;
+    let f = node
+        .open(O_WRONLY)
+        .map_err(|e| bad(format!("{path}: {}", e.description())))?;
+    f.write_at(value.as_bytes(), 0)
+        .map_err(|e| bad(format!("{path}: {}", e.description())))?;
+    Ok(())
+}
+
 /// Replaces `dir/name` in the sandbox's root (the overlay's upper layer) with a regular file
 /// holding `data`.
 fn write_file(k: &Kernel, dir: &[u8], name: &[u8], data: &[u8]) -> Result<(), syscalls::Errno> {

@@ -90,3 +90,51 @@ fn a_huge_writev_from_bad_memory_holds_no_huge_buffer() {
         .unwrap_or_else(|| panic!("no maxrss in {out}"));
     assert!(kib < 200 << 10, "the sandbox held {kib} KiB");
 }
+
+#[test]
+fn ulimits_capabilities_no_new_privs_and_sysctls_apply_to_the_program() {
+    let out = tests::sandbox_command([
+        "run",
+        "--ulimit",
+        "nofile=100:200",
+        "--ulimit",
+        "core=unlimited",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "net_bind_service",
+        "--no-new-privs",
+        "--sysctl",
+        "net.ipv4.ip_local_port_range=40000 41000",
+        "sh",
+        "-c",
+        "ulimit -n; ulimit -Hn; ulimit -c; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; \
+         cat /proc/sys/net/ipv4/ip_local_port_range",
+    ]);
+    assert_eq!(
+        out.stdout,
+        "100\n200\nunlimited\nCapEff:\t0000000000000400\nNoNewPrivs:\t1\n40000\t41000\n",
+        "{out}"
+    );
+    assert_eq!(out.status, 0, "{out}");
+    // Bad values: one line each, nothing run.
+    for (args, want) in [
+        (vec!["--ulimit", "nofile=9:8"], "--ulimit nofile=9:8"),
+        (vec!["--ulimit", "bogus=1"], "no such limit"),
+        (vec!["--cap-drop", "NOPE"], "--cap-drop NOPE"),
+        (vec!["--sysctl", "kernel.nope=1"], "no such setting"),
+        (
+            vec!["--sysctl", "net.ipv4.ping_group_range=x"],
+            "Invalid argument",
+        ),
+    ] {
+        let mut a = vec!["run"];
+        a.extend(args);
+        a.extend(["sh", "-c", "echo ran"]);
+        let out = tests::sandbox_command(&a);
+        assert_eq!(out.status, 125, "{out}");
+        assert_eq!(out.stdout, "", "{out}");
+        assert_eq!(out.stderr.lines().count(), 1, "{out}");
+        assert!(out.stderr.contains(want), "{want}: {out}");
+    }
+}

@@ -141,6 +141,36 @@ fn the_config_is_honoured() {
 }
 
 #[test]
+fn rlimits_capabilities_no_new_privileges_and_sysctls_are_honoured() {
+    let b = Bundle::new("process");
+    b.config(|v| {
+        v["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "ulimit -n; ulimit -Hn; ulimit -c; grep -E '^(CapPrm|CapEff|NoNewPrivs)' /proc/self/status; \
+             cat /proc/sys/net/ipv4/ping_group_range"
+        ]);
+        v["process"]["rlimits"] = serde_json::json!([
+            {"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048},
+            {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+        ]);
+        v["process"]["noNewPrivileges"] = serde_json::json!(true);
+        let caps = serde_json::json!(["CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+        v["process"]["capabilities"] = serde_json::json!({
+            "bounding": caps, "effective": caps, "permitted": caps,
+        });
+        v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ping_group_range": "0 0"});
+    });
+    let s = b.sandbox(&["run", "c"]);
+    assert_eq!(
+        s.stdout,
+        "1024\n2048\n0\nCapPrm:\t0000000000000420\nCapEff:\t0000000000000420\nNoNewPrivs:\t1\n0\t0\n",
+        "{s}"
+    );
+    assert_eq!(s.status, 0, "{s}");
+}
+
+#[test]
 fn the_lifecycle_is_the_specs() {
     let b = Bundle::new("life");
     b.script("echo started; trap 'echo got-term; exit 7' TERM; while true; do sleep 0.05; done");

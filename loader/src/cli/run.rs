@@ -177,6 +177,32 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub open_files: Option<u64>,
 
+    /// A resource limit of the program, as `ulimit` names it (core, cpu, data, fsize, locks,
+    /// memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack, as):
+    /// soft and hard (the hard one defaults to the soft one), numbers or `unlimited`
+    /// (repeatable) [default: the caller's].
+    #[arg(long = "ulimit", value_name = "NAME=SOFT[:HARD]")]
+    pub ulimits: Vec<String>,
+
+    /// Drop the capability CAP (`NET_RAW` or `CAP_NET_RAW`; `ALL`) from those root holds in
+    /// the sandbox (repeatable; drops are applied before adds).
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+
+    /// Give root in the sandbox the capability CAP back after `--cap-drop` (repeatable).
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+
+    /// Start the program with no_new_privs set (PR_SET_NO_NEW_PRIVS; it and its children can
+    /// never gain privileges through exec).
+    #[arg(long)]
+    pub no_new_privs: bool,
+
+    /// Set the sandbox's /proc/sys/KEY (dots or slashes) to VALUE before the program starts
+    /// (repeatable); a key the sandbox does not have, or a value it refuses, is an error.
+    #[arg(long = "sysctl", value_name = "KEY=VALUE")]
+    pub sysctls: Vec<String>,
+
     /// The most bytes written to the root may take in memory (the overlay's upper layer; K, M,
     /// G suffixes); past it: ENOSPC [default: a quarter of the host's memory].
     #[arg(long, value_name = "BYTES")]

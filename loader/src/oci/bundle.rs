@@ -101,13 +101,42 @@ pub fn plan(bundle: &Path) -> Result<Plan, String> {
     }
     args.extend(["--user".into(), ids.into()]);
     for r in process.rlimits().as_deref().unwrap_or_default() {
-        match r.typ() {
-            oci_spec::runtime::PosixRlimitType::RlimitNofile => {
-                args.extend(["--open-files".into(), r.soft().to_string().into()]);
+        // RLIMIT_NOFILE and the rest, as `--ulimit` names them.
+        let value = |v: u64| {
+            if v == u64::MAX {
+                "unlimited".to_string()
+            } else {
+                v.to_string()
             }
-            other => warnings.push(format!(
-                "process.rlimits {other:?}: not applied (the sandbox keeps the host's)"
-            )),
+        };
+        let name = r.typ().to_string().to_ascii_lowercase();
+        args.extend([
+            "--ulimit".into(),
+            format!("{name}={}:{}", value(r.soft()), value(r.hard())).into(),
+        ]);
+    }
+    if process.no_new_privileges() == Some(true) {
+        args.push("--no-new-privs".into());
+    }
+    if let Some(caps) = process.capabilities() {
+        // The sandbox keeps one set for root's effective and permitted capabilities (no
+        // bounding, inheritable or ambient sets): the spec's effective set.
+        args.extend(["--cap-drop".into(), "ALL".into()]);
+        let mut effective: Vec<String> = caps
+            .effective()
+            .as_ref()
+            .map(|e| e.iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        effective.sort();
+        for c in effective {
+            args.extend(["--cap-add".into(), c.into()]);
+        }
+        if caps.permitted() != caps.effective() || caps.bounding() != caps.effective() {
+            warnings.push(
+                "process.capabilities: the effective set is applied to the permitted and \
+                 bounding sets too"
+                    .into(),
+            );
         }
     }
     if let Some(linux) = spec.linux() {
@@ -127,6 +156,12 @@ pub fn plan(bundle: &Path) -> Result<Plan, String> {
                 }
                 None => args.extend(["--network".into(), "none".into()]),
             },
+        }
+        let mut sysctls: Vec<(&String, &String)> =
+            linux.sysctl().iter().flat_map(|m| m.iter()).collect();
+        sysctls.sort();
+        for (k, v) in sysctls {
+            args.extend(["--sysctl".into(), format!("{k}={v}").into()]);
         }
         if let Some(res) = linux.resources() {
             if let Some(limit) = res.memory().as_ref().and_then(|m| m.limit()) {

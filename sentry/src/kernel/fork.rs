@@ -234,6 +234,7 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         } else {
             0
         },
+        no_new_privs: t.no_new_privs,
     });
     let child = ChildSpec {
         tid,

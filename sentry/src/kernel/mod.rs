@@ -367,6 +367,8 @@ pub struct TaskInfo {
     pub creds: Credentials,
     /// The host process behind its address space (for CPU times).
     pub host_pid: i32,
+    /// PR_SET_NO_NEW_PRIVS.
+    pub no_new_privs: bool,
 }
 
 impl TaskInfo {
@@ -595,6 +597,7 @@ impl Task {
             comm: self.comm,
             creds: self.creds.clone(),
             host_pid: self.ctx.host_process(),
+            no_new_privs: self.no_new_privs,
         });
     }
 

@@ -360,6 +360,7 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
         PR_SET_DUMPABLE => Err(Errno::EINVAL),
         PR_SET_NO_NEW_PRIVS if a2 == 1 && a3 == 0 => {
             t.no_new_privs = true;
+            t.publish();
             Ok(0)
         }
         PR_SET_NO_NEW_PRIVS => Err(Errno::EINVAL),
