@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 static void test_basics(void) {
@@ -143,7 +144,36 @@ static void test_big_transfer(void) {
     EXPECT_OK(close(p[1]));
 }
 
+// Bad buffers: EFAULT, and nothing lost or half-queued; a buffer that faults part-way.
+static void test_bad_buffers(void) {
+    NOTE("bad buffers");
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_ERRNO(write(p[1], (void *)8, 16), EFAULT);
+    int n = -1;
+    EXPECT_OK(ioctl(p[0], FIONREAD, &n));
+    EXPECT_EQ(n, 0);
+    EXPECT_EQ(write(p[1], "abcdef", 6), 6);
+    EXPECT_ERRNO(read(p[0], (void *)8, 6), EFAULT);
+    char buf[16] = {0};
+    EXPECT_EQ(read(p[0], buf, sizeof buf), 6);
+    EXPECT_MEMEQ(buf, "abcdef", 6);
+    char *page = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("mmap", page != MAP_FAILED);
+    EXPECT_OK(munmap(page + 4096, 4096));
+    memset(page, 'y', 4096);
+    // A write whose buffer ends in a hole takes what could be read, or fails (as natively).
+    ssize_t w = write(p[1], page + 4096 - 100, 1000);
+    printf("# part-way write: %zd\n", w);
+    EXPECT_OK(ioctl(p[0], FIONREAD, &n));
+    printf("# queued: %d\n", n);
+    close(p[0]);
+    close(p[1]);
+    munmap(page, 4096);
+}
+
 int main(void) {
+    test_bad_buffers();
     test_basics();
     test_pipe2();
     test_big_transfer();

@@ -12,6 +12,8 @@
 //! (reading: at once; writing: ENXIO) or O_RDWR (never waits).
 
 use std::collections::{HashMap, VecDeque};
+
+use crate::vfs::{Fill, Sink};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use syscalls::abi::*;
@@ -391,6 +393,80 @@ impl Pipe {
         }
     }
 
+    /// [`Pipe::fill`] of `len` bytes that `src` reads from the writer's memory straight into
+    /// the pipe's buffer (EFAULT when none could be read; a fault after some ends the write
+    /// with what went in, as Linux's pipe_write).
+    pub fn fill_from(&self, len: usize, src: Fill<'_>, nonblock: bool) -> Result<usize, Errno> {
+        if len == 0 {
+            return Ok(0);
+        }
+        let mut done = 0;
+        let r = block_on(&[&self.queue], None, || {
+            let mut g = self.lock();
+            loop {
+                if g.readers == 0 {
+                    return Some(if done > 0 {
+                        Ok(done)
+                    } else {
+                        Err(Errno::EPIPE)
+                    });
+                }
+                let room = g.capacity.saturating_sub(g.buf.len());
+                let left = len - done;
+                // Up to PIPE_BUF bytes go in at once or not at all.
+                let fits = if left <= PIPE_BUF {
+                    room >= left
+                } else {
+                    room > 0
+                };
+                if !fits {
+                    if nonblock {
+                        return Some(if done > 0 {
+                            Ok(done)
+                        } else {
+                            Err(Errno::EAGAIN)
+                        });
+                    }
+                    return None;
+                }
+                let n = left.min(room);
+                let old = g.buf.len();
+                g.buf.resize(old + n, 0);
+                // The new bytes' place: the tail of the ring, in at most two slices.
+                let filled = {
+                    let (a, b) = g.buf.as_mut_slices();
+                    let (head, tail): (&mut [u8], &mut [u8]) = if old >= a.len() {
+                        let k = old - a.len();
+                        (&mut b[k..k + n], &mut [])
+                    } else {
+                        let first = a.len() - old;
+                        (&mut a[old..], &mut b[..n - first])
+                    };
+                    src(done, head).and_then(|()| {
+                        if tail.is_empty() {
+                            Ok(())
+                        } else {
+                            src(done + head.len(), tail)
+                        }
+                    })
+                };
+                if let Err(e) = filled {
+                    g.buf.truncate(old);
+                    return Some(if done > 0 { Ok(done) } else { Err(e) });
+                }
+                done += n;
+                self.queue.notify_band(POLLIN);
+                if done == len {
+                    return Some(Ok(done));
+                }
+            }
+        });
+        match r {
+            Err(Errno::ERESTARTSYS) if done > 0 => Ok(done),
+            r => r,
+        }
+    }
+
     /// Room left for writing now, and whether any reader is left (for splice and tee, which
     /// check before taking bytes from their source).
     pub fn room(&self) -> (usize, bool) {
@@ -484,6 +560,44 @@ impl FileOps for PipeFile {
                 .notify(POLL_OUT, POLLOUT | POLLWRNORM | POLLWRBAND);
         }
         Ok(n)
+    }
+
+    fn read_stream_into(
+        &self,
+        _t: &crate::kernel::Task,
+        sink: &mut dyn Sink,
+        nonblock: bool,
+    ) -> Option<Result<usize, Errno>> {
+        let mut at = 0;
+        let r = self
+            .pipe
+            .drain_with(sink.capacity(), nonblock, false, &mut |s| {
+                sink.put(at, s)?;
+                at += s.len();
+                Ok(s.len())
+            });
+        if matches!(r, Ok(n) if n > 0) {
+            // Room for the writers (pipe_read: kill_fasync(POLL_OUT)).
+            self.pipe
+                .async_writers
+                .notify(POLL_OUT, POLLOUT | POLLWRNORM | POLLWRBAND);
+        }
+        Some(r)
+    }
+
+    fn write_stream_from(
+        &self,
+        _t: &crate::kernel::Task,
+        len: usize,
+        fill: Fill<'_>,
+        nonblock: bool,
+    ) -> Option<Result<usize, Errno>> {
+        let r = self.pipe.fill_from(len, fill, nonblock);
+        if matches!(r, Ok(n) if n > 0) {
+            // Data for the readers (pipe_write: kill_fasync(POLL_IN)).
+            self.pipe.async_readers.notify(POLL_IN, POLLIN | POLLRDNORM);
+        }
+        Some(r)
     }
 
     fn write_stream(&self, buf: &[u8], nonblock: bool) -> Result<usize, Errno> {

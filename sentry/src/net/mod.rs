@@ -82,55 +82,7 @@ pub struct SendMsg<'a> {
     pub cred: Ucred,
 }
 
-/// Reads bytes `at..at + dst.len()` of what a send carries into `dst` (EFAULT when the
-/// sender's memory there cannot be read).
-pub type Fill<'a> = &'a mut dyn FnMut(usize, &mut [u8]) -> Result<(), Errno>;
-
-/// Where a receive puts the bytes it takes: a sentry buffer, or the receiver's memory.
-pub trait Sink {
-    /// How many bytes it holds.
-    fn capacity(&self) -> usize;
-    /// Puts `data` at offset `at` (EFAULT when the receiver's memory there cannot be written).
-    fn put(&mut self, at: usize, data: &[u8]) -> Result<(), Errno>;
-}
-
-/// A sentry buffer as a [`Sink`].
-pub struct SliceSink<'a>(pub &'a mut [u8]);
-
-impl Sink for SliceSink<'_> {
-    fn capacity(&self) -> usize {
-        self.0.len()
-    }
-    fn put(&mut self, at: usize, data: &[u8]) -> Result<(), Errno> {
-        self.0
-            .get_mut(at..at + data.len())
-            .ok_or(Errno::EFAULT)?
-            .copy_from_slice(data);
-        Ok(())
-    }
-}
-
-/// A range of the calling task's memory as a [`Sink`].
-pub struct UserSink<'a> {
-    /// The receiving task.
-    pub t: &'a Task,
-    /// Where its buffer starts, and its length.
-    pub addr: u64,
-    /// Its length.
-    pub len: usize,
-}
-
-impl Sink for UserSink<'_> {
-    fn capacity(&self) -> usize {
-        self.len
-    }
-    fn put(&mut self, at: usize, data: &[u8]) -> Result<(), Errno> {
-        if at + data.len() > self.len {
-            return Err(Errno::EFAULT);
-        }
-        self.t.copy_out(self.addr + at as u64, data)
-    }
-}
+pub use crate::vfs::{Fill, Sink, SliceSink, UserSink};
 
 /// What one receive gave.
 #[derive(Default)]
@@ -779,6 +731,25 @@ impl FileOps for SocketFile {
                 cred: current_cred(),
             },
         )
+    }
+
+    fn read_stream_into(
+        &self,
+        _t: &Task,
+        sink: &mut dyn Sink,
+        nonblock: bool,
+    ) -> Option<Result<usize, Errno>> {
+        self.sock.recv_stream_into(sink, nonblock)
+    }
+
+    fn write_stream_from(
+        &self,
+        t: &Task,
+        len: usize,
+        fill: Fill<'_>,
+        nonblock: bool,
+    ) -> Option<Result<usize, Errno>> {
+        self.sock.send_stream_from(t, len, fill, nonblock)
     }
 
     fn stat(&self) -> Result<Stat, Errno> {

@@ -121,20 +121,20 @@ fn read_into(t: &mut Task, file: &File, addr: u64, count: u64, offset: Option<i6
     if let Some(r) = io_direct(t, file, addr, count, offset, false) {
         return r;
     }
-    if offset.is_none() {
-        if let Some(s) = file.ops.as_socket() {
-            let nonblock = file.flags() & O_NONBLOCK != 0;
-            let mut sink = crate::net::UserSink {
-                t,
-                addr,
-                len: count,
-            };
-            if let Some(r) = s.recv_stream_into(&mut sink, nonblock) {
-                if matches!(r, Ok(n) if n > 0) {
-                    file.notify(IN_ACCESS);
-                }
-                return r.map(|n| n as u64);
+    if offset.is_none() && file.ops.is_stream() {
+        // A stream that keeps its bytes in the sentry (a pipe, a unix stream) puts them
+        // straight into the program's memory.
+        let nonblock = file.flags() & O_NONBLOCK != 0;
+        let mut sink = crate::vfs::UserSink {
+            t,
+            addr,
+            len: count,
+        };
+        if let Some(r) = file.ops.read_stream_into(t, &mut sink, nonblock) {
+            if matches!(r, Ok(n) if n > 0) {
+                file.notify(IN_ACCESS);
             }
+            return r.map(|n| n as u64);
         }
     }
     with_buffer(count.min(CHUNK), |buf| {
@@ -200,17 +200,16 @@ fn write_from(t: &mut Task, file: &File, addr: u64, count: u64, offset: Option<i
     if let Some(r) = io_direct(t, file, addr, count, offset, true) {
         return r;
     }
-    if offset.is_none() {
-        if let Some(s) = file.ops.as_socket() {
-            // A stream socket queues straight from the program's memory.
-            let nonblock = file.flags() & O_NONBLOCK != 0;
-            let mut fill = |at: usize, dst: &mut [u8]| t.copy_in(addr + at as u64, dst);
-            if let Some(r) = s.send_stream_from(t, count, &mut fill, nonblock) {
-                if matches!(r, Ok(n) if n > 0) {
-                    file.notify(IN_MODIFY);
-                }
-                return r.map(|n| n as u64);
+    if offset.is_none() && file.ops.is_stream() {
+        // A stream that keeps its bytes in the sentry takes them straight from the program's
+        // memory.
+        let nonblock = file.flags() & O_NONBLOCK != 0;
+        let mut fill = |at: usize, dst: &mut [u8]| t.copy_in(addr + at as u64, dst);
+        if let Some(r) = file.ops.write_stream_from(t, count, &mut fill, nonblock) {
+            if matches!(r, Ok(n) if n > 0) {
+                file.notify(IN_MODIFY);
             }
+            return r.map(|n| n as u64);
         }
     }
     with_buffer(count.min(CHUNK), |buf| {

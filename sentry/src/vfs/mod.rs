@@ -24,6 +24,56 @@ use syscalls::Errno;
 pub use self::inode::{downcast, dtype_of, now, Filesystem, Inode, Owner, SetAttr, TimeSpec};
 pub use self::mount::Mount;
 
+/// Reads bytes `at..at + dst.len()` of what a send carries into `dst` (EFAULT when the
+/// sender's memory there cannot be read).
+pub type Fill<'a> = &'a mut dyn FnMut(usize, &mut [u8]) -> Result<(), Errno>;
+
+/// Where a receive puts the bytes it takes: a sentry buffer, or the receiver's memory.
+pub trait Sink {
+    /// How many bytes it holds.
+    fn capacity(&self) -> usize;
+    /// Puts `data` at offset `at` (EFAULT when the receiver's memory there cannot be written).
+    fn put(&mut self, at: usize, data: &[u8]) -> Result<(), Errno>;
+}
+
+/// A sentry buffer as a [`Sink`].
+pub struct SliceSink<'a>(pub &'a mut [u8]);
+
+impl Sink for SliceSink<'_> {
+    fn capacity(&self) -> usize {
+        self.0.len()
+    }
+    fn put(&mut self, at: usize, data: &[u8]) -> Result<(), Errno> {
+        self.0
+            .get_mut(at..at + data.len())
+            .ok_or(Errno::EFAULT)?
+            .copy_from_slice(data);
+        Ok(())
+    }
+}
+
+/// A range of the calling task's memory as a [`Sink`].
+pub struct UserSink<'a> {
+    /// The receiving task.
+    pub t: &'a crate::kernel::Task,
+    /// Where its buffer starts, and its length.
+    pub addr: u64,
+    /// Its length.
+    pub len: usize,
+}
+
+impl Sink for UserSink<'_> {
+    fn capacity(&self) -> usize {
+        self.len
+    }
+    fn put(&mut self, at: usize, data: &[u8]) -> Result<(), Errno> {
+        if at + data.len() > self.len {
+            return Err(Errno::EFAULT);
+        }
+        self.t.copy_out(self.addr + at as u64, data)
+    }
+}
+
 /// Operations of an open file. Each default is the errno Linux gives for a file that does not
 /// support the operation.
 pub trait FileOps: Send + Sync {
@@ -47,6 +97,29 @@ pub trait FileOps: Send + Sync {
     /// Writes to a stream.
     fn write_stream(&self, _buf: &[u8], _nonblock: bool) -> Result<usize, Errno> {
         Err(Errno::EINVAL)
+    }
+    /// A plain stream read (read(2)) straight into the reader's memory, for a stream that keeps
+    /// its bytes in the sentry (no copy staged between); `None`: the caller stages them and
+    /// calls [`FileOps::read_stream`].
+    fn read_stream_into(
+        &self,
+        _t: &crate::kernel::Task,
+        _sink: &mut dyn Sink,
+        _nonblock: bool,
+    ) -> Option<Result<usize, Errno>> {
+        None
+    }
+    /// A plain stream write (write(2)) of `len` bytes that `fill` reads from the writer's
+    /// memory as the stream takes them; `None`: the caller stages them and calls
+    /// [`FileOps::write_stream`].
+    fn write_stream_from(
+        &self,
+        _t: &crate::kernel::Task,
+        _len: usize,
+        _fill: Fill<'_>,
+        _nonblock: bool,
+    ) -> Option<Result<usize, Errno>> {
+        None
     }
     /// For files whose position lives on the host (the host's stdio): seeks there.
     fn host_seek(&self, _offset: i64, _whence: u32) -> Option<Result<u64, Errno>> {
