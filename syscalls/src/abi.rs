@@ -606,6 +606,19 @@ pub const TIOCGPTPEER: u32 = 0x5441;
 pub const TCIFLUSH: u32 = 0;
 pub const TCOFLUSH: u32 = 1;
 pub const TCIOFLUSH: u32 = 2;
+/// TCXONC's actions.
+pub const TCOOFF: u32 = 0;
+pub const TCOON: u32 = 1;
+pub const TCIOFF: u32 = 2;
+pub const TCION: u32 = 3;
+/// Packet mode's control byte (TIOCPKT): what a pty master's read starts with.
+pub const TIOCPKT_DATA: u8 = 0;
+pub const TIOCPKT_FLUSHREAD: u8 = 1;
+pub const TIOCPKT_FLUSHWRITE: u8 = 2;
+pub const TIOCPKT_STOP: u8 = 4;
+pub const TIOCPKT_START: u8 = 8;
+pub const TIOCPKT_NOSTOP: u8 = 16;
+pub const TIOCPKT_DOSTOP: u8 = 32;
 
 // ---- termios(3) ----
 /// `struct termios`'s control characters (indexes into `c_cc`).

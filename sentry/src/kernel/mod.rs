@@ -501,6 +501,7 @@ impl Task {
                 subreaper: false,
                 uid,
                 execed: true,
+                no_ctty: false,
             },
         );
         k.virtual_init
@@ -551,6 +552,7 @@ impl Task {
                     subreaper: false,
                     uid: creds.uid.0,
                     execed: true,
+                    no_ctty: false,
                 },
             );
         }

@@ -354,6 +354,7 @@ pub fn sys_setsid(t: &mut Task) -> SysResult {
     let p = tree.procs.get_mut(&me).ok_or(Errno::ESRCH)?;
     p.pgid = me;
     p.sid = me;
+    p.no_ctty = false;
     drop(tree);
     crate::fsimpl::tty::new_session(&t.k, me);
     Ok(me as u64)

@@ -28,6 +28,7 @@ use syscalls::Errno;
 
 use crate::kernel::block::{block_on, WaitQueue};
 use crate::kernel::{self, lock, Kernel};
+use crate::vfs::fasync::AsyncList;
 use crate::vfs::FileOps;
 
 /// N_TTY's input buffer: the most bytes of input (and of a canonical line) a terminal holds.
@@ -93,6 +94,17 @@ struct State {
     hung_up: bool,
     /// TIOCPKT.
     packet: bool,
+    /// Packet mode's pending control byte (TIOCPKT_FLUSHREAD...), which a master's read
+    /// returns alone, before any data.
+    pktstatus: u8,
+    /// The replica's output is stopped (IXON's STOP character, TCOOFF): its writers wait.
+    stopped: bool,
+    /// Stopped by TCOOFF, which only TCOON undoes.
+    tco_stopped: bool,
+    /// The master's output (the replica's input) is stopped (TCOOFF on the master).
+    master_stopped: bool,
+    /// Echo made while output is stopped, shown once it restarts (Linux's echo buffer).
+    held: Vec<u8>,
     /// TIOCEXCL.
     exclusive: bool,
     /// The session this is the controlling terminal of.
@@ -112,6 +124,10 @@ pub struct Terminal {
     state: Mutex<State>,
     /// Readers and writers of both ends.
     queue: WaitQueue,
+    /// O_ASYNC descriptions of the master (signalled when the replica's output comes) and of
+    /// the replica (when input comes).
+    async_master: AsyncList,
+    async_replica: AsyncList,
     kernel: Weak<Kernel>,
 }
 
@@ -147,11 +163,18 @@ impl Terminal {
                 replica_seen: false,
                 hung_up: false,
                 packet: false,
+                pktstatus: 0,
+                stopped: false,
+                tco_stopped: false,
+                master_stopped: false,
+                held: Vec::new(),
                 exclusive: false,
                 session: None,
                 pgrp: None,
             }),
             queue: WaitQueue::default(),
+            async_master: AsyncList::default(),
+            async_replica: AsyncList::default(),
             kernel,
         }))
     }
@@ -271,6 +294,22 @@ impl Terminal {
         let t = g.termios;
         let (iflag, lflag) = (t.c_iflag, t.c_lflag);
         let canon = lflag & ICANON != 0;
+        if iflag & ISTRIP != 0 {
+            c &= 0x7f;
+        }
+        if !g.lnext && iflag & IXON != 0 {
+            // Flow control (n_tty_receive_char_flow_ctrl): START restarts the replica's
+            // output, STOP stops it; neither is input, and neither needs room.
+            let flow = |i: usize| t.c_cc[i] != 0 && t.c_cc[i] == c;
+            if flow(VSTART) {
+                self.start_output(g);
+                return true;
+            }
+            if flow(VSTOP) {
+                self.stop_output(g);
+                return true;
+            }
+        }
         if !canon && g.ready.len() >= INPUT_MAX {
             return false;
         }
@@ -279,11 +318,9 @@ impl Terminal {
             // takes a byte of Linux's buffer): wait for the reader.
             return false;
         }
-        if iflag & ISTRIP != 0 {
-            c &= 0x7f;
-        }
         if g.lnext {
             g.lnext = false;
+            self.restart_any(g);
             self.put_char(g, c, true);
             return true;
         }
@@ -317,9 +354,16 @@ impl Terminal {
                     g.lines.clear();
                     g.line.clear();
                     g.out.clear();
+                    g.held.clear();
+                    if g.packet {
+                        g.pktstatus |= TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE;
+                    }
                 }
                 if let Some(p) = g.pgrp {
                     sigs.push((p, sig));
+                }
+                if iflag & IXON != 0 {
+                    self.start_output(g);
                 }
                 if lflag & ECHO != 0 {
                     self.echo_char(g, c);
@@ -327,10 +371,7 @@ impl Terminal {
                 return true;
             }
         }
-        if iflag & IXON != 0 && (is(VSTART) || is(VSTOP)) {
-            // Flow control is accepted: output never stops here.
-            return true;
-        }
+        self.restart_any(g);
         if lflag & IEXTEN != 0 && is(VLNEXT) {
             g.lnext = true;
             if lflag & ECHO != 0 && lflag & ECHOCTL != 0 {
@@ -469,12 +510,55 @@ impl Terminal {
 
     /// Echo output, through output processing; dropped past the bound.
     fn echo_raw(&self, g: &mut State, bytes: &[u8]) {
+        let oflag = g.termios.c_oflag;
+        if g.stopped {
+            if g.held.len() < ECHO_SLACK {
+                let mut v = VecDeque::new();
+                post_process(&mut v, bytes, oflag);
+                g.held.extend(v);
+            }
+            return;
+        }
         if g.out.len() >= OUTPUT_MAX + ECHO_SLACK {
             return;
         }
-        let oflag = g.termios.c_oflag;
         post_process(&mut g.out, bytes, oflag);
         self.queue.notify_band(POLLIN);
+    }
+
+    /// Stops the replica's output (Linux's __stop_tty, with pty_stop's packet status).
+    fn stop_output(&self, g: &mut State) {
+        if g.stopped {
+            return;
+        }
+        g.stopped = true;
+        if g.packet {
+            g.pktstatus = (g.pktstatus & !TIOCPKT_START) | TIOCPKT_STOP;
+        }
+        self.queue.notify_all();
+    }
+
+    /// Restarts the replica's output unless TCOOFF holds it (Linux's __start_tty): held echo
+    /// goes out, writers wake.
+    fn start_output(&self, g: &mut State) {
+        if !g.stopped || g.tco_stopped {
+            return;
+        }
+        g.stopped = false;
+        if g.packet {
+            g.pktstatus = (g.pktstatus & !TIOCPKT_STOP) | TIOCPKT_START;
+        }
+        let held = std::mem::take(&mut g.held);
+        g.out.extend(held);
+        self.queue.notify_all();
+    }
+
+    /// IXANY: any input character restarts output stopped by the STOP character.
+    fn restart_any(&self, g: &mut State) {
+        let iflag = g.termios.c_iflag;
+        if g.stopped && !g.tco_stopped && iflag & IXON != 0 && iflag & IXANY != 0 {
+            self.start_output(g);
+        }
     }
 
     /// Switches modes (TCSETS*): a line being edited becomes input when ICANON goes off; input
@@ -493,7 +577,25 @@ impl Terminal {
                 g.lines.push_back(n);
             }
         }
+        let old = g.termios;
         g.termios = new;
+        if new.c_iflag & IXON == 0 && old.c_iflag & IXON != 0 && !g.tco_stopped {
+            self.start_output(g);
+        }
+        if g.packet {
+            // pty_set_termios: the master hears whether ^S/^Q flow control is on.
+            let flow = |t: &Termios| {
+                t.c_iflag & IXON != 0 && t.c_cc[VSTOP] == 0x13 && t.c_cc[VSTART] == 0x11
+            };
+            if flow(&old) != flow(&new) {
+                g.pktstatus &= !(TIOCPKT_DOSTOP | TIOCPKT_NOSTOP);
+                g.pktstatus |= if flow(&new) {
+                    TIOCPKT_DOSTOP
+                } else {
+                    TIOCPKT_NOSTOP
+                };
+            }
+        }
         self.queue.notify_all();
     }
 
@@ -640,7 +742,7 @@ impl Terminal {
                 return Some(if done > 0 { Ok(done) } else { Err(Errno::EIO) });
             }
             let oflag = g.termios.c_oflag;
-            while done < buf.len() && g.out.len() < OUTPUT_MAX {
+            while done < buf.len() && g.out.len() < OUTPUT_MAX && !g.stopped {
                 let room = OUTPUT_MAX - g.out.len();
                 // At most half the room per step: a byte may become two.
                 let n = (room / 2).max(1).min(buf.len() - done);
@@ -660,9 +762,27 @@ impl Terminal {
             }
             None
         });
+        if done > 0 {
+            self.sigio(true);
+        }
         match r {
             Err(Errno::ERESTARTSYS) if done > 0 => Ok(done),
             r => r,
+        }
+    }
+
+    /// Signals the O_ASYNC owners of the master (`master`) or of the replica: input came.
+    fn sigio(&self, master: bool) {
+        let list = if master {
+            &self.async_master
+        } else {
+            &self.async_replica
+        };
+        if list.is_empty() {
+            return;
+        }
+        if let Some(k) = self.kernel() {
+            list.notify_in(&k, POLL_IN, POLLIN | POLLRDNORM);
         }
     }
 
@@ -674,6 +794,12 @@ impl Terminal {
         }
         block_on(&[&self.queue], None, || {
             let mut g = self.lock();
+            if g.packet && g.pktstatus != 0 {
+                // A control byte comes alone.
+                buf[0] = g.pktstatus;
+                g.pktstatus = 0;
+                return Some(Ok(1));
+            }
             if !g.out.is_empty() {
                 let (start, room) = if g.packet {
                     buf[0] = 0; // TIOCPKT_DATA
@@ -700,14 +826,25 @@ impl Terminal {
 
     /// A write to the master: input for the line discipline.
     pub fn master_write(&self, buf: &[u8], nonblock: bool) -> Result<usize, Errno> {
+        self.input(buf, nonblock, false)
+    }
+
+    /// Input for the line discipline: a master's write, or TIOCSTI's (`sti`: not held by a
+    /// stopped master).
+    fn input(&self, buf: &[u8], nonblock: bool, sti: bool) -> Result<usize, Errno> {
         if buf.is_empty() {
             return Ok(0);
         }
         let mut done = 0;
+        let mut echoed = false;
         let mut sigs = Pending::new();
         let r = block_on(&[&self.queue], None, || {
             let mut g = self.lock();
-            done += self.receive(&mut g, &buf[done..], &mut sigs);
+            if sti || !g.master_stopped {
+                let before = g.out.len();
+                done += self.receive(&mut g, &buf[done..], &mut sigs);
+                echoed |= g.out.len() > before;
+            }
             if done == buf.len() {
                 return Some(Ok(done));
             }
@@ -725,6 +862,16 @@ impl Terminal {
             None
         });
         self.signal_all(&sigs);
+        if done > 0 {
+            // n_tty_receive_buf: kill_fasync(POLL_IN) when there is something to read; the
+            // echo is the master's input.
+            if Self::input_ready(&self.lock()) {
+                self.sigio(false);
+            }
+            if echoed {
+                self.sigio(true);
+            }
+        }
         match r {
             Err(Errno::ERESTARTSYS) if done > 0 => Ok(done),
             r => r,
@@ -738,12 +885,15 @@ impl Terminal {
         if !g.out.is_empty() {
             ev |= POLLIN | POLLRDNORM;
         }
+        if g.packet && g.pktstatus != 0 {
+            ev |= POLLIN | POLLRDNORM | POLLPRI;
+        }
         let room = if g.termios.c_lflag & ICANON != 0 {
             canon_used(&g) < INPUT_MAX || g.lines.is_empty()
         } else {
             g.ready.len() < INPUT_MAX
         };
-        if room {
+        if room && !g.master_stopped {
             ev |= POLLOUT | POLLWRNORM;
         }
         if g.replica_seen && g.replicas == 0 {
@@ -762,7 +912,7 @@ impl Terminal {
         if Self::input_ready(&g) {
             ev |= POLLIN | POLLRDNORM;
         }
-        if g.out.len() < OUTPUT_MAX {
+        if g.out.len() < OUTPUT_MAX && !g.stopped {
             ev |= POLLOUT | POLLWRNORM;
         }
         ev
@@ -799,21 +949,83 @@ impl Terminal {
         }
     }
 
-    /// Flushes input, output or both (TCFLSH).
-    fn flush(&self, which: u32) -> Result<(), Errno> {
+    /// Flushes the replica's input, output or both (TCFLSH); in packet mode a flush asked
+    /// through the replica (`replica`) tells the master (TIOCPKT_FLUSHREAD, _FLUSHWRITE).
+    fn flush(&self, which: u32, replica: bool) -> Result<(), Errno> {
         let mut g = self.lock();
-        match which {
-            TCIFLUSH => {
-                g.ready.clear();
-                g.lines.clear();
-                g.line.clear();
+        let (input, output) = match which {
+            TCIFLUSH => (true, false),
+            TCOFLUSH => (false, true),
+            TCIOFLUSH => (true, true),
+            _ => return Err(Errno::EINVAL),
+        };
+        if input {
+            g.ready.clear();
+            g.lines.clear();
+            g.line.clear();
+        }
+        if output {
+            g.out.clear();
+        }
+        if replica && g.packet {
+            if input {
+                g.pktstatus |= TIOCPKT_FLUSHREAD;
             }
-            TCOFLUSH => g.out.clear(),
-            TCIOFLUSH => {
-                g.ready.clear();
-                g.lines.clear();
-                g.line.clear();
-                g.out.clear();
+            if output {
+                g.pktstatus |= TIOCPKT_FLUSHWRITE;
+            }
+        }
+        drop(g);
+        self.queue.notify_all();
+        Ok(())
+    }
+}
+
+impl Terminal {
+    /// TCXONC through the master (`master`) or the replica: TCOOFF and TCOON stop and
+    /// restart that end's output, TCIOFF and TCION send its STOP or START character to the
+    /// other end (Linux's n_tty_ioctl_helper and tty_send_xchar).
+    fn flow(&self, master: bool, action: u32) -> Result<(), Errno> {
+        let mut g = self.lock();
+        match action {
+            TCOOFF if master => g.master_stopped = true,
+            TCOON if master => g.master_stopped = false,
+            TCOOFF => {
+                if !g.tco_stopped {
+                    g.tco_stopped = true;
+                    self.stop_output(&mut g);
+                }
+            }
+            TCOON => {
+                if g.tco_stopped {
+                    g.tco_stopped = false;
+                    self.start_output(&mut g);
+                }
+            }
+            TCIOFF | TCION => {
+                let i = if action == TCIOFF { VSTOP } else { VSTART };
+                if master {
+                    // The master's character is the replica's input.
+                    let c = g.master_termios.c_cc[i];
+                    if c != 0 {
+                        let mut sigs = Pending::new();
+                        self.receive(&mut g, &[c], &mut sigs);
+                        drop(g);
+                        self.signal_all(&sigs);
+                        self.queue.notify_all();
+                        return Ok(());
+                    }
+                } else {
+                    // Straight to the master, even while output is stopped.
+                    let c = g.termios.c_cc[i];
+                    if c != 0 {
+                        g.out.push_back(c);
+                        drop(g);
+                        self.queue.notify_all();
+                        self.sigio(true);
+                        return Ok(());
+                    }
+                }
             }
             _ => return Err(Errno::EINVAL),
         }
@@ -922,6 +1134,36 @@ impl FileOps for TtyFile {
     fn as_tty(&self) -> Option<&TtyFile> {
         Some(self)
     }
+
+    /// O_ASYNC: a description without an owner gets one, the replica's foreground group if
+    /// the replica is a controlling terminal, else the caller (Linux's __tty_fasync).
+    fn set_async(&self, file: &Arc<crate::vfs::File>, fd: i32, on: bool) {
+        let list = if self.master {
+            &self.term.async_master
+        } else {
+            &self.term.async_replica
+        };
+        list.set(file, fd, on);
+        if !on {
+            return;
+        }
+        let pgrp = if self.master {
+            None
+        } else {
+            self.term.lock().pgrp
+        };
+        let mut own = lock(&file.fown);
+        if own.id != 0 {
+            return;
+        }
+        if let Some(p) = pgrp {
+            own.kind = F_OWNER_PGRP;
+            own.id = p;
+        } else if let Some(task) = kernel::block::current() {
+            own.kind = F_OWNER_PID;
+            own.id = task.tg.tgid;
+        }
+    }
 }
 
 // ---- Sessions, process groups, signals. ----
@@ -950,13 +1192,24 @@ fn signal_process(k: &Kernel, pid: i32, sig: i32) {
     }
 }
 
-/// The calling process's (pid, pgid, sid), on a task thread.
+/// The calling process's (pid, pgid, sid), on a task thread; the sid is 0 (no session's)
+/// when the process gave up its session's terminal (see [`tty_sid`]).
 fn caller(k: &Kernel) -> Option<(i32, i32, i32)> {
     let task = kernel::block::current()?;
     let pid = task.tg.tgid;
     let tree = lock(&k.tree);
     let p = tree.procs.get(&pid)?;
-    Some((pid, p.pgid, p.sid))
+    Some((pid, p.pgid, tty_sid(p)))
+}
+
+/// The session whose controlling terminal a process has: its own, or 0 (none) after a
+/// TIOCNOTTY by a member that is not the leader.
+pub fn tty_sid(p: &kernel::tree::Proc) -> i32 {
+    if p.no_ctty {
+        0
+    } else {
+        p.sid
+    }
 }
 
 /// The controlling terminal of session `sid`.
@@ -1150,7 +1403,7 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
                 bytemuck::pod_read_unaligned(&data[..std::mem::size_of::<Termios>()]);
             t.c_line = 0;
             if matches!(req, TCSETSF | TCSETSF2) {
-                term.flush(TCIFLUSH)?;
+                term.flush(TCIFLUSH, !f.master)?;
             }
             let mut g = term.lock();
             if f.master {
@@ -1183,7 +1436,7 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
                 job_check(term, SIGTTOU)?;
             }
             if req == TCSETAF {
-                term.flush(TCIFLUSH)?;
+                term.flush(TCIFLUSH, !f.master)?;
             }
             let mut g = term.lock();
             let mut t = if f.master {
@@ -1236,9 +1489,22 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
             } else {
                 which
             };
-            term.flush(which).map(|_| 0)
+            term.flush(which, !f.master).map(|_| 0)
         }
-        TCSBRK | TCSBRKP | TCXONC | TIOCSBRK | TIOCCBRK => Ok(0),
+        TCSBRK | TCSBRKP | TIOCSBRK | TIOCCBRK => {
+            // A pty has no break to send, and nothing to drain: what the replica wrote is
+            // the master's already (Linux's pty has no chars_in_buffer).
+            if !f.master {
+                job_check(term, SIGTTOU)?;
+            }
+            Ok(0)
+        }
+        TCXONC => {
+            if !f.master {
+                job_check(term, SIGTTOU)?;
+            }
+            term.flow(f.master, get_i32(data) as u32).map(|_| 0)
+        }
         TIOCEXCL | TIOCNXCL => {
             term.lock().exclusive = req == TIOCEXCL;
             Ok(0)
@@ -1262,7 +1528,13 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
             if !f.master {
                 return Err(Errno::ENOTTY);
             }
-            term.lock().packet = get_i32(data) != 0;
+            let mut g = term.lock();
+            if get_i32(data) == 0 {
+                g.packet = false;
+            } else if !g.packet {
+                g.pktstatus = 0;
+                g.packet = true;
+            }
             Ok(0)
         }
         TIOCGPKT => {
@@ -1318,7 +1590,7 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
             if !who.admin {
                 return Err(Errno::EPERM);
             }
-            term.master_write(&data[..1], true).map(|_| 0)
+            term.input(&data[..1], true, true).map(|_| 0)
         }
         TIOCVHANGUP => {
             if !who.admin {
@@ -1356,7 +1628,12 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
                 return Err(Errno::ENOTTY);
             }
             if who.pid == who.sid {
+                // The leader: the foreground group hears SIGHUP and SIGCONT, the session
+                // loses its terminal.
                 session_leader_exited(&k, who.sid);
+            } else if let Some(p) = lock(&k.tree).procs.get_mut(&who.pid) {
+                // Another member just loses it (Linux's proc_clear_tty).
+                p.no_ctty = true;
             }
             Ok(0)
         }

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Pseudo-terminals beyond reading and writing: signal-driven I/O on both ends (O_ASYNC: the
+// owner becomes the terminal's foreground group or the caller, SIGIO when input arrives),
+// flow control (IXON's ^S/^Q, IXANY, TCXONC), packet mode (TIOCPKT's control bytes),
+// TCSETSW/TCSBRK on a pty (nothing to wait for: pty output is the master's at once), and
+// TIOCNOTTY by a session's leader and by another member.
+
+#include "guest.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+
+static int wait_for(int sig, siginfo_t *si, long ms) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    return sigtimedwait(&set, si, &ts);
+}
+
+// A new pair: the master (returned) and its replica (*rep), both non-blocking.
+static int open_pair(int *rep) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK);
+    if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) {
+        return -1;
+    }
+    *rep = open(ptsname(m), O_RDWR | O_NOCTTY | O_NONBLOCK);
+    return *rep < 0 ? -1 : m;
+}
+
+// Raw replica: no echo, no canonical mode (input is readable byte by byte).
+static void make_raw(int rep) {
+    struct termios t;
+    tcgetattr(rep, &t);
+    t.c_lflag &= ~(ICANON | ECHO | ISIG);
+    tcsetattr(rep, TCSANOW, &t);
+}
+
+// Natively a pty's input reaches its line discipline from a work queue, after the master's
+// write returns; a replica's read that finds nothing waits for that work first. So a
+// non-blocking read of a raw replica that finds no input (EAGAIN) means all the master wrote
+// so far has been seen: flow control characters acted on.
+#define SETTLE(rep) EXPECT_ERRNO(read((rep), buf, sizeof buf), EAGAIN)
+
+// Reads what is there now (waiting up to 2 s for something).
+static ssize_t read_some(int fd, char *buf, size_t n) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 2000) != 1) {
+        return -2;
+    }
+    return read(fd, buf, n);
+}
+
+static void sigio_section(void) {
+    siginfo_t si;
+    int rep;
+    int m = EXPECT_OK(open_pair(&rep));
+    make_raw(rep);
+
+    NOTE("O_ASYNC on a replica: the owner becomes the caller (no foreground group)");
+    EXPECT_EQ(fcntl(rep, F_GETOWN), 0);
+    EXPECT_OK(fcntl(rep, F_SETFL, fcntl(rep, F_GETFL) | O_ASYNC));
+    EXPECT_EQ(fcntl(rep, F_GETOWN), getpid());
+    NOTE("input from the master signals SIGIO");
+    EXPECT_EQ(write(m, "a", 1), 1);
+    EXPECT_EQ(wait_for(SIGIO, &si, 2000), SIGIO);
+    EXPECT_EQ(si.si_code, SI_KERNEL);
+    char buf[64];
+    EXPECT_EQ(read(rep, buf, sizeof buf), 1);
+
+    NOTE("F_SETSIG after O_ASYNC: the signal names the fd and POLL_IN");
+    EXPECT_OK(fcntl(rep, F_SETSIG, SIGRTMIN + 2));
+    EXPECT_EQ(write(m, "b", 1), 1);
+    EXPECT_EQ(wait_for(SIGRTMIN + 2, &si, 2000), SIGRTMIN + 2);
+    EXPECT_EQ(si.si_code, POLL_IN);
+    EXPECT_EQ(si.si_fd, rep);
+    EXPECT_EQ(read(rep, buf, sizeof buf), 1);
+
+    NOTE("O_ASYNC off: no more signals");
+    EXPECT_OK(fcntl(rep, F_SETFL, fcntl(rep, F_GETFL) & ~O_ASYNC));
+    EXPECT_EQ(write(m, "c", 1), 1);
+    EXPECT_ERRNO(wait_for(SIGRTMIN + 2, &si, 100), EAGAIN);
+    EXPECT_EQ(read(rep, buf, sizeof buf), 1);
+
+    NOTE("FIOASYNC on the master: output of the replica signals it");
+    int on = 1;
+    EXPECT_OK(ioctl(m, FIOASYNC, &on));
+    EXPECT_EQ(fcntl(m, F_GETOWN), getpid());
+    EXPECT_EQ(write(rep, "out", 3), 3);
+    EXPECT_EQ(wait_for(SIGIO, &si, 2000), SIGIO);
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 3);
+    close(m);
+    close(rep);
+
+    NOTE("O_ASYNC on a controlling terminal: the owner is its foreground group, unless set");
+    int p[2];
+    EXPECT_OK(pipe(p));
+    pid_t pid = fork();
+    if (pid == 0) {
+        // A session of its own whose terminal is the new pty; reports the owner it sees.
+        setsid();
+        int r2;
+        int m2 = open_pair(&r2);
+        if (m2 < 0 || ioctl(r2, TIOCSCTTY, 0) < 0) {
+            _exit(2);
+        }
+        fcntl(r2, F_SETFL, O_ASYNC | O_NONBLOCK);
+        int ok = fcntl(r2, F_GETOWN) == -getpgrp();
+        // An owner set before is kept.
+        int r3 = open(ptsname(m2), O_RDWR | O_NOCTTY);
+        fcntl(r3, F_SETOWN, getpid());
+        fcntl(r3, F_SETFL, O_ASYNC);
+        ok = ok && fcntl(r3, F_GETOWN) == getpid();
+        _exit(write(p[1], &ok, sizeof ok) == sizeof ok ? 0 : 3);
+    }
+    int ok = 0;
+    EXPECT_EQ(read(p[0], &ok, sizeof ok), (ssize_t)sizeof ok);
+    CHECK("the owner is -(foreground group), or the one set before", ok == 1);
+    int st;
+    waitpid(pid, &st, 0);
+    EXPECT_EQ(WEXITSTATUS(st), 0);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void flow_section(void) {
+    char buf[64];
+    int rep;
+    int m = EXPECT_OK(open_pair(&rep));
+    make_raw(rep);
+
+    NOTE("^S stops the replica's output, ^Q restarts it; neither is input");
+    EXPECT_EQ(write(rep, "x", 1), 1);
+    EXPECT_EQ(write(m, "\x13", 1), 1);
+    SETTLE(rep);
+    struct pollfd pf = {.fd = rep, .events = POLLOUT};
+    EXPECT_EQ(poll(&pf, 1, 0), 0);
+    EXPECT_ERRNO(write(rep, "y", 1), EAGAIN);
+    NOTE("output written before the stop is still the master's");
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 1);
+    EXPECT_EQ(write(m, "\x11", 1), 1);
+    EXPECT_EQ(poll(&pf, 1, 2000), 1);
+    EXPECT_EQ(write(rep, "z", 1), 1);
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 1);
+    EXPECT_EQ(buf[0], 'z');
+    EXPECT_ERRNO(read(rep, buf, sizeof buf), EAGAIN);
+
+    NOTE("IXANY: any input restarts output (and is input)");
+    struct termios t;
+    tcgetattr(rep, &t);
+    t.c_iflag |= IXANY;
+    EXPECT_OK(tcsetattr(rep, TCSANOW, &t));
+    EXPECT_EQ(write(m, "\x13", 1), 1);
+    SETTLE(rep);
+    EXPECT_ERRNO(write(rep, "y", 1), EAGAIN);
+    EXPECT_EQ(write(m, "k", 1), 1);
+    EXPECT_EQ(poll(&pf, 1, 2000), 1);
+    EXPECT_EQ(write(rep, "y", 1), 1);
+    EXPECT_EQ(read_some(rep, buf, sizeof buf), 1);
+    EXPECT_EQ(buf[0], 'k');
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 1);
+
+    NOTE("IXON off while stopped restarts output; ^S is then input");
+    EXPECT_EQ(write(m, "\x13", 1), 1);
+    SETTLE(rep);
+    EXPECT_ERRNO(write(rep, "y", 1), EAGAIN);
+    t.c_iflag &= ~(IXON | IXANY);
+    EXPECT_OK(tcsetattr(rep, TCSANOW, &t));
+    EXPECT_EQ(write(rep, "y", 1), 1);
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 1);
+    EXPECT_EQ(write(m, "\x13", 1), 1);
+    EXPECT_EQ(read_some(rep, buf, sizeof buf), 1);
+    EXPECT_EQ(buf[0], '\x13');
+    t.c_iflag |= IXON;
+    EXPECT_OK(tcsetattr(rep, TCSANOW, &t));
+
+    NOTE("TCXONC: TCOOFF/TCOON stop and restart output, ^Q does not undo TCOOFF");
+    EXPECT_OK(tcflow(rep, TCOOFF));
+    EXPECT_ERRNO(write(rep, "y", 1), EAGAIN);
+    EXPECT_EQ(write(m, "\x11", 1), 1);
+    SETTLE(rep);
+    EXPECT_ERRNO(write(rep, "y", 1), EAGAIN);
+    EXPECT_OK(tcflow(rep, TCOON));
+    EXPECT_EQ(write(rep, "y", 1), 1);
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 1);
+    NOTE("TCIOFF/TCION send STOP and START to the other end");
+    EXPECT_OK(tcflow(rep, TCIOFF));
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 1);
+    EXPECT_EQ(buf[0], '\x13');
+    EXPECT_OK(tcflow(rep, TCION));
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 1);
+    EXPECT_EQ(buf[0], '\x11');
+    EXPECT_ERRNO(ioctl(rep, TCXONC, 7), EINVAL);
+
+    NOTE("TCSETSW, TCSETSF and TCSBRK do not wait for the master to read");
+    EXPECT_EQ(write(rep, "pending", 7), 7);
+    EXPECT_OK(tcdrain(rep));
+    EXPECT_OK(tcsetattr(rep, TCSADRAIN, &t));
+    EXPECT_OK(tcsetattr(rep, TCSAFLUSH, &t));
+    EXPECT_OK(tcsendbreak(rep, 0));
+    EXPECT_OK(ioctl(rep, TCSBRK, 1));
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 7);
+    close(m);
+    close(rep);
+}
+
+static void packet_section(void) {
+    char buf[64];
+    int rep;
+    int m = EXPECT_OK(open_pair(&rep));
+    make_raw(rep);
+
+    NOTE("TIOCPKT: data comes after a TIOCPKT_DATA byte");
+    int on = 1;
+    EXPECT_OK(ioctl(m, TIOCPKT, &on));
+    EXPECT_EQ(write(rep, "hi", 2), 2);
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 3);
+    CHECK("data byte then hi", memcmp(buf, "\0hi", 3) == 0);
+
+    NOTE("^S and ^Q: TIOCPKT_STOP, TIOCPKT_START, each alone in its read");
+    EXPECT_EQ(write(m, "\x13", 1), 1);
+    struct pollfd pf = {.fd = m, .events = POLLIN | POLLPRI};
+    EXPECT_EQ(poll(&pf, 1, 2000), 1);
+    EXPECT_EQ(pf.revents, POLLIN | POLLPRI);
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 1);
+    EXPECT_EQ(buf[0], TIOCPKT_STOP);
+    EXPECT_EQ(write(m, "\x11", 1), 1);
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 1);
+    EXPECT_EQ(buf[0], TIOCPKT_START);
+
+    NOTE("flushes: TIOCPKT_FLUSHREAD, TIOCPKT_FLUSHWRITE");
+    EXPECT_OK(tcflush(rep, TCIFLUSH));
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 1);
+    EXPECT_EQ(buf[0], TIOCPKT_FLUSHREAD);
+    EXPECT_OK(tcflush(rep, TCOFLUSH));
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 1);
+    EXPECT_EQ(buf[0], TIOCPKT_FLUSHWRITE);
+    EXPECT_OK(tcflush(rep, TCIOFLUSH));
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 1);
+    EXPECT_EQ(buf[0], TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE);
+
+    NOTE("IXON off and on: TIOCPKT_NOSTOP, TIOCPKT_DOSTOP");
+    struct termios t;
+    tcgetattr(rep, &t);
+    t.c_iflag &= ~IXON;
+    EXPECT_OK(tcsetattr(rep, TCSANOW, &t));
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 1);
+    EXPECT_EQ(buf[0], TIOCPKT_NOSTOP);
+    t.c_iflag |= IXON;
+    EXPECT_OK(tcsetattr(rep, TCSANOW, &t));
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 1);
+    EXPECT_EQ(buf[0], TIOCPKT_DOSTOP);
+    NOTE("a change that keeps the flow control says nothing");
+    t.c_lflag |= ECHO;
+    EXPECT_OK(tcsetattr(rep, TCSANOW, &t));
+    EXPECT_ERRNO(read(m, buf, sizeof buf), EAGAIN);
+
+    NOTE("packet mode off: plain data again; TIOCGPKT");
+    int got = 0;
+    EXPECT_OK(ioctl(m, TIOCGPKT, &got));
+    EXPECT_EQ(got, 1);
+    on = 0;
+    EXPECT_OK(ioctl(m, TIOCPKT, &on));
+    EXPECT_EQ(write(rep, "ok", 2), 2);
+    EXPECT_EQ(read_some(m, buf, sizeof buf), 2);
+    EXPECT_ERRNO(ioctl(rep, TIOCPKT, &on), ENOTTY);
+    close(m);
+    close(rep);
+}
+
+static volatile sig_atomic_t hups;
+static void on_hup(int sig) {
+    (void)sig;
+    hups++;
+}
+
+// In a new session whose terminal is a new pty: TIOCNOTTY by a member, then by the leader.
+static int notty_child(void) {
+    setsid();
+    int rep;
+    int m = open_pair(&rep);
+    if (m < 0 || ioctl(rep, TIOCSCTTY, 0) < 0) {
+        return 10;
+    }
+    signal(SIGHUP, on_hup);
+    pid_t member = fork();
+    if (member == 0) {
+        // A member (not the leader): loses the terminal, nobody is signalled.
+        if (ioctl(rep, TIOCNOTTY) < 0) {
+            _exit(11);
+        }
+        if (open("/dev/tty", O_RDWR) >= 0 || errno != ENXIO) {
+            _exit(12);
+        }
+        pid_t pg = 0;
+        if (ioctl(rep, TIOCGPGRP, &pg) == 0 || errno != ENOTTY) {
+            _exit(13);
+        }
+        if (ioctl(rep, TIOCNOTTY) == 0 || errno != ENOTTY) {
+            _exit(14);
+        }
+        _exit(hups == 0 ? 0 : 15);
+    }
+    int st;
+    waitpid(member, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 16;
+    }
+    // The leader still has it.
+    int fd = open("/dev/tty", O_RDWR);
+    if (fd < 0) {
+        return 17;
+    }
+    close(fd);
+    if (hups != 0) {
+        return 18;
+    }
+    // The leader: SIGHUP (and SIGCONT) to the foreground group, the session loses it.
+    if (ioctl(rep, TIOCNOTTY) < 0) {
+        return 19;
+    }
+    if (hups != 1) {
+        return 20;
+    }
+    if (open("/dev/tty", O_RDWR) >= 0 || errno != ENXIO) {
+        return 21;
+    }
+    pid_t sid = 0;
+    if (ioctl(m, TIOCGSID, &sid) == 0 || errno != ENOTTY) {
+        return 22;
+    }
+    return 0;
+}
+
+int main(void) {
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGIO);
+    sigaddset(&block, SIGRTMIN + 2);
+    sigprocmask(SIG_BLOCK, &block, NULL);
+
+    sigio_section();
+    flow_section();
+    packet_section();
+
+    NOTE("TIOCNOTTY: a member just loses the terminal; the leader hangs up its group");
+    pid_t pid = fork();
+    if (pid == 0) {
+        _exit(notty_child());
+    }
+    int st;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    EXPECT_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st), 0);
+    return guest_done();
+}
