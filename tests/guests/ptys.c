@@ -3,13 +3,19 @@
 // Pseudo-terminals beyond reading and writing: signal-driven I/O on both ends (O_ASYNC: the
 // owner becomes the terminal's foreground group or the caller, SIGIO when input arrives),
 // flow control (IXON's ^S/^Q, IXANY, TCXONC), packet mode (TIOCPKT's control bytes),
-// TCSETSW/TCSBRK on a pty (nothing to wait for: pty output is the master's at once), and
-// TIOCNOTTY by a session's leader and by another member.
+// TCSETSW/TCSBRK on a pty (nothing to wait for: pty output is the master's at once),
+// TIOCNOTTY by a session's leader and by another member, and devpts instances (every mount a
+// new one, numbered from 0, with its own ptmx; a ptmx node uses the `pts` beside it).
 
 #include "guest.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
@@ -338,6 +344,128 @@ static int notty_child(void) {
     return 0;
 }
 
+static char base[64];
+
+static const char *at(const char *rel) {
+    static char buf[4][256];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", base, rel);
+    return buf[i];
+}
+
+static int ptn(int m) {
+    int n = -1;
+    return ioctl(m, TIOCGPTN, &n) == 0 ? n : -1;
+}
+
+static int has_entry(const char *dir, const char *name) {
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return 0;
+    }
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        found |= strcmp(e->d_name, name) == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+// In a private mount namespace (natively nothing reaches the host's mounts).
+static void devpts_section(void) {
+    snprintf(base, sizeof base, "/tmp/ptys-XXXXXX");
+    if (mkdtemp(base) == NULL) {
+        CHECK("mkdtemp", 0);
+        return;
+    }
+    // A tmpfs of our own: device nodes open there (natively /tmp may be nodev).
+    EXPECT_OK(mount("none", base, "tmpfs", 0, NULL));
+    mkdir(at("pts"), 0755);
+
+    NOTE("a devpts mount is a new instance: its own ptmx, numbers from 0");
+    EXPECT_OK(mount("devpts", at("pts"), "devpts", 0, "newinstance,ptmxmode=0666,mode=620"));
+    struct stat st, root, host;
+    EXPECT_OK(stat(at("pts/ptmx"), &st));
+    EXPECT_EQ(st.st_mode, S_IFCHR | 0666);
+    EXPECT_EQ(st.st_rdev, makedev(5, 2));
+    EXPECT_OK(stat(at("pts"), &root));
+    EXPECT_OK(stat("/dev/pts", &host));
+    EXPECT_NE(root.st_dev, host.st_dev);
+    int m0 = EXPECT_OK(open(at("pts/ptmx"), O_RDWR | O_NOCTTY));
+    int m1 = EXPECT_OK(open(at("pts/ptmx"), O_RDWR | O_NOCTTY));
+    EXPECT_EQ(ptn(m0), 0);
+    EXPECT_EQ(ptn(m1), 1);
+    EXPECT_OK(stat(at("pts/0"), &st));
+    EXPECT_EQ(st.st_mode, S_IFCHR | 0620);
+    EXPECT_EQ(st.st_dev, root.st_dev);
+    EXPECT_EQ(major(st.st_rdev), 136);
+    EXPECT_EQ(minor(st.st_rdev), 0);
+    CHECK("the directory lists 0, 1 and ptmx",
+          has_entry(at("pts"), "0") && has_entry(at("pts"), "1") && has_entry(at("pts"), "ptmx"));
+    EXPECT_ERRNO(stat(at("pts/2"), &st), ENOENT);
+    NOTE("its replica works once unlocked");
+    EXPECT_ERRNO(open(at("pts/0"), O_RDWR | O_NOCTTY), EIO);
+    int unlock = 0;
+    EXPECT_OK(ioctl(m0, TIOCSPTLCK, &unlock));
+    int r0 = EXPECT_OK(open(at("pts/0"), O_RDWR | O_NOCTTY));
+    EXPECT_EQ(write(r0, "x", 1), 1);
+    char buf[8];
+    EXPECT_EQ(read(m0, buf, sizeof buf), 1);
+    struct stat fst;
+    EXPECT_OK(fstat(r0, &fst));
+    EXPECT_EQ(fst.st_dev, root.st_dev);
+
+    NOTE("/dev/ptmx still opens pairs in /dev/pts");
+    int g = EXPECT_OK(posix_openpt(O_RDWR | O_NOCTTY));
+    char path[64];
+    snprintf(path, sizeof path, "/dev/pts/%d", ptn(g));
+    EXPECT_OK(stat(path, &st));
+    EXPECT_EQ(st.st_dev, host.st_dev);
+    close(g);
+
+    NOTE("a ptmx node uses the devpts at pts beside it");
+    EXPECT_OK(mknod(at("ptmx"), S_IFCHR | 0666, makedev(5, 2)));
+    int m2 = EXPECT_OK(open(at("ptmx"), O_RDWR | O_NOCTTY));
+    EXPECT_EQ(ptn(m2), 2);
+    EXPECT_OK(stat(at("pts/2"), &st));
+    close(m2);
+    mkdir(at("none"), 0755);
+    EXPECT_OK(mknod(at("none/ptmx"), S_IFCHR | 0666, makedev(5, 2)));
+    EXPECT_ERRNO(open(at("none/ptmx"), O_RDWR | O_NOCTTY), ENOENT);
+    mkdir(at("other"), 0755);
+    mkdir(at("other/pts"), 0755);
+    EXPECT_OK(mknod(at("other/ptmx"), S_IFCHR | 0666, makedev(5, 2)));
+    EXPECT_ERRNO(open(at("other/ptmx"), O_RDWR | O_NOCTTY), ENODEV);
+
+    NOTE("a number is free again once both ends close");
+    close(r0);
+    close(m0);
+    m0 = EXPECT_OK(open(at("pts/ptmx"), O_RDWR | O_NOCTTY));
+    EXPECT_EQ(ptn(m0), 0);
+    close(m0);
+    close(m1);
+
+    NOTE("defaults of another instance: ptmx 000, replicas 0600; bad options");
+    mkdir(at("pts2"), 0755);
+    EXPECT_OK(mount("devpts", at("pts2"), "devpts", 0, NULL));
+    EXPECT_OK(stat(at("pts2/ptmx"), &st));
+    EXPECT_EQ(st.st_mode, S_IFCHR);
+    int m3 = EXPECT_OK(open(at("pts2/ptmx"), O_RDWR | O_NOCTTY));
+    EXPECT_EQ(ptn(m3), 0);
+    EXPECT_OK(stat(at("pts2/0"), &st));
+    EXPECT_EQ(st.st_mode, S_IFCHR | 0600);
+    EXPECT_EQ(st.st_gid, getegid());
+    close(m3);
+    EXPECT_ERRNO(mount("devpts", at("pts2"), "devpts", 0, "bogus"), EINVAL);
+    EXPECT_ERRNO(mount("devpts", at("pts2"), "devpts", 0, "mode=9"), EINVAL);
+    EXPECT_OK(umount(at("pts2")));
+    EXPECT_OK(umount(at("pts")));
+    EXPECT_OK(umount(base));
+    rmdir(base);
+}
+
 int main(void) {
     sigset_t block;
     sigemptyset(&block);
@@ -357,5 +485,12 @@ int main(void) {
     int st;
     EXPECT_EQ(waitpid(pid, &st, 0), pid);
     EXPECT_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st), 0);
+
+    // Last: the mount namespace becomes private to this process.
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        printf("FAIL cannot make a private mount namespace: %s\n", strerror(errno));
+        return 1;
+    }
+    devpts_section();
     return guest_done();
 }

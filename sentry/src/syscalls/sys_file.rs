@@ -275,6 +275,12 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
                 let ops = if fmt == S_IFIFO && !reopened {
                     // Every file system's FIFOs are the sentry's pipes, one per inode.
                     crate::fsimpl::pipe::open_fifo(st.st_dev, st.st_ino, flags)?
+                } else if fmt == S_IFCHR
+                    && st.st_rdev == makedev(5, 2)
+                    && !reopened
+                    && !crate::fsimpl::tty::devpts::is_ptmx(inode.as_ref())
+                {
+                    open_ptmx_node(t, &r.path)?
                 } else {
                     inode.open(flags)?
                 };
@@ -292,6 +298,22 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
         file.notify(IN_MODIFY);
     }
     install(t, file, flags & O_CLOEXEC != 0)
+}
+
+/// Opens a ptmx device node outside devpts (`/dev/ptmx`): a new pair in the devpts instance
+/// mounted at `pts` beside it (Linux's devpts_acquire and path_pts): ENOENT without one,
+/// ENODEV when that is not a devpts.
+fn open_ptmx_node(t: &Task, path: &str) -> Result<Box<dyn FileOps>, Errno> {
+    let dir = match path.rfind('/') {
+        Some(i) => &path[..i],
+        None => ".",
+    };
+    let pts = format!("{dir}/pts");
+    let r = walk_at(t, AT_FDCWD, pts.as_bytes(), true)?;
+    let dir = r.inode.ok_or(Errno::ENOENT)?;
+    crate::fsimpl::tty::devpts::instance_of(dir.as_ref())
+        .ok_or(Errno::ENODEV)?
+        .open_master()
 }
 
 /// O_TMPFILE: an unnamed regular file in a directory (made as a named one, then unlinked).

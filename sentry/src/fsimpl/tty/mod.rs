@@ -119,8 +119,11 @@ pub struct Terminal {
     pub index: u32,
     /// Its devpts instance's device number (the replica node's st_dev).
     fs_dev: u64,
-    /// Owner of the replica node.
+    /// Owner, group and permissions of the replica node (its devpts instance's `uid=`,
+    /// `gid=` and `mode=`, or the opener's).
     uid: u32,
+    gid: u32,
+    mode: u32,
     state: Mutex<State>,
     /// Readers and writers of both ends.
     queue: WaitQueue,
@@ -142,12 +145,19 @@ impl Drop for Terminal {
 
 impl Terminal {
     /// A new pair, locked (unlockpt opens it), its memory charged (ENOSPC past the budget).
-    fn new(index: u32, fs_dev: u64, uid: u32, kernel: Weak<Kernel>) -> Result<Arc<Self>, Errno> {
+    fn new(
+        index: u32,
+        fs_dev: u64,
+        (uid, gid, mode): (u32, u32, u32),
+        kernel: Weak<Kernel>,
+    ) -> Result<Arc<Self>, Errno> {
         crate::limits::memory().charge(CHARGE, Errno::ENOSPC)?;
         Ok(Arc::new(Terminal {
             index,
             fs_dev,
             uid,
+            gid,
+            mode,
             state: Mutex::new(State {
                 termios: default_termios(),
                 master_termios: master_termios(),
@@ -189,9 +199,9 @@ impl Terminal {
             st_dev: self.fs_dev,
             st_ino: u64::from(self.index) + 3,
             st_nlink: 1,
-            st_mode: S_IFCHR | 0o620,
+            st_mode: S_IFCHR | self.mode,
             st_uid: self.uid,
-            st_gid: 5,
+            st_gid: self.gid,
             st_rdev: makedev(136, self.index),
             st_blksize: 1024,
             ..Default::default()
@@ -1712,7 +1722,7 @@ fn bytemuck_bytes<T: syscalls::Pod>(v: &T) -> &[u8] {
 /// A new pty pair for the loader's interactive mode: its master end (an open description's
 /// operations) and the terminal.
 pub fn new_pair(k: &Arc<Kernel>, uid: u32) -> Result<(TtyFile, Arc<Terminal>), Errno> {
-    let term = devpts::global().new_terminal(Arc::downgrade(k), uid)?;
+    let term = devpts::global().new_terminal(Arc::downgrade(k), uid, 0)?;
     term.lock().locked = false;
     Ok((term.open_end(true), term))
 }
@@ -1765,7 +1775,7 @@ mod tests {
     use super::*;
 
     fn pair() -> (TtyFile, TtyFile) {
-        let term = Terminal::new(900, 0x99, 0, Weak::new()).expect("a terminal");
+        let term = Terminal::new(900, 0x99, (0, 5, 0o620), Weak::new()).expect("a terminal");
         term.lock().locked = false;
         (term.open_end(true), term.open_end(false))
     }
