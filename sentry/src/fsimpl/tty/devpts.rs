@@ -139,6 +139,35 @@ fn instances() -> MutexGuard<'static, BTreeMap<u64, Weak<DevPts>>> {
         .unwrap_or_else(|e| e.into_inner())
 }
 
+/// The sandbox's console: the pair whose replica is the first program's terminal (`sandbox
+/// run -t`, an OCI `process.terminal`). /dev/console shows that replica while it lives, as
+/// runc bind-mounts the console pty's replica there; without one there is no /dev/console.
+fn console_slot() -> MutexGuard<'static, Option<Weak<Terminal>>> {
+    static C: OnceLock<Mutex<Option<Weak<Terminal>>>> = OnceLock::new();
+    C.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Makes `term` the console.
+pub fn set_console(term: &Arc<Terminal>) {
+    *console_slot() = Some(Arc::downgrade(term));
+}
+
+/// /dev/console: the console's replica node, while its master is open.
+pub fn console_inode() -> Option<Arc<dyn Inode>> {
+    let term = console_slot().as_ref()?.upgrade()?;
+    if term.hung_up() {
+        return None;
+    }
+    Some(Arc::new(Replica(term)))
+}
+
+/// Whether `dev` is the device number of a devpts instance of the sandbox's.
+pub fn is_instance_dev(dev: u64) -> bool {
+    dev == global().dev || instances().contains_key(&dev)
+}
+
 /// Both ends of a pair closed: its number is free again.
 pub(super) fn release(index: u32, dev: u64) {
     let g = global();

@@ -1720,10 +1720,11 @@ fn bytemuck_bytes<T: syscalls::Pod>(v: &T) -> &[u8] {
 }
 
 /// A new pty pair for the loader's interactive mode: its master end (an open description's
-/// operations) and the terminal.
+/// operations) and the terminal, which becomes the sandbox's console (/dev/console).
 pub fn new_pair(k: &Arc<Kernel>, uid: u32) -> Result<(TtyFile, Arc<Terminal>), Errno> {
     let term = devpts::global().new_terminal(Arc::downgrade(k), uid, 0)?;
     term.lock().locked = false;
+    devpts::set_console(&term);
     Ok((term.open_end(true), term))
 }
 
