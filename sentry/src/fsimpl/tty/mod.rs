@@ -16,6 +16,14 @@
 //! foreground group get SIGTTIN (SIGTTOU). When the master's last descriptor closes the
 //! replica hangs up: its session leader gets SIGHUP and SIGCONT, reads end (0, end of file)
 //! once the input is drained, and writes fail with EIO.
+//!
+//! Flow control: IXON's STOP character (and TCOOFF) stops the replica's output, its writers
+//! wait and echo is held until START (any character with IXANY; TCOON after TCOOFF). Packet
+//! mode (TIOCPKT) gives the master a control byte before data, or alone for an event (Linux's
+//! pktstatus: flushes, stops and starts, ^S/^Q flow control turned on or off). There is no
+//! output to drain: what the replica writes is the master's at once (a Linux pty has no
+//! chars_in_buffer either), so TCSETSW and TCSBRK never wait. O_ASYNC descriptions of either
+//! end get SIGIO when input for them comes.
 
 pub mod devpts;
 
