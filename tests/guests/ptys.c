@@ -4,7 +4,7 @@
 // owner becomes the terminal's foreground group or the caller, SIGIO when input arrives),
 // flow control (IXON's ^S/^Q, IXANY, TCXONC), packet mode (TIOCPKT's control bytes),
 // TCSETSW/TCSBRK on a pty (nothing to wait for: pty output is the master's at once),
-// TIOCNOTTY by a session's leader and by another member, and devpts instances (every mount a
+// TIOCNOTTY by a session's leader and by another member, vhangup, and devpts instances (every mount a
 // new one, numbered from 0, with its own ptmx; a ptmx node uses the `pts` beside it).
 
 #include "guest.h"
@@ -344,6 +344,59 @@ static int notty_child(void) {
     return 0;
 }
 
+// In a new session whose terminal is a new pty: vhangup(2) hangs up the open replica
+// descriptions (end of file, EIO), the session loses the terminal, a new open works again.
+static int vhangup_child(void) {
+    setsid();
+    int rep;
+    int m = open_pair(&rep);
+    if (m < 0 || ioctl(rep, TIOCSCTTY, 0) < 0) {
+        return 10;
+    }
+    pid_t sid = 0;
+    // Natively vhangup hangs up the caller's terminal: make sure it is the new pty.
+    if (ioctl(rep, TIOCGSID, &sid) < 0 || sid != getpid()) {
+        return 11;
+    }
+    signal(SIGHUP, on_hup);
+    make_raw(rep);
+    if (write(m, "q", 1) != 1) {
+        return 12;
+    }
+    if (syscall(SYS_vhangup) != 0) {
+        return 13;
+    }
+    if (hups != 1) {
+        return 14;
+    }
+    char buf[8];
+    if (read(rep, buf, sizeof buf) != 0) {
+        return 15;
+    }
+    if (write(rep, "x", 1) != -1 || errno != EIO) {
+        return 16;
+    }
+    struct pollfd p = {.fd = rep, .events = POLLIN};
+    if (poll(&p, 1, 0) != 1 || !(p.revents & POLLHUP)) {
+        return 17;
+    }
+    if (open("/dev/tty", O_RDWR) >= 0 || errno != ENXIO) {
+        return 18;
+    }
+    if (ioctl(m, TIOCGSID, &sid) == 0 || errno != ENOTTY) {
+        return 19;
+    }
+    // The pair lives on: a new open of the replica works.
+    int again = open(ptsname(m), O_RDWR | O_NOCTTY);
+    if (again < 0 || write(again, "y", 1) != 1) {
+        return 20;
+    }
+    if (read_some(m, buf, sizeof buf) != 1 || buf[0] != 'y') {
+        return 21;
+    }
+    return 0;
+}
+
 static char base[64];
 
 static const char *at(const char *rel) {
@@ -483,6 +536,23 @@ int main(void) {
         _exit(notty_child());
     }
     int st;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    EXPECT_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st), 0);
+
+    NOTE("vhangup: EPERM without CAP_SYS_TTY_CONFIG; hangs up the caller's terminal");
+    pid = fork();
+    if (pid == 0) {
+        if (setresuid(65534, 65534, 65534) != 0) {
+            _exit(2);
+        }
+        _exit(syscall(SYS_vhangup) == -1 && errno == EPERM ? 0 : 1);
+    }
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    EXPECT_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st), 0);
+    pid = fork();
+    if (pid == 0) {
+        _exit(vhangup_child());
+    }
     EXPECT_EQ(waitpid(pid, &st, 0), pid);
     EXPECT_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st), 0);
 

@@ -260,6 +260,7 @@ const ROWS: &[Row] = rows! {
     waitid => Partial, Some(tk::sys_waitid), "ddpxp", "rusage is zero";
     setpgid => Full, Some(tk::sys_setpgid), "dd", "";
     setsid => Full, Some(tk::sys_setsid), "", "";
+    vhangup => Full, Some(tk::sys_vhangup), "", "";
     poll => Full, Some(pl::sys_poll), "pud", "";
     ppoll => Full, Some(pl::sys_ppoll), "pupp", "";
     select => Full, Some(pl::sys_select), "dpppp", "";

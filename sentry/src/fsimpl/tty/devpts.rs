@@ -88,8 +88,8 @@ impl Options {
                     o.max = (n as usize).min(PTY_MAX);
                 }
                 "newinstance" if val.is_none() => {}
-                "ro" | "rw" | "sync" | "async" | "dirsync" | "lazytime" | "nolazytime"
-                | "mand" | "nomand"
+                "ro" | "rw" | "sync" | "async" | "dirsync" | "lazytime" | "nolazytime" | "mand"
+                | "nomand"
                     if val.is_none() => {}
                 _ => return Err(Errno::EINVAL),
             }

@@ -100,6 +100,9 @@ struct State {
     replica_seen: bool,
     /// The master has closed: the replica is hung up.
     hung_up: bool,
+    /// vhangups so far: replica descriptions opened before the last are hung up (Linux's
+    /// hung_up_tty_fops), new opens are not.
+    vhangups: u64,
     /// TIOCPKT.
     packet: bool,
     /// Packet mode's pending control byte (TIOCPKT_FLUSHREAD...), which a master's read
@@ -180,6 +183,7 @@ impl Terminal {
                 replicas: 0,
                 replica_seen: false,
                 hung_up: false,
+                vhangups: 0,
                 packet: false,
                 pktstatus: 0,
                 stopped: false,
@@ -284,11 +288,13 @@ impl Terminal {
             g.replicas += 1;
             g.replica_seen = true;
         }
+        let gen = g.vhangups;
         drop(g);
         self.queue.notify_all();
         TtyFile {
             term: self.clone(),
             master,
+            gen,
         }
     }
 
@@ -651,7 +657,7 @@ impl Terminal {
     // ---- Ends. ----
 
     /// A read of the replica.
-    fn replica_read(&self, buf: &mut [u8], nonblock: bool) -> Result<usize, Errno> {
+    fn replica_read(&self, buf: &mut [u8], nonblock: bool, gen: u64) -> Result<usize, Errno> {
         job_check(self, SIGTTIN)?;
         if buf.is_empty() {
             return Ok(0);
@@ -679,7 +685,7 @@ impl Terminal {
                 if have >= want || (nonblock && have > 0) {
                     return Some(Ok(self.take_input(&mut g, buf)));
                 }
-                if g.hung_up {
+                if dead(&g, gen) {
                     // Linux's hung_up_tty_read: an end of file.
                     return Some(Ok(self.take_input(&mut g, buf)));
                 }
@@ -698,7 +704,7 @@ impl Terminal {
                 if !g.ready.is_empty() {
                     return Some(Ok(self.take_input(&mut g, buf)));
                 }
-                if g.hung_up {
+                if dead(&g, gen) {
                     return Some(Ok(0));
                 }
                 if vtime == 0 {
@@ -719,7 +725,7 @@ impl Terminal {
             let r = block_on(&[&self.queue], deadline, || {
                 let g = self.lock();
                 let have = g.ready.len();
-                if have >= want || (have > 0 && have != seen) || g.hung_up {
+                if have >= want || (have > 0 && have != seen) || dead(&g, gen) {
                     return Some(Ok(have));
                 }
                 None
@@ -727,10 +733,10 @@ impl Terminal {
             match r {
                 Ok(have) => {
                     let mut g = self.lock();
-                    if have >= want || (g.hung_up && have > 0) {
+                    if have >= want || (dead(&g, gen) && have > 0) {
                         return Ok(self.take_input(&mut g, buf));
                     }
-                    if g.hung_up {
+                    if dead(&g, gen) {
                         return Ok(0);
                     }
                     seen = have;
@@ -746,7 +752,7 @@ impl Terminal {
     }
 
     /// A write to the replica: output processing into the master's queue.
-    fn replica_write(&self, buf: &[u8], nonblock: bool) -> Result<usize, Errno> {
+    fn replica_write(&self, buf: &[u8], nonblock: bool, gen: u64) -> Result<usize, Errno> {
         if self.lock().termios.c_lflag & TOSTOP != 0 {
             job_check(self, SIGTTOU)?;
         }
@@ -756,7 +762,7 @@ impl Terminal {
         let mut done = 0;
         let r = block_on(&[&self.queue], None, || {
             let mut g = self.lock();
-            if g.hung_up {
+            if dead(&g, gen) {
                 return Some(if done > 0 { Ok(done) } else { Err(Errno::EIO) });
             }
             let oflag = g.termios.c_oflag;
@@ -921,9 +927,9 @@ impl Terminal {
     }
 
     /// The replica's readiness.
-    fn replica_poll(&self) -> u32 {
+    fn replica_poll(&self, gen: u64) -> u32 {
         let g = self.lock();
-        if g.hung_up {
+        if dead(&g, gen) {
             return POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDNORM | POLLWRNORM;
         }
         let mut ev = 0;
@@ -1053,6 +1059,12 @@ impl Terminal {
     }
 }
 
+/// Whether a replica description opened at hang-up generation `gen` is hung up: the master
+/// closed, or a vhangup came since the open.
+fn dead(g: &State, gen: u64) -> bool {
+    g.hung_up || g.vhangups != gen
+}
+
 /// The canonical buffer's use: the complete lines, their ends, and the line being edited.
 fn canon_used(g: &State) -> usize {
     g.ready.len() + g.line.len() + g.lines.len()
@@ -1089,6 +1101,8 @@ pub struct TtyFile {
     pub term: Arc<Terminal>,
     /// The master end (else the replica).
     pub master: bool,
+    /// The terminal's vhangup count at the open.
+    gen: u64,
 }
 
 impl Drop for TtyFile {
@@ -1106,7 +1120,7 @@ impl FileOps for TtyFile {
         if self.master {
             self.term.master_read(buf, nonblock)
         } else {
-            self.term.replica_read(buf, nonblock)
+            self.term.replica_read(buf, nonblock, self.gen)
         }
     }
 
@@ -1114,7 +1128,7 @@ impl FileOps for TtyFile {
         if self.master {
             self.term.master_write(buf, nonblock)
         } else {
-            self.term.replica_write(buf, nonblock)
+            self.term.replica_write(buf, nonblock, self.gen)
         }
     }
 
@@ -1141,7 +1155,7 @@ impl FileOps for TtyFile {
         if self.master {
             self.term.master_poll()
         } else {
-            self.term.replica_poll()
+            self.term.replica_poll(self.gen)
         }
     }
 
@@ -1284,6 +1298,43 @@ pub fn session_leader_exited(k: &Kernel, sid: i32) {
     }
 }
 
+/// Hangs up `term` (vhangup(2), TIOCVHANGUP; Linux's __tty_hangup): its open replica
+/// descriptions read end of file and fail writes with EIO from now on, its input is flushed,
+/// its session loses it and the session's leader gets SIGHUP and SIGCONT. The pair lives on:
+/// the replica opens again.
+pub fn vhangup(k: &Kernel, term: &Arc<Terminal>) {
+    let sid = {
+        let mut g = term.lock();
+        g.vhangups += 1;
+        g.pgrp = None;
+        g.session.take()
+    };
+    let _ = term.flush(TCIFLUSH, true);
+    term.queue.notify_all();
+    if let Some(sid) = sid {
+        forget_ctty(k, sid, term);
+        signal_process(k, sid, SIGHUP);
+        signal_process(k, sid, SIGCONT);
+    }
+}
+
+/// vhangup(2) by the calling task: with CAP_SYS_TTY_CONFIG, hangs up its controlling
+/// terminal if it has one; EPERM without.
+pub fn vhangup_self(caps: u64) -> Result<(), Errno> {
+    if caps & (1 << CAP_SYS_TTY_CONFIG) == 0 {
+        return Err(Errno::EPERM);
+    }
+    let Some(k) = crate::kernel::block::current_kernel() else {
+        return Ok(());
+    };
+    if let Some((_, _, sid)) = caller(&k) {
+        if let Some(term) = ctty_of(&k, sid) {
+            vhangup(&k, &term);
+        }
+    }
+    Ok(())
+}
+
 /// An open of a replica without O_NOCTTY: a session leader without a terminal acquires it,
 /// if no other session has it.
 pub fn open_acquire(term: &Arc<Terminal>, flags: u32) {
@@ -1381,7 +1432,7 @@ pub struct Caller {
 pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64, Errno> {
     let term = &f.term;
     let k = term.kernel().ok_or(Errno::EIO)?;
-    if !f.master && term.lock().hung_up {
+    if !f.master && dead(&term.lock(), f.gen) {
         return Err(if req == TIOCSPGRP {
             Errno::ENOTTY
         } else {
@@ -1614,6 +1665,7 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
             if !who.admin {
                 return Err(Errno::EPERM);
             }
+            vhangup(&k, term);
             Ok(0)
         }
         TIOCSCTTY => {
