@@ -345,7 +345,8 @@ static int notty_child(void) {
 }
 
 // In a new session whose terminal is a new pty: vhangup(2) hangs up the open replica
-// descriptions (end of file, EIO), the session loses the terminal, a new open works again.
+// descriptions (end of file, EIO), the session loses the terminal, the modes are reset, a new
+// open works again.
 static int vhangup_child(void) {
     setsid();
     int rep;
@@ -360,9 +361,6 @@ static int vhangup_child(void) {
     }
     signal(SIGHUP, on_hup);
     make_raw(rep);
-    if (write(m, "q", 1) != 1) {
-        return 12;
-    }
     if (syscall(SYS_vhangup) != 0) {
         return 13;
     }
@@ -390,6 +388,11 @@ static int vhangup_child(void) {
     int again = open(ptsname(m), O_RDWR | O_NOCTTY);
     if (again < 0 || write(again, "y", 1) != 1) {
         return 20;
+    }
+    // A pty's hang-up resets its modes (TTY_DRIVER_RESET_TERMIOS).
+    struct termios t;
+    if (tcgetattr(again, &t) != 0 || !(t.c_lflag & ICANON) || !(t.c_lflag & ECHO)) {
+        return 12;
     }
     if (read_some(m, buf, sizeof buf) != 1 || buf[0] != 'y') {
         return 21;

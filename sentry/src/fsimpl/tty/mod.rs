@@ -1300,13 +1300,16 @@ pub fn session_leader_exited(k: &Kernel, sid: i32) {
 
 /// Hangs up `term` (vhangup(2), TIOCVHANGUP; Linux's __tty_hangup): its open replica
 /// descriptions read end of file and fail writes with EIO from now on, its input is flushed,
-/// its session loses it and the session's leader gets SIGHUP and SIGCONT. The pair lives on:
+/// its modes are reset, its session loses it and the session's leader gets SIGHUP and
+/// SIGCONT. The pair lives on:
 /// the replica opens again.
 pub fn vhangup(k: &Kernel, term: &Arc<Terminal>) {
     let sid = {
         let mut g = term.lock();
         g.vhangups += 1;
         g.pgrp = None;
+        // A pty driver's TTY_DRIVER_RESET_TERMIOS: back to the default modes.
+        term.set_termios(&mut g, default_termios());
         g.session.take()
     };
     let _ = term.flush(TCIFLUSH, true);
