@@ -660,8 +660,10 @@ pub const ONOCR: u32 = 0o20;
 pub const ONLRET: u32 = 0o40;
 /// Control flags.
 pub const B38400: u32 = 0o17;
+pub const CSIZE: u32 = 0o60;
 pub const CS8: u32 = 0o60;
 pub const CREAD: u32 = 0o200;
+pub const PARENB: u32 = 0o400;
 pub const HUPCL: u32 = 0o2000;
 /// Local flags.
 pub const ISIG: u32 = 0o1;

@@ -204,6 +204,22 @@ static void flow_section(void) {
     EXPECT_EQ(buf[0], '\x11');
     EXPECT_ERRNO(ioctl(rep, TCXONC, 7), EINVAL);
 
+    NOTE("a pty's control modes stay 8 bits, no parity, receiver on");
+    struct termios c = t;
+    c.c_cflag = (c.c_cflag & ~(CSIZE | CREAD)) | CS7 | PARENB | CSTOPB;
+    EXPECT_OK(tcsetattr(rep, TCSANOW, &c));
+    EXPECT_OK(tcgetattr(rep, &c));
+    EXPECT_EQ(c.c_cflag & (CSIZE | PARENB | CREAD | CSTOPB), CS8 | CREAD | CSTOPB);
+    NOTE("the master's TCGETS and TCSETS act on the replica's modes");
+    EXPECT_OK(tcgetattr(m, &c));
+    EXPECT_EQ(c.c_cflag & CSTOPB, CSTOPB);
+    EXPECT_EQ(c.c_iflag, t.c_iflag);
+    EXPECT_EQ(c.c_lflag, t.c_lflag);
+    c.c_lflag |= ECHONL;
+    EXPECT_OK(tcsetattr(m, TCSANOW, &c));
+    EXPECT_OK(tcgetattr(rep, &c));
+    EXPECT_EQ(c.c_lflag & ECHONL, ECHONL);
+
     NOTE("TCSETSW, TCSETSF and TCSBRK do not wait for the master to read");
     EXPECT_EQ(write(rep, "pending", 7), 7);
     EXPECT_OK(tcdrain(rep));

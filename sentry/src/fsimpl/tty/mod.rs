@@ -78,7 +78,8 @@ fn master_termios() -> Termios {
 struct State {
     /// The replica's modes (the line discipline's).
     termios: Termios,
-    /// The master's own modes (TCGETS on the master; they change nothing).
+    /// The master's own modes: only its STOP and START characters matter (TCXONC's TCIOFF
+    /// and TCION through the master); TCGETS and TCSETS through it act on the replica's.
     master_termios: Termios,
     winsize: Winsize,
     /// Input ready for the replica's reader.
@@ -1065,6 +1066,11 @@ fn dead(g: &State, gen: u64) -> bool {
     g.hung_up || g.vhangups != gen
 }
 
+/// A pty's control modes are always 8 bits, no parity, receiver on (pty_set_termios).
+fn pty_cflag(t: &mut Termios) {
+    t.c_cflag = (t.c_cflag & !(CSIZE | PARENB)) | CS8 | CREAD;
+}
+
 /// The canonical buffer's use: the complete lines, their ends, and the line being edited.
 fn canon_used(g: &State) -> usize {
     g.ready.len() + g.line.len() + g.lines.len()
@@ -1447,14 +1453,11 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
         data[..4].copy_from_slice(&v.to_le_bytes());
     };
     let get_i32 = |data: &[u8]| i32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+    // The modes' requests act on the replica through either end (tty_mode_ioctl's real_tty:
+    // a pty master's TCGETS shows its replica's modes, its TCSETS sets them).
     match req {
         TCGETS | TCGETS2 => {
-            let g = term.lock();
-            let t = if f.master {
-                g.master_termios
-            } else {
-                g.termios
-            };
+            let t = term.lock().termios;
             if req == TCGETS {
                 data.copy_from_slice(bytemuck_bytes(&t));
             } else {
@@ -1468,30 +1471,20 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
             Ok(0)
         }
         TCSETS | TCSETSW | TCSETSF | TCSETS2 | TCSETSW2 | TCSETSF2 => {
-            if !f.master {
-                job_check(term, SIGTTOU)?;
-            }
+            job_check(term, SIGTTOU)?;
             let mut t: Termios =
                 bytemuck::pod_read_unaligned(&data[..std::mem::size_of::<Termios>()]);
             t.c_line = 0;
+            pty_cflag(&mut t);
             if matches!(req, TCSETSF | TCSETSF2) {
-                term.flush(TCIFLUSH, !f.master)?;
+                term.flush(TCIFLUSH, true)?;
             }
             let mut g = term.lock();
-            if f.master {
-                g.master_termios = t;
-            } else {
-                term.set_termios(&mut g, t);
-            }
+            term.set_termios(&mut g, t);
             Ok(0)
         }
         TCGETA => {
-            let g = term.lock();
-            let t = if f.master {
-                g.master_termios
-            } else {
-                g.termios
-            };
+            let t = term.lock().termios;
             data.fill(0);
             for (i, v) in [t.c_iflag, t.c_oflag, t.c_cflag, t.c_lflag]
                 .iter()
@@ -1504,29 +1497,20 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
             Ok(0)
         }
         TCSETA | TCSETAW | TCSETAF => {
-            if !f.master {
-                job_check(term, SIGTTOU)?;
-            }
+            job_check(term, SIGTTOU)?;
             if req == TCSETAF {
-                term.flush(TCIFLUSH, !f.master)?;
+                term.flush(TCIFLUSH, true)?;
             }
             let mut g = term.lock();
-            let mut t = if f.master {
-                g.master_termios
-            } else {
-                g.termios
-            };
+            let mut t = g.termios;
             let word = |i: usize| u32::from(u16::from_le_bytes([data[i * 2], data[i * 2 + 1]]));
             t.c_iflag = (t.c_iflag & 0xffff_0000) | word(0);
             t.c_oflag = (t.c_oflag & 0xffff_0000) | word(1);
             t.c_cflag = (t.c_cflag & 0xffff_0000) | word(2);
             t.c_lflag = (t.c_lflag & 0xffff_0000) | word(3);
             t.c_cc[..8].copy_from_slice(&data[9..17]);
-            if f.master {
-                g.master_termios = t;
-            } else {
-                term.set_termios(&mut g, t);
-            }
+            pty_cflag(&mut t);
+            term.set_termios(&mut g, t);
             Ok(0)
         }
         TIOCGWINSZ => {
@@ -1920,6 +1904,42 @@ mod tests {
             assert!(written <= OUTPUT_MAX + big.len());
         }
         assert!(m.readable_bytes().unwrap() <= OUTPUT_MAX + 1);
+    }
+
+    #[test]
+    fn stopped_output_holds_writes_and_echo() {
+        let (m, r) = pair();
+        m.write_stream(b"\x13", false).unwrap();
+        assert_eq!(r.write_stream(b"w", true), Err(Errno::EAGAIN));
+        assert_eq!(r.poll_events() & POLLOUT, 0);
+        // Echo waits for the restart; the input itself does not.
+        m.write_stream(b"ab", false).unwrap();
+        assert_eq!(drain_master(&m), b"");
+        m.write_stream(b"\x11", false).unwrap();
+        assert_eq!(drain_master(&m), b"ab");
+        r.write_stream(b"w", true).unwrap();
+        assert_eq!(drain_master(&m), b"w");
+        // TCOOFF holds even against START.
+        r.term.flow(false, TCOOFF).unwrap();
+        m.write_stream(b"\x11", false).unwrap();
+        assert_eq!(r.write_stream(b"w", true), Err(Errno::EAGAIN));
+        r.term.flow(false, TCOON).unwrap();
+        assert_eq!(r.write_stream(b"w", true), Ok(1));
+        assert_eq!(r.term.flow(false, 9), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn packet_mode_control_bytes() {
+        let (m, r) = pair();
+        r.term.lock().packet = true;
+        m.write_stream(b"\x13", false).unwrap();
+        assert_ne!(m.poll_events() & POLLPRI, 0);
+        assert_eq!(drain_master(&m), [TIOCPKT_STOP]);
+        r.term.flush(TCIOFLUSH, true).unwrap();
+        assert_eq!(drain_master(&m), [TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE]);
+        // A flush through the master says nothing.
+        r.term.flush(TCIOFLUSH, false).unwrap();
+        assert_eq!(drain_master(&m), b"");
     }
 
     #[test]
