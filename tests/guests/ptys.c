@@ -503,6 +503,18 @@ static void devpts_section(void) {
     EXPECT_EQ(ptn(m2), 2);
     EXPECT_OK(stat(at("pts/2"), &st));
     close(m2);
+    NOTE("also under a chroot");
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chroot(base) != 0 || chdir("/") != 0) {
+            _exit(2);
+        }
+        int fd = open("/ptmx", O_RDWR | O_NOCTTY);
+        _exit(fd >= 0 && ptn(fd) == 2 ? 0 : 3);
+    }
+    int wst;
+    EXPECT_EQ(waitpid(pid, &wst, 0), pid);
+    EXPECT_EQ(WIFEXITED(wst) ? WEXITSTATUS(wst) : 100 + WTERMSIG(wst), 0);
     mkdir(at("none"), 0755);
     EXPECT_OK(mknod(at("none/ptmx"), S_IFCHR | 0666, makedev(5, 2)));
     EXPECT_ERRNO(open(at("none/ptmx"), O_RDWR | O_NOCTTY), ENOENT);

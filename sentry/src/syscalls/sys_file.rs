@@ -304,12 +304,24 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
 /// mounted at `pts` beside it (Linux's devpts_acquire and path_pts): ENOENT without one,
 /// ENODEV when that is not a devpts.
 fn open_ptmx_node(t: &Task, path: &str) -> Result<Box<dyn FileOps>, Errno> {
+    // `path` is the node's absolute path in the mount namespace (not the caller's root's):
+    // `pts` is walked from its directory, within the caller's root.
     let dir = match path.rfind('/') {
+        Some(0) | None => "/",
         Some(i) => &path[..i],
-        None => ".",
     };
-    let pts = format!("{dir}/pts");
-    let r = walk_at(t, AT_FDCWD, pts.as_bytes(), true)?;
+    let (root, mnt) = {
+        let fs = lock(&t.fs);
+        (fs.root.clone(), fs.mnt.clone())
+    };
+    let opts = WalkOpts {
+        follow: true,
+        creds: Some(&t.creds),
+        root: Some(&root),
+        resolve: 0,
+        anchor: None,
+    };
+    let r = walk(&mnt.read(), dir, b"pts", opts)?;
     let dir = r.inode.ok_or(Errno::ENOENT)?;
     crate::fsimpl::tty::devpts::instance_of(dir.as_ref())
         .ok_or(Errno::ENODEV)?
