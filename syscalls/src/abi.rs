@@ -606,6 +606,19 @@ pub const TIOCGPTPEER: u32 = 0x5441;
 pub const TCIFLUSH: u32 = 0;
 pub const TCOFLUSH: u32 = 1;
 pub const TCIOFLUSH: u32 = 2;
+/// TCXONC's actions.
+pub const TCOOFF: u32 = 0;
+pub const TCOON: u32 = 1;
+pub const TCIOFF: u32 = 2;
+pub const TCION: u32 = 3;
+/// Packet mode's control byte (TIOCPKT): what a pty master's read starts with.
+pub const TIOCPKT_DATA: u8 = 0;
+pub const TIOCPKT_FLUSHREAD: u8 = 1;
+pub const TIOCPKT_FLUSHWRITE: u8 = 2;
+pub const TIOCPKT_STOP: u8 = 4;
+pub const TIOCPKT_START: u8 = 8;
+pub const TIOCPKT_NOSTOP: u8 = 16;
+pub const TIOCPKT_DOSTOP: u8 = 32;
 
 // ---- termios(3) ----
 /// `struct termios`'s control characters (indexes into `c_cc`).
@@ -647,8 +660,10 @@ pub const ONOCR: u32 = 0o20;
 pub const ONLRET: u32 = 0o40;
 /// Control flags.
 pub const B38400: u32 = 0o17;
+pub const CSIZE: u32 = 0o60;
 pub const CS8: u32 = 0o60;
 pub const CREAD: u32 = 0o200;
+pub const PARENB: u32 = 0o400;
 pub const HUPCL: u32 = 0o2000;
 /// Local flags.
 pub const ISIG: u32 = 0o1;

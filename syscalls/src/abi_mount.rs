@@ -66,6 +66,8 @@ pub const CAP_DAC_READ_SEARCH: u32 = 2;
 pub const CAP_SYS_CHROOT: u32 = 18;
 /// CAP_SYS_ADMIN (mount, umount2, pivot_root).
 pub const CAP_SYS_ADMIN: u32 = 21;
+/// CAP_SYS_TTY_CONFIG (vhangup).
+pub const CAP_SYS_TTY_CONFIG: u32 = 26;
 
 /// Largest file handle (MAX_HANDLE_SZ).
 pub const MAX_HANDLE_SZ: u32 = 128;

@@ -52,6 +52,9 @@ tests::guest_tests! {
     magic_links,
     // Signal-driven I/O (O_ASYNC, F_SETOWN, F_SETSIG) on pipes.
     sigio,
+    // Pseudo-terminals: O_ASYNC, flow control (IXON, IXANY, TCXONC), packet mode, drains,
+    // TIOCNOTTY by a member and by the leader.
+    ptys,
     // Opening files up to RLIMIT_NOFILE.
     fd_limit,
     // The network a program sees: loopback only (natively: new namespaces with lo up).

@@ -144,6 +144,61 @@ fn piped_stdout_from_a_terminal_stays_a_pipe() {
     );
 }
 
+/// /dev/console is the sandbox's terminal when it has one (runc bind-mounts the console pty's
+/// replica there): the same node as /dev/pts/0, written to the terminal; none without.
+#[test]
+fn console_is_the_terminal() {
+    let out = sandbox_command([
+        "run",
+        "-t",
+        "/bin/sh",
+        "-c",
+        "stat -c '%d %i %t:%T %a' /dev/console /dev/pts/0 | uniq | wc -l; \
+         echo to-console >/dev/console; ls /dev | grep -c '^console$'; \
+         ls /dev | grep -c '^tty[0-9]'",
+    ]);
+    assert_eq!(out.stdout, "1\r\nto-console\r\n1\r\n0\r\n", "{out}");
+    let out = sandbox_command([
+        "run",
+        "--no-tty",
+        "/bin/sh",
+        "-c",
+        "[ -e /dev/console ] || echo none; ls /dev | grep -c '^console$'",
+    ]);
+    assert_eq!(out.stdout, "none\n0\n", "{out}");
+}
+
+/// `--no-tty` with a host terminal as stdin: the program sees the host's pty for what it is,
+/// the host's /dev/pts/N in /proc/self/fd, which is not the sandbox's: `tty` finds no name
+/// (ENODEV from glibc's ttyname), as in a runc container that inherits a host pty.
+const HOST_PTY: &str = r#"
+import os, subprocess, sys
+m, s = os.openpty()
+name = os.ttyname(s)
+out = subprocess.run([sys.argv[1], "run", "--no-tty", "/bin/sh", "-c",
+                      "tty; readlink /proc/self/fd/0; [ -t 0 ] && echo isatty"],
+                     stdin=s, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+print(repr(out.stdout.decode().replace(name, "HOST")), out.returncode)
+"#;
+
+#[test]
+fn no_tty_with_a_host_terminal() {
+    require_tool(PYTHON);
+    let out = Command::new(PYTHON)
+        .arg("-c")
+        .arg(HOST_PTY)
+        .arg(sandbox_bin())
+        .output()
+        .expect("running python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout,
+        "'not a tty\\nHOST\\nisatty\\n' 0\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn no_tty_keeps_host_stdio() {
     let out = sandbox_command(["run", "--no-tty", "/bin/sh", "-c", "tty; echo x"]);

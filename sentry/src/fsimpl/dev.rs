@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 //! devfs: the character devices every program expects (null, zero, full, random, urandom,
-//! tty, ptmx), and the fd, stdin, stdout, stderr links.
+//! tty, ptmx), the fd, stdin, stdout, stderr links, and `console` when the sandbox has a
+//! terminal (the console pty's replica, as in a runc container with a terminal; no tty0 or
+//! ttyN, as there).
 
 use syscalls::abi::*;
 use syscalls::Errno;
 
 use std::sync::Arc;
 
-use super::synthetic::{SynthDir, SynthFs, SynthLink};
+use super::synthetic::{ListDir, SynthDir, SynthFs, SynthLink};
 use crate::kernel;
 use crate::vfs::{FileOps, Inode, SetAttr};
 
@@ -85,8 +87,39 @@ impl DevFs {
             "devtmpfs",
             TMPFS_MAGIC,
             false,
-            SynthDir::with_mode(dev, 1, 0o755, entries),
+            Arc::new(DevRoot(SynthDir::with_mode(dev, 1, 0o755, entries))),
         )
+    }
+}
+
+/// /dev itself: the fixed entries, and `console` while the sandbox has one.
+struct DevRoot(Arc<SynthDir>);
+
+impl Inode for DevRoot {
+    fn stat(&self) -> Result<Stat, Errno> {
+        self.0.stat()
+    }
+
+    fn open(&self, _flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+        let mut list = self.0.listing()?;
+        if let Some(console) = super::tty::devpts::console_inode() {
+            list.push((console.stat()?.st_ino, DT_CHR, b"console".to_vec()));
+        }
+        Ok(Box::new(ListDir {
+            stat: self.0.stat()?,
+            list,
+        }))
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+        if name == b"console" {
+            return super::tty::devpts::console_inode().ok_or(Errno::ENOENT);
+        }
+        self.0.lookup(name)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

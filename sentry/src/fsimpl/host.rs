@@ -189,10 +189,18 @@ impl FileOps for HostStream {
         )
     }
 
+    /// A host terminal passed as stdio (`--no-tty`) shows as what it is, the host's
+    /// /dev/pts/N, which is not the sandbox's (as a host pty inherited by a runc container:
+    /// `tty` finds no name there). Its device number must then never be a sandbox devpts's,
+    /// or glibc's ttyname would take the sandbox's /dev/pts/N for it.
     fn stat(&self) -> Result<Stat, Errno> {
-        nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&self.fd))
+        let mut st = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&self.fd))
             .map(|s| stat_from_host(&s))
-            .map_err(errno)
+            .map_err(errno)?;
+        if st.st_mode & S_IFMT == S_IFCHR && super::tty::devpts::is_instance_dev(st.st_dev) {
+            st.st_dev |= 1 << 40;
+        }
+        Ok(st)
     }
 
     fn ioctl(&self, req: u32, data: &mut [u8]) -> Result<u64, Errno> {

@@ -53,6 +53,19 @@ impl SynthDir {
                 .collect(),
         })
     }
+
+    /// (ino, type, name) of every entry, `.` and `..` included.
+    pub fn listing(&self) -> Result<Vec<(u64, u8, Vec<u8>)>, Errno> {
+        let mut list = vec![
+            (self.ino, DT_DIR, b".".to_vec()),
+            (self.ino, DT_DIR, b"..".to_vec()),
+        ];
+        for (name, i) in &self.entries {
+            let st = i.stat()?;
+            list.push((st.st_ino, dtype_of(st.st_mode), name.clone()));
+        }
+        Ok(list)
+    }
 }
 
 impl Inode for SynthDir {
@@ -63,17 +76,9 @@ impl Inode for SynthDir {
     }
 
     fn open(&self, _flags: u32) -> Result<Box<dyn FileOps>, Errno> {
-        let mut list = vec![
-            (self.ino, DT_DIR, b".".to_vec()),
-            (self.ino, DT_DIR, b"..".to_vec()),
-        ];
-        for (name, i) in &self.entries {
-            let st = i.stat()?;
-            list.push((st.st_ino, dtype_of(st.st_mode), name.clone()));
-        }
         Ok(Box::new(ListDir {
             stat: self.stat()?,
-            list,
+            list: self.listing()?,
         }))
     }
 

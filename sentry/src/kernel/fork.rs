@@ -187,14 +187,15 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         }
         if f & CLONE_THREAD == 0 {
             let me = t.tgid();
-            let (parent, pgid, sid, uid) = match tree.procs.get(&me) {
+            let (parent, pgid, sid, uid, no_ctty) = match tree.procs.get(&me) {
                 Some(p) => (
                     if f & CLONE_PARENT != 0 { p.parent } else { me },
                     p.pgid,
                     p.sid,
                     p.uid,
+                    p.no_ctty,
                 ),
-                None => (me, me, me, t.creds.uid.0),
+                None => (me, me, me, t.creds.uid.0, false),
             };
             let exit_signal = if a.exit_signal != 0 {
                 a.exit_signal
@@ -215,6 +216,7 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
                     subreaper: false,
                     uid,
                     execed: false,
+                    no_ctty,
                 },
             );
             if let Some(pp) = tree.procs.get_mut(&parent) {

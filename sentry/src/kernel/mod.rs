@@ -503,6 +503,7 @@ impl Task {
                 subreaper: false,
                 uid,
                 execed: true,
+                no_ctty: false,
             },
         );
         k.virtual_init
@@ -553,6 +554,7 @@ impl Task {
                     subreaper: false,
                     uid: creds.uid.0,
                     execed: true,
+                    no_ctty: false,
                 },
             );
         }

@@ -220,6 +220,9 @@ pub struct Proc {
     pub uid: u32,
     /// Whether it has called execve since fork (setpgid's EACCES).
     pub execed: bool,
+    /// It gave up its session's controlling terminal (TIOCNOTTY by a process that is not the
+    /// leader: Linux clears its signal->tty alone); inherited by fork, cleared by setsid.
+    pub no_ctty: bool,
 }
 
 /// The whole table.

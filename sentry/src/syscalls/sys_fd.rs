@@ -236,7 +236,7 @@ fn tty_ioctl(t: &mut Task, tty: &crate::fsimpl::tty::TtyFile, req: u32, arg: u64
         tty::Caller {
             pid: t.tgid(),
             pgid: p.pgid,
-            sid: p.sid,
+            sid: tty::tty_sid(p),
             admin: t.creds.caps & (1 << CAP_SYS_ADMIN) != 0,
         }
     };

@@ -275,6 +275,12 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
                 let ops = if fmt == S_IFIFO && !reopened {
                     // Every file system's FIFOs are the sentry's pipes, one per inode.
                     crate::fsimpl::pipe::open_fifo(st.st_dev, st.st_ino, flags)?
+                } else if fmt == S_IFCHR
+                    && st.st_rdev == makedev(5, 2)
+                    && !reopened
+                    && !crate::fsimpl::tty::devpts::is_ptmx(inode.as_ref())
+                {
+                    open_ptmx_node(t, &r.path)?
                 } else {
                     inode.open(flags)?
                 };
@@ -292,6 +298,34 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
         file.notify(IN_MODIFY);
     }
     install(t, file, flags & O_CLOEXEC != 0)
+}
+
+/// Opens a ptmx device node outside devpts (`/dev/ptmx`): a new pair in the devpts instance
+/// mounted at `pts` beside it (Linux's devpts_acquire and path_pts): ENOENT without one,
+/// ENODEV when that is not a devpts.
+fn open_ptmx_node(t: &Task, path: &str) -> Result<Box<dyn FileOps>, Errno> {
+    // `path` is the node's absolute path in the mount namespace (not the caller's root's):
+    // `pts` is walked from its directory, within the caller's root.
+    let dir = match path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    };
+    let (root, mnt) = {
+        let fs = lock(&t.fs);
+        (fs.root.clone(), fs.mnt.clone())
+    };
+    let opts = WalkOpts {
+        follow: true,
+        creds: Some(&t.creds),
+        root: Some(&root),
+        resolve: 0,
+        anchor: None,
+    };
+    let r = walk(&mnt.read(), dir, b"pts", opts)?;
+    let dir = r.inode.ok_or(Errno::ENOENT)?;
+    crate::fsimpl::tty::devpts::instance_of(dir.as_ref())
+        .ok_or(Errno::ENODEV)?
+        .open_master()
 }
 
 /// O_TMPFILE: an unnamed regular file in a directory (made as a named one, then unlinked).

@@ -129,10 +129,14 @@ fn new_fs(
         "proc" => Ok((crate::fsimpl::proc::ProcFs::new(dev()), String::new())),
         "sysfs" => Ok((crate::fsimpl::sys::new(dev()), String::new())),
         "devtmpfs" => Ok((crate::fsimpl::dev::DevFs::new(dev()), String::new())),
-        "devpts" => Ok((
-            crate::fsimpl::tty::devpts::DevPtsFs::new(),
-            "mode=620,ptmxmode=000".into(),
-        )),
+        "devpts" => {
+            // Every devpts mount is a new instance (Linux since 4.7).
+            let opts = crate::fsimpl::tty::devpts::Options::parse(data)?;
+            Ok((
+                crate::fsimpl::tty::devpts::DevPtsFs::new_instance(dev(), opts),
+                opts.show(),
+            ))
+        }
         _ if BLOCK_FS.contains(&fstype) => {
             // A block-device file system: the source must be a block device, and there are
             // none in the sandbox.

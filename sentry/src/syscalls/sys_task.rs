@@ -344,6 +344,11 @@ pub fn sys_setpgid(t: &mut Task) -> SysResult {
     Ok(0)
 }
 
+/// Implements vhangup(2).
+pub fn sys_vhangup(t: &mut Task) -> SysResult {
+    crate::fsimpl::tty::vhangup_self(t.creds.caps).map(|_| 0)
+}
+
 /// Implements setsid(2).
 pub fn sys_setsid(t: &mut Task) -> SysResult {
     let me = t.tgid();
@@ -354,6 +359,7 @@ pub fn sys_setsid(t: &mut Task) -> SysResult {
     let p = tree.procs.get_mut(&me).ok_or(Errno::ESRCH)?;
     p.pgid = me;
     p.sid = me;
+    p.no_ctty = false;
     drop(tree);
     crate::fsimpl::tty::new_session(&t.k, me);
     Ok(me as u64)

@@ -10,15 +10,20 @@ use std::sync::{Arc, Mutex, Weak};
 use syscalls::abi::*;
 
 use super::File;
-use crate::kernel::{lock, send_process_signal, send_thread_signal};
+use crate::kernel::{lock, send_process_signal, send_thread_signal, Kernel};
 
 /// Sends the owner of `file` its I/O signal for an event on fd `fd`: `code` is the siginfo
 /// code (POLL_IN, POLL_OUT, POLL_MSG, ...), `band` the poll bits it stands for. Nothing when
 /// the description has no owner.
 pub fn send_sigio(file: &File, fd: i32, code: i32, band: u32) {
-    let Some(k) = crate::kernel::block::current_kernel() else {
-        return;
-    };
+    if let Some(k) = crate::kernel::block::current_kernel() {
+        send_sigio_in(&k, file, fd, code, band);
+    }
+}
+
+/// [`send_sigio`] from any thread (a terminal's input may come from the loader's bridge,
+/// which is no task's thread).
+pub fn send_sigio_in(k: &Kernel, file: &File, fd: i32, code: i32, band: u32) {
     let owner = *lock(&file.fown);
     if owner.id == 0 {
         return;
@@ -43,13 +48,13 @@ pub fn send_sigio(file: &File, fd: i32, code: i32, band: u32) {
         F_OWNER_TID => {
             if let Some(task) = tree.threads.get(&owner.id).cloned() {
                 drop(tree);
-                send_thread_signal(&k, &task, info);
+                send_thread_signal(k, &task, info);
             }
         }
         F_OWNER_PID => {
             if let Some(tg) = tree.procs.get(&owner.id).map(|p| p.tg.clone()) {
                 drop(tree);
-                send_process_signal(&k, &tg, info);
+                send_process_signal(k, &tg, info);
             }
         }
         _ => {
@@ -61,7 +66,7 @@ pub fn send_sigio(file: &File, fd: i32, code: i32, band: u32) {
                 .collect();
             drop(tree);
             for tg in groups {
-                send_process_signal(&k, &tg, info);
+                send_process_signal(k, &tg, info);
             }
         }
     }
@@ -86,6 +91,13 @@ impl AsyncList {
 
     /// Signals every registered description that still has O_ASYNC set.
     pub fn notify(&self, code: i32, band: u32) {
+        if let Some(k) = crate::kernel::block::current_kernel() {
+            self.notify_in(&k, code, band);
+        }
+    }
+
+    /// [`AsyncList::notify`] from any thread.
+    pub fn notify_in(&self, k: &Kernel, code: i32, band: u32) {
         let live: Vec<(Arc<File>, i32)> = {
             let v = lock(&self.entries);
             if v.is_empty() {
@@ -97,7 +109,7 @@ impl AsyncList {
         };
         for (f, fd) in live {
             if f.flags() & O_ASYNC != 0 {
-                send_sigio(&f, fd, code, band);
+                send_sigio_in(k, &f, fd, code, band);
             }
         }
     }

@@ -121,10 +121,10 @@ fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
         return text(f.join(" ") + "\n");
     }
     let (t, info) = task_of(pid, tid)?;
-    let (ppid, pgid, sid) = {
+    let (ppid, pgid, sid, tty_sid) = {
         let tree = lock(&k.tree);
         let p = tree.procs.get(&pid).ok_or(Errno::ESRCH)?;
-        (p.parent, p.pgid, p.sid)
+        (p.parent, p.pgid, p.sid, crate::fsimpl::tty::tty_sid(p))
     };
     // A zombie's memory is gone: its numbers read as zero, as on Linux.
     let mm_arc = info.mm().ok();
@@ -158,7 +158,7 @@ fn stat_line(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
     let (estart, eend) = env;
     // The controlling terminal (its device number, as the kernel encodes it) and its
     // foreground group.
-    let (tty_nr, tpgid) = match crate::fsimpl::tty::ctty_of(&k, sid) {
+    let (tty_nr, tpgid) = match crate::fsimpl::tty::ctty_of(&k, tty_sid) {
         Some(term) => {
             let minor = term.index;
             let nr = (136u32 << 8) | (minor & 0xff) | ((minor & !0xff) << 12);

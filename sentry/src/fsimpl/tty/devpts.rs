@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 //! devpts: the directory of pty replicas (`/dev/pts/N`, one per open master) and `ptmx`,
-//! whose open makes a new pair. The sandbox has one instance, mounted at /dev/pts; /dev/ptmx
-//! (character device 5:2 anywhere) opens a pair in it, as Linux's single devpts instance does
-//! without `newinstance`.
+//! whose open makes a new pair. The sandbox's own instance ([`global`]) is mounted at
+//! /dev/pts (also in OCI containers, whose console is one of its pairs); every devpts the
+//! program mounts is a new instance whose numbers start at 0, as on Linux since 4.7
+//! (`newinstance` is accepted and changes nothing). Its `ptmx` opens pairs in it, and a
+//! ptmx device node (character device 5:2) opens them in the devpts mounted at `pts` beside
+//! it (Linux's devpts_acquire): /dev/ptmx follows whatever is mounted on /dev/pts.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -23,12 +26,92 @@ pub const PTY_MAX: usize = 4096;
 /// devpts's statfs magic.
 const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 
-/// The devpts instance.
+/// One devpts instance.
 pub struct DevPts {
     dev: u64,
+    opts: Options,
     /// The pairs by number: an entry until both ends are closed (the node `N` shows only
     /// while the master is open).
     ptys: Mutex<BTreeMap<u32, Arc<Terminal>>>,
+}
+
+/// A devpts instance's mount options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Owner and group of new replica nodes (`uid=`, `gid=`; else the opener's).
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// Permissions of new replica nodes (`mode=`, default 0600).
+    pub mode: u32,
+    /// Permissions of the instance's `ptmx` (`ptmxmode=`, default 0000).
+    pub ptmxmode: u32,
+    /// Most pairs at once (`max=`).
+    pub max: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            uid: None,
+            gid: None,
+            mode: 0o600,
+            ptmxmode: 0,
+            max: PTY_MAX,
+        }
+    }
+}
+
+impl Options {
+    /// Parses mount(2)'s data for devpts (Linux's devpts_param_specs, plus the superblock
+    /// flags any file system takes): EINVAL for anything else or a bad value.
+    pub fn parse(data: &str) -> Result<Options, Errno> {
+        let mut o = Options::default();
+        for opt in data.split(',').filter(|s| !s.is_empty()) {
+            let (key, val) = match opt.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (opt, None),
+            };
+            let num = |radix: u32| -> Result<u32, Errno> {
+                let v = val.ok_or(Errno::EINVAL)?;
+                u32::from_str_radix(v, radix).map_err(|_| Errno::EINVAL)
+            };
+            match key {
+                "uid" => o.uid = Some(num(10)?),
+                "gid" => o.gid = Some(num(10)?),
+                "mode" => o.mode = num(8)? & 0o7777,
+                "ptmxmode" => o.ptmxmode = num(8)? & 0o7777,
+                "max" => {
+                    let n = num(10)?;
+                    if n > 1 << 20 {
+                        return Err(Errno::EINVAL);
+                    }
+                    o.max = (n as usize).min(PTY_MAX);
+                }
+                "newinstance" if val.is_none() => {}
+                "ro" | "rw" | "sync" | "async" | "dirsync" | "lazytime" | "nolazytime" | "mand"
+                | "nomand"
+                    if val.is_none() => {}
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        Ok(o)
+    }
+
+    /// The options as /proc/mounts shows them (devpts_show_options).
+    pub fn show(&self) -> String {
+        let mut s = String::new();
+        if let Some(u) = self.uid {
+            s += &format!("uid={u},");
+        }
+        if let Some(g) = self.gid {
+            s += &format!("gid={g},");
+        }
+        s += &format!("mode={:03o},ptmxmode={:03o}", self.mode, self.ptmxmode);
+        if self.max < PTY_MAX {
+            s += &format!(",max={}", self.max);
+        }
+        s
+    }
 }
 
 /// The sandbox's devpts instance.
@@ -37,9 +120,52 @@ pub fn global() -> &'static Arc<DevPts> {
     G.get_or_init(|| {
         Arc::new(DevPts {
             dev: DEVPTS_DEV,
+            opts: Options {
+                gid: Some(5),
+                mode: 0o620,
+                ptmxmode: 0o666,
+                ..Options::default()
+            },
             ptys: Mutex::new(BTreeMap::new()),
         })
     })
+}
+
+/// The instances the program mounted, by device number (for [`release`]).
+fn instances() -> MutexGuard<'static, BTreeMap<u64, Weak<DevPts>>> {
+    static I: OnceLock<Mutex<BTreeMap<u64, Weak<DevPts>>>> = OnceLock::new();
+    I.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// The sandbox's console: the pair whose replica is the first program's terminal (`sandbox
+/// run -t`, an OCI `process.terminal`). /dev/console shows that replica while it lives, as
+/// runc bind-mounts the console pty's replica there; without one there is no /dev/console.
+fn console_slot() -> MutexGuard<'static, Option<Weak<Terminal>>> {
+    static C: OnceLock<Mutex<Option<Weak<Terminal>>>> = OnceLock::new();
+    C.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Makes `term` the console.
+pub fn set_console(term: &Arc<Terminal>) {
+    *console_slot() = Some(Arc::downgrade(term));
+}
+
+/// /dev/console: the console's replica node, while its master is open.
+pub fn console_inode() -> Option<Arc<dyn Inode>> {
+    let term = console_slot().as_ref()?.upgrade()?;
+    if term.hung_up() {
+        return None;
+    }
+    Some(Arc::new(Replica(term)))
+}
+
+/// Whether `dev` is the device number of a devpts instance of the sandbox's.
+pub fn is_instance_dev(dev: u64) -> bool {
+    dev == global().dev || instances().contains_key(&dev)
 }
 
 /// Both ends of a pair closed: its number is free again.
@@ -47,6 +173,11 @@ pub(super) fn release(index: u32, dev: u64) {
     let g = global();
     if g.dev == dev {
         g.lock().remove(&index);
+        return;
+    }
+    let inst = instances().get(&dev).and_then(Weak::upgrade);
+    if let Some(i) = inst {
+        i.lock().remove(&index);
     }
 }
 
@@ -68,14 +199,38 @@ impl DevPts {
         self.ptys.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A new pair with the lowest free number (ENOSPC past [`PTY_MAX`]).
-    pub fn new_terminal(&self, k: Weak<Kernel>, uid: u32) -> Result<Arc<Terminal>, Errno> {
+    /// A new instance (a devpts mount), device number `dev`.
+    pub fn new_instance(dev: u64, opts: Options) -> Arc<DevPts> {
+        let i = Arc::new(DevPts {
+            dev,
+            opts,
+            ptys: Mutex::new(BTreeMap::new()),
+        });
+        let mut m = instances();
+        m.retain(|_, w| w.strong_count() > 0);
+        m.insert(dev, Arc::downgrade(&i));
+        i
+    }
+
+    /// A new pair with the lowest free number (ENOSPC past `max=` or [`PTY_MAX`]), its node
+    /// owned by (`uid`, `gid`) unless the options say otherwise.
+    pub fn new_terminal(
+        &self,
+        k: Weak<Kernel>,
+        uid: u32,
+        gid: u32,
+    ) -> Result<Arc<Terminal>, Errno> {
         let mut m = self.lock();
-        if m.len() >= PTY_MAX {
+        if m.len() >= self.opts.max.min(PTY_MAX) {
             return Err(Errno::ENOSPC);
         }
         let index = (0u32..).find(|i| !m.contains_key(i)).ok_or(Errno::ENOSPC)?;
-        let term = Terminal::new(index, self.dev, uid, k)?;
+        let node = (
+            self.opts.uid.unwrap_or(uid),
+            self.opts.gid.unwrap_or(gid),
+            self.opts.mode,
+        );
+        let term = Terminal::new(index, self.dev, node, k)?;
         m.insert(index, term.clone());
         Ok(term)
     }
@@ -83,15 +238,15 @@ impl DevPts {
     /// Opens `/dev/ptmx`: a new pair's master.
     pub fn open_master(&self) -> Result<Box<dyn FileOps>, Errno> {
         let k = crate::kernel::block::current_kernel().ok_or(Errno::EIO)?;
-        let uid = crate::kernel::block::current()
+        // The opener's file system ids own the node (current_fsuid, current_fsgid).
+        let (uid, gid) = crate::kernel::block::current()
             .and_then(|t| {
-                crate::kernel::lock(&k.tree)
-                    .procs
-                    .get(&t.tg.tgid)
-                    .map(|p| p.uid)
+                crate::kernel::lock(&t.info)
+                    .as_ref()
+                    .map(|i| (i.creds.fsuid, i.creds.fsgid))
             })
-            .unwrap_or(0);
-        let term = self.new_terminal(Arc::downgrade(&k), uid)?;
+            .unwrap_or((0, 0));
+        let term = self.new_terminal(Arc::downgrade(&k), uid, gid)?;
         Ok(Box::new(term.open_end(true)))
     }
 
@@ -123,20 +278,35 @@ pub fn open_device(rdev: u64, flags: u32) -> Option<Result<Box<dyn FileOps>, Err
     })
 }
 
-/// The devpts file system (what /dev/pts mounts).
-pub struct DevPtsFs;
+/// The devpts file system: an instance as mounted.
+pub struct DevPtsFs(Arc<DevPts>);
 
 impl DevPtsFs {
-    /// The sandbox's instance as a file system.
+    /// The sandbox's instance as a file system (what /dev/pts mounts).
     #[allow(clippy::new_ret_no_self)]
     pub fn new() -> Arc<dyn Filesystem> {
-        Arc::new(DevPtsFs)
+        Arc::new(DevPtsFs(global().clone()))
     }
+
+    /// A new instance, device number `dev` (a devpts mount by the program).
+    pub fn new_instance(dev: u64, opts: Options) -> Arc<dyn Filesystem> {
+        Arc::new(DevPtsFs(DevPts::new_instance(dev, opts)))
+    }
+}
+
+/// The devpts instance whose root directory is `dir` (the `pts` beside a ptmx node).
+pub fn instance_of(dir: &dyn Inode) -> Option<Arc<DevPts>> {
+    dir.as_any().downcast_ref::<Root>().map(|r| r.0.clone())
+}
+
+/// Whether `node` is some instance's own `ptmx`.
+pub fn is_ptmx(node: &dyn Inode) -> bool {
+    node.as_any().downcast_ref::<Ptmx>().is_some()
 }
 
 impl Filesystem for DevPtsFs {
     fn root(&self) -> Arc<dyn Inode> {
-        Arc::new(Root)
+        Arc::new(Root(self.0.clone()))
     }
 
     fn name(&self) -> &'static str {
@@ -148,12 +318,12 @@ impl Filesystem for DevPtsFs {
     }
 }
 
-struct Root;
+struct Root(Arc<DevPts>);
 
 impl Inode for Root {
     fn stat(&self) -> Result<Stat, Errno> {
         Ok(dated(Stat {
-            st_dev: global().dev,
+            st_dev: self.0.dev,
             st_ino: 1,
             st_nlink: 2,
             st_mode: S_IFDIR | 0o755,
@@ -168,7 +338,7 @@ impl Inode for Root {
             (1, DT_DIR, b"..".to_vec()),
             (2, DT_CHR, b"ptmx".to_vec()),
         ];
-        for (i, t) in global().lock().iter() {
+        for (i, t) in self.0.lock().iter() {
             // A replica's node exists while its master is open.
             if !t.hung_up() {
                 list.push((u64::from(*i) + 3, DT_CHR, i.to_string().into_bytes()));
@@ -182,14 +352,14 @@ impl Inode for Root {
 
     fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
         if name == b"ptmx" {
-            return Ok(Arc::new(Ptmx));
+            return Ok(Arc::new(Ptmx(self.0.clone())));
         }
         let s = std::str::from_utf8(name).map_err(|_| Errno::ENOENT)?;
         if s.is_empty() || (s.len() > 1 && s.starts_with('0')) {
             return Err(Errno::ENOENT);
         }
         let n: u32 = s.parse().map_err(|_| Errno::ENOENT)?;
-        let term = global().get(n).ok_or(Errno::ENOENT)?;
+        let term = self.0.get(n).ok_or(Errno::ENOENT)?;
         Ok(Arc::new(Replica(term)))
     }
 
@@ -203,15 +373,17 @@ impl Inode for Root {
 }
 
 /// `/dev/pts/ptmx`.
-struct Ptmx;
+struct Ptmx(Arc<DevPts>);
 
 impl Inode for Ptmx {
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(ptmx_stat(global().dev))
+        let mut st = ptmx_stat(self.0.dev);
+        st.st_mode = S_IFCHR | self.0.opts.ptmxmode;
+        Ok(st)
     }
 
     fn open(&self, _flags: u32) -> Result<Box<dyn FileOps>, Errno> {
-        global().open_master()
+        self.0.open_master()
     }
 
     fn setattr(&self, _a: &SetAttr) -> Result<(), Errno> {

@@ -16,6 +16,14 @@
 //! foreground group get SIGTTIN (SIGTTOU). When the master's last descriptor closes the
 //! replica hangs up: its session leader gets SIGHUP and SIGCONT, reads end (0, end of file)
 //! once the input is drained, and writes fail with EIO.
+//!
+//! Flow control: IXON's STOP character (and TCOOFF) stops the replica's output, its writers
+//! wait and echo is held until START (any character with IXANY; TCOON after TCOOFF). Packet
+//! mode (TIOCPKT) gives the master a control byte before data, or alone for an event (Linux's
+//! pktstatus: flushes, stops and starts, ^S/^Q flow control turned on or off). There is no
+//! output to drain: what the replica writes is the master's at once (a Linux pty has no
+//! chars_in_buffer either), so TCSETSW and TCSBRK never wait. O_ASYNC descriptions of either
+//! end get SIGIO when input for them comes.
 
 pub mod devpts;
 
@@ -28,6 +36,7 @@ use syscalls::Errno;
 
 use crate::kernel::block::{block_on, WaitQueue};
 use crate::kernel::{self, lock, Kernel};
+use crate::vfs::fasync::AsyncList;
 use crate::vfs::FileOps;
 
 /// N_TTY's input buffer: the most bytes of input (and of a canonical line) a terminal holds.
@@ -69,7 +78,8 @@ fn master_termios() -> Termios {
 struct State {
     /// The replica's modes (the line discipline's).
     termios: Termios,
-    /// The master's own modes (TCGETS on the master; they change nothing).
+    /// The master's own modes: only its STOP and START characters matter (TCXONC's TCIOFF
+    /// and TCION through the master); TCGETS and TCSETS through it act on the replica's.
     master_termios: Termios,
     winsize: Winsize,
     /// Input ready for the replica's reader.
@@ -91,8 +101,22 @@ struct State {
     replica_seen: bool,
     /// The master has closed: the replica is hung up.
     hung_up: bool,
+    /// vhangups so far: replica descriptions opened before the last are hung up (Linux's
+    /// hung_up_tty_fops), new opens are not.
+    vhangups: u64,
     /// TIOCPKT.
     packet: bool,
+    /// Packet mode's pending control byte (TIOCPKT_FLUSHREAD...), which a master's read
+    /// returns alone, before any data.
+    pktstatus: u8,
+    /// The replica's output is stopped (IXON's STOP character, TCOOFF): its writers wait.
+    stopped: bool,
+    /// Stopped by TCOOFF, which only TCOON undoes.
+    tco_stopped: bool,
+    /// The master's output (the replica's input) is stopped (TCOOFF on the master).
+    master_stopped: bool,
+    /// Echo made while output is stopped, shown once it restarts (Linux's echo buffer).
+    held: Vec<u8>,
     /// TIOCEXCL.
     exclusive: bool,
     /// The session this is the controlling terminal of.
@@ -107,11 +131,18 @@ pub struct Terminal {
     pub index: u32,
     /// Its devpts instance's device number (the replica node's st_dev).
     fs_dev: u64,
-    /// Owner of the replica node.
+    /// Owner, group and permissions of the replica node (its devpts instance's `uid=`,
+    /// `gid=` and `mode=`, or the opener's).
     uid: u32,
+    gid: u32,
+    mode: u32,
     state: Mutex<State>,
     /// Readers and writers of both ends.
     queue: WaitQueue,
+    /// O_ASYNC descriptions of the master (signalled when the replica's output comes) and of
+    /// the replica (when input comes).
+    async_master: AsyncList,
+    async_replica: AsyncList,
     kernel: Weak<Kernel>,
 }
 
@@ -126,12 +157,19 @@ impl Drop for Terminal {
 
 impl Terminal {
     /// A new pair, locked (unlockpt opens it), its memory charged (ENOSPC past the budget).
-    fn new(index: u32, fs_dev: u64, uid: u32, kernel: Weak<Kernel>) -> Result<Arc<Self>, Errno> {
+    fn new(
+        index: u32,
+        fs_dev: u64,
+        (uid, gid, mode): (u32, u32, u32),
+        kernel: Weak<Kernel>,
+    ) -> Result<Arc<Self>, Errno> {
         crate::limits::memory().charge(CHARGE, Errno::ENOSPC)?;
         Ok(Arc::new(Terminal {
             index,
             fs_dev,
             uid,
+            gid,
+            mode,
             state: Mutex::new(State {
                 termios: default_termios(),
                 master_termios: master_termios(),
@@ -146,12 +184,20 @@ impl Terminal {
                 replicas: 0,
                 replica_seen: false,
                 hung_up: false,
+                vhangups: 0,
                 packet: false,
+                pktstatus: 0,
+                stopped: false,
+                tco_stopped: false,
+                master_stopped: false,
+                held: Vec::new(),
                 exclusive: false,
                 session: None,
                 pgrp: None,
             }),
             queue: WaitQueue::default(),
+            async_master: AsyncList::default(),
+            async_replica: AsyncList::default(),
             kernel,
         }))
     }
@@ -166,9 +212,9 @@ impl Terminal {
             st_dev: self.fs_dev,
             st_ino: u64::from(self.index) + 3,
             st_nlink: 1,
-            st_mode: S_IFCHR | 0o620,
+            st_mode: S_IFCHR | self.mode,
             st_uid: self.uid,
-            st_gid: 5,
+            st_gid: self.gid,
             st_rdev: makedev(136, self.index),
             st_blksize: 1024,
             ..Default::default()
@@ -243,11 +289,13 @@ impl Terminal {
             g.replicas += 1;
             g.replica_seen = true;
         }
+        let gen = g.vhangups;
         drop(g);
         self.queue.notify_all();
         TtyFile {
             term: self.clone(),
             master,
+            gen,
         }
     }
 
@@ -271,6 +319,22 @@ impl Terminal {
         let t = g.termios;
         let (iflag, lflag) = (t.c_iflag, t.c_lflag);
         let canon = lflag & ICANON != 0;
+        if iflag & ISTRIP != 0 {
+            c &= 0x7f;
+        }
+        if !g.lnext && iflag & IXON != 0 {
+            // Flow control (n_tty_receive_char_flow_ctrl): START restarts the replica's
+            // output, STOP stops it; neither is input, and neither needs room.
+            let flow = |i: usize| t.c_cc[i] != 0 && t.c_cc[i] == c;
+            if flow(VSTART) {
+                self.start_output(g);
+                return true;
+            }
+            if flow(VSTOP) {
+                self.stop_output(g);
+                return true;
+            }
+        }
         if !canon && g.ready.len() >= INPUT_MAX {
             return false;
         }
@@ -279,11 +343,9 @@ impl Terminal {
             // takes a byte of Linux's buffer): wait for the reader.
             return false;
         }
-        if iflag & ISTRIP != 0 {
-            c &= 0x7f;
-        }
         if g.lnext {
             g.lnext = false;
+            self.restart_any(g);
             self.put_char(g, c, true);
             return true;
         }
@@ -317,9 +379,16 @@ impl Terminal {
                     g.lines.clear();
                     g.line.clear();
                     g.out.clear();
+                    g.held.clear();
+                    if g.packet {
+                        g.pktstatus |= TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE;
+                    }
                 }
                 if let Some(p) = g.pgrp {
                     sigs.push((p, sig));
+                }
+                if iflag & IXON != 0 {
+                    self.start_output(g);
                 }
                 if lflag & ECHO != 0 {
                     self.echo_char(g, c);
@@ -327,10 +396,7 @@ impl Terminal {
                 return true;
             }
         }
-        if iflag & IXON != 0 && (is(VSTART) || is(VSTOP)) {
-            // Flow control is accepted: output never stops here.
-            return true;
-        }
+        self.restart_any(g);
         if lflag & IEXTEN != 0 && is(VLNEXT) {
             g.lnext = true;
             if lflag & ECHO != 0 && lflag & ECHOCTL != 0 {
@@ -469,12 +535,55 @@ impl Terminal {
 
     /// Echo output, through output processing; dropped past the bound.
     fn echo_raw(&self, g: &mut State, bytes: &[u8]) {
+        let oflag = g.termios.c_oflag;
+        if g.stopped {
+            if g.held.len() < ECHO_SLACK {
+                let mut v = VecDeque::new();
+                post_process(&mut v, bytes, oflag);
+                g.held.extend(v);
+            }
+            return;
+        }
         if g.out.len() >= OUTPUT_MAX + ECHO_SLACK {
             return;
         }
-        let oflag = g.termios.c_oflag;
         post_process(&mut g.out, bytes, oflag);
         self.queue.notify_band(POLLIN);
+    }
+
+    /// Stops the replica's output (Linux's __stop_tty, with pty_stop's packet status).
+    fn stop_output(&self, g: &mut State) {
+        if g.stopped {
+            return;
+        }
+        g.stopped = true;
+        if g.packet {
+            g.pktstatus = (g.pktstatus & !TIOCPKT_START) | TIOCPKT_STOP;
+        }
+        self.queue.notify_all();
+    }
+
+    /// Restarts the replica's output unless TCOOFF holds it (Linux's __start_tty): held echo
+    /// goes out, writers wake.
+    fn start_output(&self, g: &mut State) {
+        if !g.stopped || g.tco_stopped {
+            return;
+        }
+        g.stopped = false;
+        if g.packet {
+            g.pktstatus = (g.pktstatus & !TIOCPKT_STOP) | TIOCPKT_START;
+        }
+        let held = std::mem::take(&mut g.held);
+        g.out.extend(held);
+        self.queue.notify_all();
+    }
+
+    /// IXANY: any input character restarts output stopped by the STOP character.
+    fn restart_any(&self, g: &mut State) {
+        let iflag = g.termios.c_iflag;
+        if g.stopped && !g.tco_stopped && iflag & IXON != 0 && iflag & IXANY != 0 {
+            self.start_output(g);
+        }
     }
 
     /// Switches modes (TCSETS*): a line being edited becomes input when ICANON goes off; input
@@ -493,7 +602,25 @@ impl Terminal {
                 g.lines.push_back(n);
             }
         }
+        let old = g.termios;
         g.termios = new;
+        if new.c_iflag & IXON == 0 && old.c_iflag & IXON != 0 && !g.tco_stopped {
+            self.start_output(g);
+        }
+        if g.packet {
+            // pty_set_termios: the master hears whether ^S/^Q flow control is on.
+            let flow = |t: &Termios| {
+                t.c_iflag & IXON != 0 && t.c_cc[VSTOP] == 0x13 && t.c_cc[VSTART] == 0x11
+            };
+            if flow(&old) != flow(&new) {
+                g.pktstatus &= !(TIOCPKT_DOSTOP | TIOCPKT_NOSTOP);
+                g.pktstatus |= if flow(&new) {
+                    TIOCPKT_DOSTOP
+                } else {
+                    TIOCPKT_NOSTOP
+                };
+            }
+        }
         self.queue.notify_all();
     }
 
@@ -531,7 +658,7 @@ impl Terminal {
     // ---- Ends. ----
 
     /// A read of the replica.
-    fn replica_read(&self, buf: &mut [u8], nonblock: bool) -> Result<usize, Errno> {
+    fn replica_read(&self, buf: &mut [u8], nonblock: bool, gen: u64) -> Result<usize, Errno> {
         job_check(self, SIGTTIN)?;
         if buf.is_empty() {
             return Ok(0);
@@ -559,7 +686,7 @@ impl Terminal {
                 if have >= want || (nonblock && have > 0) {
                     return Some(Ok(self.take_input(&mut g, buf)));
                 }
-                if g.hung_up {
+                if dead(&g, gen) {
                     // Linux's hung_up_tty_read: an end of file.
                     return Some(Ok(self.take_input(&mut g, buf)));
                 }
@@ -578,7 +705,7 @@ impl Terminal {
                 if !g.ready.is_empty() {
                     return Some(Ok(self.take_input(&mut g, buf)));
                 }
-                if g.hung_up {
+                if dead(&g, gen) {
                     return Some(Ok(0));
                 }
                 if vtime == 0 {
@@ -599,7 +726,7 @@ impl Terminal {
             let r = block_on(&[&self.queue], deadline, || {
                 let g = self.lock();
                 let have = g.ready.len();
-                if have >= want || (have > 0 && have != seen) || g.hung_up {
+                if have >= want || (have > 0 && have != seen) || dead(&g, gen) {
                     return Some(Ok(have));
                 }
                 None
@@ -607,10 +734,10 @@ impl Terminal {
             match r {
                 Ok(have) => {
                     let mut g = self.lock();
-                    if have >= want || (g.hung_up && have > 0) {
+                    if have >= want || (dead(&g, gen) && have > 0) {
                         return Ok(self.take_input(&mut g, buf));
                     }
-                    if g.hung_up {
+                    if dead(&g, gen) {
                         return Ok(0);
                     }
                     seen = have;
@@ -626,7 +753,7 @@ impl Terminal {
     }
 
     /// A write to the replica: output processing into the master's queue.
-    fn replica_write(&self, buf: &[u8], nonblock: bool) -> Result<usize, Errno> {
+    fn replica_write(&self, buf: &[u8], nonblock: bool, gen: u64) -> Result<usize, Errno> {
         if self.lock().termios.c_lflag & TOSTOP != 0 {
             job_check(self, SIGTTOU)?;
         }
@@ -636,11 +763,11 @@ impl Terminal {
         let mut done = 0;
         let r = block_on(&[&self.queue], None, || {
             let mut g = self.lock();
-            if g.hung_up {
+            if dead(&g, gen) {
                 return Some(if done > 0 { Ok(done) } else { Err(Errno::EIO) });
             }
             let oflag = g.termios.c_oflag;
-            while done < buf.len() && g.out.len() < OUTPUT_MAX {
+            while done < buf.len() && g.out.len() < OUTPUT_MAX && !g.stopped {
                 let room = OUTPUT_MAX - g.out.len();
                 // At most half the room per step: a byte may become two.
                 let n = (room / 2).max(1).min(buf.len() - done);
@@ -660,9 +787,27 @@ impl Terminal {
             }
             None
         });
+        if done > 0 {
+            self.sigio(true);
+        }
         match r {
             Err(Errno::ERESTARTSYS) if done > 0 => Ok(done),
             r => r,
+        }
+    }
+
+    /// Signals the O_ASYNC owners of the master (`master`) or of the replica: input came.
+    fn sigio(&self, master: bool) {
+        let list = if master {
+            &self.async_master
+        } else {
+            &self.async_replica
+        };
+        if list.is_empty() {
+            return;
+        }
+        if let Some(k) = self.kernel() {
+            list.notify_in(&k, POLL_IN, POLLIN | POLLRDNORM);
         }
     }
 
@@ -674,6 +819,12 @@ impl Terminal {
         }
         block_on(&[&self.queue], None, || {
             let mut g = self.lock();
+            if g.packet && g.pktstatus != 0 {
+                // A control byte comes alone.
+                buf[0] = g.pktstatus;
+                g.pktstatus = 0;
+                return Some(Ok(1));
+            }
             if !g.out.is_empty() {
                 let (start, room) = if g.packet {
                     buf[0] = 0; // TIOCPKT_DATA
@@ -700,14 +851,25 @@ impl Terminal {
 
     /// A write to the master: input for the line discipline.
     pub fn master_write(&self, buf: &[u8], nonblock: bool) -> Result<usize, Errno> {
+        self.input(buf, nonblock, false)
+    }
+
+    /// Input for the line discipline: a master's write, or TIOCSTI's (`sti`: not held by a
+    /// stopped master).
+    fn input(&self, buf: &[u8], nonblock: bool, sti: bool) -> Result<usize, Errno> {
         if buf.is_empty() {
             return Ok(0);
         }
         let mut done = 0;
+        let mut echoed = false;
         let mut sigs = Pending::new();
         let r = block_on(&[&self.queue], None, || {
             let mut g = self.lock();
-            done += self.receive(&mut g, &buf[done..], &mut sigs);
+            if sti || !g.master_stopped {
+                let before = g.out.len();
+                done += self.receive(&mut g, &buf[done..], &mut sigs);
+                echoed |= g.out.len() > before;
+            }
             if done == buf.len() {
                 return Some(Ok(done));
             }
@@ -725,6 +887,16 @@ impl Terminal {
             None
         });
         self.signal_all(&sigs);
+        if done > 0 {
+            // n_tty_receive_buf: kill_fasync(POLL_IN) when there is something to read; the
+            // echo is the master's input.
+            if Self::input_ready(&self.lock()) {
+                self.sigio(false);
+            }
+            if echoed {
+                self.sigio(true);
+            }
+        }
         match r {
             Err(Errno::ERESTARTSYS) if done > 0 => Ok(done),
             r => r,
@@ -738,12 +910,15 @@ impl Terminal {
         if !g.out.is_empty() {
             ev |= POLLIN | POLLRDNORM;
         }
+        if g.packet && g.pktstatus != 0 {
+            ev |= POLLIN | POLLRDNORM | POLLPRI;
+        }
         let room = if g.termios.c_lflag & ICANON != 0 {
             canon_used(&g) < INPUT_MAX || g.lines.is_empty()
         } else {
             g.ready.len() < INPUT_MAX
         };
-        if room {
+        if room && !g.master_stopped {
             ev |= POLLOUT | POLLWRNORM;
         }
         if g.replica_seen && g.replicas == 0 {
@@ -753,16 +928,16 @@ impl Terminal {
     }
 
     /// The replica's readiness.
-    fn replica_poll(&self) -> u32 {
+    fn replica_poll(&self, gen: u64) -> u32 {
         let g = self.lock();
-        if g.hung_up {
+        if dead(&g, gen) {
             return POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDNORM | POLLWRNORM;
         }
         let mut ev = 0;
         if Self::input_ready(&g) {
             ev |= POLLIN | POLLRDNORM;
         }
-        if g.out.len() < OUTPUT_MAX {
+        if g.out.len() < OUTPUT_MAX && !g.stopped {
             ev |= POLLOUT | POLLWRNORM;
         }
         ev
@@ -799,21 +974,83 @@ impl Terminal {
         }
     }
 
-    /// Flushes input, output or both (TCFLSH).
-    fn flush(&self, which: u32) -> Result<(), Errno> {
+    /// Flushes the replica's input, output or both (TCFLSH); in packet mode a flush asked
+    /// through the replica (`replica`) tells the master (TIOCPKT_FLUSHREAD, _FLUSHWRITE).
+    fn flush(&self, which: u32, replica: bool) -> Result<(), Errno> {
         let mut g = self.lock();
-        match which {
-            TCIFLUSH => {
-                g.ready.clear();
-                g.lines.clear();
-                g.line.clear();
+        let (input, output) = match which {
+            TCIFLUSH => (true, false),
+            TCOFLUSH => (false, true),
+            TCIOFLUSH => (true, true),
+            _ => return Err(Errno::EINVAL),
+        };
+        if input {
+            g.ready.clear();
+            g.lines.clear();
+            g.line.clear();
+        }
+        if output {
+            g.out.clear();
+        }
+        if replica && g.packet {
+            if input {
+                g.pktstatus |= TIOCPKT_FLUSHREAD;
             }
-            TCOFLUSH => g.out.clear(),
-            TCIOFLUSH => {
-                g.ready.clear();
-                g.lines.clear();
-                g.line.clear();
-                g.out.clear();
+            if output {
+                g.pktstatus |= TIOCPKT_FLUSHWRITE;
+            }
+        }
+        drop(g);
+        self.queue.notify_all();
+        Ok(())
+    }
+}
+
+impl Terminal {
+    /// TCXONC through the master (`master`) or the replica: TCOOFF and TCOON stop and
+    /// restart that end's output, TCIOFF and TCION send its STOP or START character to the
+    /// other end (Linux's n_tty_ioctl_helper and tty_send_xchar).
+    fn flow(&self, master: bool, action: u32) -> Result<(), Errno> {
+        let mut g = self.lock();
+        match action {
+            TCOOFF if master => g.master_stopped = true,
+            TCOON if master => g.master_stopped = false,
+            TCOOFF => {
+                if !g.tco_stopped {
+                    g.tco_stopped = true;
+                    self.stop_output(&mut g);
+                }
+            }
+            TCOON => {
+                if g.tco_stopped {
+                    g.tco_stopped = false;
+                    self.start_output(&mut g);
+                }
+            }
+            TCIOFF | TCION => {
+                let i = if action == TCIOFF { VSTOP } else { VSTART };
+                if master {
+                    // The master's character is the replica's input.
+                    let c = g.master_termios.c_cc[i];
+                    if c != 0 {
+                        let mut sigs = Pending::new();
+                        self.receive(&mut g, &[c], &mut sigs);
+                        drop(g);
+                        self.signal_all(&sigs);
+                        self.queue.notify_all();
+                        return Ok(());
+                    }
+                } else {
+                    // Straight to the master, even while output is stopped.
+                    let c = g.termios.c_cc[i];
+                    if c != 0 {
+                        g.out.push_back(c);
+                        drop(g);
+                        self.queue.notify_all();
+                        self.sigio(true);
+                        return Ok(());
+                    }
+                }
             }
             _ => return Err(Errno::EINVAL),
         }
@@ -821,6 +1058,17 @@ impl Terminal {
         self.queue.notify_all();
         Ok(())
     }
+}
+
+/// Whether a replica description opened at hang-up generation `gen` is hung up: the master
+/// closed, or a vhangup came since the open.
+fn dead(g: &State, gen: u64) -> bool {
+    g.hung_up || g.vhangups != gen
+}
+
+/// A pty's control modes are always 8 bits, no parity, receiver on (pty_set_termios).
+fn pty_cflag(t: &mut Termios) {
+    t.c_cflag = (t.c_cflag & !(CSIZE | PARENB)) | CS8 | CREAD;
 }
 
 /// The canonical buffer's use: the complete lines, their ends, and the line being edited.
@@ -859,6 +1107,8 @@ pub struct TtyFile {
     pub term: Arc<Terminal>,
     /// The master end (else the replica).
     pub master: bool,
+    /// The terminal's vhangup count at the open.
+    gen: u64,
 }
 
 impl Drop for TtyFile {
@@ -876,7 +1126,7 @@ impl FileOps for TtyFile {
         if self.master {
             self.term.master_read(buf, nonblock)
         } else {
-            self.term.replica_read(buf, nonblock)
+            self.term.replica_read(buf, nonblock, self.gen)
         }
     }
 
@@ -884,7 +1134,7 @@ impl FileOps for TtyFile {
         if self.master {
             self.term.master_write(buf, nonblock)
         } else {
-            self.term.replica_write(buf, nonblock)
+            self.term.replica_write(buf, nonblock, self.gen)
         }
     }
 
@@ -911,7 +1161,7 @@ impl FileOps for TtyFile {
         if self.master {
             self.term.master_poll()
         } else {
-            self.term.replica_poll()
+            self.term.replica_poll(self.gen)
         }
     }
 
@@ -921,6 +1171,36 @@ impl FileOps for TtyFile {
 
     fn as_tty(&self) -> Option<&TtyFile> {
         Some(self)
+    }
+
+    /// O_ASYNC: a description without an owner gets one, the replica's foreground group if
+    /// the replica is a controlling terminal, else the caller (Linux's __tty_fasync).
+    fn set_async(&self, file: &Arc<crate::vfs::File>, fd: i32, on: bool) {
+        let list = if self.master {
+            &self.term.async_master
+        } else {
+            &self.term.async_replica
+        };
+        list.set(file, fd, on);
+        if !on {
+            return;
+        }
+        let pgrp = if self.master {
+            None
+        } else {
+            self.term.lock().pgrp
+        };
+        let mut own = lock(&file.fown);
+        if own.id != 0 {
+            return;
+        }
+        if let Some(p) = pgrp {
+            own.kind = F_OWNER_PGRP;
+            own.id = p;
+        } else if let Some(task) = kernel::block::current() {
+            own.kind = F_OWNER_PID;
+            own.id = task.tg.tgid;
+        }
     }
 }
 
@@ -950,13 +1230,24 @@ fn signal_process(k: &Kernel, pid: i32, sig: i32) {
     }
 }
 
-/// The calling process's (pid, pgid, sid), on a task thread.
+/// The calling process's (pid, pgid, sid), on a task thread; the sid is 0 (no session's)
+/// when the process gave up its session's terminal (see [`tty_sid`]).
 fn caller(k: &Kernel) -> Option<(i32, i32, i32)> {
     let task = kernel::block::current()?;
     let pid = task.tg.tgid;
     let tree = lock(&k.tree);
     let p = tree.procs.get(&pid)?;
-    Some((pid, p.pgid, p.sid))
+    Some((pid, p.pgid, tty_sid(p)))
+}
+
+/// The session whose controlling terminal a process has: its own, or 0 (none) after a
+/// TIOCNOTTY by a member that is not the leader.
+pub fn tty_sid(p: &kernel::tree::Proc) -> i32 {
+    if p.no_ctty {
+        0
+    } else {
+        p.sid
+    }
 }
 
 /// The controlling terminal of session `sid`.
@@ -1011,6 +1302,46 @@ pub fn session_leader_exited(k: &Kernel, sid: i32) {
         signal_pgrp(k, p, SIGHUP);
         signal_pgrp(k, p, SIGCONT);
     }
+}
+
+/// Hangs up `term` (vhangup(2), TIOCVHANGUP; Linux's __tty_hangup): its open replica
+/// descriptions read end of file and fail writes with EIO from now on, its input is flushed,
+/// its modes are reset, its session loses it and the session's leader gets SIGHUP and
+/// SIGCONT. The pair lives on:
+/// the replica opens again.
+pub fn vhangup(k: &Kernel, term: &Arc<Terminal>) {
+    let sid = {
+        let mut g = term.lock();
+        g.vhangups += 1;
+        g.pgrp = None;
+        // A pty driver's TTY_DRIVER_RESET_TERMIOS: back to the default modes.
+        term.set_termios(&mut g, default_termios());
+        g.session.take()
+    };
+    let _ = term.flush(TCIFLUSH, true);
+    term.queue.notify_all();
+    if let Some(sid) = sid {
+        forget_ctty(k, sid, term);
+        signal_process(k, sid, SIGHUP);
+        signal_process(k, sid, SIGCONT);
+    }
+}
+
+/// vhangup(2) by the calling task: with CAP_SYS_TTY_CONFIG, hangs up its controlling
+/// terminal if it has one; EPERM without.
+pub fn vhangup_self(caps: u64) -> Result<(), Errno> {
+    if caps & (1 << CAP_SYS_TTY_CONFIG) == 0 {
+        return Err(Errno::EPERM);
+    }
+    let Some(k) = crate::kernel::block::current_kernel() else {
+        return Ok(());
+    };
+    if let Some((_, _, sid)) = caller(&k) {
+        if let Some(term) = ctty_of(&k, sid) {
+            vhangup(&k, &term);
+        }
+    }
+    Ok(())
 }
 
 /// An open of a replica without O_NOCTTY: a session leader without a terminal acquires it,
@@ -1110,7 +1441,7 @@ pub struct Caller {
 pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64, Errno> {
     let term = &f.term;
     let k = term.kernel().ok_or(Errno::EIO)?;
-    if !f.master && term.lock().hung_up {
+    if !f.master && dead(&term.lock(), f.gen) {
         return Err(if req == TIOCSPGRP {
             Errno::ENOTTY
         } else {
@@ -1122,14 +1453,11 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
         data[..4].copy_from_slice(&v.to_le_bytes());
     };
     let get_i32 = |data: &[u8]| i32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+    // The modes' requests act on the replica through either end (tty_mode_ioctl's real_tty:
+    // a pty master's TCGETS shows its replica's modes, its TCSETS sets them).
     match req {
         TCGETS | TCGETS2 => {
-            let g = term.lock();
-            let t = if f.master {
-                g.master_termios
-            } else {
-                g.termios
-            };
+            let t = term.lock().termios;
             if req == TCGETS {
                 data.copy_from_slice(bytemuck_bytes(&t));
             } else {
@@ -1143,30 +1471,20 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
             Ok(0)
         }
         TCSETS | TCSETSW | TCSETSF | TCSETS2 | TCSETSW2 | TCSETSF2 => {
-            if !f.master {
-                job_check(term, SIGTTOU)?;
-            }
+            job_check(term, SIGTTOU)?;
             let mut t: Termios =
                 bytemuck::pod_read_unaligned(&data[..std::mem::size_of::<Termios>()]);
             t.c_line = 0;
+            pty_cflag(&mut t);
             if matches!(req, TCSETSF | TCSETSF2) {
-                term.flush(TCIFLUSH)?;
+                term.flush(TCIFLUSH, true)?;
             }
             let mut g = term.lock();
-            if f.master {
-                g.master_termios = t;
-            } else {
-                term.set_termios(&mut g, t);
-            }
+            term.set_termios(&mut g, t);
             Ok(0)
         }
         TCGETA => {
-            let g = term.lock();
-            let t = if f.master {
-                g.master_termios
-            } else {
-                g.termios
-            };
+            let t = term.lock().termios;
             data.fill(0);
             for (i, v) in [t.c_iflag, t.c_oflag, t.c_cflag, t.c_lflag]
                 .iter()
@@ -1179,29 +1497,20 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
             Ok(0)
         }
         TCSETA | TCSETAW | TCSETAF => {
-            if !f.master {
-                job_check(term, SIGTTOU)?;
-            }
+            job_check(term, SIGTTOU)?;
             if req == TCSETAF {
-                term.flush(TCIFLUSH)?;
+                term.flush(TCIFLUSH, true)?;
             }
             let mut g = term.lock();
-            let mut t = if f.master {
-                g.master_termios
-            } else {
-                g.termios
-            };
+            let mut t = g.termios;
             let word = |i: usize| u32::from(u16::from_le_bytes([data[i * 2], data[i * 2 + 1]]));
             t.c_iflag = (t.c_iflag & 0xffff_0000) | word(0);
             t.c_oflag = (t.c_oflag & 0xffff_0000) | word(1);
             t.c_cflag = (t.c_cflag & 0xffff_0000) | word(2);
             t.c_lflag = (t.c_lflag & 0xffff_0000) | word(3);
             t.c_cc[..8].copy_from_slice(&data[9..17]);
-            if f.master {
-                g.master_termios = t;
-            } else {
-                term.set_termios(&mut g, t);
-            }
+            pty_cflag(&mut t);
+            term.set_termios(&mut g, t);
             Ok(0)
         }
         TIOCGWINSZ => {
@@ -1236,9 +1545,22 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
             } else {
                 which
             };
-            term.flush(which).map(|_| 0)
+            term.flush(which, !f.master).map(|_| 0)
         }
-        TCSBRK | TCSBRKP | TCXONC | TIOCSBRK | TIOCCBRK => Ok(0),
+        TCSBRK | TCSBRKP | TIOCSBRK | TIOCCBRK => {
+            // A pty has no break to send, and nothing to drain: what the replica wrote is
+            // the master's already (Linux's pty has no chars_in_buffer).
+            if !f.master {
+                job_check(term, SIGTTOU)?;
+            }
+            Ok(0)
+        }
+        TCXONC => {
+            if !f.master {
+                job_check(term, SIGTTOU)?;
+            }
+            term.flow(f.master, get_i32(data) as u32).map(|_| 0)
+        }
         TIOCEXCL | TIOCNXCL => {
             term.lock().exclusive = req == TIOCEXCL;
             Ok(0)
@@ -1262,7 +1584,13 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
             if !f.master {
                 return Err(Errno::ENOTTY);
             }
-            term.lock().packet = get_i32(data) != 0;
+            let mut g = term.lock();
+            if get_i32(data) == 0 {
+                g.packet = false;
+            } else if !g.packet {
+                g.pktstatus = 0;
+                g.packet = true;
+            }
             Ok(0)
         }
         TIOCGPKT => {
@@ -1318,12 +1646,13 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
             if !who.admin {
                 return Err(Errno::EPERM);
             }
-            term.master_write(&data[..1], true).map(|_| 0)
+            term.input(&data[..1], true, true).map(|_| 0)
         }
         TIOCVHANGUP => {
             if !who.admin {
                 return Err(Errno::EPERM);
             }
+            vhangup(&k, term);
             Ok(0)
         }
         TIOCSCTTY => {
@@ -1356,7 +1685,12 @@ pub fn ioctl(f: &TtyFile, who: &Caller, req: u32, data: &mut [u8]) -> Result<u64
                 return Err(Errno::ENOTTY);
             }
             if who.pid == who.sid {
+                // The leader: the foreground group hears SIGHUP and SIGCONT, the session
+                // loses its terminal.
                 session_leader_exited(&k, who.sid);
+            } else if let Some(p) = lock(&k.tree).procs.get_mut(&who.pid) {
+                // Another member just loses it (Linux's proc_clear_tty).
+                p.no_ctty = true;
             }
             Ok(0)
         }
@@ -1433,10 +1767,11 @@ fn bytemuck_bytes<T: syscalls::Pod>(v: &T) -> &[u8] {
 }
 
 /// A new pty pair for the loader's interactive mode: its master end (an open description's
-/// operations) and the terminal.
+/// operations) and the terminal, which becomes the sandbox's console (/dev/console).
 pub fn new_pair(k: &Arc<Kernel>, uid: u32) -> Result<(TtyFile, Arc<Terminal>), Errno> {
-    let term = devpts::global().new_terminal(Arc::downgrade(k), uid)?;
+    let term = devpts::global().new_terminal(Arc::downgrade(k), uid, 0)?;
     term.lock().locked = false;
+    devpts::set_console(&term);
     Ok((term.open_end(true), term))
 }
 
@@ -1488,7 +1823,7 @@ mod tests {
     use super::*;
 
     fn pair() -> (TtyFile, TtyFile) {
-        let term = Terminal::new(900, 0x99, 0, Weak::new()).expect("a terminal");
+        let term = Terminal::new(900, 0x99, (0, 5, 0o620), Weak::new()).expect("a terminal");
         term.lock().locked = false;
         (term.open_end(true), term.open_end(false))
     }
@@ -1569,6 +1904,42 @@ mod tests {
             assert!(written <= OUTPUT_MAX + big.len());
         }
         assert!(m.readable_bytes().unwrap() <= OUTPUT_MAX + 1);
+    }
+
+    #[test]
+    fn stopped_output_holds_writes_and_echo() {
+        let (m, r) = pair();
+        m.write_stream(b"\x13", false).unwrap();
+        assert_eq!(r.write_stream(b"w", true), Err(Errno::EAGAIN));
+        assert_eq!(r.poll_events() & POLLOUT, 0);
+        // Echo waits for the restart; the input itself does not.
+        m.write_stream(b"ab", false).unwrap();
+        assert_eq!(drain_master(&m), b"");
+        m.write_stream(b"\x11", false).unwrap();
+        assert_eq!(drain_master(&m), b"ab");
+        r.write_stream(b"w", true).unwrap();
+        assert_eq!(drain_master(&m), b"w");
+        // TCOOFF holds even against START.
+        r.term.flow(false, TCOOFF).unwrap();
+        m.write_stream(b"\x11", false).unwrap();
+        assert_eq!(r.write_stream(b"w", true), Err(Errno::EAGAIN));
+        r.term.flow(false, TCOON).unwrap();
+        assert_eq!(r.write_stream(b"w", true), Ok(1));
+        assert_eq!(r.term.flow(false, 9), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn packet_mode_control_bytes() {
+        let (m, r) = pair();
+        r.term.lock().packet = true;
+        m.write_stream(b"\x13", false).unwrap();
+        assert_ne!(m.poll_events() & POLLPRI, 0);
+        assert_eq!(drain_master(&m), [TIOCPKT_STOP]);
+        r.term.flush(TCIOFLUSH, true).unwrap();
+        assert_eq!(drain_master(&m), [TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE]);
+        // A flush through the master says nothing.
+        r.term.flush(TCIOFLUSH, false).unwrap();
+        assert_eq!(drain_master(&m), b"");
     }
 
     #[test]
