@@ -9,6 +9,7 @@
 pub mod confine;
 pub mod elf;
 pub mod fsimpl;
+pub mod ipc;
 pub mod host;
 pub mod kernel;
 pub mod limits;

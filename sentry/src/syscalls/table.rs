@@ -8,7 +8,7 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
     sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_inotify as ino,
-    sys_mm as m, sys_mount as mt, sys_pidfd as pf, sys_poll as pl, sys_process as p,
+    sys_ipc as ipc, sys_mm as m, sys_mount as mt, sys_pidfd as pf, sys_poll as pl, sys_process as p,
     sys_sched as sc, sys_signal as sg, sys_signalfd as sfd, sys_socket as so, sys_task as tk,
     sys_time as tm, sys_timer as ti, SysResult,
 };
@@ -74,6 +74,18 @@ type Row = (
 
 /// The implemented (or deliberately refused) system calls.
 const ROWS: &[Row] = rows! {
+    msgget => Full, Some(ipc::sys_msgget), "xo", "one IPC namespace for the sandbox";
+    msgsnd => Full, Some(ipc::sys_msgsnd), "dpux", "";
+    msgrcv => Full, Some(ipc::sys_msgrcv), "dpuDx", "";
+    msgctl => Full, Some(ipc::sys_msgctl), "ddp", "";
+    semget => Full, Some(ipc::sys_semget), "xdo", "one IPC namespace for the sandbox";
+    semop => Partial, Some(ipc::sys_semop), "dpu", "SEM_UNDO lists are per process (CLONE_SYSVSEM sharing is not kept)";
+    semtimedop => Partial, Some(ipc::sys_semtimedop), "dpup", "as semop";
+    semctl => Full, Some(ipc::sys_semctl), "dddx", "";
+    shmget => Partial, Some(ipc::sys_shmget), "xux", "SHM_HUGETLB gives ordinary pages; segments count against --memory in full";
+    shmat => Partial, Some(ipc::sys_shmat), "dpx", "a fork does not update shm_atime/shm_lpid; munmap of an attach does not update shm_lpid/shm_dtime";
+    shmdt => Full, Some(ipc::sys_shmdt), "p", "";
+    shmctl => Full, Some(ipc::sys_shmctl), "ddp", "";
     sethostname => Full, Some(p::sys_sethostname), "bd", "the sandbox's UTS name only";
     setdomainname => Full, Some(p::sys_setdomainname), "bd", "the sandbox's UTS name only";
     socket => Partial, Some(so::sys_socket), "ddd", "AF_UNIX, AF_INET, AF_INET6, AF_NETLINK (NETLINK_ROUTE); AF_PACKET EPERM";
