@@ -215,13 +215,14 @@ impl<T: Object> Ids<T> {
             return Err(Errno::ENOSPC);
         }
         let (idx, seq) = if self.next_id >= 0 {
+            // The id asked for, or (as Linux's idr_alloc from it) the first free index after
+            // it with its sequence number; next_id is used once either way.
             let want = self.next_id as u32;
-            let (idx, seq) = (want % IPCMNI, want / IPCMNI);
-            if self.objs.contains_key(&idx) {
-                return Err(Errno::ENOSPC);
-            }
             self.next_id = -1;
-            (idx, seq)
+            let idx = (want % IPCMNI..IPCMNI)
+                .find(|i| !self.objs.contains_key(i))
+                .ok_or(Errno::ENOSPC)?;
+            (idx, want / IPCMNI)
         } else {
             // Cyclic: the first free index after the last one given.
             let start = (self.last_idx + 1) as u32 % IPCMNI;

@@ -51,6 +51,19 @@ impl Drop for Queue {
     }
 }
 
+/// A charge against the memory budget, given back when dropped (unless zeroed).
+struct Charge(u64);
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        crate::limits::memory().release(self.0);
+    }
+}
+
+fn scopeguard(n: u64) -> Charge {
+    Charge(n)
+}
+
 /// Implements msgget(2).
 pub fn msgget(t: &Task, key: i32, flags: u32) -> Result<i32, Errno> {
     let mut ns = ns();
@@ -83,14 +96,21 @@ pub fn msgsnd(t: &Task, id: i32, msgp: u64, size: u64, flags: u32) -> Result<u64
     if mtype < 1 {
         return Err(Errno::EINVAL);
     }
-    let mut text = vec![0u8; size as usize];
+    // The message is counted against the memory budget before it is made (root may raise
+    // msgmax to 2 GiB), and given back unless a queue takes it.
+    let cost = size + MSG_OVERHEAD;
+    crate::limits::memory().charge(cost, Errno::ENOMEM)?;
+    let mut charged = scopeguard(cost);
+    let mut text = Vec::new();
+    text.try_reserve_exact(size as usize)
+        .map_err(|_| Errno::ENOMEM)?;
+    text.resize(size as usize, 0);
     t.copy_in(msgp.checked_add(8).ok_or(Errno::EFAULT)?, &mut text)?;
     let wq = ns().msg.get(id)?.wq.clone();
     let mut text = Some(text);
     let tgid = t.tgid();
     let r = block_on(&[&wq], None, || {
         let mut ns = ns();
-        let limits = ns.limits;
         let q = match ns.msg.get_mut(id) {
             Ok(q) if Arc::ptr_eq(&q.wq, &wq) => q,
             _ => return Some(Err(Errno::EIDRM)),
@@ -98,11 +118,8 @@ pub fn msgsnd(t: &Task, id: i32, msgp: u64, size: u64, flags: u32) -> Result<u64
         if let Err(e) = ipcperms(t, &q.perm, S_IWUGO) {
             return Some(Err(e));
         }
-        let _ = limits;
         if size + q.cbytes <= q.qbytes && 1 + q.msgs.len() as u64 <= q.qbytes {
-            if let Err(e) = crate::limits::memory().charge(size + MSG_OVERHEAD, Errno::ENOMEM) {
-                return Some(Err(e));
-            }
+            charged.0 = 0; // the queue's now
             q.msgs.push_back((mtype, text.take().unwrap_or_default()));
             q.cbytes += size;
             q.lspid = tgid;

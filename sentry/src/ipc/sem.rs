@@ -79,9 +79,15 @@ pub fn semget(t: &Task, key: i32, nsems: i32, flags: u32) -> Result<i32, Errno> 
             return Err(Errno::ENOSPC);
         }
         crate::limits::memory().charge(SET_COST + n * SEM_COST, Errno::ENOMEM)?;
+        let mut sems = Vec::new();
+        if sems.try_reserve_exact(nsems as usize).is_err() {
+            crate::limits::memory().release(SET_COST + n * SEM_COST);
+            return Err(Errno::ENOMEM);
+        }
+        sems.resize(nsems as usize, Sem::default());
         let set = Set {
             perm: Perm::new(t, key, flags),
-            sems: vec![Sem::default(); nsems as usize],
+            sems,
             otime: 0,
             ctime: now(),
             waiters: Vec::new(),
@@ -123,7 +129,8 @@ fn try_ops(set: &mut Set, sops: &[Sembuf], undo: Option<&mut Vec<i32>>, tgid: i3
                     return Err(Errno::ERANGE);
                 }
                 if op.sem_flg & SEM_UNDO != 0 {
-                    let adj = undo.as_ref().map_or(0, |u| u[n]) - i32::from(op.sem_op);
+                    let adj = undo.as_ref().and_then(|u| u.get(n)).copied().unwrap_or(0)
+                        - i32::from(op.sem_op);
                     if !(-SEMAEM - 1..=SEMAEM).contains(&adj) {
                         return Err(Errno::ERANGE);
                     }
@@ -144,8 +151,8 @@ fn try_ops(set: &mut Set, sops: &[Sembuf], undo: Option<&mut Vec<i32>>, tgid: i3
         let n = op.sem_num as usize;
         set.sems[n].pid = tgid;
         if op.sem_flg & SEM_UNDO != 0 {
-            if let Some(u) = undo.as_mut() {
-                u[n] -= i32::from(op.sem_op);
+            if let Some(a) = undo.as_mut().and_then(|u| u.get_mut(n)) {
+                *a -= i32::from(op.sem_op);
             }
         }
     }

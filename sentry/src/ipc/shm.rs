@@ -172,6 +172,16 @@ pub fn shmget(t: &Task, key: i32, size: u64, flags: u32) -> Result<i32, Errno> {
         if bytes > i64::MAX as u64 {
             return Err(Errno::EINVAL);
         }
+        if flags & SHM_HUGETLB != 0 {
+            // Linux's hugetlb_file_setup: EPERM without CAP_IPC_LOCK or the hugetlb_shm_group
+            // (0); then the sandbox has no huge pages to give (ENOMEM, as a host without a
+            // reserved pool).
+            let in_group0 = t.creds.fsgid == 0 || t.creds.groups.contains(&0);
+            if !super::capable(t, CAP_IPC_LOCK) && !in_group0 {
+                return Err(Errno::EPERM);
+            }
+            return Err(Errno::ENOMEM);
+        }
         crate::limits::memory().charge(bytes, Errno::ENOMEM)?;
         let fd = match make_memfd(bytes) {
             Ok(fd) => fd,
