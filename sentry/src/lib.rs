@@ -9,8 +9,8 @@
 pub mod confine;
 pub mod elf;
 pub mod fsimpl;
-pub mod ipc;
 pub mod host;
+pub mod ipc;
 pub mod kernel;
 pub mod limits;
 pub mod mm;

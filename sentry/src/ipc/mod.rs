@@ -488,3 +488,64 @@ pub fn sysctl_write(name: &str, v: &[u8]) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct O(Perm);
+
+    impl Object for O {
+        fn perm(&self) -> &Perm {
+            &self.0
+        }
+        fn perm_mut(&mut self) -> &mut Perm {
+            &mut self.0
+        }
+    }
+
+    fn obj(key: i32) -> O {
+        O(Perm {
+            key,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn ids_are_cyclic_with_sequence_numbers() {
+        let mut ids: Ids<O> = Ids::default();
+        assert_eq!(ids.add(obj(7), 10), Ok(0));
+        assert_eq!(ids.add(obj(0), 10), Ok(1));
+        assert_eq!(ids.find_key(7), Some(0));
+        assert!(ids.remove(0).is_some());
+        assert_eq!(ids.find_key(7), None);
+        // The next index, not the freed one.
+        assert_eq!(ids.add(obj(0), 10), Ok(2));
+        assert_eq!(ids.max_idx(), 2);
+        assert!(ids.get(1).is_ok());
+        assert_eq!(ids.get(1 + IPCMNI as i32).err(), Some(Errno::EINVAL));
+        assert_eq!(ids.get(-1).err(), Some(Errno::EINVAL));
+        assert_eq!(ids.add(obj(0), 2), Err(Errno::ENOSPC));
+    }
+
+    #[test]
+    fn next_id_is_used_once() {
+        let mut ids: Ids<O> = Ids::default();
+        ids.next_id = 3 * IPCMNI as i64 + 5;
+        assert_eq!(ids.add(obj(0), 10), Ok(3 * IPCMNI as i32 + 5));
+        assert_eq!(ids.next_id, -1);
+        // Taken: the next free index, with the sequence asked for.
+        ids.next_id = 5;
+        assert_eq!(ids.add(obj(0), 10), Ok(6));
+        assert_eq!(ids.at_index(6).map(|(id, _)| id), Ok(6));
+    }
+
+    #[test]
+    fn private_key_after_removal_while_attached() {
+        let mut ids: Ids<O> = Ids::default();
+        let id = ids.add(obj(9), 10).unwrap_or(-1);
+        ids.set_private(id);
+        assert_eq!(ids.find_key(9), None);
+        assert_eq!(ids.get(id).map(|o| o.perm().key).ok(), Some(IPC_PRIVATE));
+    }
+}

@@ -118,7 +118,7 @@ pub fn msgsnd(t: &Task, id: i32, msgp: u64, size: u64, flags: u32) -> Result<u64
         if let Err(e) = ipcperms(t, &q.perm, S_IWUGO) {
             return Some(Err(e));
         }
-        if size + q.cbytes <= q.qbytes && 1 + q.msgs.len() as u64 <= q.qbytes {
+        if size + q.cbytes <= q.qbytes && (q.msgs.len() as u64) < q.qbytes {
             charged.0 = 0; // the queue's now
             q.msgs.push_back((mtype, text.take().unwrap_or_default()));
             q.cbytes += size;

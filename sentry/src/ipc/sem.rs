@@ -113,7 +113,12 @@ enum Outcome {
 }
 
 /// Tries `sops` on `set` all at once (`perform_atomic_semop`).
-fn try_ops(set: &mut Set, sops: &[Sembuf], undo: Option<&mut Vec<i32>>, tgid: i32) -> Result<Outcome, Errno> {
+fn try_ops(
+    set: &mut Set,
+    sops: &[Sembuf],
+    undo: Option<&mut Vec<i32>>,
+    tgid: i32,
+) -> Result<Outcome, Errno> {
     let mut vals: Vec<i32> = set.sems.iter().map(|s| s.val).collect();
     for op in sops {
         let n = op.sem_num as usize;
@@ -164,14 +169,20 @@ fn try_ops(set: &mut Set, sops: &[Sembuf], undo: Option<&mut Vec<i32>>, tgid: i3
 }
 
 /// Implements semop(2) and semtimedop(2) (`timeout`: a relative timespec's address, or 0).
-pub fn semtimedop(t: &Task, id: i32, sops_addr: u64, nsops: u64, timeout: u64) -> Result<u64, Errno> {
+pub fn semtimedop(
+    t: &Task,
+    id: i32,
+    sops_addr: u64,
+    nsops: u64,
+    timeout: u64,
+) -> Result<u64, Errno> {
     let ts: Option<Timespec> = if timeout != 0 {
         Some(t.read_val(timeout)?)
     } else {
         None
     };
     let semopm = ns().limits.sem[2];
-    if nsops < 1 || id < 0 || (nsops as i64) < 0 {
+    if nsops < 1 || id < 0 {
         return Err(Errno::EINVAL);
     }
     if nsops > semopm || nsops > u64::from(u16::MAX) {

@@ -108,7 +108,7 @@ impl Drop for ShmFile {
         }
         // A removed segment goes with its last mapping. (Attach files are never dropped with
         // the namespace's lock held; `try_lock` keeps it that way.)
-        if let Some(mut g) = super::NS.try_lock().ok() {
+        if let Ok(mut g) = super::NS.try_lock() {
             if let Some(ns) = g.as_mut() {
                 reap(ns);
             }
@@ -223,8 +223,8 @@ pub fn shmget(t: &Task, key: i32, size: u64, flags: u32) -> Result<i32, Errno> {
 
 fn make_memfd(bytes: u64) -> Result<OwnedFd, Errno> {
     use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
-    let fd = memfd_create(c"sysv-shm", MemFdCreateFlag::MFD_CLOEXEC)
-        .map_err(|e| Errno(e as i32))?;
+    let fd =
+        memfd_create(c"sysv-shm", MemFdCreateFlag::MFD_CLOEXEC).map_err(|e| Errno(e as i32))?;
     nix::unistd::ftruncate(&fd, bytes as i64).map_err(|e| Errno(e as i32))?;
     Ok(fd)
 }
@@ -314,7 +314,7 @@ pub fn shmdt(t: &mut Task, addr: u64) -> Result<u64, Errno> {
         match &first {
             None => {
                 if let Some(data) = segment_of(file) {
-                    if v.start - addr == *offset {
+                    if v.start.wrapping_sub(addr) == *offset {
                         first = Some((fptr, data));
                         ranges.push((v.start, v.end));
                     }
@@ -325,7 +325,7 @@ pub fn shmdt(t: &mut Task, addr: u64) -> Result<u64, Errno> {
                 if v.end - addr > size {
                     break;
                 }
-                if *f == fptr && v.start - addr == *offset {
+                if *f == fptr && v.start.wrapping_sub(addr) == *offset {
                     ranges.push((v.start, v.end));
                 }
             }

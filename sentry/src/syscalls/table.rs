@@ -8,9 +8,9 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
     sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_inotify as ino,
-    sys_ipc as ipc, sys_mm as m, sys_mount as mt, sys_pidfd as pf, sys_poll as pl, sys_process as p,
-    sys_sched as sc, sys_signal as sg, sys_signalfd as sfd, sys_socket as so, sys_task as tk,
-    sys_time as tm, sys_timer as ti, SysResult,
+    sys_ipc as ipc, sys_mm as m, sys_mount as mt, sys_pidfd as pf, sys_poll as pl,
+    sys_process as p, sys_sched as sc, sys_signal as sg, sys_signalfd as sfd, sys_socket as so,
+    sys_task as tk, sys_time as tm, sys_timer as ti, SysResult,
 };
 use crate::kernel::Task;
 

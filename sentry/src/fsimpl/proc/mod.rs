@@ -281,9 +281,18 @@ fn root_dir(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
         dev,
         0x2a0,
         vec![
-            ("msg", file(dev, 0x2a1, || text(crate::ipc::msg::proc_text()))),
-            ("sem", file(dev, 0x2a2, || text(crate::ipc::sem::proc_text()))),
-            ("shm", file(dev, 0x2a3, || text(crate::ipc::shm::proc_text()))),
+            (
+                "msg",
+                file(dev, 0x2a1, || text(crate::ipc::msg::proc_text())),
+            ),
+            (
+                "sem",
+                file(dev, 0x2a2, || text(crate::ipc::sem::proc_text())),
+            ),
+            (
+                "shm",
+                file(dev, 0x2a3, || text(crate::ipc::shm::proc_text())),
+            ),
         ],
     );
     statics.push(("sysvipc", Arc::new(move || sysvipc.clone())));
