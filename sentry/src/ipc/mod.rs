@@ -530,8 +530,10 @@ mod tests {
 
     #[test]
     fn next_id_is_used_once() {
-        let mut ids: Ids<O> = Ids::default();
-        ids.next_id = 3 * IPCMNI as i64 + 5;
+        let mut ids: Ids<O> = Ids {
+            next_id: 3 * IPCMNI as i64 + 5,
+            ..Default::default()
+        };
         assert_eq!(ids.add(obj(0), 10), Ok(3 * IPCMNI as i32 + 5));
         assert_eq!(ids.next_id, -1);
         // Taken: the next free index, with the sequence asked for.
