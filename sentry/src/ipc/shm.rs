@@ -89,6 +89,9 @@ fn ops_addr(ops: &dyn FileOps) -> usize {
 
 /// The segment a mapping's file attaches, if it is an attach file.
 fn segment_of(file: &File) -> Option<Arc<SegData>> {
+    if !file.path.starts_with("/SYSV") {
+        return None;
+    }
     lock(&ATTACHED)
         .as_ref()?
         .get(&ops_addr(file.ops.as_ref()))
