@@ -45,6 +45,11 @@ struct mbuf {
     char mtext[256];
 };
 
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 static void on_alarm(int sig) {
     (void)sig;
 }
@@ -57,13 +62,39 @@ static void alarm_in(int ms) {
     sa.sa_handler = on_alarm;
     sa.sa_flags = SA_RESTART;
     sigaction(SIGALRM, &sa, NULL);
-    struct itimerval it = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
+    // Periodic, so that a wait entered late (a loaded machine) is still interrupted.
+    struct itimerval it = {{ms / 1000, (ms % 1000) * 1000}, {ms / 1000, (ms % 1000) * 1000}};
     setitimer(ITIMER_REAL, &it, NULL);
 }
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+static void alarm_off(void) {
+    struct itimerval it = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+// Waits until process `pid` sleeps (state S in /proc/<pid>/stat), after it said (on `ready`)
+// that it is about to block: so that what follows finds it waiting, however loaded the machine.
+static void wait_blocked(pid_t pid, int ready) {
+    char b;
+    if (read(ready, &b, 1) != 1) {
+        return;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    for (int i = 0; i < 1000; i++) {
+        char buf[512] = {0};
+        int fd = open(path, O_RDONLY);
+        if (fd >= 0) {
+            ssize_t n = read(fd, buf, sizeof buf - 1);
+            close(fd);
+            const char *p = n > 0 ? strrchr(buf, ')') : NULL;
+            if (p != NULL && p[1] == ' ' && p[2] == 'S') {
+                sleep_ms(20);
+                return;
+            }
+        }
+        sleep_ms(5);
+    }
 }
 
 static pid_t fork_flushed(void) {
@@ -206,15 +237,21 @@ static void test_msg(void) {
     // A signal ends the wait with EINTR, SA_RESTART or not.
     alarm_in(100);
     EXPECT_ERRNO(msgrcv(q, &m, sizeof m.mtext, 0, 0), EINTR);
+    alarm_off();
 
     // Removing the queue wakes its waiters with EIDRM.
+    int ready[2];
+    EXPECT_OK(pipe(ready));
     pid = fork_flushed();
     if (pid == 0) {
         struct mbuf c;
+        write(ready[1], "r", 1);
         ssize_t r = msgrcv(q, &c, sizeof c.mtext, 0, 0);
         _exit(r == -1 && errno == EIDRM ? 0 : 1);
     }
-    sleep_ms(100);
+    wait_blocked(pid, ready[0]);
+    close(ready[0]);
+    close(ready[1]);
     EXPECT_OK(msgctl(q, IPC_RMID, NULL));
     EXPECT_EQ(wait_code(pid), 0);
     EXPECT_ERRNO(msgctl(q, IPC_STAT, &ds), EINVAL);
@@ -325,6 +362,7 @@ static void test_sem(void) {
     // A signal: EINTR.
     alarm_in(100);
     EXPECT_ERRNO(semop(s, &dec, 1), EINTR);
+    alarm_off();
 
     NOTE("waiters: GETNCNT, GETZCNT, wake-up by another process");
     pid_t pid = fork_flushed();
@@ -413,7 +451,9 @@ static void test_sem(void) {
         int r = semop(s, &d, 1);
         _exit(r == -1 && errno == EIDRM ? 0 : 1);
     }
-    sleep_ms(100);
+    for (int i = 0; i < 400 && semctl(s, 0, GETNCNT) != 1; i++) {
+        sleep_ms(5);
+    }
     EXPECT_OK(semctl(s, 0, IPC_RMID));
     EXPECT_EQ(wait_code(pid), 0);
     EXPECT_ERRNO(semctl(s, 0, GETVAL), EINVAL);
