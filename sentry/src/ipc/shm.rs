@@ -381,6 +381,30 @@ pub fn address_space_gone<'a>(vmas: impl Iterator<Item = &'a crate::mm::Vma>) {
     }
 }
 
+/// A fork copied an address space: its attachments are new attaches of their segments, made
+/// by the parent (`tgid`), as Linux's `shm_open` records them.
+pub fn address_space_forked<'a>(vmas: impl Iterator<Item = &'a crate::mm::Vma>, tgid: i32) {
+    let mut ids = Vec::new();
+    for v in vmas {
+        if let Backing::File { file, .. } = &v.backing {
+            if let Some(d) = segment_of(file) {
+                ids.push(d.id.load(Ordering::Relaxed));
+            }
+        }
+    }
+    if ids.is_empty() {
+        return;
+    }
+    let mut ns = ns();
+    let t = now();
+    for id in ids {
+        if let Ok(seg) = ns.shm.get_mut(id) {
+            seg.atime = t;
+            seg.lpid = tgid;
+        }
+    }
+}
+
 fn stat_of(s: &Seg) -> ShmidDs {
     ShmidDs {
         shm_perm: s.perm.abi(s.perm.seq),
