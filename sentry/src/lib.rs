@@ -10,6 +10,7 @@ pub mod confine;
 pub mod elf;
 pub mod fsimpl;
 pub mod host;
+pub mod ipc;
 pub mod kernel;
 pub mod limits;
 pub mod mm;

@@ -9,6 +9,7 @@
 
 pub mod abi;
 mod abi_files;
+mod abi_ipc;
 mod abi_mount;
 mod abi_net;
 mod abi_process;

@@ -37,6 +37,8 @@ tests::guest_tests! {
     timers,
     // Memory.
     memory,
+    // System V IPC: message queues, semaphores, shared memory, /proc/sysvipc.
+    sysv_ipc,
     // Large reads and writes, in the sandbox straight between host files and memory.
     big_io => |run: tests::Run| {
         let dir = tests::workspace_root().join("target").join("big_io-volume");

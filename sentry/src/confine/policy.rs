@@ -539,7 +539,7 @@ pub const RULES: &[Rule] = &[
     rule(
         Sysno::ftruncate,
         TASK,
-        "tmpfs file sizes (memfds); host files (truncate)",
+        "tmpfs file and System V segment sizes (memfds); host files (truncate)",
     ),
     rule(Sysno::fallocate, TASK, "tmpfs and host files"),
     rule(Sysno::fsync, TASK, "host files"),
@@ -547,7 +547,7 @@ pub const RULES: &[Rule] = &[
     rule(
         Sysno::memfd_create,
         TASK,
-        "tmpfs file contents (mappable by stubs)",
+        "tmpfs file contents and System V shared memory segments (mappable by stubs)",
     ),
     rule(
         Sysno::dup,

@@ -71,6 +71,7 @@ pub(super) fn do_exit(mut t: Task) {
     if last {
         // The process's record locks go before its parent hears of the exit.
         crate::vfs::lock::release_process(tg.tgid);
+        crate::ipc::exit_process(tg.tgid); // SEM_UNDO
         k.timers.remove_process(tg.tgid);
         if !tg.killed.load(Ordering::Acquire) {
             *lock(&tg.exit_status) = Some(status);

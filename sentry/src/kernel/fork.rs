@@ -117,6 +117,7 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
             Errno::EAGAIN
         })?;
         let child = guard.fork(p.address_space());
+        crate::ipc::shm::address_space_forked(child.vmas(), t.tgid());
         (p, Arc::new(Mutex::new(child)))
     };
     let fds = if f & CLONE_FILES != 0 {

@@ -251,6 +251,7 @@ pub struct MemoryManager {
 
 impl Drop for MemoryManager {
     fn drop(&mut self) {
+        crate::ipc::shm::address_space_gone(self.vmas.values());
         crate::limits::memory().release(self.charged);
     }
 }

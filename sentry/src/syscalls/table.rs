@@ -8,9 +8,9 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
     sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_inotify as ino,
-    sys_mm as m, sys_mount as mt, sys_pidfd as pf, sys_poll as pl, sys_process as p,
-    sys_sched as sc, sys_signal as sg, sys_signalfd as sfd, sys_socket as so, sys_task as tk,
-    sys_time as tm, sys_timer as ti, SysResult,
+    sys_ipc as ipc, sys_mm as m, sys_mount as mt, sys_pidfd as pf, sys_poll as pl,
+    sys_process as p, sys_sched as sc, sys_signal as sg, sys_signalfd as sfd, sys_socket as so,
+    sys_task as tk, sys_time as tm, sys_timer as ti, SysResult,
 };
 use crate::kernel::Task;
 
@@ -74,6 +74,18 @@ type Row = (
 
 /// The implemented (or deliberately refused) system calls.
 const ROWS: &[Row] = rows! {
+    msgget => Full, Some(ipc::sys_msgget), "xo", "one IPC namespace for the sandbox";
+    msgsnd => Full, Some(ipc::sys_msgsnd), "dpux", "";
+    msgrcv => Partial, Some(ipc::sys_msgrcv), "dpuDx", "waiting receivers are served in no set order (Linux: first come, first served)";
+    msgctl => Full, Some(ipc::sys_msgctl), "ddp", "";
+    semget => Full, Some(ipc::sys_semget), "xdo", "one IPC namespace for the sandbox";
+    semop => Partial, Some(ipc::sys_semop), "dpu", "SEM_UNDO lists are per process (CLONE_SYSVSEM sharing is not kept); waiters are served in no set order";
+    semtimedop => Partial, Some(ipc::sys_semtimedop), "dpup", "as semop";
+    semctl => Full, Some(ipc::sys_semctl), "dddx", "";
+    shmget => Partial, Some(ipc::sys_shmget), "xux", "no huge pages (SHM_HUGETLB: ENOMEM, as a host without a reserved pool); segments count against --memory in full";
+    shmat => Partial, Some(ipc::sys_shmat), "dpx", "munmap of an attach does not update shm_lpid/shm_dtime (shmdt, exec and exit do)";
+    shmdt => Full, Some(ipc::sys_shmdt), "p", "";
+    shmctl => Full, Some(ipc::sys_shmctl), "ddp", "";
     sethostname => Full, Some(p::sys_sethostname), "bd", "the sandbox's UTS name only";
     setdomainname => Full, Some(p::sys_setdomainname), "bd", "the sandbox's UTS name only";
     socket => Partial, Some(so::sys_socket), "ddd", "AF_UNIX, AF_INET, AF_INET6, AF_NETLINK (NETLINK_ROUTE); AF_PACKET EPERM";

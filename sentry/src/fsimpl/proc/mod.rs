@@ -277,6 +277,25 @@ fn root_dir(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
             )
         }),
     ));
+    let sysvipc = fixed_dir(
+        dev,
+        0x2a0,
+        vec![
+            (
+                "msg",
+                file(dev, 0x2a1, || text(crate::ipc::msg::proc_text())),
+            ),
+            (
+                "sem",
+                file(dev, 0x2a2, || text(crate::ipc::sem::proc_text())),
+            ),
+            (
+                "shm",
+                file(dev, 0x2a3, || text(crate::ipc::shm::proc_text())),
+            ),
+        ],
+    );
+    statics.push(("sysvipc", Arc::new(move || sysvipc.clone())));
     let sys_dir = sys_tree(dev, sys);
     statics.push(("sys", Arc::new(move || sys_dir.clone())));
     let statics = Arc::new(statics);
@@ -422,6 +441,24 @@ fn limit_file(dev: u64, ino: u64, value: &'static AtomicU64) -> Maker {
     })
 }
 
+/// A /proc/sys/kernel file of the IPC namespace (msgmax, sem, shmmax, msg_next_id...): root
+/// may write it, with the checks of [`crate::ipc::sysctl_write`].
+fn ipc_file(dev: u64, ino: u64, name: &'static str) -> Maker {
+    Arc::new(move || {
+        GenFile::rw(
+            dev,
+            ino,
+            Arc::new(move || text(crate::ipc::sysctl_read(name).unwrap_or_default())),
+            Arc::new(move |v: &[u8]| {
+                if !caller_is_root() {
+                    return Err(Errno::EACCES);
+                }
+                crate::ipc::sysctl_write(name, v)
+            }),
+        )
+    })
+}
+
 fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
     let uts = |f: fn(&Utsname) -> [u8; 65]| {
         move || {
@@ -505,34 +542,16 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
             ),
             ("overflowuid", file(dev, 0x11d, || text("65534\n".into()))),
             ("overflowgid", file(dev, 0x11e, || text("65534\n".into()))),
-            (
-                "shmmax",
-                sysfile(dev, 0x11f, s, "kernel/shmmax", n("18446744073692774399")),
-            ),
-            (
-                "shmall",
-                sysfile(dev, 0x120, s, "kernel/shmall", n("18446744073692774399")),
-            ),
-            ("shmmni", sysfile(dev, 0x121, s, "kernel/shmmni", n("4096"))),
-            ("msgmax", sysfile(dev, 0x122, s, "kernel/msgmax", n("8192"))),
-            (
-                "msgmnb",
-                sysfile(dev, 0x123, s, "kernel/msgmnb", n("16384")),
-            ),
-            (
-                "msgmni",
-                sysfile(dev, 0x124, s, "kernel/msgmni", n("32000")),
-            ),
-            (
-                "sem",
-                sysfile(
-                    dev,
-                    0x125,
-                    s,
-                    "kernel/sem",
-                    n("32000\t1024000000\t500\t32000"),
-                ),
-            ),
+            ("shmmax", ipc_file(dev, 0x11f, "shmmax")),
+            ("shmall", ipc_file(dev, 0x120, "shmall")),
+            ("shmmni", ipc_file(dev, 0x121, "shmmni")),
+            ("msgmax", ipc_file(dev, 0x122, "msgmax")),
+            ("msgmnb", ipc_file(dev, 0x123, "msgmnb")),
+            ("msgmni", ipc_file(dev, 0x124, "msgmni")),
+            ("sem", ipc_file(dev, 0x125, "sem")),
+            ("msg_next_id", ipc_file(dev, 0x12a, "msg_next_id")),
+            ("sem_next_id", ipc_file(dev, 0x12b, "sem_next_id")),
+            ("shm_next_id", ipc_file(dev, 0x12c, "shm_next_id")),
             (
                 "printk",
                 sysfile(dev, 0x126, s, "kernel/printk", n("4\t4\t1\t7")),
