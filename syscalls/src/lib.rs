@@ -12,6 +12,7 @@ mod abi_files;
 mod abi_mount;
 mod abi_net;
 mod abi_process;
+mod abi_timerfd_mq;
 mod errno;
 mod sysno;
 

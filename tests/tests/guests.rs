@@ -35,6 +35,8 @@ tests::guest_tests! {
         tests::guest("execve", tests::Linkage::Dynamic),
     ]),
     timers,
+    // timerfd (issue 14).
+    timerfd,
     // Memory.
     memory,
     // Large reads and writes, in the sandbox straight between host files and memory.

@@ -24,6 +24,7 @@ mod sys_socket;
 mod sys_task;
 mod sys_time;
 mod sys_timer;
+pub(crate) mod sys_timerfd;
 pub mod table;
 
 use syscalls::{Errno, Sysno};

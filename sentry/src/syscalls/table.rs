@@ -10,7 +10,7 @@ use super::{
     sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_inotify as ino,
     sys_mm as m, sys_mount as mt, sys_pidfd as pf, sys_poll as pl, sys_process as p,
     sys_sched as sc, sys_signal as sg, sys_signalfd as sfd, sys_socket as so, sys_task as tk,
-    sys_time as tm, sys_timer as ti, SysResult,
+    sys_time as tm, sys_timer as ti, sys_timerfd as tfd, SysResult,
 };
 use crate::kernel::Task;
 
@@ -318,6 +318,9 @@ const ROWS: &[Row] = rows! {
     eventfd2 => Full, Some(ev::sys_eventfd2), "ux", "";
     signalfd => Full, Some(sfd::sys_signalfd), "dpu", "";
     signalfd4 => Full, Some(sfd::sys_signalfd4), "dpux", "";
+    timerfd_create => Partial, Some(tfd::sys_timerfd_create), "dx", "TFD_TIMER_CANCEL_ON_SET never cancels: the sandbox's clock cannot be set, and host clock changes are not seen; the *_ALARM clocks need CAP_WAKE_ALARM and do not wake a suspended host";
+    timerfd_settime => Full, Some(tfd::sys_timerfd_settime), "fxpp", "";
+    timerfd_gettime => Full, Some(tfd::sys_timerfd_gettime), "fp", "";
     close_range => Full, Some(f::sys_close_range), "ffx", "";
     mount => Partial, Some(mt::sys_mount), "ssxxs", "tmpfs, proc, sysfs, devtmpfs, bind, move, remount; propagation types accepted, not recorded; block-device file systems ENOTBLK";
     umount2 => Full, Some(mt::sys_umount2), "sx", "";
