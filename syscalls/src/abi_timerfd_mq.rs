@@ -53,3 +53,5 @@ pub const MIN_MSGSIZEMAX: u32 = 128;
 pub const HARD_MSGSIZEMAX: u32 = 16 * 1024 * 1024;
 /// CAP_SYS_RESOURCE: past msg_max and msgsize_max, and past queues_max.
 pub const CAP_SYS_RESOURCE: u32 = 24;
+/// si_code: sent by a message queue's notification.
+pub const SI_MESGQ: i32 = -3;

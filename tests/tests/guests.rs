@@ -35,8 +35,9 @@ tests::guest_tests! {
         tests::guest("execve", tests::Linkage::Dynamic),
     ]),
     timers,
-    // timerfd (issue 14).
+    // timerfd and POSIX message queues (issue 14).
     timerfd,
+    mqueue,
     // Memory.
     memory,
     // Large reads and writes, in the sandbox straight between host files and memory.

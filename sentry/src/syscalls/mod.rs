@@ -14,6 +14,7 @@ mod sys_futex;
 mod sys_inotify;
 mod sys_mm;
 mod sys_mount;
+mod sys_mqueue;
 mod sys_pidfd;
 mod sys_poll;
 mod sys_process;

@@ -8,9 +8,9 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
     sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_inotify as ino,
-    sys_mm as m, sys_mount as mt, sys_pidfd as pf, sys_poll as pl, sys_process as p,
-    sys_sched as sc, sys_signal as sg, sys_signalfd as sfd, sys_socket as so, sys_task as tk,
-    sys_time as tm, sys_timer as ti, sys_timerfd as tfd, SysResult,
+    sys_mm as m, sys_mount as mt, sys_mqueue as mq, sys_pidfd as pf, sys_poll as pl,
+    sys_process as p, sys_sched as sc, sys_signal as sg, sys_signalfd as sfd, sys_socket as so,
+    sys_task as tk, sys_time as tm, sys_timer as ti, sys_timerfd as tfd, SysResult,
 };
 use crate::kernel::Task;
 
@@ -321,6 +321,12 @@ const ROWS: &[Row] = rows! {
     timerfd_create => Partial, Some(tfd::sys_timerfd_create), "dx", "TFD_TIMER_CANCEL_ON_SET never cancels: the sandbox's clock cannot be set, and host clock changes are not seen; the *_ALARM clocks need CAP_WAKE_ALARM and do not wake a suspended host";
     timerfd_settime => Full, Some(tfd::sys_timerfd_settime), "fxpp", "";
     timerfd_gettime => Full, Some(tfd::sys_timerfd_gettime), "fp", "";
+    mq_open => Full, Some(mq::sys_mq_open), "sxop", "";
+    mq_unlink => Full, Some(mq::sys_mq_unlink), "s", "";
+    mq_timedsend => Full, Some(mq::sys_mq_timedsend), "fpuup", "";
+    mq_timedreceive => Full, Some(mq::sys_mq_timedreceive), "fpupp", "";
+    mq_notify => Partial, Some(mq::sys_mq_notify), "fp", "a SIGEV_SIGNAL notification still goes to a process that has exec'd since registering";
+    mq_getsetattr => Full, Some(mq::sys_mq_getsetattr), "fpp", "";
     close_range => Full, Some(f::sys_close_range), "ffx", "";
     mount => Partial, Some(mt::sys_mount), "ssxxs", "tmpfs, proc, sysfs, devtmpfs, bind, move, remount; propagation types accepted, not recorded; block-device file systems ENOTBLK";
     umount2 => Full, Some(mt::sys_umount2), "sx", "";

@@ -152,6 +152,9 @@ pub trait FileOps: Send + Sync {
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
+    /// A descriptor of the file is being closed by process `tgid` (Linux's `f_op->flush`,
+    /// run at every close: a message queue drops that process's notification).
+    fn flush(&self, _tgid: i32) {}
     /// The lines /proc/[pid]/fdinfo/N shows after the common ones (Linux's `show_fdinfo`).
     fn fdinfo(&self) -> String {
         String::new()
