@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -348,6 +349,53 @@ static void test_notify(void) {
     mq_unlink(qname);
 }
 
+static volatile int thread_fired, thread_value;
+static void on_thread(union sigval v) {
+    thread_value = v.sival_int;
+    thread_fired = 1;
+}
+
+static void test_notify_thread(void) {
+    NOTE("mq_notify with SIGEV_THREAD (glibc's netlink socket and helper thread)");
+    struct mq_attr a = attr(2, 16);
+    mqd_t q = mq_open(qname, O_RDWR | O_CREAT | O_EXCL, 0600, &a);
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD;
+    ev.sigev_notify_function = on_thread;
+    ev.sigev_value.sival_int = 7;
+    EXPECT_OK(mq_notify(q, &ev));
+    EXPECT_ERRNO(mq_notify(q, &ev), EBUSY);
+    EXPECT_OK(mq_send(q, "x", 1, 0));
+    for (int i = 0; i < 500 && !thread_fired; i++) {
+        usleep(10000);
+    }
+    EXPECT_EQ(thread_fired, 1);
+    EXPECT_EQ(thread_value, 7);
+    // The raw call wants a netlink socket in sigev_signo and a cookie at sival_ptr.
+    char cookie[32] = {0};
+    struct sigevent raw;
+    memset(&raw, 0, sizeof raw);
+    raw.sigev_notify = SIGEV_THREAD;
+    raw.sigev_value.sival_ptr = cookie;
+    raw.sigev_signo = -1;
+    EXPECT_ERRNO(syscall(SYS_mq_notify, q, &raw), EBADF);
+    int pfd[2];
+    pipe(pfd);
+    raw.sigev_signo = pfd[0];
+    EXPECT_ERRNO(syscall(SYS_mq_notify, q, &raw), ENOTSOCK);
+    int us = socket(AF_UNIX, SOCK_DGRAM, 0);
+    raw.sigev_signo = us;
+    EXPECT_ERRNO(syscall(SYS_mq_notify, q, &raw), EINVAL);
+    raw.sigev_value.sival_ptr = (void *)1;
+    EXPECT_ERRNO(syscall(SYS_mq_notify, q, &raw), EFAULT);
+    close(us);
+    close(pfd[0]);
+    close(pfd[1]);
+    mq_close(q);
+    mq_unlink(qname);
+}
+
 static void test_permissions(void) {
     NOTE("permissions and mq_unlink by another user");
     struct mq_attr a = attr(2, 16);
@@ -509,6 +557,7 @@ int main(void) {
     test_messages();
     test_blocking();
     test_notify();
+    test_notify_thread();
     test_permissions();
     test_unlinked_lives();
     test_sysctl();
