@@ -38,6 +38,8 @@ tests::guest_tests! {
     // timerfd and POSIX message queues (issue 14).
     timerfd,
     mqueue,
+    // preadv2/pwritev2 flags, epoll_pwait2, the old getdents (issue 14).
+    rw_flags,
     // Memory.
     memory,
     // Large reads and writes, in the sandbox straight between host files and memory.

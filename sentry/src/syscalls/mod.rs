@@ -18,6 +18,7 @@ mod sys_mqueue;
 mod sys_pidfd;
 mod sys_poll;
 mod sys_process;
+mod sys_rw2;
 mod sys_sched;
 mod sys_signal;
 mod sys_signalfd;
@@ -59,6 +60,7 @@ pub fn dispatch(t: &mut Task) {
     if result == Err(Errno::EPIPE)
         && matches!(nr, 1 | 20 | 18 | 296 | 328 | 275 | 276 | 278)
         && (!matches!(nr, 1 | 20) || sys_socket::epipe_raises_sigpipe(t, fd_arg(t, 0)))
+        && !(nr == 328 && t.arg(5) as u32 & syscalls::abi::RWF_NOSIGNAL != 0)
     {
         let info = crate::kernel::signal::user_info(syscalls::abi::SIGPIPE, 0x80, 0, 0);
         crate::kernel::send_thread_signal(&t.k, &t.shared.clone(), info);

@@ -636,6 +636,15 @@ pub fn sys_epoll_wait(t: &mut Task) -> SysResult {
     do_epoll_wait(t, t.arg(0) as i32, t.arg(1), t.arg(2) as i32, d)
 }
 
+/// Implements epoll_pwait2(2): epoll_pwait with a timespec timeout (NULL: none).
+pub fn sys_epoll_pwait2(t: &mut Task) -> SysResult {
+    let d = deadline_ts(t, t.arg(3))?;
+    temp_mask(t, t.arg(4), t.arg(5))?;
+    let r = do_epoll_wait(t, t.arg(0) as i32, t.arg(1), t.arg(2) as i32, d);
+    end_temp_mask(t, &r);
+    r
+}
+
 /// Implements epoll_pwait(2).
 pub fn sys_epoll_pwait(t: &mut Task) -> SysResult {
     let d = deadline_ms(t.arg(3) as i32);

@@ -9,8 +9,9 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 use super::{
     sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_inotify as ino,
     sys_mm as m, sys_mount as mt, sys_mqueue as mq, sys_pidfd as pf, sys_poll as pl,
-    sys_process as p, sys_sched as sc, sys_signal as sg, sys_signalfd as sfd, sys_socket as so,
-    sys_task as tk, sys_time as tm, sys_timer as ti, sys_timerfd as tfd, SysResult,
+    sys_process as p, sys_rw2 as rw2, sys_sched as sc, sys_signal as sg, sys_signalfd as sfd,
+    sys_socket as so, sys_task as tk, sys_time as tm, sys_timer as ti, sys_timerfd as tfd,
+    SysResult,
 };
 use crate::kernel::Task;
 
@@ -321,6 +322,10 @@ const ROWS: &[Row] = rows! {
     timerfd_create => Partial, Some(tfd::sys_timerfd_create), "dx", "TFD_TIMER_CANCEL_ON_SET never cancels: the sandbox's clock cannot be set, and host clock changes are not seen; the *_ALARM clocks need CAP_WAKE_ALARM and do not wake a suspended host";
     timerfd_settime => Full, Some(tfd::sys_timerfd_settime), "fxpp", "";
     timerfd_gettime => Full, Some(tfd::sys_timerfd_gettime), "fp", "";
+    preadv2 => Partial, Some(rw2::sys_preadv2), "fpdDx", "RWF_NOWAIT never gives EAGAIN on a file (the sentry never waits for file data); RWF_ATOMIC and RWF_DONTCACHE EOPNOTSUPP as on tmpfs";
+    pwritev2 => Partial, Some(rw2::sys_pwritev2), "fpdDx", "as preadv2; RWF_DSYNC/RWF_SYNC sync the file after the write";
+    getdents => Full, Some(rw2::sys_getdents), "fpu", "";
+    epoll_pwait2 => Full, Some(pl::sys_epoll_pwait2), "fpdppu", "";
     mq_open => Full, Some(mq::sys_mq_open), "sxop", "";
     mq_unlink => Full, Some(mq::sys_mq_unlink), "s", "";
     mq_timedsend => Full, Some(mq::sys_mq_timedsend), "fpuup", "";

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Small calls of issue 14: preadv2/pwritev2 (offset -1 is the file position, RWF_APPEND,
+// RWF_NOAPPEND, RWF_NOWAIT, the sync flags, the errors), epoll_pwait2's timespec timeout, and
+// the old getdents's `struct linux_dirent`. Files live on /dev/shm: tmpfs natively and in the
+// sandbox, so the flags a file system may lack (RWF_ATOMIC, RWF_DONTCACHE) answer alike.
+
+#include "guest.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#ifndef RWF_APPEND
+#define RWF_APPEND 0x10
+#endif
+#ifndef RWF_NOAPPEND
+#define RWF_NOAPPEND 0x20
+#endif
+#ifndef RWF_ATOMIC
+#define RWF_ATOMIC 0x40
+#endif
+#ifndef RWF_DONTCACHE
+#define RWF_DONTCACHE 0x80
+#endif
+
+static char path[96], dirpath[96];
+
+static long pv2(int nr, int fd, struct iovec *iov, int cnt, long long off, int flags) {
+    return syscall(nr, fd, iov, cnt, off, 0, flags);
+}
+
+static volatile int pipes;
+static void on_pipe(int sig) {
+    (void)sig;
+    pipes++;
+}
+
+static void test_preadv2(void) {
+    NOTE("preadv2 and pwritev2");
+    int fd = EXPECT_OK(open(path, O_RDWR | O_CREAT | O_TRUNC, 0600));
+    char a[] = "hello ", b[] = "world";
+    struct iovec w[2] = {{a, 6}, {b, 5}};
+    EXPECT_EQ(pv2(SYS_pwritev2, fd, w, 2, -1, 0), 11);
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 11);
+    EXPECT_EQ(pv2(SYS_pwritev2, fd, w, 1, 0, RWF_HIPRI | RWF_DSYNC | RWF_SYNC), 6);
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 11);
+    char buf[32] = {0};
+    struct iovec r[2] = {{buf, 3}, {buf + 3, 20}};
+    EXPECT_EQ(pv2(SYS_preadv2, fd, r, 2, 0, 0), 11);
+    EXPECT_STREQ(buf, "hello world");
+    lseek(fd, 6, SEEK_SET);
+    memset(buf, 0, sizeof buf);
+    EXPECT_EQ(pv2(SYS_preadv2, fd, r, 2, -1, RWF_HIPRI), 5);
+    EXPECT_STREQ(buf, "world");
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 11);
+    // RWF_APPEND writes at the end whatever the offset; with -1 the position follows.
+    char c[] = "!";
+    struct iovec wc = {c, 1};
+    EXPECT_EQ(pv2(SYS_pwritev2, fd, &wc, 1, 2, RWF_APPEND), 1);
+    lseek(fd, 0, SEEK_SET);
+    EXPECT_EQ(pv2(SYS_pwritev2, fd, &wc, 1, -1, RWF_APPEND), 1);
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 13);
+    memset(buf, 0, sizeof buf);
+    EXPECT_EQ(pread(fd, buf, sizeof buf, 0), 13);
+    EXPECT_STREQ(buf, "hello world!!");
+    close(fd);
+
+    NOTE("O_APPEND and RWF_NOAPPEND");
+    fd = open(path, O_RDWR | O_APPEND);
+    char x[] = "X";
+    struct iovec wx = {x, 1};
+    EXPECT_EQ(pv2(SYS_pwritev2, fd, &wx, 1, 0, RWF_NOAPPEND), 1);
+    lseek(fd, 1, SEEK_SET);
+    EXPECT_EQ(pv2(SYS_pwritev2, fd, &wx, 1, -1, RWF_NOAPPEND), 1);
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 2);
+    // Without it, an O_APPEND file appends even at an offset.
+    EXPECT_EQ(pv2(SYS_pwritev2, fd, &wx, 1, 0, 0), 1);
+    memset(buf, 0, sizeof buf);
+    EXPECT_EQ(pread(fd, buf, sizeof buf, 0), 14);
+    EXPECT_STREQ(buf, "XXllo world!!X");
+    close(fd);
+
+    NOTE("errors");
+    fd = open(path, O_RDWR);
+    EXPECT_ERRNO(pv2(SYS_preadv2, fd, r, 2, 0, 0x200), EOPNOTSUPP);
+    EXPECT_ERRNO(pv2(SYS_pwritev2, fd, &wx, 1, 0, 0x10000), EOPNOTSUPP);
+    EXPECT_ERRNO(pv2(SYS_pwritev2, fd, &wx, 1, 0, RWF_APPEND | RWF_NOAPPEND), EINVAL);
+    EXPECT_ERRNO(pv2(SYS_pwritev2, fd, &wx, 1, 0, RWF_ATOMIC), EOPNOTSUPP);
+    EXPECT_ERRNO(pv2(SYS_preadv2, fd, r, 2, 0, RWF_ATOMIC), EOPNOTSUPP);
+    EXPECT_ERRNO(pv2(SYS_preadv2, fd, r, 2, 0, RWF_DONTCACHE), EOPNOTSUPP);
+    // Nothing to transfer: the flags are not looked at.
+    struct iovec none = {buf, 0};
+    EXPECT_EQ(pv2(SYS_preadv2, fd, &none, 1, 0, 0x200), 0);
+    EXPECT_ERRNO(pv2(SYS_preadv2, fd, r, 2, -2, 0), EINVAL);
+    EXPECT_ERRNO(pv2(SYS_preadv2, -1, r, 2, -2, 0), EINVAL);
+    EXPECT_ERRNO(pv2(SYS_preadv2, -1, r, 2, 0, 0), EBADF);
+    EXPECT_ERRNO(pv2(SYS_preadv2, fd, r, -1, 0, 0), EINVAL);
+    EXPECT_ERRNO(pv2(SYS_preadv2, fd, (void *)1, 1, 0, 0), EFAULT);
+    close(fd);
+    fd = open(path, O_WRONLY);
+    EXPECT_ERRNO(pv2(SYS_preadv2, fd, r, 2, 0, 0), EBADF);
+    close(fd);
+    fd = open(path, O_RDONLY);
+    EXPECT_ERRNO(pv2(SYS_pwritev2, fd, &wx, 1, 0, 0), EBADF);
+    close(fd);
+    int p[2];
+    pipe(p);
+    EXPECT_ERRNO(pv2(SYS_preadv2, p[0], r, 2, 0, 0), ESPIPE);
+    EXPECT_ERRNO(pv2(SYS_preadv2, p[0], r, 2, -1, RWF_NOWAIT), EAGAIN);
+    EXPECT_EQ(pv2(SYS_pwritev2, p[1], &wx, 1, -1, RWF_NOWAIT), 1);
+    EXPECT_EQ(pv2(SYS_preadv2, p[0], r, 2, -1, RWF_NOWAIT), 1);
+    // RWF_NOSIGNAL: EPIPE without SIGPIPE.
+    close(p[0]);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_pipe;
+    sigaction(SIGPIPE, &sa, NULL);
+    EXPECT_ERRNO(pv2(SYS_pwritev2, p[1], &wx, 1, -1, 0x100), EPIPE);
+    EXPECT_EQ(pipes, 0);
+    EXPECT_ERRNO(pv2(SYS_pwritev2, p[1], &wx, 1, -1, 0), EPIPE);
+    EXPECT_EQ(pipes, 1);
+    signal(SIGPIPE, SIG_DFL);
+    close(p[1]);
+    unlink(path);
+}
+
+static void test_epoll_pwait2(void) {
+    NOTE("epoll_pwait2");
+    int ep = epoll_create1(0);
+    int p[2];
+    pipe(p);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 5}, out[2];
+    epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
+    struct timespec ts = {0, 50000000};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    EXPECT_EQ(syscall(SYS_epoll_pwait2, ep, out, 2, &ts, NULL, 8), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long long ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+    EXPECT_GE(ns, 45000000LL);
+    ts.tv_nsec = 0;
+    EXPECT_EQ(syscall(SYS_epoll_pwait2, ep, out, 2, &ts, NULL, 8), 0);
+    write(p[1], "x", 1);
+    EXPECT_EQ(syscall(SYS_epoll_pwait2, ep, out, 2, NULL, NULL, 8), 1);
+    EXPECT_EQ(out[0].data.u32, 5);
+    sigset_t mask;
+    sigemptyset(&mask);
+    EXPECT_EQ(syscall(SYS_epoll_pwait2, ep, out, 2, &ts, &mask, 8), 1);
+    ts.tv_nsec = 1000000000;
+    EXPECT_ERRNO(syscall(SYS_epoll_pwait2, ep, out, 2, &ts, NULL, 8), EINVAL);
+    ts.tv_sec = -1;
+    ts.tv_nsec = 0;
+    EXPECT_ERRNO(syscall(SYS_epoll_pwait2, ep, out, 2, &ts, NULL, 8), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_epoll_pwait2, ep, out, 2, (void *)1, NULL, 8), EFAULT);
+    ts.tv_sec = 0;
+    EXPECT_ERRNO(syscall(SYS_epoll_pwait2, ep, out, 2, &ts, &mask, 4), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_epoll_pwait2, ep, out, 0, &ts, NULL, 8), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_epoll_pwait2, p[0], out, 2, &ts, NULL, 8), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_epoll_pwait2, -1, out, 2, &ts, NULL, 8), EBADF);
+    close(p[0]);
+    close(p[1]);
+    close(ep);
+}
+
+struct linux_dirent {
+    unsigned long d_ino;
+    unsigned long d_off;
+    unsigned short d_reclen;
+    char d_name[];
+};
+
+static void test_getdents(void) {
+    NOTE("getdents (struct linux_dirent)");
+    mkdir(dirpath, 0700);
+    char f[128];
+    snprintf(f, sizeof f, "%s/file-a", dirpath);
+    close(open(f, O_CREAT | O_WRONLY, 0600));
+    snprintf(f, sizeof f, "%s/sub", dirpath);
+    mkdir(f, 0700);
+    int fd = EXPECT_OK(open(dirpath, O_RDONLY | O_DIRECTORY));
+    char buf[4096];
+    long n = EXPECT_OK(syscall(SYS_getdents, fd, buf, sizeof buf));
+    int seen = 0, types_ok = 1, count = 0;
+    long last_off = 0;
+    for (long off = 0; off < n;) {
+        struct linux_dirent *d = (struct linux_dirent *)(buf + off);
+        char type = buf[off + d->d_reclen - 1];
+        count++;
+        last_off = d->d_off;
+        if (strcmp(d->d_name, "file-a") == 0) {
+            seen |= 1;
+            types_ok &= type == DT_REG;
+        } else if (strcmp(d->d_name, "sub") == 0) {
+            seen |= 2;
+            types_ok &= type == DT_DIR;
+        } else if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0) {
+            seen |= 4;
+            types_ok &= type == DT_DIR;
+        }
+        off += d->d_reclen;
+    }
+    EXPECT_EQ(seen, 7);
+    EXPECT_EQ(types_ok, 1);
+    EXPECT_EQ(count, 4);
+    EXPECT_EQ(syscall(SYS_getdents, fd, buf, sizeof buf), 0);
+    // d_off resumes where the entry left off.
+    EXPECT_OK(lseek(fd, last_off, SEEK_SET));
+    EXPECT_EQ(syscall(SYS_getdents, fd, buf, sizeof buf), 0);
+    lseek(fd, 0, SEEK_SET);
+    EXPECT_ERRNO(syscall(SYS_getdents, fd, buf, 10), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_getdents, fd, (void *)1, sizeof buf), EFAULT);
+    // Nothing was consumed by the failures.
+    EXPECT_GT(syscall(SYS_getdents, fd, buf, sizeof buf), 0);
+    close(fd);
+    EXPECT_ERRNO(syscall(SYS_getdents, -1, buf, sizeof buf), EBADF);
+    snprintf(f, sizeof f, "%s/file-a", dirpath);
+    fd = open(f, O_RDONLY);
+    EXPECT_ERRNO(syscall(SYS_getdents, fd, buf, sizeof buf), ENOTDIR);
+    close(fd);
+    unlink(f);
+    snprintf(f, sizeof f, "%s/sub", dirpath);
+    rmdir(f);
+    rmdir(dirpath);
+}
+
+int main(void) {
+    snprintf(path, sizeof path, "/dev/shm/rw_flags-%d", (int)getpid());
+    snprintf(dirpath, sizeof dirpath, "/dev/shm/rw_flags-dir-%d", (int)getpid());
+    test_preadv2();
+    test_epoll_pwait2();
+    test_getdents();
+    return guest_done();
+}
