@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Small calls of issue 14: preadv2/pwritev2 (offset -1 is the file position, RWF_APPEND,
-// RWF_NOAPPEND, RWF_NOWAIT, the sync flags, the errors), epoll_pwait2's timespec timeout, and
-// the old getdents's `struct linux_dirent`. Files live on /dev/shm: tmpfs natively and in the
+// RWF_NOAPPEND, RWF_NOWAIT, the sync flags, the errors), epoll_pwait2's timespec timeout, the
+// old getdents's `struct linux_dirent`, and ioprio_get/ioprio_set. Files live on /dev/shm: tmpfs natively and in the
 // sandbox, so the flags a file system may lack (RWF_ATOMIC, RWF_DONTCACHE) answer alike.
 
 #include "guest.h"
@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #ifndef RWF_APPEND
@@ -228,11 +229,48 @@ static void test_getdents(void) {
     rmdir(dirpath);
 }
 
+#define IOPRIO(class, level) (((class) << 13) | (level))
+
+static void test_ioprio(void) {
+    NOTE("ioprio_get and ioprio_set");
+    EXPECT_EQ(syscall(SYS_ioprio_get, 1, 0), 0);
+    EXPECT_OK(syscall(SYS_ioprio_set, 1, 0, IOPRIO(2, 3)));
+    EXPECT_EQ(syscall(SYS_ioprio_get, 1, 0), IOPRIO(2, 3));
+    EXPECT_EQ(syscall(SYS_ioprio_get, 1, getpid()), IOPRIO(2, 3));
+    // Hint bits are kept.
+    EXPECT_OK(syscall(SYS_ioprio_set, 1, 0, IOPRIO(2, 3) | (1 << 3)));
+    EXPECT_EQ(syscall(SYS_ioprio_get, 1, 0), IOPRIO(2, 3) | (1 << 3));
+    EXPECT_OK(syscall(SYS_ioprio_set, 1, 0, IOPRIO(1, 7)));  // root may take RT
+    EXPECT_EQ(syscall(SYS_ioprio_get, 1, 0), IOPRIO(1, 7));
+    EXPECT_OK(syscall(SYS_ioprio_set, 1, 0, IOPRIO(3, 0)));
+    EXPECT_ERRNO(syscall(SYS_ioprio_set, 1, 0, IOPRIO(4, 0)), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_ioprio_set, 1, 0, IOPRIO(7, 0)), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_ioprio_set, 1, 0, IOPRIO(0, 1)), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_ioprio_set, 0, 0, IOPRIO(2, 0)), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_ioprio_set, 4, 0, IOPRIO(2, 0)), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_ioprio_get, 0, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_ioprio_get, 1, -1), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_ioprio_get, 1, 4194303), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_ioprio_set, 1, 4194303, IOPRIO(2, 0)), ESRCH);
+    // A child inherits it.
+    EXPECT_OK(syscall(SYS_ioprio_set, 1, 0, IOPRIO(2, 6)));
+    pid_t pid = fork();
+    if (pid == 0) {
+        _exit(syscall(SYS_ioprio_get, 1, 0) == IOPRIO(2, 6) ? 0 : 1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    EXPECT_OK(syscall(SYS_ioprio_set, 1, 0, 0));
+    EXPECT_EQ(syscall(SYS_ioprio_get, 1, 0), 0);
+}
+
 int main(void) {
     snprintf(path, sizeof path, "/dev/shm/rw_flags-%d", (int)getpid());
     snprintf(dirpath, sizeof dirpath, "/dev/shm/rw_flags-dir-%d", (int)getpid());
     test_preadv2();
     test_epoll_pwait2();
     test_getdents();
+    test_ioprio();
     return guest_done();
 }

@@ -56,6 +56,8 @@ pub struct Sched {
     pub reset_on_fork: bool,
     /// The nice value (-20..=19).
     pub nice: i32,
+    /// The I/O priority ioprio_set(2) gave (class << 13 | hints << 3 | level; 0: none set).
+    pub ioprio: u32,
 }
 
 impl Sched {
@@ -72,6 +74,7 @@ impl Sched {
             priority: if realtime { 0 } else { self.priority },
             reset_on_fork: false,
             nice: self.nice.max(0),
+            ioprio: self.ioprio,
         }
     }
 }

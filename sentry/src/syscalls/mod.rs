@@ -12,6 +12,7 @@ mod sys_eventfd;
 pub(crate) mod sys_file;
 mod sys_futex;
 mod sys_inotify;
+mod sys_ioprio;
 mod sys_mm;
 mod sys_mount;
 mod sys_mqueue;
