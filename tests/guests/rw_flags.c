@@ -2,7 +2,8 @@
 //
 // Small calls of issue 14: preadv2/pwritev2 (offset -1 is the file position, RWF_APPEND,
 // RWF_NOAPPEND, RWF_NOWAIT, the sync flags, the errors), epoll_pwait2's timespec timeout, the
-// old getdents's `struct linux_dirent`, and ioprio_get/ioprio_set. Files live on /dev/shm: tmpfs natively and in the
+// old getdents's `struct linux_dirent`, ioprio_get/ioprio_set, and sched_setattr/sched_getattr
+// (last: a SCHED_DEADLINE process may not fork). Files live on /dev/shm: tmpfs natively and in the
 // sandbox, so the flags a file system may lack (RWF_ATOMIC, RWF_DONTCACHE) answer alike.
 
 #include "guest.h"
@@ -12,10 +13,18 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#ifndef SCHED_DEADLINE
+#define SCHED_DEADLINE 6
+#endif
+#ifndef SCHED_RESET_ON_FORK
+#define SCHED_RESET_ON_FORK 0x40000000
+#endif
 #ifndef RWF_APPEND
 #define RWF_APPEND 0x10
 #endif
@@ -265,6 +274,148 @@ static void test_ioprio(void) {
     EXPECT_EQ(syscall(SYS_ioprio_get, 1, 0), 0);
 }
 
+struct sched_attr_v1 {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+    uint32_t util_min, util_max;
+};
+
+static long setattr(struct sched_attr_v1 *a) {
+    return syscall(SYS_sched_setattr, 0, a, 0);
+}
+
+static struct sched_attr_v1 getattr(void) {
+    struct sched_attr_v1 a;
+    memset(&a, 0xee, sizeof a);
+    syscall(SYS_sched_getattr, 0, &a, sizeof a, 0);
+    return a;
+}
+
+static void test_sched_attr(void) {
+    NOTE("sched_setattr and sched_getattr");
+    struct sched_attr_v1 a = getattr();
+    EXPECT_TRUE(a.size == 56 && a.policy == SCHED_OTHER && a.flags == 0 && a.nice == 0);
+    EXPECT_TRUE(a.priority == 0 && a.runtime > 0 && a.deadline == 0 && a.period == 0);
+    unsigned long long base = a.runtime;
+    memset(&a, 0, sizeof a);
+    a.size = 48;
+    a.nice = 5;
+    a.runtime = 5000000;
+    EXPECT_OK(setattr(&a));
+    a = getattr();
+    EXPECT_TRUE(a.policy == SCHED_OTHER && a.nice == 5 && a.runtime == 5000000);
+    EXPECT_EQ(getpriority(PRIO_PROCESS, 0), 5);
+    memset(&a, 0, sizeof a);
+    a.size = 48;
+    a.nice = 5;
+    EXPECT_OK(setattr(&a));
+    EXPECT_EQ(getattr().runtime, base);
+    memset(&a, 0, sizeof a);
+    a.size = 56;
+    a.policy = SCHED_FIFO;
+    a.priority = 10;
+    a.flags = 1;  // SCHED_FLAG_RESET_ON_FORK
+    EXPECT_OK(setattr(&a));
+    a = getattr();
+    EXPECT_TRUE(a.policy == SCHED_FIFO && a.priority == 10 && a.flags == 1 && a.nice == 0);
+    EXPECT_EQ(sched_getscheduler(0), SCHED_FIFO | SCHED_RESET_ON_FORK);
+    // SCHED_FLAG_KEEP_POLICY | SCHED_FLAG_KEEP_PARAMS: nothing changes.
+    memset(&a, 0, sizeof a);
+    a.size = 48;
+    a.flags = 0x18;
+    EXPECT_OK(setattr(&a));
+    a = getattr();
+    EXPECT_TRUE(a.policy == SCHED_FIFO && a.priority == 10);
+
+    NOTE("sched_setattr: errors");
+    memset(&a, 0, sizeof a);
+    a.size = 48;
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, 0, NULL, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, -1, &a, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, 0, &a, 1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, 4194303, &a, 0), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, 0, (void *)1, 0), EFAULT);
+    a.size = 47;
+    EXPECT_ERRNO(setattr(&a), E2BIG);
+    EXPECT_EQ(a.size, 56);
+    struct {
+        struct sched_attr_v1 a;
+        uint64_t tail;
+    } big;
+    memset(&big, 0, sizeof big);
+    big.a.size = sizeof big;
+    big.tail = 1;
+    EXPECT_ERRNO(setattr(&big.a), E2BIG);
+    big.tail = 0;
+    EXPECT_OK(setattr(&big.a));  // SCHED_OTHER again
+    memset(&a, 0, sizeof a);
+    a.size = 48;
+    a.policy = 7;
+    EXPECT_ERRNO(setattr(&a), EINVAL);
+    a.policy = SCHED_FIFO;
+    EXPECT_ERRNO(setattr(&a), EINVAL);  // priority 0
+    a.priority = 100;
+    EXPECT_ERRNO(setattr(&a), EINVAL);
+    a.policy = SCHED_OTHER;
+    a.priority = 1;
+    EXPECT_ERRNO(setattr(&a), EINVAL);
+    a.priority = 0;
+    a.flags = 0x100;
+    EXPECT_ERRNO(setattr(&a), EINVAL);
+    a.size = 56;
+    a.flags = 0x20;  // SCHED_FLAG_UTIL_CLAMP_MIN: no utilisation clamping here
+    EXPECT_ERRNO(setattr(&a), EOPNOTSUPP);
+    a.size = 48;
+    EXPECT_ERRNO(setattr(&a), EINVAL);
+    memset(&a, 0, sizeof a);
+    a.size = 48;
+    a.policy = SCHED_DEADLINE;
+    a.runtime = 40000000;
+    a.deadline = 30000000;
+    a.period = 30000000;
+    EXPECT_ERRNO(setattr(&a), EINVAL);
+    a.runtime = 100;
+    EXPECT_ERRNO(setattr(&a), EINVAL);
+    a.runtime = 10000000;
+    a.period = 5000000000LL;
+    EXPECT_ERRNO(setattr(&a), EINVAL);
+
+    NOTE("sched_getattr: errors");
+    struct sched_attr_v1 g;
+    EXPECT_ERRNO(syscall(SYS_sched_getattr, 0, &g, 47, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_getattr, 0, &g, 8192, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_getattr, 0, NULL, sizeof g, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_getattr, -1, &g, sizeof g, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_getattr, 0, &g, sizeof g, 1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_getattr, 4194303, &g, sizeof g, 0), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_sched_getattr, 0, (void *)1, sizeof g, 0), EFAULT);
+    memset(&big, 0xee, sizeof big);
+    EXPECT_OK(syscall(SYS_sched_getattr, 0, &big, sizeof big, 0));
+    EXPECT_TRUE(big.a.size == 56 && big.tail == 0);
+    memset(&g, 0xee, sizeof g);
+    EXPECT_OK(syscall(SYS_sched_getattr, 0, &g, 48, 0));
+    EXPECT_TRUE(g.size == 48 && g.util_min == 0xeeeeeeee);
+
+    NOTE("SCHED_DEADLINE");
+    memset(&a, 0, sizeof a);
+    a.size = 48;
+    a.policy = SCHED_DEADLINE;
+    a.runtime = 10000000;
+    a.deadline = 30000000;
+    EXPECT_OK(setattr(&a));
+    a = getattr();
+    EXPECT_TRUE(a.policy == SCHED_DEADLINE && a.runtime == 10000000);
+    EXPECT_TRUE(a.deadline == 30000000 && a.period == 30000000 && a.nice == 0);
+    EXPECT_EQ(sched_getscheduler(0), SCHED_DEADLINE);
+    memset(&a, 0, sizeof a);
+    a.size = 48;
+    EXPECT_OK(setattr(&a));
+    EXPECT_EQ(getattr().policy, SCHED_OTHER);
+}
+
 int main(void) {
     snprintf(path, sizeof path, "/dev/shm/rw_flags-%d", (int)getpid());
     snprintf(dirpath, sizeof dirpath, "/dev/shm/rw_flags-dir-%d", (int)getpid());
@@ -272,5 +423,6 @@ int main(void) {
     test_epoll_pwait2();
     test_getdents();
     test_ioprio();
+    test_sched_attr();
     return guest_done();
 }

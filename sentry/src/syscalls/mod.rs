@@ -21,6 +21,7 @@ mod sys_poll;
 mod sys_process;
 mod sys_rw2;
 mod sys_sched;
+mod sys_sched_attr;
 mod sys_signal;
 mod sys_signalfd;
 mod sys_socket;

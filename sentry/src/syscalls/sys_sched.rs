@@ -16,7 +16,7 @@ fn ncpu() -> usize {
 }
 
 /// The task `pid` names (0: the caller).
-fn target(t: &Task, pid: i32) -> Result<Arc<TaskShared>, Errno> {
+pub(crate) fn target(t: &Task, pid: i32) -> Result<Arc<TaskShared>, Errno> {
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
@@ -30,7 +30,7 @@ fn target(t: &Task, pid: i32) -> Result<Arc<TaskShared>, Errno> {
         .ok_or(Errno::ESRCH)
 }
 
-fn may_nice(t: &Task) -> bool {
+pub(crate) fn may_nice(t: &Task) -> bool {
     t.creds.caps & (1 << CAP_SYS_NICE) != 0
 }
 
