@@ -2,8 +2,8 @@
 //
 // Small calls of issue 14: preadv2/pwritev2 (offset -1 is the file position, RWF_APPEND,
 // RWF_NOAPPEND, RWF_NOWAIT, the sync flags, the errors), epoll_pwait2's timespec timeout, the
-// old getdents's `struct linux_dirent`, ioprio_get/ioprio_set, and sched_setattr/sched_getattr
-// (last: a SCHED_DEADLINE process may not fork). Files live on /dev/shm: tmpfs natively and in the
+// old getdents's `struct linux_dirent`, ioprio_get/ioprio_set, kcmp, and
+// sched_setattr/sched_getattr (last: a SCHED_DEADLINE process may not fork). Files live on /dev/shm: tmpfs natively and in the
 // sandbox, so the flags a file system may lack (RWF_ATOMIC, RWF_DONTCACHE) answer alike.
 
 #include "guest.h"
@@ -416,6 +416,74 @@ static void test_sched_attr(void) {
     EXPECT_EQ(getattr().policy, SCHED_OTHER);
 }
 
+static void test_kcmp(void) {
+    NOTE("kcmp");
+    pid_t me = getpid();
+    int fd = open("/dev/null", O_RDONLY), fd2 = dup(fd), other = open("/dev/null", O_RDONLY);
+    EXPECT_EQ(syscall(SYS_kcmp, me, me, 0, fd, fd2), 0);
+    long r = syscall(SYS_kcmp, me, me, 0, fd, other);
+    EXPECT_TRUE(r == 1 || r == 2);
+    EXPECT_EQ(syscall(SYS_kcmp, me, me, 0, other, fd), 3 - r);  // the order is consistent
+    for (int kind = 1; kind <= 6; kind++) {
+        CHECK("kcmp(me, me, kind) == 0", syscall(SYS_kcmp, me, me, kind, 0, 0) == 0);
+    }
+    EXPECT_ERRNO(syscall(SYS_kcmp, me, me, 0, fd, 999), EBADF);
+    EXPECT_ERRNO(syscall(SYS_kcmp, me, me, 0, -1, fd), EBADF);
+    EXPECT_ERRNO(syscall(SYS_kcmp, me, me, 8, 0, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_kcmp, me, me, -1, 0, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_kcmp, me, 4194303, 1, 0, 0), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_kcmp, 0, me, 1, 0, 0), ESRCH);
+    // KCMP_EPOLL_TFD (a pipe: /dev/null cannot be watched).
+    int ep = epoll_create1(0), pp[2];
+    pipe(pp);
+    int pp2 = dup(pp[0]);
+    struct epoll_event ev = {.events = EPOLLIN};
+    EXPECT_OK(epoll_ctl(ep, EPOLL_CTL_ADD, pp[0], &ev));
+    uint32_t slot[3] = {(uint32_t)ep, (uint32_t)pp[0], 0};
+    EXPECT_EQ(syscall(SYS_kcmp, me, me, 7, pp2, slot), 0);
+    r = syscall(SYS_kcmp, me, me, 7, pp[1], slot);
+    EXPECT_TRUE(r == 1 || r == 2);
+    slot[2] = 1;
+    EXPECT_ERRNO(syscall(SYS_kcmp, me, me, 7, fd, slot), ENOENT);
+    slot[2] = 0;
+    slot[0] = fd;
+    EXPECT_ERRNO(syscall(SYS_kcmp, me, me, 7, fd, slot), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_kcmp, me, me, 7, fd, (void *)1), EFAULT);
+    // A child shares the descriptions, not the tables, memory or handlers.
+    int go[2];
+    pipe(go);
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        read(go[0], &c, 1);
+        // Not root any more: root's process is out of reach.
+        if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) {
+            _exit(100);
+        }
+        long e = syscall(SYS_kcmp, getpid(), getppid(), 1, 0, 0) == -1 && errno == EPERM;
+        long s = syscall(SYS_kcmp, getpid(), getpid(), 1, 0, 0) == 0;
+        _exit(e && s ? 0 : 1);
+    }
+    EXPECT_EQ(syscall(SYS_kcmp, me, child, 0, fd, fd), 0);
+    for (int kind = 1; kind <= 4; kind++) {
+        r = syscall(SYS_kcmp, me, child, kind, 0, 0);
+        CHECK("kcmp(me, child, kind) is 1 or 2", r == 1 || r == 2);
+    }
+    write(go[1], "x", 1);
+    int status;
+    waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(go[0]);
+    close(go[1]);
+    close(ep);
+    close(pp[0]);
+    close(pp[1]);
+    close(pp2);
+    close(fd);
+    close(fd2);
+    close(other);
+}
+
 int main(void) {
     snprintf(path, sizeof path, "/dev/shm/rw_flags-%d", (int)getpid());
     snprintf(dirpath, sizeof dirpath, "/dev/shm/rw_flags-dir-%d", (int)getpid());
@@ -423,6 +491,7 @@ int main(void) {
     test_epoll_pwait2();
     test_getdents();
     test_ioprio();
+    test_kcmp();
     test_sched_attr();
     return guest_done();
 }

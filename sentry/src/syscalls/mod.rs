@@ -13,6 +13,7 @@ pub(crate) mod sys_file;
 mod sys_futex;
 mod sys_inotify;
 mod sys_ioprio;
+mod sys_kcmp;
 mod sys_mm;
 mod sys_mount;
 mod sys_mqueue;

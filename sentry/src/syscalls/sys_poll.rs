@@ -520,6 +520,17 @@ fn depth_below(ep: &Arc<Epoll>, depth: usize) -> usize {
         .unwrap_or(0)
 }
 
+/// kcmp's KCMP_EPOLL_TFD: the file the epoll `ep` watches as the `toff`-th registration of
+/// descriptor `tfd` (EINVAL when `ep` is not an epoll, ENOENT when there is no such one).
+pub(crate) fn epoll_target(ep: &File, tfd: i32, toff: u32) -> Result<Arc<File>, Errno> {
+    let ep = epoll_of_file(ep).ok_or(Errno::EINVAL)?;
+    let list = lock(&ep.interest);
+    list.range((tfd, 0)..=(tfd, u64::MAX))
+        .filter_map(|(_, i)| i.file.upgrade())
+        .nth(toff as usize)
+        .ok_or(Errno::ENOENT)
+}
+
 fn epoll_of(t: &Task, fd: i32) -> Result<Arc<Epoll>, Errno> {
     let f = t.file(fd)?;
     lock(registry())
