@@ -2,7 +2,8 @@
 //
 // Small calls of issue 14: preadv2/pwritev2 (offset -1 is the file position, RWF_APPEND,
 // RWF_NOAPPEND, RWF_NOWAIT, the sync flags, the errors), epoll_pwait2's timespec timeout, the
-// old getdents's `struct linux_dirent`, ioprio_get/ioprio_set, kcmp, and
+// old getdents's `struct linux_dirent`, ioprio_get/ioprio_set, kcmp, process_vm_readv/writev,
+// and
 // sched_setattr/sched_getattr (last: a SCHED_DEADLINE process may not fork). Files live on /dev/shm: tmpfs natively and in the
 // sandbox, so the flags a file system may lack (RWF_ATOMIC, RWF_DONTCACHE) answer alike.
 
@@ -484,6 +485,65 @@ static void test_kcmp(void) {
     close(other);
 }
 
+static char shared_buf[8192] = "the child's bytes";
+
+static void test_process_vm(void) {
+    NOTE("process_vm_readv and process_vm_writev");
+    int go[2], back[2];
+    pipe(go);
+    pipe(back);
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        read(go[0], &c, 1);
+        // The parent wrote into our copy.
+        int ok = memcmp(shared_buf, "PARENT", 6) == 0;
+        write(back[1], &ok, sizeof ok);
+        read(go[0], &c, 1);
+        if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) {
+            _exit(100);
+        }
+        char tmp[8];
+        struct iovec l = {tmp, sizeof tmp}, r = {shared_buf, sizeof tmp};
+        long e = syscall(SYS_process_vm_readv, getppid(), &l, 1, &r, 1, 0) == -1 && errno == EPERM;
+        _exit(e ? 0 : 1);
+    }
+    memcpy(shared_buf, "the parent's own", 17);
+    char got[32] = {0};
+    struct iovec l[2] = {{got, 4}, {got + 4, 28}};
+    struct iovec r = {shared_buf, 17};
+    EXPECT_EQ(syscall(SYS_process_vm_readv, child, l, 2, &r, 1, 0), 17);
+    EXPECT_STREQ(got, "the child's bytes");
+    // A fault ends the transfer: the bytes before it count.
+    struct iovec r2[2] = {{shared_buf, 4}, {(void *)8, 4}};
+    memset(got, 0, sizeof got);
+    EXPECT_EQ(syscall(SYS_process_vm_readv, child, l, 2, r2, 2, 0), 4);
+    struct iovec bad = {(void *)8, 4};
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, child, l, 2, &bad, 1, 0), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, child, l, 2, &r, 1, 1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, 4194303, l, 2, &r, 1, 0), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, child, (void *)1, 2, &r, 1, 0), EFAULT);
+    struct iovec empty = {got, 0};
+    EXPECT_EQ(syscall(SYS_process_vm_readv, 4194303, &empty, 1, &r, 1, 0), 0);
+    struct iovec w = {"PARENT", 6}, rw = {shared_buf, 6};
+    EXPECT_EQ(syscall(SYS_process_vm_writev, child, &w, 1, &rw, 1, 0), 6);
+    // Read-only memory is not written.
+    struct iovec ro = {(void *)test_process_vm, 1};
+    EXPECT_ERRNO(syscall(SYS_process_vm_writev, child, &w, 1, &ro, 1, 0), EFAULT);
+    write(go[1], "x", 1);
+    int ok = 0;
+    read(back[0], &ok, sizeof ok);
+    EXPECT_EQ(ok, 1);
+    write(go[1], "x", 1);
+    int status;
+    waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(go[0]);
+    close(go[1]);
+    close(back[0]);
+    close(back[1]);
+}
+
 int main(void) {
     snprintf(path, sizeof path, "/dev/shm/rw_flags-%d", (int)getpid());
     snprintf(dirpath, sizeof dirpath, "/dev/shm/rw_flags-dir-%d", (int)getpid());
@@ -492,6 +552,7 @@ int main(void) {
     test_getdents();
     test_ioprio();
     test_kcmp();
+    test_process_vm();
     test_sched_attr();
     return guest_done();
 }

@@ -20,6 +20,7 @@ mod sys_mqueue;
 mod sys_pidfd;
 mod sys_poll;
 mod sys_process;
+mod sys_process_vm;
 mod sys_rw2;
 mod sys_sched;
 mod sys_sched_attr;

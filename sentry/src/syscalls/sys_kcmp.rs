@@ -29,21 +29,24 @@ const KCMP_EPOLL_TFD: i32 = 7;
 const CAP_SYS_PTRACE: u32 = 19;
 
 /// What kcmp reads of a task: its credentials, and its objects' addresses.
-struct View {
+pub(crate) struct View {
     shared: Arc<TaskShared>,
     creds: Credentials,
     mm: usize,
+    /// The address space itself (process_vm_readv/writev).
+    pub(crate) mm_ref: Option<Arc<std::sync::Mutex<crate::mm::MemoryManager>>>,
     files: usize,
     fs: usize,
     fds: Option<Arc<std::sync::Mutex<crate::vfs::FdTable>>>,
 }
 
-fn view(t: &Task, pid: i32) -> Result<View, Errno> {
+pub(crate) fn view(t: &Task, pid: i32) -> Result<View, Errno> {
     if pid == t.shared.tid {
         return Ok(View {
             shared: t.shared.clone(),
             creds: t.creds.clone(),
             mm: Arc::as_ptr(&t.mm) as usize,
+            mm_ref: Some(t.mm.clone()),
             files: Arc::as_ptr(&t.fds) as usize,
             fs: Arc::as_ptr(&t.fs) as usize,
             fds: Some(t.fds.clone()),
@@ -58,6 +61,7 @@ fn view(t: &Task, pid: i32) -> Result<View, Errno> {
     Ok(View {
         creds: info.creds.clone(),
         mm: info.mm.as_ptr() as usize,
+        mm_ref: info.mm.upgrade(),
         files: info.fds.as_ptr() as usize,
         fs: info.fs.as_ptr() as usize,
         fds: info.fds.upgrade(),
@@ -65,8 +69,9 @@ fn view(t: &Task, pid: i32) -> Result<View, Errno> {
     })
 }
 
-/// Linux's __ptrace_may_access with PTRACE_MODE_READ_REALCREDS.
-fn may_access(t: &Task, v: &View) -> bool {
+/// Linux's __ptrace_may_access with real credentials (READ and ATTACH differ only in the
+/// Yama rules, which root's CAP_SYS_PTRACE passes and the sandbox does not apply).
+pub(crate) fn may_access(t: &Task, v: &View) -> bool {
     if Arc::ptr_eq(&v.shared.tg, &t.shared.tg) {
         return true;
     }

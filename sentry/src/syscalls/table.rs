@@ -9,9 +9,10 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 use super::{
     sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_inotify as ino,
     sys_ioprio as iop, sys_kcmp as kc, sys_mm as m, sys_mount as mt, sys_mqueue as mq,
-    sys_pidfd as pf, sys_poll as pl, sys_process as p, sys_rw2 as rw2, sys_sched as sc,
-    sys_sched_attr as sca, sys_signal as sg, sys_signalfd as sfd, sys_socket as so, sys_task as tk,
-    sys_time as tm, sys_timer as ti, sys_timerfd as tfd, SysResult,
+    sys_pidfd as pf, sys_poll as pl, sys_process as p, sys_process_vm as pvm, sys_rw2 as rw2,
+    sys_sched as sc, sys_sched_attr as sca, sys_signal as sg, sys_signalfd as sfd,
+    sys_socket as so, sys_task as tk, sys_time as tm, sys_timer as ti, sys_timerfd as tfd,
+    SysResult,
 };
 use crate::kernel::Task;
 
@@ -331,6 +332,8 @@ const ROWS: &[Row] = rows! {
     sched_setattr => Partial, Some(sca::sys_sched_setattr), "dpx", "recorded, as sched_setscheduler; SCHED_DEADLINE without the bandwidth admission test (no EBUSY), and a deadline task may fork; utilisation clamps EOPNOTSUPP (as a kernel without CONFIG_UCLAMP_TASK)";
     sched_getattr => Full, Some(sca::sys_sched_getattr), "dpux", "";
     kcmp => Partial, Some(kc::sys_kcmp), "ddduu", "KCMP_IO and KCMP_SYSVSEM report every pair equal (the sandbox has neither object)";
+    process_vm_readv => Full, Some(pvm::sys_process_vm_readv), "dpupux", "";
+    process_vm_writev => Full, Some(pvm::sys_process_vm_writev), "dpupux", "";
     mq_open => Full, Some(mq::sys_mq_open), "sxop", "";
     mq_unlink => Full, Some(mq::sys_mq_unlink), "s", "";
     mq_timedsend => Full, Some(mq::sys_mq_timedsend), "fpuup", "";
