@@ -200,7 +200,7 @@ pub fn sys_mq_timedreceive(t: &mut Task) -> SysResult {
         let mut st = q.lock();
         if let Some(m) = q.pop(&mut st) {
             if waiting {
-                st.receivers -= 1;
+                st.receivers = st.receivers.saturating_sub(1);
             }
             return Some(Ok(m));
         }
@@ -214,7 +214,8 @@ pub fn sys_mq_timedreceive(t: &mut Task) -> SysResult {
         None
     });
     if waiting && r.is_err() {
-        q.lock().receivers -= 1;
+        let mut st = q.lock();
+        st.receivers = st.receivers.saturating_sub(1);
     }
     let (msg, prio) = r?;
     // The message is taken even when it cannot be stored (Linux: EFAULT, message lost).

@@ -208,7 +208,7 @@ pub fn sys_sched_getattr(t: &mut Task) -> SysResult {
         t.arg(2) as u32 as usize,
         t.arg(3) as u32,
     );
-    if uattr == 0 || pid < 0 || usize_ > 4096 || usize_ < SCHED_ATTR_SIZE_VER0 || flags != 0 {
+    if uattr == 0 || pid < 0 || !(SCHED_ATTR_SIZE_VER0..=4096).contains(&usize_) || flags != 0 {
         return Err(Errno::EINVAL);
     }
     let task = target(t, pid)?;
