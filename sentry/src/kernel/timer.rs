@@ -31,8 +31,14 @@ pub enum TimerTarget {
     None,
     /// A timerfd's expiry count, while its arming generation is this one (a timer re-armed
     /// since was cloned for firing under an older generation: its expiries count no more).
+    /// As Linux's timerfd timer, a periodic one stops after it fires ([`PARKED`] in its
+    /// `value`) until a read or timerfd_gettime counts the periods since and restarts it
+    /// ([`Timers::unpark`]): a tiny interval nobody reads costs no thread time.
     Fd(Weak<FdTicks>, u64),
 }
+
+/// A timerfd's periodic timer that fired and waits for a read: the timer thread passes it by.
+pub const PARKED: u64 = 1;
 
 /// What a timerfd's timer counts into: its expiries since the last read, and the generation of
 /// its current arming.
@@ -184,6 +190,16 @@ impl Timers {
         }
     }
 
+    /// Restarts a timerfd's parked periodic timer (its expiries were just counted).
+    pub fn unpark(&self, key: TimerKey) {
+        if let Some(t) = lock(&self.list).get_mut(&key) {
+            if matches!(t.target, TimerTarget::Fd(..)) && t.value == PARKED {
+                t.value = 0;
+                self.cond.notify_all();
+            }
+        }
+    }
+
     /// A free POSIX timer id of `pid`.
     pub fn free_id(&self, pid: i32) -> i32 {
         let list = lock(&self.list);
@@ -292,6 +308,10 @@ pub fn run_timers(k: Weak<Kernel>) {
             let mut dead = Vec::new();
             for (key, t) in list.iter_mut() {
                 let Some(next) = t.next else { continue };
+                let fd = matches!(t.target, TimerTarget::Fd(..));
+                if fd && t.value == PARKED {
+                    continue;
+                }
                 let cur = match t.clock {
                     TimerClock::Real => now,
                     TimerClock::Cpu(pid) => {
@@ -302,6 +322,9 @@ pub fn run_timers(k: Weak<Kernel>) {
                 if cur >= next {
                     let fired = t.clone();
                     due.push((fired, advance(t, next, cur)));
+                    if fd && t.next.is_some() {
+                        t.value = PARKED;
+                    }
                     let gone = match &t.target {
                         TimerTarget::Process(w) => w.strong_count() == 0,
                         TimerTarget::Fd(w, _) => w.strong_count() == 0,

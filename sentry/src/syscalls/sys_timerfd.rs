@@ -77,6 +77,13 @@ impl TimerFd {
             .unwrap_or_default()
     }
 
+    /// Restarts the timer after its expiries were counted (Linux's read and gettime do).
+    fn restart(&self) {
+        if let Some(k) = self.k.upgrade() {
+            k.timers.unpark(self.key);
+        }
+    }
+
     /// The host clock absolute times of this timer are given on.
     fn host_clock(&self) -> ClockId {
         match self.clockid {
@@ -103,6 +110,7 @@ impl FileOps for TimerFd {
             }
             Some(Ok(std::mem::take(&mut st.1)))
         })?;
+        self.restart();
         self.ticks.queue.wake();
         buf[..8].copy_from_slice(&v.to_le_bytes());
         Ok(8)
@@ -273,7 +281,11 @@ pub fn sys_timerfd_settime(t: &mut Task) -> SysResult {
 /// Implements timerfd_gettime(2).
 pub fn sys_timerfd_gettime(t: &mut Task) -> SysResult {
     let file = t.file(t.arg(0) as i32)?;
-    let cur = of(&file)?.get();
+    let tfd = of(&file)?;
+    // Linux's gettime counts the periods since a periodic timer expired, and restarts it.
+    drop(tfd.count());
+    tfd.restart();
+    let cur = tfd.get();
     write_itimerspec(t, t.arg(1), cur)
 }
 
