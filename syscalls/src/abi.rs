@@ -9,6 +9,7 @@ pub use crate::abi_ipc::*;
 pub use crate::abi_mount::*;
 pub use crate::abi_net::*;
 pub use crate::abi_process::*;
+pub use crate::abi_timerfd_mq::*;
 
 /// Size of a page on x86_64.
 pub const PAGE_SIZE: u64 = 4096;

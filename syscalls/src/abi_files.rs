@@ -151,3 +151,23 @@ pub const SPLICE_F_MOVE: u32 = 0x1;
 pub const SPLICE_F_NONBLOCK: u32 = 0x2;
 pub const SPLICE_F_MORE: u32 = 0x4;
 pub const SPLICE_F_GIFT: u32 = 0x8;
+
+// ---- preadv2(2)/pwritev2(2) flags ----
+/// High-priority polled I/O.
+pub const RWF_HIPRI: u32 = 0x01;
+/// O_DSYNC for this write.
+pub const RWF_DSYNC: u32 = 0x02;
+/// O_SYNC for this write.
+pub const RWF_SYNC: u32 = 0x04;
+/// Do not wait for data that is not immediately available.
+pub const RWF_NOWAIT: u32 = 0x08;
+/// O_APPEND for this write.
+pub const RWF_APPEND: u32 = 0x10;
+/// Not O_APPEND for this write.
+pub const RWF_NOAPPEND: u32 = 0x20;
+/// Atomic write (files that support it).
+pub const RWF_ATOMIC: u32 = 0x40;
+/// Uncached buffered I/O (file systems that support it).
+pub const RWF_DONTCACHE: u32 = 0x80;
+/// No SIGPIPE for a write to a pipe or socket nobody reads (EPIPE alone).
+pub const RWF_NOSIGNAL: u32 = 0x100;

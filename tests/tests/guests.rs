@@ -35,6 +35,11 @@ tests::guest_tests! {
         tests::guest("execve", tests::Linkage::Dynamic),
     ]),
     timers,
+    // timerfd and POSIX message queues (issue 14).
+    timerfd,
+    mqueue,
+    // preadv2/pwritev2 flags, epoll_pwait2, the old getdents (issue 14).
+    rw_flags,
     // Memory.
     memory,
     // System V IPC: message queues, semaphores, shared memory, /proc/sysvipc.

@@ -57,7 +57,7 @@ pub fn open_device(rdev: u64, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
 }
 
 /// The /dev file system: the devices, fd/stdin/stdout/stderr links into /proc/self/fd, and
-/// `shm` and `pts` left to mounts (a tmpfs and devpts).
+/// `shm`, `pts` and `mqueue` left to mounts (a tmpfs, devpts, the mqueue file system).
 pub struct DevFs;
 
 impl DevFs {
@@ -83,6 +83,10 @@ impl DevFs {
             SynthDir::with_mode(dev, base + 4, 0o1777, Vec::new()),
         ));
         entries.push(("pts", SynthDir::with_mode(dev, base + 5, 0o755, Vec::new())));
+        entries.push((
+            "mqueue",
+            SynthDir::with_mode(dev, base + 6, 0o1777, Vec::new()),
+        ));
         SynthFs::new(
             "devtmpfs",
             TMPFS_MAGIC,

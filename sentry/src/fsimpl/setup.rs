@@ -2,7 +2,7 @@
 //! The sandbox's initial mount table, from the command line's file options: the root (the
 //! host's `/` or `--rootfs DIR`, read-only through the gofer, under a tmpfs upper layer unless
 //! `--overlay none`),
-//! `/dev` (with a tmpfs on `/dev/shm`), `/proc`, a synthetic `/sys`, a tmpfs on `/tmp`, then the
+//! `/dev` (with a tmpfs on `/dev/shm`, the message queues on `/dev/mqueue`), `/proc`, a synthetic `/sys`, a tmpfs on `/tmp`, then the
 //! volumes and `--tmpfs` mounts in the order given.
 
 use std::sync::Arc;
@@ -238,6 +238,8 @@ pub fn build(spec: &MountSpec, gofer: &Arc<GoferClient>) -> Result<Mounts, Strin
     }
     m.mount("/dev/shm", TmpFs::new(SHM_DEV, 0o1777, root_owner(), None));
     m.mount("/dev/pts", super::tty::devpts::DevPtsFs::new());
+    // As in a container (runc's default spec): the sandbox's message queues.
+    m.mount("/dev/mqueue", super::mqueue::instance());
     let mut dev = FIRST_EXTRA_DEV;
     if let Some(shown) = &spec.shown {
         // Below volumes: a volume at the same path (`-v "$PWD:$PWD"`) covers it.

@@ -29,6 +29,25 @@ pub enum TimerTarget {
     Thread(Weak<TaskShared>),
     /// Nobody (SIGEV_NONE).
     None,
+    /// A timerfd's expiry count, while its arming generation is this one (a timer re-armed
+    /// since was cloned for firing under an older generation: its expiries count no more).
+    /// As Linux's timerfd timer, a periodic one stops after it fires ([`PARKED`] in its
+    /// `value`) until a read or timerfd_gettime counts the periods since and restarts it
+    /// ([`Timers::unpark`]): a tiny interval nobody reads costs no thread time.
+    Fd(Weak<FdTicks>, u64),
+}
+
+/// A timerfd's periodic timer that fired and waits for a read: the timer thread passes it by.
+pub const PARKED: u64 = 1;
+
+/// What a timerfd's timer counts into: its expiries since the last read, and the generation of
+/// its current arming.
+#[derive(Default)]
+pub struct FdTicks {
+    /// (generation, expiries).
+    pub state: Mutex<(u64, u64)>,
+    /// Notified (input) at each expiry.
+    pub queue: super::block::WaitQueue,
 }
 
 /// What a timer counts.
@@ -156,6 +175,31 @@ impl Timers {
         lock(&self.list).contains_key(&key)
     }
 
+    /// Takes the expiries of a real-time timer that are due but not fired yet (the timer
+    /// thread may lag behind the clock): counts them and moves the timer on as firing would.
+    /// A timerfd's read and poll count this way what Linux's `hrtimer_forward_now` counts.
+    pub fn take_due(&self, key: TimerKey) -> u64 {
+        let mut list = lock(&self.list);
+        let now = self.now();
+        let Some(t) = list.get_mut(&key) else {
+            return 0;
+        };
+        match t.next {
+            Some(next) if t.clock == TimerClock::Real && now >= next => advance(t, next, now),
+            _ => 0,
+        }
+    }
+
+    /// Restarts a timerfd's parked periodic timer (its expiries were just counted).
+    pub fn unpark(&self, key: TimerKey) {
+        if let Some(t) = lock(&self.list).get_mut(&key) {
+            if matches!(t.target, TimerTarget::Fd(..)) && t.value == PARKED {
+                t.value = 0;
+                self.cond.notify_all();
+            }
+        }
+    }
+
     /// A free POSIX timer id of `pid`.
     pub fn free_id(&self, pid: i32) -> i32 {
         let list = lock(&self.list);
@@ -185,11 +229,27 @@ fn coalesce(t: &Timer) -> bool {
         TimerTarget::Thread(w) => w
             .upgrade()
             .is_some_and(|task| bump(&mut lock(&task.pending))),
-        TimerTarget::None => false,
+        TimerTarget::None | TimerTarget::Fd(..) => false,
     }
 }
 
-fn fire(k: &Kernel, t: &Timer) -> bool {
+/// Fires `t`, which expired `n` times since it last fired.
+fn fire(k: &Kernel, t: &Timer, n: u64) -> bool {
+    if let TimerTarget::Fd(w, gen) = &t.target {
+        let Some(fd) = w.upgrade() else { return false };
+        let mut st = lock(&fd.state);
+        if st.0 == *gen {
+            // Linux's timerfd timer stops at its first expiry and restarts at the read that
+            // counts the periods since: pollers hear of the first expiry after a read only.
+            let first = st.1 == 0;
+            st.1 = st.1.saturating_add(n);
+            drop(st);
+            if first {
+                fd.queue.notify_band(syscalls::abi::POLLIN);
+            }
+        }
+        return true;
+    }
     if coalesce(t) {
         return true;
     }
@@ -214,8 +274,25 @@ fn fire(k: &Kernel, t: &Timer) -> bool {
             }
             _ => false,
         },
-        TimerTarget::None => true,
+        TimerTarget::None | TimerTarget::Fd(..) => true,
     }
+}
+
+/// Moves timer `t`, due at `next`, past `cur` (disarms a one-shot timer); returns how many
+/// times it expired.
+fn advance(t: &mut Timer, next: Duration, cur: Duration) -> u64 {
+    if t.interval.is_zero() {
+        t.next = None;
+        return 1;
+    }
+    let missed = ((cur - next).as_nanos() / t.interval.as_nanos().max(1)) as u64;
+    t.overrun = missed.min(i32::MAX as u64) as i32;
+    // The next expiry after `cur`, in nanoseconds (at most one interval past `cur`).
+    let step = t.interval.as_nanos() * (u128::from(missed) + 1);
+    let at = next.as_nanos().saturating_add(step);
+    let secs = (at / 1_000_000_000).min(u128::from(u64::MAX)) as u64;
+    t.next = Some(Duration::new(secs, (at % 1_000_000_000) as u32));
+    missed.saturating_add(1)
 }
 
 /// The timer thread's loop; runs while the kernel lives.
@@ -223,7 +300,7 @@ pub fn run_timers(k: Weak<Kernel>) {
     loop {
         let Some(kernel) = k.upgrade() else { return };
         let timers = &kernel.timers;
-        let mut due: Vec<Timer> = Vec::new();
+        let mut due: Vec<(Timer, u64)> = Vec::new();
         let mut wait = Duration::from_secs(3600);
         {
             let mut list = lock(&timers.list);
@@ -231,6 +308,10 @@ pub fn run_timers(k: Weak<Kernel>) {
             let mut dead = Vec::new();
             for (key, t) in list.iter_mut() {
                 let Some(next) = t.next else { continue };
+                let fd = matches!(t.target, TimerTarget::Fd(..));
+                if fd && t.value == PARKED {
+                    continue;
+                }
                 let cur = match t.clock {
                     TimerClock::Real => now,
                     TimerClock::Cpu(pid) => {
@@ -239,19 +320,18 @@ pub fn run_timers(k: Weak<Kernel>) {
                     }
                 };
                 if cur >= next {
-                    due.push(t.clone());
-                    if t.interval.is_zero() {
-                        t.next = None;
-                    } else {
-                        let missed =
-                            ((cur - next).as_nanos() / t.interval.as_nanos().max(1)) as u64;
-                        t.overrun = missed.min(i32::MAX as u64) as i32;
-                        t.next = Some(next + t.interval * (missed as u32 + 1));
+                    let fired = t.clone();
+                    due.push((fired, advance(t, next, cur)));
+                    if fd && t.next.is_some() {
+                        t.value = PARKED;
                     }
-                    if let TimerTarget::Process(w) = &t.target {
-                        if w.strong_count() == 0 {
-                            dead.push(*key);
-                        }
+                    let gone = match &t.target {
+                        TimerTarget::Process(w) => w.strong_count() == 0,
+                        TimerTarget::Fd(w, _) => w.strong_count() == 0,
+                        _ => false,
+                    };
+                    if gone {
+                        dead.push(*key);
                     }
                 } else if t.clock == TimerClock::Real {
                     wait = wait.min(next - cur);
@@ -271,8 +351,8 @@ pub fn run_timers(k: Weak<Kernel>) {
                 continue;
             }
         }
-        for t in &due {
-            fire(&kernel, t);
+        for (t, n) in &due {
+            fire(&kernel, t, *n);
         }
     }
 }

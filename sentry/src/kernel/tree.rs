@@ -56,6 +56,12 @@ pub struct Sched {
     pub reset_on_fork: bool,
     /// The nice value (-20..=19).
     pub nice: i32,
+    /// The I/O priority ioprio_set(2) gave (class << 13 | hints << 3 | level; 0: none set).
+    pub ioprio: u32,
+    /// sched_setattr(2)'s custom time slice of a fair policy (ns; 0: the default).
+    pub slice: u64,
+    /// SCHED_DEADLINE's runtime, deadline and period (ns), and its flags.
+    pub dl: (u64, u64, u64, u64),
 }
 
 impl Sched {
@@ -66,12 +72,15 @@ impl Sched {
         if !self.reset_on_fork {
             return self;
         }
-        let realtime = matches!(self.policy, SCHED_FIFO | SCHED_RR);
+        let realtime = matches!(self.policy, SCHED_FIFO | SCHED_RR | SCHED_DEADLINE);
         Sched {
             policy: if realtime { SCHED_OTHER } else { self.policy },
             priority: if realtime { 0 } else { self.priority },
             reset_on_fork: false,
-            nice: self.nice.max(0),
+            nice: if realtime { 0 } else { self.nice.max(0) },
+            ioprio: self.ioprio,
+            slice: self.slice,
+            dl: if realtime { (0, 0, 0, 0) } else { self.dl },
         }
     }
 }

@@ -151,6 +151,15 @@ impl NetlinkSocket {
         syscalls::bytes_of(&a).to_vec()
     }
 
+    /// Queues a message from the kernel that no request asked for (mq_notify's SIGEV_THREAD
+    /// cookie) and wakes readers.
+    pub fn deliver_kernel(&self, msg: Vec<u8>) {
+        let mut st = self.lock();
+        self.deliver(&mut st, vec![msg]);
+        drop(st);
+        self.common.wake(POLLIN);
+    }
+
     /// Queues replies; past the queue's room they are dropped and ENOBUFS is reported (what
     /// netlink_overrun does).
     fn deliver(&self, st: &mut State, msgs: Vec<Vec<u8>>) {

@@ -12,19 +12,26 @@ mod sys_eventfd;
 pub(crate) mod sys_file;
 mod sys_futex;
 mod sys_inotify;
+mod sys_ioprio;
 mod sys_ipc;
+mod sys_kcmp;
 mod sys_mm;
 mod sys_mount;
+mod sys_mqueue;
 mod sys_pidfd;
 mod sys_poll;
 mod sys_process;
+mod sys_process_vm;
+mod sys_rw2;
 mod sys_sched;
+mod sys_sched_attr;
 mod sys_signal;
 mod sys_signalfd;
 mod sys_socket;
 mod sys_task;
 mod sys_time;
 mod sys_timer;
+pub(crate) mod sys_timerfd;
 pub mod table;
 
 use syscalls::{Errno, Sysno};
@@ -58,6 +65,7 @@ pub fn dispatch(t: &mut Task) {
     if result == Err(Errno::EPIPE)
         && matches!(nr, 1 | 20 | 18 | 296 | 328 | 275 | 276 | 278)
         && (!matches!(nr, 1 | 20) || sys_socket::epipe_raises_sigpipe(t, fd_arg(t, 0)))
+        && !(nr == 328 && t.arg(5) as u32 & syscalls::abi::RWF_NOSIGNAL != 0)
     {
         let info = crate::kernel::signal::user_info(syscalls::abi::SIGPIPE, 0x80, 0, 0);
         crate::kernel::send_thread_signal(&t.k, &t.shared.clone(), info);

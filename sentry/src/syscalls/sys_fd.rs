@@ -204,6 +204,7 @@ pub fn sys_ioctl(t: &mut Task) -> SysResult {
             t.copy_in(arg, &mut data)?;
             file.ops.ioctl(req, &mut data)
         }
+        TFD_IOC_SET_TICKS => crate::syscalls::sys_timerfd::ioctl_set_ticks(t, &file, arg),
         _ => crate::syscalls::sys_socket::socket_ioctl(t, &file, req, arg)
             .unwrap_or(Err(Errno::ENOTTY)),
     }

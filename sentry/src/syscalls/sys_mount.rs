@@ -128,6 +128,7 @@ fn new_fs(
         "tmpfs" | "ramfs" | "shmem" => new_tmpfs(t, data),
         "proc" => Ok((crate::fsimpl::proc::ProcFs::new(dev()), String::new())),
         "sysfs" => Ok((crate::fsimpl::sys::new(dev()), String::new())),
+        "mqueue" => Ok((crate::fsimpl::mqueue::instance(), String::new())),
         "devtmpfs" => Ok((crate::fsimpl::dev::DevFs::new(dev()), String::new())),
         "devpts" => {
             // Every devpts mount is a new instance (Linux since 4.7).

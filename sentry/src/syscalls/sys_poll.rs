@@ -520,6 +520,17 @@ fn depth_below(ep: &Arc<Epoll>, depth: usize) -> usize {
         .unwrap_or(0)
 }
 
+/// kcmp's KCMP_EPOLL_TFD: the file the epoll `ep` watches as the `toff`-th registration of
+/// descriptor `tfd` (EINVAL when `ep` is not an epoll, ENOENT when there is no such one).
+pub(crate) fn epoll_target(ep: &File, tfd: i32, toff: u32) -> Result<Arc<File>, Errno> {
+    let ep = epoll_of_file(ep).ok_or(Errno::EINVAL)?;
+    let list = lock(&ep.interest);
+    list.range((tfd, 0)..=(tfd, u64::MAX))
+        .filter_map(|(_, i)| i.file.upgrade())
+        .nth(toff as usize)
+        .ok_or(Errno::ENOENT)
+}
+
 fn epoll_of(t: &Task, fd: i32) -> Result<Arc<Epoll>, Errno> {
     let f = t.file(fd)?;
     lock(registry())
@@ -634,6 +645,15 @@ fn do_epoll_wait(
 pub fn sys_epoll_wait(t: &mut Task) -> SysResult {
     let d = deadline_ms(t.arg(3) as i32);
     do_epoll_wait(t, t.arg(0) as i32, t.arg(1), t.arg(2) as i32, d)
+}
+
+/// Implements epoll_pwait2(2): epoll_pwait with a timespec timeout (NULL: none).
+pub fn sys_epoll_pwait2(t: &mut Task) -> SysResult {
+    let d = deadline_ts(t, t.arg(3))?;
+    temp_mask(t, t.arg(4), t.arg(5))?;
+    let r = do_epoll_wait(t, t.arg(0) as i32, t.arg(1), t.arg(2) as i32, d);
+    end_temp_mask(t, &r);
+    r
 }
 
 /// Implements epoll_pwait(2).

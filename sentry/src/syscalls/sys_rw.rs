@@ -329,7 +329,13 @@ pub(crate) fn read_iovecs(t: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>,
     Ok(v)
 }
 
-fn do_readv(t: &Task, fd: i32, iov_addr: u64, cnt: u64, offset: Option<i64>) -> SysResult {
+pub(crate) fn do_readv(
+    t: &Task,
+    fd: i32,
+    iov_addr: u64,
+    cnt: u64,
+    offset: Option<i64>,
+) -> SysResult {
     let file = t.file(fd)?;
     let iovs = read_iovecs(t, iov_addr, cnt)?;
     let total: u64 = iovs.iter().map(|v| v.len).sum::<u64>().min(MAX_RW_COUNT);
@@ -359,7 +365,13 @@ fn do_readv(t: &Task, fd: i32, iov_addr: u64, cnt: u64, offset: Option<i64>) -> 
 /// written as one write, so a total up to a chunk is written at once (as Linux does, atomic on
 /// a pipe up to PIPE_BUF), and a larger one, or a bad pointer, never makes the sentry hold
 /// more than a chunk (a 2 GiB iovec over unmapped memory once allocated 2 GiB before EFAULT).
-fn do_writev(t: &Task, fd: i32, iov_addr: u64, cnt: u64, offset: Option<i64>) -> SysResult {
+pub(crate) fn do_writev(
+    t: &Task,
+    fd: i32,
+    iov_addr: u64,
+    cnt: u64,
+    offset: Option<i64>,
+) -> SysResult {
     let file = t.file(fd)?;
     let iovs = read_iovecs(t, iov_addr, cnt)?;
     let total = iovs

@@ -16,7 +16,7 @@ fn ncpu() -> usize {
 }
 
 /// The task `pid` names (0: the caller).
-fn target(t: &Task, pid: i32) -> Result<Arc<TaskShared>, Errno> {
+pub(crate) fn target(t: &Task, pid: i32) -> Result<Arc<TaskShared>, Errno> {
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
@@ -30,7 +30,7 @@ fn target(t: &Task, pid: i32) -> Result<Arc<TaskShared>, Errno> {
         .ok_or(Errno::ESRCH)
 }
 
-fn may_nice(t: &Task) -> bool {
+pub(crate) fn may_nice(t: &Task) -> bool {
     t.creds.caps & (1 << CAP_SYS_NICE) != 0
 }
 
@@ -142,7 +142,7 @@ pub fn sys_sched_rr_get_interval(t: &mut Task) -> SysResult {
 
 /// The tasks getpriority(2)/setpriority(2) address: one task (PRIO_PROCESS), the process
 /// group's, or the user's (`who` 0: the caller's own). ESRCH when none matches.
-fn prio_targets(t: &Task, which: u32, who: i32) -> Result<Vec<Arc<TaskShared>>, Errno> {
+pub(crate) fn prio_targets(t: &Task, which: u32, who: i32) -> Result<Vec<Arc<TaskShared>>, Errno> {
     if who < 0 {
         return Err(Errno::ESRCH);
     }

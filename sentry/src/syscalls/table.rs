@@ -8,9 +8,11 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
     sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_inotify as ino,
-    sys_ipc as ipc, sys_mm as m, sys_mount as mt, sys_pidfd as pf, sys_poll as pl,
-    sys_process as p, sys_sched as sc, sys_signal as sg, sys_signalfd as sfd, sys_socket as so,
-    sys_task as tk, sys_time as tm, sys_timer as ti, SysResult,
+    sys_ioprio as iop, sys_ipc as ipc, sys_kcmp as kc, sys_mm as m, sys_mount as mt,
+    sys_mqueue as mq, sys_pidfd as pf, sys_poll as pl, sys_process as p,
+    sys_process_vm as pvm, sys_rw2 as rw2, sys_sched as sc, sys_sched_attr as sca,
+    sys_signal as sg, sys_signalfd as sfd, sys_socket as so, sys_task as tk, sys_time as tm,
+    sys_timer as ti, sys_timerfd as tfd, SysResult,
 };
 use crate::kernel::Task;
 
@@ -331,6 +333,26 @@ const ROWS: &[Row] = rows! {
     eventfd2 => Full, Some(ev::sys_eventfd2), "ux", "";
     signalfd => Full, Some(sfd::sys_signalfd), "dpu", "";
     signalfd4 => Full, Some(sfd::sys_signalfd4), "dpux", "";
+    timerfd_create => Partial, Some(tfd::sys_timerfd_create), "dx", "TFD_TIMER_CANCEL_ON_SET never cancels: the sandbox's clock cannot be set, and host clock changes are not seen; the *_ALARM clocks need CAP_WAKE_ALARM and do not wake a suspended host";
+    timerfd_settime => Full, Some(tfd::sys_timerfd_settime), "fxpp", "";
+    timerfd_gettime => Full, Some(tfd::sys_timerfd_gettime), "fp", "";
+    preadv2 => Partial, Some(rw2::sys_preadv2), "fpdDx", "RWF_NOWAIT never gives EAGAIN on a file (the sentry never waits for file data); RWF_ATOMIC and RWF_DONTCACHE EOPNOTSUPP as on tmpfs";
+    pwritev2 => Partial, Some(rw2::sys_pwritev2), "fpdDx", "as preadv2; RWF_DSYNC/RWF_SYNC sync the file after the write";
+    getdents => Full, Some(rw2::sys_getdents), "fpu", "";
+    epoll_pwait2 => Full, Some(pl::sys_epoll_pwait2), "fpdppu", "";
+    ioprio_get => Full, Some(iop::sys_ioprio_get), "dd", "";
+    ioprio_set => Partial, Some(iop::sys_ioprio_set), "ddx", "recorded per task and inherited; the sentry's I/O does not follow it";
+    sched_setattr => Partial, Some(sca::sys_sched_setattr), "dpx", "recorded, as sched_setscheduler; SCHED_DEADLINE without the bandwidth admission test (no EBUSY), and a deadline task may fork; utilisation clamps EOPNOTSUPP (as a kernel without CONFIG_UCLAMP_TASK)";
+    sched_getattr => Full, Some(sca::sys_sched_getattr), "dpux", "";
+    kcmp => Partial, Some(kc::sys_kcmp), "ddduu", "KCMP_IO and KCMP_SYSVSEM report every pair equal (the sandbox has neither object)";
+    process_vm_readv => Full, Some(pvm::sys_process_vm_readv), "dpupux", "";
+    process_vm_writev => Full, Some(pvm::sys_process_vm_writev), "dpupux", "";
+    mq_open => Full, Some(mq::sys_mq_open), "sxop", "";
+    mq_unlink => Full, Some(mq::sys_mq_unlink), "s", "";
+    mq_timedsend => Full, Some(mq::sys_mq_timedsend), "fpuup", "";
+    mq_timedreceive => Full, Some(mq::sys_mq_timedreceive), "fpupp", "";
+    mq_notify => Partial, Some(mq::sys_mq_notify), "fp", "a SIGEV_SIGNAL notification still goes to a process that has exec'd since registering";
+    mq_getsetattr => Full, Some(mq::sys_mq_getsetattr), "fpp", "";
     close_range => Full, Some(f::sys_close_range), "ffx", "";
     mount => Partial, Some(mt::sys_mount), "ssxxs", "tmpfs, proc, sysfs, devtmpfs, bind, move, remount; propagation types accepted, not recorded; block-device file systems ENOTBLK";
     umount2 => Full, Some(mt::sys_umount2), "sx", "";

@@ -509,6 +509,7 @@ pub fn set_lock(
 
 /// The POSIX rule: a process closing any fd of a file loses all its record locks on it.
 pub fn on_close(tgid: i32, file: &File) {
+    file.ops.flush(tgid);
     if POSIX_LOCKS.load(Ordering::Relaxed) == 0
         || file.inode.is_none() && file.lock_key.get().is_none()
     {

@@ -220,6 +220,18 @@ pub trait FileOps: Send + Sync {
     fn allocate(&self, _mode: u32, _offset: u64, _len: u64) -> Result<(), Errno> {
         Err(Errno::EOPNOTSUPP)
     }
+    /// The file as `Any`, for the calls that act on one kind of file only (timerfd_settime,
+    /// mq_timedsend) and recognise it by downcasting.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+    /// A descriptor of the file is being closed by process `tgid` (Linux's `f_op->flush`,
+    /// run at every close: a message queue drops that process's notification).
+    fn flush(&self, _tgid: i32) {}
+    /// The lines /proc/[pid]/fdinfo/N shows after the common ones (Linux's `show_fdinfo`).
+    fn fdinfo(&self) -> String {
+        String::new()
+    }
 }
 
 static NEXT_FILE_ID: AtomicU64 = AtomicU64::new(1);

@@ -459,6 +459,68 @@ fn ipc_file(dev: u64, ino: u64, name: &'static str) -> Maker {
     })
 }
 
+/// A limit that root may set within `min..=max` (EINVAL outside), as proc_dointvec_minmax.
+fn bounded_file(dev: u64, ino: u64, value: &'static AtomicU64, min: u64, max: u64) -> Maker {
+    Arc::new(move || {
+        GenFile::rw(
+            dev,
+            ino,
+            Arc::new(move || text(format!("{}\n", value.load(Ordering::Relaxed)))),
+            Arc::new(move |v: &[u8]| {
+                if !caller_is_root() {
+                    return Err(Errno::EACCES);
+                }
+                let n: i64 = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .ok_or(Errno::EINVAL)?;
+                let n = u64::try_from(n).map_err(|_| Errno::EINVAL)?;
+                if n < min || n > max {
+                    return Err(Errno::EINVAL);
+                }
+                value.store(n, Ordering::Relaxed);
+                Ok(())
+            }),
+        )
+    })
+}
+
+/// /proc/sys/fs/mqueue: the message queues' limits (ipc/mq_sysctl.c).
+fn mqueue_dir(dev: u64) -> Arc<dyn Inode> {
+    use crate::fsimpl::mqueue as mq;
+    use syscalls::abi::{HARD_MSGMAX, HARD_MSGSIZEMAX, MIN_MSGMAX, MIN_MSGSIZEMAX};
+    let (msg, size) = (
+        (u64::from(MIN_MSGMAX), u64::from(HARD_MSGMAX)),
+        (u64::from(MIN_MSGSIZEMAX), u64::from(HARD_MSGSIZEMAX)),
+    );
+    fixed_dir(
+        dev,
+        0x1a0,
+        vec![
+            (
+                "msg_max",
+                bounded_file(dev, 0x1a1, &mq::MSG_MAX, msg.0, msg.1),
+            ),
+            (
+                "msgsize_max",
+                bounded_file(dev, 0x1a2, &mq::MSGSIZE_MAX, size.0, size.1),
+            ),
+            (
+                "queues_max",
+                bounded_file(dev, 0x1a3, &mq::QUEUES_MAX, 0, i32::MAX as u64),
+            ),
+            (
+                "msg_default",
+                bounded_file(dev, 0x1a4, &mq::MSG_DEFAULT, msg.0, msg.1),
+            ),
+            (
+                "msgsize_default",
+                bounded_file(dev, 0x1a5, &mq::MSGSIZE_DEFAULT, size.0, size.1),
+            ),
+        ],
+    )
+}
+
 fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
     let uts = |f: fn(&Utsname) -> [u8; 65]| {
         move || {
@@ -618,6 +680,7 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
             ),
         ],
     );
+    let mqueue = mqueue_dir(dev);
     let fs = fixed_dir(
         dev,
         0x160,
@@ -648,6 +711,7 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
             ),
             ("lease-break-time", lease_break_time_file(dev, 0x167)),
             ("inotify", Arc::new(move || inotify.clone())),
+            ("mqueue", Arc::new(move || mqueue.clone())),
         ],
     );
     let ipv4 = fixed_dir(

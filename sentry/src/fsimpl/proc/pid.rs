@@ -525,8 +525,9 @@ fn fd_dir(dev: u64, pid: i32, tid: Option<i32>, info_dir: bool) -> Arc<dyn Inode
                         let flags = e.file.flags() | if e.cloexec { O_CLOEXEC } else { 0 };
                         let ino = e.file.ops.stat().map(|s| s.st_ino).unwrap_or(0);
                         let watches = crate::vfs::notify::fdinfo(e.file.id);
+                        let more = e.file.ops.fdinfo();
                         text(format!(
-                            "pos:\t{pos}\nflags:\t{flags:07o}\nmnt_id:\t0\nino:\t{ino}\n{watches}"
+                            "pos:\t{pos}\nflags:\t{flags:07o}\nmnt_id:\t0\nino:\t{ino}\n{watches}{more}"
                         ))
                     }),
                 ))
