@@ -116,6 +116,11 @@ fn harmless_args(rule: &Rule) -> [u64; 6] {
         _ => {}
     }
     for c in rule.conds {
+        // An inequality holds for the default -1 (the rules compare ints below 2^31 - 1).
+        if c.not {
+            assert_ne!(a[usize::from(c.arg)] as u32, c.value as u32);
+            continue;
+        }
         let i = usize::from(c.arg);
         a[i] = (a[i] & !c.mask) | c.value;
     }
@@ -163,6 +168,40 @@ fn every_allowed_form_passes_its_roles_filter() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn raw_headers_and_icmp_filters_cannot_be_set_on_the_network() {
+    // The ICMP channel may be a raw socket: its IP header stays the host's (IP_HDRINCL,
+    // IPV6_HDRINCL) and its receive filter stays as start-up set it (SOL_RAW, SOL_ICMPV6),
+    // whatever the upper half of the `int` arguments says.
+    let task = filters(policy::TASK, true);
+    let bad = u64::MAX;
+    for (level, name, what) in [
+        (0u64, 3u64, "IP_HDRINCL"),
+        (
+            0x1_0000_0000,
+            3,
+            "IP_HDRINCL with the level's upper half set",
+        ),
+        (
+            0,
+            0x7_0000_0003,
+            "IP_HDRINCL with the name's upper half set",
+        ),
+        (41, 36, "IPV6_HDRINCL"),
+        (255, 1, "ICMP_FILTER"),
+        (0xffff_ffff_0000_00ff, 1, "SOL_RAW with the upper half set"),
+        (58, 1, "ICMPV6_FILTER"),
+    ] {
+        let end = call_under(&task, Sysno::setsockopt, [bad, level, name, 0, 0, 0]);
+        assert_eq!(end, End::Sigsys, "setsockopt {what}");
+    }
+    // Other options at those levels, and other levels, pass.
+    for (level, name) in [(0u64, 1u64), (41, 26), (1, 2), (6, 1)] {
+        let end = call_under(&task, Sysno::setsockopt, [bad, level, name, 0, 0, 0]);
+        assert_ne!(end, End::Sigsys, "setsockopt level {level} name {name}");
+    }
 }
 
 #[test]
