@@ -5,6 +5,11 @@
 
 #include "guest.h"
 
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/syscall.h>
+
 #include <signal.h>
 #include <sys/time.h>
 #include <time.h>
@@ -479,7 +484,60 @@ static void test_fpu(void) {
     install(SIGUSR1, SIG_DFL, 0, NULL);
 }
 
+static volatile int temp_hits;
+static void on_temp(int sig) {
+    (void)sig;
+    temp_hits++;
+}
+
+// ppoll, pselect and the epoll_pwaits take a mask for the wait alone: a signal it lets through
+// interrupts the wait (EINTR) and its handler runs before the old mask comes back.
+static void test_temp_masks(void) {
+    NOTE("temporary masks of ppoll, pselect6, epoll_pwait, epoll_pwait2");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_temp;
+    EXPECT_OK(sigaction(SIGUSR1, &sa, NULL));
+    sigset_t usr1, none, now;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigemptyset(&none);
+    int ep = epoll_create1(0);
+    CHECK("epoll_create1", ep >= 0);
+    for (int which = 0; which < 4; which++) {
+        EXPECT_OK(sigprocmask(SIG_BLOCK, &usr1, NULL));
+        EXPECT_OK(raise(SIGUSR1));
+        temp_hits = 0;
+        long r = -2;
+        struct epoll_event ev;
+        switch (which) {
+        case 0:
+            r = ppoll(NULL, 0, NULL, &none);
+            break;
+        case 1:
+            r = pselect(0, NULL, NULL, NULL, NULL, &none);
+            break;
+        case 2:
+            r = epoll_pwait(ep, &ev, 1, -1, &none);
+            break;
+        default:
+            r = syscall(SYS_epoll_pwait2, ep, &ev, 1, NULL, &none, 8);
+            break;
+        }
+        int e = errno;
+        printf("# wait %d: %ld (%s), handler ran %d\n", which, r, r < 0 ? strerror(e) : "", temp_hits);
+        CHECK("interrupted: EINTR", r == -1 && e == EINTR);
+        CHECK("the handler ran once", temp_hits == 1);
+        EXPECT_OK(sigprocmask(SIG_SETMASK, NULL, &now));
+        CHECK("the old mask is back", sigismember(&now, SIGUSR1) == 1);
+        EXPECT_OK(sigprocmask(SIG_UNBLOCK, &usr1, NULL));
+    }
+    close(ep);
+    signal(SIGUSR1, SIG_DFL);
+}
+
 int main(void) {
+    test_temp_masks();
     test_masks();
     test_nesting();
     test_siginfo();

@@ -164,8 +164,10 @@ fn temp_mask(t: &mut Task, addr: u64, size: u64) -> Result<(), Errno> {
 }
 
 fn end_temp_mask(t: &mut Task, r: &SysResult) {
-    // With a signal to deliver, the saved mask is restored after the handler's frame is built.
-    if r != &Err(Errno::ERESTARTNOHAND) {
+    // With a signal to deliver, the saved mask is restored after the handler's frame is built
+    // (or at once when none is built): ppoll and pselect end with ERESTARTNOHAND, the
+    // epoll_pwaits with EINTR (Linux: restore_saved_sigmask_unless(error == -EINTR)).
+    if !matches!(r, Err(Errno::ERESTARTNOHAND) | Err(Errno::EINTR)) {
         if let Some(m) = t.saved_sigmask.take() {
             t.set_sigmask(m);
         }
