@@ -7,6 +7,8 @@
 
 #include "guest.h"
 
+#include <sys/mman.h>
+
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -218,7 +220,24 @@ static void test_vectors(void) {
     EXPECT_OK(close(fd));
 }
 
+// Linux's pwrite on an O_APPEND file appends, whatever the offset (pwrite(2), BUGS), and
+// leaves the file position alone.
+static void test_pwrite_append(void) {
+    NOTE("pwrite on an O_APPEND file");
+    int fd = EXPECT_OK(memfd_create("append", 0));
+    EXPECT_EQ(write(fd, "abc", 3), 3);
+    EXPECT_OK(fcntl(fd, F_SETFL, O_APPEND));
+    EXPECT_EQ(lseek(fd, 1, SEEK_SET), 1);
+    EXPECT_EQ(pwrite(fd, "X", 1, 0), 1);
+    char b[8] = {0};
+    EXPECT_EQ(pread(fd, b, sizeof b, 0), 4);
+    EXPECT_MEMEQ(b, "abcX", 4);
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 1);
+    close(fd);
+}
+
 int main(void) {
+    test_pwrite_append();
     test_open();
     test_read_write();
     test_lseek_pread();

@@ -483,7 +483,28 @@ static void test_pidfd_wait(void) {
     EXPECT_OK(close(fd));
 }
 
+// With only a zombie child, a wait for stops or continues alone has nothing to wait for:
+// ECHILD (a zombie counts only for WEXITED), rather than blocking.
+static void test_zombie_only_waits(void) {
+    NOTE("waits that a zombie cannot satisfy");
+    pid_t p = fork();
+    if (p == 0) {
+        _exit(3);
+    }
+    siginfo_t si;
+    // Wait for it to be a zombie without reaping it.
+    memset(&si, 0, sizeof si);
+    EXPECT_OK(waitid(P_PID, p, &si, WEXITED | WNOWAIT));
+    EXPECT_ERRNO(waitid(P_ALL, 0, &si, WSTOPPED), ECHILD);
+    EXPECT_ERRNO(waitid(P_PID, p, &si, WCONTINUED), ECHILD);
+    memset(&si, 0, sizeof si);
+    EXPECT_OK(waitid(P_ALL, 0, &si, WEXITED));
+    EXPECT_EQ(si.si_pid, p);
+    EXPECT_EQ(si.si_status, 3);
+}
+
 int main(void) {
+    test_zombie_only_waits();
     test_pidfd_wait();
     test_tree();
     test_exit_codes();

@@ -83,6 +83,11 @@ pub fn do_wait(
             if !matches || (!opts.all && is_clone != opts.clone_only) {
                 continue;
             }
+            // A zombie is something to wait for only by a wait for exits (wait_task_zombie
+            // leaves notask_error alone): with only zombies and no WEXITED, ECHILD.
+            if cp.zombie.is_some() && !opts.exited {
+                continue;
+            }
             any = true;
             if let (Some(st), true) = (cp.zombie, opts.exited) {
                 let (code, si_status) = match st {

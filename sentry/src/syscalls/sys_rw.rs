@@ -69,14 +69,12 @@ fn io_direct(
         None => Some(file.pos.lock().unwrap_or_else(|e| e.into_inner())),
     };
     let at = match (offset, &pos) {
-        (Some(o), _) => o as u64,
-        (None, Some(p)) if write && file.flags() & O_APPEND != 0 => match file.ops.stat() {
-            Ok(st) => {
-                let _ = p;
-                st.st_size as u64
-            }
+        // Linux's pwrite on an O_APPEND file appends too (pwrite(2), BUGS).
+        (_, _) if write && file.flags() & O_APPEND != 0 => match file.ops.stat() {
+            Ok(st) => st.st_size as u64,
             Err(e) => return Some(Err(e)),
         },
+        (Some(o), _) => o as u64,
         (None, Some(p)) => **p,
         (None, None) => return None,
     };

@@ -493,7 +493,13 @@ impl File {
         if offset < 0 {
             return Err(Errno::EINVAL);
         }
-        let n = self.ops.write_at(buf, offset as u64)?;
+        // Linux's pwrite on an O_APPEND file appends, whatever the offset (pwrite(2), BUGS).
+        let at = if self.flags() & O_APPEND != 0 {
+            self.ops.stat()?.st_size as u64
+        } else {
+            offset as u64
+        };
+        let n = self.ops.write_at(buf, at)?;
         if n > 0 {
             self.notify(IN_MODIFY);
         }
