@@ -370,6 +370,18 @@ pub(crate) fn do_writev(
     cnt: u64,
     offset: Option<i64>,
 ) -> SysResult {
+    writev_at(t, fd, iov_addr, cnt, offset, false)
+}
+
+/// [`do_writev`]; with `exact`, at `offset` even on an O_APPEND file (RWF_NOAPPEND).
+pub(crate) fn writev_at(
+    t: &Task,
+    fd: i32,
+    iov_addr: u64,
+    cnt: u64,
+    offset: Option<i64>,
+    exact: bool,
+) -> SysResult {
     let file = t.file(fd)?;
     let iovs = read_iovecs(t, iov_addr, cnt)?;
     let total = iovs
@@ -387,6 +399,7 @@ pub(crate) fn do_writev(
             return Ok(true);
         }
         let r = match offset {
+            Some(off) if exact => file.pwrite_exact(buf, off + *done as i64),
             Some(off) => file.pwrite(buf, off + *done as i64),
             None => file.write(buf),
         };

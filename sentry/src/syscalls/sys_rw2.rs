@@ -7,7 +7,7 @@ use std::sync::Arc;
 use syscalls::abi::*;
 use syscalls::Errno;
 
-use super::sys_file::{access_ok, do_readv, do_writev, read_iovecs, CHUNK};
+use super::sys_file::{access_ok, do_readv, do_writev, read_iovecs, writev_at, CHUNK};
 use super::{fd_arg, SysResult};
 use crate::kernel::Task;
 use crate::vfs::File;
@@ -113,11 +113,12 @@ pub fn sys_pwritev2(t: &mut Task) -> SysResult {
         n
     } else if pos == -1 {
         let at = *file.pos.lock().unwrap_or_else(|e| e.into_inner());
-        let n = do_writev(t, fd, iov, cnt, Some(at as i64))?;
+        let n = writev_at(t, fd, iov, cnt, Some(at as i64), true)?;
         *file.pos.lock().unwrap_or_else(|e| e.into_inner()) = at + n;
         n
     } else {
-        do_writev(t, fd, iov, cnt, Some(pos))?
+        // Not appending (no O_APPEND, or RWF_NOAPPEND): at the offset.
+        writev_at(t, fd, iov, cnt, Some(pos), true)?
     };
     if flags & (RWF_DSYNC | RWF_SYNC) != 0 && n > 0 {
         file.ops.sync()?;

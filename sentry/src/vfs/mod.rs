@@ -494,12 +494,25 @@ impl File {
             return Err(Errno::EINVAL);
         }
         // Linux's pwrite on an O_APPEND file appends, whatever the offset (pwrite(2), BUGS).
-        let at = if self.flags() & O_APPEND != 0 {
-            self.ops.stat()?.st_size as u64
-        } else {
-            offset as u64
-        };
-        let n = self.ops.write_at(buf, at)?;
+        if self.flags() & O_APPEND != 0 {
+            let end = self.ops.stat()?.st_size;
+            return self.pwrite_exact(buf, end);
+        }
+        self.pwrite_exact(buf, offset)
+    }
+
+    /// pwrite at `offset` even on an O_APPEND file (pwritev2's RWF_NOAPPEND).
+    pub fn pwrite_exact(&self, buf: &[u8], offset: i64) -> Result<usize, Errno> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        if self.ops.is_stream() {
+            return Err(Errno::ESPIPE);
+        }
+        if offset < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let n = self.ops.write_at(buf, offset as u64)?;
         if n > 0 {
             self.notify(IN_MODIFY);
         }
