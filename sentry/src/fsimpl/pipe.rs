@@ -346,51 +346,11 @@ impl Pipe {
     /// Puts bytes in, as write(2) does (atomically up to PIPE_BUF), waiting for room unless
     /// `nonblock`. EPIPE with no reader left.
     pub fn fill(&self, buf: &[u8], nonblock: bool) -> Result<usize, Errno> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let mut done = 0;
-        let r = block_on(&[&self.queue], None, || {
-            let mut g = self.lock();
-            loop {
-                if g.readers == 0 {
-                    return Some(if done > 0 {
-                        Ok(done)
-                    } else {
-                        Err(Errno::EPIPE)
-                    });
-                }
-                let room = g.capacity.saturating_sub(g.buf.len());
-                let left = buf.len() - done;
-                // Up to PIPE_BUF bytes go in at once or not at all.
-                let fits = if left <= PIPE_BUF {
-                    room >= left
-                } else {
-                    room > 0
-                };
-                if !fits {
-                    if nonblock {
-                        return Some(if done > 0 {
-                            Ok(done)
-                        } else {
-                            Err(Errno::EAGAIN)
-                        });
-                    }
-                    return None;
-                }
-                let n = left.min(room);
-                g.buf.extend(&buf[done..done + n]);
-                done += n;
-                self.queue.notify_band(POLLIN);
-                if done == buf.len() {
-                    return Some(Ok(done));
-                }
-            }
-        });
-        match r {
-            Err(Errno::ERESTARTSYS) if done > 0 => Ok(done),
-            r => r,
-        }
+        let mut from_buf = |at: usize, dst: &mut [u8]| -> Result<(), Errno> {
+            dst.copy_from_slice(&buf[at..at + dst.len()]);
+            Ok(())
+        };
+        self.fill_from(buf.len(), &mut from_buf, nonblock)
     }
 
     /// [`Pipe::fill`] of `len` bytes that `src` reads from the writer's memory straight into
