@@ -181,9 +181,9 @@ fn read(path: &Path, what: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
 }
 
-/// The kernel config for LTP's `tst_kconfig` and where it came from: `KCONFIG_PATH` if set;
-/// else /proc/config.gz unpacked into `dir` (LTP would `zcat` it through popen, and inside the
-/// sandbox /proc is the sandbox's); else /boot/config-$(uname -r).
+/// The host's kernel config for LTP's `tst_kconfig` in native runs, and where it came from:
+/// `KCONFIG_PATH` if set; else /proc/config.gz unpacked into `dir` (LTP would `zcat` it
+/// through popen); else /boot/config-$(uname -r).
 fn kernel_config(dir: &Path, release: &str) -> Option<(String, String)> {
     if let Ok(p) = std::env::var("KCONFIG_PATH") {
         return Some((p, "KCONFIG_PATH".into()));
@@ -314,17 +314,25 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }
     // Host paths the tests need that the sandbox must show them (besides each TMPDIR).
     let mut volumes = Vec::new();
+    // The kernel config: natively the host's; the sandbox has its own /proc/config.gz (what
+    // its sentry implements), which LTP reads first, unless KCONFIG_PATH is set for the run.
     let kconfig = kernel_config(&tmp_base.join(".kconfig"), &release);
-    if let Some((path, _)) = &kconfig {
-        env.push(("KCONFIG_PATH".into(), path.clone()));
-        if let Some(dir) = Path::new(path).parent().filter(|d| d.is_absolute()) {
-            volumes.push(format!("{0}:{0}:ro", dir.display()));
+    let mut native_env = Vec::new();
+    if let Some((path, from)) = &kconfig {
+        native_env.push(("KCONFIG_PATH".to_string(), path.clone()));
+        if from == "KCONFIG_PATH" {
+            env.push(("KCONFIG_PATH".into(), path.clone()));
+            if let Some(dir) = Path::new(path).parent().filter(|d| d.is_absolute()) {
+                volumes.push(format!("{0}:{0}:ro", dir.display()));
+            }
         }
     }
     for (k, v) in &cli.env {
         env.retain(|(k2, _)| k2 != k);
         env.push((k.clone(), v.clone()));
     }
+    native_env.retain(|(k, _)| !env.iter().any(|(k2, _)| k2 == k));
+    native_env.extend(env.iter().cloned());
 
     let meta = policy::load_metadata(&ltproot)?.unwrap_or_default();
     let policy = Policy::new(meta);
@@ -363,11 +371,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     };
     let tty = std::io::stderr().is_terminal();
     let run_phase = |mode: &Mode, suffix: &str| -> (Vec<TestResult>, Duration) {
-        let jobs = make_jobs(matches!(mode, Mode::Native));
+        let native = matches!(mode, Mode::Native);
+        let jobs = make_jobs(native);
         let settings = Settings {
             jobs: jobs_n,
             timeout,
-            env: env.clone(),
+            env: if native {
+                native_env.clone()
+            } else {
+                env.clone()
+            },
             tmp_base: tmp_base.clone(),
             log_dir: log_dir.clone(),
             log_suffix: suffix.to_string(),
@@ -391,7 +404,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             .ok()
             .map(|s| s.trim().into()),
         host_kernel: release.clone(),
-        kernel_config: kconfig.as_ref().map(|(_, from)| from.clone()),
+        kernel_config: kconfig.as_ref().map(|(_, from)| {
+            if from == "KCONFIG_PATH" {
+                format!("{from} (natively and in the sandbox)")
+            } else {
+                format!("{from} natively; the sandbox's own /proc/config.gz in it")
+            }
+        }),
         init: !cli.no_init,
         jobs: jobs_n,
         timeout,

@@ -257,3 +257,43 @@ fn the_gofer_cannot_serve_what_the_view_hides() {
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     let _ = child.wait();
 }
+
+/// The kernel config a program reads is the sandbox's own, generated from what the sentry
+/// implements (issue 14 item 6), never the host's: /proc/config.gz unpacks with zcat, names the
+/// release uname reports, says =y for what the sandbox has and "is not set" for what it lacks
+/// whatever the host kernel has (loadable modules, user namespaces), and /proc/filesystems lists
+/// the types mount(2) takes.
+#[test]
+fn the_kernel_config_is_the_sandboxs_own() {
+    let d = TempDir::new("kconfig");
+    let out = sh_in(
+        &d.0,
+        &[],
+        "uname -r; zcat /proc/config.gz; echo ---; cat /proc/filesystems; \
+         mount -t mqueue none /dev/mqueue && echo mqueue-mounts",
+    );
+    assert_eq!(out.status, 0, "{out}");
+    let mut lines = out.stdout.lines();
+    let release = lines.next().unwrap_or_default().to_string();
+    let config: Vec<&str> = lines.by_ref().take_while(|l| *l != "---").collect();
+    let filesystems: Vec<&str> = lines.collect();
+    assert!(
+        config.contains(&format!("# Linux/x86 {release} Kernel Configuration").as_str()),
+        "{out}"
+    );
+    for on in [
+        "CONFIG_SYSVIPC=y",
+        "CONFIG_EPOLL=y",
+        "CONFIG_TMPFS=y",
+        "CONFIG_IKCONFIG_PROC=y",
+    ] {
+        assert!(config.contains(&on), "{on}: {out}");
+    }
+    for off in ["MODULES", "USER_NS", "KEXEC", "XFS_FS"] {
+        let line = format!("# CONFIG_{off} is not set");
+        assert!(config.contains(&line.as_str()), "{line}: {out}");
+    }
+    assert!(filesystems.contains(&"nodev\tmqueue"), "{out}");
+    assert!(filesystems.contains(&"nodev\tproc"), "{out}");
+    assert!(out.stdout.ends_with("mqueue-mounts\n"), "{out}");
+}

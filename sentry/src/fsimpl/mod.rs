@@ -16,3 +16,55 @@ pub mod sys;
 pub mod tmpfs;
 pub mod tty;
 pub mod view;
+
+/// A file system type the sentry knows, as /proc/filesystems lists it.
+#[derive(Debug, Clone, Copy)]
+pub struct FsType {
+    /// Its name (mount(2)'s `filesystemtype`).
+    pub name: &'static str,
+    /// It needs no block device (`nodev` in /proc/filesystems).
+    pub nodev: bool,
+}
+
+/// The file system types of the sandbox's kernel: what mount(2) accepts (see
+/// `syscalls::sys_mount::new_fs`) and the internal ones Linux lists too. /proc/filesystems
+/// and the sandbox's kernel config (/proc/config.gz) are generated from this list, so a type
+/// goes here only once mount(2) takes it.
+pub const FILESYSTEMS: &[FsType] = &[
+    FsType {
+        name: "sysfs",
+        nodev: true,
+    },
+    FsType {
+        name: "tmpfs",
+        nodev: true,
+    },
+    FsType {
+        name: "proc",
+        nodev: true,
+    },
+    FsType {
+        name: "devtmpfs",
+        nodev: true,
+    },
+    FsType {
+        name: "sockfs",
+        nodev: true,
+    },
+    FsType {
+        name: "pipefs",
+        nodev: true,
+    },
+    FsType {
+        name: "ramfs",
+        nodev: true,
+    },
+    FsType {
+        name: "devpts",
+        nodev: true,
+    },
+    FsType {
+        name: "mqueue",
+        nodev: true,
+    },
+];

@@ -2,6 +2,7 @@
 //! procfs, generated from the sentry's own state: nothing of the host's /proc shows through
 //! (the CPU description excepted, read once at start-up).
 
+mod kconfig;
 mod nodes;
 mod pid;
 
@@ -239,10 +240,26 @@ fn root_dir(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
         (
             "filesystems",
             file(dev, 8, || {
-                text("nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tdevpts\nnodev\toverlay\nnodev\tpipefs\n".into())
+                let mut s = String::new();
+                for f in crate::fsimpl::FILESYSTEMS {
+                    s.push_str(if f.nodev { "nodev" } else { "" });
+                    s.push('\t');
+                    s.push_str(f.name);
+                    s.push('\n');
+                }
+                text(s)
             }),
         ),
         ("cmdline", file(dev, 9, || text("sandbox\n".into()))),
+        (
+            "config.gz",
+            file(dev, 14, || {
+                let k = kernel()?;
+                let u = k.uts();
+                let n = u.release.iter().position(|b| *b == 0).unwrap_or(65);
+                Ok(kconfig::gz(&String::from_utf8_lossy(&u.release[..n])))
+            }),
+        ),
         ("kmsg", file(dev, 10, || Ok(Vec::new()))),
     ];
     let net_dir = net_dir(dev);
