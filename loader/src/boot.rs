@@ -3,6 +3,7 @@
 //! task with the host's stdio, load the program, run it, and turn its end into an exit status.
 
 use std::ffi::OsString;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -168,6 +169,123 @@ fn stdio(names: &[String; 3]) -> FdTable {
         let _ = fds.install(fd, file, false, 1 << 20);
     }
     fds
+}
+
+/// Descriptors received from outside as a new process's fds 0, 1 and 2 (named as their sender
+/// sees them).
+fn stdio_from(fds: [OwnedFd; 3], names: [String; 3]) -> FdTable {
+    let mut table = FdTable::default();
+    for (fd, (host, name)) in fds.into_iter().zip(names).enumerate() {
+        let Ok(flags) = nix::fcntl::fcntl(host.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL) else {
+            continue;
+        };
+        let keep = O_ACCMODE | O_APPEND | O_NONBLOCK | O_LARGEFILE;
+        let file = File::new(Box::new(HostStream::new(host)), flags as u32 & keep, name);
+        let _ = table.install(fd as i32, file, false, 1 << 20);
+    }
+    table
+}
+
+/// Serves an OCI container's control socket (see `oci::control`): each exec is a new process
+/// with no parent in the sandbox, run by a sentry thread of its own, with the container's
+/// capabilities and limits and the request's ids, environment and directory.
+fn serve_control(
+    listener: std::os::unix::net::UnixListener,
+    k: &Arc<Kernel>,
+    creds: &Credentials,
+    limits: [Rlimit; RLIM_NLIMITS as usize],
+) -> Result<(), String> {
+    use crate::oci::control::{self, Request};
+    let (k1, k2, k3) = (k.clone(), k.clone(), k.clone());
+    let template = creds.clone();
+    let start: control::Starter = Arc::new(move |req: Request, fds: [OwnedFd; 3]| {
+        let k = k1.clone();
+        let mut creds = Credentials::new(req.uid, req.gid, req.groups.clone());
+        if req.uid != 0 {
+            // A non-root user's capabilities go as at setuid(2) from root.
+            creds.caps = 0;
+            creds.caps_permitted = 0;
+        } else {
+            creds.caps = template.caps;
+            creds.caps_permitted = template.caps_permitted;
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<Result<i32, String>>();
+        std::thread::Builder::new()
+            .name("task-exec".into())
+            .spawn(move || {
+                sentry::confine::enter(sentry::confine::policy::TASK);
+                match start_exec(&k, req, fds, creds, limits) {
+                    Ok(t) => {
+                        let _ = tx.send(Ok(t.tgid()));
+                        kernel::run(t);
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            })
+            .map_err(|e| format!("starting a sentry thread: {e}"))?;
+        rx.recv()
+            .unwrap_or_else(|_| Err("the exec's sentry thread ended early".into()))
+    });
+    let signal = Arc::new(move |pid: i32, sig: i32| {
+        let tg = kernel::lock(&k2.tree).procs.get(&pid).map(|p| p.tg.clone());
+        if let (Some(tg), 1..=64) = (tg, sig) {
+            kernel::send_process_signal(&k2, &tg, kernel::signal::user_info(sig, 0, 0, 0));
+        }
+    });
+    let wait = Arc::new(move |pid: i32| k3.wait_detached(pid).map(ExitStatus::shell_status));
+    crate::oci::control::serve(listener, start, signal, wait)
+}
+
+/// The process of an exec: its task, loaded and ready to run.
+fn start_exec(
+    k: &Arc<Kernel>,
+    req: crate::oci::control::Request,
+    fds: [OwnedFd; 3],
+    creds: Credentials,
+    limits: [Rlimit; RLIM_NLIMITS as usize],
+) -> Result<Task, String> {
+    let cwd = match k.resolve("/", req.cwd.as_bytes(), true) {
+        Ok(r) if r.stat.is_some_and(|s| s.st_mode & S_IFMT == S_IFDIR) => r.path,
+        Ok(_) => return Err(format!("cwd {}: Not a directory", req.cwd)),
+        Err(e) => return Err(format!("cwd {}: {}", req.cwd, e.description())),
+    };
+    let env: Vec<Vec<u8>> = req.env.iter().map(|e| e.as_bytes().to_vec()).collect();
+    let argv: Vec<Vec<u8>> = req.args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let name = argv[0].clone();
+    let path_env = env
+        .iter()
+        .find_map(|e| e.strip_prefix(b"PATH=").map(<[u8]>::to_vec))
+        .unwrap_or_else(|| DEFAULT_PATH.as_bytes().to_vec());
+    let shown = &req.args[0];
+    let program = match find_program(k, &creds, &cwd, &name, &path_env) {
+        Ok(p) => p,
+        Err(Errno::EACCES) => return Err(format!("{shown}: Permission denied")),
+        Err(Errno::ENOENT) if !name.contains(&b'/') => {
+            return Err(format!("{shown}: executable file not found in $PATH"))
+        }
+        Err(e) => return Err(format!("{shown}: {}", e.description())),
+    };
+    let ctx = k
+        .platform
+        .new_process()
+        .map_err(|e| format!("starting the process: {e}"))?;
+    let base = program
+        .rsplit(|b| *b == b'/')
+        .next()
+        .unwrap_or(&program)
+        .to_vec();
+    let fs = FsContext::new(cwd, 0o022, k.mnt.clone());
+    let table = stdio_from(fds, req.stdio_names.clone());
+    let mut t = Task::new_detached(k.clone(), ctx, table, fs, creds, limits, &base);
+    t.no_new_privs = req.no_new_privs;
+    t.publish();
+    if let Err(e) = kernel::load_initial(&mut t, &program, argv, env) {
+        kernel::discard_unstarted(t);
+        return Err(format!("{shown}: cannot execute: {}", e.description()));
+    }
+    Ok(t)
 }
 
 /// Finds PROGRAM as a shell would: as a path when it has a slash, else in PATH.
@@ -399,9 +517,18 @@ pub fn run(args: RunArgs) -> i32 {
     };
     // While the gofer starts: what the sentry must read of the host, and its filters.
     sentry::host::learn();
+    // An OCI container's control socket (`exec`), bound while the host is in view.
+    let control = match &args.oci_control {
+        Some(path) => match crate::oci::control::bind(path) {
+            Ok(l) => Some(l),
+            Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
+        },
+        None => None,
+    };
     let filters = match sentry::confine::prepare(sentry::confine::Options {
         host_network,
         host_uds: net.host_uds,
+        control: control.is_some(),
     }) {
         Ok(f) => f,
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
@@ -484,6 +611,11 @@ pub fn run(args: RunArgs) -> i32 {
             )
         }
     };
+    if let Some(listener) = control {
+        if let Err(e) = serve_control(listener, &k, &creds, limits) {
+            return fail(e, EXIT_SANDBOX_ERROR);
+        }
+    }
     let argv: Vec<Vec<u8>> = args.command.iter().map(|a| a.as_bytes().to_vec()).collect();
     let name = argv[0].clone();
     let path_env = env

@@ -84,7 +84,7 @@ fn main() {
         cli::Command::Spec(a) => cli::oci::spec(&a),
         cli::Command::Features => cli::oci::features(),
         cli::Command::OciRun(a) => cli::oci::run(&cli.global, &a),
-        cli::Command::Exec(_) => cli::oci::unsupported("exec"),
+        cli::Command::Exec(a) => cli::oci::exec(&cli.global, &a),
         cli::Command::Pause(_) => cli::oci::unsupported("pause"),
         cli::Command::Resume(_) => cli::oci::unsupported("resume"),
         cli::Command::Events(_) => cli::oci::unsupported("events"),

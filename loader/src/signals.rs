@@ -60,6 +60,25 @@ fn forward_loop(k: &Arc<Kernel>, set: &SigSet, winch: Option<&std::sync::atomic:
     }
 }
 
+/// Starts a thread that writes `signal N` to `w` for every forwarded signal (blocked by
+/// [`block`] first): an OCI exec's signals, for its control connection (`oci::control`).
+pub fn relay_lines(w: std::os::unix::net::UnixStream) {
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(s);
+    }
+    let _ = std::thread::Builder::new()
+        .name("relay".into())
+        .spawn(move || loop {
+            if let Ok(sig) = set.wait() {
+                use std::io::Write;
+                if writeln!(&w, "signal {}", sig as i32).is_err() {
+                    return;
+                }
+            }
+        });
+}
+
 /// Starts a thread that sends every forwarded signal (blocked by [`block`] first) to host
 /// process `pid` (OCI `run`: the container's sandbox, which forwards them in turn).
 pub fn relay_to(pid: i32) {

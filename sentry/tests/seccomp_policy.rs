@@ -86,6 +86,7 @@ fn filters(role: Roles, host_network: bool) -> Vec<seccompiler::BpfProgram> {
         Options {
             host_network,
             host_uds: false,
+            control: false,
         },
     )
 }
@@ -138,20 +139,32 @@ fn harmless_args(rule: &Rule) -> [u64; 6] {
 #[test]
 fn every_allowed_form_passes_its_roles_filter() {
     let mut failures = Vec::new();
-    for (net, uds) in [(false, false), (true, false), (false, true)] {
+    for (net, uds, control) in [
+        (false, false, false),
+        (true, false, false),
+        (false, true, false),
+        (false, false, true),
+    ] {
         let opts = Options {
             host_network: net,
             host_uds: uds,
+            control,
         };
         let extra: &[Rule] = if net { policy::NETWORK_RULES } else { &[] };
         let uds_rules: &[Rule] = if uds { policy::HOST_UDS_RULES } else { &[] };
-        for rule in policy::RULES.iter().chain(extra).chain(uds_rules) {
+        let control_rules: &[Rule] = if control { policy::CONTROL_RULES } else { &[] };
+        for rule in policy::RULES
+            .iter()
+            .chain(extra)
+            .chain(uds_rules)
+            .chain(control_rules)
+        {
             // TRACEME would make this test process the child's tracer: its filter decision
             // is checked on its own below.
             if rule.sysno == Sysno::ptrace && rule.conds.first().is_some_and(|c| c.value == 0) {
                 continue;
             }
-            for bit in 0..5 {
+            for bit in 0..6 {
                 let role: Roles = 1 << bit;
                 if rule.roles & role == 0 {
                     continue;
@@ -357,6 +370,7 @@ fn host_uds_rules_only_with_host_uds() {
         Options {
             host_network: false,
             host_uds: true,
+            control: false,
         },
     );
     assert_eq!(
@@ -395,6 +409,7 @@ fn host_uds_rules_only_with_host_uds() {
         Options {
             host_network: false,
             host_uds: true,
+            control: false,
         },
     );
     assert_eq!(
@@ -457,4 +472,39 @@ fn traceme_is_allowed_for_a_new_stub() {
     // The child asks to be traced by this thread, then exits: the exit is reported as usual.
     let end = call_under(&filters(policy::TASK, false), Sysno::ptrace, [0; 6]);
     assert_eq!(end, End::Returned(0));
+}
+
+/// An OCI container's control thread may accept the runtime's connections; nothing else may,
+/// and no sandbox without a control socket has accept4 at all (under `--network none`).
+#[test]
+fn only_the_control_socket_brings_accept4() {
+    let with = |control| Options {
+        host_network: false,
+        host_uds: false,
+        control,
+    };
+    let accept = [u64::MAX, 0, 0, 0, 0, 0];
+    assert_eq!(
+        call_under(
+            &filters_with(policy::CONTROL, with(true)),
+            Sysno::accept4,
+            accept
+        ),
+        End::Returned(-i64::from(libc::EBADF))
+    );
+    for role in [policy::TASK, policy::MAIN, policy::SIGNALS] {
+        assert_eq!(
+            call_under(&filters_with(role, with(true)), Sysno::accept4, accept),
+            End::Sigsys,
+            "role {role:#x}"
+        );
+    }
+    assert_eq!(
+        call_under(
+            &filters_with(policy::ALL, with(false)),
+            Sysno::accept4,
+            accept
+        ),
+        End::Sigsys
+    );
 }

@@ -278,6 +278,122 @@ fn delete_force_ends_a_running_container() {
     assert_eq!(b.sandbox(&["list", "-q"]).stdout, "");
 }
 
+/// `exec` runs a process in the running container, beside its first one: the container's
+/// files and processes, the given environment, directory and user, no parent in the sandbox
+/// (getppid 0, as under runc), the status as the exec's own, signals to `exec` delivered to
+/// the process, `--detach` leaving a host process that ends with it; refused before `start`
+/// and after the container stops, and a missing program is runc's message.
+#[test]
+fn exec_runs_a_process_in_the_running_container() {
+    let b = Bundle::new("exec");
+    b.script("echo first > /dev/shm/mark; exec sleep 1000");
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "exec {} --root {} create c >/dev/null 2>&1",
+            tests::sandbox_bin().display(),
+            b.root.display()
+        ))
+        .current_dir(&b.dir);
+    let out = tests::execute(cmd);
+    assert_eq!(out.status, 0, "{out}");
+    let early = b.sandbox(&["exec", "c", "true"]);
+    assert_eq!(early.status, 1, "{early}");
+    assert!(early.stderr.contains("has not started"), "{early}");
+    assert_eq!(b.sandbox(&["start", "c"]).status, 0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = b.sandbox(&["exec", "c", "cat", "/dev/shm/mark"]);
+        if out.stdout == "first\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{out}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = b.sandbox(&[
+        "exec",
+        "c",
+        "sh",
+        "-c",
+        "echo in:$PPID; cat /proc/1/comm; set -- /proc/[0-9]*; echo $#; exit 4",
+    ]);
+    assert_eq!(out.stdout, "in:0\nsleep\n2\n", "{out}");
+    assert_eq!(out.status, 4, "{out}");
+    let out = b.sandbox(&[
+        "exec",
+        "-e",
+        "A=b",
+        "--cwd",
+        "/bin",
+        "--user",
+        "1000:1000",
+        "c",
+        "sh",
+        "-c",
+        "echo $A $(pwd) $(id -u):$(id -g)",
+    ]);
+    assert_eq!(out.stdout, "b /bin 1000:1000\n", "{out}");
+    let missing = b.sandbox(&["exec", "c", "nosuch"]);
+    assert_eq!(missing.status, 1, "{missing}");
+    assert!(
+        missing
+            .stderr
+            .contains("executable file not found in $PATH"),
+        "{missing}"
+    );
+    // A signal to exec is the process's.
+    let mut child = Command::new(tests::sandbox_bin())
+        .arg("--root")
+        .arg(&b.root)
+        .args(["exec", "c", "sleep", "100"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("exec");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b
+        .sandbox(&["exec", "c", "sh", "-c", "set -- /proc/[0-9]*; echo $#"])
+        .stdout
+        != "3\n"
+    {
+        assert!(Instant::now() < deadline, "the exec'd sleep never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on our own child, not yet waited for, with a valid signal.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let st = child.wait().expect("wait");
+    assert_eq!(st.code(), Some(143), "{st:?}");
+    // --detach: a host process stands for the exec'd one, and ends with it.
+    let pid_file = b.dir.join("exec.pid");
+    let out = b.sandbox(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        &pid_file.to_string_lossy(),
+        "c",
+        "sh",
+        "-c",
+        "sleep 0.3; exit 5",
+    ]);
+    assert_eq!(out.status, 0, "{out}");
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .parse()
+        .expect("pid");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Path::new(&format!("/proc/{pid}/cmdline")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .contains("zombie")
+    {
+        assert!(Instant::now() < deadline, "the detached exec never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let del = b.sandbox(&["delete", "--force", "c"]);
+    assert_eq!(del.status, 0, "{del}");
+    let late = b.sandbox(&["exec", "c", "true"]);
+    assert_eq!(late.status, 1, "{late}");
+}
+
 #[test]
 fn bad_bundles_and_ids_are_refused_with_nothing_left() {
     let b = Bundle::new("bad");

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! podman driving the sandbox as its OCI runtime (`--runtime`; issue 13): a busybox image made
 //! with `podman import` from a local root (no registry), run with `--rm`, detached with logs,
-//! stop (SIGTERM reaches the program's trap) and rm, and a published port served by a program
+//! exec, stop (SIGTERM reaches the program's trap) and rm, and a published port served by a program
 //! in the container (the sentry's sockets live in the container's network namespace). Each
 //! test has podman storage of its own. podman needs the ulimits of DESIGN.md's known traps.
 //! containerd's `ctr run --runc-binary` too, on a daemon of the test's own.
@@ -127,6 +127,13 @@ fn podman_detached_logs_stop_rm() {
         assert!(Instant::now() < deadline, "{logs}");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // exec: a process beside the first, its output and status podman's; a missing program is
+    // podman's 127.
+    let exec = p.podman(&["exec", &id, "sh", "-c", "echo in-exec:$PPID; exit 4"]);
+    assert_eq!(exec.stdout, "in-exec:0\n", "{exec}");
+    assert_eq!(exec.status, 4, "{exec}");
+    let missing = p.podman(&["exec", &id, "nosuch"]);
+    assert_eq!(missing.status, 127, "{missing}");
     let stop = p.podman(&["stop", "-t", "10", &id]);
     assert_eq!(stop.status, 0, "{stop}");
     let logs = p.podman(&["logs", &id]);

@@ -54,8 +54,8 @@ pub enum Command {
     /// a lone container id in a bundle directory).
     #[command(name = "oci-run", hide = true)]
     OciRun(oci::OciRunArgs),
-    /// (OCI, not supported) Run a process in a running container.
-    Exec(oci::UnsupportedArgs),
+    /// (OCI) Run a process in a running container.
+    Exec(Box<oci::ExecArgs>),
     /// (OCI, not supported) Suspend a container.
     Pause(oci::UnsupportedArgs),
     /// (OCI, not supported) Resume a container.

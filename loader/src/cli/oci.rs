@@ -138,6 +138,65 @@ pub struct SpecArgs {
     pub rootless: bool,
 }
 
+/// `exec`.
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// The process as JSON (config.json's `process`), instead of the arguments.
+    #[arg(short, long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Allocate a terminal (not supported yet).
+    #[arg(short, long)]
+    pub tty: bool,
+    /// A unix socket to send the terminal's master to.
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Return once the process has started; its status goes to a host process whose pid is
+    /// written to --pid-file.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the pid of the host process that ends with the exec'd process here.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// The working directory in the container.
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+    /// Set a variable (repeatable).
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// The user, UID[:GID].
+    #[arg(short, long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Supplementary groups (repeatable).
+    #[arg(short = 'g', long, value_name = "GID")]
+    pub additional_gids: Vec<u32>,
+    /// Set no_new_privs for the process.
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// Accepted (no SELinux labels in the sandbox).
+    #[arg(long, value_name = "LABEL")]
+    pub process_label: Option<String>,
+    /// Accepted (no AppArmor profiles in the sandbox).
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// Capabilities to add (accepted: the container's set applies).
+    #[arg(short, long, value_name = "CAP")]
+    pub cap: Vec<String>,
+    /// Descriptors beyond stdio passed to the process (only 0 is supported).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Accepted (the sandbox's limits are its own).
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<String>,
+    /// Accepted (a container is never paused).
+    #[arg(long)]
+    pub ignore_paused: bool,
+    /// The container's id.
+    pub id: String,
+    /// The program and its arguments (without --process).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
 /// Commands runc has that the sandbox does not honour (yet).
 #[derive(Args, Debug)]
 pub struct UnsupportedArgs {
@@ -266,6 +325,8 @@ fn create_in(dir: &Path, g: &Global, a: &CreateArgs) -> Result<std::process::Chi
         .arg(ready_w.as_raw_fd().to_string())
         .arg("--oci-fifo")
         .arg(&fifo)
+        .arg("--oci-control")
+        .arg(dir.join("control.sock"))
         .args(&plan.args)
         .current_dir("/")
         .process_group(0);
@@ -598,6 +659,134 @@ pub fn run(g: &Global, a: &OciRunArgs) -> i32 {
         let _ = do_delete(g, &a.create.id, true);
     }
     code
+}
+
+/// `exec`: runs a process in a running container (through its control socket, see
+/// `oci::control`) and exits with its status; with --detach, returns once it has started and
+/// leaves a host process that ends with it (its pid in --pid-file), as runc does.
+pub fn exec(g: &Global, a: &ExecArgs) -> i32 {
+    match do_exec(g, a) {
+        Ok(code) => code,
+        Err(e) => error(e),
+    }
+}
+
+fn do_exec(g: &Global, a: &ExecArgs) -> Result<i32, String> {
+    use crate::oci::control;
+    let c = Container::load(&root(g), &a.id)?;
+    match c.status() {
+        Status::Running => {}
+        Status::Created => return Err("cannot exec in a container that has not started".into()),
+        Status::Stopped => return Err("cannot exec in a stopped container".into()),
+    }
+    if a.preserve_fds != 0 {
+        return Err("--preserve-fds is not supported".into());
+    }
+    let req = exec_request(&c, a)?;
+    if a.tty {
+        return Err("exec with a terminal (--tty, process.terminal) is not supported yet".into());
+    }
+    // Signals for the process are relayed from a thread of ours: blocked before it exists.
+    crate::signals::block();
+    let (_pid, mut reader) = control::request(&c.dir.join("control.sock"), &req, [0, 1, 2])?;
+    // The container's lock is for the start only: other commands (another exec, kill, state)
+    // go on while the process runs, and the host process --detach leaves must not hold it.
+    drop(c);
+    let relay = |reader: &std::io::BufReader<std::os::unix::net::UnixStream>| {
+        if let Ok(w) = reader.get_ref().try_clone() {
+            crate::signals::relay_lines(w);
+        }
+    };
+    if !a.detach {
+        if let Some(f) = &a.pid_file {
+            write_pid_file(f, std::process::id() as i32)?;
+        }
+        relay(&reader);
+        return Ok(control::wait_exit(&mut reader));
+    }
+    match crate::host_unsafe::fork().map_err(|e| format!("fork: {}", e.desc()))? {
+        None => {
+            // The host process that stands for the exec'd one: it ends with its status.
+            relay(&reader);
+            std::process::exit(control::wait_exit(&mut reader));
+        }
+        Some(child) => {
+            if let Some(f) = &a.pid_file {
+                write_pid_file(f, child.as_raw())?;
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// The exec's process: --process's JSON, or the container's own process (config.json) with
+/// the arguments and options given, as runc builds it.
+fn exec_request(c: &Container, a: &ExecArgs) -> Result<crate::oci::control::Request, String> {
+    use oci_spec::runtime::{Process, Spec};
+    let process: Process = match &a.process {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+        }
+        None => {
+            if a.command.is_empty() {
+                return Err("exec: no command given (arguments or --process)".into());
+            }
+            let config = c.saved.bundle.join("config.json");
+            let spec = Spec::load(&config).map_err(|e| format!("{}: {e}", config.display()))?;
+            spec.process().clone().unwrap_or_default()
+        }
+    };
+    let mut args = process.args().clone().unwrap_or_default();
+    if !a.command.is_empty() {
+        args = a.command.clone();
+    }
+    if args.is_empty() {
+        return Err("exec: no command given (arguments or --process)".into());
+    }
+    let mut env = process.env().clone().unwrap_or_default();
+    for kv in &a.env {
+        let key = kv.split('=').next().unwrap_or_default();
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(kv.clone());
+    }
+    let user = process.user();
+    let (mut uid, mut gid) = (user.uid(), user.gid());
+    let mut groups = user.additional_gids().clone().unwrap_or_default();
+    if let Some(u) = &a.user {
+        let (us, gs) = u.split_once(':').unwrap_or((u, ""));
+        uid = us
+            .parse()
+            .map_err(|_| format!("--user {u}: not UID[:GID]"))?;
+        if !gs.is_empty() {
+            gid = gs
+                .parse()
+                .map_err(|_| format!("--user {u}: not UID[:GID]"))?;
+        }
+    }
+    groups.extend(&a.additional_gids);
+    let cwd = a
+        .cwd
+        .clone()
+        .unwrap_or_else(|| process.cwd().to_string_lossy().into_owned());
+    let names = [0, 1, 2].map(|fd| {
+        std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| format!("host:[{fd}]"))
+    });
+    if process.terminal().unwrap_or(false) && !a.tty {
+        return Err("exec with a terminal (--tty, process.terminal) is not supported yet".into());
+    }
+    Ok(crate::oci::control::Request {
+        args,
+        env,
+        cwd: if cwd.is_empty() { "/".into() } else { cwd },
+        uid,
+        gid,
+        groups,
+        no_new_privs: a.no_new_privs || process.no_new_privileges().unwrap_or(false),
+        stdio_names: names,
+    })
 }
 
 /// `list`.

@@ -232,6 +232,10 @@ pub struct RunArgs {
     #[arg(long, hide = true, value_name = "GUEST=HOST")]
     pub oci_file: Vec<String>,
 
+    /// (OCI `create`) Where to serve the container's control socket (`exec`).
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub oci_control: Option<PathBuf>,
+
     /// (OCI) The network namespace (a path) the sentry's host sockets live in.
     #[arg(long, hide = true, value_name = "PATH")]
     pub oci_netns: Option<PathBuf>,

@@ -15,6 +15,7 @@
 //! directory.
 
 pub mod bundle;
+pub mod control;
 pub mod hooks;
 pub mod state;
 

@@ -37,6 +37,9 @@ pub struct Options {
     /// Host unix sockets reached through volumes may be connected (`--host-uds open`): the
     /// calls of [`policy::HOST_UDS_RULES`] on the connections the gofer donates are allowed.
     pub host_uds: bool,
+    /// An OCI container's control socket is served (`exec`): the calls of
+    /// [`policy::CONTROL_RULES`] are allowed.
+    pub control: bool,
 }
 
 /// The compiled filters: the allow-list of every role, the clone3 filter, and each role's own.
@@ -74,10 +77,16 @@ fn rules(roles: Roles, opts: Options) -> impl Iterator<Item = &'static policy::R
     } else {
         &[]
     };
+    let control: &'static [policy::Rule] = if opts.control {
+        policy::CONTROL_RULES
+    } else {
+        &[]
+    };
     policy::RULES
         .iter()
         .chain(net)
         .chain(uds)
+        .chain(control)
         .filter(move |r| r.roles & roles != 0)
 }
 
@@ -258,10 +267,17 @@ mod tests {
 
     #[test]
     fn every_role_compiles() {
-        for (net, uds) in [(false, false), (true, false), (false, true), (true, true)] {
+        for (net, uds, control) in [
+            (false, false, false),
+            (true, false, false),
+            (false, true, false),
+            (true, true, true),
+            (false, false, true),
+        ] {
             let opts = Options {
                 host_network: net,
                 host_uds: uds,
+                control,
             };
             for role in [
                 policy::TASK,
@@ -283,6 +299,7 @@ mod tests {
             .iter()
             .chain(policy::NETWORK_RULES)
             .chain(policy::HOST_UDS_RULES)
+            .chain(policy::CONTROL_RULES)
         {
             assert!(!r.why.is_empty(), "{} has no reason", r.sysno);
             assert!(r.roles != 0, "{} is for nobody", r.sysno);

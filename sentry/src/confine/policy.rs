@@ -33,8 +33,12 @@ pub const SIGNALS: Roles = 8;
 /// The main thread once the first task has ended: waits for the sandbox's end and exits; and
 /// the systrap platform's keeper thread (the parent of its stubs), which only waits.
 pub const MAIN: Roles = 16;
+/// An OCI container's control thread (`exec`): it accepts the runtime's connections and
+/// starts the threads of exec'd processes, which narrow themselves to [`TASK`]; so it keeps the
+/// union of the roles and never narrows itself ([`CONTROL_RULES`] only exist when it does).
+pub const CONTROL: Roles = 32;
 /// Every role: what the Rust runtime and the allocator need anywhere.
-pub const ALL: Roles = TASK | TIMERS | WATCH | SIGNALS | MAIN;
+pub const ALL: Roles = TASK | TIMERS | WATCH | SIGNALS | MAIN | CONTROL;
 
 /// A comparison on one argument (`arg & mask == value`; mask `u64::MAX` for plain equality).
 #[derive(Debug, Clone, Copy)]
@@ -746,3 +750,12 @@ pub const HOST_UDS_RULES: &[Rule] = &[
     rule(Sysno::epoll_wait, TASK, "the network reactor"),
     rule(Sysno::epoll_pwait, TASK, "the network reactor"),
 ];
+
+/// The calls of an OCI container's control thread (`sandbox run --oci-control`, made by
+/// `create`): accepting the runtime's connections on the control socket bound before the
+/// confinement. No socket is created, bound or connected.
+pub const CONTROL_RULES: &[Rule] = &[rule(
+    Sysno::accept4,
+    CONTROL,
+    "exec requests on the container's control socket",
+)];

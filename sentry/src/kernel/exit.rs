@@ -22,6 +22,19 @@ pub fn init_exit_status(k: &Kernel) -> Option<ExitStatus> {
     *lock(&k.init_exit)
 }
 
+/// Forgets a process started from outside whose first image never loaded (a failed OCI exec):
+/// it never ran, so nobody hears of its end; its pid is free again.
+pub fn discard_unstarted(mut t: Task) {
+    t.ctx.kill_process();
+    let k = t.k.clone();
+    {
+        let mut tree = lock(&k.tree);
+        tree.threads.remove(&t.tid);
+        tree.procs.remove(&t.tid);
+    }
+    lock(&k.detached).remove(&t.tid);
+}
+
 /// Ends the task: the last act of its sentry thread.
 pub(super) fn do_exit(mut t: Task) {
     let k = t.k.clone();
@@ -121,6 +134,14 @@ fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
         }
         let vinit = k.virtual_init.load(Ordering::Acquire);
         init_gone = tgid == k.main_pid.load(Ordering::Acquire);
+        if parent == 0 && !init_gone {
+            // A process started from outside (an OCI exec): whoever started it hears.
+            let mut d = lock(&k.detached);
+            if let Some(slot) = d.get_mut(&tgid) {
+                *slot = Some(status);
+                k.detached_cond.notify_all();
+            }
+        }
         if parent == 0 || (parent == vinit && vinit != 0) {
             // No parent to wait: the sentry's init reaps at once.
             if !(init_gone && parent == 0) {

@@ -27,7 +27,7 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 pub use self::exec::{exec, load_initial, read_string_array};
-pub use self::exit::{exit_group, init_exit_status};
+pub use self::exit::{discard_unstarted, exit_group, init_exit_status};
 pub use self::fork::flags as fork_flags;
 pub use self::fork::{clone_task, spawn, CloneArgs};
 pub use self::run::{run, signal_name};
@@ -102,6 +102,11 @@ pub struct Kernel {
     /// The process whose end is the sandbox's end: PID 1, or with `--init` the program the
     /// sentry's own init started (PID 2).
     pub main_pid: std::sync::atomic::AtomicI32,
+    /// Processes started from outside the sandbox (an OCI runtime's `exec`), which have no
+    /// parent in it: their exit status once they end, until the starter collects it.
+    pub detached: Mutex<std::collections::HashMap<i32, Option<ExitStatus>>>,
+    /// Notified when a detached process ends.
+    pub detached_cond: Condvar,
     next_ino: AtomicU64,
     unimplemented_seen: Mutex<HashSet<u32>>,
 }
@@ -119,6 +124,28 @@ impl Kernel {
     /// uname(2)'s answer now.
     pub fn uts(&self) -> Utsname {
         *lock(&self.uts)
+    }
+
+    /// Waits for the detached process `pid` (see [`Task::new_detached`]) to end and forgets
+    /// it: its status, or None if it is not one (or was collected already).
+    pub fn wait_detached(&self, pid: i32) -> Option<ExitStatus> {
+        let mut d = lock(&self.detached);
+        loop {
+            match d.get(&pid) {
+                None => return None,
+                Some(Some(status)) => {
+                    let status = *status;
+                    d.remove(&pid);
+                    return Some(status);
+                }
+                Some(None) => {
+                    d = self
+                        .detached_cond
+                        .wait(d)
+                        .unwrap_or_else(|e| e.into_inner())
+                }
+            }
+        }
     }
 
     /// Sets the host name (`domain`: the NIS domain name) to `name` (at most 64 bytes).
@@ -164,6 +191,8 @@ impl Kernel {
             tree: Mutex::new(ProcTree::default()),
             init_exit: Mutex::new(None),
             init_cond: Condvar::new(),
+            detached: Mutex::new(std::collections::HashMap::new()),
+            detached_cond: Condvar::new(),
             main_pid: std::sync::atomic::AtomicI32::new(1),
             virtual_init: std::sync::atomic::AtomicI32::new(0),
             personality: std::sync::atomic::AtomicU32::new(0),
@@ -522,6 +551,36 @@ impl Task {
         limits: [Rlimit; RLIM_NLIMITS as usize],
         comm: &[u8],
     ) -> Task {
+        Task::new_process(k, ctx, fds, fs, creds, limits, comm, true)
+    }
+
+    /// The first task of a process started from outside the sandbox while it runs (an OCI
+    /// runtime's `exec`): it has no parent in the sandbox (getppid is 0, as for a process
+    /// entered into a container's namespace from outside), the sentry reaps it, and its end
+    /// is recorded in [`Kernel::detached`] for [`Kernel::wait_detached`].
+    pub fn new_detached(
+        k: Arc<Kernel>,
+        ctx: Box<dyn Context>,
+        fds: FdTable,
+        fs: FsContext,
+        creds: Credentials,
+        limits: [Rlimit; RLIM_NLIMITS as usize],
+        comm: &[u8],
+    ) -> Task {
+        Task::new_process(k, ctx, fds, fs, creds, limits, comm, false)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_process(
+        k: Arc<Kernel>,
+        ctx: Box<dyn Context>,
+        fds: FdTable,
+        fs: FsContext,
+        creds: Credentials,
+        limits: [Rlimit; RLIM_NLIMITS as usize],
+        comm: &[u8],
+        main: bool,
+    ) -> Task {
         let mut mm = MemoryManager::new(ctx.address_space());
         mm.as_limit = limits[RLIMIT_AS as usize].rlim_cur;
         let tid = {
@@ -530,8 +589,13 @@ impl Task {
         };
         let tg = tree::ThreadGroup::new(tid, Arc::new(Mutex::new(SigHand::default())));
         let shared = TaskShared::new(tid, tg.clone(), 0);
-        let init = k.virtual_init.load(std::sync::atomic::Ordering::Acquire);
-        k.main_pid.store(tid, std::sync::atomic::Ordering::Release);
+        let init = if main {
+            k.main_pid.store(tid, std::sync::atomic::Ordering::Release);
+            k.virtual_init.load(std::sync::atomic::Ordering::Acquire)
+        } else {
+            lock(&k.detached).insert(tid, None);
+            0
+        };
         {
             let mut tree = lock(&k.tree);
             if let Some(p) = tree.procs.get_mut(&init) {

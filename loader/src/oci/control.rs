@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: Apache-2.0
+//! A running container's control socket: how `exec` starts a process in a sandbox that is
+//! already running (runsc's control server, reduced to what `exec` needs).
+//!
+//! The container's sandbox (`sandbox run --oci-control PATH`, started by `create`) binds a unix
+//! stream socket at `ROOT/ID/control.sock` (mode 0600, in the state directory only the
+//! runtime's user reaches) before it confines itself, and serves it from a thread of its own
+//! once the kernel exists. One connection is one exec:
+//!
+//! 1. the client sends a [`Request`] (a little-endian u32 length, then JSON) with its stdin,
+//!    stdout and stderr attached (SCM_RIGHTS), which become the new process's fds 0-2 as
+//!    `sandbox run` passes its own;
+//! 2. the sandbox answers one line, `pid N` (the process's pid in the sandbox) or
+//!    `error MESSAGE` (as `sandbox run` would print it: not found, permission denied);
+//! 3. the client may send `signal N` lines, delivered to the process as a kill(2) from
+//!    outside (si_pid 0);
+//! 4. the sandbox sends `exit S` when the process ends (S as a shell reports it: the code,
+//!    or 128+N for signal N), and closes.
+//!
+//! The exec'd process has no parent in the sandbox (getppid is 0, as for `runc exec` in a
+//! container's pid namespace), is reaped by the sentry, and dies with the container.
+//!
+//! The control thread is started after the sentry is confined and keeps the sentry's union
+//! filter (it does not narrow itself to a role): each process it starts runs on a new thread,
+//! which narrows itself to the task role as the first task's thread does, and a thread cannot
+//! widen the filter it inherited. The policy gains `accept4` only when a control socket exists
+//! (`confine::Options::control`). The socket's peer is the runtime, not the program: nothing
+//! in the sandbox can reach it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// The most a request may be: its JSON (arguments and environment).
+const MAX_REQUEST: usize = 4 << 20;
+
+/// What an exec asks for.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Request {
+    /// The program and its arguments (PATH is searched for a name without a slash).
+    pub args: Vec<String>,
+    /// The environment, KEY=VALUE.
+    pub env: Vec<String>,
+    /// The working directory in the sandbox.
+    pub cwd: String,
+    /// The user.
+    pub uid: u32,
+    /// The group.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    /// prctl's no_new_privs for the process.
+    pub no_new_privs: bool,
+    /// What /proc/[pid]/fd shows for each of the three descriptors sent (the client's own
+    /// names: pipe:[N], /dev/null, a file's path).
+    pub stdio_names: [String; 3],
+}
+
+/// The client's side: sends `req` with `stdio` over a connection to `socket` and returns the
+/// connection once the sandbox has said the process's pid.
+pub fn request(
+    socket: &Path,
+    req: &Request,
+    stdio: [i32; 3],
+) -> Result<(i32, BufReader<UnixStream>), String> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let stream = UnixStream::connect(socket).map_err(|e| {
+        format!(
+            "the container's control socket {}: {e} (is it running?)",
+            socket.display()
+        )
+    })?;
+    let json = serde_json::to_vec(req).map_err(|e| format!("exec request: {e}"))?;
+    let mut msg = (json.len() as u32).to_le_bytes().to_vec();
+    msg.extend_from_slice(&json);
+    // The descriptors go with the first bytes; the rest follows as plain writes.
+    let first = msg.len().min(4096);
+    let sent = sendmsg::<()>(
+        stream.as_raw_fd(),
+        &[std::io::IoSlice::new(&msg[..first])],
+        &[ControlMessage::ScmRights(&stdio)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| format!("exec request: {}", e.desc()))?;
+    (&stream)
+        .write_all(&msg[sent..])
+        .map_err(|e| format!("exec request: {e}"))?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader
+        .read_line(&mut line)
+        .map_err(|e| format!("exec: the container's answer: {e}"))?;
+    let line = line.trim_end();
+    if let Some(pid) = line.strip_prefix("pid ").and_then(|p| p.parse().ok()) {
+        return Ok((pid, reader));
+    }
+    match line.strip_prefix("error ") {
+        Some(msg) => Err(msg.to_string()),
+        None if line.is_empty() => {
+            Err("exec: the container ended before the process started".into())
+        }
+        None => Err(format!("exec: unexpected answer {line:?}")),
+    }
+}
+
+/// The client's side, after [`request`]: the process's exit status as a shell reports it
+/// (the sandbox's end without one counts as SIGKILL's, 137).
+pub fn wait_exit(reader: &mut BufReader<UnixStream>) -> i32 {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return 137,
+            Ok(_) => {
+                if let Some(s) = line.trim_end().strip_prefix("exit ") {
+                    return s.parse().unwrap_or(137);
+                }
+            }
+        }
+    }
+}
+
+/// Binds the control socket at `path` (before the sentry confines itself).
+pub fn bind(path: &Path) -> Result<UnixListener, String> {
+    let _ = std::fs::remove_file(path);
+    let l = UnixListener::bind(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(l)
+}
+
+/// What starts a process for a request: the sandbox's side (boot.rs), on a new thread of its
+/// own; returns the pid, or the message for the client.
+pub type Starter = Arc<dyn Fn(Request, [OwnedFd; 3]) -> Result<i32, String> + Send + Sync>;
+
+/// Serves `listener` for ever on a thread of its own: each connection is one exec, started
+/// with `start`, signalled with `signal(pid, sig)`, waited with `wait(pid)`.
+pub fn serve(
+    listener: UnixListener,
+    start: Starter,
+    signal: Arc<dyn Fn(i32, i32) + Send + Sync>,
+    wait: Arc<dyn Fn(i32) -> Option<i32> + Send + Sync>,
+) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("oci-control".into())
+        .spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let (start, signal, wait) = (start.clone(), signal.clone(), wait.clone());
+                let _ = std::thread::Builder::new()
+                    .name("oci-exec".into())
+                    .spawn(move || one(conn, &start, &signal, &wait));
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| format!("starting the control thread: {e}"))
+}
+
+/// One exec: read the request, start, answer, relay signals, report the end.
+fn one(
+    conn: UnixStream,
+    start: &Starter,
+    signal: &Arc<dyn Fn(i32, i32) + Send + Sync>,
+    wait: &Arc<dyn Fn(i32) -> Option<i32> + Send + Sync>,
+) {
+    // Plain read(2) and write(2) on the connection: the sentry's policy has no send/recv
+    // (std's socket I/O is sendto/recvfrom).
+    let mut conn = std::fs::File::from(OwnedFd::from(conn));
+    let answer = match read_request(&conn) {
+        Ok((req, fds)) => start(req, fds),
+        Err(e) => Err(e),
+    };
+    let pid = match answer {
+        Ok(pid) => pid,
+        Err(msg) => {
+            let _ = writeln!(conn, "error {}", msg.replace('\n', " "));
+            return;
+        }
+    };
+    if writeln!(conn, "pid {pid}").is_err() {
+        // The client is gone: the process runs on, unwatched.
+    }
+    // Signals from the client, until it closes its side.
+    if let Ok(rd) = conn.try_clone() {
+        let signal = signal.clone();
+        let _ = std::thread::Builder::new()
+            .name("oci-exec-signals".into())
+            .spawn(move || {
+                for line in BufReader::new(rd).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(sig) = line.strip_prefix("signal ").and_then(|s| s.parse().ok()) {
+                        signal(pid, sig);
+                    }
+                }
+            });
+    }
+    let status = wait(pid).unwrap_or(137);
+    let _ = writeln!(conn, "exit {status}");
+}
+
+/// Reads a request and the three descriptors that came with it.
+fn read_request(conn: &std::fs::File) -> Result<(Request, [OwnedFd; 3]), String> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut head = [0u8; 4096];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 3]);
+    let (n, fds) = {
+        let mut iov = [std::io::IoSliceMut::new(&mut head)];
+        let msg = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(|e| format!("exec request: {}", e.desc()))?;
+        let mut fds = Vec::new();
+        for c in msg
+            .cmsgs()
+            .map_err(|e| format!("exec request: {}", e.desc()))?
+        {
+            if let ControlMessageOwned::ScmRights(r) = c {
+                for fd in r {
+                    fds.push(crate::host_unsafe::own_fd(fd)?);
+                }
+            }
+        }
+        (msg.bytes, fds)
+    };
+    let fds: [OwnedFd; 3] = fds
+        .try_into()
+        .map_err(|_| "exec request: not three descriptors".to_string())?;
+    if n < 4 {
+        return Err("exec request: too short".into());
+    }
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    if len > MAX_REQUEST {
+        return Err("exec request: too long".into());
+    }
+    let mut json = head[4..n].to_vec();
+    if json.len() < len {
+        let mut rest = vec![0u8; len - json.len()];
+        (&*conn)
+            .read_exact(&mut rest)
+            .map_err(|e| format!("exec request: {e}"))?;
+        json.extend_from_slice(&rest);
+    }
+    json.truncate(len);
+    let req: Request = serde_json::from_slice(&json).map_err(|e| format!("exec request: {e}"))?;
+    if req.args.is_empty() {
+        return Err("exec: no program given".into());
+    }
+    Ok((req, fds))
+}
