@@ -198,7 +198,11 @@ fn serve_control(
     use crate::oci::control::{self, Request};
     let (k1, k2, k3) = (k.clone(), k.clone(), k.clone());
     let template = creds.clone();
+    // The terminals of exec'd processes, until they end.
+    let consoles: Arc<Mutex<std::collections::HashMap<i32, crate::tty::Console>>> = Arc::default();
+    let consoles2 = consoles.clone();
     let start: control::Starter = Arc::new(move |req: Request, fds: [OwnedFd; 3]| {
+        let consoles = consoles.clone();
         let k = k1.clone();
         let mut creds = Credentials::new(req.uid, req.gid, req.groups.clone());
         if req.uid != 0 {
@@ -214,9 +218,36 @@ fn serve_control(
             .name("task-exec".into())
             .spawn(move || {
                 sentry::confine::enter(sentry::confine::policy::TASK);
-                match start_exec(&k, req, fds, creds, limits) {
+                let mut console = None;
+                let table = if req.terminal {
+                    let [input, output, _] = fds;
+                    match crate::tty::Console::bridged(&k, creds.uid.0, input, output) {
+                        Ok(c) => {
+                            let t = c.replica_fds();
+                            console = Some(c);
+                            t
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                } else {
+                    stdio_from(fds, req.stdio_names.clone())
+                };
+                let term = console.as_ref().map(crate::tty::Console::terminal);
+                match start_exec(&k, req, table, term, creds, limits) {
                     Ok(t) => {
-                        let _ = tx.send(Ok(t.tgid()));
+                        let pid = t.tgid();
+                        if let Some(mut c) = console {
+                            if let Err(e) = c.start_polling_size() {
+                                let _ = tx.send(Err(e));
+                                kernel::discard_unstarted(t);
+                                return;
+                            }
+                            kernel::lock(&consoles).insert(pid, c);
+                        }
+                        let _ = tx.send(Ok(pid));
                         kernel::run(t);
                     }
                     Err(e) => {
@@ -234,7 +265,15 @@ fn serve_control(
             kernel::send_process_signal(&k2, &tg, kernel::signal::user_info(sig, 0, 0, 0));
         }
     });
-    let wait = Arc::new(move |pid: i32| k3.wait_detached(pid).map(ExitStatus::shell_status));
+    let wait = Arc::new(move |pid: i32| {
+        let status = k3.wait_detached(pid).map(ExitStatus::shell_status);
+        // What the process wrote to its terminal goes out before its end is told.
+        let console = kernel::lock(&consoles2).remove(&pid);
+        if let Some(mut c) = console {
+            c.finish();
+        }
+        status
+    });
     crate::oci::control::serve(listener, start, signal, wait)
 }
 
@@ -242,7 +281,8 @@ fn serve_control(
 fn start_exec(
     k: &Arc<Kernel>,
     req: crate::oci::control::Request,
-    fds: [OwnedFd; 3],
+    table: FdTable,
+    terminal: Option<Arc<sentry::fsimpl::tty::Terminal>>,
     creds: Credentials,
     limits: [Rlimit; RLIM_NLIMITS as usize],
 ) -> Result<Task, String> {
@@ -277,10 +317,13 @@ fn start_exec(
         .unwrap_or(&program)
         .to_vec();
     let fs = FsContext::new(cwd, 0o022, k.mnt.clone());
-    let table = stdio_from(fds, req.stdio_names.clone());
     let mut t = Task::new_detached(k.clone(), ctx, table, fs, creds, limits, &base);
     t.no_new_privs = req.no_new_privs;
     t.publish();
+    if let Some(term) = &terminal {
+        // A session leader with the pty as its controlling terminal, as a login shell.
+        crate::tty::Console::attach(k, term, t.tgid());
+    }
     if let Err(e) = kernel::load_initial(&mut t, &program, argv, env) {
         kernel::discard_unstarted(t);
         return Err(format!("{shown}: cannot execute: {}", e.description()));

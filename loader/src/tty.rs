@@ -10,7 +10,7 @@
 //! the window size follows the host terminal's (at start and on SIGWINCH). The host terminal's
 //! descriptors are never handed to the program.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -47,6 +47,21 @@ fn raw(t: &Termios) -> Termios {
     let mut r = t.clone();
     termios::cfmakeraw(&mut r);
     r
+}
+
+/// Puts the host terminal (stdin), if it is one, in raw mode; returns its modes for
+/// [`restore`].
+pub fn make_raw() -> Option<Termios> {
+    let saved = termios::tcgetattr(stdin()).ok()?;
+    termios::tcsetattr(stdin(), SetArg::TCSADRAIN, &raw(&saved)).ok()?;
+    Some(saved)
+}
+
+/// Gives the host terminal back the modes [`make_raw`] found.
+pub fn restore(saved: Option<Termios>) {
+    if let Some(t) = saved {
+        let _ = termios::tcsetattr(stdin(), SetArg::TCSADRAIN, &t);
+    }
 }
 
 /// Puts the host terminal (stdin) in raw mode and splits the process: the parent stays
@@ -127,18 +142,44 @@ pub fn supervise() {
     }
 }
 
+/// The host's side of a console: where the program's terminal input comes from and its
+/// output goes (the sandbox's stdin and stdout, or the host pty an OCI exec sent).
+struct HostEnds {
+    input: OwnedFd,
+    output: OwnedFd,
+}
+
 /// The sandbox's side of the terminal: the pty and the threads that bridge it.
 pub struct Console {
     master: Arc<TtyFile>,
     term: Arc<Terminal>,
     replica: Arc<File>,
+    host: Arc<HostEnds>,
     stop: Arc<AtomicBool>,
     done: Option<mpsc::Receiver<()>>,
 }
 
 impl Console {
-    /// A new pty of `k` (its replica owned by `uid`), the window size the host terminal's.
+    /// A new pty of `k` (its replica owned by `uid`) bridged to the sandbox's stdin and
+    /// stdout, the window size the host terminal's.
     pub fn new(k: &Arc<Kernel>, uid: u32) -> Result<Console, String> {
+        let dup = |fd: i32| {
+            crate::host_unsafe::borrow_fd(fd)
+                .try_clone_to_owned()
+                .map_err(|e| format!("the host terminal: {e}"))
+        };
+        Console::bridged(k, uid, dup(0)?, dup(1)?)
+    }
+
+    /// A new pty of `k` (its replica owned by `uid`) bridged to host descriptors `input` and
+    /// `output` (an OCI exec's terminal: the replica of the host pty whose master went to the
+    /// engine), the window size `output`'s or `input`'s.
+    pub fn bridged(
+        k: &Arc<Kernel>,
+        uid: u32,
+        input: OwnedFd,
+        output: OwnedFd,
+    ) -> Result<Console, String> {
         let (master, term) = tty::new_pair(k, uid)
             .map_err(|e| format!("making the program's terminal: {}", e.description()))?;
         let replica = File::new(
@@ -150,11 +191,21 @@ impl Console {
             master: Arc::new(master),
             term,
             replica,
+            host: Arc::new(HostEnds { input, output }),
             stop: Arc::new(AtomicBool::new(false)),
             done: None,
         };
         c.copy_winsize();
         Ok(c)
+    }
+
+    /// The program's descriptors 0, 1 and 2, all the replica (an OCI exec's terminal).
+    pub fn replica_fds(&self) -> FdTable {
+        let mut fds = FdTable::default();
+        for fd in 0..3 {
+            let _ = fds.install(fd, self.replica.clone(), false, 1 << 20);
+        }
+        fds
     }
 
     /// The program's descriptors 0, 1 and 2: the replica; but without `-t` (`forced`), a host
@@ -189,7 +240,7 @@ impl Console {
 
     /// Copies the host terminal's window size to the pty (SIGWINCH to its foreground group).
     fn copy_winsize(&self) {
-        copy_winsize(&self.term);
+        copy_winsize(&self.host, &self.term);
     }
 
     /// Starts the bridge threads (confined to the sentry's task role); `winch` is set by the
@@ -199,21 +250,46 @@ impl Console {
         self.done = Some(rx);
         let master = self.master.clone();
         let stop = self.stop.clone();
+        let host = self.host.clone();
         std::thread::Builder::new()
             .name("tty-out".into())
             .spawn(move || {
                 sentry::confine::enter(sentry::confine::policy::TASK);
-                output_loop(&master, &stop);
+                output_loop(&master, &host, &stop);
                 let _ = tx.send(());
             })
             .map_err(|e| format!("starting a sentry thread: {e}"))?;
         let master = self.master.clone();
         let term = self.term.clone();
+        let host = self.host.clone();
+        let stop = self.stop.clone();
         std::thread::Builder::new()
             .name("tty-in".into())
             .spawn(move || {
                 sentry::confine::enter(sentry::confine::policy::TASK);
-                input_loop(&master, &term, &winch)
+                input_loop(&master, &term, &host, &winch, &stop)
+            })
+            .map_err(|e| format!("starting a sentry thread: {e}"))?;
+        Ok(())
+    }
+
+    /// Starts the bridge threads of an OCI exec's terminal: no SIGWINCH reaches the sandbox
+    /// for a host pty it was only sent, so the window size is followed as the input thread
+    /// polls (a tenth of a second at most behind).
+    pub fn start_polling_size(&mut self) -> Result<(), String> {
+        let always = Arc::new(AtomicBool::new(true));
+        let flag = always.clone();
+        let stop = self.stop.clone();
+        self.start(always)?;
+        // The input thread clears the flag as it copies the size: set it again on each round.
+        std::thread::Builder::new()
+            .name("tty-size".into())
+            .spawn(move || {
+                sentry::confine::enter(sentry::confine::policy::TASK);
+                while !stop.load(Ordering::Acquire) {
+                    flag.store(true, Ordering::Release);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
             })
             .map_err(|e| format!("starting a sentry thread: {e}"))?;
         Ok(())
@@ -229,18 +305,18 @@ impl Console {
     }
 }
 
-fn copy_winsize(term: &Terminal) {
-    for fd in [0, 1] {
-        if let Some(ws) = sentry::fsimpl::host::host_winsize(crate::host_unsafe::borrow_fd(fd)) {
+fn copy_winsize(host: &HostEnds, term: &Terminal) {
+    for fd in [&host.input, &host.output] {
+        if let Some(ws) = sentry::fsimpl::host::host_winsize(fd.as_fd()) {
             term.set_winsize(ws);
             return;
         }
     }
 }
 
-/// Writes all of `buf` to host stdout (waiting while it is full).
-fn write_out(buf: &[u8]) -> bool {
-    let out = crate::host_unsafe::borrow_fd(1);
+/// Writes all of `buf` to the host's output (waiting while it is full).
+fn write_out(host: &HostEnds, buf: &[u8]) -> bool {
+    let out = host.output.as_fd();
     let mut done = 0;
     while done < buf.len() {
         match nix::unistd::write(out, &buf[done..]) {
@@ -259,7 +335,7 @@ fn write_out(buf: &[u8]) -> bool {
 
 /// Master output to host stdout, until no replica is open or, once `stop` is set, nothing
 /// more comes.
-fn output_loop(master: &TtyFile, stop: &AtomicBool) {
+fn output_loop(master: &TtyFile, host: &HostEnds, stop: &AtomicBool) {
     let mut buf = vec![0u8; 16384];
     loop {
         match tty::master_read_external(master, &mut buf, Duration::from_millis(100)) {
@@ -269,7 +345,7 @@ fn output_loop(master: &TtyFile, stop: &AtomicBool) {
                 }
             }
             Ok(n) => {
-                if !write_out(&buf[..n]) {
+                if !write_out(host, &buf[..n]) {
                     // Host stdout is gone: drain, so the program's writes do not block.
                     continue;
                 }
@@ -280,14 +356,23 @@ fn output_loop(master: &TtyFile, stop: &AtomicBool) {
 }
 
 /// Host stdin to the master, and the window size on SIGWINCH.
-fn input_loop(master: &TtyFile, term: &Terminal, winch: &AtomicBool) {
+fn input_loop(
+    master: &TtyFile,
+    term: &Terminal,
+    host: &HostEnds,
+    winch: &AtomicBool,
+    stop: &AtomicBool,
+) {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let input = stdin();
+    let input = host.input.as_fd();
     let mut buf = vec![0u8; 4096];
     let mut eof = false;
     loop {
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
         if winch.swap(false, Ordering::AcqRel) {
-            copy_winsize(term);
+            copy_winsize(host, term);
         }
         if eof {
             std::thread::sleep(Duration::from_millis(100));
@@ -323,7 +408,7 @@ fn input_loop(master: &TtyFile, term: &Terminal, winch: &AtomicBool) {
         while done < n {
             done += tty::master_write_external(master, &buf[done..n], Duration::from_millis(100));
             if winch.swap(false, Ordering::AcqRel) {
-                copy_winsize(term);
+                copy_winsize(host, term);
             }
             if !term.replica_open() && done < n {
                 break;

@@ -281,8 +281,9 @@ fn delete_force_ends_a_running_container() {
 /// `exec` runs a process in the running container, beside its first one: the container's
 /// files and processes, the given environment, directory and user, no parent in the sandbox
 /// (getppid 0, as under runc), the status as the exec's own, signals to `exec` delivered to
-/// the process, `--detach` leaving a host process that ends with it; refused before `start`
-/// and after the container stops, and a missing program is runc's message.
+/// the process, `--detach` leaving a host process that ends with it, `--tty` a terminal of the
+/// sandbox's; refused before `start` and after the container stops, and a missing program is
+/// runc's message.
 #[test]
 fn exec_runs_a_process_in_the_running_container() {
     let b = Bundle::new("exec");
@@ -388,6 +389,29 @@ fn exec_runs_a_process_in_the_running_container() {
         assert!(Instant::now() < deadline, "the detached exec never ended");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // --tty without a console socket: this terminal (script(1) makes one), raw meanwhile,
+    // bridged to a pty of the sandbox's that is the process's controlling terminal.
+    tests::require_tool("/usr/bin/script");
+    let mut cmd = Command::new("script");
+    cmd.args([
+        "-qec",
+        &format!(
+            "{} --root {} exec -t c sh -c 'tty; exit 3'",
+            tests::sandbox_bin().display(),
+            b.root.display()
+        ),
+        "/dev/null",
+    ])
+    .stdin(std::process::Stdio::null());
+    let out = tests::execute(cmd);
+    assert!(out.stdout.contains("/dev/pts/0\r\n"), "{out}");
+    assert_eq!(out.status, 3, "{out}");
+    let detached_tty = b.sandbox(&["exec", "-d", "-t", "c", "true"]);
+    assert_eq!(detached_tty.status, 1, "{detached_tty}");
+    assert!(
+        detached_tty.stderr.contains("console socket"),
+        "{detached_tty}"
+    );
     let del = b.sandbox(&["delete", "--force", "c"]);
     assert_eq!(del.status, 0, "{del}");
     let late = b.sandbox(&["exec", "c", "true"]);

@@ -296,3 +296,38 @@ fn podman_run_it_gives_the_container_a_terminal() {
     assert!(out.stdout.contains("/dev/pts/0\r\n"), "{out}");
     assert_eq!(out.status, 5, "{out}");
 }
+
+#[test]
+fn podman_exec_it_gives_the_process_a_terminal() {
+    // `podman exec -it` under a terminal (script(1) makes one): the exec's process.terminal is
+    // a pty of the sandbox's, bridged to the host pty whose master reached podman through the
+    // console socket; the process is its session leader.
+    tests::require_tool("/usr/bin/script");
+    let p = Podman::new("exectty");
+    let out = p.run(&[
+        "-d",
+        "--network",
+        "none",
+        "localhost/sandbox-bb",
+        "sh",
+        "-c",
+        "while :; do sleep 0.1; done",
+    ]);
+    assert_eq!(out.status, 0, "{out}");
+    let id = out.stdout.trim().to_string();
+    let podman = format!(
+        "podman --root {} --runroot {} --tmpdir {} --runtime {} exec -it {id} sh -c 'tty; echo sid=$(cut -d\" \" -f6 /proc/self/stat):$$; exit 6'",
+        p.dir.join("storage").display(),
+        p.run.join("run").display(),
+        p.run.join("tmp").display(),
+        tests::sandbox_bin().display(),
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &podman, "/dev/null"])
+        .stdin(std::process::Stdio::null());
+    let out = tests::execute(cmd);
+    assert!(out.stdout.contains("/dev/pts/0\r\n"), "{out}");
+    assert_eq!(out.status, 6, "{out}");
+    let rm = p.podman(&["rm", "-f", &id]);
+    assert_eq!(rm.status, 0, "{rm}");
+}

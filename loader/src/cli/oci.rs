@@ -390,10 +390,16 @@ fn create_in(dir: &Path, g: &Global, a: &CreateArgs) -> Result<std::process::Chi
 /// Makes the container's host pty (its size from process.consoleSize), sends its master to
 /// the console socket at `sock`, and returns the replica.
 fn console(sock: &Path, spec: &oci_spec::runtime::Spec) -> Result<OwnedFd, String> {
+    console_for(sock, spec.process().as_ref())
+}
+
+/// [`console`] for `process`.
+fn console_for(
+    sock: &Path,
+    process: Option<&oci_spec::runtime::Process>,
+) -> Result<OwnedFd, String> {
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-    let size = spec
-        .process()
-        .as_ref()
+    let size = process
         .and_then(|p| p.console_size())
         .map(|b| nix::pty::Winsize {
             ws_row: b.height() as u16,
@@ -682,13 +688,38 @@ fn do_exec(g: &Global, a: &ExecArgs) -> Result<i32, String> {
     if a.preserve_fds != 0 {
         return Err("--preserve-fds is not supported".into());
     }
-    let req = exec_request(&c, a)?;
-    if a.tty {
-        return Err("exec with a terminal (--tty, process.terminal) is not supported yet".into());
+    let (req, process) = exec_request(&c, a)?;
+    // A terminal: the replica of a host pty whose master goes to the engine's console socket
+    // (bridged in the sandbox to a pty of its own); without a socket, this process's own
+    // terminal, raw while the process runs.
+    let mut replica = None;
+    let mut restore = None;
+    if req.terminal {
+        match &a.console_socket {
+            Some(sock) => replica = Some(console_for(sock, Some(&process))?),
+            None if a.detach => {
+                return Err(
+                    "cannot allocate tty if runc will detach without setting console socket".into(),
+                )
+            }
+            None => restore = crate::tty::make_raw(),
+        }
     }
+    let stdio = match &replica {
+        Some(r) => [r.as_raw_fd(); 3],
+        None => [0, 1, 2],
+    };
     // Signals for the process are relayed from a thread of ours: blocked before it exists.
     crate::signals::block();
-    let (_pid, mut reader) = control::request(&c.dir.join("control.sock"), &req, [0, 1, 2])?;
+    let started = control::request(&c.dir.join("control.sock"), &req, stdio);
+    drop(replica);
+    let (_pid, mut reader) = match started {
+        Ok(x) => x,
+        Err(e) => {
+            crate::tty::restore(restore);
+            return Err(e);
+        }
+    };
     // The container's lock is for the start only: other commands (another exec, kill, state)
     // go on while the process runs, and the host process --detach leaves must not hold it.
     drop(c);
@@ -702,7 +733,9 @@ fn do_exec(g: &Global, a: &ExecArgs) -> Result<i32, String> {
             write_pid_file(f, std::process::id() as i32)?;
         }
         relay(&reader);
-        return Ok(control::wait_exit(&mut reader));
+        let code = control::wait_exit(&mut reader);
+        crate::tty::restore(restore);
+        return Ok(code);
     }
     match crate::host_unsafe::fork().map_err(|e| format!("fork: {}", e.desc()))? {
         None => {
@@ -721,7 +754,10 @@ fn do_exec(g: &Global, a: &ExecArgs) -> Result<i32, String> {
 
 /// The exec's process: --process's JSON, or the container's own process (config.json) with
 /// the arguments and options given, as runc builds it.
-fn exec_request(c: &Container, a: &ExecArgs) -> Result<crate::oci::control::Request, String> {
+fn exec_request(
+    c: &Container,
+    a: &ExecArgs,
+) -> Result<(crate::oci::control::Request, oci_spec::runtime::Process), String> {
     use oci_spec::runtime::{Process, Spec};
     let process: Process = match &a.process {
         Some(p) => {
@@ -774,10 +810,8 @@ fn exec_request(c: &Container, a: &ExecArgs) -> Result<crate::oci::control::Requ
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|_| format!("host:[{fd}]"))
     });
-    if process.terminal().unwrap_or(false) && !a.tty {
-        return Err("exec with a terminal (--tty, process.terminal) is not supported yet".into());
-    }
-    Ok(crate::oci::control::Request {
+    let terminal = a.tty || (a.process.is_some() && process.terminal().unwrap_or(false));
+    let req = crate::oci::control::Request {
         args,
         env,
         cwd: if cwd.is_empty() { "/".into() } else { cwd },
@@ -786,7 +820,9 @@ fn exec_request(c: &Container, a: &ExecArgs) -> Result<crate::oci::control::Requ
         groups,
         no_new_privs: a.no_new_privs || process.no_new_privileges().unwrap_or(false),
         stdio_names: names,
-    })
+        terminal,
+    };
+    Ok((req, process))
 }
 
 /// `list`.

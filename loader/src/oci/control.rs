@@ -58,6 +58,11 @@ pub struct Request {
     /// What /proc/[pid]/fd shows for each of the three descriptors sent (the client's own
     /// names: pipe:[N], /dev/null, a file's path).
     pub stdio_names: [String; 3],
+    /// The process gets a terminal of the sandbox's (process.terminal): a pty whose replica
+    /// is its stdin, stdout, stderr and controlling terminal, bridged to the first two
+    /// descriptors sent (the host pty whose master went to the engine's console socket).
+    #[serde(default)]
+    pub terminal: bool,
 }
 
 /// The client's side: sends `req` with `stdio` over a connection to `socket` and returns the
