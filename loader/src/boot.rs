@@ -274,7 +274,46 @@ fn serve_control(
         }
         status
     });
-    crate::oci::control::serve(listener, start, signal, wait)
+    let k4 = k.clone();
+    let admin = Arc::new(move |op: control::Op| match op {
+        control::Op::Pause => {
+            k4.set_frozen(true);
+            Ok("ok".to_string())
+        }
+        control::Op::Resume => {
+            k4.set_frozen(false);
+            Ok("ok".to_string())
+        }
+        control::Op::Stats => Ok(stats(&k4).to_string()),
+        control::Op::Exec => Err("exec: no program given".into()),
+    });
+    control::serve(
+        listener,
+        control::Handlers {
+            start,
+            signal,
+            wait,
+            admin,
+        },
+    )
+}
+
+/// An OCI container's statistics (`events --stats`): runc's `data` object as far as the
+/// sandbox counts it (its processes; the sentry has no cgroup of its own to read memory and
+/// CPU from).
+fn stats(k: &Kernel) -> serde_json::Value {
+    let (procs, threads) = {
+        let tree = kernel::lock(&k.tree);
+        (
+            tree.procs.values().filter(|p| p.zombie.is_none()).count(),
+            tree.threads.len(),
+        )
+    };
+    serde_json::json!({
+        "pids": { "current": procs },
+        "threads": threads,
+        "frozen": k.frozen(),
+    })
 }
 
 /// The process of an exec: its task, loaded and ready to run.

@@ -418,6 +418,78 @@ fn exec_runs_a_process_in_the_running_container() {
     assert_eq!(late.status, 1, "{late}");
 }
 
+/// `pause` freezes the whole sandbox (the program writes nothing until `resume`, and sees no
+/// signal or stop), `state` says "paused" meanwhile; `events --stats` is runc's JSON; exec is
+/// refused while paused; `resume` of a running container and `pause` of a stopped one are
+/// errors; a paused container can be deleted with --force.
+#[test]
+fn pause_freezes_and_resume_thaws() {
+    let b = Bundle::new("pause");
+    b.script("trap 'echo got-signal' CONT TSTP; while true; do echo x; sleep 0.02; done");
+    let out_file = b.dir.join("out.txt");
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "exec {} --root {} run --detach c > {} 2>&1",
+            tests::sandbox_bin().display(),
+            b.root.display(),
+            out_file.display()
+        ))
+        .current_dir(&b.dir);
+    let out = tests::execute(cmd);
+    assert_eq!(out.status, 0, "{out}");
+    let lines = || {
+        std::fs::read_to_string(&out_file)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let wait_growth = |from: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while lines() <= from {
+            assert!(Instant::now() < deadline, "the program never wrote");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_growth(0);
+    let again = b.sandbox(&["resume", "c"]);
+    assert_eq!(again.status, 1, "{again}");
+    assert!(again.stderr.contains("not paused"), "{again}");
+    let pause = b.sandbox(&["pause", "c"]);
+    assert_eq!(pause.status, 0, "{pause}");
+    assert_eq!(b.state("c")["status"], "paused");
+    // A write under way when the freeze came finishes; nothing after it.
+    std::thread::sleep(Duration::from_millis(100));
+    let frozen = lines();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lines(), frozen, "the program ran while paused");
+    let exec = b.sandbox(&["exec", "c", "true"]);
+    assert_eq!(exec.status, 1, "{exec}");
+    assert!(exec.stderr.contains("paused"), "{exec}");
+    let stats = b.sandbox(&["events", "--stats", "c"]);
+    assert_eq!(stats.status, 0, "{stats}");
+    let v: serde_json::Value = serde_json::from_str(&stats.stdout).expect("events is JSON");
+    assert_eq!(v["type"], "stats", "{stats}");
+    assert_eq!(v["id"], "c", "{stats}");
+    assert!(v["data"]["pids"]["current"].as_u64() >= Some(1), "{stats}");
+    let resume = b.sandbox(&["resume", "c"]);
+    assert_eq!(resume.status, 0, "{resume}");
+    assert_eq!(b.state("c")["status"], "running");
+    wait_growth(frozen);
+    assert!(
+        !std::fs::read_to_string(&out_file)
+            .unwrap_or_default()
+            .contains("got-signal"),
+        "the program saw a signal"
+    );
+    let pause = b.sandbox(&["pause", "c"]);
+    assert_eq!(pause.status, 0, "{pause}");
+    let del = b.sandbox(&["delete", "--force", "c"]);
+    assert_eq!(del.status, 0, "{del}");
+    let late = b.sandbox(&["pause", "c"]);
+    assert_eq!(late.status, 1, "{late}");
+}
+
 #[test]
 fn bad_bundles_and_ids_are_refused_with_nothing_left() {
     let b = Bundle::new("bad");

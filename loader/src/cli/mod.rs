@@ -56,12 +56,12 @@ pub enum Command {
     OciRun(oci::OciRunArgs),
     /// (OCI) Run a process in a running container.
     Exec(Box<oci::ExecArgs>),
-    /// (OCI, not supported) Suspend a container.
-    Pause(oci::UnsupportedArgs),
-    /// (OCI, not supported) Resume a container.
-    Resume(oci::UnsupportedArgs),
-    /// (OCI, not supported) Stream a container's events.
-    Events(oci::UnsupportedArgs),
+    /// (OCI) Freeze a container.
+    Pause(oci::IdArgs),
+    /// (OCI) Thaw a paused container.
+    Resume(oci::IdArgs),
+    /// (OCI) A container's statistics (--stats once, else every --interval).
+    Events(oci::EventsArgs),
     /// (OCI, not supported) Change a container's resources.
     Update(oci::UnsupportedArgs),
     /// (OCI, not supported) Checkpoint a container.

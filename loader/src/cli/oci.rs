@@ -487,7 +487,9 @@ fn do_start(g: &Global, id: &str) -> Result<(), String> {
     let c = Container::load(&root(g), id)?;
     match c.status() {
         Status::Created => {}
-        Status::Running => return Err("cannot start an already running container".into()),
+        Status::Running | Status::Paused => {
+            return Err("cannot start an already running container".into())
+        }
         Status::Stopped => return Err("cannot start a container that has stopped".into()),
     }
     if let Some(h) = &c.saved.hooks {
@@ -682,6 +684,8 @@ fn do_exec(g: &Global, a: &ExecArgs) -> Result<i32, String> {
     let c = Container::load(&root(g), &a.id)?;
     match c.status() {
         Status::Running => {}
+        Status::Paused if a.ignore_paused => {}
+        Status::Paused => return Err("cannot exec in a paused container".into()),
         Status::Created => return Err("cannot exec in a container that has not started".into()),
         Status::Stopped => return Err("cannot exec in a stopped container".into()),
     }
@@ -711,7 +715,7 @@ fn do_exec(g: &Global, a: &ExecArgs) -> Result<i32, String> {
     };
     // Signals for the process are relayed from a thread of ours: blocked before it exists.
     crate::signals::block();
-    let started = control::request(&c.dir.join("control.sock"), &req, stdio);
+    let started = control::request(&c.control_socket(), &req, stdio);
     drop(replica);
     let (_pid, mut reader) = match started {
         Ok(x) => x,
@@ -812,6 +816,7 @@ fn exec_request(
     });
     let terminal = a.tty || (a.process.is_some() && process.terminal().unwrap_or(false));
     let req = crate::oci::control::Request {
+        op: crate::oci::control::Op::Exec,
         args,
         env,
         cwd: if cwd.is_empty() { "/".into() } else { cwd },
@@ -823,6 +828,106 @@ fn exec_request(
         terminal,
     };
     Ok((req, process))
+}
+
+/// `events`.
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Print the statistics once and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// How often to print statistics while streaming.
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub interval: String,
+    /// The container's id.
+    pub id: String,
+}
+
+/// `pause`: freezes the container's sandbox (no task runs application code until `resume`;
+/// the program sees only time passing, as under the cgroup freezer).
+pub fn pause(g: &Global, a: &IdArgs) -> i32 {
+    match freeze(g, &a.id, true) {
+        Ok(()) => 0,
+        Err(e) => error(e),
+    }
+}
+
+/// `resume`: thaws a paused container.
+pub fn resume(g: &Global, a: &IdArgs) -> i32 {
+    match freeze(g, &a.id, false) {
+        Ok(()) => 0,
+        Err(e) => error(e),
+    }
+}
+
+fn freeze(g: &Global, id: &str, pause: bool) -> Result<(), String> {
+    use crate::oci::control::{self, Op};
+    let c = Container::load(&root(g), id)?;
+    match (c.status(), pause) {
+        (Status::Running, true) | (Status::Paused, false) => {}
+        (_, true) => return Err("container not running".into()),
+        (_, false) => return Err("container not paused".into()),
+    }
+    let op = if pause { Op::Pause } else { Op::Resume };
+    control::admin(&c.control_socket(), op)?;
+    let marker = c.paused_marker();
+    if pause {
+        std::fs::write(&marker, b"").map_err(|e| format!("{}: {e}", marker.display()))
+    } else {
+        std::fs::remove_file(&marker).map_err(|e| format!("{}: {e}", marker.display()))
+    }
+}
+
+/// `events`: the container's statistics as runc prints them (`{"type":"stats","id":..,
+/// "data":{..}}`), once with --stats, else every --interval until the container stops.
+pub fn events(g: &Global, a: &EventsArgs) -> i32 {
+    match do_events(g, a) {
+        Ok(()) => 0,
+        Err(e) => error(e),
+    }
+}
+
+fn do_events(g: &Global, a: &EventsArgs) -> Result<(), String> {
+    use crate::oci::control::{self, Op};
+    let interval = parse_duration(&a.interval)
+        .ok_or_else(|| format!("--interval {}: not a duration (5s, 500ms)", a.interval))?;
+    loop {
+        let sock = {
+            let c = Container::load(&root(g), &a.id)?;
+            match c.status() {
+                Status::Stopped => return Err("container is not running".into()),
+                Status::Created => return Err("container is not running".into()),
+                _ => c.control_socket(),
+            }
+        };
+        let data = control::admin(&sock, Op::Stats)?;
+        let data: serde_json::Value =
+            serde_json::from_str(&data).map_err(|e| format!("the container's stats: {e}"))?;
+        let line = serde_json::json!({"type": "stats", "id": a.id, "data": data});
+        use std::io::Write;
+        if writeln!(std::io::stdout(), "{line}").is_err() {
+            return Ok(());
+        }
+        if a.stats {
+            return Ok(());
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+/// A Go-style duration: `5s`, `500ms`, `1m`, `2h`.
+fn parse_duration(s: &str) -> Option<Duration> {
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n.checked_mul(1000)?,
+        "m" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        _ => return None,
+    };
+    (ms > 0).then(|| Duration::from_millis(ms))
 }
 
 /// `list`.

@@ -38,9 +38,28 @@ use serde::{Deserialize, Serialize};
 /// The most a request may be: its JSON (arguments and environment).
 const MAX_REQUEST: usize = 4 << 20;
 
-/// What an exec asks for.
+/// What a connection asks for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    /// Start a process (with three descriptors).
+    #[default]
+    Exec,
+    /// Freeze the sandbox (`pause`).
+    Pause,
+    /// Thaw it (`resume`).
+    Resume,
+    /// Its statistics (`events --stats`), as JSON.
+    Stats,
+}
+
+/// What a connection asks for: an exec's process, or another [`Op`] (whose fields but `op`
+/// are unused).
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Request {
+    /// What to do.
+    #[serde(default)]
+    pub op: Op,
     /// The program and its arguments (PATH is searched for a name without a slash).
     pub args: Vec<String>,
     /// The environment, KEY=VALUE.
@@ -65,6 +84,20 @@ pub struct Request {
     pub terminal: bool,
 }
 
+/// The client's side of an [`Op`] other than exec: its one-line answer (`ok`, or the stats).
+pub fn admin(socket: &Path, op: Op) -> Result<String, String> {
+    let req = Request {
+        op,
+        ..Request::default()
+    };
+    let (line, _) = send(socket, &req, &[])?;
+    match line.strip_prefix("error ") {
+        Some(msg) => Err(msg.to_string()),
+        None if line.is_empty() => Err("the container's sandbox did not answer".into()),
+        None => Ok(line),
+    }
+}
+
 /// The client's side: sends `req` with `stdio` over a connection to `socket` and returns the
 /// connection once the sandbox has said the process's pid.
 pub fn request(
@@ -72,6 +105,26 @@ pub fn request(
     req: &Request,
     stdio: [i32; 3],
 ) -> Result<(i32, BufReader<UnixStream>), String> {
+    let (line, reader) = send(socket, req, &stdio)?;
+    let line = line.as_str();
+    if let Some(pid) = line.strip_prefix("pid ").and_then(|p| p.parse().ok()) {
+        return Ok((pid, reader));
+    }
+    match line.strip_prefix("error ") {
+        Some(msg) => Err(msg.to_string()),
+        None if line.is_empty() => {
+            Err("exec: the container ended before the process started".into())
+        }
+        None => Err(format!("exec: unexpected answer {line:?}")),
+    }
+}
+
+/// Sends `req` with `fds` and reads the first line of the answer.
+fn send(
+    socket: &Path,
+    req: &Request,
+    fds: &[i32],
+) -> Result<(String, BufReader<UnixStream>), String> {
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
     let stream = UnixStream::connect(socket).map_err(|e| {
         format!(
@@ -84,33 +137,25 @@ pub fn request(
     msg.extend_from_slice(&json);
     // The descriptors go with the first bytes; the rest follows as plain writes.
     let first = msg.len().min(4096);
+    let rights = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
     let sent = sendmsg::<()>(
         stream.as_raw_fd(),
         &[std::io::IoSlice::new(&msg[..first])],
-        &[ControlMessage::ScmRights(&stdio)],
+        cmsgs,
         MsgFlags::empty(),
         None,
     )
-    .map_err(|e| format!("exec request: {}", e.desc()))?;
+    .map_err(|e| format!("request to the container: {}", e.desc()))?;
     (&stream)
         .write_all(&msg[sent..])
-        .map_err(|e| format!("exec request: {e}"))?;
+        .map_err(|e| format!("request to the container: {e}"))?;
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader
         .read_line(&mut line)
-        .map_err(|e| format!("exec: the container's answer: {e}"))?;
-    let line = line.trim_end();
-    if let Some(pid) = line.strip_prefix("pid ").and_then(|p| p.parse().ok()) {
-        return Ok((pid, reader));
-    }
-    match line.strip_prefix("error ") {
-        Some(msg) => Err(msg.to_string()),
-        None if line.is_empty() => {
-            Err("exec: the container ended before the process started".into())
-        }
-        None => Err(format!("exec: unexpected answer {line:?}")),
-    }
+        .map_err(|e| format!("the container's answer: {e}"))?;
+    Ok((line.trim_end().to_string(), reader))
 }
 
 /// The client's side, after [`request`]: the process's exit status as a shell reports it
@@ -144,41 +189,54 @@ pub fn bind(path: &Path) -> Result<UnixListener, String> {
 /// own; returns the pid, or the message for the client.
 pub type Starter = Arc<dyn Fn(Request, [OwnedFd; 3]) -> Result<i32, String> + Send + Sync>;
 
-/// Serves `listener` for ever on a thread of its own: each connection is one exec, started
-/// with `start`, signalled with `signal(pid, sig)`, waited with `wait(pid)`.
-pub fn serve(
-    listener: UnixListener,
-    start: Starter,
-    signal: Arc<dyn Fn(i32, i32) + Send + Sync>,
-    wait: Arc<dyn Fn(i32) -> Option<i32> + Send + Sync>,
-) -> Result<(), String> {
+/// What the sandbox does for each request.
+#[derive(Clone)]
+pub struct Handlers {
+    /// Starts an exec's process.
+    pub start: Starter,
+    /// Sends signal `sig` to process `pid`.
+    pub signal: Arc<dyn Fn(i32, i32) + Send + Sync>,
+    /// Waits for process `pid` to end: its status as a shell reports it.
+    pub wait: Arc<dyn Fn(i32) -> Option<i32> + Send + Sync>,
+    /// Pause, resume, stats: the answer line.
+    pub admin: Arc<dyn Fn(Op) -> Result<String, String> + Send + Sync>,
+}
+
+/// Serves `listener` for ever on a thread of its own, each connection on a thread of its own.
+pub fn serve(listener: UnixListener, h: Handlers) -> Result<(), String> {
     std::thread::Builder::new()
         .name("oci-control".into())
         .spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
-                let (start, signal, wait) = (start.clone(), signal.clone(), wait.clone());
+                let h = h.clone();
                 let _ = std::thread::Builder::new()
                     .name("oci-exec".into())
-                    .spawn(move || one(conn, &start, &signal, &wait));
+                    .spawn(move || one(conn, &h));
             }
         })
         .map(|_| ())
         .map_err(|e| format!("starting the control thread: {e}"))
 }
 
-/// One exec: read the request, start, answer, relay signals, report the end.
-fn one(
-    conn: UnixStream,
-    start: &Starter,
-    signal: &Arc<dyn Fn(i32, i32) + Send + Sync>,
-    wait: &Arc<dyn Fn(i32) -> Option<i32> + Send + Sync>,
-) {
+/// One connection: read the request; an exec is started, answered, its signals relayed and
+/// its end reported; anything else answered in a line.
+fn one(conn: UnixStream, h: &Handlers) {
     // Plain read(2) and write(2) on the connection: the sentry's policy has no send/recv
     // (std's socket I/O is sendto/recvfrom).
     let mut conn = std::fs::File::from(OwnedFd::from(conn));
+    let (signal, wait) = (&h.signal, &h.wait);
     let answer = match read_request(&conn) {
-        Ok((req, fds)) => start(req, fds),
+        Ok((req, _)) if req.op != Op::Exec => {
+            let line = match (h.admin)(req.op) {
+                Ok(line) => line,
+                Err(msg) => format!("error {}", msg.replace('\n', " ")),
+            };
+            let _ = writeln!(conn, "{line}");
+            return;
+        }
+        Ok((req, Some(fds))) => (h.start)(req, fds),
+        Ok((_, None)) => Err("exec request: not three descriptors".to_string()),
         Err(e) => Err(e),
     };
     let pid = match answer {
@@ -209,8 +267,8 @@ fn one(
     let _ = writeln!(conn, "exit {status}");
 }
 
-/// Reads a request and the three descriptors that came with it.
-fn read_request(conn: &std::fs::File) -> Result<(Request, [OwnedFd; 3]), String> {
+/// Reads a request and the three descriptors that came with it, if any.
+fn read_request(conn: &std::fs::File) -> Result<(Request, Option<[OwnedFd; 3]>), String> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     let mut head = [0u8; 4096];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 3]);
@@ -236,9 +294,7 @@ fn read_request(conn: &std::fs::File) -> Result<(Request, [OwnedFd; 3]), String>
         }
         (msg.bytes, fds)
     };
-    let fds: [OwnedFd; 3] = fds
-        .try_into()
-        .map_err(|_| "exec request: not three descriptors".to_string())?;
+    let fds: Option<[OwnedFd; 3]> = fds.try_into().ok();
     if n < 4 {
         return Err("exec request: too short".into());
     }
@@ -256,7 +312,7 @@ fn read_request(conn: &std::fs::File) -> Result<(Request, [OwnedFd; 3]), String>
     }
     json.truncate(len);
     let req: Request = serde_json::from_slice(&json).map_err(|e| format!("exec request: {e}"))?;
-    if req.args.is_empty() {
+    if req.op == Op::Exec && req.args.is_empty() {
         return Err("exec: no program given".into());
     }
     Ok((req, fds))

@@ -43,6 +43,8 @@ pub enum Status {
     Created,
     /// Started and not ended.
     Running,
+    /// Frozen by `pause` until `resume`.
+    Paused,
     /// Its process has ended.
     Stopped,
 }
@@ -53,6 +55,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -138,6 +141,16 @@ impl Container {
         self.dir.join("exec.fifo")
     }
 
+    /// The marker `pause` leaves (and `resume` removes) while the sandbox is frozen.
+    pub fn paused_marker(&self) -> PathBuf {
+        self.dir.join("paused")
+    }
+
+    /// The container's control socket (`exec`, `pause`, `resume`, `events`).
+    pub fn control_socket(&self) -> PathBuf {
+        self.dir.join("control.sock")
+    }
+
     /// Whether the container's process is still there (not ended, not another process).
     pub fn alive(&self) -> bool {
         self.saved.pid > 0 && start_time(self.saved.pid) == Some(self.saved.start_time)
@@ -149,6 +162,8 @@ impl Container {
             Status::Stopped
         } else if self.fifo().exists() {
             Status::Created
+        } else if self.paused_marker().exists() {
+            Status::Paused
         } else {
             Status::Running
         }

@@ -107,6 +107,11 @@ pub struct Kernel {
     pub detached: Mutex<std::collections::HashMap<i32, Option<ExitStatus>>>,
     /// Notified when a detached process ends.
     pub detached_cond: Condvar,
+    /// The whole sandbox is frozen (an OCI `pause`): no task runs application code until it
+    /// is thawed; notified on thawing.
+    frozen: std::sync::atomic::AtomicBool,
+    freeze_lock: Mutex<()>,
+    thawed: Condvar,
     next_ino: AtomicU64,
     unimplemented_seen: Mutex<HashSet<u32>>,
 }
@@ -145,6 +150,53 @@ impl Kernel {
                         .unwrap_or_else(|e| e.into_inner())
                 }
             }
+        }
+    }
+
+    /// Freezes (`true`) or thaws the whole sandbox, as the cgroup freezer does a container
+    /// (OCI `pause` and `resume`): a frozen task does not go back to application code (one
+    /// running it is interrupted); a task waiting in the sentry finishes its wait and stops
+    /// before it returns. The program sees nothing but time passing: no signal, no stop in
+    /// wait(2).
+    pub fn set_frozen(&self, frozen: bool) {
+        {
+            let _g = lock(&self.freeze_lock);
+            self.frozen
+                .store(frozen, std::sync::atomic::Ordering::Release);
+        }
+        if frozen {
+            let interrupters: Vec<_> = lock(&self.tree)
+                .threads
+                .values()
+                .filter_map(|t| lock(&t.interrupter).clone())
+                .collect();
+            for i in interrupters {
+                i.interrupt();
+            }
+        } else {
+            self.thawed.notify_all();
+        }
+    }
+
+    /// Whether the sandbox is frozen.
+    pub fn frozen(&self) -> bool {
+        self.frozen.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Blocks the calling task's thread while the sandbox is frozen, unless `leave` says the
+    /// task must end (a kill goes through a freeze, as SIGKILL through the freezer). One
+    /// atomic load when it is not (every trip back to application code passes here).
+    pub(crate) fn wait_thawed(&self, leave: impl Fn() -> bool) {
+        if !self.frozen() {
+            return;
+        }
+        let mut g = lock(&self.freeze_lock);
+        while self.frozen() && !leave() {
+            g = self
+                .thawed
+                .wait_timeout(g, std::time::Duration::from_millis(50))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
         }
     }
 
@@ -193,6 +245,9 @@ impl Kernel {
             init_cond: Condvar::new(),
             detached: Mutex::new(std::collections::HashMap::new()),
             detached_cond: Condvar::new(),
+            frozen: std::sync::atomic::AtomicBool::new(false),
+            freeze_lock: Mutex::new(()),
+            thawed: Condvar::new(),
             main_pid: std::sync::atomic::AtomicI32::new(1),
             virtual_init: std::sync::atomic::AtomicI32::new(0),
             personality: std::sync::atomic::AtomicU32::new(0),

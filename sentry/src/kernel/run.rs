@@ -22,6 +22,13 @@ pub fn run(mut t: Task) {
         {
             break;
         }
+        if t.k.frozen() {
+            let k = t.k.clone();
+            k.wait_thawed(|| {
+                t.shared.tg.killed.load(Ordering::Acquire)
+                    || t.shared.must_exit.load(Ordering::Acquire)
+            });
+        }
         deliver(&mut t);
         if t.shared.tg.killed.load(Ordering::Acquire) {
             break;
