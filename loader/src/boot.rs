@@ -655,6 +655,23 @@ pub fn run(args: RunArgs) -> i32 {
             return fail(e, EXIT_SANDBOX_ERROR);
         }
     }
+    // An OCI bundle's masked and read-only paths, after its sysctls are written.
+    for p in &args.oci_mask {
+        if let Err(e) = sentry::syscalls::mask_path(&k, p) {
+            return fail(
+                format!("masking {p}: {}", e.description()),
+                EXIT_SANDBOX_ERROR,
+            );
+        }
+    }
+    for p in &args.oci_readonly {
+        if let Err(e) = sentry::syscalls::readonly_path(&k, p) {
+            return fail(
+                format!("read-only {p}: {}", e.description()),
+                EXIT_SANDBOX_ERROR,
+            );
+        }
+    }
     let mut console = if interactive {
         match crate::tty::Console::new(&k, creds.uid.0) {
             Ok(c) => Some(c),

@@ -140,6 +140,42 @@ fn the_config_is_honoured() {
     assert_eq!(s.status, 0, "{s}");
 }
 
+/// linux.maskedPaths and linux.readonlyPaths as runc applies them: a masked file reads empty
+/// (/dev/null over it), a masked directory is empty and read-only, a read-only path refuses
+/// writes (EROFS) while the rest of a writable root takes them; `sandbox spec`'s defaults make
+/// /proc/sys read-only.
+#[test]
+fn masked_and_readonly_paths_are_honoured() {
+    let b = Bundle::new("masks");
+    std::fs::create_dir_all(b.dir.join("rootfs/secret")).expect("mkdir");
+    std::fs::write(b.dir.join("rootfs/secret/key"), "k").expect("write");
+    std::fs::write(b.dir.join("rootfs/token"), "t").expect("write");
+    b.config(|v| {
+        v["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "ls /secret; echo [$(cat /token)]; touch /secret/x 2>/dev/null || echo secret-ro; \
+             touch /bin/x 2>/dev/null || echo bin-ro; touch /y && echo root-rw; \
+             echo 1 > /proc/sys/kernel/shmmni 2>/dev/null || echo proc-sys-ro"
+        ]);
+        v["root"]["readonly"] = serde_json::json!(false);
+        v["linux"]["maskedPaths"]
+            .as_array_mut()
+            .expect("maskedPaths")
+            .extend([serde_json::json!("/secret"), serde_json::json!("/token")]);
+        v["linux"]["readonlyPaths"]
+            .as_array_mut()
+            .expect("readonlyPaths")
+            .push(serde_json::json!("/bin"));
+    });
+    let s = b.sandbox(&["run", "--bundle", ".", "c"]);
+    assert_eq!(
+        s.stdout, "[]\nsecret-ro\nbin-ro\nroot-rw\nproc-sys-ro\n",
+        "{s}"
+    );
+    assert_eq!(s.status, 0, "{s}");
+}
+
 #[test]
 fn rlimits_capabilities_no_new_privileges_and_sysctls_are_honoured() {
     let b = Bundle::new("process");

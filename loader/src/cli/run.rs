@@ -232,6 +232,14 @@ pub struct RunArgs {
     #[arg(long, hide = true, value_name = "GUEST=HOST")]
     pub oci_file: Vec<String>,
 
+    /// (OCI) A path to mask (linux.maskedPaths): an empty read-only directory or /dev/null.
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub oci_mask: Vec<String>,
+
+    /// (OCI) A path to make read-only (linux.readonlyPaths).
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub oci_readonly: Vec<String>,
+
     /// (OCI `create`) Where to serve the container's control socket (`exec`).
     #[arg(long, hide = true, value_name = "PATH")]
     pub oci_control: Option<PathBuf>,

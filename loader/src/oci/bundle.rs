@@ -163,6 +163,12 @@ pub fn plan(bundle: &Path) -> Result<Plan, String> {
         for (k, v) in sysctls {
             args.extend(["--sysctl".into(), format!("{k}={v}").into()]);
         }
+        for p in linux.masked_paths().iter().flatten() {
+            args.extend(["--oci-mask".into(), p.into()]);
+        }
+        for p in linux.readonly_paths().iter().flatten() {
+            args.extend(["--oci-readonly".into(), p.into()]);
+        }
         if let Some(res) = linux.resources() {
             if let Some(limit) = res.memory().as_ref().and_then(|m| m.limit()) {
                 if limit > 0 {

@@ -578,3 +578,55 @@ pub fn sys_open_by_handle_at(t: &mut Task) -> SysResult {
     let file = File::open_inode(ops, flags | O_LARGEFILE, path, inode, mount);
     install(t, file, flags & O_CLOEXEC != 0)
 }
+
+/// Masks `path` as an OCI runtime does a bundle's `linux.maskedPaths`: a directory gets an
+/// empty read-only tmpfs over it, anything else /dev/null bound over it, read-only. A path the
+/// sandbox does not have is left alone (as runc does). Before the program starts.
+pub fn mask_path(k: &crate::kernel::Kernel, path: &str) -> Result<(), Errno> {
+    let r = match k.resolve("/", path.as_bytes(), true) {
+        Ok(r) if r.inode.is_some() => r,
+        Ok(_) | Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let m = if is_dir(&r) {
+        let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
+        let fs: Arc<dyn Filesystem> = TmpFs::new(dev, 0o755, Owner::default(), None);
+        let root = fs.root();
+        Mount::new(fs, root, r.path.clone(), "tmpfs", MS_RDONLY)
+    } else {
+        let null = k.resolve("/", b"/dev/null", true)?;
+        let inode = null.inode.clone().ok_or(Errno::ENOENT)?;
+        Mount::new(
+            null.mount.fs.clone(),
+            inode,
+            r.path.clone(),
+            null.mount.source.clone(),
+            MS_RDONLY,
+        )
+    };
+    k.mnt.write().add(m);
+    Ok(())
+}
+
+/// Makes `path` read-only as an OCI runtime does a bundle's `linux.readonlyPaths`: bound onto
+/// itself recursively, read-only (the mounts below it stay as they are, as under runc). A path
+/// the sandbox does not have is left alone.
+pub fn readonly_path(k: &crate::kernel::Kernel, path: &str) -> Result<(), Errno> {
+    let r = match k.resolve("/", path.as_bytes(), true) {
+        Ok(r) if r.inode.is_some() => r,
+        Ok(_) | Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let inode = r.inode.clone().ok_or(Errno::ENOENT)?;
+    let mut table = k.mnt.write();
+    let m = Mount::new(
+        r.mount.fs.clone(),
+        inode,
+        r.path.clone(),
+        r.mount.source.clone(),
+        r.mount.flags() | MS_RDONLY,
+    );
+    *lock(&m.options) = lock(&r.mount.options).clone();
+    table.add(m);
+    Ok(())
+}
