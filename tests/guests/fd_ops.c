@@ -8,6 +8,7 @@
 #include "guest.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -189,11 +190,72 @@ static void test_ioctl(void) {
     EXPECT_OK(close(fd));
     EXPECT_ERRNO(ioctl(fd, FIONREAD, &avail), EBADF);
     EXPECT_ERRNO(ioctl(-1, TCGETS, &t), EBADF);
+
+    // No ioctl takes an O_PATH descriptor, not even the generic ones.
+    int on = 1;
+    int path = EXPECT_OK(open("/etc/passwd", O_PATH));
+    EXPECT_ERRNO(ioctl(path, FIOCLEX), EBADF);
+    EXPECT_ERRNO(ioctl(path, FIONCLEX), EBADF);
+    EXPECT_ERRNO(ioctl(path, FIONBIO, &on), EBADF);
+    EXPECT_ERRNO(ioctl(path, FIONREAD, &avail), EBADF);
+    EXPECT_OK(close(path));
+}
+
+static volatile sig_atomic_t xfsz_code = -1, xfsz_pid_is_self, xfsz_uid_is_mine;
+
+static void on_xfsz(int sig, siginfo_t *si, void *ctx) {
+    (void)sig;
+    (void)ctx;
+    xfsz_code = si->si_code;
+    xfsz_pid_is_self = si->si_pid == getpid();
+    xfsz_uid_is_mine = si->si_uid == getuid();
+}
+
+// A write at or past RLIMIT_FSIZE fails with EFBIG and queues SIGXFSZ as send_sig() does:
+// SI_USER, from the writer itself.
+static void test_fsize(void) {
+    NOTE("RLIMIT_FSIZE");
+    struct sigaction sa = {0};
+    sa.sa_sigaction = on_xfsz;
+    sa.sa_flags = SA_SIGINFO;
+    EXPECT_OK(sigaction(SIGXFSZ, &sa, NULL));
+    struct rlimit old, lim = {.rlim_cur = 4, .rlim_max = RLIM_INFINITY};
+    EXPECT_OK(getrlimit(RLIMIT_FSIZE, &old));
+    lim.rlim_max = old.rlim_max;
+    char name[] = "/tmp/fd_ops_fsizeXXXXXX";
+    int fd = EXPECT_OK(mkstemp(name));
+    EXPECT_OK(setrlimit(RLIMIT_FSIZE, &lim));
+    EXPECT_EQ(write(fd, "abcdef", 6), 4);
+    EXPECT_ERRNO(write(fd, "gh", 2), EFBIG);
+    EXPECT_OK(setrlimit(RLIMIT_FSIZE, &old));
+    EXPECT_EQ(xfsz_code, SI_USER);
+    EXPECT_TRUE(xfsz_pid_is_self);
+    EXPECT_TRUE(xfsz_uid_is_mine);
+    EXPECT_OK(close(fd));
+    EXPECT_OK(unlink(name));
+    signal(SIGXFSZ, SIG_DFL);
+}
+
+// The identity maps of the initial user namespace.
+static void test_id_maps(void) {
+    NOTE("uid_map");
+    const char *files[] = {"/proc/self/uid_map", "/proc/self/gid_map", "/proc/self/setgroups"};
+    const char *want[] = {"         0          0 4294967295\n", "         0          0 4294967295\n",
+                          "allow\n"};
+    for (int i = 0; i < 3; i++) {
+        char buf[64] = {0};
+        int fd = EXPECT_OK(open(files[i], O_RDONLY));
+        EXPECT_OK(read(fd, buf, sizeof buf - 1));
+        EXPECT_STREQ(buf, want[i]);
+        EXPECT_OK(close(fd));
+    }
 }
 
 int main(void) {
     test_dup();
     test_fcntl();
     test_ioctl();
+    test_fsize();
+    test_id_maps();
     return guest_done();
 }

@@ -103,6 +103,10 @@ pub fn sys_fcntl(t: &mut Task) -> SysResult {
 pub fn sys_ioctl(t: &mut Task) -> SysResult {
     let (fd, req, arg) = (fd_arg(t, 0), t.arg(1) as u32, t.arg(2));
     let file = t.file(fd)?;
+    if file.flags() & O_PATH != 0 {
+        // ioctl(2) takes no O_PATH descriptor, not even for FIOCLEX (fdget refuses it).
+        return Err(Errno::EBADF);
+    }
     match req {
         FIOCLEX | FIONCLEX => t.fds().set_cloexec(fd, req == FIOCLEX).map(|_| 0),
         FIONBIO => {

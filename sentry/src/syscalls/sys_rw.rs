@@ -232,7 +232,8 @@ fn fsize_limit(t: &Task, file: &File, count: usize, offset: Option<i64>) -> Resu
         None => *file.pos.lock().unwrap_or_else(|e| e.into_inner()),
     };
     if pos >= limit {
-        let info = crate::kernel::signal::kernel_info(SIGXFSZ);
+        // send_sig(SIGXFSZ, current, 0): SI_USER, from the writer itself.
+        let info = crate::kernel::signal::user_info(SIGXFSZ, SI_USER, t.tgid(), t.creds.uid.0);
         crate::kernel::send_thread_signal(&t.k, &t.shared, info);
         return Err(Errno::EFBIG);
     }

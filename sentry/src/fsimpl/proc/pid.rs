@@ -650,6 +650,20 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
             gen(dev, pid, 16, || text("4294967295\n".into())),
         ),
         ("wchan", gen(dev, pid, 17, || text("0".into()))),
+        // The sandbox's one user namespace is the initial one: the identity over all ids.
+        (
+            "uid_map",
+            gen(dev, pid, 21, || {
+                text(format!("{:>10} {:>10} {:>10}\n", 0, 0, u32::MAX))
+            }),
+        ),
+        (
+            "gid_map",
+            gen(dev, pid, 22, || {
+                text(format!("{:>10} {:>10} {:>10}\n", 0, 0, u32::MAX))
+            }),
+        ),
+        ("setgroups", gen(dev, pid, 23, || text("allow\n".into()))),
         (
             "exe",
             link(dev, pid, 18, move || {
