@@ -10,6 +10,15 @@ pub fn ignore_sigpipe() {
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
 }
 
+/// Gives SIGPIPE its default action back (Rust's runtime ignores it): a command that only
+/// prints (`state`, `list`, `syscalls`) then ends quietly when its reader goes (`| head`), as
+/// other Unix tools do, instead of failing to print.
+pub fn default_sigpipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: installing SIG_DFL runs no handler code, so no async-signal-safety concern.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
 /// getrlimit(2) of the sentry, to start the sandbox with the host's limits.
 pub fn getrlimit(resource: u32) -> Option<syscalls::abi::Rlimit> {
     let mut r = libc::rlimit {

@@ -70,6 +70,17 @@ fn main() {
         Ok(c) => c,
         Err(e) => usage_error(e),
     };
+    if matches!(
+        cli.command,
+        cli::Command::Syscalls(_)
+            | cli::Command::State(_)
+            | cli::Command::List(_)
+            | cli::Command::Ps(_)
+            | cli::Command::Features
+            | cli::Command::Events(_)
+    ) {
+        host_unsafe::default_sigpipe();
+    }
     let code = match cli.command {
         cli::Command::Run(args) => boot::run(*args),
         cli::Command::Syscalls(args) => cli::syscalls::print(&args),
