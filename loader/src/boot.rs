@@ -205,6 +205,7 @@ fn serve_control(
         let consoles = consoles.clone();
         let k = k1.clone();
         let mut creds = Credentials::new(req.uid, req.gid, req.groups.clone());
+        creds.caps_bounding = template.caps_bounding;
         if req.uid != 0 {
             // A non-root user's capabilities go as at setuid(2) from root.
             creds.caps = 0;
@@ -542,6 +543,7 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(keep) => {
             creds.caps &= keep;
             creds.caps_permitted &= keep;
+            creds.caps_bounding &= keep;
         }
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     }

@@ -11,7 +11,10 @@
 #include <asm/prctl.h>
 #include <grp.h>
 #include <linux/futex.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 static void test_pids(void) {
     NOTE("process ids");
@@ -102,11 +105,43 @@ static void test_robust_list_rseq(void) {
     EXPECT_ERRNO(syscall(SYS_rseq, NULL, 0, 0x10, 0), EINVAL);
 }
 
+// The bounding set: readable per capability, narrowed by PR_CAPBSET_DROP (with CAP_SETPCAP)
+// for the caller and what it forks, never for its parent. (Not CAP_SYS_RESOURCE: this host's
+// root lacks it, the sandbox's root has it.)
+static void test_capbset(void) {
+    NOTE("bounding set");
+    if (getuid() != 0) {
+        return;
+    }
+    EXPECT_EQ(prctl(PR_CAPBSET_READ, CAP_CHOWN, 0, 0, 0), 1);
+    EXPECT_EQ(prctl(PR_CAPBSET_READ, CAP_SETPCAP, 0, 0, 0), 1);
+    EXPECT_ERRNO(prctl(PR_CAPBSET_READ, 64, 0, 0, 0), EINVAL);
+    EXPECT_ERRNO(prctl(PR_CAPBSET_DROP, 64, 0, 0, 0), EINVAL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int ok = prctl(PR_CAPBSET_DROP, CAP_CHOWN, 0, 0, 0) == 0 &&
+                 prctl(PR_CAPBSET_READ, CAP_CHOWN, 0, 0, 0) == 0 &&
+                 prctl(PR_CAPBSET_READ, CAP_KILL, 0, 0, 0) == 1;
+        pid_t grandchild = fork();
+        if (grandchild == 0) {
+            _exit(prctl(PR_CAPBSET_READ, CAP_CHOWN, 0, 0, 0) == 0 ? 0 : 1);
+        }
+        int st;
+        waitpid(grandchild, &st, 0);
+        _exit(ok && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1);
+    }
+    int st;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    EXPECT_EQ(prctl(PR_CAPBSET_READ, CAP_CHOWN, 0, 0, 0), 1);
+}
+
 int main(void) {
     test_pids();
     test_credentials();
     test_uname();
     test_arch_prctl();
     test_robust_list_rseq();
+    test_capbset();
     return guest_done();
 }

@@ -108,12 +108,12 @@ fn ulimits_capabilities_no_new_privs_and_sysctls_apply_to_the_program() {
         "net.ipv4.ip_local_port_range=40000 41000",
         "sh",
         "-c",
-        "ulimit -n; ulimit -Hn; ulimit -c; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; \
+        "ulimit -n; ulimit -Hn; ulimit -c; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; \
          cat /proc/sys/net/ipv4/ip_local_port_range",
     ]);
     assert_eq!(
         out.stdout,
-        "100\n200\nunlimited\nCapEff:\t0000000000000400\nNoNewPrivs:\t1\n40000\t41000\n",
+        "100\n200\nunlimited\nCapEff:\t0000000000000400\nCapBnd:\t0000000000000400\nNoNewPrivs:\t1\n40000\t41000\n",
         "{out}"
     );
     assert_eq!(out.status, 0, "{out}");

@@ -185,7 +185,7 @@ pub struct RunArgs {
     pub ulimits: Vec<String>,
 
     /// Drop the capability CAP (`NET_RAW` or `CAP_NET_RAW`; `ALL`) from those root holds in
-    /// the sandbox (repeatable; drops are applied before adds).
+    /// the sandbox, and from its bounding set (repeatable; drops are applied before adds).
     #[arg(long = "cap-drop", value_name = "CAP")]
     pub cap_drop: Vec<String>,
 

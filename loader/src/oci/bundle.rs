@@ -119,8 +119,8 @@ pub fn plan(bundle: &Path) -> Result<Plan, String> {
         args.push("--no-new-privs".into());
     }
     if let Some(caps) = process.capabilities() {
-        // The sandbox keeps one set for root's effective and permitted capabilities (no
-        // bounding, inheritable or ambient sets): the spec's effective set.
+        // The sandbox keeps one set for root's effective, permitted and bounding capabilities
+        // (no inheritable or ambient sets): the spec's effective set.
         args.extend(["--cap-drop".into(), "ALL".into()]);
         let mut effective: Vec<String> = caps
             .effective()

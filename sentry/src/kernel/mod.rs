@@ -318,6 +318,9 @@ pub struct Credentials {
     pub caps: u64,
     /// Permitted capabilities.
     pub caps_permitted: u64,
+    /// The capability bounding set (PR_CAPBSET_READ/DROP, /proc status CapBnd): what the
+    /// sandbox was started with; a process may only narrow it.
+    pub caps_bounding: u64,
 }
 
 /// Every capability Linux defines (0..=CAP_LAST_CAP), as a mask.
@@ -335,6 +338,7 @@ impl Credentials {
             fsgid: gid,
             caps,
             caps_permitted: caps,
+            caps_bounding: CAP_ALL,
         }
     }
 

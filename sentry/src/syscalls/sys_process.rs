@@ -398,18 +398,20 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
         }
         PR_SET_KEEPCAPS => Err(Errno::EINVAL),
         PR_CAPBSET_READ => {
-            if a2 > 40 {
+            if a2 > u64::from(CAP_LAST_CAP) {
                 return Err(Errno::EINVAL);
             }
-            Ok(1)
+            Ok((t.creds.caps_bounding >> a2) & 1)
         }
         PR_CAPBSET_DROP => {
-            if a2 > 40 {
+            if a2 > u64::from(CAP_LAST_CAP) {
                 return Err(Errno::EINVAL);
             }
             if t.creds.caps & (1 << 8) == 0 {
                 return Err(Errno::EPERM); // CAP_SETPCAP
             }
+            t.creds.caps_bounding &= !(1u64 << a2);
+            t.publish();
             Ok(0)
         }
         PR_GET_SECCOMP => Ok(0),
