@@ -206,6 +206,7 @@ fn serve_control(
         let k = k1.clone();
         let mut creds = Credentials::new(req.uid, req.gid, req.groups.clone());
         creds.caps_bounding = template.caps_bounding;
+        creds.caps_inheritable = template.caps_inheritable;
         if req.uid != 0 {
             // A non-root user's capabilities go as at setuid(2) from root.
             creds.caps = 0;
@@ -544,6 +545,19 @@ pub fn run(args: RunArgs) -> i32 {
             creds.caps &= keep;
             creds.caps_permitted &= keep;
             creds.caps_bounding &= keep;
+            let set = |list: &Option<String>| list.as_deref().map(crate::limits::cap_list);
+            match (set(&args.oci_cap_inheritable), set(&args.oci_cap_ambient)) {
+                (Some(Err(e)), _) | (_, Some(Err(e))) => return fail(e, EXIT_SANDBOX_ERROR),
+                (inh, amb) => {
+                    if let Some(Ok(i)) = inh {
+                        creds.caps_inheritable = i & creds.caps_bounding;
+                    }
+                    if let Some(Ok(a)) = amb {
+                        // Ambient only within permitted and inheritable, as PR_CAP_AMBIENT_RAISE.
+                        creds.caps_ambient = a & creds.caps_permitted & creds.caps_inheritable;
+                    }
+                }
+            }
         }
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     }

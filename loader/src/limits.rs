@@ -214,6 +214,17 @@ pub fn capabilities(args: &RunArgs) -> Result<u64, String> {
     Ok(caps)
 }
 
+/// A comma-separated list of capability names as a mask (`""` is none).
+pub fn cap_list(list: &str) -> Result<u64, String> {
+    list.split(',')
+        .filter(|c| !c.is_empty())
+        .try_fold(0u64, |m, c| {
+            cap_mask(c)
+                .map(|b| m | b)
+                .ok_or_else(|| format!("{c}: no such capability"))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -154,6 +154,13 @@ pub const PR_GET_TID_ADDRESS: u64 = 40;
 pub const PR_SET_THP_DISABLE: u64 = 41;
 pub const PR_GET_THP_DISABLE: u64 = 42;
 pub const PR_CAP_AMBIENT: u64 = 47;
+/// PR_CAP_AMBIENT's operations.
+pub const PR_CAP_AMBIENT_IS_SET: u64 = 1;
+pub const PR_CAP_AMBIENT_RAISE: u64 = 2;
+pub const PR_CAP_AMBIENT_LOWER: u64 = 3;
+pub const PR_CAP_AMBIENT_CLEAR_ALL: u64 = 4;
+/// CAP_SETPCAP: change the bounding and inheritable sets.
+pub const CAP_SETPCAP: u32 = 8;
 /// PR_SET_VMA ("SVMA").
 pub const PR_SET_VMA: u64 = 0x5356_4d41;
 /// rseq(2): unregister.

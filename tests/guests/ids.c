@@ -136,6 +136,43 @@ static void test_capbset(void) {
     EXPECT_EQ(prctl(PR_CAPBSET_READ, CAP_CHOWN, 0, 0, 0), 1);
 }
 
+// The inheritable set through capset(2), and the ambient set within permitted and inheritable
+// (in a child: the sets are the process's own).
+static void test_ambient(void) {
+    NOTE("ambient set");
+    if (getuid() != 0) {
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct d[2];
+        int fails = 0;
+        fails += syscall(SYS_capget, &h, d) != 0;
+        fails += d[0].inheritable != 0;
+        fails += prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_KILL, 0, 0) != -1 || errno != EPERM;
+        d[0].inheritable = 1u << CAP_KILL;
+        fails += syscall(SYS_capset, &h, d) != 0;
+        fails += syscall(SYS_capget, &h, d) != 0 || d[0].inheritable != 1u << CAP_KILL;
+        fails += prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_KILL, 0, 0) != 0;
+        fails += prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_KILL, 0, 0) != 1;
+        fails += prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_CHOWN, 0, 0) != 0;
+        fails += prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_CHOWN, 0, 0) != -1 || errno != EPERM;
+        fails += prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 1, 0, 0) != -1 || errno != EINVAL;
+        fails += prctl(PR_CAP_AMBIENT, 99, 0, 0, 0) != -1 || errno != EINVAL;
+        // Dropping it from the inheritable set drops it from the ambient one.
+        d[0].inheritable = 0;
+        fails += syscall(SYS_capset, &h, d) != 0;
+        fails += prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_KILL, 0, 0) != 0;
+        fails += prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0;
+        _exit(fails);
+    }
+    int st;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    EXPECT_TRUE(WIFEXITED(st));
+    EXPECT_EQ(WEXITSTATUS(st), 0);
+}
+
 int main(void) {
     test_pids();
     test_credentials();
@@ -143,5 +180,6 @@ int main(void) {
     test_arch_prctl();
     test_robust_list_rseq();
     test_capbset();
+    test_ambient();
     return guest_done();
 }

@@ -232,6 +232,14 @@ pub struct RunArgs {
     #[arg(long, hide = true, value_name = "GUEST=HOST")]
     pub oci_file: Vec<String>,
 
+    /// (OCI) The inheritable capabilities, comma-separated (process.capabilities.inheritable).
+    #[arg(long, hide = true, value_name = "CAPS")]
+    pub oci_cap_inheritable: Option<String>,
+
+    /// (OCI) The ambient capabilities, comma-separated (process.capabilities.ambient).
+    #[arg(long, hide = true, value_name = "CAPS")]
+    pub oci_cap_ambient: Option<String>,
+
     /// (OCI) A path to mask (linux.maskedPaths): an empty read-only directory or /dev/null.
     #[arg(long, hide = true, value_name = "PATH")]
     pub oci_mask: Vec<String>,

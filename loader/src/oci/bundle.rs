@@ -131,6 +131,20 @@ pub fn plan(bundle: &Path) -> Result<Plan, String> {
         for c in effective {
             args.extend(["--cap-add".into(), c.into()]);
         }
+        let list = |set: &Option<oci_spec::runtime::Capabilities>| -> String {
+            let mut names: Vec<String> = set
+                .as_ref()
+                .map(|s| s.iter().map(ToString::to_string).collect())
+                .unwrap_or_default();
+            names.sort();
+            names.join(",")
+        };
+        args.extend([
+            "--oci-cap-inheritable".into(),
+            list(caps.inheritable()).into(),
+            "--oci-cap-ambient".into(),
+            list(caps.ambient()).into(),
+        ]);
         if caps.permitted() != caps.effective() || caps.bounding() != caps.effective() {
             warnings.push(
                 "process.capabilities: the effective set is applied to the permitted and \

@@ -321,6 +321,10 @@ pub struct Credentials {
     /// The capability bounding set (PR_CAPBSET_READ/DROP, /proc status CapBnd): what the
     /// sandbox was started with; a process may only narrow it.
     pub caps_bounding: u64,
+    /// The inheritable set (capget/capset, CapInh).
+    pub caps_inheritable: u64,
+    /// The ambient set (PR_CAP_AMBIENT, CapAmb): always within permitted and inheritable.
+    pub caps_ambient: u64,
 }
 
 /// Every capability Linux defines (0..=CAP_LAST_CAP), as a mask.
@@ -339,6 +343,8 @@ impl Credentials {
             caps,
             caps_permitted: caps,
             caps_bounding: CAP_ALL,
+            caps_inheritable: 0,
+            caps_ambient: 0,
         }
     }
 

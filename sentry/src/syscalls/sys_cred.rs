@@ -207,7 +207,7 @@ pub fn sys_capget(t: &mut Task) -> SysResult {
     for w in 0..words {
         out.extend_from_slice(&((eff >> (32 * w)) as u32).to_le_bytes());
         out.extend_from_slice(&((perm >> (32 * w)) as u32).to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes()); // inheritable
+        out.extend_from_slice(&((t.creds.caps_inheritable >> (32 * w)) as u32).to_le_bytes());
     }
     t.copy_out(t.arg(1), &out)?;
     Ok(0)
@@ -230,15 +230,29 @@ pub fn sys_capset(t: &mut Task) -> SysResult {
     };
     let mut effective = 0u64;
     let mut permitted = 0u64;
+    let mut inheritable = 0u64;
     for w in 0..words {
         effective |= u64::from(word(w, 0)) << (32 * w);
         permitted |= u64::from(word(w, 1)) << (32 * w);
+        inheritable |= u64::from(word(w, 2)) << (32 * w);
+    }
+    let c = &t.creds;
+    // cap_capset(): the inheritable set grows only within permitted (or with CAP_SETPCAP),
+    // and never beyond the bounding set.
+    let setpcap = c.caps & (1 << CAP_SETPCAP) != 0;
+    if (!setpcap && inheritable & !(c.caps_inheritable | c.caps_permitted) != 0)
+        || inheritable & !(c.caps_inheritable | c.caps_bounding) != 0
+    {
+        return Err(Errno::EPERM);
     }
     if permitted & !t.creds.caps_permitted != 0 || effective & !permitted != 0 {
         return Err(Errno::EPERM);
     }
     t.creds.caps = effective & CAP_ALL;
     t.creds.caps_permitted = permitted & CAP_ALL;
+    t.creds.caps_inheritable = inheritable & CAP_ALL;
+    // What left permitted or inheritable leaves the ambient set.
+    t.creds.caps_ambient &= t.creds.caps_permitted & t.creds.caps_inheritable;
     Ok(0)
 }
 

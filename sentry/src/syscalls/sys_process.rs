@@ -429,7 +429,39 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
         }
         PR_SET_THP_DISABLE => Ok(0),
         PR_GET_THP_DISABLE => Ok(0),
-        PR_CAP_AMBIENT => Err(Errno::EINVAL),
+        PR_CAP_AMBIENT => {
+            let (a3, a4, a5) = (t.arg(2), t.arg(3), t.arg(4));
+            if a2 == PR_CAP_AMBIENT_CLEAR_ALL {
+                if a3 != 0 || a4 != 0 || a5 != 0 {
+                    return Err(Errno::EINVAL);
+                }
+                t.creds.caps_ambient = 0;
+                t.publish();
+                return Ok(0);
+            }
+            if a3 > u64::from(CAP_LAST_CAP) || a4 != 0 || a5 != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let bit = 1u64 << a3;
+            match a2 {
+                PR_CAP_AMBIENT_IS_SET => Ok(u64::from(t.creds.caps_ambient & bit != 0)),
+                PR_CAP_AMBIENT_RAISE => {
+                    // Only what is both permitted and inheritable.
+                    if t.creds.caps_permitted & bit == 0 || t.creds.caps_inheritable & bit == 0 {
+                        return Err(Errno::EPERM);
+                    }
+                    t.creds.caps_ambient |= bit;
+                    t.publish();
+                    Ok(0)
+                }
+                PR_CAP_AMBIENT_LOWER => {
+                    t.creds.caps_ambient &= !bit;
+                    t.publish();
+                    Ok(0)
+                }
+                _ => Err(Errno::EINVAL),
+            }
+        }
         PR_SET_VMA => Err(Errno::EINVAL),
         _ => Err(Errno::EINVAL),
     }
