@@ -43,6 +43,7 @@ pub(super) fn do_exit(mut t: Task) {
     };
     t.shared.exited.store(true, Ordering::Release);
     *lock(&t.shared.interrupter) = None;
+    t.shared.seccomp.release();
     // CLONE_CHILD_CLEARTID: zero the word and wake a joiner.
     if t.clear_child_tid != 0 {
         let addr = t.clear_child_tid;

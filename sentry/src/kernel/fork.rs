@@ -182,7 +182,18 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
     {
         let mut tree = lock(&k.tree);
         tree.threads.insert(tid, shared.clone());
-        lock(&tg.tasks).push(shared.clone());
+        {
+            // The seccomp filters are copied under the creator's thread list lock, so a TSYNC
+            // by another thread either reaches the new one or happened before the copy.
+            let mut parent_tasks = lock(&t.shared.tg.tasks);
+            t.shared.seccomp.inherit_into(&shared.seccomp);
+            if Arc::ptr_eq(&tg, &t.shared.tg) {
+                parent_tasks.push(shared.clone());
+            } else {
+                drop(parent_tasks);
+                lock(&tg.tasks).push(shared.clone());
+            }
+        }
         if f & CLONE_THREAD == 0 {
             *lock(&tg.leader) = Some(shared.clone());
         }

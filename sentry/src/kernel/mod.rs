@@ -12,6 +12,7 @@ mod exit;
 mod fork;
 pub mod futex;
 mod run;
+pub mod seccomp;
 pub mod signal;
 mod signal_deliver;
 pub mod timer;

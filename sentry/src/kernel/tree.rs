@@ -43,6 +43,8 @@ pub struct TaskShared {
     /// Scheduling policy, priority and nice value (recorded only: the host's scheduler is not
     /// changed); a new task inherits its creator's.
     pub sched: Mutex<Sched>,
+    /// Its seccomp mode and filters (shared with the threads a TSYNC reaches).
+    pub seccomp: super::seccomp::TaskSeccomp,
 }
 
 /// A task's scheduling state, as sched_setscheduler(2) and setpriority(2) leave it.
@@ -102,6 +104,7 @@ impl TaskShared {
             run_state: std::sync::atomic::AtomicU8::new(b'R'),
             pdeath: Mutex::new(0),
             sched: Mutex::new(Sched::default()),
+            seccomp: Default::default(),
         })
     }
 

@@ -412,8 +412,8 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
             }
             Ok(0)
         }
-        PR_GET_SECCOMP => Ok(0),
-        PR_SET_SECCOMP => Err(Errno::EINVAL),
+        PR_GET_SECCOMP => super::sys_seccomp::prctl_get_seccomp(t),
+        PR_SET_SECCOMP => super::sys_seccomp::prctl_set_seccomp(t, a2, a3),
         PR_GET_TIMING => Ok(0),
         PR_GET_TIMERSLACK => Ok(t.timer_slack),
         PR_SET_TIMERSLACK => {
