@@ -364,7 +364,10 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
             Ok(0)
         }
         PR_SET_NO_NEW_PRIVS => Err(Errno::EINVAL),
-        PR_GET_NO_NEW_PRIVS => Ok(u64::from(t.no_new_privs)),
+        PR_GET_NO_NEW_PRIVS if a2 == 0 && a3 == 0 && t.arg(3) == 0 && t.arg(4) == 0 => {
+            Ok(u64::from(t.no_new_privs))
+        }
+        PR_GET_NO_NEW_PRIVS => Err(Errno::EINVAL),
         PR_SET_PDEATHSIG => {
             if a2 > 64 {
                 return Err(Errno::EINVAL);

@@ -18,6 +18,32 @@ use syscalls::Errno;
 #[derive(Debug, Clone)]
 pub struct Program {
     insns: Vec<SockFilter>,
+    /// How long Linux's translation to eBPF is (what MAX_INSNS_PER_PATH counts).
+    translated: usize,
+}
+
+/// The length of the eBPF program Linux's `bpf_convert_filter` makes of a checked seccomp
+/// filter: three instructions of prologue, two for a RET K, four more for a division by X,
+/// one more for a conditional jump on a negative (as i32) constant, and one more for a
+/// conditional jump that needs both targets (a JSET with only a false target too).
+fn translated_len(insns: &[SockFilter]) -> usize {
+    3 + insns
+        .iter()
+        .map(|f| {
+            let c = f.code;
+            if c == BPF_RET | BPF_K {
+                2
+            } else if c == BPF_ALU | BPF_DIV | BPF_X {
+                5
+            } else if cond_jump(c) {
+                let negative = c & BPF_X == 0 && (f.k as i32) < 0;
+                let two = f.jf != 0 && (f.jt != 0 || c & 0xf0 == BPF_JSET);
+                1 + usize::from(negative) + usize::from(two)
+            } else {
+                1
+            }
+        })
+        .sum::<usize>()
 }
 
 fn cond_jump(code: u16) -> bool {
@@ -152,7 +178,8 @@ pub fn check(mut insns: Vec<SockFilter>) -> Result<Program, Errno> {
             _ => return Err(Errno::EINVAL),
         }
     }
-    Ok(Program { insns })
+    let translated = translated_len(&insns);
+    Ok(Program { insns, translated })
 }
 
 /// Linux's `check_load_and_stores`: a scratch word may be loaded only if every path to the load
@@ -185,6 +212,12 @@ impl Program {
     /// How many instructions the program has.
     pub fn len(&self) -> usize {
         self.insns.len()
+    }
+
+    /// How many instructions Linux counts for the program against MAX_INSNS_PER_PATH (the
+    /// length of its eBPF translation).
+    pub fn path_len(&self) -> usize {
+        self.translated
     }
 
     /// Whether the program is empty (never, once checked).

@@ -36,7 +36,7 @@ use super::signal_deliver::{force_signal, kill_group};
 use super::{lock, ExitStatus, Task};
 
 /// The most instructions one task's filters may hold together, each filter counting four more
-/// than its length (Linux's MAX_INSNS_PER_PATH): more gives ENOMEM.
+/// than the length of its eBPF translation (Linux's MAX_INSNS_PER_PATH): more gives ENOMEM.
 pub const MAX_INSNS_PER_PATH: usize = 32768;
 /// Linux's MAX_ERRNO: the largest value SECCOMP_RET_ERRNO returns.
 const MAX_ERRNO: u32 = 4095;
@@ -219,10 +219,10 @@ fn attach(
     {
         return Err(Errno::EBUSY);
     }
-    let mut total = p.prog.len();
+    let mut total = p.prog.path_len();
     if let Some(f) = &st.filter {
         for f in f.chain() {
-            total += f.prog.len() + 4;
+            total += f.prog.path_len() + 4;
             if total > MAX_INSNS_PER_PATH {
                 return Err(Errno::ENOMEM);
             }
