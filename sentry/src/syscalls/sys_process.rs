@@ -428,8 +428,17 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
             let v = t.clear_child_tid;
             t.write_val(a2, &v).map(|_| 0)
         }
-        PR_SET_THP_DISABLE => Ok(0),
-        PR_GET_THP_DISABLE => Ok(0),
+        PR_SET_THP_DISABLE if a3 == 0 && t.arg(3) == 0 && t.arg(4) == 0 => Ok(0),
+        PR_GET_THP_DISABLE if a2 == 0 && a3 == 0 && t.arg(3) == 0 && t.arg(4) == 0 => Ok(0),
+        PR_SET_THP_DISABLE | PR_GET_THP_DISABLE => Err(Errno::EINVAL),
+        PR_GET_SECUREBITS => Ok(if t.keep_caps { SECBIT_KEEP_CAPS } else { 0 }),
+        // Changing securebits needs CAP_SETPCAP; of the bits, only SECBIT_KEEP_CAPS is kept.
+        PR_SET_SECUREBITS if t.creds.caps & (1 << 8) == 0 => Err(Errno::EPERM),
+        PR_SET_SECUREBITS if a2 & !SECBIT_KEEP_CAPS == 0 => {
+            t.keep_caps = a2 != 0;
+            Ok(0)
+        }
+        PR_SET_SECUREBITS => Err(Errno::EINVAL),
         PR_CAP_AMBIENT => Err(Errno::EINVAL),
         PR_SET_VMA => Err(Errno::EINVAL),
         _ => Err(Errno::EINVAL),
