@@ -99,40 +99,26 @@ pub fn check(mut insns: Vec<SockFilter>) -> Result<Program, Errno> {
             return Err(Errno::EINVAL);
         }
         let left = flen - pc - 1; // instructions after this one
-        match f.code {
-            c if c == BPF_ALU | BPF_DIV | BPF_K || c == BPF_ALU | BPF_MOD | BPF_K => {
-                if f.k == 0 {
-                    return Err(Errno::EINVAL);
-                }
-            }
-            c if c == BPF_ALU | BPF_LSH | BPF_K || c == BPF_ALU | BPF_RSH | BPF_K => {
-                if f.k >= 32 {
-                    return Err(Errno::EINVAL);
-                }
-            }
-            c if c == BPF_LD | BPF_MEM || c == BPF_LDX | BPF_MEM || c == BPF_ST || c == BPF_STX => {
-                if f.k >= BPF_MEMWORDS {
-                    return Err(Errno::EINVAL);
-                }
-            }
-            c if c == BPF_JMP | BPF_JA => {
-                if f.k as usize >= left {
-                    return Err(Errno::EINVAL);
-                }
-            }
-            c if cond_jump(c) => {
-                if usize::from(f.jt) >= left || usize::from(f.jf) >= left {
-                    return Err(Errno::EINVAL);
-                }
-            }
-            c if c & 0x07 == BPF_LD && c & 0xe0 == BPF_ABS => {
-                // No ancillary loads exist for seccomp; seccomp_check_filter refuses these
-                // anyway, except the word load.
-                if f.k >= SKF_AD_OFF {
-                    return Err(Errno::EINVAL);
-                }
-            }
-            _ => {}
+        let c = f.code;
+        let bad = if c == BPF_ALU | BPF_DIV | BPF_K || c == BPF_ALU | BPF_MOD | BPF_K {
+            f.k == 0
+        } else if c == BPF_ALU | BPF_LSH | BPF_K || c == BPF_ALU | BPF_RSH | BPF_K {
+            f.k >= 32
+        } else if c == BPF_LD | BPF_MEM || c == BPF_LDX | BPF_MEM || c == BPF_ST || c == BPF_STX {
+            f.k >= BPF_MEMWORDS
+        } else if c == BPF_JMP | BPF_JA {
+            f.k as usize >= left
+        } else if cond_jump(c) {
+            usize::from(f.jt) >= left || usize::from(f.jf) >= left
+        } else if c & 0x07 == BPF_LD && c & 0xe0 == BPF_ABS {
+            // No ancillary loads exist for seccomp (seccomp_check_filter refuses all but the
+            // word load anyway).
+            f.k >= SKF_AD_OFF
+        } else {
+            false
+        };
+        if bad {
+            return Err(Errno::EINVAL);
         }
     }
     let last = insns[flen - 1].code;
