@@ -359,6 +359,22 @@ mod tests {
     }
 
     #[test]
+    fn counts_the_ebpf_translation() {
+        // Prologue 3; RET K 2; a load 1; a JEQ on a negative constant with both targets 3.
+        let p = check(vec![
+            stmt(BPF_LD | BPF_W | BPF_ABS, 4),
+            jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 2),
+            stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            stmt(BPF_RET | BPF_A, 0),
+            stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        ])
+        .expect("valid");
+        assert_eq!(p.path_len(), 3 + 1 + 3 + 2 + 1 + 2);
+        let all_ret = check(vec![stmt(BPF_RET | BPF_K, 0); BPF_MAXINSNS]).expect("valid");
+        assert_eq!(all_ret.path_len(), 3 + 2 * BPF_MAXINSNS);
+    }
+
+    #[test]
     fn refuses_what_linux_refuses() {
         let ret = stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
         let bad = |p: Vec<SockFilter>| assert_eq!(check(p).err(), Some(Errno::EINVAL));
