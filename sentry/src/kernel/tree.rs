@@ -163,6 +163,10 @@ pub struct ThreadGroup {
     pub tasks: Mutex<Vec<Arc<TaskShared>>>,
     /// PR_SET_DUMPABLE.
     pub dumpable: std::sync::atomic::AtomicU8,
+    /// Whether the group's end counts as a core dump (WCOREDUMP, CLD_DUMPED): killed by a
+    /// signal whose default action dumps core, with RLIMIT_CORE above 0 and the process
+    /// dumpable, when Linux would write one. (The sandbox writes no core file.)
+    pub core_dumped: AtomicBool,
     /// Its first thread, kept after it exits (a zombie's /proc entry still shows it).
     pub leader: Mutex<Option<Arc<TaskShared>>>,
 }
@@ -183,6 +187,7 @@ impl ThreadGroup {
             tasks: Mutex::new(Vec::new()),
             leader: Mutex::new(None),
             dumpable: std::sync::atomic::AtomicU8::new(1),
+            core_dumped: AtomicBool::new(false),
         })
     }
 
