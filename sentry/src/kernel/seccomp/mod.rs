@@ -17,8 +17,11 @@
 //! What differs from Linux:
 //! - SECCOMP_RET_TRACE: the sandbox has no in-sandbox ptrace yet, so no task is ever traced and
 //!   the call fails with ENOSYS, as Linux does for a task without a tracer.
-//! - 32-bit calls (`int 0x80`): the platforms surface them as x86_64 calls (systrap with number
-//!   0xffff, which no table row has); a filter sees them with arch AUDIT_ARCH_X86_64.
+//! - 32-bit calls (`int 0x80`): on systrap a filter sees them as Linux shows them (arch
+//!   AUDIT_ARCH_I386, the i386 number and argument registers); when the filters allow one, the
+//!   sentry answers ENOSYS (it runs no i386 calls), where Linux would run it. The ptrace
+//!   platform cannot tell them from x86_64 calls (a PTRACE_SYSEMU stop does not say), so there
+//!   a filter sees them as x86_64 calls of the same number.
 //! - RET_LOG and the LOG flag write to the sentry's log (tracing), not the host's audit log.
 //! - WAIT_KILLABLE_RECV: once the supervisor has received the notification, only the end of
 //!   the process (SIGKILL, exit_group, a fatal signal already acted on) ends the wait.
@@ -296,12 +299,23 @@ fn strict_allows(nr: u64) -> bool {
     matches!(nr, 0 | 1 | 60 | 15) // read, write, exit, rt_sigreturn
 }
 
-/// The `struct seccomp_data` of the call the task stopped at.
+/// The `struct seccomp_data` of the call the task stopped at: an i386 call (`int 0x80`, where
+/// the platform can tell one) with its own number, arch and argument registers.
 fn seccomp_data(t: &Task) -> SeccompData {
+    let r = &t.regs;
+    if let Some((arch, nr)) = t.ctx.foreign_syscall() {
+        let w = |v: u64| v & 0xffff_ffff;
+        return SeccompData {
+            nr: nr as i32,
+            arch,
+            instruction_pointer: r.rip,
+            args: [w(r.rbx), w(r.rcx), w(r.rdx), w(r.rsi), w(r.rdi), w(r.rbp)],
+        };
+    }
     SeccompData {
-        nr: t.regs.orig_rax as i32,
+        nr: r.orig_rax as i32,
         arch: AUDIT_ARCH_X86_64,
-        instruction_pointer: t.regs.rip,
+        instruction_pointer: r.rip,
         args: t.args(),
     }
 }
@@ -377,7 +391,11 @@ pub fn on_syscall(t: &mut Task) -> Verdict {
         }
         SECCOMP_RET_TRAP => {
             // The registers as they were at entry (syscall_rollback), and SIGSYS.
-            t.regs.rax = t.regs.orig_rax;
+            t.regs.rax = if sd.arch == AUDIT_ARCH_X86_64 {
+                t.regs.orig_rax
+            } else {
+                u64::from(sd.nr as u32)
+            };
             let mut info = super::signal::kernel_info(SIGSYS);
             info.si_code = SYS_SECCOMP;
             info.si_errno = data as i32;
