@@ -273,7 +273,8 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         slot,
         vfork_done: vfork.clone(),
         no_new_privs: t.no_new_privs,
-        timer_slack: t.timer_slack,
+        // The child's default is its creator's current value (Linux's copy_process).
+        timer_slack: (t.timer_slack.0, t.timer_slack.0),
     };
     spawn(k.clone(), pending, child);
     if let Some(v) = vfork {
@@ -299,7 +300,7 @@ pub struct ChildSpec {
     comm: [u8; 16],
     vfork_done: Option<Arc<VforkDone>>,
     no_new_privs: bool,
-    timer_slack: u64,
+    timer_slack: (u64, u64),
 }
 
 /// Starts the sentry thread of a new task: it adopts the parked host thread and runs it.

@@ -418,10 +418,10 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
         PR_GET_SECCOMP => super::sys_seccomp::prctl_get_seccomp(t),
         PR_SET_SECCOMP => super::sys_seccomp::prctl_set_seccomp(t, a2, a3),
         PR_GET_TIMING => Ok(0),
-        PR_GET_TIMERSLACK => Ok(t.timer_slack),
+        PR_GET_TIMERSLACK => Ok(t.timer_slack.0),
         PR_SET_TIMERSLACK => {
             // 0 restores the default.
-            t.timer_slack = if a2 == 0 { 50_000 } else { a2 };
+            t.timer_slack.0 = if a2 == 0 { t.timer_slack.1 } else { a2 };
             Ok(0)
         }
         PR_GET_TID_ADDRESS => {
