@@ -9,6 +9,7 @@ pub use crate::abi_ipc::*;
 pub use crate::abi_mount::*;
 pub use crate::abi_net::*;
 pub use crate::abi_process::*;
+pub use crate::abi_seccomp::*;
 pub use crate::abi_timerfd_mq::*;
 
 /// Size of a page on x86_64.
@@ -795,6 +796,11 @@ mod tests {
         assert_eq!(std::mem::size_of::<Termios>(), 36);
         assert_eq!(std::mem::size_of::<Termios2>(), 44);
         assert_eq!(std::mem::size_of::<Siginfo>(), 128);
+        assert_eq!(std::mem::size_of::<SeccompData>(), 64);
+        assert_eq!(std::mem::size_of::<SeccompNotif>(), 80);
+        assert_eq!(std::mem::size_of::<SeccompNotifResp>(), 24);
+        assert_eq!(std::mem::size_of::<SeccompNotifAddfd>(), 24);
+        assert_eq!(std::mem::size_of::<SockFprog>(), 16);
         assert_eq!(std::mem::size_of::<KernelSigaction>(), 32);
         assert_eq!(std::mem::size_of::<Rusage>(), 144);
     }

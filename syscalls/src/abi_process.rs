@@ -144,6 +144,10 @@ pub const PR_GET_SECCOMP: u64 = 21;
 pub const PR_SET_SECCOMP: u64 = 22;
 pub const PR_CAPBSET_READ: u64 = 23;
 pub const PR_CAPBSET_DROP: u64 = 24;
+pub const PR_GET_SECUREBITS: u64 = 27;
+pub const PR_SET_SECUREBITS: u64 = 28;
+/// securebits: keep capabilities across a uid change (PR_SET_KEEPCAPS).
+pub const SECBIT_KEEP_CAPS: u64 = 1 << 4;
 pub const PR_SET_TIMERSLACK: u64 = 29;
 pub const PR_GET_TIMERSLACK: u64 = 30;
 pub const PR_SET_CHILD_SUBREAPER: u64 = 36;

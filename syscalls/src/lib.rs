@@ -13,6 +13,7 @@ mod abi_ipc;
 mod abi_mount;
 mod abi_net;
 mod abi_process;
+mod abi_seccomp;
 mod abi_timerfd_mq;
 mod errno;
 mod sysno;

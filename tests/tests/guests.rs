@@ -40,6 +40,8 @@ tests::guest_tests! {
     mqueue,
     // preadv2/pwritev2 flags, epoll_pwait2, the old getdents (issue 14).
     rw_flags,
+    // seccomp inside the sandbox: the program's own filters, run by the sentry (issue 14).
+    seccomp_filter,
     // Memory.
     memory,
     // System V IPC: message queues, semaphores, shared memory, /proc/sysvipc.

@@ -46,6 +46,28 @@ fn python3_sum() {
     assert_eq!(out.stdout, "4950\n");
 }
 
+/// man-db runs its decompressor and formatter children under seccomp filters of its own
+/// (libseccomp, about 450 instructions each): the sentry runs them on every call of those
+/// children (issue 14, seccomp inside the sandbox).
+#[test]
+fn man_page_under_its_seccomp_filters() {
+    require_tool("/usr/bin/man");
+    let dir = tests::workspace_root().join("target").join("man-seccomp");
+    std::fs::create_dir_all(&dir).expect("making the page's directory");
+    std::fs::write(
+        dir.join("hello.1"),
+        ".TH HELLO 1\n.SH NAME\nhello \\- says hello\n.SH DESCRIPTION\nA page formatted under seccomp.\n",
+    )
+    .expect("writing the page");
+    let out = same(
+        Run::new("/usr/bin/man")
+            .args(["-P", "cat", "-l", "./hello.1"])
+            .cwd(&dir),
+    );
+    assert!(out.stdout.contains("hello - says hello"), "{out}");
+    assert_eq!(out.status, 0);
+}
+
 #[test]
 fn sh_arithmetic_and_exit_status() {
     let out = same(Run::new("/bin/sh").args(["-c", "echo $((6*7)); exit 3"]));

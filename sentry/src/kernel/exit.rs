@@ -45,6 +45,9 @@ pub(super) fn do_exit(mut t: Task) {
         t.exit.unwrap_or(ExitStatus::Code(0))
     };
     exit_robust_list(&t);
+    let core = matches!(status, ExitStatus::Signal(s) if dumps_core(s))
+        && t.rlimit(RLIMIT_CORE) != 0
+        && tg.dumpable.load(Ordering::Relaxed) != 0;
     // Leave the thread list first: a joiner woken below must not find this thread in
     // /proc/self/task any more.
     let last = {
@@ -56,6 +59,7 @@ pub(super) fn do_exit(mut t: Task) {
     };
     t.shared.exited.store(true, Ordering::Release);
     *lock(&t.shared.interrupter) = None;
+    t.shared.seccomp.release();
     // CLONE_CHILD_CLEARTID: zero the word and wake a joiner.
     if t.clear_child_tid != 0 {
         let addr = t.clear_child_tid;
@@ -89,6 +93,7 @@ pub(super) fn do_exit(mut t: Task) {
         if !tg.killed.load(Ordering::Acquire) {
             *lock(&tg.exit_status) = Some(status);
         }
+        tg.core_dumped.store(core, Ordering::Release);
         become_zombie(&k, &tg, status);
     }
 }
@@ -158,7 +163,9 @@ fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
             let info = if exit_signal > 0 && !(exit_signal == SIGCHLD && act.handler == SIG_IGN) {
                 let (code, st) = match status {
                     ExitStatus::Code(c) => (CLD_EXITED, c),
-                    ExitStatus::Signal(s) if dumps_core(s) => (CLD_DUMPED, s),
+                    ExitStatus::Signal(s) if tg.core_dumped.load(Ordering::Acquire) => {
+                        (CLD_DUMPED, s)
+                    }
                     ExitStatus::Signal(s) => (CLD_KILLED, s),
                 };
                 let mut i = child_info(code, tgid, uid, st);

@@ -182,7 +182,18 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
     {
         let mut tree = lock(&k.tree);
         tree.threads.insert(tid, shared.clone());
-        lock(&tg.tasks).push(shared.clone());
+        {
+            // The seccomp filters are copied under the creator's thread list lock, so a TSYNC
+            // by another thread either reaches the new one or happened before the copy.
+            let mut parent_tasks = lock(&t.shared.tg.tasks);
+            t.shared.seccomp.inherit_into(&shared.seccomp);
+            if Arc::ptr_eq(&tg, &t.shared.tg) {
+                parent_tasks.push(shared.clone());
+            } else {
+                drop(parent_tasks);
+                lock(&tg.tasks).push(shared.clone());
+            }
+        }
         if f & CLONE_THREAD == 0 {
             *lock(&tg.leader) = Some(shared.clone());
         }
@@ -262,7 +273,8 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         slot,
         vfork_done: vfork.clone(),
         no_new_privs: t.no_new_privs,
-        timer_slack: t.timer_slack,
+        // The child's default is its creator's current value (Linux's copy_process).
+        timer_slack: (t.timer_slack.0, t.timer_slack.0),
     };
     spawn(k.clone(), pending, child);
     if let Some(v) = vfork {
@@ -288,7 +300,7 @@ pub struct ChildSpec {
     comm: [u8; 16],
     vfork_done: Option<Arc<VforkDone>>,
     no_new_privs: bool,
-    timer_slack: u64,
+    timer_slack: (u64, u64),
 }
 
 /// Starts the sentry thread of a new task: it adopts the parked host thread and runs it.

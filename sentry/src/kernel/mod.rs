@@ -12,6 +12,7 @@ mod exit;
 mod fork;
 pub mod futex;
 mod run;
+pub mod seccomp;
 pub mod signal;
 mod signal_deliver;
 pub mod timer;
@@ -549,8 +550,9 @@ pub struct Task {
     pub no_new_privs: bool,
     /// PR_SET_KEEPCAPS.
     pub keep_caps: bool,
-    /// PR_SET_TIMERSLACK, in nanoseconds.
-    pub timer_slack: u64,
+    /// PR_SET_TIMERSLACK, in nanoseconds: the current value and the default a 0 restores
+    /// (a new task's default is its creator's current value).
+    pub timer_slack: (u64, u64),
     /// What restart_syscall(2) resumes after a signal without a handler interrupted a call
     /// that returned ERESTART_RESTARTBLOCK (Linux's `restart_block`).
     pub restart: Option<Restart>,
@@ -713,7 +715,7 @@ impl Task {
             saved_sigmask: None,
             no_new_privs: false,
             keep_caps: false,
-            timer_slack: 50_000,
+            timer_slack: (50_000, 50_000),
             restart: None,
         }
     }

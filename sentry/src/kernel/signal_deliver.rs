@@ -406,14 +406,22 @@ pub fn sigreturn(t: &mut Task) -> Result<u64, Errno> {
 /// A synchronous fault in application code: delivered to a handler if one is installed and the
 /// signal is not blocked; otherwise (as Linux's force_sig) it ends the process.
 pub fn fault(t: &mut Task, signo: i32, code: i32, addr: u64) {
+    let mut info = kernel_info(signo);
+    info.si_code = code;
+    info.fields[0] = addr;
+    force_signal(t, info);
+}
+
+/// Linux's `force_sig_info` for a signal whose default action ends the process (a fault, a
+/// seccomp trap): queued to the thread when a handler is installed and the signal is not
+/// blocked; otherwise the handler is reset and the process ends by the signal.
+pub fn force_signal(t: &mut Task, info: Siginfo) {
+    let signo = info.si_signo;
     let act = lock(&t.sighand()).actions[signo as usize - 1];
     let blocked = t.sigmask() & bit(signo) != 0;
     if act.handler == SIG_DFL || act.handler == SIG_IGN || blocked {
         kill_group(&t.shared.tg, ExitStatus::Signal(signo));
         return;
     }
-    let mut info = kernel_info(signo);
-    info.si_code = code;
-    info.fields[0] = addr;
     lock(&t.shared.pending).push(info);
 }

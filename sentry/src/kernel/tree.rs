@@ -43,6 +43,8 @@ pub struct TaskShared {
     /// Scheduling policy, priority and nice value (recorded only: the host's scheduler is not
     /// changed); a new task inherits its creator's.
     pub sched: Mutex<Sched>,
+    /// Its seccomp mode and filters (shared with the threads a TSYNC reaches).
+    pub seccomp: super::seccomp::TaskSeccomp,
 }
 
 /// A task's scheduling state, as sched_setscheduler(2) and setpriority(2) leave it.
@@ -102,6 +104,7 @@ impl TaskShared {
             run_state: std::sync::atomic::AtomicU8::new(b'R'),
             pdeath: Mutex::new(0),
             sched: Mutex::new(Sched::default()),
+            seccomp: Default::default(),
         })
     }
 
@@ -160,6 +163,10 @@ pub struct ThreadGroup {
     pub tasks: Mutex<Vec<Arc<TaskShared>>>,
     /// PR_SET_DUMPABLE.
     pub dumpable: std::sync::atomic::AtomicU8,
+    /// Whether the group's end counts as a core dump (WCOREDUMP, CLD_DUMPED): killed by a
+    /// signal whose default action dumps core, with RLIMIT_CORE above 0 and the process
+    /// dumpable, when Linux would write one. (The sandbox writes no core file.)
+    pub core_dumped: AtomicBool,
     /// Its first thread, kept after it exits (a zombie's /proc entry still shows it).
     pub leader: Mutex<Option<Arc<TaskShared>>>,
 }
@@ -180,6 +187,7 @@ impl ThreadGroup {
             tasks: Mutex::new(Vec::new()),
             leader: Mutex::new(None),
             dumpable: std::sync::atomic::AtomicU8::new(1),
+            core_dumped: AtomicBool::new(false),
         })
     }
 

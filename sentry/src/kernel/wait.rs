@@ -5,7 +5,7 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::block::block_on;
-use super::tree::{dumps_core, wait_status, Report};
+use super::tree::{wait_status, Report};
 use super::{lock, ExitStatus, Task};
 
 /// Which children a wait is for.
@@ -90,14 +90,15 @@ pub fn do_wait(
             }
             any = true;
             if let (Some(st), true) = (cp.zombie, opts.exited) {
+                let core = cp.tg.core_dumped.load(std::sync::atomic::Ordering::Acquire);
                 let (code, si_status) = match st {
                     ExitStatus::Code(x) => (CLD_EXITED, x),
-                    ExitStatus::Signal(s) if dumps_core(s) => (CLD_DUMPED, s),
+                    ExitStatus::Signal(s) if core => (CLD_DUMPED, s),
                     ExitStatus::Signal(s) => (CLD_KILLED, s),
                 };
                 let r = WaitResult {
                     pid: c,
-                    status: wait_status(st, dumps_core_of(st)),
+                    status: wait_status(st, core),
                     code,
                     si_status,
                     uid: cp.uid,
@@ -153,8 +154,4 @@ pub fn do_wait(
         }
         None
     })
-}
-
-fn dumps_core_of(st: ExitStatus) -> bool {
-    matches!(st, ExitStatus::Signal(s) if dumps_core(s))
 }

@@ -133,6 +133,13 @@ pub trait Context: Send {
     fn host_thread(&self) -> i32 {
         0
     }
+    /// The audit architecture and number of the last [`Trap::Syscall`] when it was not an
+    /// x86_64 call (an `int 0x80` i386 call, which the platform surfaces as number 0xffff so
+    /// that no table row matches); `None` for an x86_64 call, or where the platform cannot
+    /// tell (ptrace). The program's own seccomp filters see these.
+    fn foreign_syscall(&self) -> Option<(u32, u32)> {
+        None
+    }
 
     /// Maps `[addr, addr+len)` exactly (MAP_FIXED), anonymous or from `file`.
     fn map(

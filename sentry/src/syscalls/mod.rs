@@ -26,6 +26,7 @@ mod sys_process_vm;
 mod sys_rw2;
 mod sys_sched;
 mod sys_sched_attr;
+mod sys_seccomp;
 mod sys_signal;
 mod sys_signalfd;
 mod sys_socket;
@@ -51,6 +52,19 @@ pub fn dispatch(t: &mut Task) {
         strace::enter(t, nr, entry);
     }
     t.syscall_return = true;
+    // The task's seccomp filters see the call as it was made, before the sentry acts on it.
+    if let crate::kernel::seccomp::Verdict::Skip = crate::kernel::seccomp::on_syscall(t) {
+        if trace {
+            let rax = t.regs.rax as i64;
+            let result = if (-4095..0).contains(&rax) {
+                Err(Errno(-rax as i32))
+            } else {
+                Ok(rax as u64)
+            };
+            strace::exit(t, nr, entry, result);
+        }
+        return;
+    }
     let result = match entry.and_then(|e| e.handler) {
         Some(handler) => handler(t),
         None => {

@@ -132,6 +132,9 @@ pub fn sys_ioctl(t: &mut Task) -> SysResult {
             }
             Ok(0)
         }
+        _ if crate::kernel::seccomp::notify::is_listener(&file) => {
+            crate::kernel::seccomp::notify::ioctl(t, &file, req, arg)
+        }
         _ if file.ops.as_tty().is_some() => {
             let Some(tty) = file.ops.as_tty() else {
                 return Err(Errno::ENOTTY);

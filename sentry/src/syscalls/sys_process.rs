@@ -364,7 +364,10 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
             Ok(0)
         }
         PR_SET_NO_NEW_PRIVS => Err(Errno::EINVAL),
-        PR_GET_NO_NEW_PRIVS => Ok(u64::from(t.no_new_privs)),
+        PR_GET_NO_NEW_PRIVS if a2 == 0 && a3 == 0 && t.arg(3) == 0 && t.arg(4) == 0 => {
+            Ok(u64::from(t.no_new_privs))
+        }
+        PR_GET_NO_NEW_PRIVS => Err(Errno::EINVAL),
         PR_SET_PDEATHSIG => {
             if a2 > 64 {
                 return Err(Errno::EINVAL);
@@ -414,21 +417,30 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
             t.publish();
             Ok(0)
         }
-        PR_GET_SECCOMP => Ok(0),
-        PR_SET_SECCOMP => Err(Errno::EINVAL),
+        PR_GET_SECCOMP => super::sys_seccomp::prctl_get_seccomp(t),
+        PR_SET_SECCOMP => super::sys_seccomp::prctl_set_seccomp(t, a2, a3),
         PR_GET_TIMING => Ok(0),
-        PR_GET_TIMERSLACK => Ok(t.timer_slack),
+        PR_GET_TIMERSLACK => Ok(t.timer_slack.0),
         PR_SET_TIMERSLACK => {
             // 0 restores the default.
-            t.timer_slack = if a2 == 0 { 50_000 } else { a2 };
+            t.timer_slack.0 = if a2 == 0 { t.timer_slack.1 } else { a2 };
             Ok(0)
         }
         PR_GET_TID_ADDRESS => {
             let v = t.clear_child_tid;
             t.write_val(a2, &v).map(|_| 0)
         }
-        PR_SET_THP_DISABLE => Ok(0),
-        PR_GET_THP_DISABLE => Ok(0),
+        PR_SET_THP_DISABLE if a3 == 0 && t.arg(3) == 0 && t.arg(4) == 0 => Ok(0),
+        PR_GET_THP_DISABLE if a2 == 0 && a3 == 0 && t.arg(3) == 0 && t.arg(4) == 0 => Ok(0),
+        PR_SET_THP_DISABLE | PR_GET_THP_DISABLE => Err(Errno::EINVAL),
+        PR_GET_SECUREBITS => Ok(if t.keep_caps { SECBIT_KEEP_CAPS } else { 0 }),
+        // Changing securebits needs CAP_SETPCAP; of the bits, only SECBIT_KEEP_CAPS is kept.
+        PR_SET_SECUREBITS if t.creds.caps & (1 << 8) == 0 => Err(Errno::EPERM),
+        PR_SET_SECUREBITS if a2 & !SECBIT_KEEP_CAPS == 0 => {
+            t.keep_caps = a2 != 0;
+            Ok(0)
+        }
+        PR_SET_SECUREBITS => Err(Errno::EINVAL),
         PR_CAP_AMBIENT => {
             let (a3, a4, a5) = (t.arg(2), t.arg(3), t.arg(4));
             if a2 == PR_CAP_AMBIENT_CLEAR_ALL {

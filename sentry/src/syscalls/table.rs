@@ -10,9 +10,9 @@ use super::{
     sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_inotify as ino,
     sys_ioprio as iop, sys_ipc as ipc, sys_kcmp as kc, sys_mm as m, sys_mount as mt,
     sys_mqueue as mq, sys_pidfd as pf, sys_poll as pl, sys_process as p, sys_process_vm as pvm,
-    sys_rw2 as rw2, sys_sched as sc, sys_sched_attr as sca, sys_signal as sg, sys_signalfd as sfd,
-    sys_socket as so, sys_task as tk, sys_time as tm, sys_timer as ti, sys_timerfd as tfd,
-    SysResult,
+    sys_rw2 as rw2, sys_sched as sc, sys_sched_attr as sca, sys_seccomp as sec, sys_signal as sg,
+    sys_signalfd as sfd, sys_socket as so, sys_task as tk, sys_time as tm, sys_timer as ti,
+    sys_timerfd as tfd, SysResult,
 };
 use crate::kernel::Task;
 
@@ -318,7 +318,8 @@ const ROWS: &[Row] = rows! {
     timer_delete => Full, Some(ti::sys_timer_delete), "d", "";
     pidfd_open => Partial, Some(pf::sys_pidfd_open), "dx", "poll readiness is rechecked every 10 ms";
     pidfd_send_signal => Full, Some(pf::sys_pidfd_send_signal), "fdpx", "";
-    prctl => Partial, Some(p::sys_prctl), "dxxxx", "names, dumpable, no_new_privs, pdeathsig, subreaper, keepcaps, capability bounding set reads; others EINVAL";
+    prctl => Partial, Some(p::sys_prctl), "dxxxx", "names, dumpable, no_new_privs, seccomp (PR_SET/GET_SECCOMP), pdeathsig, subreaper, keepcaps, securebits (SECBIT_KEEP_CAPS only), capability bounding set reads; others EINVAL";
+    seccomp => Partial, Some(sec::sys_seccomp), "dxp", "strict mode and classic BPF filters run by the sentry with every action, TSYNC, user notification (listener fd, ADDFD); RET_TRACE gives ENOSYS (no in-sandbox ptrace yet); filters log to the sentry's log, not audit";
     clock_settime => Refused, Some(tm::sys_settime), "dp", "EPERM as for a caller without CAP_SYS_TIME; the host clock is never set";
     settimeofday => Refused, Some(tm::sys_settime), "pp", "EPERM as for a caller without CAP_SYS_TIME";
     adjtimex => Partial, Some(tm::sys_adjtimex), "p", "reads only; adjusting EPERM";

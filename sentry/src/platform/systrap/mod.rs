@@ -1065,6 +1065,7 @@ fn spawn_thread(
                 alive: AtomicBool::new(true),
             }),
             dead: false,
+            foreign: None,
         },
     })
 }
@@ -1151,6 +1152,8 @@ struct AppThread {
     pending_fp: Option<Vec<u8>>,
     interrupter: Arc<ThreadInterrupter>,
     dead: bool,
+    /// The arch and number of the last system call when it was not an x86_64 one.
+    foreign: Option<(u32, u32)>,
 }
 
 impl AppThread {
@@ -1333,9 +1336,11 @@ impl AppThread {
                 let nr = i32_at(24);
                 let arch = i32_at(28) as u32;
                 regs.orig_rax = if arch == AUDIT_ARCH_X86_64 && nr >= 0 {
+                    self.foreign = None;
                     nr as u64
                 } else {
                     // A 32-bit call: not one of ours.
+                    self.foreign = Some((arch, nr as u32));
                     0xffff
                 };
                 Trap::Syscall
@@ -1435,6 +1440,10 @@ impl Context for AppThread {
             return Ok(Trap::Died { signo: 0 });
         }
         Ok(self.read_trap(regs))
+    }
+
+    fn foreign_syscall(&self) -> Option<(u32, u32)> {
+        self.foreign
     }
 
     fn initial_registers(&self) -> Registers {
