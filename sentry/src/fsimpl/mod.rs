@@ -6,6 +6,7 @@ pub mod dev;
 pub mod gofer;
 pub mod host;
 pub(crate) mod host_unsafe;
+pub mod loopdev;
 pub mod mqueue;
 pub mod overlay;
 pub mod pipe;

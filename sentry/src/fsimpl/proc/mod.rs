@@ -2,7 +2,7 @@
 //! procfs, generated from the sentry's own state: nothing of the host's /proc shows through
 //! (the CPU description excepted, read once at start-up).
 
-mod nodes;
+pub(crate) mod nodes;
 mod pid;
 
 use std::collections::HashMap;
@@ -244,6 +244,26 @@ fn root_dir(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
         ),
         ("cmdline", file(dev, 9, || text("sandbox\n".into()))),
         ("kmsg", file(dev, 10, || Ok(Vec::new()))),
+        (
+            "partitions",
+            file(dev, 0x2f0, || {
+                // show_partition: disks with no capacity are left out.
+                let mut out = String::from("major minor  #blocks  name\n\n");
+                for d in crate::fsimpl::loopdev::devices() {
+                    let size = d.size();
+                    if size > 0 {
+                        out.push_str(&format!(
+                            "{:4}  {:7} {:10} loop{}\n",
+                            LOOP_MAJOR,
+                            d.number,
+                            size >> 10,
+                            d.number
+                        ));
+                    }
+                }
+                text(out)
+            }),
+        ),
     ];
     let net_dir = net_dir(dev);
     statics.push(("net", Arc::new(move || net_dir.clone())));
