@@ -34,7 +34,7 @@ fn control_ioctl(t: &Task, req: u32, arg: u64) -> SysResult {
     }
     match req {
         LOOP_CTL_ADD => loopdev::add(arg).map(u64::from),
-        LOOP_CTL_REMOVE => loopdev::remove(arg).map(u64::from),
+        LOOP_CTL_REMOVE => loopdev::remove(arg).map(|_| 0),
         LOOP_CTL_GET_FREE => loopdev::get_free().map(u64::from),
         _ => Err(Errno::ENOSYS),
     }
