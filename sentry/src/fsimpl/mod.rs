@@ -16,4 +16,6 @@ pub mod synthetic;
 pub mod sys;
 pub mod tmpfs;
 pub mod tty;
+pub mod vfat;
+mod vfat_unsafe;
 pub mod view;

@@ -191,6 +191,11 @@ pub trait Filesystem: Send + Sync {
     }
     /// statfs(2).
     fn statfs(&self) -> Result<Statfs, Errno>;
+    /// syncfs(2), sync(2) and umount: writes what the file system holds back to its storage
+    /// (disk file systems on loop devices; the others have nothing to write back).
+    fn sync(&self) -> Result<(), Errno> {
+        Ok(())
+    }
 }
 
 /// The statfs of a synthetic file system with no blocks.

@@ -239,7 +239,7 @@ fn root_dir(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
         (
             "filesystems",
             file(dev, 8, || {
-                text("nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tdevpts\nnodev\toverlay\nnodev\tpipefs\n".into())
+                text("nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tdevpts\nnodev\toverlay\nnodev\tpipefs\nnodev\tmqueue\n\tvfat\n\tmsdos\n".into())
             }),
         ),
         ("cmdline", file(dev, 9, || text("sandbox\n".into()))),
