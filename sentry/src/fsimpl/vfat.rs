@@ -575,10 +575,21 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
+/// The most entries a FAT directory holds (Linux's FAT_MAX_DIR_ENTRIES): a walk past it is a
+/// looping chain, stopped whatever the request budget says.
+const MAX_DIR_ENTRIES: usize = 65536;
+
+fn too_many() -> io::Error {
+    io::Error::other("directory too large")
+}
+
 /// The entry `name` of `dir` (case-insensitive, long or short name).
 fn find<'a>(dir: &Dir<'a>, name: &str) -> io::Result<Option<Entry<'a>>> {
     let up = name.to_uppercase();
-    for e in dir.iter() {
+    for (i, e) in dir.iter().enumerate() {
+        if i >= MAX_DIR_ENTRIES {
+            return Err(too_many());
+        }
         let e = e?;
         let n = e.file_name();
         if n == "." || n == ".." {
@@ -1156,7 +1167,10 @@ impl FileOps for FatOpen {
         let names: Vec<(String, bool)> = self.node.fs.with(0, |fs| {
             let d = open_dir(fs, &path)?;
             let mut v = Vec::new();
-            for e in d.iter() {
+            for (i, e) in d.iter().enumerate() {
+                if i >= MAX_DIR_ENTRIES {
+                    return Err(too_many());
+                }
                 let e = e?;
                 let n = e.file_name();
                 if n != "." && n != ".." {

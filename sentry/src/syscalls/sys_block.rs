@@ -148,7 +148,7 @@ fn loop_ioctl(t: &mut Task, file: &Arc<File>, lf: &LoopFile, req: u32, arg: u64)
         BLKBSZGET => t.write_val(arg, &(dev.soft_block_size() as i32)).map(|_| 0),
         BLKBSZSET => {
             let bs: i32 = t.read_val(arg)?;
-            if bs < 512 || bs > 4096 || !(bs as u32).is_power_of_two() {
+            if !(512..=4096).contains(&bs) || !(bs as u32).is_power_of_two() {
                 return Err(Errno::EINVAL);
             }
             Ok(0)

@@ -154,24 +154,20 @@ fn new_fs(
                 .then(|| crate::fsimpl::loopdev::get(minor))
                 .flatten()
                 .ok_or(Errno::ENXIO)?;
-            match fstype {
-                _ => {
-                    let owner = Owner {
-                        uid: t.creds.fsuid,
-                        gid: t.creds.fsgid,
-                    };
-                    let opts = crate::fsimpl::vfat::Options::parse(data, owner)?;
-                    let name = if fstype == "vfat" { "vfat" } else { "msdos" };
-                    let fs = crate::fsimpl::vfat::mount(&dev, name, flags & MS_RDONLY != 0, opts)?;
-                    Ok((
-                        fs,
-                        format!(
-                            "fmask={:04o},dmask={:04o},codepage=437,iocharset=ascii,shortname=mixed,errors=remount-ro",
-                            opts.fmask, opts.dmask
-                        ),
-                    ))
-                }
-            }
+            let owner = Owner {
+                uid: t.creds.fsuid,
+                gid: t.creds.fsgid,
+            };
+            let opts = crate::fsimpl::vfat::Options::parse(data, owner)?;
+            let name = if fstype == "vfat" { "vfat" } else { "msdos" };
+            let fs = crate::fsimpl::vfat::mount(&dev, name, flags & MS_RDONLY != 0, opts)?;
+            Ok((
+                fs,
+                format!(
+                    "fmask={:04o},dmask={:04o},codepage=437,iocharset=ascii,shortname=mixed,errors=remount-ro",
+                    opts.fmask, opts.dmask
+                ),
+            ))
         }
         _ => Err(Errno::ENODEV),
     }
