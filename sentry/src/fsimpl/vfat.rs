@@ -186,6 +186,9 @@ struct Disk {
     pos: u64,
     geo: Geometry,
     cache: HashMap<u64, Box<[u8]>>,
+    /// The block used last, out of the map (most requests are for the same block as the one
+    /// before: a walk of a chain, a directory).
+    last: Option<(u64, Box<[u8]>)>,
     ctl: Arc<Ctl>,
     read_only: bool,
 }
@@ -221,32 +224,41 @@ impl Disk {
         Ok(())
     }
 
-    fn block(&mut self, index: u64) -> io::Result<&mut Box<[u8]>> {
-        if !self.cache.contains_key(&index) {
-            if self.cache.len() >= CACHE_BLOCKS {
-                // Any victim: the cache holds no dirty data.
-                if let Some(k) = self.cache.keys().next().copied() {
-                    self.cache.remove(&k);
-                }
-            }
-            let mut b = vec![0u8; BLOCK as usize].into_boxed_slice();
-            let mut done = 0;
-            while done < b.len() {
-                let n = self
-                    .opener
-                    .dev
-                    .read_at(&mut b[done..], index * BLOCK + done as u64)
-                    .map_err(|e| self.fail(e))?;
-                if n == 0 {
-                    break;
-                }
-                done += n;
-            }
-            self.cache.insert(index, b);
+    /// Makes block `index` the one in `last`, reading it from the device if it is not cached.
+    fn load(&mut self, index: u64) -> io::Result<()> {
+        if self.last.as_ref().is_some_and(|(i, _)| *i == index) {
+            return Ok(());
         }
-        self.cache
-            .get_mut(&index)
-            .ok_or_else(|| io::Error::other("cache"))
+        if let Some((i, b)) = self.last.take() {
+            self.cache.insert(i, b);
+        }
+        let b = match self.cache.remove(&index) {
+            Some(b) => b,
+            None => {
+                if self.cache.len() >= CACHE_BLOCKS {
+                    // Any victim: the cache holds no dirty data.
+                    if let Some(k) = self.cache.keys().next().copied() {
+                        self.cache.remove(&k);
+                    }
+                }
+                let mut b = vec![0u8; BLOCK as usize].into_boxed_slice();
+                let mut done = 0;
+                while done < b.len() {
+                    let n = self
+                        .opener
+                        .dev
+                        .read_at(&mut b[done..], index * BLOCK + done as u64)
+                        .map_err(|e| self.fail(e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    done += n;
+                }
+                b
+            }
+        };
+        self.last = Some((index, b));
+        Ok(())
     }
 
     fn fail(&mut self, e: Errno) -> io::Error {
@@ -263,7 +275,12 @@ impl Read for Disk {
             let at = self.pos + done as u64;
             let (index, off) = (at / BLOCK, (at % BLOCK) as usize);
             let n = (buf.len() - done).min(BLOCK as usize - off);
-            let b = self.block(index)?;
+            self.load(index)?;
+            let b = self
+                .last
+                .as_ref()
+                .map(|(_, b)| b)
+                .ok_or_else(|| io::Error::other("cache"))?;
             buf[done..done + n].copy_from_slice(&b[off..off + n]);
             done += n;
         }
@@ -287,7 +304,11 @@ impl Write for Disk {
         let (start, end) = (self.pos, self.pos + n as u64);
         let mut index = start / BLOCK;
         while index * BLOCK < end {
-            if let Some(b) = self.cache.get_mut(&index) {
+            let cached = match self.last.as_mut() {
+                Some((i, b)) if *i == index => Some(b),
+                _ => self.cache.get_mut(&index),
+            };
+            if let Some(b) = cached {
                 let bs = index * BLOCK;
                 let (from, to) = (start.max(bs), end.min(bs + BLOCK));
                 b[(from - bs) as usize..(to - bs) as usize]
@@ -494,6 +515,7 @@ pub fn mount(
         pos: 0,
         geo,
         cache: HashMap::new(),
+        last: None,
         ctl: ctl.clone(),
         read_only,
     };
@@ -624,11 +646,16 @@ fn entry<'a>(fs: &'a Fs, path: &str) -> io::Result<Entry<'a>> {
 
 /// The open file at `path`.
 fn open_file<'a>(fs: &'a Fs, path: &str) -> io::Result<fatfs::File<'a, Disk>> {
+    open_sized(fs, path).map(|(f, _)| f)
+}
+
+/// The open file at `path` and its size (from its entry: no walk of its chain).
+fn open_sized<'a>(fs: &'a Fs, path: &str) -> io::Result<(fatfs::File<'a, Disk>, u64)> {
     let e = entry(fs, path)?;
     if e.is_dir() {
         return Err(io::Error::other("Is a directory"));
     }
-    Ok(e.to_file())
+    Ok((e.to_file(), e.len()))
 }
 
 /// What `stat` needs of an entry.
@@ -1099,8 +1126,7 @@ impl FileOps for FatOpen {
             return Ok(0);
         }
         self.node.fs.with(buf.len() as u64, |fs| {
-            let mut f = open_file(fs, &path)?;
-            let size = f.seek(SeekFrom::End(0))?;
+            let (mut f, size) = open_sized(fs, &path)?;
             if offset >= size {
                 return Ok(0);
             }
@@ -1130,9 +1156,9 @@ impl FileOps for FatOpen {
         let len = buf.len().min((max - offset) as usize);
         let path = self.node.path();
         let r = self.node.fs.with(len as u64 + offset, |fs| {
-            let mut f = open_file(fs, &path)?;
-            let size = f.seek(SeekFrom::End(0))?;
+            let (mut f, size) = open_sized(fs, &path)?;
             if offset > size {
+                f.seek(SeekFrom::Start(size))?;
                 write_zeroes(&mut f, offset - size)?;
             } else {
                 f.seek(SeekFrom::Start(offset))?;
