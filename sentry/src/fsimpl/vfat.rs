@@ -436,7 +436,14 @@ pub struct FatFs {
     cluster: u64,
     clusters: u64,
     free_hint: AtomicU64,
+    /// Where each file's last read or write ended, and in which cluster (by upper-cased path):
+    /// the next call resumes there instead of walking the chain from its start. Forgotten when
+    /// the file is truncated, removed or renamed (the only changes to a chain before its end).
+    cursors: Mutex<HashMap<String, (u32, Option<u32>)>>,
 }
+
+/// At most this many cursors are kept (one per file recently read or written).
+const MAX_CURSORS: usize = 1024;
 
 /// Mount options (the ones that change what the sandbox shows).
 #[derive(Clone, Copy, Debug)]
@@ -546,6 +553,7 @@ pub fn mount(
         cluster,
         clusters,
         free_hint: AtomicU64::new(u64::MAX),
+        cursors: Mutex::new(HashMap::new()),
     });
     live.retain(|_, w| w.strong_count() > 0);
     live.insert(dev.number, Arc::downgrade(&fat));
@@ -766,6 +774,22 @@ impl FatFs {
         }
     }
 
+    fn cursor(&self, path: &str) -> Option<(u32, Option<u32>)> {
+        lock(&self.cursors).get(&key(path)).copied()
+    }
+
+    fn keep_cursor(&self, path: &str, c: (u32, Option<u32>)) {
+        let mut m = lock(&self.cursors);
+        if m.len() >= MAX_CURSORS {
+            m.clear();
+        }
+        m.insert(key(path), c);
+    }
+
+    fn forget_cursors(&self) {
+        lock(&self.cursors).clear();
+    }
+
     fn check_writable(&self) -> Result<(), Errno> {
         if self.read_only {
             return Err(Errno::EROFS);
@@ -810,6 +834,10 @@ impl Filesystem for FatFs {
     fn sync(&self) -> Result<(), Errno> {
         let _inner = lock(&self.inner);
         self.loopdev.sync()
+    }
+
+    fn has_tmpfile(&self) -> bool {
+        false
     }
 }
 
@@ -939,6 +967,7 @@ impl Inode for FatNode {
 
     fn unlink(&self, name: &[u8]) -> Result<(), Errno> {
         self.fs.check_writable()?;
+        self.fs.forget_cursors();
         let dir = self.path();
         let n = name_str(name)?;
         self.fs.with(0, |fs| {
@@ -973,6 +1002,7 @@ impl Inode for FatNode {
         flags: u32,
     ) -> Result<(), Errno> {
         self.fs.check_writable()?;
+        self.fs.forget_cursors();
         if flags & RENAME_EXCHANGE != 0 {
             return Err(Errno::EINVAL);
         }
@@ -1058,6 +1088,7 @@ impl Inode for FatNode {
             if size > u64::from(u32::MAX) {
                 return Err(Errno::EFBIG);
             }
+            self.fs.forget_cursors();
             self.fs.with(size, |fs| {
                 let mut f = open_file(fs, &path)?;
                 let cur = f.seek(SeekFrom::End(0))?;
@@ -1125,23 +1156,33 @@ impl FileOps for FatOpen {
         if offset >= u64::from(u32::MAX) || buf.is_empty() {
             return Ok(0);
         }
-        self.node.fs.with(buf.len() as u64, |fs| {
-            let (mut f, size) = open_sized(fs, &path)?;
-            if offset >= size {
-                return Ok(0);
-            }
-            f.seek(SeekFrom::Start(offset))?;
-            let want = buf.len().min((size - offset) as usize);
-            let mut done = 0;
-            while done < want {
-                let n = f.read(&mut buf[done..want])?;
-                if n == 0 {
-                    break;
+        let cursor = self.node.fs.cursor(&path);
+        self.node
+            .fs
+            .with(buf.len() as u64, |fs| {
+                let (mut f, size) = open_sized(fs, &path)?;
+                if offset >= size {
+                    return Ok((0, f.cursor()));
                 }
-                done += n;
-            }
-            Ok(done)
-        })
+                if let Some(c) = cursor.filter(|c| u64::from(c.0) <= size) {
+                    f.set_cursor(c);
+                }
+                f.seek(SeekFrom::Start(offset))?;
+                let want = buf.len().min((size - offset) as usize);
+                let mut done = 0;
+                while done < want {
+                    let n = f.read(&mut buf[done..want])?;
+                    if n == 0 {
+                        break;
+                    }
+                    done += n;
+                }
+                Ok((done, f.cursor()))
+            })
+            .map(|(done, c)| {
+                self.node.fs.keep_cursor(&path, c);
+                done
+            })
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
@@ -1155,8 +1196,12 @@ impl FileOps for FatOpen {
         }
         let len = buf.len().min((max - offset) as usize);
         let path = self.node.path();
+        let cursor = self.node.fs.cursor(&path);
         let r = self.node.fs.with(len as u64 + offset, |fs| {
             let (mut f, size) = open_sized(fs, &path)?;
+            if let Some(c) = cursor.filter(|c| u64::from(c.0) <= size) {
+                f.set_cursor(c);
+            }
             if offset > size {
                 f.seek(SeekFrom::Start(size))?;
                 write_zeroes(&mut f, offset - size)?;
@@ -1175,10 +1220,13 @@ impl FileOps for FatOpen {
                     Err(e) => return Err(e),
                 }
             }
-            Ok(done)
+            Ok((done, f.cursor()))
         });
         self.node.fs.free_hint.store(u64::MAX, Ordering::Relaxed);
-        r
+        r.map(|(done, c)| {
+            self.node.fs.keep_cursor(&path, c);
+            done
+        })
     }
 
     fn stat(&self) -> Result<Stat, Errno> {

@@ -196,6 +196,10 @@ pub trait Filesystem: Send + Sync {
     fn sync(&self) -> Result<(), Errno> {
         Ok(())
     }
+    /// Whether O_TMPFILE works (Linux: EOPNOTSUPP where the file system has no `tmpfile`).
+    fn has_tmpfile(&self) -> bool {
+        true
+    }
 }
 
 /// The statfs of a synthetic file system with no blocks.

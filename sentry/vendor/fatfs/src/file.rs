@@ -48,6 +48,20 @@ impl<'a, T: ReadWriteSeek> File<'a, T> {
         }
     }
 
+    /// sandbox: the position and the cluster it is in, to resume a later `File` of the same
+    /// entry there (valid while the chain up to it is unchanged).
+    pub fn cursor(&self) -> (u32, Option<u32>) {
+        (self.offset, self.current_cluster)
+    }
+
+    /// sandbox: resumes at a cursor taken from a `File` of the same entry.
+    pub fn set_cursor(&mut self, cursor: (u32, Option<u32>)) {
+        if cursor.0 == 0 || cursor.1.is_some() {
+            self.offset = cursor.0;
+            self.current_cluster = cursor.1;
+        }
+    }
+
     /// Truncate file in current position.
     pub fn truncate(&mut self) -> io::Result<()> {
         if let Some(ref mut e) = self.entry {
@@ -340,10 +354,28 @@ impl<'a, T: ReadWriteSeek> Seek for File<'a, T> {
         // get number of clusters to seek (favoring previous cluster in corner case)
         let cluster_count = (self.fs.clusters_from_bytes(new_pos as u64) as i32 - 1) as isize;
         let old_cluster_count = (self.fs.clusters_from_bytes(self.offset as u64) as i32 - 1) as isize;
+        let forward = match self.current_cluster {
+            Some(c) if old_cluster_count >= 0 && cluster_count > old_cluster_count => Some(c),
+            _ => None,
+        };
         let new_cluster = if new_pos == 0 {
             None
         } else if cluster_count == old_cluster_count {
             self.current_cluster
+        } else if let Some(start) = forward {
+            // sandbox: forward from the current cluster, not from the first one.
+            let mut cluster = start;
+            let mut iter = self.fs.cluster_iter(start);
+            for i in old_cluster_count..cluster_count {
+                cluster = match iter.next() {
+                    Some(r) => r?,
+                    None => {
+                        new_pos = self.fs.bytes_from_clusters((i + 1) as u32) as u32;
+                        break;
+                    },
+                };
+            }
+            Some(cluster)
         } else {
             match self.first_cluster {
                 Some(n) => {
