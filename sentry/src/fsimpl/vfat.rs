@@ -41,8 +41,11 @@
 //!   counts the requests of each operation and fails them past a budget proportional to the
 //!   volume's size (every cluster several times over). The mount is then marked broken: later
 //!   operations fail with EIO, as Linux's `errors=` handling would stop a corrupt volume.
-//! - Memory: the cache is bounded ([`CACHE_BLOCKS`] blocks); directory listings are bounded by
-//!   the budget; `fatfs` itself allocates only per entry (names of at most 255 characters).
+//! - Memory: the block cache holds at most [`CACHE_BLOCKS`] blocks (2 MiB); a directory walk
+//!   stops at [`MAX_DIR_ENTRIES`] entries (Linux's limit for FAT), which bounds listings; the
+//!   inode-number table holds only files that exist (removals drop theirs); at most
+//!   [`MAX_CURSORS`] file cursors are kept; `fatfs` itself allocates only per entry (names of
+//!   at most 255 characters).
 //!
 //! A corrupt structure found by `fatfs` (a bad FSInfo sector, a chain ending early) is EIO or
 //! EUCLEAN for that call, never more.
@@ -786,6 +789,12 @@ impl FatFs {
         m.insert(key(path), c);
     }
 
+    /// A removed file's inode number goes (the table holds only files that exist, so its size
+    /// is bounded by the volume's).
+    fn forget_ino(&self, path: &str) {
+        lock(&self.inner).inos.remove(&key(path));
+    }
+
     fn forget_cursors(&self) {
         lock(&self.cursors).clear();
     }
@@ -970,28 +979,32 @@ impl Inode for FatNode {
         self.fs.forget_cursors();
         let dir = self.path();
         let n = name_str(name)?;
-        self.fs.with(0, |fs| {
-            let d = open_dir(fs, &dir)?;
-            let e = find(&d, n)?.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-            if e.is_dir() {
-                return Err(io::Error::other("Is a directory"));
-            }
-            d.remove(&e.file_name())
-        })
+        self.fs
+            .with(0, |fs| {
+                let d = open_dir(fs, &dir)?;
+                let e = find(&d, n)?.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+                if e.is_dir() {
+                    return Err(io::Error::other("Is a directory"));
+                }
+                d.remove(&e.file_name()).map(|_| e.file_name())
+            })
+            .map(|real| self.fs.forget_ino(&join(&dir, &real)))
     }
 
     fn rmdir(&self, name: &[u8]) -> Result<(), Errno> {
         self.fs.check_writable()?;
         let dir = self.path();
         let n = name_str(name)?;
-        self.fs.with(0, |fs| {
-            let d = open_dir(fs, &dir)?;
-            let e = find(&d, n)?.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-            if !e.is_dir() {
-                return Err(io::Error::other("Not a directory"));
-            }
-            d.remove(&e.file_name())
-        })
+        self.fs
+            .with(0, |fs| {
+                let d = open_dir(fs, &dir)?;
+                let e = find(&d, n)?.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+                if !e.is_dir() {
+                    return Err(io::Error::other("Not a directory"));
+                }
+                d.remove(&e.file_name()).map(|_| e.file_name())
+            })
+            .map(|real| self.fs.forget_ino(&join(&dir, &real)))
     }
 
     fn rename(
