@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod abi;
+mod abi_block;
 mod abi_files;
 mod abi_ipc;
 mod abi_mount;

@@ -18,6 +18,8 @@ tests::guest_tests! {
     xattrat,
     locks,
     devices,
+    // Loop devices served by the sentry (issue 15).
+    loop_dev,
     inotify,
     // Processes, time, resources, signals.
     ids,

@@ -48,6 +48,9 @@ pub fn open_device(rdev: u64, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
     if let Some(r) = super::tty::devpts::open_device(rdev, flags) {
         return r;
     }
+    if rdev == makedev(MISC_MAJOR, LOOP_CTRL_MINOR) {
+        return Ok(super::loopdev::open_control());
+    }
     let (i, dev) = device_of(rdev).ok_or(Errno::ENXIO)?;
     let (major, minor) = dev_split(rdev);
     Ok(Box::new(DevFile {
@@ -96,8 +99,19 @@ impl DevFs {
     }
 }
 
-/// /dev itself: the fixed entries, and `console` while the sandbox has one.
+/// /dev itself: the fixed entries, `console` while the sandbox has one, `loop-control` and a
+/// `loopN` for every loop device that exists (devtmpfs shows them as the driver adds them).
 struct DevRoot(Arc<SynthDir>);
+
+/// Inode numbers of the loop nodes: past the fixed entries.
+const LOOP_CONTROL_INO: u64 = 0x100;
+const LOOP_INO_BASE: u64 = 0x1000;
+
+impl DevRoot {
+    fn dev(&self) -> Result<u64, Errno> {
+        Ok(self.0.stat()?.st_dev)
+    }
+}
 
 impl Inode for DevRoot {
     fn stat(&self) -> Result<Stat, Errno> {
@@ -109,6 +123,14 @@ impl Inode for DevRoot {
         if let Some(console) = super::tty::devpts::console_inode() {
             list.push((console.stat()?.st_ino, DT_CHR, b"console".to_vec()));
         }
+        list.push((LOOP_CONTROL_INO, DT_CHR, b"loop-control".to_vec()));
+        for d in super::loopdev::devices() {
+            list.push((
+                LOOP_INO_BASE + u64::from(d.number),
+                DT_BLK,
+                format!("loop{}", d.number).into_bytes(),
+            ));
+        }
         Ok(Box::new(ListDir {
             stat: self.0.stat()?,
             list,
@@ -118,6 +140,23 @@ impl Inode for DevRoot {
     fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
         if name == b"console" {
             return super::tty::devpts::console_inode().ok_or(Errno::ENOENT);
+        }
+        if name == b"loop-control" {
+            return Ok(Arc::new(DevNode {
+                stat: super::loopdev::control_stat(self.dev()?, LOOP_CONTROL_INO),
+            }));
+        }
+        if let Some(n) = name
+            .strip_prefix(b"loop")
+            .and_then(|n| std::str::from_utf8(n).ok())
+            .filter(|n| !n.starts_with('0') || *n == "0")
+            .and_then(|n| n.parse::<u32>().ok())
+        {
+            if super::loopdev::get(n).is_some() {
+                return Ok(Arc::new(DevNode {
+                    stat: super::loopdev::node_stat(self.dev()?, LOOP_INO_BASE + u64::from(n), n),
+                }));
+            }
         }
         self.0.lookup(name)
     }
@@ -153,6 +192,12 @@ impl Inode for DevNode {
         // /dev/tty (the caller's controlling terminal) and /dev/ptmx (a new pty).
         if let Some(r) = super::tty::devpts::open_device(self.stat.st_rdev, flags) {
             return r;
+        }
+        if self.stat.st_mode & S_IFMT == S_IFBLK {
+            return super::loopdev::open_block(self.stat.st_rdev, flags);
+        }
+        if self.stat.st_rdev == makedev(MISC_MAJOR, LOOP_CTRL_MINOR) {
+            return Ok(super::loopdev::open_control());
         }
         let (_, dev) = device_of(self.stat.st_rdev).ok_or(Errno::ENXIO)?;
         Ok(Box::new(DevFile {

@@ -6,6 +6,7 @@ pub mod dev;
 pub mod gofer;
 pub mod host;
 pub(crate) mod host_unsafe;
+pub mod loopdev;
 pub mod mqueue;
 pub mod overlay;
 pub mod pipe;
@@ -15,6 +16,8 @@ pub mod synthetic;
 pub mod sys;
 pub mod tmpfs;
 pub mod tty;
+pub mod vfat;
+mod vfat_unsafe;
 pub mod view;
 
 /// A file system type the sentry knows, as /proc/filesystems lists it.
@@ -66,5 +69,13 @@ pub const FILESYSTEMS: &[FsType] = &[
     FsType {
         name: "mqueue",
         nodev: true,
+    },
+    FsType {
+        name: "vfat",
+        nodev: false,
+    },
+    FsType {
+        name: "msdos",
+        nodev: false,
     },
 ];

@@ -7,6 +7,7 @@
 //! returns the value for `rax` or an errno. Control outcomes (exit) are set on the task.
 
 mod strace;
+pub(crate) mod sys_block;
 mod sys_cred;
 mod sys_eventfd;
 pub(crate) mod sys_file;

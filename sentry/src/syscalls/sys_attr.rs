@@ -461,14 +461,20 @@ pub fn sys_fdatasync(t: &mut Task) -> SysResult {
 }
 
 /// Implements sync(2): the sandbox's own files are in memory; host files are the host's.
-pub fn sys_sync(_t: &mut Task) -> SysResult {
+pub fn sys_sync(t: &mut Task) -> SysResult {
+    for m in t.mnt().read().list() {
+        let _ = m.fs.sync();
+    }
     Ok(0)
 }
 
 /// Implements syncfs(2).
 pub fn sys_syncfs(t: &mut Task) -> SysResult {
-    t.file(fd_arg(t, 0))?;
-    Ok(0)
+    let file = t.file(fd_arg(t, 0))?;
+    match &file.mount {
+        Some(m) => m.fs.sync().map(|_| 0),
+        None => Ok(0),
+    }
 }
 
 /// Implements sync_file_range(2).

@@ -345,6 +345,9 @@ fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> Sys
     if r.mount.read_only() {
         return Err(Errno::EROFS);
     }
+    if !r.mount.fs.has_tmpfile() {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let umask = lock(&t.fs).umask;
     let name = format!(".#tmpfile.{}", t.k.new_ino());
     let node = dir

@@ -191,6 +191,15 @@ pub trait Filesystem: Send + Sync {
     }
     /// statfs(2).
     fn statfs(&self) -> Result<Statfs, Errno>;
+    /// syncfs(2), sync(2) and umount: writes what the file system holds back to its storage
+    /// (disk file systems on loop devices; the others have nothing to write back).
+    fn sync(&self) -> Result<(), Errno> {
+        Ok(())
+    }
+    /// Whether O_TMPFILE works (Linux: EOPNOTSUPP where the file system has no `tmpfile`).
+    fn has_tmpfile(&self) -> bool {
+        true
+    }
 }
 
 /// The statfs of a synthetic file system with no blocks.

@@ -178,8 +178,11 @@ const OPTIONS: &[(&str, Needs)] = &[
     ("CONFIG_VFAT_FS", Needs::Fs("vfat")),
     ("CONFIG_FUSE_FS", Needs::Fs("fuse")),
     ("CONFIG_HUGETLBFS", Needs::Fs("hugetlbfs")),
-    // Block devices: the sentry's own (none yet).
-    ("CONFIG_BLK_DEV_LOOP", Needs::Never),
+    // Block devices: the sentry's own.
+    ("CONFIG_BLOCK", Needs::Always),
+    ("CONFIG_BLK_DEV", Needs::Always),
+    ("CONFIG_BLK_DEV_LOOP", Needs::Always),
+    ("CONFIG_FAT_FS", Needs::Fs("vfat")),
 ];
 
 fn implemented(name: &str) -> bool {

@@ -3,7 +3,7 @@
 //! (the CPU description excepted, read once at start-up).
 
 mod kconfig;
-mod nodes;
+pub(crate) mod nodes;
 mod pid;
 
 use std::collections::HashMap;
@@ -261,6 +261,26 @@ fn root_dir(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
             }),
         ),
         ("kmsg", file(dev, 10, || Ok(Vec::new()))),
+        (
+            "partitions",
+            file(dev, 0x2f0, || {
+                // show_partition: disks with no capacity are left out.
+                let mut out = String::from("major minor  #blocks  name\n\n");
+                for d in crate::fsimpl::loopdev::devices() {
+                    let size = d.size();
+                    if size > 0 {
+                        out.push_str(&format!(
+                            "{:4}  {:7} {:10} loop{}\n",
+                            LOOP_MAJOR,
+                            d.number,
+                            size >> 10,
+                            d.number
+                        ));
+                    }
+                }
+                text(out)
+            }),
+        ),
     ];
     let net_dir = net_dir(dev);
     statics.push(("net", Arc::new(move || net_dir.clone())));

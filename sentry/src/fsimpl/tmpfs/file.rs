@@ -268,6 +268,7 @@ impl TmpInode {
                 let m = lock(&self.meta);
                 match m.mode & S_IFMT {
                     S_IFCHR => crate::fsimpl::dev::open_device(m.rdev, flags),
+                    S_IFBLK => crate::fsimpl::loopdev::open_block(m.rdev, flags),
                     // FIFOs are opened by the VFS as pipes (`pipe::open_fifo`), never here.
                     // Linux: ENXIO opening a socket file.
                     _ => Err(Errno::ENXIO),
