@@ -60,6 +60,7 @@ const OPTIONS: &[(&str, Needs)] = &[
     ),
     ("CONFIG_USELIB", Needs::Calls(&["uselib"])),
     ("CONFIG_AUDIT", Needs::Never), // no audit subsystem
+    ("CONFIG_BSD_PROCESS_ACCT", Needs::Calls(&["acct"])),
     ("CONFIG_HIGH_RES_TIMERS", Needs::Always),
     (
         "CONFIG_POSIX_TIMERS",
@@ -177,7 +178,10 @@ const OPTIONS: &[(&str, Needs)] = &[
     ("CONFIG_MSDOS_FS", Needs::Fs("msdos")),
     ("CONFIG_VFAT_FS", Needs::Fs("vfat")),
     ("CONFIG_FUSE_FS", Needs::Fs("fuse")),
-    ("CONFIG_HUGETLBFS", Needs::Fs("hugetlbfs")),
+    // SHM_HUGETLB and MAP_HUGETLB behave as on a kernel with hugetlb and no huge pages
+    // reserved (EPERM without CAP_IPC_LOCK, else ENOMEM); hugetlbfs itself is not mountable.
+    ("CONFIG_HUGETLBFS", Needs::Always),
+    ("CONFIG_HUGETLB_PAGE", Needs::Always),
     // Block devices: the sentry's own.
     ("CONFIG_BLOCK", Needs::Always),
     ("CONFIG_BLK_DEV", Needs::Always),
