@@ -358,7 +358,16 @@ fn start_exec(
         .unwrap_or(&program)
         .to_vec();
     let fs = FsContext::new(cwd, 0o022, k.mnt.clone());
-    let mut t = Task::new_detached(k.clone(), ctx, table, fs, creds, limits, &base);
+    let mut t = Task::new_process(
+        k.clone(),
+        ctx,
+        table,
+        fs,
+        creds,
+        limits,
+        &base,
+        kernel::Origin::Detached,
+    );
     t.no_new_privs = req.no_new_privs;
     t.publish();
     if let Some(term) = &terminal {
@@ -771,7 +780,16 @@ pub fn run(args: RunArgs) -> i32 {
         if with_init {
             Task::start_virtual_init(&k2, creds.uid.0);
         }
-        let mut t = Task::new_init(k2.clone(), ctx, fds, fs, creds, limits, &base);
+        let mut t = Task::new_process(
+            k2.clone(),
+            ctx,
+            fds,
+            fs,
+            creds,
+            limits,
+            &base,
+            kernel::Origin::Main,
+        );
         t.no_new_privs = no_new_privs;
         t.publish();
         if let Some(term) = &terminal {

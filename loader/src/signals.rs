@@ -60,9 +60,10 @@ fn forward_loop(k: &Arc<Kernel>, set: &SigSet, winch: Option<&std::sync::atomic:
     }
 }
 
-/// Starts a thread that writes `signal N` to `w` for every forwarded signal (blocked by
-/// [`block`] first): an OCI exec's signals, for its control connection (`oci::control`).
-pub fn relay_lines(w: std::os::unix::net::UnixStream) {
+/// Starts a thread that hands every forwarded signal (blocked by [`block`] first) to `relay`,
+/// until it says stop.
+fn relay(relay: impl FnMut(Signal) -> bool + Send + 'static) {
+    let mut relay = relay;
     let mut set = SigSet::empty();
     for s in FORWARDED {
         set.add(s);
@@ -71,26 +72,27 @@ pub fn relay_lines(w: std::os::unix::net::UnixStream) {
         .name("relay".into())
         .spawn(move || loop {
             if let Ok(sig) = set.wait() {
-                use std::io::Write;
-                if writeln!(&w, "signal {}", sig as i32).is_err() {
+                if !relay(sig) {
                     return;
                 }
             }
         });
 }
 
-/// Starts a thread that sends every forwarded signal (blocked by [`block`] first) to host
-/// process `pid` (OCI `run`: the container's sandbox, which forwards them in turn).
+/// Writes `signal N` to `w` for every forwarded signal: an OCI exec's signals, for its control
+/// connection (`oci::control`).
+pub fn relay_lines(w: std::os::unix::net::UnixStream) {
+    relay(move |sig| {
+        use std::io::Write;
+        writeln!(&w, "signal {}", sig as i32).is_ok()
+    });
+}
+
+/// Sends every forwarded signal to host process `pid` (OCI `run`: the container's sandbox,
+/// which forwards them in turn).
 pub fn relay_to(pid: i32) {
-    let mut set = SigSet::empty();
-    for s in FORWARDED {
-        set.add(s);
-    }
-    let _ = std::thread::Builder::new()
-        .name("relay".into())
-        .spawn(move || loop {
-            if let Ok(sig) = set.wait() {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
-            }
-        });
+    relay(move |sig| {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        true
+    });
 }

@@ -67,6 +67,15 @@ impl ExitStatus {
     }
 }
 
+/// Where a new process comes from ([`Task::new_process`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The program the sandbox was started for: its end is the sandbox's.
+    Main,
+    /// Started from outside while the sandbox runs (OCI `exec`).
+    Detached,
+}
+
 /// The sandbox's system-wide state.
 pub struct Kernel {
     /// How application code runs.
@@ -132,7 +141,7 @@ impl Kernel {
         *lock(&self.uts)
     }
 
-    /// Waits for the detached process `pid` (see [`Task::new_detached`]) to end and forgets
+    /// Waits for the detached process `pid` (see [`Task::new_process`]) to end and forgets
     /// it: its status, or None if it is not one (or was collected already).
     pub fn wait_detached(&self, pid: i32) -> Option<ExitStatus> {
         let mut d = lock(&self.detached);
@@ -606,10 +615,14 @@ impl Task {
             .store(pid, std::sync::atomic::Ordering::Release);
     }
 
-    /// The first task of a sandbox: PID 1, with no parent inside the sandbox (or PID 2, the
-    /// child of the sentry's init, after [`Task::start_virtual_init`]).
+    /// The first task of a new process, with its own address space on `ctx`: the sandbox's
+    /// main process (PID 1, or the child of the sentry's own init), or one started from
+    /// outside while the sandbox runs (an OCI runtime's `exec`: no parent in the sandbox,
+    /// getppid 0 as for a process entered into a container's namespace from outside; the
+    /// sentry reaps it, and its end is recorded in [`Kernel::detached`] for
+    /// [`Kernel::wait_detached`]).
     #[allow(clippy::too_many_arguments)]
-    pub fn new_init(
+    pub fn new_process(
         k: Arc<Kernel>,
         ctx: Box<dyn Context>,
         fds: FdTable,
@@ -617,37 +630,9 @@ impl Task {
         creds: Credentials,
         limits: [Rlimit; RLIM_NLIMITS as usize],
         comm: &[u8],
+        origin: Origin,
     ) -> Task {
-        Task::new_process(k, ctx, fds, fs, creds, limits, comm, true)
-    }
-
-    /// The first task of a process started from outside the sandbox while it runs (an OCI
-    /// runtime's `exec`): it has no parent in the sandbox (getppid is 0, as for a process
-    /// entered into a container's namespace from outside), the sentry reaps it, and its end
-    /// is recorded in [`Kernel::detached`] for [`Kernel::wait_detached`].
-    pub fn new_detached(
-        k: Arc<Kernel>,
-        ctx: Box<dyn Context>,
-        fds: FdTable,
-        fs: FsContext,
-        creds: Credentials,
-        limits: [Rlimit; RLIM_NLIMITS as usize],
-        comm: &[u8],
-    ) -> Task {
-        Task::new_process(k, ctx, fds, fs, creds, limits, comm, false)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn new_process(
-        k: Arc<Kernel>,
-        ctx: Box<dyn Context>,
-        fds: FdTable,
-        fs: FsContext,
-        creds: Credentials,
-        limits: [Rlimit; RLIM_NLIMITS as usize],
-        comm: &[u8],
-        main: bool,
-    ) -> Task {
+        let main = origin == Origin::Main;
         let mut mm = MemoryManager::new(ctx.address_space());
         mm.as_limit = limits[RLIMIT_AS as usize].rlim_cur;
         let tid = {
