@@ -876,6 +876,24 @@ pub struct FatNode {
 }
 
 impl FatNode {
+    /// A new file or directory `name` in this directory (EEXIST if one is there).
+    fn create(&self, name: &[u8], is_dir: bool) -> Result<Arc<dyn Inode>, Errno> {
+        let dir = self.path();
+        let n = name_str(name)?;
+        self.fs.with(0, |fs| {
+            let d = open_dir(fs, &dir)?;
+            if find(&d, n)?.is_some() {
+                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+            }
+            if is_dir {
+                d.create_dir(n).map(drop)
+            } else {
+                d.create_file(n).map(drop)
+            }
+        })?;
+        Ok(self.fs.node(join(&dir, n), is_dir))
+    }
+
     fn path(&self) -> String {
         lock(&self.path).clone()
     }
@@ -938,30 +956,12 @@ impl Inode for FatNode {
             // FAT has no device, FIFO or socket files.
             return Err(Errno::EPERM);
         }
-        let dir = self.path();
-        let n = name_str(name)?;
-        self.fs.with(0, |fs| {
-            let d = open_dir(fs, &dir)?;
-            if find(&d, n)?.is_some() {
-                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
-            }
-            d.create_file(n).map(drop)
-        })?;
-        Ok(self.fs.node(join(&dir, n), false))
+        self.create(name, false)
     }
 
     fn mkdir(&self, name: &[u8], _mode: u32, _o: Owner) -> Result<Arc<dyn Inode>, Errno> {
         self.fs.check_writable()?;
-        let dir = self.path();
-        let n = name_str(name)?;
-        self.fs.with(0, |fs| {
-            let d = open_dir(fs, &dir)?;
-            if find(&d, n)?.is_some() {
-                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
-            }
-            d.create_dir(n).map(drop)
-        })?;
-        Ok(self.fs.node(join(&dir, n), true))
+        self.create(name, true)
     }
 
     fn symlink(&self, _name: &[u8], _target: &[u8], _o: Owner) -> Result<Arc<dyn Inode>, Errno> {
