@@ -48,6 +48,8 @@ tests::guest_tests! {
     memory,
     // System V IPC: message queues, semaphores, shared memory, /proc/sysvipc.
     sysv_ipc,
+    // Keyrings: add_key, request_key, keyctl (issue 14).
+    keys,
     // Large reads and writes, in the sandbox straight between host files and memory.
     big_io => |run: tests::Run| {
         let dir = tests::workspace_root().join("target").join("big_io-volume");

@@ -187,6 +187,8 @@ pub fn exec(
     mm.recharge();
     // The point of no return.
     de_thread(t);
+    // A new image has no thread or process keyring (the session keyring stays).
+    t.creds.keys.for_exec();
     let mut old_ctx = std::mem::replace(&mut t.ctx, ctx);
     let old_mm = std::mem::replace(&mut t.mm, Arc::new(Mutex::new(mm)));
     if Arc::strong_count(&old_mm) == 1 {

@@ -258,7 +258,11 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         fds,
         fs,
         limits,
-        creds: t.creds.clone(),
+        creds: {
+            let mut c = t.creds.clone();
+            c.keys = super::keys::TaskKeys::for_clone(&t.creds, f & CLONE_THREAD != 0);
+            c
+        },
         altstack: if f & CLONE_VM != 0 && f & CLONE_VFORK == 0 {
             (0, 2, 0)
         } else {

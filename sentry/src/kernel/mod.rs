@@ -11,6 +11,7 @@ mod exec;
 mod exit;
 mod fork;
 pub mod futex;
+pub mod keys;
 mod run;
 pub mod seccomp;
 pub mod signal;
@@ -335,6 +336,8 @@ pub struct Credentials {
     pub caps_inheritable: u64,
     /// The ambient set (PR_CAP_AMBIENT, CapAmb): always within permitted and inheritable.
     pub caps_ambient: u64,
+    /// The thread, process and session keyrings (keyrings(7)).
+    pub keys: keys::TaskKeys,
 }
 
 /// Every capability Linux defines (0..=CAP_LAST_CAP), as a mask.
@@ -355,6 +358,7 @@ impl Credentials {
             caps_bounding: CAP_ALL,
             caps_inheritable: 0,
             caps_ambient: 0,
+            keys: keys::TaskKeys::default(),
         }
     }
 

@@ -16,6 +16,7 @@ mod sys_inotify;
 mod sys_ioprio;
 mod sys_ipc;
 mod sys_kcmp;
+mod sys_keys;
 mod sys_mm;
 mod sys_mount;
 pub use sys_mount::{mask_path, readonly_path};

@@ -333,6 +333,19 @@ fn root_dir(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
         ],
     );
     statics.push(("sysvipc", Arc::new(move || sysvipc.clone())));
+    statics.push((
+        "keys",
+        file(dev, 0x2b0, || {
+            let creds = current()
+                .and_then(|t| lock(&t.info).as_ref().map(|i| i.creds.clone()))
+                .ok_or(Errno::ENOENT)?;
+            text(crate::kernel::keys::proc_keys(&creds))
+        }),
+    ));
+    statics.push((
+        "key-users",
+        file(dev, 0x2b1, || text(crate::kernel::keys::proc_key_users())),
+    ));
     let sys_dir = sys_tree(dev, sys);
     statics.push(("sys", Arc::new(move || sys_dir.clone())));
     let statics = Arc::new(statics);
@@ -494,6 +507,40 @@ fn ipc_file(dev: u64, ino: u64, name: &'static str) -> Maker {
             }),
         )
     })
+}
+
+/// /proc/sys/kernel/keys: the key quotas and timeouts (crate::kernel::keys).
+fn keys_dir(dev: u64) -> Maker {
+    use crate::kernel::keys as k;
+    const INT_MAX: u64 = i32::MAX as u64;
+    let dir = fixed_dir(
+        dev,
+        0x128,
+        vec![
+            (
+                "gc_delay",
+                bounded_file(dev, 0x2b2, &k::GC_DELAY, 0, INT_MAX),
+            ),
+            (
+                "maxbytes",
+                bounded_file(dev, 0x2b3, &k::MAXBYTES, 0, INT_MAX),
+            ),
+            ("maxkeys", bounded_file(dev, 0x2b4, &k::MAXKEYS, 0, INT_MAX)),
+            (
+                "persistent_keyring_expiry",
+                bounded_file(dev, 0x2b5, &k::PERSISTENT_EXPIRY, 0, INT_MAX),
+            ),
+            (
+                "root_maxbytes",
+                bounded_file(dev, 0x2b6, &k::ROOT_MAXBYTES, 0, INT_MAX),
+            ),
+            (
+                "root_maxkeys",
+                bounded_file(dev, 0x2b7, &k::ROOT_MAXKEYS, 0, INT_MAX),
+            ),
+        ],
+    );
+    Arc::new(move || dir.clone())
 }
 
 /// A limit that root may set within `min..=max` (EINVAL outside), as proc_dointvec_minmax.
@@ -659,7 +706,7 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
                 "randomize_va_space",
                 sysfile(dev, 0x127, s, "kernel/randomize_va_space", n("2")),
             ),
-            ("keys", Arc::new(move || fixed_dir(dev, 0x128, vec![]))),
+            ("keys", keys_dir(dev)),
             ("random", Arc::new(move || random.clone())),
         ],
     );
