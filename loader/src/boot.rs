@@ -205,6 +205,8 @@ fn serve_control(
         let consoles = consoles.clone();
         let k = k1.clone();
         let mut creds = Credentials::new(req.uid, req.gid, req.groups.clone());
+        // An exec'd process joins the container's session keyring.
+        creds.keys.session = template.keys.session.clone();
         creds.caps_bounding = template.caps_bounding;
         creds.caps_inheritable = template.caps_inheritable;
         if req.uid != 0 {
@@ -549,6 +551,10 @@ pub fn run(args: RunArgs) -> i32 {
                 .unwrap_or_default(),
         ),
     };
+    // The program's own session keyring, as runc gives each container one.
+    if let Err(e) = sentry::kernel::keys::new_session(&mut creds) {
+        return fail(format!("the session keyring: {e:?}"), EXIT_SANDBOX_ERROR);
+    }
     match crate::limits::capabilities(&args) {
         Ok(keep) => {
             creds.caps &= keep;

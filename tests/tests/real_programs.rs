@@ -46,6 +46,27 @@ fn python3_sum() {
     assert_eq!(out.stdout, "4950\n");
 }
 
+/// keyctl(1) from keyutils: a new session keyring handed to the shell (KEYCTL_SESSION_TO_PARENT),
+/// keys added, read, searched, described, revoked and listed, the user keyrings (issue 14).
+/// `--init` so that the shell is not PID 1 (Linux gives init no keyring from a child).
+#[test]
+fn keyctl_session_and_keys() {
+    require_tool("/usr/bin/keyctl");
+    let script = "keyctl new_session >/dev/null; id=$(keyctl add user mykey hello @s); \
+        keyctl print $id; keyctl show @s | tail -n +2 | sed 's/^ *[0-9]*/N/'; keyctl rdescribe @s; \
+        keyctl search @s user mykey >/dev/null && echo found; keyctl timeout $id 100; \
+        keyctl revoke $id; keyctl print $id; keyctl list @s | sed 's/[0-9][0-9]*:/N:/'; \
+        echo x | keyctl padd user k2 @u >/dev/null && keyctl request user k2 >/dev/null && echo requested; \
+        keyctl unlink $id @s; keyctl list @s";
+    let out = same(
+        Run::new("/bin/sh")
+            .args(["-c", script])
+            .sandbox_option("--init"),
+    );
+    assert!(out.stdout.starts_with("hello\n"), "{out}");
+    assert!(out.stdout.contains("found\n"), "{out}");
+}
+
 /// man-db runs its decompressor and formatter children under seccomp filters of its own
 /// (libseccomp, about 450 instructions each): the sentry runs them on every call of those
 /// children (issue 14, seccomp inside the sandbox).

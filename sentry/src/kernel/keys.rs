@@ -319,6 +319,95 @@ impl TaskKeys {
     }
 }
 
+/// A session keyring waiting to be installed in another task (KEYCTL_SESSION_TO_PARENT): one
+/// atomic load per trip into the program when empty.
+#[derive(Debug, Default)]
+pub struct Handoff {
+    set: std::sync::atomic::AtomicBool,
+    key: Mutex<Option<KeyRef>>,
+}
+
+impl Handoff {
+    /// Leaves `key` for the task (replacing one not yet taken).
+    pub fn give(&self, key: KeyRef) {
+        let old = lock(&self.key).replace(key);
+        self.set.store(true, Ordering::Release);
+        drop(old);
+    }
+
+    /// The keyring left for the task, if any.
+    pub fn take(&self) -> Option<KeyRef> {
+        if !self.set.load(Ordering::Acquire) {
+            return None;
+        }
+        self.set.store(false, Ordering::Release);
+        lock(&self.key).take()
+    }
+}
+
+/// Gives a new process its first session keyring, as a container runtime does (runc makes one
+/// per container): keys a program adds to @s then outlive the program, for its siblings.
+pub fn new_session(c: &mut Credentials) -> Result<(), Errno> {
+    c.keys.session = Some(new_session_ref(c)?);
+    Ok(())
+}
+
+/// An anonymous session keyring (join_session_keyring(NULL)): its owner may also read it.
+fn new_session_ref(c: &Credentials) -> Result<KeyRef, Errno> {
+    let mut r = registry();
+    let s = r.alloc(
+        KeyType::Keyring,
+        b"_ses",
+        c.fsuid,
+        c.fsgid,
+        POS_ALL | USR_VIEW | (KEY_READ << 16),
+        Payload::Ring(Vec::new()),
+        0,
+        true,
+    )?;
+    Ok(r.hold(s))
+}
+
+/// KEYCTL_SESSION_TO_PARENT's checks between the caller's credentials `me` and its parent's
+/// `parent`: Ok(None) when they already share the session keyring, Ok(Some) with the keyring
+/// to give, EPERM otherwise.
+pub fn session_for_parent(
+    me: &mut Credentials,
+    parent: &Credentials,
+) -> Result<Option<KeyRef>, Errno> {
+    lookup(me, KEY_SPEC_SESSION_KEYRING, PLAIN, KEY_LINK)?;
+    let mine = me.keys.session.clone().ok_or(Errno::EPERM)?;
+    if parent.keys.session.as_ref().map(KeyRef::serial) == Some(mine.serial()) {
+        return Ok(None);
+    }
+    let euid = me.uid.1;
+    let egid = me.gid.1;
+    if parent.uid.0 != euid
+        || parent.uid.1 != euid
+        || parent.uid.2 != euid
+        || parent.fsuid != euid
+        || parent.gid.0 != egid
+        || parent.gid.1 != egid
+        || parent.gid.2 != egid
+        || parent.fsgid != egid
+    {
+        return Err(Errno::EPERM);
+    }
+    let r = registry();
+    let owner = |k: &KeyRef| r.keys.get(&k.serial()).map(|k| k.uid);
+    if parent
+        .keys
+        .session
+        .as_ref()
+        .is_some_and(|k| owner(k) != Some(euid))
+        || owner(&mine) != Some(euid)
+    {
+        return Err(Errno::EPERM);
+    }
+    drop(r);
+    Ok(Some(mine))
+}
+
 /// Who is asking: the credentials a permission check uses.
 struct Who<'a> {
     uid: u32,
@@ -856,7 +945,7 @@ fn lookup(c: &mut Credentials, id: i32, how: Lookup, need: u32) -> Result<i32, E
             if c.keys.session.is_none() {
                 let (_, ses) = registry().user_keyrings(c.uid.0, c.gid.0)?;
                 let r = if how.create {
-                    new_keyring_ref(c, "_ses")?
+                    new_session_ref(c)?
                 } else {
                     registry().hold(ses)
                 };
@@ -878,6 +967,8 @@ fn lookup(c: &mut Credentials, id: i32, how: Lookup, need: u32) -> Result<i32, E
         if k.state < 0 {
             return Err(Errno(-k.state));
         }
+        k.validate(now)?;
+    } else if need != 0 {
         k.validate(now)?;
     } else if k.invalidated {
         return Err(Errno::ENOKEY);
@@ -1115,7 +1206,7 @@ pub fn get_keyring_id(c: &mut Credentials, id: i32, create: bool) -> Result<i32,
 /// KEYCTL_JOIN_SESSION_KEYRING.
 pub fn join_session(c: &mut Credentials, name: Option<&[u8]>) -> Result<i32, Errno> {
     let Some(name) = name else {
-        let r = new_keyring_ref(c, "_ses")?;
+        let r = new_session_ref(c)?;
         let s = r.serial();
         c.keys.session = Some(r);
         return Ok(s);

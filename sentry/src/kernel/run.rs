@@ -33,6 +33,10 @@ pub fn run(mut t: Task) {
         if t.shared.tg.killed.load(Ordering::Acquire) {
             break;
         }
+        if let Some(ses) = t.shared.new_session.take() {
+            t.creds.keys.session = Some(ses);
+            t.publish();
+        }
         let trap = match t.ctx.switch(&mut t.regs) {
             Ok(trap) => trap,
             Err(e) => {

@@ -45,6 +45,9 @@ pub struct TaskShared {
     pub sched: Mutex<Sched>,
     /// Its seccomp mode and filters (shared with the threads a TSYNC reaches).
     pub seccomp: super::seccomp::TaskSeccomp,
+    /// A session keyring a child gave it (KEYCTL_SESSION_TO_PARENT), installed by its own
+    /// thread before it next returns to the program.
+    pub new_session: super::keys::Handoff,
 }
 
 /// A task's scheduling state, as sched_setscheduler(2) and setpriority(2) leave it.
@@ -105,6 +108,7 @@ impl TaskShared {
             pdeath: Mutex::new(0),
             sched: Mutex::new(Sched::default()),
             seccomp: Default::default(),
+            new_session: Default::default(),
         })
     }
 

@@ -134,6 +134,33 @@ const KEYCTL_CAPABILITIES: u64 = 31;
 /// persistent keyrings, Diffie-Hellman or public keys.
 const CAPS: [u8; 2] = [0x01 | 0x10 | 0x20 | 0x80, 0];
 
+/// KEYCTL_SESSION_TO_PARENT: the parent (single-threaded, not init, same ids) takes the
+/// caller's session keyring before it next returns to its program.
+fn session_to_parent(t: &mut Task) -> SysResult {
+    let ppid = t.ppid();
+    if ppid <= 1 {
+        return Err(Errno::EPERM);
+    }
+    let parent = {
+        let tree = crate::kernel::lock(&t.k.tree);
+        let p = tree.procs.get(&ppid).ok_or(Errno::EPERM)?;
+        let tasks = crate::kernel::lock(&p.tg.tasks);
+        if tasks.len() != 1 {
+            return Err(Errno::EPERM);
+        }
+        tasks[0].clone()
+    };
+    let pcreds = crate::kernel::lock(&parent.info)
+        .as_ref()
+        .map(|i| i.creds.clone())
+        .ok_or(Errno::EPERM)?;
+    if let Some(k) = keys::session_for_parent(&mut t.creds, &pcreds)? {
+        parent.new_session.give(k);
+    }
+    drop(pcreds);
+    Ok(0)
+}
+
 /// Implements keyctl(2).
 pub fn sys_keyctl(t: &mut Task) -> SysResult {
     let [op, a2, a3, a4, a5, _] = t.args();
@@ -200,9 +227,7 @@ pub fn sys_keyctl(t: &mut Task) -> SysResult {
             keys::get_security(c, id)?;
             give(t, a3, a4 as usize, b"\0")
         }
-        // Setting the parent's session keyring needs the parent's credentials changed as it
-        // returns to user space; not done: refused as for a parent with other credentials.
-        KEYCTL_SESSION_TO_PARENT => Err(Errno::EPERM),
+        KEYCTL_SESSION_TO_PARENT => session_to_parent(t),
         KEYCTL_INVALIDATE => keys::invalidate(c, id).map(|_| 0),
         KEYCTL_RESTRICT_KEYRING => {
             let ty = match a3 {
