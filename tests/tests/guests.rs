@@ -50,6 +50,8 @@ tests::guest_tests! {
     sysv_ipc,
     // Keyrings: add_key, request_key, keyctl (issue 14).
     keys,
+    // Linux AIO: io_setup, io_submit, io_getevents, io_pgetevents, io_cancel, io_destroy.
+    aio,
     // Large reads and writes, in the sandbox straight between host files and memory.
     big_io => |run: tests::Run| {
         let dir = tests::workspace_root().join("target").join("big_io-volume");

@@ -247,6 +247,8 @@ pub struct MemoryManager {
     pub exe: String,
     /// What this address space has counted against the sandbox's memory budget.
     charged: u64,
+    /// Its AIO contexts (io_setup), by id; a forked child has none.
+    pub aio: std::collections::BTreeMap<u64, Arc<crate::syscalls::AioContext>>,
 }
 
 impl Drop for MemoryManager {
@@ -270,6 +272,7 @@ impl MemoryManager {
             auxv: Vec::new(),
             exe: String::new(),
             charged: 0,
+            aio: Default::default(),
             space,
         };
         let layout = mm.space.layout().clone();
@@ -320,6 +323,7 @@ impl MemoryManager {
             auxv: self.auxv.clone(),
             exe: self.exe.clone(),
             charged: 0,
+            aio: Default::default(),
         };
         child.recharge();
         child

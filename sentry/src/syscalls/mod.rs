@@ -7,6 +7,7 @@
 //! returns the value for `rax` or an errno. Control outcomes (exit) are set on the task.
 
 mod strace;
+mod sys_aio;
 pub(crate) mod sys_block;
 mod sys_cred;
 mod sys_eventfd;
@@ -19,6 +20,7 @@ mod sys_kcmp;
 mod sys_keys;
 mod sys_mm;
 mod sys_mount;
+pub use sys_aio::{AioContext, AIO_MAX_NR, AIO_NR};
 pub use sys_mount::{mask_path, readonly_path};
 mod sys_mqueue;
 mod sys_pidfd;

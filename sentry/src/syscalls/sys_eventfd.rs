@@ -89,6 +89,29 @@ impl FileOps for EventFd {
     fn poll_queue(&self) -> Option<&WaitQueue> {
         Some(&self.queue)
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+/// Whether `file` is an eventfd.
+pub(crate) fn is_eventfd(file: &File) -> bool {
+    file.ops
+        .as_any()
+        .is_some_and(|a| a.downcast_ref::<EventFd>().is_some())
+}
+
+/// Adds one to an eventfd's counter (eventfd_signal: saturating, never waiting), as a
+/// completed AIO request with IOCB_FLAG_RESFD does.
+pub(crate) fn signal(file: &File) {
+    if let Some(e) = file.ops.as_any().and_then(|a| a.downcast_ref::<EventFd>()) {
+        let mut c = lock(&e.count);
+        if *c < MAX {
+            *c += 1;
+        }
+        e.queue.notify_all();
+    }
 }
 
 fn make(t: &Task, init: u32, flags: u32) -> SysResult {

@@ -81,7 +81,7 @@ fn deadline_ms(ms: i32) -> Option<Instant> {
     }
 }
 
-fn deadline_ts(t: &Task, addr: u64) -> Result<Option<Instant>, Errno> {
+pub(crate) fn deadline_ts(t: &Task, addr: u64) -> Result<Option<Instant>, Errno> {
     if addr == 0 {
         return Ok(None);
     }
@@ -150,7 +150,7 @@ pub fn sys_poll(t: &mut Task) -> SysResult {
 }
 
 /// Sets the temporary signal mask of ppoll/pselect/epoll_pwait; restored after delivery.
-fn temp_mask(t: &mut Task, addr: u64, size: u64) -> Result<(), Errno> {
+pub(crate) fn temp_mask(t: &mut Task, addr: u64, size: u64) -> Result<(), Errno> {
     if addr == 0 {
         return Ok(());
     }
@@ -163,7 +163,7 @@ fn temp_mask(t: &mut Task, addr: u64, size: u64) -> Result<(), Errno> {
     Ok(())
 }
 
-fn end_temp_mask(t: &mut Task, r: &SysResult) {
+pub(crate) fn end_temp_mask(t: &mut Task, r: &SysResult) {
     // With a signal to deliver, the saved mask is restored after the handler's frame is built
     // (or at once when none is built): ppoll and pselect end with ERESTARTNOHAND, the
     // epoll_pwaits with EINTR (Linux: restore_saved_sigmask_unless(error == -EINTR)).

@@ -100,7 +100,13 @@ fn io_direct(
     }
 }
 
-fn read_into(t: &mut Task, file: &File, addr: u64, count: u64, offset: Option<i64>) -> SysResult {
+pub(crate) fn read_into(
+    t: &mut Task,
+    file: &File,
+    addr: u64,
+    count: u64,
+    offset: Option<i64>,
+) -> SysResult {
     if !file.readable() {
         return Err(Errno::EBADF);
     }
@@ -179,7 +185,13 @@ fn read_chunks(
 }
 
 /// Writes `count` bytes of application memory at `addr` to `file`.
-fn write_from(t: &mut Task, file: &File, addr: u64, count: u64, offset: Option<i64>) -> SysResult {
+pub(crate) fn write_from(
+    t: &mut Task,
+    file: &File,
+    addr: u64,
+    count: u64,
+    offset: Option<i64>,
+) -> SysResult {
     if !file.writable() {
         return Err(Errno::EBADF);
     }

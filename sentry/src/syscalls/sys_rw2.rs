@@ -25,7 +25,7 @@ const RWF_SUPPORTED: u32 = RWF_HIPRI
 
 /// Linux's kiocb_set_rw_flags for the sandbox's files: RWF_ATOMIC and RWF_DONTCACHE need file
 /// systems that have them (tmpfs has neither; nor do the sandbox's other files).
-fn check_flags(flags: u32) -> Result<(), Errno> {
+pub(crate) fn check_flags(flags: u32) -> Result<(), Errno> {
     if flags & !RWF_SUPPORTED != 0 {
         return Err(Errno::EOPNOTSUPP);
     }

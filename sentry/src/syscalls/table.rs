@@ -7,12 +7,13 @@ use std::sync::OnceLock;
 use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
-    sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx, sys_inotify as ino,
-    sys_ioprio as iop, sys_ipc as ipc, sys_kcmp as kc, sys_keys as ky, sys_mm as m,
-    sys_mount as mt, sys_mqueue as mq, sys_pidfd as pf, sys_poll as pl, sys_process as p,
-    sys_process_vm as pvm, sys_rw2 as rw2, sys_sched as sc, sys_sched_attr as sca,
-    sys_seccomp as sec, sys_signal as sg, sys_signalfd as sfd, sys_socket as so, sys_task as tk,
-    sys_time as tm, sys_timer as ti, sys_timerfd as tfd, SysResult,
+    sys_aio as aio, sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx,
+    sys_inotify as ino, sys_ioprio as iop, sys_ipc as ipc, sys_kcmp as kc, sys_keys as ky,
+    sys_mm as m, sys_mount as mt, sys_mqueue as mq, sys_pidfd as pf, sys_poll as pl,
+    sys_process as p, sys_process_vm as pvm, sys_rw2 as rw2, sys_sched as sc,
+    sys_sched_attr as sca, sys_seccomp as sec, sys_signal as sg, sys_signalfd as sfd,
+    sys_socket as so, sys_task as tk, sys_time as tm, sys_timer as ti, sys_timerfd as tfd,
+    SysResult,
 };
 use crate::kernel::Task;
 
@@ -345,6 +346,12 @@ const ROWS: &[Row] = rows! {
     ioprio_set => Partial, Some(iop::sys_ioprio_set), "ddx", "recorded per task and inherited; the sentry's I/O does not follow it";
     sched_setattr => Partial, Some(sca::sys_sched_setattr), "dpx", "recorded, as sched_setscheduler; SCHED_DEADLINE without the bandwidth admission test (no EBUSY), and a deadline task may fork; utilisation clamps EOPNOTSUPP (as a kernel without CONFIG_UCLAMP_TASK)";
     sched_getattr => Full, Some(sca::sys_sched_getattr), "dpux", "";
+    io_setup => Full, Some(aio::sys_io_setup), "up", "";
+    io_destroy => Full, Some(aio::sys_io_destroy), "x", "";
+    io_submit => Partial, Some(aio::sys_io_submit), "xdp", "requests run in io_submit (as Linux's buffered I/O does); IOCB_CMD_POLL EINVAL (as before Linux 4.18)";
+    io_getevents => Full, Some(aio::sys_io_getevents), "xddpp", "";
+    io_pgetevents => Full, Some(aio::sys_io_pgetevents), "xddppp", "";
+    io_cancel => Full, Some(aio::sys_io_cancel), "xpp", "nothing is in flight after io_submit: EINVAL as for a completed request";
     add_key => Full, Some(ky::sys_add_key), "sspud", "keyring, user, logon and big_key types; others ENODEV as a kernel without them";
     request_key => Partial, Some(ky::sys_request_key), "sssd", "no request-key upcall: a key not found is negated (ENOKEY), as when /sbin/request-key declines";
     keyctl => Partial, Some(ky::sys_keyctl), "dxxxx", "no instantiation authority (INSTANTIATE/NEGATE/REJECT: EPERM), SESSION_TO_PARENT EPERM; persistent keyrings, DH and public-key ops EOPNOTSUPP as unconfigured";

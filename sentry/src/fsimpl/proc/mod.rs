@@ -774,6 +774,17 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
                 sysfile(dev, 0x161, s, "fs/file-max", n("9223372036854775807")),
             ),
             (
+                "aio-max-nr",
+                bounded_file(dev, 0x2b8, &crate::syscalls::AIO_MAX_NR, 0, u64::MAX >> 1),
+            ),
+            (
+                "aio-nr",
+                file(dev, 0x2b9, || {
+                    let n = crate::syscalls::AIO_NR.load(Ordering::Relaxed);
+                    text(format!("{n}\n"))
+                }),
+            ),
+            (
                 "nr_open",
                 sysfile(dev, 0x162, s, "fs/nr_open", n("1048576")),
             ),
