@@ -52,6 +52,8 @@ tests::guest_tests! {
     keys,
     // Linux AIO: io_setup, io_submit, io_getevents, io_pgetevents, io_cancel, io_destroy.
     aio,
+    // sysfs, ustat, syslog and reboot (issue 14).
+    machine,
     // Large reads and writes, in the sandbox straight between host files and memory.
     big_io => |run: tests::Run| {
         let dir = tests::workspace_root().join("target").join("big_io-volume");

@@ -33,7 +33,9 @@ pub use self::exit::{discard_unstarted, exit_group, init_exit_status};
 pub use self::fork::flags as fork_flags;
 pub use self::fork::{clone_task, spawn, CloneArgs};
 pub use self::run::{run, signal_name};
-pub use self::signal_deliver::{send_process_signal, send_thread_signal, sigreturn, SendTarget};
+pub use self::signal_deliver::{
+    kill_group, send_process_signal, send_thread_signal, sigreturn, SendTarget,
+};
 use self::tree::{ProcTree, TaskShared};
 pub use self::wait::{do_wait, WaitOptions, WaitTarget};
 use crate::mm::MemoryManager;

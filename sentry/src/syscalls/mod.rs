@@ -18,6 +18,7 @@ mod sys_ioprio;
 mod sys_ipc;
 mod sys_kcmp;
 mod sys_keys;
+mod sys_misc;
 mod sys_mm;
 mod sys_mount;
 pub use sys_aio::{AioContext, AIO_MAX_NR, AIO_NR};

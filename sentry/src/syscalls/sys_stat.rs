@@ -167,7 +167,7 @@ pub fn sys_readlinkat(t: &mut Task) -> SysResult {
     do_readlink(t, fd_arg(t, 0), t.arg(1), t.arg(2), t.arg(3))
 }
 
-fn statfs_of(m: &Mount) -> Result<Statfs, Errno> {
+pub(crate) fn statfs_of(m: &Mount) -> Result<Statfs, Errno> {
     let mut s = m.fs.statfs()?;
     // ST_* flags have the values of the MS_* flags they mirror.
     s.f_flags |= (m.flags()

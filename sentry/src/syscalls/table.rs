@@ -9,8 +9,8 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 use super::{
     sys_aio as aio, sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx,
     sys_inotify as ino, sys_ioprio as iop, sys_ipc as ipc, sys_kcmp as kc, sys_keys as ky,
-    sys_mm as m, sys_mount as mt, sys_mqueue as mq, sys_pidfd as pf, sys_poll as pl,
-    sys_process as p, sys_process_vm as pvm, sys_rw2 as rw2, sys_sched as sc,
+    sys_misc as misc, sys_mm as m, sys_mount as mt, sys_mqueue as mq, sys_pidfd as pf,
+    sys_poll as pl, sys_process as p, sys_process_vm as pvm, sys_rw2 as rw2, sys_sched as sc,
     sys_sched_attr as sca, sys_seccomp as sec, sys_signal as sg, sys_signalfd as sfd,
     sys_socket as so, sys_task as tk, sys_time as tm, sys_timer as ti, sys_timerfd as tfd,
     SysResult,
@@ -346,6 +346,10 @@ const ROWS: &[Row] = rows! {
     ioprio_set => Partial, Some(iop::sys_ioprio_set), "ddx", "recorded per task and inherited; the sentry's I/O does not follow it";
     sched_setattr => Partial, Some(sca::sys_sched_setattr), "dpx", "recorded, as sched_setscheduler; SCHED_DEADLINE without the bandwidth admission test (no EBUSY), and a deadline task may fork; utilisation clamps EOPNOTSUPP (as a kernel without CONFIG_UCLAMP_TASK)";
     sched_getattr => Full, Some(sca::sys_sched_getattr), "dpux", "";
+    sysfs => Full, Some(misc::sys_sysfs), "dxx", "the types of /proc/filesystems";
+    ustat => Full, Some(misc::sys_ustat), "xp", "";
+    syslog => Full, Some(misc::sys_syslog), "dpd", "the sandbox's own kernel log (boot lines), with dmesg_restrict set";
+    reboot => Full, Some(misc::sys_reboot), "xxxp", "restart, halt and power-off end the sandbox as they end a PID namespace";
     io_setup => Full, Some(aio::sys_io_setup), "up", "";
     io_destroy => Full, Some(aio::sys_io_destroy), "x", "";
     io_submit => Partial, Some(aio::sys_io_submit), "xdp", "requests run in io_submit (as Linux's buffered I/O does); IOCB_CMD_POLL EINVAL (as before Linux 4.18)";
