@@ -54,6 +54,8 @@ tests::guest_tests! {
     aio,
     // sysfs, ustat, syslog and reboot (issue 14).
     machine,
+    // Protection keys on a machine without them.
+    pkeys,
     // Large reads and writes, in the sandbox straight between host files and memory.
     big_io => |run: tests::Run| {
         let dir = tests::workspace_root().join("target").join("big_io-volume");

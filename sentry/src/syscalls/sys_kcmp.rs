@@ -112,7 +112,7 @@ fn order(a: usize, b: usize, kind: i32) -> u64 {
     u64::from(a < b) | u64::from(a > b) << 1
 }
 
-fn file_of(v: &View, fd: u64) -> Result<Arc<File>, Errno> {
+pub(crate) fn file_of(v: &View, fd: u64) -> Result<Arc<File>, Errno> {
     let fd = i32::try_from(fd).map_err(|_| Errno::EBADF)?;
     let fds = v.fds.as_ref().ok_or(Errno::EBADF)?;
     lock(fds).file(fd).map_err(|_| Errno::EBADF)

@@ -15,6 +15,12 @@ use super::SysResult;
 use crate::fsimpl::FILESYSTEMS;
 use crate::kernel::{lock, ExitStatus, Task};
 
+/// The calls Linux itself answers with ENOSYS on x86_64 (sys_ni_syscall): removed, or never
+/// implemented.
+pub fn sys_ni(_t: &mut Task) -> SysResult {
+    Err(Errno::ENOSYS)
+}
+
 fn capable(t: &Task, cap: u32) -> bool {
     t.creds.caps & (1u64 << cap) != 0
 }

@@ -235,3 +235,34 @@ pub fn sys_mlockall(t: &mut Task) -> SysResult {
 pub fn sys_munlockall(_t: &mut Task) -> SysResult {
     Ok(0)
 }
+
+/// Implements pkey_alloc(2) for a machine without memory protection keys (the sandbox
+/// declares none: /proc/cpuinfo has no `pku`): EINVAL, as Linux without PKU.
+pub fn sys_pkey_alloc(_t: &mut Task) -> SysResult {
+    Err(Errno::EINVAL)
+}
+
+/// Implements pkey_free(2): no key is ever allocated without PKU.
+pub fn sys_pkey_free(_t: &mut Task) -> SysResult {
+    Err(Errno::EINVAL)
+}
+
+/// Implements pkey_mprotect(2): mprotect for key -1 (none); EINVAL for any key, after
+/// mprotect's own argument checks.
+pub fn sys_pkey_mprotect(t: &mut Task) -> SysResult {
+    if t.arg(3) as i32 == -1 {
+        return sys_mprotect(t);
+    }
+    let (start, len) = (t.arg(0), t.arg(1));
+    if start & 0xfff != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    let len = len.checked_add(0xfff).ok_or(Errno::ENOMEM)? & !0xfff;
+    if start.checked_add(len).is_none() {
+        return Err(Errno::ENOMEM);
+    }
+    Err(Errno::EINVAL)
+}

@@ -87,6 +87,28 @@ pub fn pidfd_pid(f: &File) -> Option<i32> {
     lock(registry()).get(&f.id).map(|(pid, _)| *pid)
 }
 
+/// Implements pidfd_getfd(2): a duplicate (close-on-exec) of another process's descriptor,
+/// with ptrace's access check.
+pub fn sys_pidfd_getfd(t: &mut Task) -> SysResult {
+    let (pidfd, fd, flags) = (t.arg(0) as i32, t.arg(1), t.arg(2) as u32);
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let f = t.file(pidfd)?;
+    let (pid, tg) = lock(registry()).get(&f.id).cloned().ok_or(Errno::EBADF)?;
+    let tg = tg.upgrade().ok_or(Errno::ESRCH)?;
+    if lock(&tg.tasks).is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    let v = super::sys_kcmp::view(t, pid)?;
+    if !super::sys_kcmp::may_access(t, &v) {
+        return Err(Errno::EPERM);
+    }
+    let file = super::sys_kcmp::file_of(&v, fd)?;
+    let limit = t.rlimit(RLIMIT_NOFILE);
+    t.fds().alloc(file, true, 0, limit).map(|fd| fd as u64)
+}
+
 /// Implements pidfd_send_signal(2).
 pub fn sys_pidfd_send_signal(t: &mut Task) -> SysResult {
     let (fd, sig, info_addr, flags) = (t.arg(0) as i32, t.arg(1) as i32, t.arg(2), t.arg(3));
