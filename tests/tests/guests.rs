@@ -56,6 +56,8 @@ tests::guest_tests! {
     machine,
     // Protection keys on a machine without them.
     pkeys,
+    // mseal: sealed mappings.
+    mseal,
     // Large reads and writes, in the sandbox straight between host files and memory.
     big_io => |run: tests::Run| {
         let dir = tests::workspace_root().join("target").join("big_io-volume");

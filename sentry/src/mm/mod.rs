@@ -247,6 +247,9 @@ pub struct MemoryManager {
     pub exe: String,
     /// What this address space has counted against the sandbox's memory budget.
     charged: u64,
+    /// Ranges sealed by mseal(2): never unmapped, moved, remapped over or reprotected
+    /// (a forked child keeps them; exec drops them with the address space).
+    sealed: Vec<(u64, u64)>,
     /// Its AIO contexts (io_setup), by id; a forked child has none.
     pub aio: std::collections::BTreeMap<u64, Arc<crate::syscalls::AioContext>>,
 }
@@ -272,6 +275,7 @@ impl MemoryManager {
             auxv: Vec::new(),
             exe: String::new(),
             charged: 0,
+            sealed: Vec::new(),
             aio: Default::default(),
             space,
         };
@@ -323,6 +327,7 @@ impl MemoryManager {
             auxv: self.auxv.clone(),
             exe: self.exe.clone(),
             charged: 0,
+            sealed: self.sealed.clone(),
             aio: Default::default(),
         };
         child.recharge();
@@ -431,6 +436,34 @@ impl MemoryManager {
         self.vmas.mapped()
     }
 
+    /// Whether any of `[start, end)` is sealed.
+    fn sealed_within(&self, start: u64, end: u64) -> bool {
+        self.sealed.iter().any(|&(s, e)| s < end && e > start)
+    }
+
+    /// Implements mseal(2) once the arguments are checked: `[start, end)` must be mapped
+    /// (ENOMEM); it stays as it is for the life of the address space.
+    pub fn seal(&mut self, start: u64, end: u64) -> Result<(), Errno> {
+        if !self.fully_mapped(start, end) {
+            return Err(Errno::ENOMEM);
+        }
+        if !self.sealed.iter().any(|&(s, e)| s <= start && e >= end) {
+            // Bounded: each seal covers mapped pages and merges with those it touches.
+            let (mut s, mut e) = (start, end);
+            self.sealed.retain(|&(a, b)| {
+                if a <= e && b >= s {
+                    s = s.min(a);
+                    e = e.max(b);
+                    false
+                } else {
+                    true
+                }
+            });
+            self.sealed.push((s, e));
+        }
+        Ok(())
+    }
+
     /// Checks that `[start, end)` is entirely covered by application mappings.
     fn fully_mapped(&self, start: u64, end: u64) -> bool {
         let mut at = start;
@@ -494,6 +527,9 @@ impl MemoryManager {
                 && self.overlaps(addr, end)
             {
                 return Err(Errno::EEXIST);
+            }
+            if self.sealed_within(addr, end) {
+                return Err(Errno::EPERM);
             }
             addr
         } else {
@@ -578,6 +614,9 @@ impl MemoryManager {
             .checked_add(len)
             .filter(|e| *e <= TASK_SIZE)
             .ok_or(Errno::EINVAL)?;
+        if self.sealed_within(addr, end) {
+            return Err(Errno::EPERM);
+        }
         // Unmap the application's parts only; the platform's regions stay.
         let end = end.min(APP_TOP);
         if addr >= end {
@@ -636,6 +675,9 @@ impl MemoryManager {
         if !self.fully_mapped(addr, end) {
             return Err(Errno::ENOMEM);
         }
+        if self.sealed_within(addr, end) {
+            return Err(Errno::EPERM);
+        }
         // A shared mapping of a file opened read-only cannot become writable.
         for (_, v) in self
             .vmas
@@ -691,6 +733,11 @@ impl MemoryManager {
             _ => return Err(Errno::EFAULT),
         };
         let fixed = flags & MREMAP_FIXED != 0;
+        if self.sealed_within(old, old_end)
+            || fixed && self.sealed_within(new_addr, new_addr.saturating_add(new_len))
+        {
+            return Err(Errno::EPERM);
+        }
         if !fixed && new_len <= old_len {
             if new_len < old_len {
                 self.munmap(ctx, old + new_len, old_len - new_len)?;
@@ -858,6 +905,25 @@ impl MemoryManager {
         let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
         if !self.fully_mapped(addr, end) {
             return Err(Errno::ENOMEM);
+        }
+        // Discarding the contents of sealed anonymous memory the program could not write
+        // anyway is refused (Linux's can_madvise_modify).
+        if matches!(
+            advice,
+            MADV_DONTNEED | MADV_FREE | MADV_REMOVE | MADV_WIPEONFORK
+        ) && self.sealed_within(addr, end)
+            && self
+                .vmas
+                .range(..end)
+                .rev()
+                .take_while(|(_, v)| v.end > addr)
+                .any(|(_, v)| {
+                    matches!(v.backing, Backing::Anon)
+                        && v.prot & PROT_WRITE == 0
+                        && self.sealed_within(v.start.max(addr), v.end.min(end))
+                })
+        {
+            return Err(Errno::EPERM);
         }
         match advice {
             // These change contents or residency: the host must do them.

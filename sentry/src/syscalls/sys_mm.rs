@@ -266,3 +266,20 @@ pub fn sys_pkey_mprotect(t: &mut Task) -> SysResult {
     }
     Err(Errno::EINVAL)
 }
+
+/// Implements mseal(2).
+pub fn sys_mseal(t: &mut Task) -> SysResult {
+    let (start, len_in, flags) = (t.arg(0), t.arg(1), t.arg(2));
+    if flags != 0 || start & 0xfff != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len_in.wrapping_add(0xfff) & !0xfff;
+    if len_in != 0 && len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = start.checked_add(len).ok_or(Errno::EINVAL)?;
+    if end == start {
+        return Ok(0);
+    }
+    t.mm().seal(start, end).map(|_| 0)
+}

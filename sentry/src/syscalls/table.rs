@@ -362,6 +362,7 @@ const ROWS: &[Row] = rows! {
     lookup_dcookie => Refused, Some(misc::sys_ni), "xpu", "ENOSYS: gone from Linux since 6.8";
     _sysctl => Refused, Some(misc::sys_ni), "p", "ENOSYS: gone from Linux since 5.5 (/proc/sys instead)";
     pidfd_getfd => Full, Some(pf::sys_pidfd_getfd), "fdx", "";
+    mseal => Full, Some(m::sys_mseal), "pux", "";
     pkey_alloc => Full, Some(m::sys_pkey_alloc), "xx", "no protection keys on the sandbox's machine: EINVAL, as Linux without PKU";
     pkey_free => Full, Some(m::sys_pkey_free), "d", "";
     pkey_mprotect => Full, Some(m::sys_pkey_mprotect), "pxPd", "mprotect for key -1; every key EINVAL without PKU";
