@@ -86,7 +86,7 @@ const INCOMPAT_OK: u32 =
 
 /// What the sentry reads of the super block before the crate sees the device.
 #[derive(Clone, Copy, Debug)]
-struct Geometry {
+pub(crate) struct Geometry {
     block_size: u64,
     blocks: u64,
     reserved: u64,
@@ -103,7 +103,7 @@ fn le32(b: &[u8], at: usize) -> u64 {
 impl Geometry {
     /// Parses and checks the super block (1024 bytes from byte 1024). EINVAL: not an ext file
     /// system we will serve.
-    fn parse(sb: &[u8; 1024], device_bytes: u64) -> Result<Geometry, Errno> {
+    pub(crate) fn parse(sb: &[u8; 1024], device_bytes: u64) -> Result<Geometry, Errno> {
         if le16(sb, 56) != 0xEF53 {
             return Err(Errno::EINVAL);
         }
@@ -413,7 +413,7 @@ fn volumes() -> &'static Mutex<HashMap<u32, Weak<ExtFs>>> {
 
 /// The request budget of one operation touching `bytes` of file data: every block of the
 /// volume several times over, which no operation on a valid volume exceeds.
-fn budget_for(geo: &Geometry, bytes: u64) -> u64 {
+pub(crate) fn budget_for(geo: &Geometry, bytes: u64) -> u64 {
     4 * geo.blocks + 65_536 + bytes / 256
 }
 

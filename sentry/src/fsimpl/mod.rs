@@ -4,6 +4,7 @@
 
 pub mod dev;
 pub mod ext4;
+pub mod ext4_fuzz;
 pub mod gofer;
 pub mod host;
 pub(crate) mod host_unsafe;
