@@ -130,7 +130,7 @@ fn ext4_image_round_trip() {
     );
     assert_eq!(
         out.stdout,
-        "/dev/loop0 ext4\nef53 1024 65536\n\text4\nfsck clean\nsame tree\nread-only\nend\n",
+        "/dev/loop0 ext4\nef53 1024 56037\n\text4\nfsck clean\nsame tree\nread-only\nend\n",
         "{out:?}"
     );
     assert_eq!(out.status, 0, "{out:?}");
