@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The fuzz targets of the gofer protocol and the ELF loader (`gofer::fuzz`,
-//! `sentry::elf::fuzz`), driven by the stable engine of `tests::mutate`: structure-aware
-//! mutations of real seeds (every protocol message; /bin/true, its dynamic loader, a static
-//! guest, busybox), with a watchdog for hangs and an allocator that aborts on an allocation
-//! without bound. CI runs a bounded, reproducible round of each; `SANDBOX_FUZZ_SECONDS=N` runs
-//! the three side by side for N seconds (docs/security.md):
+//! The fuzz targets of the gofer protocol, the ELF loader and the ext2/3/4 driver
+//! (`gofer::fuzz`, `sentry::elf::fuzz`, `sentry::fsimpl::ext4_fuzz`), driven by the stable
+//! engine of `tests::mutate`: structure-aware mutations of real seeds (every protocol message;
+//! /bin/true, its dynamic loader, a static guest, busybox; images from mkfs.ext4/ext3/ext2),
+//! with a watchdog for hangs and an allocator that aborts on an allocation without bound. CI
+//! runs a bounded, reproducible round of each; `SANDBOX_FUZZ_SECONDS=N` runs the four side by
+//! side for N seconds (docs/security.md):
 //!
 //! ```sh
 //! cargo test --release -p tests --test fuzz_targets        # CI's round
@@ -609,6 +610,91 @@ fn elf_target() -> Target {
     }
 }
 
+// ---- The ext2/3/4 driver ----
+
+/// Images made by the host's mkfs (ext4, ext3, ext2), filled by `mkfs -d` from a small tree:
+/// files (one spanning several blocks), a symlink, a directory big enough to be indexed.
+fn ext4_seeds() -> Vec<Vec<u8>> {
+    tests::require_tool("/usr/sbin/mkfs.ext4");
+    let base = std::env::temp_dir().join(format!("sandbox-ext4-seeds-{}", std::process::id()));
+    let tree = base.join("tree");
+    std::fs::create_dir_all(tree.join("many")).expect("the seed tree");
+    std::fs::write(tree.join("small"), b"hello\n").expect("a seed file");
+    std::fs::write(tree.join("big"), vec![0xabu8; 40_000]).expect("a seed file");
+    for i in 0..120 {
+        std::fs::write(tree.join("many").join(format!("entry-{i:03}")), b"x").expect("a file");
+    }
+    std::os::unix::fs::symlink("small", tree.join("link")).expect("a seed symlink");
+    let mut seeds = Vec::new();
+    for (kind, size, extra) in [
+        ("ext4", "2M", &[][..]),
+        ("ext3", "4M", &["-J", "size=1"][..]),
+        ("ext2", "2M", &[][..]),
+    ] {
+        let img = base.join(format!("{kind}.img"));
+        let ok = std::process::Command::new(format!("/usr/sbin/mkfs.{kind}"))
+            .args(["-q", "-F", "-b", "1024", "-E", "root_owner=0:0", "-d"])
+            .arg(&tree)
+            .args(extra)
+            .arg(&img)
+            .arg(size)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mkfs.{kind} of a seed image");
+        seeds.push(std::fs::read(&img).expect("a seed image"));
+    }
+    let _ = std::fs::remove_dir_all(&base);
+    seeds
+}
+
+/// The super block's fields and the first group descriptor's (1 KiB blocks: at 2048).
+fn ext4_fields(_b: &[u8]) -> Vec<Field> {
+    let sb = [
+        (0, 4),
+        (4, 4),
+        (8, 4),
+        (12, 4),
+        (16, 4),
+        (20, 4),
+        (24, 4),
+        (32, 4),
+        (40, 4),
+        (56, 2),
+        (76, 4),
+        (84, 4),
+        (88, 2),
+        (92, 4),
+        (96, 4),
+        (100, 4),
+        (0xE0, 4),
+        (0xFE, 2),
+        (0x150, 4),
+        (0x174, 1),
+        (0x175, 1),
+    ];
+    let gd = [(0, 4), (4, 4), (8, 4), (12, 2), (14, 2), (16, 2), (18, 2)];
+    sb.iter()
+        .map(|&(o, w)| (1024 + o, w))
+        .chain(gd.iter().map(|&(o, w)| (2048 + o, w)))
+        .collect()
+}
+
+fn ext4_outcome(data: &[u8]) -> u64 {
+    sentry::fsimpl::ext4_fuzz::run_image(data)
+}
+
+fn ext4_target() -> Target {
+    Target {
+        name: "ext4-image",
+        run: ext4_outcome,
+        seeds: ext4_seeds(),
+        fields: ext4_fields,
+        generate: None,
+        max_len: 4 << 20,
+    }
+}
+
 // ---- Rounds ----
 
 fn bounded(t: Target, inputs: u64) {
@@ -646,6 +732,16 @@ fn elf_load_bounded_round() {
 }
 
 #[test]
+fn ext4_image_bounded_round() {
+    let t = ext4_target();
+    // The seeds mount, and every step on them works: the target reaches the end.
+    for s in &t.seeds {
+        assert_eq!(sentry::fsimpl::ext4_fuzz::run_image(s), 0);
+    }
+    bounded(t, 3_000);
+}
+
+#[test]
 fn long_run_when_asked() {
     let Some(secs) = std::env::var("SANDBOX_FUZZ_SECONDS")
         .ok()
@@ -659,15 +755,20 @@ fn long_run_when_asked() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
     let heap = mutate::live_bytes();
-    let runs: Vec<_> = [decode_target(), server_target(), elf_target()]
-        .into_iter()
-        .map(|t| {
-            std::thread::spawn(move || {
-                let r = mutate::fuzz(&t, seed, Budget::Time(Duration::from_secs(secs)), HANG);
-                (t.name, r)
-            })
+    let runs: Vec<_> = [
+        decode_target(),
+        server_target(),
+        elf_target(),
+        ext4_target(),
+    ]
+    .into_iter()
+    .map(|t| {
+        std::thread::spawn(move || {
+            let r = mutate::fuzz(&t, seed, Budget::Time(Duration::from_secs(secs)), HANG);
+            (t.name, r)
         })
-        .collect();
+    })
+    .collect();
     let mut failures = Vec::new();
     for h in runs {
         let (name, r) = h.join().expect("a fuzzing thread");
@@ -702,6 +803,8 @@ fn replay() {
         gofer::fuzz::fuzz_gofer_decode(&data);
     } else if name.contains("gofer-server") {
         gofer::fuzz::fuzz_gofer_server(&data);
+    } else if name.contains("ext4-image") {
+        sentry::fsimpl::ext4_fuzz::run_image(&data);
     } else {
         sentry::elf::fuzz::fuzz_elf_load(&data);
     }
@@ -718,6 +821,7 @@ fn write_seeds() {
         ("gofer_decode", decode_target()),
         ("gofer_server", server_target()),
         ("elf_load", elf_target()),
+        ("ext4_image", ext4_target()),
     ] {
         let d = std::path::Path::new(&dir).join(name);
         std::fs::create_dir_all(&d).expect("the seeds' directory");

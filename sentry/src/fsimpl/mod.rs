@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 //! File system implementations: tmpfs, overlay, the gofer-backed host file system, devices,
-//! pipes and synthetic directories.
+//! pipes, synthetic directories, and the disk file systems of loop devices (vfat, ext2/3/4).
 
 pub mod dev;
+pub mod ext4;
+pub mod ext4_fuzz;
 pub mod gofer;
 pub mod host;
 pub(crate) mod host_unsafe;
@@ -69,6 +71,18 @@ pub const FILESYSTEMS: &[FsType] = &[
     FsType {
         name: "mqueue",
         nodev: true,
+    },
+    FsType {
+        name: "ext3",
+        nodev: false,
+    },
+    FsType {
+        name: "ext2",
+        nodev: false,
+    },
+    FsType {
+        name: "ext4",
+        nodev: false,
     },
     FsType {
         name: "vfat",

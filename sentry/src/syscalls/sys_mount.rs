@@ -26,7 +26,7 @@ static NEXT_DEV: AtomicU64 = AtomicU64::new(0x100);
 /// The block-device file systems the sentry implements (on its loop devices): mounting one
 /// without a block device gives ENOTBLK. Any other type is ENODEV, as on a kernel without its
 /// driver (what LTP's file system probe and /proc/filesystems rely on).
-const BLOCK_FS: &[&str] = &["vfat", "msdos"];
+const BLOCK_FS: &[&str] = &["vfat", "msdos", "ext2", "ext3", "ext4"];
 
 fn capable(t: &Task, cap: u32) -> bool {
     t.creds.caps & (1u64 << cap) != 0
@@ -154,13 +154,19 @@ fn new_fs(
                 .then(|| crate::fsimpl::loopdev::get(minor))
                 .flatten()
                 .ok_or(Errno::ENXIO)?;
+            let read_only = flags & MS_RDONLY != 0;
+            if let Some(name) = ["ext2", "ext3", "ext4"].into_iter().find(|n| *n == fstype) {
+                let opts = crate::fsimpl::ext4::Options::parse(data)?;
+                let fs = crate::fsimpl::ext4::mount(&dev, name, read_only, &opts)?;
+                return Ok((fs, opts.shown));
+            }
             let owner = Owner {
                 uid: t.creds.fsuid,
                 gid: t.creds.fsgid,
             };
             let opts = crate::fsimpl::vfat::Options::parse(data, owner)?;
             let name = if fstype == "vfat" { "vfat" } else { "msdos" };
-            let fs = crate::fsimpl::vfat::mount(&dev, name, flags & MS_RDONLY != 0, opts)?;
+            let fs = crate::fsimpl::vfat::mount(&dev, name, read_only, opts)?;
             Ok((
                 fs,
                 format!(
