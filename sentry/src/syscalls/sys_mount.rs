@@ -26,9 +26,9 @@ static NEXT_DEV: AtomicU64 = AtomicU64::new(0x100);
 /// The block-device file systems the sentry implements (on its loop devices): mounting one
 /// without a block device gives ENOTBLK. Any other type is ENODEV, as on a kernel without its
 /// driver (what LTP's file system probe and /proc/filesystems rely on).
-const BLOCK_FS: &[&str] = &["vfat", "msdos"];
+pub(super) const BLOCK_FS: &[&str] = &["vfat", "msdos"];
 
-fn capable(t: &Task, cap: u32) -> bool {
+pub(super) fn capable(t: &Task, cap: u32) -> bool {
     t.creds.caps & (1u64 << cap) != 0
 }
 
@@ -53,6 +53,18 @@ fn is_dir(r: &Resolved) -> bool {
 /// accepts and the sandbox has no use for. Returns the file system and the options
 /// /proc/mounts shows.
 fn new_tmpfs(t: &Task, data: &str) -> Result<(Arc<dyn Filesystem>, String), Errno> {
+    let (size, mode, owner, shown) = tmpfs_options(t, data)?;
+    let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
+    let fs: Arc<dyn Filesystem> = TmpFs::new(dev, mode, owner, size);
+    Ok((fs, shown))
+}
+
+/// tmpfs's options parsed: size, mode, owner of the root, and the options /proc/mounts shows
+/// (also how fsconfig(2) checks each parameter as it comes).
+pub(super) fn tmpfs_options(
+    t: &Task,
+    data: &str,
+) -> Result<(Option<u64>, u32, Owner, String), Errno> {
     let mut size = None;
     let mut mode = 0o1777;
     let mut owner = Owner {
@@ -87,9 +99,7 @@ fn new_tmpfs(t: &Task, data: &str) -> Result<(Arc<dyn Filesystem>, String), Errn
     if mode != 0o1777 {
         shown.push(format!("mode={mode:o}"));
     }
-    let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
-    let fs: Arc<dyn Filesystem> = TmpFs::new(dev, mode, owner, size);
-    Ok((fs, shown.join(",")))
+    Ok((size, mode, owner, shown.join(",")))
 }
 
 /// tmpfs's size=: bytes with an optional k/m/g/t suffix, or a percentage of memory.
@@ -114,8 +124,9 @@ fn parse_size(v: &str) -> Result<u64, Errno> {
     Ok(bytes.div_ceil(4096) * 4096)
 }
 
-/// The file system a new mount of type `fstype` gets, with its /proc/mounts options.
-fn new_fs(
+/// The file system a new mount of type `fstype` gets, with its /proc/mounts options (mount(2),
+/// and fsconfig(2)'s FSCONFIG_CMD_CREATE).
+pub(super) fn new_fs(
     t: &Task,
     fstype: &str,
     source: Option<&[u8]>,
