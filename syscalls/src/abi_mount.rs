@@ -219,7 +219,7 @@ pub const MNT_ID_REQ_SIZE_VER0: u32 = 24;
 /// `struct mnt_id_req` with mnt_ns_id.
 pub const MNT_ID_REQ_SIZE_VER1: u32 = 32;
 /// Unique (64-bit) mount ids start above this, apart from the old 32-bit ids.
-pub const MNT_UNIQUE_ID_OFFSET: u64 = 1 << 32;
+pub const MNT_UNIQUE_ID_OFFSET: u64 = 1 << 31;
 /// statx(2): the 64-bit unique mount id.
 pub const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
 /// statfs f_flags: symlinks not followed (ST_NOSYMFOLLOW).

@@ -228,6 +228,9 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
             m.flags() & (MS_NOATIME | MS_NODIRATIME | MS_RELATIME)
         };
         m.set_flags(flags | keep);
+        if flags & MS_BIND == 0 {
+            super::sys_mount_api::set_sb_read_only(&m.fs, flags & MS_RDONLY != 0);
+        }
         if flags & MS_BIND == 0 && !data.is_empty() && m.fs.name() == "tmpfs" {
             // Options on a tmpfs remount: validated; size changes are not applied.
             new_tmpfs(t, &data)?;
@@ -241,6 +244,9 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
         if is_dir(&s) != is_dir(&r) {
             return Err(Errno::ENOTDIR);
         }
+        if s.mount.propagation().unbindable {
+            return Err(Errno::EINVAL);
+        }
         let mut table = mnt.write();
         let m = Mount::new(
             s.mount.fs.clone(),
@@ -250,6 +256,7 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
             flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
         );
         *lock(&m.options) = lock(&s.mount.options).clone();
+        super::sys_mount_api::bound_from(&m, &s.mount, &s.path);
         table.add(m);
         if flags & MS_REC != 0 {
             bind_below(&mut table, &s.path, &r.path);
@@ -264,6 +271,17 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
         }
         if !r.is_mount_root {
             return Err(Errno::EINVAL);
+        }
+        // Recorded and shown (mountinfo, statmount); mount events do not propagate.
+        let table = mnt.read();
+        let top = table.at(&r.path).ok_or(Errno::EINVAL)?;
+        top.change_propagation(flags & propagation);
+        if flags & MS_REC != 0 {
+            for m in table.list() {
+                if m.point != r.path && is_under(&m.point, &r.path) {
+                    m.change_propagation(flags & propagation);
+                }
+            }
         }
         return Ok(0);
     }
@@ -293,6 +311,7 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
         Some(s) if !s.is_empty() => String::from_utf8_lossy(s).into_owned(),
         _ => "none".into(),
     };
+    super::sys_mount_api::set_sb_read_only(&fs, flags & MS_RDONLY != 0);
     let root = fs.root();
     let m = Mount::new(fs, root, r.path.clone(), src, flags);
     *lock(&m.options) = options;
@@ -320,12 +339,33 @@ fn bind_below(table: &mut Mounts, from: &str, to: &str) {
             m.source.clone(),
             m.flags(),
         );
+        *lock(&copy.options) = lock(&m.options).clone();
+        super::sys_mount_api::bound_from(&copy, &m, &m.point);
         table.add(copy);
     }
 }
 
-/// Whether a task of namespace `ns` has its cwd or root at or below `point`.
-fn fs_busy(t: &Task, ns: &Arc<crate::vfs::mount::MountNs>, point: &str) -> bool {
+/// Whether a task of namespace `ns` has its cwd or root at or below `point`, on the mount
+/// `top` there or one below it: a cwd entered before `top` covered it stays on the mount
+/// below (Linux holds the cwd's dentry and mount), and does not keep `top` busy.
+fn fs_busy(
+    t: &Task,
+    ns: &Arc<crate::vfs::mount::MountNs>,
+    point: &str,
+    top: Option<&Arc<Mount>>,
+) -> bool {
+    let cwd_busy = |fs: &crate::kernel::FsContext| -> bool {
+        if !is_under(&fs.cwd, point) {
+            return false;
+        }
+        match (&fs.cwd_anchor, top) {
+            (Some(a), Some(top)) => {
+                (Arc::ptr_eq(&a.mount.fs, &top.fs) && Arc::ptr_eq(&a.mount.root, &top.root))
+                    || (a.mount.point != point && is_under(&a.mount.point, point))
+            }
+            _ => true,
+        }
+    };
     let tree = lock(&t.k.tree);
     tree.threads.values().any(|task| {
         let Some(info) = lock(&task.info).clone() else {
@@ -335,8 +375,7 @@ fn fs_busy(t: &Task, ns: &Arc<crate::vfs::mount::MountNs>, point: &str) -> bool 
             return false;
         };
         let fs = lock(&fs);
-        Arc::ptr_eq(&fs.mnt, ns)
-            && (is_under(&fs.cwd, point) || (fs.root != "/" && is_under(&fs.root, point)))
+        Arc::ptr_eq(&fs.mnt, ns) && (cwd_busy(&fs) || (fs.root != "/" && is_under(&fs.root, point)))
     })
 }
 
@@ -361,7 +400,9 @@ pub fn sys_umount2(t: &mut Task) -> SysResult {
     let point = r.path.clone();
     drop(r);
     let mnt = t.mnt();
-    let cwd_busy = fs_busy(t, &mnt, &point);
+    let visible = mnt.read().at(&point);
+    let cwd_busy = fs_busy(t, &mnt, &point, visible.as_ref());
+    drop(visible);
     let detach = flags & MNT_DETACH != 0;
     let mut table = mnt.write();
     let top = table.at(&point).ok_or(Errno::EINVAL)?;

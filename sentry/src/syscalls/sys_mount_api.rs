@@ -10,7 +10,7 @@
 //! drops it, as Linux dissolves the anonymous namespace. Every call needs CAP_SYS_ADMIN in the
 //! sandbox's credentials where Linux asks for it (EPERM otherwise).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use syscalls::abi::*;
 use syscalls::{Errno, Zeroable};
@@ -48,6 +48,33 @@ const SB_CLEAR: &[(&str, u64)] = &[
     ("nomand", MS_MANDLOCK),
     ("rw", MS_RDONLY),
 ];
+
+/// File systems whose superblock is read-only (SB_RDONLY: made with MS_RDONLY, or
+/// reconfigured `ro`), apart from the per-mount flag; statmount's sb_flags shows it.
+fn read_only_sbs() -> &'static Mutex<Vec<Weak<dyn Filesystem>>> {
+    static R: OnceLock<Mutex<Vec<Weak<dyn Filesystem>>>> = OnceLock::new();
+    R.get_or_init(Default::default)
+}
+
+/// Records whether the superblock of `fs` is read-only (mount(2) of a new file system, a
+/// remount, FSCONFIG_CMD_CREATE and FSCONFIG_CMD_RECONFIGURE).
+pub(super) fn set_sb_read_only(fs: &Arc<dyn Filesystem>, ro: bool) {
+    let mut v = lock(read_only_sbs());
+    let me = Arc::downgrade(fs);
+    v.retain(|w| w.strong_count() > 0 && !Weak::ptr_eq(w, &me));
+    if ro {
+        v.push(me);
+    }
+}
+
+/// Whether the superblock of `fs` is read-only.
+fn sb_read_only(fs: &Arc<dyn Filesystem>) -> bool {
+    if fs.read_only() {
+        return true;
+    }
+    let me = Arc::downgrade(fs);
+    lock(read_only_sbs()).iter().any(|w| Weak::ptr_eq(w, &me))
+}
 
 /// Where a context is in its life (Linux's `enum fs_context_phase`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -403,10 +430,16 @@ fn fs_param(t: &Task, ctx: &mut Ctx, key: String, val: Option<String>) -> Result
                 return Err(Errno::EINVAL);
             }
         }
-        // ramfs has always ignored what it does not know; devtmpfs is one shared instance.
-        "ramfs" | "devtmpfs" => {}
-        // sysfs, mqueue: no parameters of their own.
-        _ => return Err(Errno::EINVAL),
+        // No parameters of their own.
+        "sysfs" | "mqueue" => return Err(Errno::EINVAL),
+        // ramfs has always ignored what it does not know; devtmpfs is one shared instance;
+        // another disk file system checks its options when FSCONFIG_CMD_CREATE makes it (as
+        // Linux's legacy parser, which only gathers them).
+        _ => {
+            if opt.contains(',') {
+                return Err(Errno::EINVAL);
+            }
+        }
     }
     let len = opt.len();
     if len > DATA_MAX.saturating_sub(ctx.data_len) {
@@ -434,6 +467,7 @@ fn create(t: &Task, ctx: &mut Ctx) -> SysResult {
         flags,
     ) {
         Ok((fs, options)) => {
+            set_sb_read_only(&fs, flags & MS_RDONLY != 0);
             let source = match source {
                 Some(s) if !s.is_empty() => s,
                 _ => "none".to_string(),
@@ -476,6 +510,9 @@ fn reconfigure(t: &Task, ctx: &mut Ctx) -> SysResult {
         }
     }
     let (set, clr) = (ctx.sb_set & MS_RDONLY, ctx.sb_clr & MS_RDONLY);
+    if set | clr != 0 {
+        set_sb_read_only(&fs, set != 0);
+    }
     let apply = |m: &Mount| {
         if Arc::ptr_eq(&m.fs, &fs) {
             m.set_flags((m.flags() & !clr) | set);
@@ -897,6 +934,21 @@ fn join_root(m: &Mount, path: &str) -> String {
     }
 }
 
+/// What a bind mount `new` of the directory at `path` (on mount `src`) takes from its source
+/// (mount(2) MS_BIND, as clone_mnt): the subtree's path in the file system, and the source's
+/// peer group and master.
+pub(super) fn bound_from(new: &Mount, src: &Mount, path: &str) {
+    let root = join_root(src, path);
+    if root != "/" {
+        let _ = new.fs_root.set(root);
+    }
+    let p = src.propagation();
+    new.set_propagation(crate::vfs::mount::Propagation {
+        unbindable: false,
+        ..p
+    });
+}
+
 /// A copy of `m` (a bind mount of `root`, its directory `root_path` in the file system) at
 /// `point`, with the same flags, options and source.
 fn clone_mount(m: &Mount, root: Arc<dyn Inode>, point: &str, root_path: &str) -> Arc<Mount> {
@@ -1185,7 +1237,7 @@ pub fn sys_statmount(t: &mut Task) -> SysResult {
         sm.sb_dev_minor = min;
         sm.sb_magic = m.fs.statfs().map(|s| s.f_type as u64).unwrap_or(0);
         let mut f = 0;
-        if m.read_only() {
+        if sb_read_only(&m.fs) {
             f |= MS_RDONLY as u32;
         }
         sm.sb_flags = f;
