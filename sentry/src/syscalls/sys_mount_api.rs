@@ -134,6 +134,10 @@ impl FileOps for FsContextFile {
     }
 }
 
+/// A detached mount tree: each mount with its point relative to the root (`""` for the root),
+/// the root first.
+type Tree = Vec<(String, Arc<Mount>)>;
+
 /// A mount descriptor from fsmount(2) or open_tree(2) with OPEN_TREE_CLONE (Linux's O_PATH
 /// file of a mount in an anonymous namespace).
 struct MountFd {
@@ -143,7 +147,7 @@ struct MountFd {
     id: u64,
     /// The detached tree, root first, each with its point relative to the root (`""` for the
     /// root); `None` once move_mount attached it.
-    tree: Mutex<Option<Vec<(String, Arc<Mount>)>>>,
+    tree: Mutex<Option<Tree>>,
 }
 
 impl FileOps for MountFd {
@@ -625,7 +629,7 @@ pub fn sys_fsmount(t: &mut Task) -> SysResult {
 fn detached_fd(
     t: &Task,
     root: Arc<dyn Inode>,
-    tree: Vec<(String, Arc<Mount>)>,
+    tree: Tree,
     cloexec: bool,
 ) -> SysResult {
     let top = tree[0].1.clone();
