@@ -220,6 +220,8 @@ pub const MNT_ID_REQ_SIZE_VER0: u32 = 24;
 pub const MNT_ID_REQ_SIZE_VER1: u32 = 32;
 /// Unique (64-bit) mount ids start above this, apart from the old 32-bit ids.
 pub const MNT_UNIQUE_ID_OFFSET: u64 = 1 << 31;
+/// statx(2) stx_attributes: the file is the root of a mount.
+pub const STATX_ATTR_MOUNT_ROOT: u64 = 0x2000;
 /// statx(2): the 64-bit unique mount id.
 pub const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
 /// statfs f_flags: symlinks not followed (ST_NOSYMFOLLOW).

@@ -626,12 +626,7 @@ pub fn sys_fsmount(t: &mut Task) -> SysResult {
     )
 }
 
-fn detached_fd(
-    t: &Task,
-    root: Arc<dyn Inode>,
-    tree: Tree,
-    cloexec: bool,
-) -> SysResult {
+fn detached_fd(t: &Task, root: Arc<dyn Inode>, tree: Tree, cloexec: bool) -> SysResult {
     let top = tree[0].1.clone();
     let ops = MountFd {
         root: root.clone(),

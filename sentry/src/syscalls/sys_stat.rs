@@ -19,16 +19,17 @@ pub(crate) fn stat_at(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Resul
 }
 
 fn stat_at_raw(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Result<Stat, Errno> {
-    stat_mount_at(t, dirfd, path_addr, flags).map(|(st, _)| st)
+    stat_mount_at(t, dirfd, path_addr, flags).map(|(st, _, _)| st)
 }
 
-/// The stat of what a path names, with the mount it is on (none for a pipe or socket fd).
+/// The stat of what a path names, with the mount it is on (none for a pipe or socket fd) and
+/// whether it is that mount's root.
 fn stat_mount_at(
     t: &Task,
     dirfd: i32,
     path_addr: u64,
     flags: u32,
-) -> Result<(Stat, Option<Arc<Mount>>), Errno> {
+) -> Result<(Stat, Option<Arc<Mount>>, bool), Errno> {
     let path = t.read_path(path_addr)?;
     if path.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
@@ -36,13 +37,17 @@ fn stat_mount_at(
         }
         if dirfd == AT_FDCWD {
             let r = walk_at(t, AT_FDCWD, b".", true)?;
-            return Ok((r.stat.ok_or(Errno::ENOENT)?, Some(r.mount)));
+            return Ok((r.stat.ok_or(Errno::ENOENT)?, Some(r.mount), r.is_mount_root));
         }
         let f = t.file(dirfd)?;
-        return Ok((f.stat()?, f.mount.clone()));
+        let root = match (&f.inode, &f.mount) {
+            (Some(i), Some(m)) => Arc::ptr_eq(i, &m.root),
+            _ => false,
+        };
+        return Ok((f.stat()?, f.mount.clone(), root));
     }
     let r = walk_at(t, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-    Ok((r.stat.ok_or(Errno::ENOENT)?, Some(r.mount)))
+    Ok((r.stat.ok_or(Errno::ENOENT)?, Some(r.mount), r.is_mount_root))
 }
 /// Implements stat(2).
 pub fn sys_stat(t: &mut Task) -> SysResult {
@@ -87,7 +92,7 @@ pub fn sys_statx(t: &mut Task) -> SysResult {
     {
         return Err(Errno::EINVAL);
     }
-    let (st, mount) = stat_mount_at(t, dirfd, path, flags)?;
+    let (st, mount, mount_root) = stat_mount_at(t, dirfd, path, flags)?;
     let st = crate::vfs::inode::dated(st);
     // The mount id: the unique 64-bit one when asked for, else mountinfo's (as Linux 6.8+).
     let (mnt_mask, mnt_id) = match &mount {
@@ -105,6 +110,13 @@ pub fn sys_statx(t: &mut Task) -> SysResult {
     let sx = Statx {
         stx_mask: STATX_BASIC_STATS | mnt_mask,
         stx_mnt_id: mnt_id,
+        // Every file system can say whether a file is a mount's root (vfs_statx_path).
+        stx_attributes_mask: if mount.is_some() {
+            STATX_ATTR_MOUNT_ROOT
+        } else {
+            0
+        },
+        stx_attributes: if mount_root { STATX_ATTR_MOUNT_ROOT } else { 0 },
         stx_blksize: st.st_blksize as u32,
         stx_nlink: st.st_nlink as u32,
         stx_uid: st.st_uid,

@@ -118,6 +118,8 @@ impl Mount {
         if let Some(r) = self.fs_root.get() {
             let _ = m.fs_root.set(r.clone());
         }
+        // A copy in a new namespace is a peer of the original (copy_tree); a move keeps it.
+        m.set_propagation(self.propagation());
         m
     }
 
