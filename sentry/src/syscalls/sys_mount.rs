@@ -248,6 +248,16 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
             return Err(Errno::EINVAL);
         }
         let mut table = mnt.write();
+        let below = if flags & MS_REC != 0 {
+            table
+                .list()
+                .iter()
+                .filter(|m| m.point != s.path && is_under(&m.point, &s.path))
+                .count()
+        } else {
+            0
+        };
+        table.room_for(1 + below)?;
         let m = Mount::new(
             s.mount.fs.clone(),
             sinode,
@@ -315,7 +325,9 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
     let root = fs.root();
     let m = Mount::new(fs, root, r.path.clone(), src, flags);
     *lock(&m.options) = options;
-    mnt.write().add(m);
+    let mut table = mnt.write();
+    table.room_for(1)?;
+    table.add(m);
     Ok(0)
 }
 
@@ -326,6 +338,7 @@ fn bind_below(table: &mut Mounts, from: &str, to: &str) {
         .into_iter()
         .filter(|m| m.point != from && is_under(&m.point, from) && !is_under(&m.point, to))
         .collect();
+
     for m in below {
         let point = if from == "/" {
             format!("{to}{}", m.point)

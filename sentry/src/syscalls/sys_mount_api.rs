@@ -776,6 +776,11 @@ pub fn sys_move_mount(t: &mut Task) -> SysResult {
             return Err(Errno::EINVAL);
         };
         let mut table = ns.write();
+        if let Err(e) = table.room_for(list.len()) {
+            drop(table);
+            *tree = Some(list);
+            return Err(e);
+        }
         for (i, (rel, m)) in list.iter().enumerate() {
             let at = m.moved_to(&join(&to.path, rel));
             if i == 0 && beneath {

@@ -32,6 +32,9 @@ pub const MOUNT_FLAGS: u64 = MS_RDONLY
     | MS_RELATIME
     | MS_NOSYMFOLLOW;
 
+/// The most mounts a namespace holds (Linux's default fs.mount-max).
+pub const MOUNT_MAX: usize = 100_000;
+
 /// A mount's propagation (Documentation/filesystems/sharedsubtree.rst): the peer group it
 /// shares mount events with (0: none) and the group it receives them from (0: none). The
 /// sandbox records and reports it (mountinfo, statmount); events do not propagate.
@@ -316,6 +319,20 @@ impl Mounts {
     /// Adds a made mount at its point, on top of what is there.
     pub fn add(&mut self, m: Arc<Mount>) {
         self.by_point.entry(m.point.clone()).or_default().push(m);
+    }
+
+    /// Mounts in the table, hidden ones included.
+    pub fn count(&self) -> usize {
+        self.by_point.values().map(Vec::len).sum()
+    }
+
+    /// Whether `n` more mounts fit: ENOSPC past [`MOUNT_MAX`] (Linux's fs.mount-max), so that
+    /// recursive binds and clones, which double a tree each time, stay bounded.
+    pub fn room_for(&self, n: usize) -> Result<(), Errno> {
+        if self.count().saturating_add(n) > MOUNT_MAX {
+            return Err(Errno::ENOSPC);
+        }
+        Ok(())
     }
 
     /// Adds a made mount at its point beneath the visible one there (MOVE_MOUNT_BENEATH):
