@@ -150,6 +150,18 @@ struct MountFd {
     tree: Mutex<Option<Tree>>,
 }
 
+/// Mounts held in detached trees, over all descriptors: bounded as a namespace is, so that
+/// clones kept unattached cannot grow the sentry without bound.
+static DETACHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Drop for MountFd {
+    fn drop(&mut self) {
+        if let Some(t) = lock(&self.tree).as_ref() {
+            DETACHED.fetch_sub(t.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 impl FileOps for MountFd {
     fn stat(&self) -> Result<Stat, Errno> {
         self.root.stat()
@@ -627,6 +639,12 @@ pub fn sys_fsmount(t: &mut Task) -> SysResult {
 }
 
 fn detached_fd(t: &Task, root: Arc<dyn Inode>, tree: Tree, cloexec: bool) -> SysResult {
+    use std::sync::atomic::Ordering;
+    let n = tree.len();
+    if DETACHED.fetch_add(n, Ordering::Relaxed) + n > crate::vfs::mount::MOUNT_MAX {
+        DETACHED.fetch_sub(n, Ordering::Relaxed);
+        return Err(Errno::ENOSPC);
+    }
     let top = tree[0].1.clone();
     let ops = MountFd {
         root: root.clone(),
@@ -781,11 +799,13 @@ pub fn sys_move_mount(t: &mut Task) -> SysResult {
             *tree = Some(list);
             return Err(e);
         }
+        DETACHED.fetch_sub(list.len(), std::sync::atomic::Ordering::Relaxed);
         for (i, (rel, m)) in list.iter().enumerate() {
             let at = m.moved_to(&join(&to.path, rel));
             if i == 0 && beneath {
                 if let Err(e) = table.add_beneath(at) {
                     drop(table);
+                    DETACHED.fetch_add(list.len(), std::sync::atomic::Ordering::Relaxed);
                     *tree = Some(list);
                     return Err(e);
                 }
