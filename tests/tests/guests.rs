@@ -69,6 +69,9 @@ tests::guest_tests! {
     bad_pointers,
     // Mounts, chroot, pivot_root and file handles (issue 5).
     mounts,
+    // The new mount API: fsopen/fsconfig/fsmount, move_mount, open_tree, mount_setattr, fspick,
+    // statmount and listmount (issue 14).
+    mount_api,
     // /proc/self/fd/N reopens the open file itself.
     magic_links,
     // Signal-driven I/O (O_ASYNC, F_SETOWN, F_SETSIG) on pipes.

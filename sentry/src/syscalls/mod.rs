@@ -22,6 +22,7 @@ mod sys_misc;
 mod sys_mm;
 mod sys_mount;
 pub use sys_aio::{AioContext, AIO_MAX_NR, AIO_NR};
+mod sys_mount_api;
 pub use sys_mount::{mask_path, readonly_path};
 mod sys_mqueue;
 mod sys_pidfd;

@@ -26,9 +26,9 @@ static NEXT_DEV: AtomicU64 = AtomicU64::new(0x100);
 /// The block-device file systems the sentry implements (on its loop devices): mounting one
 /// without a block device gives ENOTBLK. Any other type is ENODEV, as on a kernel without its
 /// driver (what LTP's file system probe and /proc/filesystems rely on).
-const BLOCK_FS: &[&str] = &["vfat", "msdos", "ext2", "ext3", "ext4"];
+pub(super) const BLOCK_FS: &[&str] = &["vfat", "msdos", "ext2", "ext3", "ext4"];
 
-fn capable(t: &Task, cap: u32) -> bool {
+pub(super) fn capable(t: &Task, cap: u32) -> bool {
     t.creds.caps & (1u64 << cap) != 0
 }
 
@@ -53,6 +53,18 @@ fn is_dir(r: &Resolved) -> bool {
 /// accepts and the sandbox has no use for. Returns the file system and the options
 /// /proc/mounts shows.
 fn new_tmpfs(t: &Task, data: &str) -> Result<(Arc<dyn Filesystem>, String), Errno> {
+    let (size, mode, owner, shown) = tmpfs_options(t, data)?;
+    let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
+    let fs: Arc<dyn Filesystem> = TmpFs::new(dev, mode, owner, size);
+    Ok((fs, shown))
+}
+
+/// tmpfs's options parsed: size, mode, owner of the root, and the options /proc/mounts shows
+/// (also how fsconfig(2) checks each parameter as it comes).
+pub(super) fn tmpfs_options(
+    t: &Task,
+    data: &str,
+) -> Result<(Option<u64>, u32, Owner, String), Errno> {
     let mut size = None;
     let mut mode = 0o1777;
     let mut owner = Owner {
@@ -87,9 +99,7 @@ fn new_tmpfs(t: &Task, data: &str) -> Result<(Arc<dyn Filesystem>, String), Errn
     if mode != 0o1777 {
         shown.push(format!("mode={mode:o}"));
     }
-    let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
-    let fs: Arc<dyn Filesystem> = TmpFs::new(dev, mode, owner, size);
-    Ok((fs, shown.join(",")))
+    Ok((size, mode, owner, shown.join(",")))
 }
 
 /// tmpfs's size=: bytes with an optional k/m/g/t suffix, or a percentage of memory.
@@ -114,8 +124,9 @@ fn parse_size(v: &str) -> Result<u64, Errno> {
     Ok(bytes.div_ceil(4096) * 4096)
 }
 
-/// The file system a new mount of type `fstype` gets, with its /proc/mounts options.
-fn new_fs(
+/// The file system a new mount of type `fstype` gets, with its /proc/mounts options (mount(2),
+/// and fsconfig(2)'s FSCONFIG_CMD_CREATE).
+pub(super) fn new_fs(
     t: &Task,
     fstype: &str,
     source: Option<&[u8]>,
@@ -223,6 +234,9 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
             m.flags() & (MS_NOATIME | MS_NODIRATIME | MS_RELATIME)
         };
         m.set_flags(flags | keep);
+        if flags & MS_BIND == 0 {
+            super::sys_mount_api::set_sb_read_only(&m.fs, flags & MS_RDONLY != 0);
+        }
         if flags & MS_BIND == 0 && !data.is_empty() && m.fs.name() == "tmpfs" {
             // Options on a tmpfs remount: validated; size changes are not applied.
             new_tmpfs(t, &data)?;
@@ -236,7 +250,20 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
         if is_dir(&s) != is_dir(&r) {
             return Err(Errno::ENOTDIR);
         }
+        if s.mount.propagation().unbindable {
+            return Err(Errno::EINVAL);
+        }
         let mut table = mnt.write();
+        let below = if flags & MS_REC != 0 {
+            table
+                .list()
+                .iter()
+                .filter(|m| m.point != s.path && is_under(&m.point, &s.path))
+                .count()
+        } else {
+            0
+        };
+        table.room_for(1 + below)?;
         let m = Mount::new(
             s.mount.fs.clone(),
             sinode,
@@ -245,6 +272,7 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
             flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
         );
         *lock(&m.options) = lock(&s.mount.options).clone();
+        super::sys_mount_api::bound_from(&m, &s.mount, &s.path);
         table.add(m);
         if flags & MS_REC != 0 {
             bind_below(&mut table, &s.path, &r.path);
@@ -259,6 +287,17 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
         }
         if !r.is_mount_root {
             return Err(Errno::EINVAL);
+        }
+        // Recorded and shown (mountinfo, statmount); mount events do not propagate.
+        let table = mnt.read();
+        let top = table.at(&r.path).ok_or(Errno::EINVAL)?;
+        top.change_propagation(flags & propagation);
+        if flags & MS_REC != 0 {
+            for m in table.list() {
+                if m.point != r.path && is_under(&m.point, &r.path) {
+                    m.change_propagation(flags & propagation);
+                }
+            }
         }
         return Ok(0);
     }
@@ -288,10 +327,13 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
         Some(s) if !s.is_empty() => String::from_utf8_lossy(s).into_owned(),
         _ => "none".into(),
     };
+    super::sys_mount_api::set_sb_read_only(&fs, flags & MS_RDONLY != 0);
     let root = fs.root();
     let m = Mount::new(fs, root, r.path.clone(), src, flags);
     *lock(&m.options) = options;
-    mnt.write().add(m);
+    let mut table = mnt.write();
+    table.room_for(1)?;
+    table.add(m);
     Ok(0)
 }
 
@@ -302,6 +344,7 @@ fn bind_below(table: &mut Mounts, from: &str, to: &str) {
         .into_iter()
         .filter(|m| m.point != from && is_under(&m.point, from) && !is_under(&m.point, to))
         .collect();
+
     for m in below {
         let point = if from == "/" {
             format!("{to}{}", m.point)
@@ -315,12 +358,33 @@ fn bind_below(table: &mut Mounts, from: &str, to: &str) {
             m.source.clone(),
             m.flags(),
         );
+        *lock(&copy.options) = lock(&m.options).clone();
+        super::sys_mount_api::bound_from(&copy, &m, &m.point);
         table.add(copy);
     }
 }
 
-/// Whether a task of namespace `ns` has its cwd or root at or below `point`.
-fn fs_busy(t: &Task, ns: &Arc<crate::vfs::mount::MountNs>, point: &str) -> bool {
+/// Whether a task of namespace `ns` has its cwd or root at or below `point`, on the mount
+/// `top` there or one below it: a cwd entered before `top` covered it stays on the mount
+/// below (Linux holds the cwd's dentry and mount), and does not keep `top` busy.
+fn fs_busy(
+    t: &Task,
+    ns: &Arc<crate::vfs::mount::MountNs>,
+    point: &str,
+    top: Option<&Arc<Mount>>,
+) -> bool {
+    let cwd_busy = |fs: &crate::kernel::FsContext| -> bool {
+        if !is_under(&fs.cwd, point) {
+            return false;
+        }
+        match (&fs.cwd_anchor, top) {
+            (Some(a), Some(top)) => {
+                (Arc::ptr_eq(&a.mount.fs, &top.fs) && Arc::ptr_eq(&a.mount.root, &top.root))
+                    || (a.mount.point != point && is_under(&a.mount.point, point))
+            }
+            _ => true,
+        }
+    };
     let tree = lock(&t.k.tree);
     tree.threads.values().any(|task| {
         let Some(info) = lock(&task.info).clone() else {
@@ -330,8 +394,7 @@ fn fs_busy(t: &Task, ns: &Arc<crate::vfs::mount::MountNs>, point: &str) -> bool 
             return false;
         };
         let fs = lock(&fs);
-        Arc::ptr_eq(&fs.mnt, ns)
-            && (is_under(&fs.cwd, point) || (fs.root != "/" && is_under(&fs.root, point)))
+        Arc::ptr_eq(&fs.mnt, ns) && (cwd_busy(&fs) || (fs.root != "/" && is_under(&fs.root, point)))
     })
 }
 
@@ -356,7 +419,9 @@ pub fn sys_umount2(t: &mut Task) -> SysResult {
     let point = r.path.clone();
     drop(r);
     let mnt = t.mnt();
-    let cwd_busy = fs_busy(t, &mnt, &point);
+    let visible = mnt.read().at(&point);
+    let cwd_busy = fs_busy(t, &mnt, &point, visible.as_ref());
+    drop(visible);
     let detach = flags & MNT_DETACH != 0;
     let mut table = mnt.write();
     let top = table.at(&point).ok_or(Errno::EINVAL)?;

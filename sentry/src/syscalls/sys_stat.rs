@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! stat and friends, access, readlink, statfs.
 
+use std::sync::Arc;
+
 use syscalls::abi::*;
 use syscalls::Errno;
 
@@ -17,18 +19,35 @@ pub(crate) fn stat_at(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Resul
 }
 
 fn stat_at_raw(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Result<Stat, Errno> {
+    stat_mount_at(t, dirfd, path_addr, flags).map(|(st, _, _)| st)
+}
+
+/// The stat of what a path names, with the mount it is on (none for a pipe or socket fd) and
+/// whether it is that mount's root.
+fn stat_mount_at(
+    t: &Task,
+    dirfd: i32,
+    path_addr: u64,
+    flags: u32,
+) -> Result<(Stat, Option<Arc<Mount>>, bool), Errno> {
     let path = t.read_path(path_addr)?;
     if path.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT);
         }
         if dirfd == AT_FDCWD {
-            return walk_at(t, AT_FDCWD, b".", true)?.stat.ok_or(Errno::ENOENT);
+            let r = walk_at(t, AT_FDCWD, b".", true)?;
+            return Ok((r.stat.ok_or(Errno::ENOENT)?, Some(r.mount), r.is_mount_root));
         }
-        return t.file(dirfd)?.stat();
+        let f = t.file(dirfd)?;
+        let root = match (&f.inode, &f.mount) {
+            (Some(i), Some(m)) => Arc::ptr_eq(i, &m.root),
+            _ => false,
+        };
+        return Ok((f.stat()?, f.mount.clone(), root));
     }
     let r = walk_at(t, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-    r.stat.ok_or(Errno::ENOENT)
+    Ok((r.stat.ok_or(Errno::ENOENT)?, Some(r.mount), r.is_mount_root))
 }
 /// Implements stat(2).
 pub fn sys_stat(t: &mut Task) -> SysResult {
@@ -73,7 +92,14 @@ pub fn sys_statx(t: &mut Task) -> SysResult {
     {
         return Err(Errno::EINVAL);
     }
-    let st = stat_at(t, dirfd, path, flags)?;
+    let (st, mount, mount_root) = stat_mount_at(t, dirfd, path, flags)?;
+    let st = crate::vfs::inode::dated(st);
+    // The mount id: the unique 64-bit one when asked for, else mountinfo's (as Linux 6.8+).
+    let (mnt_mask, mnt_id) = match &mount {
+        Some(m) if mask & STATX_MNT_ID_UNIQUE != 0 => (STATX_MNT_ID_UNIQUE, m.unique_id),
+        Some(m) => (STATX_MNT_ID, u64::from(m.id)),
+        None => (0, 0),
+    };
     let ts = |sec: i64, nsec: i64| StatxTimestamp {
         tv_sec: sec,
         tv_nsec: nsec as u32,
@@ -82,7 +108,15 @@ pub fn sys_statx(t: &mut Task) -> SysResult {
     let (rmaj, rmin) = dev_split(st.st_rdev);
     let (dmaj, dmin) = dev_split(st.st_dev);
     let sx = Statx {
-        stx_mask: STATX_BASIC_STATS,
+        stx_mask: STATX_BASIC_STATS | mnt_mask,
+        stx_mnt_id: mnt_id,
+        // Every file system can say whether a file is a mount's root (vfs_statx_path).
+        stx_attributes_mask: if mount.is_some() {
+            STATX_ATTR_MOUNT_ROOT
+        } else {
+            0
+        },
+        stx_attributes: if mount_root { STATX_ATTR_MOUNT_ROOT } else { 0 },
         stx_blksize: st.st_blksize as u32,
         stx_nlink: st.st_nlink as u32,
         stx_uid: st.st_uid,
@@ -173,6 +207,9 @@ pub(crate) fn statfs_of(m: &Mount) -> Result<Statfs, Errno> {
     s.f_flags |= (m.flags()
         & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME))
         as i64;
+    if m.flags() & MS_NOSYMFOLLOW != 0 {
+        s.f_flags |= ST_NOSYMFOLLOW;
+    }
     if m.read_only() {
         s.f_flags |= ST_RDONLY;
     }

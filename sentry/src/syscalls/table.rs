@@ -9,7 +9,7 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 use super::{
     sys_aio as aio, sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx,
     sys_inotify as ino, sys_ioprio as iop, sys_ipc as ipc, sys_kcmp as kc, sys_keys as ky,
-    sys_misc as misc, sys_mm as m, sys_mount as mt, sys_mqueue as mq, sys_pidfd as pf,
+    sys_misc as misc, sys_mm as m, sys_mount as mt, sys_mount_api as mapi, sys_mqueue as mq, sys_pidfd as pf,
     sys_poll as pl, sys_process as p, sys_process_vm as pvm, sys_rw2 as rw2, sys_sched as sc,
     sys_sched_attr as sca, sys_seccomp as sec, sys_signal as sg, sys_signalfd as sfd,
     sys_socket as so, sys_task as tk, sys_time as tm, sys_timer as ti, sys_timerfd as tfd,
@@ -389,9 +389,19 @@ const ROWS: &[Row] = rows! {
     mq_notify => Partial, Some(mq::sys_mq_notify), "fp", "a SIGEV_SIGNAL notification still goes to a process that has exec'd since registering";
     mq_getsetattr => Full, Some(mq::sys_mq_getsetattr), "fpp", "";
     close_range => Full, Some(f::sys_close_range), "ffx", "";
-    mount => Partial, Some(mt::sys_mount), "ssxxs", "tmpfs, proc, sysfs, devtmpfs, bind, move, remount; propagation types accepted, not recorded; vfat, msdos, ext2, ext3 and ext4 on the sentry's loop devices; other disk file systems ENODEV";
+    mount => Partial, Some(mt::sys_mount), "ssxxs", "tmpfs, proc, sysfs, devtmpfs, bind, move, remount; propagation types recorded and shown (mountinfo, statmount), mount events not propagated; vfat, msdos, ext2, ext3 and ext4 on the sentry's loop devices; other disk file systems ENODEV";
     umount2 => Full, Some(mt::sys_umount2), "sx", "";
     pivot_root => Partial, Some(mt::sys_pivot_root), "ss", "open directories keep the paths they were opened by";
+    fsopen => Partial, Some(mapi::sys_fsopen), "sx", "the types mount(2) takes; parameters checked as each file system does, kept as mount(2)'s data page";
+    fsconfig => Partial, Some(mapi::sys_fsconfig), "fdspd", "no file system takes blob, path or fd parameters (EINVAL) but as superblock flags; reconfiguring applies ro/rw to the file system's mounts";
+    fsmount => Full, Some(mapi::sys_fsmount), "fxx", "";
+    fspick => Full, Some(mapi::sys_fspick), "fsx", "";
+    move_mount => Partial, Some(mapi::sys_move_mount), "fsfsx", "MOVE_MOUNT_BENEATH for detached mounts only; no attaching into a detached tree; mount events do not propagate";
+    open_tree => Full, Some(mapi::sys_open_tree), "fsx", "";
+    open_tree_attr => Full, Some(mapi::sys_open_tree_attr), "fsxpu", "";
+    mount_setattr => Partial, Some(mapi::sys_mount_setattr), "fsxpu", "propagation types recorded and shown (mountinfo, statmount), mount events not propagated; MOUNT_ATTR_IDMAP EINVAL (no user namespaces)";
+    statmount => Partial, Some(mapi::sys_statmount), "ppux", "no security options, subtypes or id maps";
+    listmount => Full, Some(mapi::sys_listmount), "ppux", "";
     chroot => Full, Some(mt::sys_chroot), "s", "";
     name_to_handle_at => Full, Some(mt::sys_name_to_handle_at), "Fspxx", "";
     open_by_handle_at => Partial, Some(mt::sys_open_by_handle_at), "fpO", "handles this sandbox made; the 1,024 latest are remembered, older ones give ESTALE";
@@ -486,22 +496,7 @@ fn note_for_missing(name: &str) -> &'static str {
         "setsockopt",
         "getsockopt",
     ];
-    if matches!(
-        name,
-        "open_tree"
-            | "open_tree_attr"
-            | "move_mount"
-            | "fsopen"
-            | "fsconfig"
-            | "fsmount"
-            | "fspick"
-            | "mount_setattr"
-            | "statmount"
-            | "listmount"
-    ) {
-        // As in gVisor: programs fall back to mount(2) and /proc/self/mountinfo.
-        "the new mount API is not implemented; mount(2) and umount2(2) are"
-    } else if PROCESSES.contains(&name) {
+    if PROCESSES.contains(&name) {
         "comes with the processes issue"
     } else if NETWORK.contains(&name) {
         "comes with the network issue"

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -14,17 +14,50 @@ use super::{Filesystem, Inode};
 
 /// Mount ids, unique over the sentry's life (and so across namespaces, as on Linux).
 static NEXT_MOUNT_ID: AtomicU32 = AtomicU32::new(1);
+/// Unique 64-bit mount ids (statx STATX_MNT_ID_UNIQUE, statmount, listmount): never reused,
+/// and above every 32-bit id, as Linux 6.8+ numbers them.
+static NEXT_UNIQUE_ID: AtomicU64 = AtomicU64::new(MNT_UNIQUE_ID_OFFSET + 1);
+/// Peer group ids of shared mounts.
+static NEXT_GROUP_ID: AtomicU32 = AtomicU32::new(1);
 /// Mount namespace ids (the inode number of /proc/[pid]/ns/mnt).
 static NEXT_NS_ID: AtomicU64 = AtomicU64::new(0xf000_0000);
 
 /// The per-mount flags mount(2) sets and /proc/mounts shows.
-pub const MOUNT_FLAGS: u64 =
-    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
+pub const MOUNT_FLAGS: u64 = MS_RDONLY
+    | MS_NOSUID
+    | MS_NODEV
+    | MS_NOEXEC
+    | MS_NOATIME
+    | MS_NODIRATIME
+    | MS_RELATIME
+    | MS_NOSYMFOLLOW;
+
+/// The most mounts a namespace holds (Linux's default fs.mount-max).
+pub const MOUNT_MAX: usize = 100_000;
+
+/// A mount's propagation (Documentation/filesystems/sharedsubtree.rst): the peer group it
+/// shares mount events with (0: none) and the group it receives them from (0: none). The
+/// sandbox records and reports it (mountinfo, statmount); events do not propagate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Propagation {
+    /// Peer group id when shared.
+    pub group: u32,
+    /// The master's peer group id when a slave.
+    pub master: u32,
+    /// MS_UNBINDABLE.
+    pub unbindable: bool,
+}
 
 /// One mount.
 pub struct Mount {
     /// Mount id (/proc/self/mountinfo).
     pub id: u32,
+    /// Unique 64-bit mount id (statx STATX_MNT_ID_UNIQUE, statmount, listmount).
+    pub unique_id: u64,
+    /// The path of `root` in its file system when not `/` (a bind mount of a subtree).
+    pub fs_root: OnceLock<String>,
+    /// Propagation type and peer group.
+    propagation: Mutex<Propagation>,
     /// The file system.
     pub fs: Arc<dyn Filesystem>,
     /// The directory mounted: the file system's root, or a subtree for a bind mount.
@@ -52,6 +85,9 @@ impl Mount {
     ) -> Arc<Mount> {
         Arc::new(Mount {
             id: NEXT_MOUNT_ID.fetch_add(1, Ordering::Relaxed),
+            unique_id: NEXT_UNIQUE_ID.fetch_add(1, Ordering::Relaxed),
+            fs_root: OnceLock::new(),
+            propagation: Mutex::new(Propagation::default()),
             fs,
             root,
             point: point.into(),
@@ -82,7 +118,94 @@ impl Mount {
             self.flags(),
         );
         *crate::kernel::lock(&m.options) = crate::kernel::lock(&self.options).clone();
+        if let Some(r) = self.fs_root.get() {
+            let _ = m.fs_root.set(r.clone());
+        }
+        // A copy in a new namespace is a peer of the original (copy_tree); a move keeps it.
+        m.set_propagation(self.propagation());
         m
+    }
+
+    /// The same mount, ids and all, at `point`: a detached mount attached, or a mount moved.
+    pub fn moved_to(&self, point: &str) -> Arc<Mount> {
+        let m = Arc::new(Mount {
+            id: self.id,
+            unique_id: self.unique_id,
+            fs_root: OnceLock::new(),
+            propagation: Mutex::new(self.propagation()),
+            fs: self.fs.clone(),
+            root: self.root.clone(),
+            point: point.to_string(),
+            source: self.source.clone(),
+            flags: AtomicU64::new(self.flags()),
+            options: Mutex::new(crate::kernel::lock(&self.options).clone()),
+            expiry: AtomicBool::new(false),
+        });
+        if let Some(r) = self.fs_root.get() {
+            let _ = m.fs_root.set(r.clone());
+        }
+        m
+    }
+
+    /// The path of the mount's root in its file system (`/` unless a bind of a subtree).
+    pub fn root_path(&self) -> &str {
+        self.fs_root.get().map_or("/", String::as_str)
+    }
+
+    /// Its propagation.
+    pub fn propagation(&self) -> Propagation {
+        *crate::kernel::lock(&self.propagation)
+    }
+
+    /// Replaces its propagation.
+    pub fn set_propagation(&self, p: Propagation) {
+        *crate::kernel::lock(&self.propagation) = p;
+    }
+
+    /// Changes the propagation type as mount(2) and mount_setattr(2) do: MS_SHARED (a new peer
+    /// group unless already shared), MS_SLAVE (receives from its former peer group),
+    /// MS_PRIVATE or MS_UNBINDABLE.
+    pub fn change_propagation(&self, kind: u64) {
+        let mut p = crate::kernel::lock(&self.propagation);
+        match kind {
+            MS_SHARED => {
+                if p.group == 0 {
+                    p.group = NEXT_GROUP_ID.fetch_add(1, Ordering::Relaxed);
+                }
+                p.unbindable = false;
+            }
+            MS_SLAVE => {
+                if p.group != 0 {
+                    p.master = p.group;
+                    p.group = 0;
+                }
+                p.unbindable = false;
+            }
+            MS_PRIVATE => *p = Propagation::default(),
+            MS_UNBINDABLE => {
+                *p = Propagation {
+                    unbindable: true,
+                    ..Propagation::default()
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The optional fields mountinfo shows for the propagation (`shared:N master:M`).
+    pub fn propagation_fields(&self) -> String {
+        let p = self.propagation();
+        let mut v = Vec::new();
+        if p.group != 0 {
+            v.push(format!("shared:{}", p.group));
+        }
+        if p.master != 0 {
+            v.push(format!("master:{}", p.master));
+        }
+        if p.unbindable {
+            v.push("unbindable".to_string());
+        }
+        v.join(" ")
     }
 
     /// The mount flags (MS_*).
@@ -137,6 +260,7 @@ impl Mount {
             (MS_NOATIME, "noatime"),
             (MS_NODIRATIME, "nodiratime"),
             (MS_RELATIME, "relatime"),
+            (MS_NOSYMFOLLOW, "nosymfollow"),
         ] {
             if f & bit != 0 {
                 s.push(',');
@@ -195,6 +319,64 @@ impl Mounts {
     /// Adds a made mount at its point, on top of what is there.
     pub fn add(&mut self, m: Arc<Mount>) {
         self.by_point.entry(m.point.clone()).or_default().push(m);
+    }
+
+    /// Mounts in the table, hidden ones included.
+    pub fn count(&self) -> usize {
+        self.by_point.values().map(Vec::len).sum()
+    }
+
+    /// Whether `n` more mounts fit: ENOSPC past [`MOUNT_MAX`] (Linux's fs.mount-max), so that
+    /// recursive binds and clones, which double a tree each time, stay bounded.
+    pub fn room_for(&self, n: usize) -> Result<(), Errno> {
+        if self.count().saturating_add(n) > MOUNT_MAX {
+            return Err(Errno::ENOSPC);
+        }
+        Ok(())
+    }
+
+    /// Adds a made mount at its point beneath the visible one there (MOVE_MOUNT_BENEATH):
+    /// it shows once the top one is unmounted. EINVAL when nothing is mounted there.
+    pub fn add_beneath(&mut self, m: Arc<Mount>) -> Result<(), Errno> {
+        let v = self.by_point.get_mut(&m.point).ok_or(Errno::EINVAL)?;
+        let at = v.len().saturating_sub(1);
+        v.insert(at, m);
+        Ok(())
+    }
+
+    /// The mount with unique id `id`, hidden ones included.
+    pub fn by_unique_id(&self, id: u64) -> Option<Arc<Mount>> {
+        self.by_point
+            .values()
+            .flatten()
+            .find(|m| m.unique_id == id)
+            .cloned()
+    }
+
+    /// The mount `m` is mounted on: the one below it at its point, else the visible mount of
+    /// the nearest point above; the root mount is its own parent.
+    pub fn parent_of(&self, m: &Mount) -> Option<Arc<Mount>> {
+        if let Some(v) = self.by_point.get(&m.point) {
+            if let Some(i) = v.iter().position(|x| std::ptr::eq(&**x, m)) {
+                if i > 0 {
+                    return Some(v[i - 1].clone());
+                }
+            }
+        }
+        if m.point == "/" {
+            return self.at("/");
+        }
+        let mut p = m.point.as_str();
+        while let Some(i) = p.rfind('/') {
+            p = if i == 0 { "/" } else { &p[..i] };
+            if let Some(up) = self.at(p) {
+                return Some(up);
+            }
+            if p == "/" {
+                break;
+            }
+        }
+        None
     }
 
     /// Whether a mount point lies strictly below `at`.

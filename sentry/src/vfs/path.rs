@@ -321,6 +321,10 @@ pub fn walk(
             if opts.resolve & RESOLVE_NO_SYMLINKS != 0 {
                 return Err(Errno::ELOOP);
             }
+            // A symlink on a mount with MS_NOSYMFOLLOW is never followed (pick_link).
+            if node.mount.flags() & MS_NOSYMFOLLOW != 0 {
+                return Err(Errno::ELOOP);
+            }
             if let Some(m) = node.inode.magic_target() {
                 // A magic link: jump to the file itself (fs/namei.c nd_jump_link).
                 if opts.resolve & RESOLVE_NO_MAGICLINKS != 0 {

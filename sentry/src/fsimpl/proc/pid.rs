@@ -451,13 +451,17 @@ fn mountinfo(pid: i32) -> Result<Vec<u8>, Errno> {
     mount_lines(pid, |m, src, point, parent| {
         let fs_opts = lock(&m.options).clone();
         let rw = if m.fs.read_only() { "ro" } else { "rw" };
+        let prop = m.propagation_fields();
         format!(
-            "{} {} 0:{} / {} {} - {} {} {}{}{}\n",
+            "{} {} 0:{} {} {} {}{}{} - {} {} {}{}{}\n",
             m.id,
             parent,
             m.id,
+            m.root_path(),
             point,
             m.flag_string(),
+            if prop.is_empty() { "" } else { " " },
+            prop,
             m.fs.name(),
             src,
             rw,
