@@ -143,7 +143,22 @@ pub fn spec(args: &RunArgs) -> Result<MountSpec, String> {
             mode,
         });
     }
+    let mut volumes: Vec<Volume> = args
+        .volumes
+        .iter()
+        .map(|v| volume(v))
+        .collect::<Result<_, _>>()?;
+    let oci = if args.oci_layout {
+        Some(crate::oci::mounts::layout(
+            &args.oci_mount,
+            &args.oci_device,
+            &mut volumes,
+        )?)
+    } else {
+        None
+    };
     Ok(MountSpec {
+        oci,
         files,
         exclusive: args.file_access == crate::cli::run::FileAccess::Exclusive,
         overlay_size,
@@ -151,11 +166,7 @@ pub fn spec(args: &RunArgs) -> Result<MountSpec, String> {
         shown,
         rootfs,
         overlay,
-        volumes: args
-            .volumes
-            .iter()
-            .map(|v| volume(v))
-            .collect::<Result<_, _>>()?,
+        volumes,
         tmpfs: args
             .tmpfs
             .iter()

@@ -232,6 +232,19 @@ pub struct RunArgs {
     #[arg(long, hide = true, value_name = "GUEST=HOST")]
     pub oci_file: Vec<String>,
 
+    /// (OCI) The mount table is config.json's: the `--oci-mount`s in order, instead of the
+    /// sandbox's own /dev, /proc, /sys and /tmp.
+    #[arg(long, hide = true)]
+    pub oci_layout: bool,
+
+    /// (OCI) A mount of config.json, in its order (JSON, as `create` plans it).
+    #[arg(long, hide = true, value_name = "JSON")]
+    pub oci_mount: Vec<String>,
+
+    /// (OCI) A device node of linux.devices (JSON, as `create` plans it).
+    #[arg(long, hide = true, value_name = "JSON")]
+    pub oci_device: Vec<String>,
+
     /// (OCI) The inheritable capabilities, comma-separated (process.capabilities.inheritable).
     #[arg(long, hide = true, value_name = "CAPS")]
     pub oci_cap_inheritable: Option<String>,

@@ -18,6 +18,7 @@ mod sys_ipc;
 mod sys_kcmp;
 mod sys_mm;
 mod sys_mount;
+pub(crate) use sys_mount::new_tmpfs;
 pub use sys_mount::{mask_path, readonly_path};
 mod sys_mqueue;
 mod sys_pidfd;

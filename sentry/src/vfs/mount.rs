@@ -37,6 +37,9 @@ pub struct Mount {
     flags: AtomicU64,
     /// File-system options /proc/mounts shows after the flags (e.g. `size=1024k`).
     pub options: Mutex<String>,
+    /// What mountinfo shows as the mount's root: the path of the mounted directory in its
+    /// file system (`/` for a whole file system; a bind mount's source directory).
+    pub root_path: Mutex<String>,
     /// Marked for expiry by umount2(MNT_EXPIRE).
     expiry: AtomicBool,
 }
@@ -58,6 +61,7 @@ impl Mount {
             source: source.into(),
             flags: AtomicU64::new(flags & MOUNT_FLAGS),
             options: Mutex::new(String::new()),
+            root_path: Mutex::new("/".into()),
             expiry: AtomicBool::new(false),
         })
     }
@@ -82,6 +86,7 @@ impl Mount {
             self.flags(),
         );
         *crate::kernel::lock(&m.options) = crate::kernel::lock(&self.options).clone();
+        *crate::kernel::lock(&m.root_path) = crate::kernel::lock(&self.root_path).clone();
         m
     }
 

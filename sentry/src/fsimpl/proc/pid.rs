@@ -435,12 +435,25 @@ fn mount_lines(
     text(s)
 }
 
+/// A path or source as /proc/mounts and mountinfo show it: space, tab, newline and backslash
+/// as octal escapes (Linux's mangle), so the fields stay separable.
+fn mangle(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            ' ' | '\t' | '\n' | '\\' => out.push_str(&format!("\\{:03o}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn mounts(pid: i32) -> Result<Vec<u8>, Errno> {
     mount_lines(pid, |m, src, point, _| {
         format!(
             "{} {} {} {} 0 0\n",
-            src,
-            point,
+            mangle(src),
+            mangle(point),
             m.fs.name(),
             m.option_string()
         )
@@ -451,15 +464,17 @@ fn mountinfo(pid: i32) -> Result<Vec<u8>, Errno> {
     mount_lines(pid, |m, src, point, parent| {
         let fs_opts = lock(&m.options).clone();
         let rw = if m.fs.read_only() { "ro" } else { "rw" };
+        let root = lock(&m.root_path).clone();
         format!(
-            "{} {} 0:{} / {} {} - {} {} {}{}{}\n",
+            "{} {} 0:{} {} {} {} - {} {} {}{}{}\n",
             m.id,
             parent,
             m.id,
-            point,
+            mangle(&root),
+            mangle(point),
             m.flag_string(),
             m.fs.name(),
-            src,
+            mangle(src),
             rw,
             if fs_opts.is_empty() { "" } else { "," },
             fs_opts
