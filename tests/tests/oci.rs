@@ -105,6 +105,109 @@ fn spec_then_run_prints_what_the_process_prints() {
     assert_eq!(b.sandbox(&["list", "-q"]).stdout, "");
 }
 
+/// The container's mount table is config.json's, as runc makes it: after the root, each of
+/// its mounts in its order, of the type and source it asks for, with its options (per-mount
+/// flags, and the file system's own); /dev a tmpfs holding runc's device nodes and links.
+#[test]
+fn the_mount_table_is_config_jsons_in_order() {
+    let b = Bundle::new("mounts");
+    let data = b.dir.join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::write(data.join("f"), "in data\n").expect("write");
+    b.config(|v| {
+        v["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "cat /proc/self/mountinfo; echo --; ls -l /dev/ptmx /dev/null /dev/fd; cat /data/f; \
+             echo x > /data/g 2>/dev/null || echo data-ro"
+        ]);
+        let mounts = v["mounts"].as_array_mut().expect("mounts");
+        mounts.push(serde_json::json!({
+            "destination": "/data", "type": "bind", "source": data.display().to_string(),
+            "options": ["rbind", "ro"],
+        }));
+        mounts.push(serde_json::json!({
+            "destination": "/mnt/t", "type": "tmpfs", "source": "mytmp",
+            "options": ["nosuid", "nodev", "mode=700", "size=1m"],
+        }));
+    });
+    let s = b.sandbox(&["run", "c"]);
+    assert_eq!(s.status, 0, "{s}");
+    let (table, rest) = s.stdout.split_once("--\n").expect("two parts");
+    // mountinfo: ID PARENT MAJ:MIN ROOT POINT OPTS - TYPE SOURCE SUPER-OPTS
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0][4], "/", "{table}");
+    let data_dir = data.display().to_string();
+    // (point, root, type, source, per-mount options, file system options)
+    let want = [
+        ("/proc", "/", "proc", "proc", "rw", ""),
+        ("/dev", "/", "tmpfs", "tmpfs", "rw,nosuid", "mode=755"),
+        (
+            "/dev/pts",
+            "/",
+            "devpts",
+            "devpts",
+            "rw,nosuid,noexec",
+            "gid=5,mode=620,ptmxmode=666",
+        ),
+        (
+            "/dev/shm",
+            "/",
+            "tmpfs",
+            "shm",
+            "rw,nosuid,nodev,noexec",
+            "size=65536k",
+        ),
+        (
+            "/dev/mqueue",
+            "/",
+            "mqueue",
+            "mqueue",
+            "rw,nosuid,nodev,noexec",
+            "",
+        ),
+        ("/sys", "/", "sysfs", "sysfs", "ro,nosuid,nodev,noexec", ""),
+        (
+            "/sys/fs/cgroup",
+            "/",
+            "cgroup",
+            "cgroup",
+            "ro,nosuid,nodev,noexec,relatime",
+            "",
+        ),
+        ("/data", data_dir.as_str(), "", "", "ro", ""),
+        (
+            "/mnt/t",
+            "/",
+            "tmpfs",
+            "mytmp",
+            "rw,nosuid,nodev",
+            "mode=700",
+        ),
+    ];
+    for (i, (point, root, typ, source, opts, fs_opts)) in want.iter().enumerate() {
+        let l = &lines[i + 1];
+        assert_eq!((l[4], l[3]), (*point, *root), "mount {i}: {table}");
+        assert_eq!(l[5], *opts, "{point}: {table}");
+        if !typ.is_empty() {
+            assert_eq!((l[7], l[8]), (*typ, *source), "{point}: {table}");
+        }
+        for o in fs_opts.split(',').filter(|o| !o.is_empty()) {
+            assert!(l[9].split(',').any(|x| x == o), "{point} {o}: {table}");
+        }
+    }
+    assert!(rest.contains("/dev/ptmx -> pts/ptmx"), "{s}");
+    assert!(rest.contains("/dev/fd -> /proc/self/fd"), "{s}");
+    assert!(
+        rest.contains("crw-rw-rw-") && rest.contains("1,   3"),
+        "{s}"
+    );
+    assert!(rest.ends_with("in data\ndata-ro\n"), "{s}");
+}
+
 #[test]
 fn the_config_is_honoured() {
     let b = Bundle::new("config");

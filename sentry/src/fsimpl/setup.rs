@@ -375,17 +375,17 @@ fn oci_mounts(
                 let read_only = v.read_only || om.flags & MS_RDONLY != 0;
                 let fs = host_dir(spec, gofer, *i as u32 + 1, dev, read_only, "mount", &v.host)?;
                 dev += 1;
-                mount_point(m, at)?;
+                let at = mount_target(m, at)?;
                 let root: Arc<dyn Inode> = fs.root();
-                let mnt = m.mount_tree(at, fs, root, om.source.clone(), om.flags);
+                let mnt = m.mount_tree(&at, fs, root, om.source.clone(), om.flags);
                 // A bind mount's root is the directory bound: the host's path of it.
                 *crate::kernel::lock(&mnt.root_path) = v.host.clone();
             }
             OciKind::Fs { typ, data } => {
                 let (fs, shown) = oci_fs(typ, data, &mut dev).map_err(what)?;
-                mount_point(m, at)?;
+                let at = mount_target(m, at)?;
                 let root = fs.root();
-                let mnt = m.mount_tree(at, fs, root, om.source.clone(), om.flags);
+                let mnt = m.mount_tree(&at, fs, root, om.source.clone(), om.flags);
                 *crate::kernel::lock(&mnt.options) = shown;
             }
         }
@@ -399,6 +399,15 @@ fn oci_mounts(
         make_devices(m, &oci.devices)?;
     }
     Ok(())
+}
+
+/// Where a mount at `path` lands: the directory made if missing, its symlinks followed in the
+/// sandbox's own tree (as runc resolves a destination within the root).
+fn mount_target(m: &Mounts, path: &str) -> Result<String, String> {
+    mount_point(m, path)?;
+    resolve(m, "/", path.as_bytes(), true)
+        .map(|r| r.path)
+        .map_err(|e| format!("{path}: {}", e.description()))
 }
 
 /// A new file system for an OCI mount of type `typ`, and the options /proc/mounts shows.
@@ -516,5 +525,39 @@ fn make_devices(m: &Mounts, devices: &[OciDevice]) -> Result<(), String> {
     for (name, target) in DEV_LINKS {
         link(name, target, false)?;
     }
+    Ok(())
+}
+
+/// runc's /dev/console in a container with a terminal: the console pty's replica bound over a
+/// file at /dev/console (made when missing). Nothing when there is no console, or when /dev
+/// already shows it (the sandbox's own devtmpfs does).
+pub fn mount_console(k: &crate::kernel::Kernel) -> Result<(), String> {
+    use super::tty::devpts;
+    let Some(replica) = devpts::console_inode() else {
+        return Ok(());
+    };
+    let what = |e: syscalls::Errno| format!("/dev/console: {}", e.description());
+    let st = replica.stat().map_err(what)?;
+    let r = k.resolve("/", b"/dev/console", false).map_err(what)?;
+    match r.stat {
+        Some(s) if s.st_mode & S_IFMT == S_IFCHR && s.st_rdev == st.st_rdev => return Ok(()),
+        Some(_) => {}
+        None => {
+            r.parent
+                .mknod(&r.name, S_IFREG | 0o600, 0, root_owner())
+                .map_err(what)?;
+        }
+    }
+    let m = crate::vfs::Mount::new(
+        devpts::DevPtsFs::new(),
+        replica,
+        r.path.clone(),
+        "devpts",
+        MS_NOSUID | MS_NOEXEC,
+    );
+    let (_, minor) = dev_split(st.st_rdev);
+    *crate::kernel::lock(&m.root_path) = format!("/{minor}");
+    *crate::kernel::lock(&m.options) = devpts::global_options().show();
+    k.mnt.write().add(m);
     Ok(())
 }

@@ -138,6 +138,11 @@ fn global_with(opts: Options) -> Arc<DevPts> {
     })
 }
 
+/// The options of the sandbox's instance.
+pub fn global_options() -> Options {
+    global().opts
+}
+
 /// Gives the sandbox's instance the options `opts` (an OCI container's /dev/pts mount) if it
 /// has not been used yet. Whether it has them.
 pub fn configure_global(opts: Options) -> bool {
