@@ -158,6 +158,11 @@ pub fn plan(bundle: &Path) -> Result<Plan, String> {
         }
     }
     if let Some(linux) = spec.linux() {
+        for n in linux.namespaces().as_deref().unwrap_or_default() {
+            if let Some(p) = n.path() {
+                check_namespace(p, n.typ())?;
+            }
+        }
         let net = linux
             .namespaces()
             .as_deref()
@@ -243,4 +248,38 @@ fn check_program(rootfs: &Path, prog: &str, env: &[String]) -> Result<(), String
     Err(format!(
         "exec: \"{prog}\": executable file not found in $PATH"
     ))
+}
+
+/// A namespace path must be a namespace of the type it is given as (runc's check): the name
+/// /proc shows for an open descriptor of it is `TYPE:[INODE]`.
+fn check_namespace(path: &Path, typ: LinuxNamespaceType) -> Result<(), String> {
+    let want = match typ {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    };
+    let f =
+        std::fs::File::open(path).map_err(|e| format!("namespace path {}: {e}", path.display()))?;
+    let name = std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&f)
+    ))
+    .map_err(|e| format!("namespace path {}: {e}", path.display()))?;
+    let name = name.to_string_lossy();
+    match name.split_once(":[") {
+        Some((got, _)) if got == want => Ok(()),
+        Some((got, _)) if name.ends_with(']') && !got.contains('/') => Err(format!(
+            "namespace path {} is a {got} namespace, not a {want} namespace",
+            path.display()
+        )),
+        _ => Err(format!(
+            "namespace path {} is not a namespace",
+            path.display()
+        )),
+    }
 }
