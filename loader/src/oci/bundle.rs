@@ -48,6 +48,9 @@ pub fn plan(bundle: &Path) -> Result<Plan, String> {
     args.push(rootfs.clone().into());
     if root.readonly() == Some(true) {
         args.extend(["--overlay".into(), "none".into()]);
+    } else {
+        // Writes reach the bundle's root file system, as with runc.
+        args.push("--oci-writable-root".into());
     }
     if let Some(h) = spec.hostname() {
         if !h.is_empty() {
@@ -62,11 +65,6 @@ pub fn plan(bundle: &Path) -> Result<Plan, String> {
             Planned::Mount(a) => {
                 let json = serde_json::to_string(&a).map_err(|e| e.to_string())?;
                 args.extend(["--oci-mount".into(), json.into()]);
-            }
-            // One file (an engine's /etc/hosts, /etc/resolv.conf): a copy taken at start.
-            Planned::File { guest, host } => {
-                args.push("--oci-file".into());
-                args.push(format!("{guest}={}", host.display()).into());
             }
             Planned::Skipped => {}
         }

@@ -6,13 +6,13 @@
 //! hidden `--oci-mount`/`--oci-device` options of the `sandbox run` it starts, which turns
 //! them back into the sentry's [`OciLayout`].
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount};
 use serde::{Deserialize, Serialize};
 use syscalls::abi::*;
 
-use sentry::fsimpl::setup::{OciDevice, OciKind, OciLayout, OciMount, Volume};
+use sentry::fsimpl::setup::{FileCopy, OciDevice, OciKind, OciLayout, OciMount, Volume};
 use sentry::vfs::Owner;
 
 /// The file system types a mount may ask for (besides bind mounts).
@@ -56,8 +56,6 @@ pub struct DeviceArg {
 pub enum Planned {
     /// A mount.
     Mount(MountArg),
-    /// A bind mount of one host file: a copy of it (`--oci-file GUEST=HOST`).
-    File { guest: String, host: PathBuf },
     /// Left out (a warning says why).
     Skipped,
 }
@@ -169,13 +167,7 @@ pub fn plan(bundle: &Path, m: &Mount, warnings: &mut Vec<String>) -> Result<Plan
         } else {
             bundle.join(src)
         };
-        if src.is_file() {
-            return Ok(Planned::File {
-                guest: dest,
-                host: src,
-            });
-        }
-        if !src.is_dir() {
+        if !src.is_dir() && !src.is_file() {
             warnings.push(format!(
                 "mount {dest}: the source {} is neither a file nor a directory; left out",
                 src.display()
@@ -245,16 +237,31 @@ pub fn device(d: &LinuxDevice) -> Result<DeviceArg, String> {
 }
 
 /// The sentry's layout from `sandbox run`'s `--oci-mount` and `--oci-device` options: the
-/// volumes its bind mounts need are appended to `volumes`.
+/// volumes its bind mounts of directories need are appended to `volumes`, and the copies its
+/// bind mounts of files need (taken now) to `files`.
 pub fn layout(
     mounts: &[String],
     devices: &[String],
     volumes: &mut Vec<Volume>,
+    files: &mut Vec<FileCopy>,
 ) -> Result<OciLayout, String> {
     let mut l = OciLayout::default();
     for j in mounts {
         let a: MountArg = serde_json::from_str(j).map_err(|e| format!("--oci-mount {j}: {e}"))?;
         let kind = match &a.bind {
+            Some(host) if Path::new(host).is_file() => {
+                // One file (an engine's /etc/hosts, /etc/resolv.conf): a copy taken at start.
+                let data = std::fs::read(host).map_err(|e| format!("{host}: {e}"))?;
+                let mode = std::fs::metadata(host)
+                    .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
+                    .unwrap_or(0o644);
+                files.push(FileCopy {
+                    guest: a.destination.clone(),
+                    data,
+                    mode,
+                });
+                OciKind::File(files.len() - 1)
+            }
             Some(host) => {
                 volumes.push(Volume {
                     host: host.clone(),

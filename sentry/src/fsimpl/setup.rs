@@ -79,6 +79,9 @@ pub struct MountSpec {
 /// `linux.devices`).
 #[derive(Debug, Clone, Default)]
 pub struct OciLayout {
+    /// The root is written through to the bundle's root file system (config.json's
+    /// root.readonly false), as with runc; otherwise it is read-only.
+    pub writable_root: bool,
     /// The mounts, in config.json's order.
     pub mounts: Vec<OciMount>,
     /// Device nodes made in /dev after the default ones (null, zero, full, random, urandom,
@@ -114,6 +117,9 @@ pub enum OciKind {
     },
     /// A bind mount of a host directory: volume N of [`MountSpec::volumes`].
     Volume(usize),
+    /// A bind mount of a host file: a copy of it taken at start (file N of
+    /// [`MountSpec::files`]), in a tmpfs of its own, mounted over the file there.
+    File(usize),
 }
 
 /// A device node of config.json's `linux.devices`.
@@ -220,7 +226,7 @@ pub fn exports(spec: &MountSpec) -> Vec<gofer::ExportSpec> {
         .collect();
     let mut v = vec![gofer::ExportSpec {
         path: spec.rootfs.clone().unwrap_or_else(|| "/".into()),
-        read_only: true,
+        read_only: !writable_root(spec),
         masked,
     }];
     v.extend(spec.volumes.iter().map(|vol| gofer::ExportSpec {
@@ -263,17 +269,33 @@ fn apply_view(ov: &OverlayFs, plan: &super::view::Plan) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether the root is the host's directory itself, written through (an OCI container's
+/// writable root).
+fn writable_root(spec: &MountSpec) -> bool {
+    spec.rootfs.is_some() && spec.oci.as_ref().is_some_and(|o| o.writable_root)
+}
+
 /// Builds the mount table over the gofer serving [`exports`]`(spec)`. Errors are one line,
 /// naming the option at fault.
 pub fn build(spec: &MountSpec, gofer: &Arc<GoferClient>) -> Result<Mounts, String> {
     let root_path = spec.rootfs.as_deref().unwrap_or("/");
-    let lower = host_dir(spec, gofer, 0, ROOT_DEV, true, "--rootfs", root_path)?;
+    let lower = host_dir(
+        spec,
+        gofer,
+        0,
+        ROOT_DEV,
+        !writable_root(spec),
+        "--rootfs",
+        root_path,
+    )?;
     // The default view hides in an overlay: with `--overlay none` too, whose root mount is
     // then read-only.
     // A --rootfs may lack the mount points of /proc, /dev, /sys, /tmp: they are made in an
     // overlay's upper layer, whose root is then read-only with `--overlay none`.
     let view = spec.view != super::view::Plan::default() || spec.rootfs.is_some();
-    let root: Arc<dyn Filesystem> = if spec.overlay || view {
+    let root: Arc<dyn Filesystem> = if writable_root(spec) {
+        lower
+    } else if spec.overlay || view {
         let upper = TmpFs::new(UPPER_DEV, 0o755, root_owner(), spec.overlay_size);
         let ov = OverlayFs::new(ROOT_DEV, lower, upper);
         apply_view(&ov, &spec.view)?;
@@ -289,9 +311,6 @@ pub fn build(spec: &MountSpec, gofer: &Arc<GoferClient>) -> Result<Mounts, Strin
     }
     if let Some(oci) = &spec.oci {
         oci_mounts(spec, gofer, &mut m, oci)?;
-        for f in &spec.files {
-            place_file(&m, f)?;
-        }
         return Ok(m);
     }
     let std_mounts: [(&str, Arc<dyn Filesystem>); 4] = [
@@ -363,6 +382,16 @@ fn oci_mounts(
     oci: &OciLayout,
 ) -> Result<(), String> {
     let mut dev = FIRST_EXTRA_DEV;
+    // Device nodes are never made on the host: without a /dev of config.json's, /dev is a
+    // tmpfs of the sandbox's (first, under whatever config.json mounts below it).
+    if !oci.mounts.iter().any(|om| om.destination == "/dev") {
+        let at = mount_target(m, "/dev")?;
+        let (fs, shown) = oci_fs("tmpfs", "mode=755", &mut dev)
+            .map_err(|e| format!("mount /dev: {}", e.description()))?;
+        let root = fs.root();
+        let mnt = m.mount_tree(&at, fs, root, "tmpfs".into(), MS_NOSUID);
+        *crate::kernel::lock(&mnt.options) = shown;
+    }
     for om in &oci.mounts {
         let at = om.destination.as_str();
         let what = |e: syscalls::Errno| format!("mount {at}: {}", e.description());
@@ -380,6 +409,13 @@ fn oci_mounts(
                 let mnt = m.mount_tree(&at, fs, root, om.source.clone(), om.flags);
                 // A bind mount's root is the directory bound: the host's path of it.
                 *crate::kernel::lock(&mnt.root_path) = v.host.clone();
+            }
+            OciKind::File(i) => {
+                let f = spec
+                    .files
+                    .get(*i)
+                    .ok_or_else(|| format!("mount {at}: no such file"))?;
+                mount_file(m, f, om, &mut dev)?;
             }
             OciKind::Fs { typ, data } => {
                 let (fs, shown) = oci_fs(typ, data, &mut dev).map_err(what)?;
@@ -399,6 +435,58 @@ fn oci_mounts(
         make_devices(m, &oci.devices)?;
     }
     Ok(())
+}
+
+/// A copy of a host file (an OCI bind mount of one file) in a tmpfs of its own, its file
+/// mounted over the destination (made, empty, when missing, as runc makes it).
+fn mount_file(m: &mut Mounts, f: &FileCopy, om: &OciMount, dev: &mut u64) -> Result<(), String> {
+    let what = |e: syscalls::Errno| format!("mount {}: {}", f.guest, e.description());
+    if let Some((dir, _)) = f.guest.rsplit_once('/') {
+        if !dir.is_empty() {
+            mount_point(m, dir)?;
+        }
+    }
+    let r = resolve(m, "/", f.guest.as_bytes(), true).map_err(what)?;
+    match r.stat {
+        Some(s) if s.st_mode & S_IFMT == S_IFDIR => {
+            return Err(format!("mount {}: a directory, not a file", f.guest))
+        }
+        Some(_) => {}
+        None => {
+            r.parent
+                .mknod(&r.name, S_IFREG | 0o644, 0, root_owner())
+                .map_err(what)?;
+        }
+    }
+    let fs = TmpFs::new(*dev, 0o755, root_owner(), None);
+    *dev += 1;
+    let holder = resolve_in(&fs, f, what)?;
+    let mnt = crate::vfs::Mount::new(fs, holder, r.path.clone(), om.source.clone(), om.flags);
+    *crate::kernel::lock(&mnt.root_path) = om.source.clone();
+    m.add(mnt);
+    Ok(())
+}
+
+/// The file `f` made in the root of the tmpfs `fs`, with its bytes and mode.
+fn resolve_in(
+    fs: &Arc<TmpFs>,
+    f: &FileCopy,
+    what: impl Fn(syscalls::Errno) -> String,
+) -> Result<Arc<dyn Inode>, String> {
+    let root = fs.root();
+    let inode = root
+        .mknod(b"file", S_IFREG | (f.mode & 0o7777), 0, root_owner())
+        .map_err(&what)?;
+    let file = inode.open(O_WRONLY).map_err(&what)?;
+    let mut off = 0;
+    while off < f.data.len() {
+        let n = file.write_at(&f.data[off..], off as u64).map_err(&what)?;
+        if n == 0 {
+            return Err(format!("{}: short write", f.guest));
+        }
+        off += n;
+    }
+    Ok(inode)
 }
 
 /// Where a mount at `path` lands: the directory made if missing, its symlinks followed in the
