@@ -114,13 +114,18 @@ fn the_mount_table_is_config_jsons_in_order() {
     let data = b.dir.join("data");
     std::fs::create_dir_all(&data).expect("mkdir");
     std::fs::write(data.join("f"), "in data\n").expect("write");
+    let motd = b.dir.join("motd");
+    std::fs::write(&motd, "hello from the host\n").expect("write");
     b.config(|v| {
         v["process"]["args"] = serde_json::json!([
             "sh",
             "-c",
             "cat /proc/self/mountinfo; echo --; ls -l /dev/ptmx /dev/null /dev/fd; cat /data/f; \
-             echo x > /data/g 2>/dev/null || echo data-ro"
+             echo x > /data/g 2>/dev/null || echo data-ro; cat /etc/motd; echo y > /etc/motd; \
+             echo written > /written"
         ]);
+        // A writable root is the bundle's, written through (as runc writes it).
+        v["root"]["readonly"] = serde_json::json!(false);
         let mounts = v["mounts"].as_array_mut().expect("mounts");
         mounts.push(serde_json::json!({
             "destination": "/data", "type": "bind", "source": data.display().to_string(),
@@ -129,6 +134,11 @@ fn the_mount_table_is_config_jsons_in_order() {
         mounts.push(serde_json::json!({
             "destination": "/mnt/t", "type": "tmpfs", "source": "mytmp",
             "options": ["nosuid", "nodev", "mode=700", "size=1m"],
+        }));
+        // One file: a copy, mounted over the file in the root (which it leaves alone).
+        mounts.push(serde_json::json!({
+            "destination": "/etc/motd", "type": "bind", "source": motd.display().to_string(),
+            "options": ["rbind", "rw"],
         }));
     });
     let s = b.sandbox(&["run", "c"]);
@@ -141,6 +151,7 @@ fn the_mount_table_is_config_jsons_in_order() {
         .collect();
     assert_eq!(lines[0][4], "/", "{table}");
     let data_dir = data.display().to_string();
+    let motd_path = motd.display().to_string();
     // (point, root, type, source, per-mount options, file system options)
     let want = [
         ("/proc", "/", "proc", "proc", "rw", ""),
@@ -187,6 +198,7 @@ fn the_mount_table_is_config_jsons_in_order() {
             "rw,nosuid,nodev",
             "mode=700",
         ),
+        ("/etc/motd", motd_path.as_str(), "", "", "rw", ""),
     ];
     for (i, (point, root, typ, source, opts, fs_opts)) in want.iter().enumerate() {
         let l = &lines[i + 1];
@@ -205,7 +217,14 @@ fn the_mount_table_is_config_jsons_in_order() {
         rest.contains("crw-rw-rw-") && rest.contains("1,   3"),
         "{s}"
     );
-    assert!(rest.ends_with("in data\ndata-ro\n"), "{s}");
+    assert!(
+        rest.ends_with("in data\ndata-ro\nhello from the host\n"),
+        "{s}"
+    );
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    assert_eq!(read(&b.dir.join("rootfs/written")), "written\n");
+    assert_eq!(read(&motd), "hello from the host\n");
+    assert_eq!(read(&b.dir.join("rootfs/etc/motd")), "");
 }
 
 #[test]
@@ -652,6 +671,22 @@ fn bad_bundles_and_ids_are_refused_with_nothing_left() {
     assert_eq!(b.sandbox(&["list", "-q"]).stdout, "");
     let out = b.sandbox(&["exec", "c", "true"]);
     assert_eq!(out.status, 1, "{out}");
+    // A namespace path of another type than it is given as (runc refuses it too).
+    b.config(|v| {
+        v["process"]["args"] = serde_json::json!(["true"]);
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(serde_json::json!({"type": "cgroup", "path": "/proc/self/ns/net"}));
+    });
+    let out = b.sandbox(&["create", "c"]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("/proc/self/ns/net: a network namespace, given as cgroup"),
+        "{out}"
+    );
+    assert_eq!(b.sandbox(&["list", "-q"]).stdout, "");
 }
 
 #[test]

@@ -248,34 +248,38 @@ fn check_program(rootfs: &Path, prog: &str, env: &[String]) -> Result<(), String
     ))
 }
 
-/// A namespace path must be a namespace of the type it is given as (runc's check): the name
-/// /proc shows for an open descriptor of it is `TYPE:[INODE]`.
+/// A namespace path must be a namespace of the type it is given as (runc's check, through
+/// NS_GET_NSTYPE).
 fn check_namespace(path: &Path, typ: LinuxNamespaceType) -> Result<(), String> {
-    let want = match typ {
-        LinuxNamespaceType::Mount => "mnt",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::Network => "net",
-        LinuxNamespaceType::Time => "time",
+    use syscalls::abi::*;
+    let types = [
+        (LinuxNamespaceType::Mount, CLONE_NEWNS, "mount"),
+        (LinuxNamespaceType::Cgroup, CLONE_NEWCGROUP, "cgroup"),
+        (LinuxNamespaceType::Uts, CLONE_NEWUTS, "uts"),
+        (LinuxNamespaceType::Ipc, CLONE_NEWIPC, "ipc"),
+        (LinuxNamespaceType::User, CLONE_NEWUSER, "user"),
+        (LinuxNamespaceType::Pid, CLONE_NEWPID, "pid"),
+        (LinuxNamespaceType::Network, CLONE_NEWNET, "network"),
+        (LinuxNamespaceType::Time, CLONE_NEWTIME, "time"),
+    ];
+    let name = |flag: u64| {
+        types
+            .iter()
+            .find(|t| t.1 == flag)
+            .map_or("unknown", |t| t.2)
     };
+    let want = types.iter().find(|t| t.0 == typ).map_or(0, |t| t.1);
     let f =
         std::fs::File::open(path).map_err(|e| format!("namespace path {}: {e}", path.display()))?;
-    let name = std::fs::read_link(format!(
-        "/proc/self/fd/{}",
-        std::os::fd::AsRawFd::as_raw_fd(&f)
-    ))
-    .map_err(|e| format!("namespace path {}: {e}", path.display()))?;
-    let name = name.to_string_lossy();
-    match name.split_once(":[") {
-        Some((got, _)) if got == want => Ok(()),
-        Some((got, _)) if name.ends_with(']') && !got.contains('/') => Err(format!(
-            "namespace path {} is a {got} namespace, not a {want} namespace",
-            path.display()
+    match crate::host_unsafe::namespace_type(std::os::fd::AsFd::as_fd(&f)) {
+        Ok(got) if got == want => Ok(()),
+        Ok(got) => Err(format!(
+            "namespace path {}: a {} namespace, given as {}",
+            path.display(),
+            name(got),
+            name(want)
         )),
-        _ => Err(format!(
+        Err(_) => Err(format!(
             "namespace path {} is not a namespace",
             path.display()
         )),
