@@ -394,7 +394,6 @@ fn oci_mounts(
     }
     for om in &oci.mounts {
         let at = om.destination.as_str();
-        let what = |e: syscalls::Errno| format!("mount {at}: {}", e.description());
         match &om.kind {
             OciKind::Volume(i) => {
                 let v = spec
@@ -418,7 +417,12 @@ fn oci_mounts(
                 mount_file(m, f, om, &mut dev)?;
             }
             OciKind::Fs { typ, data } => {
-                let (fs, shown) = oci_fs(typ, data, &mut dev).map_err(what)?;
+                let (fs, shown) = oci_fs(typ, data, &mut dev).map_err(|e| {
+                    format!(
+                        "mount {at} of type {typ} with options {data:?}: {}",
+                        e.description()
+                    )
+                })?;
                 let at = mount_target(m, at)?;
                 let root = fs.root();
                 let mnt = m.mount_tree(&at, fs, root, om.source.clone(), om.flags);
