@@ -18,7 +18,6 @@ mod sys_ipc;
 mod sys_kcmp;
 mod sys_mm;
 mod sys_mount;
-pub(crate) use sys_mount::new_tmpfs;
 pub use sys_mount::{mask_path, readonly_path};
 mod sys_mqueue;
 mod sys_pidfd;
@@ -41,6 +40,9 @@ pub mod table;
 use syscalls::{Errno, Sysno};
 
 use crate::kernel::Task;
+
+/// A tmpfs from mount(2)'s options, for the mounts the sandbox makes at start.
+pub(crate) use sys_mount::new_tmpfs;
 
 /// What a handler returns: the value for `rax`, or an errno.
 pub type SysResult = Result<u64, Errno>;
