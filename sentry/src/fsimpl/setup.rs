@@ -407,7 +407,7 @@ fn oci_mounts(
                 let root: Arc<dyn Inode> = fs.root();
                 let mnt = m.mount_tree(&at, fs, root, om.source.clone(), om.flags);
                 // A bind mount's root is the directory bound: the host's path of it.
-                *crate::kernel::lock(&mnt.root_path) = v.host.clone();
+                let _ = mnt.fs_root.set(v.host.clone());
             }
             OciKind::File(i) => {
                 let f = spec
@@ -466,7 +466,7 @@ fn mount_file(m: &mut Mounts, f: &FileCopy, om: &OciMount, dev: &mut u64) -> Res
     *dev += 1;
     let holder = resolve_in(&fs, f, what)?;
     let mnt = crate::vfs::Mount::new(fs, holder, r.path.clone(), om.source.clone(), om.flags);
-    *crate::kernel::lock(&mnt.root_path) = om.source.clone();
+    let _ = mnt.fs_root.set(om.source.clone());
     m.add(mnt);
     Ok(())
 }
@@ -648,7 +648,7 @@ pub fn mount_console(k: &crate::kernel::Kernel) -> Result<(), String> {
         MS_NOSUID | MS_NOEXEC,
     );
     let (_, minor) = dev_split(st.st_rdev);
-    *crate::kernel::lock(&m.root_path) = format!("/{minor}");
+    let _ = m.fs_root.set(format!("/{minor}"));
     *crate::kernel::lock(&m.options) = devpts::global_options().show();
     k.mnt.write().add(m);
     Ok(())

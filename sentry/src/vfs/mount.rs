@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -37,9 +37,8 @@ pub struct Mount {
     flags: AtomicU64,
     /// File-system options /proc/mounts shows after the flags (e.g. `size=1024k`).
     pub options: Mutex<String>,
-    /// What mountinfo shows as the mount's root: the path of the mounted directory in its
-    /// file system (`/` for a whole file system; a bind mount's source directory).
-    pub root_path: Mutex<String>,
+    /// The path of `root` in its file system when not `/` (a bind mount of a subtree).
+    pub fs_root: OnceLock<String>,
     /// Marked for expiry by umount2(MNT_EXPIRE).
     expiry: AtomicBool,
 }
@@ -61,7 +60,7 @@ impl Mount {
             source: source.into(),
             flags: AtomicU64::new(flags & MOUNT_FLAGS),
             options: Mutex::new(String::new()),
-            root_path: Mutex::new("/".into()),
+            fs_root: OnceLock::new(),
             expiry: AtomicBool::new(false),
         })
     }
@@ -86,8 +85,15 @@ impl Mount {
             self.flags(),
         );
         *crate::kernel::lock(&m.options) = crate::kernel::lock(&self.options).clone();
-        *crate::kernel::lock(&m.root_path) = crate::kernel::lock(&self.root_path).clone();
+        if let Some(r) = self.fs_root.get() {
+            let _ = m.fs_root.set(r.clone());
+        }
         m
+    }
+
+    /// The path of the mount's root in its file system (`/` unless a bind of a subtree).
+    pub fn root_path(&self) -> &str {
+        self.fs_root.get().map_or("/", String::as_str)
     }
 
     /// The mount flags (MS_*).

@@ -464,13 +464,13 @@ fn mountinfo(pid: i32) -> Result<Vec<u8>, Errno> {
     mount_lines(pid, |m, src, point, parent| {
         let fs_opts = lock(&m.options).clone();
         let rw = if m.fs.read_only() { "ro" } else { "rw" };
-        let root = lock(&m.root_path).clone();
+        let root = m.root_path();
         format!(
             "{} {} 0:{} {} {} {} - {} {} {}{}{}\n",
             m.id,
             parent,
             m.id,
-            mangle(&root),
+            mangle(root),
             mangle(point),
             m.flag_string(),
             m.fs.name(),
