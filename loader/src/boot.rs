@@ -711,6 +711,12 @@ pub fn run(args: RunArgs) -> i32 {
     } else {
         None
     };
+    // An OCI container's /dev is config.json's: the console is bound there, as runc does.
+    if args.oci_layout {
+        if let Err(e) = sentry::fsimpl::setup::mount_console(&k) {
+            return fail(e, EXIT_SANDBOX_ERROR);
+        }
+    }
     let winch = console
         .as_ref()
         .map(|_| Arc::new(std::sync::atomic::AtomicBool::new(false)));

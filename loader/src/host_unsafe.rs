@@ -103,3 +103,16 @@ pub fn own_fd(fd: i32) -> Result<std::os::fd::OwnedFd, String> {
     // owned from here on and closed once.
     Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
 }
+
+/// The type of the namespace file `fd` refers to (NS_GET_NSTYPE): a CLONE_NEW* flag; ENOTTY
+/// for a file that is not a namespace.
+pub fn namespace_type(fd: std::os::fd::BorrowedFd<'_>) -> Result<u64, nix::Error> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: NS_GET_NSTYPE takes no argument and reads or writes no memory of ours; `fd` is
+    // open for the call's duration.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), syscalls::abi::NS_GET_NSTYPE as _) };
+    if rc < 0 {
+        return Err(nix::Error::last());
+    }
+    Ok(rc as u64)
+}

@@ -129,21 +129,25 @@ pub fn spec(args: &RunArgs) -> Result<MountSpec, String> {
         None => Some(crate::limits::host_memory() / 4),
     };
     let mut files = Vec::new();
-    for f in &args.oci_file {
-        let (guest, host) = f
-            .split_once('=')
-            .ok_or_else(|| format!("--oci-file {f}: expected GUEST=HOST"))?;
-        let data = std::fs::read(host).map_err(|e| format!("{host}: {e}"))?;
-        let mode = std::fs::metadata(host)
-            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
-            .unwrap_or(0o644);
-        files.push(sentry::fsimpl::setup::FileCopy {
-            guest: guest.to_string(),
-            data,
-            mode,
-        });
-    }
+    let mut volumes: Vec<Volume> = args
+        .volumes
+        .iter()
+        .map(|v| volume(v))
+        .collect::<Result<_, _>>()?;
+    let oci = if args.oci_layout {
+        let mut l = crate::oci::mounts::layout(
+            &args.oci_mount,
+            &args.oci_device,
+            &mut volumes,
+            &mut files,
+        )?;
+        l.writable_root = args.oci_writable_root;
+        Some(l)
+    } else {
+        None
+    };
     Ok(MountSpec {
+        oci,
         files,
         exclusive: args.file_access == crate::cli::run::FileAccess::Exclusive,
         overlay_size,
@@ -151,11 +155,7 @@ pub fn spec(args: &RunArgs) -> Result<MountSpec, String> {
         shown,
         rootfs,
         overlay,
-        volumes: args
-            .volumes
-            .iter()
-            .map(|v| volume(v))
-            .collect::<Result<_, _>>()?,
+        volumes,
         tmpfs: args
             .tmpfs
             .iter()

@@ -51,14 +51,24 @@ fn forward_loop(k: &Arc<Kernel>, set: &SigSet, winch: Option<&std::sync::atomic:
             w.store(true, std::sync::atomic::Ordering::Release);
             continue;
         }
-        let main = k.main_pid.load(std::sync::atomic::Ordering::Acquire);
-        let tg = lock(&k.tree).procs.get(&main).map(|p| p.tg.clone());
-        if let Some(tg) = tg {
-            let info = kernel::signal::user_info(sig as i32, 0, 0, 0);
-            kernel::send_process_signal(k, &tg, info);
+        // A signal that comes before the program's first process exists (an OCI container's,
+        // right after `start`) waits for it, rather than being lost; once that process has
+        // ended the sandbox is ending too.
+        for _ in 0..PATIENCE_MS {
+            let main = k.main_pid.load(std::sync::atomic::Ordering::Acquire);
+            let tg = lock(&k.tree).procs.get(&main).map(|p| p.tg.clone());
+            if let Some(tg) = tg {
+                let info = kernel::signal::user_info(sig as i32, 0, 0, 0);
+                kernel::send_process_signal(k, &tg, info);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
     }
 }
+
+/// How long a forwarded signal waits for the program's first process, in milliseconds.
+const PATIENCE_MS: u32 = 5000;
 
 /// Starts a thread that hands every forwarded signal (blocked by [`block`] first) to `relay`,
 /// until it says stop.

@@ -31,6 +31,8 @@ pub struct Statfs {
 pub const TMPFS_MAGIC: i64 = 0x0102_1994;
 pub const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
 pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+pub const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 pub const SYSFS_MAGIC: i64 = 0x6265_6572;
 pub const V9FS_MAGIC: i64 = 0x0102_1997;
 

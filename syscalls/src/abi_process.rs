@@ -63,6 +63,10 @@ pub const CLONE_IO: u64 = 0x8000_0000;
 pub const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 /// Start the child in another cgroup (clone3).
 pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+/// A new time namespace (unshare, clone3).
+pub const CLONE_NEWTIME: u64 = 0x80;
+/// ioctl on a namespace file: its type, as a CLONE_NEW* flag (_IO(0xb7, 3)).
+pub const NS_GET_NSTYPE: u64 = 0xb703;
 
 // ---- wait4(2), waitid(2) ----
 /// Return at once when no child has changed state.

@@ -105,6 +105,128 @@ fn spec_then_run_prints_what_the_process_prints() {
     assert_eq!(b.sandbox(&["list", "-q"]).stdout, "");
 }
 
+/// The container's mount table is config.json's, as runc makes it: after the root, each of
+/// its mounts in its order, of the type and source it asks for, with its options (per-mount
+/// flags, and the file system's own); /dev a tmpfs holding runc's device nodes and links.
+#[test]
+fn the_mount_table_is_config_jsons_in_order() {
+    let b = Bundle::new("mounts");
+    let data = b.dir.join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::write(data.join("f"), "in data\n").expect("write");
+    let motd = b.dir.join("motd");
+    std::fs::write(&motd, "hello from the host\n").expect("write");
+    b.config(|v| {
+        v["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "cat /proc/self/mountinfo; echo --; ls -l /dev/ptmx /dev/null /dev/fd; cat /data/f; \
+             echo x > /data/g 2>/dev/null || echo data-ro; cat /etc/motd; echo y > /etc/motd; \
+             echo written > /written"
+        ]);
+        // A writable root is the bundle's, written through (as runc writes it).
+        v["root"]["readonly"] = serde_json::json!(false);
+        let mounts = v["mounts"].as_array_mut().expect("mounts");
+        mounts.push(serde_json::json!({
+            "destination": "/data", "type": "bind", "source": data.display().to_string(),
+            "options": ["rbind", "ro"],
+        }));
+        mounts.push(serde_json::json!({
+            "destination": "/mnt/t", "type": "tmpfs", "source": "mytmp",
+            "options": ["nosuid", "nodev", "mode=700", "size=1m"],
+        }));
+        // One file: a copy, mounted over the file in the root (which it leaves alone).
+        mounts.push(serde_json::json!({
+            "destination": "/etc/motd", "type": "bind", "source": motd.display().to_string(),
+            "options": ["rbind", "rw"],
+        }));
+    });
+    let s = b.sandbox(&["run", "c"]);
+    assert_eq!(s.status, 0, "{s}");
+    let (table, rest) = s.stdout.split_once("--\n").expect("two parts");
+    // mountinfo: ID PARENT MAJ:MIN ROOT POINT OPTS - TYPE SOURCE SUPER-OPTS
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0][4], "/", "{table}");
+    let data_dir = data.display().to_string();
+    let motd_path = motd.display().to_string();
+    // (point, root, type, source, per-mount options, file system options)
+    let want = [
+        ("/proc", "/", "proc", "proc", "rw", ""),
+        ("/dev", "/", "tmpfs", "tmpfs", "rw,nosuid", "mode=755"),
+        (
+            "/dev/pts",
+            "/",
+            "devpts",
+            "devpts",
+            "rw,nosuid,noexec",
+            "gid=5,mode=620,ptmxmode=666",
+        ),
+        (
+            "/dev/shm",
+            "/",
+            "tmpfs",
+            "shm",
+            "rw,nosuid,nodev,noexec",
+            "size=65536k",
+        ),
+        (
+            "/dev/mqueue",
+            "/",
+            "mqueue",
+            "mqueue",
+            "rw,nosuid,nodev,noexec",
+            "",
+        ),
+        ("/sys", "/", "sysfs", "sysfs", "ro,nosuid,nodev,noexec", ""),
+        (
+            "/sys/fs/cgroup",
+            "/",
+            "cgroup",
+            "cgroup",
+            "ro,nosuid,nodev,noexec,relatime",
+            "",
+        ),
+        ("/data", data_dir.as_str(), "", "", "ro", ""),
+        (
+            "/mnt/t",
+            "/",
+            "tmpfs",
+            "mytmp",
+            "rw,nosuid,nodev",
+            "mode=700",
+        ),
+        ("/etc/motd", motd_path.as_str(), "", "", "rw", ""),
+    ];
+    for (i, (point, root, typ, source, opts, fs_opts)) in want.iter().enumerate() {
+        let l = &lines[i + 1];
+        assert_eq!((l[4], l[3]), (*point, *root), "mount {i}: {table}");
+        assert_eq!(l[5], *opts, "{point}: {table}");
+        if !typ.is_empty() {
+            assert_eq!((l[7], l[8]), (*typ, *source), "{point}: {table}");
+        }
+        for o in fs_opts.split(',').filter(|o| !o.is_empty()) {
+            assert!(l[9].split(',').any(|x| x == o), "{point} {o}: {table}");
+        }
+    }
+    assert!(rest.contains("/dev/ptmx -> pts/ptmx"), "{s}");
+    assert!(rest.contains("/dev/fd -> /proc/self/fd"), "{s}");
+    assert!(
+        rest.contains("crw-rw-rw-") && rest.contains("1,   3"),
+        "{s}"
+    );
+    assert!(
+        rest.ends_with("in data\ndata-ro\nhello from the host\n"),
+        "{s}"
+    );
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    assert_eq!(read(&b.dir.join("rootfs/written")), "written\n");
+    assert_eq!(read(&motd), "hello from the host\n");
+    assert_eq!(read(&b.dir.join("rootfs/etc/motd")), "");
+}
+
 #[test]
 fn the_config_is_honoured() {
     let b = Bundle::new("config");
@@ -549,6 +671,22 @@ fn bad_bundles_and_ids_are_refused_with_nothing_left() {
     assert_eq!(b.sandbox(&["list", "-q"]).stdout, "");
     let out = b.sandbox(&["exec", "c", "true"]);
     assert_eq!(out.status, 1, "{out}");
+    // A namespace path of another type than it is given as (runc refuses it too).
+    b.config(|v| {
+        v["process"]["args"] = serde_json::json!(["true"]);
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(serde_json::json!({"type": "cgroup", "path": "/proc/self/ns/net"}));
+    });
+    let out = b.sandbox(&["create", "c"]);
+    assert_eq!(out.status, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("/proc/self/ns/net: a network namespace, given as cgroup"),
+        "{out}"
+    );
+    assert_eq!(b.sandbox(&["list", "-q"]).stdout, "");
 }
 
 #[test]

@@ -227,10 +227,23 @@ pub struct RunArgs {
     #[arg(long, hide = true, value_name = "PATH")]
     pub oci_fifo: Option<PathBuf>,
 
-    /// (OCI) A host file copied into the sandbox at start, GUEST=HOST (a bind mount of one
-    /// file in config.json).
-    #[arg(long, hide = true, value_name = "GUEST=HOST")]
-    pub oci_file: Vec<String>,
+    /// (OCI) The mount table is config.json's: the `--oci-mount`s in order, instead of the
+    /// sandbox's own /dev, /proc, /sys and /tmp.
+    #[arg(long, hide = true)]
+    pub oci_layout: bool,
+
+    /// (OCI) The root (`--rootfs`) is written through, not kept in memory (root.readonly
+    /// false).
+    #[arg(long, hide = true)]
+    pub oci_writable_root: bool,
+
+    /// (OCI) A mount of config.json, in its order (JSON, as `create` plans it).
+    #[arg(long, hide = true, value_name = "JSON")]
+    pub oci_mount: Vec<String>,
+
+    /// (OCI) A device node of linux.devices (JSON, as `create` plans it).
+    #[arg(long, hide = true, value_name = "JSON")]
+    pub oci_device: Vec<String>,
 
     /// (OCI) The inheritable capabilities, comma-separated (process.capabilities.inheritable).
     #[arg(long, hide = true, value_name = "CAPS")]

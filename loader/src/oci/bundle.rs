@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 //! A bundle's config.json (through the oci-spec crate) as the `sandbox run` options that
-//! honour it: the root, mounts, the process (arguments, environment, working directory, user,
-//! rlimits), the host name, resources and the network namespace. What the sandbox provides
-//! itself (proc, sysfs, devpts, mqueue, cgroup, /dev/shm) needs no option; what it cannot
-//! honour yet is said in a warning, never silently dropped.
+//! honour it: the root, mounts and devices (`mounts.rs`), the process (arguments,
+//! environment, working directory, user, rlimits), the host name, resources and the network
+//! namespace. What it cannot honour yet is said in a warning, never silently dropped.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use super::mounts::Planned;
 
 /// How to run a bundle.
 pub struct Plan {
@@ -21,17 +22,6 @@ pub struct Plan {
     /// What is not honoured.
     pub warnings: Vec<String>,
 }
-
-/// Destinations the sandbox always provides itself.
-const PROVIDED: [&str; 7] = [
-    "/proc",
-    "/dev",
-    "/dev/pts",
-    "/dev/shm",
-    "/dev/mqueue",
-    "/sys",
-    "/sys/fs/cgroup",
-];
 
 /// Reads `bundle/config.json` and plans the run.
 pub fn plan(bundle: &Path) -> Result<Plan, String> {
@@ -58,14 +48,26 @@ pub fn plan(bundle: &Path) -> Result<Plan, String> {
     args.push(rootfs.clone().into());
     if root.readonly() == Some(true) {
         args.extend(["--overlay".into(), "none".into()]);
+    } else {
+        // Writes reach the bundle's root file system, as with runc.
+        args.push("--oci-writable-root".into());
     }
     if let Some(h) = spec.hostname() {
         if !h.is_empty() {
             args.extend(["--hostname".into(), h.into()]);
         }
     }
+    // The mount table is config.json's, in its order (and nothing else: no /tmp of the
+    // sandbox's own).
+    args.push("--oci-layout".into());
     for m in spec.mounts().as_deref().unwrap_or_default() {
-        mount(bundle, m, &mut args, &mut warnings)?;
+        match super::mounts::plan(bundle, m, &mut warnings)? {
+            Planned::Mount(a) => {
+                let json = serde_json::to_string(&a).map_err(|e| e.to_string())?;
+                args.extend(["--oci-mount".into(), json.into()]);
+            }
+            Planned::Skipped => {}
+        }
     }
     let process = spec
         .process()
@@ -154,6 +156,11 @@ pub fn plan(bundle: &Path) -> Result<Plan, String> {
         }
     }
     if let Some(linux) = spec.linux() {
+        for n in linux.namespaces().as_deref().unwrap_or_default() {
+            if let Some(p) = n.path() {
+                check_namespace(p, n.typ())?;
+            }
+        }
         let net = linux
             .namespaces()
             .as_deref()
@@ -176,6 +183,11 @@ pub fn plan(bundle: &Path) -> Result<Plan, String> {
         sysctls.sort();
         for (k, v) in sysctls {
             args.extend(["--sysctl".into(), format!("{k}={v}").into()]);
+        }
+        for d in linux.devices().iter().flatten() {
+            let json =
+                serde_json::to_string(&super::mounts::device(d)?).map_err(|e| e.to_string())?;
+            args.extend(["--oci-device".into(), json.into()]);
         }
         for p in linux.masked_paths().iter().flatten() {
             args.extend(["--oci-mask".into(), p.into()]);
@@ -209,79 +221,6 @@ pub fn plan(bundle: &Path) -> Result<Plan, String> {
     })
 }
 
-/// One mount of config.json as options.
-fn mount(
-    bundle: &Path,
-    m: &Mount,
-    args: &mut Vec<OsString>,
-    warnings: &mut Vec<String>,
-) -> Result<(), String> {
-    let dest = m.destination();
-    if !dest.is_absolute() {
-        return Err(format!(
-            "mount destination {} is not absolute",
-            dest.display()
-        ));
-    }
-    let typ = m.typ().as_deref().unwrap_or("");
-    let opts = m.options().clone().unwrap_or_default();
-    let bind = typ == "bind" || opts.iter().any(|o| o == "bind" || o == "rbind");
-    if !bind && PROVIDED.iter().any(|p| Path::new(p) == dest) {
-        return Ok(());
-    }
-    if bind {
-        let src = m
-            .source()
-            .as_ref()
-            .ok_or_else(|| format!("bind mount {} has no source", dest.display()))?;
-        let src = if src.is_absolute() {
-            src.clone()
-        } else {
-            bundle.join(src)
-        };
-        if src.is_file() {
-            // One file (an engine's /etc/hosts, /etc/resolv.conf): a copy taken at start.
-            args.push("--oci-file".into());
-            args.push(format!("{}={}", dest.display(), src.display()).into());
-            return Ok(());
-        }
-        if !src.is_dir() {
-            warnings.push(format!(
-                "mount {}: the source {} is neither a file nor a directory; left out",
-                dest.display(),
-                src.display()
-            ));
-            return Ok(());
-        }
-        let mode = if opts.iter().any(|o| o == "ro") {
-            "ro"
-        } else {
-            "rw"
-        };
-        args.push("-v".into());
-        args.push(format!("{}:{}:{mode}", src.display(), dest.display()).into());
-        return Ok(());
-    }
-    match typ {
-        "tmpfs" => {
-            let size = opts.iter().find_map(|o| o.strip_prefix("size=")).map(|s| {
-                format!(
-                    ":size={}",
-                    s.trim_end_matches(['k', 'K']).to_owned()
-                        + if s.ends_with(['k', 'K']) { "K" } else { "" }
-                )
-            });
-            args.push("--tmpfs".into());
-            args.push(format!("{}{}", dest.display(), size.unwrap_or_default()).into());
-        }
-        _ => warnings.push(format!(
-            "mount {} of type {typ:?}: not supported; left out",
-            dest.display()
-        )),
-    }
-    Ok(())
-}
-
 /// runc's check at create: the program must be there in the root.
 fn check_program(rootfs: &Path, prog: &str, env: &[String]) -> Result<(), String> {
     let exists = |p: &Path| rootfs.join(p.strip_prefix("/").unwrap_or(p)).exists();
@@ -307,4 +246,42 @@ fn check_program(rootfs: &Path, prog: &str, env: &[String]) -> Result<(), String
     Err(format!(
         "exec: \"{prog}\": executable file not found in $PATH"
     ))
+}
+
+/// A namespace path must be a namespace of the type it is given as (runc's check, through
+/// NS_GET_NSTYPE).
+fn check_namespace(path: &Path, typ: LinuxNamespaceType) -> Result<(), String> {
+    use syscalls::abi::*;
+    let types = [
+        (LinuxNamespaceType::Mount, CLONE_NEWNS, "mount"),
+        (LinuxNamespaceType::Cgroup, CLONE_NEWCGROUP, "cgroup"),
+        (LinuxNamespaceType::Uts, CLONE_NEWUTS, "uts"),
+        (LinuxNamespaceType::Ipc, CLONE_NEWIPC, "ipc"),
+        (LinuxNamespaceType::User, CLONE_NEWUSER, "user"),
+        (LinuxNamespaceType::Pid, CLONE_NEWPID, "pid"),
+        (LinuxNamespaceType::Network, CLONE_NEWNET, "network"),
+        (LinuxNamespaceType::Time, CLONE_NEWTIME, "time"),
+    ];
+    let name = |flag: u64| {
+        types
+            .iter()
+            .find(|t| t.1 == flag)
+            .map_or("unknown", |t| t.2)
+    };
+    let want = types.iter().find(|t| t.0 == typ).map_or(0, |t| t.1);
+    let f =
+        std::fs::File::open(path).map_err(|e| format!("namespace path {}: {e}", path.display()))?;
+    match crate::host_unsafe::namespace_type(std::os::fd::AsFd::as_fd(&f)) {
+        Ok(got) if got == want => Ok(()),
+        Ok(got) => Err(format!(
+            "namespace path {}: a {} namespace, given as {}",
+            path.display(),
+            name(got),
+            name(want)
+        )),
+        Err(_) => Err(format!(
+            "namespace path {} is not a namespace",
+            path.display()
+        )),
+    }
 }

@@ -17,6 +17,7 @@
 pub mod bundle;
 pub mod control;
 pub mod hooks;
+pub mod mounts;
 pub mod state;
 
 use std::io::Write;

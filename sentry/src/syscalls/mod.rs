@@ -46,6 +46,9 @@ use syscalls::{Errno, Sysno};
 
 use crate::kernel::Task;
 
+/// A tmpfs from mount(2)'s options, for the mounts the sandbox makes at start.
+pub(crate) use sys_mount::new_tmpfs;
+
 /// What a handler returns: the value for `rax`, or an errno.
 pub type SysResult = Result<u64, Errno>;
 

@@ -50,27 +50,26 @@ fn is_dir(r: &Resolved) -> bool {
 }
 
 /// A tmpfs from mount(2)'s option string: size=, mode=, uid=, gid=, and the options Linux
-/// accepts and the sandbox has no use for. Returns the file system and the options
+/// accepts and the sandbox has no use for; its root owned by `owner` unless uid=/gid= say
+/// otherwise (mount(2): the caller's fsuid and fsgid). Returns the file system and the options
 /// /proc/mounts shows.
-fn new_tmpfs(t: &Task, data: &str) -> Result<(Arc<dyn Filesystem>, String), Errno> {
-    let (size, mode, owner, shown) = tmpfs_options(t, data)?;
+pub(crate) fn new_tmpfs(owner: Owner, data: &str) -> Result<(Arc<dyn Filesystem>, String), Errno> {
+    let (size, mode, owner, shown) = tmpfs_options(owner, data)?;
     let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
     let fs: Arc<dyn Filesystem> = TmpFs::new(dev, mode, owner, size);
     Ok((fs, shown))
 }
 
-/// tmpfs's options parsed: size, mode, owner of the root, and the options /proc/mounts shows
-/// (also how fsconfig(2) checks each parameter as it comes).
+/// tmpfs's options parsed: size, mode, owner of the root (`owner` unless uid=/gid= say
+/// otherwise), and the options /proc/mounts shows (also how fsconfig(2) checks each parameter
+/// as it comes).
 pub(super) fn tmpfs_options(
-    t: &Task,
+    owner: Owner,
     data: &str,
 ) -> Result<(Option<u64>, u32, Owner, String), Errno> {
     let mut size = None;
     let mut mode = 0o1777;
-    let mut owner = Owner {
-        uid: t.creds.fsuid,
-        gid: t.creds.fsgid,
-    };
+    let mut owner = owner;
     let mut shown = Vec::new();
     for opt in data.split(',').filter(|o| !o.is_empty()) {
         let (key, val) = opt.split_once('=').unwrap_or((opt, ""));
@@ -100,6 +99,14 @@ pub(super) fn tmpfs_options(
         shown.push(format!("mode={mode:o}"));
     }
     Ok((size, mode, owner, shown.join(",")))
+}
+
+/// Who owns what a mount(2) by `t` makes: its file system ids.
+pub(super) fn caller_owner(t: &Task) -> Owner {
+    Owner {
+        uid: t.creds.fsuid,
+        gid: t.creds.fsgid,
+    }
 }
 
 /// tmpfs's size=: bytes with an optional k/m/g/t suffix, or a percentage of memory.
@@ -135,7 +142,7 @@ pub(super) fn new_fs(
 ) -> Result<(Arc<dyn Filesystem>, String), Errno> {
     let dev = || NEXT_DEV.fetch_add(1, Ordering::Relaxed);
     match fstype {
-        "tmpfs" | "ramfs" | "shmem" => new_tmpfs(t, data),
+        "tmpfs" | "ramfs" | "shmem" => new_tmpfs(caller_owner(t), data),
         "proc" => Ok((crate::fsimpl::proc::ProcFs::new(dev()), String::new())),
         "sysfs" => Ok((crate::fsimpl::sys::new(dev()), String::new())),
         "mqueue" => Ok((crate::fsimpl::mqueue::instance(), String::new())),
@@ -239,7 +246,7 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
         }
         if flags & MS_BIND == 0 && !data.is_empty() && m.fs.name() == "tmpfs" {
             // Options on a tmpfs remount: validated; size changes are not applied.
-            new_tmpfs(t, &data)?;
+            new_tmpfs(caller_owner(t), &data)?;
         }
         return Ok(0);
     }

@@ -423,7 +423,7 @@ fn fs_param(t: &Task, ctx: &mut Ctx, key: String, val: Option<String>) -> Result
             if key.is_empty() || opt.contains(',') {
                 return Err(Errno::EINVAL);
             }
-            tmpfs_options(t, &opt)?;
+            tmpfs_options(super::sys_mount::caller_owner(t), &opt)?;
         }
         "devpts" => {
             if key.is_empty() || opt.contains(',') {
@@ -520,7 +520,7 @@ fn reconfigure(t: &Task, ctx: &mut Ctx) -> SysResult {
     };
     if ctx.fstype == "tmpfs" {
         let data = ctx.params.join(",");
-        if let Err(e) = tmpfs_options(t, &data) {
+        if let Err(e) = tmpfs_options(super::sys_mount::caller_owner(t), &data) {
             ctx.phase = Phase::Failed;
             return Err(e);
         }

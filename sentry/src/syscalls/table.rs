@@ -9,11 +9,11 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 use super::{
     sys_aio as aio, sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx,
     sys_inotify as ino, sys_ioprio as iop, sys_ipc as ipc, sys_kcmp as kc, sys_keys as ky,
-    sys_misc as misc, sys_mm as m, sys_mount as mt, sys_mount_api as mapi, sys_mqueue as mq, sys_pidfd as pf,
-    sys_poll as pl, sys_process as p, sys_process_vm as pvm, sys_rw2 as rw2, sys_sched as sc,
-    sys_sched_attr as sca, sys_seccomp as sec, sys_signal as sg, sys_signalfd as sfd,
-    sys_socket as so, sys_task as tk, sys_time as tm, sys_timer as ti, sys_timerfd as tfd,
-    SysResult,
+    sys_misc as misc, sys_mm as m, sys_mount as mt, sys_mount_api as mapi, sys_mqueue as mq,
+    sys_pidfd as pf, sys_poll as pl, sys_process as p, sys_process_vm as pvm, sys_rw2 as rw2,
+    sys_sched as sc, sys_sched_attr as sca, sys_seccomp as sec, sys_signal as sg,
+    sys_signalfd as sfd, sys_socket as so, sys_task as tk, sys_time as tm, sys_timer as ti,
+    sys_timerfd as tfd, SysResult,
 };
 use crate::kernel::Task;
 

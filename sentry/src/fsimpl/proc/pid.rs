@@ -435,12 +435,25 @@ fn mount_lines(
     text(s)
 }
 
+/// A path or source as /proc/mounts and mountinfo show it: space, tab, newline and backslash
+/// as octal escapes (Linux's mangle), so the fields stay separable.
+fn mangle(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            ' ' | '\t' | '\n' | '\\' => out.push_str(&format!("\\{:03o}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn mounts(pid: i32) -> Result<Vec<u8>, Errno> {
     mount_lines(pid, |m, src, point, _| {
         format!(
             "{} {} {} {} 0 0\n",
-            src,
-            point,
+            mangle(src),
+            mangle(point),
             m.fs.name(),
             m.option_string()
         )
@@ -457,13 +470,13 @@ fn mountinfo(pid: i32) -> Result<Vec<u8>, Errno> {
             m.id,
             parent,
             m.id,
-            m.root_path(),
-            point,
+            mangle(m.root_path()),
+            mangle(point),
             m.flag_string(),
             if prop.is_empty() { "" } else { " " },
             prop,
             m.fs.name(),
-            src,
+            mangle(src),
             rw,
             if fs_opts.is_empty() { "" } else { "," },
             fs_opts

@@ -114,21 +114,40 @@ impl Options {
     }
 }
 
-/// The sandbox's devpts instance.
+/// The sandbox's devpts instance, made on first use.
+static GLOBAL: OnceLock<Arc<DevPts>> = OnceLock::new();
+
+/// The sandbox's devpts instance: with runc's options for a container's /dev/pts (gid=5,
+/// mode=620, ptmxmode=666) unless [`configure_global`] gave it others first.
 pub fn global() -> &'static Arc<DevPts> {
-    static G: OnceLock<Arc<DevPts>> = OnceLock::new();
-    G.get_or_init(|| {
-        Arc::new(DevPts {
-            dev: DEVPTS_DEV,
-            opts: Options {
-                gid: Some(5),
-                mode: 0o620,
-                ptmxmode: 0o666,
-                ..Options::default()
-            },
-            ptys: Mutex::new(BTreeMap::new()),
+    GLOBAL.get_or_init(|| {
+        global_with(Options {
+            gid: Some(5),
+            mode: 0o620,
+            ptmxmode: 0o666,
+            ..Options::default()
         })
     })
+}
+
+fn global_with(opts: Options) -> Arc<DevPts> {
+    Arc::new(DevPts {
+        dev: DEVPTS_DEV,
+        opts,
+        ptys: Mutex::new(BTreeMap::new()),
+    })
+}
+
+/// The options of the sandbox's instance.
+pub fn global_options() -> Options {
+    global().opts
+}
+
+/// Gives the sandbox's instance the options `opts` (an OCI container's /dev/pts mount) if it
+/// has not been used yet. Whether it has them.
+pub fn configure_global(opts: Options) -> bool {
+    let _ = GLOBAL.set(global_with(opts));
+    global().opts == opts
 }
 
 /// The instances the program mounted, by device number (for [`release`]).
