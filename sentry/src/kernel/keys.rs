@@ -903,6 +903,14 @@ const PLAIN: Lookup = Lookup {
     create: false,
     partial: false,
 };
+const PARTIAL: Lookup = Lookup {
+    create: false,
+    partial: true,
+};
+const CREATE_PARTIAL: Lookup = Lookup {
+    create: true,
+    partial: true,
+};
 
 fn new_keyring_ref(c: &Credentials, desc: &str) -> Result<KeyRef, Errno> {
     let mut r = registry();
@@ -1292,15 +1300,7 @@ pub fn invalidate(c: &mut Credentials, id: i32) -> Result<(), Errno> {
 
 /// KEYCTL_CHOWN.
 pub fn chown(c: &mut Credentials, id: i32, uid: u32, gid: u32) -> Result<(), Errno> {
-    let s = lookup(
-        c,
-        id,
-        Lookup {
-            create: true,
-            partial: true,
-        },
-        KEY_SETATTR,
-    )?;
+    let s = lookup(c, id, CREATE_PARTIAL, KEY_SETATTR)?;
     let is_admin = admin(c);
     let mut r = registry();
     let k = r.keys.get(&s).ok_or(Errno::ENOKEY)?;
@@ -1348,15 +1348,7 @@ pub fn chown(c: &mut Credentials, id: i32, uid: u32, gid: u32) -> Result<(), Err
 
 /// KEYCTL_SETPERM.
 pub fn setperm(c: &mut Credentials, id: i32, perm: u32) -> Result<(), Errno> {
-    let s = lookup(
-        c,
-        id,
-        Lookup {
-            create: true,
-            partial: true,
-        },
-        KEY_SETATTR,
-    )?;
+    let s = lookup(c, id, CREATE_PARTIAL, KEY_SETATTR)?;
     if perm & !PERM_MASK != 0 {
         return Err(Errno::EINVAL);
     }
@@ -1372,15 +1364,7 @@ pub fn setperm(c: &mut Credentials, id: i32, perm: u32) -> Result<(), Errno> {
 
 /// KEYCTL_DESCRIBE: "type;uid;gid;perm;description".
 pub fn describe(c: &mut Credentials, id: i32) -> Result<Vec<u8>, Errno> {
-    let s = lookup(
-        c,
-        id,
-        Lookup {
-            create: true,
-            partial: true,
-        },
-        KEY_VIEW,
-    )?;
+    let s = lookup(c, id, CREATE_PARTIAL, KEY_VIEW)?;
     let r = registry();
     let k = r.keys.get(&s).ok_or(Errno::ENOKEY)?;
     let mut out = format!(
@@ -1423,15 +1407,7 @@ pub fn link(c: &mut Credentials, id: i32, ringid: i32) -> Result<(), Errno> {
 /// KEYCTL_UNLINK.
 pub fn unlink(c: &mut Credentials, id: i32, ringid: i32) -> Result<(), Errno> {
     let ring = lookup(c, ringid, PLAIN, KEY_WRITE)?;
-    let key = lookup(
-        c,
-        id,
-        Lookup {
-            create: false,
-            partial: true,
-        },
-        0,
-    )?;
+    let key = lookup(c, id, PARTIAL, 0)?;
     registry().unlink(ring, key)
 }
 
@@ -1584,15 +1560,7 @@ pub fn set_reqkey(c: &mut Credentials, which: i32) -> Result<i32, Errno> {
 
 /// KEYCTL_SET_TIMEOUT.
 pub fn set_timeout(c: &mut Credentials, id: i32, secs: u32) -> Result<(), Errno> {
-    let s = lookup(
-        c,
-        id,
-        Lookup {
-            create: true,
-            partial: true,
-        },
-        KEY_SETATTR,
-    )?;
+    let s = lookup(c, id, CREATE_PARTIAL, KEY_SETATTR)?;
     let mut r = registry();
     let k = r.keys.get_mut(&s).ok_or(Errno::ENOKEY)?;
     if k.revoked {
@@ -1604,16 +1572,7 @@ pub fn set_timeout(c: &mut Credentials, id: i32, secs: u32) -> Result<(), Errno>
 
 /// KEYCTL_GET_SECURITY: no LSM labels keys here, so the empty string.
 pub fn get_security(c: &mut Credentials, id: i32) -> Result<(), Errno> {
-    lookup(
-        c,
-        id,
-        Lookup {
-            create: true,
-            partial: true,
-        },
-        KEY_VIEW,
-    )
-    .map(|_| ())
+    lookup(c, id, CREATE_PARTIAL, KEY_VIEW).map(|_| ())
 }
 
 /// KEYCTL_RESTRICT_KEYRING without a type: the keyring takes no more links.
