@@ -1006,13 +1006,7 @@ pub fn add_key(
     if desc.is_empty() {
         return Err(Errno::EINVAL);
     }
-    let who_keys = c.keys.clone();
-    let who = Who {
-        uid: c.fsuid,
-        gid: c.fsgid,
-        groups: &c.groups,
-        keys: &who_keys,
-    };
+    let who = Who::of(c);
     let mut r = registry();
     // An updatable key of the same type and description in the keyring is updated.
     if ktype.updatable() {
@@ -1106,13 +1100,7 @@ pub fn request_key(
     };
     let ktype = ktype.ok_or(Errno::ENOKEY)?;
     let now = Instant::now();
-    let keys = c.keys.clone();
-    let who = Who {
-        uid: c.fsuid,
-        gid: c.fsgid,
-        groups: &c.groups,
-        keys: &keys,
-    };
+    let who = Who::of(c);
     let found = registry().search_own(&who, ktype, desc, now);
     match found {
         Ok(s) => {
@@ -1472,13 +1460,7 @@ pub fn search(
     };
     let ktype = ktype.ok_or(Errno::ENOKEY)?;
     let now = Instant::now();
-    let keys = c.keys.clone();
-    let who = Who {
-        uid: c.fsuid,
-        gid: c.fsgid,
-        groups: &c.groups,
-        keys: &keys,
-    };
+    let who = Who::of(c);
     let mut r = registry();
     if r.keys.get(&ring).map(|k| k.ktype) != Some(KeyType::Keyring) {
         return Err(Errno::ENOTDIR);
