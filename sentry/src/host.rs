@@ -10,8 +10,12 @@ use std::sync::OnceLock;
 struct Facts {
     /// /proc/cpuinfo, shown as the sandbox's own.
     cpuinfo: Vec<u8>,
-    /// The CPUs the sentry may run on (its affinity at start-up).
-    ncpu: usize,
+    /// The CPUs the sentry may run on (its affinity at start-up), as host CPU numbers in
+    /// order: the sandbox's CPU `i` is `cpus[i]`.
+    cpus: Vec<usize>,
+    /// The size of the host kernel's cpumask in bytes, which sched_getaffinity(2) returns
+    /// (NR_CPUS or nr_cpu_ids rounded up to longs, depending on how the kernel was built).
+    mask_bytes: usize,
 }
 
 static FACTS: OnceLock<Facts> = OnceLock::new();
@@ -60,21 +64,35 @@ pub fn stat_from_host_ids(st: &mut syscalls::abi::Stat) {
 fn facts() -> &'static Facts {
     FACTS.get_or_init(|| Facts {
         cpuinfo: sandbox_cpuinfo(&std::fs::read("/proc/cpuinfo").unwrap_or_default()),
-        ncpu: nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        cpus: nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
             .map(|set| {
                 (0..nix::sched::CpuSet::count())
                     .filter(|&c| set.is_set(c).unwrap_or(false))
-                    .count()
+                    .collect::<Vec<_>>()
             })
-            .unwrap_or(1)
-            .max(1),
+            .ok()
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| vec![0]),
+        mask_bytes: {
+            let mut buf = [0u64; 128];
+            // SAFETY: the kernel writes at most the given length into `buf`.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_sched_getaffinity,
+                    0,
+                    std::mem::size_of_val(&buf),
+                    buf.as_mut_ptr(),
+                )
+            };
+            usize::try_from(r).ok().filter(|&n| n > 0).unwrap_or(8)
+        },
     })
 }
 
 /// Reads what the sentry needs of the host's files. The loader calls it before confinement;
 /// afterwards every fact comes from memory.
 pub fn learn() {
-    let ncpu = facts().ncpu;
+    let ncpu = facts().cpus.len();
     // glibc's malloc counts the CPUs (reading /sys/devices/system/cpu/online) when a ninth
     // thread arena is wanted, unless told how many arenas it may have: its own default, 8 per
     // CPU.
@@ -139,7 +157,23 @@ pub fn cpuinfo() -> &'static [u8] {
 /// How many CPUs the sandbox has: those the sentry could run on at start-up (a count of the
 /// affinity mask: `available_parallelism` would read cgroup files).
 pub fn ncpu() -> usize {
-    facts().ncpu
+    facts().cpus.len()
+}
+
+/// The size in bytes of the kernel's CPU masks (what sched_getaffinity(2) returns).
+pub fn cpumask_bytes() -> usize {
+    facts().mask_bytes
+}
+
+/// The host CPU that is the sandbox's CPU `cpu` (the sandbox numbers the host CPUs it may use
+/// from 0, in order).
+pub fn host_cpu(cpu: usize) -> Option<usize> {
+    facts().cpus.get(cpu).copied()
+}
+
+/// The sandbox's number for host CPU `host`, if the sandbox may use it.
+pub fn sandbox_cpu(host: usize) -> Option<usize> {
+    facts().cpus.iter().position(|&c| c == host)
 }
 
 /// getauxval(3) of the sentry itself: the host's AT_HWCAP and AT_HWCAP2, which describe the CPU

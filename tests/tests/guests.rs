@@ -27,6 +27,8 @@ tests::guest_tests! {
     resources,
     signals,
     sched,
+    // CPU affinity is the task's own and the platform follows it (issue 11).
+    affinity,
     // Processes: signal delivery, faults, threads, fork/wait, exec, timers (issue 4).
     sig_delivery,
     sig_faults,

@@ -190,6 +190,10 @@ pub fn exec(
     // A new image has no thread or process keyring (the session keyring stays).
     t.creds.keys.for_exec();
     let mut old_ctx = std::mem::replace(&mut t.ctx, ctx);
+    // The new stub follows the task's CPU affinity (kept across execve).
+    if !lock(&t.shared.sched).cpus.is_all() {
+        t.shared.cpus_changed.store(true, Ordering::Release);
+    }
     let old_mm = std::mem::replace(&mut t.mm, Arc::new(Mutex::new(mm)));
     if Arc::strong_count(&old_mm) == 1 {
         old_ctx.kill_process();

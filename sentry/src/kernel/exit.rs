@@ -9,7 +9,7 @@ use syscalls::abi::*;
 
 use super::signal::child_info;
 use super::signal_deliver::{kill_group, send_process_signal};
-use super::tree::{dumps_core, wait_status, ThreadGroup};
+use super::tree::{dumps_core, wait_status, TaskShared, ThreadGroup};
 use super::{lock, ExitStatus, Kernel, Task};
 
 /// Ends the whole process with `status` (exit_group(2)).
@@ -94,11 +94,16 @@ pub(super) fn do_exit(mut t: Task) {
             *lock(&tg.exit_status) = Some(status);
         }
         tg.core_dumped.store(core, Ordering::Release);
-        become_zombie(&k, &tg, status);
+        become_zombie(&k, &tg, status, &t.shared);
     }
 }
 
-fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
+fn become_zombie(
+    k: &Arc<Kernel>,
+    tg: &Arc<ThreadGroup>,
+    status: ExitStatus,
+    last: &Arc<TaskShared>,
+) {
     let tgid = tg.tgid;
     let mut notify: Vec<(Arc<ThreadGroup>, Option<Siginfo>)> = Vec::new();
     let mut pdeath = Vec::new();
@@ -111,6 +116,7 @@ fn become_zombie(k: &Arc<Kernel>, tg: &Arc<ThreadGroup>, status: ExitStatus) {
             return;
         };
         me.zombie = Some(status);
+        me.last_task = Some(last.clone());
         leader = me.sid == tgid;
         let children: Vec<i32> = std::mem::take(&mut me.children).into_iter().collect();
         let (parent, exit_signal, uid) = (me.parent, me.exit_signal, me.uid);

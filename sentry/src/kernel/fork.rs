@@ -162,6 +162,9 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
     };
     let shared = TaskShared::new(tid, tg.clone(), t.sigmask());
     *lock(&shared.sched) = lock(&t.shared.sched).inherited();
+    if !lock(&shared.sched).cpus.is_all() {
+        shared.cpus_changed.store(true, Ordering::Release);
+    }
     let mut regs = t.regs;
     regs.rax = 0;
     if a.stack != 0 {
@@ -223,6 +226,7 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
                     pgid,
                     sid,
                     zombie: None,
+                    last_task: None,
                     exit_signal,
                     report: None,
                     subreaper: false,

@@ -10,6 +10,15 @@ use super::signal_deliver::{deliver, fault, kill_group};
 use super::{block, ExitStatus, Task};
 use crate::platform::Trap;
 
+/// Makes the task's application thread (and its sentry thread) run only on the host CPUs of
+/// its affinity mask.
+fn follow_affinity(t: &mut Task) {
+    let cpus = super::lock(&t.shared.sched).cpus;
+    let host: Option<Vec<usize>> =
+        (!cpus.is_all()).then(|| cpus.iter().filter_map(crate::host::host_cpu).collect());
+    t.ctx.set_cpus(host.as_deref());
+}
+
 /// Runs a task on the calling sentry thread until it exits.
 pub fn run(mut t: Task) {
     block::set_current(Some(t.shared.clone()));
@@ -36,6 +45,9 @@ pub fn run(mut t: Task) {
         if let Some(ses) = t.shared.new_session.take() {
             t.creds.keys.session = Some(ses);
             t.publish();
+        }
+        if t.shared.cpus_changed.swap(false, Ordering::AcqRel) {
+            follow_affinity(&mut t);
         }
         let trap = match t.ctx.switch(&mut t.regs) {
             Ok(trap) => trap,

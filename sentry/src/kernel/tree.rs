@@ -43,6 +43,8 @@ pub struct TaskShared {
     /// Scheduling policy, priority and nice value (recorded only: the host's scheduler is not
     /// changed); a new task inherits its creator's.
     pub sched: Mutex<Sched>,
+    /// `sched.cpus` changed since the task's platform context last followed it.
+    pub cpus_changed: AtomicBool,
     /// Its seccomp mode and filters (shared with the threads a TSYNC reaches).
     pub seccomp: super::seccomp::TaskSeccomp,
     /// A session keyring a child gave it (KEYCTL_SESSION_TO_PARENT), installed by its own
@@ -67,6 +69,108 @@ pub struct Sched {
     pub slice: u64,
     /// SCHED_DEADLINE's runtime, deadline and period (ns), and its flags.
     pub dl: (u64, u64, u64, u64),
+    /// The CPUs sched_setaffinity(2) allows (inherited by every child, kept across execve).
+    pub cpus: CpuMask,
+}
+
+/// A set of the sandbox's CPUs (numbered from 0 over the host CPUs the sandbox may use), up to
+/// glibc's 1,024. The empty set, which sched_setaffinity(2) never leaves, stands for all of
+/// them (so that `Sched::default()` allows every CPU).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuMask([u64; 16]);
+
+impl CpuMask {
+    /// The most CPUs a mask can name.
+    pub const MAX: usize = 1024;
+
+    /// The set of the CPUs in the first `len` bytes of `bytes` (a cpu_set_t), limited to the
+    /// sandbox's CPUs; None when that leaves none.
+    pub fn from_bytes(bytes: &[u8]) -> Option<CpuMask> {
+        let mut m = CpuMask::default();
+        for c in 0..crate::host::ncpu().min(Self::MAX) {
+            if bytes.get(c / 8).is_some_and(|b| b & (1 << (c % 8)) != 0) {
+                m.0[c / 64] |= 1 << (c % 64);
+            }
+        }
+        (m != CpuMask::default()).then_some(m)
+    }
+
+    /// Whether the set names CPU `c`.
+    pub fn contains(&self, c: usize) -> bool {
+        if c >= crate::host::ncpu().min(Self::MAX) {
+            return false;
+        }
+        *self == CpuMask::default() || self.0[c / 64] & (1 << (c % 64)) != 0
+    }
+
+    /// Whether the set names every CPU of the sandbox.
+    pub fn is_all(&self) -> bool {
+        (0..crate::host::ncpu().min(Self::MAX)).all(|c| self.contains(c))
+    }
+
+    /// The CPUs, in order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..crate::host::ncpu().min(Self::MAX)).filter(|&c| self.contains(c))
+    }
+
+    /// The set as a cpu_set_t of `len` bytes.
+    pub fn to_bytes(&self, len: usize) -> Vec<u8> {
+        let mut b = vec![0u8; len];
+        for c in self.iter() {
+            if let Some(x) = b.get_mut(c / 8) {
+                *x |= 1 << (c % 8);
+            }
+        }
+        b
+    }
+
+    /// The set as /proc/[pid]/status's Cpus_allowed shows it (`%*pb` over the CPUs): hex
+    /// words of 32 bits, the highest first and only as wide as the CPUs it holds, joined by
+    /// commas.
+    pub fn hex(&self) -> String {
+        let n = crate::host::ncpu().clamp(1, Self::MAX);
+        let words = n.div_ceil(32);
+        let mut out = Vec::with_capacity(words);
+        for w in (0..words).rev() {
+            let mut v = 0u32;
+            for c in self.iter().filter(|c| c / 32 == w) {
+                v |= 1 << (c % 32);
+            }
+            let width = if w == words - 1 {
+                (n - 32 * w).div_ceil(4)
+            } else {
+                8
+            };
+            out.push(format!("{v:0width$x}"));
+        }
+        out.join(",")
+    }
+
+    /// The set as a list of ranges ("0-3,6").
+    pub fn list(&self) -> String {
+        let mut out: Vec<String> = Vec::new();
+        let mut run: Option<(usize, usize)> = None;
+        for c in self.iter() {
+            run = match run {
+                Some((a, b)) if b + 1 == c => Some((a, c)),
+                Some(r) => {
+                    out.push(range(r));
+                    Some((c, c))
+                }
+                None => Some((c, c)),
+            };
+        }
+        out.extend(run.map(range));
+        return out.join(",");
+
+        fn range((a, b): (usize, usize)) -> String {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        }
+    }
 }
 
 impl Sched {
@@ -86,6 +190,7 @@ impl Sched {
             ioprio: self.ioprio,
             slice: self.slice,
             dl: if realtime { (0, 0, 0, 0) } else { self.dl },
+            cpus: self.cpus,
         }
     }
 }
@@ -107,6 +212,7 @@ impl TaskShared {
             run_state: std::sync::atomic::AtomicU8::new(b'R'),
             pdeath: Mutex::new(0),
             sched: Mutex::new(Sched::default()),
+            cpus_changed: AtomicBool::new(false),
             seccomp: Default::default(),
             new_session: Default::default(),
         })
@@ -231,6 +337,9 @@ pub struct Proc {
     pub sid: i32,
     /// How it ended, once all its threads have: a zombie until reaped.
     pub zombie: Option<ExitStatus>,
+    /// A zombie's last thread, which the calls that read a task's scheduling state still
+    /// find (as Linux finds a zombie's task until it is reaped).
+    pub last_task: Option<Arc<TaskShared>>,
     /// The signal sent to the parent at exit (SIGCHLD, or another for clone children).
     pub exit_signal: i32,
     /// A stop or continue not yet reported to wait(2).

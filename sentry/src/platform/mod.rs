@@ -195,6 +195,10 @@ pub trait Context: Send {
     fn exit_thread(&mut self);
     /// Ends the whole host process this thread belongs to.
     fn kill_process(&mut self);
+    /// Restricts the application thread, and the sentry thread that drives it (the caller),
+    /// to the host CPUs `cpus` (None: every CPU the sandbox may use), as the program's
+    /// sched_setaffinity(2) asks.
+    fn set_cpus(&mut self, _cpus: Option<&[usize]>) {}
 }
 
 /// A thread or process just created, before the sentry thread that will drive it takes it.

@@ -303,30 +303,6 @@ pub fn sys_sched_yield(_t: &mut Task) -> SysResult {
     Ok(0)
 }
 
-/// Implements sched_getaffinity(2): the CPUs the host lets the sandbox use.
-pub fn sys_sched_getaffinity(t: &mut Task) -> SysResult {
-    let pid = t.arg(0) as i32;
-    let len = t.arg(1) as usize;
-    if pid < 0 {
-        return Err(Errno::EINVAL);
-    }
-    if pid != 0 && pid != t.tid {
-        return Err(Errno::ESRCH);
-    }
-    let ncpu = crate::host::ncpu();
-    // The kernel's cpumask size (nr_cpu_ids rounded up to longs).
-    let need = ncpu.div_ceil(64) * 8;
-    if len < need || !len.is_multiple_of(8) {
-        return Err(Errno::EINVAL);
-    }
-    let mut mask = vec![0u8; need];
-    for cpu in 0..ncpu {
-        mask[cpu / 8] |= 1 << (cpu % 8);
-    }
-    t.copy_out(t.arg(2), &mask)?;
-    Ok(need as u64)
-}
-
 /// Implements prctl(2).
 pub fn sys_prctl(t: &mut Task) -> SysResult {
     let (opt, a2, a3) = (t.arg(0), t.arg(1), t.arg(2));

@@ -2,13 +2,14 @@
 //! Scheduling: policies and priorities are recorded per task (virtual; the host scheduler is
 //! not touched), affinity is virtual over the host's CPUs.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::SysResult;
-use crate::kernel::tree::TaskShared;
+use crate::kernel::tree::{CpuMask, TaskShared};
 use crate::kernel::{lock, Task};
 
 fn ncpu() -> usize {
@@ -23,9 +24,10 @@ pub(crate) fn target(t: &Task, pid: i32) -> Result<Arc<TaskShared>, Errno> {
     if pid == 0 {
         return Ok(t.shared.clone());
     }
-    lock(&t.k.tree)
-        .threads
+    let tree = lock(&t.k.tree);
+    tree.threads
         .get(&pid)
+        .or_else(|| tree.procs.get(&pid).and_then(|p| p.last_task.as_ref()))
         .cloned()
         .ok_or(Errno::ESRCH)
 }
@@ -34,18 +36,48 @@ pub(crate) fn may_nice(t: &Task) -> bool {
     t.creds.caps & (1 << CAP_SYS_NICE) != 0
 }
 
-/// Implements sched_setaffinity(2): the mask must name at least one host CPU; the sandbox keeps
-/// each task on the CPU of its sentry thread (DESIGN.md), so the mask is recorded only.
+/// The size of the kernel's cpumask in bytes (the host kernel's: NR_CPUS or nr_cpu_ids rounded
+/// up to longs, as it was built).
+fn cpumask_size() -> usize {
+    crate::host::cpumask_bytes().max(ncpu().div_ceil(64) * 8)
+}
+
+/// Implements sched_setaffinity(2): the task's mask over the sandbox's CPUs (its application
+/// thread and the sentry thread that drives it then run only there, see
+/// `Context::set_cpus`); another task follows at its next trap. Another user's task needs
+/// CAP_SYS_NICE (EPERM), as in Linux.
 pub fn sys_sched_setaffinity(t: &mut Task) -> SysResult {
-    target(t, t.arg(0) as i32)?;
-    let len = (t.arg(1) as usize).min(1024);
+    // find_process_by_pid: a negative pid names no task.
+    let target = target(t, t.arg(0) as i32).map_err(|_| Errno::ESRCH)?;
+    let len = (t.arg(1) as usize).min(CpuMask::MAX / 8);
     let mut mask = vec![0u8; len];
     t.copy_in(t.arg(2), &mut mask)?;
-    let any = (0..ncpu()).any(|c| mask.get(c / 8).is_some_and(|b| b & (1 << (c % 8)) != 0));
-    if !any {
+    if !Arc::ptr_eq(&target, &t.shared) && !may_nice(t) {
+        // check_same_owner: the caller's euid is the target's uid or euid.
+        let theirs = lock(&target.info).as_ref().map(|i| i.creds.uid);
+        let euid = t.creds.uid.1;
+        if theirs.is_some_and(|(r, e, _)| euid != r && euid != e) {
+            return Err(Errno::EPERM);
+        }
+    }
+    let cpus = CpuMask::from_bytes(&mask).ok_or(Errno::EINVAL)?;
+    lock(&target.sched).cpus = cpus;
+    target.cpus_changed.store(true, Ordering::Release);
+    Ok(0)
+}
+
+/// Implements sched_getaffinity(2): the task's mask, in a buffer of at least the kernel's
+/// cpumask size (a multiple of 8 bytes, else EINVAL); returns the bytes written.
+pub fn sys_sched_getaffinity(t: &mut Task) -> SysResult {
+    let len = t.arg(1) as usize;
+    let target = target(t, t.arg(0) as i32).map_err(|_| Errno::ESRCH)?;
+    if len * 8 < ncpu() || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
-    Ok(0)
+    let n = len.min(cpumask_size());
+    let cpus = lock(&target.sched).cpus;
+    t.copy_out(t.arg(2), &cpus.to_bytes(n))?;
+    Ok(n as u64)
 }
 
 /// Implements sched_getscheduler(2).
@@ -201,9 +233,17 @@ pub fn sys_setpriority(t: &mut Task) -> SysResult {
     Ok(0)
 }
 
-/// Implements getcpu(2).
+/// Implements getcpu(2): the CPU the task runs on. Its sentry thread shares its application
+/// thread's CPU while the pair is pinned, and its allowed CPUs always, so the sentry thread's
+/// CPU is the answer when the task's mask allows it (else the first the mask allows: the pair
+/// is on its way there).
 pub fn sys_getcpu(t: &mut Task) -> SysResult {
-    let cpu = crate::host::current_cpu();
+    let cpus = lock(&t.shared.sched).cpus;
+    let here = crate::host::sandbox_cpu(crate::host::current_cpu() as usize);
+    let cpu = here
+        .filter(|&c| cpus.contains(c))
+        .or_else(|| cpus.iter().next())
+        .unwrap_or(0) as u32;
     if t.arg(0) != 0 {
         t.write_val(t.arg(0), &cpu)?;
     }

@@ -248,7 +248,7 @@ fn status(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
             _ => cgt |= 1 << i,
         }
     }
-    let ncpu = crate::host::ncpu();
+    let cpus = lock(&t.sched).cpus;
     let st = state_char(pid, &t);
     let state = match st {
         'R' => "R (running)",
@@ -263,7 +263,7 @@ Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\n\
 VmPeak:\t{} kB\nVmSize:\t{} kB\nVmLck:\t0 kB\nVmRSS:\t0 kB\nRssAnon:\t0 kB\nRssFile:\t0 kB\nVmData:\t0 kB\nVmStk:\t132 kB\nVmExe:\t0 kB\nVmLib:\t0 kB\nVmSwap:\t0 kB\n\
 Threads:\t{}\nSigQ:\t0/63459\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n\
 CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n\
-NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{}\nCpus_allowed_list:\t{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
         comm_str(&info.comm),
         lock(&*info.fs()?).umask,
         state,
@@ -295,8 +295,8 @@ NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{:x}\nCpus_a
         u8::from(info.no_new_privs),
         t.seccomp.mode(),
         t.seccomp.filter_count(),
-        (1u64 << ncpu) - 1,
-        ncpu - 1,
+        cpus.hex(),
+        cpus.list(),
     );
     text(s)
 }

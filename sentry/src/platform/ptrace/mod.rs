@@ -743,6 +743,10 @@ impl Context for StubThread {
         }
     }
 
+    fn set_cpus(&mut self, cpus: Option<&[usize]>) {
+        sys::pin_within(self.tid, cpus);
+    }
+
     fn kill_process(&mut self) {
         if self.dead {
             return;

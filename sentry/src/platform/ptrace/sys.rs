@@ -110,8 +110,16 @@ pub fn spawn_stub(image: &OwnedFd, sock: &OwnedFd) -> nix::Result<Pid> {
 /// Binds the calling thread and `pid` to one CPU (the one the caller runs on), so a stop and a
 /// resume never cross vCPUs (DESIGN.md "Known traps").
 pub fn pin_together(pid: Pid) {
+    pin_within(pid, None);
+}
+
+/// [`pin_together`] on a CPU of `allowed` (the caller's if it is one, else the first).
+pub fn pin_within(pid: Pid, allowed: Option<&[usize]>) {
     // SAFETY: sched_getcpu takes no arguments.
-    let cpu = unsafe { libc::sched_getcpu() };
+    let mut cpu = unsafe { libc::sched_getcpu() };
+    if let Some(a) = allowed.filter(|a| !a.contains(&(cpu.max(0) as usize))) {
+        cpu = a.first().map_or(cpu, |&c| c as i32);
+    }
     if cpu < 0 {
         return;
     }

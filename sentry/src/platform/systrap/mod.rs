@@ -192,6 +192,15 @@ fn set_affinity(tid: i32, cpu: Option<usize>) {
     let _ = nix::sched::sched_setaffinity(Pid::from_raw(tid), &set);
 }
 
+/// Binds host thread `tid` (0: the caller) to the host CPUs `cpus`.
+fn set_affinity_list(tid: i32, cpus: &[usize]) {
+    let mut set = nix::sched::CpuSet::new();
+    for &c in cpus {
+        let _ = set.set(c);
+    }
+    let _ = nix::sched::sched_setaffinity(Pid::from_raw(tid), &set);
+}
+
 /// `StubProcess::cpu` of a syscall thread free to run anywhere.
 const ANY_CPU: usize = usize::MAX;
 
@@ -1052,6 +1061,8 @@ fn spawn_thread(
                 waits: 0,
                 misses: 0,
             },
+            home: None,
+            allowed: None,
             proc: proc.clone(),
             tid,
             slot,
@@ -1075,6 +1086,33 @@ fn host_cpu_allowed(cpu: usize) -> bool {
     static SET: std::sync::OnceLock<Option<nix::sched::CpuSet>> = std::sync::OnceLock::new();
     SET.get_or_init(|| nix::sched::sched_getaffinity(Pid::from_raw(std::process::id() as i32)).ok())
         .is_some_and(|s| s.is_set(cpu).unwrap_or(false))
+}
+
+/// How many live application threads have each host CPU as their home (see
+/// [`AppThread::home`]).
+static HOMES: [std::sync::atomic::AtomicUsize; 64] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; 64];
+
+fn homed(cpu: usize) -> usize {
+    HOMES
+        .get(cpu)
+        .map_or(usize::MAX, |h| h.load(Ordering::Relaxed))
+}
+
+/// A home for an application thread among `allowed` (None: every CPU the sandbox may use):
+/// with `spread`, the CPU fewest other threads call home (the caller's own on a tie, `own`
+/// not counted); otherwise the caller's CPU if allowed.
+fn pick_home(allowed: Option<&[usize]>, own: Option<usize>, spread: bool) -> usize {
+    let here = sys::current_cpu();
+    let ok = |c: usize| allowed.map_or(host_cpu_allowed(c), |a| a.contains(&c));
+    if !spread && ok(here) {
+        return here;
+    }
+    let load = |c: usize| homed(c).saturating_sub(usize::from(own == Some(c)));
+    (0..HOMES.len())
+        .filter(|&c| ok(c))
+        .min_by_key(|&c| (load(c), c != here))
+        .unwrap_or(here)
 }
 
 /// Interrupts one application thread with the host's interrupt signal.
@@ -1141,6 +1179,10 @@ const PINNED_WINDOWS: u32 = 16;
 /// One application thread, driven by the sentry thread that owns this value.
 struct AppThread {
     policy: Policy,
+    /// The CPU the pair is pinned to whenever it is pinned (counted in [`HOMES`]).
+    home: Option<usize>,
+    /// The host CPUs the program allows this thread (None: all the sandbox may use).
+    allowed: Option<Vec<usize>>,
     proc: Arc<StubProcess>,
     tid: i32,
     slot: usize,
@@ -1166,12 +1208,43 @@ impl AppThread {
         self.interrupter.alive.store(false, Ordering::Release);
     }
 
-    /// Pins the pair to the calling thread's CPU (or unpins both).
-    fn pin(&mut self, on: bool) {
-        let cpu = on.then(sys::current_cpu);
-        set_affinity(0, cpu);
-        set_affinity(self.tid, cpu);
-        PINNED_CPU.with(|c| c.set(cpu));
+    /// Pins the pair to its home CPU (or unpins both, within the allowed CPUs). A new pair's
+    /// home is its creator's CPU (a process that starts, runs briefly and exits never pays a
+    /// cross-CPU wake-up); with `spread`, or when the program's affinity excludes the home,
+    /// the allowed CPU fewest other pairs call home, so that busy processes that keep
+    /// handing off (a writer and a reader, two compilers) end up side by side.
+    fn pin(&mut self, on: bool, spread: bool) {
+        if !on {
+            match &self.allowed {
+                Some(a) => {
+                    set_affinity_list(0, a);
+                    set_affinity_list(self.tid, a);
+                }
+                None => {
+                    set_affinity(0, None);
+                    set_affinity(self.tid, None);
+                }
+            }
+            PINNED_CPU.with(|c| c.set(None));
+            return;
+        }
+        let allowed = self.allowed.as_deref();
+        let keep = self
+            .home
+            .filter(|&h| !spread && allowed.is_none_or(|a| a.contains(&h)));
+        let cpu = keep.unwrap_or_else(|| pick_home(allowed, self.home, spread));
+        if self.home != Some(cpu) {
+            if let Some(h) = self.home.and_then(|h| HOMES.get(h)) {
+                h.fetch_sub(1, Ordering::Relaxed);
+            }
+            if let Some(h) = HOMES.get(cpu) {
+                h.fetch_add(1, Ordering::Relaxed);
+            }
+            self.home = Some(cpu);
+        }
+        set_affinity(0, Some(cpu));
+        set_affinity(self.tid, Some(cpu));
+        PINNED_CPU.with(|c| c.set(Some(cpu)));
     }
 
     /// Counts one handoff and, at the end of a window, decides whether the pair spins.
@@ -1194,11 +1267,11 @@ impl AppThread {
         if stop {
             p.spinning = false;
             self.m().store32(R_SPIN, 0);
-            self.pin(true);
+            self.pin(true, true);
         } else if spin_again {
             p.spinning = true;
             self.m().store32(R_SPIN, self.proc.shared.tuning.stub_spin);
-            self.pin(false);
+            self.pin(false, false);
         }
     }
 
@@ -1411,6 +1484,9 @@ impl AppThread {
 
 impl Drop for AppThread {
     fn drop(&mut self) {
+        if let Some(h) = self.home.and_then(|c| HOMES.get(c)) {
+            h.fetch_sub(1, Ordering::Relaxed);
+        }
         if !self.dead {
             self.exit_thread();
         }
@@ -1637,6 +1713,11 @@ impl Context for AppThread {
         sys::pidfd_kill(self.proc.pidfd.as_fd(), libc::SIGKILL);
         self.mark_dead();
     }
+
+    fn set_cpus(&mut self, cpus: Option<&[usize]>) {
+        self.allowed = cpus.map(<[usize]>::to_vec);
+        self.pin(!self.policy.spinning, false);
+    }
 }
 
 /// A thread created and on its way to its first trap, not yet taken by its sentry thread.
@@ -1662,7 +1743,7 @@ impl ParkedThread {
             Trap::Syscall if regs.orig_rax == Sysno::getpid.0 as u64 => {
                 // The pair (and the process's syscall thread, at its next request) shares
                 // the adopting sentry thread's CPU from the start.
-                self.t.pin(true);
+                self.t.pin(true, false);
                 Ok(self.t)
             }
             other => {
