@@ -92,6 +92,7 @@ fn facts() -> &'static Facts {
 /// Reads what the sentry needs of the host's files. The loader calls it before confinement;
 /// afterwards every fact comes from memory.
 pub fn learn() {
+    crate::kernel::clock::learn();
     let ncpu = facts().cpus.len();
     // glibc's malloc counts the CPUs (reading /sys/devices/system/cpu/online) when a ninth
     // thread arena is wanted, unless told how many arenas it may have: its own default, 8 per
@@ -205,4 +206,38 @@ pub fn debug_open_root() {
             libc::close(fd);
         }
     }
+}
+
+/// The host's NTP state, as an unprivileged adjtimex(2) reads it (None if it fails).
+pub fn adjtimex_read() -> Option<libc::timex> {
+    // SAFETY: an all-zero timex is valid input; modes 0 only reads.
+    let mut tx: libc::timex = unsafe { std::mem::zeroed() };
+    // SAFETY: adjtimex reads and writes the one timex given.
+    let r = unsafe { libc::adjtimex(&mut tx) };
+    (r >= 0).then_some(tx)
+}
+
+/// The sentry's own vDSO image (the one every stub maps too), up to the end of its section
+/// headers.
+pub fn vdso_image() -> Option<&'static [u8]> {
+    // SAFETY: getauxval reads the sentry's own auxiliary vector.
+    let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
+    if base == 0 {
+        return None;
+    }
+    // SAFETY: the vDSO's 64-byte ELF header is mapped readable at `base` for the process's
+    // whole life.
+    let head = unsafe { std::slice::from_raw_parts(base as *const u8, 64) };
+    if head[..4] != *b"\x7fELF" {
+        return None;
+    }
+    let shoff = u64::from_le_bytes(head[40..48].try_into().ok()?) as usize;
+    let shentsize = u16::from_le_bytes([head[58], head[59]]) as usize;
+    let shnum = u16::from_le_bytes([head[60], head[61]]) as usize;
+    let len = shoff.checked_add(shentsize.checked_mul(shnum)?)?;
+    if len == 0 || len > (1 << 20) {
+        return None;
+    }
+    // SAFETY: the kernel maps the vDSO image whole, section header table included.
+    Some(unsafe { std::slice::from_raw_parts(base as *const u8, len) })
 }

@@ -234,6 +234,8 @@ pub const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 pub const CAP_DAC_OVERRIDE: u32 = 1;
 /// CAP_SYS_NICE (real-time policies, lowering nice).
 pub const CAP_SYS_NICE: u32 = 23;
+/// CAP_SYS_TIME (setting the clock: the sandbox's own).
+pub const CAP_SYS_TIME: u32 = 25;
 /// The highest capability number.
 pub const CAP_LAST_CAP: u32 = 40;
 /// Most supplementary groups.

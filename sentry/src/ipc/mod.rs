@@ -371,11 +371,9 @@ impl std::ops::DerefMut for NsGuard {
     }
 }
 
-/// Seconds since the epoch.
+/// Seconds since the epoch, on the sandbox's clock.
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    crate::kernel::clock::realtime().tv_sec
 }
 
 /// The common part of msgget, semget and shmget (`ipcget`): the id of the object with `key`

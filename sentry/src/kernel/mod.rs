@@ -7,6 +7,7 @@
 //! issue can share or copy it as the flags say.
 
 pub mod block;
+pub mod clock;
 mod exec;
 mod exit;
 mod fork;

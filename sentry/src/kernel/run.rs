@@ -49,6 +49,10 @@ pub fn run(mut t: Task) {
         if t.shared.cpus_changed.swap(false, Ordering::AcqRel) {
             follow_affinity(&mut t);
         }
+        if super::clock::vdso_traps() {
+            let mm = t.mm.clone();
+            super::lock(&mm).patch_vdso(t.ctx.as_mut());
+        }
         let trap = match t.ctx.switch(&mut t.regs) {
             Ok(trap) => trap,
             Err(e) => {

@@ -72,6 +72,8 @@ pub struct Timer {
     pub interval: Duration,
     /// What it counts.
     pub clock: TimerClock,
+    /// The POSIX clock it was created on (absolute times are on it).
+    pub clockid: u32,
     /// sigev_value, for SI_TIMER siginfo.
     pub value: u64,
     /// The POSIX timer id (for siginfo), or -1 for itimers.

@@ -252,6 +252,9 @@ pub struct MemoryManager {
     sealed: Vec<(u64, u64)>,
     /// Its AIO contexts (io_setup), by id; a forked child has none.
     pub aio: std::collections::BTreeMap<u64, Arc<crate::syscalls::AioContext>>,
+    /// The vDSO's wall-clock functions trap (see `kernel::clock`); a forked child's copy of
+    /// the vDSO is the parent's.
+    pub vdso_patched: bool,
 }
 
 impl Drop for MemoryManager {
@@ -277,6 +280,7 @@ impl MemoryManager {
             charged: 0,
             sealed: Vec::new(),
             aio: Default::default(),
+            vdso_patched: false,
             space,
         };
         let layout = mm.space.layout().clone();
@@ -329,6 +333,7 @@ impl MemoryManager {
             charged: 0,
             sealed: self.sealed.clone(),
             aio: Default::default(),
+            vdso_patched: self.vdso_patched,
         };
         child.recharge();
         child
@@ -1037,6 +1042,36 @@ impl MemoryManager {
     pub fn copy_out(&self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
         self.check(addr, buf.len(), PROT_WRITE)?;
         self.space.write(addr, buf)
+    }
+
+    /// Rewrites the vDSO's wall-clock functions to make their system call (once the sandbox's
+    /// clock has been set: `kernel::clock`). The vDSO's pages become the process's own copies
+    /// (as a debugger's breakpoint in them would), then read-only and executable again.
+    pub fn patch_vdso(&mut self, ctx: &mut dyn Context) {
+        if self.vdso_patched {
+            return;
+        }
+        self.vdso_patched = true;
+        let Some(vma) = self
+            .vmas
+            .values()
+            .find(|v| matches!(v.backing, Backing::Vdso))
+        else {
+            return;
+        };
+        let (start, end, prot) = (vma.start, vma.end, vma.prot);
+        let patches = crate::kernel::clock::vdso_patches();
+        if patches.is_empty() || ctx.protect(start, end - start, prot | PROT_WRITE).is_err() {
+            return;
+        }
+        for (off, code) in patches {
+            if start + off + code.len() as u64 <= end {
+                if let Err(e) = self.space.write(start + off, code) {
+                    tracing::warn!("vdso: patching at {off:#x}: {e}");
+                }
+            }
+        }
+        let _ = ctx.protect(start, end - start, prot);
     }
 
     /// Writes application memory whatever its protection (ELF loading only).

@@ -2,7 +2,7 @@
 //! futex(2) and kill(2)/tkill(2)/tgkill(2) aimed at the caller itself.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -50,9 +50,9 @@ fn deadline(t: &Task, addr: u64, absolute: bool, realtime: bool) -> Result<Optio
         return Ok(deadline_after(d));
     }
     let now = if realtime {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
+        // The sandbox's own wall clock.
+        let ns = crate::kernel::clock::realtime_ns().max(0) as u128;
+        Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32)
     } else {
         let m = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
             .map_err(|e| Errno(e as i32))?;

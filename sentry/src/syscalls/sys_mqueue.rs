@@ -130,10 +130,8 @@ fn deadline(t: &Task, addr: u64) -> Result<Option<Instant>, Errno> {
     if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
         return Err(Errno::EINVAL);
     }
-    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
-        .map_err(|e| Errno(e as i32))?;
     let target = i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec);
-    let cur = i128::from(now.tv_sec()) * 1_000_000_000 + i128::from(now.tv_nsec());
+    let cur = crate::kernel::clock::realtime_ns();
     let left = Duration::from_nanos((target - cur).clamp(0, i128::from(u64::MAX)) as u64);
     let start = Instant::now();
     Ok(Some(

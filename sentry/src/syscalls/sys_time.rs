@@ -9,7 +9,7 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::SysResult;
-use crate::kernel::{Restart, Task};
+use crate::kernel::{clock, Restart, Task};
 
 fn clock(id: i32) -> Result<ClockId, Errno> {
     let id = match id {
@@ -41,8 +41,16 @@ fn to_abi(ts: nix::sys::time::TimeSpec) -> Timespec {
     }
 }
 
+/// Clock `id` now: the host's, but the wall clocks are the sandbox's own
+/// ([`crate::kernel::clock`]).
 fn now(id: ClockId) -> Result<Timespec, Errno> {
-    clock_gettime(id).map(to_abi).map_err(|e| Errno(e as i32))
+    let ts = clock_gettime(id).map(to_abi).map_err(|e| Errno(e as i32))?;
+    let raw = id.as_raw();
+    if raw >= 0 && clock::is_wall(raw as u32) {
+        let ns = i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec);
+        return Ok(clock::from_ns(ns + i128::from(clock::offset())));
+    }
+    Ok(ts)
 }
 
 /// The host clock that counts an application CPU clock: the stub process's. (Linux lets a
@@ -89,7 +97,14 @@ pub fn sys_gettimeofday(t: &mut Task) -> SysResult {
         )?;
     }
     if t.arg(1) != 0 {
-        t.write_val(t.arg(1), &Timezone::default())?;
+        let (west, dst) = clock::timezone();
+        t.write_val(
+            t.arg(1),
+            &Timezone {
+                tz_minuteswest: west,
+                tz_dsttime: dst,
+            },
+        )?;
     }
     Ok(0)
 }
@@ -234,46 +249,85 @@ pub fn sys_getrusage(t: &mut Task) -> SysResult {
     t.write_val(t.arg(1), &ru).map(|_| 0)
 }
 
-/// Implements clock_settime(2), settimeofday(2) and stime: setting the clock is refused as
-/// Linux refuses a caller without CAP_SYS_TIME; the host's clock is never touched, and the
-/// sandbox does not keep a clock of its own yet.
+/// CAP_SYS_TIME in the sandbox.
+fn may_set_time(t: &Task) -> bool {
+    t.creds.caps & (1 << CAP_SYS_TIME) != 0
+}
+
+/// Implements clock_settime(2) and settimeofday(2) (`do_sys_settimeofday64`): with
+/// CAP_SYS_TIME, the sandbox's own CLOCK_REALTIME moves (never the host's, see
+/// [`crate::kernel::clock`]); the other clocks cannot be set (EINVAL).
 pub fn sys_settime(t: &mut Task) -> SysResult {
     let nr = t.regs.orig_rax;
     if nr == 227 {
-        // clock_settime: an invalid clock or time is EINVAL before the permission check.
-        clock(t.arg(0) as i32)?;
-        let ts = read_timespec(t, t.arg(1))?;
-        let _ = ts;
-    } else if t.arg(0) != 0 {
-        let tv: Timeval = t.read_val(t.arg(0))?;
-        if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
+        let id = t.arg(0) as i32;
+        clock(id)?;
+        let ts: Timespec = t.read_val(t.arg(1))?;
+        if id as u32 != CLOCK_REALTIME {
             return Err(Errno::EINVAL);
         }
+        if !(0..1_000_000_000).contains(&ts.tv_nsec) || ts.tv_sec < 0 {
+            return Err(Errno::EINVAL);
+        }
+        if !may_set_time(t) {
+            return Err(Errno::EPERM);
+        }
+        return clock::set_realtime(ts).map(|_| 0);
     }
-    Err(Errno::EPERM)
+    let tv = if t.arg(0) != 0 {
+        let tv: Timeval = t.read_val(t.arg(0))?;
+        if !(0..1_000_000).contains(&tv.tv_usec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(tv)
+    } else {
+        None
+    };
+    let tz = if t.arg(1) != 0 {
+        let tz: Timezone = t.read_val(t.arg(1))?;
+        if !(-15 * 60..=15 * 60).contains(&tz.tz_minuteswest) {
+            return Err(Errno::EINVAL);
+        }
+        Some(tz)
+    } else {
+        None
+    };
+    let ts = tv.map(|tv| Timespec {
+        tv_sec: tv.tv_sec,
+        tv_nsec: tv.tv_usec * 1000,
+    });
+    if ts.is_some_and(|ts| ts.tv_sec < 0) {
+        return Err(Errno::EINVAL);
+    }
+    if !may_set_time(t) {
+        return Err(Errno::EPERM);
+    }
+    if let Some(tz) = tz {
+        clock::set_timezone((tz.tz_minuteswest, tz.tz_dsttime));
+    }
+    if let Some(ts) = ts {
+        clock::set_realtime(ts)?;
+    }
+    Ok(0)
 }
 
-/// Implements adjtimex(2) and clock_adjtime(2): reading (modes 0) reports a synchronised clock;
-/// adjusting is refused as for a caller without CAP_SYS_TIME.
+/// Implements adjtimex(2) and clock_adjtime(2) on the sandbox's own clock and NTP state
+/// ([`clock::adjtimex`]); only CLOCK_REALTIME can be adjusted (another valid clock:
+/// EOPNOTSUPP).
 pub fn sys_adjtimex(t: &mut Task) -> SysResult {
     let buf = if t.regs.orig_rax == 305 {
-        if t.arg(0) as u32 != CLOCK_REALTIME {
+        let id = t.arg(0) as i32;
+        clock(id)?;
+        if id as u32 != CLOCK_REALTIME {
             return Err(Errno::EOPNOTSUPP);
         }
         t.arg(1)
     } else {
         t.arg(0)
     };
-    // struct timex is 208 bytes: modes (u32) first, the time (struct timeval) at offset 72.
-    let mut tx = vec![0u8; 208];
-    t.copy_in(buf, &mut tx)?;
-    let modes = u32::from_le_bytes(tx[0..4].try_into().unwrap_or_default());
-    if modes != 0 {
-        return Err(Errno::EPERM);
-    }
-    let now = now(ClockId::CLOCK_REALTIME)?;
-    tx[72..80].copy_from_slice(&now.tv_sec.to_le_bytes());
-    tx[80..88].copy_from_slice(&(now.tv_nsec / 1000).to_le_bytes());
-    t.copy_out(buf, &tx)?;
-    Ok(0) // TIME_OK
+    let mut tx: clock::Timex = t.read_val(buf)?;
+    let r = clock::adjtimex(&mut tx, may_set_time(t))?;
+    tx.clear_padding();
+    t.write_val(buf, &tx)?;
+    Ok(r)
 }

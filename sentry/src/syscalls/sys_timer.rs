@@ -63,6 +63,7 @@ fn set_itimer(
         next: None,
         interval,
         clock,
+        clockid: CLOCK_MONOTONIC,
         value: 0,
         id: -1,
         overrun: 0,
@@ -177,6 +178,7 @@ pub fn sys_timer_create(t: &mut Task) -> SysResult {
         next: None,
         interval: Duration::ZERO,
         clock,
+        clockid: clockid as u32,
         value,
         id,
         overrun: 0,
@@ -206,10 +208,20 @@ pub fn sys_timer_settime(t: &mut Task) -> SysResult {
     timer.interval = interval;
     timer.overrun = 0;
     if flags & TIMER_ABSTIME != 0 && !value.is_zero() && timer.clock == TimerClock::Real {
-        // Absolute on the timer's clock: convert through the time left from now.
-        let clk = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
-            .map_err(|e| Errno(e as i32))?;
-        let now = Duration::new(clk.tv_sec() as u64, clk.tv_nsec() as u32);
+        // Absolute on the timer's clock: convert through the time left from now (the wall
+        // clocks are the sandbox's own).
+        let host = match timer.clockid {
+            CLOCK_MONOTONIC => nix::time::ClockId::CLOCK_MONOTONIC,
+            CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => nix::time::ClockId::CLOCK_BOOTTIME,
+            _ => nix::time::ClockId::CLOCK_REALTIME,
+        };
+        let clk = nix::time::clock_gettime(host).map_err(|e| Errno(e as i32))?;
+        let mut ns = i128::from(clk.tv_sec()) * 1_000_000_000 + i128::from(clk.tv_nsec());
+        if crate::kernel::clock::is_wall(timer.clockid) {
+            ns += i128::from(crate::kernel::clock::offset());
+        }
+        let ns = ns.max(0) as u128;
+        let now = Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32);
         let left = value.saturating_sub(now).max(Duration::from_nanos(1));
         let at = t.k.timers.now() + left;
         t.k.timers.set_at(key, timer, at);

@@ -6,9 +6,10 @@
 //! that fires POSIX timers and itimers adds the expiries to the file's count and wakes its
 //! readers and pollers, so a timerfd costs no thread of its own.
 //!
-//! The sandbox cannot set the clock (clock_settime is EPERM), so a TFD_TIMER_CANCEL_ON_SET
-//! timer is never cancelled: its reads never fail with ECANCELED. A change of the host's clock
-//! is not seen either. The *_ALARM clocks count as their plain clocks (there is no suspend to
+//! A TFD_TIMER_CANCEL_ON_SET timer (absolute, on CLOCK_REALTIME) is cancelled when the
+//! sandbox's clock is set ([`crate::kernel::clock`]): its readers and pollers wake and its next
+//! read fails with ECANCELED, as in Linux. A change of the host's clock is not seen. The
+//! *_ALARM clocks count as their plain clocks (there is no suspend to
 //! wake from) and need CAP_WAKE_ALARM, as on Linux.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -42,6 +43,10 @@ struct TimerFd {
     clockid: u32,
     /// The flags of the last timerfd_settime (for fdinfo).
     settime_flags: AtomicU32,
+    /// The clock's generation a TFD_TIMER_CANCEL_ON_SET arming saw (u64::MAX: none).
+    cancel_gen: AtomicU64,
+    /// Registered to hear of clock changes.
+    listening: std::sync::atomic::AtomicBool,
     ticks: Arc<FdTicks>,
     ino: u64,
 }
@@ -84,6 +89,27 @@ impl TimerFd {
         }
     }
 
+    /// Whether the clock was set since a TFD_TIMER_CANCEL_ON_SET arming (`timerfd_canceled`):
+    /// reported once, then the timer goes on as armed.
+    fn canceled(&self) -> bool {
+        let armed = self.cancel_gen.load(Ordering::Acquire);
+        if armed == u64::MAX {
+            return false;
+        }
+        let now = crate::kernel::clock::generation();
+        armed != now
+            && self
+                .cancel_gen
+                .compare_exchange(armed, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+
+    /// Whether a cancellation is waiting to be read.
+    fn cancel_pending(&self) -> bool {
+        let armed = self.cancel_gen.load(Ordering::Acquire);
+        armed != u64::MAX && armed != crate::kernel::clock::generation()
+    }
+
     /// The host clock absolute times of this timer are given on.
     fn host_clock(&self) -> ClockId {
         match self.clockid {
@@ -104,6 +130,11 @@ impl FileOps for TimerFd {
             return Err(Errno::EINVAL);
         }
         let v = block_on(&[&self.ticks.queue], None, || {
+            if self.canceled() {
+                let mut st = self.count();
+                st.1 = 0;
+                return Some(Err(Errno::ECANCELED));
+            }
             let mut st = self.count();
             if st.1 == 0 {
                 return nonblock.then_some(Err(Errno::EAGAIN));
@@ -121,7 +152,7 @@ impl FileOps for TimerFd {
     }
 
     fn poll_events(&self) -> u32 {
-        if self.count().1 > 0 {
+        if self.count().1 > 0 || self.cancel_pending() {
             POLLIN
         } else {
             0
@@ -172,6 +203,8 @@ pub fn sys_timerfd_create(t: &mut Task) -> SysResult {
         key: new_key(),
         clockid,
         settime_flags: AtomicU32::new(0),
+        cancel_gen: AtomicU64::new(u64::MAX),
+        listening: std::sync::atomic::AtomicBool::new(false),
         ticks: Arc::new(FdTicks::default()),
         ino: t.k.new_ino(),
     };
@@ -239,6 +272,7 @@ pub fn sys_timerfd_settime(t: &mut Task) -> SysResult {
             next: None,
             interval,
             clock: TimerClock::Real,
+            clockid: tfd.clockid,
             value: 0,
             id: -1,
             overrun: 0,
@@ -247,7 +281,10 @@ pub fn sys_timerfd_settime(t: &mut Task) -> SysResult {
             // Absolute on the timer's clock: the same distance from now on the timers' scale
             // (a time already past expires at once, with the periods since counted).
             let clk = clock_gettime(tfd.host_clock()).map_err(|e| Errno(e as i32))?;
-            let now_clk = i128::from(clk.tv_sec()) * 1_000_000_000 + i128::from(clk.tv_nsec());
+            let mut now_clk = i128::from(clk.tv_sec()) * 1_000_000_000 + i128::from(clk.tv_nsec());
+            if crate::kernel::clock::is_wall(tfd.clockid) {
+                now_clk += i128::from(crate::kernel::clock::offset());
+            }
             let mut at = timers.now().as_nanos() as i128 + (value.as_nanos() as i128 - now_clk);
             if at < 0 {
                 // Before the timers' epoch: count the expiries up to it here, arm the next.
@@ -271,6 +308,28 @@ pub fn sys_timerfd_settime(t: &mut Task) -> SysResult {
         }
     }
     tfd.settime_flags.store(flags, Ordering::Relaxed);
+    let cancelable = flags & TFD_TIMER_CANCEL_ON_SET != 0
+        && flags & TFD_TIMER_ABSTIME != 0
+        && matches!(tfd.clockid, CLOCK_REALTIME | CLOCK_REALTIME_ALARM);
+    tfd.cancel_gen.store(
+        if cancelable {
+            crate::kernel::clock::generation()
+        } else {
+            u64::MAX
+        },
+        Ordering::Release,
+    );
+    if cancelable && !tfd.listening.swap(true, Ordering::AcqRel) {
+        let ticks = Arc::downgrade(&tfd.ticks);
+        crate::kernel::clock::on_set(Box::new(move || match ticks.upgrade() {
+            Some(t) => {
+                t.queue.notify_band(POLLIN);
+                t.queue.wake();
+                true
+            }
+            None => false,
+        }));
+    }
     tfd.ticks.queue.wake();
     if old != 0 {
         write_itimerspec(t, old, prev)?;

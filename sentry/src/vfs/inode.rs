@@ -239,12 +239,11 @@ pub fn dated(mut st: Stat) -> Stat {
     st
 }
 
-/// The current wall-clock time as (seconds, nanoseconds).
+/// The current wall-clock time as (seconds, nanoseconds), on the sandbox's clock (files the
+/// sentry keeps get the sandbox's times; host files get the host's).
 pub fn now() -> (i64, i64) {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    (d.as_secs() as i64, i64::from(d.subsec_nanos()))
+    let ts = crate::kernel::clock::realtime();
+    (ts.tv_sec, ts.tv_nsec)
 }
 
 /// The directory-entry type of a mode.

@@ -443,11 +443,8 @@ fn stat() -> Result<Vec<u8>, Errno> {
     let k = kernel()?;
     let ncpu = crate::host::ncpu();
     let up = k.boot.elapsed().as_secs();
-    let btime = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-        - up;
+    // The boot time follows the sandbox's clock (Linux moves it when the clock is set).
+    let btime = (crate::kernel::clock::realtime().tv_sec.max(0) as u64).saturating_sub(up);
     let mut s = String::from("cpu  0 0 0 0 0 0 0 0 0 0\n");
     for c in 0..ncpu {
         s.push_str(&format!("cpu{c} 0 0 0 0 0 0 0 0 0 0\n"));
