@@ -56,6 +56,9 @@ tests::guest_tests! {
     machine,
     // Protection keys on a machine without them.
     pkeys,
+    // futex_waitv, futex_wake, futex_wait, futex_requeue and their meeting with futex()
+    // (issue 14).
+    futex2,
     // mseal: sealed mappings.
     mseal,
     // Large reads and writes, in the sandbox straight between host files and memory.
