@@ -164,6 +164,37 @@ pub struct FutexWaitv {
     pub reserved: u32,
 }
 
+// ---- NUMA memory policies: set_mempolicy(2), get_mempolicy(2), mbind(2) ----
+pub const MPOL_DEFAULT: u32 = 0;
+pub const MPOL_PREFERRED: u32 = 1;
+pub const MPOL_BIND: u32 = 2;
+pub const MPOL_INTERLEAVE: u32 = 3;
+pub const MPOL_LOCAL: u32 = 4;
+pub const MPOL_PREFERRED_MANY: u32 = 5;
+pub const MPOL_WEIGHTED_INTERLEAVE: u32 = 6;
+/// One past the last mode.
+pub const MPOL_MAX: u32 = 7;
+pub const MPOL_F_STATIC_NODES: u32 = 1 << 15;
+pub const MPOL_F_RELATIVE_NODES: u32 = 1 << 14;
+pub const MPOL_F_NUMA_BALANCING: u32 = 1 << 13;
+/// The mode flags a mode may carry.
+pub const MPOL_MODE_FLAGS: u32 =
+    MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING;
+/// get_mempolicy: the node (of the address, or the next interleave node).
+pub const MPOL_F_NODE: u64 = 1;
+/// get_mempolicy: the policy of the address's mapping.
+pub const MPOL_F_ADDR: u64 = 2;
+/// get_mempolicy: the nodes the caller may use.
+pub const MPOL_F_MEMS_ALLOWED: u64 = 4;
+/// mbind: verify that the pages follow the policy.
+pub const MPOL_MF_STRICT: u32 = 1;
+/// mbind, move_pages: move the caller's pages.
+pub const MPOL_MF_MOVE: u32 = 2;
+/// mbind, move_pages: move pages shared with others too (CAP_SYS_NICE).
+pub const MPOL_MF_MOVE_ALL: u32 = 4;
+/// The mbind flags a caller may give.
+pub const MPOL_MF_VALID: u32 = MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL;
+
 /// Most entries of a robust list walked at exit.
 pub const ROBUST_LIST_LIMIT: usize = 2048;
 

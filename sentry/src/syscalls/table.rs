@@ -9,11 +9,11 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 use super::{
     sys_aio as aio, sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx,
     sys_inotify as ino, sys_ioprio as iop, sys_ipc as ipc, sys_kcmp as kc, sys_keys as ky,
-    sys_misc as misc, sys_mm as m, sys_mount as mt, sys_mount_api as mapi, sys_mqueue as mq,
-    sys_pidfd as pf, sys_poll as pl, sys_process as p, sys_process_vm as pvm, sys_rw2 as rw2,
-    sys_sched as sc, sys_sched_attr as sca, sys_seccomp as sec, sys_signal as sg,
-    sys_signalfd as sfd, sys_socket as so, sys_task as tk, sys_time as tm, sys_timer as ti,
-    sys_timerfd as tfd, SysResult,
+    sys_lsm as lsm, sys_misc as misc, sys_mm as m, sys_mount as mt, sys_mount_api as mapi,
+    sys_mqueue as mq, sys_numa as numa, sys_pidfd as pf, sys_poll as pl, sys_process as p,
+    sys_process_vm as pvm, sys_rw2 as rw2, sys_sched as sc, sys_sched_attr as sca,
+    sys_seccomp as sec, sys_signal as sg, sys_signalfd as sfd, sys_socket as so, sys_task as tk,
+    sys_time as tm, sys_timer as ti, sys_timerfd as tfd, SysResult,
 };
 use crate::kernel::Task;
 
@@ -369,6 +369,16 @@ const ROWS: &[Row] = rows! {
     mseal => Full, Some(m::sys_mseal), "pux", "";
     pkey_alloc => Full, Some(m::sys_pkey_alloc), "xx", "no protection keys on the sandbox's machine: EINVAL, as Linux without PKU";
     pkey_free => Full, Some(m::sys_pkey_free), "d", "";
+    map_shadow_stack => Full, Some(m::sys_map_shadow_stack), "xux", "no user shadow stacks on the sandbox's machine (no user_shstk in /proc/cpuinfo): EOPNOTSUPP, which Linux checks first";
+    set_mempolicy => Full, Some(numa::sys_set_mempolicy), "xpu", "one node (node 0): recorded per thread and reported back; memory placed the same";
+    get_mempolicy => Full, Some(numa::sys_get_mempolicy), "ppuxx", "one node (node 0): MPOL_F_NODE, MPOL_F_ADDR, MPOL_F_MEMS_ALLOWED";
+    mbind => Full, Some(numa::sys_mbind), "xuxpux", "one node (node 0): the policy recorded per mapping for get_mempolicy(MPOL_F_ADDR); nothing to move";
+    set_mempolicy_home_node => Full, Some(numa::sys_set_mempolicy_home_node), "xuux", "home node 0 on mappings with an MPOL_BIND or MPOL_PREFERRED_MANY policy";
+    migrate_pages => Full, Some(numa::sys_migrate_pages), "dupp", "one node: nothing to migrate (0)";
+    move_pages => Partial, Some(numa::sys_move_pages), "dupppx", "one node: a mapped page reports node 0 even before it is first touched (Linux: -ENOENT), and pages shared after fork are not -EACCES";
+    lsm_list_modules => Full, Some(lsm::sys_lsm_list_modules), "ppx", "one module: capabilities (LSM_ID_CAPABILITY)";
+    lsm_get_self_attr => Full, Some(lsm::sys_lsm_get_self_attr), "dppx", "no module keeps attributes: EOPNOTSUPP after Linux's checks";
+    lsm_set_self_attr => Full, Some(lsm::sys_lsm_set_self_attr), "dpux", "no module keeps attributes: EOPNOTSUPP after Linux's checks";
     pkey_mprotect => Full, Some(m::sys_pkey_mprotect), "pxPd", "mprotect for key -1; every key EINVAL without PKU";
     sysfs => Full, Some(misc::sys_sysfs), "dxx", "the types of /proc/filesystems";
     ustat => Full, Some(misc::sys_ustat), "xp", "";
