@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #define MPOL_DEFAULT 0
@@ -378,6 +379,61 @@ static void lsm(void) {
     EXPECT_ERRNO(syscall(460, 1, buf, sizeof *c + 4, 0), EINVAL);
 }
 
+static void remote_memory(void) {
+    NOTE("process_madvise and process_mrelease");
+    char *p = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(p, 7, 4 * 4096);
+    EXPECT_OK(munmap(p + 2 * 4096, 4096));
+    int go[2];
+    EXPECT_OK(pipe(go));
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c;
+        close(go[1]);
+        read(go[0], &c, 1);
+        _exit(p[0] == 7 ? 0 : 1);
+    }
+    close(go[0]);
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    CHECK("pidfds open", pfd >= 0 && self >= 0);
+    struct iovec iov[3] = {{p, 4096}, {p + 4096, 4096}, {p + 2 * 4096, 4096}};
+    EXPECT_EQ(syscall(SYS_process_madvise, pfd, iov, 2, MADV_COLD, 0), 8192);
+    EXPECT_EQ(syscall(SYS_process_madvise, pfd, iov, 2, MADV_PAGEOUT, 0), 8192);
+    EXPECT_EQ(syscall(SYS_process_madvise, pfd, iov, 1, MADV_WILLNEED, 0), 4096);
+    EXPECT_EQ(syscall(SYS_process_madvise, pfd, iov, 3, MADV_COLD, 0), 8192);
+    EXPECT_ERRNO(syscall(SYS_process_madvise, pfd, iov + 2, 1, MADV_COLD, 0), ENOMEM);
+    EXPECT_ERRNO(syscall(SYS_process_madvise, pfd, iov, 2, MADV_DONTNEED, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_process_madvise, pfd, iov, 2, MADV_COLD, 1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_process_madvise, pfd, (void *)8, 2, MADV_COLD, 0), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_process_madvise, pfd, iov, 1025, MADV_COLD, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_process_madvise, go[1], iov, 2, MADV_COLD, 0), EBADF);
+    EXPECT_ERRNO(syscall(SYS_process_madvise, 999, iov, 2, MADV_COLD, 0), EBADF);
+    struct iovec odd = {p + 1, 4096};
+    EXPECT_ERRNO(syscall(SYS_process_madvise, pfd, &odd, 1, MADV_COLD, 0), EINVAL);
+    EXPECT_EQ(syscall(SYS_process_madvise, pfd, iov, 0, MADV_COLD, 0), 0);
+    // On itself any advice: MADV_DONTNEED drops the page's contents.
+    EXPECT_EQ(syscall(SYS_process_madvise, self, iov + 1, 1, MADV_DONTNEED, 0), 4096);
+    EXPECT_EQ(p[4096], 0);
+    EXPECT_EQ(p[0], 7);
+
+    EXPECT_ERRNO(syscall(SYS_process_mrelease, pfd, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_process_mrelease, pfd, 1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_process_mrelease, go[1], 0), EBADF);
+    EXPECT_ERRNO(syscall(SYS_process_mrelease, self, 0), EINVAL);
+    write(go[1], "x", 1);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK("the child still saw its memory", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    EXPECT_ERRNO(syscall(SYS_process_mrelease, pfd, 0), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_process_madvise, pfd, iov, 2, MADV_COLD, 0), ESRCH);
+    close(pfd);
+    close(self);
+    close(go[1]);
+    munmap(p, 2 * 4096);
+    munmap(p + 3 * 4096, 4096);
+}
+
 int main(void) {
     CHECK("one NUMA node", nodes() == 1);
     policies();
@@ -385,5 +441,6 @@ int main(void) {
     migration();
     shadow_stack();
     lsm();
+    remote_memory();
     return guest_done();
 }

@@ -954,6 +954,24 @@ impl MemoryManager {
         }
     }
 
+    /// process_madvise(2)'s hints on another process (MADV_COLD, MADV_PAGEOUT,
+    /// MADV_WILLNEED): madvise's checks (EINVAL, ENOMEM for a hole), and nothing changes: the
+    /// host keeps the pages as it sees fit.
+    pub fn madvise_hint(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::EINVAL)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+        if !self.fully_mapped(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
     /// Implements msync(2).
     pub fn msync(
         &mut self,
