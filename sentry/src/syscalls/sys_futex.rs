@@ -19,6 +19,10 @@ fn key(t: &Task, addr: u64, private: bool) -> Result<FutexKey, Errno> {
         return Err(Errno::EINVAL);
     }
     if !private {
+        // A shared futex is found through its page, which must be there to find (Linux's
+        // get_user_pages in get_futex_key): unmapped, PROT_NONE or past the end of its file
+        // is EFAULT.
+        load(t, addr)?;
         if let Some((id, off)) = t.mm().shared_key(addr) {
             return Ok(FutexKey {
                 space: id as usize,
@@ -202,7 +206,7 @@ fn check_flags2(flags: u32) -> Result<(), Errno> {
 /// A futex2 word's key (Linux's get_futex_key): natural alignment (twice the size for a NUMA
 /// futex, whose node word follows the value), a user address, the node word checked (node 0
 /// is the only one; FUTEX_NO_NODE becomes 0 and is written back), and for a shared futex the
-/// word must be mapped.
+/// word must be mapped ([`key`]).
 fn key2(t: &Task, addr: u64, flags: u32) -> Result<FutexKey, Errno> {
     let numa = flags & FUTEX2_NUMA != 0;
     let size = if numa { 8 } else { 4 };
@@ -223,11 +227,7 @@ fn key2(t: &Task, addr: u64, flags: u32) -> Result<FutexKey, Errno> {
             t.write_val(naddr, &0u32)?;
         }
     }
-    let private = flags & FUTEX2_PRIVATE != 0;
-    if !private {
-        load(t, addr)?;
-    }
-    key(t, addr, private)
+    key(t, addr, flags & FUTEX2_PRIVATE != 0)
 }
 
 /// A futex2 timeout: absolute, on CLOCK_MONOTONIC or CLOCK_REALTIME (EINVAL otherwise).
