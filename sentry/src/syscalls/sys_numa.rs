@@ -47,7 +47,7 @@ fn read_bitmap(t: &Task, addr: u64, bits: u64) -> Result<Vec<u64>, Errno> {
         .chunks_exact(8)
         .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default()))
         .collect();
-    if bits % 64 != 0 {
+    if !bits.is_multiple_of(64) {
         if let Some(last) = words.last_mut() {
             *last &= (1u64 << (bits % 64)) - 1;
         }
@@ -256,7 +256,7 @@ pub fn sys_mbind(t: &mut Task) -> SysResult {
     if flags & MPOL_MF_MOVE_ALL != 0 && t.creds.caps & (1 << CAP_SYS_NICE) == 0 {
         return Err(Errno::EPERM);
     }
-    if start % PAGE != 0 {
+    if !start.is_multiple_of(PAGE) {
         return Err(Errno::EINVAL);
     }
     let end = range_end(start, len)?;
@@ -273,7 +273,7 @@ pub fn sys_mbind(t: &mut Task) -> SysResult {
 /// Implements set_mempolicy_home_node(2).
 pub fn sys_set_mempolicy_home_node(t: &mut Task) -> SysResult {
     let (start, len, home, flags) = (t.arg(0), t.arg(1), t.arg(2), t.arg(3));
-    if start % PAGE != 0 || flags != 0 {
+    if !start.is_multiple_of(PAGE) || flags != 0 {
         return Err(Errno::EINVAL);
     }
     // The home node must be online: only node 0 is.
