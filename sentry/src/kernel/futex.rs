@@ -230,3 +230,55 @@ impl FutexTable {
 pub fn deadline_after(d: Duration) -> Option<Instant> {
     Instant::now().checked_add(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(addr: u64) -> FutexKey {
+        FutexKey { space: 1, addr }
+    }
+
+    #[test]
+    fn a_waitv_waiter_reports_the_futex_that_woke_it_and_leaves_every_queue() {
+        let t = Arc::new(FutexTable::default());
+        let t2 = t.clone();
+        let h = std::thread::spawn(move || {
+            t2.wait_multiple(&[(key(0), u32::MAX), (key(4), u32::MAX)], None, |_| {
+                Ok(true)
+            })
+        });
+        while t.waiters(key(4)) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(t.wake(key(4), u32::MAX, 1), 1);
+        assert_eq!(h.join().ok(), Some(Ok(1)));
+        assert_eq!(t.waiters(key(0)), 0);
+        assert_eq!(t.waiters(key(4)), 0);
+    }
+
+    #[test]
+    fn a_requeued_waiter_that_times_out_leaves_the_queue_it_was_moved_to() {
+        let t = Arc::new(FutexTable::default());
+        let t2 = t.clone();
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let h = std::thread::spawn(move || t2.wait(key(0), u32::MAX, Some(deadline), || Ok(true)));
+        while t.waiters(key(0)) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(t.requeue(key(0), key(8), 0, 1, || Ok(true)), Ok(1));
+        assert_eq!(h.join().ok(), Some(Err(Errno::ETIMEDOUT)));
+        assert_eq!(t.waiters(key(8)), 0);
+    }
+
+    #[test]
+    fn a_value_that_differs_queues_nothing() {
+        let t = FutexTable::default();
+        let r = t.wait_multiple(&[(key(0), u32::MAX), (key(4), u32::MAX)], None, |i| {
+            Ok(i == 0)
+        });
+        assert_eq!(r, Err(Errno::EAGAIN));
+        assert_eq!(t.waiters(key(0)), 0);
+        assert_eq!(t.wake(key(0), u32::MAX, 0), 0);
+    }
+}
