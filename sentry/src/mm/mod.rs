@@ -438,6 +438,23 @@ impl MemoryManager {
         self.vmas.insert(addr, hi);
     }
 
+    /// [`Self::split_at`] for a change that keeps every byte mapped (mbind): ENOMEM when the
+    /// split would take the mappings past vm.max_map_count, as Linux's split_vma, so a program
+    /// cannot grow the sentry's records without bound.
+    fn split_bounded(&mut self, addr: u64) -> Result<(), Errno> {
+        const MAX_MAP_COUNT: usize = 65530;
+        let inside = self
+            .vmas
+            .range(..addr)
+            .next_back()
+            .is_some_and(|(_, v)| v.end > addr);
+        if inside && self.vmas.len() >= MAX_MAP_COUNT {
+            return Err(Errno::ENOMEM);
+        }
+        self.split_at(addr);
+        Ok(())
+    }
+
     /// Removes the records of `[start, end)` (the host side is the caller's business).
     fn remove_range(&mut self, start: u64, end: u64) {
         self.split_at(start);
@@ -1046,8 +1063,8 @@ impl MemoryManager {
         if policy.is_some() && !self.fully_mapped(start, end) {
             return Err(Errno::EFAULT);
         }
-        self.split_at(start);
-        self.split_at(end);
+        self.split_bounded(start)?;
+        self.split_bounded(end)?;
         let keys: Vec<u64> = self
             .vmas
             .range(start..end)
@@ -1096,8 +1113,8 @@ impl MemoryManager {
                 let v = &self.vmas[&k];
                 (v.start.max(start), v.end.min(end))
             };
-            self.split_at(s);
-            self.split_at(e);
+            self.split_bounded(s)?;
+            self.split_bounded(e)?;
             if let Some(mut v) = self.vmas.get_mut(&s) {
                 if let Some(p) = &mut v.policy {
                     p.home = node;
