@@ -128,7 +128,8 @@ fn warm_malloc() {
 /// The host's /proc/cpuinfo as the sandbox shows it: without the CPU features the sandbox does
 /// not offer (`cpuid_fault`: arch_prctl(ARCH_SET_CPUID) is refused with ENODEV, which is
 /// what Linux answers on a CPU without it; `pku`/`ospke`: pkey_alloc is EINVAL as without
-/// protection keys).
+/// protection keys; `user_shstk`: map_shadow_stack is EOPNOTSUPP as without user shadow
+/// stacks).
 fn sandbox_cpuinfo(host: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(host);
     let mut out = String::with_capacity(text.len());
@@ -137,7 +138,7 @@ fn sandbox_cpuinfo(host: &[u8]) -> Vec<u8> {
             let (head, flags) = line.split_once(':').unwrap_or((line, ""));
             let kept: Vec<&str> = flags
                 .split_whitespace()
-                .filter(|f| !matches!(*f, "cpuid_fault" | "pku" | "ospke"))
+                .filter(|f| !matches!(*f, "cpuid_fault" | "pku" | "ospke" | "user_shstk"))
                 .collect();
             out.push_str(head);
             out.push_str(": ");

@@ -131,6 +131,70 @@ pub const FUTEX_WAITERS: u32 = 0x8000_0000;
 pub const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
 /// A PI or robust futex word: the owner's tid.
 pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+// ---- futex2: futex_waitv(2), futex_wake(2), futex_wait(2), futex_requeue(2) ----
+/// The size field of futex2 flags: 8, 16, 32 or 64 bits (Linux implements 32 only).
+pub const FUTEX2_SIZE_MASK: u32 = 0x03;
+/// A 32-bit futex.
+pub const FUTEX2_SIZE_U32: u32 = 0x02;
+/// A NUMA futex: the word is followed by a node number of the same size.
+pub const FUTEX2_NUMA: u32 = 0x04;
+/// Place the futex by the memory policy of the address (with FUTEX2_NUMA's node -1).
+pub const FUTEX2_MPOL: u32 = 0x08;
+/// The futex is private to the process (FUTEX_PRIVATE_FLAG).
+pub const FUTEX2_PRIVATE: u32 = 128;
+/// Every valid futex2 flag.
+pub const FUTEX2_VALID_MASK: u32 = FUTEX2_SIZE_MASK | FUTEX2_NUMA | FUTEX2_MPOL | FUTEX2_PRIVATE;
+/// The most futexes one futex_waitv waits on.
+pub const FUTEX_WAITV_MAX: u32 = 128;
+/// A NUMA futex's node word: no node chosen yet.
+pub const FUTEX_NO_NODE: u32 = u32::MAX;
+
+/// One futex of futex_waitv(2) and futex_requeue(2).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct FutexWaitv {
+    /// The expected value.
+    pub val: u64,
+    /// The futex word's address.
+    pub uaddr: u64,
+    /// FUTEX2_* flags.
+    pub flags: u32,
+    /// Must be 0.
+    pub reserved: u32,
+}
+
+// ---- NUMA memory policies: set_mempolicy(2), get_mempolicy(2), mbind(2) ----
+pub const MPOL_DEFAULT: u32 = 0;
+pub const MPOL_PREFERRED: u32 = 1;
+pub const MPOL_BIND: u32 = 2;
+pub const MPOL_INTERLEAVE: u32 = 3;
+pub const MPOL_LOCAL: u32 = 4;
+pub const MPOL_PREFERRED_MANY: u32 = 5;
+pub const MPOL_WEIGHTED_INTERLEAVE: u32 = 6;
+/// One past the last mode.
+pub const MPOL_MAX: u32 = 7;
+pub const MPOL_F_STATIC_NODES: u32 = 1 << 15;
+pub const MPOL_F_RELATIVE_NODES: u32 = 1 << 14;
+pub const MPOL_F_NUMA_BALANCING: u32 = 1 << 13;
+/// The mode flags a mode may carry.
+pub const MPOL_MODE_FLAGS: u32 =
+    MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING;
+/// get_mempolicy: the node (of the address, or the next interleave node).
+pub const MPOL_F_NODE: u64 = 1;
+/// get_mempolicy: the policy of the address's mapping.
+pub const MPOL_F_ADDR: u64 = 2;
+/// get_mempolicy: the nodes the caller may use.
+pub const MPOL_F_MEMS_ALLOWED: u64 = 4;
+/// mbind: verify that the pages follow the policy.
+pub const MPOL_MF_STRICT: u32 = 1;
+/// mbind, move_pages: move the caller's pages.
+pub const MPOL_MF_MOVE: u32 = 2;
+/// mbind, move_pages: move pages shared with others too (CAP_SYS_NICE).
+pub const MPOL_MF_MOVE_ALL: u32 = 4;
+/// The mbind flags a caller may give.
+pub const MPOL_MF_VALID: u32 = MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL;
+
 /// Most entries of a robust list walked at exit.
 pub const ROBUST_LIST_LIMIT: usize = 2048;
 

@@ -58,6 +58,12 @@ tests::guest_tests! {
     machine,
     // Protection keys on a machine without them.
     pkeys,
+    // futex_waitv, futex_wake, futex_wait, futex_requeue and their meeting with futex()
+    // (issue 14).
+    futex2,
+    // The NUMA policy calls on one node, map_shadow_stack without shadow stacks, the LSM calls
+    // (issue 14).
+    numa,
     // mseal: sealed mappings.
     mseal,
     // Large reads and writes, in the sandbox straight between host files and memory.

@@ -4,6 +4,8 @@
 //!
 //! ```text
 //! /sys/devices/system/cpu/{online,possible,present}   "0-N": the CPUs the sandbox may use
+//! /sys/devices/system/node/{online,possible,has_*}   "0": one NUMA node
+//! /sys/devices/system/node/node0/{cpulist,distance}  its CPUs (all), "10"
 //! /sys/kernel/mm/transparent_hugepage/enabled        "always [madvise] never"
 //! /sys/fs/cgroup/                                    empty
 //! /sys/devices/virtual/block/loopN/                  the loop devices (size, ro, dev, stat,
@@ -27,6 +29,14 @@ static CPUS: OnceLock<Vec<u8>> = OnceLock::new();
 
 fn cpu_list() -> Vec<u8> {
     CPUS.get().cloned().unwrap_or_else(|| b"0\n".to_vec())
+}
+
+fn node_list() -> Vec<u8> {
+    b"0\n".to_vec()
+}
+
+fn node_distance() -> Vec<u8> {
+    b"10\n".to_vec()
 }
 
 fn thp() -> Vec<u8> {
@@ -63,7 +73,30 @@ pub fn new(dev: u64) -> Arc<SynthFs> {
             ("present", file(next(), cpu_list)),
         ],
     );
-    let system = SynthDir::with_mode(dev, next(), 0o755, vec![("cpu", cpu)]);
+    // One NUMA node, node 0, with every CPU (the NUMA policy calls answer the same).
+    let node0 = SynthDir::with_mode(
+        dev,
+        next(),
+        0o755,
+        vec![
+            ("cpulist", file(next(), cpu_list)),
+            ("distance", file(next(), node_distance)),
+        ],
+    );
+    let node = SynthDir::with_mode(
+        dev,
+        next(),
+        0o755,
+        vec![
+            ("has_cpu", file(next(), node_list)),
+            ("has_memory", file(next(), node_list)),
+            ("has_normal_memory", file(next(), node_list)),
+            ("node0", node0),
+            ("online", file(next(), node_list)),
+            ("possible", file(next(), node_list)),
+        ],
+    );
+    let system = SynthDir::with_mode(dev, next(), 0o755, vec![("cpu", cpu), ("node", node)]);
     let vblock = loop_dirs(dev);
     let virt = SynthDir::with_mode(dev, next(), 0o755, vec![("block", vblock)]);
     let devices = SynthDir::with_mode(

@@ -283,6 +283,7 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         no_new_privs: t.no_new_privs,
         // The child's default is its creator's current value (Linux's copy_process).
         timer_slack: (t.timer_slack.0, t.timer_slack.0),
+        mempolicy: t.mempolicy,
     };
     spawn(k.clone(), pending, child);
     if let Some(v) = vfork {
@@ -309,6 +310,7 @@ pub struct ChildSpec {
     vfork_done: Option<Arc<VforkDone>>,
     no_new_privs: bool,
     timer_slack: (u64, u64),
+    mempolicy: Option<crate::mm::MemPolicy>,
 }
 
 /// Starts the sentry thread of a new task: it adopts the parked host thread and runs it.
@@ -352,6 +354,7 @@ pub fn spawn(k: Arc<super::Kernel>, pending: Box<dyn NewContext>, c: ChildSpec) 
             no_new_privs: c.no_new_privs,
             keep_caps: false,
             timer_slack: c.timer_slack,
+            mempolicy: c.mempolicy,
             restart: None,
         };
         super::run(t);

@@ -6,7 +6,7 @@
 //! will be keyed by the backing object once processes share memory (the processes issue).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,26 +24,48 @@ pub struct FutexKey {
     pub addr: u64,
 }
 
-struct Waiter {
-    bitset: u32,
-    woken: AtomicBool,
+/// One waiting task (one futex_wait, or one futex_waitv over several futexes).
+struct WaitState {
+    /// The index of the futex that woke it (the highest, if several did), or -1.
+    woken: AtomicI64,
     /// The waiting task's waker (None off task threads, e.g. in unit tests: then it polls).
     waker: Option<Arc<Waker>>,
+    /// Where each of its entries is queued now (a requeue moves them); guarded by the
+    /// table's lock in practice.
+    keys: Mutex<Vec<FutexKey>>,
+}
+
+/// One entry of a wait queue.
+struct Waiter {
+    bitset: u32,
+    /// Its index in the waiting task's futex_waitv array (0 for a plain wait).
+    index: u32,
+    state: Arc<WaitState>,
 }
 
 impl Waiter {
     fn wake(&self) {
-        self.woken.store(true, Ordering::Release);
-        if let Some(w) = &self.waker {
+        self.state
+            .woken
+            .fetch_max(i64::from(self.index), Ordering::AcqRel);
+        if let Some(w) = &self.state.waker {
             w.notify();
         }
     }
 }
 
+type Queues = HashMap<FutexKey, Vec<Waiter>>;
+
 /// All the futex wait queues of a kernel.
 #[derive(Default)]
 pub struct FutexTable {
-    queues: Mutex<HashMap<FutexKey, Vec<Arc<Waiter>>>>,
+    queues: Mutex<Queues>,
+}
+
+/// How many waiters a wake count lets through: Linux counts with `++n >= nr`, so a count of
+/// zero or less still wakes one.
+fn wake_limit(n: i32) -> u32 {
+    n.max(1) as u32
 }
 
 impl FutexTable {
@@ -56,37 +78,65 @@ impl FutexTable {
         deadline: Option<Instant>,
         check: impl FnOnce() -> Result<bool, Errno>,
     ) -> Result<(), Errno> {
+        let mut check = Some(check);
+        self.wait_multiple(&[(key, bitset)], deadline, |_| {
+            check.take().map_or(Ok(true), |c| c())
+        })
+        .map(|_| ())
+    }
+
+    /// futex_waitv(2): queues on every key whose `check(i)` holds (all under the lock, in
+    /// order; EAGAIN as soon as one does not) and sleeps until one is woken or `deadline`.
+    /// Returns the index of the futex that woke it.
+    pub fn wait_multiple(
+        &self,
+        keys: &[(FutexKey, u32)],
+        deadline: Option<Instant>,
+        mut check: impl FnMut(usize) -> Result<bool, Errno>,
+    ) -> Result<usize, Errno> {
         let waker = block::current().map(|t| t.waker.clone());
-        let w = Arc::new(Waiter {
-            bitset,
-            woken: AtomicBool::new(false),
+        let state = Arc::new(WaitState {
+            woken: AtomicI64::new(-1),
             waker,
+            keys: Mutex::new(keys.iter().map(|k| k.0).collect()),
         });
         {
             let mut q = lock(&self.queues);
-            if !check()? {
-                return Err(Errno::EAGAIN);
-            }
-            q.entry(key).or_default().push(w.clone());
-        }
-        let r = block::block_on(&[], deadline, || {
-            w.woken.load(Ordering::Acquire).then_some(Ok(()))
-        });
-        if r.is_ok() {
-            return Ok(());
-        }
-        // Timed out or interrupted: leave the queue, unless a wake raced us (then report it).
-        let mut q = lock(&self.queues);
-        if let Some(list) = q.get_mut(&key) {
-            list.retain(|x| !Arc::ptr_eq(x, &w));
-            if list.is_empty() {
-                q.remove(&key);
+            for (i, &(key, bitset)) in keys.iter().enumerate() {
+                let ok = check(i);
+                if !matches!(ok, Ok(true)) {
+                    Self::unqueue(&mut q, &state);
+                    return Err(ok.err().unwrap_or(Errno::EAGAIN));
+                }
+                q.entry(key).or_default().push(Waiter {
+                    bitset,
+                    index: i as u32,
+                    state: state.clone(),
+                });
             }
         }
-        if w.woken.load(Ordering::Acquire) {
-            Ok(())
-        } else {
-            r
+        let woken = || usize::try_from(state.woken.load(Ordering::Acquire)).ok();
+        let r = block::block_on(&[], deadline, || woken().map(Ok));
+        // Leave every queue still holding us; a wake that raced a timeout or a signal wins.
+        Self::unqueue(&mut lock(&self.queues), &state);
+        match woken() {
+            Some(i) => Ok(i),
+            None => r,
+        }
+    }
+
+    /// Removes every entry of a waiting task from the queues.
+    fn unqueue(q: &mut Queues, state: &Arc<WaitState>) {
+        let mut keys = lock(&state.keys).clone();
+        keys.sort_unstable_by_key(|k| (k.space, k.addr));
+        keys.dedup();
+        for key in keys {
+            if let Some(list) = q.get_mut(&key) {
+                list.retain(|x| !Arc::ptr_eq(&x.state, state));
+                if list.is_empty() {
+                    q.remove(&key);
+                }
+            }
         }
     }
 
@@ -95,18 +145,14 @@ impl FutexTable {
         lock(&self.queues).get(&key).map(Vec::len).unwrap_or(0)
     }
 
-    /// FUTEX_WAKE(_BITSET): wakes up to `n` waiters whose bitset intersects `bitset`.
-    pub fn wake(&self, key: FutexKey, bitset: u32, n: u32) -> u32 {
+    /// FUTEX_WAKE(_BITSET): wakes up to `n` waiters whose bitset intersects `bitset` (a count
+    /// of zero or less wakes one, as Linux's does).
+    pub fn wake(&self, key: FutexKey, bitset: u32, n: i32) -> u32 {
         let mut q = lock(&self.queues);
-        Self::wake_locked(&mut q, key, bitset, n)
+        Self::wake_locked(&mut q, key, bitset, wake_limit(n))
     }
 
-    fn wake_locked(
-        q: &mut HashMap<FutexKey, Vec<Arc<Waiter>>>,
-        key: FutexKey,
-        bitset: u32,
-        n: u32,
-    ) -> u32 {
+    fn wake_locked(q: &mut Queues, key: FutexKey, bitset: u32, n: u32) -> u32 {
         let Some(list) = q.get_mut(&key) else {
             return 0;
         };
@@ -126,8 +172,8 @@ impl FutexTable {
         woken
     }
 
-    /// FUTEX_(CMP_)REQUEUE: wakes `n` waiters of `from` and moves up to `m` more to `to`, if
-    /// `check()` holds.
+    /// FUTEX_(CMP_)REQUEUE and futex_requeue(2): wakes `n` waiters of `from` and moves up to
+    /// `m` more to `to`, if `check()` holds.
     pub fn requeue(
         &self,
         from: FutexKey,
@@ -146,6 +192,11 @@ impl FutexTable {
             let k = (m as usize).min(list.len());
             let rest = list.split_off(k);
             moved = list.len() as u32;
+            for w in &list {
+                if let Some(slot) = lock(&w.state.keys).get_mut(w.index as usize) {
+                    *slot = to;
+                }
+            }
             q.entry(to).or_default().extend(list);
             if !rest.is_empty() {
                 q.insert(from, rest);
@@ -161,15 +212,15 @@ impl FutexTable {
         &self,
         a: FutexKey,
         b: FutexKey,
-        n: u32,
-        n2: u32,
+        n: i32,
+        n2: i32,
         op: impl FnOnce() -> Result<bool, Errno>,
     ) -> Result<u32, Errno> {
         let mut q = lock(&self.queues);
         let pass = op()?;
-        let mut woken = Self::wake_locked(&mut q, a, u32::MAX, n);
+        let mut woken = Self::wake_locked(&mut q, a, u32::MAX, wake_limit(n));
         if pass {
-            woken += Self::wake_locked(&mut q, b, u32::MAX, n2);
+            woken += Self::wake_locked(&mut q, b, u32::MAX, wake_limit(n2));
         }
         Ok(woken)
     }
@@ -178,4 +229,56 @@ impl FutexTable {
 /// A relative timeout as a deadline.
 pub fn deadline_after(d: Duration) -> Option<Instant> {
     Instant::now().checked_add(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(addr: u64) -> FutexKey {
+        FutexKey { space: 1, addr }
+    }
+
+    #[test]
+    fn a_waitv_waiter_reports_the_futex_that_woke_it_and_leaves_every_queue() {
+        let t = Arc::new(FutexTable::default());
+        let t2 = t.clone();
+        let h = std::thread::spawn(move || {
+            t2.wait_multiple(&[(key(0), u32::MAX), (key(4), u32::MAX)], None, |_| {
+                Ok(true)
+            })
+        });
+        while t.waiters(key(4)) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(t.wake(key(4), u32::MAX, 1), 1);
+        assert_eq!(h.join().ok(), Some(Ok(1)));
+        assert_eq!(t.waiters(key(0)), 0);
+        assert_eq!(t.waiters(key(4)), 0);
+    }
+
+    #[test]
+    fn a_requeued_waiter_that_times_out_leaves_the_queue_it_was_moved_to() {
+        let t = Arc::new(FutexTable::default());
+        let t2 = t.clone();
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let h = std::thread::spawn(move || t2.wait(key(0), u32::MAX, Some(deadline), || Ok(true)));
+        while t.waiters(key(0)) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(t.requeue(key(0), key(8), 0, 1, || Ok(true)), Ok(1));
+        assert_eq!(h.join().ok(), Some(Err(Errno::ETIMEDOUT)));
+        assert_eq!(t.waiters(key(8)), 0);
+    }
+
+    #[test]
+    fn a_value_that_differs_queues_nothing() {
+        let t = FutexTable::default();
+        let r = t.wait_multiple(&[(key(0), u32::MAX), (key(4), u32::MAX)], None, |i| {
+            Ok(i == 0)
+        });
+        assert_eq!(r, Err(Errno::EAGAIN));
+        assert_eq!(t.waiters(key(0)), 0);
+        assert_eq!(t.wake(key(0), u32::MAX, 0), 0);
+    }
 }

@@ -569,6 +569,8 @@ pub struct Task {
     /// PR_SET_TIMERSLACK, in nanoseconds: the current value and the default a 0 restores
     /// (a new task's default is its creator's current value).
     pub timer_slack: (u64, u64),
+    /// The thread's NUMA memory policy (set_mempolicy(2)); None: MPOL_DEFAULT.
+    pub mempolicy: Option<crate::mm::MemPolicy>,
     /// What restart_syscall(2) resumes after a signal without a handler interrupted a call
     /// that returned ERESTART_RESTARTBLOCK (Linux's `restart_block`).
     pub restart: Option<Restart>,
@@ -710,6 +712,7 @@ impl Task {
             no_new_privs: false,
             keep_caps: false,
             timer_slack: (50_000, 50_000),
+            mempolicy: None,
             restart: None,
         }
     }

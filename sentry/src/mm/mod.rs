@@ -73,6 +73,21 @@ pub struct Vma {
     /// For shared mappings: what the memory is (shared by every process that maps it, across
     /// fork) and the offset of `start` in it; shared futexes are keyed by this.
     pub share: Option<(u64, u64)>,
+    /// Its NUMA memory policy (mbind(2)), if it has one of its own.
+    pub policy: Option<MemPolicy>,
+}
+
+/// A NUMA memory policy (set_mempolicy(2), mbind(2)) on the sandbox's single node, as
+/// get_mempolicy(2) reports it back. Memory is placed the same whatever it says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemPolicy {
+    /// The MPOL_* mode with its MPOL_F_* mode flags.
+    pub mode: u32,
+    /// The node mask reported back (the caller's own for MPOL_F_STATIC_NODES and
+    /// MPOL_F_RELATIVE_NODES, within the first word: the only one copied out on one node).
+    pub nodes: u64,
+    /// set_mempolicy_home_node(2)'s node, or -1.
+    pub home: i32,
 }
 
 static NEXT_SHARED_ANON: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -295,6 +310,7 @@ impl MemoryManager {
                     backing: Backing::Reserved(name),
                     name: Some(name),
                     share: None,
+                    policy: None,
                 },
             );
         }
@@ -309,6 +325,7 @@ impl MemoryManager {
                     backing: Backing::Vdso,
                     name: Some("[vdso]"),
                     share: None,
+                    policy: None,
                 },
             );
         }
@@ -424,6 +441,23 @@ impl MemoryManager {
             lo.end = addr;
         }
         self.vmas.insert(addr, hi);
+    }
+
+    /// [`Self::split_at`] for a change that keeps every byte mapped (mbind): ENOMEM when the
+    /// split would take the mappings past vm.max_map_count, as Linux's split_vma, so a program
+    /// cannot grow the sentry's records without bound.
+    fn split_bounded(&mut self, addr: u64) -> Result<(), Errno> {
+        const MAX_MAP_COUNT: usize = 65530;
+        let inside = self
+            .vmas
+            .range(..addr)
+            .next_back()
+            .is_some_and(|(_, v)| v.end > addr);
+        if inside && self.vmas.len() >= MAX_MAP_COUNT {
+            return Err(Errno::ENOMEM);
+        }
+        self.split_at(addr);
+        Ok(())
     }
 
     /// Removes the records of `[start, end)` (the host side is the caller's business).
@@ -597,6 +631,7 @@ impl MemoryManager {
                 backing,
                 name: None,
                 share,
+                policy: None,
             },
         );
         Ok(start)
@@ -851,6 +886,7 @@ impl MemoryManager {
                             backing: Backing::Anon,
                             name: Some("[heap]"),
                             share: None,
+                            policy: None,
                         },
                     );
                 }
@@ -940,6 +976,24 @@ impl MemoryManager {
         }
     }
 
+    /// process_madvise(2)'s hints on another process (MADV_COLD, MADV_PAGEOUT,
+    /// MADV_WILLNEED): madvise's checks (EINVAL, ENOMEM for a hole), and nothing changes: the
+    /// host keeps the pages as it sees fit.
+    pub fn madvise_hint(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::EINVAL)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+        if !self.fully_mapped(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
     /// Implements msync(2).
     pub fn msync(
         &mut self,
@@ -989,6 +1043,107 @@ impl MemoryManager {
             return Err(Errno::ENOMEM);
         }
         Ok(len / PAGE_SIZE)
+    }
+
+    /// mbind(2)'s change once its arguments are checked: `[start, end)` (page-aligned) takes
+    /// `policy` (None: MPOL_DEFAULT). A hole in the range is EFAULT, unless the policy is the
+    /// default; a range with no mapping at all is EFAULT either way (Linux's
+    /// queue_pages_range).
+    pub fn set_policy(
+        &mut self,
+        start: u64,
+        end: u64,
+        policy: Option<MemPolicy>,
+    ) -> Result<(), Errno> {
+        let in_range = || {
+            self.vmas
+                .range(..end)
+                .rev()
+                .take_while(move |(_, v)| v.end > start)
+                .map(|(_, v)| v)
+        };
+        if in_range().next().is_none() {
+            return Err(Errno::EFAULT);
+        }
+        if policy.is_some() && !self.fully_mapped(start, end) {
+            return Err(Errno::EFAULT);
+        }
+        self.split_bounded(start)?;
+        self.split_bounded(end)?;
+        let keys: Vec<u64> = self
+            .vmas
+            .range(start..end)
+            .filter(|(_, v)| v.app())
+            .map(|(k, _)| *k)
+            .collect();
+        for k in keys {
+            if let Some(mut v) = self.vmas.get_mut(&k) {
+                v.policy = policy;
+            }
+        }
+        Ok(())
+    }
+
+    /// The policy of the mapping holding `addr` (get_mempolicy(2)'s MPOL_F_ADDR): EFAULT
+    /// where nothing is mapped; None for the default.
+    pub fn policy_at(&self, addr: u64) -> Result<Option<MemPolicy>, Errno> {
+        match self.vmas.range(..=addr).next_back() {
+            Some((_, v)) if v.end > addr && v.app() => Ok(v.policy),
+            _ => Err(Errno::EFAULT),
+        }
+    }
+
+    /// set_mempolicy_home_node(2) once its arguments are checked: every mapping of
+    /// `[start, end)` with a policy of its own takes `node` as its home node (EOPNOTSUPP at
+    /// the first whose mode is neither MPOL_BIND nor MPOL_PREFERRED_MANY); ENOENT when no
+    /// mapping of the range has a policy.
+    pub fn set_home_node(&mut self, start: u64, end: u64, node: i32) -> Result<(), Errno> {
+        let keys: Vec<u64> = self
+            .vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > start)
+            .filter(|(_, v)| v.app())
+            .map(|(k, _)| *k)
+            .collect();
+        let mut r = Err(Errno::ENOENT);
+        for k in keys.into_iter().rev() {
+            let Some(p) = self.vmas.get(&k).and_then(|v| v.policy) else {
+                continue;
+            };
+            if !matches!(p.mode & !MPOL_MODE_FLAGS, MPOL_BIND | MPOL_PREFERRED_MANY) {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            let (s, e) = {
+                let v = &self.vmas[&k];
+                (v.start.max(start), v.end.min(end))
+            };
+            self.split_bounded(s)?;
+            self.split_bounded(e)?;
+            if let Some(mut v) = self.vmas.get_mut(&s) {
+                if let Some(p) = &mut v.policy {
+                    p.home = node;
+                }
+            }
+            r = Ok(());
+        }
+        r
+    }
+
+    /// What move_pages(2) says of the page at `addr`: its node (0, the only one) where
+    /// something is mapped that can hold pages, -ENOENT for a mapping without access (no page
+    /// can be present), -EFAULT where nothing is mapped.
+    pub fn page_node(&self, addr: u64) -> i32 {
+        match self.vmas.range(..=addr).next_back() {
+            Some((_, v)) if v.end > addr && v.app() => {
+                if v.prot == PROT_NONE {
+                    -Errno::ENOENT.0
+                } else {
+                    0
+                }
+            }
+            _ => -Errno::EFAULT.0,
+        }
     }
 
     /// The key of a shared futex at `addr`: (what the memory is, offset in it) when `addr` lies

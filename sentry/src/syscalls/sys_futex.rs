@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-//! futex(2) and kill(2)/tkill(2)/tgkill(2) aimed at the caller itself.
+//! futex(2), the futex2 calls (futex_waitv, futex_wake, futex_wait, futex_requeue) and kill(2)/tkill(2)/tgkill(2) aimed at the caller itself.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +19,10 @@ fn key(t: &Task, addr: u64, private: bool) -> Result<FutexKey, Errno> {
         return Err(Errno::EINVAL);
     }
     if !private {
+        // A shared futex is found through its page, which must be there to find (Linux's
+        // get_user_pages in get_futex_key): unmapped, PROT_NONE or past the end of its file
+        // is EFAULT.
+        load(t, addr)?;
         if let Some((id, off)) = t.mm().shared_key(addr) {
             return Ok(FutexKey {
                 space: id as usize,
@@ -138,7 +142,7 @@ pub fn sys_futex(t: &mut Task) -> SysResult {
             if bitset == 0 {
                 return Err(Errno::EINVAL);
             }
-            Ok(u64::from(table.wake(k, bitset, val)))
+            Ok(u64::from(table.wake(k, bitset, val as i32)))
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             let k2 = key(t, uaddr2, private)?;
@@ -164,7 +168,7 @@ pub fn sys_futex(t: &mut Task) -> SysResult {
                 }
             };
             t.k.futexes
-                .wake_op(k, k2, val, n2, || Ok(pass))
+                .wake_op(k, k2, val as i32, n2 as i32, || Ok(pass))
                 .map(u64::from)
         }
         FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
@@ -185,6 +189,165 @@ pub fn sys_futex(t: &mut Task) -> SysResult {
         FUTEX_UNLOCK_PI => unlock_pi(t, uaddr, k).map(|_| 0),
         _ => Err(Errno::ENOSYS),
     }
+}
+
+/// The address space's end: futex words above it are EFAULT (Linux's access_ok).
+const TASK_SIZE: u64 = 0x7fff_ffff_f000;
+
+/// Checks futex2 flags as Linux's futex2_to_flags/futex_flags_valid do: known bits only, and a
+/// 32-bit size (the only one Linux implements; FUTEX2_NUMA is accepted, one node here).
+fn check_flags2(flags: u32) -> Result<(), Errno> {
+    if flags & !FUTEX2_VALID_MASK != 0 || flags & FUTEX2_SIZE_MASK != FUTEX2_SIZE_U32 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+/// A futex2 word's key (Linux's get_futex_key): natural alignment (twice the size for a NUMA
+/// futex, whose node word follows the value), a user address, the node word checked (node 0
+/// is the only one; FUTEX_NO_NODE becomes 0 and is written back), and for a shared futex the
+/// word must be mapped ([`key`]).
+fn key2(t: &Task, addr: u64, flags: u32) -> Result<FutexKey, Errno> {
+    let numa = flags & FUTEX2_NUMA != 0;
+    let size = if numa { 8 } else { 4 };
+    if !addr.is_multiple_of(size) {
+        return Err(Errno::EINVAL);
+    }
+    if addr.checked_add(size).is_none_or(|e| e > TASK_SIZE) {
+        return Err(Errno::EFAULT);
+    }
+    if numa {
+        let naddr = addr + 4;
+        let node: u32 = t.read_val(naddr)?;
+        if node != FUTEX_NO_NODE && node != 0 {
+            return Err(Errno::EINVAL);
+        }
+        // FUTEX2_MPOL would take the node from the address's memory policy: node 0 too.
+        if node == FUTEX_NO_NODE {
+            t.write_val(naddr, &0u32)?;
+        }
+    }
+    key(t, addr, flags & FUTEX2_PRIVATE != 0)
+}
+
+/// A futex2 timeout: absolute, on CLOCK_MONOTONIC or CLOCK_REALTIME (EINVAL otherwise).
+fn timeout2(t: &Task, addr: u64, clockid: u32) -> Result<Option<Instant>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let realtime = match clockid {
+        CLOCK_REALTIME => true,
+        CLOCK_MONOTONIC => false,
+        _ => return Err(Errno::EINVAL),
+    };
+    deadline(t, addr, true, realtime)
+}
+
+/// Reads and checks an array of struct futex_waitv (Linux's futex_parse_waitv), entry by
+/// entry: EFAULT for an unreadable one, EINVAL for unknown flags, a nonzero reserved field, a
+/// size other than 32 bits or a value wider than that.
+fn parse_waitv(t: &Task, addr: u64, n: u32) -> Result<Vec<FutexWaitv>, Errno> {
+    let size = std::mem::size_of::<FutexWaitv>() as u64;
+    let mut v = Vec::with_capacity(n as usize);
+    for i in 0..u64::from(n) {
+        let at = addr.checked_add(i * size).ok_or(Errno::EFAULT)?;
+        let w: FutexWaitv = t.read_val(at)?;
+        if w.flags & !FUTEX2_VALID_MASK != 0 || w.reserved != 0 {
+            return Err(Errno::EINVAL);
+        }
+        check_flags2(w.flags)?;
+        if w.val >> 32 != 0 {
+            return Err(Errno::EINVAL);
+        }
+        v.push(w);
+    }
+    Ok(v)
+}
+
+/// futex_waitv(2): waits on up to 128 futexes at once; returns the index of the one woken.
+pub fn sys_futex_waitv(t: &mut Task) -> SysResult {
+    let (waiters, nr, flags, timeout, clockid) = (
+        t.arg(0),
+        t.arg(1) as u32,
+        t.arg(2) as u32,
+        t.arg(3),
+        t.arg(4) as u32,
+    );
+    if flags != 0 || nr == 0 || nr > FUTEX_WAITV_MAX || waiters == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let dl = timeout2(t, timeout, clockid)?;
+    let v = parse_waitv(t, waiters, nr)?;
+    let keys = v
+        .iter()
+        .map(|w| Ok((key2(t, w.uaddr, w.flags)?, FUTEX_BITSET_MATCH_ANY)))
+        .collect::<Result<Vec<_>, Errno>>()?;
+    t.k.futexes
+        .wait_multiple(&keys, dl, |i| {
+            Ok(u64::from(load(t, v[i].uaddr)?) == v[i].val)
+        })
+        .map(|i| i as u64)
+}
+
+/// futex_wake(2): wakes up to `nr` waiters whose bitset meets `mask`.
+pub fn sys_futex_wake(t: &mut Task) -> SysResult {
+    let (uaddr, mask, nr, flags) = (t.arg(0), t.arg(1), t.arg(2) as i32, t.arg(3) as u32);
+    check_flags2(flags)?;
+    if mask >> 32 != 0 || mask == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let k = key2(t, uaddr, flags)?;
+    if nr == 0 {
+        return Ok(0);
+    }
+    Ok(u64::from(t.k.futexes.wake(k, mask as u32, nr)))
+}
+
+/// futex_wait(2): FUTEX_WAIT_BITSET with futex2 flags and an absolute timeout on a chosen
+/// clock.
+pub fn sys_futex_wait(t: &mut Task) -> SysResult {
+    let (uaddr, val, mask, flags, timeout, clockid) = (
+        t.arg(0),
+        t.arg(1),
+        t.arg(2),
+        t.arg(3) as u32,
+        t.arg(4),
+        t.arg(5) as u32,
+    );
+    check_flags2(flags)?;
+    if val >> 32 != 0 || mask >> 32 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let dl = timeout2(t, timeout, clockid)?;
+    if mask == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let k = key2(t, uaddr, flags)?;
+    t.k.futexes
+        .wait(k, mask as u32, dl, || Ok(u64::from(load(t, uaddr)?) == val))
+        .map(|_| 0)
+}
+
+/// futex_requeue(2): FUTEX_CMP_REQUEUE between two struct futex_waitv (the first's value is
+/// the one compared), each with its own flags.
+pub fn sys_futex_requeue(t: &mut Task) -> SysResult {
+    let (waiters, flags, nr_wake, nr_requeue) =
+        (t.arg(0), t.arg(1) as u32, t.arg(2) as i32, t.arg(3) as i32);
+    if flags != 0 || waiters == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let v = parse_waitv(t, waiters, 2)?;
+    if nr_wake < 0 || nr_requeue < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let k1 = key2(t, v[0].uaddr, v[0].flags)?;
+    let k2 = key2(t, v[1].uaddr, v[1].flags)?;
+    let (addr, cmp) = (v[0].uaddr, v[0].val);
+    t.k.futexes
+        .requeue(k1, k2, nr_wake as u32, nr_requeue as u32, || {
+            Ok(u64::from(load(t, addr)?) == cmp)
+        })
+        .map(u64::from)
 }
 
 /// One atomic step on the futex word, done by the caller's own thread in its address space.

@@ -242,6 +242,13 @@ pub fn sys_pkey_alloc(_t: &mut Task) -> SysResult {
     Err(Errno::EINVAL)
 }
 
+/// Implements map_shadow_stack(2) for a machine without user shadow stacks (the sandbox
+/// declares none: /proc/cpuinfo has no `user_shstk`): EOPNOTSUPP, which Linux checks before
+/// any argument (arch/x86/kernel/shstk.c).
+pub fn sys_map_shadow_stack(_t: &mut Task) -> SysResult {
+    Err(Errno::EOPNOTSUPP)
+}
+
 /// Implements pkey_free(2): no key is ever allocated without PKU.
 pub fn sys_pkey_free(_t: &mut Task) -> SysResult {
     Err(Errno::EINVAL)

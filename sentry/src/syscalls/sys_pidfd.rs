@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-//! pidfd_open(2) and pidfd_send_signal(2): file descriptors that refer to a process.
+//! pidfd_open(2) and pidfd_send_signal(2): file descriptors that refer to a process; and what
+//! is done through them to a process's memory: process_madvise(2), process_mrelease(2).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -143,4 +144,99 @@ pub fn sys_pidfd_send_signal(t: &mut Task) -> SysResult {
         send_process_signal(&t.k, &tg, info);
     }
     Ok(0)
+}
+
+/// The process a pidfd refers to: EBADF if `fd` is not a pidfd, ESRCH once it has exited.
+fn pidfd_process(t: &Task, fd: i32) -> Result<(i32, Arc<ThreadGroup>), Errno> {
+    let f = t.file(fd)?;
+    let (pid, tg) = lock(registry()).get(&f.id).cloned().ok_or(Errno::EBADF)?;
+    let tg = tg.upgrade().ok_or(Errno::ESRCH)?;
+    if lock(&tg.tasks).is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    Ok((pid, tg))
+}
+
+/// Implements process_mrelease(2): reaping the memory of a process that is being killed. Its
+/// memory goes with its stub process as soon as the host has killed it, so there is nothing
+/// to hurry: 0 for a process being killed, EINVAL for one that is not (as Linux), ESRCH for
+/// one that is gone.
+pub fn sys_process_mrelease(t: &mut Task) -> SysResult {
+    let (fd, flags) = (t.arg(0) as i32, t.arg(1) as u32);
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (_, tg) = pidfd_process(t, fd)?;
+    if tg.killed.load(std::sync::atomic::Ordering::Acquire) {
+        Ok(0)
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// MADV_COLLAPSE (not in the sandbox's madvise: EINVAL there too).
+const MADV_COLLAPSE: u32 = 25;
+/// Linux's MAX_RW_COUNT: an iovec array's total is clamped to it.
+const MAX_RW_COUNT: u64 = 0x7fff_f000;
+const CAP_SYS_NICE: u32 = 23;
+
+/// Implements process_madvise(2): madvise over an iovec array, on the process a pidfd refers
+/// to. On another process only the hints Linux allows there (MADV_COLD, MADV_PAGEOUT,
+/// MADV_WILLNEED, MADV_COLLAPSE), with CAP_SYS_NICE; as hints they change nothing in the
+/// sandbox. Returns the bytes advised before the first failure (its errno if none were).
+pub fn sys_process_madvise(t: &mut Task) -> SysResult {
+    let (fd, vec, vlen, advice, flags) = (
+        t.arg(0) as i32,
+        t.arg(1),
+        t.arg(2),
+        t.arg(3) as u32,
+        t.arg(4) as u32,
+    );
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut iovs = super::sys_file::read_iovecs(t, vec, vlen)?;
+    let mut left = MAX_RW_COUNT;
+    for v in &mut iovs {
+        v.len = v.len.min(left);
+        left -= v.len;
+    }
+    let (pid, _) = pidfd_process(t, fd)?;
+    let v = super::sys_kcmp::view(t, pid)?;
+    let mm = v.mm_ref.clone().ok_or(Errno::ESRCH)?;
+    let own = Arc::ptr_eq(&mm, &t.mm);
+    if !own && !super::sys_kcmp::may_access(t, &v) {
+        return Err(Errno::EACCES);
+    }
+    if !own {
+        if !matches!(
+            advice,
+            MADV_COLD | MADV_PAGEOUT | MADV_WILLNEED | MADV_COLLAPSE
+        ) {
+            return Err(Errno::EINVAL);
+        }
+        if t.creds.caps & (1 << CAP_SYS_NICE) == 0 {
+            return Err(Errno::EPERM);
+        }
+    }
+    let mut done = 0u64;
+    let mut err = Ok(());
+    for iov in &iovs {
+        let r = if own {
+            lock(&t.mm).madvise(t.ctx.as_mut(), iov.base, iov.len, advice)
+        } else if advice == MADV_COLLAPSE {
+            Err(Errno::EINVAL)
+        } else {
+            lock(&mm).madvise_hint(iov.base, iov.len)
+        };
+        if let Err(e) = r {
+            err = Err(e);
+            break;
+        }
+        done += iov.len;
+    }
+    match (done, err) {
+        (0, Err(e)) => Err(e),
+        (n, _) => Ok(n),
+    }
 }

@@ -87,7 +87,16 @@ const OPTIONS: &[(&str, Needs)] = &[
         "CONFIG_FHANDLE",
         Needs::Calls(&["name_to_handle_at", "open_by_handle_at"]),
     ),
-    ("CONFIG_FUTEX", Needs::Calls(&["futex"])),
+    (
+        "CONFIG_FUTEX",
+        Needs::Calls(&[
+            "futex",
+            "futex_waitv",
+            "futex_wake",
+            "futex_wait",
+            "futex_requeue",
+        ]),
+    ),
     (
         "CONFIG_EPOLL",
         Needs::Calls(&["epoll_create1", "epoll_ctl", "epoll_wait"]),
@@ -129,12 +138,26 @@ const OPTIONS: &[(&str, Needs)] = &[
         "CONFIG_NUMA",
         Needs::Calls(&["mbind", "set_mempolicy", "get_mempolicy"]),
     ),
+    (
+        "CONFIG_MIGRATION",
+        Needs::Calls(&["migrate_pages", "move_pages"]),
+    ),
     ("CONFIG_TRANSPARENT_HUGEPAGE", Needs::Never),
     (
         "CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS",
         Needs::Calls(&["pkey_alloc"]),
     ),
+    // The kernel knows user shadow stacks; the CPU it declares has none (no `user_shstk` in
+    // /proc/cpuinfo), so map_shadow_stack is EOPNOTSUPP.
+    (
+        "CONFIG_X86_USER_SHADOW_STACK",
+        Needs::Calls(&["map_shadow_stack"]),
+    ),
     // Security.
+    (
+        "CONFIG_SECURITY",
+        Needs::Calls(&["lsm_list_modules", "lsm_get_self_attr", "lsm_set_self_attr"]),
+    ),
     (
         "CONFIG_KEYS",
         Needs::Calls(&["add_key", "request_key", "keyctl"]),
