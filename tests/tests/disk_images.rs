@@ -248,3 +248,32 @@ for i in range(30):
          done; echo alive");
     assert_eq!(out.stdout, "junk=32\n0\nmount=0\n1\n1\nalive\n", "{out:?}");
 }
+
+/// Programs stored on an image run (issue 15): their segments are mapped privately, from a
+/// copy of the file (the sentry serves the image itself, so there is no host descriptor to
+/// map); a private mapping of a file there reads its bytes, and a shared one is refused
+/// (ENODEV) rather than silently incoherent.
+#[test]
+fn programs_on_ext4_and_vfat_images_run() {
+    tests::require_tool("/usr/sbin/mkfs.ext4");
+    tests::require_tool("/usr/sbin/mkfs.vfat");
+    let out = sh(
+        "set -e; cd /tmp; for fs in ext4 vfat; do \
+           truncate -s 16M $fs.img; mkfs.$fs $fs.img >/dev/null 2>&1; mkdir $fs; \
+           mount -o loop $fs.img $fs; cp /bin/busybox $fs/busybox; echo 'hello from the image' > $fs/t; \
+           $fs/busybox echo \"$fs: busybox runs\"; \
+           $fs/busybox head -c 5 $fs/t; echo; \
+           python3 -c \"import mmap,sys; f=open('$fs/t','rb'); \
+m=mmap.mmap(f.fileno(),0,flags=mmap.MAP_PRIVATE,prot=mmap.PROT_READ); print(m[:10].decode())\"; \
+           python3 -c \"import mmap; f=open('$fs/t','r+b'); \
+m=mmap.mmap(f.fileno(),0,flags=mmap.MAP_SHARED)\" 2>&1 | tail -1 | grep -o 'No such device' || true; \
+           umount $fs; done",
+    );
+    assert_eq!(
+        out.stdout,
+        "ext4: busybox runs\nhello\nhello from\nNo such device\n\
+         vfat: busybox runs\nhello\nhello from\nNo such device\n",
+        "{out:?}"
+    );
+    assert_eq!(out.status, 0, "{out:?}");
+}

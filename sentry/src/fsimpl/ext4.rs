@@ -838,6 +838,7 @@ impl Inode for ExtNode {
         Ok(Box::new(ExtOpen {
             node: self.fs.node(self.ino, &info),
             listing: Mutex::new(None),
+            snapshot: Default::default(),
         }))
     }
 
@@ -1089,6 +1090,8 @@ struct ExtOpen {
     node: Arc<ExtNode>,
     /// A directory's entries, read at its first getdents (and again from position 0).
     listing: Mutex<Option<Vec<Listed>>>,
+    /// The copy private mappings map (the file has no host descriptor).
+    snapshot: crate::vfs::snapshot::Snapshot,
 }
 
 impl ExtOpen {
@@ -1192,6 +1195,26 @@ impl FileOps for ExtOpen {
 
     fn sync(&self) -> Result<(), Errno> {
         self.node.fs.sync()
+    }
+
+    fn check_mmap(&self, shared: bool, _prot: u32) -> Result<(), Errno> {
+        // Private mappings map a copy (vfs::snapshot); shared ones would need the file's
+        // pages kept coherent in a host memfd.
+        if shared {
+            return Err(Errno::ENODEV);
+        }
+        Ok(())
+    }
+
+    fn host_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        if self.node.dir {
+            return None;
+        }
+        let size = u64::try_from(self.node.stat().ok()?.st_size).ok()?;
+        self.snapshot
+            .fd(size, |b, o| self.read_at(b, o))
+            .map_err(|e| tracing::debug!("ext: a private mapping's copy: {e}"))
+            .ok()
     }
 
     fn allocate(&self, mode: u32, offset: u64, len: u64) -> Result<(), Errno> {

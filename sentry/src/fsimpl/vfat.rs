@@ -925,7 +925,10 @@ impl Inode for FatNode {
 
     fn open(&self, _flags: u32) -> Result<Box<dyn FileOps>, Errno> {
         let me = self.fs.node(self.path(), self.dir);
-        Ok(Box::new(FatOpen { node: me }))
+        Ok(Box::new(FatOpen {
+            node: me,
+            snapshot: Default::default(),
+        }))
     }
 
     fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
@@ -1158,9 +1161,31 @@ fn write_zeroes(f: &mut fatfs::File<'_, Disk>, mut n: u64) -> io::Result<()> {
 /// An open file or directory of a FAT volume.
 struct FatOpen {
     node: Arc<FatNode>,
+    /// The copy private mappings map (the file has no host descriptor).
+    snapshot: crate::vfs::snapshot::Snapshot,
 }
 
 impl FileOps for FatOpen {
+    fn check_mmap(&self, shared: bool, _prot: u32) -> Result<(), Errno> {
+        // Private mappings map a copy (vfs::snapshot); shared ones would need the file's
+        // pages kept coherent in a host memfd.
+        if shared {
+            return Err(Errno::ENODEV);
+        }
+        Ok(())
+    }
+
+    fn host_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        if self.node.dir {
+            return None;
+        }
+        let size = u64::try_from(self.node.stat().ok()?.st_size).ok()?;
+        self.snapshot
+            .fd(size, |b, o| self.read_at(b, o))
+            .map_err(|e| tracing::debug!("vfat: a private mapping's copy: {e}"))
+            .ok()
+    }
+
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
         if self.node.dir {
             return Err(Errno::EISDIR);

@@ -91,10 +91,11 @@ pub fn sys_mmap(t: &mut Task) -> SysResult {
         if st.st_mode & S_IFMT == S_IFDIR {
             return Err(Errno::ENODEV);
         }
+        // Checked first: a file system may make the host descriptor for the mapping then.
+        file.ops.check_mmap(shared, prot)?;
         if file.ops.host_fd().is_none() {
             return Err(Errno::ENODEV);
         }
-        file.ops.check_mmap(shared, prot)?;
         off.checked_add(len).ok_or(Errno::EOVERFLOW)?;
         Some((file, off))
     };

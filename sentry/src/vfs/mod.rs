@@ -13,6 +13,7 @@ pub mod mount;
 pub mod notify;
 pub mod path;
 pub mod reopen;
+pub mod snapshot;
 
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
