@@ -66,6 +66,8 @@ tests::guest_tests! {
     numa,
     // mseal: sealed mappings.
     mseal,
+    // setns by namespace file and by pidfd; mount namespaces joined and left (issue 14).
+    setns,
     // Large reads and writes, in the sandbox straight between host files and memory.
     big_io => |run: tests::Run| {
         let dir = tests::workspace_root().join("target").join("big_io-volume");

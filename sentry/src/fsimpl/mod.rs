@@ -10,6 +10,7 @@ pub mod host;
 pub(crate) mod host_unsafe;
 pub mod loopdev;
 pub mod mqueue;
+pub mod nsfs;
 pub mod overlay;
 pub mod pipe;
 pub mod proc;

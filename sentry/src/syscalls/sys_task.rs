@@ -406,3 +406,91 @@ pub fn sys_unshare(t: &mut Task) -> SysResult {
     t.publish();
     Ok(0)
 }
+
+/// Implements setns(2) (kernel/nsproxy.c): joins the namespace a /proc/[pid]/ns file names,
+/// or those of the process a pidfd names (`flags` a set of CLONE_NEW*). The sandbox is one
+/// namespace of each kind but for mount namespaces (unshare makes new ones), so joining is a
+/// change only for those: the caller then works in the namespace, at its root, as Linux's
+/// `mntns_install` leaves it. Each kind's checks are Linux's: CAP_SYS_ADMIN (and
+/// CAP_SYS_CHROOT for a mount namespace), EINVAL for one's own user namespace, for a shared
+/// fs context joining a mount namespace, for a kind the fd does not name, and for time
+/// namespaces (the sandbox's kernel has none).
+pub fn sys_setns(t: &mut Task) -> SysResult {
+    use kernel::fork_flags::NAMESPACES;
+    let (fd, flags) = (t.arg(0) as i32, t.arg(1));
+    let file = t.file(fd)?;
+    let admin = t.creds.caps & (1 << CAP_SYS_ADMIN) != 0;
+    let chroot = t.creds.caps & (1 << 18) != 0; // CAP_SYS_CHROOT
+                                                // (kind, the mount namespace to join for CLONE_NEWNS)
+    let joins: Vec<(u64, Option<std::sync::Arc<crate::vfs::mount::MountNs>>)> = if let Some(ns) =
+        file.ops
+            .as_any()
+            .and_then(|a| a.downcast_ref::<crate::fsimpl::nsfs::NsFile>())
+    {
+        if flags != 0 && flags != ns.kind {
+            return Err(Errno::EINVAL);
+        }
+        vec![(ns.kind, ns.mnt.clone())]
+    } else if let Some(pid) = super::sys_pidfd::pidfd_pid(&file) {
+        if flags == 0 || flags & !NAMESPACES != 0 {
+            // Includes CLONE_NEWTIME: the sandbox's kernel has no time namespaces.
+            return Err(Errno::EINVAL);
+        }
+        let tg = lock(&t.k.tree)
+            .procs
+            .get(&pid)
+            .filter(|p| p.zombie.is_none())
+            .map(|p| p.tg.clone())
+            .ok_or(Errno::ESRCH)?;
+        let mnt = if flags & CLONE_NEWNS != 0 {
+            let task = lock(&tg.tasks).first().cloned().ok_or(Errno::ESRCH)?;
+            let info = lock(&task.info).clone().ok_or(Errno::ESRCH)?;
+            let m = lock(&*info.fs()?).mnt.clone();
+            Some(m)
+        } else {
+            None
+        };
+        [
+            CLONE_NEWUSER,
+            CLONE_NEWNS,
+            CLONE_NEWUTS,
+            CLONE_NEWIPC,
+            CLONE_NEWPID,
+            CLONE_NEWCGROUP,
+            CLONE_NEWNET,
+        ]
+        .into_iter()
+        .filter(|k| flags & k != 0)
+        .map(|k| (k, if k == CLONE_NEWNS { mnt.clone() } else { None }))
+        .collect()
+    } else {
+        return Err(Errno::EINVAL);
+    };
+    // Every check before any change (prepare_nsset, then validate; commit_nsset at the end).
+    for (kind, _) in &joins {
+        match *kind {
+            CLONE_NEWUSER => return Err(Errno::EINVAL),
+            CLONE_NEWNS => {
+                if !admin || !chroot {
+                    return Err(Errno::EPERM);
+                }
+                if std::sync::Arc::strong_count(&t.fs) > 1 {
+                    return Err(Errno::EINVAL);
+                }
+            }
+            _ if !admin => return Err(Errno::EPERM),
+            _ => {}
+        }
+    }
+    for (kind, mnt) in joins {
+        if let (CLONE_NEWNS, Some(m)) = (kind, mnt) {
+            let mut fs = lock(&t.fs);
+            fs.mnt = m;
+            fs.root = "/".into();
+            fs.cwd = "/".into();
+            fs.cwd_anchor = None;
+        }
+    }
+    t.publish();
+    Ok(0)
+}

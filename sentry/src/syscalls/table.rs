@@ -335,6 +335,7 @@ const ROWS: &[Row] = rows! {
     mlockall => Partial, Some(m::sys_mlockall), "x", "checked, not recorded";
     munlockall => Full, Some(m::sys_munlockall), "", "";
     unshare => Partial, Some(tk::sys_unshare), "x", "CLONE_FILES, CLONE_FS, CLONE_SYSVSEM, CLONE_NEWNS; other namespaces EPERM";
+    setns => Partial, Some(tk::sys_setns), "dx", "by /proc/[pid]/ns file or pidfd; the sandbox is one namespace of each kind but mount namespaces (unshare makes those), so only joining a mount namespace changes anything; no time namespaces (EINVAL)";
     eventfd => Full, Some(ev::sys_eventfd), "u", "";
     eventfd2 => Full, Some(ev::sys_eventfd2), "ux", "";
     signalfd => Full, Some(sfd::sys_signalfd), "dpu", "";
@@ -486,10 +487,6 @@ fn note_for_missing(name: &str) -> &'static str {
             "not yet (issue 14): rings shared between the program and the sentry; programs \
              fall back to plain calls on ENOSYS (Docker's default profile refuses io_uring \
              too)"
-        }
-        "setns" => {
-            "not yet (issue 14): joining namespaces by descriptor; the sandbox is one set of \
-             namespaces and unshare makes only a mount namespace"
         }
         "file_getattr" | "file_setattr" => {
             "not yet (issue 14): Linux 6.17's inode attributes by path (FS_IOC_FSGETXATTR \

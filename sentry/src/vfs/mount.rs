@@ -20,7 +20,7 @@ static NEXT_UNIQUE_ID: AtomicU64 = AtomicU64::new(MNT_UNIQUE_ID_OFFSET + 1);
 /// Peer group ids of shared mounts.
 static NEXT_GROUP_ID: AtomicU32 = AtomicU32::new(1);
 /// Mount namespace ids (the inode number of /proc/[pid]/ns/mnt).
-static NEXT_NS_ID: AtomicU64 = AtomicU64::new(0xf000_0000);
+static NEXT_NS_ID: AtomicU64 = AtomicU64::new(0xf000_0001);
 
 /// The per-mount flags mount(2) sets and /proc/mounts shows.
 pub const MOUNT_FLAGS: u64 = MS_RDONLY

@@ -715,25 +715,54 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
         (
             "ns",
             Arc::new(move || {
-                let l = |n: &'static str, id: u64, k: u64| -> (&'static str, Maker) {
-                    (
-                        n,
-                        link(dev, pid, 0x40 + k, move || {
-                            Ok(format!("{n}:[{id}]").into_bytes())
-                        }),
-                    )
+                // Magic links: followed, they open the namespace (fsimpl/nsfs).
+                let l = |n: &'static str, id: u64, k: u64, kind: u64| -> (&'static str, Maker) {
+                    // A mount namespace's id is its own (unshare makes new ones).
+                    let mnt_id = move || -> Result<u64, Errno> {
+                        let (_, info) = task_of(pid, tid)?;
+                        let id = lock(&*info.fs()?).mnt.id;
+                        Ok(id)
+                    };
+                    let text: super::nodes::Gen = Arc::new(move || {
+                        let id = if kind == CLONE_NEWNS { mnt_id()? } else { id };
+                        Ok(format!("{n}:[{id}]").into_bytes())
+                    });
+                    let magic: super::nodes::Magic = Arc::new(move || {
+                        let (mnt, id) = if kind == CLONE_NEWNS {
+                            let (_, info) = task_of(pid, tid)?;
+                            let m = lock(&*info.fs()?).mnt.clone();
+                            let id = m.id;
+                            (Some(m), id)
+                        } else {
+                            (None, id)
+                        };
+                        Ok(crate::vfs::inode::MagicTarget {
+                            inode: crate::fsimpl::nsfs::NsInode::inode(kind, id, mnt),
+                            mount: None,
+                            path: format!("{n}:[{id}]"),
+                        })
+                    });
+                    let maker: Maker = Arc::new(move || {
+                        super::nodes::GenLink::magic(
+                            dev,
+                            ino(pid, 0x40 + k),
+                            text.clone(),
+                            magic.clone(),
+                        )
+                    });
+                    (n, maker)
                 };
                 fixed_dir(
                     dev,
                     ino(pid, 0x3f),
                     vec![
-                        l("pid", 4026531836, 0),
-                        l("mnt", 4026531841, 1),
-                        l("net", 4026531840, 2),
-                        l("uts", 4026531838, 3),
-                        l("ipc", 4026531839, 4),
-                        l("user", 4026531837, 5),
-                        l("cgroup", 4026531835, 6),
+                        l("pid", 4026531836, 0, CLONE_NEWPID),
+                        l("mnt", 4026531841, 1, CLONE_NEWNS),
+                        l("net", 4026531840, 2, CLONE_NEWNET),
+                        l("uts", 4026531838, 3, CLONE_NEWUTS),
+                        l("ipc", 4026531839, 4, CLONE_NEWIPC),
+                        l("user", 4026531837, 5, CLONE_NEWUSER),
+                        l("cgroup", 4026531835, 6, CLONE_NEWCGROUP),
                     ],
                 )
             }),
