@@ -1198,23 +1198,11 @@ impl FileOps for ExtOpen {
     }
 
     fn check_mmap(&self, shared: bool, _prot: u32) -> Result<(), Errno> {
-        // Private mappings map a copy (vfs::snapshot); shared ones would need the file's
-        // pages kept coherent in a host memfd.
-        if shared {
-            return Err(Errno::ENODEV);
-        }
-        Ok(())
+        crate::vfs::snapshot::check_mmap(shared)
     }
 
     fn host_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        if self.node.dir {
-            return None;
-        }
-        let size = u64::try_from(self.node.stat().ok()?.st_size).ok()?;
-        self.snapshot
-            .fd(size, |b, o| self.read_at(b, o))
-            .map_err(|e| tracing::debug!("ext: a private mapping's copy: {e}"))
-            .ok()
+        self.snapshot.host_fd(self)
     }
 
     fn allocate(&self, mode: u32, offset: u64, len: u64) -> Result<(), Errno> {

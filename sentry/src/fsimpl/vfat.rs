@@ -1167,23 +1167,11 @@ struct FatOpen {
 
 impl FileOps for FatOpen {
     fn check_mmap(&self, shared: bool, _prot: u32) -> Result<(), Errno> {
-        // Private mappings map a copy (vfs::snapshot); shared ones would need the file's
-        // pages kept coherent in a host memfd.
-        if shared {
-            return Err(Errno::ENODEV);
-        }
-        Ok(())
+        crate::vfs::snapshot::check_mmap(shared)
     }
 
     fn host_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        if self.node.dir {
-            return None;
-        }
-        let size = u64::try_from(self.node.stat().ok()?.st_size).ok()?;
-        self.snapshot
-            .fd(size, |b, o| self.read_at(b, o))
-            .map_err(|e| tracing::debug!("vfat: a private mapping's copy: {e}"))
-            .ok()
+        self.snapshot.host_fd(self)
     }
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {

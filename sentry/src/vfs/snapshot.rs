@@ -35,7 +35,28 @@ impl Drop for Snapshot {
     }
 }
 
+/// `FileOps::check_mmap` of a file mapped through a snapshot: private mappings only (a shared
+/// one would need the file's pages kept coherent in a host memfd).
+pub fn check_mmap(shared: bool) -> Result<(), Errno> {
+    if shared {
+        return Err(Errno::ENODEV);
+    }
+    Ok(())
+}
+
 impl Snapshot {
+    /// `FileOps::host_fd` of `file`, a regular file with no host descriptor: its copy.
+    pub fn host_fd(&self, file: &dyn crate::vfs::FileOps) -> Option<BorrowedFd<'_>> {
+        let st = file.stat().ok()?;
+        if st.st_mode & syscalls::abi::S_IFMT != syscalls::abi::S_IFREG {
+            return None;
+        }
+        let size = u64::try_from(st.st_size).ok()?;
+        self.fd(size, |b, o| file.read_at(b, o))
+            .map_err(|e| tracing::debug!("a private mapping's copy: {e}"))
+            .ok()
+    }
+
     /// The memfd holding the file's `size` bytes as `read_at` gives them (made at the first
     /// call; ENOMEM past the memory budget).
     pub fn fd(
