@@ -45,6 +45,13 @@ pub(super) fn do_exit(mut t: Task) {
         t.exit.unwrap_or(ExitStatus::Code(0))
     };
     exit_robust_list(&t);
+    super::ptrace::on_exit(
+        &t,
+        status,
+        matches!(status, ExitStatus::Signal(s) if dumps_core(s))
+            && t.rlimit(RLIMIT_CORE) != 0
+            && tg.dumpable.load(Ordering::Relaxed) != 0,
+    );
     let core = matches!(status, ExitStatus::Signal(s) if dumps_core(s))
         && t.rlimit(RLIMIT_CORE) != 0
         && tg.dumpable.load(Ordering::Relaxed) != 0;
@@ -86,6 +93,8 @@ pub(super) fn do_exit(mut t: Task) {
     drop(mm);
     drop(fs);
     if last {
+        // Its tracees go free (or die with PTRACE_O_EXITKILL).
+        super::ptrace::tracer_exit(&k, tg.tgid);
         // The process's record locks go before its parent hears of the exit.
         crate::vfs::lock::release_process(tg.tgid);
         crate::ipc::exit_process(tg.tgid); // SEM_UNDO
