@@ -392,10 +392,13 @@ pub fn tracer_exit(k: &Kernel, tgid: i32) {
         ts.ptrace.cond.notify_all();
         ts.tg.resume.notify_all();
         ts.kick();
-        // The real parent of one that ended may collect it now.
-        let parent = lock(&k.tree).procs.get(&ts.tg.tgid).map(|p| p.parent);
-        if let Some(pp) = parent.and_then(|p| lock(&k.tree).procs.get(&p).map(|p| p.tg.clone())) {
-            pp.child_events.notify_all();
+        // The real parent of a process that ended hears of it now.
+        let gone = lock(&ts.ptrace.state).exit_report.is_some();
+        if gone && ts.tid == ts.tg.tgid {
+            let n = super::exit::parent_hears(&mut lock(&k.tree), ts.tid);
+            if let Some(n) = n {
+                super::exit::tell_parent(k, n);
+            }
         }
     }
 }
@@ -520,7 +523,7 @@ fn check_traced(t: &Task, s: &PtraceState) -> Result<(), Errno> {
 
 fn check_stopped(t: &Task, ts: &TaskShared, s: &PtraceState) -> Result<(), Errno> {
     check_traced(t, s)?;
-    if s.stop.is_none() || s.resume.is_some() || ts.tg.killed.load(Ordering::Acquire) {
+    if s.stop.is_none() || s.resume.is_some() || ts.tg.sigkilled.load(Ordering::Acquire) {
         return Err(Errno::ESRCH);
     }
     Ok(())

@@ -65,7 +65,8 @@ pub fn do_wait(
     let k = t.k.clone();
     let me = t.tgid();
     let my_pgid = lock(&k.tree).procs.get(&me).map(|p| p.pgid).unwrap_or(0);
-    block_on(&[&t.shared.tg.child_events], None, || {
+    let mut deferred = None;
+    let r = block_on(&[&t.shared.tg.child_events], None, || {
         let mut tree = lock(&k.tree);
         let children: Vec<i32> = tree
             .procs
@@ -96,6 +97,7 @@ pub fn do_wait(
             }
             let my_child = tid == tgid && proc_.is_some_and(|p| p.parent == me);
             let uid = proc_.map(|p| p.uid).unwrap_or(0);
+            let zombie = proc_.is_some_and(|p| p.zombie.is_some());
             let Some((status, code, si_status, gone)) = ptrace::wait_report(&ts, opts.nowait)
             else {
                 any = true;
@@ -109,12 +111,11 @@ pub fn do_wait(
                 continue;
             }
             if gone && !opts.nowait {
-                // The real parent may collect it now.
-                let parent = proc_.map(|p| p.parent).unwrap_or(0);
-                if let Some(pp) = tree.procs.get(&parent) {
-                    pp.tg.child_events.notify_all();
-                }
                 tree.ptraced.remove(&tid);
+                // The real parent of a process hears of its end now.
+                if tid == tgid && zombie {
+                    deferred = super::exit::parent_hears(&mut tree, tgid);
+                }
             }
             return Some(Ok(Some(WaitResult {
                 pid: tid,
@@ -214,5 +215,9 @@ pub fn do_wait(
             return Some(Ok(None));
         }
         None
-    })
+    });
+    if let Some(n) = deferred {
+        super::exit::tell_parent(&k, n);
+    }
+    r
 }
