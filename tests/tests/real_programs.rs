@@ -89,6 +89,27 @@ fn man_page_under_its_seccomp_filters() {
     assert_eq!(out.status, 0);
 }
 
+/// strace(1) inside the sandbox, on the sentry's own ptrace (issue 14): `strace -f` follows a
+/// shell through vfork, execve, wait4 and its children's ends. The trace's lines are reduced to
+/// the call's name (or the signal), one per call, sorted: pids, addresses and the
+/// interleaving of the processes' lines legitimately differ.
+#[test]
+fn strace_follows_a_shell() {
+    require_tool("/usr/bin/strace");
+    let script = "/usr/bin/strace -f -qq -e trace=%process,write \
+        sh -c 'echo hi; /bin/true; ls /nonexistent 2>/dev/null; sh -c \"exit 3\"; echo $?' \
+        2>&1 >/dev/null | awk '{ sub(/^\\[pid +[0-9]+\\] /, \"\"); \
+        if ($0 ~ /^<\\.\\.\\. /) next; \
+        if ($0 ~ /^(---|\\+\\+\\+)/) { print $1, $2; next } \
+        if (match($0, /^[a-z_0-9]+\\(/)) print substr($0, 1, RLENGTH - 1) }' | sort";
+    let out = same(Run::new("/bin/sh").args(["-c", script]));
+    assert!(out.stdout.contains("execve\n"), "{out}");
+    assert!(out.stdout.contains("vfork\n"), "{out}");
+    assert!(out.stdout.contains("exit_group\n"), "{out}");
+    assert!(out.stdout.contains("--- SIGCHLD"), "{out}");
+    assert_eq!(out.status, 0);
+}
+
 #[test]
 fn sh_arithmetic_and_exit_status() {
     let out = same(Run::new("/bin/sh").args(["-c", "echo $((6*7)); exit 3"]));
