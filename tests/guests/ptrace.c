@@ -11,6 +11,9 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -444,6 +447,51 @@ static void test_tracer_death(void) {
     }
 }
 
+static void seccomp_body(void) {
+    struct sock_filter prog[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0), // seccomp_data.nr
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE | 0x55),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog fprog = {sizeof prog / sizeof prog[0], prog};
+    stop_self();
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) {
+        _exit(90);
+    }
+    errno = 0;
+    long r = syscall(SYS_getppid);
+    _exit(r == 777 ? 7 : (r == -1 && errno == ENOSYS) ? 8 : 1);
+}
+
+static void test_seccomp(void) {
+    NOTE("SECCOMP_RET_TRACE and PTRACE_O_TRACESECCOMP");
+    for (int with = 1; with >= 0; with--) {
+        pid_t pid = traced_child(seccomp_body);
+        int st = wait_for(pid);
+        EXPECT_TRUE(WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP);
+        EXPECT_OK(ptrace(PTRACE_SETOPTIONS, pid, 0, (void *)(long)(with ? PTRACE_O_TRACESECCOMP : 0)));
+        EXPECT_OK(ptrace(PTRACE_CONT, pid, 0, 0));
+        st = wait_for(pid);
+        if (with) {
+            EXPECT_TRUE(WIFSTOPPED(st) && (st >> 8) == (SIGTRAP | (PTRACE_EVENT_SECCOMP << 8)));
+            unsigned long msg = 0;
+            EXPECT_OK(ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg));
+            EXPECT_EQ(msg, 0x55);
+            struct user_regs_struct r;
+            EXPECT_OK(ptrace(PTRACE_GETREGS, pid, 0, &r));
+            EXPECT_EQ((long)r.orig_rax, SYS_getppid);
+            r.orig_rax = -1;
+            r.rax = 777;
+            EXPECT_OK(ptrace(PTRACE_SETREGS, pid, 0, &r));
+            EXPECT_OK(ptrace(PTRACE_CONT, pid, 0, 0));
+            st = wait_for(pid);
+        }
+        EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == (with ? 7 : 8));
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "exec-child") == 0) {
         return 0;
@@ -457,5 +505,6 @@ int main(int argc, char **argv) {
     test_seize();
     test_errors();
     test_tracer_death();
+    test_seccomp();
     return guest_done();
 }
