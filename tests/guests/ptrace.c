@@ -492,6 +492,45 @@ static void test_seccomp(void) {
     }
 }
 
+static void step_body(void) {
+    stop_self();
+    __asm__ volatile("nop; nop; nop; int3; nop" ::: "memory");
+    _exit(4);
+}
+
+static void test_step(void) {
+    NOTE("SINGLESTEP and int3");
+    pid_t pid = traced_child(step_body);
+    int st = wait_for(pid);
+    EXPECT_TRUE(WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP);
+    // Run to the int3: SIGTRAP, SI_KERNEL, rip past it.
+    EXPECT_OK(ptrace(PTRACE_CONT, pid, 0, 0));
+    st = wait_for(pid);
+    EXPECT_TRUE(WIFSTOPPED(st) && WSTOPSIG(st) == SIGTRAP);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    EXPECT_OK(ptrace(PTRACE_GETSIGINFO, pid, 0, &si));
+    EXPECT_EQ(si.si_code, SI_KERNEL);
+    struct user_regs_struct r, r2;
+    EXPECT_OK(ptrace(PTRACE_GETREGS, pid, 0, &r));
+    errno = 0;
+    long word = ptrace(PTRACE_PEEKTEXT, pid, (void *)(r.rip - 1), 0);
+    EXPECT_EQ(word & 0xff, 0xcc);
+    // One step: the nop after it.
+    EXPECT_OK(ptrace(PTRACE_SINGLESTEP, pid, 0, 0));
+    st = wait_for(pid);
+    EXPECT_TRUE(WIFSTOPPED(st) && WSTOPSIG(st) == SIGTRAP);
+    memset(&si, 0, sizeof si);
+    EXPECT_OK(ptrace(PTRACE_GETSIGINFO, pid, 0, &si));
+    EXPECT_EQ(si.si_code, TRAP_TRACE);
+    EXPECT_OK(ptrace(PTRACE_GETREGS, pid, 0, &r2));
+    EXPECT_EQ(r2.rip, r.rip + 1);
+    EXPECT_EQ(r2.eflags & 0x100, 0);
+    EXPECT_OK(ptrace(PTRACE_CONT, pid, 0, 0));
+    st = wait_for(pid);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 4);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "exec-child") == 0) {
         return 0;
@@ -506,5 +545,6 @@ int main(int argc, char **argv) {
     test_errors();
     test_tracer_death();
     test_seccomp();
+    test_step();
     return guest_done();
 }

@@ -16,7 +16,8 @@
 //! What differs from Linux:
 //! - The tracer is a whole process (Linux: one thread): any of its threads may issue requests
 //!   and wait, and its tracees are detached when its last thread exits.
-//! - PTRACE_SINGLESTEP, PTRACE_SYSEMU_SINGLESTEP: EIO (the platforms do not step yet).
+//! - PTRACE_SYSEMU_SINGLESTEP: EIO. PTRACE_SINGLESTEP sets the trap flag in the registers the
+//!   platform resumes with; a step over a `syscall` instruction traps after the next one.
 //! - The real parent of a traced child is told of its exit at once (Linux waits until the
 //!   tracer has collected it).
 //! - Debug registers read as 0 through PEEKUSER; writing anything but 0 to them gives EIO.
@@ -63,6 +64,8 @@ pub enum Mode {
     Syscall,
     /// PTRACE_SYSEMU: stop at the next syscall's entry and do not run it.
     Sysemu,
+    /// PTRACE_SINGLESTEP: one instruction (the trap flag), then SIGTRAP.
+    Step,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -97,6 +100,8 @@ pub struct PtraceState {
     pub listening: bool,
     /// The group-stop generation it last reported.
     pub seen_stop_gen: u64,
+    /// The trap flag is set for PTRACE_SINGLESTEP (Linux's TIF_FORCED_TF).
+    pub forced_tf: bool,
     resume: Option<Resume>,
     requests: VecDeque<Request>,
 }
@@ -129,6 +134,9 @@ impl Ptrace {
         lock(&self.state).tracer.unwrap_or(0)
     }
 }
+
+/// The trap flag.
+const TF: u64 = 0x100;
 
 fn wait_code(code: i32) -> i32 {
     (code << 8) | 0x7f
@@ -235,6 +243,14 @@ pub fn stop(
             }
             s.mode = r.mode;
             result = Some(r.sig);
+            if r.mode == Mode::Step {
+                if t.regs.eflags & TF == 0 {
+                    t.regs.eflags |= TF;
+                    s.forced_tf = true;
+                }
+            } else if std::mem::take(&mut s.forced_tf) {
+                t.regs.eflags &= !TF;
+            }
             break;
         }
         if s.tracer.is_none() {
@@ -565,6 +581,15 @@ fn regs_words(r: &Registers) -> [u64; 27] {
     ]
 }
 
+/// The registers as the tracer sees them (without a trap flag set for single-stepping).
+fn user_regs(t: &Task) -> [u64; 27] {
+    let mut w = regs_words(&t.regs);
+    if lock(&t.shared.ptrace.state).forced_tf {
+        w[18] &= !TF;
+    }
+    w
+}
+
 /// The largest user address + 1 (TASK_SIZE_MAX).
 const TASK_SIZE: u64 = 0x7fff_ffff_f000;
 /// The flags a tracer may change (Linux's FLAG_MASK less TF: the platforms do not step).
@@ -749,8 +774,16 @@ pub fn sys_ptrace(t: &mut Task) -> Result<u64, Errno> {
                 },
             )
         }
-        PTRACE_SINGLESTEP | PTRACE_SYSEMU_SINGLESTEP => {
-            // Not stepped by the platforms yet.
+        PTRACE_SINGLESTEP => resume(
+            t,
+            pid,
+            Resume {
+                mode: Mode::Step,
+                sig: valid_sig(data)?,
+                listen: false,
+            },
+        ),
+        PTRACE_SYSEMU_SINGLESTEP => {
             let ts = target(&t.k, pid)?;
             check_stopped(t, &ts, &lock(&ts.ptrace.state))?;
             Err(Errno::EIO)
@@ -804,7 +837,7 @@ pub fn sys_ptrace(t: &mut Task) -> Result<u64, Errno> {
             }
             let v = on_stopped(t, pid, move |tt| {
                 let i = (addr / 8) as usize;
-                regs_words(&tt.regs).get(i).copied().unwrap_or(0)
+                user_regs(tt).get(i).copied().unwrap_or(0)
             })?;
             t.write_val(data, &v)?;
             Ok(0)
@@ -826,7 +859,7 @@ pub fn sys_ptrace(t: &mut Task) -> Result<u64, Errno> {
             Err(Errno::EIO)
         }
         PTRACE_GETREGS => {
-            let w = on_stopped(t, pid, |tt| regs_words(&tt.regs))?;
+            let w = on_stopped(t, pid, |tt| user_regs(tt))?;
             t.copy_out(data, &words_bytes(&w))?;
             Ok(0)
         }
@@ -930,7 +963,7 @@ fn regset(t: &mut Task, pid: i32, note: u64, iov_addr: u64, set: bool) -> Result
     let ts = target(&t.k, pid)?;
     check_stopped(t, &ts, &lock(&ts.ptrace.state))?;
     let cur: Vec<u8> = match note {
-        NT_PRSTATUS => words_bytes(&on_stopped(t, pid, |tt| regs_words(&tt.regs))?),
+        NT_PRSTATUS => words_bytes(&on_stopped(t, pid, |tt| user_regs(tt))?),
         NT_PRFPREG => on_stopped(t, pid, |tt| tt.ctx.fpu_state().map(|s| fxsave(&s)))?
             .map_err(|_| Errno::EIO)?,
         NT_X86_XSTATE => on_stopped(t, pid, |tt| tt.ctx.fpu_state())?.map_err(|_| Errno::EIO)?,

@@ -59,7 +59,7 @@ pub fn dispatch(t: &mut Task) {
     use crate::kernel::ptrace::{self, Mode, StopKind};
     use syscalls::abi::{PTRACE_O_TRACESYSGOOD, SIGTRAP};
     let mode = ptrace::mode(t);
-    if mode == Mode::Cont {
+    if !matches!(mode, Mode::Syscall | Mode::Sysemu) {
         return service(t);
     }
     let code = if ptrace::options(t) & PTRACE_O_TRACESYSGOOD != 0 {
