@@ -35,6 +35,9 @@ pub fn kill_group(tg: &ThreadGroup, status: ExitStatus) {
             *s = Some(status);
         }
     }
+    if status == ExitStatus::Signal(SIGKILL) {
+        tg.sigkilled.store(true, Ordering::Release);
+    }
     tg.killed.store(true, Ordering::Release);
     tg.resume.notify_all();
     tg.kick_all();
