@@ -10,6 +10,7 @@ pub use crate::abi_ipc::*;
 pub use crate::abi_mount::*;
 pub use crate::abi_net::*;
 pub use crate::abi_process::*;
+pub use crate::abi_ptrace::*;
 pub use crate::abi_seccomp::*;
 pub use crate::abi_timerfd_mq::*;
 

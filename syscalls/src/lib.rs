@@ -14,6 +14,7 @@ mod abi_ipc;
 mod abi_mount;
 mod abi_net;
 mod abi_process;
+mod abi_ptrace;
 mod abi_seccomp;
 mod abi_timerfd_mq;
 mod errno;

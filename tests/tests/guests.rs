@@ -52,6 +52,8 @@ tests::guest_tests! {
     sysv_ipc,
     // Keyrings: add_key, request_key, keyctl (issue 14).
     keys,
+    // ptrace inside the sandbox: the sentry's own tracer/tracee emulation (issue 14).
+    ptrace,
     // Linux AIO: io_setup, io_submit, io_getevents, io_pgetevents, io_cancel, io_destroy.
     aio,
     // sysfs, ustat, syslog and reboot (issue 14).

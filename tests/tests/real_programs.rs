@@ -89,6 +89,54 @@ fn man_page_under_its_seccomp_filters() {
     assert_eq!(out.status, 0);
 }
 
+/// strace(1) inside the sandbox, on the sentry's own ptrace (issue 14): `strace -f` follows a
+/// shell through vfork, execve, wait4 and its children's ends. The trace's lines are reduced to
+/// the call's name (or the signal), one per call, sorted: pids, addresses and the
+/// interleaving of the processes' lines legitimately differ.
+#[test]
+fn strace_follows_a_shell() {
+    require_tool("/usr/bin/strace");
+    let script = "/usr/bin/strace -f -qq -e trace=%process,write \
+        sh -c 'echo hi; /bin/true; ls /nonexistent 2>/dev/null; sh -c \"exit 3\"; echo $?' \
+        2>&1 >/dev/null | awk '{ sub(/^\\[pid +[0-9]+\\] /, \"\"); \
+        if ($0 ~ /^<\\.\\.\\. /) next; \
+        if ($0 ~ /^(---|\\+\\+\\+)/) { print $1, $2; next } \
+        if (match($0, /^[a-z_0-9]+\\(/)) print substr($0, 1, RLENGTH - 1) }' | sort";
+    let out = same(Run::new("/bin/sh").args(["-c", script]));
+    assert!(out.stdout.contains("execve\n"), "{out}");
+    assert!(out.stdout.contains("vfork\n"), "{out}");
+    assert!(out.stdout.contains("exit_group\n"), "{out}");
+    assert!(out.stdout.contains("--- SIGCHLD"), "{out}");
+    assert_eq!(out.status, 0);
+}
+
+/// gdb(1) inside the sandbox, on the sentry's own ptrace (issue 14): `run` to a crash, then a
+/// backtrace (breakpoints in the dynamic loader, single steps over them, PEEK/POKE, the
+/// signal-delivery-stop of the SIGSEGV). Only the stop and the frames are compared.
+#[test]
+fn gdb_run_and_backtrace() {
+    require_tool("/usr/bin/gdb");
+    let dir = tests::workspace_root().join("target").join("gdb-crash");
+    std::fs::create_dir_all(&dir).expect("making the program's directory");
+    std::fs::write(
+        dir.join("crash.c"),
+        "#include <stdio.h>\nvoid inner(int *p) { *p = 1; }\nvoid outer(void) { inner((int *)0); }\n\
+         int main(void) { puts(\"before\"); outer(); return 0; }\n",
+    )
+    .expect("writing the program");
+    let built = std::process::Command::new("gcc")
+        .args(["-g", "-O0", "-o", "crash", "crash.c"])
+        .current_dir(&dir)
+        .status()
+        .expect("running gcc");
+    assert!(built.success());
+    let script = "/usr/bin/gdb -nx -batch -ex run -ex bt ./crash 2>/dev/null \
+        | grep -E '^(#|Program|before)' | sed 's/0x[0-9a-f]* in //'";
+    let out = same(Run::new("/bin/sh").args(["-c", script]).cwd(&dir));
+    assert!(out.stdout.contains("SIGSEGV"), "{out}");
+    assert!(out.stdout.contains("#2  main ()"), "{out}");
+}
+
 #[test]
 fn sh_arithmetic_and_exit_status() {
     let out = same(Run::new("/bin/sh").args(["-c", "echo $((6*7)); exit 3"]));

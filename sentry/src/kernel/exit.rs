@@ -45,6 +45,13 @@ pub(super) fn do_exit(mut t: Task) {
         t.exit.unwrap_or(ExitStatus::Code(0))
     };
     exit_robust_list(&t);
+    super::ptrace::on_exit(
+        &t,
+        status,
+        matches!(status, ExitStatus::Signal(s) if dumps_core(s))
+            && t.rlimit(RLIMIT_CORE) != 0
+            && tg.dumpable.load(Ordering::Relaxed) != 0,
+    );
     let core = matches!(status, ExitStatus::Signal(s) if dumps_core(s))
         && t.rlimit(RLIMIT_CORE) != 0
         && tg.dumpable.load(Ordering::Relaxed) != 0;
@@ -86,6 +93,8 @@ pub(super) fn do_exit(mut t: Task) {
     drop(mm);
     drop(fs);
     if last {
+        // Its tracees go free (or die with PTRACE_O_EXITKILL).
+        super::ptrace::tracer_exit(&k, tg.tgid);
         // The process's record locks go before its parent hears of the exit.
         crate::vfs::lock::release_process(tg.tgid);
         crate::ipc::exit_process(tg.tgid); // SEM_UNDO
@@ -119,7 +128,7 @@ fn become_zombie(
         me.last_task = Some(last.clone());
         leader = me.sid == tgid;
         let children: Vec<i32> = std::mem::take(&mut me.children).into_iter().collect();
-        let (parent, exit_signal, uid) = (me.parent, me.exit_signal, me.uid);
+        let parent = me.parent;
         // Orphans go to the reaper (init, or a subreaper).
         let reaper = if reaper == tgid { 0 } else { reaper };
         for c in children {
@@ -161,32 +170,15 @@ fn become_zombie(
                     pp.children.remove(&tgid);
                 }
             }
-        } else if let Some(pp) = tree.procs.get(&parent) {
-            let ptg = pp.tg.clone();
-            let act = lock(&ptg.sighand()).actions[SIGCHLD as usize - 1];
-            let autoreap =
-                exit_signal == SIGCHLD && (act.handler == SIG_IGN || act.flags & SA_NOCLDWAIT != 0);
-            let info = if exit_signal > 0 && !(exit_signal == SIGCHLD && act.handler == SIG_IGN) {
-                let (code, st) = match status {
-                    ExitStatus::Code(c) => (CLD_EXITED, c),
-                    ExitStatus::Signal(s) if tg.core_dumped.load(Ordering::Acquire) => {
-                        (CLD_DUMPED, s)
-                    }
-                    ExitStatus::Signal(s) => (CLD_KILLED, s),
-                };
-                let mut i = child_info(code, tgid, uid, st);
-                i.si_signo = exit_signal;
-                Some(i)
-            } else {
-                None
-            };
-            if autoreap {
-                tree.procs.remove(&tgid);
-                if let Some(pp) = tree.procs.get_mut(&parent) {
-                    pp.children.remove(&tgid);
-                }
-            }
-            notify.push((ptg, info));
+        } else if tree
+            .ptraced
+            .get(&tgid)
+            .is_some_and(|(tracer, _)| *tracer != parent)
+        {
+            // Traced by another process: the parent hears of the end once the tracer has
+            // collected it (parent_hears).
+        } else if let Some(n) = parent_hears(&mut tree, tgid) {
+            notify.push(n);
         }
     }
     for (task, sig) in pdeath {
@@ -217,6 +209,50 @@ fn become_zombie(
         k.init_cond.notify_all();
     }
     let _ = wait_status(status, false);
+}
+
+/// The parent of the zombie `tgid` hears of its end: its SIGCHLD (or exit signal) and
+/// its waiters to wake, to send once the tree lock is released; a parent that ignores SIGCHLD
+/// (or set SA_NOCLDWAIT) reaps it at once.
+pub(super) fn parent_hears(
+    tree: &mut super::tree::ProcTree,
+    tgid: i32,
+) -> Option<(Arc<ThreadGroup>, Option<Siginfo>)> {
+    let me = tree.procs.get(&tgid)?;
+    let (parent, exit_signal, uid, status) = (me.parent, me.exit_signal, me.uid, me.zombie?);
+    let core = me.tg.core_dumped.load(Ordering::Acquire);
+    let pp = tree.procs.get(&parent)?;
+    let ptg = pp.tg.clone();
+    let act = lock(&ptg.sighand()).actions[SIGCHLD as usize - 1];
+    let autoreap =
+        exit_signal == SIGCHLD && (act.handler == SIG_IGN || act.flags & SA_NOCLDWAIT != 0);
+    let info = if exit_signal > 0 && !(exit_signal == SIGCHLD && act.handler == SIG_IGN) {
+        let (code, st) = match status {
+            ExitStatus::Code(c) => (CLD_EXITED, c),
+            ExitStatus::Signal(s) if core => (CLD_DUMPED, s),
+            ExitStatus::Signal(s) => (CLD_KILLED, s),
+        };
+        let mut i = child_info(code, tgid, uid, st);
+        i.si_signo = exit_signal;
+        Some(i)
+    } else {
+        None
+    };
+    if autoreap {
+        tree.procs.remove(&tgid);
+        if let Some(pp) = tree.procs.get_mut(&parent) {
+            pp.children.remove(&tgid);
+        }
+    }
+    Some((ptg, info))
+}
+
+/// Sends what [`parent_hears`] found.
+pub(super) fn tell_parent(k: &Kernel, n: (Arc<ThreadGroup>, Option<Siginfo>)) {
+    if let Some(info) = n.1 {
+        send_process_signal(k, &n.0, info);
+    }
+    n.0.child_events.notify_all();
 }
 
 /// Marks the robust futexes the exiting thread still holds as owner-died and wakes a waiter

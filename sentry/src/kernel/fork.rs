@@ -285,9 +285,25 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         timer_slack: (t.timer_slack.0, t.timer_slack.0),
         mempolicy: t.mempolicy,
     };
+    let traced_event = super::ptrace::on_clone(t, &child.shared, f, {
+        if a.exit_signal != 0 {
+            a.exit_signal
+        } else {
+            (f & CSIGNAL) as i32
+        }
+    });
     spawn(k.clone(), pending, child);
+    if let Some((event, option)) = traced_event {
+        super::ptrace::event(t, option, event, tid as u64);
+    }
     if let Some(v) = vfork {
         v.wait();
+        super::ptrace::event(
+            t,
+            PTRACE_O_TRACEVFORKDONE,
+            PTRACE_EVENT_VFORK_DONE,
+            tid as u64,
+        );
     }
     Ok(tid)
 }

@@ -13,6 +13,7 @@ mod exit;
 mod fork;
 pub mod futex;
 pub mod keys;
+pub mod ptrace;
 mod run;
 pub mod seccomp;
 pub mod signal;

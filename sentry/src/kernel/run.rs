@@ -88,6 +88,16 @@ pub fn run(mut t: Task) {
             }
         }
     }
+    if super::ptrace::traced(&t) && !t.shared.tg.sigkilled.load(Ordering::Acquire) {
+        // PTRACE_EVENT_EXIT: the tracer sees the task before it goes (only SIGKILL skips it).
+        let status = if t.shared.tg.killed.load(Ordering::Acquire) {
+            *super::lock(&t.shared.tg.exit_status)
+        } else {
+            t.exit
+        };
+        let st = super::tree::wait_status(status.unwrap_or(ExitStatus::Code(0)), false);
+        super::ptrace::event(&mut t, PTRACE_O_TRACEEXIT, PTRACE_EVENT_EXIT, st as u64);
+    }
     if t.k.strace {
         if let Some(ExitStatus::Signal(s)) = *super::lock(&t.shared.tg.exit_status) {
             eprintln!("[{}] +++ killed by {} +++", t.tid, signal_name(s));

@@ -9,9 +9,11 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::block::wait_uninterruptible;
-use super::signal::{bit, child_info, default_action, kernel_info, DefaultAction, UNBLOCKABLE};
+use super::signal::{
+    bit, child_info, default_action, kernel_info, user_info, DefaultAction, UNBLOCKABLE,
+};
 use super::tree::{Report, TaskShared, ThreadGroup};
-use super::{lock, ExitStatus, Kernel, Task};
+use super::{lock, ptrace, ExitStatus, Kernel, Task};
 
 /// Where a signal goes.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +34,9 @@ pub fn kill_group(tg: &ThreadGroup, status: ExitStatus) {
         if s.is_none() {
             *s = Some(status);
         }
+    }
+    if status == ExitStatus::Signal(SIGKILL) {
+        tg.sigkilled.store(true, Ordering::Release);
     }
     tg.killed.store(true, Ordering::Release);
     tg.resume.notify_all();
@@ -69,6 +74,7 @@ fn report_to_parent(k: &Kernel, tgid: i32, report: Report) {
 /// still to be queued (false when it is ignored).
 fn on_send(k: &Kernel, tg: &Arc<ThreadGroup>, sig: i32) -> bool {
     if sig == SIGKILL {
+        tg.sigkilled.store(true, Ordering::Release);
         kill_group(tg, ExitStatus::Signal(SIGKILL));
         return false;
     }
@@ -100,7 +106,11 @@ fn on_send(k: &Kernel, tg: &Arc<ThreadGroup>, sig: i32) -> bool {
     // A blocked signal is kept even if ignored: the disposition may change before it is
     // unblocked, and sigwaitinfo may take it (Linux's sig_ignored).
     let blocked = lock(&tg.tasks).iter().any(|t| t.blocks(sig));
-    !ignored || blocked
+    // A tracer sees even ignored signals (Linux's sig_ignored).
+    let traced = lock(&tg.tasks)
+        .iter()
+        .any(|t| t.ptrace.traced.load(Ordering::Acquire));
+    !ignored || blocked || traced
 }
 
 /// Sends a signal to a whole process.
@@ -165,17 +175,59 @@ pub fn deliver(t: &mut Task) {
             return;
         }
         if lock(&tg.stopped).is_some() {
-            wait_uninterruptible(&tg.resume, || {
-                lock(&tg.stopped).is_none() || tg.killed.load(Ordering::Acquire)
-            });
+            if let Some((sig, seized)) = ptrace::take_group_stop(t) {
+                // A traced task reports the group stop to its tracer, and runs on once the
+                // tracer resumes it.
+                let code = if seized {
+                    sig | ((PTRACE_EVENT_STOP as i32) << 8)
+                } else {
+                    sig
+                };
+                ptrace::stop(t, ptrace::StopKind::Group, code, None, false);
+                continue;
+            }
+            if !ptrace::traced(t) {
+                let shared = t.shared.clone();
+                wait_uninterruptible(&tg.resume, || {
+                    lock(&tg.stopped).is_none()
+                        || tg.killed.load(Ordering::Acquire)
+                        || ptrace::group_stop_unreported(&shared)
+                });
+                continue;
+            }
+        }
+        if ptrace::interrupt_stop(t) {
             continue;
         }
         let mask = t.sigmask();
         let next = lock(&t.shared.pending)
             .pop(mask)
             .or_else(|| lock(&tg.pending).pop(mask));
-        let Some(p) = next else { break };
-        let sig = p.info.si_signo;
+        let Some(mut p) = next else { break };
+        let mut sig = p.info.si_signo;
+        if ptrace::traced(t) {
+            // Signal-delivery-stop: the tracer chooses the signal (0: none).
+            match ptrace::stop(t, ptrace::StopKind::Signal, sig, Some(p.info), false) {
+                None if tg.killed.load(Ordering::Acquire) => return,
+                None => {}
+                Some(0) => continue,
+                Some(new) => {
+                    let info = lock(&t.shared.ptrace.state).siginfo;
+                    if new != sig {
+                        let tracer = lock(&t.shared.ptrace.state).tracer.unwrap_or(0);
+                        p.info = user_info(new, 0, tracer, 0);
+                    } else if let Some(i) = info {
+                        p.info = i;
+                        p.info.si_signo = new;
+                    }
+                    sig = new;
+                    if t.sigmask() & bit(sig) != 0 {
+                        lock(&t.shared.pending).push(p.info);
+                        continue;
+                    }
+                }
+            }
+        }
         let sighand = t.sighand();
         let act = lock(&sighand).actions[sig as usize - 1];
         match act.handler {
@@ -184,6 +236,7 @@ pub fn deliver(t: &mut Task) {
                 DefaultAction::Ignore | DefaultAction::Continue => continue,
                 DefaultAction::Stop => {
                     if lock(&tg.stopped).replace(sig).is_none() {
+                        tg.stop_gen.fetch_add(1, Ordering::AcqRel);
                         tg.kick_all();
                         report_to_parent(&t.k, tg.tgid, Report::Stopped(sig));
                     }
@@ -419,6 +472,18 @@ pub fn force_signal(t: &mut Task, info: Siginfo) {
     let signo = info.si_signo;
     let act = lock(&t.sighand()).actions[signo as usize - 1];
     let blocked = t.sigmask() & bit(signo) != 0;
+    if ptrace::traced(t) {
+        // The tracer sees it first (signal-delivery-stop); as force_sig_info, a blocked or
+        // ignored one is unblocked and reset to its default.
+        if blocked {
+            t.set_sigmask(t.sigmask() & !bit(signo));
+        }
+        if act.handler == SIG_IGN {
+            lock(&t.sighand()).actions[signo as usize - 1].handler = SIG_DFL;
+        }
+        lock(&t.shared.pending).push(info);
+        return;
+    }
     if act.handler == SIG_DFL || act.handler == SIG_IGN || blocked {
         kill_group(&t.shared.tg, ExitStatus::Signal(signo));
         return;

@@ -50,6 +50,8 @@ pub struct TaskShared {
     /// A session keyring a child gave it (KEYCTL_SESSION_TO_PARENT), installed by its own
     /// thread before it next returns to the program.
     pub new_session: super::keys::Handoff,
+    /// Its tracer and ptrace-stop (in-sandbox ptrace).
+    pub ptrace: super::ptrace::Ptrace,
 }
 
 /// A task's scheduling state, as sched_setscheduler(2) and setpriority(2) leave it.
@@ -215,12 +217,16 @@ impl TaskShared {
             cpus_changed: AtomicBool::new(false),
             seccomp: Default::default(),
             new_session: Default::default(),
+            ptrace: Default::default(),
         })
     }
 
     /// Whether a signal the task does not block is pending (or its group is being killed).
     pub fn signal_pending(&self) -> bool {
-        if self.tg.killed.load(Ordering::Acquire) || self.must_exit.load(Ordering::Acquire) {
+        if self.tg.killed.load(Ordering::Acquire)
+            || self.must_exit.load(Ordering::Acquire)
+            || self.ptrace.interrupt.load(Ordering::Acquire)
+        {
             return true;
         }
         let mask = *lock(&self.sigmask);
@@ -232,6 +238,9 @@ impl TaskShared {
     /// Makes the task notice a signal: wakes it if blocked, interrupts it if running.
     pub fn kick(&self) {
         self.waker.notify();
+        if self.ptrace.traced.load(Ordering::Acquire) {
+            self.ptrace.wake();
+        }
         if let Some(i) = lock(&self.interrupter).as_ref() {
             i.interrupt();
         }
@@ -269,6 +278,10 @@ pub struct ThreadGroup {
     pub exit_status: Mutex<Option<ExitStatus>>,
     /// Group stop: the stop signal, while stopped.
     pub stopped: Mutex<Option<i32>>,
+    /// Counts group stops (a traced thread reports each one once to its tracer).
+    pub stop_gen: std::sync::atomic::AtomicU64,
+    /// SIGKILL was sent to the group (it ends even a PTRACE_EVENT_EXIT stop).
+    pub sigkilled: AtomicBool,
     /// Its live threads.
     pub tasks: Mutex<Vec<Arc<TaskShared>>>,
     /// PR_SET_DUMPABLE.
@@ -294,6 +307,8 @@ impl ThreadGroup {
             killed: AtomicBool::new(false),
             exit_status: Mutex::new(None),
             stopped: Mutex::new(None),
+            stop_gen: Default::default(),
+            sigkilled: AtomicBool::new(false),
             tasks: Mutex::new(Vec::new()),
             leader: Mutex::new(None),
             dumpable: std::sync::atomic::AtomicU8::new(1),
@@ -362,6 +377,9 @@ pub struct ProcTree {
     pub procs: BTreeMap<i32, Proc>,
     /// Threads by tid.
     pub threads: BTreeMap<i32, Arc<TaskShared>>,
+    /// Traced tasks by tid: their tracer's pid, and the task (kept after it exits, until the
+    /// tracer has collected its end).
+    pub ptraced: BTreeMap<i32, (i32, Arc<TaskShared>)>,
     last_pid: i32,
 }
 

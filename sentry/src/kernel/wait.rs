@@ -6,7 +6,10 @@ use syscalls::Errno;
 
 use super::block::block_on;
 use super::tree::{wait_status, Report};
-use super::{lock, ExitStatus, Task};
+use std::sync::Arc;
+
+use super::tree::TaskShared;
+use super::{lock, ptrace, ExitStatus, Task};
 
 /// Which children a wait is for.
 #[derive(Debug, Clone, Copy)]
@@ -62,7 +65,8 @@ pub fn do_wait(
     let k = t.k.clone();
     let me = t.tgid();
     let my_pgid = lock(&k.tree).procs.get(&me).map(|p| p.pgid).unwrap_or(0);
-    block_on(&[&t.shared.tg.child_events], None, || {
+    let mut deferred = None;
+    let r = block_on(&[&t.shared.tg.child_events], None, || {
         let mut tree = lock(&k.tree);
         let children: Vec<i32> = tree
             .procs
@@ -70,6 +74,57 @@ pub fn do_wait(
             .map(|p| p.children.iter().copied().collect())
             .unwrap_or_default();
         let mut any = false;
+        // Tasks this process traces: their ptrace-stops, and the end of those that are not
+        // its own children (whatever __WCLONE/__WALL say, as Linux's eligible_child).
+        let traced: Vec<(i32, Arc<TaskShared>)> = tree
+            .ptraced
+            .iter()
+            .filter(|(_, (tr, _))| *tr == me)
+            .map(|(tid, (_, ts))| (*tid, ts.clone()))
+            .collect();
+        for (tid, ts) in traced {
+            let tgid = ts.tg.tgid;
+            let proc_ = tree.procs.get(&tgid);
+            let matches = match target {
+                WaitTarget::Any => true,
+                WaitTarget::Pid(p) => p == tid,
+                WaitTarget::Pgid(g) => {
+                    proc_.map(|p| p.pgid) == Some(if g == 0 { my_pgid } else { g })
+                }
+            };
+            if !matches {
+                continue;
+            }
+            let my_child = tid == tgid && proc_.is_some_and(|p| p.parent == me);
+            let uid = proc_.map(|p| p.uid).unwrap_or(0);
+            let zombie = proc_.is_some_and(|p| p.zombie.is_some());
+            let Some((status, code, si_status, gone)) = ptrace::wait_report(&ts, opts.nowait)
+            else {
+                any = true;
+                continue;
+            };
+            if gone && my_child {
+                continue; // its end is collected as a child's
+            }
+            any = true;
+            if gone && !opts.exited {
+                continue;
+            }
+            if gone && !opts.nowait {
+                tree.ptraced.remove(&tid);
+                // The real parent of a process hears of its end now.
+                if tid == tgid && zombie {
+                    deferred = super::exit::parent_hears(&mut tree, tgid);
+                }
+            }
+            return Some(Ok(Some(WaitResult {
+                pid: tid,
+                status,
+                code,
+                si_status,
+                uid,
+            })));
+        }
         for c in children {
             let Some(cp) = tree.procs.get(&c) else {
                 continue;
@@ -89,6 +144,9 @@ pub fn do_wait(
                 continue;
             }
             any = true;
+            if cp.zombie.is_some() && tree.ptraced.get(&c).is_some_and(|(tr, _)| *tr != me) {
+                continue; // its tracer collects its end first
+            }
             if let (Some(st), true) = (cp.zombie, opts.exited) {
                 let core = cp.tg.core_dumped.load(std::sync::atomic::Ordering::Acquire);
                 let (code, si_status) = match st {
@@ -105,6 +163,7 @@ pub fn do_wait(
                 };
                 if !opts.nowait {
                     tree.procs.remove(&c);
+                    tree.ptraced.remove(&c);
                     if let Some(p) = tree.procs.get_mut(&me) {
                         p.children.remove(&c);
                     }
@@ -112,6 +171,9 @@ pub fn do_wait(
                 return Some(Ok(Some(r)));
             }
             let uid = cp.uid;
+            if tree.ptraced.get(&c).is_some_and(|(tr, _)| *tr == me) {
+                continue; // a tracer sees its traced child's stops as ptrace-stops
+            }
             match cp.report {
                 Some(Report::Stopped(sig)) if opts.stopped => {
                     if !opts.nowait {
@@ -153,5 +215,9 @@ pub fn do_wait(
             return Some(Ok(None));
         }
         None
-    })
+    });
+    if let Some(n) = deferred {
+        super::exit::tell_parent(&k, n);
+    }
+    r
 }

@@ -17,6 +17,7 @@ mod sys_inotify;
 mod sys_ioprio;
 mod sys_ipc;
 mod sys_kcmp;
+pub(crate) use sys_kcmp::{may_access as kcmp_may_access, view as kcmp_view};
 mod sys_keys;
 mod sys_lsm;
 mod sys_misc;
@@ -54,8 +55,53 @@ pub(crate) use sys_mount::new_tmpfs;
 /// What a handler returns: the value for `rax`, or an errno.
 pub type SysResult = Result<u64, Errno>;
 
-/// Services the system call the task stopped at, leaving the result in its `rax`.
+/// Services the system call the task stopped at, leaving the result in its `rax`; a traced
+/// task stops for its tracer before and after (PTRACE_SYSCALL, PTRACE_SYSEMU).
 pub fn dispatch(t: &mut Task) {
+    use crate::kernel::ptrace::{self, Mode, StopKind};
+    use syscalls::abi::{PTRACE_O_TRACESYSGOOD, SIGTRAP};
+    let mode = ptrace::mode(t);
+    if !matches!(mode, Mode::Syscall | Mode::Sysemu) {
+        return service(t);
+    }
+    let code = if ptrace::options(t) & PTRACE_O_TRACESYSGOOD != 0 {
+        SIGTRAP | 0x80
+    } else {
+        SIGTRAP
+    };
+    // Syscall-enter-stop: the tracer may change the number (-1 skips the call) and arguments.
+    t.regs.rax = (-(Errno::ENOSYS.0 as i64)) as u64;
+    ptrace::stop(t, StopKind::SyscallEnter, code, None, false);
+    if t.shared
+        .tg
+        .killed
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
+        return;
+    }
+    if mode == Mode::Sysemu {
+        t.syscall_return = true;
+        return;
+    }
+    if t.regs.orig_rax == u64::MAX {
+        t.syscall_return = true;
+    } else {
+        service(t);
+    }
+    if t.exit.is_some()
+        || t.shared
+            .tg
+            .killed
+            .load(std::sync::atomic::Ordering::Acquire)
+    {
+        return;
+    }
+    if ptrace::mode(t) == Mode::Syscall {
+        ptrace::stop(t, StopKind::SyscallExit, code, None, false);
+    }
+}
+
+fn service(t: &mut Task) {
     let nr = t.regs.orig_rax;
     let entry = u32::try_from(nr).ok().and_then(table::lookup);
     let trace = t.k.strace;

@@ -128,7 +128,10 @@ fn do_execve(
     } else {
         argv
     };
+    let old_tid = t.tid;
     kernel::exec(t, &full, argv, envp)?;
+    t.regs.rax = 0;
+    kernel::ptrace::on_exec(t, old_tid);
     Ok(0)
 }
 

@@ -324,7 +324,7 @@ const ROWS: &[Row] = rows! {
     pidfd_open => Partial, Some(pf::sys_pidfd_open), "dx", "poll readiness is rechecked every 10 ms";
     pidfd_send_signal => Full, Some(pf::sys_pidfd_send_signal), "fdpx", "";
     prctl => Partial, Some(p::sys_prctl), "dxxxx", "names, dumpable, no_new_privs, seccomp (PR_SET/GET_SECCOMP), pdeathsig, subreaper, keepcaps, securebits (SECBIT_KEEP_CAPS only), capability bounding set reads; others EINVAL";
-    seccomp => Partial, Some(sec::sys_seccomp), "dxp", "strict mode and classic BPF filters run by the sentry with every action, TSYNC, user notification (listener fd, ADDFD); RET_TRACE gives ENOSYS (no in-sandbox ptrace yet); filters log to the sentry's log, not audit";
+    seccomp => Partial, Some(sec::sys_seccomp), "dxp", "strict mode and classic BPF filters run by the sentry with every action, TSYNC, user notification (listener fd, ADDFD); RET_TRACE stops a tracee with PTRACE_O_TRACESECCOMP (ENOSYS without a tracer); filters log to the sentry's log, not audit";
     clock_settime => Full, Some(tm::sys_settime), "dp", "CLOCK_REALTIME only, with CAP_SYS_TIME: the sandbox's own wall clock (an offset from the host's, which is never set); once set, the vDSO's time functions trap";
     settimeofday => Full, Some(tm::sys_settime), "pp", "the sandbox's own wall clock and time zone (see clock_settime)";
     adjtimex => Partial, Some(tm::sys_adjtimex), "p", "the sandbox's own NTP state (started from the host's) and ADJ_SETOFFSET on its own clock; the frequency, offset and tick are recorded but do not slew the clock, leap seconds are never inserted";
@@ -396,6 +396,7 @@ const ROWS: &[Row] = rows! {
     add_key => Full, Some(ky::sys_add_key), "sspud", "keyring, user, logon and big_key types; others ENODEV as a kernel without them";
     request_key => Partial, Some(ky::sys_request_key), "sssd", "no request-key upcall: a key not found is negated (ENOKEY), as when /sbin/request-key declines";
     keyctl => Partial, Some(ky::sys_keyctl), "dxxxx", "no instantiation authority (INSTANTIATE/NEGATE/REJECT: EPERM), SESSION_TO_PARENT EPERM; persistent keyrings, DH and public-key ops EOPNOTSUPP as unconfigured";
+    ptrace => Partial, Some(crate::kernel::ptrace::sys_ptrace), "ddpp", "the sentry's own ptrace: TRACEME/ATTACH/SEIZE/DETACH/CONT/KILL/INTERRUPT/LISTEN, SYSCALL and SYSEMU stops, signal-delivery, group and event stops (fork/vfork/clone/exec/exit/vfork-done/seccomp), regs, FPU, regsets, PEEK/POKE, siginfo, sigmask, GET_SYSCALL_INFO; SINGLESTEP by the trap flag; SYSEMU_SINGLESTEP gives EIO; debug registers read 0 and only take 0; seccomp's RET_TRACE is not rechecked after the tracer's stop; the tracer is a process (any of its threads may act), its tracees are detached when it ends";
     kcmp => Partial, Some(kc::sys_kcmp), "ddduu", "KCMP_IO and KCMP_SYSVSEM report every pair equal (the sandbox has neither object)";
     process_vm_readv => Full, Some(pvm::sys_process_vm_readv), "dpupux", "";
     process_vm_writev => Full, Some(pvm::sys_process_vm_writev), "dpupux", "";
@@ -432,7 +433,6 @@ const ROWS: &[Row] = rows! {
 /// worth it, or not yet and what it needs.
 fn note_for_missing(name: &str) -> &'static str {
     match name {
-        "ptrace" => "comes with the processes issue",
         "init_module" | "finit_module" => {
             "privileged beyond a sandbox: loads code into the host kernel"
         }
@@ -578,7 +578,6 @@ mod tests {
         assert_eq!(lookup(0).map(|e| e.name), Some("read"));
         assert_eq!(lookup(231).map(|e| e.support), Some(Support::Full));
         assert!(lookup(335).is_none()); // a hole in the x86_64 numbering
-        assert_eq!(lookup(101).map(|e| e.support), Some(Support::Unimplemented));
-        // clone, for now
+        assert_eq!(lookup(101).map(|e| e.support), Some(Support::Partial));
     }
 }

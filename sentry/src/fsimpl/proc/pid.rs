@@ -80,6 +80,9 @@ fn state_char(pid: i32, t: &TaskShared) -> char {
         return 'Z';
     }
     drop(tree);
+    if t.state() == 't' {
+        return 't';
+    }
     if lock(&t.tg.stopped).is_some() {
         return 'T';
     }
@@ -254,11 +257,12 @@ fn status(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
         'R' => "R (running)",
         'S' => "S (sleeping)",
         'T' => "T (stopped)",
+        't' => "t (tracing stop)",
         'Z' => "Z (zombie)",
         _ => "S (sleeping)",
     };
     let s = format!(
-        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\n\
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\n\
 Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\n\
 VmPeak:\t{} kB\nVmSize:\t{} kB\nVmLck:\t0 kB\nVmRSS:\t0 kB\nRssAnon:\t0 kB\nRssFile:\t0 kB\nVmData:\t0 kB\nVmStk:\t132 kB\nVmExe:\t0 kB\nVmLib:\t0 kB\nVmSwap:\t0 kB\n\
 Threads:\t{}\nSigQ:\t0/63459\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n\
@@ -270,6 +274,7 @@ NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{}\nCpus_all
         pid,
         tid.unwrap_or(pid),
         ppid,
+        t.ptrace.tracer_pid(),
         u.0,
         u.1,
         u.2,

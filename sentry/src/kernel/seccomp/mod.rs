@@ -15,8 +15,9 @@
 //! the sandbox's confinement; it only changes what the sentry does with a call.
 //!
 //! What differs from Linux:
-//! - SECCOMP_RET_TRACE: the sandbox has no in-sandbox ptrace yet, so no task is ever traced and
-//!   the call fails with ENOSYS, as Linux does for a task without a tracer.
+//! - SECCOMP_RET_TRACE: a PTRACE_EVENT_SECCOMP stop for a tracer with PTRACE_O_TRACESECCOMP
+//!   (ENOSYS without one, as Linux); the call the tracer leaves is run without running the
+//!   filters again (Linux rechecks it).
 //! - 32-bit calls (`int 0x80`): on systrap a filter sees them as Linux shows them (arch
 //!   AUDIT_ARCH_I386, the i386 number and argument registers); when the filters allow one, the
 //!   sentry answers ENOSYS (it runs no i386 calls), where Linux would run it. The ptrace
@@ -406,9 +407,24 @@ pub fn on_syscall(t: &mut Task) -> Verdict {
             Verdict::Skip
         }
         SECCOMP_RET_TRACE => {
-            // No in-sandbox tracer exists yet: as Linux without a tracer.
+            // A PTRACE_EVENT_SECCOMP stop for a tracer that asked for it (it may change or
+            // skip the call); ENOSYS without one, as Linux.
             t.regs.rax = (-(Errno::ENOSYS.0 as i64)) as u64;
-            Verdict::Skip
+            if !super::ptrace::event(
+                t,
+                PTRACE_O_TRACESECCOMP,
+                PTRACE_EVENT_SECCOMP,
+                u64::from(data),
+            ) || t
+                .shared
+                .tg
+                .killed
+                .load(std::sync::atomic::Ordering::Acquire)
+                || t.regs.orig_rax == u64::MAX
+            {
+                return Verdict::Skip;
+            }
+            Verdict::Run
         }
         SECCOMP_RET_USER_NOTIF => {
             let notif = matched.and_then(|f| f.notif.clone());
