@@ -352,6 +352,8 @@ const ROWS: &[Row] = rows! {
     sched_setattr => Partial, Some(sca::sys_sched_setattr), "dpx", "recorded, as sched_setscheduler; SCHED_DEADLINE without the bandwidth admission test (no EBUSY), and a deadline task may fork; utilisation clamps EOPNOTSUPP (as a kernel without CONFIG_UCLAMP_TASK)";
     sched_getattr => Full, Some(sca::sys_sched_getattr), "dpux", "";
     uselib => Refused, Some(misc::sys_ni), "s", "ENOSYS as Linux 6.x built without CONFIG_USELIB (a.out libraries)";
+    modify_ldt => Refused, Some(misc::sys_ni), "dpx", "ENOSYS as Linux built without CONFIG_MODIFY_LDT_SYSCALL (16- and 32-bit segments for Wine and DOSEMU would need the platform to load an LDT into the stub)";
+    memfd_secret => Refused, Some(misc::sys_ni), "x", "ENOSYS as Linux built without CONFIG_SECRETMEM (secret memory leaves the kernel's direct map, which a user-space kernel cannot arrange)";
     create_module => Refused, Some(misc::sys_ni), "sx", "ENOSYS: gone from Linux since 2.6";
     get_kernel_syms => Refused, Some(misc::sys_ni), "p", "ENOSYS: gone from Linux since 2.6";
     query_module => Refused, Some(misc::sys_ni), "sdpxp", "ENOSYS: gone from Linux since 2.6";
@@ -457,20 +459,12 @@ fn note_for_missing(name: &str) -> &'static str {
             "not worth it now: the sandbox's file systems keep no disk quotas (ext4's quota \
              feature is not served either)"
         }
-        "modify_ldt" => {
-            "not worth it now: local descriptor tables for 16- and 32-bit segments (Wine, \
-             DOSEMU) need the platform to load them into the stub"
-        }
         "set_thread_area" | "get_thread_area" => {
             "not worth it now: 32-bit TLS segments in the GDT; 64-bit programs use arch_prctl"
         }
         "remap_file_pages" => {
             "not worth it now: deprecated since Linux 3.16 (emulated there with separate \
              mappings); mmap does the same"
-        }
-        "memfd_secret" => {
-            "not worth it now: secret memory leaves the host kernel's direct map, which a \
-             user-space kernel cannot arrange; ENOSYS is Linux's answer with secretmem off"
         }
         "fanotify_init" | "fanotify_mark" => {
             "not yet (issue 14): fanotify marks and events on the sentry's VFS"
