@@ -55,7 +55,7 @@ fn keyctl_session_and_keys() {
     let script = "keyctl new_session >/dev/null; id=$(keyctl add user mykey hello @s); \
         keyctl print $id; keyctl show @s | tail -n +2 | sed 's/^ *[0-9]*/N/'; keyctl rdescribe @s; \
         keyctl search @s user mykey >/dev/null && echo found; keyctl timeout $id 100; \
-        keyctl revoke $id; keyctl print $id; keyctl list @s | sed 's/[0-9][0-9]*:/N:/'; \
+        keyctl revoke $id; keyctl print $id; keyctl list @s | sed 's/^ *[0-9][0-9]*:/N:/'; \
         echo x | keyctl padd user k2 @u >/dev/null && keyctl request user k2 >/dev/null && echo requested; \
         keyctl unlink $id @s; keyctl list @s";
     let out = same(
