@@ -909,9 +909,6 @@ impl MemoryManager {
         len: u64,
         advice: u32,
     ) -> Result<(), Errno> {
-        if !addr.is_multiple_of(PAGE_SIZE) {
-            return Err(Errno::EINVAL);
-        }
         let known = matches!(
             advice,
             MADV_NORMAL
@@ -939,14 +936,10 @@ impl MemoryManager {
         if !known {
             return Err(Errno::EINVAL);
         }
-        let len = page_up(len).ok_or(Errno::EINVAL)?;
-        if len == 0 {
+        let Some(end) = self.advised_range(addr, len)? else {
             return Ok(());
-        }
-        let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
-        if !self.fully_mapped(addr, end) {
-            return Err(Errno::ENOMEM);
-        }
+        };
+        let len = end - addr;
         // Discarding the contents of sealed anonymous memory the program could not write
         // anyway is refused (Linux's can_madvise_modify).
         if matches!(
@@ -980,18 +973,24 @@ impl MemoryManager {
     /// MADV_WILLNEED): madvise's checks (EINVAL, ENOMEM for a hole), and nothing changes: the
     /// host keeps the pages as it sees fit.
     pub fn madvise_hint(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        self.advised_range(addr, len).map(|_| ())
+    }
+
+    /// The end of the range madvise(2) acts on (None: an empty one): EINVAL for an unaligned
+    /// start or a length that wraps, ENOMEM where it is not all mapped.
+    fn advised_range(&self, addr: u64, len: u64) -> Result<Option<u64>, Errno> {
         if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let len = page_up(len).ok_or(Errno::EINVAL)?;
         if len == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
         if !self.fully_mapped(addr, end) {
             return Err(Errno::ENOMEM);
         }
-        Ok(())
+        Ok(Some(end))
     }
 
     /// Implements msync(2).
