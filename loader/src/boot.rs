@@ -680,6 +680,10 @@ pub fn run(args: RunArgs) -> i32 {
         );
     }
     let k = Kernel::new(platform, mounts, args.strace);
+    k.init_protected.store(
+        args.oci_pid_namespace && !args.init,
+        std::sync::atomic::Ordering::Release,
+    );
     crate::network::apply(&k, &args, net);
     for kv in &args.sysctls {
         if let Err(e) = crate::network::sysctl(&k, kv) {

@@ -24,7 +24,9 @@ impl Bundle {
         let bin = dir.join("rootfs/bin");
         std::fs::create_dir_all(&bin).expect("mkdir");
         std::fs::copy("/bin/busybox", bin.join("busybox")).expect("copy busybox");
-        for app in ["sh", "echo", "cat", "sleep", "hostname", "id", "ls", "true"] {
+        for app in [
+            "sh", "echo", "cat", "sleep", "hostname", "id", "ls", "true", "kill", "grep",
+        ] {
             std::os::unix::fs::symlink("busybox", bin.join(app)).expect("symlink");
         }
         let b = Bundle {
@@ -434,6 +436,41 @@ fn delete_force_ends_a_running_container() {
         }
     );
     assert_eq!(b.sandbox(&["list", "-q"]).stdout, "");
+}
+
+/// The container's process is its pid namespace's init, as under runc: a signal it has not
+/// asked for is dropped, whether from inside (even SIGKILL) or from `kill` outside (all but
+/// SIGKILL and SIGSTOP), so a `sleep` as PID 1 outlives SIGTERM, and `kill c KILL` ends it.
+#[test]
+fn the_containers_process_is_a_protected_init() {
+    let b = Bundle::new("init");
+    b.config(|v| v["process"]["args"] = serde_json::json!(["sleep", "1000"]));
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "exec {} --root {} run --detach c >/dev/null 2>&1",
+            tests::sandbox_bin().display(),
+            b.root.display()
+        ))
+        .current_dir(&b.dir);
+    let run = tests::execute(cmd);
+    assert_eq!(run.status, 0, "{run}");
+    for sig in ["TERM", "KILL", "SEGV", "STOP"] {
+        let k = b.sandbox(&["exec", "c", "kill", &format!("-{sig}"), "1"]);
+        assert_eq!(k.status, 0, "{sig}: {k}");
+    }
+    for sig in ["TERM", "INT", "HUP"] {
+        let k = b.sandbox(&["kill", "c", sig]);
+        assert_eq!(k.status, 0, "{sig}: {k}");
+    }
+    // Give a signal that was not dropped time to act before looking.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(b.state("c")["status"], "running");
+    let st = b.sandbox(&["exec", "c", "sh", "-c", "grep State /proc/1/status"]);
+    assert_eq!(st.stdout, "State:\tS (sleeping)\n", "{st}");
+    let kill = b.sandbox(&["kill", "c", "KILL"]);
+    assert_eq!(kill.status, 0, "{kill}");
+    b.wait_status("c", "stopped");
 }
 
 /// `exec` runs a process in the running container, beside its first one: the container's

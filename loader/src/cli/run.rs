@@ -269,6 +269,11 @@ pub struct RunArgs {
     #[arg(long, hide = true, value_name = "PATH")]
     pub oci_netns: Option<PathBuf>,
 
+    /// (OCI) The container has a pid namespace of its own (linux.namespaces): its process is
+    /// that namespace's init, which Linux protects from signals it has not asked for.
+    #[arg(long, hide = true)]
+    pub oci_pid_namespace: bool,
+
     /// The program and its arguments.
     #[arg(value_name = "PROGRAM", required = true, num_args = 1.., allow_hyphen_values = false)]
     pub command: Vec<OsString>,

@@ -161,6 +161,15 @@ pub fn plan(bundle: &Path) -> Result<Plan, String> {
                 check_namespace(p, n.typ())?;
             }
         }
+        if linux
+            .namespaces()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none())
+        {
+            args.push("--oci-pid-namespace".into());
+        }
         let net = linux
             .namespaces()
             .as_deref()

@@ -117,6 +117,11 @@ pub struct Kernel {
     /// The process whose end is the sandbox's end: PID 1, or with `--init` the program the
     /// sentry's own init started (PID 2).
     pub main_pid: std::sync::atomic::AtomicI32,
+    /// PID 1 is a pid namespace's init as Linux protects it (an OCI container with a pid
+    /// namespace, as runc gives it): signals from inside the sandbox whose action would be the
+    /// default are dropped, and from outside only SIGKILL and SIGSTOP get through. Off for
+    /// `sandbox run`, whose program behaves as it would natively (Ctrl-C ends it).
+    pub init_protected: std::sync::atomic::AtomicBool,
     /// Processes started from outside the sandbox (an OCI runtime's `exec`), which have no
     /// parent in it: their exit status once they end, until the starter collects it.
     pub detached: Mutex<std::collections::HashMap<i32, Option<ExitStatus>>>,
@@ -265,6 +270,7 @@ impl Kernel {
             thawed: Condvar::new(),
             main_pid: std::sync::atomic::AtomicI32::new(1),
             virtual_init: std::sync::atomic::AtomicI32::new(0),
+            init_protected: std::sync::atomic::AtomicBool::new(false),
             personality: std::sync::atomic::AtomicU32::new(0),
             timers: timer::Timers::default(),
             boot_id: {

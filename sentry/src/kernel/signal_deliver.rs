@@ -69,10 +69,42 @@ fn report_to_parent(k: &Kernel, tgid: i32, report: Report) {
     ptg.child_events.notify_all();
 }
 
+/// Whether `tg` is the protected init of the sandbox's pid namespace (see
+/// [`Kernel::init_protected`]; the sentry's own `--init` is never one).
+fn protected_init(k: &Kernel, tg: &ThreadGroup) -> bool {
+    tg.tgid == 1
+        && k.init_protected.load(Ordering::Acquire)
+        && k.virtual_init.load(Ordering::Acquire) == 0
+}
+
+/// Whether a protected init must take `info` even with its default action (Linux's `force`
+/// in send_signal_locked, for SIGKILL and SIGSTOP only): one the kernel generated, or one from
+/// outside the sandbox's pid namespace (the host, which has no pid in it).
+fn forced(info: &Siginfo) -> bool {
+    matches!(info.si_signo, SIGKILL | SIGSTOP)
+        && (info.si_code == SI_KERNEL || (info.si_code == SI_USER && info.fields[0] as u32 == 0))
+}
+
 /// Side effects every signal has at send time, whatever its disposition: SIGKILL kills,
 /// SIGCONT continues, stop signals and SIGCONT cancel each other. Returns whether the signal is
 /// still to be queued (false when it is ignored).
-fn on_send(k: &Kernel, tg: &Arc<ThreadGroup>, sig: i32) -> bool {
+fn on_send(k: &Kernel, tg: &Arc<ThreadGroup>, info: &Siginfo) -> bool {
+    let sig = info.si_signo;
+    if protected_init(k, tg)
+        && lock(&tg.sighand()).actions[sig as usize - 1].handler == SIG_DFL
+        && !forced(info)
+    {
+        // Linux's sig_task_ignored for SIGNAL_UNKILLABLE: a namespace's init gets no signal it
+        // has not asked for, unless it is blocked (its handler may change before it is
+        // delivered; delivery drops it then) or a tracer wants to see it.
+        let kept = sig != SIGKILL
+            && lock(&tg.tasks)
+                .iter()
+                .any(|t| t.blocks(sig) || t.ptrace.traced.load(Ordering::Acquire));
+        if !kept {
+            return false;
+        }
+    }
     if sig == SIGKILL {
         tg.sigkilled.store(true, Ordering::Release);
         kill_group(tg, ExitStatus::Signal(SIGKILL));
@@ -115,7 +147,7 @@ fn on_send(k: &Kernel, tg: &Arc<ThreadGroup>, sig: i32) -> bool {
 
 /// Sends a signal to a whole process.
 pub fn send_process_signal(k: &Kernel, tg: &Arc<ThreadGroup>, info: Siginfo) {
-    if tg.killed.load(Ordering::Acquire) || !on_send(k, tg, info.si_signo) {
+    if tg.killed.load(Ordering::Acquire) || !on_send(k, tg, &info) {
         return;
     }
     if lock(&tg.pending).push(info) {
@@ -126,7 +158,7 @@ pub fn send_process_signal(k: &Kernel, tg: &Arc<ThreadGroup>, info: Siginfo) {
 
 /// Sends a signal to one thread.
 pub fn send_thread_signal(k: &Kernel, task: &Arc<TaskShared>, info: Siginfo) {
-    if task.tg.killed.load(Ordering::Acquire) || !on_send(k, &task.tg, info.si_signo) {
+    if task.tg.killed.load(Ordering::Acquire) || !on_send(k, &task.tg, &info) {
         return;
     }
     if lock(&task.pending).push(info) {
@@ -232,6 +264,10 @@ pub fn deliver(t: &mut Task) {
         let act = lock(&sighand).actions[sig as usize - 1];
         match act.handler {
             SIG_IGN => continue,
+            // A protected init drops a default action that reached it while blocked or traced
+            // (Linux's get_signal for SIGNAL_UNKILLABLE); only SIGKILL and SIGSTOP, which were
+            // forced to get this far, act.
+            SIG_DFL if sig != SIGKILL && sig != SIGSTOP && protected_init(&t.k, &tg) => continue,
             SIG_DFL => match default_action(sig) {
                 DefaultAction::Ignore | DefaultAction::Continue => continue,
                 DefaultAction::Stop => {
