@@ -279,7 +279,7 @@ fn serve_control(
         status
     });
     let k4 = k.clone();
-    let admin = Arc::new(move |op: control::Op| match op {
+    let admin = Arc::new(move |req: &control::Request| match req.op {
         control::Op::Pause => {
             k4.set_frozen(true);
             Ok("ok".to_string())
@@ -289,6 +289,10 @@ fn serve_control(
             Ok("ok".to_string())
         }
         control::Op::Stats => Ok(stats(&k4).to_string()),
+        control::Op::Update => {
+            crate::limits::update(req.memory, req.pids);
+            Ok("ok".to_string())
+        }
         control::Op::Exec => Err("exec: no program given".into()),
     });
     control::serve(

@@ -116,3 +116,28 @@ pub fn namespace_type(fd: std::os::fd::BorrowedFd<'_>) -> Result<u64, nix::Error
     }
     Ok(rc as u64)
 }
+
+/// Makes `cmd`'s process join the cgroups whose `cgroup.procs` files `procs` are (open for
+/// writing) before it runs anything: "0" written there moves the writer.
+pub fn join_cgroups_at_exec(cmd: &mut std::process::Command, procs: Vec<std::os::fd::OwnedFd>) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    if procs.is_empty() {
+        return;
+    }
+    let raw: Vec<i32> = procs.iter().map(AsRawFd::as_raw_fd).collect();
+    // SAFETY: the closure runs in the forked child before exec and only calls write(2) on
+    // descriptors the parent keeps open (`procs` moves into the closure, which lives as long as
+    // `cmd`); it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            let _keep = &procs;
+            for fd in &raw {
+                if libc::write(*fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}

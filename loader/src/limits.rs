@@ -35,6 +35,24 @@ fn default_pids() -> u64 {
     (pid_max / 16).clamp(64, 4096)
 }
 
+/// The default memory and task budgets, read by [`apply`] while the host is in view (the
+/// confined sentry can read neither).
+static DEFAULTS: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+
+/// Sets the sentry's budgets anew (an OCI `update`): `memory` bytes and `pids` tasks, each
+/// -1 or 0 for its default.
+pub fn update(memory: Option<i64>, pids: Option<i64>) {
+    let defaults = DEFAULTS.get().copied().unwrap_or((1 << 30, 4096));
+    if let Some(m) = memory {
+        let m = u64::try_from(m).ok().filter(|m| *m > 0);
+        sentry::limits::memory().set_max(m.unwrap_or(defaults.0));
+    }
+    if let Some(p) = pids {
+        let p = u64::try_from(p).ok().filter(|p| *p > 0);
+        sentry::limits::tasks().set_max(p.unwrap_or(defaults.1));
+    }
+}
+
 /// Keeps the calling thread (and every thread and process it starts) on the first `n` CPUs
 /// it may run on.
 fn restrict_cpus(n: usize) -> Result<(), String> {
@@ -61,6 +79,7 @@ fn restrict_cpus(n: usize) -> Result<(), String> {
 /// Applies the options: the sentry's budgets, the CPUs, the program's descriptor limit. Call
 /// it before any thread exists.
 pub fn apply(args: &RunArgs, limits: &mut [Rlimit; RLIM_NLIMITS as usize]) -> Result<(), String> {
+    let _ = DEFAULTS.set((host_memory() / 2, default_pids()));
     let memory = match &args.memory {
         Some(m) => parse_size(m).ok_or_else(|| format!("--memory {m}: expected BYTES[K|M|G]"))?,
         None => host_memory() / 2,

@@ -99,7 +99,7 @@ fn main() {
         cli::Command::Pause(a) => cli::oci::pause(&cli.global, &a),
         cli::Command::Resume(a) => cli::oci::resume(&cli.global, &a),
         cli::Command::Events(a) => cli::oci::events(&cli.global, &a),
-        cli::Command::Update(_) => cli::oci::unsupported("update"),
+        cli::Command::Update(a) => cli::oci::update(&cli.global, &a),
         cli::Command::Checkpoint(_) => cli::oci::unsupported("checkpoint"),
         cli::Command::Restore(_) => cli::oci::unsupported("restore"),
     };

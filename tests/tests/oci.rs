@@ -438,6 +438,118 @@ fn delete_force_ends_a_running_container() {
     assert_eq!(b.sandbox(&["list", "-q"]).stdout, "");
 }
 
+/// linux.cgroupsPath and linux.resources make the container's host cgroup, as runc makes it:
+/// the sandbox's host processes are in it from the start (so the engine accounts them), the
+/// limits are in its files (v1 controllers or v2, whichever the host has), `update` writes them
+/// anew (and `events --stats` reads them), and `delete` removes the cgroup.
+#[test]
+fn resources_are_the_containers_host_cgroup() {
+    let b = Bundle::new("cgroup");
+    let path = format!("/sandbox-test-{}/c", std::process::id());
+    let cg_path = path.clone();
+    b.config(|v| {
+        v["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+        v["linux"]["cgroupsPath"] = serde_json::json!(cg_path);
+        v["linux"]["resources"] = serde_json::json!({
+            "memory": {"limit": 268_435_456},
+            "pids": {"limit": 1000},
+            "cpu": {"shares": 512, "quota": 50_000, "period": 100_000},
+        });
+    });
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "exec {} --root {} run --detach c >/dev/null 2>&1",
+            tests::sandbox_bin().display(),
+            b.root.display()
+        ))
+        .current_dir(&b.dir);
+    let run = tests::execute(cmd);
+    assert_eq!(run.status, 0, "{run}");
+    let pid = b.state("c")["pid"].as_i64().expect("pid");
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    // cgroup v1 (a memory controller mount) or v2 (the unified hierarchy).
+    let v1 = own.lines().any(|l| l.contains(":memory:"));
+    let file = |ctrl: &str, name: &str| -> PathBuf {
+        if v1 {
+            PathBuf::from(format!("/sys/fs/cgroup/{ctrl}{path}/{name}"))
+        } else {
+            PathBuf::from(format!("/sys/fs/cgroup{path}/{name}"))
+        }
+    };
+    let read = |ctrl: &str, name: &str| {
+        let p = file(ctrl, name);
+        std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .trim()
+            .to_string()
+    };
+    for ctrl in ["memory", "pids", "cpu"] {
+        let want = if v1 {
+            format!(":{ctrl}:{path}")
+        } else {
+            format!("0::{path}")
+        };
+        assert!(
+            own.lines().any(|l| l.ends_with(&want) && (v1 || l == want)),
+            "{ctrl}: {own}"
+        );
+    }
+    // Every host process of the sandbox's is in it (the gofer, the program's).
+    let procs = read("pids", "cgroup.procs");
+    let in_cgroup: Vec<&str> = procs.lines().collect();
+    assert!(in_cgroup.contains(&pid.to_string().as_str()), "{procs}");
+    assert!(in_cgroup.len() >= 3, "the gofer and the program: {procs}");
+    if v1 {
+        assert_eq!(read("memory", "memory.limit_in_bytes"), "268435456");
+        assert_eq!(read("pids", "pids.max"), "1000");
+        assert_eq!(read("cpu", "cpu.shares"), "512");
+        assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
+        assert_eq!(read("cpu", "cpu.cfs_period_us"), "100000");
+    } else {
+        assert_eq!(read("memory", "memory.max"), "268435456");
+        assert_eq!(read("pids", "pids.max"), "1000");
+        assert_eq!(read("cpu", "cpu.max"), "50000 100000");
+    }
+    let up = b.sandbox(&["update", "--memory", "128m", "--pids-limit", "500", "c"]);
+    assert_eq!(up.status, 0, "{up}");
+    let mem_file = if v1 {
+        "memory.limit_in_bytes"
+    } else {
+        "memory.max"
+    };
+    assert_eq!(read("memory", mem_file), "134217728");
+    assert_eq!(read("pids", "pids.max"), "500");
+    let stats = b.sandbox(&["events", "--stats", "c"]);
+    let v: serde_json::Value = serde_json::from_str(&stats.stdout).expect("stats are JSON");
+    assert_eq!(
+        v["data"]["memory"]["usage"]["limit"], 134_217_728,
+        "{stats}"
+    );
+    assert!(
+        v["data"]["memory"]["usage"]["usage"].as_u64() > Some(0),
+        "{stats}"
+    );
+    assert_eq!(v["data"]["pids"]["limit"], 500, "{stats}");
+    let bad = b.sandbox(&["update", "--memory", "lots", "c"]);
+    assert_eq!(bad.status, 1, "{bad}");
+    assert!(bad.stderr.contains("--memory"), "{bad}");
+    let del = b.sandbox(&["delete", "--force", "c"]);
+    assert_eq!(del.status, 0, "{del}");
+    assert!(!file("memory", "").exists(), "the cgroup is left");
+    let stopped = b.sandbox(&["update", "--memory", "1m", "c"]);
+    assert_ne!(stopped.status, 0, "{stopped}");
+    // The level above is not the container's (runc leaves it too): the test's to remove.
+    let parent = format!("/sandbox-test-{}", std::process::id());
+    for d in std::fs::read_dir("/sys/fs/cgroup")
+        .expect("cgroup fs")
+        .flatten()
+    {
+        let _ = std::fs::remove_dir(format!("{}{parent}", d.path().display()));
+    }
+    let _ = std::fs::remove_dir(format!("/sys/fs/cgroup{parent}"));
+}
+
 /// The container's process is its pid namespace's init, as under runc: a signal it has not
 /// asked for is dropped, whether from inside (even SIGKILL) or from `kill` outside (all but
 /// SIGKILL and SIGSTOP), so a `sleep` as PID 1 outlives SIGTERM, and `kill c KILL` ends it.

@@ -62,8 +62,8 @@ pub enum Command {
     Resume(oci::IdArgs),
     /// (OCI) A container's statistics (--stats once, else every --interval).
     Events(oci::EventsArgs),
-    /// (OCI, not supported) Change a container's resources.
-    Update(oci::UnsupportedArgs),
+    /// (OCI) Change a container's resources (its host cgroup and the sandbox's own limits).
+    Update(Box<oci::UpdateArgs>),
     /// (OCI, not supported) Checkpoint a container.
     Checkpoint(oci::UnsupportedArgs),
     /// (OCI, not supported) Restore a container.

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use nix::sys::signal::Signal;
 
+use crate::oci::cgroup::Cgroup;
 use crate::oci::state::{self, Container, Saved, Status};
 use crate::oci::{bundle, hooks};
 
@@ -300,6 +301,51 @@ fn create_in(dir: &Path, g: &Global, a: &CreateArgs) -> Result<std::process::Chi
         (true, Some(sock)) => Some(console(sock, &plan.spec)?),
         _ => None,
     };
+    // The container's host cgroup, which the sandbox joins before it starts anything (so the
+    // gofer and every process of the program's are in it too).
+    let linux = plan.spec.linux().as_ref();
+    let cgroup = Cgroup::locate(
+        linux
+            .and_then(|l| l.cgroups_path().as_deref())
+            .and_then(Path::to_str),
+        &a.id,
+        g.systemd_cgroup,
+    )?;
+    let (cgroup, procs) = match cgroup.create(linux.and_then(|l| l.resources().as_ref())) {
+        Ok(procs) => (Some(cgroup), procs),
+        Err(e) if !nix::unistd::geteuid().is_root() => {
+            // Rootless, as runc's: no cgroup unless one was delegated; the sandbox's own
+            // limits still hold.
+            warn(g, &format!("no host cgroup for the container: {e}"));
+            let _ = cgroup.remove();
+            (None, Vec::new())
+        }
+        Err(e) => {
+            let _ = cgroup.remove();
+            return Err(e);
+        }
+    };
+    let r = spawn_sandbox(dir, a, bundle, plan, replica, cgroup.as_ref(), procs);
+    if r.is_err() {
+        if let Some(c) = &cgroup {
+            let _ = c.remove();
+        }
+    }
+    r
+}
+
+/// [`create_in`] once the cgroup is made: starts the sandbox, waits for it to be ready, saves
+/// the state and runs the creation hooks.
+#[allow(clippy::too_many_arguments)]
+fn spawn_sandbox(
+    dir: &Path,
+    a: &CreateArgs,
+    bundle: PathBuf,
+    plan: bundle::Plan,
+    replica: Option<OwnedFd>,
+    cgroup: Option<&Cgroup>,
+    procs: Vec<OwnedFd>,
+) -> Result<std::process::Child, String> {
     let fifo = dir.join("exec.fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| format!("{}: {}", fifo.display(), e.desc()))?;
@@ -313,6 +359,7 @@ fn create_in(dir: &Path, g: &Global, a: &CreateArgs) -> Result<std::process::Chi
     .map_err(|e| format!("pipe: {}", e.desc()))?;
     let exe = std::env::current_exe().map_err(|e| format!("the sandbox binary: {e}"))?;
     let mut cmd = Command::new(exe);
+    crate::host_unsafe::join_cgroups_at_exec(&mut cmd, procs);
     cmd.arg("run");
     if let Some(r) = &replica {
         let dup = |f: &OwnedFd| f.try_clone().map_err(|e| format!("console: {e}"));
@@ -357,6 +404,7 @@ fn create_in(dir: &Path, g: &Global, a: &CreateArgs) -> Result<std::process::Chi
             .map(|a| a.into_iter().collect())
             .unwrap_or_default(),
         hooks: plan.spec.hooks().clone(),
+        cgroups: cgroup.map(Cgroup::dirs).unwrap_or_default(),
     };
     let fail = |child: std::process::Child, e: String| -> Result<std::process::Child, String> {
         let mut child = child;
@@ -626,6 +674,8 @@ fn do_delete(g: &Global, id: &str, force: bool) -> Result<(), String> {
             return Err(format!("container {id} did not die"));
         }
     }
+    // The host cgroup goes once its last process has (as runc, only its own directory).
+    Cgroup::from_saved(&c.saved.cgroups).remove()?;
     if let Some(h) = &c.saved.hooks {
         let st = state_json(&c.saved, "stopped");
         if let Err(e) = hooks::run_all("poststop", h.poststop().as_deref().unwrap_or_default(), &st)
@@ -826,6 +876,7 @@ fn exec_request(
         no_new_privs: a.no_new_privs || process.no_new_privileges().unwrap_or(false),
         stdio_names: names,
         terminal,
+        ..crate::oci::control::Request::default()
     };
     Ok((req, process))
 }
@@ -841,6 +892,199 @@ pub struct EventsArgs {
     pub interval: String,
     /// The container's id.
     pub id: String,
+}
+
+/// `update`, with runc's flags.
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// A JSON file of linux.resources to apply ("-": standard input); the flags override it.
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub resources: Option<PathBuf>,
+    /// Per-cgroup block I/O weight (10 to 1000).
+    #[arg(long, value_name = "N")]
+    pub blkio_weight: Option<u16>,
+    /// CPU CFS period in microseconds (0: the system's default).
+    #[arg(long, value_name = "US")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota in microseconds per period.
+    #[arg(long, value_name = "US", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU shares (relative weight).
+    #[arg(long, value_name = "N")]
+    pub cpu_share: Option<u64>,
+    /// Real-time period in microseconds.
+    #[arg(long, value_name = "US")]
+    pub cpu_rt_period: Option<u64>,
+    /// Real-time runtime in microseconds per period.
+    #[arg(long, value_name = "US", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// The CPUs to use (cpuset: 0-3,5).
+    #[arg(long, value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// The memory nodes to use.
+    #[arg(long, value_name = "LIST")]
+    pub cpuset_mems: Option<String>,
+    /// (obsolete, ignored as runc ignores it) Kernel memory limit.
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    /// (obsolete, ignored as runc ignores it) Kernel TCP memory limit.
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// The memory limit in bytes (k, m, g suffixes; -1: none).
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// The memory reservation (soft limit) in bytes.
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap in bytes (-1: unlimited swap).
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// The most processes and threads (0 or less: none).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Intel RDT L3 cache schema (not supported).
+    #[arg(long, value_name = "SCHEMA")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (not supported).
+    #[arg(long, value_name = "SCHEMA")]
+    pub mem_bw_schema: Option<String>,
+    /// The container's id.
+    pub id: String,
+}
+
+/// A size as runc's `update` takes it (docker's RAMInBytes: 512, 64k, 128m, 1g, 2GiB; -1).
+fn parse_bytes(flag: &str, s: &str) -> Result<i64, String> {
+    let bad = || format!("invalid value {s:?} for --{flag}: expected a size such as 128m");
+    if s == "-1" {
+        return Ok(-1);
+    }
+    let lower = s.to_ascii_lowercase();
+    let t = lower
+        .strip_suffix("ib")
+        .or_else(|| lower.strip_suffix('b'))
+        .unwrap_or(&lower);
+    let (num, mult) = match t.as_bytes().last() {
+        Some(b'k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some(b'm') => (&t[..t.len() - 1], 1 << 20),
+        Some(b'g') => (&t[..t.len() - 1], 1 << 30),
+        Some(b't') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num.trim().parse().map_err(|_| bad())?;
+    if !(0.0..9.0e18).contains(&n) {
+        return Err(bad());
+    }
+    let v = n * mult as f64;
+    if v >= 9.2e18 {
+        return Err(bad());
+    }
+    Ok(v as i64)
+}
+
+/// `update`: writes new resources to the container's host cgroup and gives the sandbox its new
+/// memory and task limits.
+pub fn update(g: &Global, a: &UpdateArgs) -> i32 {
+    match do_update(g, a) {
+        Ok(()) => 0,
+        Err(e) => error(e),
+    }
+}
+
+fn do_update(g: &Global, a: &UpdateArgs) -> Result<(), String> {
+    use crate::oci::control::{self, Op, Request};
+    use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
+    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
+        return Err("Intel RDT is not supported".into());
+    }
+    let mut r: LinuxResources = match &a.resources {
+        None => LinuxResources::default(),
+        Some(p) => {
+            let text = if p.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .map_err(|e| format!("reading the resources: {e}"))?;
+                s
+            } else {
+                std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?
+            };
+            serde_json::from_str(&text).map_err(|e| format!("decoding the resources: {e}"))?
+        }
+    };
+    let mut mem = r.memory().unwrap_or_default();
+    for (flag, value, set) in [
+        (
+            "memory",
+            &a.memory,
+            LinuxMemory::set_limit as fn(&mut LinuxMemory, Option<i64>) -> &mut LinuxMemory,
+        ),
+        (
+            "memory-reservation",
+            &a.memory_reservation,
+            LinuxMemory::set_reservation,
+        ),
+        ("memory-swap", &a.memory_swap, LinuxMemory::set_swap),
+    ] {
+        if let Some(v) = value {
+            set(&mut mem, Some(parse_bytes(flag, v)?));
+        }
+    }
+    if mem != LinuxMemory::default() {
+        r.set_memory(Some(mem));
+    }
+    let mut cpu = r.cpu().clone().unwrap_or_default();
+    if let Some(v) = a.cpu_share {
+        cpu.set_shares(Some(v));
+    }
+    if let Some(v) = a.cpu_quota {
+        cpu.set_quota(Some(v));
+    }
+    if let Some(v) = a.cpu_period {
+        cpu.set_period(Some(v));
+    }
+    if let Some(v) = a.cpu_rt_runtime {
+        cpu.set_realtime_runtime(Some(v));
+    }
+    if let Some(v) = a.cpu_rt_period {
+        cpu.set_realtime_period(Some(v));
+    }
+    if let Some(v) = &a.cpuset_cpus {
+        cpu.set_cpus(Some(v.clone()));
+    }
+    if let Some(v) = &a.cpuset_mems {
+        cpu.set_mems(Some(v.clone()));
+    }
+    if cpu != LinuxCpu::default() {
+        r.set_cpu(Some(cpu));
+    }
+    if let Some(v) = a.pids_limit {
+        let mut p = LinuxPids::default();
+        p.set_limit(v);
+        r.set_pids(Some(p));
+    }
+    if let Some(v) = a.blkio_weight {
+        if !(10..=1000).contains(&v) {
+            return Err(format!("--blkio-weight {v}: the range is 10 to 1000"));
+        }
+        let mut b = r.block_io().clone().unwrap_or_default();
+        b.set_weight(Some(v));
+        r.set_block_io(Some(b));
+    }
+    let c = Container::load(&root(g), &a.id)?;
+    if c.status() == Status::Stopped {
+        return Err(format!("cannot update container {}: it is stopped", a.id));
+    }
+    Cgroup::from_saved(&c.saved.cgroups).apply(&r)?;
+    let req = Request {
+        op: Op::Update,
+        memory: r.memory().as_ref().and_then(|m| m.limit()),
+        pids: r.pids().as_ref().map(|p| p.limit()),
+        ..Request::default()
+    };
+    if req.memory.is_some() || req.pids.is_some() {
+        control::admin_request(&c.control_socket(), &req)?;
+    }
+    Ok(())
 }
 
 /// `pause`: freezes the container's sandbox (no task runs application code until `resume`;
@@ -892,17 +1136,24 @@ fn do_events(g: &Global, a: &EventsArgs) -> Result<(), String> {
     let interval = parse_duration(&a.interval)
         .ok_or_else(|| format!("--interval {}: not a duration (5s, 500ms)", a.interval))?;
     loop {
-        let sock = {
+        let (sock, cgroup) = {
             let c = Container::load(&root(g), &a.id)?;
             match c.status() {
                 Status::Stopped => return Err("container is not running".into()),
                 Status::Created => return Err("container is not running".into()),
-                _ => c.control_socket(),
+                _ => (c.control_socket(), Cgroup::from_saved(&c.saved.cgroups)),
             }
         };
         let data = control::admin(&sock, Op::Stats)?;
-        let data: serde_json::Value =
+        let mut data: serde_json::Value =
             serde_json::from_str(&data).map_err(|e| format!("the container's stats: {e}"))?;
+        // What the host cgroup counts: CPU time, memory, the task limit.
+        for (k, v) in cgroup.stats() {
+            match k {
+                "pids_limit" => data["pids"]["limit"] = v,
+                _ => data[k] = v,
+            }
+        }
         let line = serde_json::json!({"type": "stats", "id": a.id, "data": data});
         use std::io::Write;
         if writeln!(std::io::stdout(), "{line}").is_err() {

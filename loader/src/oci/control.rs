@@ -51,6 +51,8 @@ pub enum Op {
     Resume,
     /// Its statistics (`events --stats`), as JSON.
     Stats,
+    /// New limits for the sandbox's own budgets (`update`): the request's `memory`, `pids`.
+    Update,
 }
 
 /// What a connection asks for: an exec's process, or another [`Op`] (whose fields but `op`
@@ -82,15 +84,28 @@ pub struct Request {
     /// descriptors sent (the host pty whose master went to the engine's console socket).
     #[serde(default)]
     pub terminal: bool,
+    /// (`update`) The memory limit in bytes, -1 for none.
+    #[serde(default)]
+    pub memory: Option<i64>,
+    /// (`update`) The task limit, 0 or less for none.
+    #[serde(default)]
+    pub pids: Option<i64>,
 }
 
 /// The client's side of an [`Op`] other than exec: its one-line answer (`ok`, or the stats).
 pub fn admin(socket: &Path, op: Op) -> Result<String, String> {
-    let req = Request {
-        op,
-        ..Request::default()
-    };
-    let (line, _) = send(socket, &req, &[])?;
+    admin_request(
+        socket,
+        &Request {
+            op,
+            ..Request::default()
+        },
+    )
+}
+
+/// [`admin`] with a whole request (`update`'s limits).
+pub fn admin_request(socket: &Path, req: &Request) -> Result<String, String> {
+    let (line, _) = send(socket, req, &[])?;
     match line.strip_prefix("error ") {
         Some(msg) => Err(msg.to_string()),
         None if line.is_empty() => Err("the container's sandbox did not answer".into()),
@@ -189,6 +204,9 @@ pub fn bind(path: &Path) -> Result<UnixListener, String> {
 /// own; returns the pid, or the message for the client.
 pub type Starter = Arc<dyn Fn(Request, [OwnedFd; 3]) -> Result<i32, String> + Send + Sync>;
 
+/// What answers a request other than exec: the answer line, or the message for the client.
+pub type Admin = Arc<dyn Fn(&Request) -> Result<String, String> + Send + Sync>;
+
 /// What the sandbox does for each request.
 #[derive(Clone)]
 pub struct Handlers {
@@ -198,8 +216,8 @@ pub struct Handlers {
     pub signal: Arc<dyn Fn(i32, i32) + Send + Sync>,
     /// Waits for process `pid` to end: its status as a shell reports it.
     pub wait: Arc<dyn Fn(i32) -> Option<i32> + Send + Sync>,
-    /// Pause, resume, stats: the answer line.
-    pub admin: Arc<dyn Fn(Op) -> Result<String, String> + Send + Sync>,
+    /// Pause, resume, stats, update: the answer line.
+    pub admin: Admin,
 }
 
 /// Serves `listener` for ever on a thread of its own, each connection on a thread of its own.
@@ -228,7 +246,7 @@ fn one(conn: UnixStream, h: &Handlers) {
     let (signal, wait) = (&h.signal, &h.wait);
     let answer = match read_request(&conn) {
         Ok((req, _)) if req.op != Op::Exec => {
-            let line = match (h.admin)(req.op) {
+            let line = match (h.admin)(&req) {
                 Ok(line) => line,
                 Err(msg) => format!("error {}", msg.replace('\n', " ")),
             };

@@ -15,6 +15,7 @@
 //! directory.
 
 pub mod bundle;
+pub mod cgroup;
 pub mod control;
 pub mod hooks;
 pub mod mounts;

@@ -34,6 +34,9 @@ pub struct Saved {
     pub annotations: BTreeMap<String, String>,
     /// config.json's hooks, for `start` and `delete`.
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The container's host cgroup: its directory in each hierarchy (`oci::cgroup`).
+    #[serde(default)]
+    pub cgroups: Vec<PathBuf>,
 }
 
 /// A container's status, as the OCI runtime spec names them.
