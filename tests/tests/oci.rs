@@ -308,7 +308,7 @@ fn rlimits_capabilities_no_new_privileges_and_sysctls_are_honoured() {
             "sh",
             "-c",
             "ulimit -n; ulimit -Hn; ulimit -c; grep -E '^(CapPrm|CapEff|NoNewPrivs)' /proc/self/status; \
-             cat /proc/sys/net/ipv4/ping_group_range"
+             cat /proc/sys/net/ipv4/ping_group_range /proc/sys/net/ipv4/ip_forward"
         ]);
         v["process"]["rlimits"] = serde_json::json!([
             {"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048},
@@ -319,12 +319,15 @@ fn rlimits_capabilities_no_new_privileges_and_sysctls_are_honoured() {
         v["process"]["capabilities"] = serde_json::json!({
             "bounding": caps, "effective": caps, "permitted": caps,
         });
-        v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ping_group_range": "0 0"});
+        v["linux"]["sysctl"] = serde_json::json!({
+            "net.ipv4.ping_group_range": "0 0",
+            "net.ipv4.ip_forward": "1",
+        });
     });
     let s = b.sandbox(&["run", "c"]);
     assert_eq!(
         s.stdout,
-        "1024\n2048\n0\nCapPrm:\t0000000000000420\nCapEff:\t0000000000000420\nNoNewPrivs:\t1\n0\t0\n",
+        "1024\n2048\n0\nCapPrm:\t0000000000000420\nCapEff:\t0000000000000420\nNoNewPrivs:\t1\n0\t0\n1\n",
         "{s}"
     );
     assert_eq!(s.status, 0, "{s}");

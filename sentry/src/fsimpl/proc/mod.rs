@@ -187,7 +187,10 @@ fn sysfile(
                 if !caller_is_root() {
                     return Err(Errno::EACCES);
                 }
-                lock(&s2).insert(path, v.to_vec());
+                // Read back as Linux prints a setting: one line, whatever ended the write.
+                let mut v = v.strip_suffix(b"\n").unwrap_or(v).to_vec();
+                v.push(b'\n');
+                lock(&s2).insert(path, v);
                 Ok(())
             }),
         )
@@ -843,7 +846,13 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
                 "tcp_wmem",
                 file(dev, 0x187, || text("4096\t16384\t4194304\n".into())),
             ),
-            ("ip_forward", file(dev, 0x188, || text("0\n".into()))),
+            // The sandbox's own setting (an engine may set it, as runc sets it in the
+            // container's network namespace); the sentry's stack has one interface and
+            // forwards nothing.
+            (
+                "ip_forward",
+                sysfile(dev, 0x188, s, "net/ipv4/ip_forward", n("0")),
+            ),
             (
                 "tcp_keepalive_time",
                 sysfile(dev, 0x189, s, "net/ipv4/tcp_keepalive_time", n("7200")),
