@@ -782,6 +782,7 @@ pub fn run(args: RunArgs) -> i32 {
 
     let with_init = args.init;
     let no_new_privs = args.no_new_privs;
+    let oom_score_adj = args.oci_oom_score_adj;
     let k2 = k.clone();
     let (fds, terminal) = match &console {
         Some(c) => (
@@ -811,6 +812,14 @@ pub fn run(args: RunArgs) -> i32 {
             kernel::Origin::Main,
         );
         t.no_new_privs = no_new_privs;
+        if let Some(adj) = oom_score_adj {
+            // As runc writes it before the program runs, with CAP_SYS_RESOURCE: the floor too.
+            let tg = &t.shared.tg;
+            tg.oom_score_adj
+                .store(adj, std::sync::atomic::Ordering::Relaxed);
+            tg.oom_score_adj_min
+                .store(adj, std::sync::atomic::Ordering::Relaxed);
+        }
         t.publish();
         if let Some(term) = &terminal {
             crate::tty::Console::attach(&k2, term, t.tgid());

@@ -444,7 +444,8 @@ fn delete_force_ends_a_running_container() {
 /// linux.cgroupsPath and linux.resources make the container's host cgroup, as runc makes it:
 /// the sandbox's host processes are in it from the start (so the engine accounts them), the
 /// limits are in its files (v1 controllers or v2, whichever the host has), `update` writes them
-/// anew (and `events --stats` reads them), and `delete` removes the cgroup.
+/// anew (and `events --stats` reads them), and `delete` removes the cgroup. process.oomScoreAdj
+/// is the program's and the sandbox's host processes'.
 #[test]
 fn resources_are_the_containers_host_cgroup() {
     let b = Bundle::new("cgroup");
@@ -453,6 +454,7 @@ fn resources_are_the_containers_host_cgroup() {
     b.config(|v| {
         v["process"]["args"] = serde_json::json!(["sleep", "1000"]);
         v["linux"]["cgroupsPath"] = serde_json::json!(cg_path);
+        v["process"]["oomScoreAdj"] = serde_json::json!(500);
         v["linux"]["resources"] = serde_json::json!({
             "memory": {"limit": 268_435_456},
             "pids": {"limit": 1000},
@@ -498,6 +500,11 @@ fn resources_are_the_containers_host_cgroup() {
             "{ctrl}: {own}"
         );
     }
+    // process.oomScoreAdj: the program's, and the sandbox's host processes' (runc's too).
+    let host_adj = std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).expect("adj");
+    assert_eq!(host_adj, "500\n");
+    let adj = b.sandbox(&["exec", "c", "cat", "/proc/1/oom_score_adj"]);
+    assert_eq!(adj.stdout, "500\n", "{adj}");
     // Every host process of the sandbox's is in it (the gofer, the program's).
     let procs = read("pids", "cgroup.procs");
     let in_cgroup: Vec<&str> = procs.lines().collect();

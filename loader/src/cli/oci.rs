@@ -325,7 +325,7 @@ fn create_in(dir: &Path, g: &Global, a: &CreateArgs) -> Result<std::process::Chi
             return Err(e);
         }
     };
-    let r = spawn_sandbox(dir, a, bundle, plan, replica, cgroup.as_ref(), procs);
+    let r = spawn_sandbox(dir, g, a, bundle, plan, replica, cgroup.as_ref(), procs);
     if r.is_err() {
         if let Some(c) = &cgroup {
             let _ = c.remove();
@@ -339,6 +339,7 @@ fn create_in(dir: &Path, g: &Global, a: &CreateArgs) -> Result<std::process::Chi
 #[allow(clippy::too_many_arguments)]
 fn spawn_sandbox(
     dir: &Path,
+    g: &Global,
     a: &CreateArgs,
     bundle: PathBuf,
     plan: bundle::Plan,
@@ -357,6 +358,13 @@ fn spawn_sandbox(
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
     )
     .map_err(|e| format!("pipe: {}", e.desc()))?;
+    // process.oomScoreAdj on the host too, as runc sets it: the sandbox's processes inherit
+    // it from this one (which ends soon), so the host's OOM killer weighs them as asked.
+    if let Some(adj) = plan.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        if let Err(e) = std::fs::write("/proc/self/oom_score_adj", adj.to_string()) {
+            warn(g, &format!("process.oomScoreAdj {adj} on the host: {e}"));
+        }
+    }
     let exe = std::env::current_exe().map_err(|e| format!("the sandbox binary: {e}"))?;
     let mut cmd = Command::new(exe);
     crate::host_unsafe::join_cgroups_at_exec(&mut cmd, procs);

@@ -274,6 +274,10 @@ pub struct RunArgs {
     #[arg(long, hide = true)]
     pub oci_pid_namespace: bool,
 
+    /// (OCI) process.oomScoreAdj: the program's /proc/self/oom_score_adj, and its floor.
+    #[arg(long, hide = true, value_name = "N", allow_hyphen_values = true)]
+    pub oci_oom_score_adj: Option<i32>,
+
     /// The program and its arguments.
     #[arg(value_name = "PROGRAM", required = true, num_args = 1.., allow_hyphen_values = false)]
     pub command: Vec<OsString>,

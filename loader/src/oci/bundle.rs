@@ -87,6 +87,14 @@ pub fn plan(bundle: &Path) -> Result<Plan, String> {
             warnings.push(format!("process.env {kv:?}: not KEY=VALUE, left out"));
         }
     }
+    if let Some(adj) = process.oom_score_adj() {
+        if !(-1000..=1000).contains(&adj) {
+            return Err(format!(
+                "process.oomScoreAdj {adj}: must be between -1000 and 1000"
+            ));
+        }
+        args.extend(["--oci-oom-score-adj".into(), adj.to_string().into()]);
+    }
     let cwd = process.cwd();
     if !cwd.is_absolute() {
         return Err(format!("process.cwd {} must be absolute", cwd.display()));

@@ -158,7 +158,16 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
             }
             Arc::new(Mutex::new(copy))
         };
-        ThreadGroup::new(tid, sighand)
+        let tg = ThreadGroup::new(tid, sighand);
+        // A new process has its parent's OOM adjustment (it is the signal struct's).
+        let parent = &t.shared.tg;
+        for (from, to) in [
+            (&parent.oom_score_adj, &tg.oom_score_adj),
+            (&parent.oom_score_adj_min, &tg.oom_score_adj_min),
+        ] {
+            to.store(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        tg
     };
     let shared = TaskShared::new(tid, tg.clone(), t.sigmask());
     *lock(&shared.sched) = lock(&t.shared.sched).inherited();

@@ -292,6 +292,11 @@ pub struct ThreadGroup {
     pub core_dumped: AtomicBool,
     /// Its first thread, kept after it exits (a zombie's /proc entry still shows it).
     pub leader: Mutex<Option<Arc<TaskShared>>>,
+    /// /proc/[pid]/oom_score_adj (kept and inherited; the sandbox has no OOM killer of its
+    /// own), and the least a task without CAP_SYS_RESOURCE may set it to.
+    pub oom_score_adj: std::sync::atomic::AtomicI32,
+    /// See `oom_score_adj`.
+    pub oom_score_adj_min: std::sync::atomic::AtomicI32,
 }
 
 impl ThreadGroup {
@@ -313,6 +318,8 @@ impl ThreadGroup {
             leader: Mutex::new(None),
             dumpable: std::sync::atomic::AtomicU8::new(1),
             core_dumped: AtomicBool::new(false),
+            oom_score_adj: Default::default(),
+            oom_score_adj_min: Default::default(),
         })
     }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! /proc/[pid] and /proc/[pid]/task/[tid].
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use syscalls::abi::*;
@@ -13,11 +14,14 @@ use crate::kernel::{lock, TaskInfo};
 use crate::mm::Backing;
 use crate::vfs::Inode;
 
-/// oom_score_adj values by pid (the sandbox has no OOM killer of its own; the value is kept).
-fn oom_adj() -> &'static std::sync::Mutex<std::collections::HashMap<i32, i32>> {
-    static M: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<i32, i32>>> =
-        std::sync::OnceLock::new();
-    M.get_or_init(Default::default)
+/// The process `pid`'s thread group (a zombie's too).
+fn thread_group(pid: i32) -> Result<Arc<crate::kernel::tree::ThreadGroup>, Errno> {
+    let k = kernel()?;
+    let tree = lock(&k.tree);
+    tree.procs
+        .get(&pid)
+        .map(|p| p.tg.clone())
+        .ok_or(Errno::ESRCH)
 }
 
 /// Inode number of entry `kind` of process `pid`.
@@ -652,10 +656,8 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
                     dev,
                     ino(pid, 14),
                     Arc::new(move || {
-                        text(format!(
-                            "{}\n",
-                            lock(oom_adj()).get(&pid).copied().unwrap_or(0)
-                        ))
+                        let tg = thread_group(pid)?;
+                        text(format!("{}\n", tg.oom_score_adj.load(Ordering::Relaxed)))
                     }),
                     Arc::new(move |v: &[u8]| {
                         let n: i32 = std::str::from_utf8(v)
@@ -665,7 +667,23 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
                         if !(-1000..=1000).contains(&n) {
                             return Err(Errno::EINVAL);
                         }
-                        lock(oom_adj()).insert(pid, n);
+                        // Linux's __set_oom_adj: below the floor needs CAP_SYS_RESOURCE, and
+                        // a task holding it sets the floor.
+                        let privileged = crate::kernel::block::current()
+                            .and_then(|t| {
+                                lock(&t.info)
+                                    .as_ref()
+                                    .map(|i| i.creds.caps & (1 << CAP_SYS_RESOURCE) != 0)
+                            })
+                            .unwrap_or(false);
+                        let tg = thread_group(pid)?;
+                        if n < tg.oom_score_adj_min.load(Ordering::Relaxed) && !privileged {
+                            return Err(Errno::EACCES);
+                        }
+                        tg.oom_score_adj.store(n, Ordering::Relaxed);
+                        if privileged {
+                            tg.oom_score_adj_min.store(n, Ordering::Relaxed);
+                        }
                         Ok(())
                     }),
                 )
