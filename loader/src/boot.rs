@@ -568,6 +568,13 @@ pub fn run(args: RunArgs) -> i32 {
             match (set(&args.oci_cap_inheritable), set(&args.oci_cap_ambient)) {
                 (Some(Err(e)), _) | (_, Some(Err(e))) => return fail(e, EXIT_SANDBOX_ERROR),
                 (inh, amb) => {
+                    if inh.is_some() || amb.is_some() {
+                        // An OCI process holds config.json's capabilities whatever its uid, as
+                        // runc sets them before the exec; the exec then keeps what Linux
+                        // keeps (for a uid other than 0: the ambient ones).
+                        creds.caps = keep & creds.caps_bounding;
+                        creds.caps_permitted = creds.caps;
+                    }
                     if let Some(Ok(i)) = inh {
                         creds.caps_inheritable = i & creds.caps_bounding;
                     }

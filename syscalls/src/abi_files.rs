@@ -8,6 +8,8 @@ use bytemuck::{Pod, Zeroable};
 pub const S_ISUID: u32 = 0o4000;
 pub const S_ISGID: u32 = 0o2000;
 pub const S_ISVTX: u32 = 0o1000;
+/// Group execute permission.
+pub const S_IXGRP: u32 = 0o010;
 
 /// `struct statfs` as x86_64 statfs(2) fills it.
 #[repr(C)]

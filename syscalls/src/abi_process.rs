@@ -298,6 +298,28 @@ pub const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 pub const CAP_DAC_OVERRIDE: u32 = 1;
 /// CAP_SYS_NICE (real-time policies, lowering nice).
 pub const CAP_SYS_NICE: u32 = 23;
+/// CAP_CHOWN.
+pub const CAP_CHOWN: u32 = 0;
+/// CAP_FOWNER.
+pub const CAP_FOWNER: u32 = 3;
+/// CAP_FSETID.
+pub const CAP_FSETID: u32 = 4;
+/// CAP_KILL (signal any process).
+pub const CAP_KILL: u32 = 5;
+/// CAP_SETGID (arbitrary gid and group list changes).
+pub const CAP_SETGID: u32 = 6;
+/// CAP_LINUX_IMMUTABLE.
+pub const CAP_LINUX_IMMUTABLE: u32 = 9;
+/// CAP_MKNOD.
+pub const CAP_MKNOD: u32 = 27;
+/// CAP_SETFCAP (set file capabilities).
+pub const CAP_SETFCAP: u32 = 31;
+/// CAP_MAC_OVERRIDE.
+pub const CAP_MAC_OVERRIDE: u32 = 32;
+/// CAP_SETUID (arbitrary uid changes).
+pub const CAP_SETUID: u32 = 7;
+/// CAP_SYS_PTRACE (trace any process; a traced exec may gain privileges).
+pub const CAP_SYS_PTRACE: u32 = 19;
 /// CAP_SYS_TIME (setting the clock: the sandbox's own).
 pub const CAP_SYS_TIME: u32 = 25;
 /// The highest capability number.

@@ -23,6 +23,8 @@ tests::guest_tests! {
     inotify,
     // Processes, time, resources, signals.
     ids,
+    // execve's credentials: set-id files, file capabilities, ambient ones (issue 14).
+    exec_ids,
     clocks,
     resources,
     signals,

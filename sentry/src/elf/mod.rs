@@ -40,6 +40,21 @@ pub struct Loaded {
     pub entry: u64,
     /// Initial stack pointer.
     pub sp: u64,
+    /// The credentials the new image runs with, for the caller to take at the point of no
+    /// return (None when the opener keeps none: fuzzing).
+    pub transition: Option<crate::kernel::exec_creds::Transition>,
+}
+
+/// The ids the new image's auxiliary vector shows, and the credentials behind them.
+pub struct ExecIds {
+    /// (AT_UID, AT_EUID).
+    pub uid: (u32, u32),
+    /// (AT_GID, AT_EGID).
+    pub gid: (u32, u32),
+    /// AT_SECURE.
+    pub secure: bool,
+    /// The whole new credentials.
+    pub transition: Option<crate::kernel::exec_creds::Transition>,
 }
 
 /// Reads up to `buf.len()` bytes at `off`: fewer at the end of the file (or of the offsets).
@@ -66,6 +81,17 @@ fn read_exact_at(f: &File, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
 pub trait Opener {
     /// Opens `path` for exec (a regular file with execute permission), as [`open_exec`] does.
     fn open_exec(&self, path: &[u8]) -> Result<Arc<File>, Errno>;
+
+    /// The ids the image in `main` runs with (set-id bits, file capabilities): by default the
+    /// caller's, unchanged.
+    fn exec_ids(&self, _main: &File, p: &Params) -> Result<ExecIds, Errno> {
+        Ok(ExecIds {
+            uid: p.uid,
+            gid: p.gid,
+            secure: false,
+            transition: None,
+        })
+    }
 }
 
 /// The task's own view.
@@ -74,6 +100,37 @@ struct TaskFiles<'a>(&'a Task);
 impl Opener for TaskFiles<'_> {
     fn open_exec(&self, path: &[u8]) -> Result<Arc<File>, Errno> {
         open_exec(self.0, path)
+    }
+
+    fn exec_ids(&self, main: &File, _p: &Params) -> Result<ExecIds, Errno> {
+        use crate::kernel::exec_creds::{parse_file_caps, transition, FileFacts};
+        let t = self.0;
+        let inode = main.inode.as_ref().ok_or(Errno::ENOENT)?;
+        let st = inode.stat()?;
+        let caps = inode
+            .getxattr(b"security.capability")
+            .ok()
+            .and_then(|v| parse_file_caps(&v));
+        let facts = FileFacts {
+            mode: st.st_mode,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            nosuid: main.mount.as_ref().is_some_and(|m| m.no_suid()),
+            readable: t.creds.may(st.st_mode, st.st_uid, st.st_gid, R_OK),
+            caps,
+        };
+        let tr = transition(
+            &t.creds,
+            &facts,
+            t.no_new_privs,
+            crate::kernel::ptrace::traced_unprivileged(t),
+        )?;
+        Ok(ExecIds {
+            uid: (tr.creds.uid.0, tr.creds.uid.1),
+            gid: (tr.creds.gid.0, tr.creds.gid.1),
+            secure: tr.secure,
+            transition: Some(tr),
+        })
     }
 }
 
@@ -382,6 +439,7 @@ pub fn load_from(
             }
         }
     };
+    let ids = files.exec_ids(&file, p)?;
     let main = parse(file)?;
     let interp = match main.phdrs.iter().find(|p| p.p_type == PT_INTERP) {
         Some(ph) => {
@@ -443,7 +501,7 @@ pub fn load_from(
         None,
     )?;
     mm.set_name(stack_start, "[stack]");
-    let (uid, gid) = (p.uid, p.gid);
+    let (uid, gid) = (ids.uid, ids.gid);
     let mut auxv = Vec::new();
     if let Some(vdso) = mm.vdso() {
         auxv.push((AT_SYSINFO_EHDR, vdso));
@@ -463,7 +521,7 @@ pub fn load_from(
         (AT_EUID, u64::from(uid.1)),
         (AT_GID, u64::from(gid.0)),
         (AT_EGID, u64::from(gid.1)),
-        (AT_SECURE, 0),
+        (AT_SECURE, u64::from(ids.secure)),
         (AT_HWCAP2, crate::host::hwcap(AT_HWCAP2)),
     ]);
     let img = stack::build(
@@ -484,5 +542,9 @@ pub fn load_from(
     mm.env = img.env;
     mm.auxv = img.auxv.clone();
     mm.exe = String::from_utf8_lossy(&main.file.path.clone().into_bytes()).into_owned();
-    Ok(Loaded { entry, sp: img.sp })
+    Ok(Loaded {
+        entry,
+        sp: img.sp,
+        transition: ids.transition,
+    })
 }

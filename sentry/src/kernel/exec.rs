@@ -139,6 +139,29 @@ fn de_thread(t: &Task) {
     wait_uninterruptible(&tg.resume, || lock(&tg.tasks).len() <= 1);
 }
 
+/// Takes the credentials exec decided ([`super::exec_creds`]): a changed identity or new
+/// privileges also clear the parent-death signal, as commit_creds does; SECBIT_KEEP_CAPS goes;
+/// the image is dumpable unless it is set-id or unreadable.
+fn take_credentials(t: &mut Task, tr: super::exec_creds::Transition) {
+    let old = &t.creds;
+    let new = &tr.creds;
+    if old.uid.1 != new.uid.1
+        || old.gid.1 != new.gid.1
+        || old.fsuid != new.fsuid
+        || old.fsgid != new.fsgid
+        || new.caps_permitted & !old.caps_permitted != 0
+        || tr.secure
+    {
+        t.pdeath_signal = 0;
+    }
+    t.creds = tr.creds;
+    t.keep_caps = false;
+    t.shared
+        .tg
+        .dumpable
+        .store(u8::from(tr.dumpable), Ordering::Release);
+}
+
 /// Loads the first image into a task fresh from [`crate::platform::Platform::new_process`].
 pub fn load_initial(
     t: &mut Task,
@@ -151,7 +174,10 @@ pub fn load_initial(
     let r = crate::elf::load(t, &mut lock(&mm), ctx.as_mut(), path, argv, envp);
     lock(&mm).recharge();
     t.ctx = ctx;
-    let loaded = r?;
+    let mut loaded = r?;
+    if let Some(tr) = loaded.transition.take() {
+        take_credentials(t, tr);
+    }
     *lock(&t.shared.interrupter) = Some(t.ctx.interrupter());
     let mut regs = t.ctx.initial_registers();
     regs.rip = loaded.entry;
@@ -176,7 +202,7 @@ pub fn exec(
     })?;
     let mut mm = MemoryManager::new(ctx.address_space());
     mm.as_limit = t.rlimit(RLIMIT_AS);
-    let loaded = match crate::elf::load(t, &mut mm, ctx.as_mut(), path, argv, envp) {
+    let mut loaded = match crate::elf::load(t, &mut mm, ctx.as_mut(), path, argv, envp) {
         Ok(l) => l,
         Err(e) => {
             ctx.kill_process();
@@ -187,6 +213,9 @@ pub fn exec(
     mm.recharge();
     // The point of no return.
     de_thread(t);
+    if let Some(tr) = loaded.transition.take() {
+        take_credentials(t, tr);
+    }
     // A new image has no thread or process keyring (the session keyring stays).
     t.creds.keys.for_exec();
     let mut old_ctx = std::mem::replace(&mut t.ctx, ctx);

@@ -9,6 +9,7 @@
 pub mod block;
 pub mod clock;
 mod exec;
+pub mod exec_creds;
 mod exit;
 mod fork;
 pub mod futex;
@@ -372,14 +373,46 @@ impl Credentials {
         }
     }
 
-    /// Recomputes capabilities after a uid change, as Linux does without SECBIT_KEEP_CAPS:
-    /// leaving uid 0 everywhere drops them; an effective uid of 0 has them all.
-    pub fn fix_caps(&mut self) {
+    /// Recomputes capabilities after the uids changed from `old` (Linux's
+    /// cap_emulate_setxuid): leaving uid 0 everywhere clears the ambient set, and the
+    /// permitted and effective ones unless SECBIT_KEEP_CAPS (`keep_caps`); an effective uid
+    /// leaving 0 clears the effective set, one becoming 0 makes the permitted set effective.
+    pub fn fix_setuid(&mut self, old: (u32, u32, u32), keep_caps: bool) {
         let (r, e, s) = self.uid;
-        if r != 0 && e != 0 && s != 0 {
-            self.caps_permitted = 0;
+        if (old.0 == 0 || old.1 == 0 || old.2 == 0) && r != 0 && e != 0 && s != 0 {
+            if !keep_caps {
+                self.caps_permitted = 0;
+                self.caps = 0;
+            }
+            self.caps_ambient = 0;
         }
-        self.caps = if e == 0 { self.caps_permitted } else { 0 };
+        if old.1 == 0 && e != 0 {
+            self.caps = 0;
+        }
+        if old.1 != 0 && e == 0 {
+            self.caps = self.caps_permitted;
+        }
+    }
+
+    /// Recomputes the file-system capabilities after the fsuid changed from `old` (Linux's
+    /// cap_task_fix_setuid for setfsuid): leaving 0 drops them from the effective set, becoming
+    /// 0 raises the permitted ones.
+    pub fn fix_setfsuid(&mut self, old: u32) {
+        use syscalls::abi::*;
+        const FS_SET: u64 = 1 << CAP_CHOWN
+            | 1 << CAP_DAC_OVERRIDE
+            | 1 << CAP_DAC_READ_SEARCH
+            | 1 << CAP_FOWNER
+            | 1 << CAP_FSETID
+            | 1 << CAP_LINUX_IMMUTABLE
+            | 1 << CAP_MKNOD
+            | 1 << CAP_MAC_OVERRIDE;
+        if old == 0 && self.fsuid != 0 {
+            self.caps &= !FS_SET;
+        }
+        if old != 0 && self.fsuid == 0 {
+            self.caps |= self.caps_permitted & FS_SET;
+        }
     }
 
     /// Whether `mode` bits of a file owned by (uid, gid) with mode `fmode` allow `want` (R_OK,

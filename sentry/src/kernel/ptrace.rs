@@ -160,6 +160,23 @@ pub fn traced(t: &Task) -> bool {
     t.shared.ptrace.traced.load(Ordering::Acquire)
 }
 
+/// Whether the task is traced by a task without CAP_SYS_PTRACE (an exec then gains no
+/// privileges: Linux's LSM_UNSAFE_PTRACE without ptracer_capable).
+pub fn traced_unprivileged(t: &Task) -> bool {
+    if !traced(t) {
+        return false;
+    }
+    let Some(tracer) = lock(&t.shared.ptrace.state).tracer else {
+        return false;
+    };
+    let tracer = lock(&t.k.tree).threads.get(&tracer).cloned();
+    !tracer.is_some_and(|tr| {
+        lock(&tr.info)
+            .as_ref()
+            .is_some_and(|i| i.creds.caps & (1 << CAP_SYS_PTRACE) != 0)
+    })
+}
+
 /// The task's options (0 when untraced).
 pub fn options(t: &Task) -> u32 {
     if !traced(t) {

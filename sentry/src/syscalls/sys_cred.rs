@@ -10,16 +10,22 @@ use crate::kernel::{Task, CAP_ALL};
 
 const NO_CHANGE: u32 = u32::MAX;
 
+/// CAP_SETUID: any uid may be taken.
 fn privileged(t: &Task) -> bool {
-    t.creds.uid.1 == 0
+    t.creds.caps & (1 << CAP_SETUID) != 0
 }
 
-/// Root keeps its capabilities only while it keeps a uid of 0 (without SECBIT_KEEP_CAPS):
-/// leaving root drops them, which our checks see through the effective uid alone.
+/// CAP_SETGID: any gid and group list may be taken.
+fn privileged_gid(t: &Task) -> bool {
+    t.creds.caps & (1 << CAP_SETGID) != 0
+}
+
+/// Takes new uids; the capabilities follow them as Linux's do.
 fn set_uids(t: &mut Task, r: u32, e: u32, s: u32) {
+    let old = t.creds.uid;
     t.creds.uid = (r, e, s);
     t.creds.fsuid = e;
-    t.creds.fix_caps();
+    t.creds.fix_setuid(old, t.keep_caps);
 }
 
 fn set_gids(t: &mut Task, r: u32, e: u32, s: u32) {
@@ -51,7 +57,7 @@ pub fn sys_setgid(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let (r, _, s) = t.creds.gid;
-    if privileged(t) {
+    if privileged_gid(t) {
         set_gids(t, gid, gid, gid);
     } else if gid == r || gid == s {
         set_gids(t, r, gid, s);
@@ -110,7 +116,12 @@ pub fn sys_setreuid(t: &mut Task) -> SysResult {
 
 /// Implements setregid(2).
 pub fn sys_setregid(t: &mut Task) -> SysResult {
-    let (r, e, s) = setre(privileged(t), t.creds.gid, t.arg(0) as u32, t.arg(1) as u32)?;
+    let (r, e, s) = setre(
+        privileged_gid(t),
+        t.creds.gid,
+        t.arg(0) as u32,
+        t.arg(1) as u32,
+    )?;
     set_gids(t, r, e, s);
     Ok(0)
 }
@@ -126,7 +137,7 @@ pub fn sys_setresuid(t: &mut Task) -> SysResult {
 /// Implements setresgid(2).
 pub fn sys_setresgid(t: &mut Task) -> SysResult {
     let new = (t.arg(0) as u32, t.arg(1) as u32, t.arg(2) as u32);
-    let (r, e, s) = setres(privileged(t), t.creds.gid, new)?;
+    let (r, e, s) = setres(privileged_gid(t), t.creds.gid, new)?;
     set_gids(t, r, e, s);
     Ok(0)
 }
@@ -138,6 +149,7 @@ pub fn sys_setfsuid(t: &mut Task) -> SysResult {
     let (r, e, s) = t.creds.uid;
     if v != NO_CHANGE && (privileged(t) || v == r || v == e || v == s || v == old) {
         t.creds.fsuid = v;
+        t.creds.fix_setfsuid(old);
     }
     Ok(u64::from(old))
 }
@@ -147,7 +159,7 @@ pub fn sys_setfsgid(t: &mut Task) -> SysResult {
     let v = t.arg(0) as u32;
     let old = t.creds.fsgid;
     let (r, e, s) = t.creds.gid;
-    if v != NO_CHANGE && (privileged(t) || v == r || v == e || v == s || v == old) {
+    if v != NO_CHANGE && (privileged_gid(t) || v == r || v == e || v == s || v == old) {
         t.creds.fsgid = v;
     }
     Ok(u64::from(old))
@@ -159,7 +171,7 @@ pub fn sys_setgroups(t: &mut Task) -> SysResult {
     if n < 0 || n as u64 > NGROUPS_MAX {
         return Err(Errno::EINVAL);
     }
-    if !privileged(t) {
+    if !privileged_gid(t) {
         return Err(Errno::EPERM);
     }
     let mut b = vec![0u8; n as usize * 4];
@@ -193,7 +205,7 @@ fn cap_header(t: &Task) -> Result<(u32, i32, usize), Errno> {
     Ok((version, pid, words))
 }
 
-/// Implements capget(2): root has every capability, other users none.
+/// Implements capget(2): the calling thread's sets, or another thread's.
 pub fn sys_capget(t: &mut Task) -> SysResult {
     let (_, pid, words) = cap_header(t)?;
     if pid != 0 && pid != t.tid && !crate::kernel::lock(&t.k.tree).threads.contains_key(&pid) {
@@ -202,12 +214,28 @@ pub fn sys_capget(t: &mut Task) -> SysResult {
     if t.arg(1) == 0 {
         return Ok(0);
     }
-    let (eff, perm) = (t.creds.caps, t.creds.caps_permitted);
+    // Another thread's sets are what it last published.
+    let (eff, perm, inh) = if pid == 0 || pid == t.tid {
+        (
+            t.creds.caps,
+            t.creds.caps_permitted,
+            t.creds.caps_inheritable,
+        )
+    } else {
+        let other = crate::kernel::lock(&t.k.tree).threads.get(&pid).cloned();
+        let info = other.and_then(|o| {
+            crate::kernel::lock(&o.info)
+                .as_ref()
+                .map(|i| i.creds.clone())
+        });
+        let c = info.ok_or(Errno::ESRCH)?;
+        (c.caps, c.caps_permitted, c.caps_inheritable)
+    };
     let mut out = Vec::new();
     for w in 0..words {
         out.extend_from_slice(&((eff >> (32 * w)) as u32).to_le_bytes());
         out.extend_from_slice(&((perm >> (32 * w)) as u32).to_le_bytes());
-        out.extend_from_slice(&((t.creds.caps_inheritable >> (32 * w)) as u32).to_le_bytes());
+        out.extend_from_slice(&((inh >> (32 * w)) as u32).to_le_bytes());
     }
     t.copy_out(t.arg(1), &out)?;
     Ok(0)

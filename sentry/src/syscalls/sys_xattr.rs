@@ -102,9 +102,31 @@ fn set(t: &Task, tg: Target, name_addr: u64, val: u64, size: u64, flags: u32) ->
     let mut value = vec![0u8; size as usize];
     t.copy_in(val, &mut value)?;
     check(t, &tg, &name, true)?;
+    if name == b"security.capability" {
+        file_caps_check(t, Some(&value))?;
+    }
     tg.inode.setxattr(&name, &value, flags)?;
     tg.notify(IN_ATTRIB);
     Ok(0)
+}
+
+/// File capabilities (`security.capability`) are set and removed with CAP_SETFCAP, and only
+/// in revision 2 or 3 form (Linux's cap_convert_nscap and cap_inode_removexattr); exec reads
+/// them (`kernel::exec_creds`).
+fn file_caps_check(t: &Task, value: Option<&[u8]>) -> Result<(), Errno> {
+    if t.creds.caps & (1 << CAP_SETFCAP) == 0 {
+        return Err(Errno::EPERM);
+    }
+    if let Some(v) = value {
+        let rev = v
+            .get(..4)
+            .map(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]) >> 24);
+        match (rev, v.len()) {
+            (Some(2), 20) | (Some(3), 24) => {}
+            _ => return Err(Errno::EINVAL),
+        }
+    }
+    Ok(())
 }
 
 fn list(t: &Task, tg: Target, buf: u64, size: u64) -> SysResult {
@@ -126,6 +148,9 @@ fn list(t: &Task, tg: Target, buf: u64, size: u64) -> SysResult {
 fn remove(t: &Task, tg: Target, name_addr: u64) -> SysResult {
     let name = xattr_name(t, name_addr)?;
     check(t, &tg, &name, true)?;
+    if name == b"security.capability" {
+        file_caps_check(t, None)?;
+    }
     tg.inode.removexattr(&name)?;
     tg.notify(IN_ATTRIB);
     Ok(0)
