@@ -284,13 +284,18 @@ pub fn sys_getrandom(t: &mut Task) -> SysResult {
 
 /// Implements sysinfo(2).
 pub fn sys_sysinfo(t: &mut Task) -> SysResult {
+    // The sandbox's own figures, as /proc/uptime, /proc/loadavg and /proc/meminfo show them:
+    // its uptime, no load, its threads; memory and swap are the host's.
     let host = nix::sys::sysinfo::sysinfo().map_err(|e| Errno(e as i32))?;
+    let threads = crate::kernel::lock(&t.k.tree).threads.len();
     let info = Sysinfo {
-        uptime: host.uptime().as_secs() as i64,
+        uptime: t.k.boot.elapsed().as_secs() as i64,
         loads: [0; 3],
         totalram: host.ram_total(),
         freeram: host.ram_unused(),
-        procs: 1,
+        totalswap: host.swap_total(),
+        freeswap: host.swap_free(),
+        procs: u16::try_from(threads).unwrap_or(u16::MAX),
         mem_unit: 1,
         ..Default::default()
     };

@@ -174,6 +174,13 @@ pub fn sys_sched_rr_get_interval(t: &mut Task) -> SysResult {
 
 /// The tasks getpriority(2)/setpriority(2) address: one task (PRIO_PROCESS), the process
 /// group's, or the user's (`who` 0: the caller's own). ESRCH when none matches.
+/// A task's real uid, as it last published it.
+fn real_uid(task: &TaskShared) -> u32 {
+    lock(&task.info)
+        .as_ref()
+        .map_or(u32::MAX, |i| i.creds.uid.0)
+}
+
 pub(crate) fn prio_targets(t: &Task, which: u32, who: i32) -> Result<Vec<Arc<TaskShared>>, Errno> {
     if who < 0 {
         return Err(Errno::ESRCH);
@@ -189,13 +196,14 @@ pub(crate) fn prio_targets(t: &Task, which: u32, who: i32) -> Result<Vec<Arc<Tas
                 _ if who == 0 => (None, Some(t.creds.uid.0)),
                 _ => (None, Some(who as u32)),
             };
+            // PRIO_USER: the tasks whose real uid is `who` now (set*uid moves a task).
             let found: Vec<Arc<TaskShared>> = tree
                 .procs
                 .values()
                 .filter(|p| p.zombie.is_none())
                 .filter(|p| pgid.is_none_or(|g| p.pgid == g))
-                .filter(|p| uid.is_none_or(|u| p.uid == u))
                 .flat_map(|p| lock(&p.tg.tasks).clone())
+                .filter(|task| uid.is_none_or(|u| real_uid(task) == u))
                 .collect();
             if found.is_empty() {
                 Err(Errno::ESRCH)
@@ -223,14 +231,26 @@ pub fn sys_setpriority(t: &mut Task) -> SysResult {
     let (which, who, nice) = (t.arg(0) as u32, t.arg(1) as i32, t.arg(2) as i32);
     let tasks = prio_targets(t, which, who)?;
     let nice = nice.clamp(-20, 19);
+    // Linux's set_one_prio: another user's task needs CAP_SYS_NICE (EPERM), a lower nice
+    // needs it too (EACCES); the last error stands, the others are still changed.
+    let mut err = None;
     for task in &tasks {
+        let (ruid, euid) = lock(&task.info)
+            .as_ref()
+            .map_or((u32::MAX, u32::MAX), |i| (i.creds.uid.0, i.creds.uid.1));
+        let me = t.creds.uid.1;
+        if ruid != me && euid != me && !may_nice(t) {
+            err = Some(Errno::EPERM);
+            continue;
+        }
         let mut s = lock(&task.sched);
         if nice < s.nice && !may_nice(t) {
-            return Err(Errno::EACCES);
+            err = Some(Errno::EACCES);
+            continue;
         }
         s.nice = nice;
     }
-    Ok(0)
+    err.map_or(Ok(0), Err)
 }
 
 /// Implements getcpu(2): the CPU the task runs on. Its sentry thread shares its application
