@@ -226,6 +226,7 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
     if !capable(t, CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
+    crate::kernel::landlock::check_mount(t)?;
     let mnt = t.mnt();
     let propagation = MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE;
     if flags & MS_REMOUNT != 0 {
@@ -420,6 +421,7 @@ pub fn sys_umount2(t: &mut Task) -> SysResult {
     if !capable(t, CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
+    crate::kernel::landlock::check_mount(t)?;
     if !r.is_mount_root {
         return Err(Errno::EINVAL);
     }
@@ -471,6 +473,7 @@ pub fn sys_pivot_root(t: &mut Task) -> SysResult {
     if !capable(t, CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
+    crate::kernel::landlock::check_mount(t)?;
     let root = lock(&t.fs).root.clone();
     let mnt = t.mnt();
     let root_mount = mnt.read().at(&root);
