@@ -6,7 +6,7 @@
 //! A *ruleset* ([`Ruleset`], behind an anonymous fd) names the access rights it handles and
 //! the rules that grant some of them: on a file hierarchy (path-beneath rules, keyed by the
 //! file's (st_dev, st_ino) and pinning its inode so the number cannot be reused while a rule
-//! names it) or on a TCP port. landlock_restrict_self(2) turns a snapshot of the ruleset into
+//! names it, until its file system is unmounted) or on a TCP port. landlock_restrict_self(2) turns a snapshot of the ruleset into
 //! one more *layer* of the task's [`Domain`], kept in its credentials: inherited by fork and
 //! clone, kept across execve, at most 16 layers. An access is allowed when every layer that
 //! handles it has a rule granting it on the object or one of its ancestors up to the real
@@ -22,8 +22,8 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -77,11 +77,73 @@ fn charge(n: usize) -> Result<(), Errno> {
 /// A file's identity for rules: (st_dev, st_ino).
 type Key = (u64, u64);
 
+/// A pinned inode: the file a path-beneath rule names, kept while a rule names it so its
+/// number is not reused, and let go when its file system is unmounted (Linux's
+/// `hook_sb_delete` releases Landlock's inodes likewise): its rules are then dead.
+struct Pin {
+    _inode: Arc<dyn Inode>,
+    alive: Arc<AtomicBool>,
+    refs: usize,
+}
+
+fn pins() -> std::sync::MutexGuard<'static, HashMap<Key, Pin>> {
+    static PINS: OnceLock<Mutex<HashMap<Key, Pin>>> = OnceLock::new();
+    lock(PINS.get_or_init(Default::default))
+}
+
+/// Takes one more reference on the pin of `key` (made for `inode` if there is none).
+fn pin(key: Key, inode: &Arc<dyn Inode>) -> Arc<AtomicBool> {
+    let mut p = pins();
+    let e = p.entry(key).or_insert_with(|| Pin {
+        _inode: inode.clone(),
+        alive: Arc::new(AtomicBool::new(true)),
+        refs: 0,
+    });
+    e.refs += 1;
+    e.alive.clone()
+}
+
+/// Takes one more reference on a pin a rule holds already (a copy of the rule).
+fn repin(key: Key, alive: &Arc<AtomicBool>) {
+    if let Some(e) = pins()
+        .get_mut(&key)
+        .filter(|e| Arc::ptr_eq(&e.alive, alive))
+    {
+        e.refs += 1;
+    }
+}
+
+/// Drops a rule's reference on its pin.
+fn unpin(key: Key, alive: &Arc<AtomicBool>) {
+    let mut p = pins();
+    if let Some(e) = p.get_mut(&key).filter(|e| Arc::ptr_eq(&e.alive, alive)) {
+        e.refs -= 1;
+        if e.refs == 0 {
+            p.remove(&key);
+        }
+    }
+}
+
+/// The file system with device number `dev` was unmounted: the inodes rules pinned on it go
+/// (so it can be released now), and those rules never match again.
+pub fn release_dev(dev: u64) {
+    let gone: Vec<Pin> = {
+        let mut p = pins();
+        let keys: Vec<Key> = p.keys().filter(|k| k.0 == dev).copied().collect();
+        keys.iter().filter_map(|k| p.remove(k)).collect()
+    };
+    for g in &gone {
+        g.alive.store(false, Ordering::Release);
+    }
+    // The inodes are dropped here, outside the table's lock.
+    drop(gone);
+}
+
 /// The rules of a ruleset or a layer.
 #[derive(Default)]
 struct Rules {
-    /// Path-beneath rules: granted rights, and the inode pinned.
-    fs: HashMap<Key, (u64, Arc<dyn Inode>)>,
+    /// Path-beneath rules: granted rights, and whether the pinned file is still there.
+    fs: HashMap<Key, (u64, Arc<AtomicBool>)>,
     /// Port rules (host byte order): granted rights.
     net: HashMap<u16, u64>,
 }
@@ -93,6 +155,9 @@ impl Rules {
 
     fn try_clone(&self) -> Result<Rules, Errno> {
         charge(self.len())?;
+        for (k, (_, alive)) in &self.fs {
+            repin(*k, alive);
+        }
         Ok(Rules {
             fs: self.fs.clone(),
             net: self.net.clone(),
@@ -102,6 +167,9 @@ impl Rules {
 
 impl Drop for Rules {
     fn drop(&mut self) {
+        for (k, (_, alive)) in &self.fs {
+            unpin(*k, alive);
+        }
         LIVE_RULES.fetch_sub(self.len(), Ordering::AcqRel);
     }
 }
@@ -190,11 +258,18 @@ impl Ruleset {
         }
         self.edit(|r| {
             let key = (st.st_dev, st.st_ino);
-            if let Some(e) = r.fs.get_mut(&key) {
-                e.0 |= access;
-            } else {
-                charge(1)?;
-                r.fs.insert(key, (access, inode));
+            match r.fs.get_mut(&key) {
+                Some(e) if e.1.load(Ordering::Acquire) => e.0 |= access,
+                Some(e) => {
+                    // A rule on an unmounted file: the new one takes its place.
+                    let alive = pin(key, &inode);
+                    unpin(key, &e.1);
+                    *e = (access, alive);
+                }
+                None => {
+                    charge(1)?;
+                    r.fs.insert(key, (access, pin(key, &inode)));
+                }
             }
             Ok(())
         })
@@ -298,7 +373,10 @@ impl Domain {
     fn unmask_fs(&self, key: Option<Key>, request: u64, m: &mut FsMasks) -> bool {
         if let Some(key) = key {
             for (i, l) in self.layers.iter().enumerate() {
-                if let Some((acc, _)) = l.rules.fs.get(&key) {
+                if let Some((acc, alive)) = l.rules.fs.get(&key) {
+                    if !alive.load(Ordering::Acquire) {
+                        continue;
+                    }
                     for b in bits(acc & request, NUM_FS) {
                         m[b] &= !(1 << i);
                     }

@@ -426,6 +426,7 @@ pub fn sys_umount2(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let point = r.path.clone();
+    let dev = r.stat.map(|s| s.st_dev);
     drop(r);
     let mnt = t.mnt();
     let visible = mnt.read().at(&point);
@@ -450,6 +451,11 @@ pub fn sys_umount2(t: &mut Task) -> SysResult {
     drop(top);
     table.unmount(&point, detach, busy)?;
     drop(table);
+    // Landlock's rules on the file system let go of its inodes (rules on it through another
+    // mount of it die too, which only ever denies more).
+    if let Some(dev) = dev {
+        crate::kernel::landlock::release_dev(dev);
+    }
     // What the file system holds goes to its storage now; the rest (a disk file system's
     // FSInfo and clean flag) when its last reference goes.
     let _ = fs.sync();
