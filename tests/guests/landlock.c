@@ -10,6 +10,7 @@
 #include "guest.h"
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -418,6 +419,13 @@ static void refer_child(void) {
     EXPECT_ERRNO(rename(p("ra/f"), p("re/f")), EACCES);
     // Moving to where it has fewer rights is fine.
     EXPECT_OK(rename(p("rd/w"), p("ra/w")));
+    // An exchange checks both ways.
+    EXPECT_OK(syscall(SYS_renameat2, AT_FDCWD, p("ra/f"), AT_FDCWD, p("rb/l"), RENAME_EXCHANGE));
+    EXPECT_ERRNO(syscall(SYS_renameat2, AT_FDCWD, p("ra/f"), AT_FDCWD, p("rd/x"), RENAME_EXCHANGE),
+                 EXDEV);
+    // A directory moves with what is under it.
+    EXPECT_OK(rename(p("ra/sub"), p("rb/sub")));
+    EXPECT_ERRNO(rename(p("rb/sub"), p("rd/sub")), EXDEV);
     EXPECT_ERRNO(rename(p("ra/f"), p("out/f2")), EACCES);
 }
 
@@ -600,6 +608,12 @@ static void signal_child(void) {
     int rs = ruleset(0, 0, LL_SCOPE_SIGNAL);
     EXPECT_OK(enforce(rs));
     EXPECT_ERRNO(kill(parent, 0), EPERM);
+    EXPECT_ERRNO(kill(parent, SIGCONT), EPERM);
+    union sigval v = {0};
+    EXPECT_ERRNO(sigqueue(parent, SIGCONT, v), EPERM);
+    int pidfd = (int)syscall(SYS_pidfd_open, parent, 0);
+    EXPECT_ERRNO(syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0), EPERM);
+    close(pidfd);
     EXPECT_OK(kill(getpid(), 0));
     fflush(stdout);
     pid_t pid = fork();
@@ -627,10 +641,37 @@ static int abstract_connect(void) {
     return r;
 }
 
+static const char abstract_dgram[] = "\0landlock-guest-dgram";
+
+static int abstract_send(void) {
+    int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    memcpy(un.sun_path, abstract_dgram, sizeof abstract_dgram - 1);
+    int r = (int)sendto(s, "x", 1, 0, (struct sockaddr *)&un,
+                        offsetof(struct sockaddr_un, sun_path) + sizeof abstract_dgram - 1);
+    int e = errno;
+    close(s);
+    errno = e;
+    return r;
+}
+
 static void abstract_scoped_child(void) {
     int rs = ruleset(0, 0, LL_SCOPE_ABSTRACT_UNIX_SOCKET);
     EXPECT_OK(enforce(rs));
     EXPECT_ERRNO(abstract_connect(), EPERM);
+    EXPECT_ERRNO(abstract_send(), EPERM);
+    // A socket pair and a socket of its own domain are fine.
+    int sv[2];
+    EXPECT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+    int own = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    memcpy(un.sun_path, "\0landlock-guest-own", 19);
+    socklen_t len = offsetof(struct sockaddr_un, sun_path) + 19;
+    EXPECT_OK(bind(own, (struct sockaddr *)&un, len));
+    int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+    EXPECT_EQ(sendto(s, "x", 1, 0, (struct sockaddr *)&un, len), 1);
+    close(s);
+    close(own);
 }
 
 static void abstract_fs_child(void) {
@@ -646,12 +687,12 @@ static void setup(void) {
         perror("mkdtemp");
         exit(2);
     }
-    const char *dirs[] = {"ro", "ro/sub", "out", "w", "w/keep", "ra", "rb", "rc", "rd", "re",
+    const char *dirs[] = {"ro", "ro/sub", "out", "w", "w/keep", "ra", "ra/sub", "rb", "rc", "rd", "re",
                           "t", "t2", "s1", "s2", "m"};
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
         mkdir(p(dirs[i]), 0755);
     }
-    const char *files[] = {"ro/f", "ro/sub/g", "out/f", "ra/f", "rc/g", "rd/w", "t/f", "t2/f",
+    const char *files[] = {"ro/f", "ro/sub/g", "out/f", "ra/f", "ra/sub/f", "rc/g", "rd/w", "rd/x", "t/f", "t2/f",
                            "s1/f", "s2/f"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         touch(p(files[i]));
@@ -710,9 +751,14 @@ int main(int argc, char **argv) {
     EXPECT_OK(bind(srv, (struct sockaddr *)&un,
                    offsetof(struct sockaddr_un, sun_path) + sizeof abstract_name - 1));
     EXPECT_OK(listen(srv, 8));
+    int dg = socket(AF_UNIX, SOCK_DGRAM, 0);
+    memcpy(un.sun_path, abstract_dgram, sizeof abstract_dgram - 1);
+    EXPECT_OK(bind(dg, (struct sockaddr *)&un,
+                   offsetof(struct sockaddr_un, sun_path) + sizeof abstract_dgram - 1));
     CHILD(abstract_scoped_child);
     CHILD(abstract_fs_child);
     close(srv);
+    close(dg);
     cleanup();
     return guest_done();
 }

@@ -501,13 +501,26 @@ fn remove_access(mode: u32) -> u64 {
 /// The open check (fs.c `hook_file_open`) of the file at `path` with mode `mode`, opened for
 /// reading, writing and/or exec: EACCES when refused; else the optional rights (TRUNCATE,
 /// IOCTL_DEV) the description is denied, for [`File::landlock_denied`].
-pub fn check_open(t: &Task, path: &str, mode: u32, read: bool, write: bool) -> Result<u64, Errno> {
+///
+/// `key` is the file's (st_dev, st_ino) when known: a path that no longer leads to that file
+/// (a handle's or a descriptor's old path) grants nothing.
+pub fn check_open(
+    t: &Task,
+    path: &str,
+    mode: u32,
+    key: Option<(u64, u64)>,
+    read: bool,
+    write: bool,
+) -> Result<u64, Errno> {
     let Some(dom) = fs_domain(t) else {
         return Ok(0);
     };
-    let Some(nodes) = chain(t, path) else {
+    let Some(mut nodes) = chain(t, path) else {
         return Ok(0);
     };
+    if key.is_some() && nodes.last().and_then(|n| n.key) != key {
+        nodes.clear();
+    }
     let fmt = mode & S_IFMT;
     let mut open = 0;
     if read {

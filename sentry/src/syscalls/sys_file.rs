@@ -219,7 +219,7 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
             notify::created(r.parent.as_ref(), &r.name, false);
             let read = flags & O_ACCMODE != O_WRONLY;
             let write = flags & O_ACCMODE != O_RDONLY;
-            ll_denied = landlock::check_open(t, &r.path, S_IFREG, read, write)?;
+            ll_denied = landlock::check_open(t, &r.path, S_IFREG, None, read, write)?;
             let ops = node.open(flags)?;
             (node, ops)
         }
@@ -263,7 +263,14 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
                 }
                 let read = matches!(acc, O_RDONLY | O_RDWR);
                 let write = matches!(acc, O_WRONLY | O_RDWR);
-                ll_denied = landlock::check_open(t, &r.path, st.st_mode, read, write)?;
+                ll_denied = landlock::check_open(
+                    t,
+                    &r.path,
+                    st.st_mode,
+                    Some((st.st_dev, st.st_ino)),
+                    read,
+                    write,
+                )?;
                 if flags & O_TRUNC != 0 && fmt == S_IFREG {
                     // Linux truncates after the open, asking the description's rights.
                     if ll_denied & LANDLOCK_ACCESS_FS_TRUNCATE != 0 {
@@ -364,7 +371,8 @@ fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> Sys
         return Err(Errno::EOPNOTSUPP);
     }
     // The unnamed file's rights are its directory's.
-    let ll_denied = landlock::check_open(t, &r.path, S_IFREG, flags & O_ACCMODE == O_RDWR, true)?;
+    let ll_denied =
+        landlock::check_open(t, &r.path, S_IFREG, None, flags & O_ACCMODE == O_RDWR, true)?;
     let umask = lock(&t.fs).umask;
     let name = format!(".#tmpfile.{}", t.k.new_ino());
     let node = dir

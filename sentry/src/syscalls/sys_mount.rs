@@ -687,8 +687,24 @@ pub fn sys_open_by_handle_at(t: &mut Task) -> SysResult {
     if acc != O_RDONLY && mount.read_only() && flags & O_PATH == 0 {
         return Err(Errno::EROFS);
     }
+    // Landlock asks of a file opened by handle what it asks of one opened by path.
+    let ll_denied = if flags & O_PATH == 0 {
+        let read = acc != O_WRONLY;
+        let write = acc != O_RDONLY;
+        crate::kernel::landlock::check_open(
+            t,
+            &path,
+            st.st_mode,
+            Some((st.st_dev, st.st_ino)),
+            read,
+            write,
+        )?
+    } else {
+        0
+    };
     let ops = inode.open(flags | O_LARGEFILE)?;
     let file = File::open_inode(ops, flags | O_LARGEFILE, path, inode, mount);
+    file.set_landlock_denied(ll_denied);
     install(t, file, flags & O_CLOEXEC != 0)
 }
 
