@@ -723,16 +723,16 @@ pub fn check_refer(
         None
     };
     // From the common mount's root up to the real root.
-    let root_at = new_dir.iter().rposition(|n| n.mount_root).unwrap_or(0);
+    let upto = new_dir
+        .iter()
+        .rposition(|n| n.mount_root)
+        .map_or(0, |i| i + 1);
     let mut allowed1 = granted(&p1, MASK_ACCESS_FS);
     let mut allowed2 = granted(&p2, MASK_ACCESS_FS);
     let union = dom.fs_union();
     let (mut masked1, mut masked2) = (union, union);
     let mut dom_check = true;
-    for node in new_dir[..=root_at.min(new_dir.len().saturating_sub(1))]
-        .iter()
-        .rev()
-    {
+    for node in new_dir[..upto].iter().rev() {
         if dom_check && no_more_access(&p1, &c1, c1_dir, &p2, c2.as_ref().map(|(c, d)| (c, *d))) {
             dom_check = false;
             masked1 = req1;
