@@ -671,7 +671,24 @@ pub fn check_refer(
     else {
         return Ok(());
     };
-    let new_mode = new.stat.map(|s| s.st_mode);
+    let new_file = new.stat.map(|s| ((s.st_dev, s.st_ino), s.st_mode));
+    refer(
+        dom, &old_nodes, old_mode, &new_dir, new_file, removable, exchange,
+    )
+}
+
+/// [`check_refer`] on the ancestries: `old_nodes` down to the file, `new_dir` down to the
+/// directory it goes to, and the file the new name has (its key and mode), if any.
+fn refer(
+    dom: &Domain,
+    old_nodes: &[Node],
+    old_mode: u32,
+    new_dir: &[Node],
+    new_file: Option<(Key, u32)>,
+    removable: bool,
+    exchange: bool,
+) -> Result<(), Errno> {
+    let new_mode = new_file.map(|(_, m)| m);
     let mut req1 = match (exchange, new_mode) {
         (true, Some(m)) => make_access(m),
         _ => 0,
@@ -692,7 +709,7 @@ pub fn check_refer(
     if same_dir {
         let request = req1 | req2;
         let mut m = dom.init_fs(request);
-        return if walk_grants(dom, &new_dir, request, &mut m) {
+        return if walk_grants(dom, new_dir, request, &mut m) {
             Ok(())
         } else {
             Err(Errno::EACCES)
@@ -703,7 +720,7 @@ pub fn check_refer(
     let mut p1 = [0u16; NUM_FS];
     let mut p2 = [0u16; NUM_FS];
     let allow1 = collect(dom, old_parent, &mut p1);
-    let allow2 = collect(dom, &new_dir, &mut p2);
+    let allow2 = collect(dom, new_dir, &mut p2);
     if allow1 && allow2 {
         return Ok(());
     }
@@ -715,7 +732,7 @@ pub fn check_refer(
     };
     let (c1, c1_dir) = child(old_nodes.last());
     let c2 = if exchange {
-        let key = new.stat.map(|s| (s.st_dev, s.st_ino));
+        let key = new_file.map(|(k, _)| k);
         let mut c = dom.init_fs(MASK_ACCESS_FS);
         dom.unmask_fs(key, MASK_ACCESS_FS, &mut c);
         Some((c, new_mode.is_some_and(|m| m & S_IFMT == S_IFDIR)))
@@ -906,6 +923,80 @@ mod tests {
         };
         let m = d.init_fs(LANDLOCK_ACCESS_FS_REFER);
         assert_eq!(m[13], 1);
+    }
+
+    fn node(ino: u64, mount_root: bool, is_dir: bool) -> Node {
+        Node {
+            key: Some((1, ino)),
+            mount_root,
+            is_dir,
+        }
+    }
+
+    /// One layer handling `fs`, with `rules` (inode number, rights) on device 1.
+    fn domain(fs: u64, rules: &[(u64, u64)]) -> Domain {
+        // As an add would (the rules' drop gives it back).
+        let _ = charge(rules.len());
+        let mut r = Rules::default();
+        for (ino, acc) in rules {
+            r.fs.insert((1, *ino), (*acc, Arc::new(AtomicBool::new(true))));
+        }
+        Domain {
+            layers: vec![Arc::new(Layer {
+                handled: Handled {
+                    fs,
+                    net: 0,
+                    scope: 0,
+                },
+                rules: Arc::new(r),
+            })],
+        }
+    }
+
+    /// `/` (1), a mount root `m` (2), under it directories 10, 20, 30, and file 11 in 10.
+    fn dir(ino: u64) -> Vec<Node> {
+        vec![
+            node(1, true, true),
+            node(2, true, true),
+            node(ino, false, true),
+        ]
+    }
+
+    #[test]
+    fn refer_follows_ltp_landlock05() {
+        let rw = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE;
+        let rf = LANDLOCK_ACCESS_FS_REFER;
+        let d = domain(rw | rf, &[(10, rf), (20, rf)]);
+        let mut file = dir(10);
+        file.push(node(11, false, false));
+        let reg = S_IFREG | 0o644;
+        assert_eq!(refer_ok(&d, &file, &dir(20)), Ok(()));
+        // No REFER on the destination: EXDEV.
+        assert_eq!(refer_ok(&d, &file, &dir(30)), Err(Errno::EXDEV));
+        // Same directory: no REFER needed.
+        assert_eq!(refer(&d, &file, reg, &dir(10), None, true, false), Ok(()));
+    }
+
+    fn refer_ok(d: &Domain, old: &[Node], new_dir: &[Node]) -> Result<(), Errno> {
+        refer(d, old, S_IFREG | 0o644, new_dir, None, true, false)
+    }
+
+    #[test]
+    fn refer_refuses_gaining_rights_and_says_eacces_first() {
+        let mv = LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_REMOVE_FILE;
+        let rf = LANDLOCK_ACCESS_FS_REFER;
+        let w = LANDLOCK_ACCESS_FS_WRITE_FILE;
+        let d = domain(mv | rf | w, &[(10, mv | rf), (20, mv | rf | w), (30, rf)]);
+        let mut file = dir(10);
+        file.push(node(11, false, false));
+        // 20 grants WRITE_FILE, which 10 does not.
+        assert_eq!(refer_ok(&d, &file, &dir(20)), Err(Errno::EXDEV));
+        // 30 lacks MAKE_REG.
+        assert_eq!(refer_ok(&d, &file, &dir(30)), Err(Errno::EACCES));
+        // From 20 to 10 loses WRITE_FILE: fine.
+        let mut back = dir(20);
+        back.push(node(21, false, false));
+        assert_eq!(refer_ok(&d, &back, &dir(10)), Ok(()));
     }
 
     #[test]
