@@ -627,28 +627,34 @@ static void signal_child(void) {
     CHECK("the child in the same domain was killed", WIFSIGNALED(st));
 }
 
-static const char abstract_name[] = "\0landlock-guest-abstract";
+static pid_t main_pid;
+
+// An abstract address unique to this run (native runs share the host's abstract namespace).
+static socklen_t abstract_addr(struct sockaddr_un *un, const char *tag) {
+    memset(un, 0, sizeof *un);
+    un->sun_family = AF_UNIX;
+    int n = snprintf(un->sun_path + 1, sizeof un->sun_path - 1, "landlock-guest-%s-%d", tag,
+                     (int)main_pid);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
 
 static int abstract_connect(void) {
     int s = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un un = {.sun_family = AF_UNIX};
-    memcpy(un.sun_path, abstract_name, sizeof abstract_name - 1);
-    int r = connect(s, (struct sockaddr *)&un,
-                    offsetof(struct sockaddr_un, sun_path) + sizeof abstract_name - 1);
+    struct sockaddr_un un;
+    socklen_t len = abstract_addr(&un, "stream");
+    int r = connect(s, (struct sockaddr *)&un, len);
     int e = errno;
     close(s);
     errno = e;
     return r;
 }
 
-static const char abstract_dgram[] = "\0landlock-guest-dgram";
 
 static int abstract_send(void) {
     int s = socket(AF_UNIX, SOCK_DGRAM, 0);
-    struct sockaddr_un un = {.sun_family = AF_UNIX};
-    memcpy(un.sun_path, abstract_dgram, sizeof abstract_dgram - 1);
-    int r = (int)sendto(s, "x", 1, 0, (struct sockaddr *)&un,
-                        offsetof(struct sockaddr_un, sun_path) + sizeof abstract_dgram - 1);
+    struct sockaddr_un un;
+    socklen_t len = abstract_addr(&un, "dgram");
+    int r = (int)sendto(s, "x", 1, 0, (struct sockaddr *)&un, len);
     int e = errno;
     close(s);
     errno = e;
@@ -664,9 +670,8 @@ static void abstract_scoped_child(void) {
     int sv[2];
     EXPECT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
     int own = socket(AF_UNIX, SOCK_DGRAM, 0);
-    struct sockaddr_un un = {.sun_family = AF_UNIX};
-    memcpy(un.sun_path, "\0landlock-guest-own", 19);
-    socklen_t len = offsetof(struct sockaddr_un, sun_path) + 19;
+    struct sockaddr_un un;
+    socklen_t len = abstract_addr(&un, "own");
     EXPECT_OK(bind(own, (struct sockaddr *)&un, len));
     int s = socket(AF_UNIX, SOCK_DGRAM, 0);
     EXPECT_EQ(sendto(s, "x", 1, 0, (struct sockaddr *)&un, len), 1);
@@ -711,6 +716,7 @@ int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "exec-check") == 0) {
         return exec_check(argv[2]);
     }
+    main_pid = getpid();
     setup();
     version();
     create_errors();
@@ -746,15 +752,13 @@ int main(int argc, char **argv) {
     CHILD(signal_child);
     NOTE("the abstract unix socket scope");
     int srv = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un un = {.sun_family = AF_UNIX};
-    memcpy(un.sun_path, abstract_name, sizeof abstract_name - 1);
-    EXPECT_OK(bind(srv, (struct sockaddr *)&un,
-                   offsetof(struct sockaddr_un, sun_path) + sizeof abstract_name - 1));
+    struct sockaddr_un un;
+    socklen_t un_len = abstract_addr(&un, "stream");
+    EXPECT_OK(bind(srv, (struct sockaddr *)&un, un_len));
     EXPECT_OK(listen(srv, 8));
     int dg = socket(AF_UNIX, SOCK_DGRAM, 0);
-    memcpy(un.sun_path, abstract_dgram, sizeof abstract_dgram - 1);
-    EXPECT_OK(bind(dg, (struct sockaddr *)&un,
-                   offsetof(struct sockaddr_un, sun_path) + sizeof abstract_dgram - 1));
+    un_len = abstract_addr(&un, "dgram");
+    EXPECT_OK(bind(dg, (struct sockaddr *)&un, un_len));
     CHILD(abstract_scoped_child);
     CHILD(abstract_fs_child);
     close(srv);
