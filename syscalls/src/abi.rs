@@ -7,6 +7,7 @@ use bytemuck::{Pod, Zeroable};
 pub use crate::abi_block::*;
 pub use crate::abi_files::*;
 pub use crate::abi_ipc::*;
+pub use crate::abi_landlock::*;
 pub use crate::abi_mount::*;
 pub use crate::abi_net::*;
 pub use crate::abi_process::*;

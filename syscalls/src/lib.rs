@@ -11,6 +11,7 @@ pub mod abi;
 mod abi_block;
 mod abi_files;
 mod abi_ipc;
+mod abi_landlock;
 mod abi_mount;
 mod abi_net;
 mod abi_process;

@@ -70,6 +70,8 @@ tests::guest_tests! {
     numa,
     // mseal: sealed mappings.
     mseal,
+    // Landlock: rulesets, domains and what they deny (issue 14).
+    landlock,
     // setns by namespace file and by pidfd; mount namespaces joined and left (issue 14).
     setns,
     // Large reads and writes, in the sandbox straight between host files and memory.

@@ -176,6 +176,12 @@ fn resolve_exec(t: &Task, path: &[u8]) -> Result<crate::vfs::path::Resolved, Err
     if r.inode.is_none() {
         return Err(Errno::ENOENT);
     }
+    // Opened for exec: Landlock asks READ_FILE and EXECUTE.
+    crate::kernel::landlock::check_path(
+        t,
+        &r.path,
+        LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_EXECUTE,
+    )?;
     Ok(r)
 }
 

@@ -14,6 +14,7 @@ mod exit;
 mod fork;
 pub mod futex;
 pub mod keys;
+pub mod landlock;
 pub mod ptrace;
 mod run;
 pub mod seccomp;
@@ -349,6 +350,9 @@ pub struct Credentials {
     pub caps_ambient: u64,
     /// The thread, process and session keyrings (keyrings(7)).
     pub keys: keys::TaskKeys,
+    /// The Landlock domain (landlock_restrict_self(2)): inherited by fork and clone, kept
+    /// across execve.
+    pub landlock: Option<Arc<landlock::Domain>>,
 }
 
 /// Every capability Linux defines (0..=CAP_LAST_CAP), as a mask.
@@ -370,6 +374,7 @@ impl Credentials {
             caps_inheritable: 0,
             caps_ambient: 0,
             keys: keys::TaskKeys::default(),
+            landlock: None,
         }
     }
 

@@ -19,6 +19,7 @@ mod sys_ipc;
 mod sys_kcmp;
 pub(crate) use sys_kcmp::{may_access as kcmp_may_access, view as kcmp_view};
 mod sys_keys;
+mod sys_landlock;
 mod sys_lsm;
 mod sys_misc;
 mod sys_mm;

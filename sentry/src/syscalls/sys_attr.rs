@@ -363,13 +363,24 @@ pub fn sys_truncate(t: &mut Task) -> SysResult {
     if len < 0 {
         return Err(Errno::EINVAL);
     }
-    let tg = target_at(t, AT_FDCWD, t.arg(0), 0)?;
+    let path = t.read_path(t.arg(0))?;
+    let r = walk_at(t, AT_FDCWD, &path, true)?;
+    let ll_path = r.path.clone();
+    let tg = Target {
+        parent: (!r.is_mount_root).then(|| (r.parent.clone(), r.name.clone())),
+        inode: r.inode.ok_or(Errno::ENOENT)?,
+        stat: r.stat.ok_or(Errno::ENOENT)?,
+        mount: Some(r.mount),
+    };
     if tg.stat.st_mode & S_IFMT != S_IFDIR
         && !t
             .creds
             .may(tg.stat.st_mode, tg.stat.st_uid, tg.stat.st_gid, W_OK)
     {
         return Err(Errno::EACCES);
+    }
+    if tg.stat.st_mode & S_IFMT == S_IFREG {
+        crate::kernel::landlock::check_path(t, &ll_path, LANDLOCK_ACCESS_FS_TRUNCATE)?;
     }
     if tg.stat.st_mode & S_IFMT == S_IFREG {
         super::fd::break_lease(t, &tg.stat, O_WRONLY)?;
@@ -385,6 +396,7 @@ pub fn sys_ftruncate(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let inode = file.inode.clone().ok_or(Errno::EINVAL)?;
+    crate::kernel::landlock::check_file_truncate(&file)?;
     let tg = Target {
         stat: inode.stat()?,
         inode,

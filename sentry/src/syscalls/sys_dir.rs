@@ -5,7 +5,7 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::{may_change_dir, new_owner, sticky_allows, strip_sgid, walk_at};
-use crate::kernel::{lock, Task};
+use crate::kernel::{landlock, lock, Task};
 use crate::syscalls::{fd_arg, SysResult};
 use crate::vfs::notify;
 use crate::vfs::path::Resolved;
@@ -95,6 +95,7 @@ fn do_mkdir(t: &Task, dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
     let path = t.read_path(path_addr)?;
     let r = walk_at(t, dirfd, &path, false)?;
     new_name(&r)?;
+    landlock::check_in_dir(t, &r, LANDLOCK_ACCESS_FS_MAKE_DIR)?;
     let dir = may_change_dir(t, &r)?;
     let umask = lock(&t.fs).umask;
     let mut mode = mode & 0o1777 & !umask;
@@ -135,6 +136,7 @@ fn do_mknod(t: &Task, dirfd: i32, path_addr: u64, mode: u32, dev: u64) -> SysRes
     if r.trailing_slash {
         return Err(Errno::ENOENT);
     }
+    landlock::check_in_dir(t, &r, landlock::make_access(fmt))?;
     let dir = may_change_dir(t, &r)?;
     let umask = lock(&t.fs).umask;
     let rdev = if matches!(fmt, S_IFCHR | S_IFBLK) {
@@ -201,6 +203,7 @@ fn do_unlink(t: &Task, dirfd: i32, path_addr: u64) -> SysResult {
     if r.trailing_slash {
         return Err(Errno::ENOTDIR);
     }
+    landlock::check_in_dir(t, &r, LANDLOCK_ACCESS_FS_REMOVE_FILE)?;
     may_remove(t, &r)?;
     r.parent.unlink(&r.name)?;
     notify::unlinked(&r);
@@ -221,6 +224,7 @@ fn do_rmdir(t: &Task, dirfd: i32, path_addr: u64) -> SysResult {
     if st.st_mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
+    landlock::check_in_dir(t, &r, LANDLOCK_ACCESS_FS_REMOVE_DIR)?;
     may_remove(t, &r)?;
     r.parent.rmdir(&r.name)?;
     notify::unlinked(&r);
@@ -279,6 +283,17 @@ fn do_rename(
     if !std::sync::Arc::ptr_eq(&ro.mount, &rn.mount) {
         return Err(Errno::EXDEV);
     }
+    if flags & RENAME_EXCHANGE != 0 && rn.stat.is_none() {
+        return Err(Errno::ENOENT);
+    }
+    landlock::check_refer(
+        t,
+        &ro.path,
+        src.st_mode,
+        &rn,
+        true,
+        flags & RENAME_EXCHANGE != 0,
+    )?;
     may_remove(t, &ro)?;
     let dst_dir = may_change_dir(t, &rn)?;
     if let Some(dst) = rn.stat {
@@ -366,15 +381,20 @@ fn do_link(
         return Err(Errno::EINVAL);
     }
     let old = t.read_path(old_addr)?;
-    let (target, tmount, tst) = if old.is_empty() && flags & AT_EMPTY_PATH != 0 {
+    let (target, tmount, tst, tpath) = if old.is_empty() && flags & AT_EMPTY_PATH != 0 {
         let f = t.file(olddir)?;
         let inode = f.inode.clone().ok_or(Errno::ENOENT)?;
         let st = inode.stat()?;
-        (inode, f.mount.clone().ok_or(Errno::ENOENT)?, st)
+        (
+            inode,
+            f.mount.clone().ok_or(Errno::ENOENT)?,
+            st,
+            f.path.clone(),
+        )
     } else {
         let r = walk_at(t, olddir, &old, flags & AT_SYMLINK_FOLLOW != 0)?;
         let st = r.stat.ok_or(Errno::ENOENT)?;
-        (r.inode.ok_or(Errno::ENOENT)?, r.mount, st)
+        (r.inode.ok_or(Errno::ENOENT)?, r.mount, st, r.path)
     };
     if tst.st_mode & S_IFMT == S_IFDIR {
         return Err(Errno::EPERM);
@@ -388,6 +408,7 @@ fn do_link(
     if !std::sync::Arc::ptr_eq(&tmount, &rn.mount) {
         return Err(Errno::EXDEV);
     }
+    landlock::check_refer(t, &tpath, tst.st_mode, &rn, false, false)?;
     may_change_dir(t, &rn)?;
     rn.parent.link(&rn.name, &target)?;
     notify::linked(rn.parent.as_ref(), &rn.name, &tst);
@@ -422,6 +443,7 @@ fn do_symlink(t: &Task, target_addr: u64, dirfd: i32, path_addr: u64) -> SysResu
     if r.trailing_slash {
         return Err(Errno::ENOENT);
     }
+    landlock::check_in_dir(t, &r, LANDLOCK_ACCESS_FS_MAKE_SYM)?;
     let dir = may_change_dir(t, &r)?;
     r.parent.symlink(&r.name, &target, new_owner(t, &dir))?;
     notify::created(r.parent.as_ref(), &r.name, false);

@@ -107,6 +107,7 @@ pub fn sys_ioctl(t: &mut Task) -> SysResult {
         // ioctl(2) takes no O_PATH descriptor, not even for FIOCLEX (fdget refuses it).
         return Err(Errno::EBADF);
     }
+    crate::kernel::landlock::check_ioctl(&file, req)?;
     match req {
         FIOCLEX | FIONCLEX => t.fds().set_cloexec(fd, req == FIOCLEX).map(|_| 0),
         FIONBIO => {

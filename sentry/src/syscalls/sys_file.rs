@@ -33,7 +33,7 @@ use syscalls::Errno;
 pub use xattr::*;
 
 use super::{fd_arg, SysResult};
-use crate::kernel::{lock, Task};
+use crate::kernel::{landlock, lock, Task};
 use crate::vfs::path::{walk, Anchor, Resolved, WalkOpts};
 use crate::vfs::{notify, File, FileOps, Inode, Owner};
 
@@ -202,6 +202,7 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
     let want_write =
         flags & O_PATH == 0 && (matches!(acc, O_WRONLY | O_RDWR) || flags & O_TRUNC != 0);
     let mut truncated = false;
+    let mut ll_denied = 0;
     let (inode, ops) = match r.inode.clone() {
         None => {
             if !creat {
@@ -210,11 +211,15 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
             if r.trailing_slash {
                 return Err(Errno::EISDIR);
             }
+            landlock::check_in_dir(t, &r, LANDLOCK_ACCESS_FS_MAKE_REG)?;
             let dir = may_change_dir(t, &r)?;
             let umask = lock(&t.fs).umask;
             let mode = strip_sgid(t, &dir, S_IFREG | (mode & 0o7777 & !umask));
             let node = r.parent.mknod(&r.name, mode, 0, new_owner(t, &dir))?;
             notify::created(r.parent.as_ref(), &r.name, false);
+            let read = flags & O_ACCMODE != O_WRONLY;
+            let write = flags & O_ACCMODE != O_RDONLY;
+            ll_denied = landlock::check_open(t, &r.path, S_IFREG, None, read, write)?;
             let ops = node.open(flags)?;
             (node, ops)
         }
@@ -256,6 +261,22 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
                 if flags & O_NOATIME != 0 && t.creds.uid.1 != 0 && t.creds.uid.1 != st.st_uid {
                     return Err(Errno::EPERM);
                 }
+                let read = matches!(acc, O_RDONLY | O_RDWR);
+                let write = matches!(acc, O_WRONLY | O_RDWR);
+                ll_denied = landlock::check_open(
+                    t,
+                    &r.path,
+                    st.st_mode,
+                    Some((st.st_dev, st.st_ino)),
+                    read,
+                    write,
+                )?;
+                if flags & O_TRUNC != 0 && fmt == S_IFREG {
+                    // Linux truncates after the open, asking the description's rights.
+                    if ll_denied & LANDLOCK_ACCESS_FS_TRUNCATE != 0 {
+                        return Err(Errno::EACCES);
+                    }
+                }
                 // A conflicting open breaks the leases on the file first (do_dentry_open).
                 fd::break_lease(t, &st, flags)?;
                 if flags & O_TRUNC != 0 && fmt == S_IFREG {
@@ -289,6 +310,7 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
         }
     };
     let file = File::open_inode(ops, flags, r.path.clone(), inode, r.mount.clone());
+    file.set_landlock_denied(ll_denied);
     if !r.is_mount_root {
         file.set_parent(r.parent.clone(), &r.name);
     }
@@ -348,6 +370,9 @@ fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> Sys
     if !r.mount.fs.has_tmpfile() {
         return Err(Errno::EOPNOTSUPP);
     }
+    // The unnamed file's rights are its directory's.
+    let ll_denied =
+        landlock::check_open(t, &r.path, S_IFREG, None, flags & O_ACCMODE == O_RDWR, true)?;
     let umask = lock(&t.fs).umask;
     let name = format!(".#tmpfile.{}", t.k.new_ino());
     let node = dir
@@ -378,6 +403,7 @@ fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> Sys
         node,
         r.mount,
     );
+    file.set_landlock_denied(ll_denied);
     install(t, file, flags & O_CLOEXEC != 0)
 }
 

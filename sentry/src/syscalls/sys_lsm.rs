@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The LSM calls: lsm_list_modules(2), lsm_get_self_attr(2), lsm_set_self_attr(2)
 //! (security/lsm_syscalls.c, security/security.c). The sandbox's kernel has one security
-//! module, capabilities (LSM_ID_CAPABILITY), which keeps no attributes: there is no
+//! modules, capabilities (LSM_ID_CAPABILITY) and Landlock (LSM_ID_LANDLOCK,
+//! [`crate::kernel::landlock`]), neither of which keeps attributes: there is no
 //! /sys/kernel/security/lsm nor /proc/[pid]/attr to read, and the attribute calls find no
 //! module to answer them (EOPNOTSUPP), after Linux's own checks.
 
@@ -12,6 +13,8 @@ use crate::kernel::Task;
 
 /// The capability module's id.
 const LSM_ID_CAPABILITY: u64 = 100;
+/// Landlock's id.
+const LSM_ID_LANDLOCK: u64 = 110;
 /// No module (an lsm_ctx must name one).
 const LSM_ID_UNDEF: u64 = 0;
 /// No attribute.
@@ -23,9 +26,9 @@ const LSM_CTX_SIZE: u64 = 32;
 const PAGE: u64 = 4096;
 
 /// The active modules, in order.
-const MODULES: &[u64] = &[LSM_ID_CAPABILITY];
+const MODULES: &[u64] = &[LSM_ID_CAPABILITY, LSM_ID_LANDLOCK];
 
-/// Implements lsm_list_modules(2): the ids of the active modules (capabilities alone).
+/// Implements lsm_list_modules(2): the ids of the active modules.
 pub fn sys_lsm_list_modules(t: &mut Task) -> SysResult {
     let (ids, size, flags) = (t.arg(0), t.arg(1), t.arg(2) as u32);
     if flags != 0 {

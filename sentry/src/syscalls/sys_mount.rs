@@ -226,6 +226,7 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
     if !capable(t, CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
+    crate::kernel::landlock::check_mount(t)?;
     let mnt = t.mnt();
     let propagation = MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE;
     if flags & MS_REMOUNT != 0 {
@@ -420,10 +421,12 @@ pub fn sys_umount2(t: &mut Task) -> SysResult {
     if !capable(t, CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
+    crate::kernel::landlock::check_mount(t)?;
     if !r.is_mount_root {
         return Err(Errno::EINVAL);
     }
     let point = r.path.clone();
+    let dev = r.stat.map(|s| s.st_dev);
     drop(r);
     let mnt = t.mnt();
     let visible = mnt.read().at(&point);
@@ -448,6 +451,11 @@ pub fn sys_umount2(t: &mut Task) -> SysResult {
     drop(top);
     table.unmount(&point, detach, busy)?;
     drop(table);
+    // Landlock's rules on the file system let go of its inodes (rules on it through another
+    // mount of it die too, which only ever denies more).
+    if let Some(dev) = dev {
+        crate::kernel::landlock::release_dev(dev);
+    }
     // What the file system holds goes to its storage now; the rest (a disk file system's
     // FSInfo and clean flag) when its last reference goes.
     let _ = fs.sync();
@@ -471,6 +479,7 @@ pub fn sys_pivot_root(t: &mut Task) -> SysResult {
     if !capable(t, CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
+    crate::kernel::landlock::check_mount(t)?;
     let root = lock(&t.fs).root.clone();
     let mnt = t.mnt();
     let root_mount = mnt.read().at(&root);
@@ -678,8 +687,24 @@ pub fn sys_open_by_handle_at(t: &mut Task) -> SysResult {
     if acc != O_RDONLY && mount.read_only() && flags & O_PATH == 0 {
         return Err(Errno::EROFS);
     }
+    // Landlock asks of a file opened by handle what it asks of one opened by path.
+    let ll_denied = if flags & O_PATH == 0 {
+        let read = acc != O_WRONLY;
+        let write = acc != O_RDONLY;
+        crate::kernel::landlock::check_open(
+            t,
+            &path,
+            st.st_mode,
+            Some((st.st_dev, st.st_ino)),
+            read,
+            write,
+        )?
+    } else {
+        0
+    };
     let ops = inode.open(flags | O_LARGEFILE)?;
     let file = File::open_inode(ops, flags | O_LARGEFILE, path, inode, mount);
+    file.set_landlock_denied(ll_denied);
     install(t, file, flags & O_CLOEXEC != 0)
 }
 

@@ -766,6 +766,7 @@ pub fn sys_move_mount(t: &mut Task) -> SysResult {
         flags & MOVE_MOUNT_T_SYMLINKS != 0,
         flags & MOVE_MOUNT_T_EMPTY_PATH != 0,
     )?;
+    crate::kernel::landlock::check_mount(t)?;
     if to.detached.is_some() || is_detached_mount(&to) {
         // Attaching into another detached tree: not supported here.
         return Err(Errno::EINVAL);

@@ -140,6 +140,10 @@ pub fn sys_pidfd_send_signal(t: &mut Task) -> SysResult {
         user_info(sig, SI_USER, t.tgid(), t.creds.uid.0)
     };
     let _ = SI_QUEUE;
+    let leader = lock(&tg.leader).clone();
+    if let Some(leader) = leader {
+        crate::kernel::landlock::check_signal(t, &leader)?;
+    }
     if sig != 0 {
         send_process_signal(&t.k, &tg, info);
     }

@@ -34,6 +34,10 @@ fn send_to_group(
     if !may_signal(t, uid) {
         return Err(Errno::EPERM);
     }
+    let leader = kernel::lock(&tg.leader).clone();
+    if let Some(leader) = leader {
+        kernel::landlock::check_signal(t, &leader)?;
+    }
     if info.si_signo != 0 {
         kernel::send_process_signal(&t.k, tg, info);
     }
@@ -133,6 +137,7 @@ fn thread_signal(t: &Task, tgid: Option<i32>, tid: i32, info: Siginfo) -> SysRes
     if !may_signal(t, uid) {
         return Err(Errno::EPERM);
     }
+    kernel::landlock::check_signal(t, &target)?;
     if info.si_signo != 0 {
         kernel::send_thread_signal(&t.k, &target, info);
     }

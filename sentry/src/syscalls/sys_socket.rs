@@ -155,7 +155,9 @@ fn write_addr(t: &Task, addr: u64, lenp: u64, value: &[u8]) -> Result<(), Errno>
 pub fn sys_bind(t: &mut Task) -> SysResult {
     let f = socket_file(t, fd_arg(t, 0))?;
     let addr = read_addr(t, t.arg(1), t.arg(2))?;
-    sock(&f)?.bind(t, &addr).map(|_| 0)
+    let s = sock(&f)?;
+    landlock_check(t, s, &addr, false)?;
+    s.bind(t, &addr).map(|_| 0)
 }
 
 /// Implements listen(2).
@@ -175,7 +177,20 @@ pub fn sys_connect(t: &mut Task) -> SysResult {
     let f = socket_file(t, fd_arg(t, 0))?;
     let addr = read_addr(t, t.arg(1), t.arg(2))?;
     let nonblock = f.flags() & O_NONBLOCK != 0;
-    sock(&f)?.connect(t, &addr, nonblock).map(|_| 0)
+    let s = sock(&f)?;
+    landlock_check(t, s, &addr, true)?;
+    s.connect(t, &addr, nonblock).map(|_| 0)
+}
+
+/// Landlock's TCP port rights on a bind or connect ([`crate::kernel::landlock::check_socket`]).
+fn landlock_check(
+    t: &Task,
+    s: &dyn crate::net::Socket,
+    addr: &[u8],
+    connect: bool,
+) -> Result<(), Errno> {
+    let c = s.common();
+    crate::kernel::landlock::check_socket(t, c.domain, c.stype, c.protocol, addr, connect)
 }
 
 fn do_accept(t: &Task, flags: u32) -> SysResult {

@@ -9,11 +9,12 @@ use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 use super::{
     sys_aio as aio, sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx,
     sys_inotify as ino, sys_ioprio as iop, sys_ipc as ipc, sys_kcmp as kc, sys_keys as ky,
-    sys_lsm as lsm, sys_misc as misc, sys_mm as m, sys_mount as mt, sys_mount_api as mapi,
-    sys_mqueue as mq, sys_numa as numa, sys_pidfd as pf, sys_poll as pl, sys_process as p,
-    sys_process_vm as pvm, sys_rw2 as rw2, sys_sched as sc, sys_sched_attr as sca,
-    sys_seccomp as sec, sys_signal as sg, sys_signalfd as sfd, sys_socket as so, sys_task as tk,
-    sys_time as tm, sys_timer as ti, sys_timerfd as tfd, SysResult,
+    sys_landlock as ll, sys_lsm as lsm, sys_misc as misc, sys_mm as m, sys_mount as mt,
+    sys_mount_api as mapi, sys_mqueue as mq, sys_numa as numa, sys_pidfd as pf, sys_poll as pl,
+    sys_process as p, sys_process_vm as pvm, sys_rw2 as rw2, sys_sched as sc,
+    sys_sched_attr as sca, sys_seccomp as sec, sys_signal as sg, sys_signalfd as sfd,
+    sys_socket as so, sys_task as tk, sys_time as tm, sys_timer as ti, sys_timerfd as tfd,
+    SysResult,
 };
 use crate::kernel::Task;
 
@@ -381,7 +382,10 @@ const ROWS: &[Row] = rows! {
     move_pages => Partial, Some(numa::sys_move_pages), "dupppx", "one node: a mapped page reports node 0 even before it is first touched (Linux: -ENOENT), and pages shared after fork are not -EACCES";
     process_mrelease => Full, Some(pf::sys_process_mrelease), "dx", "0 for a process being killed (its stub's memory goes with it), EINVAL for a live one";
     process_madvise => Partial, Some(pf::sys_process_madvise), "dpuxx", "madvise on the caller through its pidfd; on another process the hints (COLD, PAGEOUT, WILLNEED) are checked and change nothing; MADV_COLLAPSE EINVAL as in madvise";
-    lsm_list_modules => Full, Some(lsm::sys_lsm_list_modules), "ppx", "one module: capabilities (LSM_ID_CAPABILITY)";
+    lsm_list_modules => Full, Some(lsm::sys_lsm_list_modules), "ppx", "two modules: capabilities (LSM_ID_CAPABILITY) and Landlock (LSM_ID_LANDLOCK)";
+    landlock_create_ruleset => Full, Some(ll::sys_landlock_create_ruleset), "pux", "ABI 7 (Linux 6.18): file system, TCP port and scope rights; LANDLOCK_CREATE_RULESET_VERSION and _ERRATA";
+    landlock_add_rule => Full, Some(ll::sys_landlock_add_rule), "dxpx", "path-beneath rules keyed by (st_dev, st_ino) with the inode pinned; TCP port rules; at most 65,536 rules alive in the sandbox (then ENOMEM)";
+    landlock_restrict_self => Partial, Some(ll::sys_landlock_restrict_self), "dx", "up to 16 layers, kept in the credentials (fork, clone, execve); the LOG_* flags are accepted and nothing is logged (no audit)";
     lsm_get_self_attr => Full, Some(lsm::sys_lsm_get_self_attr), "dppx", "no module keeps attributes: EOPNOTSUPP after Linux's checks";
     lsm_set_self_attr => Full, Some(lsm::sys_lsm_set_self_attr), "dpux", "no module keeps attributes: EOPNOTSUPP after Linux's checks";
     pkey_mprotect => Full, Some(m::sys_pkey_mprotect), "pxPd", "mprotect for key -1; every key EINVAL without PKU";
@@ -468,10 +472,6 @@ fn note_for_missing(name: &str) -> &'static str {
         }
         "fanotify_init" | "fanotify_mark" => {
             "not yet (issue 14): fanotify marks and events on the sentry's VFS"
-        }
-        "landlock_create_ruleset" | "landlock_add_rule" | "landlock_restrict_self" => {
-            "not yet (issue 14): Landlock rulesets on the sentry's VFS; programs take ENOSYS \
-             for a kernel without Landlock"
         }
         "userfaultfd" => {
             "not yet (issue 14): faults handled by the program need the platform to hand \

@@ -265,6 +265,9 @@ pub struct File {
     /// The directory it was opened in and its name there, for the events reported to that
     /// directory's watches ([`notify`]); unset for files not opened by a path.
     parent: OnceLock<(Arc<dyn Inode>, Vec<u8>)>,
+    /// The Landlock rights (TRUNCATE, IOCTL_DEV) the opener's domain denied it at open
+    /// ([`crate::kernel::landlock::check_open`]); none for files not opened by a path.
+    landlock_denied: AtomicU64,
 }
 
 /// The owner of a description's signals (F_SETOWN_EX's `struct f_owner_ex`).
@@ -312,6 +315,7 @@ impl File {
             fown: Mutex::new(FileOwner::default()),
             fsig: AtomicI32::new(0),
             parent: OnceLock::new(),
+            landlock_denied: AtomicU64::new(0),
         })
     }
 
@@ -336,7 +340,18 @@ impl File {
             fown: Mutex::new(FileOwner::default()),
             fsig: AtomicI32::new(0),
             parent: OnceLock::new(),
+            landlock_denied: AtomicU64::new(0),
         })
+    }
+
+    /// The Landlock rights denied to this description (see [`File::set_landlock_denied`]).
+    pub fn landlock_denied(&self) -> u64 {
+        self.landlock_denied.load(Ordering::Relaxed)
+    }
+
+    /// Records the Landlock rights the opener's domain denies this description.
+    pub fn set_landlock_denied(&self, denied: u64) {
+        self.landlock_denied.store(denied, Ordering::Relaxed);
     }
 
     /// Records the directory the file was opened in and its name there (see [`notify`]).

@@ -184,6 +184,20 @@ impl Walker<'_> {
     }
 }
 
+/// The files from `/` down to `path` (an absolute resolved path, as [`Resolved::path`]), each
+/// with the mount it is reached through and its stat when the walk took one: the ancestry Landlock looks for rules in (hidden mount
+/// points are not in it, as Landlock skips them).
+#[allow(clippy::type_complexity)]
+pub fn ancestry(
+    mounts: &Mounts,
+    path: &str,
+) -> Result<Vec<(Arc<Mount>, Arc<dyn Inode>, Option<Stat>)>, Errno> {
+    Ok(descend(mounts, path)?
+        .into_iter()
+        .map(|n| (n.mount, n.inode, n.stat))
+        .collect())
+}
+
 /// Walks an already resolved absolute path (no symlinks in it) from `/`.
 fn descend(mounts: &Mounts, path: &str) -> Result<Vec<Node>, Errno> {
     let root = mounts.root();

@@ -165,7 +165,11 @@ const OPTIONS: &[(&str, Needs)] = &[
     ),
     (
         "CONFIG_SECURITY_LANDLOCK",
-        Needs::Calls(&["landlock_create_ruleset"]),
+        Needs::Calls(&[
+            "landlock_create_ruleset",
+            "landlock_add_rule",
+            "landlock_restrict_self",
+        ]),
     ),
     // Networking: the sentry's own stack.
     ("CONFIG_NET", Needs::Calls(&["socket"])),

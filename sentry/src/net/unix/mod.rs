@@ -121,6 +121,8 @@ pub(crate) struct Sock {
     hosted: AtomicBool,
     /// Datagram: the host socket of the last send to a host socket by address.
     host_to: Mutex<Option<Arc<host::HostConn>>>,
+    /// The Landlock domain of the task that made it (abstract-socket scoping).
+    landlock: Option<Arc<crate::kernel::landlock::Domain>>,
 }
 
 /// Every unix socket, by creation order (for /proc/net/unix).
@@ -179,6 +181,7 @@ impl Sock {
             host: Mutex::new(None),
             hosted: AtomicBool::new(false),
             host_to: Mutex::new(None),
+            landlock: crate::kernel::landlock::current_domain(),
         });
         all().insert(seq, Arc::downgrade(&sk));
         sk

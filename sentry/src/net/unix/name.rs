@@ -145,6 +145,7 @@ fn bind_path(sk: &Arc<Sock>, t: &Task, raw: &[u8]) -> Result<(), Errno> {
     if r.trailing_slash {
         return Err(Errno::ENOENT);
     }
+    crate::kernel::landlock::check_in_dir(t, &r, LANDLOCK_ACCESS_FS_MAKE_SOCK)?;
     let dir = may_change_dir(t, &r)?;
     let umask = lock(&t.fs).umask;
     let node = r
@@ -268,11 +269,12 @@ pub(super) fn lookup(t: &Task, raw: &[u8], stype: u32) -> Result<Peer, Errno> {
         find_path(t, raw, stype)
     } else {
         let k = (stype, Box::<[u8]>::from(&raw[PATH_OFFSET..]));
-        abstracts()
+        let sk = abstracts()
             .get(&k)
             .and_then(Weak::upgrade)
-            .map(Peer::Sandbox)
-            .ok_or(Errno::ECONNREFUSED)
+            .ok_or(Errno::ECONNREFUSED)?;
+        crate::kernel::landlock::check_abstract_unix(t, sk.landlock.as_deref())?;
+        Ok(Peer::Sandbox(sk))
     }
 }
 
