@@ -61,12 +61,22 @@ fn ensure_inode_free_is_supported(fs: &Ext4FileSystem, inode: &Ext4Inode) -> Ext
     Ok(())
 }
 
+/// sandbox: a device, FIFO or socket maps no blocks: its i_block holds a device number (or
+/// nothing), which Linux never frees as blocks (ext4_can_truncate). 0.9.2 read the device
+/// number as block pointers and refused to delete the node (EUCLEAN).
+fn owns_no_blocks(inode: &Ext4Inode) -> bool {
+    matches!(inode.i_mode & 0xf000, 0x1000 | 0x2000 | 0x6000 | 0xc000)
+}
+
 pub(crate) fn preflight_inode_free<B: BlockIo>(
     fs: &Ext4FileSystem,
     block_dev: &mut Jbd2Dev<B>,
     inode_num: InodeNumber,
     inode: &Ext4Inode,
 ) -> Ext4Result<()> {
+    if owns_no_blocks(inode) {
+        return Ok(());
+    }
     if !inode.uses_extents() {
         crate::indirect::collect_legacy_inode_ownership(fs, block_dev, inode_num, inode)?;
     }
@@ -79,7 +89,7 @@ fn truncate_legacy_indirect_mapping_before_free<B: BlockIo>(
     inode_num: InodeNumber,
     inode: &mut Ext4Inode,
 ) -> Ext4Result<()> {
-    if crate::indirect::has_legacy_indirect_mapping(fs, inode) {
+    if !owns_no_blocks(inode) && crate::indirect::has_legacy_indirect_mapping(fs, inode) {
         crate::file::truncate_inode_for_reap(block_dev, fs, inode_num)?;
         *inode = fs.get_inode_by_num(block_dev, inode_num)?;
     }
@@ -103,6 +113,12 @@ fn inode_owned_blocks<B: BlockIo>(
     inode_num: InodeNumber,
     inode: &mut Ext4Inode,
 ) -> Ext4Result<InodeOwnedBlocks> {
+    if owns_no_blocks(inode) {
+        return Ok(InodeOwnedBlocks {
+            data: Vec::new(),
+            metadata: Vec::new(),
+        });
+    }
     ensure_inode_free_is_supported(fs, inode)?;
     let mut mapped_blocks: Vec<AbsoluteBN> = if inode.uses_extents() {
         // sandbox: every extent, unwritten ones included (0.9.2 freed only the initialized
