@@ -6,6 +6,7 @@
 //! dup and fork) owns its `FileOps` object, which owns whatever host resource backs it. Memory
 //! mappings hold the `Arc<File>` they map.
 
+pub mod fanotify;
 pub mod fasync;
 pub mod inode;
 pub mod lock;
@@ -265,6 +266,8 @@ pub struct File {
     /// The directory it was opened in and its name there, for the events reported to that
     /// directory's watches ([`notify`]); unset for files not opened by a path.
     parent: OnceLock<(Arc<dyn Inode>, Vec<u8>)>,
+    /// Opened for a fanotify listener: its use reports nothing (Linux FMODE_NONOTIFY).
+    nonotify: AtomicBool,
 }
 
 /// The owner of a description's signals (F_SETOWN_EX's `struct f_owner_ex`).
@@ -312,6 +315,7 @@ impl File {
             fown: Mutex::new(FileOwner::default()),
             fsig: AtomicI32::new(0),
             parent: OnceLock::new(),
+            nonotify: AtomicBool::new(false),
         })
     }
 
@@ -336,6 +340,7 @@ impl File {
             fown: Mutex::new(FileOwner::default()),
             fsig: AtomicI32::new(0),
             parent: OnceLock::new(),
+            nonotify: AtomicBool::new(false),
         })
     }
 
@@ -349,10 +354,20 @@ impl File {
         self.parent.get()
     }
 
+    /// Marks the description as opened for a fanotify listener: its use reports nothing.
+    pub fn set_nonotify(&self) {
+        self.nonotify.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the description reports no events (see [`File::set_nonotify`]).
+    pub fn nonotify(&self) -> bool {
+        self.nonotify.load(Ordering::Relaxed)
+    }
+
     /// Reports a file event (IN_ACCESS, IN_MODIFY, ...) on the file to the watches of the file
     /// and of its directory; nothing for files without an inode or opened O_PATH.
     pub fn notify(&self, mask: u32) {
-        if !notify::active() || self.is_path() {
+        if !notify::active() || self.is_path() || self.nonotify() {
             return;
         }
         let Some(inode) = &self.inode else {
@@ -363,6 +378,7 @@ impl File {
                 inode: inode.as_ref(),
                 stat: None,
                 parent: self.parent.get().map(|(d, n)| (d.as_ref(), n.as_slice())),
+                file: Some(self),
             },
             mask,
         );
