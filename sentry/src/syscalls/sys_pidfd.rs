@@ -40,6 +40,15 @@ impl FileOps for PidFd {
     fn polls_host(&self) -> bool {
         true
     }
+
+    /// Linux pidfd_show_fdinfo: the pid, -1 once the process is gone.
+    fn fdinfo(&self) -> String {
+        let pid = match self.tg.upgrade() {
+            Some(tg) if !lock(&tg.tasks).is_empty() => self.tgid,
+            _ => -1,
+        };
+        format!("Pid:\t{pid}\nNSpid:\t{pid}\n")
+    }
 }
 
 /// pidfds by the id of their file description.

@@ -840,6 +840,14 @@ pub fn check_mark(flags: u32, mask: u64) -> Result<MarkArgs, Errno> {
     if flags & MARK_IGNORE_BITS == FAN_MARK_IGNORED_MASK {
         mask &= !EVENT_FLAGS;
     }
+    // FAN_MARK_IGNORE on a mount or file system needs FAN_MARK_IGNORED_SURV_MODIFY.
+    if flags & FAN_MARK_ADD != 0
+        && flags & MARK_IGNORE_BITS == FAN_MARK_IGNORE
+        && flags & MARK_TYPE_BITS != 0
+        && flags & FAN_MARK_IGNORED_SURV_MODIFY == 0
+    {
+        return Err(Errno::EINVAL);
+    }
     Ok(MarkArgs { flags, mask })
 }
 
@@ -915,7 +923,8 @@ pub fn mark(g: &Arc<Group>, a: &MarkArgs, tgt: &Target<'_>) -> Result<(), Errno>
             return Err(Errno::ENOTDIR);
         }
         if ignore == FAN_MARK_IGNORE
-            && (mark_type != 0 || is_dir)
+            && mark_type == 0
+            && is_dir
             && a.flags & FAN_MARK_IGNORED_SURV_MODIFY == 0
         {
             return Err(Errno::EISDIR);
@@ -1045,7 +1054,7 @@ fn targets(c: &Ctx<'_>) -> Vec<(Arc<Group>, u32)> {
         let pm = reg
             .marks
             .get(&Obj::Inode(*p))
-            .map_or(0, |l| l.iter().fold(0, |a, m| a | m.mask));
+            .map_or(0, |l| l.iter().fold(0, |a, m| a | interest(m)));
         pm & FAN_EVENT_ON_CHILD != 0 && c.mask & pm & ALL_EVENTS != 0
     });
     let mask = if parent.is_some() {
@@ -1069,6 +1078,11 @@ fn targets(c: &Ctx<'_>) -> Vec<(Arc<Group>, u32)> {
             continue;
         };
         for m in list.iter_mut() {
+            // A directory's mark counts for its children's events only when it watches
+            // children, or ignores their events (Linux fsnotify_iter_select_report_types).
+            if is_parent && (m.mask | ignore_flags(m)) & FAN_EVENT_ON_CHILD == 0 {
+                continue;
+            }
             let Some(g) = m.group.upgrade() else {
                 continue;
             };
@@ -1114,6 +1128,29 @@ fn targets(c: &Ctx<'_>) -> Vec<(Arc<Group>, u32)> {
     out
 }
 
+/// A mark's ignore mask with the event flags that count (Linux fsnotify_ignore_mask).
+fn ignore_flags(m: &Mark) -> u32 {
+    if m.ignore == 0 || m.flags & FAN_MARK_IGNORE != 0 {
+        return m.ignore;
+    }
+    // Legacy: events on directories are always ignored, and events on children when the mark
+    // watches children.
+    (m.ignore | FAN_ONDIR) & !FAN_EVENT_ON_CHILD | (m.mask & FAN_EVENT_ON_CHILD)
+}
+
+/// What a mark makes its object interested in (Linux fsnotify_calc_mask).
+fn interest(m: &Mark) -> u32 {
+    if m.ignore == 0 {
+        return m.mask;
+    }
+    let modify = if m.flags & FAN_MARK_IGNORED_SURV_MODIFY == 0 {
+        FAN_MODIFY
+    } else {
+        0
+    };
+    m.mask | modify | ignore_flags(m)
+}
+
 /// Linux fsnotify_effective_ignore_mask.
 fn effective_ignore(m: &Mark, ondir: bool, is_parent: bool) -> u32 {
     if m.ignore == 0 {
@@ -1122,14 +1159,7 @@ fn effective_ignore(m: &Mark, ondir: bool, is_parent: bool) -> u32 {
     if !ondir && !is_parent {
         return m.ignore;
     }
-    let mut ig = m.ignore;
-    if m.flags & FAN_MARK_IGNORE == 0 {
-        // Legacy: events on directories are always ignored, and events on children when the
-        // mark watches children.
-        ig |= FAN_ONDIR;
-        ig &= !FAN_EVENT_ON_CHILD;
-        ig |= m.mask & FAN_EVENT_ON_CHILD;
-    }
+    let ig = ignore_flags(m);
     if ondir && ig & FAN_ONDIR == 0 {
         return 0;
     }
@@ -1363,6 +1393,47 @@ pub fn permission(file: &File, mask: u32) -> Result<(), Errno> {
         }
     }
     Ok(())
+}
+
+/// A file opened for exec (the program or its interpreter): FAN_OPEN_EXEC_PERM, then
+/// FAN_OPEN_PERM, then FAN_OPEN | FAN_OPEN_EXEC (Linux fsnotify_open_perm and fsnotify_open
+/// with FMODE_EXEC). Only fanotify hears it: the sentry's inotify reports no exec opens.
+pub fn exec_opened(file: &File) -> Result<(), Errno> {
+    if !active() {
+        return Ok(());
+    }
+    let refused =
+        permission(file, FAN_OPEN_EXEC_PERM).and_then(|_| permission(file, FAN_OPEN_PERM));
+    if let Err(e) = refused {
+        file.set_nonotify();
+        return Err(e);
+    }
+    if let (Some(inode), Ok(st)) = (&file.inode, file.stat()) {
+        let _ = inode;
+        let parent = file.parent().map(|(d, n)| (d.as_ref(), n.as_slice()));
+        file_event(Some(file), &st, parent, FAN_OPEN | FAN_OPEN_EXEC);
+    }
+    Ok(())
+}
+
+/// Memory is short (a write to /proc/sys/vm/drop_caches): evictable inode marks go, as the
+/// inodes they are on would be evicted.
+pub fn drop_caches() {
+    if !active() {
+        return;
+    }
+    let mut reg = registry();
+    let objs: Vec<Obj> = reg
+        .marks
+        .iter()
+        .filter(|(o, l)| {
+            matches!(o, Obj::Inode(_)) && l.iter().any(|m| m.flags & FAN_MARK_EVICTABLE != 0)
+        })
+        .map(|(o, _)| *o)
+        .collect();
+    for o in objs {
+        reg.forget(o, |m| m.flags & FAN_MARK_EVICTABLE != 0);
+    }
 }
 
 #[cfg(test)]

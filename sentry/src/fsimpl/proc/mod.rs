@@ -188,6 +188,10 @@ fn sysfile(
                     return Err(Errno::EACCES);
                 }
                 lock(&s2).insert(path, v.to_vec());
+                if path == "vm/drop_caches" {
+                    // Evictable fanotify marks go with the inodes they would let go.
+                    crate::vfs::fanotify::drop_caches();
+                }
                 Ok(())
             }),
         )
