@@ -77,6 +77,8 @@ pub const FAN_REPORT_DIR_FID: u32 = 0x0000_0400;
 pub const FAN_REPORT_NAME: u32 = 0x0000_0800;
 /// Report the target's file id on entry events.
 pub const FAN_REPORT_TARGET_FID: u32 = 0x0000_1000;
+/// Report the errno of a descriptor that could not be made, in the event's fd field.
+pub const FAN_REPORT_FD_ERROR: u32 = 0x0000_2000;
 /// FAN_REPORT_DIR_FID | FAN_REPORT_NAME.
 pub const FAN_REPORT_DFID_NAME: u32 = FAN_REPORT_DIR_FID | FAN_REPORT_NAME;
 

@@ -85,7 +85,12 @@ const ADMIN_INIT_FLAGS: u32 = FAN_CLASS_CONTENT
     | FAN_UNLIMITED_QUEUE
     | FAN_UNLIMITED_MARKS;
 /// Every fanotify_init flag (FANOTIFY_INIT_FLAGS; FAN_ENABLE_AUDIT too, audit being built).
-const INIT_FLAGS: u32 = ADMIN_INIT_FLAGS | FAN_CLOEXEC | FAN_NONBLOCK | FID_BITS | FAN_ENABLE_AUDIT;
+const INIT_FLAGS: u32 = ADMIN_INIT_FLAGS
+    | FAN_CLOEXEC
+    | FAN_NONBLOCK
+    | FID_BITS
+    | FAN_REPORT_FD_ERROR
+    | FAN_ENABLE_AUDIT;
 /// The event_f_flags fanotify_init accepts (FANOTIFY_INIT_ALL_EVENT_F_BITS).
 const EVENT_F_BITS: u32 =
     O_ACCMODE | O_APPEND | O_NONBLOCK | O_SYNC | O_DSYNC | O_CLOEXEC | O_LARGEFILE | O_NOATIME;
@@ -486,6 +491,7 @@ fn read_events(
             let fd = match (&ev.path, t) {
                 (Some(p), Some(t)) if !g.unpriv => match open_for_reader(g, t, p) {
                     Ok(fd) => fd,
+                    Err(e) if g.flags & FAN_REPORT_FD_ERROR != 0 => -e.0,
                     Err(e) => {
                         if let Some(p) = &ev.perm {
                             *lock(&p.answer) = Some(FAN_DENY);
@@ -500,7 +506,7 @@ fn read_events(
                 _ => FAN_NOFD,
             };
             let pidfd = if g.flags & FAN_REPORT_PIDFD != 0 && !matches!(ev.info, Info::Overflow) {
-                Some(make_pidfd(t, &ev))
+                Some(make_pidfd(g, t, &ev))
             } else {
                 None
             };
@@ -527,22 +533,31 @@ fn read_events(
 
 /// A pidfd for the process that caused `ev`, in the reader's table: FAN_NOPIDFD when it is
 /// gone... as Linux 6.x, FAN_EPIDFD when a pidfd cannot be made.
-fn make_pidfd(t: Option<&crate::kernel::Task>, ev: &Event) -> i32 {
+fn make_pidfd(g: &Group, t: Option<&crate::kernel::Task>, ev: &Event) -> i32 {
+    let errors = g.flags & FAN_REPORT_FD_ERROR != 0;
     let Some(t) = t else {
         return FAN_EPIDFD;
     };
+    let gone = if errors { -Errno::ESRCH.0 } else { FAN_NOFD };
     let Some(tg) = ev.tg.as_ref().and_then(Weak::upgrade) else {
-        return FAN_NOFD;
+        return gone;
     };
     if lock(&tg.tasks).is_empty() {
-        return FAN_EPIDFD;
+        return gone;
     }
-    crate::syscalls::pidfd_install(t, ev.tgid, &tg).unwrap_or(FAN_EPIDFD)
+    match crate::syscalls::pidfd_install(t, ev.tgid, &tg) {
+        Ok(fd) => fd,
+        Err(e) if errors => -e.0,
+        Err(_) => FAN_EPIDFD,
+    }
 }
 
 /// Opens the event's file for the reader, with the group's event_f_flags; reading or closing
 /// it reports nothing (Linux FMODE_NONOTIFY).
 fn open_for_reader(g: &Group, t: &crate::kernel::Task, p: &PathObj) -> Result<i32, Errno> {
+    if g.f_flags & O_ACCMODE != O_RDONLY && p.mount.read_only() {
+        return Err(Errno::EROFS);
+    }
     let ops = p.inode.open(g.f_flags)?;
     let file = File::open_inode(
         ops,
