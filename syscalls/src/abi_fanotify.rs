@@ -111,6 +111,10 @@ pub const FAN_EVENT_INFO_TYPE_FID: u8 = 1;
 pub const FAN_EVENT_INFO_TYPE_DFID_NAME: u8 = 2;
 /// Info record: the directory's file id.
 pub const FAN_EVENT_INFO_TYPE_DFID: u8 = 3;
+/// Info record: the old directory's file id and name (FAN_RENAME).
+pub const FAN_EVENT_INFO_TYPE_OLD_DFID_NAME: u8 = 10;
+/// Info record: the new directory's file id and name (FAN_RENAME).
+pub const FAN_EVENT_INFO_TYPE_NEW_DFID_NAME: u8 = 12;
 /// Info record: a pidfd.
 pub const FAN_EVENT_INFO_TYPE_PIDFD: u8 = 4;
 

@@ -234,6 +234,12 @@ enum Info {
         name: Vec<u8>,
         child: Option<Fid>,
     },
+    /// FAN_RENAME: the old and new directories and names, and maybe the child's file id.
+    Rename {
+        old: Option<(Fid, Vec<u8>)>,
+        new: Option<(Fid, Vec<u8>)>,
+        child: Option<Fid>,
+    },
     /// FAN_Q_OVERFLOW.
     Overflow,
 }
@@ -263,7 +269,7 @@ impl Event {
             && self.pid == new.pid
             && self.info == new.info
             && (self.mask & FAN_ONDIR) == (new.mask & FAN_ONDIR)
-            && !matches!(self.info, Info::Overflow)
+            && !matches!(self.info, Info::Overflow | Info::Rename { .. })
     }
 }
 
@@ -312,6 +318,14 @@ impl Group {
             }
             Info::Name { dir, name, child } => {
                 if dir.is_some() {
+                    n += fid_record_len(name.len());
+                }
+                if child.is_some() {
+                    n += fid_record_len(0);
+                }
+            }
+            Info::Rename { old, new, child } => {
+                for (_, name) in old.iter().chain(new.iter()) {
                     n += fid_record_len(name.len());
                 }
                 if child.is_some() {
@@ -627,6 +641,17 @@ fn encode(g: &Group, ev: &Event, fd: i32, pid: i32, pidfd: Option<i32>, out: &mu
                     FAN_EVENT_INFO_TYPE_DFID_NAME
                 };
                 put_fid(out, &mut at, kind, d, name);
+            }
+            if let Some(c) = child {
+                put_fid(out, &mut at, FAN_EVENT_INFO_TYPE_FID, c, b"");
+            }
+        }
+        Info::Rename { old, new, child } => {
+            if let Some((d, name)) = old {
+                put_fid(out, &mut at, FAN_EVENT_INFO_TYPE_OLD_DFID_NAME, d, name);
+            }
+            if let Some((d, name)) = new {
+                put_fid(out, &mut at, FAN_EVENT_INFO_TYPE_NEW_DFID_NAME, d, name);
             }
             if let Some(c) = child {
                 put_fid(out, &mut at, FAN_EVENT_INFO_TYPE_FID, c, b"");
@@ -1057,11 +1082,18 @@ struct Ctx<'a> {
     dir: Option<Fid>,
     name: &'a [u8],
     dirent: bool,
+    /// FAN_RENAME: the new directory's key (when another), its file id and the new name.
+    new: Option<(Option<Key>, Fid, &'a [u8])>,
 }
+
+/// Mark kinds, as bits of what matched (Linux's iterator types).
+const MATCH_INODE: u32 = 1;
+const MATCH_INODE2: u32 = 1 << 4;
+const MATCH_SB: u32 = 1 << 3;
 
 /// The groups to report `c` to, each with its event mask (Linux fsnotify() and
 /// fanotify_group_event_mask).
-fn targets(c: &Ctx<'_>) -> Vec<(Arc<Group>, u32)> {
+fn targets(c: &Ctx<'_>) -> Vec<(Arc<Group>, u32, u32)> {
     let ondir = c.mask & FAN_ONDIR != 0;
     let mut reg = registry();
     // Parent marks count only when the directory watches its children for this event.
@@ -1077,18 +1109,22 @@ fn targets(c: &Ctx<'_>) -> Vec<(Arc<Group>, u32)> {
     } else {
         c.mask
     };
-    let mut kinds: Vec<(Obj, bool)> = vec![(Obj::Inode(c.inode), false)];
+    let mut kinds: Vec<(Obj, u32)> = vec![(Obj::Inode(c.inode), MATCH_INODE)];
     if let Some(p) = parent {
-        kinds.push((Obj::Inode(p), true));
+        kinds.push((Obj::Inode(p), 1 << 1));
+    }
+    if let Some((Some(k2), ..)) = c.new {
+        kinds.push((Obj::Inode(k2), MATCH_INODE2));
     }
     if let Some(p) = &c.path {
-        kinds.push((Obj::Mount(p.mount.id), false));
+        kinds.push((Obj::Mount(p.mount.id), 1 << 2));
     }
-    kinds.push((Obj::Sb(c.dev), false));
-    // Per group: the marks' masks and ignore masks.
-    let mut per: Vec<(Arc<Group>, u32, u32)> = Vec::new();
+    kinds.push((Obj::Sb(c.dev), MATCH_SB));
+    // Per group: the marks' masks, ignore masks and the kinds that matched.
+    let mut per: Vec<(Arc<Group>, u32, u32, u32)> = Vec::new();
     let modify = c.mask & FAN_MODIFY != 0;
-    for (obj, is_parent) in kinds {
+    for (obj, kind) in kinds {
+        let is_parent = kind == 1 << 1;
         let Some(list) = reg.marks.get_mut(&obj) else {
             continue;
         };
@@ -1104,7 +1140,7 @@ fn targets(c: &Ctx<'_>) -> Vec<(Arc<Group>, u32)> {
             let i = match per.iter().position(|(h, ..)| Arc::ptr_eq(h, &g)) {
                 Some(i) => i,
                 None => {
-                    per.push((g, 0, 0));
+                    per.push((g, 0, 0, 0));
                     per.len() - 1
                 }
             };
@@ -1113,6 +1149,7 @@ fn targets(c: &Ctx<'_>) -> Vec<(Arc<Group>, u32)> {
                 || is_parent && m.mask & FAN_EVENT_ON_CHILD == 0);
             if applies {
                 per[i].1 |= m.mask;
+                per[i].3 |= kind;
             }
             if modify && m.flags & FAN_MARK_IGNORED_SURV_MODIFY == 0 {
                 m.ignore = 0;
@@ -1121,7 +1158,7 @@ fn targets(c: &Ctx<'_>) -> Vec<(Arc<Group>, u32)> {
     }
     drop(reg);
     let mut out = Vec::new();
-    for (g, marks, ignore) in per {
+    for (g, marks, ignore, matched) in per {
         let fid_mode = g.fid_mode();
         if fid_mode == 0 && c.path.is_none() {
             continue;
@@ -1137,7 +1174,7 @@ fn targets(c: &Ctx<'_>) -> Vec<(Arc<Group>, u32)> {
         }
         test &= user;
         if test != 0 {
-            out.push((g, test));
+            out.push((g, test, matched));
         }
     }
     out
@@ -1185,7 +1222,7 @@ fn effective_ignore(m: &Mark, ondir: bool, is_parent: bool) -> u32 {
 }
 
 /// The event group `g` gets for `c` with mask `mask`.
-fn build(g: &Group, c: &Ctx<'_>, mask: u32, perm: Option<Arc<Perm>>) -> Event {
+fn build(g: &Group, c: &Ctx<'_>, mask: u32, matched: u32, perm: Option<Arc<Perm>>) -> Event {
     let (tid, tgid, tg) = match crate::kernel::block::current() {
         Some(t) => (t.tid, t.tg.tgid, Some(Arc::downgrade(&t.tg))),
         None => (0, 0, None),
@@ -1202,6 +1239,17 @@ fn build(g: &Group, c: &Ctx<'_>, mask: u32, perm: Option<Arc<Perm>>) -> Event {
         Info::Path(p.map_or(c.inode, |p| p.key), p.map_or(0, |p| p.mount.id))
     } else if fid_mode & FAN_REPORT_DIR_FID == 0 {
         Info::Fid(c.id)
+    } else if let (true, Some((k2, new_dir, new_name))) = (mask & FAN_RENAME != 0, c.new) {
+        // Linux: the old directory and name when the old directory (or the file system) is
+        // watched, the new ones when the new directory (or the file system) is.
+        let both = k2.is_none() && matched & MATCH_INODE != 0;
+        let old = matched & (MATCH_INODE | MATCH_SB) != 0;
+        let new = both || matched & (MATCH_INODE2 | MATCH_SB) != 0;
+        Info::Rename {
+            old: c.dir.filter(|_| old).map(|d| (d, c.name.to_vec())),
+            new: new.then(|| (new_dir, new_name.to_vec())),
+            child: c.child.filter(|_| fid_mode & FAN_REPORT_TARGET_FID != 0),
+        }
     } else {
         let id = if c.dirent && fid_mode & FAN_REPORT_TARGET_FID != 0 {
             c.child.unwrap_or(c.id)
@@ -1243,8 +1291,8 @@ fn build(g: &Group, c: &Ctx<'_>, mask: u32, perm: Option<Arc<Perm>>) -> Event {
 }
 
 fn fire(c: &Ctx<'_>) {
-    for (g, mask) in targets(c) {
-        let ev = build(&g, c, mask, None);
+    for (g, mask, matched) in targets(c) {
+        let ev = build(&g, c, mask, matched, None);
         g.push(ev);
     }
 }
@@ -1301,6 +1349,7 @@ fn file_ctx(
             pst.as_ref().map_or(&[][..], |(_, n)| n)
         },
         dirent: false,
+        new: None,
     };
     f(&c)
 }
@@ -1324,6 +1373,45 @@ pub fn dirent_event(dir: &Stat, mask: u32, name: &[u8], child_is_dir: bool, chil
         dir: Some(id),
         name,
         dirent: true,
+        new: None,
+    });
+}
+
+/// A rename of the entry `old_name` of the directory with stat `old_dir` to `new_name` in
+/// `new_dir` (the moved file's stat `moved`): one FAN_RENAME event with both names.
+pub fn rename_event(
+    old_dir: &Stat,
+    old_name: &[u8],
+    new_dir: &Stat,
+    new_name: &[u8],
+    moved: &Stat,
+) {
+    if !active() {
+        return;
+    }
+    let is_dir = moved.st_mode & S_IFMT == S_IFDIR;
+    let id = Fid::of(old_dir);
+    let k2 = key_of(new_dir);
+    fire(&Ctx {
+        mask: if is_dir {
+            FAN_RENAME | FAN_ONDIR
+        } else {
+            FAN_RENAME
+        },
+        inode: key_of(old_dir),
+        dev: old_dir.st_dev,
+        parent: None,
+        path: None,
+        id,
+        child: Some(Fid::of(moved)),
+        dir: Some(id),
+        name: old_name,
+        dirent: true,
+        new: Some((
+            (k2 != key_of(old_dir)).then_some(k2),
+            Fid::of(new_dir),
+            new_name,
+        )),
     });
 }
 
@@ -1346,6 +1434,7 @@ pub fn self_event(st: &Stat, mask: u32) {
         dir: is_dir.then_some(id),
         name: &[],
         dirent: false,
+        new: None,
     });
 }
 
@@ -1373,11 +1462,17 @@ pub fn permission(file: &File, mask: u32) -> Result<(), Errno> {
     let mut asks = Vec::new();
     file_ctx(Some(file), &st, parent, mask, |c| {
         let mut list = targets(c);
-        list.retain(|(g, m)| m & PERM_EVENTS != 0 && g.fid_mode() == 0);
-        list.sort_by_key(|(g, _)| std::cmp::Reverse(g.priority));
-        for (g, m) in list {
+        list.retain(|(g, m, _)| m & PERM_EVENTS != 0 && g.fid_mode() == 0);
+        list.sort_by_key(|(g, ..)| std::cmp::Reverse(g.priority));
+        for (g, m, matched) in list {
             let p = Arc::new(Perm::default());
-            let ev = build(&g, c, m & (PERM_EVENTS | FAN_ONDIR), Some(p.clone()));
+            let ev = build(
+                &g,
+                c,
+                m & (PERM_EVENTS | FAN_ONDIR),
+                matched,
+                Some(p.clone()),
+            );
             asks.push((g, ev, p));
         }
     });

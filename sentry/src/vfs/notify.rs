@@ -852,7 +852,10 @@ pub fn renamed(from: &Resolved, to: &Resolved, src: &Stat, dst: Option<&Stat>, e
         let is_dir = moved.st_mode & S_IFMT == S_IFDIR;
         let cookie = new_cookie();
         let same = match (odir.stat(), ndir.stat()) {
-            (Ok(a), Ok(b)) => key_of(&a) == key_of(&b),
+            (Ok(a), Ok(b)) => {
+                super::fanotify::rename_event(&a, oname, &b, nname, moved);
+                key_of(&a) == key_of(&b)
+            }
             _ => false,
         };
         let from_mask = if same {
