@@ -517,6 +517,10 @@ fn read_events(
                         break;
                     }
                 },
+                // Linux: an overflow's descriptor is -EBADF with FAN_REPORT_FD_ERROR.
+                _ if matches!(ev.info, Info::Overflow) && g.flags & FAN_REPORT_FD_ERROR != 0 => {
+                    -Errno::EBADF.0
+                }
                 _ => FAN_NOFD,
             };
             let pidfd = if g.flags & FAN_REPORT_PIDFD != 0 && !matches!(ev.info, Info::Overflow) {
