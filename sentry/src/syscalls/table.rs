@@ -430,7 +430,7 @@ const ROWS: &[Row] = rows! {
     inotify_init1 => Partial, Some(ino::sys_inotify_init1), "x", "as inotify_init";
     inotify_add_watch => Full, Some(ino::sys_inotify_add_watch), "fsx", "";
     inotify_rm_watch => Full, Some(ino::sys_inotify_rm_watch), "fd", "";
-    fanotify_init => Partial, Some(fan::sys_fanotify_init), "xO", "events as inotify's (see inotify_init); FAN_MARK_EVICTABLE marks are never evicted; no FAN_OPEN_EXEC(_PERM), FAN_RENAME, FAN_FS_ERROR or pre-content events; FAN_UNLIMITED_QUEUE holds at most 2^20 events";
+    fanotify_init => Partial, Some(fan::sys_fanotify_init), "xO", "events as inotify's (see inotify_init); FAN_MARK_EVICTABLE marks go only at a write to /proc/sys/vm/drop_caches; FAN_ACCESS_PERM from read and pread only; no FAN_FS_ERROR, pre-content events or FAN_INFO responses; FAN_UNLIMITED_QUEUE holds at most 2^20 events";
     fanotify_mark => Partial, Some(fan::sys_fanotify_mark), "fxxFs", "as fanotify_init";
 };
 

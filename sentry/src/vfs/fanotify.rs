@@ -21,10 +21,15 @@
 //! released; nobody blocks holding either.
 //!
 //! Divergences: events are reported to groups in no particular order but permission events
-//! go to the higher classes first; FAN_MARK_EVICTABLE marks are never evicted; the pid in an
-//! event is the sandbox's, whatever the reader's pid namespace; FAN_UNLIMITED_QUEUE is bounded
-//! at [`UNLIMITED_EVENTS`] events (then FAN_Q_OVERFLOW), so a program cannot make the sentry
-//! allocate without bound; no FAN_FS_ERROR, FAN_RENAME or pre-content events.
+//! go to the higher classes first; FAN_MARK_EVICTABLE marks are evicted (all of them) by a
+//! write to /proc/sys/vm/drop_caches, never under memory pressure; an ignore mask is added
+//! even while the file is open for writing; the pid in an event is the sandbox's, whatever the
+//! reader's pid namespace; FAN_UNLIMITED_QUEUE is bounded at [`UNLIMITED_EVENTS`] events (then
+//! FAN_Q_OVERFLOW), so a program cannot make the sentry allocate without bound;
+//! FAN_ACCESS_PERM comes from read(2) and pread(2) only (not readv, sendfile or getdents);
+//! inotify's divergences hold (a file opened before a rename reports under its old name);
+//! no FAN_FS_ERROR, pre-content events (FAN_PRE_ACCESS) or responses with info records
+//! (FAN_INFO).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -1522,8 +1527,7 @@ pub fn exec_opened(file: &File) -> Result<(), Errno> {
         file.set_nonotify();
         return Err(e);
     }
-    if let (Some(inode), Ok(st)) = (&file.inode, file.stat()) {
-        let _ = inode;
+    if let (Some(_), Ok(st)) = (&file.inode, file.stat()) {
         let parent = file.parent().map(|(d, n)| (d.as_ref(), n.as_slice()));
         file_event(Some(file), &st, parent, FAN_OPEN | FAN_OPEN_EXEC);
     }
