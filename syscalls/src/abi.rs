@@ -5,6 +5,7 @@
 use bytemuck::{Pod, Zeroable};
 
 pub use crate::abi_block::*;
+pub use crate::abi_fanotify::*;
 pub use crate::abi_files::*;
 pub use crate::abi_ipc::*;
 pub use crate::abi_landlock::*;

@@ -9,6 +9,7 @@
 
 pub mod abi;
 mod abi_block;
+mod abi_fanotify;
 mod abi_files;
 mod abi_ipc;
 mod abi_landlock;

@@ -21,6 +21,7 @@ tests::guest_tests! {
     // Loop devices served by the sentry (issue 15).
     loop_dev,
     inotify,
+    fanotify,
     // Processes, time, resources, signals.
     ids,
     // execve's credentials: set-id files, file capabilities, ambient ones (issue 14).

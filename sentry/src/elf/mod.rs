@@ -151,7 +151,12 @@ pub fn open_exec(t: &Task, path: &[u8]) -> Result<Arc<File>, Errno> {
     let r = resolve_exec(t, path)?;
     let inode = r.inode.clone().ok_or(Errno::ENOENT)?;
     let ops = inode.open(O_RDONLY)?;
-    Ok(File::open_inode(ops, O_RDONLY, r.path, inode, r.mount))
+    let file = File::open_inode(ops, O_RDONLY, r.path, inode, r.mount);
+    if !r.is_mount_root {
+        file.set_parent(r.parent.clone(), &r.name);
+    }
+    crate::vfs::fanotify::exec_opened(&file)?;
+    Ok(file)
 }
 
 /// Whether `path` names something exec may open ([`open_exec`]'s checks, without opening

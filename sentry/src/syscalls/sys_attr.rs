@@ -39,6 +39,7 @@ impl Target {
                     .parent
                     .as_ref()
                     .map(|(d, n)| (d.as_ref(), n.as_slice())),
+                file: None,
             },
             mask,
         );

@@ -314,6 +314,11 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
     if !r.is_mount_root {
         file.set_parent(r.parent.clone(), &r.name);
     }
+    if let Err(e) = crate::vfs::fanotify::permission(&file, FAN_OPEN_PERM) {
+        // Refused: the file was never opened, so its close reports nothing.
+        file.set_nonotify();
+        return Err(e);
+    }
     file.notify(IN_OPEN);
     if truncated {
         // Linux truncates (and reports IN_MODIFY) after the open, even an empty file.

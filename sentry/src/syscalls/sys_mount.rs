@@ -456,6 +456,10 @@ pub fn sys_umount2(t: &mut Task) -> SysResult {
     if let Some(dev) = dev {
         crate::kernel::landlock::release_dev(dev);
     }
+    // Handles into mounts now gone must not pin their files: a loop device's volume lives
+    // while any of its inodes does, and a new file system made on the device would otherwise
+    // be mounted as the old one.
+    lock(handles()).retain(|(_, (_, m, _))| m.strong_count() > 0);
     // What the file system holds goes to its storage now; the rest (a disk file system's
     // FSInfo and clean flag) when its last reference goes.
     let _ = fs.sync();

@@ -40,6 +40,15 @@ impl FileOps for PidFd {
     fn polls_host(&self) -> bool {
         true
     }
+
+    /// Linux pidfd_show_fdinfo: the pid, -1 once the process is gone.
+    fn fdinfo(&self) -> String {
+        let pid = match self.tg.upgrade() {
+            Some(tg) if !lock(&tg.tasks).is_empty() => self.tgid,
+            _ => -1,
+        };
+        format!("Pid:\t{pid}\nNSpid:\t{pid}\n")
+    }
 }
 
 /// pidfds by the id of their file description.
@@ -66,10 +75,15 @@ pub fn sys_pidfd_open(t: &mut Task) -> SysResult {
             None => return Err(Errno::ESRCH),
         }
     };
+    pidfd_alloc(t, pid, &tg, flags).map(|fd| fd as u64)
+}
+
+/// A new pidfd (close-on-exec) for the process `tg` with id `pid`, in `t`'s table.
+fn pidfd_alloc(t: &Task, pid: i32, tg: &Arc<ThreadGroup>, flags: u32) -> Result<i32, Errno> {
     let file = File::new(
         Box::new(PidFd {
             tgid: pid,
-            tg: Arc::downgrade(&tg),
+            tg: Arc::downgrade(tg),
         }),
         O_RDWR | flags,
         "anon_inode:[pidfd]",
@@ -77,10 +91,15 @@ pub fn sys_pidfd_open(t: &mut Task) -> SysResult {
     {
         let mut r = lock(registry());
         r.retain(|_, (_, w)| w.strong_count() > 0);
-        r.insert(file.id, (pid, Arc::downgrade(&tg)));
+        r.insert(file.id, (pid, Arc::downgrade(tg)));
     }
     let limit = t.rlimit(RLIMIT_NOFILE);
-    t.fds().alloc(file, true, 0, limit).map(|fd| fd as u64)
+    t.fds().alloc(file, true, 0, limit)
+}
+
+/// A pidfd for fanotify's FAN_REPORT_PIDFD records.
+pub(crate) fn pidfd_install(t: &Task, pid: i32, tg: &Arc<ThreadGroup>) -> Result<i32, Errno> {
+    pidfd_alloc(t, pid, tg, 0)
 }
 
 /// The pid a pidfd refers to (waitid's P_PIDFD), if `f` is one.

@@ -115,6 +115,7 @@ pub(crate) fn read_into(
     }
     let count = count.min(MAX_RW_COUNT) as usize;
     access_ok(addr, count as u64)?;
+    crate::vfs::fanotify::permission(file, FAN_ACCESS_PERM)?;
     if count == 0 {
         // Still check the descriptor can be read.
         return match offset {

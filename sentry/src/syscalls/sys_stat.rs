@@ -203,6 +203,12 @@ pub fn sys_readlinkat(t: &mut Task) -> SysResult {
 
 pub(crate) fn statfs_of(m: &Mount) -> Result<Statfs, Errno> {
     let mut s = m.fs.statfs()?;
+    if s.f_fsid == [0, 0] {
+        // Linux file systems without a uuid report their device (as fanotify's file ids do).
+        if let Ok(root) = m.root.stat() {
+            s.f_fsid = crate::vfs::fanotify::fsid_of(root.st_dev);
+        }
+    }
     // ST_* flags have the values of the MS_* flags they mirror.
     s.f_flags |= (m.flags()
         & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME))

@@ -7,11 +7,11 @@ use std::sync::OnceLock;
 use syscalls::{SYSNO_COUNT, SYSNO_NAMES};
 
 use super::{
-    sys_aio as aio, sys_cred as cr, sys_eventfd as ev, sys_file as f, sys_futex as fx,
-    sys_inotify as ino, sys_ioprio as iop, sys_ipc as ipc, sys_kcmp as kc, sys_keys as ky,
-    sys_landlock as ll, sys_lsm as lsm, sys_misc as misc, sys_mm as m, sys_mount as mt,
-    sys_mount_api as mapi, sys_mqueue as mq, sys_numa as numa, sys_pidfd as pf, sys_poll as pl,
-    sys_process as p, sys_process_vm as pvm, sys_rw2 as rw2, sys_sched as sc,
+    sys_aio as aio, sys_cred as cr, sys_eventfd as ev, sys_fanotify as fan, sys_file as f,
+    sys_futex as fx, sys_inotify as ino, sys_ioprio as iop, sys_ipc as ipc, sys_kcmp as kc,
+    sys_keys as ky, sys_landlock as ll, sys_lsm as lsm, sys_misc as misc, sys_mm as m,
+    sys_mount as mt, sys_mount_api as mapi, sys_mqueue as mq, sys_numa as numa, sys_pidfd as pf,
+    sys_poll as pl, sys_process as p, sys_process_vm as pvm, sys_rw2 as rw2, sys_sched as sc,
     sys_sched_attr as sca, sys_seccomp as sec, sys_signal as sg, sys_signalfd as sfd,
     sys_socket as so, sys_task as tk, sys_time as tm, sys_timer as ti, sys_timerfd as tfd,
     SysResult,
@@ -433,6 +433,8 @@ const ROWS: &[Row] = rows! {
     inotify_init1 => Partial, Some(ino::sys_inotify_init1), "x", "as inotify_init";
     inotify_add_watch => Full, Some(ino::sys_inotify_add_watch), "fsx", "";
     inotify_rm_watch => Full, Some(ino::sys_inotify_rm_watch), "fd", "";
+    fanotify_init => Partial, Some(fan::sys_fanotify_init), "xO", "events as inotify's (see inotify_init); FAN_MARK_EVICTABLE marks go only at a write to /proc/sys/vm/drop_caches; FAN_ACCESS_PERM from read and pread only; no FAN_FS_ERROR, pre-content events or FAN_INFO responses; FAN_UNLIMITED_QUEUE holds at most 2^20 events";
+    fanotify_mark => Partial, Some(fan::sys_fanotify_mark), "fxxFs", "as fanotify_init";
 };
 
 /// Why a call is not implemented (ENOSYS, logged once): privileged beyond a sandbox, not
@@ -469,9 +471,6 @@ fn note_for_missing(name: &str) -> &'static str {
         "remap_file_pages" => {
             "not worth it now: deprecated since Linux 3.16 (emulated there with separate \
              mappings); mmap does the same"
-        }
-        "fanotify_init" | "fanotify_mark" => {
-            "not yet (issue 14): fanotify marks and events on the sentry's VFS"
         }
         "userfaultfd" => {
             "not yet (issue 14): faults handled by the program need the platform to hand \

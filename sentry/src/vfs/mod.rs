@@ -6,6 +6,7 @@
 //! dup and fork) owns its `FileOps` object, which owns whatever host resource backs it. Memory
 //! mappings hold the `Arc<File>` they map.
 
+pub mod fanotify;
 pub mod fasync;
 pub mod inode;
 pub mod lock;
@@ -268,6 +269,8 @@ pub struct File {
     /// The Landlock rights (TRUNCATE, IOCTL_DEV) the opener's domain denied it at open
     /// ([`crate::kernel::landlock::check_open`]); none for files not opened by a path.
     landlock_denied: AtomicU64,
+    /// Opened for a fanotify listener: its use reports nothing (Linux FMODE_NONOTIFY).
+    nonotify: AtomicBool,
 }
 
 /// The owner of a description's signals (F_SETOWN_EX's `struct f_owner_ex`).
@@ -316,6 +319,7 @@ impl File {
             fsig: AtomicI32::new(0),
             parent: OnceLock::new(),
             landlock_denied: AtomicU64::new(0),
+            nonotify: AtomicBool::new(false),
         })
     }
 
@@ -341,6 +345,7 @@ impl File {
             fsig: AtomicI32::new(0),
             parent: OnceLock::new(),
             landlock_denied: AtomicU64::new(0),
+            nonotify: AtomicBool::new(false),
         })
     }
 
@@ -364,10 +369,20 @@ impl File {
         self.parent.get()
     }
 
+    /// Marks the description as opened for a fanotify listener: its use reports nothing.
+    pub fn set_nonotify(&self) {
+        self.nonotify.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the description reports no events (see [`File::set_nonotify`]).
+    pub fn nonotify(&self) -> bool {
+        self.nonotify.load(Ordering::Relaxed)
+    }
+
     /// Reports a file event (IN_ACCESS, IN_MODIFY, ...) on the file to the watches of the file
     /// and of its directory; nothing for files without an inode or opened O_PATH.
     pub fn notify(&self, mask: u32) {
-        if !notify::active() || self.is_path() {
+        if !notify::active() || self.is_path() || self.nonotify() {
             return;
         }
         let Some(inode) = &self.inode else {
@@ -378,6 +393,7 @@ impl File {
                 inode: inode.as_ref(),
                 stat: None,
                 parent: self.parent.get().map(|(d, n)| (d.as_ref(), n.as_slice())),
+                file: Some(self),
             },
             mask,
         );

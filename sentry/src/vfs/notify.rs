@@ -79,9 +79,9 @@ static MARKS: AtomicUsize = AtomicUsize::new(0);
 /// Number of dnotify marks: what a closing file checks before looking for its own.
 static DNOTIFY_MARKS: AtomicUsize = AtomicUsize::new(0);
 
-/// Whether any watch exists; every hook checks this first.
+/// Whether any watch exists (inotify, dnotify or fanotify); every hook checks this first.
 pub fn active() -> bool {
-    MARKS.load(Ordering::Relaxed) != 0
+    MARKS.load(Ordering::Relaxed) != 0 || super::fanotify::active()
 }
 
 /// Who a mark reports to.
@@ -681,6 +681,8 @@ pub struct Subject<'a> {
     pub stat: Option<Stat>,
     /// Its directory and its name there (`None` for a root, or a name that is `.`/`..`).
     pub parent: Option<(&'a dyn Inode, &'a [u8])>,
+    /// The open file it came through, if any (fanotify's path events).
+    pub file: Option<&'a File>,
 }
 
 /// Reports a file event (IN_OPEN, IN_ACCESS, IN_MODIFY, IN_ATTRIB, IN_CLOSE_*) to the file's
@@ -721,6 +723,7 @@ pub fn file_event(s: &Subject<'_>, mask: u32) {
         );
     }
     send_sigios(sigs);
+    super::fanotify::file_event(s.file, &st, s.parent, mask);
 }
 
 /// The event an attribute change gives (Linux fsnotify_change); 0 for none.
@@ -741,11 +744,20 @@ pub fn attr_mask(a: &SetAttr) -> u32 {
     mask
 }
 
-/// Reports an entry event to the directory `dir` about its child `name`.
-fn dir_event(dir: &dyn Inode, mask: u32, cookie: u32, name: &[u8], child_is_dir: bool) {
+/// Reports an entry event to the directory `dir` about its child `name` (with stat `child`
+/// when known).
+fn dir_event(
+    dir: &dyn Inode,
+    mask: u32,
+    cookie: u32,
+    name: &[u8],
+    child_is_dir: bool,
+    child: Option<&Stat>,
+) {
     let Ok(ds) = dir.stat() else {
         return;
     };
+    super::fanotify::dirent_event(&ds, mask, name, child_is_dir, child);
     let mask = if child_is_dir { mask | IN_ISDIR } else { mask };
     let mut sigs = Vec::new();
     deliver(
@@ -763,6 +775,7 @@ fn dir_event(dir: &dyn Inode, mask: u32, cookie: u32, name: &[u8], child_is_dir:
 /// Reports an event about an inode itself (no name, not to its directory; Linux sets no
 /// IN_ISDIR on these).
 fn self_event(st: &Stat, mask: u32) {
+    super::fanotify::self_event(st, mask);
     let mut sigs = Vec::new();
     deliver(
         &mut registry(),
@@ -780,12 +793,18 @@ fn self_event(st: &Stat, mask: u32) {
 fn removed(st: &Stat) {
     self_event(st, IN_DELETE_SELF);
     registry().remove_marks(key_of(st), true, |_| true);
+    super::fanotify::inode_gone(key_of(st));
 }
 
 /// A file `name` was created in `dir` (open O_CREAT, mkdir, mknod, symlink).
 pub fn created(dir: &dyn Inode, name: &[u8], is_dir: bool) {
     if active() {
-        dir_event(dir, IN_CREATE, 0, name, is_dir);
+        let child = if super::fanotify::active() {
+            dir.lookup_stat(name).ok().map(|(_, st)| st)
+        } else {
+            None
+        };
+        dir_event(dir, IN_CREATE, 0, name, is_dir, child.as_ref());
     }
 }
 
@@ -793,7 +812,7 @@ pub fn created(dir: &dyn Inode, name: &[u8], is_dir: bool) {
 pub fn linked(dir: &dyn Inode, name: &[u8], target: &Stat) {
     if active() {
         self_event(target, IN_ATTRIB);
-        dir_event(dir, IN_CREATE, 0, name, false);
+        dir_event(dir, IN_CREATE, 0, name, false, Some(target));
     }
 }
 
@@ -813,7 +832,7 @@ pub fn unlinked(r: &Resolved) {
     if is_dir || st.st_nlink <= 1 {
         removed(&st);
     }
-    dir_event(r.parent.as_ref(), IN_DELETE, 0, &r.name, is_dir);
+    dir_event(r.parent.as_ref(), IN_DELETE, 0, &r.name, is_dir, Some(&st));
 }
 
 static COOKIE: AtomicU32 = AtomicU32::new(0);
@@ -833,7 +852,10 @@ pub fn renamed(from: &Resolved, to: &Resolved, src: &Stat, dst: Option<&Stat>, e
         let is_dir = moved.st_mode & S_IFMT == S_IFDIR;
         let cookie = new_cookie();
         let same = match (odir.stat(), ndir.stat()) {
-            (Ok(a), Ok(b)) => key_of(&a) == key_of(&b),
+            (Ok(a), Ok(b)) => {
+                super::fanotify::rename_event(&a, oname, &b, nname, moved);
+                key_of(&a) == key_of(&b)
+            }
             _ => false,
         };
         let from_mask = if same {
@@ -841,8 +863,8 @@ pub fn renamed(from: &Resolved, to: &Resolved, src: &Stat, dst: Option<&Stat>, e
         } else {
             IN_MOVED_FROM
         };
-        dir_event(odir, from_mask, cookie, oname, is_dir);
-        dir_event(ndir, IN_MOVED_TO, cookie, nname, is_dir);
+        dir_event(odir, from_mask, cookie, oname, is_dir, Some(moved));
+        dir_event(ndir, IN_MOVED_TO, cookie, nname, is_dir, Some(moved));
     };
     one(
         from.parent.as_ref(),

@@ -189,6 +189,10 @@ const OPTIONS: &[(&str, Needs)] = &[
         "CONFIG_FANOTIFY",
         Needs::Calls(&["fanotify_init", "fanotify_mark"]),
     ),
+    (
+        "CONFIG_FANOTIFY_ACCESS_PERMISSIONS",
+        Needs::Calls(&["fanotify_init", "fanotify_mark"]),
+    ),
     ("CONFIG_QUOTA", Needs::Calls(&["quotactl"])),
     ("CONFIG_PROC_FS", Needs::Fs("proc")),
     ("CONFIG_PROC_SYSCTL", Needs::Fs("proc")),

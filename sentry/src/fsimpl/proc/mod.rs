@@ -191,6 +191,10 @@ fn sysfile(
                 let mut v = v.strip_suffix(b"\n").unwrap_or(v).to_vec();
                 v.push(b'\n');
                 lock(&s2).insert(path, v);
+                if path == "vm/drop_caches" {
+                    // Evictable fanotify marks go with the inodes they would let go.
+                    crate::vfs::fanotify::drop_caches();
+                }
                 Ok(())
             }),
         )
@@ -743,6 +747,10 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
                 "swappiness",
                 sysfile(dev, 0x148, s, "vm/swappiness", n("60")),
             ),
+            (
+                "vfs_cache_pressure",
+                sysfile(dev, 0x149, s, "vm/vfs_cache_pressure", n("100")),
+            ),
         ],
     );
     use crate::vfs::notify;
@@ -761,6 +769,25 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
             (
                 "max_queued_events",
                 limit_file(dev, 0x173, &notify::MAX_QUEUED_EVENTS),
+            ),
+        ],
+    );
+    use crate::vfs::fanotify;
+    let fanotify = fixed_dir(
+        dev,
+        0x174,
+        vec![
+            (
+                "max_queued_events",
+                limit_file(dev, 0x175, &fanotify::MAX_QUEUED_EVENTS),
+            ),
+            (
+                "max_user_groups",
+                limit_file(dev, 0x176, &fanotify::MAX_USER_GROUPS),
+            ),
+            (
+                "max_user_marks",
+                limit_file(dev, 0x177, &fanotify::MAX_USER_MARKS),
             ),
         ],
     );
@@ -805,6 +832,7 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
                 sysfile(dev, 0x166, s, "fs/protected_hardlinks", n("1")),
             ),
             ("lease-break-time", lease_break_time_file(dev, 0x167)),
+            ("fanotify", Arc::new(move || fanotify.clone())),
             ("inotify", Arc::new(move || inotify.clone())),
             ("mqueue", Arc::new(move || mqueue.clone())),
         ],
