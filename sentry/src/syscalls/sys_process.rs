@@ -289,7 +289,11 @@ pub fn sys_sysinfo(t: &mut Task) -> SysResult {
     let host = nix::sys::sysinfo::sysinfo().map_err(|e| Errno(e as i32))?;
     let threads = crate::kernel::lock(&t.k.tree).threads.len();
     let info = Sysinfo {
-        uptime: t.k.boot.elapsed().as_secs() as i64,
+        // Rounded up, as Linux's do_sysinfo does.
+        uptime: {
+            let up = t.k.boot.elapsed();
+            up.as_secs() as i64 + i64::from(up.subsec_nanos() != 0)
+        },
         loads: [0; 3],
         totalram: host.ram_total(),
         freeram: host.ram_unused(),
