@@ -48,6 +48,21 @@ impl Bundle {
         tests::execute(cmd)
     }
 
+    /// `run --detach c`, its stdio /dev/null (run -d's stdio is the container's: nothing then
+    /// waits on a pipe).
+    fn run_detached(&self) {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(format!(
+                "exec {} --root {} run --detach c >/dev/null 2>&1",
+                tests::sandbox_bin().display(),
+                self.root.display()
+            ))
+            .current_dir(&self.dir);
+        let run = tests::execute(cmd);
+        assert_eq!(run.status, 0, "{run}");
+    }
+
     /// Rewrites config.json: `f` edits its JSON.
     fn config(&self, f: impl FnOnce(&mut serde_json::Value)) {
         let p = self.dir.join("config.json");
@@ -418,17 +433,7 @@ fn the_lifecycle_is_the_specs() {
 fn delete_force_ends_a_running_container() {
     let b = Bundle::new("force");
     b.script("sleep 1000");
-    // run -d's stdio is the container's: /dev/null here, so nothing waits on a pipe.
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(format!(
-            "exec {} --root {} run --detach c >/dev/null 2>&1",
-            tests::sandbox_bin().display(),
-            b.root.display()
-        ))
-        .current_dir(&b.dir);
-    let run = tests::execute(cmd);
-    assert_eq!(run.status, 0, "{run}");
+    b.run_detached();
     let pid = b.state("c")["pid"].as_i64().expect("pid") as i32;
     let del = b.sandbox(&["delete", "--force", "c"]);
     assert_eq!(del.status, 0, "{del}");
@@ -461,16 +466,7 @@ fn resources_are_the_containers_host_cgroup() {
             "cpu": {"shares": 512, "quota": 50_000, "period": 100_000},
         });
     });
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(format!(
-            "exec {} --root {} run --detach c >/dev/null 2>&1",
-            tests::sandbox_bin().display(),
-            b.root.display()
-        ))
-        .current_dir(&b.dir);
-    let run = tests::execute(cmd);
-    assert_eq!(run.status, 0, "{run}");
+    b.run_detached();
     let pid = b.state("c")["pid"].as_i64().expect("pid");
     let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
     // cgroup v1 (a memory controller mount) or v2 (the unified hierarchy).
@@ -567,16 +563,7 @@ fn resources_are_the_containers_host_cgroup() {
 fn the_containers_process_is_a_protected_init() {
     let b = Bundle::new("init");
     b.config(|v| v["process"]["args"] = serde_json::json!(["sleep", "1000"]));
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(format!(
-            "exec {} --root {} run --detach c >/dev/null 2>&1",
-            tests::sandbox_bin().display(),
-            b.root.display()
-        ))
-        .current_dir(&b.dir);
-    let run = tests::execute(cmd);
-    assert_eq!(run.status, 0, "{run}");
+    b.run_detached();
     for sig in ["TERM", "KILL", "SEGV", "STOP"] {
         let k = b.sandbox(&["exec", "c", "kill", &format!("-{sig}"), "1"]);
         assert_eq!(k.status, 0, "{sig}: {k}");
