@@ -4,6 +4,7 @@
 //! `linux.resources` written to its files, and the container's sandbox (the sentry, the gofer and
 //! every process the program runs, each a host process) in it from before it starts anything.
 //! `update` writes the files again, `events --stats` reads them, `delete` removes the cgroup.
+//! The container has a devices cgroup too (v1), left as its parent allows.
 //!
 //! The sandbox enforces memory and tasks itself too (`--memory`, `--pids`: clean ENOMEM and
 //! EAGAIN for the program); the host cgroup is what the engine sees and accounts, and a
@@ -38,10 +39,11 @@ struct Hierarchy {
     own: PathBuf,
 }
 
-/// The controllers a v1 hierarchy is given a container cgroup in.
-const V1_CONTROLLERS: [&str; 10] = [
+/// The controllers a v1 hierarchy is given a container cgroup in (devices too, for the
+/// engine's view: no rule is written there, see the module docs).
+const V1_CONTROLLERS: [&str; 11] = [
     "cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "hugetlb", "net_cls", "net_prio",
-    "freezer",
+    "freezer", "devices",
 ];
 
 /// The host's cgroup hierarchies: every v1 controller mount, or (on a host with no v1
