@@ -510,7 +510,7 @@ impl Cgroup {
                         if e.raw_os_error() == Some(libc::EBUSY)
                             && std::time::Instant::now() < deadline =>
                     {
-                        std::thread::sleep(std::time::Duration::from_millis(10));
+                        std::thread::sleep(std::time::Duration::from_millis(1));
                     }
                     Err(e) => return Err(format!("{}: {e}", dir.display())),
                 }
