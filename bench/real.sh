@@ -6,6 +6,10 @@
 # Needs gcc, hyperfine, python3, make, git, sqlite3 (Debian packages; bwrap optional). Prints
 # a Markdown table: mean ms per command and the ratio to native.
 set -euo pipefail
+# The system's own programs on both sides: a PATH of the invoking user's (pyenv shims, ~/.cargo)
+# would run wrappers natively that the sandbox, which hides /root and /home, never sees.
+cargo=$(command -v cargo)
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 runs=${1:-5}
@@ -16,7 +20,7 @@ done
 mkdir -p "$root/target"
 work=$(mktemp -d -p "$root/target" real.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+"$cargo" build --release --quiet --manifest-path "$root/Cargo.toml"
 sb="$root/target/release/sandbox"
 
 # The workloads' inputs.
@@ -90,9 +94,10 @@ done
 if [ "$have_floor" = 1 ]; then
     # ns per getpid: native, the bare SIGSYS+spin handoff systrap is built on, and both
     # platforms (the workloads above run `sh -c`; these run the benchmark directly).
-    g() { "$@" 2>&1 | awk '{print $2}'; }
+    g() { "$@" 2>&1 | awk '{print $2}'; }  # floor's bench prints "getpid NS N"
+    b() { "$@" 2>&1 | awk '{print $1}'; }  # syscall_bench prints "NS"
     echo
     echo "| getpid ns (one run) | native | SIGSYS in-process | SIGSYS+spin handoff floor | SIGSYS+futex handoff floor | systrap | ptrace |"
     echo "|---|---|---|---|---|---|---|"
-    echo "| | $(g "$work/floorbench" getpid 200000) | $(g "$work/floorbench" --seccomp-trap-getpid getpid 200000) | $(g "$work/floorbench" --seccomp-trap-futex=100000 getpid 100000) | $(g "$work/floorbench" --seccomp-trap-futex=0 getpid 20000) | $(g "$sb" run --platform systrap "$work/bench" getpid 100000) | $(g "$sb" run --platform ptrace "$work/bench" getpid 100000) |"
+    echo "| | $(g "$work/floorbench" getpid 200000) | $(g "$work/floorbench" --seccomp-trap-getpid getpid 200000) | $(g "$work/floorbench" --seccomp-trap-futex=100000 getpid 100000) | $(g "$work/floorbench" --seccomp-trap-futex=0 getpid 20000) | $(b "$sb" run --platform systrap "$work/bench" getpid 100000) | $(b "$sb" run --platform ptrace "$work/bench" getpid 100000) |"
 fi
