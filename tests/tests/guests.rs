@@ -51,6 +51,8 @@ tests::guest_tests! {
     seccomp_filter,
     // Memory.
     memory,
+    // Memory locks, timer overruns, pidfd_send_signal on /proc dirs (issue 14).
+    mlock,
     // System V IPC: message queues, semaphores, shared memory, /proc/sysvipc.
     sysv_ipc,
     // Keyrings: add_key, request_key, keyctl (issue 14).

@@ -116,6 +116,8 @@ pub struct Kernel {
     tty_sid: Mutex<Option<i32>>,
     /// The pid of the sentry's own init, or 0 without `--init`.
     pub virtual_init: std::sync::atomic::AtomicI32,
+    /// The nice value of the sentry's own init (it has no task to keep one).
+    pub virtual_init_nice: std::sync::atomic::AtomicI32,
     /// The process whose end is the sandbox's end: PID 1, or with `--init` the program the
     /// sentry's own init started (PID 2).
     pub main_pid: std::sync::atomic::AtomicI32,
@@ -272,6 +274,7 @@ impl Kernel {
             thawed: Condvar::new(),
             main_pid: std::sync::atomic::AtomicI32::new(1),
             virtual_init: std::sync::atomic::AtomicI32::new(0),
+            virtual_init_nice: std::sync::atomic::AtomicI32::new(0),
             init_protected: std::sync::atomic::AtomicBool::new(false),
             personality: std::sync::atomic::AtomicU32::new(0),
             timers: timer::Timers::default(),

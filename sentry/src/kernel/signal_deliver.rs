@@ -236,6 +236,7 @@ pub fn deliver(t: &mut Task) {
             .pop(mask)
             .or_else(|| lock(&tg.pending).pop(mask));
         let Some(mut p) = next else { break };
+        t.k.timers.taken(tg.tgid, &p.info);
         let mut sig = p.info.si_signo;
         if ptrace::traced(t) {
             // Signal-delivery-stop: the tracer chooses the signal (0: none).

@@ -80,6 +80,12 @@ pub struct Timer {
     pub id: i32,
     /// Expirations not delivered because the previous signal was still pending.
     pub overrun: i32,
+    /// Expirations that passed before the timer was armed (an absolute time already gone),
+    /// counted into the overrun of its first expiry.
+    pub backlog: u64,
+    /// The overrun of the last of its signals taken for delivery: what timer_getoverrun(2)
+    /// reports (Linux's it_overrun_last).
+    pub overrun_last: i32,
 }
 
 /// A timer's key: (process, which) with which = -1..-3 for the itimers, the id for POSIX ones.
@@ -157,9 +163,22 @@ impl Timers {
         lock(&self.list).remove(&key)
     }
 
-    /// The overrun count of a POSIX timer.
+    /// The overrun count of a POSIX timer: that of its last signal delivered.
     pub fn overrun(&self, key: TimerKey) -> Option<i32> {
-        lock(&self.list).get(&key).map(|t| t.overrun)
+        lock(&self.list).get(&key).map(|t| t.overrun_last)
+    }
+
+    /// A signal of process `tgid` was taken for delivery: if a POSIX timer sent it, its
+    /// overrun (expiries merged into it while it was pending) is the timer's count now.
+    pub fn taken(&self, tgid: i32, info: &syscalls::abi::Siginfo) {
+        if info.si_code != SI_TIMER {
+            return;
+        }
+        let id = info.fields[0] as u32 as i32;
+        let overrun = (info.fields[0] >> 32) as u32 as i32;
+        if let Some(t) = lock(&self.list).get_mut(&(tgid, id)) {
+            t.overrun_last = overrun;
+        }
     }
 
     /// Removes every timer of a process (at exit or exec).
@@ -287,10 +306,11 @@ fn advance(t: &mut Timer, next: Duration, cur: Duration) -> u64 {
         t.next = None;
         return 1;
     }
-    let missed = ((cur - next).as_nanos() / t.interval.as_nanos().max(1)) as u64;
+    let local = ((cur - next).as_nanos() / t.interval.as_nanos().max(1)) as u64;
+    let missed = local.saturating_add(std::mem::take(&mut t.backlog));
     t.overrun = missed.min(i32::MAX as u64) as i32;
     // The next expiry after `cur`, in nanoseconds (at most one interval past `cur`).
-    let step = t.interval.as_nanos() * (u128::from(missed) + 1);
+    let step = t.interval.as_nanos() * (u128::from(local) + 1);
     let at = next.as_nanos().saturating_add(step);
     let secs = (at / 1_000_000_000).min(u128::from(u64::MAX)) as u64;
     t.next = Some(Duration::new(secs, (at % 1_000_000_000) as u32));
@@ -322,8 +342,8 @@ pub fn run_timers(k: Weak<Kernel>) {
                     }
                 };
                 if cur >= next {
-                    let fired = t.clone();
-                    due.push((fired, advance(t, next, cur)));
+                    let n = advance(t, next, cur);
+                    due.push((t.clone(), n));
                     if fd && t.next.is_some() {
                         t.value = PARKED;
                     }

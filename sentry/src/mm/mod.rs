@@ -75,7 +75,16 @@ pub struct Vma {
     pub share: Option<(u64, u64)>,
     /// Its NUMA memory policy (mbind(2)), if it has one of its own.
     pub policy: Option<MemPolicy>,
+    /// mlock(2) state: [`LOCKED`], with [`LOCK_ONFAULT`] for mlock2(MLOCK_ONFAULT) (Linux's
+    /// VM_LOCKED and VM_LOCKONFAULT). The host never swaps the sandbox out of its own view
+    /// anyway; the flag is what Linux's callers observe (VmLck, madvise and msync refusals).
+    pub locked: u8,
 }
+
+/// [`Vma::locked`]: the mapping is locked.
+pub const LOCKED: u8 = 1;
+/// [`Vma::locked`]: with [`LOCKED`], pages are locked as they are faulted in, not populated.
+pub const LOCK_ONFAULT: u8 = 2;
 
 /// A NUMA memory policy (set_mempolicy(2), mbind(2)) on the sandbox's single node, as
 /// get_mempolicy(2) reports it back. Memory is placed the same whatever it says.
@@ -270,6 +279,22 @@ pub struct MemoryManager {
     /// The vDSO's wall-clock functions trap (see `kernel::clock`); a forked child's copy of
     /// the vDSO is the parent's.
     pub vdso_patched: bool,
+    /// The lock state new mappings take (mlockall(2) with MCL_FUTURE): Linux's def_flags.
+    pub def_locked: u8,
+}
+
+/// Faults in `[start, start + len)` as Linux's mlock does (a write fault for private writable
+/// memory, a read fault otherwise); the host refuses what cannot be populated (PROT_NONE),
+/// which Linux skips too.
+fn populate(ctx: &mut dyn Context, start: u64, len: u64, prot: u32, shared: bool) {
+    let advice = if prot & PROT_WRITE != 0 && !shared {
+        MADV_POPULATE_WRITE
+    } else {
+        MADV_POPULATE_READ
+    };
+    if prot & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
+        let _ = ctx.advise(start, len, advice);
+    }
 }
 
 impl Drop for MemoryManager {
@@ -296,6 +321,7 @@ impl MemoryManager {
             sealed: Vec::new(),
             aio: Default::default(),
             vdso_patched: false,
+            def_locked: 0,
             space,
         };
         let layout = mm.space.layout().clone();
@@ -311,6 +337,7 @@ impl MemoryManager {
                     name: Some(name),
                     share: None,
                     policy: None,
+                    locked: 0,
                 },
             );
         }
@@ -326,6 +353,7 @@ impl MemoryManager {
                     name: Some("[vdso]"),
                     share: None,
                     policy: None,
+                    locked: 0,
                 },
             );
         }
@@ -336,9 +364,21 @@ impl MemoryManager {
     /// The child's copy counts against the memory budget as the parent's does (checked by
     /// the caller with [`MemoryManager::committed_bytes`] first).
     pub fn fork(&self, space: Arc<dyn AddressSpace>) -> MemoryManager {
+        // Locks are not inherited (Linux's dup_mmap clears VM_LOCKED; def_flags restart).
+        let mut vmas = self.vmas.clone();
+        let keys: Vec<u64> = vmas
+            .iter()
+            .filter(|(_, v)| v.locked != 0)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in keys {
+            if let Some(mut v) = vmas.get_mut(&k) {
+                v.locked = 0;
+            }
+        }
         let mut child = MemoryManager {
             space,
-            vmas: self.vmas.clone(),
+            vmas,
             brk_start: self.brk_start,
             brk: self.brk,
             mmap_top: self.mmap_top,
@@ -351,6 +391,7 @@ impl MemoryManager {
             sealed: self.sealed.clone(),
             aio: Default::default(),
             vdso_patched: self.vdso_patched,
+            def_locked: 0,
         };
         child.recharge();
         child
@@ -586,6 +627,11 @@ impl MemoryManager {
         if self.mapped_bytes() + len > self.as_limit {
             return Err(Errno::ENOMEM);
         }
+        let locked = if flags & MAP_LOCKED != 0 {
+            LOCKED
+        } else {
+            self.def_locked
+        };
         let shared = flags & MAP_TYPE == MAP_SHARED || flags & MAP_TYPE == MAP_SHARED_VALIDATE;
         let mut host_flags = if shared { MAP_SHARED } else { MAP_PRIVATE };
         host_flags |= flags & (MAP_NORESERVE | MAP_POPULATE);
@@ -632,8 +678,12 @@ impl MemoryManager {
                 name: None,
                 share,
                 policy: None,
+                locked,
             },
         );
+        if locked == LOCKED {
+            populate(ctx, start, len, prot, shared);
+        }
         Ok(start)
     }
 
@@ -887,6 +937,7 @@ impl MemoryManager {
                             name: Some("[heap]"),
                             share: None,
                             policy: None,
+                            locked: self.def_locked,
                         },
                     );
                 }
@@ -920,8 +971,6 @@ impl MemoryManager {
                 | MADV_REMOVE
                 | MADV_DONTFORK
                 | MADV_DOFORK
-                | MADV_MERGEABLE
-                | MADV_UNMERGEABLE
                 | MADV_HUGEPAGE
                 | MADV_NOHUGEPAGE
                 | MADV_DONTDUMP
@@ -933,6 +982,8 @@ impl MemoryManager {
                 | MADV_POPULATE_READ
                 | MADV_POPULATE_WRITE
         );
+        // MADV_MERGEABLE and MADV_UNMERGEABLE are EINVAL too: the sandbox's kernel has no
+        // KSM (no CONFIG_KSM in its /proc/config.gz, no /sys/kernel/mm/ksm), as Linux without it.
         if !known {
             return Err(Errno::EINVAL);
         }
@@ -958,6 +1009,12 @@ impl MemoryManager {
                 })
         {
             return Err(Errno::EPERM);
+        }
+        // Locked memory cannot be discarded (Linux's can_madv_lru_vma, madvise_remove).
+        if matches!(advice, MADV_DONTNEED | MADV_FREE | MADV_REMOVE)
+            && self.locked_in(addr, end) > 0
+        {
+            return Err(Errno::EINVAL);
         }
         match advice {
             // These change contents or residency: the host must do them.
@@ -1015,6 +1072,9 @@ impl MemoryManager {
         if !self.fully_mapped(addr, end) {
             return Err(Errno::ENOMEM);
         }
+        if flags & MS_INVALIDATE != 0 && self.locked_in(addr, end) > 0 {
+            return Err(Errno::EBUSY);
+        }
         let shared = self
             .vmas
             .range(..end)
@@ -1042,6 +1102,82 @@ impl MemoryManager {
             return Err(Errno::ENOMEM);
         }
         Ok(len / PAGE_SIZE)
+    }
+
+    /// Bytes of the program's mappings that are locked (VmLck).
+    pub fn locked_bytes(&self) -> u64 {
+        self.vmas
+            .values()
+            .filter(|v| v.app() && v.locked != 0)
+            .map(|v| v.end - v.start)
+            .sum()
+    }
+
+    /// Bytes of `[start, end)` already locked.
+    pub fn locked_in(&self, start: u64, end: u64) -> u64 {
+        self.vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > start)
+            .filter(|(_, v)| v.app() && v.locked != 0)
+            .map(|(_, v)| v.end.min(end) - v.start.max(start))
+            .sum()
+    }
+
+    /// mlock(2)/mlock2(2)/munlock(2) once the limit is checked: `[start, end)` (page-aligned)
+    /// takes lock state `mode` (0: unlocked). As Linux's apply_vma_lock_flags, the mappings
+    /// from `start` up to the first hole change, and a hole makes it ENOMEM after that.
+    /// Locking without [`LOCK_ONFAULT`] faults the pages in.
+    pub fn set_locked(
+        &mut self,
+        ctx: &mut dyn Context,
+        start: u64,
+        end: u64,
+        mode: u8,
+    ) -> Result<(), Errno> {
+        let mut reach = start;
+        for (_, v) in self.vmas.range(..end).skip_while(|(_, v)| v.end <= start) {
+            if v.start > reach || !v.app() {
+                break;
+            }
+            reach = v.end;
+        }
+        let upto = reach.min(end);
+        if upto > start {
+            self.split_bounded(start)?;
+            self.split_bounded(upto)?;
+            self.lock_where(ctx, |v| v.start >= start && v.end <= upto, mode);
+        }
+        if upto < end {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
+    /// mlockall(2)'s MCL_CURRENT and munlockall(2): every mapping takes lock state `mode`.
+    pub fn set_locked_all(&mut self, ctx: &mut dyn Context, mode: u8) {
+        self.lock_where(ctx, |_| true, mode);
+    }
+
+    fn lock_where(&mut self, ctx: &mut dyn Context, which: impl Fn(&Vma) -> bool, mode: u8) {
+        let keys: Vec<u64> = self
+            .vmas
+            .iter()
+            .filter(|(_, v)| v.app() && which(v))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in keys {
+            let Some(mut v) = self.vmas.get_mut(&k) else {
+                continue;
+            };
+            let newly = mode == LOCKED && v.locked != LOCKED;
+            v.locked = mode;
+            let (s, e, prot, shared) = (v.start, v.end, v.prot, v.shared);
+            drop(v);
+            if newly {
+                populate(ctx, s, e - s, prot, shared);
+            }
+        }
     }
 
     /// mbind(2)'s change once its arguments are checked: `[start, end)` (page-aligned) takes

@@ -178,30 +178,43 @@ pub fn sys_mincore(t: &mut Task) -> SysResult {
     Ok(0)
 }
 
-/// mlock(2), munlock(2), mlock2(2): memory is never swapped out of the sandbox's view, so
-/// locking only checks the range is mapped and the caller may lock that much.
-fn lock_range(t: &mut Task, addr: u64, len: u64, lock_it: bool) -> SysResult {
+/// Whether the caller may lock memory beyond RLIMIT_MEMLOCK (CAP_IPC_LOCK).
+fn may_lock_any(t: &Task) -> bool {
+    t.creds.caps & (1 << CAP_IPC_LOCK) != 0
+}
+
+/// mlock(2), mlock2(2), munlock(2): the range's mappings take lock state `mode` (0 unlocks).
+/// The host never swaps the sandbox's memory out of its view, so a lock is what Linux lets a
+/// program observe of it: the pages faulted in, VmLck, RLIMIT_MEMLOCK, and madvise/msync
+/// refusing to discard locked memory.
+fn lock_range(t: &mut Task, addr: u64, len: u64, mode: u8) -> SysResult {
     let start = crate::mm::page_down(addr);
     let end =
         crate::mm::page_up(addr.checked_add(len).ok_or(Errno::ENOMEM)?).ok_or(Errno::ENOMEM)?;
     if end == start {
         return Ok(0);
     }
-    if lock_it && t.creds.caps & (1 << 14) == 0 && end - start > t.rlimit(RLIMIT_MEMLOCK) {
-        // Without CAP_IPC_LOCK, RLIMIT_MEMLOCK bounds what may be locked.
-        return Err(if t.rlimit(RLIMIT_MEMLOCK) == 0 {
-            Errno::EPERM
-        } else {
-            Errno::ENOMEM
-        });
+    let limit = t.rlimit(RLIMIT_MEMLOCK);
+    let mm_arc = t.mm.clone();
+    let mut mm = lock(&mm_arc);
+    if mode != 0 && !may_lock_any(t) {
+        // Linux's do_mlock: EPERM when nothing may be locked, ENOMEM past the limit (what
+        // the range already holds locked is not counted twice).
+        if limit == 0 {
+            return Err(Errno::EPERM);
+        }
+        let after = mm.locked_bytes() - mm.locked_in(start, end) + (end - start);
+        if after > limit {
+            return Err(Errno::ENOMEM);
+        }
     }
-    t.mm().mincore_pages(start, end - start).map(|_| 0)
+    mm.set_locked(t.ctx.as_mut(), start, end, mode).map(|_| 0)
 }
 
 /// Implements mlock(2).
 pub fn sys_mlock(t: &mut Task) -> SysResult {
     let a = t.args();
-    lock_range(t, a[0], a[1], true)
+    lock_range(t, a[0], a[1], crate::mm::LOCKED)
 }
 
 /// Implements mlock2(2).
@@ -210,30 +223,55 @@ pub fn sys_mlock2(t: &mut Task) -> SysResult {
     if a[2] & !MLOCK_ONFAULT != 0 {
         return Err(Errno::EINVAL);
     }
-    lock_range(t, a[0], a[1], true)
+    let mode = if a[2] & MLOCK_ONFAULT != 0 {
+        crate::mm::LOCKED | crate::mm::LOCK_ONFAULT
+    } else {
+        crate::mm::LOCKED
+    };
+    lock_range(t, a[0], a[1], mode)
 }
 
 /// Implements munlock(2).
 pub fn sys_munlock(t: &mut Task) -> SysResult {
     let a = t.args();
-    lock_range(t, a[0], a[1], false)
+    lock_range(t, a[0], a[1], 0)
 }
 
-/// Implements mlockall(2).
+/// Implements mlockall(2): MCL_CURRENT locks every mapping, MCL_FUTURE every one made later
+/// (MCL_ONFAULT: as they are faulted in).
 pub fn sys_mlockall(t: &mut Task) -> SysResult {
     let flags = t.arg(0);
     if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT
     {
         return Err(Errno::EINVAL);
     }
-    if t.creds.caps & (1 << 14) == 0 && t.rlimit(RLIMIT_MEMLOCK) == 0 {
+    let limit = t.rlimit(RLIMIT_MEMLOCK);
+    if !may_lock_any(t) && limit == 0 {
         return Err(Errno::EPERM);
+    }
+    let mm_arc = t.mm.clone();
+    let mut mm = lock(&mm_arc);
+    if flags & MCL_CURRENT != 0 && !may_lock_any(t) && mm.mapped_bytes() > limit {
+        return Err(Errno::ENOMEM);
+    }
+    let mode = if flags & MCL_ONFAULT != 0 {
+        crate::mm::LOCKED | crate::mm::LOCK_ONFAULT
+    } else {
+        crate::mm::LOCKED
+    };
+    mm.def_locked = if flags & MCL_FUTURE != 0 { mode } else { 0 };
+    if flags & MCL_CURRENT != 0 {
+        mm.set_locked_all(t.ctx.as_mut(), mode);
     }
     Ok(0)
 }
 
 /// Implements munlockall(2).
-pub fn sys_munlockall(_t: &mut Task) -> SysResult {
+pub fn sys_munlockall(t: &mut Task) -> SysResult {
+    let mm_arc = t.mm.clone();
+    let mut mm = lock(&mm_arc);
+    mm.def_locked = 0;
+    mm.set_locked_all(t.ctx.as_mut(), 0);
     Ok(0)
 }
 

@@ -131,26 +131,39 @@ pub fn sys_pidfd_getfd(t: &mut Task) -> SysResult {
 
 /// Implements pidfd_send_signal(2).
 pub fn sys_pidfd_send_signal(t: &mut Task) -> SysResult {
+    // PIDFD_SIGNAL_THREAD, PIDFD_SIGNAL_THREAD_GROUP, PIDFD_SIGNAL_PROCESS_GROUP (Linux 6.9):
+    // at most one; none is the process.
+    const THREAD: u64 = 1;
+    const PROCESS_GROUP: u64 = 4;
     let (fd, sig, info_addr, flags) = (t.arg(0) as i32, t.arg(1) as i32, t.arg(2), t.arg(3));
-    if flags != 0 || !(0..=NSIG).contains(&sig) {
+    if flags & !7 != 0 || flags.count_ones() > 1 || !(0..=NSIG).contains(&sig) {
         return Err(Errno::EINVAL);
     }
     let f = t.file(fd)?;
-    let (pid, tg) = lock(registry()).get(&f.id).cloned().ok_or(Errno::EBADF)?;
-    let tg = tg.upgrade().ok_or(Errno::ESRCH)?;
-    if lock(&tg.tasks).is_empty() {
+    // A pidfd, or (as Linux's tgid_pidfd_to_pid) an open /proc/[pid] directory.
+    let (pid, tg) = match lock(registry()).get(&f.id).cloned() {
+        Some((pid, tg)) => (pid, tg.upgrade().ok_or(Errno::ESRCH)?),
+        None => {
+            let pid = f
+                .inode
+                .as_deref()
+                .and_then(crate::fsimpl::proc::nodes::process_dir_pid)
+                .ok_or(Errno::EBADF)?;
+            let tg = lock(&t.k.tree).procs.get(&pid).map(|p| p.tg.clone());
+            (pid, tg.ok_or(Errno::ESRCH)?)
+        }
+    };
+    // The sentry's own init has no task but lives (and ignores every signal).
+    let vinit = pid == t.k.virtual_init.load(std::sync::atomic::Ordering::Acquire);
+    if lock(&tg.tasks).is_empty() && !vinit {
         return Err(Errno::ESRCH);
-    }
-    let uid = lock(&t.k.tree).procs.get(&pid).map(|p| p.uid).unwrap_or(0);
-    if t.creds.uid.1 != 0 && t.creds.uid.0 != uid && t.creds.uid.1 != uid {
-        return Err(Errno::EPERM);
     }
     let info = if info_addr != 0 {
         let mut i: Siginfo = t.read_val(info_addr)?;
         if i.si_signo != sig {
             return Err(Errno::EINVAL);
         }
-        if (i.si_code >= 0 || i.si_code == -6) && pid != t.tgid() {
+        if (i.si_code >= 0 || i.si_code == -6) && (pid != t.tgid() || flags == PROCESS_GROUP) {
             return Err(Errno::EPERM);
         }
         i.si_signo = sig;
@@ -158,6 +171,19 @@ pub fn sys_pidfd_send_signal(t: &mut Task) -> SysResult {
     } else {
         user_info(sig, SI_USER, t.tgid(), t.creds.uid.0)
     };
+    match flags {
+        THREAD => return super::sys_signal::thread_signal(t, Some(pid), pid, info),
+        // The process group the process leads (Linux's __kill_pgrp_info on its pid).
+        PROCESS_GROUP => return super::sys_signal::kill_common(t, -pid, info),
+        _ => {}
+    }
+    let uid = lock(&t.k.tree).procs.get(&pid).map(|p| p.uid).unwrap_or(0);
+    if t.creds.uid.1 != 0 && t.creds.uid.0 != uid && t.creds.uid.1 != uid {
+        return Err(Errno::EPERM);
+    }
+    if vinit {
+        return Ok(0);
+    }
     let _ = SI_QUEUE;
     let leader = lock(&tg.leader).clone();
     if let Some(leader) = leader {

@@ -215,9 +215,22 @@ pub(crate) fn prio_targets(t: &Task, which: u32, who: i32) -> Result<Vec<Arc<Tas
     }
 }
 
+/// The uid of the sentry's own init when `which`/`who` name it alone (PRIO_PROCESS of its
+/// pid): a process with no task, owned by the sandbox's first user.
+fn virtual_init(t: &Task, which: u32, who: i32) -> Option<u32> {
+    let vinit = t.k.virtual_init.load(Ordering::Acquire);
+    if which != PRIO_PROCESS || who == 0 || who != vinit {
+        return None;
+    }
+    lock(&t.k.tree).procs.get(&vinit).map(|p| p.uid)
+}
+
 /// Implements getpriority(2): 20 - nice of the highest-priority (lowest nice) task addressed.
 pub fn sys_getpriority(t: &mut Task) -> SysResult {
     let (which, who) = (t.arg(0) as u32, t.arg(1) as i32);
+    if virtual_init(t, which, who).is_some() {
+        return Ok((20 - t.k.virtual_init_nice.load(Ordering::Relaxed)) as u64);
+    }
     let nice = prio_targets(t, which, who)?
         .iter()
         .map(|s| lock(&s.sched).nice)
@@ -229,8 +242,20 @@ pub fn sys_getpriority(t: &mut Task) -> SysResult {
 /// Implements setpriority(2): lowering nice needs CAP_SYS_NICE.
 pub fn sys_setpriority(t: &mut Task) -> SysResult {
     let (which, who, nice) = (t.arg(0) as u32, t.arg(1) as i32, t.arg(2) as i32);
-    let tasks = prio_targets(t, which, who)?;
     let nice = nice.clamp(-20, 19);
+    if let Some(uid) = virtual_init(t, which, who) {
+        let me = t.creds.uid.1;
+        let cur = t.k.virtual_init_nice.load(Ordering::Relaxed);
+        if uid != me && !may_nice(t) {
+            return Err(Errno::EPERM);
+        }
+        if nice < cur && !may_nice(t) {
+            return Err(Errno::EACCES);
+        }
+        t.k.virtual_init_nice.store(nice, Ordering::Relaxed);
+        return Ok(0);
+    }
+    let tasks = prio_targets(t, which, who)?;
     // Linux's set_one_prio: another user's task needs CAP_SYS_NICE (EPERM), a lower nice
     // needs it too (EACCES); the last error stands, the others are still changed.
     let mut err = None;

@@ -44,7 +44,7 @@ fn send_to_group(
     Ok(())
 }
 
-fn kill_common(t: &Task, pid: i32, info: Siginfo) -> SysResult {
+pub(super) fn kill_common(t: &Task, pid: i32, info: Siginfo) -> SysResult {
     let me = t.tgid();
     let targets: Vec<(std::sync::Arc<ThreadGroup>, u32)> = {
         let tree = lock(&t.k.tree);
@@ -116,7 +116,7 @@ pub fn sys_kill(t: &mut Task) -> SysResult {
     kill_common(t, pid, user_info(sig, SI_USER, t.tgid(), t.creds.uid.0))
 }
 
-fn thread_signal(t: &Task, tgid: Option<i32>, tid: i32, info: Siginfo) -> SysResult {
+pub(super) fn thread_signal(t: &Task, tgid: Option<i32>, tid: i32, info: Siginfo) -> SysResult {
     if tid <= 0 || tgid.is_some_and(|g| g <= 0) {
         return Err(Errno::EINVAL);
     }
@@ -298,10 +298,14 @@ pub fn sys_rt_sigtimedwait(t: &mut Task) -> SysResult {
     // Wait with the set unblocked for the wait's duration, but take the signal here.
     let take = |t: &Task| -> Option<Siginfo> {
         let blocked = !set;
-        lock(&t.shared.pending)
+        let info = lock(&t.shared.pending)
             .pop(blocked)
             .or_else(|| lock(&t.shared.tg.pending).pop(blocked))
-            .map(|p| p.info)
+            .map(|p| p.info);
+        if let Some(info) = &info {
+            t.k.timers.taken(t.tgid(), info);
+        }
+        info
     };
     if let Some(info) = take(t) {
         if info_addr != 0 {

@@ -36,10 +36,14 @@ impl SignalFd {
     /// Takes one pending signal of the mask from `task` (its own first, then its process's).
     fn take(&self, task: &TaskShared) -> Option<Siginfo> {
         let blocked = !self.mask();
-        lock(&task.pending)
+        let info = lock(&task.pending)
             .pop(blocked)
             .or_else(|| lock(&task.tg.pending).pop(blocked))
-            .map(|p| p.info)
+            .map(|p| p.info);
+        if let (Some(info), Some(k)) = (&info, crate::kernel::block::current_kernel()) {
+            k.timers.taken(task.tg.tgid, info);
+        }
+        info
     }
 }
 

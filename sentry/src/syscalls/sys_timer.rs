@@ -67,6 +67,8 @@ fn set_itimer(
         value: 0,
         id: -1,
         overrun: 0,
+        backlog: 0,
+        overrun_last: 0,
     };
     Ok(t.k.timers.set((t.tgid(), -1 - which), timer, value))
 }
@@ -182,6 +184,8 @@ pub fn sys_timer_create(t: &mut Task) -> SysResult {
         value,
         id,
         overrun: 0,
+        backlog: 0,
+        overrun_last: 0,
     };
     t.k.timers.set((pid, id), timer, Duration::ZERO);
     Ok(0)
@@ -200,6 +204,9 @@ fn timer_key(t: &Task) -> Result<(i32, i32), Errno> {
 pub fn sys_timer_settime(t: &mut Task) -> SysResult {
     let key = timer_key(t)?;
     let (flags, new, old) = (t.arg(1) as u32, t.arg(2), t.arg(3));
+    if new == 0 {
+        return Err(Errno::EINVAL);
+    }
     let interval: Timespec = t.read_val(new)?;
     let value: Timespec = t.read_val(new + 16)?;
     let (interval, value) = (ts_dur(&interval)?, ts_dur(&value)?);
@@ -207,6 +214,8 @@ pub fn sys_timer_settime(t: &mut Task) -> SysResult {
     let mut timer = lock_timer(t, key)?;
     timer.interval = interval;
     timer.overrun = 0;
+    timer.backlog = 0;
+    timer.overrun_last = 0;
     if flags & TIMER_ABSTIME != 0 && !value.is_zero() && timer.clock == TimerClock::Real {
         // Absolute on the timer's clock: convert through the time left from now (the wall
         // clocks are the sandbox's own).
@@ -220,10 +229,21 @@ pub fn sys_timer_settime(t: &mut Task) -> SysResult {
         if crate::kernel::clock::is_wall(timer.clockid) {
             ns += i128::from(crate::kernel::clock::offset());
         }
-        let ns = ns.max(0) as u128;
-        let now = Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32);
-        let left = value.saturating_sub(now).max(Duration::from_nanos(1));
-        let at = t.k.timers.now() + left;
+        // The same distance from now on the timers' scale; a time before the timers' epoch
+        // expired already, with the periods since counted as overruns (capped at INT_MAX).
+        let mut at = t.k.timers.now().as_nanos() as i128 + (value.as_nanos() as i128 - ns);
+        if at < 0 {
+            let step = interval.as_nanos() as i128;
+            if step == 0 {
+                at = 0;
+            } else {
+                let n = -at / step + 1;
+                timer.backlog = n.min(i128::from(u64::MAX)) as u64;
+                at += n * step;
+            }
+        }
+        let at = at.clamp(0, i128::from(i64::MAX)) as u128;
+        let at = Duration::new((at / 1_000_000_000) as u64, (at % 1_000_000_000) as u32);
         t.k.timers.set_at(key, timer, at);
     } else {
         t.k.timers.set(key, timer, value);

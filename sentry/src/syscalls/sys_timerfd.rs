@@ -276,6 +276,8 @@ pub fn sys_timerfd_settime(t: &mut Task) -> SysResult {
             value: 0,
             id: -1,
             overrun: 0,
+            backlog: 0,
+            overrun_last: 0,
         };
         if flags & TFD_TIMER_ABSTIME != 0 && !value.is_zero() {
             // Absolute on the timer's clock: the same distance from now on the timers' scale

@@ -201,6 +201,8 @@ pub struct GenDir {
     pub ino: u64,
     pub list: List,
     pub lookup: Lookup,
+    /// The process a /proc/[pid] directory stands for (pidfd_send_signal(2) takes one).
+    pub tgid: Option<i32>,
 }
 
 impl GenDir {
@@ -212,8 +214,14 @@ impl GenDir {
             ino,
             list,
             lookup,
+            tgid: None,
         })
     }
+}
+
+/// The process whose /proc/[pid] directory `inode` is, if it is one.
+pub fn process_dir_pid(inode: &dyn Inode) -> Option<i32> {
+    inode.as_any().downcast_ref::<GenDir>()?.tgid
 }
 
 impl Inode for GenDir {
@@ -252,12 +260,23 @@ pub type Maker = Arc<dyn Fn() -> Arc<dyn Inode> + Send + Sync>;
 
 /// A directory of fixed, named children built lazily: `(name, maker)`.
 pub fn fixed_dir(dev: u64, ino: u64, children: Vec<(&'static str, Maker)>) -> Arc<dyn Inode> {
+    fixed_dir_of(dev, ino, children, None)
+}
+
+/// A [`fixed_dir`] that is process `tgid`'s /proc/[pid] when `tgid` is given.
+pub fn fixed_dir_of(
+    dev: u64,
+    ino: u64,
+    children: Vec<(&'static str, Maker)>,
+    tgid: Option<i32>,
+) -> Arc<dyn Inode> {
     let children = Arc::new(children);
     let c2 = children.clone();
-    GenDir::new(
+    Arc::new(GenDir {
         dev,
         ino,
-        Arc::new(move || {
+        tgid,
+        list: Arc::new(move || {
             children
                 .iter()
                 .map(|(n, make)| {
@@ -271,11 +290,11 @@ pub fn fixed_dir(dev: u64, ino: u64, children: Vec<(&'static str, Maker)>) -> Ar
                 })
                 .collect()
         }),
-        Arc::new(move |name| {
+        lookup: Arc::new(move |name| {
             c2.iter()
                 .find(|(n, _)| n.as_bytes() == name)
                 .map(|(_, make)| make())
                 .ok_or(Errno::ENOENT)
         }),
-    )
+    })
 }

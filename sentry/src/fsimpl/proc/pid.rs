@@ -268,7 +268,7 @@ fn status(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
     let s = format!(
         "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\n\
 Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\n\
-VmPeak:\t{} kB\nVmSize:\t{} kB\nVmLck:\t0 kB\nVmRSS:\t0 kB\nRssAnon:\t0 kB\nRssFile:\t0 kB\nVmData:\t0 kB\nVmStk:\t132 kB\nVmExe:\t0 kB\nVmLib:\t0 kB\nVmSwap:\t0 kB\n\
+VmPeak:\t{} kB\nVmSize:\t{} kB\nVmLck:\t{} kB\nVmRSS:\t0 kB\nRssAnon:\t0 kB\nRssFile:\t0 kB\nVmData:\t0 kB\nVmStk:\t132 kB\nVmExe:\t0 kB\nVmLib:\t0 kB\nVmSwap:\t0 kB\n\
 Threads:\t{}\nSigQ:\t0/63459\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n\
 CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n\
 NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{}\nCpus_allowed_list:\t{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
@@ -290,6 +290,7 @@ NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{}\nCpus_all
         groups.join(" "),
         vsize / 1024,
         vsize / 1024,
+        mm.locked_bytes() / 1024,
         lock(&t.tg.tasks).len(),
         lock(&t.pending).set,
         lock(&t.tg.pending).set,
@@ -311,6 +312,117 @@ NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{}\nCpus_all
 }
 
 fn maps(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
+    map_lines(pid, tid, false)
+}
+
+/// What /proc/[pid]/smaps says of one mapping's memory, in bytes. The sentry does not see
+/// which pages the host has faulted in; it reports a mapping with any access as wholly
+/// resident, as mincore(2) does here (and gVisor's smaps does for what it cannot count).
+#[derive(Default)]
+struct MapUse {
+    size: u64,
+    rss: u64,
+    shared_clean: u64,
+    private_clean: u64,
+    private_dirty: u64,
+    anon: u64,
+    locked: u64,
+}
+
+impl MapUse {
+    fn of(v: &crate::mm::Vma) -> MapUse {
+        let size = v.end - v.start;
+        let rss = if v.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
+            size
+        } else {
+            0
+        };
+        let anon = matches!(v.backing, Backing::Anon) && !v.shared;
+        MapUse {
+            size,
+            rss,
+            shared_clean: if v.shared { rss } else { 0 },
+            private_clean: if !v.shared && !anon { rss } else { 0 },
+            private_dirty: if anon { rss } else { 0 },
+            anon: if anon { rss } else { 0 },
+            locked: if v.locked != 0 { rss } else { 0 },
+        }
+    }
+
+    fn add(&mut self, o: &MapUse) {
+        self.size += o.size;
+        self.rss += o.rss;
+        self.shared_clean += o.shared_clean;
+        self.private_clean += o.private_clean;
+        self.private_dirty += o.private_dirty;
+        self.anon += o.anon;
+        self.locked += o.locked;
+    }
+
+    /// The fields, in Linux's order and layout (`show_smap`, `__show_smap`).
+    fn write(&self, s: &mut String, with_size: bool) {
+        let mut f =
+            |name: &str, bytes: u64| s.push_str(&format!("{name:<16}{:>8} kB\n", bytes / 1024));
+        if with_size {
+            f("Size:", self.size);
+            f("KernelPageSize:", 4096);
+            f("MMUPageSize:", 4096);
+        }
+        f("Rss:", self.rss);
+        f("Pss:", self.rss);
+        f("Pss_Dirty:", self.private_dirty);
+        if !with_size {
+            f("Pss_Anon:", self.anon);
+            f("Pss_File:", self.rss - self.anon);
+            f("Pss_Shmem:", 0);
+        }
+        f("Shared_Clean:", self.shared_clean);
+        f("Shared_Dirty:", 0);
+        f("Private_Clean:", self.private_clean);
+        f("Private_Dirty:", self.private_dirty);
+        f("Referenced:", self.rss);
+        f("Anonymous:", self.anon);
+        f("KSM:", 0);
+        f("LazyFree:", 0);
+        f("AnonHugePages:", 0);
+        f("ShmemPmdMapped:", 0);
+        f("FilePmdMapped:", 0);
+        f("Shared_Hugetlb:", 0);
+        f("Private_Hugetlb:", 0);
+        f("Swap:", 0);
+        f("SwapPss:", 0);
+        f("Locked:", self.locked);
+    }
+}
+
+/// smaps_rollup: one line for the whole address space, then the sums.
+fn smaps_rollup(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
+    let (_, info) = task_of(pid, tid)?;
+    let mm_arc = info.mm()?;
+    let mm = lock(&mm_arc);
+    let mut total = MapUse::default();
+    let (mut lo, mut hi) = (u64::MAX, 0);
+    for v in mm
+        .vmas()
+        .filter(|v| !matches!(v.backing, Backing::Reserved(_)))
+    {
+        total.add(&MapUse::of(v));
+        lo = lo.min(v.start);
+        hi = hi.max(v.end);
+    }
+    if lo > hi {
+        (lo, hi) = (0, 0);
+    }
+    let mut s = format!(
+        "{lo:08x}-{hi:08x} ---p 00000000 00:00 0{:<24} [rollup]\n",
+        ""
+    );
+    total.write(&mut s, false);
+    text(s)
+}
+
+/// /proc/[pid]/maps, or with `smaps` /proc/[pid]/smaps (each line followed by its fields).
+fn map_lines(pid: i32, tid: Option<i32>, smaps: bool) -> Result<Vec<u8>, Errno> {
     let (_, info) = task_of(pid, tid)?;
     let mm_arc = info.mm()?;
     let mm = lock(&mm_arc);
@@ -346,6 +458,30 @@ fn maps(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
             s.push('\n');
         } else {
             s.push_str(&format!("{line:<72} {name}\n"));
+        }
+        if smaps {
+            MapUse::of(v).write(&mut s, true);
+            s.push_str(&format!("THPeligible:    {:>8}\n", 0));
+            let mut flags: Vec<&str> = Vec::new();
+            for (b, n) in [(PROT_READ, "rd"), (PROT_WRITE, "wr"), (PROT_EXEC, "ex")] {
+                if v.prot & b != 0 {
+                    flags.push(n);
+                }
+            }
+            if v.shared {
+                flags.push("sh");
+            }
+            flags.extend(["mr", "mw", "me"]);
+            if v.shared {
+                flags.push("ms");
+            }
+            if v.locked != 0 {
+                flags.push("lo");
+            }
+            if !v.shared && (v.prot & PROT_WRITE != 0 || matches!(v.backing, Backing::Anon)) {
+                flags.push("ac");
+            }
+            s.push_str(&format!("VmFlags: {} \n", flags.join(" ")));
         }
     }
     text(s)
@@ -627,13 +763,11 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
         ("maps", gen(dev, pid, 7, move || maps(pid, tid))),
         (
             "smaps_rollup",
-            gen(dev, pid, 8, move || {
-                let (_, info) = task_of(pid, tid)?;
-                let mm_arc = info.mm()?;
-                let mm = lock(&mm_arc);
-                let size: u64 = mm.mapped_bytes();
-                text(format!("00000000-ffffffff ---p 00000000 00:00 0 [rollup]\nRss:\t0 kB\nPss:\t0 kB\nSize:\t{} kB\n", size / 1024))
-            }),
+            gen(dev, pid, 8, move || smaps_rollup(pid, tid)),
+        ),
+        (
+            "smaps",
+            gen(dev, pid, 24, move || map_lines(pid, tid, true)),
         ),
         (
             "auxv",
@@ -832,7 +966,7 @@ pub fn process_dir(dev: u64, pid: i32) -> Arc<dyn Inode> {
             )
         }),
     ));
-    fixed_dir(dev, ino(pid, 0), e)
+    super::nodes::fixed_dir_of(dev, ino(pid, 0), e, Some(pid))
 }
 
 /// /proc/[pid]/task/[tid].
