@@ -182,6 +182,10 @@ pub const MADV_PAGEOUT: u32 = 21;
 pub const MADV_POPULATE_READ: u32 = 22;
 pub const MADV_POPULATE_WRITE: u32 = 23;
 pub const MADV_HWPOISON: u32 = 100;
+/// madvise(2): make the range's pages guard regions (a fault on access; Linux 6.13).
+pub const MADV_GUARD_INSTALL: u32 = 102;
+/// madvise(2): remove the range's guard regions.
+pub const MADV_GUARD_REMOVE: u32 = 103;
 
 // ---- auxiliary vector ----
 pub const AT_NULL: u64 = 0;

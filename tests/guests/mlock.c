@@ -2,7 +2,7 @@
 //
 // Memory locks (issue 14): mlock, mlock2(MLOCK_ONFAULT), munlock, mlockall, munlockall and
 // MAP_LOCKED as VmLck and /proc/self/smaps report them; what a lock refuses (discarding with
-// madvise, msync MS_INVALIDATE); RLIMIT_MEMLOCK for a caller without CAP_IPC_LOCK; locks not
+// madvise, msync MS_INVALIDATE); guard regions; RLIMIT_MEMLOCK for a caller without CAP_IPC_LOCK; locks not
 // inherited by fork. Also the POSIX timer fixes of the same change: an absolute expiry in the
 // past counts the missed periods as overruns, and timer_settime(NULL) is EINVAL; and
 // pidfd_send_signal(2) on an open /proc/[pid] directory.
@@ -150,6 +150,32 @@ int main(void) {
     char *s = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     EXPECT_EQ(smaps_field(s, "Locked"), 0);
     EXPECT_EQ(vmlck(), 0);
+
+    NOTE("guard regions (MADV_GUARD_INSTALL, Linux 6.13)");
+    char *g = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK("mmap", g != MAP_FAILED);
+    memset(g, 'x', 4 * pg);
+    EXPECT_OK(madvise(g + pg, 2 * pg, 102));
+    EXPECT_EQ(g[0], 'x');
+    c = fork();
+    if (c == 0) {
+        g[pg] = 'y';
+        _exit(0);
+    }
+    waitpid(c, &st, 0);
+    EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+    int zero = open("/dev/zero", O_RDONLY);
+    EXPECT_ERRNO(read(zero, g + pg, 16), EFAULT);
+    close(zero);
+    EXPECT_ERRNO(write(1, g + 2 * pg, 16), EFAULT);
+    EXPECT_OK(mlock(g, pg));
+    EXPECT_ERRNO(madvise(g, pg, 102), EINVAL);
+    EXPECT_OK(munlock(g, pg));
+    EXPECT_OK(madvise(g + pg, 2 * pg, 103));
+    // The guarded pages were discarded: they read as zeros now.
+    EXPECT_EQ(g[pg], 0);
+    EXPECT_EQ(g[3 * pg], 'x');
+    munmap(g, 4 * pg);
 
     NOTE("msync(MS_INVALIDATE) of locked memory");
     char path[] = "/tmp/mlock-guest-XXXXXX";

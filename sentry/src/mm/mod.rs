@@ -981,6 +981,8 @@ impl MemoryManager {
                 | MADV_PAGEOUT
                 | MADV_POPULATE_READ
                 | MADV_POPULATE_WRITE
+                | MADV_GUARD_INSTALL
+                | MADV_GUARD_REMOVE
         );
         // MADV_MERGEABLE and MADV_UNMERGEABLE are EINVAL too: the sandbox's kernel has no
         // KSM (no CONFIG_KSM in its /proc/config.gz, no /sys/kernel/mm/ksm), as Linux without it.
@@ -1010,18 +1012,22 @@ impl MemoryManager {
         {
             return Err(Errno::EPERM);
         }
-        // Locked memory cannot be discarded (Linux's can_madv_lru_vma, madvise_remove).
-        if matches!(advice, MADV_DONTNEED | MADV_FREE | MADV_REMOVE)
-            && self.locked_in(addr, end) > 0
+        // Locked memory cannot be discarded (Linux's can_madv_lru_vma, madvise_remove), nor
+        // made a guard region (is_valid_guard_vma).
+        if matches!(
+            advice,
+            MADV_DONTNEED | MADV_FREE | MADV_REMOVE | MADV_GUARD_INSTALL
+        ) && self.locked_in(addr, end) > 0
         {
             return Err(Errno::EINVAL);
         }
         match advice {
             // These change contents or residency: the host must do them.
+            // Guard regions are the host's page-table markers: a touch faults in the stub, and
+            // the sentry's copies in and out fail as Linux's do (EFAULT).
             MADV_DONTNEED | MADV_FREE | MADV_REMOVE | MADV_POPULATE_READ | MADV_POPULATE_WRITE
-            | MADV_WIPEONFORK | MADV_KEEPONFORK | MADV_DONTFORK | MADV_DOFORK => {
-                ctx.advise(addr, len, advice)
-            }
+            | MADV_WIPEONFORK | MADV_KEEPONFORK | MADV_DONTFORK | MADV_DOFORK
+            | MADV_GUARD_INSTALL | MADV_GUARD_REMOVE => ctx.advise(addr, len, advice),
             _ => Ok(()),
         }
     }

@@ -245,6 +245,10 @@ pub fn sys_timer_settime(t: &mut Task) -> SysResult {
         let at = at.clamp(0, i128::from(i64::MAX)) as u128;
         let at = Duration::new((at / 1_000_000_000) as u64, (at % 1_000_000_000) as u32);
         t.k.timers.set_at(key, timer, at);
+    } else if flags & TIMER_ABSTIME != 0 && !value.is_zero() {
+        // A CPU clock's timer counts on the scale clock_gettime(2) reads it on: the stub
+        // process's CPU time.
+        t.k.timers.set_at(key, timer, value);
     } else {
         t.k.timers.set(key, timer, value);
     }
