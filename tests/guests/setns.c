@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -139,5 +140,37 @@ int main(void) {
     }
     waitpid(child, &status, 0);
     CHECK("without CAP_SYS_ADMIN: EPERM", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    NOTE("the NS_GET_* ioctls, at the top of the hierarchies");
+    int pidns = open("/proc/self/ns/pid", O_RDONLY);
+    int utsns = open("/proc/self/ns/uts", O_RDONLY);
+    int userns = open("/proc/self/ns/user", O_RDONLY);
+    int mntns = open("/proc/self/ns/mnt", O_RDONLY);
+    CHECK("open the namespace files", pidns >= 0 && utsns >= 0 && userns >= 0 && mntns >= 0);
+    EXPECT_EQ(ioctl(pidns, 0xb703), CLONE_NEWPID);
+    EXPECT_EQ(ioctl(userns, 0xb703), CLONE_NEWUSER);
+    EXPECT_ERRNO(ioctl(pidns, 0xb702), EPERM);
+    EXPECT_ERRNO(ioctl(userns, 0xb702), EPERM);
+    EXPECT_ERRNO(ioctl(utsns, 0xb702), EINVAL);
+    EXPECT_ERRNO(ioctl(userns, 0xb701), EPERM);
+    int owner = ioctl(utsns, 0xb701);
+    CHECK("NS_GET_USERNS of uts", owner >= 0);
+    struct stat os, us;
+    CHECK("the owner is the user namespace",
+          fstat(owner, &os) == 0 && fstat(userns, &us) == 0 && os.st_ino == us.st_ino &&
+              (unsigned long long)os.st_ino == link_id("/proc/self/ns/user"));
+    CHECK("returned close-on-exec", fcntl(owner, F_GETFD) == FD_CLOEXEC);
+    uid_t uid = 99;
+    EXPECT_OK(ioctl(userns, 0xb704, &uid));
+    EXPECT_EQ(uid, 0);
+    EXPECT_ERRNO(ioctl(utsns, 0xb704, &uid), EINVAL);
+    unsigned long long mnt_id = 0;
+    EXPECT_OK(ioctl(mntns, 0x8008b705, &mnt_id));
+    EXPECT_ERRNO(ioctl(utsns, 0x8008b705, &mnt_id), EINVAL);
+    EXPECT_EQ(ioctl(pidns, 0x8004b706, getpid()), getpid());
+    EXPECT_EQ(ioctl(pidns, 0x8004b707, getpid()), getpid());
+    EXPECT_ERRNO(ioctl(pidns, 0x8004b706, 999999), ESRCH);
+    EXPECT_ERRNO(ioctl(utsns, 0x8004b706, getpid()), EINVAL);
+    EXPECT_ERRNO(ioctl(pidns, 0x5401), ENOTTY);
     return guest_done();
 }

@@ -99,6 +99,12 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
             return Err(Errno::EAGAIN);
         }
     }
+    // The descriptor table's copy first: it may fail (EMFILE past fs.nr_open).
+    let fds_copy = if f & CLONE_FILES == 0 {
+        Some(lock(&t.fds).duplicate()?)
+    } else {
+        None
+    };
     // The host side, and the memory manager copied under its lock so nothing changes between.
     let (pending, mm): (Box<dyn NewContext>, _) = if f & CLONE_VM != 0 {
         let p = t.ctx.new_thread().map_err(|e| {
@@ -120,10 +126,9 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         crate::ipc::shm::address_space_forked(child.vmas(), t.tgid());
         (p, Arc::new(Mutex::new(child)))
     };
-    let fds = if f & CLONE_FILES != 0 {
-        t.fds.clone()
-    } else {
-        Arc::new(Mutex::new(lock(&t.fds).clone()))
+    let fds = match fds_copy {
+        Some(copy) => Arc::new(Mutex::new(copy)),
+        None => t.fds.clone(),
     };
     let fs = if f & CLONE_FS != 0 {
         t.fs.clone()

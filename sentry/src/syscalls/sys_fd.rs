@@ -143,6 +143,13 @@ pub fn sys_ioctl(t: &mut Task) -> SysResult {
         {
             crate::syscalls::sys_block::ioctl(t, &file, req, arg).unwrap_or(Err(Errno::ENOTTY))
         }
+        _ if file
+            .ops
+            .as_any()
+            .is_some_and(|a| a.is::<crate::fsimpl::nsfs::NsFile>()) =>
+        {
+            crate::fsimpl::nsfs::ioctl(t, &file, req, arg)
+        }
         _ if file.ops.as_tty().is_some() => {
             let Some(tty) = file.ops.as_tty() else {
                 return Err(Errno::ENOTTY);

@@ -205,7 +205,7 @@ fn set_limit(t: &Task, which: usize, new: Rlimit) -> Result<(), Errno> {
     if new.rlim_max > old.rlim_max {
         return Err(Errno::EPERM);
     }
-    if which == RLIMIT_NOFILE as usize && new.rlim_max > 1 << 20 {
+    if which == RLIMIT_NOFILE as usize && new.rlim_max > crate::fsimpl::proc::nr_open() {
         return Err(Errno::EPERM);
     }
     limits[which] = new;

@@ -395,7 +395,7 @@ pub fn sys_unshare(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     if flags & CLONE_FILES != 0 {
-        let copy = lock(&t.fds).clone();
+        let copy = lock(&t.fds).duplicate()?;
         t.fds = std::sync::Arc::new(std::sync::Mutex::new(copy));
     }
     // A new mount namespace implies a private fs context, as on Linux.

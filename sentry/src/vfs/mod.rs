@@ -656,6 +656,16 @@ pub struct FdTable {
 }
 
 impl FdTable {
+    /// A copy for a new process or an unshare (Linux's dup_fd): EMFILE when the copy would
+    /// need a table past fs.nr_open (the highest open descriptor at or above it).
+    pub fn duplicate(&self) -> Result<FdTable, Errno> {
+        let highest = self.fds.iter().rposition(|e| e.is_some());
+        if highest.is_some_and(|h| h as u64 >= crate::fsimpl::proc::nr_open()) {
+            return Err(Errno::EMFILE);
+        }
+        Ok(self.clone())
+    }
+
     /// Looks up an fd.
     pub fn get(&self, fd: i32) -> Result<&FdEntry, Errno> {
         usize::try_from(fd)

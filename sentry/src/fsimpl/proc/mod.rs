@@ -37,11 +37,34 @@ pub struct ProcFs {
 /// Values written to /proc/sys files, by path.
 type SysValues = Arc<Mutex<HashMap<&'static str, Vec<u8>>>>;
 
+/// The /proc/sys settings written in this sandbox: the kernel's own, shared by every mount
+/// of proc (one sentry serves one sandbox).
+fn sys_values() -> SysValues {
+    static VALUES: std::sync::OnceLock<SysValues> = std::sync::OnceLock::new();
+    VALUES
+        .get_or_init(|| Arc::new(Mutex::new(HashMap::new())))
+        .clone()
+}
+
+/// A numeric /proc/sys setting as written (`path` under /proc/sys), or `default`.
+pub fn sysctl_u64(path: &str, default: u64) -> u64 {
+    let values = sys_values();
+    let v = lock(&values);
+    v.get(path)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// fs.nr_open: the most descriptors a process may have (RLIMIT_NOFILE's ceiling).
+pub fn nr_open() -> u64 {
+    sysctl_u64("fs/nr_open", 1 << 20)
+}
+
 impl ProcFs {
     /// A procfs with device number `dev`.
     pub fn new(dev: u64) -> Arc<ProcFs> {
-        let sys: SysValues = Arc::new(Mutex::new(HashMap::new()));
-        let root = root_dir(dev, sys);
+        let root = root_dir(dev, sys_values());
         Arc::new(ProcFs { dev, root })
     }
 
