@@ -26,6 +26,8 @@ tests::guest_tests! {
     ids,
     // execve's credentials: set-id files, file capabilities, ambient ones (issue 14).
     exec_ids,
+    // What writes, truncation and chown take away: set-id bits, file capabilities (issue 14).
+    kill_privs,
     clocks,
     resources,
     signals,

@@ -2,6 +2,7 @@
 //! Attributes and data management: chmod, chown, utimes, truncate, fallocate, the sync family,
 //! fadvise and readahead.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use syscalls::abi::*;
@@ -51,6 +52,89 @@ impl Target {
         self.notify(notify::attr_mask(a));
         Ok(())
     }
+}
+
+/// Counts the changes that may give a file set-id bits or capabilities (every chmod and
+/// setxattr in the sandbox): a description whose write found nothing to strip skips the
+/// check until the count moves (Linux keeps an S_NOSEC flag on the inode instead).
+static PRIVS_GEN: AtomicU64 = AtomicU64::new(1);
+
+/// A chmod or setxattr happened: descriptions look at their files' privileges again.
+pub(crate) fn privs_may_have_changed() {
+    PRIVS_GEN.fetch_add(1, Ordering::AcqRel);
+}
+
+/// What a write or truncate by `t` strips from a regular file (Linux's dentry_needs_remove_privs
+/// and __remove_privs): the set-user-ID bit and the set-group-ID bit ([`drops_sgid`]) unless
+/// `t` holds CAP_FSETID, and its file capabilities (security.capability)
+/// whoever writes, so that nobody can change the code of a privileged executable and keep
+/// its privileges. True when the file is left with none of them.
+fn strip_privs(t: &Task, tg: &Target) -> Result<bool, Errno> {
+    let mode = tg.stat.st_mode;
+    if mode & S_IFMT != S_IFREG {
+        return Ok(true);
+    }
+    let mut clean = true;
+    let mut kill = mode & S_ISUID;
+    if drops_sgid(t, &tg.stat) {
+        kill |= S_ISGID;
+    }
+    if kill != 0 {
+        if t.creds.caps & (1 << CAP_FSETID) != 0 {
+            clean = false;
+        } else {
+            tg.setattr(&SetAttr {
+                mode: Some(mode & 0o7777 & !kill),
+                ..Default::default()
+            })?;
+        }
+    }
+    if tg.inode.getxattr(b"security.capability").is_ok() {
+        tg.inode.removexattr(b"security.capability")?;
+        tg.notify(IN_ATTRIB);
+    }
+    Ok(clean)
+}
+
+/// Linux's setattr_should_drop_sgid: a set-group-ID bit goes with group execute, or when
+/// the caller is neither in the file's group nor holds CAP_FSETID.
+fn drops_sgid(t: &Task, st: &Stat) -> bool {
+    st.st_mode & S_ISGID != 0
+        && (st.st_mode & S_IXGRP != 0
+            || !(t.creds.caps & (1 << CAP_FSETID) != 0 || in_group(t, st.st_gid)))
+}
+
+/// [`strip_privs`] for a write through `file` (write, pwrite, the vectored and splicing
+/// calls, fallocate), checked once per description while no chmod or setxattr happens.
+pub(crate) fn remove_privs(t: &Task, file: &File) -> Result<(), Errno> {
+    let gen = PRIVS_GEN.load(Ordering::Acquire);
+    if file.nosec.load(Ordering::Relaxed) == gen {
+        return Ok(());
+    }
+    let Some(inode) = file.inode.clone() else {
+        return Ok(());
+    };
+    let tg = Target {
+        stat: inode.stat()?,
+        inode,
+        mount: file.mount.clone(),
+        parent: file.parent().cloned(),
+    };
+    if strip_privs(t, &tg)? {
+        file.nosec.store(gen, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// [`strip_privs`] for O_TRUNC at open.
+pub(crate) fn remove_privs_of(t: &Task, inode: &Arc<dyn Inode>, stat: Stat) -> Result<(), Errno> {
+    let tg = Target {
+        inode: inode.clone(),
+        mount: None,
+        stat,
+        parent: None,
+    };
+    strip_privs(t, &tg).map(drop)
 }
 
 /// `path` from `dirfd`, or with an empty path and AT_EMPTY_PATH the file `dirfd` itself.
@@ -120,6 +204,7 @@ fn chmod(t: &Task, tg: Target, mode: u32) -> SysResult {
         mode: Some(mode),
         ..Default::default()
     })?;
+    privs_may_have_changed();
     Ok(0)
 }
 
@@ -173,10 +258,14 @@ fn chown(t: &Task, tg: Target, uid: u32, gid: u32) -> SysResult {
         gid,
         ..Default::default()
     };
+    // Linux's chown_common: for anything but a directory, even with both ids -1 and for
+    // root, the set-user-ID bit goes (ATTR_KILL_SUID), the set-group-ID bit as
+    // [`drops_sgid`] says, and file capabilities (ATTR_KILL_PRIV).
     let fmt = st.st_mode & S_IFMT;
-    if (uid.is_some() || gid.is_some()) && fmt != S_IFDIR && fmt != S_IFLNK {
+    let not_dir = fmt != S_IFDIR && fmt != S_IFLNK;
+    if not_dir {
         let mut mode = st.st_mode & 0o7777 & !S_ISUID;
-        if mode & 0o010 != 0 {
+        if drops_sgid(t, &st) {
             mode &= !S_ISGID;
         }
         if mode != st.st_mode & 0o7777 {
@@ -184,6 +273,9 @@ fn chown(t: &Task, tg: Target, uid: u32, gid: u32) -> SysResult {
         }
     }
     tg.setattr(&a)?;
+    if not_dir && tg.inode.getxattr(b"security.capability").is_ok() {
+        tg.inode.removexattr(b"security.capability")?;
+    }
     Ok(0)
 }
 
@@ -339,7 +431,7 @@ pub fn sys_utime(t: &mut Task) -> SysResult {
     set_times(t, tg, times)
 }
 
-fn truncate(tg: &Target, len: i64) -> SysResult {
+fn truncate(t: &Task, tg: &Target, len: i64) -> SysResult {
     if len < 0 {
         return Err(Errno::EINVAL);
     }
@@ -351,6 +443,7 @@ fn truncate(tg: &Target, len: i64) -> SysResult {
     if tg.read_only() {
         return Err(Errno::EROFS);
     }
+    strip_privs(t, tg)?;
     tg.setattr(&SetAttr {
         size: Some(len as u64),
         ..Default::default()
@@ -386,7 +479,7 @@ pub fn sys_truncate(t: &mut Task) -> SysResult {
     if tg.stat.st_mode & S_IFMT == S_IFREG {
         super::fd::break_lease(t, &tg.stat, O_WRONLY)?;
     }
-    truncate(&tg, len)
+    truncate(t, &tg, len)
 }
 
 /// Implements ftruncate(2).
@@ -404,7 +497,7 @@ pub fn sys_ftruncate(t: &mut Task) -> SysResult {
         mount: None,
         parent: file.parent().cloned(),
     };
-    truncate(&tg, len)
+    truncate(t, &tg, len)
 }
 
 /// Implements fallocate(2).
@@ -449,6 +542,7 @@ pub fn sys_fallocate(t: &mut Task) -> SysResult {
     if mode & !(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
+    remove_privs(t, &file)?;
     file.ops.allocate(mode, off as u64, len as u64)?;
     file.notify(IN_MODIFY);
     Ok(0)

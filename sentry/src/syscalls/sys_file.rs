@@ -280,6 +280,7 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
                 // A conflicting open breaks the leases on the file first (do_dentry_open).
                 fd::break_lease(t, &st, flags)?;
                 if flags & O_TRUNC != 0 && fmt == S_IFREG {
+                    attr::remove_privs_of(t, &inode, st)?;
                     if st.st_size != 0 {
                         inode.setattr(&crate::vfs::SetAttr {
                             size: Some(0),

@@ -208,6 +208,7 @@ pub(crate) fn write_from(
         };
     }
     count = fsize_limit(t, file, count, offset)?;
+    super::attr::remove_privs(t, file)?;
     if let Some(r) = io_direct(t, file, addr, count, offset, true) {
         return r;
     }
@@ -403,6 +404,9 @@ pub(crate) fn writev_at(
         .map(|v| v.len)
         .fold(0u64, u64::saturating_add)
         .min(MAX_RW_COUNT);
+    if total > 0 && file.writable() {
+        super::attr::remove_privs(t, &file)?;
+    }
     let mut buf: Vec<u8> = Vec::with_capacity((total as usize).min(CHUNK));
     let mut done = 0u64;
     let mut gathered = 0u64;
@@ -566,6 +570,9 @@ pub fn sys_sendfile(t: &mut Task) -> SysResult {
     if dst.flags() & O_APPEND != 0 {
         return Err(Errno::EINVAL);
     }
+    if count > 0 && dst.writable() {
+        super::attr::remove_privs(t, &dst)?;
+    }
     let (n, ioff, _) = transfer(&src, &dst, off, None, count)?;
     if off.is_some() {
         t.write_val(off_addr, &ioff)?;
@@ -598,6 +605,9 @@ pub fn sys_copy_file_range(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let (ioff, ooff) = (read_off(t, in_addr)?, read_off(t, out_addr)?);
+    if len > 0 {
+        super::attr::remove_privs(t, &dst)?;
+    }
     let (n, ni, no) = transfer(&src, &dst, ioff, ooff, len)?;
     if ioff.is_some() {
         t.write_val(in_addr, &ni)?;

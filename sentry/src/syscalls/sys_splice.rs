@@ -156,6 +156,7 @@ pub fn sys_splice(t: &mut Task) -> SysResult {
         }
         (Some(i), None) => {
             let nb = nonblock || src.flags() & O_NONBLOCK != 0;
+            super::attr::remove_privs(t, &dst)?;
             pipe_to_file(i.pipe(), &dst, oo.as_mut(), len, nb)?
         }
         (None, Some(o)) => {

@@ -107,6 +107,7 @@ fn set(t: &Task, tg: Target, name_addr: u64, val: u64, size: u64, flags: u32) ->
     }
     tg.inode.setxattr(&name, &value, flags)?;
     tg.notify(IN_ATTRIB);
+    super::attr::privs_may_have_changed();
     Ok(0)
 }
 

@@ -271,6 +271,9 @@ pub struct File {
     landlock_denied: AtomicU64,
     /// Opened for a fanotify listener: its use reports nothing (Linux FMODE_NONOTIFY).
     nonotify: AtomicBool,
+    /// The privilege generation at which a write found nothing to strip from the file
+    /// (set-id bits, file capabilities; Linux's S_NOSEC), 0 before any check.
+    pub nosec: AtomicU64,
 }
 
 /// The owner of a description's signals (F_SETOWN_EX's `struct f_owner_ex`).
@@ -320,6 +323,7 @@ impl File {
             parent: OnceLock::new(),
             landlock_denied: AtomicU64::new(0),
             nonotify: AtomicBool::new(false),
+            nosec: AtomicU64::new(0),
         })
     }
 
@@ -346,6 +350,7 @@ impl File {
             parent: OnceLock::new(),
             landlock_denied: AtomicU64::new(0),
             nonotify: AtomicBool::new(false),
+            nosec: AtomicU64::new(0),
         })
     }
 
