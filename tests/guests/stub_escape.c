@@ -150,7 +150,9 @@ int main(int argc, char **argv) {
            was_writable[3]);
     // A fake signal frame for rt_sigreturn: zeros but for a return address back into the
     // stub and a 64-bit code segment.
-    static unsigned long frame[512] __attribute__((aligned(64)));
+    // Room below it: a signal taken on this stack gets a frame of several KiB (XSAVE with
+    // AVX-512), which must not reach the globals before the array (probe_jmp).
+    static unsigned long frame[4096] __attribute__((aligned(64)));
     memset(frame, 0, sizeof frame);
     const struct attempt attempts[] = {
         {"openat(O_CREAT) of a host path", SYS_openat,
@@ -200,7 +202,7 @@ int main(int argc, char **argv) {
                 }
                 // rt_sigreturn reads its frame at rsp: point it at the crafted one (saved rip
                 // 0: the thread faults and parks once it is back).
-                unsigned long *f = frame + 256;
+                unsigned long *f = frame + 3584;
                 f[5 + 16] = 0; // uc_mcontext.rip
                 f[5 + 18] = 0x2b0000000033UL; // cs, ss
                 jump(STUB + off, &attempts[i], (unsigned long)f);

@@ -298,6 +298,8 @@ pub struct ExtFs {
     broken: AtomicBool,
     root_ino: u32,
     this: Weak<ExtFs>,
+    /// When each file's access time was last written ([`Inode::touch_atime`]).
+    atime_writes: Mutex<HashMap<u32, std::time::Instant>>,
 }
 
 /// Mount options (what mount(2)'s data string may say; the ones that change nothing here are
@@ -496,6 +498,7 @@ pub fn mount(
         broken: AtomicBool::new(false),
         root_ino,
         this: this.clone(),
+        atime_writes: Mutex::new(HashMap::new()),
     });
     live.retain(|_, w| w.strong_count() > 0);
     live.insert(dev.number, Arc::downgrade(&fs));
@@ -666,9 +669,12 @@ impl ExtFs {
             st_size: i.size as i64,
             st_blksize: self.geo.block_size as i64,
             st_blocks: i.blocks as i64,
-            st_atime: i64::from(i.atime),
-            st_mtime: i64::from(i.mtime),
-            st_ctime: i64::from(i.ctime),
+            st_atime: i.atime_ts.0,
+            st_atime_nsec: i64::from(i.atime_ts.1),
+            st_mtime: i.mtime_ts.0,
+            st_mtime_nsec: i64::from(i.mtime_ts.1),
+            st_ctime: i.ctime_ts.0,
+            st_ctime_nsec: i64::from(i.ctime_ts.1),
             ..Default::default()
         }
     }
@@ -828,6 +834,45 @@ fn timestamp(t: TimeSpec) -> Ext4Timestamp {
 }
 
 impl Inode for ExtNode {
+    /// Written at most once a second per file (a metadata update is a journal transaction
+    /// here, where Linux dirties the inode in memory): readers racing writers do not turn
+    /// every read into a write.
+    fn touch_atime(&self, relatime: bool) {
+        if self.fs.read_only {
+            return;
+        }
+        let n = self.ino;
+        let now = std::time::Instant::now();
+        let recent = |t: &std::time::Instant| now.duration_since(*t).as_secs() < 1;
+        if lock(&self.fs.atime_writes).get(&n).is_some_and(recent) {
+            return;
+        }
+        if relatime {
+            let Ok(i) = self.info() else { return };
+            let a = i.atime_ts;
+            let day_old = crate::vfs::now().0 - a.0 >= 24 * 3600;
+            if a > i.mtime_ts && a > i.ctime_ts && !day_old {
+                return;
+            }
+        }
+        {
+            let mut last = lock(&self.fs.atime_writes);
+            if last.len() > 4096 {
+                last.retain(|_, t| recent(t));
+            }
+            last.insert(n, now);
+        }
+        let _ = self.setattr(&SetAttr {
+            atime: Some(crate::vfs::TimeSpec::Now),
+            ..Default::default()
+        });
+    }
+
+    fn btime(&self) -> Option<(i64, i64)> {
+        let (s, ns) = self.info().ok()?.btime_ts?;
+        Some((s, i64::from(ns)))
+    }
+
     fn stat(&self) -> Result<Stat, Errno> {
         let i = self.info()?;
         Ok(self.fs.stat_of(&i))

@@ -81,8 +81,13 @@ pub(super) fn do_exit(mut t: Task) {
     if let Some(v) = t.vfork_done.take() {
         v.complete();
     }
-    // The host side: the last user of an address space takes its process with it.
-    if Arc::strong_count(&t.mm) == 1 {
+    // The host side: the last user of an address space takes its process with it; so does
+    // the first thread of a killed process whose address space no other process shares: its
+    // other threads die anyway, and one the program has parked where no interrupt reaches
+    // (spinning in code of its own making, even in the stub's) must not outlive it.
+    let others = lock(&tg.tasks).len();
+    let group_only = Arc::strong_count(&t.mm) == 1 + others;
+    if Arc::strong_count(&t.mm) == 1 || (tg.killed.load(Ordering::Acquire) && group_only) {
         t.ctx.kill_process();
     } else {
         t.ctx.exit_thread();

@@ -349,15 +349,16 @@ pub fn spawn(k: Arc<super::Kernel>, pending: Box<dyn NewContext>, c: ChildSpec) 
     let shared = c.shared.clone();
     let started = std::thread::Builder::new().name(name).spawn(move || {
         let _slot = c.slot;
-        let ctx = match pending.adopt() {
+        let ctx: Box<dyn crate::platform::Context> = match pending.adopt() {
             Ok(ctx) => ctx,
             Err(e) => {
+                // (The program may have wrecked its own stub: a thread that never starts.)
+                // The process dies, and this task goes through the usual exit on a context
+                // with nothing behind it, so that it leaves the thread list and the process
+                // can end and be waited for.
                 tracing::error!("task {}: could not take over its thread: {e}", c.tid);
-                if let Some(v) = &c.vfork_done {
-                    v.complete();
-                }
                 super::signal_deliver::kill_group(&c.shared.tg, ExitStatus::Signal(SIGKILL));
-                return;
+                Box::new(crate::platform::Detached)
             }
         };
         *lock(&c.shared.interrupter) = Some(ctx.interrupter());

@@ -239,7 +239,7 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
         let keep = if flags & MS_BIND != 0 {
             0
         } else {
-            m.flags() & (MS_NOATIME | MS_NODIRATIME | MS_RELATIME)
+            m.flags() & (MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME)
         };
         m.set_flags(flags | keep);
         if flags & MS_BIND == 0 {

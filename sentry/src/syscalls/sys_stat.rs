@@ -19,17 +19,21 @@ pub(crate) fn stat_at(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Resul
 }
 
 fn stat_at_raw(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Result<Stat, Errno> {
-    stat_mount_at(t, dirfd, path_addr, flags).map(|(st, _, _)| st)
+    stat_mount_at(t, dirfd, path_addr, flags).map(|(st, _, _, _)| st)
 }
 
 /// The stat of what a path names, with the mount it is on (none for a pipe or socket fd) and
 /// whether it is that mount's root.
-fn stat_mount_at(
-    t: &Task,
-    dirfd: i32,
-    path_addr: u64,
-    flags: u32,
-) -> Result<(Stat, Option<Arc<Mount>>, bool), Errno> {
+/// What statx reports of a file: its stat, mount, whether it is the mount's root, and the
+/// inode (for what `struct stat` cannot say: the creation time).
+type Statted = (
+    Stat,
+    Option<Arc<Mount>>,
+    bool,
+    Option<Arc<dyn crate::vfs::Inode>>,
+);
+
+fn stat_mount_at(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> Result<Statted, Errno> {
     let path = t.read_path(path_addr)?;
     if path.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
@@ -37,17 +41,19 @@ fn stat_mount_at(
         }
         if dirfd == AT_FDCWD {
             let r = walk_at(t, AT_FDCWD, b".", true)?;
-            return Ok((r.stat.ok_or(Errno::ENOENT)?, Some(r.mount), r.is_mount_root));
+            let st = r.stat.ok_or(Errno::ENOENT)?;
+            return Ok((st, Some(r.mount), r.is_mount_root, r.inode));
         }
         let f = t.file(dirfd)?;
         let root = match (&f.inode, &f.mount) {
             (Some(i), Some(m)) => Arc::ptr_eq(i, &m.root),
             _ => false,
         };
-        return Ok((f.stat()?, f.mount.clone(), root));
+        return Ok((f.stat()?, f.mount.clone(), root, f.inode.clone()));
     }
     let r = walk_at(t, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-    Ok((r.stat.ok_or(Errno::ENOENT)?, Some(r.mount), r.is_mount_root))
+    let st = r.stat.ok_or(Errno::ENOENT)?;
+    Ok((st, Some(r.mount), r.is_mount_root, r.inode))
 }
 /// Implements stat(2).
 pub fn sys_stat(t: &mut Task) -> SysResult {
@@ -92,7 +98,8 @@ pub fn sys_statx(t: &mut Task) -> SysResult {
     {
         return Err(Errno::EINVAL);
     }
-    let (st, mount, mount_root) = stat_mount_at(t, dirfd, path, flags)?;
+    let (st, mount, mount_root, inode) = stat_mount_at(t, dirfd, path, flags)?;
+    let btime = inode.and_then(|i| i.btime());
     let st = crate::vfs::inode::dated(st);
     // The mount id: the unique 64-bit one when asked for, else mountinfo's (as Linux 6.8+).
     let (mnt_mask, mnt_id) = match &mount {
@@ -108,7 +115,8 @@ pub fn sys_statx(t: &mut Task) -> SysResult {
     let (rmaj, rmin) = dev_split(st.st_rdev);
     let (dmaj, dmin) = dev_split(st.st_dev);
     let sx = Statx {
-        stx_mask: STATX_BASIC_STATS | mnt_mask,
+        stx_mask: STATX_BASIC_STATS | mnt_mask | if btime.is_some() { STATX_BTIME } else { 0 },
+        stx_btime: btime.map(|(s, n)| ts(s, n)).unwrap_or_default(),
         stx_mnt_id: mnt_id,
         // Every file system can say whether a file is a mount's root (vfs_statx_path).
         stx_attributes_mask: if mount.is_some() {

@@ -167,6 +167,17 @@ pub trait Inode: Send + Sync + Any {
 
     /// The object itself, for file systems that downcast their own inodes (link, rename).
     fn as_any(&self) -> &dyn Any;
+
+    /// A read happened where the mount lets it update the access time (Linux's touch_atime
+    /// past the mount's and the description's checks): `relatime` only when the access time is
+    /// not after the modification or change time, or is a day old. For the sentry's own disk
+    /// file systems; the host updates its files' times itself.
+    fn touch_atime(&self, _relatime: bool) {}
+
+    /// The file's creation time (statx's STATX_BTIME), where the file system keeps one.
+    fn btime(&self) -> Option<(i64, i64)> {
+        None
+    }
 }
 
 /// Where a magic link leads.

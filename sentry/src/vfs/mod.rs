@@ -471,12 +471,33 @@ impl File {
             let mut pos = self.position();
             let n = self.ops.read_at(buf, *pos)?;
             *pos += n as u64;
+            drop(pos);
+            self.accessed();
             n
         };
         if n > 0 {
             self.notify(IN_ACCESS);
         }
         Ok(n)
+    }
+
+    /// Linux's touch_atime after a read: never on a noatime or read-only mount, a directory
+    /// on a nodiratime one, or with O_NOATIME; then the file system decides
+    /// ([`Inode::touch_atime`]: strictatime always, relatime by default).
+    fn accessed(&self) {
+        let Some(inode) = &self.inode else { return };
+        if self.flags() & O_NOATIME != 0 {
+            return;
+        }
+        let mflags = self.mount.as_ref().map_or(0, |m| m.flags());
+        if mflags & (MS_NOATIME | MS_RDONLY) != 0 {
+            return;
+        }
+        if mflags & MS_NODIRATIME != 0 && inode.stat().is_ok_and(|s| s.st_mode & S_IFMT == S_IFDIR)
+        {
+            return;
+        }
+        inode.touch_atime(mflags & MS_STRICTATIME == 0);
     }
 
     /// write(2).
@@ -513,6 +534,7 @@ impl File {
             return Err(Errno::EINVAL);
         }
         let n = self.ops.read_at(buf, offset as u64)?;
+        self.accessed();
         if n > 0 {
             self.notify(IN_ACCESS);
         }

@@ -30,6 +30,7 @@ pub const MOUNT_FLAGS: u64 = MS_RDONLY
     | MS_NOATIME
     | MS_NODIRATIME
     | MS_RELATIME
+    | MS_STRICTATIME
     | MS_NOSYMFOLLOW;
 
 /// The most mounts a namespace holds (Linux's default fs.mount-max).

@@ -148,6 +148,11 @@ fn copy_data(from: &Arc<dyn Inode>, to: &Arc<dyn Inode>) -> Result<(), Errno> {
 }
 
 impl Inode for OvNode {
+    /// The real file's (the upper copy's once copied up, as overlayfs reports it).
+    fn btime(&self) -> Option<(i64, i64)> {
+        self.top().ok()?.btime()
+    }
+
     fn stat(&self) -> Result<Stat, Errno> {
         let top = self.top()?.stat()?;
         let mut st = top;

@@ -156,6 +156,8 @@ pub struct TmpInode {
     ino: u64,
     meta: Mutex<Meta>,
     kind: Kind,
+    /// When it was made (statx's btime, as Linux's tmpfs keeps it).
+    born: (i64, i64),
 }
 
 impl TmpInode {
@@ -178,6 +180,7 @@ impl TmpInode {
                 xattrs: BTreeMap::new(),
             }),
             kind,
+            born: t,
         })
     }
 
@@ -233,6 +236,10 @@ fn resolve_time(t: TimeSpec) -> (i64, i64) {
 }
 
 impl Inode for TmpInode {
+    fn btime(&self) -> Option<(i64, i64)> {
+        Some(self.born)
+    }
+
     fn stat(&self) -> Result<Stat, Errno> {
         let m = lock(&self.meta);
         let (size, blocks) = match &self.kind {
