@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 
 #ifndef AT_EACCESS
 #define AT_EACCESS 0x200
@@ -212,5 +213,25 @@ int main(void) {
     test_stat_values();
     test_symlinks();
     test_access();
+    NOTE("statx birth time of a new file");
+    {
+        struct timespec before, after;
+        clock_gettime(CLOCK_REALTIME, &before);
+        char bpath[] = "/tmp/file-stat-btime-XXXXXX";
+        int bfd = mkstemp(bpath);
+        CHECK("mkstemp", bfd >= 0);
+        clock_gettime(CLOCK_REALTIME, &after);
+        struct statx sx;
+        EXPECT_OK(statx(AT_FDCWD, bpath, 0, STATX_BASIC_STATS | STATX_BTIME, &sx));
+        CHECK("STATX_BTIME reported", sx.stx_mask & STATX_BTIME);
+        long long b = sx.stx_btime.tv_sec * 1000000000LL + sx.stx_btime.tv_nsec;
+        long long lo = before.tv_sec * 1000000000LL + before.tv_nsec - 10000000;
+        long long hi = after.tv_sec * 1000000000LL + after.tv_nsec + 10000000;
+        CHECK("birth time between before and after", b >= lo && b <= hi);
+        CHECK("birth time not after mtime",
+              b <= sx.stx_mtime.tv_sec * 1000000000LL + sx.stx_mtime.tv_nsec);
+        close(bfd);
+        unlink(bpath);
+    }
     return guest_done();
 }
