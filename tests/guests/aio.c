@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <linux/aio_abi.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -156,6 +157,21 @@ int main(void) {
     EXPECT_EQ(count, 1);
     EXPECT_EQ(io_getevents(ctx, 1, 1, ev, NULL), 1);
     EXPECT_EQ(ev[0].res, 4);
+    // A completion takes the counter past what a write may reach: UINT64_MAX, which poll
+    // reports as an error (eventfd_signal, eventfd_poll).
+    uint64_t near = UINT64_MAX - 1;
+    EXPECT_EQ(write(efd, &near, 8), 8);
+    EXPECT_EQ(write(p[1], "more", 4), 4);
+    prep(&cb[0], p[0], IOCB_CMD_PREAD, in, 8, 0);
+    cb[0].aio_flags = IOCB_FLAG_RESFD;
+    cb[0].aio_resfd = efd;
+    EXPECT_EQ(io_submit(ctx, 1, cbs), 1);
+    EXPECT_EQ(io_getevents(ctx, 1, 1, ev, NULL), 1);
+    struct pollfd pe = {efd, POLLIN | POLLOUT, 0};
+    EXPECT_EQ(poll(&pe, 1, 0), 1);
+    EXPECT_EQ(pe.revents, POLLIN | POLLERR);
+    EXPECT_EQ(read(efd, &count, 8), 8);
+    CHECK("the counter overflowed to UINT64_MAX", count == UINT64_MAX);
     prep(&cb[0], p[0], IOCB_CMD_PREAD, in, 8, 0);
     cb[0].aio_flags = IOCB_FLAG_RESFD;
     cb[0].aio_resfd = fd;

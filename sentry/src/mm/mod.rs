@@ -1152,7 +1152,7 @@ impl MemoryManager {
         if upto > start {
             self.split_bounded(start)?;
             self.split_bounded(upto)?;
-            self.lock_where(ctx, |v| v.start >= start && v.end <= upto, mode);
+            self.lock_where(ctx, start..upto, |v| v.end <= upto, mode);
         }
         if upto < end {
             return Err(Errno::ENOMEM);
@@ -1162,13 +1162,19 @@ impl MemoryManager {
 
     /// mlockall(2)'s MCL_CURRENT and munlockall(2): every mapping takes lock state `mode`.
     pub fn set_locked_all(&mut self, ctx: &mut dyn Context, mode: u8) {
-        self.lock_where(ctx, |_| true, mode);
+        self.lock_where(ctx, 0..u64::MAX, |_| true, mode);
     }
 
-    fn lock_where(&mut self, ctx: &mut dyn Context, which: impl Fn(&Vma) -> bool, mode: u8) {
+    fn lock_where(
+        &mut self,
+        ctx: &mut dyn Context,
+        range: std::ops::Range<u64>,
+        which: impl Fn(&Vma) -> bool,
+        mode: u8,
+    ) {
         let keys: Vec<u64> = self
             .vmas
-            .iter()
+            .range(range)
             .filter(|(_, v)| v.app() && which(v))
             .map(|(k, _)| *k)
             .collect();

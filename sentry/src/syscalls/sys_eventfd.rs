@@ -57,7 +57,7 @@ impl FileOps for EventFd {
         }
         block_on(&[&self.queue], None, || {
             let mut c = lock(&self.count);
-            if MAX - *c < add {
+            if MAX.saturating_sub(*c) < add {
                 return if nonblock {
                     Some(Err(Errno::EAGAIN))
                 } else {
@@ -83,6 +83,10 @@ impl FileOps for EventFd {
         if c < MAX {
             ev |= POLLOUT | POLLWRNORM;
         }
+        // A counter an AIO completion took past what a write may reach (eventfd_poll).
+        if c == u64::MAX {
+            ev |= POLLERR;
+        }
         ev
     }
 
@@ -102,12 +106,13 @@ pub(crate) fn is_eventfd(file: &File) -> bool {
         .is_some_and(|a| a.downcast_ref::<EventFd>().is_some())
 }
 
-/// Adds one to an eventfd's counter (eventfd_signal: saturating, never waiting), as a
-/// completed AIO request with IOCB_FLAG_RESFD does.
+/// Adds one to an eventfd's counter (eventfd_signal: never waiting, up to ULLONG_MAX, one
+/// past what a write may reach: the overflow poll reports as POLLERR), as a completed AIO
+/// request with IOCB_FLAG_RESFD does.
 pub(crate) fn signal(file: &File) {
     if let Some(e) = file.ops.as_any().and_then(|a| a.downcast_ref::<EventFd>()) {
         let mut c = lock(&e.count);
-        if *c < MAX {
+        if *c < u64::MAX {
             *c += 1;
         }
         e.queue.notify_all();

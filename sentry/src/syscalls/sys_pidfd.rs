@@ -172,7 +172,14 @@ pub fn sys_pidfd_send_signal(t: &mut Task) -> SysResult {
         user_info(sig, SI_USER, t.tgid(), t.creds.uid.0)
     };
     match flags {
-        THREAD => return super::sys_signal::thread_signal(t, Some(pid), pid, info),
+        THREAD => {
+            // Linux's prepare_kill_siginfo: a signal to one thread is SI_TKILL.
+            let mut info = info;
+            if info_addr == 0 {
+                info.si_code = SI_TKILL;
+            }
+            return super::sys_signal::thread_signal(t, Some(pid), pid, info);
+        }
         // The process group the process leads (Linux's __kill_pgrp_info on its pid).
         PROCESS_GROUP => return super::sys_signal::kill_common(t, -pid, info),
         _ => {}
