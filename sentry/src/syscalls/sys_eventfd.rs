@@ -112,9 +112,7 @@ pub(crate) fn is_eventfd(file: &File) -> bool {
 pub(crate) fn signal(file: &File) {
     if let Some(e) = file.ops.as_any().and_then(|a| a.downcast_ref::<EventFd>()) {
         let mut c = lock(&e.count);
-        if *c < u64::MAX {
-            *c += 1;
-        }
+        *c = c.saturating_add(1);
         e.queue.notify_all();
     }
 }
