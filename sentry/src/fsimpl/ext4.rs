@@ -298,8 +298,6 @@ pub struct ExtFs {
     broken: AtomicBool,
     root_ino: u32,
     this: Weak<ExtFs>,
-    /// When each file's access time was last written ([`Inode::touch_atime`]).
-    atime_writes: Mutex<HashMap<u32, std::time::Instant>>,
 }
 
 /// Mount options (what mount(2)'s data string may say; the ones that change nothing here are
@@ -498,7 +496,6 @@ pub fn mount(
         broken: AtomicBool::new(false),
         root_ino,
         this: this.clone(),
-        atime_writes: Mutex::new(HashMap::new()),
     });
     live.retain(|_, w| w.strong_count() > 0);
     live.insert(dev.number, Arc::downgrade(&fs));
@@ -834,17 +831,10 @@ fn timestamp(t: TimeSpec) -> Ext4Timestamp {
 }
 
 impl Inode for ExtNode {
-    /// Written at most once a second per file (a metadata update is a journal transaction
-    /// here, where Linux dirties the inode in memory): readers racing writers do not turn
-    /// every read into a write.
+    /// A metadata update (a journal transaction here, where Linux dirties the inode in
+    /// memory): with relatime, only when the access time is stale.
     fn touch_atime(&self, relatime: bool) {
         if self.fs.read_only {
-            return;
-        }
-        let n = self.ino;
-        let now = std::time::Instant::now();
-        let recent = |t: &std::time::Instant| now.duration_since(*t).as_secs() < 1;
-        if lock(&self.fs.atime_writes).get(&n).is_some_and(recent) {
             return;
         }
         if relatime {
@@ -854,13 +844,6 @@ impl Inode for ExtNode {
             if a > i.mtime_ts && a > i.ctime_ts && !day_old {
                 return;
             }
-        }
-        {
-            let mut last = lock(&self.fs.atime_writes);
-            if last.len() > 4096 {
-                last.retain(|_, t| recent(t));
-            }
-            last.insert(n, now);
         }
         let _ = self.setattr(&SetAttr {
             atime: Some(crate::vfs::TimeSpec::Now),

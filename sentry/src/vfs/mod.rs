@@ -618,7 +618,8 @@ impl File {
         let mut pos = self.position();
         let n = self.ops.getdents(buf, &mut pos)?;
         drop(pos);
-        // Linux: reading a directory is an access, even at its end.
+        // Linux: reading a directory is an access, even at its end (iterate_dir).
+        self.accessed();
         self.notify(IN_ACCESS);
         Ok(n)
     }
