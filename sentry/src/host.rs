@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Small facts about the host the sentry runs on. What must be read from a host path is read
 //! once, by [`learn`], before the sentry confines itself (DESIGN.md invariant 2: after
-//! start-up the sentry opens no host path).
+//! start-up the sentry opens no host path). Also the raw futex calls the sentry's own blocking
+//! waits sleep on ([`crate::kernel::block`]; std has none to offer).
 #![allow(unsafe_code)]
 
 use std::sync::OnceLock;
@@ -241,4 +242,48 @@ pub fn vdso_image() -> Option<&'static [u8]> {
     }
     // SAFETY: the kernel maps the vDSO image whole, section header table included.
     Some(unsafe { std::slice::from_raw_parts(base as *const u8, len) })
+}
+
+/// futex(FUTEX_WAIT_PRIVATE) on `word` while it holds `val`, for at most `timeout`; returns on
+/// a wake-up, a mismatch, a timeout or a host signal alike (the caller rechecks).
+pub fn futex_wait(
+    word: &std::sync::atomic::AtomicU32,
+    val: u32,
+    timeout: Option<std::time::Duration>,
+) {
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
+    let tsp = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `word` is a live u32 for the call; the timespec, if any, outlives it.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            val,
+            tsp,
+            0,
+            0,
+        );
+    }
+}
+
+/// futex(FUTEX_WAKE_PRIVATE) of every thread sleeping on `word`.
+pub fn futex_wake(word: &std::sync::atomic::AtomicU32) {
+    // SAFETY: `word` is a live u32 for the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            i32::MAX,
+            0,
+            0,
+            0,
+        );
+    }
 }

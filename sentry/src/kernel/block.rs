@@ -10,8 +10,8 @@
 //! ([`set_current`]); file operations deep in the VFS block through it without a task argument.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use syscalls::Errno;
@@ -20,43 +20,184 @@ use super::lock;
 use super::tree::TaskShared;
 
 /// Wakes one task.
-#[derive(Default)]
+///
+/// The task's sentry thread sleeps on a futex word of its own, and a notification pays for a
+/// futex wake-up only when the thread sleeps. Before it sleeps, a wait for an object (not a
+/// plain timeout) spins a short while when its recent waits were mostly answered within such a
+/// spin: a writer and a reader in two processes that hand buffers to each other then meet
+/// without a cross-vCPU wake-up (tens of microseconds on these VMs, more than the work
+/// itself). When most spins miss (the other side runs on this vCPU, or waits long) the waker
+/// stops spinning for a while, as the systrap platform's handoff does ([`SpinPolicy`]).
 pub struct Waker {
-    seq: Mutex<u64>,
-    cond: Condvar,
+    /// Events so far: the futex word the thread sleeps on.
+    seq: AtomicU32,
+    /// Whether the thread sleeps (or is about to) on `seq`.
+    sleeping: AtomicU32,
+    /// Only the thread that waits touches it (one waiter per waker).
+    policy: Mutex<SpinPolicy>,
+}
+
+impl Default for Waker {
+    fn default() -> Self {
+        Waker {
+            seq: AtomicU32::new(0),
+            sleeping: AtomicU32::new(0),
+            policy: Mutex::new(SpinPolicy::default()),
+        }
+    }
+}
+
+/// When a waker spins before it sleeps, decided per window of [`SPIN_WINDOW`] waits. A
+/// waker starts out sleeping and counts the waits that ended within twice the spin budget
+/// (a spin would have caught most of them: part of their time was the wake-up itself); when
+/// three quarters of a window's did, it spins. A spinning window in which more than a quarter
+/// of the spins missed puts it back to sleeping for at least `backoff` windows, doubled after
+/// each such window up to [`SPIN_BACKOFF_MAX`] (a pair on one vCPU, or a wait that is always
+/// long, wastes little), and reset by a good spinning window.
+#[derive(Debug)]
+struct SpinPolicy {
+    spinning: bool,
+    waits: u32,
+    /// Spinning: the spins that missed; sleeping: the waits short enough to have been caught.
+    count: u32,
+    /// Windows to sleep through before spinning may be tried again.
+    rest: u32,
+    backoff: u32,
+}
+
+impl Default for SpinPolicy {
+    fn default() -> Self {
+        SpinPolicy {
+            spinning: false,
+            waits: 0,
+            count: 0,
+            rest: 0,
+            backoff: 1,
+        }
+    }
+}
+
+impl SpinPolicy {
+    /// Counts one wait: whether it was spun and missed, or how long it took when it slept.
+    fn account(&mut self, missed: bool, took: std::time::Duration, budget: std::time::Duration) {
+        self.waits += 1;
+        self.count += u32::from(if self.spinning {
+            missed
+        } else {
+            took <= budget * 2
+        });
+        if self.waits < SPIN_WINDOW {
+            return;
+        }
+        if self.spinning {
+            if self.count * 4 > self.waits {
+                self.spinning = false;
+                self.rest = self.backoff;
+                self.backoff = (self.backoff * 2).min(SPIN_BACKOFF_MAX);
+            } else {
+                self.backoff = 1;
+            }
+        } else if self.rest > 0 {
+            self.rest -= 1;
+        } else if self.count * 4 >= self.waits * 3 {
+            self.spinning = true;
+        }
+        self.waits = 0;
+        self.count = 0;
+    }
+}
+
+const SPIN_WINDOW: u32 = 32;
+const SPIN_BACKOFF_MAX: u32 = 64;
+
+/// How long a wait spins before it sleeps (none on a machine with one CPU for the sandbox:
+/// whoever would end the wait could not run meanwhile).
+fn spin_budget() -> std::time::Duration {
+    static BUDGET: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        if crate::host::ncpu() < 2 {
+            return std::time::Duration::ZERO;
+        }
+        let us = std::env::var("SANDBOX_BLOCK_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(20);
+        std::time::Duration::from_micros(us)
+    })
 }
 
 impl Waker {
     /// Records an event and wakes the task if it waits.
     pub fn notify(&self) {
-        *lock(&self.seq) += 1;
-        self.cond.notify_all();
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) != 0 {
+            crate::host::futex_wake(&self.seq);
+        }
     }
 
-    fn seq(&self) -> u64 {
-        *lock(&self.seq)
+    fn seq(&self) -> u32 {
+        self.seq.load(Ordering::SeqCst)
     }
 
-    /// Waits for an event after `seen`; false when the deadline passed first.
-    fn wait(&self, seen: u64, deadline: Option<Instant>) -> bool {
-        let mut g = lock(&self.seq);
-        while *g == seen {
-            match deadline {
-                None => g = self.cond.wait(g).unwrap_or_else(|e| e.into_inner()),
+    /// Waits for an event after `seen` (spinning first when `spin` and the policy says so);
+    /// false when the deadline passed first.
+    fn wait(&self, seen: u32, deadline: Option<Instant>, spin: bool) -> bool {
+        let budget = if spin {
+            spin_budget()
+        } else {
+            std::time::Duration::ZERO
+        };
+        if budget.is_zero() {
+            return self.sleep(seen, deadline);
+        }
+        let mut p = lock(&self.policy);
+        let start = Instant::now();
+        if p.spinning {
+            'spin: loop {
+                for _ in 0..64 {
+                    if self.seq.load(Ordering::Acquire) != seen {
+                        break 'spin;
+                    }
+                    std::hint::spin_loop();
+                }
+                if start.elapsed() >= budget {
+                    p.account(true, budget, budget);
+                    drop(p);
+                    return self.sleep(seen, deadline);
+                }
+            }
+            p.account(false, start.elapsed(), budget);
+            return true;
+        }
+        drop(p);
+        let woke = self.sleep(seen, deadline);
+        if woke {
+            lock(&self.policy).account(false, start.elapsed(), budget);
+        }
+        woke
+    }
+
+    /// Sleeps until an event after `seen`; false when the deadline passed first.
+    fn sleep(&self, seen: u32, deadline: Option<Instant>) -> bool {
+        self.sleeping.fetch_add(1, Ordering::SeqCst);
+        let woke = loop {
+            if self.seq.load(Ordering::SeqCst) != seen {
+                break true;
+            }
+            let timeout = match deadline {
+                None => None,
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        return false;
+                        break false;
                     }
-                    g = self
-                        .cond
-                        .wait_timeout(g, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
+                    Some(d - now)
                 }
-            }
-        }
-        true
+            };
+            crate::host::futex_wait(&self.seq, seen, timeout);
+        };
+        self.sleeping.fetch_sub(1, Ordering::SeqCst);
+        woke
     }
 }
 
@@ -199,7 +340,7 @@ pub fn block_on<T>(
         if task.signal_pending() {
             break Err(Errno::ERESTARTSYS);
         }
-        if !waker.wait(seen, deadline) {
+        if !waker.wait(seen, deadline, !queues.is_empty()) {
             break match ready() {
                 Some(r) => r,
                 None => Err(Errno::ETIMEDOUT),
@@ -231,7 +372,7 @@ pub fn wait_external<T>(
         if let Some(r) = ready() {
             break r;
         }
-        if !waker.wait(seen, deadline) {
+        if !waker.wait(seen, deadline, false) {
             break match ready() {
                 Some(r) => r,
                 None => Err(Errno::ETIMEDOUT),
@@ -270,7 +411,7 @@ pub fn wait_uninterruptible(queue: &WaitQueue, mut ready: impl FnMut() -> bool) 
         if ready() {
             break;
         }
-        waker.wait(seen, None);
+        waker.wait(seen, None, true);
     }
     task.run_state
         .store(b'R', std::sync::atomic::Ordering::Relaxed);

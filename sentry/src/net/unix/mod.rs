@@ -100,6 +100,9 @@ pub(crate) struct Sock {
     name: OnceLock<Name>,
     /// Serialises binds (Linux's bindlock).
     bindlock: Mutex<()>,
+    /// Serialises stream readers (Linux's iolock): a reader copies out with the state lock
+    /// let go.
+    iolock: Mutex<()>,
     /// What queued messages charge this sender (sk_wmem_alloc less its initial 1).
     wmem: AtomicUsize,
     /// Linux's peer_wait: connectors waiting for backlog room, datagram senders for queue room.
@@ -171,6 +174,7 @@ impl Sock {
             }),
             name: OnceLock::new(),
             bindlock: Mutex::new(()),
+            iolock: Mutex::new(()),
             wmem: AtomicUsize::new(0),
             peer_wait: WaitQueue::default(),
             has_socket: AtomicBool::new(has_socket),
@@ -250,8 +254,16 @@ impl Sock {
     /// of room once the socket is writable.
     fn uncharge(&self, n: usize) {
         let left = self.wmem.fetch_sub(n, Ordering::AcqRel).saturating_sub(n);
-        if writable_at(left, self.sndbuf()) {
+        let sndbuf = self.sndbuf();
+        if writable_at(left, sndbuf) {
             self.write_space();
+        } else if left < sndbuf && self.nospace.load(Ordering::Acquire) {
+            // A sender that waits for room may go on now (its wait ends below the send
+            // buffer): woken now, not at a quarter, it takes the room while it spins instead
+            // of sleeping through the reader's next buffers and paying a cross-vCPU wake-up.
+            // Pollers are woken too but find the socket not yet writable, and edge-triggered
+            // epoll counts no wake-up: what they observe is Linux's.
+            self.common.queue.wake();
         }
     }
 

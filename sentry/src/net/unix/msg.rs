@@ -83,8 +83,8 @@ pub(super) fn dgram_truesize(len: usize) -> usize {
 
 /// One queued message.
 pub(super) struct Msg {
-    /// The bytes.
-    pub data: Vec<u8>,
+    /// The bytes (shared with a reader copying them out with the state lock let go).
+    pub data: Arc<Vec<u8>>,
     /// Stream: how many of them have been read.
     pub consumed: usize,
     /// What the sender is charged while the message is queued.
@@ -116,7 +116,7 @@ impl Msg {
     ) -> Msg {
         sender.charge(truesize);
         Msg {
-            data,
+            data: Arc::new(data),
             consumed: 0,
             truesize,
             sender: sender.clone(),
@@ -137,7 +137,48 @@ impl Drop for Msg {
     /// The sender's charge goes (Linux's `sock_wfree`), which may make it writable.
     fn drop(&mut self) {
         self.sender.uncharge(self.truesize);
+        let data = std::mem::replace(&mut self.data, no_bytes());
+        if let Ok(v) = Arc::try_unwrap(data) {
+            recycle(v);
+        }
     }
+}
+
+/// Buffers of read messages, for senders to fill again. A stream moves its bytes in buffers
+/// of at most 36,544 bytes, allocated by the writer's sentry thread and freed by the
+/// reader's: given back to malloc, each freed run at the top of the writer's heap is returned
+/// to the host (MADV_DONTNEED, a TLB shoot-down of every vCPU the sentry runs on) and faulted
+/// in again by the next write. A few are kept instead (at most [`SPARE_MAX`], under 1 MiB).
+static SPARE: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+const SPARE_MAX: usize = 16;
+const SPARE_MIN_CAP: usize = 4096;
+const SPARE_MAX_CAP: usize = 65536;
+
+/// An empty buffer, shared (what a dropped message leaves behind).
+fn no_bytes() -> Arc<Vec<u8>> {
+    static EMPTY: std::sync::OnceLock<Arc<Vec<u8>>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| Arc::new(Vec::new())).clone()
+}
+
+fn recycle(v: Vec<u8>) {
+    if (SPARE_MIN_CAP..=SPARE_MAX_CAP).contains(&v.capacity()) {
+        let mut spare = crate::kernel::lock(&SPARE);
+        if spare.len() < SPARE_MAX {
+            spare.push(v);
+        }
+    }
+}
+
+/// A buffer of `n` bytes for a message, a spare one when there is one. Its bytes are zero or
+/// left from an earlier message: the caller writes all `n` before the buffer is queued.
+pub(super) fn buffer(n: usize) -> Vec<u8> {
+    let mut v = if n >= SPARE_MIN_CAP {
+        crate::kernel::lock(&SPARE).pop().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    v.resize(n, 0);
+    v
 }
 
 /// What sendmsg's control messages ask of a unix socket (`__scm_send`).

@@ -243,9 +243,13 @@ impl Src<'_> {
     /// Bytes `at..at + n`, in a buffer of their own.
     fn take(&mut self, at: usize, n: usize) -> Result<Vec<u8>, Errno> {
         match self {
-            Src::Bytes(b) => Ok(b[at..at + n].to_vec()),
+            Src::Bytes(b) => {
+                let mut v = msg::buffer(n);
+                v.copy_from_slice(&b[at..at + n]);
+                Ok(v)
+            }
             Src::Fill(_, f) => {
-                let mut v = vec![0u8; n];
+                let mut v = msg::buffer(n);
                 f(at, &mut v)?;
                 Ok(v)
             }
@@ -442,6 +446,10 @@ pub(super) fn recv(
         let mut done_msgs: Vec<Msg> = Vec::new();
         let mut rights_out = None;
         let r = 'read: {
+            // Readers one at a time (Linux's iolock), so that the state lock can be let go
+            // while the bytes are copied out: a writer queueing meanwhile does not wait for the
+            // copy (and sleep, and need a cross-vCPU wake-up).
+            let _io = crate::kernel::lock(&sk.iolock);
             let mut s = sk.lock();
             // The buffer being read ("redo": the queue's head).
             let mut i = 0;
@@ -494,11 +502,22 @@ pub(super) fn recv(
                 }
                 let chunk = (m.len() - skip).min(size - copied);
                 let from = m.consumed + skip;
+                // Copied with the state lock let go: writers only append, other readers wait
+                // for the iolock; a purge meanwhile (a collector's, a release) ends the read
+                // with what was copied.
+                let data = m.data.clone();
+                drop(s);
+                let put = buf.put(copied, &data[from..from + chunk]);
+                s = sk.lock();
                 // A fault leaves the buffer unread (Linux: EFAULT unless some bytes came).
-                if let Err(e) = buf.put(copied, &m.data[from..from + chunk]) {
+                if let Err(e) = put {
                     break 'read Some(Err(e));
                 }
                 copied += chunk;
+                if !s.queue.get(i).is_some_and(|m| Arc::ptr_eq(&m.data, &data)) {
+                    break 'read Some(Ok(()));
+                }
+                drop(data);
                 if !peek {
                     let m = &mut s.queue[i];
                     m.consumed += chunk;
@@ -522,7 +541,7 @@ pub(super) fn recv(
                     }
                     i = 0;
                 } else {
-                    if let Some(r) = &m.rights {
+                    if let Some(r) = &s.queue[i].rights {
                         files = Some(r.peek());
                     }
                     if peek_off >= 0 {
