@@ -417,3 +417,80 @@ pub fn wait_uninterruptible(queue: &WaitQueue, mut ready: impl FnMut() -> bool) 
         .store(b'R', std::sync::atomic::Ordering::Relaxed);
     queue.remove(&waker);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const BUDGET: Duration = Duration::from_micros(20);
+
+    fn window(p: &mut SpinPolicy, missed: bool, took: Duration) {
+        for _ in 0..SPIN_WINDOW {
+            p.account(missed, took, BUDGET);
+        }
+    }
+
+    #[test]
+    fn short_waits_turn_spinning_on() {
+        let mut p = SpinPolicy::default();
+        assert!(!p.spinning);
+        window(&mut p, false, Duration::from_millis(5));
+        assert!(!p.spinning, "long waits never spin");
+        window(&mut p, false, Duration::from_micros(30));
+        assert!(p.spinning, "waits within twice the budget spin");
+    }
+
+    #[test]
+    fn missed_spins_back_off_doubling() {
+        let mut p = SpinPolicy::default();
+        window(&mut p, false, Duration::from_micros(1));
+        assert!(p.spinning);
+        window(&mut p, true, BUDGET);
+        assert!(!p.spinning);
+        assert_eq!((p.rest, p.backoff), (1, 2));
+        // One window of rest, however short the waits, then spinning again.
+        window(&mut p, false, Duration::from_micros(1));
+        assert!(!p.spinning);
+        window(&mut p, false, Duration::from_micros(1));
+        assert!(p.spinning);
+        window(&mut p, true, BUDGET);
+        assert_eq!((p.rest, p.backoff), (2, 4));
+        for _ in 0..10 {
+            window(&mut p, false, Duration::from_micros(1));
+            if p.spinning {
+                window(&mut p, true, BUDGET);
+            }
+        }
+        assert!(p.backoff <= SPIN_BACKOFF_MAX);
+        // A good spinning window resets the backoff.
+        while !p.spinning {
+            window(&mut p, false, Duration::from_micros(1));
+        }
+        window(&mut p, false, Duration::from_micros(1));
+        assert_eq!(p.backoff, 1);
+    }
+
+    #[test]
+    fn notify_wakes_a_sleeper_and_counts_without_one() {
+        let w = Arc::new(Waker::default());
+        let seen = w.seq();
+        w.notify();
+        assert!(
+            w.wait(seen, None, false),
+            "an event already counted ends the wait"
+        );
+        let seen = w.seq();
+        let w2 = w.clone();
+        let t = std::thread::spawn(move || w2.wait(seen, None, true));
+        std::thread::sleep(Duration::from_millis(20));
+        w.notify();
+        assert!(t.join().unwrap_or(false));
+        let seen = w.seq();
+        let deadline = Instant::now() + Duration::from_millis(5);
+        assert!(
+            !w.wait(seen, Some(deadline), true),
+            "the deadline ends a wait"
+        );
+    }
+}
