@@ -28,6 +28,8 @@ tests::guest_tests! {
     exec_ids,
     // What writes, truncation and chown take away: set-id bits, file capabilities (issue 14).
     kill_privs,
+    // ABI edges LTP found: CLONE_PIDFD, close_range UNSHARE, O_PATH refusals (issue 14).
+    abi_edges,
     clocks,
     resources,
     signals,

@@ -249,6 +249,11 @@ impl FileOps for DevFile {
         Some(Ok(0))
     }
 
+    fn sync(&self) -> Result<(), Errno> {
+        // The memory devices have no fsync (Linux: EINVAL).
+        Err(Errno::EINVAL)
+    }
+
     fn maps_as_anonymous(&self) -> bool {
         self.dev == Dev::Zero
     }

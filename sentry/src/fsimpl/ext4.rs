@@ -1209,6 +1209,10 @@ impl FileOps for ExtOpen {
         if !self.node.dir {
             return Err(Errno::ENOTDIR);
         }
+        // A removed directory lists nothing (iterate_dir's IS_DEADDIR).
+        if self.node.stat()?.st_nlink == 0 {
+            return Err(Errno::ENOENT);
+        }
         let mut listing = lock(&self.listing);
         if *pos == 0 || listing.is_none() {
             *listing = Some(self.list()?);

@@ -176,6 +176,15 @@ pub(crate) fn target_fd(t: &Task, fd: i32) -> Result<Target, Errno> {
     })
 }
 
+/// The file behind `fd` for a call that takes no O_PATH descriptor (Linux's fdget, not
+/// fdget_raw: fchmod, fchown, the f*xattr calls): EBADF for one.
+pub(crate) fn target_open_fd(t: &Task, fd: i32) -> Result<Target, Errno> {
+    if t.file(fd)?.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    target_fd(t, fd)
+}
+
 fn is_owner(t: &Task, st: &Stat) -> bool {
     t.creds.uid.1 == 0 || t.creds.uid.1 == st.st_uid
 }
@@ -216,7 +225,7 @@ pub fn sys_chmod(t: &mut Task) -> SysResult {
 
 /// Implements fchmod(2).
 pub fn sys_fchmod(t: &mut Task) -> SysResult {
-    let tg = target_fd(t, fd_arg(t, 0))?;
+    let tg = target_open_fd(t, fd_arg(t, 0))?;
     chmod(t, tg, t.arg(1) as u32)
 }
 
@@ -293,7 +302,7 @@ pub fn sys_lchown(t: &mut Task) -> SysResult {
 
 /// Implements fchown(2).
 pub fn sys_fchown(t: &mut Task) -> SysResult {
-    let tg = target_fd(t, fd_arg(t, 0))?;
+    let tg = target_open_fd(t, fd_arg(t, 0))?;
     chown(t, tg, t.arg(1) as u32, t.arg(2) as u32)
 }
 
@@ -442,6 +451,13 @@ fn truncate(t: &Task, tg: &Target, len: i64) -> SysResult {
     }
     if tg.read_only() {
         return Err(Errno::EROFS);
+    }
+    // inode_newsize_ok: growing a file past RLIMIT_FSIZE fails with EFBIG and raises SIGXFSZ.
+    let limit = t.rlimit(RLIMIT_FSIZE);
+    if len > tg.stat.st_size && limit != RLIM_INFINITY && len as u64 > limit {
+        let info = crate::kernel::signal::user_info(SIGXFSZ, SI_USER, t.tgid(), t.creds.uid.0);
+        crate::kernel::send_thread_signal(&t.k, &t.shared, info);
+        return Err(Errno::EFBIG);
     }
     strip_privs(t, tg)?;
     tg.setattr(&SetAttr {

@@ -506,6 +506,13 @@ pub fn sys_close_range(t: &mut Task) -> SysResult {
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(Errno::EINVAL);
     }
+    // CLOSE_RANGE_UNSHARE: a table shared with other processes (CLONE_FILES) is copied
+    // first, and the range closes in the copy only.
+    if flags & CLOSE_RANGE_UNSHARE != 0 && std::sync::Arc::strong_count(&t.fds) > 1 {
+        let copy = t.fds().duplicate()?;
+        t.fds = std::sync::Arc::new(std::sync::Mutex::new(copy));
+        t.publish();
+    }
     let mut fds = t.fds();
     let open: Vec<i32> = fds
         .iter()

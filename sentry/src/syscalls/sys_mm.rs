@@ -36,7 +36,15 @@ pub fn sys_mmap(t: &mut Task) -> SysResult {
         t.arg(4) as i32,
         t.arg(5),
     );
-    if off % PAGE_SIZE != 0 || len == 0 {
+    if off % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // The descriptor is looked at before the length (ksys_mmap_pgoff's fget, then do_mmap):
+    // EBADF for a closed one or an O_PATH one (fget takes none).
+    if flags & MAP_ANONYMOUS == 0 && t.file(fd)?.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    if len == 0 {
         return Err(Errno::EINVAL);
     }
     match flags & MAP_TYPE {

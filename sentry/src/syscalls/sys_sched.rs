@@ -42,6 +42,21 @@ fn cpumask_size() -> usize {
     crate::host::cpumask_bytes().max(ncpu().div_ceil(64) * 8)
 }
 
+/// Whether the caller may change `target`'s scheduling: itself, a task of its own user
+/// (check_same_owner: the caller's euid is the target's uid or euid), or any with
+/// CAP_SYS_NICE; EPERM otherwise.
+fn may_change(t: &Task, target: &Arc<TaskShared>) -> Result<(), Errno> {
+    if Arc::ptr_eq(target, &t.shared) || may_nice(t) {
+        return Ok(());
+    }
+    let theirs = lock(&target.info).as_ref().map(|i| i.creds.uid);
+    let euid = t.creds.uid.1;
+    if theirs.is_some_and(|(r, e, _)| euid != r && euid != e) {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
 /// Implements sched_setaffinity(2): the task's mask over the sandbox's CPUs (its application
 /// thread and the sentry thread that drives it then run only there, see
 /// `Context::set_cpus`); another task follows at its next trap. Another user's task needs
@@ -52,14 +67,7 @@ pub fn sys_sched_setaffinity(t: &mut Task) -> SysResult {
     let len = (t.arg(1) as usize).min(CpuMask::MAX / 8);
     let mut mask = vec![0u8; len];
     t.copy_in(t.arg(2), &mut mask)?;
-    if !Arc::ptr_eq(&target, &t.shared) && !may_nice(t) {
-        // check_same_owner: the caller's euid is the target's uid or euid.
-        let theirs = lock(&target.info).as_ref().map(|i| i.creds.uid);
-        let euid = t.creds.uid.1;
-        if theirs.is_some_and(|(r, e, _)| euid != r && euid != e) {
-            return Err(Errno::EPERM);
-        }
-    }
+    may_change(t, &target)?;
     let cpus = CpuMask::from_bytes(&mask).ok_or(Errno::EINVAL)?;
     lock(&target.sched).cpus = cpus;
     target.cpus_changed.store(true, Ordering::Release);
@@ -118,6 +126,7 @@ pub fn sys_sched_setscheduler(t: &mut Task) -> SysResult {
     if max > 0 && !may_nice(t) {
         return Err(Errno::EPERM);
     }
+    may_change(t, &task)?;
     let mut s = lock(&task.sched);
     s.policy = policy as u32 & !SCHED_RESET_ON_FORK;
     s.priority = prio;
@@ -143,12 +152,13 @@ pub fn sys_sched_setparam(t: &mut Task) -> SysResult {
     }
     let task = target(t, pid)?;
     let prio: i32 = t.read_val(param)?;
-    let mut s = lock(&task.sched);
-    let max = valid_policy(s.policy)?;
+    let policy = lock(&task.sched).policy;
+    let max = valid_policy(policy)?;
     if prio < 0 || prio as u32 > max || (max > 0 && prio == 0) {
         return Err(Errno::EINVAL);
     }
-    s.priority = prio;
+    may_change(t, &task)?;
+    lock(&task.sched).priority = prio;
     Ok(0)
 }
 

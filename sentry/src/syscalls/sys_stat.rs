@@ -188,12 +188,23 @@ fn do_readlink(t: &Task, dirfd: i32, path_addr: u64, buf: u64, size: u64) -> Sys
         return Err(Errno::EINVAL);
     }
     let path = t.read_path(path_addr)?;
-    let r: Resolved = walk_at(t, dirfd, &path, false)?;
-    let st = r.stat.ok_or(Errno::ENOENT)?;
+    // An empty path names `dirfd` itself (LOOKUP_EMPTY: a symlink opened O_PATH|O_NOFOLLOW);
+    // what is not a symlink then gives ENOENT, not EINVAL.
+    let (inode, st) = if path.is_empty() {
+        let tg = super::attr::target_at(t, dirfd, path_addr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)?;
+        if tg.stat.st_mode & S_IFMT != S_IFLNK {
+            return Err(Errno::ENOENT);
+        }
+        (tg.inode, tg.stat)
+    } else {
+        let r: Resolved = walk_at(t, dirfd, &path, false)?;
+        let st = r.stat.ok_or(Errno::ENOENT)?;
+        (r.inode.ok_or(Errno::ENOENT)?, st)
+    };
     if st.st_mode & S_IFMT != S_IFLNK {
         return Err(Errno::EINVAL);
     }
-    let target = r.inode.as_ref().ok_or(Errno::ENOENT)?.readlink()?;
+    let target = inode.readlink()?;
     let n = target.len().min(size as usize);
     t.copy_out(buf, &target[..n])?;
     Ok(n as u64)

@@ -17,7 +17,13 @@ pub fn sys_clone(t: &mut Task) -> SysResult {
         parent_tid: t.arg(2),
         child_tid: t.arg(3),
         tls: t.arg(4),
+        pidfd: t.arg(2),
     };
+    // clone(2) has one pointer for both: CLONE_PIDFD with CLONE_PARENT_SETTID is EINVAL.
+    use kernel::fork_flags::{CLONE_PARENT_SETTID, CLONE_PIDFD};
+    if a.flags & CLONE_PIDFD != 0 && a.flags & CLONE_PARENT_SETTID != 0 {
+        return Err(Errno::EINVAL);
+    }
     kernel::clone_task(t, a).map(|tid| tid as u64)
 }
 
@@ -57,6 +63,7 @@ pub fn sys_clone3(t: &mut Task) -> SysResult {
         parent_tid: q(3),
         child_tid: q(2),
         tls: q(7),
+        pidfd: q(1),
     };
     kernel::clone_task(t, a).map(|tid| tid as u64)
 }

@@ -6,7 +6,7 @@
 use syscalls::abi::*;
 use syscalls::Errno;
 
-use super::attr::{target_at, target_fd, Target};
+use super::attr::{target_at, target_open_fd, Target};
 use crate::kernel::Task;
 use crate::syscalls::{fd_arg, SysResult};
 
@@ -174,7 +174,13 @@ pub fn sys_lgetxattr(t: &mut Task) -> SysResult {
 
 /// Implements fgetxattr(2).
 pub fn sys_fgetxattr(t: &mut Task) -> SysResult {
-    get(t, target_fd(t, fd_arg(t, 0))?, t.arg(1), t.arg(2), t.arg(3))
+    get(
+        t,
+        target_open_fd(t, fd_arg(t, 0))?,
+        t.arg(1),
+        t.arg(2),
+        t.arg(3),
+    )
 }
 
 /// Implements setxattr(2).
@@ -205,7 +211,7 @@ pub fn sys_lsetxattr(t: &mut Task) -> SysResult {
 pub fn sys_fsetxattr(t: &mut Task) -> SysResult {
     set(
         t,
-        target_fd(t, fd_arg(t, 0))?,
+        target_open_fd(t, fd_arg(t, 0))?,
         t.arg(1),
         t.arg(2),
         t.arg(3),
@@ -225,7 +231,7 @@ pub fn sys_llistxattr(t: &mut Task) -> SysResult {
 
 /// Implements flistxattr(2).
 pub fn sys_flistxattr(t: &mut Task) -> SysResult {
-    list(t, target_fd(t, fd_arg(t, 0))?, t.arg(1), t.arg(2))
+    list(t, target_open_fd(t, fd_arg(t, 0))?, t.arg(1), t.arg(2))
 }
 
 /// Implements removexattr(2).
@@ -240,7 +246,7 @@ pub fn sys_lremovexattr(t: &mut Task) -> SysResult {
 
 /// Implements fremovexattr(2).
 pub fn sys_fremovexattr(t: &mut Task) -> SysResult {
-    remove(t, target_fd(t, fd_arg(t, 0))?, t.arg(1))
+    remove(t, target_open_fd(t, fd_arg(t, 0))?, t.arg(1))
 }
 
 /// The file an *xattrat call names: `path` from `dirfd` with AT_SYMLINK_NOFOLLOW and

@@ -218,6 +218,10 @@ impl FileOps for DirFile {
     /// Positions: 0 is `.`, 1 is `..`, then 2 + the creation sequence number of an entry.
     fn getdents(&self, buf: &mut [u8], pos: &mut u64) -> Result<usize, Errno> {
         let dir = self.node.dir()?;
+        // A removed directory lists nothing, not even `.` (iterate_dir's IS_DEADDIR).
+        if lock(&self.node.meta).nlink == 0 {
+            return Err(Errno::ENOENT);
+        }
         let mut used = 0;
         while *pos < 2 {
             let name: &[u8] = if *pos == 0 { b"." } else { b".." };

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Edges of the Linux ABI found by LTP (issue 14): clone/clone3 CLONE_PIDFD; close_range's
+// CLOSE_RANGE_UNSHARE; readlinkat of an empty path; what an O_PATH descriptor is refused
+// (fchmod, fchown, mmap, fgetxattr: EBADF); mmap's descriptor checked before its length;
+// fdatasync of /dev/null; sched_setparam of another user's process; truncate past
+// RLIMIT_FSIZE; getdents of a removed directory.
+
+#include "guest.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
+
+static char dir[64];
+
+static void path(char *buf, size_t n, const char *name) {
+    snprintf(buf, n, "%s/%s", dir, name);
+}
+
+static void test_clone_pidfd(void) {
+    NOTE("CLONE_PIDFD");
+    int pidfd = -1;
+    struct clone_args a;
+    memset(&a, 0, sizeof a);
+    a.flags = CLONE_PIDFD;
+    a.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    a.exit_signal = SIGCHLD;
+    long pid = syscall(SYS_clone3, &a, sizeof a);
+    if (pid == 0) {
+        _exit(7);
+    }
+    EXPECT_GT(pid, 0);
+    EXPECT_GT(pidfd, 2);
+    EXPECT_TRUE(fcntl(pidfd, F_GETFD) & FD_CLOEXEC);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    EXPECT_OK(waitid(P_PIDFD, pidfd, &si, WEXITED));
+    EXPECT_EQ(si.si_status, 7);
+    close(pidfd);
+    // A pointer that cannot be written: EFAULT, and no child.
+    a.pidfd = 8;
+    EXPECT_ERRNO(syscall(SYS_clone3, &a, sizeof a), EFAULT);
+    EXPECT_ERRNO(waitpid(-1, NULL, WNOHANG), ECHILD);
+    // clone(2) has one pointer for the pidfd and the parent's tid.
+    EXPECT_ERRNO(syscall(SYS_clone, CLONE_PIDFD | CLONE_PARENT_SETTID | SIGCHLD, 0, &pidfd, 0, 0),
+                 EINVAL);
+    int pf = -1;
+    pid = syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, &pf, 0, 0);
+    if (pid == 0) {
+        _exit(3);
+    }
+    EXPECT_GT(pf, 2);
+    EXPECT_OK(waitid(P_PIDFD, pf, &si, WEXITED));
+    EXPECT_EQ(si.si_status, 3);
+    close(pf);
+}
+
+static void test_close_range_unshare(void) {
+    NOTE("close_range CLOSE_RANGE_UNSHARE");
+    int fd = open("/", O_PATH);
+    EXPECT_GT(fd, 2);
+    struct clone_args a;
+    memset(&a, 0, sizeof a);
+    a.flags = CLONE_FILES;
+    a.exit_signal = SIGCHLD;
+    long pid = syscall(SYS_clone3, &a, sizeof a);
+    if (pid == 0) {
+        int ok = syscall(SYS_close_range, fd, fd, CLOSE_RANGE_UNSHARE) == 0 &&
+                 fcntl(fd, F_GETFD) == -1 && errno == EBADF;
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    EXPECT_EQ(st, 0);
+    EXPECT_GE(fcntl(fd, F_GETFD), 0);
+    close(fd);
+}
+
+static void test_o_path(void) {
+    NOTE("O_PATH descriptors");
+    char f[128], l[128];
+    path(f, sizeof f, "file");
+    path(l, sizeof l, "link");
+    int w = open(f, O_CREAT | O_RDWR, 0644);
+    EXPECT_GE(w, 0);
+    close(w);
+    EXPECT_OK(symlink("file", l));
+    int lfd = open(l, O_PATH | O_NOFOLLOW);
+    char buf[64] = {0};
+    EXPECT_EQ(readlinkat(lfd, "", buf, sizeof buf), 4);
+    EXPECT_STREQ(buf, "file");
+    int p = open(f, O_PATH);
+    EXPECT_ERRNO(readlinkat(p, "", buf, sizeof buf), ENOENT);
+    EXPECT_ERRNO(fchmod(p, 0600), EBADF);
+    EXPECT_ERRNO(fchown(p, 0, 0), EBADF);
+    EXPECT_ERRNO(fgetxattr(p, "user.x", buf, sizeof buf), EBADF);
+    EXPECT_TRUE(mmap(NULL, 4096, PROT_READ, MAP_SHARED, p, 0) == MAP_FAILED && errno == EBADF);
+    // fchownat with AT_EMPTY_PATH takes it.
+    EXPECT_OK(fchownat(p, "", getuid(), getgid(), AT_EMPTY_PATH));
+    close(p);
+    close(lfd);
+    // A closed descriptor is EBADF even with a zero length.
+    int c = open(f, O_RDWR);
+    close(c);
+    EXPECT_TRUE(mmap(NULL, 0, PROT_WRITE, MAP_SHARED, c, 0) == MAP_FAILED && errno == EBADF);
+    EXPECT_TRUE(mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED &&
+                errno == EINVAL);
+    unlink(l);
+    unlink(f);
+}
+
+static void test_sync_null(void) {
+    NOTE("fdatasync of a device");
+    int fd = open("/dev/null", O_RDONLY);
+    EXPECT_ERRNO(fdatasync(fd), EINVAL);
+    EXPECT_ERRNO(fsync(fd), EINVAL);
+    close(fd);
+}
+
+static void test_truncate_fsize(void) {
+    NOTE("truncate past RLIMIT_FSIZE");
+    char f[128];
+    path(f, sizeof f, "big");
+    int fd = open(f, O_CREAT | O_RDWR, 0644);
+    EXPECT_GE(fd, 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit r = {8192, 8192};
+        setrlimit(RLIMIT_FSIZE, &r);
+        int ok = truncate(f, 16384) == -1 && errno == EFBIG && ftruncate(fd, 16384) == -1 &&
+                 errno == EFBIG && ftruncate(fd, 8192) == 0 && ftruncate(fd, 100) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    EXPECT_EQ(st, 0);
+    struct stat sb;
+    EXPECT_OK(fstat(fd, &sb));
+    EXPECT_EQ(sb.st_size, 100);
+    close(fd);
+    unlink(f);
+}
+
+static void test_removed_dir(void) {
+    NOTE("getdents of a removed directory");
+    char d[128];
+    path(d, sizeof d, "gone");
+    EXPECT_OK(mkdir(d, 0755));
+    int fd = open(d, O_RDONLY | O_DIRECTORY);
+    EXPECT_OK(rmdir(d));
+    char buf[1024];
+    EXPECT_ERRNO(syscall(SYS_getdents64, fd, buf, sizeof buf), ENOENT);
+    close(fd);
+}
+
+static void test_setparam_other_user(void) {
+    NOTE("sched_setparam of another user's process");
+    if (getuid() != 0) {
+        return;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sched_param p = {0};
+        int ok = sched_setparam(parent, &p) == 0;
+        ok = ok && seteuid(65534) == 0;
+        ok = ok && sched_setparam(parent, &p) == -1 && errno == EPERM;
+        ok = ok && sched_setparam(0, &p) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    EXPECT_EQ(st, 0);
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/abi-edges-XXXXXX");
+    CHECK("mkdtemp", mkdtemp(dir) != NULL);
+    test_clone_pidfd();
+    test_close_range_unshare();
+    test_o_path();
+    test_sync_null();
+    test_truncate_fsize();
+    test_removed_dir();
+    test_setparam_other_user();
+    rmdir(dir);
+    return guest_done();
+}
