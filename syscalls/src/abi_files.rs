@@ -103,6 +103,8 @@ pub const F_SETOWN_EX: u32 = 15;
 pub const F_GETOWN_EX: u32 = 16;
 pub const F_SETLEASE: u32 = 1024;
 pub const F_GETLEASE: u32 = 1025;
+/// fcntl: whether this open created the file (Linux 6.12).
+pub const F_CREATED_QUERY: u32 = 1028;
 pub const F_OWNER_TID: i32 = 0;
 pub const F_OWNER_PID: i32 = 1;
 pub const F_OWNER_PGRP: i32 = 2;

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -156,6 +157,44 @@ static void test_truncate_fsize(void) {
     unlink(f);
 }
 
+static void test_created_query(void) {
+    NOTE("F_CREATED_QUERY");
+    char f[128];
+    path(f, sizeof f, "made");
+    int fd = open(f, O_CREAT | O_RDWR, 0600);
+    EXPECT_EQ(fcntl(fd, 1028 /* F_CREATED_QUERY */, 0), 1);
+    close(fd);
+    fd = open(f, O_CREAT | O_RDWR, 0600);
+    EXPECT_EQ(fcntl(fd, 1028, 0), 0);
+    close(fd);
+    fd = open("/dev/null", O_RDONLY);
+    EXPECT_EQ(fcntl(fd, 1028, 0), 0);
+    close(fd);
+    unlink(f);
+}
+
+static void test_personality(void) {
+    NOTE("personality");
+    pid_t pid = fork();
+    if (pid == 0) {
+        // Any value is kept (PER_SVR4, PER_BSD), and inherited by a child.
+        int ok = personality(0x68000001) == 0 && personality(0xffffffff) == 0x68000001;
+        ok = ok && personality(0x0006) == 0x68000001;
+        pid_t c = fork();
+        if (c == 0) {
+            _exit(personality(0xffffffff) == 0x0006 ? 0 : 1);
+        }
+        int st = 1;
+        waitpid(c, &st, 0);
+        _exit(ok && st == 0 ? 0 : 1);
+    }
+    int st = 1;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    EXPECT_EQ(st, 0);
+    // The parent's own stays as it was.
+    EXPECT_EQ(personality(0xffffffff), 0);
+}
+
 static void test_removed_dir(void) {
     NOTE("getdents of a removed directory");
     char d[128];
@@ -197,6 +236,8 @@ int main(void) {
     test_sync_null();
     test_truncate_fsize();
     test_removed_dir();
+    test_created_query();
+    test_personality();
     test_setparam_other_user();
     rmdir(dir);
     return guest_done();

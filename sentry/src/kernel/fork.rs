@@ -314,6 +314,7 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         // The child's default is its creator's current value (Linux's copy_process).
         timer_slack: (t.timer_slack.0, t.timer_slack.0),
         mempolicy: t.mempolicy,
+        personality: t.personality,
     };
     let traced_event = super::ptrace::on_clone(t, &child.shared, f, {
         if a.exit_signal != 0 {
@@ -357,6 +358,7 @@ pub struct ChildSpec {
     no_new_privs: bool,
     timer_slack: (u64, u64),
     mempolicy: Option<crate::mm::MemPolicy>,
+    personality: u32,
 }
 
 /// Starts the sentry thread of a new task: it adopts the parked host thread and runs it.
@@ -402,6 +404,7 @@ pub fn spawn(k: Arc<super::Kernel>, pending: Box<dyn NewContext>, c: ChildSpec) 
             keep_caps: false,
             timer_slack: c.timer_slack,
             mempolicy: c.mempolicy,
+            personality: c.personality,
             restart: None,
         };
         super::run(t);

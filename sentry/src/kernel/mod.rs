@@ -107,8 +107,6 @@ pub struct Kernel {
     pub boot_id: [u8; 16],
     /// Timers (alarm, itimers, POSIX timers).
     pub timers: timer::Timers,
-    /// personality(2).
-    pub personality: std::sync::atomic::AtomicU32,
     /// Each session's controlling terminal (a pty of the sentry's), by session id.
     pub ttys: Mutex<std::collections::BTreeMap<i32, Arc<crate::fsimpl::tty::Terminal>>>,
     /// The host terminal's foreground process group and session (host stdio passed as is).
@@ -276,7 +274,6 @@ impl Kernel {
             virtual_init: std::sync::atomic::AtomicI32::new(0),
             virtual_init_nice: std::sync::atomic::AtomicI32::new(0),
             init_protected: std::sync::atomic::AtomicBool::new(false),
-            personality: std::sync::atomic::AtomicU32::new(0),
             timers: timer::Timers::default(),
             boot_id: {
                 let mut b = [0u8; 16];
@@ -619,6 +616,8 @@ pub struct Task {
     pub timer_slack: (u64, u64),
     /// The thread's NUMA memory policy (set_mempolicy(2)); None: MPOL_DEFAULT.
     pub mempolicy: Option<crate::mm::MemPolicy>,
+    /// The thread's personality(2), inherited by its children.
+    pub personality: u32,
     /// What restart_syscall(2) resumes after a signal without a handler interrupted a call
     /// that returned ERESTART_RESTARTBLOCK (Linux's `restart_block`).
     pub restart: Option<Restart>,
@@ -761,6 +760,7 @@ impl Task {
             keep_caps: false,
             timer_slack: (50_000, 50_000),
             mempolicy: None,
+            personality: 0,
             restart: None,
         }
     }

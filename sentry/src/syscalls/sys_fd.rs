@@ -510,6 +510,8 @@ pub(crate) fn fcntl_more(t: &Task, file: &Arc<File>, fd: i32, cmd: u32, arg: u64
         }
         F_SETLEASE => set_lease(t, file, fd, arg),
         F_GETLEASE => lock::get_lease(file).map(|ty| ty as u64),
+        // F_CREATED_QUERY (6.12): whether this description's open created the file.
+        F_CREATED_QUERY => Ok(u64::from(file.created())),
         F_SETOWN => {
             let who = arg as i32;
             if who == i32::MIN {

@@ -203,6 +203,7 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
         flags & O_PATH == 0 && (matches!(acc, O_WRONLY | O_RDWR) || flags & O_TRUNC != 0);
     let mut truncated = false;
     let mut ll_denied = 0;
+    let created = r.inode.is_none();
     let (inode, ops) = match r.inode.clone() {
         None => {
             if !creat {
@@ -312,6 +313,9 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
     };
     let file = File::open_inode(ops, flags, r.path.clone(), inode, r.mount.clone());
     file.set_landlock_denied(ll_denied);
+    if created {
+        file.set_created();
+    }
     if !r.is_mount_root {
         file.set_parent(r.parent.clone(), &r.name);
     }

@@ -308,16 +308,14 @@ pub fn sys_getcpu(t: &mut Task) -> SysResult {
     Ok(0)
 }
 
-/// Implements personality(2): only the Linux personality exists; 0xffffffff queries.
+/// Implements personality(2): the thread's value, kept and inherited as Linux keeps it (no
+/// execution domain but Linux's exists, and none of the flags changes how the sandbox runs a
+/// program); 0xffffffff only queries.
 pub fn sys_personality(t: &mut Task) -> SysResult {
     let p = t.arg(0) as u32;
-    let old = t.k.personality.load(std::sync::atomic::Ordering::Relaxed);
+    let old = t.personality;
     if p != 0xffff_ffff {
-        if p & 0xff != 0 {
-            return Err(Errno::EINVAL);
-        }
-        t.k.personality
-            .store(p, std::sync::atomic::Ordering::Relaxed);
+        t.personality = p;
     }
     Ok(u64::from(old))
 }

@@ -271,6 +271,8 @@ pub struct File {
     landlock_denied: AtomicU64,
     /// Opened for a fanotify listener: its use reports nothing (Linux FMODE_NONOTIFY).
     nonotify: AtomicBool,
+    /// The open that made it created the file (Linux FMODE_CREATED, F_CREATED_QUERY).
+    created: AtomicBool,
     /// The privilege generation at which a write found nothing to strip from the file
     /// (set-id bits, file capabilities; Linux's S_NOSEC), 0 before any check.
     pub nosec: AtomicU64,
@@ -323,6 +325,7 @@ impl File {
             parent: OnceLock::new(),
             landlock_denied: AtomicU64::new(0),
             nonotify: AtomicBool::new(false),
+            created: AtomicBool::new(false),
             nosec: AtomicU64::new(0),
         })
     }
@@ -350,6 +353,7 @@ impl File {
             parent: OnceLock::new(),
             landlock_denied: AtomicU64::new(0),
             nonotify: AtomicBool::new(false),
+            created: AtomicBool::new(false),
             nosec: AtomicU64::new(0),
         })
     }
@@ -375,6 +379,16 @@ impl File {
     }
 
     /// Marks the description as opened for a fanotify listener: its use reports nothing.
+    /// Records that the open that made the description created the file.
+    pub fn set_created(&self) {
+        self.created.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the open that made the description created the file (F_CREATED_QUERY).
+    pub fn created(&self) -> bool {
+        self.created.load(Ordering::Relaxed)
+    }
+
     pub fn set_nonotify(&self) {
         self.nonotify.store(true, Ordering::Relaxed);
     }
