@@ -450,6 +450,14 @@ pub fn load_from(
             }
         }
     };
+    // The image denies writes to its file while it runs; a file open for writing cannot
+    // run (ETXTBSY, do_open_execat's deny_write_access).
+    if let Some(inode) = &file.inode {
+        let st = inode.stat()?;
+        mm.exe_deny = Some(crate::vfs::writecount::deny_write_access((
+            st.st_dev, st.st_ino,
+        ))?);
+    }
     let ids = files.exec_ids(&file, p)?;
     let main = parse(file)?;
     let interp = match main.phdrs.iter().find(|p| p.p_type == PT_INTERP) {

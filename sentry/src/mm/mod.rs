@@ -281,6 +281,9 @@ pub struct MemoryManager {
     pub vdso_patched: bool,
     /// The lock state new mappings take (mlockall(2) with MCL_FUTURE): Linux's def_flags.
     pub def_locked: u8,
+    /// The running image denies writes to its file while this address space lives (ETXTBSY
+    /// for an open of it for writing); a forked copy holds it too.
+    pub exe_deny: Option<crate::vfs::writecount::DenyWrite>,
 }
 
 /// Faults in `[start, start + len)` as Linux's mlock does (a write fault for private writable
@@ -322,6 +325,7 @@ impl MemoryManager {
             aio: Default::default(),
             vdso_patched: false,
             def_locked: 0,
+            exe_deny: None,
             space,
         };
         let layout = mm.space.layout().clone();
@@ -392,6 +396,7 @@ impl MemoryManager {
             aio: Default::default(),
             vdso_patched: self.vdso_patched,
             def_locked: 0,
+            exe_deny: self.exe_deny.clone(),
         };
         child.recharge();
         child

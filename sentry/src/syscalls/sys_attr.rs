@@ -495,6 +495,15 @@ pub fn sys_truncate(t: &mut Task) -> SysResult {
     if tg.stat.st_mode & S_IFMT == S_IFREG {
         super::fd::break_lease(t, &tg.stat, O_WRONLY)?;
     }
+    // A running program cannot be truncated (do_sys_truncate's get_write_access).
+    let _writer = if tg.stat.st_mode & S_IFMT == S_IFREG {
+        Some(crate::vfs::writecount::get_write_access((
+            tg.stat.st_dev,
+            tg.stat.st_ino,
+        ))?)
+    } else {
+        None
+    };
     truncate(t, &tg, len)
 }
 

@@ -204,6 +204,7 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
     let mut truncated = false;
     let mut ll_denied = 0;
     let created = r.inode.is_none();
+    let mut wa = None;
     let (inode, ops) = match r.inode.clone() {
         None => {
             if !creat {
@@ -221,6 +222,12 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
             let read = flags & O_ACCMODE != O_WRONLY;
             let write = flags & O_ACCMODE != O_RDONLY;
             ll_denied = landlock::check_open(t, &r.path, S_IFREG, None, read, write)?;
+            if write {
+                let st = node.stat()?;
+                wa = Some(crate::vfs::writecount::get_write_access((
+                    st.st_dev, st.st_ino,
+                ))?);
+            }
             let ops = node.open(flags)?;
             (node, ops)
         }
@@ -258,6 +265,12 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
                 }
                 if want_write && r.mount.read_only() && matches!(fmt, S_IFREG | S_IFDIR) {
                     return Err(Errno::EROFS);
+                }
+                // A running program cannot be opened for writing (get_write_access).
+                if want_write && fmt == S_IFREG {
+                    wa = Some(crate::vfs::writecount::get_write_access((
+                        st.st_dev, st.st_ino,
+                    ))?);
                 }
                 if flags & O_NOATIME != 0 && t.creds.uid.1 != 0 && t.creds.uid.1 != st.st_uid {
                     return Err(Errno::EPERM);
@@ -315,6 +328,9 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
     file.set_landlock_denied(ll_denied);
     if created {
         file.set_created();
+    }
+    if let Some(w) = wa {
+        file.set_write_access(w);
     }
     if !r.is_mount_root {
         file.set_parent(r.parent.clone(), &r.name);

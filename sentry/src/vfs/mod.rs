@@ -15,6 +15,7 @@ pub mod notify;
 pub mod path;
 pub mod reopen;
 pub mod snapshot;
+pub mod writecount;
 
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
@@ -273,6 +274,9 @@ pub struct File {
     nonotify: AtomicBool,
     /// The open that made it created the file (Linux FMODE_CREATED, F_CREATED_QUERY).
     created: AtomicBool,
+    /// A regular file opened for writing counts as a writer while this lives (ETXTBSY for an
+    /// execve of it meanwhile).
+    write_access: OnceLock<writecount::WriteAccess>,
     /// The privilege generation at which a write found nothing to strip from the file
     /// (set-id bits, file capabilities; Linux's S_NOSEC), 0 before any check.
     pub nosec: AtomicU64,
@@ -326,6 +330,7 @@ impl File {
             landlock_denied: AtomicU64::new(0),
             nonotify: AtomicBool::new(false),
             created: AtomicBool::new(false),
+            write_access: OnceLock::new(),
             nosec: AtomicU64::new(0),
         })
     }
@@ -354,6 +359,7 @@ impl File {
             landlock_denied: AtomicU64::new(0),
             nonotify: AtomicBool::new(false),
             created: AtomicBool::new(false),
+            write_access: OnceLock::new(),
             nosec: AtomicU64::new(0),
         })
     }
@@ -379,6 +385,11 @@ impl File {
     }
 
     /// Marks the description as opened for a fanotify listener: its use reports nothing.
+    /// Makes the description a writer of its file until it goes.
+    pub fn set_write_access(&self, w: writecount::WriteAccess) {
+        let _ = self.write_access.set(w);
+    }
+
     /// Records that the open that made the description created the file.
     pub fn set_created(&self) {
         self.created.store(true, Ordering::Relaxed);
