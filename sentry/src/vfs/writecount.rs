@@ -93,9 +93,10 @@ mod tests {
         assert!(w.is_ok());
         assert_eq!(deny_write_access(k).err(), Some(Errno::ETXTBSY));
         drop(w);
-        let d = deny_write_access(k);
-        assert!(d.is_ok());
-        let d2 = d.as_ref().map(Clone::clone);
+        let Ok(d) = deny_write_access(k) else {
+            panic!("no writer left, yet the image is refused");
+        };
+        let d2 = d.clone();
         assert_eq!(get_write_access(k).err(), Some(Errno::ETXTBSY));
         drop(d);
         assert_eq!(get_write_access(k).err(), Some(Errno::ETXTBSY));
