@@ -103,6 +103,8 @@ pub const F_SETOWN_EX: u32 = 15;
 pub const F_GETOWN_EX: u32 = 16;
 pub const F_SETLEASE: u32 = 1024;
 pub const F_GETLEASE: u32 = 1025;
+/// ioctl of the random devices: the entropy count (_IOR('R', 0x00, int)).
+pub const RNDGETENTCNT: u32 = 0x8004_5200;
 /// fcntl: whether this open created the file (Linux 6.12).
 pub const F_CREATED_QUERY: u32 = 1028;
 pub const F_OWNER_TID: i32 = 0;

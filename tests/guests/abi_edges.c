@@ -3,7 +3,7 @@
 // Edges of the Linux ABI found by LTP (issue 14): clone/clone3 CLONE_PIDFD; close_range's
 // CLOSE_RANGE_UNSHARE; readlinkat of an empty path; what an O_PATH descriptor is refused
 // (fchmod, fchown, mmap, fgetxattr: EBADF); mmap's descriptor checked before its length;
-// fdatasync of /dev/null; sched_setparam of another user's process; truncate past
+// fdatasync of /dev/null; RNDGETENTCNT; sched_setparam of another user's process; truncate past
 // RLIMIT_FSIZE; getdents of a removed directory.
 
 #include "guest.h"
@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
@@ -125,10 +126,20 @@ static void test_o_path(void) {
 }
 
 static void test_sync_null(void) {
-    NOTE("fdatasync of a device");
+    NOTE("fdatasync of a device; the entropy count");
     int fd = open("/dev/null", O_RDONLY);
     EXPECT_ERRNO(fdatasync(fd), EINVAL);
     EXPECT_ERRNO(fsync(fd), EINVAL);
+    close(fd);
+    fd = open("/dev/urandom", O_RDONLY);
+    int cnt = -1, avail = -2;
+    EXPECT_OK(ioctl(fd, 0x80045200 /* RNDGETENTCNT */, &cnt));
+    FILE *f = fopen("/proc/sys/kernel/random/entropy_avail", "r");
+    CHECK("entropy_avail", f != NULL && fscanf(f, "%d", &avail) == 1);
+    if (f != NULL) {
+        fclose(f);
+    }
+    EXPECT_EQ(cnt, avail);
     close(fd);
 }
 

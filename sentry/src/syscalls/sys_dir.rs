@@ -225,6 +225,11 @@ fn do_rmdir(t: &Task, dirfd: i32, path_addr: u64) -> SysResult {
         return Err(Errno::ENOTDIR);
     }
     landlock::check_in_dir(t, &r, LANDLOCK_ACCESS_FS_REMOVE_DIR)?;
+    // A mount point is busy whatever its own mount says (vfs_rmdir's is_local_mountpoint;
+    // whether it is read-only is the parent's mount's business, not the mounted one's).
+    if r.is_mount_root {
+        return Err(Errno::EBUSY);
+    }
     may_remove(t, &r)?;
     r.parent.rmdir(&r.name)?;
     notify::unlinked(&r);

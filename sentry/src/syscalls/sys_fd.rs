@@ -227,6 +227,24 @@ pub fn sys_ioctl(t: &mut Task) -> SysResult {
             file.ops.ioctl(req, &mut data)
         }
         TFD_IOC_SET_TICKS => crate::syscalls::sys_timerfd::ioctl_set_ticks(t, &file, arg),
+        RNDGETENTCNT => {
+            let mut count = [0u8; 4];
+            file.ops.ioctl(req, &mut count)?;
+            t.copy_out(arg, &count).map(|_| 0)
+        }
+        // Reflinks and deduplication: none of the sandbox's file systems shares extents
+        // (ioctl_file_clone: EBADF for a bad source, EOPNOTSUPP for regular files).
+        FICLONE | FICLONERANGE | FIDEDUPERANGE => {
+            if req == FICLONE {
+                t.file(arg as i32)?;
+            }
+            let st = file.ops.stat()?;
+            match st.st_mode & S_IFMT {
+                S_IFREG => Err(Errno::EOPNOTSUPP),
+                S_IFDIR => Err(Errno::EISDIR),
+                _ => Err(Errno::EINVAL),
+            }
+        }
         _ => crate::syscalls::sys_socket::socket_ioctl(t, &file, req, arg)
             .unwrap_or(Err(Errno::ENOTTY)),
     }
