@@ -270,6 +270,9 @@ pub fn exec(
     // POSIX timers do not survive exec (itimers do, but they count the old host process).
     t.k.timers.remove_posix(tg.tgid);
     t.robust_list = (0, 0);
+    t.shared
+        .robust_head
+        .store(0, std::sync::atomic::Ordering::Relaxed);
     t.clear_child_tid = 0;
     let base = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
     t.comm = [0; 16];

@@ -26,6 +26,8 @@ pub struct TaskShared {
     pub sigmask: Mutex<SigSet>,
     /// Wakes the task when it blocks in the sentry.
     pub waker: Arc<Waker>,
+    /// The head set_robust_list(2) gave, for get_robust_list(2) of another task.
+    pub robust_head: std::sync::atomic::AtomicU64,
     /// Interrupts the task when it runs application code.
     pub interrupter: Mutex<Option<Arc<dyn Interrupter>>>,
     /// Set once the task has exited.
@@ -206,6 +208,7 @@ impl TaskShared {
             pending: Mutex::new(SigQueue::default()),
             sigmask: Mutex::new(sigmask),
             waker: Arc::new(Waker::default()),
+            robust_head: std::sync::atomic::AtomicU64::new(0),
             interrupter: Mutex::new(None),
             exited: AtomicBool::new(false),
             must_exit: AtomicBool::new(false),

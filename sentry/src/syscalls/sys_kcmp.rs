@@ -30,7 +30,7 @@ const CAP_SYS_PTRACE: u32 = 19;
 
 /// What kcmp reads of a task: its credentials, and its objects' addresses.
 pub(crate) struct View {
-    shared: Arc<TaskShared>,
+    pub(crate) shared: Arc<TaskShared>,
     creds: Credentials,
     mm: usize,
     /// The address space itself (process_vm_readv/writev).

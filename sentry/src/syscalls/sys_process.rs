@@ -169,19 +169,33 @@ pub fn sys_set_robust_list(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     t.robust_list = (t.arg(0), t.arg(1));
+    t.shared
+        .robust_head
+        .store(t.arg(0), std::sync::atomic::Ordering::Relaxed);
     Ok(0)
 }
 
-/// Implements get_robust_list(2).
+/// Implements get_robust_list(2): another task's head for a caller that may read it
+/// (ptrace_may_access with PTRACE_MODE_READ_REALCREDS: EPERM otherwise); the sandbox's own
+/// init has none.
 pub fn sys_get_robust_list(t: &mut Task) -> SysResult {
     let pid = t.arg(0) as i32;
     let head = if pid == 0 || pid == t.tid {
         t.robust_list.0
-    } else if crate::kernel::lock(&t.k.tree).threads.contains_key(&pid) {
-        // Another task's list is its own business; report none rather than guess.
-        return Err(Errno::EPERM);
+    } else if pid > 0 && pid == t.k.virtual_init.load(std::sync::atomic::Ordering::Acquire) {
+        // The sentry's init: root's, and no robust list.
+        if t.creds.caps & (1 << CAP_SYS_PTRACE) == 0 && t.creds.uid.0 != 0 {
+            return Err(Errno::EPERM);
+        }
+        0
     } else {
-        return Err(Errno::ESRCH);
+        let v = super::sys_kcmp::view(t, pid)?;
+        if !super::sys_kcmp::may_access(t, &v) {
+            return Err(Errno::EPERM);
+        }
+        v.shared
+            .robust_head
+            .load(std::sync::atomic::Ordering::Relaxed)
     };
     t.write_val(t.arg(1), &head)?;
     t.write_val(t.arg(2), &24u64)?;

@@ -855,6 +855,16 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
                 sysfile(dev, 0x166, s, "fs/protected_hardlinks", n("1")),
             ),
             ("lease-break-time", lease_break_time_file(dev, 0x167)),
+            // Per-user pipe buffer limits: shown with Linux's defaults; the sandbox's pipes
+            // are not held to them (as for a caller with CAP_SYS_RESOURCE or CAP_SYS_ADMIN).
+            (
+                "pipe-user-pages-hard",
+                sysfile(dev, 0x168, s, "fs/pipe-user-pages-hard", n("0")),
+            ),
+            (
+                "pipe-user-pages-soft",
+                sysfile(dev, 0x169, s, "fs/pipe-user-pages-soft", n("16384")),
+            ),
             ("fanotify", Arc::new(move || fanotify.clone())),
             ("inotify", Arc::new(move || inotify.clone())),
             ("mqueue", Arc::new(move || mqueue.clone())),
