@@ -4,12 +4,14 @@
 // CLOSE_RANGE_UNSHARE; readlinkat of an empty path; what an O_PATH descriptor is refused
 // (fchmod, fchown, mmap, fgetxattr: EBADF); mmap's descriptor checked before its length;
 // fdatasync of /dev/null; RNDGETENTCNT; sched_setparam of another user's process; truncate past
-// RLIMIT_FSIZE; getdents of a removed directory.
+// RLIMIT_FSIZE; getdents of a removed directory; F_CREATED_QUERY; personality; ETXTBSY;
+// RESOLVE_NO_MAGICLINKS on /proc/[pid]/exe, cwd and root.
 
 #include "guest.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -253,6 +255,23 @@ static void test_text_busy(void) {
     unlink(p);
 }
 
+// /proc/[pid]/exe, cwd and root are magic links, as fd/N: RESOLVE_NO_MAGICLINKS refuses them.
+static void test_magic_links(void) {
+    NOTE("RESOLVE_NO_MAGICLINKS");
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_RDONLY;
+    how.resolve = RESOLVE_NO_MAGICLINKS;
+    const char *links[] = {"/proc/self/exe", "/proc/self/cwd", "/proc/self/root"};
+    for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
+        EXPECT_ERRNO(syscall(SYS_openat2, AT_FDCWD, links[i], &how, sizeof how), ELOOP);
+    }
+    how.resolve = 0;
+    long fd = syscall(SYS_openat2, AT_FDCWD, "/proc/self/exe", &how, sizeof how);
+    EXPECT_GE(fd, 0);
+    close((int)fd);
+}
+
 static void test_removed_dir(void) {
     NOTE("getdents of a removed directory");
     char d[128];
@@ -306,6 +325,7 @@ int main(int argc, char **argv) {
     test_created_query();
     test_personality();
     test_text_busy();
+    test_magic_links();
     test_setparam_other_user();
     rmdir(dir);
     return guest_done();

@@ -165,6 +165,12 @@ pub trait Inode: Send + Sync + Any {
         None
     }
 
+    /// Whether it is one of /proc's magic links, including those followed through their
+    /// text here (`/proc/[pid]/exe`, `cwd`, `root`): RESOLVE_NO_MAGICLINKS refuses them.
+    fn is_magic_link(&self) -> bool {
+        false
+    }
+
     /// The object itself, for file systems that downcast their own inodes (link, rename).
     fn as_any(&self) -> &dyn Any;
 

@@ -339,6 +339,14 @@ pub fn walk(
             if node.mount.flags() & MS_NOSYMFOLLOW != 0 {
                 return Err(Errno::ELOOP);
             }
+            if node.inode.is_magic_link() {
+                if opts.resolve & RESOLVE_NO_MAGICLINKS != 0 {
+                    return Err(Errno::ELOOP);
+                }
+                if scoped {
+                    return Err(Errno::EXDEV);
+                }
+            }
             if let Some(m) = node.inode.magic_target() {
                 // A magic link: jump to the file itself (fs/namei.c nd_jump_link).
                 if opts.resolve & RESOLVE_NO_MAGICLINKS != 0 {

@@ -141,6 +141,8 @@ pub struct GenLink {
     pub target: Gen,
     /// For magic links: the file path resolution jumps to.
     pub magic: Option<Magic>,
+    /// A magic link in Linux whose text is followed here (see [`GenLink::magic_path`]).
+    pub magic_path: bool,
 }
 
 impl GenLink {
@@ -152,6 +154,19 @@ impl GenLink {
             ino,
             target,
             magic: None,
+            magic_path: false,
+        })
+    }
+
+    /// A link Linux makes magic (`/proc/[pid]/exe`, `cwd`, `root`) followed through its text
+    /// here: RESOLVE_NO_MAGICLINKS and the scoped resolutions refuse it all the same.
+    pub fn magic_path(dev: u64, ino: u64, target: Gen) -> Arc<dyn Inode> {
+        Arc::new(GenLink {
+            dev,
+            ino,
+            target,
+            magic: None,
+            magic_path: true,
         })
     }
 
@@ -162,6 +177,7 @@ impl GenLink {
             ino,
             target,
             magic: Some(magic),
+            magic_path: false,
         })
     }
 }
@@ -188,6 +204,10 @@ impl Inode for GenLink {
 
     fn magic_target(&self) -> Option<Result<crate::vfs::inode::MagicTarget, Errno>> {
         self.magic.as_ref().map(|m| m())
+    }
+
+    fn is_magic_link(&self) -> bool {
+        self.magic.is_some() || self.magic_path
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

@@ -63,14 +63,15 @@ fn gen(
     Arc::new(move || GenFile::ro(dev, ino(pid, kind), g.clone()))
 }
 
-fn link(
+/// A link Linux makes magic (exe, cwd, root): its text computed when read.
+fn magic_path_link(
     dev: u64,
     pid: i32,
     kind: u64,
     f: impl Fn() -> Result<Vec<u8>, Errno> + Send + Sync + 'static,
 ) -> Maker {
     let g: Gen = Arc::new(f);
-    Arc::new(move || GenLink::new(dev, ino(pid, kind), g.clone()))
+    Arc::new(move || GenLink::magic_path(dev, ino(pid, kind), g.clone()))
 }
 
 fn comm_str(c: &[u8; 16]) -> String {
@@ -845,7 +846,7 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
         ("setgroups", gen(dev, pid, 23, || text("allow\n".into()))),
         (
             "exe",
-            link(dev, pid, 18, move || {
+            magic_path_link(dev, pid, 18, move || {
                 let (_, info) = task_of(pid, tid)?;
                 let e = lock(&*info.mm()?).exe.clone();
                 Ok(shown(e).into_bytes())
@@ -853,7 +854,7 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
         ),
         (
             "cwd",
-            link(dev, pid, 19, move || {
+            magic_path_link(dev, pid, 19, move || {
                 let (_, info) = task_of(pid, tid)?;
                 let c = lock(&*info.fs()?).cwd.clone();
                 Ok(shown(c).into_bytes())
@@ -861,7 +862,7 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
         ),
         (
             "root",
-            link(dev, pid, 20, move || {
+            magic_path_link(dev, pid, 20, move || {
                 let (_, info) = task_of(pid, tid)?;
                 let r = lock(&*info.fs()?).root.clone();
                 Ok(shown(r).into_bytes())
