@@ -127,6 +127,23 @@ static void test_o_path(void) {
     unlink(f);
 }
 
+// A shared mapping of /dev/zero opened read-only is never writable.
+static void test_zero_shared(void) {
+    NOTE("/dev/zero shared read-only");
+    int fd = open("/dev/zero", O_RDONLY);
+    EXPECT_TRUE(mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED &&
+                errno == EACCES);
+    char *p = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+    CHECK("mmap", p != MAP_FAILED);
+    EXPECT_ERRNO(mprotect(p, 4096, PROT_READ | PROT_WRITE), EACCES);
+    EXPECT_OK(mprotect(p, 4096, PROT_NONE));
+    munmap(p, 8192);
+    char *q = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+    EXPECT_OK(mprotect(q, 4096, PROT_READ | PROT_WRITE));
+    munmap(q, 4096);
+    close(fd);
+}
+
 static void test_sync_null(void) {
     NOTE("fdatasync of a device; the entropy count");
     int fd = open("/dev/null", O_RDONLY);
@@ -320,6 +337,7 @@ int main(int argc, char **argv) {
     test_close_range_unshare();
     test_o_path();
     test_sync_null();
+    test_zero_shared();
     test_truncate_fsize();
     test_removed_dir();
     test_created_query();

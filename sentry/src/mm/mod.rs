@@ -79,6 +79,10 @@ pub struct Vma {
     /// VM_LOCKED and VM_LOCKONFAULT). The host never swaps the sandbox out of its own view
     /// anyway; the flag is what Linux's callers observe (VmLck, madvise and msync refusals).
     pub locked: u8,
+    /// Never writable (mprotect: EACCES): a shared mapping of a file opened without write
+    /// whose memory is anonymous (/dev/zero), as Linux clears VM_MAYWRITE. (A file's own
+    /// mappings check the file itself.)
+    pub no_write: bool,
 }
 
 /// [`Vma::locked`]: the mapping is locked.
@@ -342,6 +346,7 @@ impl MemoryManager {
                     share: None,
                     policy: None,
                     locked: 0,
+                    no_write: false,
                 },
             );
         }
@@ -358,6 +363,7 @@ impl MemoryManager {
                     share: None,
                     policy: None,
                     locked: 0,
+                    no_write: false,
                 },
             );
         }
@@ -684,6 +690,7 @@ impl MemoryManager {
                 share,
                 policy: None,
                 locked,
+                no_write: false,
             },
         );
         if locked == LOCKED {
@@ -785,6 +792,9 @@ impl MemoryManager {
                     return Err(Errno::EACCES);
                 }
             }
+            if prot & PROT_WRITE != 0 && v.no_write {
+                return Err(Errno::EACCES);
+            }
         }
         ctx.protect(addr, len, prot)?;
         self.split_at(addr);
@@ -793,6 +803,18 @@ impl MemoryManager {
             v.prot = prot;
         }
         Ok(())
+    }
+
+    /// Marks `addr..addr + len` (one new mapping) never writable ([`Vma::no_write`]).
+    pub fn deny_write(&mut self, addr: u64, len: u64) {
+        let Some(end) = page_up(len).and_then(|l| addr.checked_add(l)) else {
+            return;
+        };
+        self.split_at(addr);
+        self.split_at(end);
+        for (_, mut v) in self.vmas.range_mut(addr..end) {
+            v.no_write = true;
+        }
     }
 
     /// Implements mremap(2).
@@ -943,6 +965,7 @@ impl MemoryManager {
                             share: None,
                             policy: None,
                             locked: self.def_locked,
+                            no_write: false,
                         },
                     );
                 }

@@ -79,6 +79,12 @@ pub fn sys_mmap(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let anon_file = flags & MAP_ANONYMOUS == 0 && t.file(fd)?.ops.maps_as_anonymous();
+    // A shared mapping of /dev/zero opened without write: anonymous memory that may never be
+    // written (EACCES now for PROT_WRITE, and from mprotect later).
+    let no_write = anon_file && flags & MAP_TYPE != MAP_PRIVATE && !t.file(fd)?.writable();
+    if no_write && prot & PROT_WRITE != 0 {
+        return Err(Errno::EACCES);
+    }
     let flags = if anon_file {
         flags | MAP_ANONYMOUS
     } else {
@@ -117,6 +123,9 @@ pub fn sys_mmap(t: &mut Task) -> SysResult {
     }
     let mut mm = lock(&t.mm);
     let r = mm.mmap(t.ctx.as_mut(), addr, len, prot, flags, file);
+    if let (Ok(start), true) = (&r, no_write) {
+        mm.deny_write(*start, len);
+    }
     mm.recharge();
     r
 }
