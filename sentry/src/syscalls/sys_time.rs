@@ -218,7 +218,8 @@ fn ticks(d: Timespec) -> i64 {
 /// Implements times(2).
 pub fn sys_times(t: &mut Task) -> SysResult {
     if t.arg(0) != 0 {
-        let cpu = now(ClockId::CLOCK_PROCESS_CPUTIME_ID)?;
+        // The program's process (its host process's CPU clock), not the sentry's.
+        let cpu = now(app_clock(t, CLOCK_PROCESS_CPUTIME_ID as i32)?)?;
         t.write_val(
             t.arg(0),
             &Tms {
