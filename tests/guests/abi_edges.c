@@ -5,7 +5,7 @@
 // (fchmod, fchown, mmap, fgetxattr: EBADF); mmap's descriptor checked before its length;
 // fdatasync of /dev/null; RNDGETENTCNT; sched_setparam of another user's process; truncate past
 // RLIMIT_FSIZE; getdents of a removed directory; F_CREATED_QUERY; personality; ETXTBSY;
-// RESOLVE_NO_MAGICLINKS on /proc/[pid]/exe, cwd and root.
+// RESOLVE_NO_MAGICLINKS on /proc/[pid]/exe, cwd and root; CPU times of reaped children.
 
 #include "guest.h"
 
@@ -22,6 +22,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/times.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 
@@ -289,6 +291,49 @@ static void test_magic_links(void) {
     close((int)fd);
 }
 
+static void burn(double secs) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+    volatile unsigned long x = 0;
+    do {
+        for (int i = 0; i < 100000; i++) {
+            x += (unsigned long)i * 7;
+        }
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+    } while ((b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9 < secs);
+}
+
+static double secs(struct timeval tv) {
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+// CPU time: a reaped child's goes to its parent (wait4's rusage, RUSAGE_CHILDREN, times).
+static void test_cpu_times(void) {
+    NOTE("CPU times");
+    burn(0.1);
+    struct rusage self;
+    EXPECT_OK(getrusage(RUSAGE_SELF, &self));
+    EXPECT_TRUE(secs(self.ru_utime) + secs(self.ru_stime) >= 0.09);
+    struct rusage ch;
+    EXPECT_OK(getrusage(RUSAGE_CHILDREN, &ch));
+    double before = secs(ch.ru_utime) + secs(ch.ru_stime);
+    pid_t pid = fork();
+    if (pid == 0) {
+        burn(0.2);
+        _exit(0);
+    }
+    struct rusage ru;
+    int st;
+    EXPECT_EQ(wait4(pid, &st, 0, &ru), pid);
+    EXPECT_TRUE(secs(ru.ru_utime) + secs(ru.ru_stime) >= 0.19);
+    EXPECT_OK(getrusage(RUSAGE_CHILDREN, &ch));
+    EXPECT_TRUE(secs(ch.ru_utime) + secs(ch.ru_stime) - before >= 0.19);
+    struct tms tm;
+    times(&tm);
+    EXPECT_TRUE(tm.tms_cutime + tm.tms_cstime >= 19 * sysconf(_SC_CLK_TCK) / 100 - 1);
+    EXPECT_TRUE(tm.tms_utime + tm.tms_stime >= 9 * sysconf(_SC_CLK_TCK) / 100 - 1);
+}
+
 static void test_removed_dir(void) {
     NOTE("getdents of a removed directory");
     char d[128];
@@ -344,6 +389,7 @@ int main(int argc, char **argv) {
     test_personality();
     test_text_busy();
     test_magic_links();
+    test_cpu_times();
     test_setparam_other_user();
     rmdir(dir);
     return guest_done();

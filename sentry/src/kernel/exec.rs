@@ -225,6 +225,7 @@ pub fn exec(
     }
     let old_mm = std::mem::replace(&mut t.mm, Arc::new(Mutex::new(mm)));
     if Arc::strong_count(&old_mm) == 1 {
+        super::usage::image_gone(&t.shared.tg, old_ctx.host_process());
         old_ctx.kill_process();
     } else {
         old_ctx.exit_thread();

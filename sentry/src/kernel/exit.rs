@@ -87,7 +87,11 @@ pub(super) fn do_exit(mut t: Task) {
     // (spinning in code of its own making, even in the stub's) must not outlive it.
     let others = lock(&tg.tasks).len();
     let group_only = Arc::strong_count(&t.mm) == 1 + others;
+    // CPU time: this thread's system time joins the group's; the image's user time too
+    // when the stub goes with this thread.
+    super::usage::task_gone(&t.shared);
     if Arc::strong_count(&t.mm) == 1 || (tg.killed.load(Ordering::Acquire) && group_only) {
+        super::usage::image_gone(&tg, t.ctx.host_process());
         t.ctx.kill_process();
     } else {
         t.ctx.exit_thread();

@@ -22,6 +22,7 @@ pub mod signal;
 mod signal_deliver;
 pub mod timer;
 pub mod tree;
+pub mod usage;
 mod wait;
 
 use std::collections::HashSet;

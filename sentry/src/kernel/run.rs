@@ -21,6 +21,7 @@ fn follow_affinity(t: &mut Task) {
 
 /// Runs a task on the calling sentry thread until it exits.
 pub fn run(mut t: Task) {
+    super::usage::serving(&t.shared);
     block::set_current(Some(t.shared.clone()));
     block::set_kernel(&t.k);
     t.publish();

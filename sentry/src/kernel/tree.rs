@@ -28,6 +28,10 @@ pub struct TaskShared {
     pub waker: Arc<Waker>,
     /// The head set_robust_list(2) gave, for get_robust_list(2) of another task.
     pub robust_head: std::sync::atomic::AtomicU64,
+    /// The host thread of the sentry thread serving it (0: none yet, or gone), and that
+    /// thread's CPU time when it began: the task's system time ([`super::usage`]).
+    pub sentry_tid: std::sync::atomic::AtomicI32,
+    pub cpu_base: std::sync::atomic::AtomicU64,
     /// Interrupts the task when it runs application code.
     pub interrupter: Mutex<Option<Arc<dyn Interrupter>>>,
     /// Set once the task has exited.
@@ -209,6 +213,8 @@ impl TaskShared {
             sigmask: Mutex::new(sigmask),
             waker: Arc::new(Waker::default()),
             robust_head: std::sync::atomic::AtomicU64::new(0),
+            sentry_tid: std::sync::atomic::AtomicI32::new(0),
+            cpu_base: std::sync::atomic::AtomicU64::new(0),
             interrupter: Mutex::new(None),
             exited: AtomicBool::new(false),
             must_exit: AtomicBool::new(false),
@@ -300,6 +306,8 @@ pub struct ThreadGroup {
     pub oom_score_adj: std::sync::atomic::AtomicI32,
     /// See `oom_score_adj`.
     pub oom_score_adj_min: std::sync::atomic::AtomicI32,
+    /// CPU time of its threads and images that are gone, and of its reaped children.
+    pub usage: Mutex<super::usage::Usage>,
 }
 
 impl ThreadGroup {
@@ -323,6 +331,7 @@ impl ThreadGroup {
             core_dumped: AtomicBool::new(false),
             oom_score_adj: Default::default(),
             oom_score_adj_min: Default::default(),
+            usage: Mutex::new(Default::default()),
         })
     }
 

@@ -54,6 +54,9 @@ pub struct WaitResult {
     pub si_status: i32,
     /// The child's uid.
     pub uid: u32,
+    /// The child's (user, system) CPU time with its reaped children's, in nanoseconds, for
+    /// an exit (wait4's rusage); zero for a stop or a continue.
+    pub usage: (u64, u64),
 }
 
 /// Waits for a child as wait4/waitid do; `Ok(None)` for WNOHANG with nothing to report.
@@ -123,6 +126,7 @@ pub fn do_wait(
                 code,
                 si_status,
                 uid,
+                usage: (0, 0),
             })));
         }
         for c in children {
@@ -160,8 +164,10 @@ pub fn do_wait(
                     code,
                     si_status,
                     uid: cp.uid,
+                    usage: super::usage::zombie_totals(&cp.tg),
                 };
                 if !opts.nowait {
+                    super::usage::reaped(&t.shared.tg, r.usage);
                     tree.procs.remove(&c);
                     tree.ptraced.remove(&c);
                     if let Some(p) = tree.procs.get_mut(&me) {
@@ -187,6 +193,7 @@ pub fn do_wait(
                         code: CLD_STOPPED,
                         si_status: sig,
                         uid,
+                        usage: (0, 0),
                     };
                     return Some(Ok(Some(r)));
                 }
@@ -202,6 +209,7 @@ pub fn do_wait(
                         code: CLD_CONTINUED,
                         si_status: SIGCONT,
                         uid,
+                        usage: (0, 0),
                     };
                     return Some(Ok(Some(r)));
                 }

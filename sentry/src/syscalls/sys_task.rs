@@ -202,7 +202,7 @@ pub fn sys_wait4(t: &mut Task) -> SysResult {
                 t.write_val(status, &r.status)?;
             }
             if rusage != 0 {
-                t.write_val(rusage, &Rusage::default())?;
+                t.write_val(rusage, &rusage_of(r.usage))?;
             }
             Ok(r.pid as u64)
         }
@@ -270,9 +270,19 @@ pub fn sys_waitid(t: &mut Task) -> SysResult {
         t.write_val(infop, &info)?;
     }
     if rusage != 0 {
-        t.write_val(rusage, &Rusage::default())?;
+        let usage = r.as_ref().map_or((0, 0), |r| r.usage);
+        t.write_val(rusage, &rusage_of(usage))?;
     }
     Ok(0)
+}
+
+/// The rusage of a waited-for child: its CPU times (the other fields are not kept).
+fn rusage_of((user, system): (u64, u64)) -> Rusage {
+    Rusage {
+        ru_utime: kernel::usage::timeval(user),
+        ru_stime: kernel::usage::timeval(system),
+        ..Default::default()
+    }
 }
 
 /// Implements getppid(2).

@@ -218,13 +218,17 @@ fn ticks(d: Timespec) -> i64 {
 /// Implements times(2).
 pub fn sys_times(t: &mut Task) -> SysResult {
     if t.arg(0) != 0 {
-        // The program's process (its host process's CPU clock), not the sentry's.
-        let cpu = now(app_clock(t, CLOCK_PROCESS_CPUTIME_ID as i32)?)?;
+        use crate::kernel::usage;
+        let (u, s) = usage::own(&t.shared.tg, t.ctx.host_process());
+        let (cu, cs) = usage::children(&t.shared.tg);
+        let clock_ticks = |ns: u64| (ns / (1_000_000_000 / 100)) as i64; // USER_HZ
         t.write_val(
             t.arg(0),
             &Tms {
-                tms_utime: ticks(cpu),
-                ..Default::default()
+                tms_utime: clock_ticks(u),
+                tms_stime: clock_ticks(s),
+                tms_cutime: clock_ticks(cu),
+                tms_cstime: clock_ticks(cs),
             },
         )?;
     }
@@ -232,25 +236,29 @@ pub fn sys_times(t: &mut Task) -> SysResult {
     Ok(ticks(up) as u64)
 }
 
-/// Implements getrusage(2).
+/// Implements getrusage(2): user time is the program's host process's CPU time, system
+/// time the CPU of the sentry threads serving it (see [`crate::kernel::usage`]); the other
+/// fields are not kept (zero).
 pub fn sys_getrusage(t: &mut Task) -> SysResult {
+    use crate::kernel::usage;
     let who = t.arg(0) as i32;
-    if !matches!(who, -1..=1) {
-        return Err(Errno::EINVAL);
-    }
-    let mut ru = Rusage::default();
-    if who != -1 {
-        let id = if who == 1 {
-            CLOCK_THREAD_CPUTIME_ID
-        } else {
-            CLOCK_PROCESS_CPUTIME_ID
-        };
-        let cpu = now(app_clock(t, id as i32)?)?;
-        ru.ru_utime = Timeval {
-            tv_sec: cpu.tv_sec,
-            tv_usec: cpu.tv_nsec / 1000,
-        };
-    }
+    // RUSAGE_SELF 0, RUSAGE_CHILDREN -1, RUSAGE_THREAD 1.
+    let (user, system) = match who {
+        0 => usage::own(&t.shared.tg, t.ctx.host_process()),
+        -1 => usage::children(&t.shared.tg),
+        // The thread's own system time; its user time is its process's (the host counts the
+        // stub's threads together where the sentry can read them).
+        1 => (
+            usage::process_cpu_ns(t.ctx.host_process()),
+            usage::task_stime(&t.shared),
+        ),
+        _ => return Err(Errno::EINVAL),
+    };
+    let ru = Rusage {
+        ru_utime: usage::timeval(user),
+        ru_stime: usage::timeval(system),
+        ..Default::default()
+    };
     t.write_val(t.arg(1), &ru).map(|_| 0)
 }
 
