@@ -83,6 +83,9 @@ pub struct LoopDev {
     /// I/O counters for /sys/block/loopN/stat: read ios, read sectors, write ios, write
     /// sectors.
     io: [AtomicU64; 4],
+    /// The readahead window in pages (BLKRASET/BLKRAGET, the bdi's ra_pages): kept and
+    /// reported; the sentry's own reads do not use it.
+    ra_pages: AtomicU64,
 }
 
 fn registry() -> &'static Mutex<BTreeMap<u32, Arc<LoopDev>>> {
@@ -123,7 +126,20 @@ impl LoopDev {
             state: Mutex::new(LoopState::default()),
             openers: Mutex::new(0),
             io: Default::default(),
+            // VM_READAHEAD_PAGES: 128 KiB.
+            ra_pages: AtomicU64::new(32),
         })
+    }
+
+    /// The readahead window in 512-byte sectors (BLKRAGET).
+    pub fn readahead(&self) -> u64 {
+        self.ra_pages.load(std::sync::atomic::Ordering::Relaxed) * (4096 / 512)
+    }
+
+    /// Sets the readahead window from `sectors` 512-byte sectors, in whole pages (BLKRASET).
+    pub fn set_readahead(&self, sectors: u64) {
+        self.ra_pages
+            .store(sectors / (4096 / 512), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A copy of the state.

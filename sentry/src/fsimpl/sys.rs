@@ -294,7 +294,7 @@ const QUEUE_ATTRS: &[(&str, Attr)] = &[
     ("optimal_io_size", |_| "0\n".into()),
     ("rotational", |_| "0\n".into()),
     ("max_sectors_kb", |_| "1280\n".into()),
-    ("read_ahead_kb", |_| "128\n".into()),
+    ("read_ahead_kb", |d| format!("{}\n", d.readahead() / 2)),
     ("discard_granularity", |d| {
         format!("{}\n", d.state().block_size)
     }),

@@ -153,11 +153,12 @@ fn loop_ioctl(t: &mut Task, file: &Arc<File>, lf: &LoopFile, req: u32, arg: u64)
             }
             Ok(0)
         }
-        BLKRAGET | BLKFRAGET => t.write_val(arg, &256i64).map(|_| 0),
+        BLKRAGET | BLKFRAGET => t.write_val(arg, &dev.readahead()).map(|_| 0),
         BLKRASET | BLKFRASET => {
             if !admin {
                 return Err(Errno::EACCES);
             }
+            dev.set_readahead(arg);
             Ok(0)
         }
         BLKROTATIONAL => t.write_val(arg, &0u16).map(|_| 0),
