@@ -1047,10 +1047,15 @@ fn attach(t: &mut Task, pid: i32, seize: bool, options: u32) -> Result<u64, Errn
     link(&t.k, &ts, t.tgid())?;
     {
         let mut s = lock(&ts.ptrace.state);
+        // A resume its last tracer left (PTRACE_DETACH just before) and the tracee has not
+        // taken yet stays: without it the tracee would wait in its old stop for ever, and
+        // never stop for the new tracer.
+        let pending = s.resume.take();
         *s = PtraceState {
             tracer: Some(t.tgid()),
             seized: seize,
             options,
+            resume: pending,
             ..Default::default()
         };
     }
