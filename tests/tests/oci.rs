@@ -13,7 +13,12 @@ use std::time::{Duration, Instant};
 struct Bundle {
     dir: PathBuf,
     root: PathBuf,
+    // Containers of one id share a host cgroup (/sys/fs/cgroup/<controller>/<id>, as runc's
+    // default path): the tests here, which all name theirs "c", run one at a time.
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Bundle {
     fn new(name: &str) -> Bundle {
@@ -32,6 +37,7 @@ impl Bundle {
         let b = Bundle {
             root: dir.join("state"),
             dir,
+            _serial: SERIAL.lock().unwrap_or_else(|e| e.into_inner()),
         };
         let out = b.sandbox(&["spec"]);
         assert_eq!(out.status, 0, "{out}");
