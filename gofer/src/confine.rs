@@ -59,7 +59,13 @@ pub fn confine(specs: &[ExportSpec], allow_weak: bool) -> Result<Confined, Strin
     let proc_fds = open_dir("/proc/self/fd").ok();
     // The roots are opened after unshare: open_tree copies only mounts of the gofer's own
     // namespace.
-    let unshared = unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET);
+    // IPC and UTS too: the gofer starts before the sentry makes its own.
+    let unshared = unshare(
+        CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWNET
+            | CloneFlags::CLONE_NEWIPC
+            | CloneFlags::CLONE_NEWUTS,
+    );
     let roots: Vec<OwnedFd> = specs
         .iter()
         .map(|s| open_dir(&s.path))

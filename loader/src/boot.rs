@@ -588,6 +588,16 @@ pub fn run(args: RunArgs) -> i32 {
         Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     }
 
+    // The gofer starts now (an exec and its own confinement: milliseconds) while this process
+    // goes on with its own start-up; it makes namespaces of its own, so it needs only the user
+    // namespace (without root) from this one. (The credentials above were read outside it.)
+    if let Err(e) = crate::jail::enter_user_namespace() {
+        return fail(e, EXIT_SANDBOX_ERROR);
+    }
+    let (spec, g) = match start_gofer(&args, net.host_uds) {
+        Ok(x) => x,
+        Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
+    };
     // The sentry's own namespaces, while this is the only thread: a network namespace of its
     // own too unless it carries the program's flows on the host's network.
     let host_network = net.mode != sentry::net::stack::Mode::None;
@@ -634,10 +644,6 @@ pub fn run(args: RunArgs) -> i32 {
     let first = match first {
         Ok(h) => h,
         Err(e) => return fail(format!("starting a sentry thread: {e}"), EXIT_SANDBOX_ERROR),
-    };
-    let (spec, g) = match start_gofer(&args, net.host_uds) {
-        Ok(x) => x,
-        Err(e) => return fail(e, EXIT_SANDBOX_ERROR),
     };
     // While the gofer starts: what the sentry must read of the host, and its filters.
     sentry::host::learn();

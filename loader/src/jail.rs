@@ -6,7 +6,11 @@
 //! Two steps, because some walls need one thread and some need start-up to be over:
 //! 1. [`enter_namespaces`], first thing, while the process has one thread: mount, IPC and UTS
 //!    namespaces of its own (and a network namespace when the program's network never leaves
-//!    the sandbox). Every process started afterwards (the gofer, the stubs) is in them too.
+//!    the sandbox). Every process started afterwards (the stubs) is in them too. Without root,
+//!    [`enter_user_namespace`] comes before it and before the gofer starts (the gofer needs
+//!    its privilege to make namespaces of its own); the gofer is started between the two, so
+//!    that its start-up (an exec, milliseconds) overlaps the sentry's, and it makes its own
+//!    mount, network, IPC and UTS namespaces.
 //! 2. [`confine`], once start-up is over: the gofer has confined itself and answered, the first
 //!    stub waits at its first instruction, the debug log is open and the host facts are read
 //!    (`sentry::host::learn`). Still one thread, no program instruction run, nothing of the
@@ -27,8 +31,12 @@ const HOLDER: &str = "/proc";
 /// Without root: a user namespace of the sentry's own in which it is root (uid and gid 0 map
 /// to the caller's, and nothing else does), so that it can make the other namespaces and the
 /// gofer can confine itself; on the host everything it does is still done as the caller.
-/// setgroups is denied in it, as an unprivileged gid map requires.
-fn enter_user_namespace() -> Result<(), String> {
+/// setgroups is denied in it, as an unprivileged gid map requires. Nothing to do as root.
+/// Call it before any thread or helper process exists.
+pub fn enter_user_namespace() -> Result<(), String> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
     let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
     unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| {
         format!(
@@ -46,12 +54,9 @@ fn enter_user_namespace() -> Result<(), String> {
     write("/proc/self/gid_map", format!("0 {gid} 1"))
 }
 
-/// Step 1: the sentry's own namespaces (a user namespace first, when not root). Call it
-/// before any thread exists.
+/// Step 1: the sentry's own namespaces (after [`enter_user_namespace`]). Call it before any
+/// thread exists.
 pub fn enter_namespaces(host_network: bool) -> Result<(), String> {
-    if !nix::unistd::geteuid().is_root() {
-        enter_user_namespace()?;
-    }
     let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS;
     if !host_network {
         flags |= CloneFlags::CLONE_NEWNET;

@@ -25,6 +25,8 @@
 //!   files get their fids only when something needs one (an xattr, a statfs); an open of such
 //!   a file walks and opens in one request ([`Request::OpenAt`]);
 //! - absent names of directories not listed;
+//! - extended attributes read (by inode number and name; an execve reads its program's
+//!   `security.capability`);
 //! - the descriptor of a read-only open of a regular file, shared by later read-only opens of
 //!   the same file (an LRU of [`MAX_KEPT_FDS`] per export; every access is positional, so
 //!   sharing it shares no offset).
@@ -248,7 +250,15 @@ struct Shared {
     /// Read-only descriptors of the export's regular files, by inode number, shared by every
     /// read-only open of the file (cached exports only).
     fds: Mutex<FdCache>,
+    /// Extended attributes read so far, by inode number and name, with the answer (the value,
+    /// or ENODATA): cached exports only. Every execve asks for its program's
+    /// `security.capability`, which cost two round trips (a walk for the file's fid, then the
+    /// getxattr) each time a program ran.
+    xattrs: Mutex<HashMap<(u64, Vec<u8>), Result<Vec<u8>, Errno>>>,
 }
+
+/// Most extended attribute answers one export keeps (the set starts again when full).
+const MAX_KEPT_XATTRS: usize = 4096;
 
 /// Most read-only descriptors one export keeps open.
 const MAX_KEPT_FDS: usize = 256;
@@ -303,6 +313,7 @@ impl GoferFs {
             read_only,
             cached: cached && read_only,
             fds: Mutex::new(FdCache::default()),
+            xattrs: Mutex::new(HashMap::new()),
         });
         let (fid, st) = match shared.client.call(&Request::Attach { export })? {
             (Reply::Node(f, s), _) => (f, s),
@@ -974,10 +985,25 @@ impl Inode for GoferInode {
     }
 
     fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
-        self.data(Request::GetXattr {
+        let key = (self.stat.st_ino, name.to_vec());
+        if self.shared.cached {
+            if let Some(r) = lock(&self.shared.xattrs).get(&key) {
+                return r.clone();
+            }
+        }
+        let r = self.data(Request::GetXattr {
             fid: self.fid()?,
             name: name.to_vec(),
-        })
+        });
+        // The file's answer, not a failure of the way to it (a lost gofer, a stale fid).
+        if self.shared.cached && matches!(r, Ok(_) | Err(Errno::ENODATA)) {
+            let mut kept = lock(&self.shared.xattrs);
+            if kept.len() >= MAX_KEPT_XATTRS {
+                kept.clear();
+            }
+            kept.insert(key, r.clone());
+        }
+        r
     }
 
     fn setxattr(&self, name: &[u8], value: &[u8], flags: u32) -> Result<(), Errno> {
