@@ -366,6 +366,57 @@ static void test_setparam_other_user(void) {
     EXPECT_EQ(st, 0);
 }
 
+// RLIMIT_SIGPENDING bounds the signals queued for a user (tgkill02): past it a real-time
+// signal a process queues fails with EAGAIN, kill(2)'s real-time signal and a queued standard
+// one are made pending without their siginfo, and taking signals gives the room back.
+static void test_sigpending_limit(void) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        // A user of its own: the count is per user, and the host's root may have signals
+        // queued elsewhere.
+        if (getuid() == 0) {
+            EXPECT_OK(setgid(54321));
+            EXPECT_OK(setuid(54321));
+            // Another user's process may not be signalled; its own process may.
+            EXPECT_ERRNO(kill(getppid(), 0), EPERM);
+            EXPECT_OK(kill(getpid(), 0));
+        }
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGRTMIN);
+        sigaddset(&s, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &s, NULL);
+        struct rlimit r = {2, 2};
+        EXPECT_OK(setrlimit(RLIMIT_SIGPENDING, &r));
+        union sigval v = {0};
+        EXPECT_OK(sigqueue(getpid(), SIGRTMIN, v));
+        EXPECT_OK(sigqueue(getpid(), SIGRTMIN, v));
+        EXPECT_ERRNO(sigqueue(getpid(), SIGRTMIN, v), EAGAIN);
+        EXPECT_ERRNO(syscall(SYS_tgkill, getpid(), gettid(), SIGRTMIN), EAGAIN);
+        EXPECT_OK(kill(getpid(), SIGRTMIN));
+        EXPECT_OK(sigqueue(getpid(), SIGUSR1, v));
+        siginfo_t si;
+        struct timespec zero = {0, 0};
+        EXPECT_EQ(sigtimedwait(&s, &si, &zero), SIGUSR1);
+        EXPECT_EQ(si.si_code, SI_USER);
+        EXPECT_EQ(si.si_pid, 0);
+        EXPECT_EQ(sigtimedwait(&s, &si, &zero), SIGRTMIN);
+        EXPECT_EQ(si.si_code, SI_QUEUE);
+        EXPECT_EQ(sigtimedwait(&s, &si, &zero), SIGRTMIN);
+        EXPECT_ERRNO(sigtimedwait(&s, &si, &zero), EAGAIN);
+        EXPECT_OK(sigqueue(getpid(), SIGRTMIN, v));
+        EXPECT_OK(syscall(SYS_tgkill, getpid(), gettid(), SIGRTMIN));
+        EXPECT_ERRNO(sigqueue(getpid(), SIGRTMIN, v), EAGAIN);
+        fflush(stdout);
+        _exit(guest_failures ? 1 : 0);
+    }
+    int st = 0;
+    CHECK("fork", pid > 0);
+    CHECK("waitpid", waitpid(pid, &st, 0) == pid);
+    CHECK("sigpending limit child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--sleep") == 0) {
         // The running copy of test_text_busy: says it runs, then waits to be killed.
@@ -391,6 +442,7 @@ int main(int argc, char **argv) {
     test_magic_links();
     test_cpu_times();
     test_setparam_other_user();
+    test_sigpending_limit();
     rmdir(dir);
     return guest_done();
 }

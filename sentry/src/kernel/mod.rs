@@ -39,7 +39,8 @@ pub use self::fork::flags as fork_flags;
 pub use self::fork::{clone_task, spawn, CloneArgs};
 pub use self::run::{run, signal_name};
 pub use self::signal_deliver::{
-    kill_group, send_process_signal, send_thread_signal, sigreturn, SendTarget,
+    kill_group, send_process_signal, send_thread_signal, sigreturn, try_send_process_signal,
+    try_send_thread_signal, SendTarget,
 };
 use self::tree::{ProcTree, TaskShared};
 pub use self::wait::{do_wait, WaitOptions, WaitTarget};

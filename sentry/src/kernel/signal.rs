@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Signal queues and sets.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use syscalls::abi::*;
+use syscalls::Errno;
 
 /// A signal set: bit `n - 1` stands for signal `n`.
 pub type SigSet = u64;
@@ -48,6 +49,30 @@ pub fn default_action(sig: i32) -> DefaultAction {
 pub struct Pending {
     /// Its siginfo (si_signo set).
     pub info: Siginfo,
+    /// The user charged for it in [`QUEUED`] (None: queued without a charge).
+    charged: Option<u32>,
+}
+
+/// Signals queued now, by the real user id charged for each (Linux's per-user count,
+/// UCOUNT_RLIMIT_SIGPENDING, which RLIMIT_SIGPENDING bounds): a charge is taken when a signal
+/// is queued by [`SigQueue::push_charged`] and given back when it leaves its queue.
+static QUEUED: std::sync::Mutex<BTreeMap<u32, u64>> = std::sync::Mutex::new(BTreeMap::new());
+
+fn uncharge(uid: Option<u32>) {
+    if let Some(uid) = uid {
+        let mut q = super::lock(&QUEUED);
+        if let Some(n) = q.get_mut(&uid) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                q.remove(&uid);
+            }
+        }
+    }
+}
+
+/// The signals queued now for which `uid` was charged.
+pub fn queued_for(uid: u32) -> u64 {
+    super::lock(&QUEUED).get(&uid).copied().unwrap_or(0)
 }
 
 /// A queue of pending signals: one instance of each standard signal, every instance of a
@@ -74,8 +99,50 @@ impl SigQueue {
             return false;
         }
         self.set |= bit(sig);
-        self.queue.push_back(Pending { info });
+        self.queue.push_back(Pending {
+            info,
+            charged: None,
+        });
         true
+    }
+
+    /// [`Self::push`], charging the real user `uid` of the receiving task, whose
+    /// RLIMIT_SIGPENDING is `limit` (Linux's __send_signal_locked and __sigqueue_alloc). Only a
+    /// standard signal from the kernel or kill(2) (si_code >= 0) may go past the limit. Past
+    /// it, a real-time signal a process queued (si_code < 0) fails with EAGAIN; any other
+    /// signal is made pending without its siginfo (it is taken as SI_USER from nobody), and
+    /// adds no instance when one is pending already.
+    pub fn push_charged(&mut self, info: Siginfo, uid: u32, limit: u64) -> Result<bool, Errno> {
+        let sig = info.si_signo;
+        if sig < SIGRTMIN && self.set & bit(sig) != 0 {
+            return Ok(false);
+        }
+        // A POSIX timer's signal has its queue entry from timer_create on (Linux preallocates
+        // it), so it is never refused here.
+        let exempt = (sig < SIGRTMIN && info.si_code >= 0) || info.si_code == SI_TIMER;
+        let charged = {
+            let mut q = super::lock(&QUEUED);
+            let n = q.entry(uid).or_insert(0);
+            if exempt || *n < limit {
+                *n += 1;
+                Some(uid)
+            } else {
+                None
+            }
+        };
+        let info = match charged {
+            Some(_) => info,
+            None if sig >= SIGRTMIN && info.si_code != SI_USER => return Err(Errno::EAGAIN),
+            None if self.set & bit(sig) != 0 => return Ok(false),
+            None => user_info(sig, SI_USER, 0, 0),
+        };
+        if self.queue.len() >= MAX_QUEUED {
+            uncharge(charged);
+            return Ok(false);
+        }
+        self.set |= bit(sig);
+        self.queue.push_back(Pending { info, charged });
+        Ok(true)
     }
 
     /// Takes the lowest-numbered pending signal not in `blocked` (standard signals first, as
@@ -93,6 +160,7 @@ impl SigQueue {
     pub fn take(&mut self, sig: i32) -> Option<Pending> {
         let i = self.queue.iter().position(|p| p.info.si_signo == sig)?;
         let p = self.queue.remove(i)?;
+        uncharge(p.charged);
         if !self.queue.iter().any(|p| p.info.si_signo == sig) {
             self.set &= !bit(sig);
         }
@@ -113,8 +181,22 @@ impl SigQueue {
 
     /// Drops every pending instance of the signals in `set`.
     pub fn discard(&mut self, set: SigSet) {
-        self.queue.retain(|p| set & bit(p.info.si_signo) == 0);
+        self.queue.retain(|p| {
+            let keep = set & bit(p.info.si_signo) == 0;
+            if !keep {
+                uncharge(p.charged);
+            }
+            keep
+        });
         self.set &= !set;
+    }
+}
+
+impl Drop for SigQueue {
+    fn drop(&mut self) {
+        for p in &self.queue {
+            uncharge(p.charged);
+        }
     }
 }
 

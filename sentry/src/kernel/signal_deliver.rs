@@ -145,26 +145,61 @@ fn on_send(k: &Kernel, tg: &Arc<ThreadGroup>, info: &Siginfo) -> bool {
     !ignored || blocked || traced
 }
 
+/// The real user id a signal queued for `task` is charged to, and its RLIMIT_SIGPENDING.
+fn charge_of(task: &TaskShared) -> (u32, u64) {
+    lock(&task.info).as_ref().map_or((0, RLIM_INFINITY), |i| {
+        (
+            i.creds.uid.0,
+            lock(&i.limits)[RLIMIT_SIGPENDING as usize].rlim_cur,
+        )
+    })
+}
+
 /// Sends a signal to a whole process.
 pub fn send_process_signal(k: &Kernel, tg: &Arc<ThreadGroup>, info: Siginfo) {
+    let _ = try_send_process_signal(k, tg, info);
+}
+
+/// [`send_process_signal`], or EAGAIN when the process's user has RLIMIT_SIGPENDING signals
+/// queued and this one is a real-time signal a process queued (sigqueue(3)).
+pub fn try_send_process_signal(
+    k: &Kernel,
+    tg: &Arc<ThreadGroup>,
+    info: Siginfo,
+) -> Result<(), Errno> {
     if tg.killed.load(Ordering::Acquire) || !on_send(k, tg, &info) {
-        return;
+        return Ok(());
     }
-    if lock(&tg.pending).push(info) {
+    let first = lock(&tg.tasks).first().cloned();
+    let (uid, limit) = first.map_or((0, RLIM_INFINITY), |t| charge_of(&t));
+    if lock(&tg.pending).push_charged(info, uid, limit)? {
         tg.kick_all();
         tg.signal_events.notify_band(POLLIN);
     }
+    Ok(())
 }
 
 /// Sends a signal to one thread.
 pub fn send_thread_signal(k: &Kernel, task: &Arc<TaskShared>, info: Siginfo) {
+    let _ = try_send_thread_signal(k, task, info);
+}
+
+/// [`send_thread_signal`], or EAGAIN as [`try_send_process_signal`] (tgkill(2),
+/// rt_tgsigqueueinfo(2)).
+pub fn try_send_thread_signal(
+    k: &Kernel,
+    task: &Arc<TaskShared>,
+    info: Siginfo,
+) -> Result<(), Errno> {
     if task.tg.killed.load(Ordering::Acquire) || !on_send(k, &task.tg, &info) {
-        return;
+        return Ok(());
     }
-    if lock(&task.pending).push(info) {
+    let (uid, limit) = charge_of(task);
+    if lock(&task.pending).push_charged(info, uid, limit)? {
         task.kick();
         task.tg.signal_events.notify_band(POLLIN);
     }
+    Ok(())
 }
 
 /// Applies the restart rules to a system call interrupted by a signal: `handler` is the action

@@ -21,8 +21,36 @@ fn check_sig(sig: i32) -> Result<(), Errno> {
 }
 
 /// Whether `t` may signal the process `target` (root, or a matching uid).
-fn may_signal(t: &Task, target_uid: u32) -> bool {
-    t.creds.uid.1 == 0 || t.creds.uid.0 == target_uid || t.creds.uid.1 == target_uid
+/// Whether `t` may send `sig` to process `tgid`, whose task `target` is (Linux's
+/// check_kill_permission): its own process, or the sender's real or effective uid is the
+/// target's real or saved uid, or it has CAP_KILL, or SIGCONT within its session. `uid`: the
+/// target's real uid when it has published no credentials yet.
+fn may_signal(
+    t: &Task,
+    tgid: i32,
+    target: Option<&kernel::tree::TaskShared>,
+    uid: u32,
+    sig: i32,
+) -> bool {
+    if tgid == t.tgid() || t.creds.caps & (1 << CAP_KILL) != 0 {
+        return true;
+    }
+    if sig == SIGCONT {
+        let tree = lock(&t.k.tree);
+        let sid = |p: i32| tree.procs.get(&p).map(|x| x.sid);
+        if sid(tgid).is_some() && sid(tgid) == sid(t.tgid()) {
+            return true;
+        }
+    }
+    let (r, s) = target
+        .and_then(|ts| {
+            lock(&ts.info)
+                .as_ref()
+                .map(|i| (i.creds.uid.0, i.creds.uid.2))
+        })
+        .unwrap_or((uid, uid));
+    let (mr, me) = (t.creds.uid.0, t.creds.uid.1);
+    me == s || me == r || mr == s || mr == r
 }
 
 fn send_to_group(
@@ -31,7 +59,8 @@ fn send_to_group(
     uid: u32,
     info: Siginfo,
 ) -> Result<(), Errno> {
-    if !may_signal(t, uid) {
+    let first = lock(&tg.tasks).first().cloned();
+    if !may_signal(t, tg.tgid, first.as_deref(), uid, info.si_signo) {
         return Err(Errno::EPERM);
     }
     let leader = kernel::lock(&tg.leader).clone();
@@ -39,7 +68,7 @@ fn send_to_group(
         kernel::landlock::check_signal(t, &leader)?;
     }
     if info.si_signo != 0 {
-        kernel::send_process_signal(&t.k, tg, info);
+        kernel::try_send_process_signal(&t.k, tg, info)?;
     }
     Ok(())
 }
@@ -134,12 +163,12 @@ pub(super) fn thread_signal(t: &Task, tgid: Option<i32>, tid: i32, info: Siginfo
         .get(&target.tg.tgid)
         .map(|p| p.uid)
         .unwrap_or(0);
-    if !may_signal(t, uid) {
+    if !may_signal(t, target.tg.tgid, Some(&target), uid, info.si_signo) {
         return Err(Errno::EPERM);
     }
     kernel::landlock::check_signal(t, &target)?;
     if info.si_signo != 0 {
-        kernel::send_thread_signal(&t.k, &target, info);
+        kernel::try_send_thread_signal(&t.k, &target, info)?;
     }
     Ok(0)
 }
