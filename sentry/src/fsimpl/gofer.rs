@@ -254,8 +254,11 @@ struct Shared {
     /// or ENODATA): cached exports only. Every execve asks for its program's
     /// `security.capability`, which cost two round trips (a walk for the file's fid, then the
     /// getxattr) each time a program ran.
-    xattrs: Mutex<HashMap<(u64, Vec<u8>), Result<Vec<u8>, Errno>>>,
+    xattrs: Mutex<HashMap<XattrKey, Result<Vec<u8>, Errno>>>,
 }
+
+/// An inode number and an extended attribute's name.
+type XattrKey = (u64, Vec<u8>);
 
 /// Most extended attribute answers one export keeps (the set starts again when full).
 const MAX_KEPT_XATTRS: usize = 4096;
