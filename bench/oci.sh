@@ -75,7 +75,8 @@ json.dump(c, open(p, "w"))
 PY
 r="$work/root-idle"
 (cd "$bundle" && "$sb" --root "$r" create idle >/dev/null 2>&1 && "$sb" --root "$r" start idle)
-sleep 1
+# The sandbox gives back what start-up left resident once its program has run a second.
+sleep 3
 pid=$("$sb" --root "$r" state idle | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # PSS counts the pages the two share (the same binary, the C library) once between them.

@@ -428,3 +428,78 @@ pub fn set_umask(mask: u32) {
     // SAFETY: umask cannot fail.
     unsafe { libc::umask(mask) };
 }
+
+/// Gives back what start-up left resident that an idle process does not need: the pages of
+/// the read-only segments of the executable and its libraries (text and read-only data, which
+/// the kernel maps 16 pages at a time at each fault; they stay in the page cache and fault
+/// back in when next run), and the allocator's free memory. Writable segments (relocated
+/// data, RELRO included) are never touched, nor is an object with text relocations.
+pub fn trim_resident() {
+    // SAFETY: dl_iterate_phdr passes a valid dl_phdr_info describing a loaded object, whose
+    // program headers and dynamic section are mapped for as long as the callback runs (no
+    // object is unloaded meanwhile: the loader's lock is held).
+    unsafe extern "C" fn each(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        _data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: see above.
+        let info = unsafe { &*info };
+        let name = if info.dlpi_name.is_null() {
+            &b""[..]
+        } else {
+            // SAFETY: a NUL-terminated name the dynamic loader keeps.
+            unsafe { std::ffi::CStr::from_ptr(info.dlpi_name) }.to_bytes()
+        };
+        if name.starts_with(b"linux-vdso") || name.starts_with(b"linux-gate") {
+            return 0;
+        }
+        if info.dlpi_phdr.is_null() {
+            return 0;
+        }
+        // SAFETY: dlpi_phnum headers at dlpi_phdr.
+        let phdrs = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum.into()) };
+        let base = info.dlpi_addr;
+        // An object whose text was written by relocations has private pages there.
+        for ph in phdrs.iter().filter(|p| p.p_type == libc::PT_DYNAMIC) {
+            // Elf64_Dyn: (d_tag, d_un), two 64-bit words each.
+            let mut d = (base + ph.p_vaddr) as *const [u64; 2];
+            loop {
+                // SAFETY: the dynamic section is an array of Elf64_Dyn ending with DT_NULL.
+                let [tag, val] = unsafe { *d };
+                match tag {
+                    0 => break,
+                    22 => return 0,                 // DT_TEXTREL
+                    30 if val & 4 != 0 => return 0, // DT_FLAGS with DF_TEXTREL
+                    _ => {}
+                }
+                // SAFETY: the next entry, until DT_NULL.
+                d = unsafe { d.add(1) };
+            }
+        }
+        for ph in phdrs {
+            if ph.p_type != libc::PT_LOAD || ph.p_flags & libc::PF_W != 0 {
+                continue;
+            }
+            let start = (base + ph.p_vaddr + 4095) & !4095;
+            let end = (base + ph.p_vaddr + ph.p_memsz) & !4095;
+            if end > start {
+                // SAFETY: a read-only private file mapping of this object's own segment:
+                // dropping its pages only makes the next access fault them in again.
+                unsafe {
+                    libc::madvise(
+                        start as *mut libc::c_void,
+                        (end - start) as usize,
+                        libc::MADV_DONTNEED,
+                    )
+                };
+            }
+        }
+        0
+    }
+    // SAFETY: the callback above reads only what the loader hands it.
+    unsafe {
+        libc::dl_iterate_phdr(Some(each), std::ptr::null_mut());
+        libc::malloc_trim(0);
+    }
+}

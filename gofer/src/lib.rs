@@ -18,6 +18,15 @@ pub mod spawn;
 
 pub use confine::ExportSpec;
 
+/// Gives back the resident pages an idle process does not need: the read-only segments of
+/// the executable and its libraries (they stay in the page cache and fault back in when
+/// used) and the allocator's free memory. The gofer calls it once it serves; the sandbox's
+/// main thread once the program has run a second (both are the same binary, whose start-up
+/// code and command line parser are most of what start-up leaves resident).
+pub fn trim_resident() {
+    host_unsafe::trim_resident();
+}
+
 /// Exit status of a gofer that could not start (its one-line reason is on stderr).
 pub const EXIT_GOFER_FAILED: i32 = 125;
 
@@ -72,6 +81,7 @@ pub fn main(fd: i32, exports: &[ExportSpec], allow_weak: bool, host_uds: bool) -
         eprintln!("sandbox gofer: {e}");
         return EXIT_GOFER_FAILED;
     }
+    trim_resident();
     server.serve(sock);
     0
 }

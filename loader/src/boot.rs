@@ -617,8 +617,11 @@ pub fn run(args: RunArgs) -> i32 {
         Box<dyn FnOnce(Box<dyn sentry::platform::Context>) -> Result<(), (String, i32)> + Send>;
     let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    // Dropped when the first task's thread ends, whichever way.
+    let (ended_tx, ended_rx) = std::sync::mpsc::channel::<()>();
     let first = std::thread::Builder::new().name("task-1".into()).spawn(
         move || -> Result<(), (String, i32)> {
+            let _ended = ended_tx;
             let ctx = shared
                 .new_process()
                 .map_err(|e| (format!("starting the program: {e}"), EXIT_SANDBOX_ERROR));
@@ -868,6 +871,13 @@ pub fn run(args: RunArgs) -> i32 {
         return fail("the sentry's task thread ended early", EXIT_SANDBOX_ERROR);
     }
     sentry::confine::enter(sentry::confine::policy::MAIN);
+    // A program still running after a second is likely to run a while (a service, a
+    // container's process): what start-up left resident goes back (issue 13's idle memory).
+    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        ended_rx.recv_timeout(std::time::Duration::from_secs(1))
+    {
+        gofer::trim_resident();
+    }
     match first.join() {
         Ok(Ok(())) => {}
         Ok(Err((msg, code))) => return fail(msg, code),
