@@ -417,6 +417,56 @@ static void test_sigpending_limit(void) {
     CHECK("sigpending limit child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+// copy_file_range's checks in Linux's order: the files' types before their open modes
+// (copy_file_range02).
+static void test_copy_range_order(void) {
+    NOTE("copy_file_range's checks");
+    char path[600];
+    snprintf(path, sizeof path, "%s/copy-src", dir);
+    int src = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK("src", src >= 0);
+    CHECK("write", write(src, "abc", 3) == 3);
+    int d = open(dir, O_RDONLY | O_DIRECTORY);
+    CHECK("dir", d >= 0);
+    loff_t off = 0;
+    EXPECT_ERRNO(copy_file_range(src, &off, d, NULL, 3, 0), EISDIR);
+    EXPECT_ERRNO(copy_file_range(d, NULL, src, NULL, 3, 0), EISDIR);
+    int ro = open(path, O_RDONLY);
+    CHECK("ro", ro >= 0);
+    EXPECT_ERRNO(copy_file_range(src, &off, ro, NULL, 3, 0), EBADF);
+    EXPECT_ERRNO(copy_file_range(src, (loff_t *)8, d, NULL, 3, 0), EFAULT);
+    // Offsets that wrap; a destination at the largest offset; a copy ends at the source's end.
+    int dst = open(dir, O_RDWR | O_TMPFILE, 0600);
+    CHECK("dst", dst >= 0);
+    loff_t far = 0x7fffffffffffffffLL;
+    EXPECT_ERRNO(copy_file_range(src, &off, dst, &far, ~0ULL, 0), EOVERFLOW);
+    far = 0x7fffffffffffffffLL;
+    EXPECT_ERRNO(copy_file_range(src, &off, dst, &far, 65537, 0), EFBIG);
+    off = 1;
+    loff_t at = 0;
+    EXPECT_EQ(copy_file_range(src, &off, dst, &at, 100, 0), 2);
+    EXPECT_EQ(off, 3);
+    EXPECT_EQ(copy_file_range(src, &off, dst, &at, 100, 0), 0);
+    close(dst);
+    // Within one file: overlapping ranges are refused, others copied.
+    int again = open(path, O_RDWR);
+    CHECK("again", again >= 0);
+    loff_t a = 0, b = 1;
+    EXPECT_ERRNO(copy_file_range(src, &a, again, &b, 2, 0), EINVAL);
+    a = 0, b = 3;
+    EXPECT_EQ(copy_file_range(src, &a, again, &b, 3, 0), 3);
+    close(again);
+    int p[2];
+    CHECK("pipe", pipe(p) == 0);
+    EXPECT_ERRNO(copy_file_range(src, &off, p[1], NULL, 3, 0), EINVAL);
+    close(p[0]);
+    close(p[1]);
+    close(ro);
+    close(d);
+    close(src);
+    unlink(path);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--sleep") == 0) {
         // The running copy of test_text_busy: says it runs, then waits to be killed.
@@ -443,6 +493,7 @@ int main(int argc, char **argv) {
     test_cpu_times();
     test_setparam_other_user();
     test_sigpending_limit();
+    test_copy_range_order();
     rmdir(dir);
     return guest_done();
 }

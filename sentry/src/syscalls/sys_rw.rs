@@ -594,9 +594,9 @@ pub fn sys_copy_file_range(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let (src, dst) = (t.file(in_fd)?, t.file(out_fd)?);
-    if !src.readable() || !dst.writable() || dst.flags() & O_APPEND != 0 {
-        return Err(Errno::EBADF);
-    }
+    // Linux's order: the offsets are read, then generic_file_rw_checks (the files' types
+    // before their modes: a directory opened read-only as the destination is EISDIR).
+    let (ioff, ooff) = (read_off(t, in_addr)?, read_off(t, out_addr)?);
     let (ss, ds) = (src.ops.stat()?, dst.ops.stat()?);
     if ss.st_mode & S_IFMT == S_IFDIR || ds.st_mode & S_IFMT == S_IFDIR {
         return Err(Errno::EISDIR);
@@ -604,7 +604,32 @@ pub fn sys_copy_file_range(t: &mut Task) -> SysResult {
     if ss.st_mode & S_IFMT != S_IFREG || ds.st_mode & S_IFMT != S_IFREG {
         return Err(Errno::EINVAL);
     }
-    let (ioff, ooff) = (read_off(t, in_addr)?, read_off(t, out_addr)?);
+    if !src.readable() || !dst.writable() || dst.flags() & O_APPEND != 0 {
+        return Err(Errno::EBADF);
+    }
+    // The rest of generic_copy_file_checks: offsets must not wrap, the copy ends at the
+    // source's end, the destination's limits hold (RLIMIT_FSIZE, the largest file), and the
+    // ranges of a copy within one file do not overlap.
+    let at = |off: Option<i64>, f: &File| {
+        off.map_or_else(
+            || *f.pos.lock().unwrap_or_else(|e| e.into_inner()),
+            |o| o as u64,
+        )
+    };
+    let (pos_in, pos_out) = (at(ioff, &src), at(ooff, &dst));
+    if pos_in.checked_add(len).is_none() || pos_out.checked_add(len).is_none() {
+        return Err(Errno::EOVERFLOW);
+    }
+    let len = len.min((ss.st_size.max(0) as u64).saturating_sub(pos_in));
+    let len = fsize_limit(t, &dst, len as usize, Some(pos_out as i64))? as u64;
+    if pos_out >= i64::MAX as u64 {
+        return Err(Errno::EFBIG);
+    }
+    // No copy within one file onto the range it reads.
+    let same = (ss.st_dev, ss.st_ino) == (ds.st_dev, ds.st_ino);
+    if same && pos_out + len > pos_in && pos_out < pos_in + len {
+        return Err(Errno::EINVAL);
+    }
     if len > 0 {
         super::attr::remove_privs(t, &dst)?;
     }
