@@ -16,8 +16,10 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -467,6 +469,41 @@ static void test_copy_range_order(void) {
     unlink(path);
 }
 
+// An open mount table polls POLLPRI once per change of its namespace's mounts (epoll_wait10).
+static void test_mounts_poll(void) {
+    NOTE("polling the mount table");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        EXPECT_OK(unshare(CLONE_NEWNS));
+        EXPECT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+        int fd = open("/proc/self/mounts", O_RDONLY);
+        CHECK("open mounts", fd >= 0);
+        int ep = epoll_create1(0);
+        struct epoll_event ev = {.events = EPOLLPRI, .data.fd = fd};
+        EXPECT_OK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev));
+        struct epoll_event out;
+        EXPECT_EQ(epoll_wait(ep, &out, 1, 0), 0);
+        char mnt[600];
+        snprintf(mnt, sizeof mnt, "%s/mnt", dir);
+        EXPECT_OK(mkdir(mnt, 0755));
+        EXPECT_OK(mount("none", mnt, "tmpfs", 0, NULL));
+        EXPECT_EQ(epoll_wait(ep, &out, 1, 1000), 1);
+        EXPECT_EQ(out.events, EPOLLPRI | EPOLLERR);
+        EXPECT_EQ(epoll_wait(ep, &out, 1, 0), 0);
+        EXPECT_OK(umount(mnt));
+        EXPECT_EQ(epoll_wait(ep, &out, 1, 1000), 1);
+        EXPECT_EQ(epoll_wait(ep, &out, 1, 0), 0);
+        rmdir(mnt);
+        fflush(stdout);
+        _exit(guest_failures ? 1 : 0);
+    }
+    int st = 0;
+    CHECK("fork", pid > 0);
+    CHECK("waitpid", waitpid(pid, &st, 0) == pid);
+    CHECK("mounts poll child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--sleep") == 0) {
         // The running copy of test_text_busy: says it runs, then waits to be killed.
@@ -494,6 +531,7 @@ int main(int argc, char **argv) {
     test_setparam_other_user();
     test_sigpending_limit();
     test_copy_range_order();
+    test_mounts_poll();
     rmdir(dir);
     return guest_done();
 }

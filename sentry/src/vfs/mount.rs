@@ -537,6 +537,20 @@ impl Mounts {
         v
     }
 
+    /// What identifies the table's present state: its mounts (ids) at their points.
+    fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut v: Vec<(&String, u64)> = self
+            .by_point
+            .iter()
+            .flat_map(|(p, l)| l.iter().map(move |m| (p, m.unique_id)))
+            .collect();
+        v.sort_unstable();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        v.hash(&mut h);
+        h.finish()
+    }
+
     /// A copy for a new mount namespace (unshare(CLONE_NEWNS)): the same file systems at the
     /// same points, as mounts of their own (new ids; a remount in one namespace leaves the
     /// other alone).
@@ -556,6 +570,42 @@ pub struct MountNs {
     pub id: u64,
     /// Its mounts.
     pub mounts: RwLock<Mounts>,
+    /// How many times its table changed (Linux's ns->event): an open /proc/[pid]/mounts or
+    /// mountinfo polls POLLPRI | POLLERR once for each change since it last polled.
+    events: AtomicU64,
+    /// Notified at each change (Linux's ns->poll).
+    queue: crate::kernel::block::WaitQueue,
+}
+
+/// A table being changed ([`MountNs::write`]): when it goes, a change is told to pollers.
+pub struct MountsWrite<'a> {
+    guard: std::sync::RwLockWriteGuard<'a, Mounts>,
+    ns: &'a MountNs,
+    before: u64,
+}
+
+impl std::ops::Deref for MountsWrite<'_> {
+    type Target = Mounts;
+    fn deref(&self) -> &Mounts {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for MountsWrite<'_> {
+    fn deref_mut(&mut self) -> &mut Mounts {
+        &mut self.guard
+    }
+}
+
+impl Drop for MountsWrite<'_> {
+    fn drop(&mut self) {
+        if self.guard.fingerprint() != self.before {
+            self.ns.events.fetch_add(1, Ordering::AcqRel);
+            self.ns
+                .queue
+                .notify_band(syscalls::abi::POLLPRI | syscalls::abi::POLLERR);
+        }
+    }
 }
 
 impl MountNs {
@@ -564,6 +614,8 @@ impl MountNs {
         Arc::new(MountNs {
             id: NEXT_NS_ID.fetch_add(1, Ordering::Relaxed),
             mounts: RwLock::new(mounts),
+            events: AtomicU64::new(0),
+            queue: crate::kernel::block::WaitQueue::default(),
         })
     }
 
@@ -578,7 +630,23 @@ impl MountNs {
     }
 
     /// Changes the table.
-    pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, Mounts> {
-        self.mounts.write().unwrap_or_else(|e| e.into_inner())
+    pub fn write(&self) -> MountsWrite<'_> {
+        let guard = self.mounts.write().unwrap_or_else(|e| e.into_inner());
+        let before = guard.fingerprint();
+        MountsWrite {
+            guard,
+            ns: self,
+            before,
+        }
+    }
+
+    /// The changes of the table so far.
+    pub fn events(&self) -> u64 {
+        self.events.load(Ordering::Acquire)
+    }
+
+    /// The queue notified at each change.
+    pub fn queue(&self) -> &crate::kernel::block::WaitQueue {
+        &self.queue
     }
 }

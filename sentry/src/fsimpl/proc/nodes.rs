@@ -17,6 +17,9 @@ pub type Gen = Arc<dyn Fn() -> Result<Vec<u8>, Errno> + Send + Sync>;
 pub type Put = Arc<dyn Fn(&[u8]) -> Result<(), Errno> + Send + Sync>;
 /// Lists a directory: (name, ino, d_type).
 pub type List = Arc<dyn Fn() -> Vec<(Vec<u8>, u64, u8)> + Send + Sync>;
+/// The mount namespace whose changes an open file of the mount table polls for.
+pub type WatchMounts =
+    Arc<dyn Fn() -> Result<Arc<crate::vfs::mount::MountNs>, Errno> + Send + Sync>;
 /// Looks a name up in a directory.
 pub type Lookup = Arc<dyn Fn(&[u8]) -> Result<Arc<dyn Inode>, Errno> + Send + Sync>;
 
@@ -28,6 +31,8 @@ pub struct GenFile {
     pub uid: u32,
     pub gen: Gen,
     pub put: Option<Put>,
+    /// A mount table (/proc/[pid]/mounts, mountinfo): pollable for its changes.
+    pub watch: Option<WatchMounts>,
 }
 
 impl GenFile {
@@ -40,6 +45,21 @@ impl GenFile {
             uid: 0,
             gen,
             put: None,
+            watch: None,
+        })
+    }
+
+    /// A read-only view of a mount table: as Linux's, an open one polls POLLPRI | POLLERR
+    /// after each change of the table since it last polled.
+    pub fn mount_table(dev: u64, ino: u64, gen: Gen, watch: WatchMounts) -> Arc<dyn Inode> {
+        Arc::new(GenFile {
+            dev,
+            ino,
+            mode: S_IFREG | 0o444,
+            uid: 0,
+            gen,
+            put: None,
+            watch: Some(watch),
         })
     }
 
@@ -52,6 +72,7 @@ impl GenFile {
             uid: 0,
             gen,
             put: Some(put),
+            watch: None,
         })
     }
 }
@@ -79,11 +100,20 @@ impl Inode for GenFile {
         } else {
             (self.gen)()?
         };
+        let watch = match &self.watch {
+            Some(w) => {
+                let ns = w()?;
+                let seen = std::sync::atomic::AtomicU64::new(ns.events());
+                Some((ns, seen))
+            }
+            None => None,
+        };
         Ok(Box::new(GenOpen {
             stat: self.stat()?,
             data,
             put: self.put.clone(),
             written: Mutex::new(Vec::new()),
+            watch,
         }))
     }
 
@@ -106,6 +136,11 @@ struct GenOpen {
     data: Vec<u8>,
     put: Option<Put>,
     written: Mutex<Vec<u8>>,
+    /// A mount table's namespace, and its changes this file has polled for.
+    watch: Option<(
+        Arc<crate::vfs::mount::MountNs>,
+        std::sync::atomic::AtomicU64,
+    )>,
 }
 
 impl FileOps for GenOpen {
@@ -128,6 +163,24 @@ impl FileOps for GenOpen {
         let mut st = self.stat;
         st.st_size = 0;
         Ok(st)
+    }
+
+    fn poll_events(&self) -> u32 {
+        let ready = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+        match &self.watch {
+            // Linux's mounts_poll: readable, and once per change since the last poll,
+            // POLLERR | POLLPRI.
+            Some((ns, seen)) => {
+                let now = ns.events();
+                let changed = seen.swap(now, std::sync::atomic::Ordering::AcqRel) != now;
+                (POLLIN | POLLRDNORM) | if changed { POLLERR | POLLPRI } else { 0 }
+            }
+            None => ready,
+        }
+    }
+
+    fn poll_queue(&self) -> Option<&crate::kernel::block::WaitQueue> {
+        self.watch.as_ref().map(|(ns, _)| ns.queue())
     }
 }
 

@@ -63,6 +63,22 @@ fn gen(
     Arc::new(move || GenFile::ro(dev, ino(pid, kind), g.clone()))
 }
 
+/// A view of the mount table of process `pid`'s namespace, pollable for its changes.
+fn mount_table(
+    dev: u64,
+    pid: i32,
+    kind: u64,
+    f: impl Fn() -> Result<Vec<u8>, Errno> + Send + Sync + 'static,
+) -> Maker {
+    let g: Gen = Arc::new(f);
+    let w: super::nodes::WatchMounts = Arc::new(move || {
+        let (_, info) = task_of(pid, None)?;
+        let fs = lock(&*info.fs()?).clone();
+        Ok(fs.mnt.clone())
+    });
+    Arc::new(move || GenFile::mount_table(dev, ino(pid, kind), g.clone(), w.clone()))
+}
+
 /// A link Linux makes magic (exe, cwd, root): its text computed when read.
 fn magic_path_link(
     dev: u64,
@@ -781,8 +797,11 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
             }),
         ),
         ("limits", gen(dev, pid, 10, move || limits(pid))),
-        ("mounts", gen(dev, pid, 11, move || mounts(pid))),
-        ("mountinfo", gen(dev, pid, 12, move || mountinfo(pid))),
+        ("mounts", mount_table(dev, pid, 11, move || mounts(pid))),
+        (
+            "mountinfo",
+            mount_table(dev, pid, 12, move || mountinfo(pid)),
+        ),
         ("cgroup", gen(dev, pid, 13, || text("0::/\n".into()))),
         (
             "oom_score_adj",
