@@ -504,6 +504,46 @@ static void test_mounts_poll(void) {
     CHECK("mounts poll child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+// On a read-only mount EROFS comes before the other checks of a new name: a directory's
+// link (else EPERM), a directory the caller may not write (else EACCES) (linkat02).
+static void test_erofs_first(void) {
+    NOTE("EROFS first");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        EXPECT_OK(unshare(CLONE_NEWNS));
+        EXPECT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+        char mnt[600], sub[700], lnk[700];
+        snprintf(mnt, sizeof mnt, "%s/ro", dir);
+        snprintf(sub, sizeof sub, "%s/sub", mnt);
+        snprintf(lnk, sizeof lnk, "%s/link", mnt);
+        EXPECT_OK(mkdir(mnt, 0755));
+        EXPECT_OK(mount("none", mnt, "tmpfs", 0, NULL));
+        EXPECT_OK(mkdir(sub, 0555));
+        EXPECT_OK(mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL));
+        EXPECT_ERRNO(link(mnt, lnk), EROFS);
+        EXPECT_ERRNO(link(sub, lnk), EROFS);
+        EXPECT_ERRNO(link(sub, sub), EEXIST);
+        char in[800];
+        snprintf(in, sizeof in, "%s/x", sub);
+        // The user must reach the directories (mkdtemp made ours 0700).
+        EXPECT_OK(chmod(dir, 0755));
+        EXPECT_OK(setgid(54321));
+        EXPECT_OK(setuid(54321));
+        EXPECT_ERRNO(mkdir(in, 0755), EROFS);
+        EXPECT_ERRNO(rmdir(sub), EROFS);
+        fflush(stdout);
+        _exit(guest_failures ? 1 : 0);
+    }
+    int st = 0;
+    CHECK("fork", pid > 0);
+    CHECK("waitpid", waitpid(pid, &st, 0) == pid);
+    CHECK("EROFS child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char mnt[600];
+    snprintf(mnt, sizeof mnt, "%s/ro", dir);
+    rmdir(mnt);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--sleep") == 0) {
         // The running copy of test_text_busy: says it runs, then waits to be killed.
@@ -532,6 +572,7 @@ int main(int argc, char **argv) {
     test_sigpending_limit();
     test_copy_range_order();
     test_mounts_poll();
+    test_erofs_first();
     rmdir(dir);
     return guest_done();
 }

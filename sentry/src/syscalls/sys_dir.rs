@@ -401,9 +401,6 @@ fn do_link(
         let st = r.stat.ok_or(Errno::ENOENT)?;
         (r.inode.ok_or(Errno::ENOENT)?, r.mount, st, r.path)
     };
-    if tst.st_mode & S_IFMT == S_IFDIR {
-        return Err(Errno::EPERM);
-    }
     let new = t.read_path(new_addr)?;
     let rn = walk_at(t, newdir, &new, false)?;
     new_name(&rn)?;
@@ -415,6 +412,11 @@ fn do_link(
     }
     landlock::check_refer(t, &tpath, tst.st_mode, &rn, false, false)?;
     may_change_dir(t, &rn)?;
+    // vfs_link's refusal of a directory comes after the new name's checks (EEXIST, EROFS,
+    // EXDEV, EACCES), as in Linux's do_linkat.
+    if tst.st_mode & S_IFMT == S_IFDIR {
+        return Err(Errno::EPERM);
+    }
     rn.parent.link(&rn.name, &target)?;
     notify::linked(rn.parent.as_ref(), &rn.name, &tst);
     Ok(0)

@@ -134,14 +134,16 @@ pub(crate) fn may_change_dir(t: &Task, r: &Resolved) -> Result<Stat, Errno> {
     if dir.st_mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
+    // A read-only mount before the permission (Linux's filename_create and do_unlinkat take
+    // the mount's write access before may_create and may_delete look at the directory).
+    if r.mount.read_only() {
+        return Err(Errno::EROFS);
+    }
     if !t
         .creds
         .may(dir.st_mode, dir.st_uid, dir.st_gid, W_OK | X_OK)
     {
         return Err(Errno::EACCES);
-    }
-    if r.mount.read_only() {
-        return Err(Errno::EROFS);
     }
     Ok(dir)
 }
