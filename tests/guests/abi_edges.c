@@ -544,6 +544,35 @@ static void test_erofs_first(void) {
     rmdir(mnt);
 }
 
+// umount2(MNT_EXPIRE): the first call marks the mount (EAGAIN), any use of it clears the mark,
+// a second call with the mark still set unmounts (umount2_02).
+static void test_mnt_expire(void) {
+    NOTE("MNT_EXPIRE");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        EXPECT_OK(unshare(CLONE_NEWNS));
+        EXPECT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+        char mnt[600];
+        snprintf(mnt, sizeof mnt, "%s/exp", dir);
+        EXPECT_OK(mkdir(mnt, 0755));
+        EXPECT_OK(mount("none", mnt, "tmpfs", 0, NULL));
+        EXPECT_ERRNO(umount2(mnt, MNT_EXPIRE | MNT_FORCE), EINVAL);
+        EXPECT_ERRNO(umount2(mnt, MNT_EXPIRE), EAGAIN);
+        EXPECT_OK(access(mnt, F_OK));
+        EXPECT_ERRNO(umount2(mnt, MNT_EXPIRE), EAGAIN);
+        EXPECT_OK(umount2(mnt, MNT_EXPIRE));
+        EXPECT_ERRNO(umount2(mnt, MNT_EXPIRE), EINVAL);
+        rmdir(mnt);
+        fflush(stdout);
+        _exit(guest_failures ? 1 : 0);
+    }
+    int st = 0;
+    CHECK("fork", pid > 0);
+    CHECK("waitpid", waitpid(pid, &st, 0) == pid);
+    CHECK("MNT_EXPIRE child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--sleep") == 0) {
         // The running copy of test_text_busy: says it runs, then waits to be killed.
@@ -573,6 +602,7 @@ int main(int argc, char **argv) {
     test_copy_range_order();
     test_mounts_poll();
     test_erofs_first();
+    test_mnt_expire();
     rmdir(dir);
     return guest_done();
 }

@@ -416,7 +416,10 @@ pub fn sys_umount2(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let target = t.read_path(t.arg(0))?;
-    let r = walk_at(t, AT_FDCWD, &target, flags & UMOUNT_NOFOLLOW == 0)?;
+    // Its own walk leaves an MNT_EXPIRE mark alone (any other use of the mount clears it).
+    let r = crate::vfs::mount::keeping_expiry(|| {
+        walk_at(t, AT_FDCWD, &target, flags & UMOUNT_NOFOLLOW == 0)
+    })?;
     existing(&r)?;
     if !capable(t, CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);

@@ -109,6 +109,14 @@ impl Mount {
         self.expiry.swap(false, Ordering::Relaxed)
     }
 
+    /// A path walk went into the mount: any use clears its expiry mark (Linux's mntput), but
+    /// the walk of umount2 itself ([`keeping_expiry`]).
+    pub fn touched(&self) {
+        if self.expiry.load(Ordering::Relaxed) && !KEEP_EXPIRY.with(std::cell::Cell::get) {
+            self.expiry.store(false, Ordering::Relaxed);
+        }
+    }
+
     /// The same file system and subtree at `point` (a copy for a new namespace, or a move).
     fn copy_at(&self, point: &str) -> Arc<Mount> {
         let m = Mount::new(
@@ -562,6 +570,19 @@ impl Mounts {
             .collect();
         Mounts { by_point }
     }
+}
+
+thread_local! {
+    /// Set while umount2 walks to its target (Linux's mntput_no_expire).
+    static KEEP_EXPIRY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (a walk) without clearing the expiry marks of the mounts it goes into.
+pub fn keeping_expiry<R>(f: impl FnOnce() -> R) -> R {
+    KEEP_EXPIRY.with(|k| k.set(true));
+    let r = f();
+    KEEP_EXPIRY.with(|k| k.set(false));
+    r
 }
 
 /// A mount namespace.

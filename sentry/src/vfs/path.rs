@@ -143,6 +143,7 @@ impl Walker<'_> {
             if self.opts.resolve & RESOLVE_NO_XDEV != 0 {
                 return Err(Errno::EXDEV);
             }
+            m.touched();
             return Ok(Node {
                 path,
                 inode: m.root.clone(),
