@@ -216,6 +216,17 @@ pub const PR_GET_SECUREBITS: u64 = 27;
 pub const PR_SET_SECUREBITS: u64 = 28;
 /// securebits: keep capabilities across a uid change (PR_SET_KEEPCAPS).
 pub const SECBIT_KEEP_CAPS: u64 = 1 << 4;
+/// securebits: root gets no capabilities from execve.
+pub const SECBIT_NOROOT: u64 = 1 << 0;
+/// securebits: uid changes leave the capabilities alone.
+pub const SECBIT_NO_SETUID_FIXUP: u64 = 1 << 2;
+/// securebits: PR_CAP_AMBIENT_RAISE is refused.
+pub const SECBIT_NO_CAP_AMBIENT_RAISE: u64 = 1 << 6;
+/// securebits: every bit Linux 6.18 defines (NOROOT, NO_SETUID_FIXUP, KEEP_CAPS,
+/// NO_CAP_AMBIENT_RAISE, EXEC_RESTRICT_FILE, EXEC_DENY_INTERACTIVE)...
+pub const SECURE_ALL_BITS: u64 = 0x555;
+/// ...and their locks (each the bit above its own).
+pub const SECURE_ALL_LOCKS: u64 = SECURE_ALL_BITS << 1;
 pub const PR_SET_TIMERSLACK: u64 = 29;
 pub const PR_GET_TIMERSLACK: u64 = 30;
 pub const PR_SET_CHILD_SUBREAPER: u64 = 36;

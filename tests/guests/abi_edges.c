@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -573,6 +574,65 @@ static void test_mnt_expire(void) {
     CHECK("MNT_EXPIRE child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+// securebits: every bit kept, locks hold, fork inherits them, NO_CAP_AMBIENT_RAISE refuses
+// ambient raises, NO_SETUID_FIXUP keeps capabilities across setuid (prctl07).
+static int cap_get(uint32_t *eff, uint32_t *inh) {
+    struct { uint32_t version; int pid; } h = {0x20080522, 0};
+    struct { uint32_t effective, permitted, inheritable; } d[2];
+    if (syscall(SYS_capget, &h, d) != 0) return -1;
+    *eff = d[0].effective;
+    *inh = d[0].inheritable;
+    return 0;
+}
+
+static void test_securebits(void) {
+    NOTE("securebits");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        EXPECT_EQ(prctl(PR_GET_SECUREBITS), 0);
+        EXPECT_ERRNO(prctl(PR_SET_SECUREBITS, 1 << 12), EPERM);
+        // CAP_NET_BIND_SERVICE (10) inheritable, so that only the bit can refuse its raise.
+        struct { uint32_t version; int pid; } h = {0x20080522, 0};
+        struct { uint32_t effective, permitted, inheritable; } d[2];
+        EXPECT_OK(syscall(SYS_capget, &h, d));
+        d[0].inheritable |= 1 << 10;
+        EXPECT_OK(syscall(SYS_capset, &h, d));
+        EXPECT_OK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 10, 0, 0));
+        EXPECT_OK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, 10, 0, 0));
+        EXPECT_OK(prctl(PR_SET_SECUREBITS, 1 << 6));
+        EXPECT_EQ(prctl(PR_GET_SECUREBITS), 1 << 6);
+        EXPECT_ERRNO(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 10, 0, 0), EPERM);
+        EXPECT_OK(prctl(PR_SET_SECUREBITS, 0));
+        // KEEP_CAPS locked: neither PR_SET_KEEPCAPS nor PR_SET_SECUREBITS undoes it.
+        EXPECT_OK(prctl(PR_SET_SECUREBITS, (1 << 4) | (1 << 5)));
+        EXPECT_EQ(prctl(PR_GET_KEEPCAPS), 1);
+        EXPECT_ERRNO(prctl(PR_SET_KEEPCAPS, 0), EPERM);
+        EXPECT_ERRNO(prctl(PR_SET_SECUREBITS, 0), EPERM);
+        EXPECT_ERRNO(prctl(PR_SET_SECUREBITS, 1 << 5), EPERM);
+        // NO_SETUID_FIXUP: the capabilities stay across the uid change.
+        EXPECT_OK(prctl(PR_SET_SECUREBITS, (1 << 4) | (1 << 5) | (1 << 2)));
+        pid_t g = fork();
+        if (g == 0) {
+            int ok = prctl(PR_GET_SECUREBITS) == ((1 << 4) | (1 << 5) | (1 << 2));
+            _exit(ok ? 0 : 1);
+        }
+        int gst = 0;
+        EXPECT_EQ(waitpid(g, &gst, 0), g);
+        EXPECT_EQ(gst, 0);
+        EXPECT_OK(setuid(54321));
+        uint32_t eff = 0, inh = 0;
+        EXPECT_OK(cap_get(&eff, &inh));
+        EXPECT_NE(eff, 0);
+        fflush(stdout);
+        _exit(guest_failures ? 1 : 0);
+    }
+    int st = 0;
+    CHECK("fork", pid > 0);
+    CHECK("waitpid", waitpid(pid, &st, 0) == pid);
+    CHECK("securebits child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--sleep") == 0) {
         // The running copy of test_text_busy: says it runs, then waits to be killed.
@@ -603,6 +663,7 @@ int main(int argc, char **argv) {
     test_mounts_poll();
     test_erofs_first();
     test_mnt_expire();
+    test_securebits();
     rmdir(dir);
     return guest_done();
 }

@@ -155,7 +155,7 @@ fn take_credentials(t: &mut Task, tr: super::exec_creds::Transition) {
         t.pdeath_signal = 0;
     }
     t.creds = tr.creds;
-    t.keep_caps = false;
+    t.creds.securebits &= !SECBIT_KEEP_CAPS;
     t.shared
         .tg
         .dumpable

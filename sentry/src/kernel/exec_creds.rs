@@ -130,7 +130,8 @@ pub fn transition(
     // inheritable ones, all effective when its effective uid is 0 (not for a set-user-ID-root
     // file with capabilities of its own, as Linux warns and skips).
     let setuid_root = ruid != 0 && euid == 0;
-    if !(fcaps.is_some() && setuid_root) {
+    let noroot = old.securebits & syscalls::abi::SECBIT_NOROOT != 0;
+    if !(noroot || (fcaps.is_some() && setuid_root)) {
         if euid == 0 || ruid == 0 {
             permitted = old.caps_bounding | old.caps_inheritable;
         }

@@ -401,7 +401,6 @@ pub fn spawn(k: Arc<super::Kernel>, pending: Box<dyn NewContext>, c: ChildSpec) 
             pdeath_signal: 0,
             saved_sigmask: None,
             no_new_privs: c.no_new_privs,
-            keep_caps: false,
             timer_slack: c.timer_slack,
             mempolicy: c.mempolicy,
             personality: c.personality,

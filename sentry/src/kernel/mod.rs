@@ -355,6 +355,9 @@ pub struct Credentials {
     /// The Landlock domain (landlock_restrict_self(2)): inherited by fork and clone, kept
     /// across execve.
     pub landlock: Option<Arc<landlock::Domain>>,
+    /// The securebits (PR_SET_SECUREBITS, PR_SET_KEEPCAPS): inherited by fork; execve
+    /// clears SECBIT_KEEP_CAPS.
+    pub securebits: u64,
 }
 
 /// Every capability Linux defines (0..=CAP_LAST_CAP), as a mask.
@@ -377,14 +380,21 @@ impl Credentials {
             caps_ambient: 0,
             keys: keys::TaskKeys::default(),
             landlock: None,
+            securebits: 0,
         }
     }
 
     /// Recomputes capabilities after the uids changed from `old` (Linux's
     /// cap_emulate_setxuid): leaving uid 0 everywhere clears the ambient set, and the
-    /// permitted and effective ones unless SECBIT_KEEP_CAPS (`keep_caps`); an effective uid
-    /// leaving 0 clears the effective set, one becoming 0 makes the permitted set effective.
-    pub fn fix_setuid(&mut self, old: (u32, u32, u32), keep_caps: bool) {
+    /// permitted and effective ones unless SECBIT_KEEP_CAPS; an effective uid leaving 0
+    /// clears the effective set, one becoming 0 makes the permitted set effective. Nothing
+    /// changes under SECBIT_NO_SETUID_FIXUP.
+    pub fn fix_setuid(&mut self, old: (u32, u32, u32)) {
+        use syscalls::abi::{SECBIT_KEEP_CAPS, SECBIT_NO_SETUID_FIXUP};
+        if self.securebits & SECBIT_NO_SETUID_FIXUP != 0 {
+            return;
+        }
+        let keep_caps = self.securebits & SECBIT_KEEP_CAPS != 0;
         let (r, e, s) = self.uid;
         if (old.0 == 0 || old.1 == 0 || old.2 == 0) && r != 0 && e != 0 && s != 0 {
             if !keep_caps {
@@ -414,6 +424,9 @@ impl Credentials {
             | 1 << CAP_LINUX_IMMUTABLE
             | 1 << CAP_MKNOD
             | 1 << CAP_MAC_OVERRIDE;
+        if self.securebits & SECBIT_NO_SETUID_FIXUP != 0 {
+            return;
+        }
         if old == 0 && self.fsuid != 0 {
             self.caps &= !FS_SET;
         }
@@ -611,8 +624,6 @@ pub struct Task {
     pub saved_sigmask: Option<signal::SigSet>,
     /// PR_SET_NO_NEW_PRIVS.
     pub no_new_privs: bool,
-    /// PR_SET_KEEPCAPS.
-    pub keep_caps: bool,
     /// PR_SET_TIMERSLACK, in nanoseconds: the current value and the default a 0 restores
     /// (a new task's default is its creator's current value).
     pub timer_slack: (u64, u64),
@@ -759,7 +770,6 @@ impl Task {
             pdeath_signal: 0,
             saved_sigmask: None,
             no_new_privs: false,
-            keep_caps: false,
             timer_slack: (50_000, 50_000),
             mempolicy: None,
             personality: 0,

@@ -25,7 +25,7 @@ fn set_uids(t: &mut Task, r: u32, e: u32, s: u32) {
     let old = t.creds.uid;
     t.creds.uid = (r, e, s);
     t.creds.fsuid = e;
-    t.creds.fix_setuid(old, t.keep_caps);
+    t.creds.fix_setuid(old);
 }
 
 fn set_gids(t: &mut Task, r: u32, e: u32, s: u32) {

@@ -393,12 +393,18 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
                 .unwrap_or(0);
             t.write_val(a2, &v).map(|_| 0)
         }
-        PR_GET_KEEPCAPS => Ok(u64::from(t.keep_caps)),
-        PR_SET_KEEPCAPS if a2 <= 1 => {
-            t.keep_caps = a2 == 1;
+        PR_GET_KEEPCAPS => Ok(u64::from(t.creds.securebits & SECBIT_KEEP_CAPS != 0)),
+        PR_SET_KEEPCAPS if a2 > 1 => Err(Errno::EINVAL),
+        PR_SET_KEEPCAPS if t.creds.securebits & (SECBIT_KEEP_CAPS << 1) != 0 => Err(Errno::EPERM),
+        PR_SET_KEEPCAPS => {
+            if a2 == 1 {
+                t.creds.securebits |= SECBIT_KEEP_CAPS;
+            } else {
+                t.creds.securebits &= !SECBIT_KEEP_CAPS;
+            }
+            t.publish();
             Ok(0)
         }
-        PR_SET_KEEPCAPS => Err(Errno::EINVAL),
         PR_CAPBSET_READ => {
             if a2 > u64::from(CAP_LAST_CAP) {
                 return Err(Errno::EINVAL);
@@ -432,14 +438,23 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
         PR_SET_THP_DISABLE if a3 == 0 && t.arg(3) == 0 && t.arg(4) == 0 => Ok(0),
         PR_GET_THP_DISABLE if a2 == 0 && a3 == 0 && t.arg(3) == 0 && t.arg(4) == 0 => Ok(0),
         PR_SET_THP_DISABLE | PR_GET_THP_DISABLE => Err(Errno::EINVAL),
-        PR_GET_SECUREBITS => Ok(if t.keep_caps { SECBIT_KEEP_CAPS } else { 0 }),
-        // Changing securebits needs CAP_SETPCAP; of the bits, only SECBIT_KEEP_CAPS is kept.
-        PR_SET_SECUREBITS if t.creds.caps & (1 << 8) == 0 => Err(Errno::EPERM),
-        PR_SET_SECUREBITS if a2 & !SECBIT_KEEP_CAPS == 0 => {
-            t.keep_caps = a2 != 0;
+        PR_GET_SECUREBITS => Ok(t.creds.securebits),
+        PR_SET_SECUREBITS => {
+            // Linux's cap_task_prctl: no locked bit changed, no lock undone, no unknown bit,
+            // and CAP_SETPCAP; every refusal is EPERM.
+            let old = t.creds.securebits;
+            let locked = (old & SECURE_ALL_LOCKS) >> 1;
+            if locked & (old ^ a2) != 0
+                || old & SECURE_ALL_LOCKS & !a2 != 0
+                || a2 & !(SECURE_ALL_LOCKS | SECURE_ALL_BITS) != 0
+                || t.creds.caps & (1 << 8) == 0
+            {
+                return Err(Errno::EPERM);
+            }
+            t.creds.securebits = a2;
+            t.publish();
             Ok(0)
         }
-        PR_SET_SECUREBITS => Err(Errno::EINVAL),
         PR_CAP_AMBIENT => {
             let (a3, a4, a5) = (t.arg(2), t.arg(3), t.arg(4));
             if a2 == PR_CAP_AMBIENT_CLEAR_ALL {
@@ -457,8 +472,12 @@ pub fn sys_prctl(t: &mut Task) -> SysResult {
             match a2 {
                 PR_CAP_AMBIENT_IS_SET => Ok(u64::from(t.creds.caps_ambient & bit != 0)),
                 PR_CAP_AMBIENT_RAISE => {
-                    // Only what is both permitted and inheritable.
-                    if t.creds.caps_permitted & bit == 0 || t.creds.caps_inheritable & bit == 0 {
+                    // Only what is both permitted and inheritable, and not under
+                    // SECBIT_NO_CAP_AMBIENT_RAISE.
+                    if t.creds.caps_permitted & bit == 0
+                        || t.creds.caps_inheritable & bit == 0
+                        || t.creds.securebits & SECBIT_NO_CAP_AMBIENT_RAISE != 0
+                    {
                         return Err(Errno::EPERM);
                     }
                     t.creds.caps_ambient |= bit;
