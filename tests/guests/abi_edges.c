@@ -633,6 +633,55 @@ static void test_securebits(void) {
     CHECK("securebits child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+// A signal whose frame cannot be written (its SA_ONSTACK stack read-only) raises SIGSEGV,
+// which a handler on a usable stack takes; a SIGSEGV that cannot be delivered so ends the
+// process (signal06).
+static volatile sig_atomic_t segv_seen, hup_seen;
+static void on_segv(int sig) { (void)sig; segv_seen++; }
+static void on_hup(int sig) { (void)sig; hup_seen++; }
+
+static void test_frame_fault(void) {
+    NOTE("a frame that cannot be written");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        static char alt[4096 * 4] __attribute__((aligned(4096)));
+        stack_t st = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0};
+        EXPECT_OK(sigaltstack(&st, NULL));
+        struct sigaction sa = {.sa_handler = on_segv};
+        EXPECT_OK(sigaction(SIGSEGV, &sa, NULL));
+        sa.sa_handler = on_hup;
+        sa.sa_flags = SA_ONSTACK;
+        EXPECT_OK(sigaction(SIGHUP, &sa, NULL));
+        EXPECT_OK(mprotect(alt, sizeof alt, PROT_READ));
+        EXPECT_OK(kill(getpid(), SIGHUP));
+        EXPECT_EQ(segv_seen, 1);
+        EXPECT_EQ(hup_seen, 0);
+        EXPECT_OK(mprotect(alt, sizeof alt, PROT_READ | PROT_WRITE));
+        EXPECT_OK(kill(getpid(), SIGHUP));
+        EXPECT_EQ(hup_seen, 1);
+        // SIGSEGV's own handler on the unusable stack: the process ends by SIGSEGV.
+        fflush(stdout);
+        pid_t g = fork();
+        if (g == 0) {
+            struct sigaction s2 = {.sa_handler = on_segv, .sa_flags = SA_ONSTACK};
+            sigaction(SIGSEGV, &s2, NULL);
+            mprotect(alt, sizeof alt, PROT_READ);
+            kill(getpid(), SIGHUP);
+            _exit(0);
+        }
+        int gst = 0;
+        EXPECT_EQ(waitpid(g, &gst, 0), g);
+        EXPECT_TRUE(WIFSIGNALED(gst) && WTERMSIG(gst) == SIGSEGV);
+        fflush(stdout);
+        _exit(guest_failures ? 1 : 0);
+    }
+    int st = 0;
+    CHECK("fork", pid > 0);
+    CHECK("waitpid", waitpid(pid, &st, 0) == pid);
+    CHECK("frame fault child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--sleep") == 0) {
         // The running copy of test_text_busy: says it runs, then waits to be killed.
@@ -664,6 +713,7 @@ int main(int argc, char **argv) {
     test_erofs_first();
     test_mnt_expire();
     test_securebits();
+    test_frame_fault();
     rmdir(dir);
     return guest_done();
 }

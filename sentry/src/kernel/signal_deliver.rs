@@ -322,9 +322,16 @@ pub fn deliver(t: &mut Task) {
             _ => {
                 restart_syscall(t, Some(&act));
                 if setup_frame(t, sig, &p.info, &act).is_err() {
-                    // The stack is unusable: Linux forces SIGSEGV.
-                    kill_group(&tg, ExitStatus::Signal(SIGSEGV));
-                    return;
+                    // The stack is unusable: Linux's force_sigsegv. A SIGSEGV's own frame
+                    // that cannot be written ends the process; any other signal's raises
+                    // SIGSEGV, which its handler may take (on a stack that works) and which
+                    // ends the process if blocked, ignored or not handled.
+                    if sig == SIGSEGV {
+                        kill_group(&tg, ExitStatus::Signal(SIGSEGV));
+                        return;
+                    }
+                    force_signal(t, kernel_info(SIGSEGV));
+                    continue;
                 }
                 if act.flags & SA_RESETHAND != 0 {
                     // SA_ONESHOT: only the handler goes back to the default; flags stay.
