@@ -682,6 +682,24 @@ static void test_frame_fault(void) {
     CHECK("frame fault child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+// membarrier(2)'s commands and errors (membarrier01).
+static void test_membarrier(void) {
+    NOTE("membarrier");
+    EXPECT_ERRNO(syscall(SYS_membarrier, 0, 1, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_membarrier, 1 << 12, 0, 0), EINVAL);
+    EXPECT_EQ(syscall(SYS_membarrier, 512, 0, 0), 0);
+    EXPECT_ERRNO(syscall(SYS_membarrier, 8, 0, 0), EPERM);
+    EXPECT_ERRNO(syscall(SYS_membarrier, 32, 0, 0), EPERM);
+    EXPECT_OK(syscall(SYS_membarrier, 16, 0, 0));
+    EXPECT_OK(syscall(SYS_membarrier, 8, 0, 0));
+    EXPECT_ERRNO(syscall(SYS_membarrier, 8, 1, 0), EINVAL);
+    EXPECT_EQ(syscall(SYS_membarrier, 512, 0, 0), 16);
+    EXPECT_OK(syscall(SYS_membarrier, 2, 0, 0));
+    EXPECT_OK(syscall(SYS_membarrier, 256, 0, 0));
+    EXPECT_OK(syscall(SYS_membarrier, 128, 1, 0));
+    EXPECT_EQ(syscall(SYS_membarrier, 512, 0, 0), 16 | 256);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--sleep") == 0) {
         // The running copy of test_text_busy: says it runs, then waits to be killed.
@@ -714,6 +732,7 @@ int main(int argc, char **argv) {
     test_mnt_expire();
     test_securebits();
     test_frame_fault();
+    test_membarrier();
     rmdir(dir);
     return guest_done();
 }

@@ -156,6 +156,11 @@ fn take_credentials(t: &mut Task, tr: super::exec_creds::Transition) {
     }
     t.creds = tr.creds;
     t.creds.securebits &= !SECBIT_KEEP_CAPS;
+    // A new address space: no membarrier registrations (Linux's membarrier_exec_mmap).
+    t.shared
+        .tg
+        .membarrier
+        .store(0, std::sync::atomic::Ordering::Release);
     t.shared
         .tg
         .dumpable

@@ -308,6 +308,9 @@ pub struct ThreadGroup {
     pub oom_score_adj_min: std::sync::atomic::AtomicI32,
     /// CPU time of its threads and images that are gone, and of its reaped children.
     pub usage: Mutex<super::usage::Usage>,
+    /// The membarrier(2) registrations of its address space (MEMBARRIER_CMD_REGISTER_*
+    /// bits; execve clears them).
+    pub membarrier: std::sync::atomic::AtomicU32,
 }
 
 impl ThreadGroup {
@@ -332,6 +335,7 @@ impl ThreadGroup {
             oom_score_adj: Default::default(),
             oom_score_adj_min: Default::default(),
             usage: Mutex::new(Default::default()),
+            membarrier: Default::default(),
         })
     }
 

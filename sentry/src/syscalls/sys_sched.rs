@@ -320,26 +320,59 @@ pub fn sys_personality(t: &mut Task) -> SysResult {
     Ok(u64::from(old))
 }
 
-/// Implements membarrier(2): MEMBARRIER_CMD_QUERY and the commands it reports; every thread of
-/// a sandboxed process traps into the sentry often enough that a full barrier (SeqCst fence on
-/// the sentry side plus the host's own context switches) is what Linux's private expedited
-/// command guarantees.
+/// Implements membarrier(2): Linux's commands, flags, registrations (per process, cleared
+/// by execve) and errors. The barrier itself is a fence in the sentry, which orders the
+/// caller (its trap is a serialising point) but does not reach the other threads of the
+/// process while they run on other CPUs, as an expedited membarrier's IPI would: a program
+/// whose fast path leaves out a fence and relies on the slow path's membarrier (liburcu's
+/// memb flavour, folly's asymmetric barriers) is not protected yet.
 pub fn sys_membarrier(t: &mut Task) -> SysResult {
-    const QUERY: u32 = MEMBARRIER_CMD_QUERY;
-    const GLOBAL: u32 = MEMBARRIER_CMD_GLOBAL;
-    const PRIVATE_EXPEDITED: u32 = MEMBARRIER_CMD_PRIVATE_EXPEDITED;
-    const REGISTER_PRIVATE_EXPEDITED: u32 = MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED;
     let (cmd, flags) = (t.arg(0) as u32, t.arg(1) as u32);
-    if flags != 0 && cmd != QUERY {
+    let flags_ok = match cmd {
+        MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ => flags == 0 || flags == MEMBARRIER_CMD_FLAG_CPU,
+        _ => flags == 0,
+    };
+    if !flags_ok {
         return Err(Errno::EINVAL);
     }
+    let reg = &t.shared.tg.membarrier;
+    let registered = |bit: u32| reg.load(std::sync::atomic::Ordering::Acquire) & bit != 0;
+    let barrier = || {
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        Ok(0)
+    };
     match cmd {
-        QUERY => Ok(u64::from(
-            GLOBAL | PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED,
+        MEMBARRIER_CMD_QUERY => Ok(u64::from(
+            MEMBARRIER_CMD_GLOBAL
+                | MEMBARRIER_CMD_GLOBAL_EXPEDITED
+                | MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED
+                | MEMBARRIER_CMD_PRIVATE_EXPEDITED
+                | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED
+                | MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE
+                | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE
+                | MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ
+                | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ
+                | MEMBARRIER_CMD_GET_REGISTRATIONS,
         )),
-        GLOBAL | PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED => {
-            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        MEMBARRIER_CMD_GLOBAL | MEMBARRIER_CMD_GLOBAL_EXPEDITED => barrier(),
+        MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED
+        | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED
+        | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE
+        | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ => {
+            reg.fetch_or(cmd, std::sync::atomic::Ordering::AcqRel);
             Ok(0)
+        }
+        // Each private command needs its registration first.
+        MEMBARRIER_CMD_PRIVATE_EXPEDITED
+        | MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE
+        | MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ => {
+            if !registered(cmd << 1) {
+                return Err(Errno::EPERM);
+            }
+            barrier()
+        }
+        MEMBARRIER_CMD_GET_REGISTRATIONS => {
+            Ok(u64::from(reg.load(std::sync::atomic::Ordering::Acquire)))
         }
         _ => Err(Errno::EINVAL),
     }
