@@ -369,55 +369,65 @@ static void test_setparam_other_user(void) {
     EXPECT_EQ(st, 0);
 }
 
-// RLIMIT_SIGPENDING bounds the signals queued for a user (tgkill02): past it a real-time
-// signal a process queues fails with EAGAIN, kill(2)'s real-time signal and a queued standard
-// one are made pending without their siginfo, and taking signals gives the room back.
-static void test_sigpending_limit(void) {
+// Runs `body` in a child process (the limits, namespaces and credentials it changes stay
+// there); its checks print as usual, and a failure among them fails `label`.
+static void in_child(const char *label, void (*body)(void)) {
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
-        // A user of its own: the count is per user, and the host's root may have signals
-        // queued elsewhere.
-        if (getuid() == 0) {
-            EXPECT_OK(setgid(54321));
-            EXPECT_OK(setuid(54321));
-            // Another user's process may not be signalled; its own process may.
-            EXPECT_ERRNO(kill(getppid(), 0), EPERM);
-            EXPECT_OK(kill(getpid(), 0));
-        }
-        sigset_t s;
-        sigemptyset(&s);
-        sigaddset(&s, SIGRTMIN);
-        sigaddset(&s, SIGUSR1);
-        sigprocmask(SIG_BLOCK, &s, NULL);
-        struct rlimit r = {2, 2};
-        EXPECT_OK(setrlimit(RLIMIT_SIGPENDING, &r));
-        union sigval v = {0};
-        EXPECT_OK(sigqueue(getpid(), SIGRTMIN, v));
-        EXPECT_OK(sigqueue(getpid(), SIGRTMIN, v));
-        EXPECT_ERRNO(sigqueue(getpid(), SIGRTMIN, v), EAGAIN);
-        EXPECT_ERRNO(syscall(SYS_tgkill, getpid(), gettid(), SIGRTMIN), EAGAIN);
-        EXPECT_OK(kill(getpid(), SIGRTMIN));
-        EXPECT_OK(sigqueue(getpid(), SIGUSR1, v));
-        siginfo_t si;
-        struct timespec zero = {0, 0};
-        EXPECT_EQ(sigtimedwait(&s, &si, &zero), SIGUSR1);
-        EXPECT_EQ(si.si_code, SI_USER);
-        EXPECT_EQ(si.si_pid, 0);
-        EXPECT_EQ(sigtimedwait(&s, &si, &zero), SIGRTMIN);
-        EXPECT_EQ(si.si_code, SI_QUEUE);
-        EXPECT_EQ(sigtimedwait(&s, &si, &zero), SIGRTMIN);
-        EXPECT_ERRNO(sigtimedwait(&s, &si, &zero), EAGAIN);
-        EXPECT_OK(sigqueue(getpid(), SIGRTMIN, v));
-        EXPECT_OK(syscall(SYS_tgkill, getpid(), gettid(), SIGRTMIN));
-        EXPECT_ERRNO(sigqueue(getpid(), SIGRTMIN, v), EAGAIN);
+        body();
         fflush(stdout);
         _exit(guest_failures ? 1 : 0);
     }
     int st = 0;
     CHECK("fork", pid > 0);
     CHECK("waitpid", waitpid(pid, &st, 0) == pid);
-    CHECK("sigpending limit child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(label, WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void sigpending_limit_child(void) {
+    // A user of its own: the count is per user, and the host's root may have signals
+    // queued elsewhere.
+    if (getuid() == 0) {
+        EXPECT_OK(setgid(54321));
+        EXPECT_OK(setuid(54321));
+        // Another user's process may not be signalled; its own process may.
+        EXPECT_ERRNO(kill(getppid(), 0), EPERM);
+        EXPECT_OK(kill(getpid(), 0));
+    }
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGRTMIN);
+    sigaddset(&s, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &s, NULL);
+    struct rlimit r = {2, 2};
+    EXPECT_OK(setrlimit(RLIMIT_SIGPENDING, &r));
+    union sigval v = {0};
+    EXPECT_OK(sigqueue(getpid(), SIGRTMIN, v));
+    EXPECT_OK(sigqueue(getpid(), SIGRTMIN, v));
+    EXPECT_ERRNO(sigqueue(getpid(), SIGRTMIN, v), EAGAIN);
+    EXPECT_ERRNO(syscall(SYS_tgkill, getpid(), gettid(), SIGRTMIN), EAGAIN);
+    EXPECT_OK(kill(getpid(), SIGRTMIN));
+    EXPECT_OK(sigqueue(getpid(), SIGUSR1, v));
+    siginfo_t si;
+    struct timespec zero = {0, 0};
+    EXPECT_EQ(sigtimedwait(&s, &si, &zero), SIGUSR1);
+    EXPECT_EQ(si.si_code, SI_USER);
+    EXPECT_EQ(si.si_pid, 0);
+    EXPECT_EQ(sigtimedwait(&s, &si, &zero), SIGRTMIN);
+    EXPECT_EQ(si.si_code, SI_QUEUE);
+    EXPECT_EQ(sigtimedwait(&s, &si, &zero), SIGRTMIN);
+    EXPECT_ERRNO(sigtimedwait(&s, &si, &zero), EAGAIN);
+    EXPECT_OK(sigqueue(getpid(), SIGRTMIN, v));
+    EXPECT_OK(syscall(SYS_tgkill, getpid(), gettid(), SIGRTMIN));
+    EXPECT_ERRNO(sigqueue(getpid(), SIGRTMIN, v), EAGAIN);
+}
+
+// RLIMIT_SIGPENDING bounds the signals queued for a user (tgkill02): past it a real-time
+// signal a process queues fails with EAGAIN, kill(2)'s real-time signal and a queued standard
+// one are made pending without their siginfo, and taking signals gives the room back.
+static void test_sigpending_limit(void) {
+    in_child("sigpending limit child", sigpending_limit_child);
 }
 
 // copy_file_range's checks in Linux's order: the files' types before their open modes
@@ -470,78 +480,82 @@ static void test_copy_range_order(void) {
     unlink(path);
 }
 
+static void mounts_poll_child(void) {
+    EXPECT_OK(unshare(CLONE_NEWNS));
+    EXPECT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+    int fd = open("/proc/self/mounts", O_RDONLY);
+    CHECK("open mounts", fd >= 0);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLPRI, .data.fd = fd};
+    EXPECT_OK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev));
+    struct epoll_event out;
+    EXPECT_EQ(epoll_wait(ep, &out, 1, 0), 0);
+    char mnt[600];
+    snprintf(mnt, sizeof mnt, "%s/mnt", dir);
+    EXPECT_OK(mkdir(mnt, 0755));
+    EXPECT_OK(mount("none", mnt, "tmpfs", 0, NULL));
+    EXPECT_EQ(epoll_wait(ep, &out, 1, 1000), 1);
+    EXPECT_EQ(out.events, EPOLLPRI | EPOLLERR);
+    EXPECT_EQ(epoll_wait(ep, &out, 1, 0), 0);
+    EXPECT_OK(umount(mnt));
+    EXPECT_EQ(epoll_wait(ep, &out, 1, 1000), 1);
+    EXPECT_EQ(epoll_wait(ep, &out, 1, 0), 0);
+    rmdir(mnt);
+}
+
 // An open mount table polls POLLPRI once per change of its namespace's mounts (epoll_wait10).
 static void test_mounts_poll(void) {
     NOTE("polling the mount table");
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        EXPECT_OK(unshare(CLONE_NEWNS));
-        EXPECT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-        int fd = open("/proc/self/mounts", O_RDONLY);
-        CHECK("open mounts", fd >= 0);
-        int ep = epoll_create1(0);
-        struct epoll_event ev = {.events = EPOLLPRI, .data.fd = fd};
-        EXPECT_OK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev));
-        struct epoll_event out;
-        EXPECT_EQ(epoll_wait(ep, &out, 1, 0), 0);
-        char mnt[600];
-        snprintf(mnt, sizeof mnt, "%s/mnt", dir);
-        EXPECT_OK(mkdir(mnt, 0755));
-        EXPECT_OK(mount("none", mnt, "tmpfs", 0, NULL));
-        EXPECT_EQ(epoll_wait(ep, &out, 1, 1000), 1);
-        EXPECT_EQ(out.events, EPOLLPRI | EPOLLERR);
-        EXPECT_EQ(epoll_wait(ep, &out, 1, 0), 0);
-        EXPECT_OK(umount(mnt));
-        EXPECT_EQ(epoll_wait(ep, &out, 1, 1000), 1);
-        EXPECT_EQ(epoll_wait(ep, &out, 1, 0), 0);
-        rmdir(mnt);
-        fflush(stdout);
-        _exit(guest_failures ? 1 : 0);
-    }
-    int st = 0;
-    CHECK("fork", pid > 0);
-    CHECK("waitpid", waitpid(pid, &st, 0) == pid);
-    CHECK("mounts poll child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    in_child("mounts poll child", mounts_poll_child);
+}
+
+static void erofs_first_child(void) {
+    EXPECT_OK(unshare(CLONE_NEWNS));
+    EXPECT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+    char mnt[600], sub[700], lnk[700];
+    snprintf(mnt, sizeof mnt, "%s/ro", dir);
+    snprintf(sub, sizeof sub, "%s/sub", mnt);
+    snprintf(lnk, sizeof lnk, "%s/link", mnt);
+    EXPECT_OK(mkdir(mnt, 0755));
+    EXPECT_OK(mount("none", mnt, "tmpfs", 0, NULL));
+    EXPECT_OK(mkdir(sub, 0555));
+    EXPECT_OK(mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL));
+    EXPECT_ERRNO(link(mnt, lnk), EROFS);
+    EXPECT_ERRNO(link(sub, lnk), EROFS);
+    EXPECT_ERRNO(link(sub, sub), EEXIST);
+    char in[800];
+    snprintf(in, sizeof in, "%s/x", sub);
+    // The user must reach the directories (mkdtemp made ours 0700).
+    EXPECT_OK(chmod(dir, 0755));
+    EXPECT_OK(setgid(54321));
+    EXPECT_OK(setuid(54321));
+    EXPECT_ERRNO(mkdir(in, 0755), EROFS);
+    EXPECT_ERRNO(rmdir(sub), EROFS);
 }
 
 // On a read-only mount EROFS comes before the other checks of a new name: a directory's
 // link (else EPERM), a directory the caller may not write (else EACCES) (linkat02).
 static void test_erofs_first(void) {
     NOTE("EROFS first");
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        EXPECT_OK(unshare(CLONE_NEWNS));
-        EXPECT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-        char mnt[600], sub[700], lnk[700];
-        snprintf(mnt, sizeof mnt, "%s/ro", dir);
-        snprintf(sub, sizeof sub, "%s/sub", mnt);
-        snprintf(lnk, sizeof lnk, "%s/link", mnt);
-        EXPECT_OK(mkdir(mnt, 0755));
-        EXPECT_OK(mount("none", mnt, "tmpfs", 0, NULL));
-        EXPECT_OK(mkdir(sub, 0555));
-        EXPECT_OK(mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL));
-        EXPECT_ERRNO(link(mnt, lnk), EROFS);
-        EXPECT_ERRNO(link(sub, lnk), EROFS);
-        EXPECT_ERRNO(link(sub, sub), EEXIST);
-        char in[800];
-        snprintf(in, sizeof in, "%s/x", sub);
-        // The user must reach the directories (mkdtemp made ours 0700).
-        EXPECT_OK(chmod(dir, 0755));
-        EXPECT_OK(setgid(54321));
-        EXPECT_OK(setuid(54321));
-        EXPECT_ERRNO(mkdir(in, 0755), EROFS);
-        EXPECT_ERRNO(rmdir(sub), EROFS);
-        fflush(stdout);
-        _exit(guest_failures ? 1 : 0);
-    }
-    int st = 0;
-    CHECK("fork", pid > 0);
-    CHECK("waitpid", waitpid(pid, &st, 0) == pid);
-    CHECK("EROFS child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    in_child("EROFS child", erofs_first_child);
     char mnt[600];
     snprintf(mnt, sizeof mnt, "%s/ro", dir);
+    rmdir(mnt);
+}
+
+static void mnt_expire_child(void) {
+    EXPECT_OK(unshare(CLONE_NEWNS));
+    EXPECT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+    char mnt[600];
+    snprintf(mnt, sizeof mnt, "%s/exp", dir);
+    EXPECT_OK(mkdir(mnt, 0755));
+    EXPECT_OK(mount("none", mnt, "tmpfs", 0, NULL));
+    EXPECT_ERRNO(umount2(mnt, MNT_EXPIRE | MNT_FORCE), EINVAL);
+    EXPECT_ERRNO(umount2(mnt, MNT_EXPIRE), EAGAIN);
+    EXPECT_OK(access(mnt, F_OK));
+    EXPECT_ERRNO(umount2(mnt, MNT_EXPIRE), EAGAIN);
+    EXPECT_OK(umount2(mnt, MNT_EXPIRE));
+    EXPECT_ERRNO(umount2(mnt, MNT_EXPIRE), EINVAL);
     rmdir(mnt);
 }
 
@@ -549,29 +563,7 @@ static void test_erofs_first(void) {
 // a second call with the mark still set unmounts (umount2_02).
 static void test_mnt_expire(void) {
     NOTE("MNT_EXPIRE");
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        EXPECT_OK(unshare(CLONE_NEWNS));
-        EXPECT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-        char mnt[600];
-        snprintf(mnt, sizeof mnt, "%s/exp", dir);
-        EXPECT_OK(mkdir(mnt, 0755));
-        EXPECT_OK(mount("none", mnt, "tmpfs", 0, NULL));
-        EXPECT_ERRNO(umount2(mnt, MNT_EXPIRE | MNT_FORCE), EINVAL);
-        EXPECT_ERRNO(umount2(mnt, MNT_EXPIRE), EAGAIN);
-        EXPECT_OK(access(mnt, F_OK));
-        EXPECT_ERRNO(umount2(mnt, MNT_EXPIRE), EAGAIN);
-        EXPECT_OK(umount2(mnt, MNT_EXPIRE));
-        EXPECT_ERRNO(umount2(mnt, MNT_EXPIRE), EINVAL);
-        rmdir(mnt);
-        fflush(stdout);
-        _exit(guest_failures ? 1 : 0);
-    }
-    int st = 0;
-    CHECK("fork", pid > 0);
-    CHECK("waitpid", waitpid(pid, &st, 0) == pid);
-    CHECK("MNT_EXPIRE child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    in_child("MNT_EXPIRE child", mnt_expire_child);
 }
 
 // securebits: every bit kept, locks hold, fork inherits them, NO_CAP_AMBIENT_RAISE refuses
@@ -585,52 +577,46 @@ static int cap_get(uint32_t *eff, uint32_t *inh) {
     return 0;
 }
 
+static void securebits_child(void) {
+    EXPECT_EQ(prctl(PR_GET_SECUREBITS), 0);
+    EXPECT_ERRNO(prctl(PR_SET_SECUREBITS, 1 << 12), EPERM);
+    // CAP_NET_BIND_SERVICE (10) inheritable, so that only the bit can refuse its raise.
+    struct { uint32_t version; int pid; } h = {0x20080522, 0};
+    struct { uint32_t effective, permitted, inheritable; } d[2];
+    EXPECT_OK(syscall(SYS_capget, &h, d));
+    d[0].inheritable |= 1 << 10;
+    EXPECT_OK(syscall(SYS_capset, &h, d));
+    EXPECT_OK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 10, 0, 0));
+    EXPECT_OK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, 10, 0, 0));
+    EXPECT_OK(prctl(PR_SET_SECUREBITS, 1 << 6));
+    EXPECT_EQ(prctl(PR_GET_SECUREBITS), 1 << 6);
+    EXPECT_ERRNO(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 10, 0, 0), EPERM);
+    EXPECT_OK(prctl(PR_SET_SECUREBITS, 0));
+    // KEEP_CAPS locked: neither PR_SET_KEEPCAPS nor PR_SET_SECUREBITS undoes it.
+    EXPECT_OK(prctl(PR_SET_SECUREBITS, (1 << 4) | (1 << 5)));
+    EXPECT_EQ(prctl(PR_GET_KEEPCAPS), 1);
+    EXPECT_ERRNO(prctl(PR_SET_KEEPCAPS, 0), EPERM);
+    EXPECT_ERRNO(prctl(PR_SET_SECUREBITS, 0), EPERM);
+    EXPECT_ERRNO(prctl(PR_SET_SECUREBITS, 1 << 5), EPERM);
+    // NO_SETUID_FIXUP: the capabilities stay across the uid change.
+    EXPECT_OK(prctl(PR_SET_SECUREBITS, (1 << 4) | (1 << 5) | (1 << 2)));
+    pid_t g = fork();
+    if (g == 0) {
+        int ok = prctl(PR_GET_SECUREBITS) == ((1 << 4) | (1 << 5) | (1 << 2));
+        _exit(ok ? 0 : 1);
+    }
+    int gst = 0;
+    EXPECT_EQ(waitpid(g, &gst, 0), g);
+    EXPECT_EQ(gst, 0);
+    EXPECT_OK(setuid(54321));
+    uint32_t eff = 0, inh = 0;
+    EXPECT_OK(cap_get(&eff, &inh));
+    EXPECT_NE(eff, 0);
+}
+
 static void test_securebits(void) {
     NOTE("securebits");
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        EXPECT_EQ(prctl(PR_GET_SECUREBITS), 0);
-        EXPECT_ERRNO(prctl(PR_SET_SECUREBITS, 1 << 12), EPERM);
-        // CAP_NET_BIND_SERVICE (10) inheritable, so that only the bit can refuse its raise.
-        struct { uint32_t version; int pid; } h = {0x20080522, 0};
-        struct { uint32_t effective, permitted, inheritable; } d[2];
-        EXPECT_OK(syscall(SYS_capget, &h, d));
-        d[0].inheritable |= 1 << 10;
-        EXPECT_OK(syscall(SYS_capset, &h, d));
-        EXPECT_OK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 10, 0, 0));
-        EXPECT_OK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, 10, 0, 0));
-        EXPECT_OK(prctl(PR_SET_SECUREBITS, 1 << 6));
-        EXPECT_EQ(prctl(PR_GET_SECUREBITS), 1 << 6);
-        EXPECT_ERRNO(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 10, 0, 0), EPERM);
-        EXPECT_OK(prctl(PR_SET_SECUREBITS, 0));
-        // KEEP_CAPS locked: neither PR_SET_KEEPCAPS nor PR_SET_SECUREBITS undoes it.
-        EXPECT_OK(prctl(PR_SET_SECUREBITS, (1 << 4) | (1 << 5)));
-        EXPECT_EQ(prctl(PR_GET_KEEPCAPS), 1);
-        EXPECT_ERRNO(prctl(PR_SET_KEEPCAPS, 0), EPERM);
-        EXPECT_ERRNO(prctl(PR_SET_SECUREBITS, 0), EPERM);
-        EXPECT_ERRNO(prctl(PR_SET_SECUREBITS, 1 << 5), EPERM);
-        // NO_SETUID_FIXUP: the capabilities stay across the uid change.
-        EXPECT_OK(prctl(PR_SET_SECUREBITS, (1 << 4) | (1 << 5) | (1 << 2)));
-        pid_t g = fork();
-        if (g == 0) {
-            int ok = prctl(PR_GET_SECUREBITS) == ((1 << 4) | (1 << 5) | (1 << 2));
-            _exit(ok ? 0 : 1);
-        }
-        int gst = 0;
-        EXPECT_EQ(waitpid(g, &gst, 0), g);
-        EXPECT_EQ(gst, 0);
-        EXPECT_OK(setuid(54321));
-        uint32_t eff = 0, inh = 0;
-        EXPECT_OK(cap_get(&eff, &inh));
-        EXPECT_NE(eff, 0);
-        fflush(stdout);
-        _exit(guest_failures ? 1 : 0);
-    }
-    int st = 0;
-    CHECK("fork", pid > 0);
-    CHECK("waitpid", waitpid(pid, &st, 0) == pid);
-    CHECK("securebits child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    in_child("securebits child", securebits_child);
 }
 
 // A signal whose frame cannot be written (its SA_ONSTACK stack read-only) raises SIGSEGV,
@@ -640,46 +626,40 @@ static volatile sig_atomic_t segv_seen, hup_seen;
 static void on_segv(int sig) { (void)sig; segv_seen++; }
 static void on_hup(int sig) { (void)sig; hup_seen++; }
 
+static void frame_fault_child(void) {
+    static char alt[4096 * 4] __attribute__((aligned(4096)));
+    stack_t st = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0};
+    EXPECT_OK(sigaltstack(&st, NULL));
+    struct sigaction sa = {.sa_handler = on_segv};
+    EXPECT_OK(sigaction(SIGSEGV, &sa, NULL));
+    sa.sa_handler = on_hup;
+    sa.sa_flags = SA_ONSTACK;
+    EXPECT_OK(sigaction(SIGHUP, &sa, NULL));
+    EXPECT_OK(mprotect(alt, sizeof alt, PROT_READ));
+    EXPECT_OK(kill(getpid(), SIGHUP));
+    EXPECT_EQ(segv_seen, 1);
+    EXPECT_EQ(hup_seen, 0);
+    EXPECT_OK(mprotect(alt, sizeof alt, PROT_READ | PROT_WRITE));
+    EXPECT_OK(kill(getpid(), SIGHUP));
+    EXPECT_EQ(hup_seen, 1);
+    // SIGSEGV's own handler on the unusable stack: the process ends by SIGSEGV.
+    fflush(stdout);
+    pid_t g = fork();
+    if (g == 0) {
+        struct sigaction s2 = {.sa_handler = on_segv, .sa_flags = SA_ONSTACK};
+        sigaction(SIGSEGV, &s2, NULL);
+        mprotect(alt, sizeof alt, PROT_READ);
+        kill(getpid(), SIGHUP);
+        _exit(0);
+    }
+    int gst = 0;
+    EXPECT_EQ(waitpid(g, &gst, 0), g);
+    EXPECT_TRUE(WIFSIGNALED(gst) && WTERMSIG(gst) == SIGSEGV);
+}
+
 static void test_frame_fault(void) {
     NOTE("a frame that cannot be written");
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        static char alt[4096 * 4] __attribute__((aligned(4096)));
-        stack_t st = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0};
-        EXPECT_OK(sigaltstack(&st, NULL));
-        struct sigaction sa = {.sa_handler = on_segv};
-        EXPECT_OK(sigaction(SIGSEGV, &sa, NULL));
-        sa.sa_handler = on_hup;
-        sa.sa_flags = SA_ONSTACK;
-        EXPECT_OK(sigaction(SIGHUP, &sa, NULL));
-        EXPECT_OK(mprotect(alt, sizeof alt, PROT_READ));
-        EXPECT_OK(kill(getpid(), SIGHUP));
-        EXPECT_EQ(segv_seen, 1);
-        EXPECT_EQ(hup_seen, 0);
-        EXPECT_OK(mprotect(alt, sizeof alt, PROT_READ | PROT_WRITE));
-        EXPECT_OK(kill(getpid(), SIGHUP));
-        EXPECT_EQ(hup_seen, 1);
-        // SIGSEGV's own handler on the unusable stack: the process ends by SIGSEGV.
-        fflush(stdout);
-        pid_t g = fork();
-        if (g == 0) {
-            struct sigaction s2 = {.sa_handler = on_segv, .sa_flags = SA_ONSTACK};
-            sigaction(SIGSEGV, &s2, NULL);
-            mprotect(alt, sizeof alt, PROT_READ);
-            kill(getpid(), SIGHUP);
-            _exit(0);
-        }
-        int gst = 0;
-        EXPECT_EQ(waitpid(g, &gst, 0), g);
-        EXPECT_TRUE(WIFSIGNALED(gst) && WTERMSIG(gst) == SIGSEGV);
-        fflush(stdout);
-        _exit(guest_failures ? 1 : 0);
-    }
-    int st = 0;
-    CHECK("fork", pid > 0);
-    CHECK("waitpid", waitpid(pid, &st, 0) == pid);
-    CHECK("frame fault child", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    in_child("frame fault child", frame_fault_child);
 }
 
 // membarrier(2)'s commands and errors (membarrier01).

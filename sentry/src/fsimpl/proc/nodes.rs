@@ -38,20 +38,16 @@ pub struct GenFile {
 impl GenFile {
     /// A read-only file.
     pub fn ro(dev: u64, ino: u64, gen: Gen) -> Arc<dyn Inode> {
-        Arc::new(GenFile {
-            dev,
-            ino,
-            mode: S_IFREG | 0o444,
-            uid: 0,
-            gen,
-            put: None,
-            watch: None,
-        })
+        Self::read_only(dev, ino, gen, None)
     }
 
     /// A read-only view of a mount table: as Linux's, an open one polls POLLPRI | POLLERR
     /// after each change of the table since it last polled.
     pub fn mount_table(dev: u64, ino: u64, gen: Gen, watch: WatchMounts) -> Arc<dyn Inode> {
+        Self::read_only(dev, ino, gen, Some(watch))
+    }
+
+    fn read_only(dev: u64, ino: u64, gen: Gen, watch: Option<WatchMounts>) -> Arc<dyn Inode> {
         Arc::new(GenFile {
             dev,
             ino,
@@ -59,7 +55,7 @@ impl GenFile {
             uid: 0,
             gen,
             put: None,
-            watch: Some(watch),
+            watch,
         })
     }
 
