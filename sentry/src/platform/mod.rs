@@ -177,6 +177,12 @@ pub trait Context: Send {
     }
     /// Writes application memory whatever the protections (the ELF loader's privilege).
     fn write_force(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno>;
+    /// A host membarrier(2) command `cmd` made by the application's own host process, so
+    /// that its barrier reaches the application's threads wherever they run (the
+    /// MEMBARRIER_CMD_REGISTER_* ones register that process).
+    fn membarrier(&mut self, _cmd: u32) -> Result<(), Errno> {
+        Err(Errno::ENOSYS)
+    }
     /// Atomically replaces the 32-bit word at `addr` with `new` if it equals `expected`;
     /// returns the value it had. EFAULT where the word is not writable application memory.
     fn cmpxchg_u32(&mut self, _addr: u64, _expected: u32, _new: u32) -> Result<u32, Errno> {

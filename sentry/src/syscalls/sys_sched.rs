@@ -321,11 +321,11 @@ pub fn sys_personality(t: &mut Task) -> SysResult {
 }
 
 /// Implements membarrier(2): Linux's commands, flags, registrations (per process, cleared
-/// by execve) and errors. The barrier itself is a fence in the sentry, which orders the
-/// caller (its trap is a serialising point) but does not reach the other threads of the
-/// process while they run on other CPUs, as an expedited membarrier's IPI would: a program
-/// whose fast path leaves out a fence and relies on the slow path's membarrier (liburcu's
-/// memb flavour, folly's asymmetric barriers) is not protected yet.
+/// by execve) and errors. The barrier is the host's: the same command made by the
+/// application's own host process (registered with the host when the program registers), so
+/// that the host's IPIs reach the program's threads on every CPU. GLOBAL costs what it costs
+/// natively (an RCU grace period, ~10 ms here). Where the host refuses (an old kernel), a
+/// fence in the sentry is all there is.
 pub fn sys_membarrier(t: &mut Task) -> SysResult {
     let (cmd, flags) = (t.arg(0) as u32, t.arg(1) as u32);
     let flags_ok = match cmd {
@@ -337,8 +337,9 @@ pub fn sys_membarrier(t: &mut Task) -> SysResult {
     }
     let reg = &t.shared.tg.membarrier;
     let registered = |bit: u32| reg.load(std::sync::atomic::Ordering::Acquire) & bit != 0;
-    let barrier = || {
+    let barrier = |t: &mut Task, host: u32| {
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        let _ = t.ctx.membarrier(host);
         Ok(0)
     };
     match cmd {
@@ -354,11 +355,21 @@ pub fn sys_membarrier(t: &mut Task) -> SysResult {
                 | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ
                 | MEMBARRIER_CMD_GET_REGISTRATIONS,
         )),
-        MEMBARRIER_CMD_GLOBAL | MEMBARRIER_CMD_GLOBAL_EXPEDITED => barrier(),
+        MEMBARRIER_CMD_GLOBAL => barrier(t, MEMBARRIER_CMD_GLOBAL),
+        // The processes registered for it: other sandboxed programs' stubs registered with
+        // the host when they registered.
+        MEMBARRIER_CMD_GLOBAL_EXPEDITED => barrier(t, MEMBARRIER_CMD_GLOBAL_EXPEDITED),
         MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED
         | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED
         | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE
         | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ => {
+            // Every private command is the host's PRIVATE_EXPEDITED (on x86 its IPI also
+            // serialises the cores, and it reaches a thread in an rseq section).
+            let host = match cmd {
+                MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED => cmd,
+                _ => MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+            };
+            let _ = t.ctx.membarrier(host);
             reg.fetch_or(cmd, std::sync::atomic::Ordering::AcqRel);
             Ok(0)
         }
@@ -369,7 +380,7 @@ pub fn sys_membarrier(t: &mut Task) -> SysResult {
             if !registered(cmd << 1) {
                 return Err(Errno::EPERM);
             }
-            barrier()
+            barrier(t, MEMBARRIER_CMD_PRIVATE_EXPEDITED)
         }
         MEMBARRIER_CMD_GET_REGISTRATIONS => {
             Ok(u64::from(reg.load(std::sync::atomic::Ordering::Acquire)))

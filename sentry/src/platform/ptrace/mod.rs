@@ -623,6 +623,11 @@ impl Context for StubThread {
             .map(drop)
     }
 
+    fn membarrier(&mut self, cmd: u32) -> Result<(), Errno> {
+        self.call(Sysno::membarrier, [u64::from(cmd), 0, 0, 0, 0, 0])
+            .map(drop)
+    }
+
     fn write_force(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
         if self.proc.write(addr, buf).is_ok() {
             return Ok(());

@@ -1639,6 +1639,14 @@ impl Context for AppThread {
             .map(drop)
     }
 
+    fn membarrier(&mut self, cmd: u32) -> Result<(), Errno> {
+        // Made by the process's syscall thread: the stub's own process, whose other threads
+        // are the application's.
+        self.proc
+            .call_errno(Sysno::membarrier, [u64::from(cmd), 0, 0, 0, 0, 0])
+            .map(drop)
+    }
+
     fn write_force(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
         // Read-only pages: the memory manager opens them for writing around the copy.
         self.proc.write(addr, buf).map_err(|_| Errno::ENOSYS)
