@@ -379,9 +379,11 @@ static void in_child(const char *label, void (*body)(void)) {
         fflush(stdout);
         _exit(guest_failures ? 1 : 0);
     }
+    // The parent prints only once the child is done: the two transcripts never interleave.
     int st = 0;
+    int waited = pid > 0 && waitpid(pid, &st, 0) == pid;
     CHECK("fork", pid > 0);
-    CHECK("waitpid", waitpid(pid, &st, 0) == pid);
+    CHECK("waitpid", waited);
     CHECK(label, WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 

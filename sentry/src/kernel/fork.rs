@@ -200,14 +200,24 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         let _ = child_space.write(a.child_tid, &tid.to_le_bytes());
     }
     if f & CLONE_PARENT_SETTID != 0 {
-        t.write_val(a.parent_tid, &tid)?;
+        if let Err(e) = t.write_val(a.parent_tid, &tid) {
+            abandon(pending, f & CLONE_VM != 0);
+            return Err(e);
+        }
     }
     if f & CLONE_PIDFD != 0 {
         // Installed close-on-exec in the creator's table before the child runs; a pointer
         // that cannot be written fails the clone (EFAULT) with no child made.
-        let fd = crate::syscalls::pidfd_install(t, tid, &tg)?;
+        let fd = match crate::syscalls::pidfd_install(t, tid, &tg) {
+            Ok(fd) => fd,
+            Err(e) => {
+                abandon(pending, f & CLONE_VM != 0);
+                return Err(e);
+            }
+        };
         if let Err(e) = t.write_val(a.pidfd, &fd) {
             let _ = t.fds().remove(fd);
+            abandon(pending, f & CLONE_VM != 0);
             return Err(e);
         }
     }
@@ -362,6 +372,18 @@ pub struct ChildSpec {
 }
 
 /// Starts the sentry thread of a new task: it adopts the parked host thread and runs it.
+/// Ends the host side of a clone that fails after it was made (a pointer the creator gave
+/// could not be written): the new host thread (`same_space`: CLONE_VM) or process would
+/// otherwise wait for a sentry thread for ever (on ptrace, an orphan stub once the sandbox
+/// ends).
+fn abandon(pending: Box<dyn NewContext>, same_space: bool) {
+    match pending.adopt() {
+        Ok(mut c) if same_space => c.exit_thread(),
+        Ok(mut c) => c.kill_process(),
+        Err(e) => tracing::error!("clone: abandoning the new thread: {e}"),
+    }
+}
+
 pub fn spawn(k: Arc<super::Kernel>, pending: Box<dyn NewContext>, c: ChildSpec) {
     let name = format!("task-{}", c.tid);
     let shared = c.shared.clone();
