@@ -65,6 +65,10 @@ pub(super) fn do_exit(mut t: Task) {
         tasks.is_empty()
     };
     t.shared.exited.store(true, Ordering::Release);
+    // An exec waiting for the other threads to go (de_thread) goes on now: on ptrace the host
+    // reports an exited thread-group leader only once its other threads are gone, and the
+    // exec'ing thread is one of them, so it must not wait for this thread's host side.
+    tg.resume.notify_all();
     *lock(&t.shared.interrupter) = None;
     t.shared.seccomp.release();
     // CLONE_CHILD_CLEARTID: zero the word and wake a joiner.
