@@ -17,11 +17,17 @@
 //! follows that magic link to the inode the walk found, so no path is resolved beyond the
 //! walk's (a symlink put in the socket's place afterwards is not followed). Connecting needs
 //! no write to the export: a read-only export allows it, as a read-only mount does on Linux.
+//!
+//! Fids of one host file share one descriptor ([`Server::held`]): the sentry walks a path anew
+//! for each resolution of an uncached export, and every file it opens keeps its directory's
+//! inode (for the events reported to that directory's watches), so without sharing each open
+//! file in a subdirectory held two host descriptors here and a program met EMFILE at half the
+//! files its limit allows.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -41,7 +47,7 @@ pub struct Export {
 }
 
 struct Node {
-    fd: OwnedFd,
+    fd: Arc<OwnedFd>,
     /// The directory holding this file and its name there (None for an export's root).
     parent: Option<(Arc<Node>, Vec<u8>)>,
     export: u32,
@@ -55,12 +61,22 @@ pub struct Server {
     /// /proc/self/fd of the gofer, to reopen held descriptors; None without procfs.
     proc_fds: Option<OwnedFd>,
     fids: Mutex<HashMap<Fid, Arc<Node>>>,
+    /// The descriptor each host file (device, inode) is held by while any fid holds it.
+    held: Mutex<Held>,
     next: AtomicU64,
     uid: u32,
     gid: u32,
     /// Host unix sockets may be connected (`--host-uds open`), and the working directory is
     /// /proc/self/fd.
     host_uds: bool,
+}
+
+/// [`Server::held`]: the map, and its size at which the entries of files no fid holds any
+/// more are next dropped (twice the live ones, so each costs O(1) over time).
+#[derive(Default)]
+struct Held {
+    fds: HashMap<(u64, u64), Weak<OwnedFd>>,
+    prune_at: usize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -92,6 +108,7 @@ impl Server {
             exports,
             proc_fds,
             fids: Mutex::new(HashMap::new()),
+            held: Mutex::new(Held::default()),
             next: AtomicU64::new(1),
             uid: nix::unistd::geteuid().as_raw(),
             gid: nix::unistd::getegid().as_raw(),
@@ -135,6 +152,22 @@ impl Server {
         fid
     }
 
+    /// The descriptor to hold `st`'s file by: one a fid already holds it by, else `fd`.
+    fn share(&self, fd: OwnedFd, st: &Stat) -> Arc<OwnedFd> {
+        let mut h = lock(&self.held);
+        let key = (st.st_dev, st.st_ino);
+        if let Some(held) = h.fds.get(&key).and_then(Weak::upgrade) {
+            return held;
+        }
+        let fd = Arc::new(fd);
+        h.fds.insert(key, Arc::downgrade(&fd));
+        if h.fds.len() >= h.prune_at {
+            h.fds.retain(|_, w| w.strong_count() > 0);
+            h.prune_at = (h.fds.len() * 2).max(1024);
+        }
+        fd
+    }
+
     /// Walks one checked name from `dir`: the child's node and stat.
     fn walk_one(&self, dir: &Arc<Node>, name: &[u8]) -> Result<(Node, Stat), Errno> {
         check_name(name)?;
@@ -151,7 +184,7 @@ impl Server {
         let st = host_unsafe::fstat(fd.as_fd())?;
         Ok((
             Node {
-                fd,
+                fd: self.share(fd, &st),
                 parent: Some((dir.clone(), name.to_vec())),
                 export: dir.export,
                 read_only: dir.read_only,
@@ -235,7 +268,7 @@ impl Server {
                 let fd = e.root.try_clone().map_err(|_| Errno::EMFILE)?;
                 let st = host_unsafe::fstat(fd.as_fd())?;
                 let fid = self.add(Node {
-                    fd,
+                    fd: Arc::new(fd),
                     parent: None,
                     export,
                     read_only: e.read_only,

@@ -515,6 +515,21 @@ pub fn run(args: RunArgs) -> i32 {
         if nix::sys::resource::setrlimit(r, most, most).is_err() {
             let _ = nix::sys::resource::setrlimit(r, hard, hard);
         }
+        // What the sentry could take is what its programs may have, less what it keeps for
+        // its own: past it a program meets the sandbox's EMFILE, never the sentry's (a
+        // process that filled its table could otherwise leave no host descriptor for the
+        // open its fork then makes, or for a new stub).
+        let held = nix::sys::resource::getrlimit(r).map_or(hard, |(soft, _)| soft);
+        let ceiling = sentry::limits::set_open_files(held);
+        let nofile = &mut limits[syscalls::abi::RLIMIT_NOFILE as usize];
+        if nofile.rlim_max > ceiling {
+            tracing::debug!(
+                "RLIMIT_NOFILE {} lowered to {ceiling}: the sentry holds {held}",
+                nofile.rlim_max
+            );
+            nofile.rlim_max = ceiling;
+        }
+        nofile.rlim_cur = nofile.rlim_cur.min(nofile.rlim_max);
     }
     crate::host_unsafe::ignore_sigpipe();
     // An OCI container's network namespace, before anything reads the host's network.

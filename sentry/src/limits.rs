@@ -96,6 +96,32 @@ impl Budget {
 
 static MEMORY: Budget = Budget::unlimited();
 static TASKS: Budget = Budget::unlimited();
+static OPEN_FILES: AtomicU64 = AtomicU64::new(1 << 20);
+
+/// The most descriptors a process of the sandbox may have: fs.nr_open's value, the ceiling of
+/// RLIMIT_NOFILE. The sentry holds a host descriptor for each host file a program has open, so
+/// this is what its own RLIMIT_NOFILE leaves once its own descriptors are kept aside
+/// ([`open_files_within`]); Linux's 1,048,576 where the host gives that much.
+pub fn open_files() -> u64 {
+    OPEN_FILES.load(Ordering::Relaxed)
+}
+
+/// Sets [`open_files`] from the sentry's own RLIMIT_NOFILE `host` (the loader does, before
+/// the program starts); returns it.
+pub fn set_open_files(host: u64) -> u64 {
+    let n = open_files_within(host).min(1 << 20);
+    OPEN_FILES.store(n, Ordering::Relaxed);
+    n
+}
+
+/// What a sentry with `host` descriptors can give its programs: an eighth is kept (64 to
+/// 4,096) for its own (stubs' memory files, the gofer's channels, sockets, pipes' ends), so
+/// that a program at its limit gets EMFILE from the sandbox's table, as on Linux, before the
+/// sentry runs out of host descriptors.
+pub fn open_files_within(host: u64) -> u64 {
+    let keep = (host / 8).clamp(64, 4096);
+    host.saturating_sub(keep).max(64)
+}
 
 /// The sandbox's memory budget, in bytes.
 pub fn memory() -> &'static Budget {

@@ -685,6 +685,103 @@ static void test_membarrier(void) {
     EXPECT_EQ(syscall(SYS_membarrier, 512, 0, 0), 16 | 256);
 }
 
+static char mem_word[16] = "hello";
+
+static void other_user_mem_child(void) {
+    // New ids make a process undumpable (commit_creds): its /proc files are root's, so not
+    // even its own memory opens by path, until it is dumpable again; another user's process
+    // never opens (EACCES).
+    char own[64], parent[64];
+    snprintf(own, sizeof own, "/proc/%d/mem", getpid());
+    snprintf(parent, sizeof parent, "/proc/%d/mem", getppid());
+    EXPECT_EQ(prctl(PR_GET_DUMPABLE), 1);
+    EXPECT_OK(setgid(54322));
+    EXPECT_OK(setuid(54322));
+    EXPECT_EQ(prctl(PR_GET_DUMPABLE), 0);
+    struct stat st;
+    EXPECT_OK(stat(own, &st));
+    EXPECT_EQ(st.st_uid, 0);
+    EXPECT_ERRNO(open(own, O_RDONLY), EACCES);
+    EXPECT_OK(prctl(PR_SET_DUMPABLE, 1));
+    EXPECT_OK(stat(own, &st));
+    EXPECT_EQ(st.st_uid, 54322);
+    int fd = EXPECT_OK(open(own, O_RDONLY));
+    close(fd);
+    EXPECT_ERRNO(open(parent, O_RDONLY), EACCES);
+}
+
+// /proc/[pid]/mem (dirtyc0w, issue 14's ptrace family): a process's memory at the file's
+// offsets; writes go through a private mapping's protection into the process's own copy (the
+// file mapped is untouched), never into a shared read-only mapping; a read stops at the first
+// unmapped page (EIO when that is the first); a child's memory is reachable while it lives,
+// and nothing is once it is gone.
+static void test_proc_mem(void) {
+    NOTE("/proc/[pid]/mem");
+    int fd = EXPECT_OK(open("/proc/self/mem", O_RDWR));
+    struct stat st;
+    EXPECT_OK(fstat(fd, &st));
+    EXPECT_EQ(st.st_mode & 07777, 0600);
+    char buf[16] = {0};
+    EXPECT_EQ(pread(fd, buf, 5, (uintptr_t)mem_word), 5);
+    CHECK("pread saw the word", memcmp(buf, "hello", 5) == 0);
+    EXPECT_EQ(pwrite(fd, "HELLO", 5, (uintptr_t)mem_word), 5);
+    CHECK("pwrite changed the word", memcmp(mem_word, "HELLO", 5) == 0);
+
+    char name[128];
+    path(name, sizeof name, "mem-file");
+    int f = EXPECT_OK(open(name, O_RDWR | O_CREAT | O_TRUNC, 0644));
+    EXPECT_EQ(write(f, "original", 8), 8);
+    char *m = EXPECT_OK(mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, f, 0));
+    EXPECT_EQ(lseek(fd, (off_t)(uintptr_t)m, SEEK_SET), (off_t)(uintptr_t)m);
+    EXPECT_EQ(write(fd, "CHANGED!", 8), 8);
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), (off_t)(uintptr_t)m + 8);
+    CHECK("the private read-only mapping changed", memcmp(m, "CHANGED!", 8) == 0);
+    char fb[9] = {0};
+    EXPECT_EQ(pread(f, fb, 8, 0), 8);
+    CHECK("the file did not", memcmp(fb, "original", 8) == 0);
+    char *s = EXPECT_OK(mmap(NULL, 4096, PROT_READ, MAP_SHARED, f, 0));
+    EXPECT_ERRNO(pwrite(fd, "X", 1, (uintptr_t)s), EIO);
+    EXPECT_EQ(pread(f, fb, 8, 0), 8);
+    CHECK("a shared read-only mapping is never written", memcmp(fb, "original", 8) == 0);
+    munmap(s, 4096);
+    munmap(m, 4096);
+    close(f);
+    unlink(name);
+
+    char *u = EXPECT_OK(mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    EXPECT_OK(munmap(u + 4096, 4096));
+    memset(u, 'a', 4096);
+    static char big[8192];
+    EXPECT_EQ(pread(fd, big, 8192, (uintptr_t)u), 4096);
+    EXPECT_ERRNO(pread(fd, big, 10, (uintptr_t)u + 4096), EIO);
+    munmap(u, 4096);
+
+    int p[2];
+    EXPECT_OK(pipe(p));
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        char x;
+        read(p[0], &x, 1);
+        _exit(memcmp(mem_word, "child", 5) == 0 ? 0 : 1);
+    }
+    char cp[64];
+    snprintf(cp, sizeof cp, "/proc/%d/mem", c);
+    int cf = EXPECT_OK(open(cp, O_RDWR));
+    EXPECT_EQ(pwrite(cf, "child", 5, (uintptr_t)mem_word), 5);
+    CHECK("the parent's word is its own", memcmp(mem_word, "HELLO", 5) == 0);
+    EXPECT_EQ(write(p[1], "x", 1), 1);
+    int status = 0;
+    EXPECT_EQ(waitpid(c, &status, 0), c);
+    CHECK("the child saw the write", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    EXPECT_EQ(pread(cf, buf, 5, (uintptr_t)mem_word), 0);
+    close(cf);
+    close(p[0]);
+    close(p[1]);
+    close(fd);
+    in_child("other user's mem child", other_user_mem_child);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--sleep") == 0) {
         // The running copy of test_text_busy: says it runs, then waits to be killed.
@@ -718,6 +815,7 @@ int main(int argc, char **argv) {
     test_securebits();
     test_frame_fault();
     test_membarrier();
+    test_proc_mem();
     rmdir(dir);
     return guest_done();
 }

@@ -53,6 +53,8 @@ use crate::vfs::{downcast, put_dirent, FileOps, Filesystem, Inode, Owner, SetAtt
 const MAX_CHANNELS: usize = 8;
 /// Fids forgotten in one batch.
 const CLUNK_BATCH: usize = 64;
+/// The most fids one Clunk message carries (8 bytes each, well within [`MAX_MESSAGE`]).
+const MAX_CLUNKS: usize = 4096;
 
 struct Channel {
     sock: OwnedFd,
@@ -201,8 +203,18 @@ impl GoferClient {
             }
         };
         let mut r = Ok((Reply::Done, None));
-        if !batch.is_empty() {
-            r = roundtrip(&mut ch, &Request::Clunk { fids: batch });
+        // A process ending with thousands of files open leaves as many fids (with those of
+        // their directories) to forget: sent in messages that fit.
+        for fids in batch.chunks(MAX_CLUNKS) {
+            r = roundtrip(
+                &mut ch,
+                &Request::Clunk {
+                    fids: fids.to_vec(),
+                },
+            );
+            if r.is_err() {
+                break;
+            }
         }
         if r.is_ok() {
             r = roundtrip(&mut ch, req);

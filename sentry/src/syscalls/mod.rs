@@ -125,6 +125,15 @@ fn service(t: &mut Task) {
         }
         return;
     }
+    // The set*id family, capset and prctl: the credentials before, for commit_creds's rule.
+    let creds_call = matches!(
+        nr,
+        105 | 106 | 113 | 114 | 116 | 117 | 119 | 122 | 123 | 126 | 157
+    );
+    let before = creds_call.then(|| {
+        let c = &t.creds;
+        (c.uid.1, c.gid.1, c.fsuid, c.fsgid, c.caps_permitted)
+    });
     let result = match entry.and_then(|e| e.handler) {
         Some(handler) => handler(t),
         None => {
@@ -154,12 +163,26 @@ fn service(t: &mut Task) {
         strace::exit(t, nr, entry, result);
     }
     // What /proc shows changes with the ids and the name.
-    if result.is_ok()
-        && matches!(
-            nr,
-            105 | 106 | 113 | 114 | 116 | 117 | 119 | 122 | 123 | 126 | 157
-        )
-    {
+    if result.is_ok() && creds_call {
+        if let Some((euid, egid, fsuid, fsgid, permitted)) = before {
+            // Linux's commit_creds: new effective or file-system ids, or permitted
+            // capabilities beyond the old, make the process undumpable (fs.suid_dumpable, 0:
+            // its /proc files become root's, and only CAP_SYS_PTRACE may trace it or open its
+            // memory) and clear the parent-death signal.
+            let c = &t.creds;
+            if c.uid.1 != euid
+                || c.gid.1 != egid
+                || c.fsuid != fsuid
+                || c.fsgid != fsgid
+                || c.caps_permitted & !permitted != 0
+            {
+                t.shared
+                    .tg
+                    .dumpable
+                    .store(0, std::sync::atomic::Ordering::Release);
+                t.pdeath_signal = 0;
+            }
+        }
         t.publish();
     }
     t.regs.rax = rax;

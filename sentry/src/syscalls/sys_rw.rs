@@ -207,6 +207,13 @@ pub(crate) fn write_from(
             None => file.write(&[]).map(|n| n as u64),
         };
     }
+    if let Some(mem) = file
+        .ops
+        .as_any()
+        .and_then(|a| a.downcast_ref::<crate::fsimpl::proc::mem::MemFile>())
+    {
+        return write_mem(t, file, mem, addr, count, offset);
+    }
     count = fsize_limit(t, file, count, offset)?;
     super::attr::remove_privs(t, file)?;
     if let Some(r) = io_direct(t, file, addr, count, offset, true) {
@@ -227,6 +234,35 @@ pub(crate) fn write_from(
     with_buffer(count.min(CHUNK), |buf| {
         write_chunks(t, file, addr, count, offset, buf)
     })
+}
+
+/// A write to /proc/[pid]/mem: with the writer's own process at hand, so that a process can
+/// write through its own pages' protection (no RLIMIT_FSIZE: it is not a file's size).
+fn write_mem(
+    t: &mut Task,
+    file: &File,
+    mem: &crate::fsimpl::proc::mem::MemFile,
+    addr: u64,
+    count: usize,
+    offset: Option<i64>,
+) -> SysResult {
+    let mut data = vec![0u8; count.min(CHUNK)];
+    t.copy_in(addr, &mut data)?;
+    let mut pos = match offset {
+        Some(o) if o < 0 => return Err(Errno::EINVAL),
+        Some(_) => None,
+        None => Some(file.pos.lock().unwrap_or_else(|e| e.into_inner())),
+    };
+    let at = match (offset, &pos) {
+        (Some(o), _) => o as u64,
+        (None, Some(p)) => **p,
+        (None, None) => return Err(Errno::EINVAL),
+    };
+    let n = mem.write_from(t, &data, at)?;
+    if let Some(p) = pos.as_mut() {
+        **p = at.wrapping_add(n as u64);
+    }
+    Ok(n as u64)
 }
 
 /// RLIMIT_FSIZE: a write to a regular file may not take it past the limit: it is cut short

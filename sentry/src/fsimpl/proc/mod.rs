@@ -3,6 +3,7 @@
 //! (the CPU description excepted, read once at start-up).
 
 mod kconfig;
+pub mod mem;
 pub(crate) mod nodes;
 mod pid;
 
@@ -56,9 +57,10 @@ pub fn sysctl_u64(path: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// fs.nr_open: the most descriptors a process may have (RLIMIT_NOFILE's ceiling).
+/// fs.nr_open: the most descriptors a process may have (RLIMIT_NOFILE's ceiling); by default
+/// what the sentry can hold ([`crate::limits::open_files`]).
 pub fn nr_open() -> u64 {
-    sysctl_u64("fs/nr_open", 1 << 20)
+    sysctl_u64("fs/nr_open", crate::limits::open_files())
 }
 
 impl ProcFs {
@@ -836,7 +838,9 @@ fn sys_tree(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
             ),
             (
                 "nr_open",
-                sysfile(dev, 0x162, s, "fs/nr_open", n("1048576")),
+                sysfile(dev, 0x162, s, "fs/nr_open", || {
+                    crate::limits::open_files().to_string()
+                }),
             ),
             (
                 "pipe-max-size",

@@ -32,7 +32,7 @@ pub fn ino(pid: i32, kind: u64) -> u64 {
 type Maker = Arc<dyn Fn() -> Arc<dyn Inode> + Send + Sync>;
 
 /// A thread of the process (the leader while it lives) and what it published.
-fn task_of(pid: i32, tid: Option<i32>) -> Result<(Arc<TaskShared>, TaskInfo), Errno> {
+pub(super) fn task_of(pid: i32, tid: Option<i32>) -> Result<(Arc<TaskShared>, TaskInfo), Errno> {
     let k = kernel()?;
     let t = match tid {
         Some(tid) => lock(&k.tree).threads.get(&tid).cloned(),
@@ -778,6 +778,10 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
             }),
         ),
         ("maps", gen(dev, pid, 7, move || maps(pid, tid))),
+        (
+            "mem",
+            Arc::new(move || super::mem::MemInode::new(dev, ino(pid, 25), pid, tid)),
+        ),
         (
             "smaps_rollup",
             gen(dev, pid, 8, move || smaps_rollup(pid, tid)),
