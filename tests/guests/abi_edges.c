@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -685,6 +686,61 @@ static void test_membarrier(void) {
     EXPECT_EQ(syscall(SYS_membarrier, 512, 0, 0), 16 | 256);
 }
 
+static void *spin_a_little(void *arg) {
+    volatile unsigned long n = 0;
+    for (unsigned long i = 0; i < 20000000UL; i++) {
+        n += i;
+    }
+    (void)arg;
+    return NULL;
+}
+
+// CPU clocks by id (nice05): another live process's (clock_getcpuclockid), a thread's of the
+// caller's own process (pthread_getcpuclockid) read; a process that does not exist, or a
+// thread of another process, is EINVAL.
+static void test_cpu_clocks(void) {
+    NOTE("CPU clocks of other processes and threads");
+    int p[2];
+    EXPECT_OK(pipe(p));
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        spin_a_little(NULL);
+        char x;
+        read(p[0], &x, 1);
+        _exit(0);
+    }
+    clockid_t cid;
+    EXPECT_EQ(clock_getcpuclockid(c, &cid), 0);
+    struct timespec ts = {0, 0};
+    // The child spins before it waits: its clock moves past zero.
+    int read_ok = 1;
+    for (int i = 0; i < 200 && read_ok && ts.tv_sec == 0 && ts.tv_nsec < 1000000; i++) {
+        read_ok = clock_gettime(cid, &ts) == 0;
+        usleep(10000);
+    }
+    CHECK("the child's CPU clock reads", read_ok);
+    CHECK("the child's CPU clock moved", ts.tv_sec > 0 || ts.tv_nsec >= 1000000);
+    EXPECT_OK(clock_getres(cid, &ts));
+    // Its threads' clocks are not the caller's to read.
+    EXPECT_ERRNO(clock_gettime((~(clockid_t)c << 3) | 6, &ts), EINVAL);
+    EXPECT_EQ(write(p[1], "x", 1), 1);
+    EXPECT_EQ(waitpid(c, NULL, 0), c);
+    EXPECT_ERRNO(clock_gettime(cid, &ts), EINVAL);
+    EXPECT_ERRNO(clock_getres(cid, &ts), EINVAL);
+    close(p[0]);
+    close(p[1]);
+
+    pthread_t th;
+    EXPECT_EQ(pthread_create(&th, NULL, spin_a_little, NULL), 0);
+    clockid_t tid_clock;
+    EXPECT_EQ(pthread_getcpuclockid(th, &tid_clock), 0);
+    EXPECT_OK(clock_gettime(tid_clock, &ts));
+    EXPECT_EQ(pthread_join(th, NULL), 0);
+    // CPUCLOCK_MAX (3) is no kind of clock.
+    EXPECT_ERRNO(clock_gettime((~(clockid_t)getpid() << 3) | 3, &ts), EINVAL);
+}
+
 static char mem_word[16] = "hello";
 
 static void other_user_mem_child(void) {
@@ -816,6 +872,7 @@ int main(int argc, char **argv) {
     test_frame_fault();
     test_membarrier();
     test_proc_mem();
+    test_cpu_clocks();
     rmdir(dir);
     return guest_done();
 }

@@ -18,13 +18,10 @@ fn clock(id: i32) -> Result<ClockId, Errno> {
         8 => CLOCK_REALTIME,
         9 => CLOCK_BOOTTIME,
         0..=7 | 11 => id as u32,
-        // Negative ids name another process's or thread's CPU clock; only our own exists.
+        // Negative ids name a process's or thread's CPU clock (`~pid << 3 | thread << 2 |
+        // kind`); whose it is, [`cpu_clock_owner`] finds.
         _ if id < 0 => {
-            let pid = !(id >> 3);
-            if (id & 7) > 2 || (id & 7) == 3 {
-                return Err(Errno::EINVAL);
-            }
-            if pid != 0 && pid != 1 {
+            if id & 3 == 3 {
                 return Err(Errno::EINVAL);
             }
             if id & 4 != 0 {
@@ -67,9 +64,36 @@ fn app_clock(t: &Task, id: i32) -> Result<ClockId, Errno> {
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID
     ) || id < 0
     {
-        return Ok(ClockId::from_raw(((!t.ctx.host_process()) << 3) | 2));
+        let host = cpu_clock_owner(t, id)?;
+        return Ok(ClockId::from_raw(((!host) << 3) | 2));
     }
     Ok(c)
+}
+
+/// The host process whose CPU time a CPU clock of the caller's counts: its own for the
+/// CPUTIME ids and pid 0; a thread's clock must be of one of its own threads
+/// (posix_cpu_clock_get's lookup_task), a process's clock may be any live process's of the
+/// sandbox, by its process id; anything else is EINVAL.
+fn cpu_clock_owner(t: &Task, id: i32) -> Result<i32, Errno> {
+    let pid = if id < 0 { !(id >> 3) } else { 0 };
+    if pid == 0 {
+        return Ok(t.ctx.host_process());
+    }
+    let tree = crate::kernel::lock(&t.k.tree);
+    if id & 4 != 0 {
+        let s = tree.threads.get(&pid).ok_or(Errno::EINVAL)?;
+        if !std::sync::Arc::ptr_eq(&s.tg, &t.shared.tg) {
+            return Err(Errno::EINVAL);
+        }
+        return Ok(t.ctx.host_process());
+    }
+    let p = tree.procs.get(&pid).ok_or(Errno::EINVAL)?;
+    let tasks = crate::kernel::lock(&p.tg.tasks);
+    tasks
+        .iter()
+        .find_map(|s| crate::kernel::lock(&s.info).as_ref().map(|i| i.host_pid))
+        .filter(|&h| h > 0)
+        .ok_or(Errno::EINVAL)
 }
 
 /// Implements clock_gettime(2).
@@ -80,7 +104,11 @@ pub fn sys_clock_gettime(t: &mut Task) -> SysResult {
 
 /// Implements clock_getres(2).
 pub fn sys_clock_getres(t: &mut Task) -> SysResult {
-    let id = clock(t.arg(0) as i32)?;
+    let raw = t.arg(0) as i32;
+    let id = clock(raw)?;
+    if raw < 0 {
+        cpu_clock_owner(t, raw)?;
+    }
     let res = clock_getres(id).map(to_abi).map_err(|e| Errno(e as i32))?;
     if t.arg(1) != 0 {
         t.write_val(t.arg(1), &res)?;
