@@ -179,3 +179,62 @@ pub const RWF_ATOMIC: u32 = 0x40;
 pub const RWF_DONTCACHE: u32 = 0x80;
 /// No SIGPIPE for a write to a pipe or socket nobody reads (EPIPE alone).
 pub const RWF_NOSIGNAL: u32 = 0x100;
+
+// Inode attributes (linux/fs.h, linux/fileattr.h): chattr(1)'s flags and their FS_XFLAG_*
+// forms.
+pub const FS_IOC_GETFLAGS: u32 = 0x8008_6601;
+pub const FS_IOC_SETFLAGS: u32 = 0x4008_6602;
+pub const FS_IOC32_GETFLAGS: u32 = 0x8004_6601;
+pub const FS_IOC32_SETFLAGS: u32 = 0x4004_6602;
+pub const FS_IOC_FSGETXATTR: u32 = 0x801c_581f;
+pub const FS_IOC_FSSETXATTR: u32 = 0x401c_5820;
+pub const FS_SYNC_FL: u32 = 0x0000_0008;
+pub const FS_IMMUTABLE_FL: u32 = 0x0000_0010;
+pub const FS_APPEND_FL: u32 = 0x0000_0020;
+pub const FS_NODUMP_FL: u32 = 0x0000_0040;
+pub const FS_NOATIME_FL: u32 = 0x0000_0080;
+pub const FS_DIRSYNC_FL: u32 = 0x0001_0000;
+pub const FS_PROJINHERIT_FL: u32 = 0x2000_0000;
+pub const FS_FL_USER_VISIBLE: u32 = 0x0003_DFFF;
+pub const FS_XFLAG_IMMUTABLE: u32 = 0x0000_0008;
+pub const FS_XFLAG_APPEND: u32 = 0x0000_0010;
+pub const FS_XFLAG_SYNC: u32 = 0x0000_0020;
+pub const FS_XFLAG_NOATIME: u32 = 0x0000_0040;
+pub const FS_XFLAG_NODUMP: u32 = 0x0000_0080;
+pub const FS_XFLAG_PROJINHERIT: u32 = 0x0000_0200;
+pub const FS_XFLAG_DAX: u32 = 0x0000_8000;
+/// The xflags every file system that has flags can take (FS_XFLAG_COMMON).
+pub const FS_XFLAG_COMMON: u32 = FS_XFLAG_SYNC
+    | FS_XFLAG_IMMUTABLE
+    | FS_XFLAG_APPEND
+    | FS_XFLAG_NODUMP
+    | FS_XFLAG_NOATIME
+    | FS_XFLAG_DAX;
+pub const STATX_ATTR_IMMUTABLE: u64 = 0x10;
+pub const STATX_ATTR_APPEND: u64 = 0x20;
+pub const STATX_ATTR_NODUMP: u64 = 0x40;
+/// file_getattr(2)'s first struct file_attr (FILE_ATTR_SIZE_VER0).
+pub const FILE_ATTR_SIZE_VER0: u64 = 24;
+
+/// `struct fsxattr` (FS_IOC_FSGETXATTR).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct Fsxattr {
+    pub fsx_xflags: u32,
+    pub fsx_extsize: u32,
+    pub fsx_nextents: u32,
+    pub fsx_projid: u32,
+    pub fsx_cowextsize: u32,
+    pub fsx_pad: [u8; 8],
+}
+
+/// `struct file_attr` (file_getattr(2), file_setattr(2)).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct FileAttr {
+    pub fa_xflags: u64,
+    pub fa_extsize: u32,
+    pub fa_nextents: u32,
+    pub fa_projid: u32,
+    pub fa_cowextsize: u32,
+}

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/times.h>
+#include <sys/time.h>
 #include <time.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -741,6 +742,175 @@ static void test_cpu_clocks(void) {
     EXPECT_ERRNO(clock_gettime((~(clockid_t)getpid() << 3) | 3, &ts), EINVAL);
 }
 
+#ifndef FS_IOC_GETFLAGS
+#define FS_IOC_GETFLAGS _IOR('f', 1, long)
+#define FS_IOC_SETFLAGS _IOW('f', 2, long)
+#endif
+#define FL_IMMUTABLE 0x10
+#define FL_APPEND 0x20
+#define FL_NODUMP 0x40
+#define FL_COMPR 0x4
+
+struct guest_fsxattr {
+    uint32_t xflags, extsize, nextents, projid, cowextsize;
+    unsigned char pad[8];
+};
+struct guest_file_attr {
+    uint64_t xflags;
+    uint32_t extsize, nextents, projid, cowextsize;
+};
+#define GUEST_FSGETXATTR _IOR('X', 31, struct guest_fsxattr)
+#define GUEST_FSSETXATTR _IOW('X', 32, struct guest_fsxattr)
+
+static int set_flags(const char *p, int flags) {
+    int fd = open(p, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) {
+        return -1;
+    }
+    int r = ioctl(fd, FS_IOC_SETFLAGS, &flags);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return r;
+}
+
+static int get_flags(const char *p) {
+    int fd = open(p, O_RDONLY | O_NONBLOCK);
+    int flags = -1;
+    if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) {
+        flags = -1;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return flags;
+}
+
+static void inode_flags_child(void) {
+    // A tmpfs of the child's own mount namespace (natively too: the host's /tmp may not be
+    // one).
+    EXPECT_OK(unshare(CLONE_NEWNS));
+    EXPECT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+    char m[128], f[160], g[160], d[160], x[192];
+    path(m, sizeof m, "flags");
+    EXPECT_OK(mkdir(m, 0755));
+    EXPECT_OK(mount("none", m, "tmpfs", 0, NULL));
+    snprintf(f, sizeof f, "%s/file", m);
+    snprintf(g, sizeof g, "%s/other", m);
+    snprintf(d, sizeof d, "%s/dir", m);
+    int fd = EXPECT_OK(open(f, O_RDWR | O_CREAT, 0644));
+    EXPECT_EQ(write(fd, "data", 4), 4);
+    close(fd);
+    EXPECT_EQ(get_flags(f), 0);
+    EXPECT_ERRNO(set_flags(f, FL_COMPR), EOPNOTSUPP);
+    EXPECT_OK(set_flags(f, FL_IMMUTABLE | FL_NODUMP));
+    EXPECT_EQ(get_flags(f), FL_IMMUTABLE | FL_NODUMP);
+    struct statx sx;
+    EXPECT_OK(statx(AT_FDCWD, f, 0, STATX_BASIC_STATS, &sx));
+    EXPECT_EQ(sx.stx_attributes & (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND | STATX_ATTR_NODUMP),
+              STATX_ATTR_IMMUTABLE | STATX_ATTR_NODUMP);
+    CHECK("the mask holds the flags' attributes",
+          (sx.stx_attributes_mask & (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND)) ==
+              (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND));
+    // Immutable: no write, truncation, attribute, link or name changes.
+    EXPECT_ERRNO(open(f, O_WRONLY), EPERM);
+    EXPECT_ERRNO(open(f, O_RDONLY | O_TRUNC), EPERM);
+    fd = EXPECT_OK(open(f, O_RDONLY));
+    close(fd);
+    EXPECT_ERRNO(truncate(f, 0), EPERM);
+    EXPECT_ERRNO(chmod(f, 0600), EPERM);
+    EXPECT_ERRNO(chown(f, 1, 1), EPERM);
+    EXPECT_ERRNO(utimes(f, NULL), EPERM);
+    EXPECT_ERRNO(setxattr(f, "user.x", "1", 1, 0), EPERM);
+    EXPECT_ERRNO(link(f, g), EPERM);
+    EXPECT_ERRNO(rename(f, g), EPERM);
+    EXPECT_ERRNO(unlink(f), EPERM);
+    int xfd = EXPECT_OK(open(f, O_RDONLY));
+    struct guest_fsxattr fx;
+    memset(&fx, 0, sizeof fx);
+    EXPECT_OK(ioctl(xfd, GUEST_FSGETXATTR, &fx));
+    EXPECT_EQ(fx.xflags, 0x8u | 0x80u);
+    fx.projid = 7;
+    EXPECT_ERRNO(ioctl(xfd, GUEST_FSSETXATTR, &fx), EOPNOTSUPP);
+    close(xfd);
+    struct guest_file_attr fa;
+    memset(&fa, 0, sizeof fa);
+    EXPECT_OK(syscall(468, AT_FDCWD, f, &fa, sizeof fa, 0));
+    EXPECT_EQ(fa.xflags, 0x88u);
+    EXPECT_ERRNO(syscall(468, AT_FDCWD, f, &fa, 8, 0), EINVAL);
+    EXPECT_ERRNO(syscall(468, AT_FDCWD, f, &fa, sizeof fa, 0x8000), EINVAL);
+    fa.xflags = 0;
+    EXPECT_OK(syscall(469, AT_FDCWD, f, &fa, sizeof fa, 0));
+    EXPECT_EQ(get_flags(f), 0);
+    EXPECT_OK(unlink(f));
+
+    // Append-only: written only with O_APPEND, never truncated or removed.
+    fd = EXPECT_OK(open(g, O_RDWR | O_CREAT, 0644));
+    close(fd);
+    EXPECT_OK(set_flags(g, FL_APPEND));
+    EXPECT_ERRNO(open(g, O_WRONLY), EPERM);
+    EXPECT_ERRNO(open(g, O_WRONLY | O_APPEND | O_TRUNC), EPERM);
+    fd = EXPECT_OK(open(g, O_WRONLY | O_APPEND));
+    EXPECT_EQ(write(fd, "more", 4), 4);
+    EXPECT_ERRNO(ftruncate(fd, 0), EPERM);
+    EXPECT_OK(fallocate(fd, 0, 0, 4096));
+    EXPECT_ERRNO(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096), EPERM);
+    close(fd);
+    EXPECT_ERRNO(unlink(g), EPERM);
+
+    // Directories: nothing made in an immutable one, nothing removed from an append-only one.
+    EXPECT_OK(mkdir(d, 0755));
+    snprintf(x, sizeof x, "%s/inside", d);
+    EXPECT_OK(set_flags(d, FL_IMMUTABLE));
+    EXPECT_ERRNO(open(x, O_WRONLY | O_CREAT, 0644), EPERM);
+    EXPECT_ERRNO(mkdir(x, 0755), EPERM);
+    EXPECT_OK(set_flags(d, FL_APPEND));
+    fd = EXPECT_OK(open(x, O_WRONLY | O_CREAT, 0644));
+    close(fd);
+    EXPECT_ERRNO(unlink(x), EPERM);
+
+    // Another user: not the owner (EPERM); the owner without CAP_LINUX_IMMUTABLE may set
+    // NODUMP but not IMMUTABLE.
+    char own[192];
+    snprintf(own, sizeof own, "%s/owned", m);
+    fd = EXPECT_OK(open(own, O_RDWR | O_CREAT, 0644));
+    close(fd);
+    EXPECT_OK(chown(own, 54324, 54324));
+    EXPECT_OK(chmod(m, 0777));
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        int ok = setgid(54325) == 0 && setuid(54325) == 0;
+        ok = ok && set_flags(own, FL_NODUMP) == -1 && errno == EPERM;
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    EXPECT_EQ(waitpid(c, &st, 0), c);
+    CHECK("another user may not set flags", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    c = fork();
+    if (c == 0) {
+        int ok = setgid(54324) == 0 && setuid(54324) == 0;
+        ok = ok && set_flags(own, FL_NODUMP) == 0;
+        ok = ok && set_flags(own, FL_NODUMP | FL_IMMUTABLE) == -1 && errno == EPERM;
+        _exit(ok ? 0 : 1);
+    }
+    EXPECT_EQ(waitpid(c, &st, 0), c);
+    CHECK("the owner may set NODUMP, not IMMUTABLE", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    EXPECT_EQ(get_flags(own), FL_NODUMP);
+
+    EXPECT_OK(set_flags(d, 0));
+    EXPECT_OK(set_flags(g, 0));
+    EXPECT_OK(umount(m));
+    EXPECT_OK(rmdir(m));
+}
+
+// Inode attribute flags on tmpfs (chattr/lsattr; unlink09, file_attr): FS_IOC_GETFLAGS and
+// SETFLAGS, the FS_XFLAG forms, file_getattr/file_setattr, statx's attributes, and what
+// IMMUTABLE and APPEND forbid.
+static void test_inode_flags(void) {
+    in_child("inode flags child", inode_flags_child);
+}
+
 static char mem_word[16] = "hello";
 
 static void other_user_mem_child(void) {
@@ -873,6 +1043,7 @@ int main(int argc, char **argv) {
     test_membarrier();
     test_proc_mem();
     test_cpu_clocks();
+    test_inode_flags();
     rmdir(dir);
     return guest_done();
 }

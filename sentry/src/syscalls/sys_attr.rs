@@ -11,6 +11,7 @@ use syscalls::Errno;
 use super::walk_at;
 use crate::kernel::Task;
 use crate::syscalls::{fd_arg, SysResult};
+use crate::vfs::attr_flags;
 use crate::vfs::{notify, File, Inode, Mount, SetAttr, TimeSpec};
 
 /// The file a path-or-fd attribute call acts on.
@@ -202,6 +203,7 @@ fn chmod(t: &Task, tg: Target, mode: u32) -> SysResult {
     if tg.read_only() {
         return Err(Errno::EROFS);
     }
+    attr_flags::check_fixed(tg.inode.as_ref())?;
     if !is_owner(t, &tg.stat) {
         return Err(Errno::EPERM);
     }
@@ -254,6 +256,7 @@ fn chown(t: &Task, tg: Target, uid: u32, gid: u32) -> SysResult {
     if tg.read_only() {
         return Err(Errno::EROFS);
     }
+    attr_flags::check_fixed(tg.inode.as_ref())?;
     if t.creds.uid.1 != 0 {
         let uid_ok = uid.is_none_or(|u| u == st.st_uid && u == t.creds.uid.1);
         let gid_ok =
@@ -338,6 +341,13 @@ fn set_times(t: &Task, tg: Target, times: Option<[Timespec; 2]>) -> SysResult {
         atime.is_none_or(|a| a == TimeSpec::Now) && mtime.is_none_or(|m| m == TimeSpec::Now);
     if tg.read_only() {
         return Err(Errno::EROFS);
+    }
+    // notify_change: explicit times of an immutable or append-only file, or the current
+    // time of an immutable one, are EPERM.
+    if only_now {
+        attr_flags::check_writable(tg.inode.as_ref())?;
+    } else {
+        attr_flags::check_fixed(tg.inode.as_ref())?;
     }
     if !is_owner(t, &tg.stat) {
         if !only_now {
@@ -452,6 +462,7 @@ fn truncate(t: &Task, tg: &Target, len: i64) -> SysResult {
     if tg.read_only() {
         return Err(Errno::EROFS);
     }
+    attr_flags::check_fixed(tg.inode.as_ref())?;
     // inode_newsize_ok: growing a file past RLIMIT_FSIZE fails with EFBIG and raises SIGXFSZ.
     let limit = t.rlimit(RLIMIT_FSIZE);
     if len > tg.stat.st_size && limit != RLIM_INFINITY && len as u64 > limit {
@@ -482,6 +493,12 @@ pub fn sys_truncate(t: &mut Task) -> SysResult {
         stat: r.stat.ok_or(Errno::ENOENT)?,
         mount: Some(r.mount),
     };
+    if tg.stat.st_mode & S_IFMT != S_IFDIR {
+        if tg.read_only() {
+            return Err(Errno::EROFS);
+        }
+        attr_flags::check_writable(tg.inode.as_ref())?;
+    }
     if tg.stat.st_mode & S_IFMT != S_IFDIR
         && !t
             .creds
@@ -559,6 +576,14 @@ pub fn sys_fallocate(t: &mut Task) -> SysResult {
         S_IFDIR => return Err(Errno::EISDIR),
         S_IFIFO => return Err(Errno::ESPIPE),
         _ => return Err(Errno::ENODEV),
+    }
+    // vfs_fallocate: an append-only file only grows (KEEP_SIZE aside), an immutable one never
+    // changes.
+    if let Some(inode) = &file.inode {
+        let f = attr_flags::of(inode.as_ref());
+        if (f & FS_APPEND_FL != 0 && mode & !FALLOC_FL_KEEP_SIZE != 0) || f & FS_IMMUTABLE_FL != 0 {
+            return Err(Errno::EPERM);
+        }
     }
     if off.checked_add(len).is_none() {
         return Err(Errno::EFBIG);

@@ -183,6 +183,7 @@ fn may_remove(t: &Task, r: &Resolved) -> Result<Stat, Errno> {
     if !sticky_allows(t, &dir, &st) {
         return Err(Errno::EPERM);
     }
+    crate::vfs::attr_flags::check_delete(r.parent.as_ref(), r.inode.as_deref())?;
     if r.is_mount_root {
         return Err(Errno::EBUSY);
     }
@@ -308,6 +309,7 @@ fn do_rename(
         if !sticky_allows(t, &dst_dir, &dst) {
             return Err(Errno::EPERM);
         }
+        crate::vfs::attr_flags::check_delete(rn.parent.as_ref(), rn.inode.as_deref())?;
         if rn.is_mount_root {
             return Err(Errno::EBUSY);
         }
@@ -417,6 +419,7 @@ fn do_link(
     if tst.st_mode & S_IFMT == S_IFDIR {
         return Err(Errno::EPERM);
     }
+    crate::vfs::attr_flags::check_fixed(target.as_ref())?;
     rn.parent.link(&rn.name, &target)?;
     notify::linked(rn.parent.as_ref(), &rn.name, &tst);
     Ok(0)

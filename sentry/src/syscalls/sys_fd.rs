@@ -108,6 +108,9 @@ pub fn sys_ioctl(t: &mut Task) -> SysResult {
         return Err(Errno::EBADF);
     }
     crate::kernel::landlock::check_ioctl(&file, req)?;
+    if let Some(r) = super::fileattr::ioctl(t, &file, req, arg) {
+        return r;
+    }
     match req {
         FIOCLEX | FIONCLEX => t.fds().set_cloexec(fd, req == FIOCLEX).map(|_| 0),
         FIONBIO => {

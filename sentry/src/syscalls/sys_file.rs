@@ -11,6 +11,8 @@ mod attr;
 mod dir;
 #[path = "sys_fd.rs"]
 mod fd;
+#[path = "sys_fileattr.rs"]
+mod fileattr;
 #[path = "sys_rw.rs"]
 mod rw;
 #[path = "sys_splice.rs"]
@@ -25,6 +27,7 @@ use std::sync::Arc;
 pub use attr::*;
 pub use dir::*;
 pub use fd::*;
+pub use fileattr::{sys_file_getattr, sys_file_setattr};
 pub use rw::*;
 pub use splice::*;
 pub use stat::*;
@@ -139,6 +142,8 @@ pub(crate) fn may_change_dir(t: &Task, r: &Resolved) -> Result<Stat, Errno> {
     if r.mount.read_only() {
         return Err(Errno::EROFS);
     }
+    // inode_permission(MAY_WRITE) of an immutable directory: EPERM, before the mode bits.
+    crate::vfs::attr_flags::check_writable(r.parent.as_ref())?;
     if !t
         .creds
         .may(dir.st_mode, dir.st_uid, dir.st_gid, W_OK | X_OK)
@@ -258,10 +263,13 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
                 }
                 if want_write {
                     need |= W_OK;
+                    // inode_permission: an immutable file is never written (EPERM first).
+                    crate::vfs::attr_flags::check_writable(inode.as_ref())?;
                 }
                 if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, need) {
                     return Err(Errno::EACCES);
                 }
+                crate::vfs::attr_flags::check_open_append(inode.as_ref(), flags)?;
                 if matches!(fmt, S_IFCHR | S_IFBLK) && r.mount.no_dev() {
                     return Err(Errno::EACCES);
                 }

@@ -99,7 +99,11 @@ pub fn sys_statx(t: &mut Task) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let (st, mount, mount_root, inode) = stat_mount_at(t, dirfd, path, flags)?;
-    let btime = inode.and_then(|i| i.btime());
+    let btime = inode.as_ref().and_then(|i| i.btime());
+    // The inode attribute flags a file system keeps show as attributes (shmem_getattr).
+    let (flag_attrs, flag_mask) = inode.as_ref().map_or((0, 0), |i| {
+        crate::vfs::attr_flags::statx_attributes(i.as_ref())
+    });
     let st = crate::vfs::inode::dated(st);
     // The mount id: the unique 64-bit one when asked for, else mountinfo's (as Linux 6.8+).
     let (mnt_mask, mnt_id) = match &mount {
@@ -119,12 +123,13 @@ pub fn sys_statx(t: &mut Task) -> SysResult {
         stx_btime: btime.map(|(s, n)| ts(s, n)).unwrap_or_default(),
         stx_mnt_id: mnt_id,
         // Every file system can say whether a file is a mount's root (vfs_statx_path).
-        stx_attributes_mask: if mount.is_some() {
-            STATX_ATTR_MOUNT_ROOT
-        } else {
-            0
-        },
-        stx_attributes: if mount_root { STATX_ATTR_MOUNT_ROOT } else { 0 },
+        stx_attributes_mask: flag_mask
+            | if mount.is_some() {
+                STATX_ATTR_MOUNT_ROOT
+            } else {
+                0
+            },
+        stx_attributes: flag_attrs | if mount_root { STATX_ATTR_MOUNT_ROOT } else { 0 },
         stx_blksize: st.st_blksize as u32,
         stx_nlink: st.st_nlink as u32,
         stx_uid: st.st_uid,

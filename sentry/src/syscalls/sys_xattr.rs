@@ -44,6 +44,10 @@ fn namespace(name: &[u8]) -> Result<Ns, Errno> {
 
 /// Where a value may be read (`write` false) or written.
 fn check(t: &Task, tg: &Target, name: &[u8], write: bool) -> Result<(), Errno> {
+    // xattr_permission: an immutable or append-only file's attributes are fixed.
+    if write {
+        crate::vfs::attr_flags::check_fixed(tg.inode.as_ref())?;
+    }
     let root = t.creds.uid.1 == 0;
     let st = &tg.stat;
     match namespace(name)? {

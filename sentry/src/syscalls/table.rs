@@ -207,6 +207,8 @@ const ROWS: &[Row] = rows! {
     setxattrat => Full, Some(f::sys_setxattrat), "Fsxspu", "";
     getxattrat => Full, Some(f::sys_getxattrat), "Fsxspu", "";
     listxattrat => Full, Some(f::sys_listxattrat), "Fsxpu", "";
+    file_getattr => Partial, Some(f::sys_file_getattr), "Fspux", "the flags tmpfs keeps (immutable, append, nodump, noatime); no extent sizes or projects; EOPNOTSUPP on host volumes and the disk images";
+    file_setattr => Partial, Some(f::sys_file_setattr), "Fspux", "as file_getattr";
     removexattrat => Full, Some(f::sys_removexattrat), "Fsxs", "";
     creat => Full, Some(f::sys_creat), "so", "";
     openat2 => Full, Some(f::sys_openat2), "Fspu", "";
@@ -480,10 +482,6 @@ fn note_for_missing(name: &str) -> &'static str {
             "not yet (issue 14): rings shared between the program and the sentry; programs \
              fall back to plain calls on ENOSYS (Docker's default profile refuses io_uring \
              too)"
-        }
-        "file_getattr" | "file_setattr" => {
-            "not yet (issue 14): Linux 6.17's inode attributes by path (FS_IOC_FSGETXATTR \
-             without opening)"
         }
         _ => "not implemented",
     }

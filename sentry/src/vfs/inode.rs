@@ -151,6 +151,19 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::EOPNOTSUPP)
     }
 
+    /// The inode's attribute flags (FS_*_FL, as FS_IOC_GETFLAGS and lsattr(1) show them).
+    /// Linux: ENOTTY where the file system keeps none (no fileattr_get).
+    fn attr_flags(&self) -> Result<u32, Errno> {
+        Err(Errno::ENOTTY)
+    }
+
+    /// Sets the attribute flags (the caller has checked ownership, CAP_LINUX_IMMUTABLE and
+    /// the mount): EOPNOTSUPP for flags the file system cannot keep, ENOTTY where it keeps
+    /// none.
+    fn set_attr_flags(&self, _flags: u32) -> Result<(), Errno> {
+        Err(Errno::ENOTTY)
+    }
+
     /// A socket file of the host's (a gofer-backed file system, `--host-uds open`): a new host
     /// unix socket of type `stype`, non-blocking, connected to it. Everywhere else, and for a
     /// socket file no host socket is bound to, ECONNREFUSED (Linux: nothing listens).

@@ -264,6 +264,19 @@ impl Inode for OvNode {
         self.copy_up()?.removexattr(name)
     }
 
+    fn attr_flags(&self) -> Result<u32, Errno> {
+        match self.top()?.attr_flags() {
+            // A lower file whose file system shows none (a host file): none set.
+            Err(Errno::ENOTTY) if self.upper().is_none() => Ok(0),
+            r => r,
+        }
+    }
+
+    fn set_attr_flags(&self, flags: u32) -> Result<(), Errno> {
+        // ovl_fileattr_set: on the upper file, copied up first.
+        self.copy_up()?.set_attr_flags(flags)
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }

@@ -146,7 +146,12 @@ pub(crate) struct Meta {
     mtime: (i64, i64),
     ctime: (i64, i64),
     xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Inode attribute flags (chattr(1)): those of [`ATTR_FLAGS`].
+    attr_flags: u32,
 }
+
+/// The attribute flags tmpfs keeps (shmem's SHMEM_FL_USER_MODIFIABLE).
+const ATTR_FLAGS: u32 = FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL | FS_NOATIME_FL;
 
 /// A tmpfs file.
 pub struct TmpInode {
@@ -178,6 +183,7 @@ impl TmpInode {
                 mtime: t,
                 ctime: t,
                 xattrs: BTreeMap::new(),
+                attr_flags: 0,
             }),
             kind,
             born: t,
@@ -396,6 +402,21 @@ impl Inode for TmpInode {
     fn removexattr(&self, name: &[u8]) -> Result<(), Errno> {
         let mut m = lock(&self.meta);
         m.xattrs.remove(name).ok_or(Errno::ENODATA)?;
+        m.ctime = now();
+        Ok(())
+    }
+
+    fn attr_flags(&self) -> Result<u32, Errno> {
+        Ok(lock(&self.meta).attr_flags)
+    }
+
+    fn set_attr_flags(&self, flags: u32) -> Result<(), Errno> {
+        // shmem_fileattr_set: nothing but the flags it keeps.
+        if flags & !ATTR_FLAGS != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let mut m = lock(&self.meta);
+        m.attr_flags = flags;
         m.ctime = now();
         Ok(())
     }
