@@ -57,12 +57,24 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use rsext4::{
     BlockIo, DeviceCapabilities, DeviceGeometry, DeviceNumber, DirectoryCursor, DirectoryEntryType,
     Ext4, Ext4Error, Ext4ErrorKind, Ext4Result, Ext4Timestamp, FileName, FilePermissions,
-    InodeInfo, InodeMetadataUpdate, InodeNumber, MountOptions, MountServices, MountedServices,
-    MutationContext, NoopObserver, PreallocationOptions, RangeOperation, RenameOptions, SectorId,
-    SpecialInodeKind, UnlinkOutcome, XattrName, XattrNamespace, XattrSetMode,
+    InodeFlags, InodeInfo, InodeMetadataUpdate, InodeNumber, MountOptions, MountServices,
+    MountedServices, MutationContext, NoopObserver, PreallocationOptions, RangeOperation,
+    RenameOptions, SectorId, SpecialInodeKind, UnlinkOutcome, XattrName, XattrNamespace,
+    XattrSetMode,
 };
 use syscalls::abi::*;
 use syscalls::Errno;
+
+/// The inode flags chattr(1) can change on ext2/3/4 (rsext4's EXT4_FL_USER_MODIFIABLE: sync,
+/// immutable, append, nodump, noatime, dirsync, topdir, project inheritance).
+const MODIFIABLE_FLAGS: u32 = FS_SYNC_FL
+    | FS_IMMUTABLE_FL
+    | FS_APPEND_FL
+    | FS_NODUMP_FL
+    | FS_NOATIME_FL
+    | FS_DIRSYNC_FL
+    | 0x0002_0000
+    | FS_PROJINHERIT_FL;
 
 use super::loopdev::{LoopDev, Opener};
 use crate::kernel::lock;
@@ -1103,6 +1115,35 @@ impl Inode for ExtNode {
                     e
                 }
             })
+    }
+
+    fn attr_flags(&self) -> Result<u32, Errno> {
+        Ok(self.info()?.flags.bits())
+    }
+
+    fn set_attr_flags(&self, flags: u32) -> Result<(), Errno> {
+        self.fs.check_writable()?;
+        // ext4_fileattr_set: visible flags only (EOPNOTSUPP); those that cannot be set are
+        // masked off, as chattr(1) passes back what GETFLAGS gave it.
+        if flags & !InodeFlags::all().bits() != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let old = self.info()?.flags.bits();
+        // ext4_ioctl_check_immutable: an immutable file stays as it is but for that flag.
+        if old & FS_IMMUTABLE_FL != 0
+            && flags & FS_IMMUTABLE_FL != 0
+            && (old ^ flags) & !FS_IMMUTABLE_FL & MODIFIABLE_FLAGS != 0
+        {
+            return Err(Errno::EPERM);
+        }
+        let n = self.number()?;
+        let update = InodeMetadataUpdate {
+            flags: Some(InodeFlags::from_bits_truncate(flags & MODIFIABLE_FLAGS)),
+            ..Default::default()
+        };
+        self.fs
+            .with(0, |v| v.update_inode_metadata(n, update))
+            .map(drop)
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

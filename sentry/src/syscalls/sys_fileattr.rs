@@ -19,9 +19,10 @@ use crate::vfs::{File, Inode, Mount};
 const XFLAG_VALUES: u64 = 0x1_fffb | 0x8000_0000;
 const PAGE_SIZE: u64 = 4096;
 
-/// vfs_fileattr_get, with the ENOTTY of a file system that keeps no flags.
+/// vfs_fileattr_get, with the ENOTTY of a file system that keeps no flags (each file system
+/// shows its own visible flags: ext4's EXTENTS_FL among them).
 fn get(inode: &dyn Inode) -> Result<u32, Errno> {
-    Ok(inode.attr_flags()? & FS_FL_USER_VISIBLE)
+    inode.attr_flags()
 }
 
 /// vfs_fileattr_set after the mount's write access: the file system must keep flags

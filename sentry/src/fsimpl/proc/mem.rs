@@ -34,7 +34,7 @@ pub struct MemInode {
 
 impl MemInode {
     /// The mem file of process `pid` (thread `tid` of it under task/).
-    pub fn new(dev: u64, ino: u64, pid: i32, tid: Option<i32>) -> Arc<dyn Inode> {
+    pub fn inode(dev: u64, ino: u64, pid: i32, tid: Option<i32>) -> Arc<dyn Inode> {
         Arc::new(MemInode { dev, ino, pid, tid })
     }
 }

@@ -780,7 +780,7 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
         ("maps", gen(dev, pid, 7, move || maps(pid, tid))),
         (
             "mem",
-            Arc::new(move || super::mem::MemInode::new(dev, ino(pid, 25), pid, tid)),
+            Arc::new(move || super::mem::MemInode::inode(dev, ino(pid, 25), pid, tid)),
         ),
         (
             "smaps_rollup",
