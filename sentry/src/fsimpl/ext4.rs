@@ -65,9 +65,13 @@ use rsext4::{
 use syscalls::abi::*;
 use syscalls::Errno;
 
-/// The inode flags chattr(1) can change on ext2/3/4 (rsext4's EXT4_FL_USER_MODIFIABLE: sync,
-/// immutable, append, nodump, noatime, dirsync, topdir, project inheritance).
-const MODIFIABLE_FLAGS: u32 = FS_SYNC_FL
+/// The inode flags chattr(1) can change on ext2/3/4 (rsext4's EXT4_FL_USER_MODIFIABLE:
+/// secure deletion, undelete, compression, sync, immutable, append, nodump, noatime, dirsync,
+/// topdir, project inheritance).
+const MODIFIABLE_FLAGS: u32 = 0x1
+    | 0x2
+    | 0x4
+    | FS_SYNC_FL
     | FS_IMMUTABLE_FL
     | FS_APPEND_FL
     | FS_NODUMP_FL
@@ -1119,6 +1123,11 @@ impl Inode for ExtNode {
 
     fn attr_flags(&self) -> Result<u32, Errno> {
         Ok(self.info()?.flags.bits())
+    }
+
+    fn flag_attributes_mask(&self) -> u64 {
+        // ext4_getattr: append, compressed, encrypted, immutable, nodump, verity.
+        0x20 | 0x4 | 0x800 | 0x10 | 0x40 | 0x0010_0000
     }
 
     fn set_attr_flags(&self, flags: u32) -> Result<(), Errno> {

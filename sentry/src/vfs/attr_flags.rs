@@ -96,20 +96,20 @@ pub fn statx_attributes(inode: &dyn Inode) -> (u64, u64) {
     let Ok(flags) = inode.attr_flags() else {
         return (0, 0);
     };
-    let mut a = 0;
-    if flags & FS_IMMUTABLE_FL != 0 {
-        a |= STATX_ATTR_IMMUTABLE;
-    }
-    if flags & FS_APPEND_FL != 0 {
-        a |= STATX_ATTR_APPEND;
-    }
-    if flags & FS_NODUMP_FL != 0 {
-        a |= STATX_ATTR_NODUMP;
-    }
-    (
-        a,
-        STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND | STATX_ATTR_NODUMP,
-    )
+    let mask = inode.flag_attributes_mask();
+    // (flag, attribute): compressed, immutable, append, nodump, encrypted, verity.
+    let a = [
+        (0x4, 0x4),
+        (FS_IMMUTABLE_FL, STATX_ATTR_IMMUTABLE),
+        (FS_APPEND_FL, STATX_ATTR_APPEND),
+        (FS_NODUMP_FL, STATX_ATTR_NODUMP),
+        (0x800, 0x800),
+        (0x0010_0000, 0x0010_0000),
+    ]
+    .iter()
+    .filter(|(f, _)| flags & f != 0)
+    .fold(0, |a, (_, at)| a | at);
+    (a & mask, mask)
 }
 
 #[cfg(test)]

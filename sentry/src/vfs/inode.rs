@@ -164,6 +164,12 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::ENOTTY)
     }
 
+    /// The statx attributes the flags answer for on this file system (stx_attributes_mask):
+    /// append, immutable and nodump where it keeps flags at all.
+    fn flag_attributes_mask(&self) -> u64 {
+        0x10 | 0x20 | 0x40
+    }
+
     /// A socket file of the host's (a gofer-backed file system, `--host-uds open`): a new host
     /// unix socket of type `stype`, non-blocking, connected to it. Everywhere else, and for a
     /// socket file no host socket is bound to, ECONNREFUSED (Linux: nothing listens).

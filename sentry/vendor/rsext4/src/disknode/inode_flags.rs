@@ -30,7 +30,12 @@ impl Ext4Inode {
     pub const EXT4_PROJINHERIT_FL: u32 = 0x20000000; // Inherit project ID on create.
     pub const EXT4_RESERVED_FL: u32 = 0x80000000; // Reserved internal flag bit.
 
-    pub const EXT4_FL_USER_MODIFIABLE: u32 = Self::EXT4_SYNC_FL
+    // sandbox: secure deletion, undelete and compression are modifiable (and so visible), as
+    // in Linux's EXT4_FL_USER_MODIFIABLE: stored, with no effect, as Linux's ext4 does.
+    pub const EXT4_FL_USER_MODIFIABLE: u32 = Self::EXT4_SECRM_FL
+        | Self::EXT4_UNRM_FL
+        | Self::EXT4_COMPR_FL
+        | Self::EXT4_SYNC_FL
         | Self::EXT4_IMMUTABLE_FL
         | Self::EXT4_APPEND_FL
         | Self::EXT4_NODUMP_FL

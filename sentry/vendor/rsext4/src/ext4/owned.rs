@@ -277,6 +277,10 @@ bitflags! {
     /// never cross this boundary and cannot be changed by callers.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct InodeFlags: u32 {
+        // sandbox: the three flags Linux lets chattr set besides these (stored only).
+        const SECURE_DELETE = Ext4Inode::EXT4_SECRM_FL;
+        const UNDELETE = Ext4Inode::EXT4_UNRM_FL;
+        const COMPRESSED = Ext4Inode::EXT4_COMPR_FL;
         const SYNC = Ext4Inode::EXT4_SYNC_FL;
         const IMMUTABLE = Ext4Inode::EXT4_IMMUTABLE_FL;
         const APPEND = Ext4Inode::EXT4_APPEND_FL;
