@@ -857,6 +857,14 @@ static void inode_flags_child(void) {
     EXPECT_ERRNO(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096), EPERM);
     close(fd);
     EXPECT_ERRNO(unlink(g), EPERM);
+    // Times: a touch (both UTIME_NOW) is allowed, UTIME_NOW beside UTIME_OMIT sets times.
+    struct timespec now_now[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+    struct timespec now_omit[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+    EXPECT_OK(utimensat(AT_FDCWD, g, now_now, 0));
+    EXPECT_ERRNO(utimensat(AT_FDCWD, g, now_omit, 0), EPERM);
+    int gd = EXPECT_OK(open(g, O_RDONLY));
+    EXPECT_ERRNO(syscall(SYS_utimensat, gd, NULL, now_now, AT_SYMLINK_NOFOLLOW), EINVAL);
+    close(gd);
 
     // Directories: nothing made in an immutable one, nothing removed from an append-only one.
     EXPECT_OK(mkdir(d, 0755));
@@ -909,6 +917,82 @@ static void inode_flags_child(void) {
 // IMMUTABLE and APPEND forbid.
 static void test_inode_flags(void) {
     in_child("inode flags child", inode_flags_child);
+}
+
+struct guest_procmap_query {
+    uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags, vma_page_size,
+        vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+#define GUEST_PROCMAP_QUERY _IOWR('f', 17, struct guest_procmap_query)
+
+// PROCMAP_QUERY on /proc/self/maps (ioctl10): a mapping by address, exactly or the next one,
+// filtered by protection, with its name and the file's build ID; ENOENT where none matches.
+static void test_procmap_query(void) {
+    NOTE("PROCMAP_QUERY");
+    int fd = EXPECT_OK(open("/proc/self/maps", O_RDONLY));
+    char *m = EXPECT_OK(mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    EXPECT_OK(mprotect(m + 4096, 4096, PROT_READ));
+    EXPECT_OK(munmap(m + 2 * 4096, 4096));
+    struct guest_procmap_query q;
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.query_addr = (uintptr_t)m + 10;
+    EXPECT_OK(ioctl(fd, GUEST_PROCMAP_QUERY, &q));
+    EXPECT_EQ(q.vma_start, (uintptr_t)m);
+    EXPECT_EQ(q.vma_end, (uintptr_t)m + 4096);
+    EXPECT_EQ(q.vma_flags, 3u);
+    EXPECT_EQ(q.vma_page_size, 4096u);
+    EXPECT_EQ(q.inode, 0u);
+    // The read-only one after it: WRITABLE finds nothing there, COVERING_OR_NEXT goes past.
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.query_addr = (uintptr_t)m + 4096;
+    q.query_flags = 0x02;
+    EXPECT_ERRNO(ioctl(fd, GUEST_PROCMAP_QUERY, &q), ENOENT);
+    q.query_flags = 0;
+    EXPECT_OK(ioctl(fd, GUEST_PROCMAP_QUERY, &q));
+    EXPECT_EQ(q.vma_flags, 1u);
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.query_addr = (uintptr_t)m + 2 * 4096;
+    EXPECT_ERRNO(ioctl(fd, GUEST_PROCMAP_QUERY, &q), ENOENT);
+    q.query_flags = 0x10;
+    EXPECT_OK(ioctl(fd, GUEST_PROCMAP_QUERY, &q));
+    CHECK("the next mapping is past the hole", q.vma_start > (uintptr_t)m + 2 * 4096);
+    // This program's own text: file-backed, named, with the build ID the linker gave it.
+    char name[256], id[64];
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.query_addr = (uintptr_t)&test_procmap_query;
+    q.vma_name_addr = (uintptr_t)name;
+    q.vma_name_size = sizeof name;
+    q.build_id_addr = (uintptr_t)id;
+    q.build_id_size = sizeof id;
+    EXPECT_OK(ioctl(fd, GUEST_PROCMAP_QUERY, &q));
+    EXPECT_EQ(q.vma_flags, 5u);
+    char exe[256] = {0};
+    EXPECT_OK(readlink("/proc/self/exe", exe, sizeof exe - 1));
+    CHECK("named as /proc/self/exe", strcmp(name, exe) == 0);
+    EXPECT_EQ(q.vma_name_size, (uint32_t)strlen(exe) + 1);
+    struct stat st;
+    EXPECT_OK(stat(exe, &st));
+    EXPECT_EQ(q.inode, (uint64_t)st.st_ino);
+    EXPECT_EQ(q.build_id_size, 20u);
+    q.vma_name_size = 2;
+    EXPECT_ERRNO(ioctl(fd, GUEST_PROCMAP_QUERY, &q), ENAMETOOLONG);
+    // The struct's own checks.
+    q.vma_name_size = 0;
+    EXPECT_ERRNO(ioctl(fd, GUEST_PROCMAP_QUERY, &q), EINVAL);
+    memset(&q, 0, sizeof q);
+    q.size = 16;
+    EXPECT_ERRNO(ioctl(fd, GUEST_PROCMAP_QUERY, &q), EINVAL);
+    q.size = sizeof q;
+    q.query_flags = 0x40;
+    EXPECT_ERRNO(ioctl(fd, GUEST_PROCMAP_QUERY, &q), EINVAL);
+    munmap(m, 2 * 4096);
+    close(fd);
 }
 
 static char mem_word[16] = "hello";
@@ -1044,6 +1128,7 @@ int main(int argc, char **argv) {
     test_proc_mem();
     test_cpu_clocks();
     test_inode_flags();
+    test_procmap_query();
     rmdir(dir);
     return guest_done();
 }

@@ -337,8 +337,10 @@ fn set_times(t: &Task, tg: Target, times: Option<[Timespec; 2]>) -> SysResult {
     if atime.is_none() && mtime.is_none() {
         return Ok(0);
     }
-    let only_now =
-        atime.is_none_or(|a| a == TimeSpec::Now) && mtime.is_none_or(|m| m == TimeSpec::Now);
+    // vfs_utimes: no times, or both UTIME_NOW, is a touch (ATTR_TOUCH: write permission
+    // will do); anything else, UTIME_NOW beside UTIME_OMIT included, sets times
+    // (ATTR_TIMES_SET: the owner only, and never on an append-only file).
+    let only_now = atime == Some(TimeSpec::Now) && mtime == Some(TimeSpec::Now);
     if tg.read_only() {
         return Err(Errno::EROFS);
     }
@@ -389,6 +391,10 @@ pub fn sys_utimensat(t: &mut Task) -> SysResult {
     let tg = if path == 0 {
         if dirfd == AT_FDCWD {
             return Err(Errno::EFAULT);
+        }
+        // do_utimes: the descriptor itself, which has no link not to follow.
+        if flags & AT_SYMLINK_NOFOLLOW != 0 {
+            return Err(Errno::EINVAL);
         }
         target_fd(t, dirfd)?
     } else {

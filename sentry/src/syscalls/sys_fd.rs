@@ -111,6 +111,11 @@ pub fn sys_ioctl(t: &mut Task) -> SysResult {
     if let Some(r) = super::fileattr::ioctl(t, &file, req, arg) {
         return r;
     }
+    if req == crate::fsimpl::proc::procmap::PROCMAP_QUERY {
+        if let Some(r) = crate::fsimpl::proc::procmap::ioctl(t, &file, arg) {
+            return r;
+        }
+    }
     match req {
         FIOCLEX | FIONCLEX => t.fds().set_cloexec(fd, req == FIOCLEX).map(|_| 0),
         FIONBIO => {

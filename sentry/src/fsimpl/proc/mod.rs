@@ -6,6 +6,7 @@ mod kconfig;
 pub mod mem;
 pub(crate) mod nodes;
 mod pid;
+pub mod procmap;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

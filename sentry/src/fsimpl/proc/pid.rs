@@ -328,10 +328,6 @@ NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{}\nCpus_all
     text(s)
 }
 
-fn maps(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
-    map_lines(pid, tid, false)
-}
-
 /// What /proc/[pid]/smaps says of one mapping's memory, in bytes. The sentry does not see
 /// which pages the host has faulted in; it reports a mapping with any access as wholly
 /// resident, as mincore(2) does here (and gVisor's smaps does for what it cannot count).
@@ -439,7 +435,7 @@ fn smaps_rollup(pid: i32, tid: Option<i32>) -> Result<Vec<u8>, Errno> {
 }
 
 /// /proc/[pid]/maps, or with `smaps` /proc/[pid]/smaps (each line followed by its fields).
-fn map_lines(pid: i32, tid: Option<i32>, smaps: bool) -> Result<Vec<u8>, Errno> {
+pub(super) fn map_lines(pid: i32, tid: Option<i32>, smaps: bool) -> Result<Vec<u8>, Errno> {
     let (_, info) = task_of(pid, tid)?;
     let mm_arc = info.mm()?;
     let mm = lock(&mm_arc);
@@ -777,7 +773,10 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
                 text(format!("{}\n", comm_str(&info.comm)))
             }),
         ),
-        ("maps", gen(dev, pid, 7, move || maps(pid, tid))),
+        (
+            "maps",
+            Arc::new(move || super::procmap::MapsInode::inode(dev, ino(pid, 7), pid, tid)),
+        ),
         (
             "mem",
             Arc::new(move || super::mem::MemInode::inode(dev, ino(pid, 25), pid, tid)),
