@@ -57,27 +57,27 @@ fn now(id: ClockId) -> Result<Timespec, Errno> {
 /// The host clock that counts an application CPU clock: the stub process's. (Linux lets a
 /// process read another process's CPU clock but not another process's thread's, so a thread
 /// CPU clock reads its whole process's time: monotonic, and exact for one thread.)
-fn app_clock(t: &Task, id: i32) -> Result<ClockId, Errno> {
+fn app_clock(t: &Task, id: i32) -> Result<Option<ClockId>, Errno> {
     let c = clock(id)?;
     if matches!(
         id as u32,
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID
     ) || id < 0
     {
-        let host = cpu_clock_owner(t, id)?;
-        return Ok(ClockId::from_raw(((!host) << 3) | 2));
+        return Ok(cpu_clock_owner(t, id)?.map(|host| ClockId::from_raw(((!host) << 3) | 2)));
     }
-    Ok(c)
+    Ok(Some(c))
 }
 
 /// The host process whose CPU time a CPU clock of the caller's counts: its own for the
 /// CPUTIME ids and pid 0; a thread's clock must be of one of its own threads
 /// (posix_cpu_clock_get's lookup_task), a process's clock may be any live process's of the
-/// sandbox, by its process id; anything else is EINVAL.
-fn cpu_clock_owner(t: &Task, id: i32) -> Result<i32, Errno> {
+/// sandbox, by its process id (`None` for one just forked whose host process has not yet
+/// started: it has used no CPU); anything else is EINVAL.
+fn cpu_clock_owner(t: &Task, id: i32) -> Result<Option<i32>, Errno> {
     let pid = if id < 0 { !(id >> 3) } else { 0 };
     if pid == 0 {
-        return Ok(t.ctx.host_process());
+        return Ok(Some(t.ctx.host_process()));
     }
     let tree = crate::kernel::lock(&t.k.tree);
     if id & 4 != 0 {
@@ -85,20 +85,28 @@ fn cpu_clock_owner(t: &Task, id: i32) -> Result<i32, Errno> {
         if !std::sync::Arc::ptr_eq(&s.tg, &t.shared.tg) {
             return Err(Errno::EINVAL);
         }
-        return Ok(t.ctx.host_process());
+        return Ok(Some(t.ctx.host_process()));
     }
     let p = tree.procs.get(&pid).ok_or(Errno::EINVAL)?;
+    if p.zombie.is_some() {
+        return Err(Errno::EINVAL);
+    }
     let tasks = crate::kernel::lock(&p.tg.tasks);
-    tasks
+    if tasks.is_empty() {
+        return Err(Errno::EINVAL);
+    }
+    Ok(tasks
         .iter()
         .find_map(|s| crate::kernel::lock(&s.info).as_ref().map(|i| i.host_pid))
-        .filter(|&h| h > 0)
-        .ok_or(Errno::EINVAL)
+        .filter(|&h| h > 0))
 }
 
 /// Implements clock_gettime(2).
 pub fn sys_clock_gettime(t: &mut Task) -> SysResult {
-    let ts = now(app_clock(t, t.arg(0) as i32)?)?;
+    let ts = match app_clock(t, t.arg(0) as i32)? {
+        Some(c) => now(c)?,
+        None => Timespec::default(),
+    };
     t.write_val(t.arg(1), &ts).map(|_| 0)
 }
 
