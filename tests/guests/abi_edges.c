@@ -995,6 +995,36 @@ static void test_procmap_query(void) {
     close(fd);
 }
 
+// mincore(2) says which pages are resident (mincore03, mlock201): untouched anonymous pages
+// are not, touched ones are, and MADV_DONTNEED drops them again.
+static void test_mincore_residency(void) {
+    NOTE("mincore residency");
+    unsigned char *m = EXPECT_OK(mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    unsigned char v[4] = {9, 9, 9, 9};
+    EXPECT_OK(mincore(m, 4 * 4096, v));
+    CHECK("nothing resident before a touch", v[0] == 0 && v[1] == 0 && v[2] == 0 && v[3] == 0);
+    m[0] = 1;
+    m[2 * 4096] = 1;
+    EXPECT_OK(mincore(m, 4 * 4096, v));
+    CHECK("the touched pages are resident", v[0] == 1 && v[1] == 0 && v[2] == 1 && v[3] == 0);
+    EXPECT_OK(madvise(m, 4 * 4096, MADV_DONTNEED));
+    EXPECT_OK(mincore(m, 4 * 4096, v));
+    CHECK("MADV_DONTNEED drops them", v[0] == 0 && v[2] == 0);
+    EXPECT_ERRNO(mincore(m, 4096, (unsigned char *)1), EFAULT);
+    EXPECT_ERRNO(mincore(m + 1, 4096, v), EINVAL);
+    munmap(m, 4 * 4096);
+    EXPECT_ERRNO(mincore(m, 4096, v), ENOMEM);
+    // mlock faults the pages in, even those of a write-only shared mapping; MLOCK_ONFAULT
+    // leaves them to the program's own touches.
+    m = EXPECT_OK(mmap(NULL, 4 * 4096, PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    EXPECT_OK(syscall(SYS_mlock2, m, 2 * 4096, 0));
+    EXPECT_OK(syscall(SYS_mlock2, m + 2 * 4096, 2 * 4096, 1));
+    m[3 * 4096] = 1;
+    EXPECT_OK(mincore(m, 4 * 4096, v));
+    CHECK("mlock populated, ONFAULT did not", v[0] == 1 && v[1] == 1 && v[2] == 0 && v[3] == 1);
+    munmap(m, 4 * 4096);
+}
+
 static char mem_word[16] = "hello";
 
 static void other_user_mem_child(void) {
@@ -1129,6 +1159,7 @@ int main(int argc, char **argv) {
     test_cpu_clocks();
     test_inode_flags();
     test_procmap_query();
+    test_mincore_residency();
     rmdir(dir);
     return guest_done();
 }

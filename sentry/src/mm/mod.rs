@@ -294,7 +294,10 @@ pub struct MemoryManager {
 /// memory, a read fault otherwise); the host refuses what cannot be populated (PROT_NONE),
 /// which Linux skips too.
 fn populate(ctx: &mut dyn Context, start: u64, len: u64, prot: u32, shared: bool) {
-    let advice = if prot & PROT_WRITE != 0 && !shared {
+    // Private writable memory is faulted for writing (its own copies, as mlock's FOLL_WRITE);
+    // so is write-only memory, which the host will not fault in for reading (Linux's mlock
+    // forces that read).
+    let advice = if prot & PROT_WRITE != 0 && (!shared || prot & PROT_READ == 0) {
         MADV_POPULATE_WRITE
     } else {
         MADV_POPULATE_READ

@@ -183,6 +183,12 @@ pub trait Context: Send {
     fn membarrier(&mut self, _cmd: u32) -> Result<(), Errno> {
         Err(Errno::ENOSYS)
     }
+    /// A host mincore(2) of `[addr, addr+len)` made by the application's own host process,
+    /// writing the residency vector to application memory at `vec` (the caller has checked
+    /// both ranges are the application's). ENOSYS where the platform cannot.
+    fn mincore(&mut self, _addr: u64, _len: u64, _vec: u64) -> Result<(), Errno> {
+        Err(Errno::ENOSYS)
+    }
     /// Atomically replaces the 32-bit word at `addr` with `new` if it equals `expected`;
     /// returns the value it had. EFAULT where the word is not writable application memory.
     fn cmpxchg_u32(&mut self, _addr: u64, _expected: u32, _new: u32) -> Result<u32, Errno> {

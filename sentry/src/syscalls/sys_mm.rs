@@ -184,7 +184,18 @@ pub fn sys_msync(t: &mut Task) -> SysResult {
 
 /// Implements mincore(2).
 pub fn sys_mincore(t: &mut Task) -> SysResult {
-    let pages = t.mm().mincore_pages(t.arg(0), t.arg(1))?;
+    let (addr, vec) = (t.arg(0), t.arg(2));
+    let pages = t.mm().mincore_pages(addr, t.arg(1))?;
+    // The host's answer, from the program's own process: which of its pages are resident
+    // (mincore03, mlock201). The vector must be the program's writable memory.
+    if pages > 0 {
+        t.mm().check_writable(vec, pages as usize)?;
+        match t.ctx.mincore(addr, pages * 4096, vec) {
+            Err(Errno::ENOSYS) => {}
+            r => return r.map(|_| 0),
+        }
+    }
+    // Where the platform cannot ask: every page resident.
     let ones = vec![1u8; (pages as usize).min(1 << 16)];
     let mut done = 0u64;
     while done < pages {

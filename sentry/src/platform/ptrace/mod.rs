@@ -628,6 +628,11 @@ impl Context for StubThread {
             .map(drop)
     }
 
+    fn mincore(&mut self, addr: u64, len: u64, vec: u64) -> Result<(), Errno> {
+        self.call(Sysno::mincore, [addr, len, vec, 0, 0, 0])
+            .map(drop)
+    }
+
     fn write_force(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
         if self.proc.write(addr, buf).is_ok() {
             return Ok(());

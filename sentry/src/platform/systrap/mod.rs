@@ -1647,6 +1647,12 @@ impl Context for AppThread {
             .map(drop)
     }
 
+    fn mincore(&mut self, addr: u64, len: u64, vec: u64) -> Result<(), Errno> {
+        self.proc
+            .call_errno(Sysno::mincore, [addr, len, vec, 0, 0, 0])
+            .map(drop)
+    }
+
     fn write_force(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
         // Read-only pages: the memory manager opens them for writing around the copy.
         self.proc.write(addr, buf).map_err(|_| Errno::ENOSYS)
