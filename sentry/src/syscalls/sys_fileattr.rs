@@ -116,17 +116,16 @@ fn set_xattr_form(
 /// AT_EMPTY_PATH.
 fn target(t: &Task, at_flags: u32) -> Result<Target, Errno> {
     let (dfd, path) = (fd_arg(t, 0), t.arg(1));
-    if at_flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
     if path == 0 && at_flags & AT_EMPTY_PATH != 0 && dfd >= 0 {
         return target_fd(t, dfd).map_err(|e| if e == Errno::EPERM { Errno::EBADF } else { e });
     }
     target_at(t, dfd, path, at_flags)
 }
 
-/// Implements file_getattr(2).
-pub fn sys_file_getattr(t: &mut Task) -> SysResult {
+/// file_getattr's and file_setattr's first checks: the AT flags, then the struct's size
+/// (E2BIG past a page, EINVAL below the first version). Returns the struct's address, its
+/// size and the flags.
+fn check_args(t: &Task) -> Result<(u64, u64, u32), Errno> {
     let (ufattr, usize_, at_flags) = (t.arg(2), t.arg(3), t.arg(4) as u32);
     if at_flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
@@ -137,6 +136,12 @@ pub fn sys_file_getattr(t: &mut Task) -> SysResult {
     if usize_ < FILE_ATTR_SIZE_VER0 {
         return Err(Errno::EINVAL);
     }
+    Ok((ufattr, usize_, at_flags))
+}
+
+/// Implements file_getattr(2).
+pub fn sys_file_getattr(t: &mut Task) -> SysResult {
+    let (ufattr, usize_, at_flags) = check_args(t)?;
     let tg = target(t, at_flags)?;
     let flags = match get(tg.inode.as_ref()) {
         Err(Errno::ENOTTY) => return Err(Errno::EOPNOTSUPP),
@@ -157,16 +162,7 @@ pub fn sys_file_getattr(t: &mut Task) -> SysResult {
 
 /// Implements file_setattr(2).
 pub fn sys_file_setattr(t: &mut Task) -> SysResult {
-    let (ufattr, usize_, at_flags) = (t.arg(2), t.arg(3), t.arg(4) as u32);
-    if at_flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    if usize_ > PAGE_SIZE {
-        return Err(Errno::E2BIG);
-    }
-    if usize_ < FILE_ATTR_SIZE_VER0 {
-        return Err(Errno::EINVAL);
-    }
+    let (ufattr, usize_, at_flags) = check_args(t)?;
     // copy_struct_from_user: a longer struct's extra bytes must be zero (E2BIG).
     let mut raw = vec![0u8; usize_ as usize];
     t.copy_in(ufattr, &mut raw)?;

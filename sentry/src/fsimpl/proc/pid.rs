@@ -330,7 +330,7 @@ NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{}\nCpus_all
 
 /// What /proc/[pid]/smaps says of one mapping's memory, in bytes. The sentry does not see
 /// which pages the host has faulted in; it reports a mapping with any access as wholly
-/// resident, as mincore(2) does here (and gVisor's smaps does for what it cannot count).
+/// resident (as gVisor's smaps does for what it cannot count; mincore(2) asks the host).
 #[derive(Default)]
 struct MapUse {
     size: u64,
