@@ -1025,6 +1025,131 @@ static void test_mincore_residency(void) {
     munmap(m, 4 * 4096);
 }
 
+// An ACL in its xattr form: version 2, then (tag, perm, id) entries.
+static size_t make_acl(unsigned char *buf, const unsigned (*e)[3], int n) {
+    uint32_t version = 2;
+    memcpy(buf, &version, 4);
+    for (int i = 0; i < n; i++) {
+        uint16_t tag = (uint16_t)e[i][0], perm = (uint16_t)e[i][1];
+        uint32_t id = e[i][2];
+        memcpy(buf + 4 + 8 * i, &tag, 2);
+        memcpy(buf + 6 + 8 * i, &perm, 2);
+        memcpy(buf + 8 + 8 * i, &id, 4);
+    }
+    return 4 + 8 * (size_t)n;
+}
+
+// Opens `p` as uid `uid` in a child: 0 when it opens, else the errno.
+static int open_as(uid_t uid, const char *p, int flags) {
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        if (setgid(uid) != 0 || setuid(uid) != 0) {
+            _exit(99);
+        }
+        int fd = open(p, flags);
+        _exit(fd >= 0 ? 0 : errno);
+    }
+    int st = 0;
+    waitpid(c, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 98;
+}
+
+static void posix_acl_child(void) {
+    EXPECT_OK(unshare(CLONE_NEWNS));
+    EXPECT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+    char m[128], f[160], d[160], x[192], y[192];
+    path(m, sizeof m, "acls");
+    EXPECT_OK(mkdir(m, 0755));
+    EXPECT_OK(mount("none", m, "tmpfs", 0, NULL));
+    EXPECT_OK(chmod(m, 0777));
+    snprintf(f, sizeof f, "%s/file", m);
+    snprintf(d, sizeof d, "%s/dir", m);
+    int fd = EXPECT_OK(open(f, O_RDWR | O_CREAT, 0640));
+    close(fd);
+    EXPECT_OK(chmod(f, 0640));
+    unsigned char buf[128], got[128];
+    const unsigned named[][3] = {{1, 6, 0}, {2, 4, 54330}, {4, 4, 0}, {0x10, 4, 0}, {0x20, 0, 0}};
+    size_t n = make_acl(buf, named, 5);
+    EXPECT_ERRNO(getxattr(f, "system.posix_acl_access", got, sizeof got), ENODATA);
+    EXPECT_OK(setxattr(f, "system.posix_acl_access", buf, n, 0));
+    EXPECT_EQ(getxattr(f, "system.posix_acl_access", got, sizeof got), (ssize_t)n);
+    char names[256];
+    ssize_t ln = listxattr(f, names, sizeof names);
+    CHECK("listed", ln > 0 && memmem(names, (size_t)ln, "system.posix_acl_access", 23) != NULL);
+    struct stat st;
+    EXPECT_OK(stat(f, &st));
+    EXPECT_EQ(st.st_mode & 0777, 0640);
+    // The named user reads but does not write; another user does neither.
+    EXPECT_EQ(open_as(54330, f, O_RDONLY), 0);
+    EXPECT_EQ(open_as(54330, f, O_WRONLY), EACCES);
+    EXPECT_EQ(open_as(54331, f, O_RDONLY), EACCES);
+    // chmod moves the mask: the named user's read goes with the group bits.
+    EXPECT_OK(chmod(f, 0600));
+    EXPECT_EQ(open_as(54330, f, O_RDONLY), EACCES);
+    EXPECT_OK(chmod(f, 0640));
+    EXPECT_EQ(open_as(54330, f, O_RDONLY), 0);
+    // An ACL the mode says all of is not kept; it sets the mode.
+    const unsigned plain[][3] = {{1, 7, 0}, {4, 5, 0}, {0x20, 4, 0}};
+    n = make_acl(buf, plain, 3);
+    EXPECT_OK(setxattr(f, "system.posix_acl_access", buf, n, 0));
+    EXPECT_OK(stat(f, &st));
+    EXPECT_EQ(st.st_mode & 0777, 0754);
+    EXPECT_ERRNO(getxattr(f, "system.posix_acl_access", got, sizeof got), ENODATA);
+    // Invalid ones: a named user with no mask, another version.
+    const unsigned nomask[][3] = {{1, 6, 0}, {2, 4, 54330}, {4, 4, 0}, {0x20, 0, 0}};
+    n = make_acl(buf, nomask, 4);
+    EXPECT_ERRNO(setxattr(f, "system.posix_acl_access", buf, n, 0), EINVAL);
+    n = make_acl(buf, named, 5);
+    buf[0] = 1;
+    EXPECT_ERRNO(setxattr(f, "system.posix_acl_access", buf, n, 0), EOPNOTSUPP);
+    buf[0] = 2;
+    // A default ACL: only on a directory; what is made there inherits it, umask aside.
+    EXPECT_ERRNO(setxattr(f, "system.posix_acl_default", buf, n, 0), EACCES);
+    EXPECT_OK(mkdir(d, 0755));
+    const unsigned dflt[][3] = {{1, 7, 0}, {2, 7, 54330}, {4, 5, 0}, {0x10, 7, 0}, {0x20, 0, 0}};
+    n = make_acl(buf, dflt, 5);
+    EXPECT_OK(setxattr(d, "system.posix_acl_default", buf, n, 0));
+    mode_t old = umask(022);
+    snprintf(x, sizeof x, "%s/inherited", d);
+    fd = EXPECT_OK(open(x, O_RDWR | O_CREAT, 0666));
+    close(fd);
+    snprintf(y, sizeof y, "%s/subdir", d);
+    EXPECT_OK(mkdir(y, 0777));
+    umask(old);
+    EXPECT_OK(stat(x, &st));
+    EXPECT_EQ(st.st_mode & 0777, 0660);
+    CHECK("the file has an access ACL", getxattr(x, "system.posix_acl_access", got, sizeof got) > 0);
+    EXPECT_ERRNO(getxattr(x, "system.posix_acl_default", got, sizeof got), ENODATA);
+    EXPECT_OK(stat(y, &st));
+    EXPECT_EQ(st.st_mode & 0777, 0770);
+    EXPECT_EQ(getxattr(y, "system.posix_acl_default", got, sizeof got), (ssize_t)n);
+    EXPECT_EQ(open_as(54330, x, O_RDWR), 0);
+    // Only the owner (or CAP_FOWNER) sets one; removing it leaves the mode.
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        int ok = setgid(54330) == 0 && setuid(54330) == 0;
+        ok = ok && setxattr(f, "system.posix_acl_access", buf, n, 0) == -1 && errno == EPERM;
+        _exit(ok ? 0 : 1);
+    }
+    int cst = 0;
+    EXPECT_EQ(waitpid(c, &cst, 0), c);
+    CHECK("another user may not set an ACL", WIFEXITED(cst) && WEXITSTATUS(cst) == 0);
+    EXPECT_OK(removexattr(x, "system.posix_acl_access"));
+    EXPECT_ERRNO(getxattr(x, "system.posix_acl_access", got, sizeof got), ENODATA);
+    EXPECT_OK(stat(x, &st));
+    EXPECT_EQ(st.st_mode & 0777, 0660);
+    EXPECT_OK(umount(m));
+    EXPECT_OK(rmdir(m));
+}
+
+// POSIX ACLs on tmpfs (issue 14's divergences): set, read, validated, kept in step with
+// chmod, inherited from a directory's default ACL, and enforced for other users.
+static void test_posix_acls(void) {
+    in_child("POSIX ACL child", posix_acl_child);
+}
+
 static char mem_word[16] = "hello";
 
 static void other_user_mem_child(void) {
@@ -1160,6 +1285,7 @@ int main(int argc, char **argv) {
     test_inode_flags();
     test_procmap_query();
     test_mincore_residency();
+    test_posix_acls();
     rmdir(dir);
     return guest_done();
 }

@@ -116,7 +116,7 @@ impl Opener for TaskFiles<'_> {
             uid: st.st_uid,
             gid: st.st_gid,
             nosuid: main.mount.as_ref().is_some_and(|m| m.no_suid()),
-            readable: t.creds.may(st.st_mode, st.st_uid, st.st_gid, R_OK),
+            readable: t.creds.may_file(inode.as_ref(), &st, R_OK),
             caps,
         };
         let tr = transition(
@@ -172,7 +172,11 @@ fn resolve_exec(t: &Task, path: &[u8]) -> Result<crate::vfs::path::Resolved, Err
     if st.st_mode & S_IFMT == S_IFDIR {
         return Err(Errno::EACCES);
     }
-    if st.st_mode & S_IFMT != S_IFREG || !t.creds.may(st.st_mode, st.st_uid, st.st_gid, X_OK) {
+    let exec_ok = r
+        .inode
+        .as_ref()
+        .is_some_and(|i| t.creds.may_file(i.as_ref(), &st, X_OK));
+    if st.st_mode & S_IFMT != S_IFREG || !exec_ok {
         return Err(Errno::EACCES);
     }
     if r.mount.no_exec() {

@@ -435,6 +435,12 @@ impl Credentials {
         }
     }
 
+    /// [`Credentials::may`] for a file whose inode is at hand: its POSIX ACL, if it has one,
+    /// decides for callers other than its owner ([`crate::vfs::acl::may`]).
+    pub fn may_file(&self, inode: &dyn crate::vfs::Inode, st: &Stat, want: u32) -> bool {
+        crate::vfs::acl::may(self, inode, st, want)
+    }
+
     /// Whether `mode` bits of a file owned by (uid, gid) with mode `fmode` allow `want` (R_OK,
     /// W_OK, X_OK bits) to the effective ids, with root's overrides.
     pub fn may(&self, fmode: u32, uid: u32, gid: u32, want: u32) -> bool {

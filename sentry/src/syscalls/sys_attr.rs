@@ -215,6 +215,8 @@ fn chmod(t: &Task, tg: Target, mode: u32) -> SysResult {
         mode: Some(mode),
         ..Default::default()
     })?;
+    // An access ACL follows the new mode (posix_acl_chmod).
+    crate::vfs::acl::chmod(tg.inode.as_ref(), mode)?;
     privs_may_have_changed();
     Ok(0)
 }
@@ -355,10 +357,7 @@ fn set_times(t: &Task, tg: Target, times: Option<[Timespec; 2]>) -> SysResult {
         if !only_now {
             return Err(Errno::EPERM);
         }
-        if !t
-            .creds
-            .may(tg.stat.st_mode, tg.stat.st_uid, tg.stat.st_gid, W_OK)
-        {
+        if !t.creds.may_file(tg.inode.as_ref(), &tg.stat, W_OK) {
             return Err(Errno::EACCES);
         }
     }
@@ -505,11 +504,7 @@ pub fn sys_truncate(t: &mut Task) -> SysResult {
         }
         attr_flags::check_writable(tg.inode.as_ref())?;
     }
-    if tg.stat.st_mode & S_IFMT != S_IFDIR
-        && !t
-            .creds
-            .may(tg.stat.st_mode, tg.stat.st_uid, tg.stat.st_gid, W_OK)
-    {
+    if tg.stat.st_mode & S_IFMT != S_IFDIR && !t.creds.may_file(tg.inode.as_ref(), &tg.stat, W_OK) {
         return Err(Errno::EACCES);
     }
     if tg.stat.st_mode & S_IFMT == S_IFREG {

@@ -98,11 +98,16 @@ fn do_mkdir(t: &Task, dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
     landlock::check_in_dir(t, &r, LANDLOCK_ACCESS_FS_MAKE_DIR)?;
     let dir = may_change_dir(t, &r)?;
     let umask = lock(&t.fs).umask;
-    let mut mode = mode & 0o1777 & !umask;
+    // The directory's default ACL, if any, in place of the umask (and inherited as the new
+    // directory's own default).
+    let (mode, access, default) =
+        crate::vfs::acl::create_mode(r.parent.as_ref(), S_IFDIR | (mode & 0o1777), umask);
+    let mut mode = mode & 0o1777;
     if dir.st_mode & S_ISGID != 0 {
         mode |= S_ISGID;
     }
-    r.parent.mkdir(&r.name, mode, new_owner(t, &dir))?;
+    let made = r.parent.mkdir(&r.name, mode, new_owner(t, &dir))?;
+    crate::vfs::acl::inherit(made.as_ref(), access, default);
     notify::created(r.parent.as_ref(), &r.name, true);
     Ok(0)
 }
@@ -144,12 +149,12 @@ fn do_mknod(t: &Task, dirfd: i32, path_addr: u64, mode: u32, dev: u64) -> SysRes
     } else {
         0
     };
-    r.parent.mknod(
-        &r.name,
-        strip_sgid(t, &dir, fmt | (mode & 0o7777 & !umask)),
-        rdev,
-        new_owner(t, &dir),
-    )?;
+    let (mode, access, default) =
+        crate::vfs::acl::create_mode(r.parent.as_ref(), fmt | (mode & 0o7777), umask);
+    let made = r
+        .parent
+        .mknod(&r.name, strip_sgid(t, &dir, mode), rdev, new_owner(t, &dir))?;
+    crate::vfs::acl::inherit(made.as_ref(), access, default);
     notify::created(r.parent.as_ref(), &r.name, false);
     Ok(0)
 }

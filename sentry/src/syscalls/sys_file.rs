@@ -144,10 +144,7 @@ pub(crate) fn may_change_dir(t: &Task, r: &Resolved) -> Result<Stat, Errno> {
     }
     // inode_permission(MAY_WRITE) of an immutable directory: EPERM, before the mode bits.
     crate::vfs::attr_flags::check_writable(r.parent.as_ref())?;
-    if !t
-        .creds
-        .may(dir.st_mode, dir.st_uid, dir.st_gid, W_OK | X_OK)
-    {
+    if !t.creds.may_file(r.parent.as_ref(), &dir, W_OK | X_OK) {
         return Err(Errno::EACCES);
     }
     Ok(dir)
@@ -223,8 +220,12 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
             landlock::check_in_dir(t, &r, LANDLOCK_ACCESS_FS_MAKE_REG)?;
             let dir = may_change_dir(t, &r)?;
             let umask = lock(&t.fs).umask;
-            let mode = strip_sgid(t, &dir, S_IFREG | (mode & 0o7777 & !umask));
+            // The directory's default ACL, if any, in place of the umask.
+            let (mode, access, default) =
+                crate::vfs::acl::create_mode(r.parent.as_ref(), S_IFREG | (mode & 0o7777), umask);
+            let mode = strip_sgid(t, &dir, mode);
             let node = r.parent.mknod(&r.name, mode, 0, new_owner(t, &dir))?;
+            crate::vfs::acl::inherit(node.as_ref(), access, default);
             notify::created(r.parent.as_ref(), &r.name, false);
             let read = flags & O_ACCMODE != O_WRONLY;
             let write = flags & O_ACCMODE != O_RDONLY;
@@ -266,7 +267,7 @@ fn do_open(t: &Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, resolve:
                     // inode_permission: an immutable file is never written (EPERM first).
                     crate::vfs::attr_flags::check_writable(inode.as_ref())?;
                 }
-                if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, need) {
+                if !t.creds.may_file(inode.as_ref(), &st, need) {
                     return Err(Errno::EACCES);
                 }
                 crate::vfs::attr_flags::check_open_append(inode.as_ref(), flags)?;
@@ -397,7 +398,7 @@ fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> Sys
     if st.st_mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, W_OK | X_OK) {
+    if !t.creds.may_file(dir.as_ref(), &st, W_OK | X_OK) {
         return Err(Errno::EACCES);
     }
     if r.mount.read_only() {
@@ -411,13 +412,10 @@ fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> Sys
         landlock::check_open(t, &r.path, S_IFREG, None, flags & O_ACCMODE == O_RDWR, true)?;
     let umask = lock(&t.fs).umask;
     let name = format!(".#tmpfile.{}", t.k.new_ino());
+    let (mode, access, default) =
+        crate::vfs::acl::create_mode(dir.as_ref(), S_IFREG | (mode & 0o7777), umask);
     let node = dir
-        .mknod(
-            name.as_bytes(),
-            S_IFREG | (mode & 0o7777 & !umask),
-            0,
-            new_owner(t, &st),
-        )
+        .mknod(name.as_bytes(), mode, 0, new_owner(t, &st))
         .map_err(|e| {
             if e == Errno::EPERM {
                 Errno::EOPNOTSUPP
@@ -426,6 +424,7 @@ fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> Sys
             }
         })?;
     dir.unlink(name.as_bytes())?;
+    crate::vfs::acl::inherit(node.as_ref(), access, default);
     let ops = node.open(flags)?;
     let path = format!(
         "{}/#{} (deleted)",

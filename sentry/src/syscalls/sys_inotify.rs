@@ -44,7 +44,11 @@ pub fn sys_inotify_add_watch(t: &mut Task) -> SysResult {
     let path = t.read_path(path_addr)?;
     let r = walk_at(t, AT_FDCWD, &path, mask & IN_DONT_FOLLOW == 0)?;
     let st = r.stat.ok_or(Errno::ENOENT)?;
-    if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, R_OK) {
+    let readable = r
+        .inode
+        .as_ref()
+        .is_some_and(|i| t.creds.may_file(i.as_ref(), &st, R_OK));
+    if !readable {
         return Err(Errno::EACCES);
     }
     notify::add_watch(&inst, &st, mask).map(|wd| wd as u64)

@@ -537,7 +537,8 @@ pub fn sys_chroot(t: &mut Task) -> SysResult {
     if st.st_mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, X_OK) {
+    let inode = r.inode.clone().ok_or(Errno::ENOENT)?;
+    if !t.creds.may_file(inode.as_ref(), &st, X_OK) {
         return Err(Errno::EACCES);
     }
     if !capable(t, CAP_SYS_CHROOT) {

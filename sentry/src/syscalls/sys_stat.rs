@@ -157,17 +157,22 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> Sys
         return Err(Errno::EINVAL);
     }
     let path = t.read_path(path_addr)?;
-    let (st, ro) = if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        (stat_at(t, dirfd, path_addr, flags)?, false)
+    let (st, ro, inode) = if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        let (st, _, _, inode) = stat_mount_at(t, dirfd, path_addr, flags)?;
+        (crate::vfs::inode::dated(st), false, inode)
     } else {
         let r = walk_at(t, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
         let ro = r.mount.read_only();
-        (r.stat.ok_or(Errno::ENOENT)?, ro)
+        (r.stat.ok_or(Errno::ENOENT)?, ro, r.inode)
     };
     if mode & W_OK != 0 && ro && matches!(st.st_mode & S_IFMT, S_IFREG | S_IFDIR | S_IFLNK) {
         return Err(Errno::EROFS);
     }
-    if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, mode) {
+    let allowed = match &inode {
+        Some(i) => t.creds.may_file(i.as_ref(), &st, mode),
+        None => t.creds.may(st.st_mode, st.st_uid, st.st_gid, mode),
+    };
+    if !allowed {
         return Err(Errno::EACCES);
     }
     Ok(0)

@@ -28,10 +28,14 @@ enum Ns {
     User,
     Trusted,
     Security,
+    /// The POSIX ACLs (`system.posix_acl_access`, `system.posix_acl_default`).
+    Acl,
 }
 
 fn namespace(name: &[u8]) -> Result<Ns, Errno> {
-    if name.starts_with(b"user.") && name.len() > 5 {
+    if crate::vfs::acl::is_acl_name(name) {
+        Ok(Ns::Acl)
+    } else if name.starts_with(b"user.") && name.len() > 5 {
         Ok(Ns::User)
     } else if name.starts_with(b"trusted.") && name.len() > 8 {
         Ok(Ns::Trusted)
@@ -56,7 +60,7 @@ fn check(t: &Task, tg: &Target, name: &[u8], write: bool) -> Result<(), Errno> {
                 return Err(if write { Errno::EPERM } else { Errno::ENODATA });
             }
             let want = if write { W_OK } else { R_OK };
-            if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, want) {
+            if !t.creds.may_file(tg.inode.as_ref(), st, want) {
                 return Err(Errno::EACCES);
             }
         }
@@ -64,6 +68,12 @@ fn check(t: &Task, tg: &Target, name: &[u8], write: bool) -> Result<(), Errno> {
         Ns::Trusted => {}
         Ns::Security => {
             if write && !root {
+                return Err(Errno::EPERM);
+            }
+        }
+        // set_posix_acl: the owner or CAP_FOWNER; anyone may read one.
+        Ns::Acl => {
+            if write && t.creds.fsuid != st.st_uid && t.creds.caps & (1 << CAP_FOWNER) == 0 {
                 return Err(Errno::EPERM);
             }
         }
@@ -88,6 +98,9 @@ fn out(t: &Task, value: &[u8], buf: u64, size: u64) -> SysResult {
 fn get(t: &Task, tg: Target, name_addr: u64, buf: u64, size: u64) -> SysResult {
     let name = xattr_name(t, name_addr)?;
     check(t, &tg, &name, false)?;
+    if crate::vfs::acl::is_acl_name(&name) && !tg.inode.keeps_acls() {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let value = tg.inode.getxattr(&name)?;
     if size as usize > XATTR_SIZE_MAX && value.len() > XATTR_SIZE_MAX {
         return Err(Errno::E2BIG);
@@ -109,7 +122,11 @@ fn set(t: &Task, tg: Target, name_addr: u64, val: u64, size: u64, flags: u32) ->
     if name == b"security.capability" {
         file_caps_check(t, Some(&value))?;
     }
-    tg.inode.setxattr(&name, &value, flags)?;
+    if crate::vfs::acl::is_acl_name(&name) {
+        crate::vfs::acl::set(tg.inode.as_ref(), &name, Some(&value), flags)?;
+    } else {
+        tg.inode.setxattr(&name, &value, flags)?;
+    }
     tg.notify(IN_ATTRIB);
     super::attr::privs_may_have_changed();
     Ok(0)
@@ -156,7 +173,11 @@ fn remove(t: &Task, tg: Target, name_addr: u64) -> SysResult {
     if name == b"security.capability" {
         file_caps_check(t, None)?;
     }
-    tg.inode.removexattr(&name)?;
+    if crate::vfs::acl::is_acl_name(&name) {
+        crate::vfs::acl::set(tg.inode.as_ref(), &name, None, 0)?;
+    } else {
+        tg.inode.removexattr(&name)?;
+    }
     tg.notify(IN_ATTRIB);
     Ok(0)
 }

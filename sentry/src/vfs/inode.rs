@@ -164,6 +164,12 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::ENOTTY)
     }
 
+    /// Whether the file system keeps POSIX ACLs for this file ([`super::acl`]), as extended
+    /// attributes of its own.
+    fn keeps_acls(&self) -> bool {
+        false
+    }
+
     /// The statx attributes the flags answer for on this file system (stx_attributes_mask):
     /// append, immutable and nodump where it keeps flags at all.
     fn flag_attributes_mask(&self) -> u64 {

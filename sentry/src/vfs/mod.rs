@@ -6,6 +6,7 @@
 //! dup and fork) owns its `FileOps` object, which owns whatever host resource backs it. Memory
 //! mappings hold the `Arc<File>` they map.
 
+pub mod acl;
 pub mod attr_flags;
 pub mod fanotify;
 pub mod fasync;

@@ -133,7 +133,7 @@ impl Walker<'_> {
             return Err(Errno::ENOTDIR);
         }
         if let Some(c) = self.opts.creds {
-            if !c.may(st.st_mode, st.st_uid, st.st_gid, X_OK) {
+            if !c.may_file(top.inode.as_ref(), &st, X_OK) {
                 return Err(Errno::EACCES);
             }
         }

@@ -246,6 +246,11 @@ impl Inode for OvNode {
     }
 
     fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        // The sandbox's ACLs live in the upper tree: a lower file has none (and a permission
+        // check never asks the host for one).
+        if crate::vfs::acl::is_acl_name(name) && self.upper().is_none() {
+            return Err(Errno::ENODATA);
+        }
         match self.top()?.getxattr(name) {
             Err(Errno::EOPNOTSUPP) => Err(Errno::ENODATA),
             r => r,
@@ -270,6 +275,12 @@ impl Inode for OvNode {
             Err(Errno::ENOTTY) if self.upper().is_none() => Ok(0),
             r => r,
         }
+    }
+
+    fn keeps_acls(&self) -> bool {
+        // In the upper tree (a tmpfs), where setting one copies the file up; a lower file
+        // has none of the sandbox's (see getxattr).
+        true
     }
 
     fn set_attr_flags(&self, flags: u32) -> Result<(), Errno> {

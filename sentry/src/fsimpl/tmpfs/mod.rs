@@ -410,6 +410,10 @@ impl Inode for TmpInode {
         Ok(lock(&self.meta).attr_flags)
     }
 
+    fn keeps_acls(&self) -> bool {
+        true
+    }
+
     fn set_attr_flags(&self, flags: u32) -> Result<(), Errno> {
         // shmem_fileattr_set: nothing but the flags it keeps.
         if flags & !ATTR_FLAGS != 0 {

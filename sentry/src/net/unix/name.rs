@@ -290,7 +290,11 @@ pub(super) fn peer_addr(raw: &[u8]) -> Box<[u8]> {
 fn find_path(t: &Task, raw: &[u8], stype: u32) -> Result<Peer, Errno> {
     let r = crate::syscalls::sys_file::walk_at(t, AT_FDCWD, path_of(raw), true)?;
     let st = r.stat.ok_or(Errno::ENOENT)?;
-    if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, W_OK) {
+    let writable = r
+        .inode
+        .as_ref()
+        .is_some_and(|i| t.creds.may_file(i.as_ref(), &st, W_OK));
+    if !writable {
         return Err(Errno::EACCES);
     }
     if st.st_mode & S_IFMT != S_IFSOCK {
