@@ -55,7 +55,11 @@ fn set_cwd(
     if st.st_mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    if !t.creds.may(st.st_mode, st.st_uid, st.st_gid, X_OK) {
+    let searchable = match &anchor {
+        Some(a) => t.creds.may_file(a.inode.as_ref(), st, X_OK),
+        None => t.creds.may(st.st_mode, st.st_uid, st.st_gid, X_OK),
+    };
+    if !searchable {
         return Err(Errno::EACCES);
     }
     let mut fs = lock(&t.fs);
