@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/auxv.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -1150,6 +1151,41 @@ static void test_posix_acls(void) {
     in_child("POSIX ACL child", posix_acl_child);
 }
 
+// execveat(fd, "", AT_EMPTY_PATH) runs the descriptor's file even once it is unlinked (an
+// O_PATH descriptor too), and names it /dev/fd/N (AT_EXECFN), as Linux does (execveat03).
+static void test_execveat_unlinked(void) {
+    NOTE("execveat of an unlinked file");
+    char self[256] = {0}, copy[160];
+    EXPECT_OK(readlink("/proc/self/exe", self, sizeof self - 1));
+    path(copy, sizeof copy, "exec-copy");
+    for (int pass = 0; pass < 2; pass++) {
+        int in = EXPECT_OK(open(self, O_RDONLY));
+        int out = EXPECT_OK(open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0755));
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(in, buf, sizeof buf)) > 0) {
+            CHECK("copied", write(out, buf, (size_t)n) == n);
+        }
+        close(in);
+        close(out);
+        int fd = EXPECT_OK(open(copy, pass ? O_PATH : O_RDONLY));
+        EXPECT_OK(unlink(copy));
+        char name[32];
+        snprintf(name, sizeof name, "/dev/fd/%d", fd);
+        char *av[] = {copy, "--execfn", name, NULL};
+        fflush(stdout);
+        pid_t c = fork();
+        if (c == 0) {
+            syscall(SYS_execveat, fd, "", av, environ, AT_EMPTY_PATH);
+            _exit(127);
+        }
+        int st = 0;
+        EXPECT_EQ(waitpid(c, &st, 0), c);
+        CHECK("it ran, named /dev/fd/N", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        close(fd);
+    }
+}
+
 static char mem_word[16] = "hello";
 
 static void other_user_mem_child(void) {
@@ -1248,6 +1284,11 @@ static void test_proc_mem(void) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "--execfn") == 0) {
+        // The image test_execveat_unlinked ran: named as Linux names it.
+        const char *fn = (const char *)getauxval(AT_EXECFN);
+        return fn != NULL && strcmp(fn, argv[2]) == 0 ? 0 : 1;
+    }
     if (argc > 1 && strcmp(argv[1], "--sleep") == 0) {
         // The running copy of test_text_busy: says it runs, then waits to be killed.
         // (Nothing printed: its transcript is not the test's.)
@@ -1286,6 +1327,7 @@ int main(int argc, char **argv) {
     test_procmap_query();
     test_mincore_residency();
     test_posix_acls();
+    test_execveat_unlinked();
     rmdir(dir);
     return guest_done();
 }

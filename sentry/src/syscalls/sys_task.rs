@@ -114,7 +114,11 @@ fn do_execve(
         if flags & AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT);
         }
-        t.file(dirfd)?.path.clone().into_bytes()
+        // The descriptor's own file, through its /dev/fd link (a magic link to the open file:
+        // found even once unlinked); Linux names the program so too (bprm->filename,
+        // AT_EXECFN).
+        t.file(dirfd)?;
+        format!("/dev/fd/{dirfd}").into_bytes()
     } else if path[0] == b'/' || dirfd == AT_FDCWD {
         path.clone()
     } else {
