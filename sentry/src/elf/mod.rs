@@ -565,6 +565,7 @@ pub fn load_from(
     mm.env = img.env;
     mm.auxv = img.auxv.clone();
     mm.exe = String::from_utf8_lossy(&main.file.path.clone().into_bytes()).into_owned();
+    mm.exe_inode = main.file.inode.clone();
     Ok(Loaded {
         entry,
         sp: img.sp,

@@ -273,6 +273,8 @@ pub struct MemoryManager {
     pub auxv: Vec<(u64, u64)>,
     /// The executable's path (/proc/[pid]/exe).
     pub exe: String,
+    /// The executable itself, to mark the link " (deleted)" once it is unlinked, as d_path.
+    pub exe_inode: Option<std::sync::Arc<dyn crate::vfs::Inode>>,
     /// What this address space has counted against the sandbox's memory budget.
     charged: u64,
     /// Ranges sealed by mseal(2): never unmapped, moved, remapped over or reprotected
@@ -327,6 +329,7 @@ impl MemoryManager {
             env: (0, 0),
             auxv: Vec::new(),
             exe: String::new(),
+            exe_inode: None,
             charged: 0,
             sealed: Vec::new(),
             aio: Default::default(),
@@ -400,6 +403,7 @@ impl MemoryManager {
             env: self.env,
             auxv: self.auxv.clone(),
             exe: self.exe.clone(),
+            exe_inode: self.exe_inode.clone(),
             charged: 0,
             sealed: self.sealed.clone(),
             aio: Default::default(),

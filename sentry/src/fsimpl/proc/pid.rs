@@ -870,7 +870,17 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
             "exe",
             magic_path_link(dev, pid, 18, move || {
                 let (_, info) = task_of(pid, tid)?;
-                let e = lock(&*info.mm()?).exe.clone();
+                let (e, inode) = {
+                    let mm_arc = info.mm()?;
+                    let mm = lock(&mm_arc);
+                    (mm.exe.clone(), mm.exe_inode.clone())
+                };
+                let gone = inode
+                    .and_then(|i| i.stat().ok())
+                    .is_some_and(|s| s.st_nlink == 0);
+                if gone && !e.ends_with(" (deleted)") {
+                    return Ok(format!("{} (deleted)", shown(e)).into_bytes());
+                }
                 Ok(shown(e).into_bytes())
             }),
         ),
