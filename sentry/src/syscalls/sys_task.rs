@@ -116,9 +116,14 @@ fn do_execve(
         }
         // The descriptor's own file, through its /dev/fd link (a magic link to the open file:
         // found even once unlinked); Linux names the program so too (bprm->filename,
-        // AT_EXECFN).
-        t.file(dirfd)?;
-        format!("/dev/fd/{dirfd}").into_bytes()
+        // AT_EXECFN). A root with no /dev/fd (a bare rootfs) goes by the file's path.
+        let file = t.file(dirfd)?;
+        let fd_link = format!("/dev/fd/{dirfd}").into_bytes();
+        if t.resolve_at(AT_FDCWD, &fd_link, true).is_ok() {
+            fd_link
+        } else {
+            file.path.clone().into_bytes()
+        }
     } else if path[0] == b'/' || dirfd == AT_FDCWD {
         path.clone()
     } else {
