@@ -25,10 +25,16 @@ fn get(inode: &dyn Inode) -> Result<u32, Errno> {
     inode.attr_flags()
 }
 
-/// vfs_fileattr_set after the mount's write access: the file system must keep flags
+/// vfs_fileattr_set's checks after the mount's write access: the file system must keep flags
 /// (ENOTTY), the caller must own the file or hold CAP_FOWNER (EPERM), and changing IMMUTABLE
-/// or APPEND takes CAP_LINUX_IMMUTABLE (EPERM).
-fn set(t: &Task, mount: Option<&Arc<Mount>>, inode: &dyn Inode, flags: u32) -> Result<(), Errno> {
+/// or APPEND takes CAP_LINUX_IMMUTABLE (EPERM). `flags` None: a request the file system will
+/// refuse; only the checks before that are made.
+fn may_set(
+    t: &Task,
+    mount: Option<&Arc<Mount>>,
+    inode: &dyn Inode,
+    flags: Option<u32>,
+) -> Result<(), Errno> {
     if mount.is_some_and(|m| m.read_only()) {
         return Err(Errno::EROFS);
     }
@@ -37,11 +43,17 @@ fn set(t: &Task, mount: Option<&Arc<Mount>>, inode: &dyn Inode, flags: u32) -> R
     if t.creds.fsuid != st.st_uid && t.creds.caps & (1 << CAP_FOWNER) == 0 {
         return Err(Errno::EPERM);
     }
-    if (old ^ flags) & (FS_APPEND_FL | FS_IMMUTABLE_FL) != 0
+    if (old ^ flags.unwrap_or(old)) & (FS_APPEND_FL | FS_IMMUTABLE_FL) != 0
         && t.creds.caps & (1 << CAP_LINUX_IMMUTABLE) == 0
     {
         return Err(Errno::EPERM);
     }
+    Ok(())
+}
+
+/// Sets the flags once [`may_set`] allows it, and reports the change.
+fn set(t: &Task, mount: Option<&Arc<Mount>>, inode: &dyn Inode, flags: u32) -> Result<(), Errno> {
+    may_set(t, mount, inode, Some(flags))?;
     inode.set_attr_flags(flags)?;
     crate::vfs::notify::file_event(
         &crate::vfs::notify::Subject {
@@ -104,9 +116,9 @@ fn set_xattr_form(
     match flags {
         Some(f) => set(t, mount, inode, f),
         None => {
-            // The checks vfs_fileattr_set makes before the file system refuses.
-            let old = inode.attr_flags()?;
-            set(t, mount, inode, old)?;
+            // The checks vfs_fileattr_set makes before the file system refuses (nothing is
+            // written: no ctime change, no event).
+            may_set(t, mount, inode, None)?;
             Err(Errno::EOPNOTSUPP)
         }
     }
