@@ -787,15 +787,19 @@ static int get_flags(const char *p) {
     return flags;
 }
 
-static void inode_flags_child(void) {
-    // A tmpfs of the child's own mount namespace (natively too: the host's /tmp may not be
-    // one).
+// A tmpfs of the calling child's own mount namespace at `name` in the test directory, its path
+// in `m` (natively too: the host's /tmp may not be a tmpfs).
+static void private_tmpfs(char *m, size_t n, const char *name) {
     EXPECT_OK(unshare(CLONE_NEWNS));
     EXPECT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-    char m[128], f[160], g[160], d[160], x[192];
-    path(m, sizeof m, "flags");
+    path(m, n, name);
     EXPECT_OK(mkdir(m, 0755));
     EXPECT_OK(mount("none", m, "tmpfs", 0, NULL));
+}
+
+static void inode_flags_child(void) {
+    char m[128], f[160], g[160], d[160], x[192];
+    private_tmpfs(m, sizeof m, "flags");
     snprintf(f, sizeof f, "%s/file", m);
     snprintf(g, sizeof g, "%s/other", m);
     snprintf(d, sizeof d, "%s/dir", m);
@@ -1057,12 +1061,8 @@ static int open_as(uid_t uid, const char *p, int flags) {
 }
 
 static void posix_acl_child(void) {
-    EXPECT_OK(unshare(CLONE_NEWNS));
-    EXPECT_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
     char m[128], f[160], d[160], x[192], y[192];
-    path(m, sizeof m, "acls");
-    EXPECT_OK(mkdir(m, 0755));
-    EXPECT_OK(mount("none", m, "tmpfs", 0, NULL));
+    private_tmpfs(m, sizeof m, "acls");
     EXPECT_OK(chmod(m, 0777));
     snprintf(f, sizeof f, "%s/file", m);
     snprintf(d, sizeof d, "%s/dir", m);
