@@ -165,13 +165,25 @@ pub enum Request {
     Connect { fid: Fid, stype: u32 },
     /// The entries of a directory with their stats (lstat: no symlink followed) and, for
     /// symlinks, their targets, from directory position `offset` (0: the start), as many as
-    /// fit in [`MAX_DATA`]; `.` and `..` are left out. With `subdirs`, once the listing is
-    /// complete, the whole listings of its subdirectories too, in order, as many as fit (the
-    /// sandbox is walking the tree). Reply: `Entries`.
+    /// fit in [`MAX_DATA`]; `.` and `..` are left out. The directory is `fid`, or the one
+    /// `path` (names walked from `fid` as `Walk` walks them, no symlink followed) leads to,
+    /// for a directory the sandbox knows from a listing and has no fid for. With `subdirs`,
+    /// once the listing is complete, whole listings of the directories below it too, in the
+    /// order a tree walk visits them (depth first, each directory's subdirectories in its
+    /// own order), as many as fit (the sandbox is walking the tree). With `ahead`, names of
+    /// subdirectories of that directory, its own listing is left out and only theirs and
+    /// those below them come, in that order, depth first (the sandbox walks into the first
+    /// and the others are next). What is read ahead (with `subdirs`, or after the first of
+    /// `ahead`) takes at most `room` bytes of the reply (the sandbox sizes its read-ahead by
+    /// how much of the last it used).
+    /// Reply: `Entries`.
     ReadDir {
         fid: Fid,
+        path: Vec<Vec<u8>>,
         offset: u64,
         subdirs: bool,
+        ahead: Vec<Vec<u8>>,
+        room: u32,
     },
     /// Walks one name from `dir` (as `Walk` does) and opens it (as `Open` does), without
     /// making a fid. Reply: `Opened` + descriptor.
@@ -221,7 +233,9 @@ pub enum Reply {
     /// A descriptor comes with the reply.
     Opened,
     /// Directory entries, the position to go on from (None: the listing is complete), and
-    /// the complete listings of subdirectories (by name) asked for with `subdirs`.
+    /// the complete listings of directories below it asked for with `subdirs` or `ahead`,
+    /// each by its path from the listed directory (names joined by `/`), a directory after
+    /// its parent.
     Entries(Vec<Entry>, Option<u64>, Vec<(Vec<u8>, Vec<Entry>)>),
 }
 
@@ -442,9 +456,19 @@ impl Request {
             Request::Connect { fid, stype } => w.u8(24).u64(*fid).u32(*stype),
             Request::ReadDir {
                 fid,
+                path,
                 offset,
                 subdirs,
-            } => w.u8(25).u64(*fid).u64(*offset).u8(u8::from(*subdirs)),
+                ahead,
+                room,
+            } => w
+                .u8(25)
+                .u64(*fid)
+                .names(path)
+                .u64(*offset)
+                .u8(u8::from(*subdirs))
+                .names(ahead)
+                .u32(*room),
             Request::OpenAt { dir, name, flags } => w.u8(26).u64(*dir).bytes(name).u32(*flags),
         };
         w.0
@@ -565,12 +589,15 @@ impl Request {
             },
             25 => Request::ReadDir {
                 fid: r.u64()?,
+                path: r.names()?,
                 offset: r.u64()?,
                 subdirs: match r.u8()? {
                     0 => false,
                     1 => true,
                     _ => return Err(BadMessage),
                 },
+                ahead: r.names()?,
+                room: r.u32()?,
             },
             26 => Request::OpenAt {
                 dir: r.u64()?,
@@ -787,8 +814,11 @@ mod tests {
             Request::Connect { fid: 4, stype: 5 },
             Request::ReadDir {
                 fid: 4,
+                path: vec![b"a".to_vec(), b"b".to_vec()],
                 offset: 77,
                 subdirs: true,
+                ahead: vec![b"c".to_vec()],
+                room: 4096,
             },
             Request::OpenAt {
                 dir: 4,

@@ -95,6 +95,9 @@ fn check_name(name: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Most directories listed ahead in one [`Request::ReadDir`] reply.
+const MAX_SUBDIRS: usize = 1024;
+
 fn fmt(mode: u32) -> u32 {
     mode & S_IFMT
 }
@@ -546,11 +549,14 @@ impl Server {
             }
             Request::ReadDir {
                 fid,
+                path,
                 offset,
                 subdirs,
+                ahead,
+                room,
             } => {
                 let n = self.node(fid)?;
-                done(self.read_dir(&n, offset, subdirs)?)
+                done(self.read_dir(&n, &path, offset, subdirs, &ahead, room as usize)?)
             }
             Request::OpenAt { dir, name, flags } => {
                 let d = self.node(dir)?;
@@ -582,44 +588,102 @@ impl Server {
         }
     }
 
-    /// The entries of directory `n` from position `offset`, with their stats and symlink
-    /// targets, as many as fit in one reply, and the position to go on from (None at the end);
-    /// with `subdirs`, after a complete listing, the complete listings of its subdirectories
-    /// that fit too. Each name is one component read from the directory itself, stat'ed, read
-    /// and opened in it without following anything, so nothing outside the export is reached.
-    fn read_dir(&self, n: &Node, offset: u64, subdirs: bool) -> Result<Reply, Errno> {
+    /// The entries of directory `n` (or of the directory `path` leads to from it) from
+    /// position `offset`, with their stats and symlink targets, as many as fit in one reply,
+    /// and the position to go on from (None at the end); with `subdirs`, after a complete
+    /// listing, the complete listings of the directories below it that fit too (in `room`
+    /// bytes), depth first; with `ahead`, only those of the subdirectories it names and below
+    /// them. Each name is
+    /// one component read from a directory or sent by the sandbox and checked, stat'ed, read
+    /// and opened beneath `n` without following any symlink, so nothing outside the export
+    /// is reached.
+    fn read_dir(
+        &self,
+        n: &Node,
+        path: &[Vec<u8>],
+        offset: u64,
+        subdirs: bool,
+        ahead: &[Vec<u8>],
+        room: usize,
+    ) -> Result<Reply, Errno> {
         if fmt(n.mode) != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
-        let fd = self.reopen(n, libc::O_RDONLY | libc::O_DIRECTORY)?;
+        for name in path.iter().chain(ahead) {
+            check_name(name)?;
+        }
+        if ahead.len() > MAX_SUBDIRS {
+            return Err(Errno::EINVAL);
+        }
+        let fd = if path.is_empty() {
+            self.reopen(n, libc::O_RDONLY | libc::O_DIRECTORY)?
+        } else {
+            host_unsafe::openat2(
+                n.fd.as_fd(),
+                &path.join(&b'/'),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                0,
+                RESOLVE,
+            )?
+        };
         let mut entries = Vec::new();
         let mut budget = MAX_DATA;
-        let next = list_dir(fd.as_fd(), offset, &mut budget, &mut entries)?;
-        let mut subs = Vec::new();
-        if subdirs && next.is_none() {
-            for e in &entries {
-                if fmt(e.stat.st_mode) != S_IFDIR || budget < 4096 {
-                    continue;
-                }
-                let Ok(sub) = host_unsafe::openat2(
-                    fd.as_fd(),
-                    &e.name,
-                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-                    0,
-                    RESOLVE,
-                ) else {
-                    continue;
-                };
-                let mut left = budget.saturating_sub(8 + e.name.len());
-                let mut v = Vec::new();
-                match list_dir(sub.as_fd(), 0, &mut left, &mut v) {
-                    // Only whole listings: the rest is asked for when the sandbox gets there.
-                    Ok(None) => {
-                        budget = left;
-                        subs.push((e.name.clone(), v));
+        let (next, roots) = if ahead.is_empty() {
+            let next = list_dir(fd.as_fd(), offset, &mut budget, &mut entries)?;
+            let roots = entries
+                .iter()
+                .filter(|e| subdirs && next.is_none() && fmt(e.stat.st_mode) == S_IFDIR)
+                .map(|e| e.name.clone())
+                .collect();
+            (next, roots)
+        } else {
+            (None, ahead.to_vec())
+        };
+        // The first of `ahead` is the directory the sandbox is opening: its listing may take
+        // the whole reply; what is read ahead takes at most `room`.
+        let mut budget = match ahead.is_empty() {
+            true => budget.min(room),
+            false => budget,
+        };
+        // Depth first, as a tree walk goes: a stack of paths, the next to list on top.
+        let mut stack: Vec<Vec<u8>> = roots;
+        stack.reverse();
+        let mut subs: Vec<(Vec<u8>, Vec<protocol::Entry>)> = Vec::new();
+        while let Some(rel) = stack.pop() {
+            if subs.len() == 1 && !ahead.is_empty() {
+                budget = budget.min(room);
+            }
+            if budget < 1024 || subs.len() >= MAX_SUBDIRS {
+                break;
+            }
+            let Ok(sub) = host_unsafe::openat2(
+                fd.as_fd(),
+                &rel,
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                0,
+                RESOLVE,
+            ) else {
+                continue;
+            };
+            let mut left = budget.saturating_sub(8 + rel.len());
+            let mut v = Vec::new();
+            match list_dir(sub.as_fd(), 0, &mut left, &mut v) {
+                // Only whole listings: the rest is asked for when the sandbox gets there.
+                Ok(None) => {
+                    budget = left;
+                    let below = v.iter().filter(|e| fmt(e.stat.st_mode) == S_IFDIR);
+                    let at = stack.len();
+                    for e in below {
+                        let mut p = Vec::with_capacity(rel.len() + 1 + e.name.len());
+                        p.extend_from_slice(&rel);
+                        p.push(b'/');
+                        p.extend_from_slice(&e.name);
+                        stack.push(p);
                     }
-                    _ => break,
+                    stack[at..].reverse();
+                    subs.push((rel, v));
                 }
+                _ => break,
             }
         }
         Ok(Reply::Entries(entries, next, subs))
