@@ -1151,6 +1151,53 @@ static void test_posix_acls(void) {
     in_child("POSIX ACL child", posix_acl_child);
 }
 
+static char access_dir[128], access_secret[160], access_pub[160];
+
+static void access_real_user_child(void) {
+    // Real uid 1000, effective root: access(2) checks as the real user, the walk included;
+    // AT_EACCESS as the effective one.
+    EXPECT_OK(setresuid(1000, 0, 0));
+    EXPECT_ERRNO(access(access_secret, R_OK), EACCES);
+    EXPECT_ERRNO(access(access_pub, F_OK), EACCES);
+    EXPECT_OK(faccessat(AT_FDCWD, access_secret, R_OK | W_OK, AT_EACCESS));
+    EXPECT_OK(faccessat(AT_FDCWD, access_pub, R_OK, AT_EACCESS));
+    int fd = EXPECT_OK(open(access_secret, O_RDONLY));
+    close(fd);
+}
+
+static void access_real_root_child(void) {
+    // Real root, effective uid 1000: the effective capabilities are gone, the permitted ones
+    // stay, and access(2) checks with those.
+    EXPECT_OK(setresuid(0, 1000, 0));
+    EXPECT_ERRNO(open(access_secret, O_RDONLY), EACCES);
+    EXPECT_OK(access(access_secret, R_OK | W_OK));
+    EXPECT_OK(access(access_pub, R_OK));
+    EXPECT_ERRNO(faccessat(AT_FDCWD, access_secret, R_OK, AT_EACCESS), EACCES);
+    EXPECT_ERRNO(faccessat(AT_FDCWD, access_pub, R_OK, AT_EACCESS), EACCES);
+}
+
+// access(2) and faccessat(2) without AT_EACCESS check with the real ids (Linux's
+// access_override_creds), not the effective ones.
+static void test_access_real_ids(void) {
+    NOTE("access(2) with the real ids");
+    if (getuid() != 0) {
+        return;
+    }
+    path(access_dir, sizeof access_dir, "access");
+    snprintf(access_secret, sizeof access_secret, "%s/secret", access_dir);
+    snprintf(access_pub, sizeof access_pub, "%s/pub", access_dir);
+    EXPECT_OK(mkdir(access_dir, 0700));
+    int fd = EXPECT_OK(open(access_secret, O_RDWR | O_CREAT, 0600));
+    close(fd);
+    fd = EXPECT_OK(open(access_pub, O_RDWR | O_CREAT, 0644));
+    close(fd);
+    in_child("access as the real user", access_real_user_child);
+    in_child("access as the real root", access_real_root_child);
+    unlink(access_secret);
+    unlink(access_pub);
+    rmdir(access_dir);
+}
+
 // execveat(fd, "", AT_EMPTY_PATH) runs the descriptor's file even once it is unlinked (an
 // O_PATH descriptor too), and names it /dev/fd/N (AT_EXECFN), as Linux does (execveat03).
 static void test_execveat_unlinked(void) {
@@ -1332,6 +1379,7 @@ int main(int argc, char **argv) {
     test_mincore_residency();
     test_posix_acls();
     test_execveat_unlinked();
+    test_access_real_ids();
     rmdir(dir);
     return guest_done();
 }

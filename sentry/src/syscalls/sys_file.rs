@@ -98,6 +98,31 @@ pub(crate) fn walk_at_with(
     walk(&mounts, &start, path, opts)
 }
 
+/// Resolves `path` relative to `dirfd` with search-permission checks made with `creds`
+/// (access(2) checks with the real ids).
+pub(crate) fn walk_at_creds(
+    t: &Task,
+    dirfd: i32,
+    path: &[u8],
+    follow: bool,
+    creds: &crate::kernel::Credentials,
+) -> Result<Resolved, Errno> {
+    let (start, anchor) = start_dir(t, dirfd, path, 0)?;
+    let (root, mnt) = {
+        let fs = lock(&t.fs);
+        (fs.root.clone(), fs.mnt.clone())
+    };
+    let opts = WalkOpts {
+        follow,
+        creds: Some(creds),
+        root: Some(&root),
+        resolve: 0,
+        anchor: anchor.as_ref(),
+    };
+    let mounts = mnt.read();
+    walk(&mounts, &start, path, opts)
+}
+
 /// Resolves `path` relative to `dirfd`, as the *at calls do.
 pub(crate) fn walk_at(t: &Task, dirfd: i32, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
     walk_at_with(t, dirfd, path, follow, 0)

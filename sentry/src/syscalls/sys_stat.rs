@@ -157,11 +157,18 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> Sys
         return Err(Errno::EINVAL);
     }
     let path = t.read_path(path_addr)?;
+    // Linux's access_override_creds: unless AT_EACCESS, the walk and the check are made with
+    // the real ids, and the capabilities of a real root (or none for anyone else).
+    let overridden = (flags & AT_EACCESS == 0)
+        .then(|| access_creds(&t.creds))
+        .flatten();
+    let creds = overridden.as_ref().unwrap_or(&t.creds);
     let (st, ro, inode) = if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
         let (st, _, _, inode) = stat_mount_at(t, dirfd, path_addr, flags)?;
         (crate::vfs::inode::dated(st), false, inode)
     } else {
-        let r = walk_at(t, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+        let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+        let r = super::walk_at_creds(t, dirfd, &path, follow, creds)?;
         let ro = r.mount.read_only();
         (r.stat.ok_or(Errno::ENOENT)?, ro, r.inode)
     };
@@ -169,13 +176,32 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> Sys
         return Err(Errno::EROFS);
     }
     let allowed = match &inode {
-        Some(i) => t.creds.may_file(i.as_ref(), &st, mode),
-        None => t.creds.may(st.st_mode, st.st_uid, st.st_gid, mode),
+        Some(i) => creds.may_file(i.as_ref(), &st, mode),
+        None => creds.may(st.st_mode, st.st_uid, st.st_gid, mode),
     };
     if !allowed {
         return Err(Errno::EACCES);
     }
     Ok(0)
+}
+
+/// The credentials access(2) checks with, when they differ from `c`: fsuid and fsgid the
+/// real ids, and (without SECBIT_NO_SETUID_FIXUP) the effective capabilities the permitted
+/// ones for a real root, none for another user.
+fn access_creds(c: &crate::kernel::Credentials) -> Option<crate::kernel::Credentials> {
+    let caps = match c.securebits & SECBIT_NO_SETUID_FIXUP {
+        0 if c.uid.0 == 0 => c.caps_permitted,
+        0 => 0,
+        _ => c.caps,
+    };
+    if c.fsuid == c.uid.0 && c.fsgid == c.gid.0 && c.caps == caps {
+        return None;
+    }
+    let mut o = c.clone();
+    o.fsuid = c.uid.0;
+    o.fsgid = c.gid.0;
+    o.caps = caps;
+    Some(o)
 }
 
 /// Implements access(2).
