@@ -1151,6 +1151,36 @@ static void test_posix_acls(void) {
     in_child("POSIX ACL child", posix_acl_child);
 }
 
+static void seek_hole_child(void) {
+    char m[128], f[160];
+    private_tmpfs(m, sizeof m, "holes");
+    snprintf(f, sizeof f, "%s/file", m);
+    int fd = EXPECT_OK(open(f, O_RDWR | O_CREAT, 0644));
+    char block[4096];
+    memset(block, 'x', sizeof block);
+    for (int i = 0; i < 4; i++) {
+        EXPECT_EQ(write(fd, block, sizeof block), (ssize_t)sizeof block);
+    }
+    EXPECT_OK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 8192));
+    EXPECT_EQ(lseek(fd, 0, SEEK_HOLE), 4096);
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 4096);
+    EXPECT_EQ(lseek(fd, 4096, SEEK_DATA), 12288);
+    EXPECT_EQ(lseek(fd, 12288, SEEK_HOLE), 16384);
+    // A hole to the end: no data after it.
+    EXPECT_OK(ftruncate(fd, 65536));
+    EXPECT_ERRNO(lseek(fd, 16384, SEEK_DATA), ENXIO);
+    EXPECT_EQ(lseek(fd, 20000, SEEK_HOLE), 20000);
+    EXPECT_ERRNO(lseek(fd, 65536, SEEK_HOLE), ENXIO);
+    close(fd);
+}
+
+// SEEK_HOLE and SEEK_DATA on tmpfs see punched holes and a sparse tail (fallocate04/05,
+// lseek11).
+static void test_seek_holes(void) {
+    NOTE("SEEK_HOLE and SEEK_DATA");
+    in_child("SEEK_HOLE child", seek_hole_child);
+}
+
 static char access_dir[128], access_secret[160], access_pub[160];
 
 static void access_real_user_child(void) {
@@ -1380,6 +1410,7 @@ int main(int argc, char **argv) {
     test_posix_acls();
     test_execveat_unlinked();
     test_access_real_ids();
+    test_seek_holes();
     rmdir(dir);
     return guest_done();
 }

@@ -209,6 +209,32 @@ except OSError as e: print(e.errno)
     );
 }
 
+/// SEEK_HOLE and SEEK_DATA on an ext4 image see a punched hole, a hole made by seeking past
+/// the end before writing, and a preallocated (unwritten) range as holes, as Linux's ext4
+/// reports them (the same answers abi_edges checks on tmpfs natively).
+#[test]
+fn ext4_holes_are_seen() {
+    tests::require_tool("/usr/sbin/mkfs.ext4");
+    let out = sh("cd /tmp; truncate -s 8M img; mkfs.ext4 -q -b 4096 img; mkdir m;          mount -o loop img m || exit 1; python3 -c \"
+import os
+fd = os.open('m/f', os.O_RDWR | os.O_CREAT, 0o644)
+os.write(fd, b'x' * 16384)
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.fallocate(fd, 3, ctypes.c_long(4096), ctypes.c_long(8192)) == 0
+print(os.lseek(fd, 0, os.SEEK_HOLE), os.lseek(fd, 4096, os.SEEK_DATA), os.lseek(fd, 12288, os.SEEK_HOLE))
+os.pwrite(fd, b'y', 65536)
+print(os.lseek(fd, 16384, os.SEEK_DATA), os.lseek(fd, 20000, os.SEEK_HOLE))
+assert libc.fallocate(fd, 1, ctypes.c_long(131072), ctypes.c_long(8192)) == 0
+try: os.lseek(fd, 65537, os.SEEK_DATA)
+except OSError as e: print('ENXIO' if e.errno == 6 else e.errno)
+\"; umount m; fsck.ext4 -fn img >/dev/null 2>&1 && echo fsck clean");
+    assert_eq!(
+        out.stdout, "4096 12288 16384\n65536 20000\nENXIO\nfsck clean\n",
+        "{out:?}"
+    );
+}
+
 /// Hostile ext images: garbage is refused at mount (EINVAL); an image whose metadata lies
 /// (checksums recomputed, so only the structure is wrong: a directory's extent pointing past
 /// the volume, a file's extent pointing into the inode table) gives EUCLEAN or EIO for what

@@ -56,11 +56,11 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use rsext4::{
     BlockIo, DeviceCapabilities, DeviceGeometry, DeviceNumber, DirectoryCursor, DirectoryEntryType,
-    Ext4, Ext4Error, Ext4ErrorKind, Ext4Result, Ext4Timestamp, FileName, FilePermissions,
-    InodeFlags, InodeInfo, InodeMetadataUpdate, InodeNumber, MountOptions, MountServices,
-    MountedServices, MutationContext, NoopObserver, PreallocationOptions, RangeOperation,
-    RenameOptions, SectorId, SpecialInodeKind, UnlinkOutcome, XattrName, XattrNamespace,
-    XattrSetMode,
+    Ext4, Ext4Error, Ext4ErrorKind, Ext4Result, Ext4Timestamp, FileExtent, FileExtentState,
+    FileExtentTarget, FileName, FilePermissions, InodeFlags, InodeInfo, InodeMetadataUpdate,
+    InodeNumber, MountOptions, MountServices, MountedServices, MutationContext, NoopObserver,
+    PreallocationOptions, RangeOperation, RenameOptions, SectorId, SpecialInodeKind, UnlinkOutcome,
+    XattrName, XattrNamespace, XattrSetMode,
 };
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -1199,7 +1199,64 @@ impl ExtOpen {
     }
 }
 
+impl ExtOpen {
+    /// The file's data extents (written ones: unwritten extents read as zeros, and Linux's
+    /// ext4 reports them as holes) from `offset` to `end`, in file order.
+    fn data_extents(&self, offset: u64, end: u64) -> Result<Vec<FileExtent>, Errno> {
+        let n = self.node.number()?;
+        let mut out = Vec::new();
+        let mut at = offset;
+        while at < end {
+            let map = self.node.fs.with(0, |v| {
+                v.inode_extents(n, at, end - at, FileExtentTarget::Data, 256)
+            })?;
+            let Some(last) = map.extents.last().copied() else {
+                break;
+            };
+            let next = last.logical_start.saturating_add(last.length);
+            out.extend(
+                map.extents
+                    .into_iter()
+                    .filter(|e| e.state != FileExtentState::Unwritten),
+            );
+            if map.complete || next <= at {
+                break;
+            }
+            at = next;
+        }
+        out.sort_by_key(|e| e.logical_start);
+        Ok(out)
+    }
+}
+
 impl FileOps for ExtOpen {
+    fn seek_hole(&self, offset: u64, whence: u32) -> Option<Result<u64, Errno>> {
+        if self.node.dir {
+            return None;
+        }
+        let r = (|| {
+            let size = self.node.stat()?.st_size as u64;
+            let data = self.data_extents(offset, size)?;
+            if whence == SEEK_DATA {
+                return data
+                    .iter()
+                    .find(|e| e.logical_start.saturating_add(e.length) > offset)
+                    .map(|e| e.logical_start.max(offset))
+                    .ok_or(Errno::ENXIO);
+            }
+            // The end of the file is a hole.
+            let mut pos = offset;
+            for e in &data {
+                if e.logical_start > pos {
+                    break;
+                }
+                pos = pos.max(e.logical_start.saturating_add(e.length));
+            }
+            Ok(pos.min(size))
+        })();
+        Some(r)
+    }
+
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
         if self.node.dir {
             return Err(Errno::EISDIR);

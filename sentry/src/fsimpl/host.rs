@@ -62,6 +62,10 @@ impl HostFile {
 }
 
 impl FileOps for HostFile {
+    fn seek_hole(&self, offset: u64, whence: u32) -> Option<Result<u64, Errno>> {
+        Some(host_seek_hole(self.fd.as_fd(), offset, whence))
+    }
+
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
         let off = i64::try_from(offset).map_err(|_| Errno::EINVAL)?;
         loop {
@@ -233,4 +237,17 @@ impl FileOps for HostStream {
     fn polls_host(&self) -> bool {
         true
     }
+}
+
+/// SEEK_DATA or SEEK_HOLE on a host descriptor the sentry reads positionally (its own offset
+/// is unused): the host's answer for its holes.
+pub(crate) fn host_seek_hole(fd: BorrowedFd<'_>, offset: u64, whence: u32) -> Result<u64, Errno> {
+    let w = match whence {
+        SEEK_DATA => nix::unistd::Whence::SeekData,
+        _ => nix::unistd::Whence::SeekHole,
+    };
+    let off = i64::try_from(offset).map_err(|_| Errno::ENXIO)?;
+    nix::unistd::lseek(fd.as_raw_fd(), off, w)
+        .map(|n| n as u64)
+        .map_err(|e| Errno(e as i32))
 }

@@ -130,6 +130,12 @@ pub trait FileOps: Send + Sync {
     fn host_seek(&self, _offset: i64, _whence: u32) -> Option<Result<u64, Errno>> {
         None
     }
+    /// lseek(2)'s SEEK_DATA or SEEK_HOLE from `offset` (within the file), answered by the
+    /// file's storage where it knows its holes; None: the whole file is data (Linux's
+    /// generic answer).
+    fn seek_hole(&self, _offset: u64, _whence: u32) -> Option<Result<u64, Errno>> {
+        None
+    }
     /// fstat(2).
     fn stat(&self) -> Result<Stat, Errno>;
     /// getdents64(2) into `buf` from directory position `*pos`; returns the bytes written.
@@ -623,9 +629,13 @@ impl File {
                 if offset < 0 || offset >= size {
                     return Err(Errno::ENXIO);
                 }
-                let new = if whence == SEEK_DATA { offset } else { size };
-                *pos = new as u64;
-                return Ok(new as u64);
+                let new = match self.ops.seek_hole(offset as u64, whence) {
+                    Some(r) => r?,
+                    None if whence == SEEK_DATA => offset as u64,
+                    None => size as u64,
+                };
+                *pos = new;
+                return Ok(new);
             }
             _ => return Err(Errno::EINVAL),
         };

@@ -51,6 +51,9 @@ impl FileOps for Shared {
     fn host_seek(&self, offset: i64, whence: u32) -> Option<Result<u64, Errno>> {
         self.0.ops.host_seek(offset, whence)
     }
+    fn seek_hole(&self, offset: u64, whence: u32) -> Option<Result<u64, Errno>> {
+        self.0.ops.seek_hole(offset, whence)
+    }
     fn stat(&self) -> Result<Stat, Errno> {
         self.0.stat()
     }

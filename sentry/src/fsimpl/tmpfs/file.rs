@@ -179,6 +179,11 @@ impl RegFile {
 }
 
 impl FileOps for RegFile {
+    fn seek_hole(&self, offset: u64, whence: u32) -> Option<Result<u64, Errno>> {
+        let fd = self.data().fd.as_fd();
+        Some(crate::fsimpl::host::host_seek_hole(fd, offset, whence))
+    }
+
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
         if offset > MAX_FILE_SIZE {
             return Ok(0);
