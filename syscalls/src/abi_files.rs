@@ -238,3 +238,17 @@ pub struct FileAttr {
     pub fa_projid: u32,
     pub fa_cowextsize: u32,
 }
+
+/// `struct fiemap`'s flags (FS_IOC_FIEMAP, linux/fiemap.h).
+pub const FIEMAP_FLAG_SYNC: u32 = 0x1;
+pub const FIEMAP_FLAG_XATTR: u32 = 0x2;
+pub const FIEMAP_FLAG_CACHE: u32 = 0x4;
+/// `struct fiemap_extent`'s flags.
+pub const FIEMAP_EXTENT_LAST: u32 = 0x1;
+pub const FIEMAP_EXTENT_NOT_ALIGNED: u32 = 0x100;
+pub const FIEMAP_EXTENT_DATA_INLINE: u32 = 0x200;
+pub const FIEMAP_EXTENT_UNWRITTEN: u32 = 0x800;
+pub const FIEMAP_EXTENT_MERGED: u32 = 0x1000;
+/// Sizes of `struct fiemap` (the header) and of one `struct fiemap_extent`.
+pub const FIEMAP_HEADER_SIZE: u64 = 32;
+pub const FIEMAP_EXTENT_SIZE: u64 = 56;

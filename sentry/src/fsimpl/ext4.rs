@@ -1160,6 +1160,9 @@ impl Inode for ExtNode {
     }
 }
 
+/// Most extents one FS_IOC_FIEMAP reports.
+const MAX_FIEMAP: usize = 65536;
+
 /// One directory entry of a listing: inode, type, name.
 type Listed = (u64, u8, Vec<u8>);
 
@@ -1230,6 +1233,52 @@ impl ExtOpen {
 }
 
 impl FileOps for ExtOpen {
+    fn fiemap(
+        &self,
+        start: u64,
+        len: u64,
+        xattr: bool,
+    ) -> Option<Result<Vec<crate::vfs::Fiemap>, Errno>> {
+        let r = (|| {
+            let n = self.node.number()?;
+            let target = match xattr {
+                true => FileExtentTarget::ExtendedAttributes,
+                false => FileExtentTarget::Data,
+            };
+            let mut out = Vec::new();
+            let mut at = start;
+            let end = start.saturating_add(len);
+            while at < end && out.len() < MAX_FIEMAP {
+                let map = self
+                    .node
+                    .fs
+                    .with(0, |v| v.inode_extents(n, at, end - at, target, 256))?;
+                let Some(last) = map.extents.last().copied() else {
+                    break;
+                };
+                let next = last.logical_start.saturating_add(last.length);
+                out.extend(map.extents.iter().map(|e| crate::vfs::Fiemap {
+                    logical: e.logical_start,
+                    physical: e.physical_start,
+                    length: e.length,
+                    flags: match e.state {
+                        FileExtentState::Initialized => 0,
+                        FileExtentState::Unwritten => FIEMAP_EXTENT_UNWRITTEN,
+                        FileExtentState::Inline => {
+                            FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_NOT_ALIGNED
+                        }
+                    } | if e.merged { FIEMAP_EXTENT_MERGED } else { 0 },
+                }));
+                if map.complete || next <= at {
+                    break;
+                }
+                at = next;
+            }
+            Ok(out)
+        })();
+        Some(r)
+    }
+
     fn seek_hole(&self, offset: u64, whence: u32) -> Option<Result<u64, Errno>> {
         if self.node.dir {
             return None;

@@ -99,6 +99,69 @@ pub fn sys_fcntl(t: &mut Task) -> SysResult {
     }
 }
 
+/// FS_IOC_FIEMAP (fs/ioctl.c's ioctl_fiemap and fiemap_prep, as ext4 answers it): the
+/// extents of `file` in the header's range, as many as the caller's array holds (none with
+/// `fm_extent_count` 0: only their count), the last of the file's marked FIEMAP_EXTENT_LAST.
+fn fiemap(t: &Task, file: &crate::vfs::File, arg: u64) -> SysResult {
+    let mut hdr = [0u8; FIEMAP_HEADER_SIZE as usize];
+    t.copy_in(arg, &mut hdr)?;
+    let u64_at = |o: usize| u64::from_le_bytes(hdr[o..o + 8].try_into().unwrap_or_default());
+    let u32_at = |o: usize| u32::from_le_bytes(hdr[o..o + 4].try_into().unwrap_or_default());
+    let (start, len, flags, count) = (u64_at(0), u64_at(8), u32_at(16), u32_at(24));
+    if u64::from(count) > u64::from(u32::MAX) / FIEMAP_EXTENT_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    // Only a file system with a fiemap answers (tmpfs, proc, pipes: EOPNOTSUPP).
+    let probe = file.ops.fiemap(0, 0, false);
+    if probe.is_none() {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let put_header = |flags: u32, mapped: u32| {
+        let mut h = hdr;
+        h[16..20].copy_from_slice(&flags.to_le_bytes());
+        h[20..24].copy_from_slice(&mapped.to_le_bytes());
+        t.copy_out(arg, &h)
+    };
+    let incompat = flags & !(FIEMAP_FLAG_SYNC | FIEMAP_FLAG_XATTR | FIEMAP_FLAG_CACHE);
+    if incompat != 0 {
+        put_header(incompat, 0)?;
+        return Err(Errno::EBADR);
+    }
+    if flags & FIEMAP_FLAG_SYNC != 0 {
+        file.ops.sync()?;
+    }
+    let extents = match file.ops.fiemap(start, len, flags & FIEMAP_FLAG_XATTR != 0) {
+        Some(r) => r?,
+        None => return Err(Errno::EOPNOTSUPP),
+    };
+    let total = extents.len();
+    let mut mapped = 0u32;
+    if count == 0 {
+        mapped = total.min(u32::MAX as usize) as u32;
+    } else {
+        for (i, e) in extents.iter().take(count as usize).enumerate() {
+            let mut rec = [0u8; FIEMAP_EXTENT_SIZE as usize];
+            rec[0..8].copy_from_slice(&e.logical.to_le_bytes());
+            rec[8..16].copy_from_slice(&e.physical.to_le_bytes());
+            rec[16..24].copy_from_slice(&e.length.to_le_bytes());
+            let last = if i + 1 == total {
+                FIEMAP_EXTENT_LAST
+            } else {
+                0
+            };
+            rec[40..44].copy_from_slice(&(e.flags | last).to_le_bytes());
+            let at = arg + FIEMAP_HEADER_SIZE + i as u64 * FIEMAP_EXTENT_SIZE;
+            t.copy_out(at, &rec)?;
+            mapped += 1;
+        }
+    }
+    put_header(flags, mapped)?;
+    Ok(0)
+}
+
 /// Implements ioctl(2) for the requests every program makes.
 pub fn sys_ioctl(t: &mut Task) -> SysResult {
     let (fd, req, arg) = (fd_arg(t, 0), t.arg(1) as u32, t.arg(2));
@@ -110,6 +173,9 @@ pub fn sys_ioctl(t: &mut Task) -> SysResult {
     crate::kernel::landlock::check_ioctl(&file, req)?;
     if let Some(r) = super::fileattr::ioctl(t, &file, req, arg) {
         return r;
+    }
+    if req == FS_IOC_FIEMAP {
+        return fiemap(t, &file, arg);
     }
     if req == crate::fsimpl::proc::procmap::PROCMAP_QUERY {
         if let Some(r) = crate::fsimpl::proc::procmap::ioctl(t, &file, arg) {

@@ -136,6 +136,12 @@ pub trait FileOps: Send + Sync {
     fn seek_hole(&self, _offset: u64, _whence: u32) -> Option<Result<u64, Errno>> {
         None
     }
+    /// FS_IOC_FIEMAP: the file's mapped extents (or, with `xattr`, its extended attributes')
+    /// overlapping `start..start + len`, in file order; None where the file system has no
+    /// fiemap (EOPNOTSUPP, as tmpfs).
+    fn fiemap(&self, _start: u64, _len: u64, _xattr: bool) -> Option<Result<Vec<Fiemap>, Errno>> {
+        None
+    }
     /// fstat(2).
     fn stat(&self) -> Result<Stat, Errno>;
     /// getdents64(2) into `buf` from directory position `*pos`; returns the bytes written.
@@ -660,6 +666,15 @@ impl File {
         self.notify(IN_ACCESS);
         Ok(n)
     }
+}
+
+/// One extent of FS_IOC_FIEMAP (bytes; `flags` the FIEMAP_EXTENT_* bits but LAST).
+#[derive(Clone, Copy, Debug)]
+pub struct Fiemap {
+    pub logical: u64,
+    pub physical: u64,
+    pub length: u64,
+    pub flags: u32,
 }
 
 /// Appends one `linux_dirent64` record to `buf` at `*used`; false if it does not fit.

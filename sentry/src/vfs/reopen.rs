@@ -54,6 +54,14 @@ impl FileOps for Shared {
     fn seek_hole(&self, offset: u64, whence: u32) -> Option<Result<u64, Errno>> {
         self.0.ops.seek_hole(offset, whence)
     }
+    fn fiemap(
+        &self,
+        start: u64,
+        len: u64,
+        xattr: bool,
+    ) -> Option<Result<Vec<crate::vfs::Fiemap>, Errno>> {
+        self.0.ops.fiemap(start, len, xattr)
+    }
     fn stat(&self) -> Result<Stat, Errno> {
         self.0.stat()
     }
