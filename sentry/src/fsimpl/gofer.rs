@@ -716,12 +716,17 @@ impl GoferInode {
     fn adopt(&self) -> Option<Arc<Listing>> {
         let (parent, name) = self.origin.as_ref()?;
         let p = lock(&parent.dir).prefetched.remove(name)?;
+        Some(self.take_ahead(p))
+    }
+
+    /// Takes a listing read ahead for this directory (and those below it): the listing kept.
+    fn take_ahead(&self, p: Prefetched) -> Arc<Listing> {
         self.shared.ahead.used.fetch_add(1, Ordering::Relaxed);
         let mut d = lock(&self.dir);
         let l = d.listing.get_or_insert(p.listing).clone();
         d.missing.clear();
         d.prefetched = p.below;
-        Some(l)
+        l
     }
 
     /// In a tree walk, the listing of this directory read with those the walk reaches next:
@@ -762,12 +767,7 @@ impl GoferInode {
             parent.keep_ahead(&mut pd, subs);
             pd.prefetched.remove(name)?
         };
-        self.shared.ahead.used.fetch_add(1, Ordering::Relaxed);
-        let mut d = lock(&self.dir);
-        let l = d.listing.get_or_insert(mine.listing).clone();
-        d.missing.clear();
-        d.prefetched = mine.below;
-        Some(l)
+        Some(self.take_ahead(mine))
     }
 
     /// Keeps listings read ahead (by path from this directory, each after its parent) for
