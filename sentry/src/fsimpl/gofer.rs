@@ -834,7 +834,8 @@ impl GoferInode {
     /// The child `name` as the listing shows it (no round trip), or ENOENT.
     fn listed_child(&self, l: &Listing, name: &[u8]) -> Result<(Arc<dyn Inode>, Stat), Errno> {
         let (_, st, target) = l.get(name).ok_or(Errno::ENOENT)?;
-        if let Some(c) = self.held_child(name) {
+        let dir = st.st_mode & S_IFMT == S_IFDIR;
+        if let Some(c) = dir.then(|| self.held_child(name)).flatten() {
             return Ok((c, *st));
         }
         let target = (st.st_mode & S_IFMT == S_IFLNK).then(|| target.clone());
@@ -847,7 +848,7 @@ impl GoferInode {
         );
         // A directory's listing read ahead stays with this directory until the child lists
         // or looks up (a stat of it makes an inode that may be gone at once).
-        if st.st_mode & S_IFMT == S_IFDIR {
+        if dir {
             self.hold_child(name, &child);
         }
         let st = *st;
