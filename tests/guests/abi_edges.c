@@ -697,9 +697,9 @@ static void *spin_a_little(void *arg) {
     return NULL;
 }
 
-// CPU clocks by id (nice05): another live process's (clock_getcpuclockid), a thread's of the
-// caller's own process (pthread_getcpuclockid) read; a process that does not exist, or a
-// thread of another process, is EINVAL.
+// CPU clocks by id (nice05): another live process's (clock_getcpuclockid), a zombie's (its
+// final time), a thread's of the caller's own process (pthread_getcpuclockid) read; a process
+// that does not exist (reaped), or a thread of another process, is EINVAL.
 static void test_cpu_clocks(void) {
     NOTE("CPU clocks of other processes and threads");
     int p[2];
@@ -726,7 +726,16 @@ static void test_cpu_clocks(void) {
     EXPECT_OK(clock_getres(cid, &ts));
     // Its threads' clocks are not the caller's to read.
     EXPECT_ERRNO(clock_gettime((~(clockid_t)c << 3) | 6, &ts), EINVAL);
+    struct timespec live = ts;
     EXPECT_EQ(write(p[1], "x", 1), 1);
+    // A zombie's clock reads its final time (the process is there until it is reaped).
+    siginfo_t si;
+    EXPECT_OK(waitid(P_PID, c, &si, WEXITED | WNOWAIT));
+    struct timespec dead = {0, 0};
+    EXPECT_OK(clock_gettime(cid, &dead));
+    CHECK("a zombie's CPU clock keeps its time",
+          dead.tv_sec > live.tv_sec || (dead.tv_sec == live.tv_sec && dead.tv_nsec >= live.tv_nsec));
+    EXPECT_OK(clock_getres(cid, &ts));
     EXPECT_EQ(waitpid(c, NULL, 0), c);
     EXPECT_ERRNO(clock_gettime(cid, &ts), EINVAL);
     EXPECT_ERRNO(clock_getres(cid, &ts), EINVAL);

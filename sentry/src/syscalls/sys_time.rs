@@ -101,11 +101,30 @@ fn cpu_clock_owner(t: &Task, id: i32) -> Result<Option<i32>, Errno> {
         .filter(|&h| h > 0))
 }
 
+/// The CPU time of the zombie whose process clock `id` is, if it is one: its final time (a
+/// zombie is there until it is reaped, and so is its clock; its stub is gone).
+fn zombie_cpu_ns(t: &Task, id: i32) -> Option<u64> {
+    if id >= 0 || id & 7 != 2 {
+        return None;
+    }
+    let pid = !(id >> 3);
+    let tree = crate::kernel::lock(&t.k.tree);
+    let p = tree.procs.get(&pid).filter(|p| p.zombie.is_some())?;
+    Some(crate::kernel::usage::own(&p.tg, 0).0)
+}
+
 /// Implements clock_gettime(2).
 pub fn sys_clock_gettime(t: &mut Task) -> SysResult {
-    let ts = match app_clock(t, t.arg(0) as i32)? {
-        Some(c) => now(c)?,
-        None => Timespec::default(),
+    let raw = t.arg(0) as i32;
+    let ts = match zombie_cpu_ns(t, raw) {
+        Some(ns) => Timespec {
+            tv_sec: (ns / 1_000_000_000) as i64,
+            tv_nsec: (ns % 1_000_000_000) as i64,
+        },
+        None => match app_clock(t, raw)? {
+            Some(c) => now(c)?,
+            None => Timespec::default(),
+        },
     };
     t.write_val(t.arg(1), &ts).map(|_| 0)
 }
@@ -114,7 +133,7 @@ pub fn sys_clock_gettime(t: &mut Task) -> SysResult {
 pub fn sys_clock_getres(t: &mut Task) -> SysResult {
     let raw = t.arg(0) as i32;
     let id = clock(raw)?;
-    if raw < 0 {
+    if raw < 0 && zombie_cpu_ns(t, raw).is_none() {
         cpu_clock_owner(t, raw)?;
     }
     let res = clock_getres(id).map(to_abi).map_err(|e| Errno(e as i32))?;
