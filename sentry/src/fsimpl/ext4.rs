@@ -1203,25 +1203,28 @@ impl ExtOpen {
 }
 
 impl ExtOpen {
-    /// The file's data extents (written ones: unwritten extents read as zeros, and Linux's
-    /// ext4 reports them as holes) from `offset` to `end`, in file order.
-    fn data_extents(&self, offset: u64, end: u64) -> Result<Vec<FileExtent>, Errno> {
+    /// The file's extents (of its data, or of its extended attributes) overlapping `start` to
+    /// `end`, at most `most`, in file order: read through rsext4 a bounded batch at a time.
+    fn extents(
+        &self,
+        start: u64,
+        end: u64,
+        target: FileExtentTarget,
+        most: usize,
+    ) -> Result<Vec<FileExtent>, Errno> {
         let n = self.node.number()?;
         let mut out = Vec::new();
-        let mut at = offset;
-        while at < end {
-            let map = self.node.fs.with(0, |v| {
-                v.inode_extents(n, at, end - at, FileExtentTarget::Data, 256)
-            })?;
+        let mut at = start;
+        while at < end && out.len() < most {
+            let map = self
+                .node
+                .fs
+                .with(0, |v| v.inode_extents(n, at, end - at, target, 256))?;
             let Some(last) = map.extents.last().copied() else {
                 break;
             };
             let next = last.logical_start.saturating_add(last.length);
-            out.extend(
-                map.extents
-                    .into_iter()
-                    .filter(|e| e.state != FileExtentState::Unwritten),
-            );
+            out.extend(map.extents);
             if map.complete || next <= at {
                 break;
             }
@@ -1229,6 +1232,14 @@ impl ExtOpen {
         }
         out.sort_by_key(|e| e.logical_start);
         Ok(out)
+    }
+
+    /// The file's data extents (written ones: unwritten extents read as zeros, and Linux's
+    /// ext4 reports them as holes) from `offset` to `end`, in file order.
+    fn data_extents(&self, offset: u64, end: u64) -> Result<Vec<FileExtent>, Errno> {
+        let mut v = self.extents(offset, end, FileExtentTarget::Data, usize::MAX)?;
+        v.retain(|e| e.state != FileExtentState::Unwritten);
+        Ok(v)
     }
 }
 
@@ -1239,25 +1250,14 @@ impl FileOps for ExtOpen {
         len: u64,
         xattr: bool,
     ) -> Option<Result<Vec<crate::vfs::Fiemap>, Errno>> {
-        let r = (|| {
-            let n = self.node.number()?;
-            let target = match xattr {
-                true => FileExtentTarget::ExtendedAttributes,
-                false => FileExtentTarget::Data,
-            };
-            let mut out = Vec::new();
-            let mut at = start;
-            let end = start.saturating_add(len);
-            while at < end && out.len() < MAX_FIEMAP {
-                let map = self
-                    .node
-                    .fs
-                    .with(0, |v| v.inode_extents(n, at, end - at, target, 256))?;
-                let Some(last) = map.extents.last().copied() else {
-                    break;
-                };
-                let next = last.logical_start.saturating_add(last.length);
-                out.extend(map.extents.iter().map(|e| crate::vfs::Fiemap {
+        let target = match xattr {
+            true => FileExtentTarget::ExtendedAttributes,
+            false => FileExtentTarget::Data,
+        };
+        let end = start.saturating_add(len);
+        let r = self.extents(start, end, target, MAX_FIEMAP).map(|v| {
+            v.iter()
+                .map(|e| crate::vfs::Fiemap {
                     logical: e.logical_start,
                     physical: e.physical_start,
                     length: e.length,
@@ -1268,14 +1268,9 @@ impl FileOps for ExtOpen {
                             FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_NOT_ALIGNED
                         }
                     } | if e.merged { FIEMAP_EXTENT_MERGED } else { 0 },
-                }));
-                if map.complete || next <= at {
-                    break;
-                }
-                at = next;
-            }
-            Ok(out)
-        })();
+                })
+                .collect()
+        });
         Some(r)
     }
 
