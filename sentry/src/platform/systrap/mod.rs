@@ -155,15 +155,41 @@ pub struct Tuning {
     pub syscall_spin: u32,
 }
 
+/// How long the stub's side of a handoff spins (handler and syscall thread alike): long enough
+/// to cover the sentry's work on an ordinary file system call (a path walk and a stat take a
+/// few microseconds; a handler that sleeps instead costs the next answer a futex wake across
+/// vCPUs, tens of microseconds).
+const STUB_SPIN: Duration = Duration::from_micros(20);
+
 impl Default for Tuning {
     fn default() -> Self {
         let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+        // The stub counts polls (one `pause` each): no clock there. What a pause costs
+        // varies tenfold between CPU models (~10 ns to ~140 cycles), so the count comes from
+        // the time budget and a measurement.
+        let polls = (STUB_SPIN.as_nanos() as f64 / pause_ns()).clamp(100.0, 100_000.0) as u64;
         Tuning {
             sentry_spin: Duration::from_micros(env("SANDBOX_SYSTRAP_SENTRY_SPIN_US").unwrap_or(20)),
-            stub_spin: env("SANDBOX_SYSTRAP_STUB_SPIN").unwrap_or(500) as u32,
-            syscall_spin: env("SANDBOX_SYSTRAP_SYSCALL_SPIN").unwrap_or(2000) as u32,
+            stub_spin: env("SANDBOX_SYSTRAP_STUB_SPIN").unwrap_or(polls) as u32,
+            syscall_spin: env("SANDBOX_SYSTRAP_SYSCALL_SPIN").unwrap_or(polls) as u32,
         }
     }
+}
+
+/// Nanoseconds one spin-loop hint (`pause`) takes on this CPU: the fastest of a few timed
+/// batches (a batch the scheduler interrupted is slower, never faster).
+fn pause_ns() -> f64 {
+    const BATCH: u32 = 1000;
+    (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..BATCH {
+                std::hint::spin_loop();
+            }
+            start.elapsed().as_nanos() as f64 / f64::from(BATCH)
+        })
+        .fold(f64::INFINITY, f64::min)
+        .max(1.0)
 }
 
 thread_local! {
@@ -1060,6 +1086,12 @@ fn spawn_thread(
                 spinning: false,
                 waits: 0,
                 misses: 0,
+                backoff: PINNED_WINDOWS,
+                started: None,
+                pinned_per: None,
+                spun: Duration::ZERO,
+                spun_windows: 0,
+                slow_windows: 0,
             },
             home: None,
             allowed: None,
@@ -1169,12 +1201,29 @@ struct Policy {
     /// Handoffs counted in this window, and how many missed the spin.
     waits: u32,
     misses: u32,
+    /// Windows a pinned pair waits before it tries spinning again: doubled each time a try
+    /// fails (the other vCPU is busy, or the program computes between calls), back to
+    /// [`PINNED_WINDOWS`] after an epoch that spun well.
+    backoff: u32,
+    /// When the current window's last [`WINDOW`] handoffs began (a pinned window's first
+    /// ones include a new process's start-up).
+    started: Option<Instant>,
+    /// Mean time per handoff over the last [`WINDOW`] of the latest pinned window.
+    pinned_per: Option<Duration>,
+    /// Time spent and windows counted in the current spinning epoch.
+    spun: Duration,
+    spun_windows: u32,
+    /// Windows of the epoch that took more than twice as long as pinned.
+    slow_windows: u32,
 }
 
 /// Handoffs per decision window.
 const WINDOW: u32 = 64;
-/// Windows a pinned, sleeping pair waits before trying to spin again.
+/// Windows a pinned, sleeping pair waits before trying to spin again, at first and at most.
 const PINNED_WINDOWS: u32 = 16;
+const PINNED_WINDOWS_MAX: u32 = 512;
+/// Spinning windows over which spinning is judged against pinned.
+const EPOCH: u32 = 8;
 
 /// One application thread, driven by the sentry thread that owns this value.
 struct AppThread {
@@ -1214,6 +1263,9 @@ impl AppThread {
     /// the allowed CPU fewest other pairs call home, so that busy processes that keep
     /// handing off (a writer and a reader, two compilers) end up side by side.
     fn pin(&mut self, on: bool, spread: bool) {
+        if !on && self.split() {
+            return;
+        }
         if !on {
             match &self.allowed {
                 Some(a) => {
@@ -1247,6 +1299,39 @@ impl AppThread {
         PINNED_CPU.with(|c| c.set(Some(cpu)));
     }
 
+    /// Places a spinning pair on two different CPUs: the sentry thread stays on its own (if
+    /// the program allows it), the application thread goes to the allowed CPU fewest pinned
+    /// pairs call home. Left to the scheduler, the two often shared one vCPU, where the side
+    /// that spins only delays the side it waits for (a cold `find` missed two handoffs in
+    /// three). False when fewer than two CPUs are allowed.
+    fn split(&mut self) -> bool {
+        let allowed: Vec<usize> = match &self.allowed {
+            Some(a) => a.clone(),
+            None => (0..HOMES.len()).filter(|&c| host_cpu_allowed(c)).collect(),
+        };
+        if allowed.len() < 2 {
+            return false;
+        }
+        let here = sys::current_cpu();
+        let own = if allowed.contains(&here) {
+            here
+        } else {
+            allowed[0]
+        };
+        let Some(other) = allowed
+            .iter()
+            .copied()
+            .filter(|&c| c != own)
+            .min_by_key(|&c| homed(c))
+        else {
+            return false;
+        };
+        set_affinity(0, Some(own));
+        set_affinity(self.tid, Some(other));
+        PINNED_CPU.with(|c| c.set(None));
+        true
+    }
+
     /// Counts one handoff and, at the end of a window, decides whether the pair spins.
     fn account(&mut self, missed: bool) {
         let p = &mut self.policy;
@@ -1255,23 +1340,68 @@ impl AppThread {
         let limit = if p.spinning {
             WINDOW
         } else {
-            WINDOW * PINNED_WINDOWS
+            WINDOW * p.backoff.max(1)
         };
+        if !p.spinning && p.waits == limit - WINDOW {
+            p.started = Some(Instant::now());
+        }
         if p.waits < limit {
             return;
         }
+        // What each mode is worth to the program is the time per handoff. Spinning loses at
+        // once when a quarter of a window's handoffs missed the spin; else, judged over an
+        // epoch of windows against the end of the last pinned window, when it was slower on
+        // the whole, or as soon as two of the epoch's windows took twice as long as pinned.
+        // With the other vCPU busy most handoffs hit, but the application thread gets half
+        // a vCPU and every descheduling costs milliseconds: one window in three or four is
+        // ten times slower (`tar` of /usr/include took 1.6x as long spinning as pinned).
+        // While idle, one in ten or twenty is (a long gofer request, after which the
+        // handler, asleep by then, is woken across vCPUs).
+        let now = Instant::now();
+        let took = p.started.map(|t| now - t);
         let spin_again = !p.spinning;
-        let stop = p.spinning && p.misses * 4 > p.waits;
+        let mut stop = p.spinning && p.misses * 4 > p.waits;
+        if p.spinning && !stop {
+            let t = took.unwrap_or_default();
+            if p.pinned_per.is_some_and(|q| t > q * WINDOW * 2) {
+                p.slow_windows += 1;
+                stop = p.slow_windows >= 2;
+            }
+            p.spun += t;
+            p.spun_windows += 1;
+            if p.spun_windows == EPOCH {
+                let per = p.spun / (EPOCH * WINDOW);
+                stop |= p.pinned_per.is_some_and(|q| per > q + q / 8);
+                p.spun = Duration::ZERO;
+                p.spun_windows = 0;
+                p.slow_windows = 0;
+                if !stop {
+                    p.backoff = PINNED_WINDOWS;
+                }
+            }
+        }
+        if !p.spinning {
+            p.pinned_per = took.map(|t| t / WINDOW);
+        }
         p.waits = 0;
         p.misses = 0;
+        // A spinning window is timed whole, a pinned one from its last WINDOW handoffs.
+        p.started = None;
         if stop {
+            p.backoff = (p.backoff * 2).clamp(PINNED_WINDOWS, PINNED_WINDOWS_MAX);
             p.spinning = false;
+            p.spun = Duration::ZERO;
+            p.spun_windows = 0;
+            p.slow_windows = 0;
             self.m().store32(R_SPIN, 0);
             self.pin(true, true);
         } else if spin_again {
             p.spinning = true;
             self.m().store32(R_SPIN, self.proc.shared.tuning.stub_spin);
             self.pin(false, false);
+        }
+        if self.policy.spinning {
+            self.policy.started = Some(Instant::now());
         }
     }
 
