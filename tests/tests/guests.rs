@@ -31,6 +31,8 @@ tests::guest_tests! {
     // ABI edges LTP found: CLONE_PIDFD, close_range UNSHARE, O_PATH refusals (issue 14).
     abi_edges,
     clocks,
+    // Time namespaces: offsets, children, setns, clone3 (issue 14).
+    timens,
     resources,
     signals,
     sched,

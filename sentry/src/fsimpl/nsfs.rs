@@ -10,6 +10,7 @@ use std::sync::Arc;
 use syscalls::abi::*;
 use syscalls::Errno;
 
+use crate::kernel::timens::TimeNs;
 use crate::kernel::{lock, Task};
 use crate::syscalls::SysResult;
 use crate::vfs::inode::Inode;
@@ -25,11 +26,27 @@ pub struct NsInode {
     pub kind: u64,
     pub id: u64,
     pub mnt: Option<Arc<MountNs>>,
+    pub time: Option<Arc<TimeNs>>,
 }
 
 impl NsInode {
     pub fn inode(kind: u64, id: u64, mnt: Option<Arc<MountNs>>) -> Arc<dyn Inode> {
-        Arc::new(NsInode { kind, id, mnt })
+        Arc::new(NsInode {
+            kind,
+            id,
+            mnt,
+            time: None,
+        })
+    }
+
+    /// A time namespace's file.
+    pub fn time(ns: Arc<TimeNs>) -> Arc<dyn Inode> {
+        Arc::new(NsInode {
+            kind: CLONE_NEWTIME,
+            id: ns.id,
+            mnt: None,
+            time: Some(ns),
+        })
     }
 
     fn stat_of(id: u64) -> Stat {
@@ -54,6 +71,7 @@ impl Inode for NsInode {
             kind: self.kind,
             id: self.id,
             mnt: self.mnt.clone(),
+            time: self.time.clone(),
         }))
     }
 
@@ -68,6 +86,7 @@ pub struct NsFile {
     pub kind: u64,
     pub id: u64,
     pub mnt: Option<Arc<MountNs>>,
+    pub time: Option<Arc<TimeNs>>,
 }
 
 impl FileOps for NsFile {
@@ -111,6 +130,7 @@ pub fn ioctl(t: &mut Task, file: &Arc<File>, req: u32, arg: u64) -> SysResult {
                     kind: CLONE_NEWUSER,
                     id: USER_NS_ID,
                     mnt: None,
+                    time: None,
                 }),
                 O_RDONLY,
                 format!("user:[{USER_NS_ID}]"),

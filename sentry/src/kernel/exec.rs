@@ -223,6 +223,15 @@ pub fn exec(
     }
     // A new image has no thread or process keyring (the session keyring stays).
     t.creds.keys.for_exec();
+    // A task that unshared its children's time namespace enters it with its new image
+    // (exec_task_namespaces).
+    {
+        let mut time = lock(&t.shared.time);
+        if time.ns.id != time.children.id {
+            time.children.enter();
+            time.ns = time.children.clone();
+        }
+    }
     let mut old_ctx = std::mem::replace(&mut t.ctx, ctx);
     // The new stub follows the task's CPU affinity (kept across execve).
     if !lock(&t.shared.sched).cpus.is_all() {

@@ -17,9 +17,9 @@ pub mod flags {
     pub use syscalls::abi::{
         CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_CLEAR_SIGHAND, CLONE_DETACHED, CLONE_FILES,
         CLONE_FS, CLONE_INTO_CGROUP, CLONE_IO, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET,
-        CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT, CLONE_PARENT_SETTID,
-        CLONE_PIDFD, CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD,
-        CLONE_UNTRACED, CLONE_VFORK, CLONE_VM, CSIGNAL,
+        CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER, CLONE_NEWUTS, CLONE_PARENT,
+        CLONE_PARENT_SETTID, CLONE_PIDFD, CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM,
+        CLONE_THREAD, CLONE_UNTRACED, CLONE_VFORK, CLONE_VM, CSIGNAL,
     };
     /// Every flag that asks for a new namespace.
     pub const NAMESPACES: u64 = CLONE_NEWNS
@@ -91,6 +91,10 @@ fn validate(a: &CloneArgs) -> Result<(), Errno> {
 pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
     validate(&a)?;
     let f = a.flags;
+    // CLONE_NEWTIME comes from clone3 only (clone(2)'s low byte is the exit signal).
+    if f & CLONE_NEWTIME != 0 && t.creds.caps & (1 << CAP_SYS_ADMIN) == 0 {
+        return Err(Errno::EPERM);
+    }
     let k = t.k.clone();
     let tid = lock(&k.tree).alloc_pid().ok_or(Errno::EAGAIN)?;
     // --pids and --memory: a task and its sentry thread, given back when that thread ends.
@@ -182,6 +186,7 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         tg
     };
     let shared = TaskShared::new(tid, tg.clone(), t.sigmask());
+    *lock(&shared.time) = lock(&t.shared.time).for_child(f & CLONE_VM != 0, f & CLONE_NEWTIME != 0);
     *lock(&shared.sched) = lock(&t.shared.sched).inherited();
     if !lock(&shared.sched).cpus.is_all() {
         shared.cpus_changed.store(true, Ordering::Release);

@@ -20,6 +20,7 @@ mod run;
 pub mod seccomp;
 pub mod signal;
 mod signal_deliver;
+pub mod timens;
 pub mod timer;
 pub mod tree;
 pub mod usage;

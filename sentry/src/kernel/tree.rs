@@ -58,6 +58,8 @@ pub struct TaskShared {
     pub new_session: super::keys::Handoff,
     /// Its tracer and ptrace-stop (in-sandbox ptrace).
     pub ptrace: super::ptrace::Ptrace,
+    /// Its time namespaces.
+    pub time: Mutex<super::timens::Pair>,
 }
 
 /// A task's scheduling state, as sched_setscheduler(2) and setpriority(2) leave it.
@@ -227,6 +229,7 @@ impl TaskShared {
             seccomp: Default::default(),
             new_session: Default::default(),
             ptrace: Default::default(),
+            time: Default::default(),
         })
     }
 

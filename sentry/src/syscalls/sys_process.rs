@@ -305,8 +305,12 @@ pub fn sys_sysinfo(t: &mut Task) -> SysResult {
     let info = Sysinfo {
         // Rounded up, as Linux's do_sysinfo does.
         uptime: {
-            let up = t.k.boot.elapsed();
-            up.as_secs() as i64 + i64::from(up.subsec_nanos() != 0)
+            // In a time namespace, moved by its CLOCK_BOOTTIME offset.
+            let up = t.k.boot.elapsed().as_nanos() as i128
+                + crate::kernel::lock(&t.shared.time)
+                    .ns
+                    .offset(CLOCK_BOOTTIME);
+            (up.div_euclid(1_000_000_000) + i128::from(up.rem_euclid(1_000_000_000) != 0)) as i64
         },
         loads: [0; 3],
         totalram: host.ram_total(),

@@ -50,7 +50,9 @@ pub fn sys_clone3(t: &mut Task) -> SysResult {
     // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
     // tls, set_tid, set_tid_size, cgroup.
     let (flags, exit_signal, stack, stack_size) = (q(0), q(4), q(5), q(6));
-    if exit_signal > NSIG as u64 || flags & 0xff != 0 || q(9) != 0 {
+    // The low byte is clone(2)'s exit signal; clone3 reuses only CLONE_NEWTIME's bit of it
+    // (clone3_args_valid).
+    if exit_signal > NSIG as u64 || flags & 0xff & !CLONE_NEWTIME != 0 || q(9) != 0 {
         return Err(Errno::EINVAL);
     }
     if (stack == 0) != (stack_size == 0) {
@@ -405,6 +407,7 @@ pub fn sys_unshare(t: &mut Task) -> SysResult {
         | CLONE_THREAD
         | CLONE_SIGHAND
         | CLONE_VM
+        | CLONE_NEWTIME
         | NAMESPACES;
     if flags & !known != 0 {
         return Err(Errno::EINVAL);
@@ -412,7 +415,7 @@ pub fn sys_unshare(t: &mut Task) -> SysResult {
     if flags & NAMESPACES & !CLONE_NEWNS != 0 {
         return Err(Errno::EPERM);
     }
-    if flags & CLONE_NEWNS != 0 && t.creds.caps & (1 << CAP_SYS_ADMIN) == 0 {
+    if flags & (CLONE_NEWNS | CLONE_NEWTIME) != 0 && t.creds.caps & (1 << CAP_SYS_ADMIN) == 0 {
         return Err(Errno::EPERM);
     }
     // Unsharing threads, handlers or memory is allowed only when nothing is shared.
@@ -432,18 +435,25 @@ pub fn sys_unshare(t: &mut Task) -> SysResult {
         }
         t.fs = std::sync::Arc::new(std::sync::Mutex::new(copy));
     }
+    // A new time namespace is for the children (made from theirs, with its offsets): the
+    // caller's own clocks stay as they are.
+    if flags & CLONE_NEWTIME != 0 {
+        let mut time = lock(&t.shared.time);
+        time.children = kernel::timens::TimeNs::new_from(&time.children);
+    }
     t.publish();
     Ok(0)
 }
 
 /// Implements setns(2) (kernel/nsproxy.c): joins the namespace a /proc/[pid]/ns file names,
 /// or those of the process a pidfd names (`flags` a set of CLONE_NEW*). The sandbox is one
-/// namespace of each kind but for mount namespaces (unshare makes new ones), so joining is a
-/// change only for those: the caller then works in the namespace, at its root, as Linux's
-/// `mntns_install` leaves it. Each kind's checks are Linux's: CAP_SYS_ADMIN (and
+/// namespace of each kind but for mount and time namespaces (unshare makes new ones), so
+/// joining is a change only for those: the caller then works in the mount namespace, at its
+/// root, as Linux's `mntns_install` leaves it; a time namespace becomes both the caller's and
+/// its children's (`timens_install`). Each kind's checks are Linux's: CAP_SYS_ADMIN (and
 /// CAP_SYS_CHROOT for a mount namespace), EINVAL for one's own user namespace, for a shared
-/// fs context joining a mount namespace, for a kind the fd does not name, and for time
-/// namespaces (the sandbox's kernel has none).
+/// fs context joining a mount namespace and for a kind the fd does not name, EUSERS for a
+/// multi-threaded process joining a time namespace.
 pub fn sys_setns(t: &mut Task) -> SysResult {
     use kernel::fork_flags::NAMESPACES;
     let (fd, flags) = (t.arg(0) as i32, t.arg(1));
@@ -451,6 +461,8 @@ pub fn sys_setns(t: &mut Task) -> SysResult {
     let admin = t.creds.caps & (1 << CAP_SYS_ADMIN) != 0;
     let chroot = t.creds.caps & (1 << 18) != 0; // CAP_SYS_CHROOT
                                                 // (kind, the mount namespace to join for CLONE_NEWNS)
+                                                // The time namespace to join, if one is named.
+    let mut time_ns: Option<std::sync::Arc<kernel::timens::TimeNs>> = None;
     let joins: Vec<(u64, Option<std::sync::Arc<crate::vfs::mount::MountNs>>)> = if let Some(ns) =
         file.ops
             .as_any()
@@ -459,10 +471,10 @@ pub fn sys_setns(t: &mut Task) -> SysResult {
         if flags != 0 && flags != ns.kind {
             return Err(Errno::EINVAL);
         }
+        time_ns = ns.time.clone();
         vec![(ns.kind, ns.mnt.clone())]
     } else if let Some(pid) = super::sys_pidfd::pidfd_pid(&file) {
-        if flags == 0 || flags & !NAMESPACES != 0 {
-            // Includes CLONE_NEWTIME: the sandbox's kernel has no time namespaces.
+        if flags == 0 || flags & !(NAMESPACES | CLONE_NEWTIME) != 0 {
             return Err(Errno::EINVAL);
         }
         let tg = lock(&t.k.tree)
@@ -471,6 +483,10 @@ pub fn sys_setns(t: &mut Task) -> SysResult {
             .filter(|p| p.zombie.is_none())
             .map(|p| p.tg.clone())
             .ok_or(Errno::ESRCH)?;
+        if flags & CLONE_NEWTIME != 0 {
+            let task = lock(&tg.tasks).first().cloned().ok_or(Errno::ESRCH)?;
+            time_ns = Some(lock(&task.time).ns.clone());
+        }
         let mnt = if flags & CLONE_NEWNS != 0 {
             let task = lock(&tg.tasks).first().cloned().ok_or(Errno::ESRCH)?;
             let info = lock(&task.info).clone().ok_or(Errno::ESRCH)?;
@@ -487,6 +503,7 @@ pub fn sys_setns(t: &mut Task) -> SysResult {
             CLONE_NEWPID,
             CLONE_NEWCGROUP,
             CLONE_NEWNET,
+            CLONE_NEWTIME,
         ]
         .into_iter()
         .filter(|k| flags & k != 0)
@@ -507,6 +524,16 @@ pub fn sys_setns(t: &mut Task) -> SysResult {
                     return Err(Errno::EINVAL);
                 }
             }
+            CLONE_NEWTIME => {
+                if !admin {
+                    return Err(Errno::EPERM);
+                }
+                // The address space (and its vDSO) is shared by every thread
+                // (timens_install's EUSERS).
+                if lock(&t.shared.tg.tasks).len() > 1 {
+                    return Err(Errno::EUSERS);
+                }
+            }
             _ if !admin => return Err(Errno::EPERM),
             _ => {}
         }
@@ -518,6 +545,13 @@ pub fn sys_setns(t: &mut Task) -> SysResult {
             fs.root = "/".into();
             fs.cwd = "/".into();
             fs.cwd_anchor = None;
+        }
+        if let (CLONE_NEWTIME, Some(ns)) = (kind, &time_ns) {
+            // Both the task's and its children's (timens_install), frozen from now on.
+            ns.enter();
+            let mut time = lock(&t.shared.time);
+            time.ns = ns.clone();
+            time.children = ns.clone();
         }
     }
     t.publish();

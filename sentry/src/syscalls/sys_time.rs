@@ -9,7 +9,7 @@ use syscalls::abi::*;
 use syscalls::Errno;
 
 use super::SysResult;
-use crate::kernel::{clock, Restart, Task};
+use crate::kernel::{clock, lock, Restart, Task};
 
 fn clock(id: i32) -> Result<ClockId, Errno> {
     let id = match id {
@@ -52,6 +52,19 @@ fn now(id: ClockId) -> Result<Timespec, Errno> {
         return Ok(clock::from_ns(ns + i128::from(clock::offset())));
     }
     Ok(ts)
+}
+
+/// `ts` of clock `raw` as the task's time namespace shows it (its offset added).
+fn in_ns(t: &Task, raw: i32, ts: Timespec) -> Timespec {
+    let off = if raw >= 0 {
+        lock(&t.shared.time).ns.offset(raw as u32)
+    } else {
+        0
+    };
+    if off == 0 {
+        return ts;
+    }
+    clock::from_ns(i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec) + off)
 }
 
 /// The host clock that counts an application CPU clock: the stub process's. (Linux lets a
@@ -122,7 +135,7 @@ pub fn sys_clock_gettime(t: &mut Task) -> SysResult {
             tv_nsec: (ns % 1_000_000_000) as i64,
         },
         None => match app_clock(t, raw)? {
-            Some(c) => now(c)?,
+            Some(c) => in_ns(t, raw, now(c)?),
             None => Timespec::default(),
         },
     };
@@ -202,7 +215,7 @@ pub fn sys_clock_nanosleep(t: &mut Task) -> SysResult {
     let ts = read_timespec(t, req)?;
     let start = Instant::now();
     let d = if flags & TIMER_ABSTIME != 0 {
-        let cur = now(clock_id)?;
+        let cur = in_ns(t, id, now(clock_id)?);
         let target = ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128;
         let cur = cur.tv_sec as i128 * 1_000_000_000 + cur.tv_nsec as i128;
         Duration::from_nanos((target - cur).clamp(0, u64::MAX as i128) as u64)

@@ -229,6 +229,7 @@ pub fn sys_timer_settime(t: &mut Task) -> SysResult {
         if crate::kernel::clock::is_wall(timer.clockid) {
             ns += i128::from(crate::kernel::clock::offset());
         }
+        ns += crate::kernel::lock(&t.shared.time).ns.offset(timer.clockid);
         // The same distance from now on the timers' scale; a time before the timers' epoch
         // expired already, with the periods since counted as overruns (capped at INT_MAX).
         let mut at = t.k.timers.now().as_nanos() as i128 + (value.as_nanos() as i128 - ns);

@@ -287,6 +287,7 @@ pub fn sys_timerfd_settime(t: &mut Task) -> SysResult {
             if crate::kernel::clock::is_wall(tfd.clockid) {
                 now_clk += i128::from(crate::kernel::clock::offset());
             }
+            now_clk += lock(&t.shared.time).ns.offset(tfd.clockid);
             let mut at = timers.now().as_nanos() as i128 + (value.as_nanos() as i128 - now_clk);
             if at < 0 {
                 // Before the timers' epoch: count the expiries up to it here, arm the next.

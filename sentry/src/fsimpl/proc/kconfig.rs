@@ -70,9 +70,12 @@ const OPTIONS: &[(&str, Needs)] = &[
     ("CONFIG_IKCONFIG", Needs::Always),
     ("CONFIG_IKCONFIG_PROC", Needs::Always),
     ("CONFIG_NAMESPACES", Needs::Calls(&["unshare"])),
-    // Only the mount namespace is the sandbox's to unshare; the rest are EPERM.
+    // Only the mount and time namespaces are the sandbox's to unshare; the rest are EPERM.
     ("CONFIG_UTS_NS", Needs::Never),
-    ("CONFIG_TIME_NS", Needs::Never),
+    (
+        "CONFIG_TIME_NS",
+        Needs::Calls(&["unshare", "setns", "clock_gettime"]),
+    ),
     ("CONFIG_IPC_NS", Needs::Never),
     ("CONFIG_USER_NS", Needs::Never),
     ("CONFIG_PID_NS", Needs::Never),

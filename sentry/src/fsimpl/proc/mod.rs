@@ -239,7 +239,9 @@ fn root_dir(dev: u64, sys: SysValues) -> Arc<dyn Inode> {
             "uptime",
             file(dev, 5, || {
                 let k = kernel()?;
-                let up = k.boot.elapsed().as_secs_f64();
+                // The reader's time namespace moves it by its CLOCK_BOOTTIME offset.
+                let off = crate::kernel::timens::current_offset(syscalls::abi::CLOCK_BOOTTIME);
+                let up = k.boot.elapsed().as_secs_f64() + off as f64 / 1e9;
                 text(format!("{up:.2} {:.2}\n", up * 0.9))
             }),
         ),

@@ -33,6 +33,8 @@ pub struct GenFile {
     pub put: Option<Put>,
     /// A mount table (/proc/[pid]/mounts, mountinfo): pollable for its changes.
     pub watch: Option<WatchMounts>,
+    /// Writes are taken only at offset 0, whole (EINVAL elsewhere), as timens_offsets does.
+    pub at_start: bool,
 }
 
 impl GenFile {
@@ -56,6 +58,7 @@ impl GenFile {
             gen,
             put: None,
             watch,
+            at_start: false,
         })
     }
 
@@ -69,6 +72,21 @@ impl GenFile {
             gen,
             put: Some(put),
             watch: None,
+            at_start: false,
+        })
+    }
+
+    /// A file root may write, each write whole and at offset 0 (EINVAL elsewhere).
+    pub fn rw_at_start(dev: u64, ino: u64, gen: Gen, put: Put) -> Arc<dyn Inode> {
+        Arc::new(GenFile {
+            dev,
+            ino,
+            mode: S_IFREG | 0o644,
+            uid: 0,
+            gen,
+            put: Some(put),
+            watch: None,
+            at_start: true,
         })
     }
 }
@@ -106,7 +124,10 @@ impl Inode for GenFile {
         };
         Ok(Box::new(GenOpen {
             stat: self.stat()?,
-            data,
+            fresh: std::sync::atomic::AtomicBool::new(flags & O_ACCMODE != O_WRONLY),
+            data: Mutex::new(data),
+            gen: self.gen.clone(),
+            at_start: self.at_start,
             put: self.put.clone(),
             written: Mutex::new(Vec::new()),
             watch,
@@ -126,10 +147,16 @@ impl Inode for GenFile {
     }
 }
 
-/// An open generated file: contents captured at open, writes passed on as they come.
+/// An open generated file: contents captured at open and again at each read from the start
+/// (as a seq_file is: a reader that seeks back sees what a write changed), writes passed on
+/// as they come.
 struct GenOpen {
     stat: Stat,
-    data: Vec<u8>,
+    data: Mutex<Vec<u8>>,
+    gen: Gen,
+    /// Nothing has read from the start since open generated `data`.
+    fresh: std::sync::atomic::AtomicBool,
+    at_start: bool,
     put: Option<Put>,
     written: Mutex<Vec<u8>>,
     /// A mount table's namespace, and its changes this file has polled for.
@@ -141,11 +168,23 @@ struct GenOpen {
 
 impl FileOps for GenOpen {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
-        Ok(crate::fsimpl::synthetic::read_from(&self.data, buf, offset))
+        let mut data = lock(&self.data);
+        // The first read from the start has what open generated.
+        if offset == 0 && !self.fresh.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            *data = (self.gen)()?;
+        }
+        Ok(crate::fsimpl::synthetic::read_from(&data, buf, offset))
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
         let put = self.put.as_ref().ok_or(Errno::EACCES)?;
+        if self.at_start {
+            if offset != 0 {
+                return Err(Errno::EINVAL);
+            }
+            put(buf)?;
+            return Ok(buf.len());
+        }
         let mut w = lock(&self.written);
         if offset == 0 {
             w.clear();

@@ -807,6 +807,36 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
         ),
         ("cgroup", gen(dev, pid, 13, || text("0::/\n".into()))),
         (
+            "timens_offsets",
+            Arc::new(move || {
+                // The offsets of the task's namespace for children (proc_timens_offsets).
+                GenFile::rw_at_start(
+                    dev,
+                    ino(pid, 26),
+                    Arc::new(move || {
+                        let (t, _) = task_of(pid, tid)?;
+                        let ns = lock(&t.time).children.clone();
+                        text(ns.show())
+                    }),
+                    Arc::new(move |v: &[u8]| {
+                        let may = crate::kernel::block::current()
+                            .and_then(|t| {
+                                lock(&t.info)
+                                    .as_ref()
+                                    .map(|i| i.creds.caps & (1 << CAP_SYS_TIME) != 0)
+                            })
+                            .unwrap_or(false);
+                        if !may {
+                            return Err(Errno::EPERM);
+                        }
+                        let (t, _) = task_of(pid, tid)?;
+                        let ns = lock(&t.time).children.clone();
+                        ns.write(v)
+                    }),
+                )
+            }),
+        ),
+        (
             "oom_score_adj",
             Arc::new(move || {
                 GenFile::rw(
@@ -953,11 +983,48 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
                         l("ipc", 4026531839, 4, CLONE_NEWIPC),
                         l("user", 4026531837, 5, CLONE_NEWUSER),
                         l("cgroup", 4026531835, 6, CLONE_NEWCGROUP),
+                        time_link(dev, pid, tid, "time", 7, false),
+                        time_link(dev, pid, tid, "time_for_children", 8, true),
                     ],
                 )
             }),
         ),
     ]
+}
+
+/// /proc/[pid]/ns/time and time_for_children: magic links to the task's time namespaces.
+fn time_link(
+    dev: u64,
+    pid: i32,
+    tid: Option<i32>,
+    name: &'static str,
+    k: u64,
+    children: bool,
+) -> (&'static str, Maker) {
+    let which = move || -> Result<Arc<crate::kernel::timens::TimeNs>, Errno> {
+        let (t, _) = task_of(pid, tid)?;
+        let time = lock(&t.time);
+        Ok(if children {
+            time.children.clone()
+        } else {
+            time.ns.clone()
+        })
+    };
+    // Both read as `time:[id]`, as on Linux.
+    let text: super::nodes::Gen =
+        Arc::new(move || Ok(format!("time:[{}]", which()?.id).into_bytes()));
+    let magic: super::nodes::Magic = Arc::new(move || {
+        let ns = which()?;
+        Ok(crate::vfs::inode::MagicTarget {
+            path: format!("time:[{}]", ns.id),
+            inode: crate::fsimpl::nsfs::NsInode::time(ns),
+            mount: None,
+        })
+    });
+    let maker: Maker = Arc::new(move || {
+        super::nodes::GenLink::magic(dev, ino(pid, 0x40 + k), text.clone(), magic.clone())
+    });
+    (name, maker)
 }
 
 /// /proc/[pid].
