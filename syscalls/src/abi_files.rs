@@ -43,6 +43,11 @@ pub const ST_RDONLY: i64 = 0x1;
 pub const ST_NOSUID: i64 = 0x2;
 pub const ST_NODEV: i64 = 0x4;
 pub const ST_NOEXEC: i64 = 0x8;
+pub const ST_SYNCHRONOUS: i64 = 0x10;
+pub const ST_VALID: i64 = 0x20;
+pub const ST_MANDLOCK: i64 = 0x40;
+pub const ST_NOATIME: i64 = 0x400;
+pub const ST_NODIRATIME: i64 = 0x800;
 pub const ST_RELATIME: i64 = 0x1000;
 
 // renameat2(2).

@@ -18,6 +18,10 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 
+#ifndef ST_VALID
+#define ST_VALID 0x20 // linux/statfs.h; glibc's statvfs.h leaves it out
+#endif
+
 static char base[64];
 
 static const char *at(const char *rel) {
@@ -366,6 +370,82 @@ static void test_handles(void) {
     free(fh);
 }
 
+// statfs's f_flags (calculate_f_flags: ST_VALID, the mount's flags, the superblock's), the
+// access-time mode every mount gets (relatime unless noatime or strictatime; a remount without
+// an access-time flag keeps the mount's), and the superblock options /proc/mounts shows.
+static void test_flags(void) {
+    NOTE("statfs f_flags and the access-time mode");
+    static const struct {
+        unsigned long flags;
+        long want;
+        const char *opts;
+    } cases[] = {
+        {0, ST_VALID | ST_RELATIME, "rw,relatime"},
+        {MS_RDONLY, ST_VALID | ST_RDONLY | ST_RELATIME, "ro,relatime"},
+        {MS_NOSUID | MS_NODEV, ST_VALID | ST_NOSUID | ST_NODEV | ST_RELATIME,
+         "rw,nosuid,nodev,relatime"},
+        {MS_NOEXEC, ST_VALID | ST_NOEXEC | ST_RELATIME, "rw,noexec,relatime"},
+        {MS_NOATIME, ST_VALID | ST_NOATIME, "rw,noatime"},
+        {MS_NODIRATIME, ST_VALID | ST_NODIRATIME | ST_RELATIME, "rw,nodiratime,relatime"},
+        {MS_STRICTATIME, ST_VALID, "rw"},
+        {MS_RELATIME, ST_VALID | ST_RELATIME, "rw,relatime"},
+        {MS_SYNCHRONOUS, ST_VALID | ST_SYNCHRONOUS | ST_RELATIME, "rw,sync,relatime"},
+        {MS_DIRSYNC | MS_NOATIME, ST_VALID | ST_NOATIME, "rw,dirsync,noatime"},
+    };
+    mkdir(at("f"), 0755);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (mount("none", at("f"), "tmpfs", cases[i].flags, NULL) != 0) {
+            CHECK("mount", 0);
+            continue;
+        }
+        struct statfs sf;
+        EXPECT_OK(statfs(at("f"), &sf));
+        char label[96], type[64];
+        snprintf(label, sizeof label, "flags %#lx: f_flags %#lx", cases[i].flags, (long)sf.f_flags);
+        CHECK(label, sf.f_flags == cases[i].want);
+        const char *o = mount_line(at("f"), type, sizeof type);
+        snprintf(label, sizeof label, "flags %#lx: listed %s", cases[i].flags, cases[i].opts);
+        CHECK(label, strcmp(o, cases[i].opts) == 0);
+        EXPECT_OK(umount(at("f")));
+    }
+    NOTE("relatime on a tmpfs: a read sets the access time once after a change");
+    EXPECT_OK(mount("none", at("f"), "tmpfs", 0, NULL));
+    static char big[200 * 1024];
+    const size_t sizes[] = {100, sizeof big}; // through the sentry, and the direct path
+    for (size_t i = 0; i < 2; i++) {
+        int fd = EXPECT_OK(open(at("f/t"), O_RDWR | O_CREAT | O_TRUNC, 0644));
+        EXPECT_EQ(write(fd, big, sizes[i]), (ssize_t)sizes[i]);
+        struct stat a, b, c;
+        EXPECT_OK(fstat(fd, &a));
+        EXPECT_EQ(pread(fd, big, sizes[i], 0), (ssize_t)sizes[i]);
+        EXPECT_OK(fstat(fd, &b));
+        EXPECT_EQ(pread(fd, big, sizes[i], 0), (ssize_t)sizes[i]);
+        EXPECT_OK(fstat(fd, &c));
+        long long ta = a.st_atim.tv_sec * 1000000000LL + a.st_atim.tv_nsec;
+        long long tb = b.st_atim.tv_sec * 1000000000LL + b.st_atim.tv_nsec;
+        long long tc = c.st_atim.tv_sec * 1000000000LL + c.st_atim.tv_nsec;
+        CHECK("the first read after the write moves the access time", tb > ta);
+        CHECK("the second does not (relatime)", tc == tb);
+        close(fd);
+    }
+    EXPECT_OK(umount(at("f")));
+    NOTE("remounts");
+    EXPECT_OK(mount("none", at("f"), "tmpfs", MS_NOATIME | MS_SYNCHRONOUS | MS_DIRSYNC, NULL));
+    EXPECT_OK(mount("none", at("f"), "tmpfs", MS_REMOUNT | MS_NOSUID, NULL));
+    char type[64];
+    const char *o = mount_line(at("f"), type, sizeof type);
+    CHECK("a remount without an access-time flag keeps noatime; async; dirsync stays",
+          strcmp(o, "rw,dirsync,nosuid,noatime") == 0);
+    EXPECT_OK(mount("none", at("f"), "tmpfs", MS_REMOUNT | MS_NODIRATIME, NULL));
+    o = mount_line(at("f"), type, sizeof type);
+    CHECK("one with nodiratime sets the mode afresh", strcmp(o, "rw,dirsync,nodiratime,relatime") == 0);
+    EXPECT_OK(mount("none", at("f"), "tmpfs", MS_REMOUNT | MS_BIND | MS_RDONLY, NULL));
+    struct statfs sf;
+    EXPECT_OK(statfs(at("f"), &sf));
+    EXPECT_EQ((long)sf.f_flags, ST_VALID | ST_RDONLY | ST_NODIRATIME | ST_RELATIME);
+    EXPECT_OK(umount(at("f")));
+}
+
 int main(void) {
     // A private namespace: natively nothing leaks to the host; in the sandbox the same.
     if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
@@ -387,6 +467,7 @@ int main(void) {
     test_chroot();
     test_pivot_root();
     test_handles();
+    test_flags();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", base);
     if (system(cmd) != 0) {

@@ -175,16 +175,17 @@ fn the_mount_table_is_config_jsons_in_order() {
     assert_eq!(lines[0][4], "/", "{table}");
     let data_dir = data.display().to_string();
     let motd_path = motd.display().to_string();
-    // (point, root, type, source, per-mount options, file system options)
+    // (point, root, type, source, per-mount options, file system options): every mount
+    // relatime unless config.json says strictatime (/dev) or noatime, as runc's are.
     let want = [
-        ("/proc", "/", "proc", "proc", "rw", ""),
+        ("/proc", "/", "proc", "proc", "rw,relatime", ""),
         ("/dev", "/", "tmpfs", "tmpfs", "rw,nosuid", "mode=755"),
         (
             "/dev/pts",
             "/",
             "devpts",
             "devpts",
-            "rw,nosuid,noexec",
+            "rw,nosuid,noexec,relatime",
             "gid=5,mode=620,ptmxmode=666",
         ),
         (
@@ -192,7 +193,7 @@ fn the_mount_table_is_config_jsons_in_order() {
             "/",
             "tmpfs",
             "shm",
-            "rw,nosuid,nodev,noexec",
+            "rw,nosuid,nodev,noexec,relatime",
             "size=65536k",
         ),
         (
@@ -200,10 +201,17 @@ fn the_mount_table_is_config_jsons_in_order() {
             "/",
             "mqueue",
             "mqueue",
-            "rw,nosuid,nodev,noexec",
+            "rw,nosuid,nodev,noexec,relatime",
             "",
         ),
-        ("/sys", "/", "sysfs", "sysfs", "ro,nosuid,nodev,noexec", ""),
+        (
+            "/sys",
+            "/",
+            "sysfs",
+            "sysfs",
+            "ro,nosuid,nodev,noexec,relatime",
+            "",
+        ),
         (
             "/sys/fs/cgroup",
             "/",
@@ -212,16 +220,16 @@ fn the_mount_table_is_config_jsons_in_order() {
             "ro,nosuid,nodev,noexec,relatime",
             "",
         ),
-        ("/data", data_dir.as_str(), "", "", "ro", ""),
+        ("/data", data_dir.as_str(), "", "", "ro,relatime", ""),
         (
             "/mnt/t",
             "/",
             "tmpfs",
             "mytmp",
-            "rw,nosuid,nodev",
+            "rw,nosuid,nodev,relatime",
             "mode=700",
         ),
-        ("/etc/motd", motd_path.as_str(), "", "", "rw", ""),
+        ("/etc/motd", motd_path.as_str(), "", "", "rw,relatime", ""),
     ];
     for (i, (point, root, typ, source, opts, fs_opts)) in want.iter().enumerate() {
         let l = &lines[i + 1];

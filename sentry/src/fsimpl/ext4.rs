@@ -309,7 +309,8 @@ pub struct ExtFs {
     geo: Geometry,
     ctl: Arc<Ctl>,
     name: &'static str,
-    read_only: bool,
+    /// Mounted read-only (a remount changes it).
+    read_only: AtomicBool,
     inner: Mutex<Inner>,
     broken: AtomicBool,
     root_ino: u32,
@@ -451,7 +452,7 @@ pub fn mount(
 ) -> Result<Arc<ExtFs>, Errno> {
     let mut live = lock(volumes());
     if let Some(fs) = live.get(&dev.number).and_then(Weak::upgrade) {
-        if fs.read_only && !read_only {
+        if fs.read_only.load(Ordering::Acquire) && !read_only {
             return Err(Errno::EBUSY);
         }
         return Ok(fs);
@@ -503,7 +504,7 @@ pub fn mount(
         geo,
         ctl,
         name,
-        read_only,
+        read_only: AtomicBool::new(read_only),
         inner: Mutex::new(Inner {
             vol: Some(Volume(ext)),
             live: HashMap::new(),
@@ -647,6 +648,69 @@ impl ExtFs {
         })
     }
 
+    /// A remount (MS_REMOUNT, FSCONFIG_CMD_RECONFIGURE) to read-write or read-only. To
+    /// read-write, the crate's volume is unmounted and mounted again writable (the journal
+    /// replayed, as a writable mount does; EACCES on a read-only device, as Linux's
+    /// reconfigure_super); to read-only, what is held back is written and writes are refused
+    /// from then on.
+    fn remount(&self, read_only: bool) -> Result<(), Errno> {
+        let mut inner = lock(&self.inner);
+        let was = self.read_only.load(Ordering::Acquire);
+        if was == read_only {
+            return Ok(());
+        }
+        if read_only {
+            self.with_locked(&mut inner, 0, |v| v.sync())?;
+            self.read_only.store(true, Ordering::Release);
+            drop(inner);
+            return self.loopdev.sync();
+        }
+        if self.loopdev.read_only() {
+            return Err(Errno::EACCES);
+        }
+        if self.broken.load(Ordering::Relaxed) {
+            return Err(Errno::EIO);
+        }
+        let open = |ro: bool| -> Result<Mounted, Errno> {
+            let disk = Disk {
+                opener: self.loopdev.open()?,
+                sectors: self.loopdev.size() / 512,
+                ctl: self.ctl.clone(),
+                read_only: ro,
+            };
+            let options = MountOptions {
+                readonly: ro,
+                replay_journal: true,
+                block_validity: true,
+            };
+            self.ctl
+                .budget
+                .store(4 * budget_for(&self.geo, 0), Ordering::Relaxed);
+            let services = MountServices::new(Clock, Entropy(0), NoopObserver);
+            Ext4::mount(disk, services, options).map_err(|e| {
+                tracing::debug!("ext remount refused: {e}");
+                lock(&self.ctl.failed).take().unwrap_or(Errno::EINVAL)
+            })
+        };
+        // The read-only volume goes first: one writer of the device at a time.
+        inner.vol = None;
+        match open(false) {
+            Ok(v) => {
+                inner.vol = Some(Volume(v));
+                self.read_only.store(false, Ordering::Release);
+                Ok(())
+            }
+            Err(e) => {
+                // Back to what it was: read-only.
+                inner.vol = open(true).ok().map(Volume);
+                if inner.vol.is_none() {
+                    self.broken.store(true, Ordering::Relaxed);
+                }
+                Err(e)
+            }
+        }
+    }
+
     fn node(&self, n: u32, info: &InodeInfo) -> Arc<ExtNode> {
         *lock(&self.inner).live.entry(n).or_insert(0) += 1;
         Arc::new(ExtNode {
@@ -660,7 +724,7 @@ impl ExtFs {
     }
 
     fn check_writable(&self) -> Result<(), Errno> {
-        if self.read_only {
+        if self.read_only.load(Ordering::Acquire) {
             return Err(Errno::EROFS);
         }
         Ok(())
@@ -746,7 +810,11 @@ impl Filesystem for ExtFs {
     }
 
     fn read_only(&self) -> bool {
-        self.read_only
+        self.read_only.load(Ordering::Acquire)
+    }
+
+    fn reconfigure(&self, read_only: bool) -> Result<(), Errno> {
+        self.remount(read_only)
     }
 
     fn statfs(&self) -> Result<Statfs, Errno> {
@@ -767,7 +835,7 @@ impl Filesystem for ExtFs {
     }
 
     fn sync(&self) -> Result<(), Errno> {
-        if self.read_only {
+        if self.read_only.load(Ordering::Acquire) {
             return self.loopdev.sync();
         }
         self.with(0, |v| v.sync())?;
@@ -850,7 +918,7 @@ impl Inode for ExtNode {
     /// A metadata update (a journal transaction here, where Linux dirties the inode in
     /// memory): with relatime, only when the access time is stale.
     fn touch_atime(&self, relatime: bool) {
-        if self.fs.read_only {
+        if self.fs.read_only.load(Ordering::Acquire) {
             return;
         }
         if relatime {

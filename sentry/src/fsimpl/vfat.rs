@@ -428,7 +428,8 @@ pub struct FatFs {
     geo: Geometry,
     ctl: Arc<Ctl>,
     name: &'static str,
-    read_only: bool,
+    /// Mounted read-only (a remount changes it).
+    read_only: AtomicBool,
     inner: Mutex<Inner>,
     broken: AtomicBool,
     fmask: u32,
@@ -542,7 +543,7 @@ pub fn mount(
         geo,
         ctl,
         name,
-        read_only,
+        read_only: AtomicBool::new(read_only),
         inner: Mutex::new(Inner {
             vol: Some(super::vfat_unsafe::Volume(fs)),
             inos: HashMap::from([(String::new(), 1)]),
@@ -800,10 +801,62 @@ impl FatFs {
     }
 
     fn check_writable(&self) -> Result<(), Errno> {
-        if self.read_only {
+        if self.read_only.load(Ordering::Acquire) {
             return Err(Errno::EROFS);
         }
         Ok(())
+    }
+
+    /// A remount to read-write (the volume opened again, writable; EACCES on a read-only
+    /// device) or read-only (what is held back written, writes refused from then on).
+    fn remount(&self, read_only: bool) -> Result<(), Errno> {
+        let mut inner = lock(&self.inner);
+        if self.read_only.load(Ordering::Acquire) == read_only {
+            return Ok(());
+        }
+        if read_only {
+            self.read_only.store(true, Ordering::Release);
+            drop(inner);
+            return self.loopdev.sync();
+        }
+        if self.loopdev.read_only() {
+            return Err(Errno::EACCES);
+        }
+        if self.broken.load(Ordering::Relaxed) {
+            return Err(Errno::EIO);
+        }
+        let open = |ro: bool| -> Result<_, Errno> {
+            self.ctl
+                .budget
+                .store(budget_for(&self.geo, 0), Ordering::Relaxed);
+            let disk = Disk {
+                opener: self.loopdev.open()?,
+                pos: 0,
+                geo: self.geo,
+                cache: HashMap::new(),
+                last: None,
+                ctl: self.ctl.clone(),
+                read_only: ro,
+            };
+            let options = fatfs::FsOptions::new().time_provider(&UTC);
+            fatfs::FileSystem::new(disk, options).map_err(|_| Errno::EINVAL)
+        };
+        inner.vol = None;
+        self.forget_cursors();
+        match open(false) {
+            Ok(v) => {
+                inner.vol = Some(super::vfat_unsafe::Volume(v));
+                self.read_only.store(false, Ordering::Release);
+                Ok(())
+            }
+            Err(e) => {
+                inner.vol = open(true).ok().map(super::vfat_unsafe::Volume);
+                if inner.vol.is_none() {
+                    self.broken.store(true, Ordering::Relaxed);
+                }
+                Err(e)
+            }
+        }
     }
 }
 
@@ -817,7 +870,11 @@ impl Filesystem for FatFs {
     }
 
     fn read_only(&self) -> bool {
-        self.read_only
+        self.read_only.load(Ordering::Acquire)
+    }
+
+    fn reconfigure(&self, read_only: bool) -> Result<(), Errno> {
+        self.remount(read_only)
     }
 
     fn statfs(&self) -> Result<Statfs, Errno> {

@@ -236,14 +236,20 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
             return Err(Errno::EINVAL);
         }
         let m = mnt.read().at(&r.path).ok_or(Errno::EINVAL)?;
-        let keep = if flags & MS_BIND != 0 {
-            0
+        // No access-time flag keeps the mount's (path_mount); any sets them all afresh.
+        let atime = MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
+        let keep = if flags & atime == 0 {
+            m.flags() & atime
         } else {
-            m.flags() & (MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME)
+            0
         };
+        if flags & MS_BIND == 0 {
+            m.fs.reconfigure(flags & MS_RDONLY != 0)?;
+        }
         m.set_flags(flags | keep);
         if flags & MS_BIND == 0 {
             super::sys_mount_api::set_sb_read_only(&m.fs, flags & MS_RDONLY != 0);
+            crate::vfs::mount::remount_sb_flags(&m.fs, flags);
         }
         if flags & MS_BIND == 0 && !data.is_empty() && m.fs.name() == "tmpfs" {
             // Options on a tmpfs remount: validated; size changes are not applied.
@@ -336,6 +342,7 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
         _ => "none".into(),
     };
     super::sys_mount_api::set_sb_read_only(&fs, flags & MS_RDONLY != 0);
+    crate::vfs::mount::set_sb_flags(&fs, flags);
     let root = fs.root();
     let m = Mount::new(fs, root, r.path.clone(), src, flags);
     *lock(&m.options) = options;

@@ -473,7 +473,7 @@ fn create(t: &Task, ctx: &mut Ctx) -> SysResult {
     }
     cap_admin(t)?;
     let data = ctx.params.join(",");
-    let flags = ctx.sb_set & (MS_RDONLY | MS_SYNCHRONOUS | MS_DIRSYNC | MS_LAZYTIME);
+    let flags = ctx.sb_set & (MS_RDONLY | MS_SYNCHRONOUS | MS_DIRSYNC | MS_LAZYTIME | MS_MANDLOCK);
     let source = ctx.source.clone();
     match new_fs(
         t,
@@ -484,6 +484,7 @@ fn create(t: &Task, ctx: &mut Ctx) -> SysResult {
     ) {
         Ok((fs, options)) => {
             set_sb_read_only(&fs, flags & MS_RDONLY != 0);
+            crate::vfs::mount::set_sb_flags(&fs, flags);
             let source = match source {
                 Some(s) if !s.is_empty() => s,
                 _ => "none".to_string(),
@@ -527,8 +528,14 @@ fn reconfigure(t: &Task, ctx: &mut Ctx) -> SysResult {
     }
     let (set, clr) = (ctx.sb_set & MS_RDONLY, ctx.sb_clr & MS_RDONLY);
     if set | clr != 0 {
+        if let Err(e) = fs.reconfigure(set != 0) {
+            ctx.phase = Phase::Failed;
+            return Err(e);
+        }
         set_sb_read_only(&fs, set != 0);
     }
+    let sb = crate::vfs::mount::sb_flags(&fs);
+    crate::vfs::mount::set_sb_flags(&fs, (sb & !ctx.sb_clr) | ctx.sb_set);
     let apply = |m: &Mount| {
         if Arc::ptr_eq(&m.fs, &fs) {
             m.set_flags((m.flags() & !clr) | set);
@@ -605,7 +612,7 @@ pub fn sys_fsmount(t: &mut Task) -> SysResult {
     }
     let mut mflags = attr_to_ms(attrs);
     match attrs & MOUNT_ATTR__ATIME {
-        MOUNT_ATTR_STRICTATIME => {}
+        MOUNT_ATTR_STRICTATIME => mflags |= MS_STRICTATIME,
         MOUNT_ATTR_RELATIME => mflags |= MS_RELATIME,
         MOUNT_ATTR_NOATIME => mflags |= MS_NOATIME,
         _ => return Err(Errno::EINVAL),
@@ -1050,11 +1057,11 @@ fn read_mount_attr(t: &Task, addr: u64, size: u64) -> Result<Option<Setattr>, Er
         if attr.attr_clr & MOUNT_ATTR__ATIME != MOUNT_ATTR__ATIME {
             return Err(Errno::EINVAL);
         }
-        clr |= MS_RELATIME | MS_NOATIME;
+        clr |= MS_RELATIME | MS_NOATIME | MS_STRICTATIME;
         match attr.attr_set & MOUNT_ATTR__ATIME {
             MOUNT_ATTR_RELATIME => set |= MS_RELATIME,
             MOUNT_ATTR_NOATIME => set |= MS_NOATIME,
-            MOUNT_ATTR_STRICTATIME => {}
+            MOUNT_ATTR_STRICTATIME => set |= MS_STRICTATIME,
             _ => return Err(Errno::EINVAL),
         }
     } else if attr.attr_set & MOUNT_ATTR__ATIME != 0 {
@@ -1261,7 +1268,7 @@ pub fn sys_statmount(t: &mut Task) -> SysResult {
         sm.sb_dev_major = maj;
         sm.sb_dev_minor = min;
         sm.sb_magic = m.fs.statfs().map(|s| s.f_type as u64).unwrap_or(0);
-        let mut f = 0;
+        let mut f = crate::vfs::mount::sb_flags(&m.fs) as u32;
         if sb_read_only(&m.fs) {
             f |= MS_RDONLY as u32;
         }

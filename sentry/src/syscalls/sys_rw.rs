@@ -91,6 +91,10 @@ fn io_direct(
                 **p = at + n;
             }
             drop(pos);
+            if !write {
+                // The access time, as File::read updates it on the copying path.
+                file.accessed();
+            }
             if n > 0 {
                 // What File::read and File::write report on the copying path.
                 file.notify(if write { IN_MODIFY } else { IN_ACCESS });

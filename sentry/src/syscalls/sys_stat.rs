@@ -264,16 +264,34 @@ pub(crate) fn statfs_of(m: &Mount) -> Result<Statfs, Errno> {
             s.f_fsid = crate::vfs::fanotify::fsid_of(root.st_dev);
         }
     }
-    // ST_* flags have the values of the MS_* flags they mirror.
-    s.f_flags |= (m.flags()
-        & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME))
-        as i64;
-    if m.flags() & MS_NOSYMFOLLOW != 0 {
-        s.f_flags |= ST_NOSYMFOLLOW;
+    // Linux's calculate_f_flags: ST_VALID, the mount's flags and the superblock's (the
+    // file system's own answer counts only for ST_RDONLY).
+    let mf = m.flags();
+    let mut f = ST_VALID | (s.f_flags & ST_RDONLY);
+    for (ms, st) in [
+        (MS_NOSUID, ST_NOSUID),
+        (MS_NODEV, ST_NODEV),
+        (MS_NOEXEC, ST_NOEXEC),
+        (MS_NOATIME, ST_NOATIME),
+        (MS_NODIRATIME, ST_NODIRATIME),
+        (MS_RELATIME, ST_RELATIME),
+        (MS_NOSYMFOLLOW, ST_NOSYMFOLLOW),
+    ] {
+        if mf & ms != 0 {
+            f |= st;
+        }
+    }
+    let sb = crate::vfs::mount::sb_flags(&m.fs);
+    if sb & MS_SYNCHRONOUS != 0 {
+        f |= ST_SYNCHRONOUS;
+    }
+    if sb & MS_MANDLOCK != 0 {
+        f |= ST_MANDLOCK;
     }
     if m.read_only() {
-        s.f_flags |= ST_RDONLY;
+        f |= ST_RDONLY;
     }
+    s.f_flags = f;
     Ok(s)
 }
 

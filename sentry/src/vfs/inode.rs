@@ -231,6 +231,12 @@ pub trait Filesystem: Send + Sync {
     fn read_only(&self) -> bool {
         false
     }
+    /// A remount to read-write or read-only (MS_REMOUNT without MS_BIND): file systems that
+    /// are read-only as a whole ([`Filesystem::read_only`]) change here; the rest keep
+    /// read-only per mount.
+    fn reconfigure(&self, _read_only: bool) -> Result<(), Errno> {
+        Ok(())
+    }
     /// statfs(2).
     fn statfs(&self) -> Result<Statfs, Errno>;
     /// syncfs(2), sync(2) and umount: writes what the file system holds back to its storage

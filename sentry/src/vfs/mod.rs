@@ -523,7 +523,7 @@ impl File {
     /// Linux's touch_atime after a read: never on a noatime or read-only mount, a directory
     /// on a nodiratime one, or with O_NOATIME; then the file system decides
     /// ([`Inode::touch_atime`]: strictatime always, relatime by default).
-    fn accessed(&self) {
+    pub(crate) fn accessed(&self) {
         let Some(inode) = &self.inode else { return };
         if self.flags() & O_NOATIME != 0 {
             return;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use syscalls::abi::*;
 use syscalls::Errno;
@@ -32,6 +32,73 @@ pub const MOUNT_FLAGS: u64 = MS_RDONLY
     | MS_RELATIME
     | MS_STRICTATIME
     | MS_NOSYMFOLLOW;
+
+/// A mount's access-time mode kept as Linux keeps it: exactly one of MS_NOATIME, MS_RELATIME
+/// (the default, as path_mount gives every mount not asked to be noatime) and MS_STRICTATIME
+/// (here a marker, so that a copy of the flags keeps the mode).
+pub fn normalize_atime(flags: u64) -> u64 {
+    if flags & MS_NOATIME != 0 {
+        flags & !(MS_RELATIME | MS_STRICTATIME)
+    } else if flags & MS_STRICTATIME != 0 {
+        flags & !MS_RELATIME
+    } else {
+        flags | MS_RELATIME
+    }
+}
+
+/// The superblock flags of file systems that have any but SB_RDONLY (MS_SYNCHRONOUS,
+/// MS_DIRSYNC, MS_MANDLOCK, MS_LAZYTIME: statfs's ST_SYNCHRONOUS and ST_MANDLOCK, the super
+/// options /proc/mounts shows). Recorded, not acted on: the sandbox's file systems write
+/// through their own caches either way.
+type SbFlagList = Mutex<Vec<(Weak<dyn Filesystem>, u64)>>;
+
+fn sb_flag_list() -> &'static SbFlagList {
+    static R: OnceLock<SbFlagList> = OnceLock::new();
+    R.get_or_init(Default::default)
+}
+
+const SB_FLAGS: u64 = MS_SYNCHRONOUS | MS_DIRSYNC | MS_MANDLOCK | MS_LAZYTIME;
+
+/// Records the superblock flags mount(2) gave `fs` (a new mount or a remount).
+pub fn set_sb_flags(fs: &Arc<dyn Filesystem>, flags: u64) {
+    let mut v = crate::kernel::lock(sb_flag_list());
+    let me = Arc::downgrade(fs);
+    v.retain(|(w, _)| w.strong_count() > 0 && !Weak::ptr_eq(w, &me));
+    if flags & SB_FLAGS != 0 {
+        v.push((me, flags & SB_FLAGS));
+    }
+}
+
+/// A remount's superblock flags: those a remount may change (Linux's MS_RMT_MASK) are
+/// replaced, MS_DIRSYNC stays.
+pub fn remount_sb_flags(fs: &Arc<dyn Filesystem>, flags: u64) {
+    let rmt = MS_SYNCHRONOUS | MS_MANDLOCK | MS_LAZYTIME;
+    set_sb_flags(fs, (sb_flags(fs) & !rmt) | (flags & rmt));
+}
+
+/// The superblock flags of `fs` but SB_RDONLY.
+pub fn sb_flags(fs: &Arc<dyn Filesystem>) -> u64 {
+    let me = Arc::downgrade(fs);
+    crate::kernel::lock(sb_flag_list())
+        .iter()
+        .find(|(w, _)| Weak::ptr_eq(w, &me))
+        .map_or(0, |(_, f)| *f)
+}
+
+/// The superblock options /proc/mounts shows after rw/ro (Linux's show_sb_opts).
+pub fn sb_options(fs: &Arc<dyn Filesystem>) -> String {
+    let f = sb_flags(fs);
+    [
+        (MS_SYNCHRONOUS, ",sync"),
+        (MS_DIRSYNC, ",dirsync"),
+        (MS_MANDLOCK, ",mand"),
+        (MS_LAZYTIME, ",lazytime"),
+    ]
+    .iter()
+    .filter(|(b, _)| f & b != 0)
+    .map(|(_, n)| *n)
+    .collect()
+}
 
 /// The most mounts a namespace holds (Linux's default fs.mount-max).
 pub const MOUNT_MAX: usize = 100_000;
@@ -93,7 +160,7 @@ impl Mount {
             root,
             point: point.into(),
             source: source.into(),
-            flags: AtomicU64::new(flags & MOUNT_FLAGS),
+            flags: AtomicU64::new(normalize_atime(flags & MOUNT_FLAGS)),
             options: Mutex::new(String::new()),
             expiry: AtomicBool::new(false),
         })
@@ -224,7 +291,8 @@ impl Mount {
 
     /// Replaces the mount flags (a remount).
     pub fn set_flags(&self, flags: u64) {
-        self.flags.store(flags & MOUNT_FLAGS, Ordering::Relaxed);
+        self.flags
+            .store(normalize_atime(flags & MOUNT_FLAGS), Ordering::Relaxed);
     }
 
     /// Whether writes through this mount fail with EROFS.
@@ -249,7 +317,10 @@ impl Mount {
 
     /// The option list /proc/mounts shows: rw/ro, the flags, then the file system's options.
     pub fn option_string(&self) -> String {
-        let mut s = self.flag_string();
+        // rw/ro, the superblock's options, the mount's (show_vfsmnt).
+        let flags = self.flag_string();
+        let (rw, rest) = flags.split_at(2);
+        let mut s = format!("{rw}{}{rest}", sb_options(&self.fs));
         let o = crate::kernel::lock(&self.options);
         if !o.is_empty() {
             s.push(',');

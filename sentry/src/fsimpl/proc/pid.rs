@@ -621,7 +621,11 @@ fn mounts(pid: i32) -> Result<Vec<u8>, Errno> {
 fn mountinfo(pid: i32) -> Result<Vec<u8>, Errno> {
     mount_lines(pid, |m, src, point, parent| {
         let fs_opts = lock(&m.options).clone();
-        let rw = if m.fs.read_only() { "ro" } else { "rw" };
+        let rw = format!(
+            "{}{}",
+            if m.fs.read_only() { "ro" } else { "rw" },
+            crate::vfs::mount::sb_options(&m.fs)
+        );
         let prop = m.propagation_fields();
         format!(
             "{} {} 0:{} {} {} {}{}{} - {} {} {}{}{}\n",

@@ -246,6 +246,21 @@ impl Inode for TmpInode {
         Some(self.born)
     }
 
+    /// After a read or a listing (touch_atime; the mount decided it may): with relatime, only
+    /// when the access time is not after the last change or is a day old
+    /// (relatime_need_update).
+    fn touch_atime(&self, relatime: bool) {
+        let now = crate::vfs::now();
+        let mut m = lock(&self.meta);
+        if relatime {
+            let a = m.atime;
+            if a > m.mtime && a > m.ctime && now.0 - a.0 < 24 * 3600 {
+                return;
+            }
+        }
+        m.atime = now;
+    }
+
     fn stat(&self) -> Result<Stat, Errno> {
         let m = lock(&self.meta);
         let (size, blocks) = match &self.kind {
