@@ -655,23 +655,7 @@ impl ExtFs {
     /// from then on.
     fn remount(&self, read_only: bool) -> Result<(), Errno> {
         let mut inner = lock(&self.inner);
-        let was = self.read_only.load(Ordering::Acquire);
-        if was == read_only {
-            return Ok(());
-        }
-        if read_only {
-            self.with_locked(&mut inner, 0, |v| v.sync())?;
-            self.read_only.store(true, Ordering::Release);
-            drop(inner);
-            return self.loopdev.sync();
-        }
-        if self.loopdev.read_only() {
-            return Err(Errno::EACCES);
-        }
-        if self.broken.load(Ordering::Relaxed) {
-            return Err(Errno::EIO);
-        }
-        let open = |ro: bool| -> Result<Mounted, Errno> {
+        let open = |ro: bool| -> Result<Volume, Errno> {
             let disk = Disk {
                 opener: self.loopdev.open()?,
                 sectors: self.loopdev.size() / 512,
@@ -687,28 +671,33 @@ impl ExtFs {
                 .budget
                 .store(4 * budget_for(&self.geo, 0), Ordering::Relaxed);
             let services = MountServices::new(Clock, Entropy(0), NoopObserver);
-            Ext4::mount(disk, services, options).map_err(|e| {
-                tracing::debug!("ext remount refused: {e}");
-                lock(&self.ctl.failed).take().unwrap_or(Errno::EINVAL)
-            })
+            Ext4::mount(disk, services, options)
+                .map(Volume)
+                .map_err(|e| {
+                    tracing::debug!("ext remount refused: {e}");
+                    lock(&self.ctl.failed).take().unwrap_or(Errno::EINVAL)
+                })
         };
-        // The read-only volume goes first: one writer of the device at a time.
-        inner.vol = None;
-        match open(false) {
-            Ok(v) => {
-                inner.vol = Some(Volume(v));
-                self.read_only.store(false, Ordering::Release);
-                Ok(())
-            }
-            Err(e) => {
-                // Back to what it was: read-only.
-                inner.vol = open(true).ok().map(Volume);
-                if inner.vol.is_none() {
-                    self.broken.store(true, Ordering::Relaxed);
-                }
-                Err(e)
-            }
-        }
+        // The volume is moved out for the helper and back for the sync (with_locked runs on
+        // the one in `inner`).
+        let inner = &mut *inner;
+        let mut vol = inner.vol.take();
+        let r = super::loopdev::remount_volume(
+            &self.loopdev,
+            &self.read_only,
+            &self.broken,
+            &mut vol,
+            read_only,
+            |vol| {
+                inner.vol = vol.take();
+                let r = self.with_locked(inner, 0, |v| v.sync());
+                *vol = inner.vol.take();
+                r
+            },
+            open,
+        );
+        inner.vol = vol;
+        r
     }
 
     fn node(&self, n: u32, info: &InodeInfo) -> Arc<ExtNode> {

@@ -15,7 +15,7 @@
 //! size, as Linux's. Eight devices exist at start, as with Linux's default `max_loop`.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use syscalls::abi::*;
@@ -117,6 +117,52 @@ fn computed_size(backing: &File, offset: u64, sizelimit: u64) -> Result<u64, Err
 /// Whether `bs` is a valid logical block size (blk_validate_block_size).
 pub fn valid_block_size(bs: u32) -> bool {
     (512..=MAX_BLOCK_SIZE).contains(&bs) && bs.is_power_of_two()
+}
+
+/// A remount of a disk file system on loop device `dev` (the sentry's ext and vfat): to
+/// read-only, `sync` writes what the volume holds back and writes are refused from then on;
+/// to read-write, the volume in `vol` is mounted again writable by `open(false)` (EACCES on a
+/// read-only device, as Linux's reconfigure_super; EIO once the volume is broken), or, if that
+/// fails, read-only again as it was (broken if even that fails).
+pub(crate) fn remount_volume<V>(
+    dev: &LoopDev,
+    read_only: &AtomicBool,
+    broken: &AtomicBool,
+    vol: &mut Option<V>,
+    to_ro: bool,
+    sync: impl FnOnce(&mut Option<V>) -> Result<(), Errno>,
+    open: impl Fn(bool) -> Result<V, Errno>,
+) -> Result<(), Errno> {
+    if read_only.load(Ordering::Acquire) == to_ro {
+        return Ok(());
+    }
+    if to_ro {
+        sync(vol)?;
+        read_only.store(true, Ordering::Release);
+        return dev.sync();
+    }
+    if dev.read_only() {
+        return Err(Errno::EACCES);
+    }
+    if broken.load(Ordering::Relaxed) {
+        return Err(Errno::EIO);
+    }
+    // The read-only volume goes first: one user of the device at a time.
+    *vol = None;
+    match open(false) {
+        Ok(v) => {
+            *vol = Some(v);
+            read_only.store(false, Ordering::Release);
+            Ok(())
+        }
+        Err(e) => {
+            *vol = open(true).ok();
+            if vol.is_none() {
+                broken.store(true, Ordering::Relaxed);
+            }
+            Err(e)
+        }
+    }
 }
 
 impl LoopDev {

@@ -811,19 +811,8 @@ impl FatFs {
     /// device) or read-only (what is held back written, writes refused from then on).
     fn remount(&self, read_only: bool) -> Result<(), Errno> {
         let mut inner = lock(&self.inner);
-        if self.read_only.load(Ordering::Acquire) == read_only {
-            return Ok(());
-        }
-        if read_only {
-            self.read_only.store(true, Ordering::Release);
-            drop(inner);
-            return self.loopdev.sync();
-        }
-        if self.loopdev.read_only() {
-            return Err(Errno::EACCES);
-        }
-        if self.broken.load(Ordering::Relaxed) {
-            return Err(Errno::EIO);
+        if !read_only {
+            self.forget_cursors();
         }
         let open = |ro: bool| -> Result<_, Errno> {
             self.ctl
@@ -839,24 +828,20 @@ impl FatFs {
                 read_only: ro,
             };
             let options = fatfs::FsOptions::new().time_provider(&UTC);
-            fatfs::FileSystem::new(disk, options).map_err(|_| Errno::EINVAL)
+            fatfs::FileSystem::new(disk, options)
+                .map(super::vfat_unsafe::Volume)
+                .map_err(|_| Errno::EINVAL)
         };
-        inner.vol = None;
-        self.forget_cursors();
-        match open(false) {
-            Ok(v) => {
-                inner.vol = Some(super::vfat_unsafe::Volume(v));
-                self.read_only.store(false, Ordering::Release);
-                Ok(())
-            }
-            Err(e) => {
-                inner.vol = open(true).ok().map(super::vfat_unsafe::Volume);
-                if inner.vol.is_none() {
-                    self.broken.store(true, Ordering::Relaxed);
-                }
-                Err(e)
-            }
-        }
+        // Writes go to the device as they are made: nothing is held back to sync.
+        super::loopdev::remount_volume(
+            &self.loopdev,
+            &self.read_only,
+            &self.broken,
+            &mut inner.vol,
+            read_only,
+            |_| Ok(()),
+            open,
+        )
     }
 }
 

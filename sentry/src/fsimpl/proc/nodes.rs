@@ -64,20 +64,15 @@ impl GenFile {
 
     /// A file root may write.
     pub fn rw(dev: u64, ino: u64, gen: Gen, put: Put) -> Arc<dyn Inode> {
-        Arc::new(GenFile {
-            dev,
-            ino,
-            mode: S_IFREG | 0o644,
-            uid: 0,
-            gen,
-            put: Some(put),
-            watch: None,
-            at_start: false,
-        })
+        Self::writable(dev, ino, gen, put, false)
     }
 
     /// A file root may write, each write whole and at offset 0 (EINVAL elsewhere).
     pub fn rw_at_start(dev: u64, ino: u64, gen: Gen, put: Put) -> Arc<dyn Inode> {
+        Self::writable(dev, ino, gen, put, true)
+    }
+
+    fn writable(dev: u64, ino: u64, gen: Gen, put: Put, at_start: bool) -> Arc<dyn Inode> {
         Arc::new(GenFile {
             dev,
             ino,
@@ -86,7 +81,7 @@ impl GenFile {
             gen,
             put: Some(put),
             watch: None,
-            at_start: true,
+            at_start,
         })
     }
 }
