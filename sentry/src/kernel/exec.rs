@@ -225,12 +225,13 @@ pub fn exec(
     t.creds.keys.for_exec();
     // A task that unshared its children's time namespace enters it with its new image
     // (exec_task_namespaces).
-    {
-        let mut time = lock(&t.shared.time);
-        if time.ns.id != time.children.id {
-            time.children.enter();
-            time.ns = time.children.clone();
-        }
+    let time = lock(&t.shared.time).clone();
+    if time.ns.id != time.children.id {
+        time.children.enter();
+        t.shared.set_time(super::timens::Pair {
+            ns: time.children.clone(),
+            children: time.children,
+        });
     }
     let mut old_ctx = std::mem::replace(&mut t.ctx, ctx);
     // The new stub follows the task's CPU affinity (kept across execve).

@@ -186,7 +186,8 @@ pub fn clone_task(t: &mut Task, a: CloneArgs) -> Result<i32, Errno> {
         tg
     };
     let shared = TaskShared::new(tid, tg.clone(), t.sigmask());
-    *lock(&shared.time) = lock(&t.shared.time).for_child(f & CLONE_VM != 0, f & CLONE_NEWTIME != 0);
+    let time = lock(&t.shared.time).for_child(f & CLONE_VM != 0, f & CLONE_NEWTIME != 0);
+    shared.set_time(time);
     *lock(&shared.sched) = lock(&t.shared.sched).inherited();
     if !lock(&shared.sched).cpus.is_all() {
         shared.cpus_changed.store(true, Ordering::Release);

@@ -50,7 +50,7 @@ pub fn run(mut t: Task) {
         if t.shared.cpus_changed.swap(false, Ordering::AcqRel) {
             follow_affinity(&mut t);
         }
-        if super::clock::vdso_traps() || !super::lock(&t.shared.time).ns.is_root() {
+        if super::clock::vdso_traps() || t.shared.timens_moved.load(Ordering::Acquire) {
             let mm = t.mm.clone();
             super::lock(&mm).patch_vdso(t.ctx.as_mut());
         }

@@ -58,8 +58,11 @@ pub struct TaskShared {
     pub new_session: super::keys::Handoff,
     /// Its tracer and ptrace-stop (in-sandbox ptrace).
     pub ptrace: super::ptrace::Ptrace,
-    /// Its time namespaces.
+    /// Its time namespaces (changed through [`TaskShared::set_time`]).
     pub time: Mutex<super::timens::Pair>,
+    /// Its clocks read in a time namespace other than the initial one (the run loop's check,
+    /// on every system call, without the lock).
+    pub timens_moved: AtomicBool,
 }
 
 /// A task's scheduling state, as sched_setscheduler(2) and setpriority(2) leave it.
@@ -230,7 +233,14 @@ impl TaskShared {
             new_session: Default::default(),
             ptrace: Default::default(),
             time: Default::default(),
+            timens_moved: AtomicBool::new(false),
         })
+    }
+
+    /// Sets the task's time namespaces.
+    pub fn set_time(&self, p: super::timens::Pair) {
+        self.timens_moved.store(!p.ns.is_root(), Ordering::Release);
+        *super::lock(&self.time) = p;
     }
 
     /// Whether a signal the task does not block is pending (or its group is being killed).

@@ -549,9 +549,10 @@ pub fn sys_setns(t: &mut Task) -> SysResult {
         if let (CLONE_NEWTIME, Some(ns)) = (kind, &time_ns) {
             // Both the task's and its children's (timens_install), frozen from now on.
             ns.enter();
-            let mut time = lock(&t.shared.time);
-            time.ns = ns.clone();
-            time.children = ns.clone();
+            t.shared.set_time(kernel::timens::Pair {
+                ns: ns.clone(),
+                children: ns.clone(),
+            });
         }
     }
     t.publish();
