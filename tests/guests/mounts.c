@@ -429,6 +429,17 @@ static void test_flags(void) {
         close(fd);
     }
     EXPECT_OK(umount(at("f")));
+    NOTE("a bind mount has its source's flags");
+    mkdir(at("g"), 0755);
+    EXPECT_OK(mount("none", at("f"), "tmpfs", MS_NOATIME | MS_NOSUID, NULL));
+    EXPECT_OK(mount(at("f"), at("g"), NULL, MS_BIND, NULL));
+    {
+        char ty[64];
+        const char *bo = mount_line(at("g"), ty, sizeof ty);
+        CHECK("the bind is nosuid and noatime", strcmp(bo, "rw,nosuid,noatime") == 0);
+    }
+    EXPECT_OK(umount(at("g")));
+    EXPECT_OK(umount(at("f")));
     NOTE("remounts");
     EXPECT_OK(mount("none", at("f"), "tmpfs", MS_NOATIME | MS_SYNCHRONOUS | MS_DIRSYNC, NULL));
     EXPECT_OK(mount("none", at("f"), "tmpfs", MS_REMOUNT | MS_NOSUID, NULL));

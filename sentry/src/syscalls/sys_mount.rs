@@ -283,7 +283,9 @@ pub fn sys_mount(t: &mut Task) -> SysResult {
             sinode,
             r.path.clone(),
             s.mount.source.clone(),
-            flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
+            // The source mount's flags, as clone_mnt copies them (its access-time mode too),
+            // and those the call names.
+            s.mount.flags() | (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)),
         );
         *lock(&m.options) = lock(&s.mount.options).clone();
         super::sys_mount_api::bound_from(&m, &s.mount, &s.path);
