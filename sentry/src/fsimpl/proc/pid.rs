@@ -823,14 +823,7 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
                         text(ns.show())
                     }),
                     Arc::new(move |v: &[u8]| {
-                        let may = crate::kernel::block::current()
-                            .and_then(|t| {
-                                lock(&t.info)
-                                    .as_ref()
-                                    .map(|i| i.creds.caps & (1 << CAP_SYS_TIME) != 0)
-                            })
-                            .unwrap_or(false);
-                        if !may {
+                        if !caller_capable(CAP_SYS_TIME) {
                             return Err(Errno::EPERM);
                         }
                         let (t, _) = task_of(pid, tid)?;
@@ -860,13 +853,7 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
                         }
                         // Linux's __set_oom_adj: below the floor needs CAP_SYS_RESOURCE, and
                         // a task holding it sets the floor.
-                        let privileged = crate::kernel::block::current()
-                            .and_then(|t| {
-                                lock(&t.info)
-                                    .as_ref()
-                                    .map(|i| i.creds.caps & (1 << CAP_SYS_RESOURCE) != 0)
-                            })
-                            .unwrap_or(false);
+                        let privileged = caller_capable(CAP_SYS_RESOURCE);
                         let tg = thread_group(pid)?;
                         if n < tg.oom_score_adj_min.load(Ordering::Relaxed) && !privileged {
                             return Err(Errno::EACCES);
@@ -994,6 +981,17 @@ fn entries(dev: u64, pid: i32, tid: Option<i32>) -> Vec<(&'static str, Maker)> {
             }),
         ),
     ]
+}
+
+/// Whether the task writing a file holds capability `cap` (in its effective set).
+fn caller_capable(cap: u32) -> bool {
+    crate::kernel::block::current()
+        .and_then(|t| {
+            lock(&t.info)
+                .as_ref()
+                .map(|i| i.creds.caps & (1 << cap) != 0)
+        })
+        .unwrap_or(false)
 }
 
 /// /proc/[pid]/ns/time and time_for_children: magic links to the task's time namespaces.
